@@ -1,0 +1,134 @@
+// Command bitnet runs ternary (BitNet b1.58) language models from GGUF files.
+//
+// Usage: bitnet <command> [flags]. Run "bitnet help" for the list of commands.
+// Generated text goes to stdout; progress, statistics and diagnostics go to
+// stderr.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+)
+
+// command is one subcommand. Each lives in its own file and registers itself
+// from init.
+type command struct {
+	name  string
+	usage string // one line: "inspect FILE [--json]"
+	short string // one sentence
+	run   func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+// errUsage marks an error caused by bad flags or arguments (exit status 2).
+var errUsage = errors.New("usage error")
+
+func usageErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting and
+// prints the command's usage for --help.
+func newFlagSet(c *command, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: bitnet %s\n\n%s\n\nflags:\n", c.usage, c.short)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, allowing flags after positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintln(w, "bitnet: inference for ternary (BitNet b1.58) language models in GGUF files")
+	fmt.Fprintln(w, "\nusage: bitnet <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].short)
+	}
+	fmt.Fprintln(w, "\nRun 'bitnet <command> --help' for a command's flags.")
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes a command line and returns the process exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	setupLogging(stderr)
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				newFlagSet(c, stdout).Usage()
+				return 0
+			}
+		}
+		printHelp(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "bitnet: unknown command %q\n\n", args[0])
+		printHelp(stderr)
+		return 2
+	}
+	err := c.run(args[1:], stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "bitnet %s: %v\n", c.name, err)
+		fmt.Fprintf(stderr, "usage: bitnet %s\n", c.usage)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "bitnet %s: %v\n", c.name, err)
+		return 1
+	}
+}
+
+func setupLogging(stderr io.Writer) {
+	level := slog.LevelInfo
+	if os.Getenv("BITNET_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+}

@@ -1,0 +1,147 @@
+// Package compute is the contract between the engine and its backends.
+//
+// The engine owns the model: which ops run, in what order, with which
+// parameters (eps, RoPE theta, attention scale, activation). A backend only
+// runs ops. Calls are destination first and look eager: the CPU backend runs
+// each op when it is called; a GPU backend may record work and submit it at
+// Flush or Read.
+//
+// Shapes follow ggml order: Shape()[0] is the contiguous dimension. An
+// activation tensor of shape [n, rows] holds rows vectors of n float32 values,
+// one row per token. A weight of shape [K, N] maps K inputs to N outputs.
+//
+// Wrong shapes or types passed to an op are programming errors and panic with
+// a message naming the op; device and I/O failures are returned as errors.
+package compute
+
+import (
+	"fmt"
+
+	"bitnet/gguf"
+)
+
+// Tensor is a backend-owned tensor: activations (F32), KV cache (F16 or F32)
+// or weights (any supported gguf type).
+type Tensor interface {
+	DType() gguf.DType
+	// Shape in ggml order (Shape()[0] contiguous). Do not modify.
+	Shape() []int
+}
+
+// Activation selects the gating function of ActMul.
+type Activation int
+
+const (
+	// ReLU2 is relu(gate)^2 * up (bitnet-b1.58).
+	ReLU2 Activation = iota
+	// SiLU is gate*sigmoid(gate) * up (llama, bitnet).
+	SiLU
+)
+
+func (a Activation) String() string {
+	switch a {
+	case ReLU2:
+		return "relu2"
+	case SiLU:
+		return "silu"
+	}
+	return fmt.Sprintf("activation(%d)", int(a))
+}
+
+// RoPEParams describes a rotary position embedding applied per head.
+type RoPEParams struct {
+	HeadDim int     // elements per head; a row holds Shape()[0]/HeadDim heads
+	Dims    int     // rotated dimensions per head (<= HeadDim); the rest pass through
+	Theta   float32 // frequency base
+	// NeoX rotates pairs (i, i+Dims/2) (bitnet-b1.58, NeoX style); otherwise
+	// adjacent pairs (2i, 2i+1) as llama.cpp's normal mode.
+	NeoX bool
+}
+
+// AttnParams describes causal multi-head attention with grouped KV heads.
+type AttnParams struct {
+	NHead   int     // query heads
+	NKVHead int     // key/value heads; query head h uses KV head h / (NHead/NKVHead)
+	HeadDim int     // elements per head
+	Pos0    int     // position of the first query row; row i is at Pos0+i
+	Scale   float32 // multiplies Q.K^T (1/sqrt(HeadDim))
+}
+
+// Backend runs the ops of the forward pass.
+//
+// Numerics every backend must follow (see docs and the CPU reference):
+//   - MatMul with ternary weights (I2_S) quantizes each row of x to int8 with
+//     m = max(max|x|, 1e-5), s = 127/m, q = clamp(roundHalfEven(x*s), -128, 127)
+//     (float32 product), sums code*q exactly in integers, and finishes in
+//     float32: (dot - sum(q)) / s * scale. TQ1_0/TQ2_0 quantize x per 256-block
+//     as ggml's Q8_K. Float weights (F32, F16, BF16, Q8_0) are dotted with the
+//     float32 x, float32 accumulation.
+//   - RMSNorm accumulates the sum of squares in float64 (CPU) or a float32
+//     tree (GPU): y = x / sqrt(mean(x^2) + eps) * w.
+//   - StoreKV rounds to the cache type (F16: round to nearest even).
+//   - Attention rounds Q to the cache type before Q.K^T, accumulates in
+//     float32, applies Scale and the causal mask, and takes a float32 softmax
+//     with the row maximum subtracted first; probabilities stay float32.
+type Backend interface {
+	// Name is "cpu" or "vulkan"; Device describes the device in use.
+	Name() string
+	Device() string
+
+	// Alloc returns a zeroed tensor of type F32, F16 (KV cache only) with the
+	// given shape (ggml order).
+	Alloc(dt gguf.DType, shape ...int) Tensor
+	// Rows returns a view of rows [row0, row0+n) of a tensor of shape [k, rows].
+	Rows(t Tensor, row0, n int) Tensor
+	// Weights wraps the raw bytes of a model tensor (no conversion of the
+	// file data; a backend may copy to device memory).
+	Weights(info gguf.TensorInfo, raw []byte) (Tensor, error)
+
+	// Write copies float32 values into an F32 tensor (tests, inputs).
+	Write(dst Tensor, src []float32) error
+	// Read waits for queued work and copies an F32 or F16 tensor out as float32.
+	Read(src Tensor, dst []float32) error
+	// Flush submits queued work and waits for it.
+	Flush() error
+	Close() error
+
+	// Embed: dst[:, i] = float32(table row ids[i]); table [n_embd, n_vocab].
+	Embed(dst, table Tensor, ids []int32)
+	// RMSNorm: dst = x / sqrt(mean(x^2)+eps) * w, per row; w is F32 [n].
+	RMSNorm(dst, x, w Tensor, eps float32)
+	// MatMul: dst [N, T] = w [K, N] applied to each row of x [K, T].
+	MatMul(dst, w, x Tensor)
+	// Scale: dst = x * s elementwise.
+	Scale(dst, x Tensor, s float32)
+	// RoPE rotates each head of each row of x; row i is at position pos[i].
+	// dst may be x.
+	RoPE(dst, x Tensor, pos []int32, p RoPEParams)
+	// StoreKV writes the rows of x [NKVHead*HeadDim, T] into cache rows
+	// [pos0, pos0+T) of cache [NKVHead*HeadDim, nCtx], rounding to its type.
+	StoreKV(cache, x Tensor, pos0 int)
+	// Attention: for each row i of q [NHead*HeadDim, T] (position Pos0+i),
+	// softmax over cache positions 0..Pos0+i of K, weighted sum of V; dst has
+	// q's shape.
+	Attention(dst, q, k, v Tensor, p AttnParams)
+	// ActMul: dst = act(gate) * up elementwise.
+	ActMul(dst, gate, up Tensor, act Activation)
+	// Add: dst = a + b elementwise. dst may alias a or b.
+	Add(dst, a, b Tensor)
+}
+
+// Elements returns the product of a shape.
+func Elements(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// RowsOf returns the row length and row count of a tensor viewed as [k, rows].
+func RowsOf(t Tensor) (k, rows int) {
+	s := t.Shape()
+	if len(s) == 0 {
+		return 0, 0
+	}
+	return s[0], Elements(s) / s[0]
+}
