@@ -1,0 +1,440 @@
+// Package cpu is the pure-Go backend. Its reference mode (Options.Reference)
+// runs plain scalar loops on one goroutine and is the numeric oracle that
+// every other path is checked against; the default mode splits rows across a
+// persistent worker pool.
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"unsafe"
+
+	"bitnet/engine/compute"
+	"bitnet/gguf"
+)
+
+// Options configures the backend.
+type Options struct {
+	// Threads is the number of workers; 0 means the number of CPUs.
+	Threads int
+	// Reference selects the scalar single-threaded oracle path.
+	Reference bool
+}
+
+// Backend implements compute.Backend on the CPU.
+type Backend struct {
+	opt  Options
+	pool *pool
+}
+
+var _ compute.Backend = (*Backend)(nil)
+
+// New returns a CPU backend.
+func New(opt Options) *Backend {
+	if opt.Threads <= 0 {
+		opt.Threads = runtime.NumCPU()
+	}
+	if opt.Reference {
+		opt.Threads = 1
+	}
+	return &Backend{opt: opt, pool: newPool(opt.Threads)}
+}
+
+// Name returns "cpu".
+func (b *Backend) Name() string { return "cpu" }
+
+// Device describes the path and thread count.
+func (b *Backend) Device() string {
+	if b.opt.Reference {
+		return "reference (scalar, 1 thread)"
+	}
+	return fmt.Sprintf("%d threads", b.opt.Threads)
+}
+
+// Threads returns the worker count.
+func (b *Backend) Threads() int { return b.opt.Threads }
+
+// Close stops the worker pool.
+func (b *Backend) Close() error {
+	b.pool.close()
+	return nil
+}
+
+// Flush is a no-op: every op runs when called.
+func (b *Backend) Flush() error { return nil }
+
+// tensor is the CPU tensor. Exactly one of f32, f16, raw is the storage.
+type tensor struct {
+	dt    gguf.DType
+	shape []int
+	f32   []float32
+	f16   []uint16 // F16 KV cache, or F16/BF16 weights
+	raw   []byte   // quantized weights (I2_S, TQ1_0, TQ2_0, Q8_0)
+	scale float32  // I2_S per-tensor scale
+	name  string
+}
+
+func (t *tensor) DType() gguf.DType { return t.dt }
+func (t *tensor) Shape() []int      { return t.shape }
+
+func asT(op string, t compute.Tensor) *tensor {
+	ct, ok := t.(*tensor)
+	if !ok {
+		panic(fmt.Sprintf("cpu.%s: tensor of type %T does not belong to the cpu backend", op, t))
+	}
+	return ct
+}
+
+func rows(t *tensor) (k, n int) { return compute.RowsOf(t) }
+
+// Alloc returns a zeroed F32 or F16 tensor.
+func (b *Backend) Alloc(dt gguf.DType, shape ...int) compute.Tensor {
+	n := compute.Elements(shape)
+	t := &tensor{dt: dt, shape: append([]int(nil), shape...)}
+	switch dt {
+	case gguf.F32:
+		t.f32 = make([]float32, n)
+	case gguf.F16:
+		t.f16 = make([]uint16, n)
+	default:
+		panic(fmt.Sprintf("cpu.Alloc: type %s is not an activation or cache type", dt))
+	}
+	return t
+}
+
+// Rows returns a view of rows [row0, row0+n).
+func (b *Backend) Rows(x compute.Tensor, row0, n int) compute.Tensor {
+	t := asT("Rows", x)
+	k, r := rows(t)
+	if row0 < 0 || n < 0 || row0+n > r {
+		panic(fmt.Sprintf("cpu.Rows: rows [%d, %d) of a tensor with %d rows", row0, row0+n, r))
+	}
+	v := &tensor{dt: t.dt, shape: []int{k, n}}
+	switch {
+	case t.f32 != nil:
+		v.f32 = t.f32[row0*k : (row0+n)*k]
+	case t.f16 != nil:
+		v.f16 = t.f16[row0*k : (row0+n)*k]
+	default:
+		panic("cpu.Rows: views of weights are not supported")
+	}
+	return v
+}
+
+// Weights wraps raw file bytes without copying them.
+func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, error) {
+	shape := make([]int, len(info.Shape))
+	for i, d := range info.Shape {
+		shape[i] = int(d)
+	}
+	t := &tensor{dt: info.Type, shape: shape, name: info.Name}
+	n := info.Elements()
+	if int64(len(raw)) < info.Size {
+		return nil, fmt.Errorf("cpu: tensor %q: %d bytes, want %d", info.Name, len(raw), info.Size)
+	}
+	switch info.Type {
+	case gguf.F32:
+		t.f32 = unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(raw))), n)
+	case gguf.F16, gguf.BF16:
+		t.f16 = unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(raw))), n)
+	case gguf.I2_S:
+		if shape[0]%128 != 0 {
+			return nil, fmt.Errorf("cpu: tensor %q: I2_S row length %d is not a multiple of 128", info.Name, shape[0])
+		}
+		s, err := gguf.I2SScale(raw, n)
+		if err != nil {
+			return nil, fmt.Errorf("cpu: tensor %q: %w", info.Name, err)
+		}
+		t.raw, t.scale = raw[:info.Size], s
+	case gguf.TQ1_0, gguf.TQ2_0, gguf.Q8_0:
+		t.raw = raw[:info.Size]
+	default:
+		return nil, fmt.Errorf("cpu: tensor %q: type %s is not supported", info.Name, info.Type)
+	}
+	return t, nil
+}
+
+// Write copies src into an F32 tensor.
+func (b *Backend) Write(dst compute.Tensor, src []float32) error {
+	t := asT("Write", dst)
+	if t.f32 == nil || len(src) != len(t.f32) {
+		return fmt.Errorf("cpu.Write: %d values into a %s tensor of shape %v", len(src), t.dt, t.shape)
+	}
+	copy(t.f32, src)
+	return nil
+}
+
+// Read copies an F32 or F16 tensor out as float32.
+func (b *Backend) Read(src compute.Tensor, dst []float32) error {
+	t := asT("Read", src)
+	switch {
+	case t.f32 != nil && len(dst) == len(t.f32):
+		copy(dst, t.f32)
+	case t.f16 != nil && len(dst) == len(t.f16) && t.dt == gguf.F16:
+		for i, h := range t.f16 {
+			dst[i] = gguf.F16ToF32(h)
+		}
+	default:
+		return fmt.Errorf("cpu.Read: %d values from a %s tensor of shape %v", len(dst), t.dt, t.shape)
+	}
+	return nil
+}
+
+func checkSame(op string, ts ...*tensor) {
+	n := len(ts[0].f32)
+	for _, t := range ts {
+		if t.f32 == nil || len(t.f32) != n {
+			panic(fmt.Sprintf("cpu.%s: operand shapes differ or are not F32: %v vs %v", op, ts[0].shape, t.shape))
+		}
+	}
+}
+
+// Embed copies table rows ids into dst as float32.
+func (b *Backend) Embed(dstT, tableT compute.Tensor, ids []int32) {
+	dst, table := asT("Embed", dstT), asT("Embed", tableT)
+	k, r := rows(dst)
+	tk, tn := rows(table)
+	if r != len(ids) || k != tk {
+		panic(fmt.Sprintf("cpu.Embed: dst %v, table %v, %d ids", dst.shape, table.shape, len(ids)))
+	}
+	for i, id := range ids {
+		if id < 0 || int(id) >= tn {
+			panic(fmt.Sprintf("cpu.Embed: token id %d out of range [0, %d)", id, tn))
+		}
+		rowToF32(table, int(id), dst.f32[i*k:(i+1)*k])
+	}
+}
+
+// rowToF32 dequantizes row n of a weight tensor into out.
+func rowToF32(w *tensor, n int, out []float32) {
+	k := w.shape[0]
+	switch w.dt {
+	case gguf.F32:
+		copy(out, w.f32[n*k:(n+1)*k])
+	case gguf.F16:
+		for i, h := range w.f16[n*k : (n+1)*k] {
+			out[i] = gguf.F16ToF32(h)
+		}
+	case gguf.BF16:
+		for i, h := range w.f16[n*k : (n+1)*k] {
+			out[i] = gguf.BF16ToF32(h)
+		}
+	case gguf.I2_S:
+		row := w.raw[n*k/4 : (n+1)*k/4]
+		for i := range out {
+			c := gguf.I2SCode(row, int64(i))
+			if c == 3 {
+				c = 1
+			}
+			out[i] = float32(int(c)-1) * w.scale
+		}
+	case gguf.Q8_0:
+		decodeQ8_0(w.raw[n*(k/32)*34:(n+1)*(k/32)*34], out)
+	case gguf.TQ2_0:
+		decodeTQ2_0(w.raw[n*(k/256)*66:(n+1)*(k/256)*66], out)
+	case gguf.TQ1_0:
+		decodeTQ1_0(w.raw[n*(k/256)*54:(n+1)*(k/256)*54], out)
+	default:
+		panic(fmt.Sprintf("cpu: cannot read rows of %s", w.dt))
+	}
+}
+
+// RMSNorm: y = x * (1/sqrt(mean(x^2)+eps)) * w; the sum of squares in float64,
+// the rest in float32, in that order (as ggml's rms_norm followed by mul).
+func (b *Backend) RMSNorm(dstT, xT, wT compute.Tensor, eps float32) {
+	dst, x, w := asT("RMSNorm", dstT), asT("RMSNorm", xT), asT("RMSNorm", wT)
+	checkSame("RMSNorm", dst, x)
+	k, r := rows(x)
+	if w.f32 == nil || len(w.f32) != k {
+		panic(fmt.Sprintf("cpu.RMSNorm: weight %v %s for rows of %d", w.shape, w.dt, k))
+	}
+	b.pool.run(r, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			rmsNormRow(dst.f32[i*k:(i+1)*k], x.f32[i*k:(i+1)*k], w.f32, eps)
+		}
+	})
+}
+
+func rmsNormRow(dst, x, w []float32, eps float32) {
+	var sum float64
+	for _, v := range x {
+		sum += float64(v) * float64(v)
+	}
+	mean := float32(sum / float64(len(x)))
+	scale := 1 / float32(math.Sqrt(float64(mean+eps)))
+	for i, v := range x {
+		dst[i] = (v * scale) * w[i]
+	}
+}
+
+// Scale multiplies elementwise by s.
+func (b *Backend) Scale(dstT, xT compute.Tensor, s float32) {
+	dst, x := asT("Scale", dstT), asT("Scale", xT)
+	checkSame("Scale", dst, x)
+	for i, v := range x.f32 {
+		dst.f32[i] = v * s
+	}
+}
+
+// Add: dst = a + b.
+func (b *Backend) Add(dstT, aT, bT compute.Tensor) {
+	dst, a, c := asT("Add", dstT), asT("Add", aT), asT("Add", bT)
+	checkSame("Add", dst, a, c)
+	for i := range dst.f32 {
+		dst.f32[i] = a.f32[i] + c.f32[i]
+	}
+}
+
+// ActMul: dst = act(gate) * up.
+func (b *Backend) ActMul(dstT, gateT, upT compute.Tensor, act compute.Activation) {
+	dst, g, u := asT("ActMul", dstT), asT("ActMul", gateT), asT("ActMul", upT)
+	checkSame("ActMul", dst, g, u)
+	switch act {
+	case compute.ReLU2:
+		for i, v := range g.f32 {
+			r := max(v, 0)
+			dst.f32[i] = r * r * u.f32[i]
+		}
+	case compute.SiLU:
+		for i, v := range g.f32 {
+			dst.f32[i] = v / (1 + float32(math.Exp(float64(-v)))) * u.f32[i]
+		}
+	default:
+		panic(fmt.Sprintf("cpu.ActMul: unknown activation %v", act))
+	}
+}
+
+// RoPE rotates each head of each row; angle = pos * theta^(-2i/dims).
+func (b *Backend) RoPE(dstT, xT compute.Tensor, pos []int32, p compute.RoPEParams) {
+	dst, x := asT("RoPE", dstT), asT("RoPE", xT)
+	checkSame("RoPE", dst, x)
+	k, r := rows(x)
+	if r != len(pos) || p.HeadDim <= 0 || k%p.HeadDim != 0 || p.Dims > p.HeadDim || p.Dims%2 != 0 {
+		panic(fmt.Sprintf("cpu.RoPE: x %v, %d positions, %+v", x.shape, len(pos), p))
+	}
+	half := p.Dims / 2
+	cs := make([]float32, p.Dims)
+	for i := 0; i < r; i++ {
+		for j := 0; j < half; j++ {
+			ang := float64(pos[i]) * math.Pow(float64(p.Theta), -2*float64(j)/float64(p.Dims))
+			cs[2*j], cs[2*j+1] = float32(math.Cos(ang)), float32(math.Sin(ang))
+		}
+		row, out := x.f32[i*k:(i+1)*k], dst.f32[i*k:(i+1)*k]
+		for h := 0; h < k; h += p.HeadDim {
+			xh, oh := row[h:h+p.HeadDim], out[h:h+p.HeadDim]
+			for j := 0; j < half; j++ {
+				c, s := cs[2*j], cs[2*j+1]
+				var a, bi int
+				if p.NeoX {
+					a, bi = j, j+half
+				} else {
+					a, bi = 2*j, 2*j+1
+				}
+				x0, x1 := xh[a], xh[bi]
+				oh[a] = x0*c - x1*s
+				oh[bi] = x0*s + x1*c
+			}
+			copy(oh[p.Dims:], xh[p.Dims:])
+		}
+	}
+}
+
+// StoreKV writes x's rows into the cache at [pos0, pos0+rows).
+func (b *Backend) StoreKV(cacheT, xT compute.Tensor, pos0 int) {
+	c, x := asT("StoreKV", cacheT), asT("StoreKV", xT)
+	k, r := rows(x)
+	ck, cn := rows(c)
+	if ck != k || pos0 < 0 || pos0+r > cn || x.f32 == nil {
+		panic(fmt.Sprintf("cpu.StoreKV: x %v into cache %v at %d", x.shape, c.shape, pos0))
+	}
+	switch c.dt {
+	case gguf.F32:
+		copy(c.f32[pos0*k:], x.f32)
+	case gguf.F16:
+		for i, v := range x.f32 {
+			c.f16[pos0*k+i] = gguf.F32ToF16(v)
+		}
+	default:
+		panic(fmt.Sprintf("cpu.StoreKV: cache type %s", c.dt))
+	}
+}
+
+// cacheRow returns element access to a KV cache row as float32.
+func cacheVals(c *tensor, row, k int, out []float32) {
+	if c.dt == gguf.F16 {
+		for i, h := range c.f16[row*k : (row+1)*k] {
+			out[i] = gguf.F16ToF32(h)
+		}
+		return
+	}
+	copy(out, c.f32[row*k:(row+1)*k])
+}
+
+// Attention: causal softmax(Q.K^T*scale) V with grouped KV heads. Q is rounded
+// to the cache type, dot products accumulate in float32, the softmax is
+// float32 with the row maximum subtracted first (sum of exponentials in
+// float64, as ggml), probabilities stay float32.
+func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParams) {
+	dst, q, kc, vc := asT("Attention", dstT), asT("Attention", qT), asT("Attention", kT), asT("Attention", vT)
+	checkSame("Attention", dst, q)
+	qk, r := rows(q)
+	kvk, nctx := rows(kc)
+	hd := p.HeadDim
+	if p.NHead*hd != qk || p.NKVHead*hd != kvk || p.NKVHead <= 0 || p.NHead%p.NKVHead != 0 || p.Pos0+r > nctx || kc.dt != vc.dt {
+		panic(fmt.Sprintf("cpu.Attention: q %v, k %v, v %v, %+v", q.shape, kc.shape, vc.shape, p))
+	}
+	group := p.NHead / p.NKVHead
+	nkv := p.Pos0 + r
+	// Dequantize the caches once per call (reference clarity over speed).
+	kf := make([]float32, nkv*kvk)
+	vf := make([]float32, nkv*kvk)
+	for j := 0; j < nkv; j++ {
+		cacheVals(kc, j, kvk, kf[j*kvk:(j+1)*kvk])
+		cacheVals(vc, j, kvk, vf[j*kvk:(j+1)*kvk])
+	}
+	roundQ := kc.dt == gguf.F16
+	b.pool.run(r*p.NHead, 1, func(lo, hi int) {
+		qh := make([]float32, hd)
+		sc := make([]float32, nkv)
+		acc := make([]float32, hd)
+		for idx := lo; idx < hi; idx++ {
+			i, h := idx/p.NHead, idx%p.NHead
+			kvh := h / group
+			copy(qh, q.f32[i*qk+h*hd:i*qk+(h+1)*hd])
+			if roundQ {
+				for d := range qh {
+					qh[d] = gguf.RoundF16(qh[d])
+				}
+			}
+			n := p.Pos0 + i + 1 // causal: positions 0..Pos0+i
+			mx := float32(math.Inf(-1))
+			for j := 0; j < n; j++ {
+				kr := kf[j*kvk+kvh*hd : j*kvk+(kvh+1)*hd]
+				var s float32
+				for d, qv := range qh {
+					s += qv * kr[d]
+				}
+				s *= p.Scale
+				sc[j] = s
+				mx = max(mx, s)
+			}
+			var sum float64
+			for j := 0; j < n; j++ {
+				e := float32(math.Exp(float64(sc[j] - mx)))
+				sc[j] = e
+				sum += float64(e)
+			}
+			inv := float32(1 / sum)
+			clear(acc)
+			for j := 0; j < n; j++ {
+				pr := sc[j] * inv
+				vr := vf[j*kvk+kvh*hd : j*kvk+(kvh+1)*hd]
+				for d := range acc {
+					acc[d] += pr * vr[d]
+				}
+			}
+			copy(dst.f32[i*qk+h*hd:], acc)
+		}
+	})
+}

@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"fmt"
+
+	"bitnet/engine/compute"
+	"bitnet/gguf"
+)
+
+// DefaultBatch is the largest number of prompt tokens evaluated in one pass.
+const DefaultBatch = 256
+
+// TraceFunc receives intermediate tensors of the forward pass, named as
+// tools/ref_numpy.py names them: embd, L{i}.attn_in, L{i}.q, L{i}.k (after
+// RoPE), L{i}.v, L{i}.attn_out (before attn_sub_norm), L{i}.x_mid,
+// L{i}.ffn_in, L{i}.ffn_act, L{i}.x_out, final (after output_norm), logits.
+// Each tensor is [n, T] for the T tokens of the step. The callee may Read it.
+type TraceFunc func(name string, t compute.Tensor)
+
+// State is one sequence's KV cache and scratch buffers.
+type State struct {
+	m        *Model
+	NCtx     int
+	Pos      int // tokens already in the cache
+	maxBatch int
+	kvType   gguf.DType
+	k, v     []compute.Tensor // per layer [NHeadKV*HeadDim, NCtx]
+
+	x, h, q, kk, vv, att, gate, up compute.Tensor
+	final, logits                  compute.Tensor
+	logitRows                      int
+
+	// Trace, if set, sees every intermediate (slows the pass).
+	Trace TraceFunc
+	// Debug prints layer-0 diagnostics (see ParseDebug).
+	Debug Debug
+	dbg   debugState
+	layer int
+}
+
+// NewState allocates a KV cache of nCtx positions of type kvType (F16 or F32)
+// and scratch for batches of up to maxBatch tokens.
+func (m *Model) NewState(nCtx, maxBatch int, kvType gguf.DType) (*State, error) {
+	c := m.Config
+	if nCtx <= 0 {
+		return nil, fmt.Errorf("context size %d must be positive", nCtx)
+	}
+	if kvType != gguf.F16 && kvType != gguf.F32 {
+		return nil, fmt.Errorf("KV cache type %s: want f16 or f32", kvType)
+	}
+	if maxBatch <= 0 {
+		maxBatch = DefaultBatch
+	}
+	maxBatch = min(maxBatch, nCtx)
+	be := m.Backend
+	s := &State{m: m, NCtx: nCtx, maxBatch: maxBatch, kvType: kvType}
+	kvDim := c.NHeadKV * c.HeadDim
+	for range c.NLayer {
+		s.k = append(s.k, be.Alloc(kvType, kvDim, nCtx))
+		s.v = append(s.v, be.Alloc(kvType, kvDim, nCtx))
+	}
+	B := maxBatch
+	s.x = be.Alloc(gguf.F32, c.NEmbd, B)
+	s.h = be.Alloc(gguf.F32, c.NEmbd, B)
+	s.q = be.Alloc(gguf.F32, c.NEmbd, B)
+	s.kk = be.Alloc(gguf.F32, kvDim, B)
+	s.vv = be.Alloc(gguf.F32, kvDim, B)
+	s.att = be.Alloc(gguf.F32, c.NEmbd, B)
+	s.gate = be.Alloc(gguf.F32, c.NFF, B)
+	s.up = be.Alloc(gguf.F32, c.NFF, B)
+	s.final = be.Alloc(gguf.F32, c.NEmbd, B)
+	return s, nil
+}
+
+// Reset empties the KV cache.
+func (s *State) Reset() { s.Pos = 0 }
+
+// ErrContextFull is returned when tokens do not fit in the context.
+var ErrContextFull = fmt.Errorf("context is full")
+
+// Forward evaluates ids at positions Pos, Pos+1, ... and appends them to the
+// cache. It returns the logits of every token ([len(ids)][NVocab], row-major)
+// when all is true, else those of the last token only.
+func (s *State) Forward(ids []int32, all bool) ([]float32, error) {
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("no tokens to evaluate")
+	}
+	if s.Pos+len(ids) > s.NCtx {
+		return nil, fmt.Errorf("%w: %d tokens at position %d exceed the context size %d", ErrContextFull, len(ids), s.Pos, s.NCtx)
+	}
+	nv := s.m.Config.NVocab
+	for _, id := range ids {
+		if id < 0 || int(id) >= nv {
+			return nil, fmt.Errorf("token id %d is outside the vocabulary [0, %d)", id, nv)
+		}
+	}
+	var out []float32
+	if all {
+		out = make([]float32, 0, len(ids)*nv)
+	}
+	for start := 0; start < len(ids); start += s.maxBatch {
+		chunk := ids[start:min(start+s.maxBatch, len(ids))]
+		last := start+len(chunk) == len(ids)
+		lg, err := s.step(chunk, all || last, all)
+		if err != nil {
+			return nil, err
+		}
+		if all {
+			out = append(out, lg...)
+		} else if last {
+			out = lg
+		}
+	}
+	return out, nil
+}
+
+func (s *State) trace(name string, t compute.Tensor) {
+	if s.Trace != nil {
+		s.Trace(name, t)
+	}
+	if s.Debug.any() {
+		s.debugStep(name, t)
+	}
+}
+
+// step runs one batch through the model. With logits false the LM head is
+// skipped; with all false only the last row's logits are computed.
+func (s *State) step(ids []int32, logits, all bool) ([]float32, error) {
+	m, be, c := s.m, s.m.Backend, s.m.Config
+	T := len(ids)
+	pos := make([]int32, T)
+	for i := range pos {
+		pos[i] = int32(s.Pos + i)
+	}
+	rows := func(t compute.Tensor) compute.Tensor { return be.Rows(t, 0, T) }
+	x, h, q, kk, vv, att := rows(s.x), rows(s.h), rows(s.q), rows(s.kk), rows(s.vv), rows(s.att)
+	gate, up := rows(s.gate), rows(s.up)
+
+	be.Embed(x, m.TokEmbd, ids)
+	s.trace("embd", x)
+	rope := compute.RoPEParams{HeadDim: c.HeadDim, Dims: c.RopeDims, Theta: c.RopeTheta, NeoX: c.NeoX}
+	attn := compute.AttnParams{NHead: c.NHead, NKVHead: c.NHeadKV, HeadDim: c.HeadDim, Pos0: s.Pos, Scale: c.AttnScale()}
+	for il := range m.Layers {
+		l := &m.Layers[il]
+		s.layer = il
+		be.RMSNorm(h, x, l.AttnNorm, c.Eps)
+		s.trace(lname(il, "attn_in"), h)
+		matmul(be, q, l.Wq, h, l.QScale)
+		matmul(be, kk, l.Wk, h, l.KScale)
+		matmul(be, vv, l.Wv, h, l.VScale)
+		s.traceRaw(il, q, kk)
+		be.RoPE(q, q, pos, rope)
+		be.RoPE(kk, kk, pos, rope)
+		s.trace(lname(il, "q"), q)
+		s.trace(lname(il, "k"), kk)
+		s.trace(lname(il, "v"), vv)
+		be.StoreKV(s.k[il], kk, s.Pos)
+		be.StoreKV(s.v[il], vv, s.Pos)
+		be.Attention(att, q, s.k[il], s.v[il], attn)
+		s.trace(lname(il, "attn_out"), att)
+		if c.SubNorms {
+			be.RMSNorm(att, att, l.AttnSubNorm, c.Eps)
+		}
+		matmul(be, h, l.Wo, att, l.OScale)
+		be.Add(x, x, h)
+		s.trace(lname(il, "x_mid"), x)
+
+		be.RMSNorm(h, x, l.FFNNorm, c.Eps)
+		s.trace(lname(il, "ffn_in"), h)
+		matmul(be, gate, l.WGate, h, l.GateScale)
+		matmul(be, up, l.WUp, h, l.UpScale)
+		s.traceMLP(il, gate, up)
+		be.ActMul(gate, gate, up, c.Act)
+		s.trace(lname(il, "ffn_act"), gate)
+		if c.SubNorms {
+			be.RMSNorm(gate, gate, l.FFNSubNorm, c.Eps)
+		}
+		matmul(be, h, l.WDown, gate, l.DownScale)
+		be.Add(x, x, h)
+		s.trace(lname(il, "x_out"), x)
+	}
+	s.layer = -1
+	s.Pos += T
+	if !logits {
+		return nil, be.Flush()
+	}
+	// The LM head runs on every row, or on the last one only.
+	xin := x
+	if !all {
+		xin = be.Rows(x, T-1, 1)
+	}
+	n := compute.Elements(xin.Shape()) / c.NEmbd
+	final := be.Rows(s.final, 0, n)
+	be.RMSNorm(final, xin, m.OutputNorm, c.Eps)
+	s.trace("final", final)
+	if s.logits == nil || s.logitRows < n {
+		s.logits = be.Alloc(gguf.F32, c.NVocab, n)
+		s.logitRows = n
+	}
+	lg := be.Rows(s.logits, 0, n)
+	be.MatMul(lg, m.Output, final)
+	s.trace("logits", lg)
+	out := make([]float32, n*c.NVocab)
+	if err := be.Read(lg, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// matmul applies w and an optional output scale.
+func matmul(be compute.Backend, dst, w, x compute.Tensor, scale float32) {
+	be.MatMul(dst, w, x)
+	if scale != 1 {
+		be.Scale(dst, dst, scale)
+	}
+}
+
+func lname(layer int, op string) string { return fmt.Sprintf("L%d.%s", layer, op) }
