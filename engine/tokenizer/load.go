@@ -249,7 +249,6 @@ func build(c config) (*Tokenizer, error) {
 		if c.addBOS != nil {
 			t.addBOS = *c.addBOS
 		}
-		t.addSpacePrefix = c.addSpace != nil && *c.addSpace
 		t.initBPE(c.merges)
 	default:
 		return nil, fmt.Errorf("tokenizer: unsupported model %v", c.model)
