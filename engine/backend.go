@@ -1,0 +1,64 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"bitnet/cpu"
+	"bitnet/engine/compute"
+)
+
+// BackendOptions selects and configures a backend.
+type BackendOptions struct {
+	Name      string // auto, cpu or vulkan ("" reads BITNET_BACKEND, default auto)
+	Threads   int    // CPU workers; 0: physical cores
+	Device    int    // Vulkan device index; -1: automatic choice
+	Reference bool   // CPU: the scalar reference path
+}
+
+// gpuOpener opens the Vulkan backend; set by the gpu glue (see vulkan.go).
+var gpuOpener func(device int, auto bool) (compute.Backend, error)
+
+// OpenBackend returns the backend named by o. auto uses a usable GPU (never
+// a CPU Vulkan implementation) and otherwise the CPU, and logs which one runs
+// and why. An explicit vulkan with no usable device is an error.
+func OpenBackend(o BackendOptions) (compute.Backend, error) {
+	name := o.Name
+	if name == "" {
+		name = os.Getenv("BITNET_BACKEND")
+	}
+	if name == "" {
+		name = "auto"
+	}
+	cpuBackend := func() compute.Backend {
+		return cpu.New(cpu.Options{Threads: o.Threads, Reference: o.Reference})
+	}
+	switch strings.ToLower(name) {
+	case "cpu":
+		return cpuBackend(), nil
+	case "vulkan":
+		if gpuOpener == nil {
+			return nil, fmt.Errorf("vulkan: this build has no Vulkan backend")
+		}
+		be, err := gpuOpener(o.Device, false)
+		if err != nil {
+			return nil, err
+		}
+		return be, nil
+	case "auto":
+		if gpuOpener == nil {
+			slog.Info("backend: using cpu", "reason", "no Vulkan backend in this build")
+			return cpuBackend(), nil
+		}
+		be, err := gpuOpener(o.Device, o.Device < 0)
+		if err != nil {
+			slog.Info("backend: using cpu", "reason", err.Error())
+			return cpuBackend(), nil
+		}
+		slog.Info("backend: using vulkan", "device", be.Device())
+		return be, nil
+	}
+	return nil, fmt.Errorf("unknown backend %q (want auto, cpu or vulkan)", name)
+}
