@@ -1,0 +1,51 @@
+# bitnet: build, run and test.
+GO      ?= go
+BIN     ?= bin/bitnet
+MODEL   ?= testdata/tinybitnet-stories.gguf
+PROMPT  ?= Once upon a time
+ARGS    ?= --temperature 0 --max-new-tokens 200
+BACKEND ?= auto
+
+.PHONY: all build run test test-short bench lint shaders check-shaders fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/bitnet
+
+# Generate text with MODEL (default: the bundled tinybitnet-stories model).
+run: build
+	@if [ "$(MODEL)" = "testdata/tinybitnet-stories.gguf" ]; then \
+	  echo "model: bundled tinybitnet-stories (855K-parameter ternary story model); the full BitNet b1.58 2B-4T GGUF is microsoft/bitnet-b1.58-2B-4T-gguf on Hugging Face: make run MODEL=path/to/ggml-model-i2_s.gguf" >&2; \
+	fi
+	./$(BIN) run --model $(MODEL) --prompt "$(PROMPT)" --backend $(BACKEND) $(ARGS)
+
+# The whole suite; the race detector on the packages where it is affordable.
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race -short ./engine/... ./cpu/ ./gguf/
+
+test-short:
+	$(GO) test -short ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./cpu/... ./engine/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Recompile the GLSL compute shaders to SPIR-V (needs glslc and spirv-val).
+shaders:
+	$(GO) generate ./shaders
+
+# Fail when the committed SPIR-V differs from a fresh compile.
+check-shaders: shaders
+	git diff --exit-code -- shaders/spv
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 2m ./gguf/
+
+clean:
+	rm -rf bin
