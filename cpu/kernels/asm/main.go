@@ -1,0 +1,1213 @@
+// Command asm generates the amd64 assembly of package kernels.
+//
+// Run it through go generate in the parent directory:
+//
+//	go run ./asm -out kernels_amd64.s -stubs stubs_amd64.go
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/ir"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// Software prefetch distances, in bytes ahead of the current weight pointer.
+const (
+	i2sPrefetch = 1024
+	f16Prefetch = 2048
+)
+
+func main() {
+	ConstraintExpr("!noasm")
+
+	constants()
+
+	i2sRowsVNNI()
+	i2sTile4VNNI()
+	i2sRowsAVX2()
+	i2sTile4AVX2()
+
+	f16RowsAVX512()
+	f16Tile4AVX512()
+	f16RowsAVX2()
+	f16Tile4AVX2()
+
+	dotF32AVX512()
+	dotF32AVX2()
+
+	sumI8AVX2()
+	absMaxAVX2()
+	quantAVX2()
+
+	streamSumAVX2()
+
+	Generate()
+}
+
+var (
+	maskI2SA  Mem // bytes 0xC0 (low 32) then 0x30 (high 32)
+	maskI2SB  Mem // bytes 0x0C (low 32) then 0x03 (high 32)
+	shiftI2SA Mem // dwords 6 (low 8) then 4 (high 8)
+	shiftI2SB Mem // dwords 2 (low 8) then 0 (high 8)
+	permPack  Mem // dword permutation undoing the lane interleave of the packs
+)
+
+func constants() {
+	maskI2SA = GLOBL("i2s_mask_a", RODATA|NOPTR)
+	for i := 0; i < 8; i++ {
+		DATA(8*i, U64(pick[uint64](i < 4, 0xC0C0C0C0C0C0C0C0, 0x3030303030303030)))
+	}
+	maskI2SB = GLOBL("i2s_mask_b", RODATA|NOPTR)
+	for i := 0; i < 8; i++ {
+		DATA(8*i, U64(pick[uint64](i < 4, 0x0C0C0C0C0C0C0C0C, 0x0303030303030303)))
+	}
+	shiftI2SA = GLOBL("i2s_shift_a", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		DATA(4*i, U32(pick[uint32](i < 8, 6, 4)))
+	}
+	shiftI2SB = GLOBL("i2s_shift_b", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		DATA(4*i, U32(pick[uint32](i < 8, 2, 0)))
+	}
+	permPack = GLOBL("pack_perm", RODATA|NOPTR)
+	for i, v := range []uint32{0, 4, 1, 5, 2, 6, 3, 7} {
+		DATA(4*i, U32(v))
+	}
+}
+
+func pick[T any](c bool, a, b T) T {
+	if c {
+		return a
+	}
+	return b
+}
+
+// vpdpbusd emits VPDPBUSD (AVX512_VNNI): acc += sum of 4 products of unsigned
+// bytes of u with signed bytes of s, per dword, without saturation.
+func vpdpbusd(s, u, acc Op) {
+	Instruction(&ir.Instruction{
+		Opcode:   "VPDPBUSD",
+		Operands: []Op{s, u, acc},
+		Inputs:   []Op{s, u, acc},
+		Outputs:  []Op{acc},
+	})
+}
+
+// hsumD reduces the 16 dwords of z to a 32-bit general register.
+func hsumDZ(z VecVirtual) GPVirtual {
+	y := YMM()
+	VEXTRACTI64X4(U8(1), z, y)
+	VPADDD(y, z.AsY(), y)
+	return hsumDY(y)
+}
+
+// hsumDY reduces the 8 dwords of y to a 32-bit general register.
+func hsumDY(y VecVirtual) GPVirtual {
+	x := XMM()
+	VEXTRACTI128(U8(1), y, x)
+	VPADDD(x, y.AsX(), x)
+	t := XMM()
+	VPSHUFD(U8(0x4E), x, t)
+	VPADDD(t, x, x)
+	VPSHUFD(U8(0xB1), x, t)
+	VPADDD(t, x, x)
+	r := GP32()
+	VMOVD(x, r)
+	return r
+}
+
+// hsumPSZ reduces the 16 floats of z into the low lane of an XMM register.
+func hsumPSZ(z VecVirtual) VecVirtual {
+	y := YMM()
+	VEXTRACTF64X4(U8(1), z, y)
+	VADDPS(y, z.AsY(), y)
+	return hsumPSY(y)
+}
+
+// hsumPSY reduces the 8 floats of y into the low lane of an XMM register.
+func hsumPSY(y VecVirtual) VecVirtual {
+	x := XMM()
+	VEXTRACTF128(U8(1), y, x)
+	VADDPS(x, y.AsX(), x)
+	t := XMM()
+	VPERMILPS(U8(0x4E), x, t)
+	VADDPS(t, x, x)
+	VPERMILPS(U8(0xB1), x, t)
+	VADDPS(t, x, x)
+	return x
+}
+
+// ---------------------------------------------------------------------------
+// I2_S x int8 dot products.
+//
+// A 32-byte block holds 128 codes: bits 7:6 of byte b are element b, bits 5:4
+// element 32+b, bits 3:2 element 64+b, bits 1:0 element 96+b.
+//
+// VNNI: the block is broadcast to both halves of a ZMM register and masked
+// with (0xC0 | 0x30) and (0x0C | 0x03); the masked bytes are code<<6, code<<4,
+// code<<2 and code, lined up with q[0:32], q[32:64], q[64:96] and q[96:128], so
+// two VPDPBUSD per block with q as memory operands do the work. Every dword
+// lane keeps one scale, removed exactly with an arithmetic shift at the end.
+
+func i2sRowsVNNI() {
+	TEXT("i2sRowsVNNI", NOSPLIT, "func(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)")
+	Pragma("noescape")
+	Doc("i2sRowsVNNI sets out[r] = sum_k code(w[r*stride:], k) * q[k] for r < nRows, K = 128*nBlocks.")
+	w := Load(Param("w"), GP64())
+	q := Load(Param("q"), GP64())
+	nb := Load(Param("nBlocks"), GP64())
+	nr := Load(Param("nRows"), GP64())
+	stride := Load(Param("stride"), GP64())
+	out := Load(Param("out"), GP64())
+
+	ma, mb := ZMM(), ZMM()
+	VMOVDQU64(maskI2SA, ma)
+	VMOVDQU64(maskI2SB, mb)
+
+	const unroll = 4
+	accA := make([]VecVirtual, unroll)
+	accB := make([]VecVirtual, unroll)
+	for i := range accA {
+		accA[i], accB[i] = ZMM(), ZMM()
+	}
+
+	row := GP64()
+	XORQ(row, row)
+	Label("rows")
+	CMPQ(row, nr)
+	JGE(LabelRef("done"))
+
+	for i := range accA {
+		VPXORD(accA[i], accA[i], accA[i])
+		VPXORD(accB[i], accB[i], accB[i])
+	}
+	wp, qp, n := GP64(), GP64(), GP64()
+	MOVQ(w, wp)
+	MOVQ(q, qp)
+	MOVQ(nb, n)
+
+	Label("loop4")
+	CMPQ(n, U8(unroll))
+	JL(LabelRef("loop1"))
+	PREFETCHT0(Mem{Base: wp, Disp: i2sPrefetch})
+	for u := 0; u < unroll; u++ {
+		t, a, b := ZMM(), ZMM(), ZMM()
+		VBROADCASTI64X4(Mem{Base: wp, Disp: 32 * u}, t)
+		VPANDD(ma, t, a)
+		VPANDD(mb, t, b)
+		vpdpbusd(Mem{Base: qp, Disp: 128 * u}, a, accA[u])
+		vpdpbusd(Mem{Base: qp, Disp: 128*u + 64}, b, accB[u])
+	}
+	ADDQ(U32(32*unroll), wp)
+	ADDQ(U32(128*unroll), qp)
+	SUBQ(U8(unroll), n)
+	JMP(LabelRef("loop4"))
+
+	Label("loop1")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	{
+		t, a, b := ZMM(), ZMM(), ZMM()
+		VBROADCASTI64X4(Mem{Base: wp}, t)
+		VPANDD(ma, t, a)
+		VPANDD(mb, t, b)
+		vpdpbusd(Mem{Base: qp}, a, accA[0])
+		vpdpbusd(Mem{Base: qp, Disp: 64}, b, accB[0])
+	}
+	ADDQ(U8(32), wp)
+	SUBQ(I8(-128), qp)
+	DECQ(n)
+	JMP(LabelRef("loop1"))
+
+	Label("reduce")
+	for i := 1; i < unroll; i++ {
+		VPADDD(accA[i], accA[0], accA[0])
+		VPADDD(accB[i], accB[0], accB[0])
+	}
+	VPSRAVD(shiftI2SA, accA[0], accA[0])
+	VPSRAVD(shiftI2SB, accB[0], accB[0])
+	VPADDD(accB[0], accA[0], accA[0])
+	r := hsumDZ(accA[0])
+	MOVL(r, Mem{Base: out, Index: row, Scale: 4})
+
+	ADDQ(stride, w)
+	INCQ(row)
+	JMP(LabelRef("rows"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func i2sTile4VNNI() {
+	TEXT("i2sTile4VNNI", NOSPLIT, "func(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)")
+	Pragma("noescape")
+	Doc("i2sTile4VNNI sets out[t*outStride+r] = sum_k code(w[r*stride:], k) * q[t*qStride+k]",
+		"for t < 4 and r < nRows, K = 128*nBlocks. Strides are in elements.")
+	w := Load(Param("w"), GP64())
+	q0 := Load(Param("q"), GP64())
+	qs := Load(Param("qStride"), GP64())
+	nb := Load(Param("nBlocks"), GP64())
+	nr := Load(Param("nRows"), GP64())
+	stride := Load(Param("stride"), GP64())
+	out := Load(Param("out"), GP64())
+	os := Load(Param("outStride"), GP64())
+	SHLQ(U8(2), os)
+
+	q := []Register{q0, GP64(), GP64(), GP64()}
+	for i := 1; i < 4; i++ {
+		LEAQ(Mem{Base: q[i-1], Index: qs, Scale: 1}, q[i])
+	}
+
+	ma, mb := ZMM(), ZMM()
+	VMOVDQU64(maskI2SA, ma)
+	VMOVDQU64(maskI2SB, mb)
+
+	accA := make([]VecVirtual, 4)
+	accB := make([]VecVirtual, 4)
+	for i := range accA {
+		accA[i], accB[i] = ZMM(), ZMM()
+	}
+
+	Label("rows")
+	TESTQ(nr, nr)
+	JZ(LabelRef("done"))
+
+	for i := range accA {
+		VPXORD(accA[i], accA[i], accA[i])
+		VPXORD(accB[i], accB[i], accB[i])
+	}
+	wp, off, n := GP64(), GP64(), GP64()
+	MOVQ(w, wp)
+	XORQ(off, off)
+	MOVQ(nb, n)
+
+	Label("loop")
+	PREFETCHT0(Mem{Base: wp, Disp: i2sPrefetch})
+	{
+		t, a, b := ZMM(), ZMM(), ZMM()
+		VBROADCASTI64X4(Mem{Base: wp}, t)
+		VPANDD(ma, t, a)
+		VPANDD(mb, t, b)
+		for i := 0; i < 4; i++ {
+			vpdpbusd(Mem{Base: q[i], Index: off, Scale: 1}, a, accA[i])
+			vpdpbusd(Mem{Base: q[i], Index: off, Scale: 1, Disp: 64}, b, accB[i])
+		}
+	}
+	ADDQ(U8(32), wp)
+	SUBQ(I8(-128), off)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+
+	op := GP64()
+	MOVQ(out, op)
+	for i := 0; i < 4; i++ {
+		VPSRAVD(shiftI2SA, accA[i], accA[i])
+		VPSRAVD(shiftI2SB, accB[i], accB[i])
+		VPADDD(accB[i], accA[i], accA[i])
+		r := hsumDZ(accA[i])
+		MOVL(r, Mem{Base: op})
+		ADDQ(os, op)
+	}
+
+	ADDQ(stride, w)
+	ADDQ(U8(4), out)
+	DECQ(nr)
+	JMP(LabelRef("rows"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// AVX2: codes are unpacked with shifts and a 0x03 mask, multiplied with
+// VPMADDUBSW (codes unsigned, q signed; a pair is at most 2*3*128 in magnitude,
+// so nothing saturates), the int16 results of a block are added (at most
+// 3072 in magnitude) and widened with VPMADDWD by ones.
+
+func unpackAVX2(src Op, m3 VecVirtual) [4]VecVirtual {
+	t := YMM()
+	VMOVDQU(src, t)
+	var c [4]VecVirtual
+	for i := 0; i < 3; i++ {
+		c[i] = YMM()
+		VPSRLW(U8(6-2*i), t, c[i])
+		VPAND(m3, c[i], c[i])
+	}
+	c[3] = YMM()
+	VPAND(m3, t, c[3])
+	return c
+}
+
+func i2sRowsAVX2() {
+	TEXT("i2sRowsAVX2", NOSPLIT, "func(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)")
+	Pragma("noescape")
+	Doc("i2sRowsAVX2 sets out[r] = sum_k code(w[r*stride:], k) * q[k] for r < nRows, K = 128*nBlocks.")
+	w := Load(Param("w"), GP64())
+	q := Load(Param("q"), GP64())
+	nb := Load(Param("nBlocks"), GP64())
+	nr := Load(Param("nRows"), GP64())
+	stride := Load(Param("stride"), GP64())
+	out := Load(Param("out"), GP64())
+
+	m3, ones := YMM(), YMM()
+	tmp := GP32()
+	MOVL(U32(0x03030303), tmp)
+	VMOVD(tmp, m3.AsX())
+	VPBROADCASTD(m3.AsX(), m3)
+	MOVL(U32(0x00010001), tmp)
+	VMOVD(tmp, ones.AsX())
+	VPBROADCASTD(ones.AsX(), ones)
+
+	acc := []VecVirtual{YMM(), YMM()}
+
+	row := GP64()
+	XORQ(row, row)
+	Label("rows")
+	CMPQ(row, nr)
+	JGE(LabelRef("done"))
+
+	for i := range acc {
+		VPXOR(acc[i], acc[i], acc[i])
+	}
+	wp, qp, n := GP64(), GP64(), GP64()
+	MOVQ(w, wp)
+	MOVQ(q, qp)
+	MOVQ(nb, n)
+
+	block := func(u int, acc VecVirtual) {
+		c := unpackAVX2(Mem{Base: wp, Disp: 32 * u}, m3)
+		p := [4]VecVirtual{YMM(), YMM(), YMM(), YMM()}
+		for i := 0; i < 4; i++ {
+			VPMADDUBSW(Mem{Base: qp, Disp: 128*u + 32*i}, c[i], p[i])
+		}
+		VPADDW(p[1], p[0], p[0])
+		VPADDW(p[3], p[2], p[2])
+		VPADDW(p[2], p[0], p[0])
+		VPMADDWD(ones, p[0], p[0])
+		VPADDD(p[0], acc, acc)
+	}
+
+	Label("loop2")
+	CMPQ(n, U8(2))
+	JL(LabelRef("loop1"))
+	PREFETCHT0(Mem{Base: wp, Disp: i2sPrefetch})
+	block(0, acc[0])
+	block(1, acc[1])
+	ADDQ(U8(64), wp)
+	ADDQ(U32(256), qp)
+	SUBQ(U8(2), n)
+	JMP(LabelRef("loop2"))
+
+	Label("loop1")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	block(0, acc[0])
+
+	Label("reduce")
+	VPADDD(acc[1], acc[0], acc[0])
+	r := hsumDY(acc[0])
+	MOVL(r, Mem{Base: out, Index: row, Scale: 4})
+
+	ADDQ(stride, w)
+	INCQ(row)
+	JMP(LabelRef("rows"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func i2sTile4AVX2() {
+	TEXT("i2sTile4AVX2", NOSPLIT, "func(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)")
+	Pragma("noescape")
+	Doc("i2sTile4AVX2 sets out[t*outStride+r] = sum_k code(w[r*stride:], k) * q[t*qStride+k]",
+		"for t < 4 and r < nRows, K = 128*nBlocks. Strides are in elements.")
+	w := Load(Param("w"), GP64())
+	q0 := Load(Param("q"), GP64())
+	qs := Load(Param("qStride"), GP64())
+	nb := Load(Param("nBlocks"), GP64())
+	nr := Load(Param("nRows"), GP64())
+	stride := Load(Param("stride"), GP64())
+	out := Load(Param("out"), GP64())
+	os := Load(Param("outStride"), GP64())
+	SHLQ(U8(2), os)
+
+	q := []Register{q0, GP64(), GP64(), GP64()}
+	for i := 1; i < 4; i++ {
+		LEAQ(Mem{Base: q[i-1], Index: qs, Scale: 1}, q[i])
+	}
+
+	m3, ones := YMM(), YMM()
+	tmp := GP32()
+	MOVL(U32(0x03030303), tmp)
+	VMOVD(tmp, m3.AsX())
+	VPBROADCASTD(m3.AsX(), m3)
+	MOVL(U32(0x00010001), tmp)
+	VMOVD(tmp, ones.AsX())
+	VPBROADCASTD(ones.AsX(), ones)
+
+	acc := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+
+	Label("rows")
+	TESTQ(nr, nr)
+	JZ(LabelRef("done"))
+
+	for i := range acc {
+		VPXOR(acc[i], acc[i], acc[i])
+	}
+	wp, off, n := GP64(), GP64(), GP64()
+	MOVQ(w, wp)
+	XORQ(off, off)
+	MOVQ(nb, n)
+
+	Label("loop")
+	PREFETCHT0(Mem{Base: wp, Disp: i2sPrefetch})
+	c := unpackAVX2(Mem{Base: wp}, m3)
+	for t := 0; t < 4; t++ {
+		p0, p1 := YMM(), YMM()
+		VPMADDUBSW(Mem{Base: q[t], Index: off, Scale: 1}, c[0], p0)
+		VPMADDUBSW(Mem{Base: q[t], Index: off, Scale: 1, Disp: 32}, c[1], p1)
+		VPADDW(p1, p0, p0)
+		VPMADDUBSW(Mem{Base: q[t], Index: off, Scale: 1, Disp: 64}, c[2], p1)
+		VPADDW(p1, p0, p0)
+		VPMADDUBSW(Mem{Base: q[t], Index: off, Scale: 1, Disp: 96}, c[3], p1)
+		VPADDW(p1, p0, p0)
+		VPMADDWD(ones, p0, p0)
+		VPADDD(p0, acc[t], acc[t])
+	}
+	ADDQ(U8(32), wp)
+	SUBQ(I8(-128), off)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+
+	op := GP64()
+	MOVQ(out, op)
+	for t := 0; t < 4; t++ {
+		r := hsumDY(acc[t])
+		MOVL(r, Mem{Base: op})
+		ADDQ(os, op)
+	}
+
+	ADDQ(stride, w)
+	ADDQ(U8(4), out)
+	DECQ(nr)
+	JMP(LabelRef("rows"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// ---------------------------------------------------------------------------
+// F16 x float32 dot products.
+
+// tailMask sets k to the low rem bits (rem < 16).
+func tailMask(rem GPVirtual, k Op) {
+	m, one := GP32(), GP32()
+	MOVL(U32(1), one)
+	MOVL(rem.As32(), m)
+	// m = (1 << rem) - 1
+	SHLXL(m, one, m)
+	DECL(m)
+	KMOVW(m, k)
+}
+
+func f16RowsAVX512() {
+	TEXT("f16RowsAVX512", NOSPLIT, "func(w *uint16, x *float32, n int, nRows int, stride int, out *float32)")
+	Pragma("noescape")
+	Doc("f16RowsAVX512 sets out[r] = sum_k f32(w[r*stride+k]) * x[k] for r < nRows, k < n; stride in bytes.")
+	w := Load(Param("w"), GP64())
+	x := Load(Param("x"), GP64())
+	nn := Load(Param("n"), GP64())
+	nr := Load(Param("nRows"), GP64())
+	stride := Load(Param("stride"), GP64())
+	out := Load(Param("out"), GP64())
+
+	k := K()
+	rem := GP64()
+	MOVQ(nn, rem)
+	ANDQ(U8(15), rem)
+	tailMask(rem, k)
+
+	const unroll = 4
+	acc := make([]VecVirtual, unroll)
+	for i := range acc {
+		acc[i] = ZMM()
+	}
+
+	row := GP64()
+	XORQ(row, row)
+	Label("rows")
+	CMPQ(row, nr)
+	JGE(LabelRef("done"))
+
+	for i := range acc {
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	wp, xp, n := GP64(), GP64(), GP64()
+	MOVQ(w, wp)
+	MOVQ(x, xp)
+	MOVQ(nn, n)
+
+	Label("loop4")
+	CMPQ(n, U8(16*unroll))
+	JL(LabelRef("loop1"))
+	PREFETCHT0(Mem{Base: wp, Disp: f16Prefetch})
+	PREFETCHT0(Mem{Base: wp, Disp: f16Prefetch + 64})
+	for u := 0; u < unroll; u++ {
+		t := ZMM()
+		VCVTPH2PS(Mem{Base: wp, Disp: 32 * u}, t)
+		VFMADD231PS(Mem{Base: xp, Disp: 64 * u}, t, acc[u])
+	}
+	ADDQ(U8(32*unroll), wp)
+	ADDQ(U32(64*unroll), xp)
+	SUBQ(U8(16*unroll), n)
+	JMP(LabelRef("loop4"))
+
+	Label("loop1")
+	CMPQ(n, U8(16))
+	JL(LabelRef("tail"))
+	{
+		t := ZMM()
+		VCVTPH2PS(Mem{Base: wp}, t)
+		VFMADD231PS(Mem{Base: xp}, t, acc[0])
+	}
+	ADDQ(U8(32), wp)
+	ADDQ(U8(64), xp)
+	SUBQ(U8(16), n)
+	JMP(LabelRef("loop1"))
+
+	Label("tail")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	{
+		t, xv := ZMM(), ZMM()
+		VCVTPH2PS_Z(Mem{Base: wp}, k, t)
+		VMOVUPS_Z(Mem{Base: xp}, k, xv)
+		VFMADD231PS(xv, t, acc[1])
+	}
+
+	Label("reduce")
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
+	s := hsumPSZ(acc[0])
+	VMOVSS(s, Mem{Base: out, Index: row, Scale: 4})
+
+	ADDQ(stride, w)
+	INCQ(row)
+	JMP(LabelRef("rows"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func f16Tile4AVX512() {
+	TEXT("f16Tile4AVX512", NOSPLIT, "func(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)")
+	Pragma("noescape")
+	Doc("f16Tile4AVX512 sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]",
+		"for t < 4, r < nRows, k < n. stride in bytes, xStride and outStride in elements.")
+	w := Load(Param("w"), GP64())
+	x0 := Load(Param("x"), GP64())
+	xs := Load(Param("xStride"), GP64())
+	nn := Load(Param("n"), GP64())
+	nr := Load(Param("nRows"), GP64())
+	stride := Load(Param("stride"), GP64())
+	out := Load(Param("out"), GP64())
+	os := Load(Param("outStride"), GP64())
+	SHLQ(U8(2), os)
+	SHLQ(U8(2), xs)
+
+	x := []Register{x0, GP64(), GP64(), GP64()}
+	for i := 1; i < 4; i++ {
+		LEAQ(Mem{Base: x[i-1], Index: xs, Scale: 1}, x[i])
+	}
+
+	k := K()
+	rem := GP64()
+	MOVQ(nn, rem)
+	ANDQ(U8(15), rem)
+	tailMask(rem, k)
+
+	acc := make([][2]VecVirtual, 4)
+	for i := range acc {
+		acc[i] = [2]VecVirtual{ZMM(), ZMM()}
+	}
+
+	Label("rows")
+	TESTQ(nr, nr)
+	JZ(LabelRef("done"))
+
+	for i := range acc {
+		VXORPS(acc[i][0], acc[i][0], acc[i][0])
+		VXORPS(acc[i][1], acc[i][1], acc[i][1])
+	}
+	wp, off, n := GP64(), GP64(), GP64()
+	MOVQ(w, wp)
+	XORQ(off, off)
+	MOVQ(nn, n)
+
+	Label("loop2")
+	CMPQ(n, U8(32))
+	JL(LabelRef("loop1"))
+	PREFETCHT0(Mem{Base: wp, Disp: f16Prefetch})
+	for u := 0; u < 2; u++ {
+		wv := ZMM()
+		VCVTPH2PS(Mem{Base: wp, Disp: 32 * u}, wv)
+		for t := 0; t < 4; t++ {
+			VFMADD231PS(Mem{Base: x[t], Index: off, Scale: 1, Disp: 64 * u}, wv, acc[t][u])
+		}
+	}
+	ADDQ(U8(64), wp)
+	SUBQ(I8(-128), off)
+	SUBQ(U8(32), n)
+	JMP(LabelRef("loop2"))
+
+	Label("loop1")
+	CMPQ(n, U8(16))
+	JL(LabelRef("tail"))
+	{
+		wv := ZMM()
+		VCVTPH2PS(Mem{Base: wp}, wv)
+		for t := 0; t < 4; t++ {
+			VFMADD231PS(Mem{Base: x[t], Index: off, Scale: 1}, wv, acc[t][0])
+		}
+	}
+	ADDQ(U8(32), wp)
+	ADDQ(U8(64), off)
+	SUBQ(U8(16), n)
+
+	Label("tail")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	{
+		wv := ZMM()
+		VCVTPH2PS_Z(Mem{Base: wp}, k, wv)
+		for t := 0; t < 4; t++ {
+			xv := ZMM()
+			VMOVUPS_Z(Mem{Base: x[t], Index: off, Scale: 1}, k, xv)
+			VFMADD231PS(xv, wv, acc[t][1])
+		}
+	}
+
+	Label("reduce")
+	op := GP64()
+	MOVQ(out, op)
+	for t := 0; t < 4; t++ {
+		VADDPS(acc[t][1], acc[t][0], acc[t][0])
+		s := hsumPSZ(acc[t][0])
+		VMOVSS(s, Mem{Base: op})
+		ADDQ(os, op)
+	}
+
+	ADDQ(stride, w)
+	ADDQ(U8(4), out)
+	DECQ(nr)
+	JMP(LabelRef("rows"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func f16RowsAVX2() {
+	TEXT("f16RowsAVX2", NOSPLIT, "func(w *uint16, x *float32, n int, nRows int, stride int, out *float32)")
+	Pragma("noescape")
+	Doc("f16RowsAVX2 sets out[r] = sum_k f32(w[r*stride+k]) * x[k] for r < nRows, k < n;",
+		"n is a multiple of 8, stride in bytes.")
+	w := Load(Param("w"), GP64())
+	x := Load(Param("x"), GP64())
+	nn := Load(Param("n"), GP64())
+	nr := Load(Param("nRows"), GP64())
+	stride := Load(Param("stride"), GP64())
+	out := Load(Param("out"), GP64())
+
+	const unroll = 4
+	acc := make([]VecVirtual, unroll)
+	for i := range acc {
+		acc[i] = YMM()
+	}
+
+	row := GP64()
+	XORQ(row, row)
+	Label("rows")
+	CMPQ(row, nr)
+	JGE(LabelRef("done"))
+
+	for i := range acc {
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	wp, xp, n := GP64(), GP64(), GP64()
+	MOVQ(w, wp)
+	MOVQ(x, xp)
+	MOVQ(nn, n)
+
+	Label("loop4")
+	CMPQ(n, U8(8*unroll))
+	JL(LabelRef("loop1"))
+	PREFETCHT0(Mem{Base: wp, Disp: f16Prefetch})
+	for u := 0; u < unroll; u++ {
+		t := YMM()
+		VCVTPH2PS(Mem{Base: wp, Disp: 16 * u}, t)
+		VFMADD231PS(Mem{Base: xp, Disp: 32 * u}, t, acc[u])
+	}
+	ADDQ(U8(16*unroll), wp)
+	ADDQ(U8(32*unroll), xp)
+	SUBQ(U8(8*unroll), n)
+	JMP(LabelRef("loop4"))
+
+	Label("loop1")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	{
+		t := YMM()
+		VCVTPH2PS(Mem{Base: wp}, t)
+		VFMADD231PS(Mem{Base: xp}, t, acc[0])
+	}
+	ADDQ(U8(16), wp)
+	ADDQ(U8(32), xp)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("loop1"))
+
+	Label("reduce")
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
+	s := hsumPSY(acc[0])
+	VMOVSS(s, Mem{Base: out, Index: row, Scale: 4})
+
+	ADDQ(stride, w)
+	INCQ(row)
+	JMP(LabelRef("rows"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func f16Tile4AVX2() {
+	TEXT("f16Tile4AVX2", NOSPLIT, "func(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)")
+	Pragma("noescape")
+	Doc("f16Tile4AVX2 sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]",
+		"for t < 4, r < nRows, k < n; n is a multiple of 8. stride in bytes, xStride and outStride in elements.")
+	w := Load(Param("w"), GP64())
+	x0 := Load(Param("x"), GP64())
+	xs := Load(Param("xStride"), GP64())
+	nn := Load(Param("n"), GP64())
+	nr := Load(Param("nRows"), GP64())
+	stride := Load(Param("stride"), GP64())
+	out := Load(Param("out"), GP64())
+	os := Load(Param("outStride"), GP64())
+	SHLQ(U8(2), os)
+	SHLQ(U8(2), xs)
+
+	x := []Register{x0, GP64(), GP64(), GP64()}
+	for i := 1; i < 4; i++ {
+		LEAQ(Mem{Base: x[i-1], Index: xs, Scale: 1}, x[i])
+	}
+
+	acc := make([][2]VecVirtual, 4)
+	for i := range acc {
+		acc[i] = [2]VecVirtual{YMM(), YMM()}
+	}
+
+	Label("rows")
+	TESTQ(nr, nr)
+	JZ(LabelRef("done"))
+
+	for i := range acc {
+		VXORPS(acc[i][0], acc[i][0], acc[i][0])
+		VXORPS(acc[i][1], acc[i][1], acc[i][1])
+	}
+	wp, off, n := GP64(), GP64(), GP64()
+	MOVQ(w, wp)
+	XORQ(off, off)
+	MOVQ(nn, n)
+
+	Label("loop2")
+	CMPQ(n, U8(16))
+	JL(LabelRef("loop1"))
+	PREFETCHT0(Mem{Base: wp, Disp: f16Prefetch})
+	for u := 0; u < 2; u++ {
+		wv := YMM()
+		VCVTPH2PS(Mem{Base: wp, Disp: 16 * u}, wv)
+		for t := 0; t < 4; t++ {
+			VFMADD231PS(Mem{Base: x[t], Index: off, Scale: 1, Disp: 32 * u}, wv, acc[t][u])
+		}
+	}
+	ADDQ(U8(32), wp)
+	ADDQ(U8(64), off)
+	SUBQ(U8(16), n)
+	JMP(LabelRef("loop2"))
+
+	Label("loop1")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	{
+		wv := YMM()
+		VCVTPH2PS(Mem{Base: wp}, wv)
+		for t := 0; t < 4; t++ {
+			VFMADD231PS(Mem{Base: x[t], Index: off, Scale: 1}, wv, acc[t][0])
+		}
+	}
+
+	Label("reduce")
+	op := GP64()
+	MOVQ(out, op)
+	for t := 0; t < 4; t++ {
+		VADDPS(acc[t][1], acc[t][0], acc[t][0])
+		s := hsumPSY(acc[t][0])
+		VMOVSS(s, Mem{Base: op})
+		ADDQ(os, op)
+	}
+
+	ADDQ(stride, w)
+	ADDQ(U8(4), out)
+	DECQ(nr)
+	JMP(LabelRef("rows"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// ---------------------------------------------------------------------------
+// float32 dot products.
+
+func dotF32AVX512() {
+	TEXT("dotF32AVX512", NOSPLIT, "func(a, b *float32, n int) float32")
+	Pragma("noescape")
+	Doc("dotF32AVX512 returns sum_k a[k]*b[k] for k < n.")
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	n := Load(Param("n"), GP64())
+
+	k := K()
+	rem := GP64()
+	MOVQ(n, rem)
+	ANDQ(U8(15), rem)
+	tailMask(rem, k)
+
+	const unroll = 4
+	acc := make([]VecVirtual, unroll)
+	for i := range acc {
+		acc[i] = ZMM()
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+
+	Label("loop4")
+	CMPQ(n, U8(16*unroll))
+	JL(LabelRef("loop1"))
+	for u := 0; u < unroll; u++ {
+		t := ZMM()
+		VMOVUPS(Mem{Base: a, Disp: 64 * u}, t)
+		VFMADD231PS(Mem{Base: b, Disp: 64 * u}, t, acc[u])
+	}
+	ADDQ(U32(64*unroll), a)
+	ADDQ(U32(64*unroll), b)
+	SUBQ(U8(16*unroll), n)
+	JMP(LabelRef("loop4"))
+
+	Label("loop1")
+	CMPQ(n, U8(16))
+	JL(LabelRef("tail"))
+	{
+		t := ZMM()
+		VMOVUPS(Mem{Base: a}, t)
+		VFMADD231PS(Mem{Base: b}, t, acc[0])
+	}
+	ADDQ(U8(64), a)
+	ADDQ(U8(64), b)
+	SUBQ(U8(16), n)
+	JMP(LabelRef("loop1"))
+
+	Label("tail")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	{
+		t, u := ZMM(), ZMM()
+		VMOVUPS_Z(Mem{Base: a}, k, t)
+		VMOVUPS_Z(Mem{Base: b}, k, u)
+		VFMADD231PS(u, t, acc[1])
+	}
+
+	Label("reduce")
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
+	s := hsumPSZ(acc[0])
+	VZEROUPPER()
+	Store(s, ReturnIndex(0))
+	RET()
+}
+
+func dotF32AVX2() {
+	TEXT("dotF32AVX2", NOSPLIT, "func(a, b *float32, n int) float32")
+	Pragma("noescape")
+	Doc("dotF32AVX2 returns sum_k a[k]*b[k] for k < n; n is a multiple of 8.")
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	n := Load(Param("n"), GP64())
+
+	const unroll = 4
+	acc := make([]VecVirtual, unroll)
+	for i := range acc {
+		acc[i] = YMM()
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+
+	Label("loop4")
+	CMPQ(n, U8(8*unroll))
+	JL(LabelRef("loop1"))
+	for u := 0; u < unroll; u++ {
+		t := YMM()
+		VMOVUPS(Mem{Base: a, Disp: 32 * u}, t)
+		VFMADD231PS(Mem{Base: b, Disp: 32 * u}, t, acc[u])
+	}
+	ADDQ(U8(32*unroll), a)
+	ADDQ(U8(32*unroll), b)
+	SUBQ(U8(8*unroll), n)
+	JMP(LabelRef("loop4"))
+
+	Label("loop1")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	{
+		t := YMM()
+		VMOVUPS(Mem{Base: a}, t)
+		VFMADD231PS(Mem{Base: b}, t, acc[0])
+	}
+	ADDQ(U8(32), a)
+	ADDQ(U8(32), b)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("loop1"))
+
+	Label("reduce")
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
+	s := hsumPSY(acc[0])
+	VZEROUPPER()
+	Store(s, ReturnIndex(0))
+	RET()
+}
+
+// ---------------------------------------------------------------------------
+// Activation helpers.
+
+func sumI8AVX2() {
+	TEXT("sumI8AVX2", NOSPLIT, "func(q *int8, n int) int64")
+	Pragma("noescape")
+	Doc("sumI8AVX2 returns sum_k (q[k] + 128) for k < n; n is a multiple of 32.")
+	q := Load(Param("q"), GP64())
+	n := Load(Param("n"), GP64())
+
+	bias, zero := YMM(), YMM()
+	tmp := GP32()
+	MOVL(U32(0x80808080), tmp)
+	VMOVD(tmp, bias.AsX())
+	VPBROADCASTD(bias.AsX(), bias)
+	VPXOR(zero, zero, zero)
+	acc := []VecVirtual{YMM(), YMM()}
+	VPXOR(acc[0], acc[0], acc[0])
+	VPXOR(acc[1], acc[1], acc[1])
+
+	Label("loop2")
+	CMPQ(n, U8(64))
+	JL(LabelRef("loop1"))
+	for u := 0; u < 2; u++ {
+		t := YMM()
+		VPXOR(Mem{Base: q, Disp: 32 * u}, bias, t)
+		VPSADBW(zero, t, t)
+		VPADDQ(t, acc[u], acc[u])
+	}
+	ADDQ(U8(64), q)
+	SUBQ(U8(64), n)
+	JMP(LabelRef("loop2"))
+
+	Label("loop1")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	{
+		t := YMM()
+		VPXOR(Mem{Base: q}, bias, t)
+		VPSADBW(zero, t, t)
+		VPADDQ(t, acc[0], acc[0])
+	}
+
+	Label("reduce")
+	VPADDQ(acc[1], acc[0], acc[0])
+	x := XMM()
+	VEXTRACTI128(U8(1), acc[0], x)
+	VPADDQ(x, acc[0].AsX(), x)
+	t := XMM()
+	VPSHUFD(U8(0x4E), x, t)
+	VPADDQ(t, x, x)
+	r := GP64()
+	VMOVQ(x, r)
+	VZEROUPPER()
+	Store(r, ReturnIndex(0))
+	RET()
+}
+
+func absMaxAVX2() {
+	TEXT("absMaxAVX2", NOSPLIT, "func(x *float32, n int) float32")
+	Pragma("noescape")
+	Doc("absMaxAVX2 returns max(0, max_k |x[k]|) for k < n; n is a multiple of 8.")
+	x := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+
+	abs := YMM()
+	tmp := GP32()
+	MOVL(U32(0x7FFFFFFF), tmp)
+	VMOVD(tmp, abs.AsX())
+	VPBROADCASTD(abs.AsX(), abs)
+	acc := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	for i := range acc {
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+
+	Label("loop4")
+	CMPQ(n, U8(32))
+	JL(LabelRef("loop1"))
+	for u := 0; u < 4; u++ {
+		t := YMM()
+		VANDPS(Mem{Base: x, Disp: 32 * u}, abs, t)
+		VMAXPS(t, acc[u], acc[u])
+	}
+	SUBQ(I8(-128), x)
+	SUBQ(U8(32), n)
+	JMP(LabelRef("loop4"))
+
+	Label("loop1")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	{
+		t := YMM()
+		VANDPS(Mem{Base: x}, abs, t)
+		VMAXPS(t, acc[0], acc[0])
+	}
+	ADDQ(U8(32), x)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("loop1"))
+
+	Label("reduce")
+	VMAXPS(acc[1], acc[0], acc[0])
+	VMAXPS(acc[3], acc[2], acc[2])
+	VMAXPS(acc[2], acc[0], acc[0])
+	m := XMM()
+	VEXTRACTF128(U8(1), acc[0], m)
+	VMAXPS(m, acc[0].AsX(), m)
+	t := XMM()
+	VPERMILPS(U8(0x4E), m, t)
+	VMAXPS(t, m, m)
+	VPERMILPS(U8(0xB1), m, t)
+	VMAXPS(t, m, m)
+	VZEROUPPER()
+	Store(m, ReturnIndex(0))
+	RET()
+}
+
+func quantAVX2() {
+	TEXT("quantAVX2", NOSPLIT, "func(x *float32, n int, s float32, q *int8) int32")
+	Pragma("noescape")
+	Doc("quantAVX2 sets q[k] = clamp(roundHalfEven(x[k]*s), -128, 127) for k < n and returns",
+		"the sum of q; n is a multiple of 32. The product is a float32 multiply and the",
+		"conversion uses the MXCSR rounding mode (round half to even).")
+	x := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	q := Load(Param("q"), GP64())
+	sv := YMM()
+	sp, err := Param("s").Resolve()
+	if err != nil {
+		panic(err)
+	}
+	VBROADCASTSS(sp.Addr, sv)
+
+	hi, lo := YMM(), YMM()
+	tmp := GP32()
+	MOVL(U32(127), tmp)
+	VMOVD(tmp, hi.AsX())
+	VPBROADCASTD(hi.AsX(), hi)
+	MOVL(U32(0xFFFFFF80), tmp)
+	VMOVD(tmp, lo.AsX())
+	VPBROADCASTD(lo.AsX(), lo)
+	perm := YMM()
+	VMOVDQU(permPack, perm)
+	sum := YMM()
+	VPXOR(sum, sum, sum)
+
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	var v [4]VecVirtual
+	for u := 0; u < 4; u++ {
+		v[u] = YMM()
+		VMULPS(Mem{Base: x, Disp: 32 * u}, sv, v[u])
+		VCVTPS2DQ(v[u], v[u])
+		VPMINSD(hi, v[u], v[u])
+		VPMAXSD(lo, v[u], v[u])
+		VPADDD(v[u], sum, sum)
+	}
+	VPACKSSDW(v[1], v[0], v[0])
+	VPACKSSDW(v[3], v[2], v[2])
+	VPACKSSWB(v[2], v[0], v[0])
+	VPERMD(v[0], perm, v[0])
+	VMOVDQU(v[0], Mem{Base: q})
+	SUBQ(I8(-128), x)
+	ADDQ(U8(32), q)
+	SUBQ(U8(32), n)
+	JMP(LabelRef("loop"))
+
+	Label("reduce")
+	r := hsumDY(sum)
+	VZEROUPPER()
+	Store(r, ReturnIndex(0))
+	RET()
+}
+
+// ---------------------------------------------------------------------------
+// Memory bandwidth probe.
+
+func streamSumAVX2() {
+	TEXT("streamSumAVX2", NOSPLIT, "func(p *byte, n int) uint64")
+	Pragma("noescape")
+	Doc("streamSumAVX2 returns the wrapping sum of the little-endian uint64 words of p[:n];",
+		"n is a multiple of 256.")
+	p := Load(Param("p"), GP64())
+	n := Load(Param("n"), GP64())
+	const unroll = 8
+	acc := make([]VecVirtual, 4)
+	for i := range acc {
+		acc[i] = YMM()
+		VPXOR(acc[i], acc[i], acc[i])
+	}
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	for u := 0; u < unroll; u++ {
+		VPADDQ(Mem{Base: p, Disp: 32 * u}, acc[u%4], acc[u%4])
+	}
+	ADDQ(U32(32*unroll), p)
+	SUBQ(U32(32*unroll), n)
+	JMP(LabelRef("loop"))
+
+	Label("reduce")
+	VPADDQ(acc[1], acc[0], acc[0])
+	VPADDQ(acc[3], acc[2], acc[2])
+	VPADDQ(acc[2], acc[0], acc[0])
+	x := XMM()
+	VEXTRACTI128(U8(1), acc[0], x)
+	VPADDQ(x, acc[0].AsX(), x)
+	t := XMM()
+	VPSHUFD(U8(0x4E), x, t)
+	VPADDQ(t, x, x)
+	r := GP64()
+	VMOVQ(x, r)
+	VZEROUPPER()
+	Store(r, ReturnIndex(0))
+	RET()
+}

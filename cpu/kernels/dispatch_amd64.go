@@ -1,0 +1,207 @@
+//go:build !noasm
+
+package kernels
+
+//go:generate go run ./asm -out kernels_amd64.s -stubs stubs_amd64.go
+
+import (
+	"unsafe"
+
+	"github.com/klauspost/cpuid/v2"
+)
+
+// fastImpls returns the assembly paths this CPU supports, best first.
+func fastImpls() []*impl {
+	var list []*impl
+	c := &cpuid.CPU
+	avx2 := c.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3, cpuid.F16C, cpuid.BMI2)
+	if avx2 && c.Supports(cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512VL, cpuid.AVX512VNNI) {
+		list = append(list, avx512Impl)
+	}
+	if avx2 {
+		list = append(list, avx2Impl)
+	}
+	return list
+}
+
+var avx512Impl = &impl{
+	name:     "avx512vnni",
+	i2sRows:  i2sRowsFast(i2sRowsVNNI),
+	i2sMat:   i2sMatFast(i2sRowsVNNI, i2sTile4VNNI),
+	f16Rows:  f16RowsAVX512Go,
+	f16Mat:   f16MatAVX512Go,
+	dotF32:   dotF32AVX512Go,
+	sumI8:    sumI8Fast,
+	quantize: quantizeFast,
+	stream:   streamFast,
+}
+
+var avx2Impl = &impl{
+	name:     "avx2",
+	i2sRows:  i2sRowsFast(i2sRowsAVX2),
+	i2sMat:   i2sMatFast(i2sRowsAVX2, i2sTile4AVX2),
+	f16Rows:  f16RowsAVX2Go,
+	f16Mat:   f16MatAVX2Go,
+	dotF32:   dotF32AVX2Go,
+	sumI8:    sumI8Fast,
+	quantize: quantizeFast,
+	stream:   streamFast,
+}
+
+type (
+	i2sRowsKernel func(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+	i2sTileKernel func(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+)
+
+func i2sRowsFast(kern i2sRowsKernel) func(w []byte, rowBytes int, q []int8, out []int32) {
+	return func(w []byte, rowBytes int, q []int8, out []int32) {
+		kern(&w[0], &q[0], len(q)/BlockSize, len(out), rowBytes, &out[0])
+	}
+}
+
+// tileRows returns how many weight rows of rowBytes bytes to run through all
+// token groups before moving on, so that they are re-read from L2, not memory.
+func tileRows(rowBytes int) int {
+	const chunkBytes = 128 << 10
+	return max(1, chunkBytes/rowBytes)
+}
+
+func i2sMatFast(rows i2sRowsKernel, tile i2sTileKernel) func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
+	return func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
+		nb := k / BlockSize
+		chunk := tileRows(rowBytes)
+		if nTok < 4 {
+			chunk = nRows
+		}
+		for r0 := 0; r0 < nRows; r0 += chunk {
+			nr := min(chunk, nRows-r0)
+			wr := &w[r0*rowBytes]
+			t := 0
+			for ; t+4 <= nTok; t += 4 {
+				tile(wr, &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut)
+			}
+			for ; t < nTok; t++ {
+				rows(wr, &q[t*k], nb, nr, rowBytes, &out[t*ldOut+r0])
+			}
+		}
+	}
+}
+
+func f16RowsAVX512Go(w []uint16, rowLen int, x []float32, out []float32) {
+	f16RowsAVX512(&w[0], &x[0], len(x), len(out), 2*rowLen, &out[0])
+}
+
+func f16MatAVX512Go(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
+	chunk := tileRows(2 * rowLen)
+	if nTok < 4 {
+		chunk = nRows
+	}
+	for r0 := 0; r0 < nRows; r0 += chunk {
+		nr := min(chunk, nRows-r0)
+		wr := &w[r0*rowLen]
+		t := 0
+		for ; t+4 <= nTok; t += 4 {
+			f16Tile4AVX512(wr, &x[t*k], k, k, nr, 2*rowLen, &out[t*ldOut+r0], ldOut)
+		}
+		for ; t < nTok; t++ {
+			f16RowsAVX512(wr, &x[t*k], k, nr, 2*rowLen, &out[t*ldOut+r0])
+		}
+	}
+}
+
+func f16RowsAVX2Go(w []uint16, rowLen int, x []float32, out []float32) {
+	n := len(x) &^ 7
+	if n > 0 {
+		f16RowsAVX2(&w[0], &x[0], n, len(out), 2*rowLen, &out[0])
+	} else {
+		clear(out)
+	}
+	if n < len(x) {
+		for r := range out {
+			out[r] += dotF16Generic(w[r*rowLen+n:], x[n:])
+		}
+	}
+}
+
+func f16MatAVX2Go(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
+	n := k &^ 7
+	if n == 0 {
+		matF16Generic(w, rowLen, nRows, x, k, nTok, out, ldOut)
+		return
+	}
+	chunk := tileRows(2 * rowLen)
+	if nTok < 4 {
+		chunk = nRows
+	}
+	for r0 := 0; r0 < nRows; r0 += chunk {
+		nr := min(chunk, nRows-r0)
+		wr := &w[r0*rowLen]
+		t := 0
+		for ; t+4 <= nTok; t += 4 {
+			f16Tile4AVX2(wr, &x[t*k], k, n, nr, 2*rowLen, &out[t*ldOut+r0], ldOut)
+		}
+		for ; t < nTok; t++ {
+			f16RowsAVX2(wr, &x[t*k], n, nr, 2*rowLen, &out[t*ldOut+r0])
+		}
+	}
+	if n < k {
+		for t := 0; t < nTok; t++ {
+			xt := x[t*k+n : (t+1)*k]
+			for r := 0; r < nRows; r++ {
+				out[t*ldOut+r] += dotF16Generic(w[r*rowLen+n:], xt)
+			}
+		}
+	}
+}
+
+func dotF32AVX512Go(a, b []float32) float32 {
+	if len(a) == 0 {
+		return 0
+	}
+	return dotF32AVX512(&a[0], &b[0], len(a))
+}
+
+func dotF32AVX2Go(a, b []float32) float32 {
+	n := len(a) &^ 7
+	var s float32
+	if n > 0 {
+		s = dotF32AVX2(&a[0], &b[0], n)
+	}
+	if n < len(a) {
+		s += dotF32Generic(a[n:], b[n:])
+	}
+	return s
+}
+
+func sumI8Fast(q []int8) int32 {
+	n := len(q) &^ 31
+	var s int32
+	if n > 0 {
+		s = int32(sumI8AVX2(&q[0], n) - 128*int64(n))
+	}
+	return s + sumI8Generic(q[n:])
+}
+
+func quantizeFast(x []float32, q []int8) (float32, int32) {
+	n8 := len(x) &^ 7
+	m := absMaxGeneric(x[n8:])
+	if n8 > 0 {
+		m = max(m, absMaxAVX2(&x[0], n8))
+	}
+	s := quantScale(m)
+	n := len(x) &^ 31
+	var sum int32
+	if n > 0 {
+		sum = quantAVX2(&x[0], n, s, &q[0])
+	}
+	return s, sum + quantGeneric(x[n:], s, q[n:])
+}
+
+func streamFast(b []byte) uint64 {
+	n := len(b) &^ 255
+	var s uint64
+	if n > 0 {
+		s = streamSumAVX2((*byte)(unsafe.Pointer(&b[0])), n)
+	}
+	return s + streamSumGeneric(b[n:])
+}

@@ -1,0 +1,297 @@
+// Package kernels holds the inner loops of CPU inference: ternary (I2_S) by
+// int8 dot products, F16 and F32 dot products, per-token int8 activation
+// quantization and a memory bandwidth probe.
+//
+// Every kernel has a pure-Go twin (the *Generic functions in generic.go) that
+// defines what it computes. On amd64 an assembly path generated with avo (see
+// ./asm) is chosen at start-up from the CPU features, in this order:
+//
+//	"avx512vnni"  AVX-512 F/BW/VL + AVX512_VNNI (+ AVX2, FMA, F16C, BMI2)
+//	"avx2"        AVX2, FMA, F16C
+//	"generic"     pure Go
+//
+// The assembly is left out by the build tag noasm and skipped at run time when
+// the environment variable BITNET_NOASM is 1 (or true). Path reports the
+// choice.
+//
+// Integer kernels (DotI2S*, MatI2S, SumI8, QuantizeRow) give identical results
+// on every path. Float kernels (DotF16*, MatF16, DotF32) accumulate in float32
+// with several partial sums, so their last bits depend on the path; they agree
+// with a float64 sum to about 1e-6 of sum |w*x|.
+//
+// The kernels are safe for concurrent use; the path switch SetPath is not.
+package kernels
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// impl is one set of kernel implementations. Kernels that a path does not
+// accelerate fall back to the generic code.
+type impl struct {
+	name string
+
+	// i2sRows sets out[r] = sum_k code(w[r*rowBytes:], k)*q[k] for r < len(out).
+	i2sRows func(w []byte, rowBytes int, q []int8, out []int32)
+	// i2sMat is MatI2S with arguments already checked.
+	i2sMat func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int)
+
+	f16Rows func(w []uint16, rowLen int, x []float32, out []float32)
+	f16Mat  func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int)
+	dotF32  func(a, b []float32) float32
+
+	sumI8    func(q []int8) int32
+	quantize func(x []float32, q []int8) (float32, int32)
+	stream   func(b []byte) uint64
+}
+
+var genericImpl = &impl{
+	name:     "generic",
+	i2sRows:  i2sRowsGeneric,
+	i2sMat:   matI2SGeneric,
+	f16Rows:  f16RowsGeneric,
+	f16Mat:   matF16Generic,
+	dotF32:   dotF32Generic,
+	sumI8:    sumI8Generic,
+	quantize: quantizeRowGeneric,
+	stream:   streamSumGeneric,
+}
+
+// impls lists the paths this build and CPU support, best first; the generic
+// path is always last.
+var impls []*impl
+
+// cur is the active path.
+var cur *impl
+
+func init() {
+	impls = append(fastImpls(), genericImpl)
+	cur = impls[0]
+	if noasmEnv(os.Getenv("BITNET_NOASM")) {
+		cur = genericImpl
+	}
+}
+
+func noasmEnv(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// Path reports the active implementation: "avx512vnni", "avx2" or "generic".
+func Path() string { return cur.name }
+
+// Paths lists the implementations usable on this machine and build, best
+// first; "generic" is always last.
+func Paths() []string {
+	names := make([]string, len(impls))
+	for i, p := range impls {
+		names[i] = p.name
+	}
+	return names
+}
+
+// SetPath selects an implementation by name (one of Paths) and returns the
+// previously active one. It is meant for tests, benchmarks and start-up; it
+// must not run concurrently with kernels.
+func SetPath(name string) (prev string, err error) {
+	for _, p := range impls {
+		if p.name == name {
+			prev = cur.name
+			cur = p
+			return prev, nil
+		}
+	}
+	return cur.name, fmt.Errorf("kernels: path %q not available (have %v)", name, Paths())
+}
+
+// BlockSize is the number of weights in one I2_S block; BlockBytes its size.
+const (
+	BlockSize  = 128
+	BlockBytes = 32
+)
+
+// MaxK is the largest row length the I2_S kernels accept. Below it no int32
+// partial sum can overflow on any path, whatever the codes and activations.
+const MaxK = 1 << 20
+
+func checkK(k int) {
+	if k <= 0 || k%BlockSize != 0 || k > MaxK {
+		panic(fmt.Sprintf("kernels: I2_S row length %d is not a positive multiple of %d up to %d", k, BlockSize, MaxK))
+	}
+}
+
+// DotI2S returns sum_k code[k]*q[k] over one I2_S weight row w and the int8
+// activations q, where K = len(q) must be a positive multiple of 128 and w
+// holds at least K/4 bytes.
+//
+// code[k] is the raw 2-bit code of weight k read as an unsigned number
+// 0..3 (byte b of 128-weight block i holds weights i*128+b, +32, +64, +96 in
+// bits 7:6, 5:4, 3:2, 1:0). The ternary weight is code-1, so the caller gets
+// the ternary dot product as DotI2S(w, q) - SumI8(q). Code 3 is never written
+// by the I2_S packer; if present it counts as 3 here. The sum is exact int32
+// arithmetic.
+func DotI2S(w []byte, q []int8) int32 {
+	k := len(q)
+	checkK(k)
+	if len(w) < k/4 {
+		panic(fmt.Sprintf("kernels: DotI2S row has %d bytes, want %d", len(w), k/4))
+	}
+	var out [1]int32
+	cur.i2sRows(w[:k/4], k/4, q, out[:])
+	return out[0]
+}
+
+// DotI2SRows computes DotI2S for nRows consecutive weight rows against the
+// same activations: out[n] = DotI2S(w[n*rowBytes:], q) for n < nRows.
+// K = len(q) must be a positive multiple of 128, rowBytes (the distance
+// between rows in w) at least K/4, and out at least nRows long.
+func DotI2SRows(w []byte, rowBytes, nRows int, q []int8, out []int32) {
+	k := len(q)
+	checkK(k)
+	if nRows <= 0 {
+		return
+	}
+	checkRows("DotI2SRows", len(w), rowBytes, k/4, nRows)
+	if len(out) < nRows {
+		panic(fmt.Sprintf("kernels: DotI2SRows out has %d entries, want %d", len(out), nRows))
+	}
+	cur.i2sRows(w, rowBytes, q, out[:nRows])
+}
+
+// MatI2S multiplies a block of I2_S weight rows by a block of quantized
+// tokens: for t < nTok and n < nRows,
+//
+//	out[t*ldOut+n] = DotI2S(w[n*rowBytes:], q[t*k:(t+1)*k])
+//
+// k must be a positive multiple of 128, rowBytes at least k/4, len(q) at least
+// nTok*k, ldOut at least nRows and len(out) at least (nTok-1)*ldOut+nRows.
+// Each weight byte is unpacked once per group of four tokens, so prefill reads
+// and decodes the weights a quarter as often as nTok separate DotI2SRows calls.
+// To split the work across threads, pass each worker a row range: w sliced at
+// its first row and out sliced at the same column.
+func MatI2S(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
+	checkK(k)
+	if nRows <= 0 || nTok <= 0 {
+		return
+	}
+	checkRows("MatI2S", len(w), rowBytes, k/4, nRows)
+	checkTokens("MatI2S", len(q), k, nTok, len(out), ldOut, nRows)
+	cur.i2sMat(w, rowBytes, nRows, q, k, nTok, out, ldOut)
+}
+
+// SumI8 returns the sum of q, exactly.
+func SumI8(q []int8) int32 { return cur.sumI8(q) }
+
+// QuantizeRow quantizes one token's activations to int8 the way the W1.58A8
+// matmul does, writing q[:len(x)]:
+//
+//	m    = max(max_k |x[k]|, 1e-5)                         (float32)
+//	s    = 127 / m                                         (float32)
+//	q[k] = clamp(roundHalfEven(x[k]*s), -128, 127)         (float32 product)
+//
+// It returns s and sum_k q[k]. The result is bit-identical on every path.
+// x must be finite; q must be at least len(x) long.
+func QuantizeRow(x []float32, q []int8) (scale float32, sum int32) {
+	if len(q) < len(x) {
+		panic(fmt.Sprintf("kernels: QuantizeRow q has %d entries, want %d", len(q), len(x)))
+	}
+	return cur.quantize(x, q[:len(x)])
+}
+
+// DotF16 returns sum_k f32(w[k])*x[k] for k < len(x), where w holds IEEE
+// half-precision weights (at least len(x) of them). Accumulation is float32.
+func DotF16(w []uint16, x []float32) float32 {
+	if len(w) < len(x) {
+		panic(fmt.Sprintf("kernels: DotF16 row has %d weights, want %d", len(w), len(x)))
+	}
+	if len(x) == 0 {
+		return 0
+	}
+	var out [1]float32
+	cur.f16Rows(w[:len(x)], len(x), x, out[:])
+	return out[0]
+}
+
+// DotF16Rows computes DotF16 for nRows weight rows against the same x:
+// out[n] = DotF16(w[n*rowLen:], x) for n < nRows. rowLen (the distance
+// between rows in w, in elements) must be at least len(x).
+func DotF16Rows(w []uint16, rowLen, nRows int, x []float32, out []float32) {
+	if nRows <= 0 {
+		return
+	}
+	checkRows("DotF16Rows", len(w), rowLen, len(x), nRows)
+	if len(out) < nRows {
+		panic(fmt.Sprintf("kernels: DotF16Rows out has %d entries, want %d", len(out), nRows))
+	}
+	if len(x) == 0 {
+		clear(out[:nRows])
+		return
+	}
+	cur.f16Rows(w, rowLen, x, out[:nRows])
+}
+
+// MatF16 multiplies a block of F16 weight rows by a block of float32 tokens:
+// for t < nTok and n < nRows,
+//
+//	out[t*ldOut+n] = DotF16(w[n*rowLen:], x[t*k:(t+1)*k])
+//
+// with the same size rules as MatI2S (rowLen >= k, in elements). Weights are
+// converted once per group of four tokens.
+func MatF16(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
+	if nRows <= 0 || nTok <= 0 {
+		return
+	}
+	if k < 0 {
+		panic(fmt.Sprintf("kernels: MatF16 k = %d", k))
+	}
+	checkRows("MatF16", len(w), rowLen, k, nRows)
+	checkTokens("MatF16", len(x), k, nTok, len(out), ldOut, nRows)
+	if k == 0 {
+		for t := 0; t < nTok; t++ {
+			clear(out[t*ldOut : t*ldOut+nRows])
+		}
+		return
+	}
+	cur.f16Mat(w, rowLen, nRows, x, k, nTok, out, ldOut)
+}
+
+// DotF32 returns sum_k a[k]*b[k] for k < len(a), accumulated in float32;
+// b must be at least len(a) long.
+func DotF32(a, b []float32) float32 {
+	if len(b) < len(a) {
+		panic(fmt.Sprintf("kernels: DotF32 b has %d entries, want %d", len(b), len(a)))
+	}
+	return cur.dotF32(a, b[:len(a)])
+}
+
+// StreamSum returns the wrapping sum of the len(b)/8 little-endian uint64
+// words of b (trailing bytes are ignored). It reads memory as fast as one
+// core can and exists to measure the bandwidth the matvec kernels compete
+// with; see BenchmarkStreamRead.
+func StreamSum(b []byte) uint64 { return cur.stream(b) }
+
+func checkRows(fn string, have, stride, rowLen, nRows int) {
+	if stride < rowLen {
+		panic(fmt.Sprintf("kernels: %s row stride %d is below the row length %d", fn, stride, rowLen))
+	}
+	if need := (nRows-1)*stride + rowLen; have < need {
+		panic(fmt.Sprintf("kernels: %s weights have %d entries, want %d", fn, have, need))
+	}
+}
+
+func checkTokens(fn string, haveIn, k, nTok, haveOut, ldOut, nRows int) {
+	if haveIn < nTok*k {
+		panic(fmt.Sprintf("kernels: %s activations have %d entries, want %d", fn, haveIn, nTok*k))
+	}
+	if ldOut < nRows {
+		panic(fmt.Sprintf("kernels: %s ldOut %d is below nRows %d", fn, ldOut, nRows))
+	}
+	if need := (nTok-1)*ldOut + nRows; haveOut < need {
+		panic(fmt.Sprintf("kernels: %s out has %d entries, want %d", fn, haveOut, need))
+	}
+}
