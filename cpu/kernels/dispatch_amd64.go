@@ -33,6 +33,7 @@ var avx512Impl = &impl{
 	dotF32:   dotF32AVX512Go,
 	sumI8:    sumI8Fast,
 	quantize: quantizeFast,
+	quantS:   quantFast,
 	stream:   streamFast,
 }
 
@@ -45,6 +46,7 @@ var avx2Impl = &impl{
 	dotF32:   dotF32AVX2Go,
 	sumI8:    sumI8Fast,
 	quantize: quantizeFast,
+	quantS:   quantFast,
 	stream:   streamFast,
 }
 
@@ -189,12 +191,16 @@ func quantizeFast(x []float32, q []int8) (float32, int32) {
 		m = max(m, absMaxAVX2(&x[0], n8))
 	}
 	s := quantScale(m)
+	return s, quantFast(x, s, q)
+}
+
+func quantFast(x []float32, s float32, q []int8) int32 {
 	n := len(x) &^ 31
 	var sum int32
 	if n > 0 {
 		sum = quantAVX2(&x[0], n, s, &q[0])
 	}
-	return s, sum + quantGeneric(x[n:], s, q[n:])
+	return sum + quantGeneric(x[n:], s, q[n:])
 }
 
 func streamFast(b []byte) uint64 {

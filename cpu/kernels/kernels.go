@@ -44,7 +44,9 @@ type impl struct {
 
 	sumI8    func(q []int8) int32
 	quantize func(x []float32, q []int8) (float32, int32)
-	stream   func(b []byte) uint64
+	// quantS is quantGeneric's job for a given scale s with |x[k]*s| < 2^31.
+	quantS func(x []float32, s float32, q []int8) int32
+	stream func(b []byte) uint64
 }
 
 var genericImpl = &impl{
@@ -56,6 +58,7 @@ var genericImpl = &impl{
 	dotF32:   dotF32Generic,
 	sumI8:    sumI8Generic,
 	quantize: quantizeRowGeneric,
+	quantS:   quantGeneric,
 	stream:   streamSumGeneric,
 }
 
