@@ -193,3 +193,12 @@ func Chain(head Chainable, next ...Chainable) {
 	}
 	h.PNext = nil
 }
+
+// SlicePointer points at the first element of s (nil when empty), for
+// void* fields such as SpecializationInfo.PData.
+func SlicePointer[T any](s []T) unsafe.Pointer {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&s[0])
+}

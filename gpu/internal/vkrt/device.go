@@ -1,0 +1,226 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package vkrt
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"bitnet/gpu/internal/vk"
+)
+
+// Options configure Open.
+type Options struct {
+	// Device selects the physical device: "auto" picks the best GPU
+	// (discrete > integrated > virtual) and never a CPU implementation;
+	// "any" also allows CPU implementations such as lavapipe (last); a
+	// decimal string is an index from Devices. "" uses BITNET_VK_DEVICE,
+	// and "auto" when that is unset.
+	Device string
+	// Validate enables the Khronos validation layer; its messages go to
+	// log/slog and are counted by MessageCount. BITNET_VK_VALIDATE=1 enables
+	// it too.
+	Validate bool
+}
+
+// DeviceEnv names the environment variable read when Options.Device is "".
+const DeviceEnv = "BITNET_VK_DEVICE"
+
+// Device is an open logical device with one compute queue.
+type Device struct {
+	Info DeviceInfo
+
+	inst   *instance
+	pd     vk.PhysicalDevice
+	vk     *vk.Device
+	queue  vk.Queue
+	mem    *vk.PhysicalDeviceMemoryProperties
+	queueM sync.Mutex // serializes queue submissions
+
+	bufferSeq uint64
+	idM       sync.Mutex
+
+	layoutM sync.Mutex
+	layouts map[int]vk.DescriptorSetLayout // by number of storage buffers
+
+	sets *setCache
+
+	xfer     *transfer
+	xferM    sync.Mutex
+	closed   bool
+	closeErr error
+}
+
+// Open creates a device according to opts.
+func Open(opts Options) (*Device, error) {
+	validate := opts.Validate || vk.ValidationRequested()
+	in, err := newInstance(validate)
+	if err != nil {
+		return nil, err
+	}
+	infos, pds, err := in.devices()
+	if err != nil {
+		in.destroy()
+		return nil, err
+	}
+	idx, err := Select(infos, envDevice(opts.Device))
+	if err != nil {
+		in.destroy()
+		return nil, err
+	}
+	d, err := openDevice(in, infos[idx], pds[idx])
+	if err != nil {
+		in.destroy()
+		return nil, err
+	}
+	slog.Debug("vulkan: device open", "device", d.Info.String(), "index", idx, "validation", validate)
+	return d, nil
+}
+
+func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, error) {
+	// Enable every feature of interest the device has: the kernels read
+	// int8 and fp16 storage buffers.
+	f := newDeviceFeatures()
+	fe := info.Features
+	f.f2.Features.ShaderInt16 = vk.Bool32(fe.ShaderInt16)
+	f.f2.Features.ShaderInt64 = vk.Bool32(fe.ShaderInt64)
+	f.v11.StorageBuffer16BitAccess = vk.Bool32(fe.StorageBuffer16BitAccess)
+	f.v12.StorageBuffer8BitAccess = vk.Bool32(fe.StorageBuffer8BitAccess)
+	f.v12.ShaderInt8 = vk.Bool32(fe.ShaderInt8)
+	f.v12.ShaderFloat16 = vk.Bool32(fe.ShaderFloat16)
+
+	prio := float32(1)
+	qinfo := &vk.DeviceQueueCreateInfo{
+		SType:            vk.StructureTypeDeviceQueueCreateInfo,
+		QueueFamilyIndex: info.queueFamily,
+		QueueCount:       1,
+		PQueuePriorities: &prio,
+	}
+	dinfo := &vk.DeviceCreateInfo{
+		SType:                vk.StructureTypeDeviceCreateInfo,
+		QueueCreateInfoCount: 1,
+		PQueueCreateInfos:    qinfo,
+	}
+	vk.Chain(dinfo, &f.f2, &f.v11, &f.v12)
+	dev, err := in.vk.CreateDevice(pd, dinfo)
+	if err != nil {
+		return nil, fmt.Errorf("vulkan: creating a device on %s: %w", info.Name, err)
+	}
+	d := &Device{
+		Info:    info,
+		inst:    in,
+		pd:      pd,
+		vk:      dev,
+		queue:   dev.Queue(info.queueFamily, 0),
+		mem:     in.vk.MemoryProperties(pd),
+		layouts: map[int]vk.DescriptorSetLayout{},
+	}
+	d.sets = newSetCache(d)
+	return d, nil
+}
+
+// Close waits for the device to be idle and destroys everything created
+// from it: buffers and pipelines not destroyed yet are the caller's leak
+// (the validation layer reports them).
+func (d *Device) Close() error {
+	if d.closed {
+		return d.closeErr
+	}
+	d.closed = true
+	d.closeErr = d.vk.WaitIdle()
+	if d.xfer != nil {
+		d.xfer.destroy()
+	}
+	d.sets.destroy()
+	for _, l := range d.layouts {
+		d.vk.DestroyDescriptorSetLayout(l)
+	}
+	d.vk.Destroy()
+	d.inst.destroy()
+	return d.closeErr
+}
+
+// WaitIdle waits until the device has finished all submitted work.
+func (d *Device) WaitIdle() error {
+	d.queueM.Lock()
+	defer d.queueM.Unlock()
+	return d.vk.WaitIdle()
+}
+
+func (d *Device) submit(cb vk.CommandBuffer, fence vk.Fence) error {
+	cbs := cb
+	si := []vk.SubmitInfo{{
+		SType:              vk.StructureTypeSubmitInfo,
+		CommandBufferCount: 1,
+		PCommandBuffers:    &cbs,
+	}}
+	d.queueM.Lock()
+	err := d.vk.QueueSubmit(d.queue, si, fence)
+	d.queueM.Unlock()
+	if err != nil {
+		return err
+	}
+	// A forward step may take long on slow devices; wait without a limit
+	// but in slices so that a lost device surfaces as an error.
+	for {
+		err := d.vk.WaitForFence(fence, 10_000_000_000)
+		if errors.Is(err, vk.ErrTimeout) {
+			slog.Debug("vulkan: still waiting for the queue")
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return d.vk.ResetFence(fence)
+	}
+}
+
+func (d *Device) nextBufferID() uint64 {
+	d.idM.Lock()
+	defer d.idM.Unlock()
+	d.bufferSeq++
+	return d.bufferSeq
+}
+
+// setLayout returns the descriptor set layout of n storage buffers at
+// bindings 0..n-1.
+func (d *Device) setLayout(n int) (vk.DescriptorSetLayout, error) {
+	d.layoutM.Lock()
+	defer d.layoutM.Unlock()
+	if l, ok := d.layouts[n]; ok {
+		return l, nil
+	}
+	b := make([]vk.DescriptorSetLayoutBinding, n)
+	for i := range b {
+		b[i] = vk.DescriptorSetLayoutBinding{
+			Binding:         uint32(i),
+			DescriptorType:  vk.DescriptorTypeStorageBuffer,
+			DescriptorCount: 1,
+			StageFlags:      vk.ShaderStageComputeBit,
+		}
+	}
+	info := &vk.DescriptorSetLayoutCreateInfo{
+		SType:        vk.StructureTypeDescriptorSetLayoutCreateInfo,
+		BindingCount: uint32(n),
+	}
+	if n > 0 {
+		info.PBindings = &b[0]
+	}
+	l, err := d.vk.CreateDescriptorSetLayout(info)
+	if err != nil {
+		return 0, err
+	}
+	d.layouts[n] = l
+	return l, nil
+}
+
+// envDevice returns sel, or BITNET_VK_DEVICE when sel is empty.
+func envDevice(sel string) string {
+	if sel == "" {
+		return os.Getenv(DeviceEnv)
+	}
+	return sel
+}

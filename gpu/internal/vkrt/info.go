@@ -1,0 +1,206 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package vkrt
+
+import (
+	"fmt"
+
+	"bitnet/gpu/internal/vk"
+)
+
+// DeviceType is the kind of a physical device.
+type DeviceType string
+
+// Device types, as VkPhysicalDeviceType.
+const (
+	TypeDiscrete   DeviceType = "discrete"
+	TypeIntegrated DeviceType = "integrated"
+	TypeVirtual    DeviceType = "virtual"
+	TypeCPU        DeviceType = "cpu"
+	TypeOther      DeviceType = "other"
+)
+
+// DeviceInfo describes a physical device.
+type DeviceInfo struct {
+	Index         int        `json:"index"`
+	Name          string     `json:"name"`
+	Type          DeviceType `json:"type"`
+	VendorID      uint32     `json:"vendor_id"`
+	DeviceID      uint32     `json:"device_id"`
+	APIVersion    string     `json:"api_version"`
+	DriverName    string     `json:"driver_name"`
+	DriverInfo    string     `json:"driver_info"`
+	DriverVersion uint32     `json:"driver_version"` // vendor-specific encoding
+	Heaps         []Heap     `json:"memory_heaps"`
+	// SubgroupSize is the default subgroup width (8 on lavapipe, 32 on
+	// NVIDIA, 32 or 64 on AMD); SubgroupArithmetic says whether subgroupAdd
+	// and friends work in compute shaders.
+	SubgroupSize       uint32   `json:"subgroup_size"`
+	SubgroupArithmetic bool     `json:"subgroup_arithmetic"`
+	Limits             Limits   `json:"limits"`
+	Features           Features `json:"features"`
+	// Usable is false when the runtime cannot run on the device (Reason
+	// says why: no compute queue, Vulkan older than 1.2).
+	Usable bool   `json:"usable"`
+	Reason string `json:"reason,omitempty"`
+
+	apiVersion  uint32
+	queueFamily uint32
+	tsBits      uint32
+}
+
+// Heap is a memory heap.
+type Heap struct {
+	Size        uint64 `json:"size"`
+	DeviceLocal bool   `json:"device_local"`
+}
+
+// Limits are the device limits a compute backend must respect.
+type Limits struct {
+	MaxStorageBufferRange           uint64    `json:"max_storage_buffer_range"`
+	MinStorageBufferOffsetAlignment uint64    `json:"min_storage_buffer_offset_alignment"`
+	MaxMemoryAllocationSize         uint64    `json:"max_memory_allocation_size"`
+	MaxComputeSharedMemorySize      uint32    `json:"max_compute_shared_memory_size"`
+	MaxPushConstantsSize            uint32    `json:"max_push_constants_size"`
+	MaxComputeWorkGroupCount        [3]uint32 `json:"max_compute_work_group_count"`
+	MaxComputeWorkGroupSize         [3]uint32 `json:"max_compute_work_group_size"`
+	MaxComputeWorkGroupInvocations  uint32    `json:"max_compute_work_group_invocations"`
+	MaxPerStageStorageBuffers       uint32    `json:"max_per_stage_storage_buffers"`
+	NonCoherentAtomSize             uint64    `json:"non_coherent_atom_size"`
+	TimestampPeriod                 float32   `json:"timestamp_period_ns"`
+}
+
+// Features are the shader features relevant to the kernels. Open enables
+// each one the device has.
+type Features struct {
+	ShaderInt8               bool `json:"shader_int8"`
+	ShaderInt16              bool `json:"shader_int16"`
+	ShaderInt64              bool `json:"shader_int64"`
+	ShaderFloat16            bool `json:"shader_float16"`
+	StorageBuffer8BitAccess  bool `json:"storage_buffer_8bit_access"`
+	StorageBuffer16BitAccess bool `json:"storage_buffer_16bit_access"`
+}
+
+// String is a short summary: "llvmpipe (cpu, Vulkan 1.3.230, llvmpipe)".
+func (d DeviceInfo) String() string {
+	return fmt.Sprintf("%s (%s, Vulkan %s, %s)", d.Name, d.Type, d.APIVersion, d.DriverName)
+}
+
+// DeviceLocalMemory is the total size of the device-local heaps.
+func (d DeviceInfo) DeviceLocalMemory() uint64 {
+	var n uint64
+	for _, h := range d.Heaps {
+		if h.DeviceLocal {
+			n += h.Size
+		}
+	}
+	return n
+}
+
+func deviceType(t uint32) DeviceType {
+	switch t {
+	case vk.PhysicalDeviceTypeDiscreteGPU:
+		return TypeDiscrete
+	case vk.PhysicalDeviceTypeIntegratedGPU:
+		return TypeIntegrated
+	case vk.PhysicalDeviceTypeVirtualGPU:
+		return TypeVirtual
+	case vk.PhysicalDeviceTypeCPU:
+		return TypeCPU
+	}
+	return TypeOther
+}
+
+// deviceFeatures is the Features2 chain used both to query and to enable.
+type deviceFeatures struct {
+	f2  vk.PhysicalDeviceFeatures2
+	v11 vk.PhysicalDeviceVulkan11Features
+	v12 vk.PhysicalDeviceVulkan12Features
+}
+
+func newDeviceFeatures() *deviceFeatures {
+	f := &deviceFeatures{
+		f2:  vk.PhysicalDeviceFeatures2{SType: vk.StructureTypePhysicalDeviceFeatures2},
+		v11: vk.PhysicalDeviceVulkan11Features{SType: vk.StructureTypePhysicalDeviceVulkan11Features},
+		v12: vk.PhysicalDeviceVulkan12Features{SType: vk.StructureTypePhysicalDeviceVulkan12Features},
+	}
+	vk.Chain(&f.f2, &f.v11, &f.v12)
+	return f
+}
+
+func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
+	p := in.vk.Properties(pd)
+	info := DeviceInfo{
+		Index:         index,
+		Name:          vk.FixedString(p.DeviceName[:]),
+		Type:          deviceType(p.DeviceType),
+		VendorID:      p.VendorID,
+		DeviceID:      p.DeviceID,
+		APIVersion:    vk.VersionString(p.ApiVersion),
+		DriverVersion: p.DriverVersion,
+		apiVersion:    p.ApiVersion,
+	}
+	l := &p.Limits
+	info.Limits = Limits{
+		MaxStorageBufferRange:           uint64(l.MaxStorageBufferRange),
+		MinStorageBufferOffsetAlignment: l.MinStorageBufferOffsetAlignment,
+		MaxComputeSharedMemorySize:      l.MaxComputeSharedMemorySize,
+		MaxPushConstantsSize:            l.MaxPushConstantsSize,
+		MaxComputeWorkGroupCount:        l.MaxComputeWorkGroupCount,
+		MaxComputeWorkGroupSize:         l.MaxComputeWorkGroupSize,
+		MaxComputeWorkGroupInvocations:  l.MaxComputeWorkGroupInvocations,
+		MaxPerStageStorageBuffers:       l.MaxPerStageDescriptorStorageBuffers,
+		NonCoherentAtomSize:             l.NonCoherentAtomSize,
+		TimestampPeriod:                 l.TimestampPeriod,
+	}
+	mem := in.vk.MemoryProperties(pd)
+	for _, h := range mem.MemoryHeaps[:mem.MemoryHeapCount] {
+		info.Heaps = append(info.Heaps, Heap{Size: h.Size, DeviceLocal: h.Flags&vk.MemoryHeapDeviceLocalBit != 0})
+	}
+
+	info.queueFamily = ^uint32(0)
+	for i, q := range in.vk.QueueFamilies(pd) {
+		if q.QueueFlags&vk.QueueComputeBit != 0 && q.QueueCount > 0 {
+			info.queueFamily = uint32(i)
+			info.tsBits = q.TimestampValidBits
+			break
+		}
+	}
+
+	if p.ApiVersion < apiVersion || !in.vk.HasProperties2() {
+		info.Reason = fmt.Sprintf("Vulkan 1.2 needed, the device has %s", info.APIVersion)
+		core := in.vk.Features(pd)
+		info.Features.ShaderInt16 = core.ShaderInt16 != 0
+		info.Features.ShaderInt64 = core.ShaderInt64 != 0
+		return info
+	}
+	sub := &vk.PhysicalDeviceSubgroupProperties{SType: vk.StructureTypePhysicalDeviceSubgroupProperties}
+	drv := &vk.PhysicalDeviceDriverProperties{SType: vk.StructureTypePhysicalDeviceDriverProperties}
+	m3 := &vk.PhysicalDeviceMaintenance3Properties{SType: vk.StructureTypePhysicalDeviceMaintenance3Properties}
+	p2 := &vk.PhysicalDeviceProperties2{}
+	vk.Chain(p2, sub, drv, m3)
+	in.vk.Properties2(pd, p2)
+	info.SubgroupSize = sub.SubgroupSize
+	info.SubgroupArithmetic = sub.SupportedStages&vk.ShaderStageComputeBit != 0 &&
+		sub.SupportedOperations&vk.SubgroupFeatureArithmeticBit != 0
+	info.DriverName = vk.FixedString(drv.DriverName[:])
+	info.DriverInfo = vk.FixedString(drv.DriverInfo[:])
+	info.Limits.MaxMemoryAllocationSize = m3.MaxMemoryAllocationSize
+
+	f := newDeviceFeatures()
+	in.vk.Features2(pd, &f.f2)
+	info.Features = Features{
+		ShaderInt8:               f.v12.ShaderInt8 != 0,
+		ShaderInt16:              f.f2.Features.ShaderInt16 != 0,
+		ShaderInt64:              f.f2.Features.ShaderInt64 != 0,
+		ShaderFloat16:            f.v12.ShaderFloat16 != 0,
+		StorageBuffer8BitAccess:  f.v12.StorageBuffer8BitAccess != 0,
+		StorageBuffer16BitAccess: f.v11.StorageBuffer16BitAccess != 0,
+	}
+	if info.queueFamily == ^uint32(0) {
+		info.Reason = "no compute queue"
+		return info
+	}
+	info.Usable = true
+	return info
+}

@@ -1,0 +1,219 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package vkrt
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"bitnet/gpu/internal/vk"
+)
+
+// ErrNoDevice is matched by the errors of Open and Devices when the loader
+// works but no usable Vulkan device exists (or none that the selection
+// allows).
+var ErrNoDevice = errors.New("vulkan: no usable device")
+
+// ErrLoaderNotFound is matched when the Vulkan loader library is missing.
+var ErrLoaderNotFound = vk.ErrLoaderNotFound
+
+// ErrOutOfDeviceMemory is matched by allocation failures for lack of device
+// memory.
+var ErrOutOfDeviceMemory = vk.ErrOutOfDeviceMemory
+
+// MessageCount is the number of validation (debug-utils) messages received
+// by the process; it stays 0 when the runtime is used correctly.
+func MessageCount() int64 { return vk.MessageCount() }
+
+// ValidationAvailable reports whether the Khronos validation layer and
+// VK_EXT_debug_utils are installed.
+func ValidationAvailable() bool {
+	layers, err := vk.InstanceLayers()
+	if err != nil {
+		return false
+	}
+	found := false
+	for _, l := range layers {
+		if vk.FixedString(l.LayerName[:]) == vk.ValidationLayer {
+			found = true
+		}
+	}
+	return found && hasDebugUtils()
+}
+
+func hasDebugUtils() bool {
+	exts, err := vk.InstanceExtensions("")
+	if err != nil {
+		return false
+	}
+	for _, e := range exts {
+		if vk.FixedString(e.ExtensionName[:]) == vk.DebugUtilsExtension {
+			return true
+		}
+	}
+	// The validation layer provides it too.
+	exts, _ = vk.InstanceExtensions(vk.ValidationLayer)
+	for _, e := range exts {
+		if vk.FixedString(e.ExtensionName[:]) == vk.DebugUtilsExtension {
+			return true
+		}
+	}
+	return false
+}
+
+// instance is a VkInstance with the optional debug messenger.
+type instance struct {
+	vk        *vk.Instance
+	messenger vk.DebugUtilsMessengerEXT
+}
+
+// apiVersion is the Vulkan version the runtime targets (SPIR-V 1.5 shaders).
+var apiVersion = vk.APIVersion(1, 2, 0)
+
+func newInstance(validate bool) (*instance, error) {
+	ver, err := vk.InstanceVersion()
+	if err != nil {
+		return nil, err
+	}
+	if ver < vk.APIVersion(1, 1, 0) {
+		return nil, fmt.Errorf("%w: the Vulkan loader supports only %s (1.2 needed)", ErrNoDevice, vk.VersionString(ver))
+	}
+	var layers, exts []string
+	var msgInfo *vk.DebugUtilsMessengerCreateInfoEXT
+	if validate {
+		if !ValidationAvailable() {
+			return nil, fmt.Errorf("vulkan: validation requested but %s (with %s) is not installed", vk.ValidationLayer, vk.DebugUtilsExtension)
+		}
+		layers = append(layers, vk.ValidationLayer)
+		exts = append(exts, vk.DebugUtilsExtension)
+		msgInfo = vk.MessengerCreateInfo(false)
+	}
+	app := &vk.ApplicationInfo{
+		SType:            vk.StructureTypeApplicationInfo,
+		PApplicationName: vk.CString("bitnet"),
+		PEngineName:      vk.CString("bitnet"),
+		ApiVersion:       apiVersion,
+	}
+	info := &vk.InstanceCreateInfo{
+		SType:                   vk.StructureTypeInstanceCreateInfo,
+		PApplicationInfo:        app,
+		EnabledLayerCount:       uint32(len(layers)),
+		PpEnabledLayerNames:     vk.CStrings(layers),
+		EnabledExtensionCount:   uint32(len(exts)),
+		PpEnabledExtensionNames: vk.CStrings(exts),
+	}
+	if msgInfo != nil {
+		vk.Chain(info, msgInfo)
+	}
+	in, err := vk.CreateInstance(info)
+	if err != nil {
+		return nil, err
+	}
+	inst := &instance{vk: in}
+	if msgInfo != nil {
+		msgInfo.PNext = nil
+		m, err := in.CreateDebugUtilsMessenger(msgInfo)
+		if err != nil {
+			in.Destroy()
+			return nil, err
+		}
+		inst.messenger = m
+		slog.Debug("vulkan: validation enabled", "layer", vk.ValidationLayer)
+	}
+	return inst, nil
+}
+
+func (in *instance) destroy() {
+	if in.vk == nil {
+		return
+	}
+	in.vk.DestroyDebugUtilsMessenger(in.messenger)
+	in.vk.Destroy()
+	in.vk = nil
+}
+
+// Devices lists the Vulkan physical devices, in the loader's order (Index
+// is the position in that order). The error matches ErrLoaderNotFound when
+// there is no Vulkan library and ErrNoDevice when there are no devices.
+func Devices() ([]DeviceInfo, error) {
+	in, err := newInstance(false)
+	if err != nil {
+		return nil, err
+	}
+	defer in.destroy()
+	infos, _, err := in.devices()
+	return infos, err
+}
+
+func (in *instance) devices() ([]DeviceInfo, []vk.PhysicalDevice, error) {
+	pds, err := in.vk.PhysicalDevices()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(pds) == 0 {
+		return nil, nil, fmt.Errorf("%w: the Vulkan loader (%s) found no physical device", ErrNoDevice, vk.LibraryName())
+	}
+	infos := make([]DeviceInfo, len(pds))
+	for i, pd := range pds {
+		infos[i] = in.query(i, pd)
+	}
+	return infos, pds, nil
+}
+
+// typeRank orders device types for automatic selection.
+func typeRank(t DeviceType) int {
+	switch t {
+	case TypeDiscrete:
+		return 0
+	case TypeIntegrated:
+		return 1
+	case TypeVirtual:
+		return 2
+	case TypeCPU:
+		return 4
+	}
+	return 3
+}
+
+// Select picks a device from infos: sel is "" or "auto" (the best non-CPU
+// device: discrete > integrated > virtual), "any" (the same order, CPU
+// implementations such as lavapipe last), or a decimal index.
+func Select(infos []DeviceInfo, sel string) (int, error) {
+	switch sel {
+	case "", "auto", "any":
+		order := make([]int, 0, len(infos))
+		for i := range infos {
+			if infos[i].Usable {
+				order = append(order, i)
+			}
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return typeRank(infos[a].Type) - typeRank(infos[b].Type) })
+		for _, i := range order {
+			if infos[i].Type == TypeCPU && sel != "any" {
+				continue
+			}
+			return i, nil
+		}
+		if len(order) > 0 {
+			return 0, fmt.Errorf("%w: only CPU Vulkan implementations (%s) were found; select one by index or with \"any\" to use it", ErrNoDevice, infos[order[0]].Name)
+		}
+		reasons := ""
+		for _, d := range infos {
+			reasons += fmt.Sprintf("; %d %s: %s", d.Index, d.Name, d.Reason)
+		}
+		return 0, fmt.Errorf("%w%s", ErrNoDevice, reasons)
+	}
+	var idx int
+	if _, err := fmt.Sscanf(sel, "%d", &idx); err != nil || fmt.Sprint(idx) != sel {
+		return 0, fmt.Errorf("vulkan: bad device selection %q (want auto, any or an index)", sel)
+	}
+	if idx < 0 || idx >= len(infos) {
+		return 0, fmt.Errorf("%w: device index %d out of range (%d devices)", ErrNoDevice, idx, len(infos))
+	}
+	if !infos[idx].Usable {
+		return 0, fmt.Errorf("%w: device %d (%s): %s", ErrNoDevice, idx, infos[idx].Name, infos[idx].Reason)
+	}
+	return idx, nil
+}

@@ -1,0 +1,142 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package vkrt
+
+import (
+	"fmt"
+
+	"bitnet/gpu/internal/vk"
+	"bitnet/shaders"
+)
+
+// MaxBindings is the most storage buffers a pipeline may bind.
+const MaxBindings = 12
+
+// PipelineConfig describes a compute pipeline.
+type PipelineConfig struct {
+	// Name is the kernel name (the shader file without .comp); it names the
+	// pipeline in errors and logs.
+	Name string
+	// SPIRV is the shader code; nil loads the embedded shaders.SPIRV(Name).
+	SPIRV []uint32
+	// Buffers is the number of storage buffers, at bindings 0..Buffers-1 of
+	// set 0 (layout(set = 0, binding = i) buffer ...).
+	Buffers int
+	// PushSize is the size in bytes of the push-constant block (a multiple
+	// of 4, at most Limits.MaxPushConstantsSize).
+	PushSize uint32
+	// Spec are specialization constants: Spec[i] is constant_id i (32-bit:
+	// uint, int, float bits or bool 0/1), e.g. the workgroup size via
+	// layout(local_size_x_id = 0) in;
+	Spec []uint32
+	// Entry is the entry point; "" is "main".
+	Entry string
+}
+
+// Pipeline is a compute pipeline with its layout.
+type Pipeline struct {
+	d        *Device
+	name     string
+	buffers  int
+	pushSize uint32
+	setL     vk.DescriptorSetLayout
+	layout   vk.PipelineLayout
+	pipe     vk.Pipeline
+}
+
+// Name is the kernel name.
+func (p *Pipeline) Name() string { return p.name }
+
+// Buffers is the number of storage-buffer bindings.
+func (p *Pipeline) Buffers() int { return p.buffers }
+
+// PushSize is the size of the push-constant block in bytes.
+func (p *Pipeline) PushSize() uint32 { return p.pushSize }
+
+// Pipeline builds a compute pipeline.
+func (d *Device) Pipeline(cfg PipelineConfig) (*Pipeline, error) {
+	if cfg.Buffers < 0 || cfg.Buffers > MaxBindings {
+		return nil, fmt.Errorf("vulkan: pipeline %s: %d buffers (at most %d)", cfg.Name, cfg.Buffers, MaxBindings)
+	}
+	if lim := d.Info.Limits.MaxPerStageStorageBuffers; uint32(cfg.Buffers) > lim {
+		return nil, fmt.Errorf("vulkan: pipeline %s: %d buffers, the device allows %d", cfg.Name, cfg.Buffers, lim)
+	}
+	if cfg.PushSize%4 != 0 || cfg.PushSize > d.Info.Limits.MaxPushConstantsSize {
+		return nil, fmt.Errorf("vulkan: pipeline %s: push constants of %d bytes (multiple of 4, at most %d)",
+			cfg.Name, cfg.PushSize, d.Info.Limits.MaxPushConstantsSize)
+	}
+	code := cfg.SPIRV
+	if code == nil {
+		var err error
+		if code, err = shaders.SPIRV(cfg.Name); err != nil {
+			return nil, err
+		}
+	}
+	setL, err := d.setLayout(cfg.Buffers)
+	if err != nil {
+		return nil, err
+	}
+	mod, err := d.vk.CreateShaderModule(code)
+	if err != nil {
+		return nil, fmt.Errorf("vulkan: pipeline %s: %w", cfg.Name, err)
+	}
+	defer d.vk.DestroyShaderModule(mod)
+
+	sl := uint64(setL)
+	linfo := &vk.PipelineLayoutCreateInfo{
+		SType:          vk.StructureTypePipelineLayoutCreateInfo,
+		SetLayoutCount: 1,
+		PSetLayouts:    &sl,
+	}
+	if cfg.PushSize > 0 {
+		linfo.PushConstantRangeCount = 1
+		linfo.PPushConstantRanges = &vk.PushConstantRange{StageFlags: vk.ShaderStageComputeBit, Size: cfg.PushSize}
+	}
+	layout, err := d.vk.CreatePipelineLayout(linfo)
+	if err != nil {
+		return nil, fmt.Errorf("vulkan: pipeline %s: %w", cfg.Name, err)
+	}
+	entry := cfg.Entry
+	if entry == "" {
+		entry = "main"
+	}
+	stage := vk.PipelineShaderStageCreateInfo{
+		SType:  vk.StructureTypePipelineShaderStageCreateInfo,
+		Stage:  vk.ShaderStageComputeBit,
+		Module: uint64(mod),
+		PName:  vk.CString(entry),
+	}
+	if len(cfg.Spec) > 0 {
+		entries := make([]vk.SpecializationMapEntry, len(cfg.Spec))
+		for i := range entries {
+			entries[i] = vk.SpecializationMapEntry{ConstantID: uint32(i), Offset: uint32(4 * i), Size: 4}
+		}
+		data := append([]uint32(nil), cfg.Spec...)
+		stage.PSpecializationInfo = &vk.SpecializationInfo{
+			MapEntryCount: uint32(len(entries)),
+			PMapEntries:   &entries[0],
+			DataSize:      uint64(4 * len(data)),
+			PData:         vk.SlicePointer(data),
+		}
+	}
+	pipe, err := d.vk.CreateComputePipeline(&vk.ComputePipelineCreateInfo{
+		SType:  vk.StructureTypeComputePipelineCreateInfo,
+		Stage:  stage,
+		Layout: uint64(layout),
+	})
+	if err != nil {
+		d.vk.DestroyPipelineLayout(layout)
+		return nil, fmt.Errorf("vulkan: pipeline %s: %w", cfg.Name, err)
+	}
+	return &Pipeline{d: d, name: cfg.Name, buffers: cfg.Buffers, pushSize: cfg.PushSize, setL: setL, layout: layout, pipe: pipe}, nil
+}
+
+// Destroy destroys the pipeline (its work must have completed).
+func (p *Pipeline) Destroy() {
+	if p.pipe == 0 {
+		return
+	}
+	p.d.vk.DestroyPipeline(p.pipe)
+	p.d.vk.DestroyPipelineLayout(p.layout)
+	p.pipe, p.layout = 0, 0
+}

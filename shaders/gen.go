@@ -1,0 +1,60 @@
+//go:build ignore
+
+// gen.go compiles every *.comp of this directory (or the ones named as
+// arguments) to spv/<name>.spv with glslc (Vulkan 1.2 target, optimized,
+// include/ on the include path) and checks each result with spirv-val. Run
+// it with "go generate ./shaders", or "go run gen.go add_f32.comp" in this
+// directory. Set GLSLC or SPIRV_VAL to use other binaries.
+package main
+
+import (
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+func tool(env, def string) string {
+	if v := os.Getenv(env); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(name string, args ...string) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("shaders: ")
+	glslc, val := tool("GLSLC", "glslc"), tool("SPIRV_VAL", "spirv-val")
+	srcs, err := filepath.Glob("*.comp")
+	if len(os.Args) > 1 {
+		srcs = os.Args[1:]
+	}
+	if err != nil || len(srcs) == 0 {
+		log.Fatalf("no *.comp files (%v)", err)
+	}
+	if err := os.MkdirAll("spv", 0o755); err != nil {
+		log.Fatal(err)
+	}
+	// Remove outputs whose source is gone.
+	olds, _ := filepath.Glob("spv/*.spv")
+	for _, o := range olds {
+		if _, err := os.Stat(strings.TrimSuffix(filepath.Base(o), ".spv") + ".comp"); os.IsNotExist(err) {
+			os.Remove(o)
+		}
+	}
+	for _, src := range srcs {
+		out := filepath.Join("spv", strings.TrimSuffix(src, ".comp")+".spv")
+		run(glslc, "--target-env=vulkan1.2", "-O", "-I", "include", src, "-o", out)
+		run(val, "--target-env", "vulkan1.2", out)
+	}
+	log.Printf("compiled %d kernels", len(srcs))
+}
