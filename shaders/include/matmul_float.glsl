@@ -1,0 +1,76 @@
+// Body of matmul_f32 / matmul_f16 / matmul_bf16 / matmul_q8_0 (define one of
+// W_F32, W_F16, W_BF16, W_Q8_0 first): float weights dotted with float32
+// activations, float32 accumulation, one workgroup per weight row.
+#include "numerics.glsl"
+
+layout(local_size_x = 64) in;
+layout(set = 0, binding = 0) readonly buffer Wt { uint w[]; };
+layout(set = 0, binding = 1) readonly buffer X { float x[]; };
+layout(set = 0, binding = 2) buffer Y { float y[]; };
+layout(push_constant) uniform P {
+    uint k;
+    uint t;
+    uint n;     // total output rows (dst row stride)
+    uint row0;  // first output row of this dispatch
+    uint y_off;
+    uint w_off; // byte offset of this dispatch's first row in the bound weights
+    uint x_off;
+} p;
+
+// weight element e of the row starting at byte rb
+float wval(uint rb, uint e) {
+#if defined(W_F32)
+    return uintBitsToFloat(w[(rb >> 2u) + e]);
+#elif defined(W_F16)
+    return HALF_AT(w, (rb >> 1u) + e);
+#elif defined(W_BF16)
+    uint hi = (w[((rb >> 1u) + e) >> 1u] >> ((((rb >> 1u) + e) & 1u) * 16u)) & 0xffffu;
+    return uintBitsToFloat(hi << 16u);
+#else // W_Q8_0: blocks of 34 bytes: f16 scale, 32 int8
+    uint b = rb + (e >> 5u) * 34u;
+    uint dh = BYTE_AT(w, b) | (BYTE_AT(w, b + 1u) << 8u);
+    int qv = bitfieldExtract(int(BYTE_AT(w, b + 2u + (e & 31u))), 0, 8);
+    return float(qv) * f16_to_f32(dh);
+#endif
+}
+
+uint row_bytes() {
+#if defined(W_F32)
+    return p.k * 4u;
+#elif defined(W_F16) || defined(W_BF16)
+    return p.k * 2u;
+#else
+    return (p.k / 32u) * 34u;
+#endif
+}
+
+shared vec4 part[WG];
+
+void main() {
+    uint r = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+    uint tid = gl_LocalInvocationID.x;
+    uint rb = p.w_off + r * row_bytes();
+    for (uint t0 = 0u; t0 < p.t; t0 += 4u) {
+        vec4 acc = vec4(0.0);
+        for (uint i = tid; i < p.k; i += WG) {
+            float wv = wval(rb, i);
+            [[unroll]] for (uint tt = 0u; tt < 4u; tt++) {
+                if (t0 + tt < p.t) {
+                    acc[tt] = fma(wv, x[p.x_off + (t0 + tt) * p.k + i], acc[tt]);
+                }
+            }
+        }
+        part[tid] = acc;
+        barrier();
+        for (uint st = WG / 2u; st > 0u; st >>= 1u) {
+            if (tid < st) {
+                part[tid] += part[tid + st];
+            }
+            barrier();
+        }
+        if (tid < 4u && t0 + tid < p.t) {
+            y[p.y_off + (t0 + tid) * p.n + p.row0 + r] = part[0][tid];
+        }
+        barrier();
+    }
+}
