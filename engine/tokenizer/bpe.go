@@ -77,18 +77,24 @@ func (t *Tokenizer) initBPE(merges [][2]string) {
 		t.byteSym[b] = sym(string(byteToRune[b]))
 	}
 	t.merges = make(map[uint64]merge, len(merges))
+	var buf []byte
 	for rank, m := range merges {
 		a, b := sym(m[0]), sym(m[1])
 		k := pairKey(a, b)
 		if _, dup := t.merges[k]; dup {
 			continue // the first (lowest) rank wins
 		}
-		t.merges[k] = merge{rank: int32(rank), result: sym(m[0] + m[1])}
+		buf = append(append(buf[:0], m[0]...), m[1]...)
+		r, ok := t.ids[string(buf)] // no allocation for the lookup
+		if !ok {
+			r = sym(string(buf))
+		}
+		t.merges[k] = merge{rank: int32(rank), result: r}
 	}
 	t.rawIDs = make(map[string]int32, len(t.tokens))
-	for i, s := range t.tokens {
+	for i := range t.tokens {
 		if t.types[i] == TypeNormal {
-			t.rawIDs[ByteLevelDecode(s)] = int32(i)
+			t.rawIDs[t.pieces[i]] = int32(i)
 		}
 	}
 	t.cache = make(map[string][]int32)

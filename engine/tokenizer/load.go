@@ -224,6 +224,7 @@ func build(c config) (*Tokenizer, error) {
 		slices.SortStableFunc(l, func(a, b int32) int { return len(t.tokens[b]) - len(t.tokens[a]) })
 	}
 
+	t.initPieces()
 	switch c.model {
 	case SPM:
 		t.pre = PreNone
@@ -253,6 +254,5 @@ func build(c config) (*Tokenizer, error) {
 	default:
 		return nil, fmt.Errorf("tokenizer: unsupported model %v", c.model)
 	}
-	t.initPieces()
 	return t, nil
 }
