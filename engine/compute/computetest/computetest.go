@@ -1,0 +1,186 @@
+// Package computetest is the conformance suite of compute.Backend: a table of
+// op cases with seeded random inputs, odd sizes and the real model's sizes,
+// run on a backend under test and on the CPU reference. Float outputs are
+// compared by normalized mean squared error; ternary matmuls (exact integer
+// sums and an identical float32 epilogue) must match bit for bit. Outputs are
+// poisoned with NaN and followed by a guard row, so unwritten and overwritten
+// elements are caught.
+package computetest
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"bitnet/cpu"
+	"bitnet/engine/compute"
+	"bitnet/gguf"
+)
+
+// DefaultNMSE is the tolerance of float ops: sum((a-b)^2) / sum(b^2).
+const DefaultNMSE = 1e-7
+
+// Case is one op invocation. Run performs it on be with inputs made from the
+// seed and returns the output tensor (a Rows view of a poisoned buffer).
+type Case struct {
+	Name string
+	// Exact requires bit-identical outputs (ternary matmuls).
+	Exact bool
+	// NMSE overrides DefaultNMSE when non-zero.
+	NMSE float64
+	// Large marks cases skipped in -short mode (real-size LM head).
+	Large bool
+	Run   func(h *Harness) compute.Tensor
+}
+
+// Harness builds inputs on one backend with a seeded generator.
+type Harness struct {
+	T   testing.TB
+	BE  compute.Backend
+	rng *rand.Rand
+
+	base compute.Tensor // the poisoned buffer behind the last Output
+}
+
+// Rand returns the harness's generator.
+func (h *Harness) Rand() *rand.Rand { return h.rng }
+
+// Floats returns n random values, normal with the given standard deviation
+// (never all zero).
+func (h *Harness) Floats(n int, std float64) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(h.rng.NormFloat64() * std)
+	}
+	return v
+}
+
+// Input uploads values into a new F32 tensor [k, rows].
+func (h *Harness) Input(vals []float32, k, rows int) compute.Tensor {
+	t := h.BE.Alloc(gguf.F32, k, rows)
+	if err := h.BE.Write(t, vals); err != nil {
+		h.T.Fatal(err)
+	}
+	return t
+}
+
+// Output allocates [k, rows+1] filled with NaN and returns the first rows as
+// the op's destination; the extra row is the guard checked by Check.
+func (h *Harness) Output(k, rows int) compute.Tensor {
+	t := h.BE.Alloc(gguf.F32, k, rows+1)
+	nan := make([]float32, k*(rows+1))
+	for i := range nan {
+		nan[i] = float32(math.NaN())
+	}
+	if err := h.BE.Write(t, nan); err != nil {
+		h.T.Fatal(err)
+	}
+	h.base = t
+	return h.BE.Rows(t, 0, rows)
+}
+
+// Weight wraps raw bytes as a weight tensor of the given type and shape.
+func (h *Harness) Weight(name string, dt gguf.DType, raw []byte, shape ...int) compute.Tensor {
+	info := gguf.TensorInfo{Name: name, Type: dt, Size: int64(len(raw))}
+	for _, d := range shape {
+		info.Shape = append(info.Shape, int64(d))
+	}
+	w, err := h.BE.Weights(info, raw)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return w
+}
+
+// Result reads a case's output and its guard row.
+type Result struct {
+	Out, Guard []float32
+}
+
+func run(t testing.TB, be compute.Backend, c Case, seed uint64) Result {
+	h := &Harness{T: t, BE: be, rng: rand.New(rand.NewPCG(seed, 0x5eed))}
+	out := c.Run(h)
+	k, rows := compute.RowsOf(out)
+	// Read the whole poisoned buffer through a view one row longer.
+	full := make([]float32, k*rows)
+	if err := be.Read(out, full); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	res := Result{Out: full}
+	if h.base != nil {
+		res.Guard = make([]float32, k)
+		if err := be.Read(be.Rows(h.base, rows, 1), res.Guard); err != nil {
+			t.Fatalf("read guard: %v", err)
+		}
+	}
+	return res
+}
+
+// Compare checks got against want for case c and returns a description of
+// the first problem, or "".
+func Compare(c Case, got, want Result) string {
+	if len(got.Out) != len(want.Out) {
+		return fmt.Sprintf("output has %d values, want %d", len(got.Out), len(want.Out))
+	}
+	for i, v := range got.Out {
+		if math.IsNaN(float64(v)) && !math.IsNaN(float64(want.Out[i])) {
+			return fmt.Sprintf("output[%d] is NaN (unwritten?), want %g", i, want.Out[i])
+		}
+	}
+	for i, v := range got.Guard {
+		if !math.IsNaN(float64(v)) {
+			return fmt.Sprintf("guard[%d] = %g: the op wrote past its output", i, v)
+		}
+	}
+	if c.Exact {
+		for i, v := range got.Out {
+			if math.Float32bits(v) != math.Float32bits(want.Out[i]) {
+				return fmt.Sprintf("output[%d] = %g (%#08x), want exactly %g (%#08x)", i, v, math.Float32bits(v), want.Out[i], math.Float32bits(want.Out[i]))
+			}
+		}
+		return ""
+	}
+	tol := c.NMSE
+	if tol == 0 {
+		tol = DefaultNMSE
+	}
+	if e := NMSE(got.Out, want.Out); e > tol || math.IsNaN(e) {
+		return fmt.Sprintf("normalized MSE %.3g > %.3g", e, tol)
+	}
+	return ""
+}
+
+// NMSE is sum((a-b)^2)/sum(b^2) (0 when both are zero).
+func NMSE(a, b []float32) float64 {
+	var num, den float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		num += d * d
+		den += float64(b[i]) * float64(b[i])
+	}
+	if den == 0 {
+		return num
+	}
+	return num / den
+}
+
+// Run runs every case on the backend made by newBE and on the CPU reference
+// and compares them. newBE is called once.
+func Run(t *testing.T, be compute.Backend, cases []Case) {
+	ref := cpu.New(cpu.Options{Reference: true})
+	defer ref.Close()
+	for i, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			if c.Large && testing.Short() {
+				t.Skip("real-size case; runs without -short")
+			}
+			seed := uint64(1000 + i)
+			want := run(t, ref, c, seed)
+			got := run(t, be, c, seed)
+			if msg := Compare(c, got, want); msg != "" {
+				t.Fatalf("%s (seed %d)", msg, seed)
+			}
+		})
+	}
+}
