@@ -13,7 +13,7 @@ import (
 
 // Layer holds one transformer block's weights. Sub-norms are nil for llama.
 type Layer struct {
-	AttnNorm, Wq, Wk, Wv, Wo, AttnSubNorm compute.Tensor
+	AttnNorm, Wq, Wk, Wv, Wo, AttnSubNorm  compute.Tensor
 	FFNNorm, WGate, WUp, WDown, FFNSubNorm compute.Tensor
 	// Optional per-projection output scales (arch bitnet); 1 when absent.
 	QScale, KScale, VScale, OScale, GateScale, UpScale, DownScale float32

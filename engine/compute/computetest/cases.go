@@ -74,7 +74,9 @@ func (h *Harness) WeightTQ(dt gguf.DType, k, n int) compute.Tensor {
 	return h.Weight("w_"+dt.String(), dt, raw, k, n)
 }
 
-func putU32(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24) }
+func putU32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}
 
 // Cases returns the conformance table.
 func Cases() []Case {
