@@ -71,13 +71,17 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	msg := e.Result.String()
 	switch e.Result {
 	case ErrorOutOfDeviceMemory:
-		return "vulkan: " + e.Op + ": out of device memory (VK_ERROR_OUT_OF_DEVICE_MEMORY)"
+		msg = "out of device memory (" + msg + ")"
 	case ErrorOutOfHostMemory:
-		return "vulkan: " + e.Op + ": out of host memory (VK_ERROR_OUT_OF_HOST_MEMORY)"
+		msg = "out of host memory (" + msg + ")"
 	}
-	return "vulkan: " + e.Op + ": " + e.Result.String()
+	if e.Op == "" {
+		return "vulkan: " + msg
+	}
+	return "vulkan: " + e.Op + ": " + msg
 }
 
 // Is matches an *Error with the same Result, so that

@@ -111,8 +111,8 @@ func (d *Device) NewBuffer(size uint64, kind Memory) (*Buffer, error) {
 	}
 	size = (size + 3) &^ 3
 	if m := d.Info.Limits.MaxMemoryAllocationSize; m != 0 && size > m {
-		return nil, fmt.Errorf("vulkan: buffer of %s exceeds the device's maximum allocation of %s: %w",
-			FormatBytes(size), FormatBytes(m), ErrOutOfDeviceMemory)
+		return nil, fmt.Errorf("%w: a buffer of %s exceeds the device's maximum allocation of %s",
+			ErrOutOfDeviceMemory, FormatBytes(size), FormatBytes(m))
 	}
 	buf, err := d.vk.CreateBuffer(&vk.BufferCreateInfo{
 		SType: vk.StructureTypeBufferCreateInfo,

@@ -1,0 +1,66 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package vk
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoaderNotFound(t *testing.T) {
+	_, _, err := openFirst([]string{"libvulkan-missing.so.1", "libvulkan-missing.so"})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrLoaderNotFound)
+	assert.True(t, strings.HasPrefix(err.Error(), "vulkan: libvulkan-missing.so.1 not found"), err.Error())
+	t.Log(err)
+}
+
+func TestLoad(t *testing.T) {
+	err := Load()
+	if errors.Is(err, ErrLoaderNotFound) {
+		t.Skipf("no Vulkan loader: %v", err)
+	}
+	require.NoError(t, err)
+	v, err := InstanceVersion()
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, v, uint32(APIVersion1_0))
+	t.Logf("%s: Vulkan %s", LibraryName(), VersionString(v))
+	layers, err := InstanceLayers()
+	require.NoError(t, err)
+	for _, l := range layers {
+		t.Logf("layer %s", FixedString(l.LayerName[:]))
+	}
+}
+
+func TestErrors(t *testing.T) {
+	err := fmt.Errorf("allocating: %w", &Error{Op: "vkAllocateMemory", Result: ErrorOutOfDeviceMemory})
+	assert.ErrorIs(t, err, ErrOutOfDeviceMemory)
+	assert.NotErrorIs(t, err, ErrDeviceLost)
+	assert.Equal(t, "allocating: vulkan: vkAllocateMemory: out of device memory (VK_ERROR_OUT_OF_DEVICE_MEMORY)", err.Error())
+	assert.Equal(t, "VkResult(-12345)", Result(-12345).String())
+	// The upper half of the return register is garbage: only int32(r1) counts.
+	assert.NoError(t, check("x", 0xdeadbeef_00000000))
+	assert.ErrorIs(t, check("x", 0x12345678_fffffffe), ErrOutOfDeviceMemory)
+}
+
+func TestStringsAndChain(t *testing.T) {
+	assert.Equal(t, "abc", GoString(CString("abc")))
+	assert.Equal(t, "", GoString(nil))
+	var a [8]int8
+	copy(a[:], []int8{'h', 'i', 0, 'x'})
+	assert.Equal(t, "hi", FixedString(a[:]))
+	assert.Equal(t, "1.3.230", VersionString(APIVersion(1, 3, 230)))
+
+	f2 := &PhysicalDeviceFeatures2{SType: StructureTypePhysicalDeviceFeatures2}
+	v11 := &PhysicalDeviceVulkan11Features{SType: StructureTypePhysicalDeviceVulkan11Features}
+	v12 := &PhysicalDeviceVulkan12Features{SType: StructureTypePhysicalDeviceVulkan12Features}
+	Chain(f2, v11, v12)
+	require.Equal(t, v11.header(), f2.header().PNext)
+	require.Equal(t, v12.header(), v11.header().PNext)
+	require.Nil(t, v12.PNext)
+}

@@ -1,0 +1,336 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package vkrt
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// openTest opens the best device, CPU implementations included, with the
+// validation layer when it is installed, and fails the test on any
+// validation message.
+func openTest(t *testing.T) *Device {
+	t.Helper()
+	validate := ValidationAvailable()
+	d, err := Open(Options{Device: "any", Validate: validate})
+	if errors.Is(err, ErrLoaderNotFound) || errors.Is(err, ErrNoDevice) {
+		t.Skipf("no Vulkan device: %v", err)
+	}
+	require.NoError(t, err)
+	if !validate {
+		t.Logf("validation layer not installed: running without it")
+	}
+	before := MessageCount()
+	t.Cleanup(func() {
+		assert.NoError(t, d.Close())
+		assert.Equal(t, before, MessageCount(), "validation messages (see the log)")
+	})
+	return d
+}
+
+func randFloats(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = r.Float32()*2 - 1
+	}
+	return v
+}
+
+func f32bytes(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+func bytesf32(b []byte) []float32 {
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v
+}
+
+func TestDevices(t *testing.T) {
+	infos, err := Devices()
+	if errors.Is(err, ErrLoaderNotFound) || errors.Is(err, ErrNoDevice) {
+		t.Skipf("no Vulkan device: %v", err)
+	}
+	require.NoError(t, err)
+	require.NotEmpty(t, infos)
+	for i, d := range infos {
+		assert.Equal(t, i, d.Index)
+		assert.NotEmpty(t, d.Name)
+		assert.NotEmpty(t, d.Heaps)
+		t.Logf("%d: %s usable=%v %s subgroup=%d limits=%+v features=%+v heaps=%+v",
+			d.Index, d, d.Usable, d.Reason, d.SubgroupSize, d.Limits, d.Features, d.Heaps)
+		if d.Usable {
+			assert.NotZero(t, d.SubgroupSize)
+			assert.NotZero(t, d.Limits.MaxStorageBufferRange)
+			assert.GreaterOrEqual(t, d.Limits.MaxPushConstantsSize, uint32(128))
+			assert.NotZero(t, d.Limits.MaxComputeWorkGroupCount[0])
+		}
+	}
+}
+
+func TestSelect(t *testing.T) {
+	dev := func(i int, typ DeviceType, usable bool) DeviceInfo {
+		return DeviceInfo{Index: i, Name: fmt.Sprintf("dev%d", i), Type: typ, Usable: usable, Reason: "test"}
+	}
+	cases := []struct {
+		name  string
+		infos []DeviceInfo
+		sel   string
+		want  int
+		err   bool
+	}{
+		{"discrete first", []DeviceInfo{dev(0, TypeCPU, true), dev(1, TypeIntegrated, true), dev(2, TypeDiscrete, true)}, "auto", 2, false},
+		{"integrated over virtual", []DeviceInfo{dev(0, TypeVirtual, true), dev(1, TypeIntegrated, true)}, "", 1, false},
+		{"virtual over cpu", []DeviceInfo{dev(0, TypeCPU, true), dev(1, TypeVirtual, true)}, "any", 1, false},
+		{"auto never cpu", []DeviceInfo{dev(0, TypeCPU, true)}, "auto", 0, true},
+		{"any takes cpu", []DeviceInfo{dev(0, TypeCPU, true)}, "any", 0, false},
+		{"unusable skipped", []DeviceInfo{dev(0, TypeDiscrete, false), dev(1, TypeIntegrated, true)}, "auto", 1, false},
+		{"first of a type", []DeviceInfo{dev(0, TypeDiscrete, true), dev(1, TypeDiscrete, true)}, "auto", 0, false},
+		{"index", []DeviceInfo{dev(0, TypeDiscrete, true), dev(1, TypeCPU, true)}, "1", 1, false},
+		{"index out of range", []DeviceInfo{dev(0, TypeDiscrete, true)}, "3", 0, true},
+		{"index unusable", []DeviceInfo{dev(0, TypeDiscrete, false)}, "0", 0, true},
+		{"bad selection", []DeviceInfo{dev(0, TypeDiscrete, true)}, "gpu", 0, true},
+		{"none usable", []DeviceInfo{dev(0, TypeDiscrete, false)}, "any", 0, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Select(c.infos, c.sel)
+			if c.err {
+				require.Error(t, err)
+				t.Log(err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, c.want, got)
+		})
+	}
+}
+
+func TestAddF32(t *testing.T) {
+	d := openTest(t)
+	p, err := d.Pipeline(PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 4, Spec: []uint32{64}})
+	require.NoError(t, err)
+	defer p.Destroy()
+	rec, err := d.NewRecorder()
+	require.NoError(t, err)
+	defer rec.Destroy()
+
+	for _, n := range []int{1, 7, 33, 127, 4096, 100_003} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			seed := uint64(n)
+			r := rand.New(rand.NewPCG(seed, 1))
+			a, b := randFloats(r, n), randFloats(r, n)
+			size := uint64(4 * n)
+			ba, err := d.NewBuffer(size, DeviceLocal)
+			require.NoError(t, err)
+			defer ba.Destroy()
+			bb, err := d.NewBuffer(size, DeviceLocal)
+			require.NoError(t, err)
+			defer bb.Destroy()
+			bc, err := d.NewBuffer(size+16, DeviceLocal) // guard words after c
+			require.NoError(t, err)
+			defer bc.Destroy()
+			require.NoError(t, d.Upload(ba, 0, f32bytes(a)))
+			require.NoError(t, d.Upload(bb, 0, f32bytes(b)))
+
+			nan := math.Float32bits(float32(math.NaN()))
+			rec.Fill(bc.Out(0, 0), nan)
+			rec.Dispatch(p, Groups(uint32(n), 64), []Binding{ba.In(0, size), bb.In(0, size), bc.Out(0, size)}, uint32(n))
+			require.NoError(t, rec.Submit())
+
+			out := make([]byte, size+16)
+			require.NoError(t, d.Download(bc, 0, out))
+			c := bytesf32(out)
+			for i := range n {
+				if c[i] != a[i]+b[i] {
+					t.Fatalf("seed %d: c[%d] = %v, want %v", seed, i, c[i], a[i]+b[i])
+				}
+			}
+			for i := n; i < len(c); i++ {
+				require.True(t, math.IsNaN(float64(c[i])), "guard word %d overwritten", i-n)
+			}
+		})
+	}
+}
+
+// TestRecorderChain records many dependent and independent dispatches on
+// sub-ranges of one buffer, submits once, and checks the result and the
+// barriers placed; a second step with the same bindings reuses the cached
+// descriptor sets.
+func TestRecorderChain(t *testing.T) {
+	d := openTest(t)
+	p, err := d.Pipeline(PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 4})
+	require.NoError(t, err)
+	defer p.Destroy()
+	rec, err := d.NewRecorder()
+	require.NoError(t, err)
+	defer rec.Destroy()
+
+	const n = 1000
+	align := max(d.Info.Limits.MinStorageBufferOffsetAlignment, 4)
+	stride := (uint64(4*n) + align - 1) / align * align
+	const slots = 8
+	big, err := d.NewBuffer(stride*slots, DeviceLocal)
+	require.NoError(t, err)
+	defer big.Destroy()
+	slot := func(i int) (uint64, uint64) { return uint64(i) * stride, 4 * n }
+
+	r := rand.New(rand.NewPCG(7, 7))
+	x := randFloats(r, n)
+	one := make([]float32, n)
+	for i := range one {
+		one[i] = 1
+	}
+	off0, _ := slot(0)
+	off1, _ := slot(1)
+	require.NoError(t, d.Upload(big, off0, f32bytes(x)))
+	require.NoError(t, d.Upload(big, off1, f32bytes(one)))
+
+	const steps = 200
+	for step := range 2 {
+		// slot 2 = x + 1; then slot 2 += 1 (ping-pong via slot 3) steps times.
+		// Independent: slot 4 = x + x, slot 5 = 1 + 1 (no barrier between them).
+		o2, s := slot(2)
+		o3, _ := slot(3)
+		o4, _ := slot(4)
+		o5, _ := slot(5)
+		rec.Dispatch(p, Groups(n, 64), []Binding{big.In(off0, s), big.In(off1, s), big.Out(o2, s)}, n)
+		src, dst := o2, o3
+		for range steps {
+			rec.Dispatch(p, Groups(n, 64), []Binding{big.In(src, s), big.In(off1, s), big.Out(dst, s)}, n)
+			src, dst = dst, src
+		}
+		barriers := rec.Barriers()
+		rec.Dispatch(p, Groups(n, 64), []Binding{big.In(off0, s), big.In(off0, s), big.Out(o4, s)}, n)
+		rec.Dispatch(p, Groups(n, 64), []Binding{big.In(off1, s), big.In(off1, s), big.Out(o5, s)}, n)
+		assert.Equal(t, steps, barriers, "one barrier per dependent dispatch")
+		assert.Equal(t, barriers, rec.Barriers(), "no barrier between independent dispatches")
+		assert.Equal(t, steps+3, rec.Pending())
+		cached := len(d.sets.sets)
+		require.NoError(t, rec.Submit())
+
+		out := make([]byte, 4*n)
+		require.NoError(t, d.Download(big, src, out))
+		got := bytesf32(out)
+		want := make([]float32, n)
+		for i := range want {
+			v := x[i] + 1
+			for range steps {
+				v += 1
+			}
+			want[i] = v
+		}
+		require.Equal(t, want, got, "step %d", step)
+		require.NoError(t, d.Download(big, o4, out))
+		for i, v := range bytesf32(out) {
+			require.Equal(t, x[i]+x[i], v)
+		}
+		if step == 1 {
+			assert.Equal(t, cached, len(d.sets.sets), "second step allocates no descriptor sets")
+		}
+	}
+}
+
+func TestHostVisibleAndCopy(t *testing.T) {
+	d := openTest(t)
+	p, err := d.Pipeline(PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 4})
+	require.NoError(t, err)
+	defer p.Destroy()
+	rec, err := d.NewRecorder()
+	require.NoError(t, err)
+	defer rec.Destroy()
+
+	const n = 36 // 4n bytes: a multiple of every device's storage offset alignment up to 16
+	hv, err := d.NewBuffer(3*4*n, HostVisible)
+	require.NoError(t, err)
+	defer hv.Destroy()
+	dl, err := d.NewBuffer(4*n, DeviceLocal)
+	require.NoError(t, err)
+	defer dl.Destroy()
+	require.Equal(t, HostVisible, hv.Memory())
+	require.Len(t, hv.Mapped(), 3*4*n)
+
+	r := rand.New(rand.NewPCG(3, 3))
+	a, b := randFloats(r, n), randFloats(r, n)
+	copy(hv.Mapped(), f32bytes(a))
+	copy(hv.Mapped()[4*n:], f32bytes(b))
+	// dl = a + b on the device, then copied back into the third slot of hv.
+	rec.Dispatch(p, Groups(n, 64), []Binding{hv.In(0, 4*n), hv.In(4*n, 4*n), dl.Out(0, 0)}, n)
+	rec.Copy(hv.Out(8*n, 4*n), dl.In(0, 0))
+	require.NoError(t, rec.Submit())
+	got := bytesf32(hv.Mapped()[8*n:])
+	for i := range n {
+		require.Equal(t, a[i]+b[i], got[i])
+	}
+}
+
+func TestOutOfDeviceMemory(t *testing.T) {
+	d := openTest(t)
+	_, err := d.NewBuffer(1<<52, DeviceLocal)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrOutOfDeviceMemory)
+	t.Log(err)
+}
+
+func TestMisusePanics(t *testing.T) {
+	d := openTest(t)
+	p, err := d.Pipeline(PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 4})
+	require.NoError(t, err)
+	defer p.Destroy()
+	rec, err := d.NewRecorder()
+	require.NoError(t, err)
+	defer rec.Destroy()
+	buf, err := d.NewBuffer(1024, DeviceLocal)
+	require.NoError(t, err)
+	defer buf.Destroy()
+	g := Groups(1, 64)
+	assert.PanicsWithValue(t, "vkrt: add_f32: 2 bindings, the pipeline has 3", func() {
+		rec.Dispatch(p, g, []Binding{buf.In(0, 0), buf.Out(0, 0)}, 1)
+	})
+	assert.Panics(t, func() { rec.Dispatch(p, g, []Binding{buf.In(0, 0), buf.In(0, 0), buf.Out(1000, 100)}, 1) })
+	assert.Panics(t, func() { rec.Dispatch(p, g, []Binding{buf.In(0, 0), buf.In(0, 0), buf.Out(0, 0)}, 1, 2) })
+	assert.Panics(t, func() { rec.Dispatch(p, [3]uint32{0, 1, 1}, []Binding{buf.In(0, 0), buf.In(0, 0), buf.Out(0, 0)}, 1) })
+	if a := d.Info.Limits.MinStorageBufferOffsetAlignment; a > 1 {
+		assert.Panics(t, func() { rec.Dispatch(p, g, []Binding{buf.In(a/2, 4), buf.In(0, 0), buf.Out(0, 0)}, 1) })
+	}
+	_, err = d.Pipeline(PipelineConfig{Name: "no_such_kernel", Buffers: 1})
+	assert.ErrorContains(t, err, "no kernel")
+	_, err = d.Pipeline(PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 6})
+	assert.Error(t, err)
+	require.NoError(t, rec.Submit())
+}
+
+// TestValidationCatchesMisuse checks that the validation layer is really on
+// and its messages reach the counter: a pipeline whose layout lacks the
+// shader's push-constant block is invalid.
+func TestValidationCatchesMisuse(t *testing.T) {
+	if !ValidationAvailable() {
+		t.Skip("validation layer not installed")
+	}
+	d, err := Open(Options{Device: "any", Validate: true})
+	if errors.Is(err, ErrLoaderNotFound) || errors.Is(err, ErrNoDevice) {
+		t.Skipf("no Vulkan device: %v", err)
+	}
+	require.NoError(t, err)
+	defer d.Close()
+	before := MessageCount()
+	p, err := d.Pipeline(PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 0})
+	if err == nil {
+		p.Destroy()
+	}
+	assert.Greater(t, MessageCount(), before, "the validation layer reported nothing")
+}
