@@ -1,0 +1,160 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"bitnet/engine"
+	"bitnet/engine/compute"
+	"bitnet/engine/tokenizer"
+	"bitnet/gguf"
+)
+
+// modelFlags are the flags shared by the commands that load a model.
+type modelFlags struct {
+	model     string
+	tokenizer string
+	backend   string
+	device    int
+	threads   int
+	ctxSize   int
+	batch     int
+	kvType    string
+	debug     string
+	reference bool
+}
+
+func (m *modelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.model, "model", "", "GGUF model file (required)")
+	fs.StringVar(&m.tokenizer, "tokenizer", "", "Hugging Face tokenizer.json to use instead of the model's vocabulary")
+	fs.StringVar(&m.backend, "backend", "", "auto, cpu or vulkan (default $BITNET_BACKEND or auto)")
+	fs.IntVar(&m.device, "device", -1, "Vulkan device index (see 'bitnet devices'); -1 chooses")
+	fs.IntVar(&m.threads, "threads", 0, "CPU threads (0: one per core)")
+	fs.IntVar(&m.ctxSize, "ctx-size", 0, "context size in tokens (0: the model's, at most 4096)")
+	fs.IntVar(&m.batch, "batch", engine.DefaultBatch, "prompt tokens evaluated per pass")
+	fs.StringVar(&m.kvType, "kv-type", "f16", "KV cache type: f16 or f32")
+	fs.StringVar(&m.debug, "debug", "", "layer-0 diagnostics: all or a list of "+fmt.Sprint(engine.DebugNames))
+	fs.BoolVar(&m.reference, "reference", false, "CPU: use the scalar reference path")
+}
+
+// loaded is an open model with its backend and state.
+type loaded struct {
+	file  *gguf.File
+	be    compute.Backend
+	model *engine.Model
+	tok   *tokenizer.Tokenizer
+	state *engine.State
+	load  time.Duration
+}
+
+func (l *loaded) Close() {
+	if l.be != nil {
+		l.be.Close()
+	}
+	if l.file != nil {
+		l.file.Close()
+	}
+}
+
+func (m *modelFlags) validate() error {
+	if m.model == "" {
+		return usageErrorf("--model is required")
+	}
+	if m.kvType != "f16" && m.kvType != "f32" {
+		return usageErrorf("--kv-type %q: want f16 or f32", m.kvType)
+	}
+	if m.ctxSize < 0 || m.batch <= 0 || m.threads < 0 {
+		return usageErrorf("--ctx-size, --batch and --threads must not be negative (and --batch > 0)")
+	}
+	switch m.backend {
+	case "", "auto", "cpu", "vulkan":
+	default:
+		return usageErrorf("--backend %q: want auto, cpu or vulkan", m.backend)
+	}
+	if _, err := engine.ParseDebug(m.debug); err != nil {
+		return usageErrorf("--debug: %v", err)
+	}
+	return nil
+}
+
+// open loads the model, its tokenizer (needTok) and a state.
+func (m *modelFlags) open(needTok bool) (*loaded, error) {
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	l := &loaded{}
+	var err error
+	if l.file, err = gguf.Open(m.model); err != nil {
+		return nil, err
+	}
+	if needTok {
+		if m.tokenizer != "" {
+			l.tok, err = tokenizer.FromJSON(m.tokenizer)
+		} else {
+			l.tok, err = tokenizer.FromGGUF(l.file)
+		}
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("tokenizer: %w", err)
+		}
+	}
+	if l.be, err = engine.OpenBackend(engine.BackendOptions{Name: m.backend, Threads: m.threads, Device: m.device, Reference: m.reference}); err != nil {
+		l.Close()
+		return nil, err
+	}
+	if l.model, err = engine.Load(l.file, l.be); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("%s: %w", m.model, err)
+	}
+	ctx := m.ctxSize
+	if ctx == 0 {
+		ctx = min(l.model.Config.NCtx, 4096)
+	}
+	kv := gguf.F16
+	if m.kvType == "f32" {
+		kv = gguf.F32
+	}
+	if l.state, err = l.model.NewState(ctx, m.batch, kv); err != nil {
+		l.Close()
+		return nil, err
+	}
+	l.state.Debug, _ = engine.ParseDebug(m.debug)
+	l.load = time.Since(t0)
+	slog.Info("model loaded", "file", m.model, "model", l.model.Describe(), "backend", l.be.Name(),
+		"device", l.be.Device(), "ctx", ctx, "kv", m.kvType, "load_ms", l.load.Milliseconds())
+	return l, nil
+}
+
+// parseTokens parses "1,17,42" into token ids.
+func parseTokens(s string) ([]int32, error) {
+	var ids []int32
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ',' || s[i] == ' ' {
+			if i > start {
+				v, err := strconv.ParseInt(s[start:i], 10, 32)
+				if err != nil {
+					return nil, fmt.Errorf("token %q: %w", s[start:i], err)
+				}
+				ids = append(ids, int32(v))
+			}
+			start = i + 1
+		}
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("no token ids in %q", s)
+	}
+	return ids, nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

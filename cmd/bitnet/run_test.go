@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"bitnet/internal/testdata"
+)
+
+// bitnet runs the CLI in-process and returns stdout, stderr and the status.
+func bitnet(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestRunTinyBitNetStories(t *testing.T) {
+	g := testdata.LoadGolden(t, "tinybitnet-stories")
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	for _, prompt := range []string{"", "Once upon a time"} {
+		t.Run("prompt="+prompt, func(t *testing.T) {
+			out, errs, code := bitnet(t, "run", "--model", model, "--prompt", prompt, "--temperature", "0",
+				"--max-new-tokens", "60", "--backend", "cpu")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			text := prompt + out
+			if !strings.HasPrefix(text, g.StartsWith[:120]) {
+				t.Fatalf("greedy text:\n%q\nwant it to begin with\n%q", text, g.StartsWith[:120])
+			}
+			if !strings.Contains(errs, "tokens/s") || !strings.Contains(errs, "backend cpu") {
+				t.Errorf("stats line missing from stderr: %s", errs)
+			}
+		})
+	}
+}
+
+func TestRunStories260K(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K.gguf")
+	out, errs, code := bitnet(t, "run", "--model", model, "--prompt", "", "--temperature", "0", "--max-new-tokens", "200", "--backend", "cpu")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	want := "Once upon a time, there was a little girl named Lily. She loved to play outside in the park."
+	if !strings.HasPrefix(out, want) {
+		t.Fatalf("greedy story:\n%q\nwant it to begin with\n%q", out, want)
+	}
+	if n := len(strings.Fields(out)); n < 80 {
+		t.Errorf("200 tokens gave only %d words", n)
+	}
+}
+
+func TestLogitsCommandMatchesGolden(t *testing.T) {
+	for _, name := range []string{"tiny-i2_s", "tiny-f32"} {
+		t.Run(name, func(t *testing.T) {
+			g := testdata.LoadGolden(t, name)
+			outFile := filepath.Join(t.TempDir(), "logits.f32")
+			dump := filepath.Join(t.TempDir(), "dump")
+			_, errs, code := bitnet(t, "logits", "--model", g.ModelPath, "--tokens", "1,17,42,99,3,250,7,128", "--backend", "cpu", "--out", outFile, "--dump", dump)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			raw, err := os.ReadFile(outFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(raw) != 4*len(g.Logits) {
+				t.Fatalf("%d bytes, want %d", len(raw), 4*len(g.Logits))
+			}
+			var md float64
+			for i := range g.Logits {
+				v := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+				md = math.Max(md, math.Abs(float64(v-g.Logits[i])))
+			}
+			if md > 1e-3 {
+				t.Fatalf("max abs diff %g from bitnet.cpp", md)
+			}
+			for _, f := range []string{"embd", "L0.attn_in", "L0.q", "L1.x_out", "final", "logits"} {
+				st, err := os.Stat(filepath.Join(dump, f+".f32"))
+				if err != nil || st.Size() == 0 {
+					t.Errorf("dump %s: %v", f, err)
+				}
+			}
+		})
+	}
+}
+
+func TestCLIErrors(t *testing.T) {
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	bad := filepath.Join(t.TempDir(), "bad.gguf")
+	os.WriteFile(bad, []byte("GGUF\x03\x00\x00\x00garbage"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no command", nil, 2, "usage"},
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"missing model", []string{"run", "--prompt", "hi"}, 2, "--model is required"},
+		{"bad flag", []string{"run", "--model", model, "--frobs", "3"}, 2, "frobs"},
+		{"bad temperature", []string{"run", "--model", model, "--temperature", "-1"}, 2, "--temperature"},
+		{"bad backend", []string{"run", "--model", model, "--backend", "tpu"}, 2, "tpu"},
+		{"bad kv type", []string{"run", "--model", model, "--kv-type", "q4"}, 2, "--kv-type"},
+		{"no such file", []string{"run", "--model", "/nonexistent.gguf", "--prompt", "x"}, 1, "nonexistent.gguf"},
+		{"truncated file", []string{"run", "--model", bad, "--prompt", "x"}, 1, "gguf"},
+		{"prompt longer than context", []string{"run", "--model", model, "--ctx-size", "8", "--prompt", strings.Repeat("once upon a time ", 10)}, 1, "context holds 8"},
+		{"bad tokens", []string{"logits", "--model", model, "--tokens", "1,x", "--out", "-"}, 2, "--tokens"},
+		{"token out of vocabulary", []string{"logits", "--model", model, "--tokens", "1,99999", "--out", filepath.Join(t.TempDir(), "o")}, 1, "99999"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, errs, code := bitnet(t, c.args...)
+			errs += out
+			if code != c.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, c.code, errs)
+			}
+			if !strings.Contains(errs, c.msg) {
+				t.Fatalf("stderr does not mention %q:\n%s", c.msg, errs)
+			}
+		})
+	}
+}
+
+func TestStopWriter(t *testing.T) {
+	var b bytes.Buffer
+	w := newTestStopWriter(&b, []string{"END", "\n\n"})
+	stopped := false
+	for _, piece := range []string{"Hello", " wor", "ld E", "N", "D tail"} {
+		if w.write(piece) {
+			stopped = true
+			break
+		}
+	}
+	w.flush()
+	w.w.Flush()
+	if !stopped || b.String() != "Hello world " {
+		t.Fatalf("stopped %v, text %q", stopped, b.String())
+	}
+}
+
+func newTestStopWriter(b *bytes.Buffer, stops []string) *stopWriter {
+	return newStopWriter(bufio.NewWriter(b), stops)
+}
