@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"bitnet/shaders"
 )
 
 // openTest opens the best device, CPU implementations included, with the
@@ -333,4 +335,22 @@ func TestValidationCatchesMisuse(t *testing.T) {
 		p.Destroy()
 	}
 	assert.Greater(t, MessageCount(), before, "the validation layer reported nothing")
+}
+
+// TestShaderModules loads every embedded kernel on the device: with the
+// validation layer on, a kernel that uses a capability whose feature the
+// runtime did not enable (int8, fp16, 8/16-bit storage) is reported.
+func TestShaderModules(t *testing.T) {
+	d := openTest(t)
+	for _, name := range shaders.Names() {
+		t.Run(name, func(t *testing.T) {
+			code, err := shaders.SPIRV(name)
+			require.NoError(t, err)
+			before := MessageCount()
+			m, err := d.vk.CreateShaderModule(code)
+			require.NoError(t, err)
+			d.vk.DestroyShaderModule(m)
+			assert.Equal(t, before, MessageCount(), "validation messages for %s", name)
+		})
+	}
 }
