@@ -252,6 +252,11 @@ func (d *decoder) u64() (uint64, error) {
 // count reads a uint64 count and checks that count elements of at least
 // minSize bytes each fit in what remains of the file.
 func (d *decoder) count(what string, minSize int64) (int, error) {
+	return d.countSuffix(what, "", minSize)
+}
+
+// countSuffix is count with the name what+suffix, joined only for the error.
+func (d *decoder) countSuffix(what, suffix string, minSize int64) (int, error) {
 	n, err := d.u64()
 	if err != nil {
 		return 0, err
@@ -260,15 +265,26 @@ func (d *decoder) count(what string, minSize int64) (int, error) {
 		minSize = 1
 	}
 	if n > uint64(d.remaining()/minSize) {
-		return 0, d.errf("%s %d is larger than the file allows (%d bytes left)", what, n, d.remaining())
+		return 0, d.errf("%s%s %d is larger than the file allows (%d bytes left)", what, suffix, n, d.remaining())
 	}
 	return int(n), nil
 }
 
 func (d *decoder) str(what string) (string, error) {
-	n, err := d.count(what+" length", 1)
+	n, err := d.countSuffix(what, " length", 1)
 	if err != nil {
 		return "", err
+	}
+	if n <= d.r.Size() {
+		// Copy straight from the read buffer: one allocation, the string.
+		b, err := d.r.Peek(n)
+		if err != nil {
+			return "", d.errf("read %s: %v", what, err)
+		}
+		s := string(b)
+		d.r.Discard(n)
+		d.pos += int64(n)
+		return s, nil
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(d.r, b); err != nil {
@@ -276,6 +292,14 @@ func (d *decoder) str(what string) (string, error) {
 	}
 	d.pos += int64(n)
 	return string(b), nil
+}
+
+func (d *decoder) boolean() (bool, error) {
+	v, err := d.u8()
+	if err == nil && v > 1 {
+		return false, d.errf("bool value %d is not 0 or 1", v)
+	}
+	return v == 1, err
 }
 
 func (d *decoder) value(t ValueType, depth int) (any, error) {
@@ -299,11 +323,7 @@ func (d *decoder) value(t ValueType, depth int) (any, error) {
 		v, err := d.u32()
 		return math.Float32frombits(v), err
 	case TypeBool:
-		v, err := d.u8()
-		if err == nil && v > 1 {
-			return nil, d.errf("bool value %d is not 0 or 1", v)
-		}
-		return v == 1, err
+		return d.boolean()
 	case TypeString:
 		return d.str("string")
 	case TypeUint64:
@@ -315,23 +335,39 @@ func (d *decoder) value(t ValueType, depth int) (any, error) {
 		v, err := d.u64()
 		return math.Float64frombits(v), err
 	case TypeArray:
-		if depth > 8 {
-			return nil, d.errf("arrays nested more than 8 deep")
-		}
-		et, err := d.u32()
-		if err != nil {
-			return nil, err
-		}
-		return d.array(ValueType(et), depth+1)
+		return d.nestedArray(depth)
 	}
 	return nil, d.errf("unknown metadata value type %d", uint32(t))
+}
+
+// nestedArray reads an array value (element type, count, elements).
+func (d *decoder) nestedArray(depth int) (Array, error) {
+	if depth > 8 {
+		return Array{}, d.errf("arrays nested more than 8 deep")
+	}
+	et, err := d.u32()
+	if err != nil {
+		return Array{}, err
+	}
+	return d.array(ValueType(et), depth+1)
+}
+
+// emptyValues holds a zero-length Values slice per element type, so that
+// empty arrays cost no allocation.
+var emptyValues = map[ValueType]any{
+	TypeUint8: []uint8{}, TypeInt8: []int8{}, TypeUint16: []uint16{}, TypeInt16: []int16{},
+	TypeUint32: []uint32{}, TypeInt32: []int32{}, TypeFloat32: []float32{}, TypeBool: []bool{},
+	TypeString: []string{}, TypeUint64: []uint64{}, TypeInt64: []int64{}, TypeFloat64: []float64{},
+	TypeArray: []Array{},
 }
 
 func (d *decoder) array(et ValueType, depth int) (Array, error) {
 	min := et.scalarSize()
 	switch et {
-	case TypeString, TypeArray:
-		min = 8
+	case TypeString:
+		min = 8 // length
+	case TypeArray:
+		min = 12 // element type and count
 	case TypeUint8, TypeInt8, TypeBool, TypeUint16, TypeInt16, TypeUint32, TypeInt32, TypeFloat32, TypeUint64, TypeInt64, TypeFloat64:
 	default:
 		return Array{}, d.errf("unknown array element type %d", uint32(et))
@@ -341,46 +377,54 @@ func (d *decoder) array(et ValueType, depth int) (Array, error) {
 		return Array{}, err
 	}
 	a := Array{Elem: et}
+	if n == 0 {
+		a.Values = emptyValues[et]
+		return a, nil
+	}
 	var ferr error
 	switch et {
 	case TypeUint8:
-		a.Values, ferr = readN(d, n, et, depth, func(v any) uint8 { return v.(uint8) })
+		a.Values, ferr = readN(n, d.u8)
 	case TypeInt8:
-		a.Values, ferr = readN(d, n, et, depth, func(v any) int8 { return v.(int8) })
+		a.Values, ferr = readN(n, func() (int8, error) { v, err := d.u8(); return int8(v), err })
 	case TypeUint16:
-		a.Values, ferr = readN(d, n, et, depth, func(v any) uint16 { return v.(uint16) })
+		a.Values, ferr = readN(n, d.u16)
 	case TypeInt16:
-		a.Values, ferr = readN(d, n, et, depth, func(v any) int16 { return v.(int16) })
+		a.Values, ferr = readN(n, func() (int16, error) { v, err := d.u16(); return int16(v), err })
 	case TypeUint32:
-		a.Values, ferr = readN(d, n, et, depth, func(v any) uint32 { return v.(uint32) })
+		a.Values, ferr = readN(n, d.u32)
 	case TypeInt32:
-		a.Values, ferr = readN(d, n, et, depth, func(v any) int32 { return v.(int32) })
+		a.Values, ferr = readN(n, func() (int32, error) { v, err := d.u32(); return int32(v), err })
 	case TypeFloat32:
-		a.Values, ferr = readN(d, n, et, depth, func(v any) float32 { return v.(float32) })
+		a.Values, ferr = readN(n, func() (float32, error) { v, err := d.u32(); return math.Float32frombits(v), err })
 	case TypeBool:
-		a.Values, ferr = readN(d, n, et, depth, func(v any) bool { return v.(bool) })
+		a.Values, ferr = readN(n, d.boolean)
 	case TypeString:
-		a.Values, ferr = readN(d, n, et, depth, func(v any) string { return v.(string) })
+		a.Values, ferr = readN(n, func() (string, error) { return d.str("string") })
 	case TypeUint64:
-		a.Values, ferr = readN(d, n, et, depth, func(v any) uint64 { return v.(uint64) })
+		a.Values, ferr = readN(n, d.u64)
 	case TypeInt64:
-		a.Values, ferr = readN(d, n, et, depth, func(v any) int64 { return v.(int64) })
+		a.Values, ferr = readN(n, func() (int64, error) { v, err := d.u64(); return int64(v), err })
 	case TypeFloat64:
-		a.Values, ferr = readN(d, n, et, depth, func(v any) float64 { return v.(float64) })
+		a.Values, ferr = readN(n, func() (float64, error) { v, err := d.u64(); return math.Float64frombits(v), err })
 	case TypeArray:
-		a.Values, ferr = readN(d, n, et, depth, func(v any) Array { return v.(Array) })
+		a.Values, ferr = readN(n, func() (Array, error) { return d.nestedArray(depth) })
 	}
-	return a, ferr
+	if ferr != nil {
+		return Array{}, ferr
+	}
+	return a, nil
 }
 
-func readN[T any](d *decoder, n int, et ValueType, depth int, conv func(any) T) ([]T, error) {
+// readN reads n array elements with read (no boxing of each element).
+func readN[T any](n int, read func() (T, error)) ([]T, error) {
 	out := make([]T, n)
 	for i := range out {
-		v, err := d.value(et, depth)
+		v, err := read()
 		if err != nil {
 			return nil, err
 		}
-		out[i] = conv(v)
+		out[i] = v
 	}
 	return out, nil
 }
@@ -411,7 +455,8 @@ func parse(r io.ReaderAt, size int64) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.KV = make([]KV, 0, nKV)
+	// Capacities start small: a header may claim more entries than it holds.
+	f.KV = make([]KV, 0, min(nKV, 1024))
 	for i := 0; i < nKV; i++ {
 		key, err := d.str("key")
 		if err != nil {
@@ -439,7 +484,7 @@ func parse(r io.ReaderAt, size int64) (*File, error) {
 		}
 		f.Alignment = a
 	}
-	f.Tensors = make([]TensorInfo, 0, nTensors)
+	f.Tensors = make([]TensorInfo, 0, min(nTensors, 1024))
 	for i := 0; i < nTensors; i++ {
 		t, err := d.tensorInfo()
 		if err != nil {
@@ -500,17 +545,14 @@ func (d *decoder) tensorInfo() (TensorInfo, error) {
 		return TensorInfo{}, wrap(d.errf("data offset %d is beyond the end of the file", off))
 	}
 	t.Offset = int64(off)
-	if !t.Type.Supported() && t.Type != I8_S {
-		return TensorInfo{}, wrap(t.Type.unsupportedError())
-	}
-	if t.Type == I8_S {
+	if !t.Type.Supported() {
 		return TensorInfo{}, wrap(t.Type.unsupportedError())
 	}
 	if bs := t.Type.BlockSize(); t.Shape[0]%bs != 0 {
-		return TensorInfo{}, wrap(fmt.Errorf("row length %d is not a multiple of the %s block size %d", t.Shape[0], t.Type, bs))
+		return TensorInfo{}, wrap(fmt.Errorf("%w: row length %d is not a multiple of the %s block size %d", ErrFormat, t.Shape[0], t.Type, bs))
 	}
 	if t.Size, err = t.Type.ByteSize(n); err != nil {
-		return TensorInfo{}, wrap(err)
+		return TensorInfo{}, wrap(fmt.Errorf("%w: %v", ErrFormat, err))
 	}
 	return t, nil
 }

@@ -1,6 +1,9 @@
 package gguf
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // DType is a ggml tensor type id as stored in a GGUF tensor info.
 type DType uint32
@@ -118,12 +121,25 @@ func (t DType) ByteSize(n int64) (int64, error) {
 	return nb * b, nil
 }
 
-func (t DType) unsupportedError() error {
-	if s, ok := dtypeNames[t]; ok {
-		return fmt.Errorf("tensor type %s (%d) is not supported", s, uint32(t))
+// ErrUnsupportedType is matched (errors.Is) by an UnsupportedTypeError.
+var ErrUnsupportedType = errors.New("gguf: unsupported tensor type")
+
+// UnsupportedTypeError reports a tensor type this engine cannot load: a known
+// ggml or bitnet.cpp type without support here (named with its id), or an
+// unknown id.
+type UnsupportedTypeError struct{ Type DType }
+
+func (e *UnsupportedTypeError) Error() string {
+	if s, ok := dtypeNames[e.Type]; ok {
+		return fmt.Sprintf("tensor type %s (%d) is not supported", s, uint32(e.Type))
 	}
-	return fmt.Errorf("unknown tensor type id %d", uint32(t))
+	return fmt.Sprintf("unknown tensor type id %d", uint32(e.Type))
 }
+
+// Is makes errors.Is(err, ErrUnsupportedType) true.
+func (e *UnsupportedTypeError) Is(target error) bool { return target == ErrUnsupportedType }
+
+func (t DType) unsupportedError() error { return &UnsupportedTypeError{Type: t} }
 
 // ValueType is a GGUF metadata value type.
 type ValueType uint32
