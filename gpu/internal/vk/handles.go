@@ -1,4 +1,4 @@
-//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+//go:build amd64 || arm64
 
 package vk
 

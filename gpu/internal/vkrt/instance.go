@@ -3,18 +3,11 @@
 package vkrt
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 
 	"bitnet/gpu/internal/vk"
 )
-
-// ErrNoDevice is matched by the errors of Open and Devices when the loader
-// works but no usable Vulkan device exists (or none that the selection
-// allows).
-var ErrNoDevice = errors.New("vulkan: no usable device")
 
 // ErrLoaderNotFound is matched when the Vulkan loader library is missing.
 var ErrLoaderNotFound = vk.ErrLoaderNotFound
@@ -22,6 +15,9 @@ var ErrLoaderNotFound = vk.ErrLoaderNotFound
 // ErrOutOfDeviceMemory is matched by allocation failures for lack of device
 // memory.
 var ErrOutOfDeviceMemory = vk.ErrOutOfDeviceMemory
+
+// LoaderName is the Vulkan loader library in use ("" when none loaded).
+func LoaderName() string { return vk.LibraryName() }
 
 // MessageCount is the number of validation (debug-utils) messages received
 // by the process; it stays 0 when the runtime is used correctly.
@@ -160,60 +156,4 @@ func (in *instance) devices() ([]DeviceInfo, []vk.PhysicalDevice, error) {
 		infos[i] = in.query(i, pd)
 	}
 	return infos, pds, nil
-}
-
-// typeRank orders device types for automatic selection.
-func typeRank(t DeviceType) int {
-	switch t {
-	case TypeDiscrete:
-		return 0
-	case TypeIntegrated:
-		return 1
-	case TypeVirtual:
-		return 2
-	case TypeCPU:
-		return 4
-	}
-	return 3
-}
-
-// Select picks a device from infos: sel is "" or "auto" (the best non-CPU
-// device: discrete > integrated > virtual), "any" (the same order, CPU
-// implementations such as lavapipe last), or a decimal index.
-func Select(infos []DeviceInfo, sel string) (int, error) {
-	switch sel {
-	case "", "auto", "any":
-		order := make([]int, 0, len(infos))
-		for i := range infos {
-			if infos[i].Usable {
-				order = append(order, i)
-			}
-		}
-		slices.SortStableFunc(order, func(a, b int) int { return typeRank(infos[a].Type) - typeRank(infos[b].Type) })
-		for _, i := range order {
-			if infos[i].Type == TypeCPU && sel != "any" {
-				continue
-			}
-			return i, nil
-		}
-		if len(order) > 0 {
-			return 0, fmt.Errorf("%w: only CPU Vulkan implementations (%s) were found; select one by index or with \"any\" to use it", ErrNoDevice, infos[order[0]].Name)
-		}
-		reasons := ""
-		for _, d := range infos {
-			reasons += fmt.Sprintf("; %d %s: %s", d.Index, d.Name, d.Reason)
-		}
-		return 0, fmt.Errorf("%w%s", ErrNoDevice, reasons)
-	}
-	var idx int
-	if _, err := fmt.Sscanf(sel, "%d", &idx); err != nil || fmt.Sprint(idx) != sel {
-		return 0, fmt.Errorf("vulkan: bad device selection %q (want auto, any or an index)", sel)
-	}
-	if idx < 0 || idx >= len(infos) {
-		return 0, fmt.Errorf("%w: device index %d out of range (%d devices)", ErrNoDevice, idx, len(infos))
-	}
-	if !infos[idx].Usable {
-		return 0, fmt.Errorf("%w: device %d (%s): %s", ErrNoDevice, idx, infos[idx].Name, infos[idx].Reason)
-	}
-	return idx, nil
 }

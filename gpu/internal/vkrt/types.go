@@ -1,0 +1,157 @@
+package vkrt
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// ErrNoDevice is matched by the errors of Open and Devices when the loader
+// works but no usable Vulkan device exists (or none that the selection
+// allows).
+var ErrNoDevice = errors.New("vulkan: no usable device")
+
+// DeviceType is the kind of a physical device.
+type DeviceType string
+
+// Device types, as VkPhysicalDeviceType.
+const (
+	TypeDiscrete   DeviceType = "discrete"
+	TypeIntegrated DeviceType = "integrated"
+	TypeVirtual    DeviceType = "virtual"
+	TypeCPU        DeviceType = "cpu"
+	TypeOther      DeviceType = "other"
+)
+
+// DeviceInfo describes a physical device.
+type DeviceInfo struct {
+	Index         int        `json:"index"`
+	Name          string     `json:"name"`
+	Type          DeviceType `json:"type"`
+	VendorID      uint32     `json:"vendor_id"`
+	DeviceID      uint32     `json:"device_id"`
+	APIVersion    string     `json:"api_version"`
+	DriverName    string     `json:"driver_name"`
+	DriverInfo    string     `json:"driver_info"`
+	DriverVersion uint32     `json:"driver_version"` // vendor-specific encoding
+	Heaps         []Heap     `json:"memory_heaps"`
+	// SubgroupSize is the default subgroup width (8 on lavapipe, 32 on
+	// NVIDIA, 32 or 64 on AMD); SubgroupArithmetic says whether subgroupAdd
+	// and friends work in compute shaders.
+	SubgroupSize       uint32   `json:"subgroup_size"`
+	SubgroupArithmetic bool     `json:"subgroup_arithmetic"`
+	Limits             Limits   `json:"limits"`
+	Features           Features `json:"features"`
+	// Usable is false when the runtime cannot run on the device (Reason
+	// says why: no compute queue, Vulkan older than 1.2).
+	Usable bool   `json:"usable"`
+	Reason string `json:"reason,omitempty"`
+
+	apiVersion  uint32
+	queueFamily uint32
+	tsBits      uint32
+}
+
+// Heap is a memory heap.
+type Heap struct {
+	Size        uint64 `json:"size"`
+	DeviceLocal bool   `json:"device_local"`
+}
+
+// Limits are the device limits a compute backend must respect.
+type Limits struct {
+	MaxStorageBufferRange           uint64    `json:"max_storage_buffer_range"`
+	MinStorageBufferOffsetAlignment uint64    `json:"min_storage_buffer_offset_alignment"`
+	MaxMemoryAllocationSize         uint64    `json:"max_memory_allocation_size"`
+	MaxComputeSharedMemorySize      uint32    `json:"max_compute_shared_memory_size"`
+	MaxPushConstantsSize            uint32    `json:"max_push_constants_size"`
+	MaxComputeWorkGroupCount        [3]uint32 `json:"max_compute_work_group_count"`
+	MaxComputeWorkGroupSize         [3]uint32 `json:"max_compute_work_group_size"`
+	MaxComputeWorkGroupInvocations  uint32    `json:"max_compute_work_group_invocations"`
+	MaxPerStageStorageBuffers       uint32    `json:"max_per_stage_storage_buffers"`
+	NonCoherentAtomSize             uint64    `json:"non_coherent_atom_size"`
+	TimestampPeriod                 float32   `json:"timestamp_period_ns"`
+}
+
+// Features are the shader features relevant to the kernels. Open enables
+// each one the device has.
+type Features struct {
+	ShaderInt8               bool `json:"shader_int8"`
+	ShaderInt16              bool `json:"shader_int16"`
+	ShaderInt64              bool `json:"shader_int64"`
+	ShaderFloat16            bool `json:"shader_float16"`
+	StorageBuffer8BitAccess  bool `json:"storage_buffer_8bit_access"`
+	StorageBuffer16BitAccess bool `json:"storage_buffer_16bit_access"`
+}
+
+// String is a short summary: "llvmpipe (cpu, Vulkan 1.3.230, llvmpipe)".
+func (d DeviceInfo) String() string {
+	return fmt.Sprintf("%s (%s, Vulkan %s, %s)", d.Name, d.Type, d.APIVersion, d.DriverName)
+}
+
+// DeviceLocalMemory is the total size of the device-local heaps.
+func (d DeviceInfo) DeviceLocalMemory() uint64 {
+	var n uint64
+	for _, h := range d.Heaps {
+		if h.DeviceLocal {
+			n += h.Size
+		}
+	}
+	return n
+}
+
+// typeRank orders device types for automatic selection.
+func typeRank(t DeviceType) int {
+	switch t {
+	case TypeDiscrete:
+		return 0
+	case TypeIntegrated:
+		return 1
+	case TypeVirtual:
+		return 2
+	case TypeCPU:
+		return 4
+	}
+	return 3
+}
+
+// Select picks a device from infos: sel is "" or "auto" (the best non-CPU
+// device: discrete > integrated > virtual), "any" (the same order, CPU
+// implementations such as lavapipe last), or a decimal index.
+func Select(infos []DeviceInfo, sel string) (int, error) {
+	switch sel {
+	case "", "auto", "any":
+		order := make([]int, 0, len(infos))
+		for i := range infos {
+			if infos[i].Usable {
+				order = append(order, i)
+			}
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return typeRank(infos[a].Type) - typeRank(infos[b].Type) })
+		for _, i := range order {
+			if infos[i].Type == TypeCPU && sel != "any" {
+				continue
+			}
+			return i, nil
+		}
+		if len(order) > 0 {
+			return 0, fmt.Errorf("%w: only CPU Vulkan implementations (%s) were found; select one by index or with \"any\" to use it", ErrNoDevice, infos[order[0]].Name)
+		}
+		reasons := ""
+		for _, d := range infos {
+			reasons += fmt.Sprintf("; %d %s: %s", d.Index, d.Name, d.Reason)
+		}
+		return 0, fmt.Errorf("%w%s", ErrNoDevice, reasons)
+	}
+	var idx int
+	if _, err := fmt.Sscanf(sel, "%d", &idx); err != nil || fmt.Sprint(idx) != sel {
+		return 0, fmt.Errorf("vulkan: bad device selection %q (want auto, any or an index)", sel)
+	}
+	if idx < 0 || idx >= len(infos) {
+		return 0, fmt.Errorf("%w: device index %d out of range (%d devices)", ErrNoDevice, idx, len(infos))
+	}
+	if !infos[idx].Usable {
+		return 0, fmt.Errorf("%w: device %d (%s): %s", ErrNoDevice, idx, infos[idx].Name, infos[idx].Reason)
+	}
+	return idx, nil
+}

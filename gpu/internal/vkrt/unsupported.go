@@ -1,0 +1,20 @@
+//go:build !((amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows))
+
+package vkrt
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+)
+
+// ErrLoaderNotFound is matched when the Vulkan loader library is missing.
+var ErrLoaderNotFound = errors.New("vulkan: loader library not found")
+
+// Devices reports that the runtime is not built for this platform.
+func Devices() ([]DeviceInfo, error) {
+	return nil, fmt.Errorf("%w: the Vulkan runtime is not available on %s/%s", ErrLoaderNotFound, runtime.GOOS, runtime.GOARCH)
+}
+
+// LoaderName is "" on this platform.
+func LoaderName() string { return "" }
