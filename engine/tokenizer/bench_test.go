@@ -53,9 +53,9 @@ func englishText(tk *Tokenizer, n int) string {
 func TestEncodeSpeed(t *testing.T) {
 	tk := llama3(t)
 	text := englishText(tk, 100<<10)
-	tk.cacheMu.Lock()
-	clear(tk.cache)
-	tk.cacheMu.Unlock()
+	tk.cache.mu.Lock()
+	clear(tk.cache.m)
+	tk.cache.mu.Unlock()
 	start := time.Now()
 	ids := tk.Encode(text, true, false)
 	cold := time.Since(start)
@@ -85,9 +85,9 @@ func BenchmarkEncodeLlama3Cold(b *testing.B) {
 	text := englishText(tk, 100<<10)
 	b.SetBytes(int64(len(text)))
 	for b.Loop() {
-		tk.cacheMu.Lock()
-		clear(tk.cache)
-		tk.cacheMu.Unlock()
+		tk.cache.mu.Lock()
+		clear(tk.cache.m)
+		tk.cache.mu.Unlock()
 		tk.Encode(text, true, false)
 	}
 }

@@ -97,7 +97,7 @@ func (t *Tokenizer) initBPE(merges [][2]string) {
 			t.rawIDs[t.pieces[i]] = int32(i)
 		}
 	}
-	t.cache = make(map[string][]int32)
+	t.cache = &wordCache{m: make(map[string][]int32)}
 }
 
 // encodeBPE appends the ids of text (no special tokens in it) to out.
@@ -124,9 +124,9 @@ func (t *Tokenizer) encodeWord(w string, out []int32, s *bpeScratch) []int32 {
 	}
 	cacheable := len(w) <= 64
 	if cacheable {
-		t.cacheMu.Lock()
-		ids, ok := t.cache[w]
-		t.cacheMu.Unlock()
+		t.cache.mu.Lock()
+		ids, ok := t.cache.m[w]
+		t.cache.mu.Unlock()
 		if ok {
 			return append(out, ids...)
 		}
@@ -135,12 +135,12 @@ func (t *Tokenizer) encodeWord(w string, out []int32, s *bpeScratch) []int32 {
 	out = t.bpe(w, out, s)
 	if cacheable {
 		ids := append([]int32(nil), out[start:]...)
-		t.cacheMu.Lock()
-		if len(t.cache) >= maxCache {
-			clear(t.cache)
+		t.cache.mu.Lock()
+		if len(t.cache.m) >= maxCache {
+			clear(t.cache.m)
 		}
-		t.cache[w] = ids
-		t.cacheMu.Unlock()
+		t.cache.m[w] = ids
+		t.cache.mu.Unlock()
 	}
 	return out
 }

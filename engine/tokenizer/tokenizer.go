@@ -19,6 +19,12 @@ import (
 	"sync"
 )
 
+// wordCache maps pre-tokens to their ids.
+type wordCache struct {
+	mu sync.Mutex
+	m  map[string][]int32
+}
+
 // Model is the tokenizer algorithm.
 type Model int
 
@@ -84,8 +90,7 @@ type Tokenizer struct {
 	merges       map[uint64]merge
 	byteSym      [256]int32 // symbol id of each byte's mapped character
 	extra        []string   // symbols that are not in the vocabulary (ids from len(tokens))
-	cacheMu      sync.Mutex
-	cache        map[string][]int32
+	cache        *wordCache
 
 	// SentencePiece
 	addSpacePrefix bool
@@ -155,6 +160,14 @@ func (t *Tokenizer) IsEOG(id int32) bool {
 // AddBOS reports whether the model expects a BOS token at the start of a
 // prompt.
 func (t *Tokenizer) AddBOS() bool { return t.addBOS && t.bos >= 0 }
+
+// WithChatTemplate returns a tokenizer that shares everything with t but
+// has chat template tpl (which selects the ChatFormat).
+func (t *Tokenizer) WithChatTemplate(tpl string) *Tokenizer {
+	c := *t
+	c.chatTemplate = tpl
+	return &c
+}
 
 // ChatTemplate returns the Jinja chat template stored with the model ("" if none).
 func (t *Tokenizer) ChatTemplate() string { return t.chatTemplate }
