@@ -213,6 +213,11 @@ func CheckModel(f *File) []Problem {
 		return probs
 	}
 	var probs []Problem
+	if p.Layers > int64(len(f.Tensors)) {
+		// Each layer has several tensors: listing them all would only repeat
+		// that the header and the tensor table disagree.
+		return []Problem{{Kind: ProblemMetadata, Msg: fmt.Sprintf("%s.block_count %d is more than the file's %d tensors", arch, p.Layers, len(f.Tensors))}}
+	}
 	if _, err := f.Int(arch + ".context_length"); err != nil {
 		probs = append(probs, Problem{Kind: ProblemMetadata, Msg: err.Error()})
 	}
