@@ -42,14 +42,15 @@ func newDeviceFeatures() *deviceFeatures {
 func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	p := in.vk.Properties(pd)
 	info := DeviceInfo{
-		Index:         index,
-		Name:          vk.FixedString(p.DeviceName[:]),
-		Type:          deviceType(p.DeviceType),
-		VendorID:      p.VendorID,
-		DeviceID:      p.DeviceID,
-		APIVersion:    vk.VersionString(p.ApiVersion),
-		DriverVersion: p.DriverVersion,
-		apiVersion:    p.ApiVersion,
+		Index:             index,
+		Name:              vk.FixedString(p.DeviceName[:]),
+		Type:              deviceType(p.DeviceType),
+		VendorID:          p.VendorID,
+		DeviceID:          p.DeviceID,
+		APIVersion:        vk.VersionString(p.ApiVersion),
+		DriverVersion:     p.DriverVersion,
+		DriverVersionText: driverVersionText(p.VendorID, p.DriverVersion),
+		apiVersion:        p.ApiVersion,
 	}
 	l := &p.Limits
 	info.Limits = Limits{

@@ -3,6 +3,7 @@ package vkrt
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 )
 
@@ -34,7 +35,9 @@ type DeviceInfo struct {
 	DriverName    string     `json:"driver_name"`
 	DriverInfo    string     `json:"driver_info"`
 	DriverVersion uint32     `json:"driver_version"` // vendor-specific encoding
-	Heaps         []Heap     `json:"memory_heaps"`
+	// DriverVersionText decodes DriverVersion as the vendor does.
+	DriverVersionText string `json:"driver_version_text"`
+	Heaps             []Heap `json:"memory_heaps"`
 	// SubgroupSize is the default subgroup width (8 on lavapipe, 32 on
 	// NVIDIA, 32 or 64 on AMD); SubgroupArithmetic says whether subgroupAdd
 	// and friends work in compute shaders.
@@ -87,6 +90,20 @@ type Features struct {
 // String is a short summary: "llvmpipe (cpu, Vulkan 1.3.230, llvmpipe)".
 func (d DeviceInfo) String() string {
 	return fmt.Sprintf("%s (%s, Vulkan %s, %s)", d.Name, d.Type, d.APIVersion, d.DriverName)
+}
+
+// driverVersionText decodes a driverVersion: NVIDIA packs 10.8.8.6 bits,
+// Intel's Windows driver 18.14 bits, the others use the Vulkan encoding.
+func driverVersionText(vendor, v uint32) string {
+	switch vendor {
+	case 0x10de:
+		return fmt.Sprintf("%d.%d.%d.%d", v>>22, v>>14&0xff, v>>6&0xff, v&0x3f)
+	case 0x8086:
+		if runtime.GOOS == "windows" {
+			return fmt.Sprintf("%d.%d", v>>14, v&0x3fff)
+		}
+	}
+	return fmt.Sprintf("%d.%d.%d", v>>22, v>>12&0x3ff, v&0xfff)
 }
 
 // DeviceLocalMemory is the total size of the device-local heaps.

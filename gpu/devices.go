@@ -1,0 +1,29 @@
+package gpu
+
+import "bitnet/gpu/internal/vkrt"
+
+// DeviceInfo describes a Vulkan physical device: identity, driver, memory
+// heaps, subgroup size, the limits kernels must respect and the shader
+// features the backend enables.
+type DeviceInfo = vkrt.DeviceInfo
+
+// Errors of Devices (and of opening a device), for errors.Is.
+var (
+	// ErrLoaderNotFound: no Vulkan loader library (libvulkan.so.1...).
+	ErrLoaderNotFound = vkrt.ErrLoaderNotFound
+	// ErrNoDevice: the loader works but no usable device was found.
+	ErrNoDevice = vkrt.ErrNoDevice
+)
+
+// Devices lists the Vulkan devices in the loader's order; DeviceInfo.Index
+// is the index to select one with.
+func Devices() ([]DeviceInfo, error) { return vkrt.Devices() }
+
+// AutoDevice is the device automatic selection picks among infos
+// (discrete > integrated > virtual, never a CPU implementation), or an
+// error saying why there is none.
+func AutoDevice(infos []DeviceInfo) (int, error) { return vkrt.Select(infos, "auto") }
+
+// LoaderName is the Vulkan loader library in use ("" before Devices or
+// Open loaded it).
+func LoaderName() string { return vkrt.LoaderName() }
