@@ -230,11 +230,11 @@ func rowToF32(w *tensor, n int, out []float32) {
 			out[i] = float32(int(c)-1) * w.scale
 		}
 	case gguf.Q8_0:
-		decodeQ8_0(w.raw[n*(k/32)*34:(n+1)*(k/32)*34], out)
+		gguf.DecodeQ8_0(w.raw[n*(k/32)*34:(n+1)*(k/32)*34], out)
 	case gguf.TQ2_0:
-		decodeTQ2_0(w.raw[n*(k/256)*66:(n+1)*(k/256)*66], out)
+		gguf.DecodeTQ2_0(w.raw[n*(k/256)*66:(n+1)*(k/256)*66], out)
 	case gguf.TQ1_0:
-		decodeTQ1_0(w.raw[n*(k/256)*54:(n+1)*(k/256)*54], out)
+		gguf.DecodeTQ1_0(w.raw[n*(k/256)*54:(n+1)*(k/256)*54], out)
 	default:
 		panic(fmt.Sprintf("cpu: cannot read rows of %s", w.dt))
 	}
@@ -314,12 +314,9 @@ func (b *Backend) RoPE(dstT, xT compute.Tensor, pos []int32, p compute.RoPEParam
 		panic(fmt.Sprintf("cpu.RoPE: x %v, %d positions, %+v", x.shape, len(pos), p))
 	}
 	half := p.Dims / 2
-	cs := make([]float32, p.Dims)
+	table := compute.RoPETable(pos, p)
 	for i := 0; i < r; i++ {
-		for j := 0; j < half; j++ {
-			ang := float64(pos[i]) * math.Pow(float64(p.Theta), -2*float64(j)/float64(p.Dims))
-			cs[2*j], cs[2*j+1] = float32(math.Cos(ang)), float32(math.Sin(ang))
-		}
+		cs := table[i*p.Dims : (i+1)*p.Dims]
 		row, out := x.f32[i*k:(i+1)*k], dst.f32[i*k:(i+1)*k]
 		for h := 0; h < k; h += p.HeadDim {
 			xh, oh := row[h:h+p.HeadDim], out[h:h+p.HeadDim]

@@ -84,7 +84,7 @@ void main() {
     vec2 tot = red[0];
     // inv = float32(1 / (hi + lo)).
     float inv = div_rn(1.0, tot.x);
-    precise float res = fma(-inv, tot.x, 1.0) - inv * tot.y;
+    precise float res = residual(1.0, inv, tot.x) - inv * tot.y;
     precise float invc = inv + res * inv;
     inv = invc;
     memoryBarrierBuffer();

@@ -38,7 +38,7 @@ void main() {
     // mean = float32(sum / k): divide the two-float sum, correct with the residual.
     float kf = float(p.k);
     float m0 = div_rn(sum.x, kf);
-    precise float res = fma(-m0, kf, sum.x) + sum.y;
+    precise float res = residual(sum.x, m0, kf) + sum.y;
     precise float mean = m0 + res / kf;
     precise float me = mean + p.eps;
     float scale = div_rn(1.0, sqrt_rn(me));

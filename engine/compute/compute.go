@@ -16,6 +16,7 @@ package compute
 
 import (
 	"fmt"
+	"math"
 
 	"bitnet/gguf"
 )
@@ -144,4 +145,24 @@ func RowsOf(t Tensor) (k, rows int) {
 		return 0, 0
 	}
 	return s[0], Elements(s) / s[0]
+}
+
+// RoPETable returns cos and sin of every rotation angle, interleaved:
+// [len(pos)][Dims/2][2], with angle = pos * Theta^(-2j/Dims) computed in
+// float64 and rounded to float32. Every backend rotates with these values.
+func RoPETable(pos []int32, p RoPEParams) []float32 {
+	half := p.Dims / 2
+	out := make([]float32, len(pos)*half*2)
+	inv := make([]float64, half)
+	for j := range inv {
+		inv[j] = math.Pow(float64(p.Theta), -2*float64(j)/float64(p.Dims))
+	}
+	for i, ps := range pos {
+		for j := 0; j < half; j++ {
+			s, c := math.Sincos(float64(ps) * inv[j])
+			out[(i*half+j)*2] = float32(c)
+			out[(i*half+j)*2+1] = float32(s)
+		}
+	}
+	return out
 }

@@ -19,8 +19,31 @@
 float next_away(float x) { return uintBitsToFloat(floatBitsToUint(x) + 1u); }
 float next_toward(float x) { return uintBitsToFloat(floatBitsToUint(x) - 1u); }
 
+// two_prod returns (p, e) with p = fl(a*b) and a*b = p + e exactly, by
+// Veltkamp splitting (no reliance on a fused multiply-add, which Vulkan does
+// not guarantee).
+vec2 two_prod(float a, float b) {
+    precise float ca = 4097.0 * a;
+    precise float ah = ca - (ca - a);
+    precise float al = a - ah;
+    precise float cb = 4097.0 * b;
+    precise float bh = cb - (cb - b);
+    precise float bl = b - bh;
+    precise float p = a * b;
+    precise float e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    return vec2(p, e);
+}
+
+// residual returns a - q*b, accurate to a few bits of its own (tiny) size.
+float residual(float a, float q, float b) {
+    vec2 pe = two_prod(q, b);
+    precise float r = (a - pe.x) - pe.y;
+    return r;
+}
+
 // div_rn returns a/b rounded to nearest (Vulkan's division may be off by a
-// few ulp): the candidate with the smallest exact residual a - q*b wins.
+// few ulp): among the quotient and its neighbours, the one with the
+// smallest residual a - q*b wins.
 float div_rn(float a, float b) {
     precise float q = a / b;
     if (q == 0.0 || isinf(q) || isnan(q)) {
@@ -29,9 +52,9 @@ float div_rn(float a, float b) {
     [[unroll]] for (int it = 0; it < 3; it++) {
         float qu = next_away(q);
         float qd = next_toward(q);
-        precise float r0 = abs(fma(-q, b, a));
-        precise float ru = abs(fma(-qu, b, a));
-        precise float rd = abs(fma(-qd, b, a));
+        float r0 = abs(residual(a, q, b));
+        float ru = abs(residual(a, qu, b));
+        float rd = abs(residual(a, qd, b));
         if (ru < r0 && ru <= rd) {
             q = qu;
         } else if (rd < r0) {
@@ -49,9 +72,9 @@ float sqrt_rn(float a) {
     [[unroll]] for (int it = 0; it < 3; it++) {
         float ru = next_away(r);
         float rd = next_toward(r);
-        precise float e0 = abs(fma(-r, r, a));
-        precise float eu = abs(fma(-ru, ru, a));
-        precise float ed = abs(fma(-rd, rd, a));
+        float e0 = abs(residual(a, r, r));
+        float eu = abs(residual(a, ru, ru));
+        float ed = abs(residual(a, rd, rd));
         if (eu < e0 && eu <= ed) {
             r = ru;
         } else if (ed < e0) {
@@ -78,11 +101,7 @@ vec2 df_add(vec2 x, vec2 y) {
     return two_sum(s.x, lo);
 }
 
-vec2 df_sq(float a) {
-    precise float pr = a * a;
-    precise float e = fma(a, a, -pr);
-    return vec2(pr, e);
-}
+vec2 df_sq(float a) { return two_prod(a, a); }
 
 // f32_to_f16 rounds to the nearest half, ties to even (as F16C and ggml).
 uint f32_to_f16(float f) {
