@@ -122,44 +122,32 @@ func (b *Backend) matmulTQ(dst []float32, w *tensor, x []float32, K, N, T int) {
 			ds[t*nb+i] = QuantizeQ8K(x[o:o+256], q[o:o+256])
 		}
 	}
-	bsz := 66
+	rowBytes := nb * 66
+	ternary := gguf.TernaryTQ2_0
 	if w.dt == gguf.TQ1_0 {
-		bsz = 54
+		rowBytes, ternary = nb*54, gguf.TernaryTQ1_0
 	}
 	b.pool.run(N, 1, func(lo, hi int) {
-		tern := make([]float32, 256)
+		tern := make([]int8, K)
+		d := make([]float32, nb)
 		for n := lo; n < hi; n++ {
+			if err := ternary(w.raw[n*rowBytes:(n+1)*rowBytes], tern, d); err != nil {
+				panic(fmt.Sprintf("cpu.MatMul: %s row %d: %v", w.dt, n, err))
+			}
 			for t := 0; t < T; t++ {
 				var sumf float32
 				for i := 0; i < nb; i++ {
-					blk := w.raw[(n*nb+i)*bsz : (n*nb+i+1)*bsz]
-					d := gguf.F16ToF32(uint16(blk[bsz-2]) | uint16(blk[bsz-1])<<8)
-					// Decode with d = 1 to get exact ternary values.
-					decodeTernaryBlock(w.dt, blk, tern)
 					var sumi int32
 					qb := q[t*K+i*256 : t*K+i*256+256]
-					for j, v := range tern {
+					for j, v := range tern[i*256 : i*256+256] {
 						sumi += int32(v) * int32(qb[j])
 					}
-					sumf += float32(sumi) * (ds[t*nb+i] * d)
+					sumf += float32(sumi) * (ds[t*nb+i] * d[i])
 				}
 				dst[t*N+n] = sumf
 			}
 		}
 	})
-}
-
-// decodeTernaryBlock writes the trits (-1, 0, 1) of one TQ block to out.
-func decodeTernaryBlock(dt gguf.DType, blk []byte, out []float32) {
-	// Replace the stored scale by 1.0 (0x3c00) in a copy to reuse the decoders.
-	var tmp [66]byte
-	n := copy(tmp[:], blk)
-	tmp[n-2], tmp[n-1] = 0x00, 0x3c
-	if dt == gguf.TQ2_0 {
-		decodeTQ2_0(tmp[:n], out)
-	} else {
-		decodeTQ1_0(tmp[:n], out)
-	}
 }
 
 func (b *Backend) matmulFloat(dst []float32, w *tensor, x []float32, K, N, T int) {
