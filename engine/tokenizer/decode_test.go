@@ -147,3 +147,24 @@ func TestByteLevelMap(t *testing.T) {
 		t.Errorf("map: space %U newline %U soft hyphen %U", byteToRune[' '], byteToRune['\n'], byteToRune[0xAD])
 	}
 }
+
+func TestConcurrentEncode(t *testing.T) {
+	tk := llama3(t)
+	text := englishText(tk, 20<<10)
+	want := tk.Encode(text, true, false)
+	done := make(chan []int32)
+	for range 4 {
+		go func() { done <- tk.Encode(text, true, false) }()
+	}
+	for range 4 {
+		if got := <-done; len(got) != len(want) || tk.Decode(got) != text {
+			t.Error("concurrent Encode differs")
+		}
+	}
+	if Model(0).String() != "unknown" || BPE.String() != "gpt2" || SPM.String() != "llama" {
+		t.Error("Model.String")
+	}
+	if eog := tk.EOG(); len(eog) != 2 {
+		t.Errorf("EOG = %v", eog)
+	}
+}
