@@ -49,15 +49,15 @@ func OpenBackend(o BackendOptions) (compute.Backend, error) {
 		return be, nil
 	case "auto":
 		if gpuOpener == nil {
-			slog.Info("backend: using cpu", "reason", "no Vulkan backend in this build")
+			slog.Info("vulkan: not available on this platform; using cpu")
 			return cpuBackend(), nil
 		}
 		be, err := gpuOpener(o.Device, o.Device < 0)
 		if err != nil {
-			slog.Info("backend: using cpu", "reason", err.Error())
+			slog.Info(fmt.Sprintf("%v; using cpu", err))
 			return cpuBackend(), nil
 		}
-		slog.Info("backend: using vulkan", "device", be.Device())
+		slog.Info("using vulkan: " + be.Device())
 		return be, nil
 	}
 	return nil, fmt.Errorf("unknown backend %q (want auto, cpu or vulkan)", name)

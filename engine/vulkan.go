@@ -1,0 +1,14 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package engine
+
+import (
+	"bitnet/engine/compute"
+	"bitnet/gpu"
+)
+
+func init() {
+	gpuOpener = func(device int, auto bool) (compute.Backend, error) {
+		return gpu.Open(gpu.Options{Device: device, Auto: auto})
+	}
+}

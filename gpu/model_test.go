@@ -1,0 +1,142 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package gpu_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"bitnet/cpu"
+	"bitnet/engine"
+	"bitnet/engine/compute"
+	"bitnet/gguf"
+	"bitnet/internal/modelgen"
+	"bitnet/internal/testdata"
+)
+
+// whole-model agreement between the Vulkan backend and the CPU reference.
+const (
+	minCosine  = 0.99999
+	maxAbsDiff = 1e-3
+)
+
+type run struct {
+	logits []float32 // every prompt position
+	greedy []int32
+}
+
+// runModel evaluates tokens as a batch, then decodes greedily n tokens one
+// at a time.
+func runModel(t *testing.T, path string, be compute.Backend, tokens []int32, n int) run {
+	t.Helper()
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := engine.Load(f, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.NewState(len(tokens)+n+1, 64, gguf.F16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg, err := st.Forward(tokens, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run{logits: lg}
+	nv := m.Config.NVocab
+	next := engine.Argmax(lg[len(lg)-nv:])
+	for len(r.greedy) < n {
+		r.greedy = append(r.greedy, next)
+		l, err := st.Forward([]int32{next}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next = engine.Argmax(l)
+	}
+	return r
+}
+
+func compareRuns(t *testing.T, got, want run, nv int, absTol float64) {
+	t.Helper()
+	rows := len(want.logits) / nv
+	var worstCos, worstAbs float64 = 1, 0
+	for i := 0; i < rows; i++ {
+		cos, mx, _ := engine.CompareVectors(got.logits[i*nv:(i+1)*nv], want.logits[i*nv:(i+1)*nv])
+		worstCos, worstAbs = min(worstCos, cos), max(worstAbs, mx)
+		if cos < minCosine || (absTol > 0 && mx > absTol) {
+			t.Errorf("position %d: cosine %.8f, max abs diff %.3g (want >= %g, <= %g)", i, cos, mx, minCosine, absTol)
+		}
+	}
+	t.Logf("logits over %d positions: worst cosine %.9f, max abs diff %.3g", rows, worstCos, worstAbs)
+	for i := range want.greedy {
+		if got.greedy[i] != want.greedy[i] {
+			t.Fatalf("greedy tokens differ at %d:\nvulkan %v\ncpu    %v", i, got.greedy, want.greedy)
+		}
+	}
+}
+
+func refRun(t *testing.T, path string, tokens []int32, n int) run {
+	be := cpu.New(cpu.Options{Reference: true})
+	defer be.Close()
+	return runModel(t, path, be, tokens, n)
+}
+
+// TestModelsMatchCPU runs real and golden models on Vulkan and the CPU.
+func TestModelsMatchCPU(t *testing.T) {
+	prompt := []int32{1, 17, 42, 99, 3, 250, 7, 128}
+	cases := []struct {
+		name   string
+		path   func(t *testing.T) string
+		tokens []int32
+		greedy int
+		absTol float64
+	}{
+		{"tiny-i2_s", func(t *testing.T) string { return testdata.Path(t, "golden/tiny-i2_s.gguf") }, prompt, 16, maxAbsDiff},
+		{"tiny-f32", func(t *testing.T) string { return testdata.Path(t, "golden/tiny-f32.gguf") }, prompt, 16, maxAbsDiff},
+		{"tinybitnet-stories", func(t *testing.T) string {
+			return filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+		}, []int32{1}, 120, maxAbsDiff},
+		{"stories260K", func(t *testing.T) string { return testdata.Path(t, "models/stories260K.gguf") }, []int32{1}, 200, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := c.path(t)
+			want := refRun(t, path, c.tokens, c.greedy)
+			be := openTest(t)
+			got := runModel(t, path, be, c.tokens, c.greedy)
+			f, _ := gguf.Open(path)
+			nv := len(want.logits) / len(c.tokens)
+			f.Close()
+			compareRuns(t, got, want, nv, c.absTol)
+		})
+	}
+}
+
+// TestGeneratedModelsMatchCPU covers the weight types the golden models do
+// not: generated bitnet-b1.58 (I2_S), bitnet (TQ2_0, TQ1_0) and llama (F16,
+// Q8_0-free F32) models.
+func TestGeneratedModelsMatchCPU(t *testing.T) {
+	for _, o := range []modelgen.Options{
+		{Arch: "bitnet-b1.58", Preset: "tiny", Seed: 3},
+		{Arch: "bitnet", Preset: "tiny", Seed: 4, WeightType: "tq2_0"},
+		{Arch: "bitnet", Preset: "tiny", Seed: 5, WeightType: "tq1_0"},
+		{Arch: "llama", Preset: "tiny", Seed: 6, WeightType: "f16"},
+	} {
+		t.Run(fmt.Sprintf("%s-%s", o.Arch, o.WeightType), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "model.gguf")
+			if err := modelgen.GenerateFile(path, o); err != nil {
+				t.Fatal(err)
+			}
+			tokens := []int32{1, 5, 9, 200, 33, 7}
+			want := refRun(t, path, tokens, 8)
+			be := openTest(t)
+			got := runModel(t, path, be, tokens, 8)
+			compareRuns(t, got, want, len(want.logits)/len(tokens), 0)
+		})
+	}
+}
