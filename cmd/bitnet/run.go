@@ -153,7 +153,13 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	}
 	out := bufio.NewWriter(stdout)
 	sw := newStopWriter(out, gf.stops)
-	stream := l.tok.NewStream()
+	// Output continues the prompt: keep the space a SentencePiece piece
+	// starts with unless only BOS precedes it.
+	var streamOpts []tokenizer.DecodeOption
+	if strings.TrimSpace(text) != "" {
+		streamOpts = append(streamOpts, tokenizer.KeepLeadingSpace())
+	}
+	stream := l.tok.NewStream(streamOpts...)
 	maxNew := gf.maxNew
 	if maxNew < 0 {
 		maxNew = 0

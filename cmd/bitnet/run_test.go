@@ -149,3 +149,16 @@ func TestStopWriter(t *testing.T) {
 func newTestStopWriter(b *bytes.Buffer, stops []string) *stopWriter {
 	return newStopWriter(bufio.NewWriter(b), stops)
 }
+
+// TestRunContinuesPromptWithSpace: SentencePiece output that continues a
+// prompt keeps the space its first piece starts with.
+func TestRunContinuesPromptWithSpace(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K.gguf")
+	out, errs, code := bitnet(t, "run", "--model", model, "--prompt", "Lily went", "--temperature", "0", "--max-new-tokens", "5", "--backend", "cpu")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.HasPrefix(out, " ") || strings.HasPrefix(out, "  ") {
+		t.Fatalf("continuation %q should start with exactly one space", out)
+	}
+}
