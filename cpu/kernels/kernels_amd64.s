@@ -101,7 +101,8 @@ rows:
 loop4:
 	CMPQ            R11, $0x04
 	JL              loop1
-	PREFETCHT0      1024(R9)
+	PREFETCHT0      4096(R9)
+	PREFETCHT0      4160(R9)
 	VBROADCASTI64X4 (R9), Z10
 	VPANDD          Z0, Z10, Z11
 	VPANDD          Z1, Z10, Z10
@@ -202,7 +203,7 @@ rows:
 	MOVQ   BX, R14
 
 loop:
-	PREFETCHT0      1024(R12)
+	PREFETCHT0      4096(R12)
 	VBROADCASTI64X4 (R12), Z10
 	VPANDD          Z0, Z10, Z11
 	VPANDD          Z1, Z10, Z10
@@ -313,7 +314,7 @@ rows:
 loop2:
 	CMPQ       R11, $0x02
 	JL         loop1
-	PREFETCHT0 1024(R9)
+	PREFETCHT0 4096(R9)
 	VMOVDQU    (R9), Y4
 	VPSRLW     $0x06, Y4, Y5
 	VPAND      Y0, Y5, Y5
@@ -426,7 +427,7 @@ rows:
 	MOVQ  BX, R14
 
 loop:
-	PREFETCHT0   1024(R12)
+	PREFETCHT0   4096(R12)
 	VMOVDQU      (R12), Y6
 	VPSRLW       $0x06, Y6, Y7
 	VPAND        Y0, Y7, Y7
@@ -552,8 +553,8 @@ rows:
 loop4:
 	CMPQ        R11, $0x40
 	JL          loop1
-	PREFETCHT0  2048(R9)
-	PREFETCHT0  2112(R9)
+	PREFETCHT0  4096(R9)
+	PREFETCHT0  4160(R9)
 	VCVTPH2PS   (R9), Z4
 	VFMADD231PS (R10), Z4, Z0
 	VCVTPH2PS   32(R9), Z4
@@ -646,7 +647,7 @@ rows:
 loop2:
 	CMPQ        R14, $0x20
 	JL          loop1
-	PREFETCHT0  2048(R12)
+	PREFETCHT0  4096(R12)
 	VCVTPH2PS   (R12), Z8
 	VFMADD231PS (CX)(R13*1), Z8, Z0
 	VFMADD231PS (R10)(R13*1), Z8, Z2
@@ -767,7 +768,7 @@ rows:
 loop4:
 	CMPQ        R11, $0x20
 	JL          loop1
-	PREFETCHT0  2048(R9)
+	PREFETCHT0  4096(R9)
 	VCVTPH2PS   (R9), Y4
 	VFMADD231PS (R10), Y4, Y0
 	VCVTPH2PS   16(R9), Y4
@@ -845,7 +846,7 @@ rows:
 loop2:
 	CMPQ        R14, $0x10
 	JL          loop1
-	PREFETCHT0  2048(R12)
+	PREFETCHT0  4096(R12)
 	VCVTPH2PS   (R12), Y8
 	VFMADD231PS (CX)(R13*1), Y8, Y0
 	VFMADD231PS (R10)(R13*1), Y8, Y2
@@ -1190,7 +1191,7 @@ reduce:
 	RET
 
 // func streamSumAVX2(p *byte, n int) uint64
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, MMX+
 TEXT ·streamSumAVX2(SB), NOSPLIT, $0-24
 	MOVQ  p+0(FP), AX
 	MOVQ  n+8(FP), CX
@@ -1200,19 +1201,23 @@ TEXT ·streamSumAVX2(SB), NOSPLIT, $0-24
 	VPXOR Y3, Y3, Y3
 
 loop:
-	TESTQ  CX, CX
-	JZ     reduce
-	VPADDQ (AX), Y0, Y0
-	VPADDQ 32(AX), Y1, Y1
-	VPADDQ 64(AX), Y2, Y2
-	VPADDQ 96(AX), Y3, Y3
-	VPADDQ 128(AX), Y0, Y0
-	VPADDQ 160(AX), Y1, Y1
-	VPADDQ 192(AX), Y2, Y2
-	VPADDQ 224(AX), Y3, Y3
-	ADDQ   $0x00000100, AX
-	SUBQ   $0x00000100, CX
-	JMP    loop
+	TESTQ      CX, CX
+	JZ         reduce
+	PREFETCHT0 8192(AX)
+	PREFETCHT0 8256(AX)
+	PREFETCHT0 8320(AX)
+	PREFETCHT0 8384(AX)
+	VPADDQ     (AX), Y0, Y0
+	VPADDQ     32(AX), Y1, Y1
+	VPADDQ     64(AX), Y2, Y2
+	VPADDQ     96(AX), Y3, Y3
+	VPADDQ     128(AX), Y0, Y0
+	VPADDQ     160(AX), Y1, Y1
+	VPADDQ     192(AX), Y2, Y2
+	VPADDQ     224(AX), Y3, Y3
+	ADDQ       $0x00000100, AX
+	SUBQ       $0x00000100, CX
+	JMP        loop
 
 reduce:
 	VPADDQ       Y1, Y0, Y0

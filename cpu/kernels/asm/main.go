@@ -14,8 +14,10 @@ import (
 
 // Software prefetch distances, in bytes ahead of the current weight pointer.
 const (
-	i2sPrefetch = 1024
-	f16Prefetch = 2048
+	i2sPrefetch = 4096
+	f16Prefetch = 4096
+	// streamPrefetch = 8192 leaves StreamSum to the hardware prefetchers.
+	streamPrefetch = 8192
 )
 
 func main() {
@@ -191,6 +193,7 @@ func i2sRowsVNNI() {
 	CMPQ(n, U8(unroll))
 	JL(LabelRef("loop1"))
 	PREFETCHT0(Mem{Base: wp, Disp: i2sPrefetch})
+	PREFETCHT0(Mem{Base: wp, Disp: i2sPrefetch + 64})
 	for u := 0; u < unroll; u++ {
 		t, a, b := ZMM(), ZMM(), ZMM()
 		VBROADCASTI64X4(Mem{Base: wp, Disp: 32 * u}, t)
@@ -1188,6 +1191,9 @@ func streamSumAVX2() {
 	Label("loop")
 	TESTQ(n, n)
 	JZ(LabelRef("reduce"))
+	for l := 0; l < unroll/2; l++ {
+		PREFETCHT0(Mem{Base: p, Disp: streamPrefetch + 64*l})
+	}
 	for u := 0; u < unroll; u++ {
 		VPADDQ(Mem{Base: p, Disp: 32 * u}, acc[u%4], acc[u%4])
 	}
