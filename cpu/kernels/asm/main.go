@@ -20,6 +20,14 @@ const (
 	streamPrefetch = 8192
 )
 
+// Prefetch instructions, by kernel family. PREFETCHT1 (into L2) measured
+// faster than PREFETCHT0 for the weight streams on a Xeon (Emerald Rapids).
+var (
+	pfI2S    = PREFETCHT1
+	pfF16    = PREFETCHT1
+	pfStream = PREFETCHT1
+)
+
 func main() {
 	ConstraintExpr("!noasm")
 
@@ -192,8 +200,8 @@ func i2sRowsVNNI() {
 	Label("loop4")
 	CMPQ(n, U8(unroll))
 	JL(LabelRef("loop1"))
-	PREFETCHT0(Mem{Base: wp, Disp: i2sPrefetch})
-	PREFETCHT0(Mem{Base: wp, Disp: i2sPrefetch + 64})
+	pfI2S(Mem{Base: wp, Disp: i2sPrefetch})
+	pfI2S(Mem{Base: wp, Disp: i2sPrefetch + 64})
 	for u := 0; u < unroll; u++ {
 		t, a, b := ZMM(), ZMM(), ZMM()
 		VBROADCASTI64X4(Mem{Base: wp, Disp: 32 * u}, t)
@@ -287,7 +295,7 @@ func i2sTile4VNNI() {
 	MOVQ(nb, n)
 
 	Label("loop")
-	PREFETCHT0(Mem{Base: wp, Disp: i2sPrefetch})
+	pfI2S(Mem{Base: wp, Disp: i2sPrefetch})
 	{
 		t, a, b := ZMM(), ZMM(), ZMM()
 		VBROADCASTI64X4(Mem{Base: wp}, t)
@@ -395,7 +403,7 @@ func i2sRowsAVX2() {
 	Label("loop2")
 	CMPQ(n, U8(2))
 	JL(LabelRef("loop1"))
-	PREFETCHT0(Mem{Base: wp, Disp: i2sPrefetch})
+	pfI2S(Mem{Base: wp, Disp: i2sPrefetch})
 	block(0, acc[0])
 	block(1, acc[1])
 	ADDQ(U8(64), wp)
@@ -466,7 +474,7 @@ func i2sTile4AVX2() {
 	MOVQ(nb, n)
 
 	Label("loop")
-	PREFETCHT0(Mem{Base: wp, Disp: i2sPrefetch})
+	pfI2S(Mem{Base: wp, Disp: i2sPrefetch})
 	c := unpackAVX2(Mem{Base: wp}, m3)
 	for t := 0; t < 4; t++ {
 		p0, p1 := YMM(), YMM()
@@ -557,8 +565,8 @@ func f16RowsAVX512() {
 	Label("loop4")
 	CMPQ(n, U8(16*unroll))
 	JL(LabelRef("loop1"))
-	PREFETCHT0(Mem{Base: wp, Disp: f16Prefetch})
-	PREFETCHT0(Mem{Base: wp, Disp: f16Prefetch + 64})
+	pfF16(Mem{Base: wp, Disp: f16Prefetch})
+	pfF16(Mem{Base: wp, Disp: f16Prefetch + 64})
 	for u := 0; u < unroll; u++ {
 		t := ZMM()
 		VCVTPH2PS(Mem{Base: wp, Disp: 32 * u}, t)
@@ -656,7 +664,7 @@ func f16Tile4AVX512() {
 	Label("loop2")
 	CMPQ(n, U8(32))
 	JL(LabelRef("loop1"))
-	PREFETCHT0(Mem{Base: wp, Disp: f16Prefetch})
+	pfF16(Mem{Base: wp, Disp: f16Prefetch})
 	for u := 0; u < 2; u++ {
 		wv := ZMM()
 		VCVTPH2PS(Mem{Base: wp, Disp: 32 * u}, wv)
@@ -751,7 +759,7 @@ func f16RowsAVX2() {
 	Label("loop4")
 	CMPQ(n, U8(8*unroll))
 	JL(LabelRef("loop1"))
-	PREFETCHT0(Mem{Base: wp, Disp: f16Prefetch})
+	pfF16(Mem{Base: wp, Disp: f16Prefetch})
 	for u := 0; u < unroll; u++ {
 		t := YMM()
 		VCVTPH2PS(Mem{Base: wp, Disp: 16 * u}, t)
@@ -833,7 +841,7 @@ func f16Tile4AVX2() {
 	Label("loop2")
 	CMPQ(n, U8(16))
 	JL(LabelRef("loop1"))
-	PREFETCHT0(Mem{Base: wp, Disp: f16Prefetch})
+	pfF16(Mem{Base: wp, Disp: f16Prefetch})
 	for u := 0; u < 2; u++ {
 		wv := YMM()
 		VCVTPH2PS(Mem{Base: wp, Disp: 16 * u}, wv)
@@ -1192,7 +1200,7 @@ func streamSumAVX2() {
 	TESTQ(n, n)
 	JZ(LabelRef("reduce"))
 	for l := 0; l < unroll/2; l++ {
-		PREFETCHT0(Mem{Base: p, Disp: streamPrefetch + 64*l})
+		pfStream(Mem{Base: p, Disp: streamPrefetch + 64*l})
 	}
 	for u := 0; u < unroll; u++ {
 		VPADDQ(Mem{Base: p, Disp: 32 * u}, acc[u%4], acc[u%4])
