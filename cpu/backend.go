@@ -10,6 +10,9 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/klauspost/cpuid/v2"
+
+	"bitnet/cpu/kernels"
 	"bitnet/engine/compute"
 	"bitnet/gguf"
 )
@@ -26,6 +29,7 @@ type Options struct {
 type Backend struct {
 	opt  Options
 	pool *pool
+	scr  scratch
 }
 
 var _ compute.Backend = (*Backend)(nil)
@@ -33,12 +37,21 @@ var _ compute.Backend = (*Backend)(nil)
 // New returns a CPU backend.
 func New(opt Options) *Backend {
 	if opt.Threads <= 0 {
-		opt.Threads = runtime.NumCPU()
+		opt.Threads = DefaultThreads()
 	}
 	if opt.Reference {
 		opt.Threads = 1
 	}
 	return &Backend{opt: opt, pool: newPool(opt.Threads)}
+}
+
+// DefaultThreads is the number of physical cores (memory-bound kernels gain
+// nothing from hyper-threads), or the number of CPUs when that is unknown.
+func DefaultThreads() int {
+	if n := cpuid.CPU.PhysicalCores; n > 0 {
+		return min(n, runtime.NumCPU())
+	}
+	return runtime.NumCPU()
 }
 
 // Name returns "cpu".
@@ -49,7 +62,7 @@ func (b *Backend) Device() string {
 	if b.opt.Reference {
 		return "reference (scalar, 1 thread)"
 	}
-	return fmt.Sprintf("%d threads", b.opt.Threads)
+	return fmt.Sprintf("%d threads, %s kernels", b.opt.Threads, kernels.Path())
 }
 
 // Threads returns the worker count.
@@ -72,6 +85,7 @@ type tensor struct {
 	f16   []uint16 // F16 KV cache, or F16/BF16 weights
 	raw   []byte   // quantized weights (I2_S, TQ1_0, TQ2_0, Q8_0)
 	scale float32  // I2_S per-tensor scale
+	code3 bool     // I2_S payload holds the never-written code 3 (reference path only)
 	name  string
 }
 
@@ -147,6 +161,9 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 			return nil, fmt.Errorf("cpu: tensor %q: %w", info.Name, err)
 		}
 		t.raw, t.scale = raw[:info.Size], s
+		if !b.opt.Reference {
+			t.code3 = hasCode3(raw[:n/4])
+		}
 	case gguf.TQ1_0, gguf.TQ2_0, gguf.Q8_0:
 		t.raw = raw[:info.Size]
 	default:
@@ -357,15 +374,25 @@ func (b *Backend) StoreKV(cacheT, xT compute.Tensor, pos0 int) {
 	}
 }
 
-// cacheRow returns element access to a KV cache row as float32.
-func cacheVals(c *tensor, row, k int, out []float32) {
+// f16Table maps every half-precision bit pattern to its float32 value.
+var f16Table = func() *[1 << 16]float32 {
+	var t [1 << 16]float32
+	for h := range t {
+		t[h] = gguf.F16ToF32(uint16(h))
+	}
+	return &t
+}()
+
+// kvRow returns row j, elements [e0, e0+n), of a KV cache as float32 in out.
+func kvRow(c *tensor, j, k, e0 int, out []float32) {
 	if c.dt == gguf.F16 {
-		for i, h := range c.f16[row*k : (row+1)*k] {
-			out[i] = gguf.F16ToF32(h)
+		src := c.f16[j*k+e0 : j*k+e0+len(out)]
+		for i, h := range src {
+			out[i] = f16Table[h]
 		}
 		return
 	}
-	copy(out, c.f32[row*k:(row+1)*k])
+	copy(out, c.f32[j*k+e0:j*k+e0+len(out)])
 }
 
 // Attention: causal softmax(Q.K^T*scale) V with grouped KV heads. Q is rounded
@@ -383,18 +410,13 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 	}
 	group := p.NHead / p.NKVHead
 	nkv := p.Pos0 + r
-	// Dequantize the caches once per call (reference clarity over speed).
-	kf := make([]float32, nkv*kvk)
-	vf := make([]float32, nkv*kvk)
-	for j := 0; j < nkv; j++ {
-		cacheVals(kc, j, kvk, kf[j*kvk:(j+1)*kvk])
-		cacheVals(vc, j, kvk, vf[j*kvk:(j+1)*kvk])
-	}
 	roundQ := kc.dt == gguf.F16
 	b.pool.run(r*p.NHead, 1, func(lo, hi int) {
 		qh := make([]float32, hd)
 		sc := make([]float32, nkv)
 		acc := make([]float32, hd)
+		kr := make([]float32, hd)
+		vr := make([]float32, hd)
 		for idx := lo; idx < hi; idx++ {
 			i, h := idx/p.NHead, idx%p.NHead
 			kvh := h / group
@@ -407,7 +429,7 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 			n := p.Pos0 + i + 1 // causal: positions 0..Pos0+i
 			mx := float32(math.Inf(-1))
 			for j := 0; j < n; j++ {
-				kr := kf[j*kvk+kvh*hd : j*kvk+(kvh+1)*hd]
+				kvRow(kc, j, kvk, kvh*hd, kr)
 				var s float32
 				for d, qv := range qh {
 					s += qv * kr[d]
@@ -426,7 +448,7 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 			clear(acc)
 			for j := 0; j < n; j++ {
 				pr := sc[j] * inv
-				vr := vf[j*kvk+kvh*hd : j*kvk+(kvh+1)*hd]
+				kvRow(vc, j, kvk, kvh*hd, vr)
 				for d := range acc {
 					acc[d] += pr * vr[d]
 				}

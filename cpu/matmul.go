@@ -84,6 +84,9 @@ func (b *Backend) MatMul(dstT, wT, xT compute.Tensor) {
 	if xk != K || dk != N || dT != T || x.f32 == nil || dst.f32 == nil {
 		panic(fmt.Sprintf("cpu.MatMul: dst %v = w %v (%s) x %v", dst.shape, w.shape, w.dt, x.shape))
 	}
+	if !b.opt.Reference && b.matmulFast(dst.f32, w, x.f32, K, N, T) {
+		return
+	}
 	switch w.dt {
 	case gguf.I2_S:
 		b.matmulI2S(dst.f32, w, x.f32, K, N, T)

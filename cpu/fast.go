@@ -1,0 +1,111 @@
+package cpu
+
+import (
+	"unsafe"
+
+	"bitnet/cpu/kernels"
+	"bitnet/gguf"
+)
+
+// The fast path: the same arithmetic as the reference loops in matmul.go,
+// through the kernels package (assembly on amd64) and cache blocking. Integer
+// results are identical to the reference; float matvecs (F16, F32 weights)
+// differ only in summation order.
+
+// rowBlock is the number of weight rows processed against every token before
+// moving on, so a block of weights stays in cache while the tokens stream by.
+const rowBlock = 32
+
+// scratch buffers reused across calls (the backend is not used concurrently).
+type scratch struct {
+	q    []int8
+	dots []int32
+	scl  []float32
+	sums []int32
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// hasCode3 reports whether any 2-bit code of an I2_S payload is 3 (never
+// written by the packer; the reference treats it as 0, the kernels as 3).
+func hasCode3(p []byte) bool {
+	n := len(p) / 8
+	words := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(p))), n)
+	const lo = 0x5555555555555555
+	for _, w := range words {
+		if w&(w>>1)&lo != 0 {
+			return true
+		}
+	}
+	for _, c := range p[n*8:] {
+		if c&(c>>1)&0x55 != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// matmulFast runs the matmul on the fast path and reports whether it had one
+// for the weight type.
+func (b *Backend) matmulFast(dst []float32, w *tensor, x []float32, K, N, T int) bool {
+	switch {
+	case w.dt == gguf.I2_S && !w.code3:
+		b.matmulI2SFast(dst, w, x, K, N, T)
+	case w.dt == gguf.F16:
+		b.matmulF16Fast(dst, w, x, K, N, T)
+	case w.dt == gguf.F32:
+		b.matmulF32Fast(dst, w, x, K, N, T)
+	default:
+		return false
+	}
+	return true
+}
+
+func (b *Backend) matmulI2SFast(dst []float32, w *tensor, x []float32, K, N, T int) {
+	s := &b.scr
+	s.q = grow(s.q, K*T)
+	s.scl = grow(s.scl, T)
+	s.sums = grow(s.sums, T)
+	s.dots = grow(s.dots, N*T)
+	for t := 0; t < T; t++ {
+		s.scl[t], s.sums[t] = kernels.QuantizeRow(x[t*K:(t+1)*K], s.q[t*K:(t+1)*K])
+	}
+	rb := K / 4
+	q, dots, scl, sums := s.q, s.dots, s.scl, s.sums
+	b.pool.run(N, rowBlock, func(lo, hi int) {
+		for r := lo; r < hi; r += rowBlock {
+			n := min(rowBlock, hi-r)
+			kernels.MatI2S(w.raw[r*rb:], rb, n, q, K, T, dots[r:], N)
+		}
+		for t := 0; t < T; t++ {
+			for i := lo; i < hi; i++ {
+				dst[t*N+i] = float32(dots[t*N+i]-sums[t]) / scl[t] * w.scale
+			}
+		}
+	})
+}
+
+func (b *Backend) matmulF16Fast(dst []float32, w *tensor, x []float32, K, N, T int) {
+	b.pool.run(N, rowBlock, func(lo, hi int) {
+		for r := lo; r < hi; r += rowBlock {
+			n := min(rowBlock, hi-r)
+			kernels.MatF16(w.f16[r*K:], K, n, x, K, T, dst[r:], N)
+		}
+	})
+}
+
+func (b *Backend) matmulF32Fast(dst []float32, w *tensor, x []float32, K, N, T int) {
+	b.pool.run(N, rowBlock, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			row := w.f32[n*K : (n+1)*K]
+			for t := 0; t < T; t++ {
+				dst[t*N+n] = kernels.DotF32(row, x[t*K:(t+1)*K])
+			}
+		}
+	})
+}
