@@ -1,0 +1,297 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strings"
+
+	"bitnet/engine/tokenizer"
+)
+
+// completionRequest is the body of /v1/completions and /v1/chat/completions
+// (OpenAI's fields, plus top_k, min_p and repeat_penalty as llama.cpp
+// accepts them). Unknown fields are ignored.
+type completionRequest struct {
+	Model               string          `json:"model"`
+	Prompt              json.RawMessage `json:"prompt"`
+	Messages            json.RawMessage `json:"messages"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Temperature         *float64        `json:"temperature"`
+	TopP                *float64        `json:"top_p"`
+	TopK                *int            `json:"top_k"`
+	MinP                *float64        `json:"min_p"`
+	RepeatPenalty       *float64        `json:"repeat_penalty"`
+	Seed                *int64          `json:"seed"`
+	Stop                json.RawMessage `json:"stop"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	N *int `json:"n"`
+}
+
+type chatMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+// maxStops bounds the number of stop strings of a request.
+const maxStops = 16
+
+// badRequest is a client error reported as HTTP 400 (or status, if set).
+type badRequest struct {
+	status int
+	msg    string
+}
+
+func (e *badRequest) Error() string { return e.msg }
+
+func badf(format string, args ...any) error {
+	return &badRequest{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+// decodeJSON reads one JSON object from the body into v.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &mbe):
+			return &badRequest{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body larger than %d bytes", mbe.Limit)}
+		case errors.As(err, &te) && te.Field != "":
+			return badf("invalid JSON: field %q must be %s, not %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		case errors.As(err, &te):
+			return badf("invalid JSON: the body must be a JSON object, not %s", te.Value)
+		case errors.As(err, &se):
+			return badf("invalid JSON: %v (at byte %d)", err, se.Offset)
+		case errors.Is(err, io.EOF):
+			return badf("invalid JSON: the request body is empty")
+		default:
+			return badf("invalid JSON: %v", err)
+		}
+	}
+	if dec.More() {
+		return badf("invalid JSON: data after the JSON object")
+	}
+	return nil
+}
+
+func jsonKind(k string) string {
+	switch {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
+		return "a number"
+	case k == "string":
+		return "a string"
+	case k == "bool":
+		return "a boolean"
+	case k == "slice":
+		return "an array"
+	}
+	return "a " + k
+}
+
+func isNull(raw json.RawMessage) bool {
+	return len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null"
+}
+
+// params merges a request's options with the defaults and validates them.
+func (req *completionRequest) params(def Params) (Params, error) {
+	p := def
+	p.Stop = append([]string(nil), def.Stop...)
+	maxTokens := req.MaxTokens
+	if req.MaxCompletionTokens != nil {
+		maxTokens = req.MaxCompletionTokens
+	}
+	if maxTokens != nil {
+		if *maxTokens < 0 {
+			return p, badf("max_tokens must not be negative (got %d)", *maxTokens)
+		}
+		p.MaxTokens = *maxTokens
+	}
+	if v := req.Temperature; v != nil {
+		if *v < 0 || *v > 2 || math.IsNaN(*v) {
+			return p, badf("temperature must be between 0 and 2 (got %g)", *v)
+		}
+		p.Temperature = *v
+	}
+	if v := req.TopP; v != nil {
+		if *v < 0 || *v > 1 || math.IsNaN(*v) {
+			return p, badf("top_p must be between 0 and 1 (got %g)", *v)
+		}
+		p.TopP = *v
+	}
+	if v := req.TopK; v != nil {
+		if *v < 0 {
+			return p, badf("top_k must not be negative (got %d)", *v)
+		}
+		p.TopK = *v
+	}
+	if v := req.MinP; v != nil {
+		if *v < 0 || *v > 1 || math.IsNaN(*v) {
+			return p, badf("min_p must be between 0 and 1 (got %g)", *v)
+		}
+		p.MinP = *v
+	}
+	if v := req.RepeatPenalty; v != nil {
+		if *v <= 0 || math.IsNaN(*v) {
+			return p, badf("repeat_penalty must be positive (got %g)", *v)
+		}
+		p.RepeatPenalty = *v
+	}
+	if req.Seed != nil {
+		p.Seed = *req.Seed
+	}
+	if req.N != nil && *req.N != 1 {
+		return p, badf("n must be 1 (got %d): one completion per request is supported", *req.N)
+	}
+	if !isNull(req.Stop) {
+		var one string
+		var list []string
+		if err := json.Unmarshal(req.Stop, &one); err == nil {
+			list = []string{one}
+		} else if err := json.Unmarshal(req.Stop, &list); err != nil {
+			return p, badf("stop must be a string or an array of strings")
+		}
+		if len(list) > maxStops {
+			return p, badf("stop has %d strings; at most %d are allowed", len(list), maxStops)
+		}
+		p.Stop = list
+	}
+	return p, nil
+}
+
+// promptText returns the prompt of a completion request: a string, an
+// array holding one string, or an array of token ids.
+func (req *completionRequest) promptText() (text string, ids []int32, err error) {
+	if isNull(req.Prompt) {
+		return "", nil, badf("prompt is required")
+	}
+	if err := json.Unmarshal(req.Prompt, &text); err == nil {
+		return text, nil, nil
+	}
+	var list []string
+	if err := json.Unmarshal(req.Prompt, &list); err == nil {
+		if len(list) != 1 {
+			return "", nil, badf("prompt: one prompt per request is supported (got %d)", len(list))
+		}
+		return list[0], nil, nil
+	}
+	if err := json.Unmarshal(req.Prompt, &ids); err == nil {
+		if len(ids) == 0 {
+			return "", nil, badf("prompt: the token array is empty")
+		}
+		return "", ids, nil
+	}
+	return "", nil, badf("prompt must be a string, an array of one string or an array of token ids")
+}
+
+// chatMessages returns the messages of a chat request.
+func (req *completionRequest) chatMessages() ([]tokenizer.Message, error) {
+	if isNull(req.Messages) {
+		return nil, badf("messages is required")
+	}
+	var raw []chatMessage
+	if err := json.Unmarshal(req.Messages, &raw); err != nil {
+		return nil, badf("messages must be an array of {role, content} objects")
+	}
+	if len(raw) == 0 {
+		return nil, badf("messages must not be empty")
+	}
+	msgs := make([]tokenizer.Message, len(raw))
+	for i, m := range raw {
+		if m.Role == "" {
+			return nil, badf("messages[%d] has no role", i)
+		}
+		content, err := messageContent(m.Content)
+		if err != nil {
+			return nil, badf("messages[%d].content %v", i, err)
+		}
+		msgs[i] = tokenizer.Message{Role: m.Role, Content: content}
+	}
+	return msgs, nil
+}
+
+// messageContent accepts a string, null, or an array of content parts of
+// which the text parts are joined.
+func messageContent(raw json.RawMessage) (string, error) {
+	if isNull(raw) {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(raw, &parts); err != nil {
+		return "", errors.New("must be a string or an array of content parts")
+	}
+	var b strings.Builder
+	for _, p := range parts {
+		if p.Type != "text" {
+			return "", fmt.Errorf("has a part of type %q: only text is supported", p.Type)
+		}
+		b.WriteString(p.Text)
+	}
+	return b.String(), nil
+}
+
+// Responses.
+
+type usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+type textChoice struct {
+	Index        int     `json:"index"`
+	Text         string  `json:"text"`
+	Logprobs     any     `json:"logprobs"`
+	FinishReason *string `json:"finish_reason"`
+}
+
+type chatChoice struct {
+	Index        int        `json:"index"`
+	Message      *chatOut   `json:"message,omitempty"`
+	Delta        *chatDelta `json:"delta,omitempty"`
+	Logprobs     any        `json:"logprobs"`
+	FinishReason *string    `json:"finish_reason"`
+}
+
+type chatOut struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+type chatDelta struct {
+	Role    string  `json:"role,omitempty"`
+	Content *string `json:"content,omitempty"`
+}
+
+type completionResponse struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	Model   string `json:"model"`
+	Choices any    `json:"choices"`
+	Usage   *usage `json:"usage,omitempty"`
+}
+
+type apiError struct {
+	Error struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+		Code    any    `json:"code"`
+	} `json:"error"`
+}

@@ -1,0 +1,476 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"bitnet/engine/tokenizer"
+)
+
+// DefaultMaxBody is the default limit on the size of a request body.
+const DefaultMaxBody = 8 << 20
+
+// Options configure a Server.
+type Options struct {
+	Model     string // the model name reported by /v1/models and in responses
+	Tokenizer *tokenizer.Tokenizer
+	// Sessions are the KV cache slots. Requests run one at a time; each
+	// uses the slot whose cache shares the longest prefix with its prompt.
+	Sessions []*Session
+	Defaults Params       // options of requests that leave them out
+	MaxBody  int64        // request body limit; 0: DefaultMaxBody
+	Logger   *slog.Logger // nil: slog.Default()
+}
+
+// Server is an http.Handler with OpenAI-compatible endpoints:
+//
+//	POST /v1/completions       text completion (stream: server-sent events)
+//	POST /v1/chat/completions  chat completion
+//	GET  /v1/models            the model
+//	GET  /health               {"status": "ok"}
+//	POST /tokenize             {"content": "..."} -> {"tokens": [...]}
+//	POST /detokenize           {"tokens": [...]} -> {"content": "..."}
+type Server struct {
+	o       Options
+	mux     *http.ServeMux
+	created int64
+
+	sem  chan struct{} // held by the request that is generating
+	mu   sync.Mutex    // guards lru
+	lru  []int64       // per session: when it was last used
+	tick int64
+}
+
+// New returns a server for o.
+func New(o Options) (*Server, error) {
+	if o.Tokenizer == nil || len(o.Sessions) == 0 {
+		return nil, errors.New("server: a tokenizer and at least one session are needed")
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Model == "" {
+		o.Model = "bitnet"
+	}
+	s := &Server{o: o, mux: http.NewServeMux(), created: time.Now().Unix(),
+		sem: make(chan struct{}, 1), lru: make([]int64, len(o.Sessions))}
+	s.route("POST", "/v1/completions", s.completions)
+	s.route("POST", "/v1/chat/completions", s.chatCompletions)
+	s.route("GET", "/v1/models", s.models)
+	s.route("GET", "/health", s.health)
+	s.route("POST", "/tokenize", s.tokenize)
+	s.route("POST", "/detokenize", s.detokenize)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return s, nil
+}
+
+// route registers h for method and path, answering other methods with 405.
+func (s *Server) route(method, path string, h func(http.ResponseWriter, *http.Request) error) {
+	s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method && !(method == "GET" && r.Method == "HEAD") {
+			w.Header().Set("Allow", method)
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: use %s", r.Method, path, method))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxBody)
+		if err := h(w, r); err != nil {
+			var br *badRequest
+			if errors.As(err, &br) {
+				writeError(w, br.status, br.msg)
+				return
+			}
+			writeError(w, http.StatusInternalServerError, err.Error())
+		}
+	})
+}
+
+// statusWriter records the status and size of a response for the log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ServeHTTP serves a request, logs it and turns a panic into a 500.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t0 := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.o.Logger.Error("panic while serving a request", "path", r.URL.Path, "panic", fmt.Sprint(v))
+			if sw.status == 0 {
+				writeError(sw, http.StatusInternalServerError, "internal error")
+			}
+		}
+		s.o.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"bytes", sw.bytes, "ms", time.Since(t0).Milliseconds(), "remote", r.RemoteAddr)
+	}()
+	s.mux.ServeHTTP(sw, r)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	var e apiError
+	e.Error.Message = msg
+	e.Error.Type = "invalid_request_error"
+	if status >= 500 {
+		e.Error.Type = "server_error"
+	}
+	writeJSON(w, status, e)
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) models(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"object": "list",
+		"data": []map[string]any{{
+			"id": s.o.Model, "object": "model", "created": s.created, "owned_by": "bitnet",
+			"meta": map[string]any{"n_ctx": s.o.Sessions[0].NCtx(), "n_vocab": s.o.Tokenizer.VocabSize()},
+		}},
+	})
+	return nil
+}
+
+func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Content      *string `json:"content"`
+		AddSpecial   bool    `json:"add_special"`
+		ParseSpecial *bool   `json:"parse_special"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Content == nil {
+		return badf("content is required")
+	}
+	special := req.ParseSpecial == nil || *req.ParseSpecial
+	ids := s.o.Tokenizer.Encode(*req.Content, req.AddSpecial && s.o.Tokenizer.AddBOS(), special)
+	if ids == nil {
+		ids = []int32{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": ids})
+	return nil
+}
+
+func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Tokens *[]int32 `json:"tokens"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Tokens == nil {
+		return badf("tokens is required")
+	}
+	if err := s.checkTokens(*req.Tokens); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"content": s.o.Tokenizer.Decode(*req.Tokens)})
+	return nil
+}
+
+func (s *Server) checkTokens(ids []int32) error {
+	n := s.o.Tokenizer.VocabSize()
+	for i, id := range ids {
+		if id < 0 || int(id) >= n {
+			return badf("token %d at index %d is outside the vocabulary [0, %d)", id, i, n)
+		}
+	}
+	return nil
+}
+
+// job is a validated generation request.
+type job struct {
+	chat     bool
+	ids      []int32
+	params   Params
+	seed     uint64
+	decode   []tokenizer.DecodeOption
+	stream   bool
+	usage    bool // stream_options.include_usage
+	id       string
+	created  int64
+	trimLeft bool
+}
+
+func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
+	var req completionRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	p, err := req.params(s.o.Defaults)
+	if err != nil {
+		return err
+	}
+	text, ids, err := req.promptText()
+	if err != nil {
+		return err
+	}
+	j := &job{params: p}
+	if ids != nil {
+		if err := s.checkTokens(ids); err != nil {
+			return err
+		}
+		j.ids = ids
+		if len(ids) > 1 || ids[0] != s.o.Tokenizer.BOS() {
+			j.decode = []tokenizer.DecodeOption{tokenizer.KeepLeadingSpace()}
+		}
+	} else {
+		j.ids = s.o.Tokenizer.Encode(text, s.o.Tokenizer.AddBOS(), true)
+		// The output continues the prompt: keep the space a SentencePiece
+		// piece starts with unless only BOS precedes it.
+		if strings.TrimSpace(text) != "" {
+			j.decode = []tokenizer.DecodeOption{tokenizer.KeepLeadingSpace()}
+		}
+	}
+	return s.run(w, r, &req, j)
+}
+
+func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
+	var req completionRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	p, err := req.params(s.o.Defaults)
+	if err != nil {
+		return err
+	}
+	msgs, err := req.chatMessages()
+	if err != nil {
+		return err
+	}
+	text, err := s.o.Tokenizer.RenderChat(msgs, true)
+	if err != nil {
+		return badf("messages: %v", strings.TrimPrefix(err.Error(), "tokenizer: "))
+	}
+	p.Stop = append(p.Stop, ChatStops(s.o.Tokenizer)...)
+	j := &job{chat: true, params: p, trimLeft: true,
+		ids:    s.o.Tokenizer.Encode(text, s.o.Tokenizer.AddBOS(), true),
+		decode: []tokenizer.DecodeOption{tokenizer.KeepLeadingSpace()}}
+	return s.run(w, r, &req, j)
+}
+
+// ChatStops are stop strings that end an assistant turn in chat formats
+// where no token does: the model starting the user's next turn.
+func ChatStops(tok *tokenizer.Tokenizer) []string {
+	if tok.ChatFormat() == tokenizer.ChatPlain {
+		return []string{"\nUser:"}
+	}
+	return nil
+}
+
+// run validates the prompt length, waits for a free turn and generates.
+func (s *Server) run(w http.ResponseWriter, r *http.Request, req *completionRequest, j *job) error {
+	nctx := s.o.Sessions[0].NCtx()
+	switch {
+	case len(j.ids) == 0:
+		return badf("prompt is empty (and the model adds no BOS token)")
+	case len(j.ids) >= nctx:
+		return badf("the prompt has %d tokens but the context holds %d: shorten it", len(j.ids), nctx)
+	}
+	j.seed = rand.Uint64()
+	if j.params.Seed >= 0 {
+		j.seed = uint64(j.params.Seed)
+	}
+	j.stream = req.Stream
+	j.usage = req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+	j.created = time.Now().Unix()
+	if j.chat {
+		j.id = fmt.Sprintf("chatcmpl-%016x", rand.Uint64())
+	} else {
+		j.id = fmt.Sprintf("cmpl-%016x", rand.Uint64())
+	}
+
+	select {
+	case s.sem <- struct{}{}:
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+	defer func() { <-s.sem }()
+	sess := s.pick(j.ids)
+
+	ctx := r.Context()
+	var sse *sseWriter
+	onText := func(string) error { return ctx.Err() }
+	if j.stream {
+		sse = newSSE(w)
+		if j.chat {
+			sse.send(s.chunk(j, chatChoice{Delta: &chatDelta{Role: "assistant", Content: ptr("")}}))
+		}
+		onText = func(t string) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if j.chat {
+				return sse.send(s.chunk(j, chatChoice{Delta: &chatDelta{Content: &t}}))
+			}
+			return sse.send(s.chunk(j, textChoice{Text: t}))
+		}
+	}
+	res, err := sess.Generate(Request{
+		Prompt: j.ids, Params: j.params, Sampler: j.params.Sampler(j.seed),
+		Decode: j.decode, TrimLeft: j.trimLeft, OnText: onText,
+	})
+	s.o.Logger.Info("generation", "id", j.id, "prompt_tokens", res.PromptTokens, "cached", res.CachedTokens,
+		"prompt_tps", round1(res.Stats.PromptTPS()), "tokens", len(res.Tokens), "tps", round1(res.Stats.GenTPS()),
+		"finish", res.FinishReason, "seed", j.seed)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // the client has gone
+		}
+		if sse != nil {
+			sse.sendError(err.Error())
+			return nil
+		}
+		if errors.Is(err, ErrPromptTooLong) {
+			return badf("%v", err)
+		}
+		return err
+	}
+	u := &usage{PromptTokens: len(j.ids), CompletionTokens: len(res.Tokens), TotalTokens: len(j.ids) + len(res.Tokens)}
+	finish := res.FinishReason
+	if sse != nil {
+		if j.chat {
+			sse.send(s.chunk(j, chatChoice{Delta: &chatDelta{}, FinishReason: &finish}))
+		} else {
+			sse.send(s.chunk(j, textChoice{FinishReason: &finish}))
+		}
+		if j.usage {
+			sse.send(completionResponse{ID: j.id, Object: s.object(j), Created: j.created, Model: s.o.Model, Choices: []any{}, Usage: u})
+		}
+		sse.done()
+		return nil
+	}
+	resp := completionResponse{ID: j.id, Created: j.created, Model: s.o.Model, Usage: u}
+	if j.chat {
+		resp.Object = "chat.completion"
+		resp.Choices = []chatChoice{{Message: &chatOut{Role: "assistant", Content: res.Text}, FinishReason: &finish}}
+	} else {
+		resp.Object = "text_completion"
+		resp.Choices = []textChoice{{Text: res.Text, FinishReason: &finish}}
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) object(j *job) string {
+	if j.chat {
+		return "chat.completion.chunk"
+	}
+	return "text_completion"
+}
+
+func (s *Server) chunk(j *job, choice any) completionResponse {
+	return completionResponse{ID: j.id, Object: s.object(j), Created: j.created, Model: s.o.Model, Choices: []any{choice}}
+}
+
+// pick returns the session whose cache shares the longest prefix with ids,
+// the least recently used among equals.
+func (s *Server) pick(ids []int32) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	best, bestN := 0, -1
+	for i, sess := range s.o.Sessions {
+		n := sess.CommonPrefix(ids)
+		if n > bestN || n == bestN && s.lru[i] < s.lru[best] {
+			best, bestN = i, n
+		}
+	}
+	s.tick++
+	s.lru[best] = s.tick
+	return s.o.Sessions[best]
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
+
+// sseWriter writes server-sent events.
+type sseWriter struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	err error
+}
+
+func newSSE(w http.ResponseWriter) *sseWriter {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+}
+
+func (s *sseWriter) write(data []byte) error {
+	if s.err != nil {
+		return s.err
+	}
+	if _, err := fmt.Fprintf(s.w, "data: %s\n\n", data); err != nil {
+		s.err = err
+		return err
+	}
+	if err := s.rc.Flush(); err != nil {
+		s.err = err
+	}
+	return s.err
+}
+
+func (s *sseWriter) send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.write(b)
+}
+
+func (s *sseWriter) sendError(msg string) {
+	var e apiError
+	e.Error.Message = msg
+	e.Error.Type = "server_error"
+	s.send(e)
+	s.write([]byte("[DONE]"))
+}
+
+func (s *sseWriter) done() { s.write([]byte("[DONE]")) }

@@ -1,0 +1,185 @@
+// Package server serves a model over HTTP with OpenAI-compatible endpoints,
+// and holds the generation core it shares with the interactive chat: a
+// Session keeps one sequence's KV cache together with the tokens in it, so a
+// prompt that extends what is cached (the next turn of a conversation)
+// evaluates only its new tokens.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"bitnet/engine"
+	"bitnet/engine/tokenizer"
+)
+
+// Finish reasons, as OpenAI names them.
+const (
+	FinishStop   = "stop"   // an end-of-generation token or a stop string
+	FinishLength = "length" // the token limit or a full context
+)
+
+// Session is a KV cache and the token sequence it holds. It is not safe for
+// concurrent use.
+type Session struct {
+	state  *engine.State
+	tok    *tokenizer.Tokenizer
+	cached []int32 // the tokens at positions [0, state.Pos)
+}
+
+// NewSession wraps a state, which it resets.
+func NewSession(st *engine.State, tok *tokenizer.Tokenizer) *Session {
+	st.Reset()
+	return &Session{state: st, tok: tok}
+}
+
+// NCtx is the context size in tokens.
+func (s *Session) NCtx() int { return s.state.NCtx }
+
+// Cached is the number of tokens in the KV cache.
+func (s *Session) Cached() int { return len(s.cached) }
+
+// Reset empties the KV cache.
+func (s *Session) Reset() {
+	s.state.Reset()
+	s.cached = s.cached[:0]
+}
+
+// CommonPrefix is how many leading tokens of ids are already in the cache.
+func (s *Session) CommonPrefix(ids []int32) int {
+	n := 0
+	for n < len(ids) && n < len(s.cached) && ids[n] == s.cached[n] {
+		n++
+	}
+	return n
+}
+
+// Request is one generation.
+type Request struct {
+	Prompt  []int32
+	Params  Params          // MaxTokens 0 evaluates the prompt only
+	Sampler *engine.Sampler // nil: built from Params with seed 0
+	// Decode are the options of the streaming decoder (KeepLeadingSpace
+	// when the output continues a prompt).
+	Decode []tokenizer.DecodeOption
+	// TrimLeft drops white space at the start of the output (a chat reply).
+	TrimLeft bool
+	// OnText receives the output as it is generated; an error stops the
+	// generation and is returned.
+	OnText func(text string) error
+}
+
+// Result is the outcome of a generation.
+type Result struct {
+	Text         string
+	Tokens       []int32
+	FinishReason string // FinishStop or FinishLength
+	ContextFull  bool   // generation ended because the context is full
+	PromptTokens int    // tokens in the prompt
+	CachedTokens int    // prompt tokens found in the cache (not evaluated)
+	Stats        engine.Stats
+}
+
+// ErrPromptTooLong is returned for a prompt that does not fit the context.
+var ErrPromptTooLong = errors.New("prompt too long")
+
+// Generate evaluates the part of req.Prompt that is not already cached, then
+// samples tokens until the limit, an end-of-generation token, a stop string
+// or a full context. On an evaluation error the cache is emptied.
+func (s *Session) Generate(req Request) (Result, error) {
+	res := Result{PromptTokens: len(req.Prompt)}
+	prompt := req.Prompt
+	if len(prompt) == 0 {
+		return res, errors.New("empty prompt: at least one token (e.g. BOS) is needed")
+	}
+	if len(prompt) >= s.state.NCtx {
+		return res, fmt.Errorf("%w: the prompt has %d tokens but the context holds %d", ErrPromptTooLong, len(prompt), s.state.NCtx)
+	}
+	smp := req.Sampler
+	if smp == nil {
+		smp = req.Params.Sampler(0)
+	}
+	// Rewind to the common prefix; at least one token is evaluated to get
+	// the logits of the next.
+	n := min(s.CommonPrefix(prompt), len(prompt)-1)
+	s.state.Pos = n
+	s.cached = s.cached[:n]
+	res.CachedTokens = n
+
+	var text strings.Builder
+	var cbErr error
+	trim := req.TrimLeft
+	filter := NewStopFilter(req.Params.Stop, func(t string) {
+		if trim {
+			t = strings.TrimLeftFunc(t, unicode.IsSpace)
+			if t == "" {
+				return
+			}
+			trim = false
+		}
+		text.WriteString(t)
+		if req.OnText != nil && cbErr == nil {
+			cbErr = req.OnText(t)
+		}
+	})
+	var t1 time.Time
+	finish := func() {
+		filter.Flush()
+		res.Text = text.String()
+		res.Stats.GenTokens, res.Stats.GenTime = len(res.Tokens), time.Since(t1)
+	}
+
+	t0 := time.Now()
+	logits, err := s.state.Forward(prompt[n:], false)
+	if err != nil {
+		s.Reset()
+		finish()
+		return res, err
+	}
+	s.cached = append(s.cached, prompt[n:]...)
+	res.Stats.PromptTokens, res.Stats.PromptTime = len(prompt)-n, time.Since(t0)
+
+	stream := s.tok.NewStream(req.Decode...)
+	history := append([]int32(nil), prompt...)
+	limit := req.Params.MaxTokens
+	t1 = time.Now()
+	res.FinishReason = FinishLength
+	for limit < 0 || len(res.Tokens) < limit {
+		id := smp.Sample(logits, history)
+		if s.tok.IsEOG(id) {
+			res.FinishReason = FinishStop
+			break
+		}
+		res.Tokens = append(res.Tokens, id)
+		history = append(history, id)
+		if filter.Write(stream.Push(id)) {
+			res.FinishReason = FinishStop
+			break
+		}
+		if cbErr != nil {
+			finish()
+			return res, cbErr
+		}
+		if limit >= 0 && len(res.Tokens) >= limit {
+			break
+		}
+		if s.state.Pos >= s.state.NCtx {
+			res.ContextFull = true
+			break
+		}
+		if logits, err = s.state.Forward([]int32{id}, false); err != nil {
+			s.Reset()
+			finish()
+			return res, err
+		}
+		s.cached = append(s.cached, id)
+	}
+	if !filter.Stopped() {
+		filter.Write(stream.Flush())
+	}
+	finish()
+	return res, cbErr
+}
