@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"sort"
 )
 
@@ -109,6 +110,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printHelp(stderr)
 		return 2
 	}
+	if path := os.Getenv("BITNET_CPUPROFILE"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "bitnet: BITNET_CPUPROFILE: %v\n", err)
+			return 1
+		}
+		defer stop()
+	}
 	err := c.run(args[1:], stdout, stderr)
 	switch {
 	case err == nil:
@@ -123,6 +132,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bitnet %s: %v\n", c.name, err)
 		return 1
 	}
+}
+
+// startCPUProfile writes a pprof CPU profile of the command to path.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func setupLogging(stderr io.Writer) {

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"bitnet/cpu/kernels"
+	"bitnet/engine"
+)
+
+func init() {
+	register(&command{
+		name:  "bench",
+		usage: "bench --model M [-p 128,512] [-n 128] [-r 5] [--threads N] [--backend B] [--json|--md]",
+		short: "Measure prompt processing and generation speed (mean ± stddev tokens/s over repetitions, warm-up excluded).",
+		run:   runBench,
+	})
+}
+
+// benchResult is one test of the --json output (stable for scripts).
+type benchResult struct {
+	Test         string    `json:"test"`          // "pp512" or "tg128"
+	Tokens       int       `json:"tokens"`        // tokens per repetition
+	Reps         int       `json:"reps"`          // timed repetitions
+	TPSMean      float64   `json:"tps_mean"`      // tokens/s
+	TPSStddev    float64   `json:"tps_stddev"`    // tokens/s
+	TPSSamples   []float64 `json:"tps_samples"`   // tokens/s of each repetition
+	GBPerSecond  float64   `json:"gb_per_second"` // tg only: bytes_per_token * tps_mean / 1e9
+	BoundPercent float64   `json:"bound_percent"` // tg only: gb_per_second / stream_gb_per_second * 100
+}
+
+type benchReport struct {
+	Model         string        `json:"model"`
+	Arch          string        `json:"arch"`
+	ModelBytes    int64         `json:"model_bytes"`     // tensor data
+	Params        int64         `json:"params"`          // elements of all tensors
+	BytesPerToken int64         `json:"bytes_per_token"` // weight bytes read per generated token
+	Backend       string        `json:"backend"`
+	Device        string        `json:"device"`
+	Threads       int           `json:"threads"`
+	Kernels       string        `json:"kernels,omitempty"`
+	StreamGBps    float64       `json:"stream_gb_per_second,omitempty"` // measured streaming read
+	GoVersion     string        `json:"go_version"`
+	Date          string        `json:"date"`
+	Results       []benchResult `json:"results"`
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v < 0 {
+			return nil, fmt.Errorf("%q is not a non-negative integer", f)
+		}
+		if v > 0 {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	c := commands["bench"]
+	fs := newFlagSet(c, stderr)
+	var mf modelFlags
+	mf.register(fs)
+	pp := fs.String("p", "128,512", "prompt lengths to test (comma-separated; 0 or empty skips)")
+	ng := fs.String("n", "128", "generation lengths to test")
+	reps := fs.Int("r", 5, "timed repetitions of each test")
+	asJSON := fs.Bool("json", false, "print JSON")
+	asMD := fs.Bool("md", false, "print a Markdown table")
+	stream := fs.Bool("stream", true, "measure the streaming read bandwidth (cpu backend) to compare generation with")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("unexpected argument %q", pos[0])
+	}
+	pps, err := parseInts(*pp)
+	if err != nil {
+		return usageErrorf("-p: %v", err)
+	}
+	tgs, err := parseInts(*ng)
+	if err != nil {
+		return usageErrorf("-n: %v", err)
+	}
+	if *reps < 1 {
+		return usageErrorf("-r %d: want at least 1", *reps)
+	}
+	if *asJSON && *asMD {
+		return usageErrorf("--json and --md exclude each other")
+	}
+	maxLen := 1
+	for _, p := range pps {
+		maxLen = max(maxLen, p)
+	}
+	for _, n := range tgs {
+		maxLen = max(maxLen, n+1)
+	}
+	if mf.ctxSize == 0 {
+		mf.ctxSize = maxLen
+	}
+	if mf.batch == engine.DefaultBatch {
+		mf.batch = max(mf.batch, min(maxLen, 512))
+	}
+	l, err := mf.open(false)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if maxLen > l.state.NCtx {
+		return usageErrorf("a test of %d tokens does not fit --ctx-size %d", maxLen, l.state.NCtx)
+	}
+	rep := benchReport{
+		Model: mf.model, Arch: l.model.Config.Arch, Backend: l.be.Name(), Device: l.be.Device(),
+		GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339),
+		BytesPerToken: bytesPerToken(l),
+	}
+	for _, t := range l.file.Tensors {
+		rep.ModelBytes += t.Size
+		rep.Params += t.Elements()
+	}
+	if l.be.Name() == "cpu" {
+		rep.Threads = threadsOf(l)
+		rep.Kernels = kernels.Path()
+	}
+	if *stream && l.be.Name() == "cpu" {
+		rep.StreamGBps = streamBandwidth(max(rep.Threads, 1))
+		fmt.Fprintf(stderr, "streaming read: %.1f GB/s on %d threads\n", rep.StreamGBps, rep.Threads)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	vocab := l.model.Config.NVocab
+	randomTokens := func(n int) []int32 {
+		ids := make([]int32, n)
+		for i := range ids {
+			ids[i] = int32(rng.IntN(vocab))
+		}
+		return ids
+	}
+	measure := func(name string, tokens int, once func() error) (benchResult, error) {
+		r := benchResult{Test: name, Tokens: tokens, Reps: *reps}
+		if err := once(); err != nil { // warm-up, not timed
+			return r, err
+		}
+		for i := 0; i < *reps; i++ {
+			t0 := time.Now()
+			if err := once(); err != nil {
+				return r, err
+			}
+			r.TPSSamples = append(r.TPSSamples, float64(tokens)/time.Since(t0).Seconds())
+		}
+		r.TPSMean, r.TPSStddev = meanStd(r.TPSSamples)
+		fmt.Fprintf(stderr, "%s: %.2f ± %.2f tokens/s\n", name, r.TPSMean, r.TPSStddev)
+		return r, nil
+	}
+	st := l.state
+	for _, p := range pps {
+		ids := randomTokens(p)
+		r, err := measure(fmt.Sprintf("pp%d", p), p, func() error {
+			st.Reset()
+			_, err := st.Forward(ids, false)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		rep.Results = append(rep.Results, r)
+	}
+	for _, n := range tgs {
+		ids := randomTokens(n + 1)
+		r, err := measure(fmt.Sprintf("tg%d", n), n, func() error {
+			st.Reset()
+			if _, err := st.Forward(ids[:1], false); err != nil {
+				return err
+			}
+			for _, id := range ids[1:] {
+				if _, err := st.Forward([]int32{id}, false); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// The first token's pass is outside the timed loop's count: n passes
+		// of one token are timed together with it, so count n tokens.
+		r.GBPerSecond = float64(rep.BytesPerToken) * r.TPSMean / 1e9
+		if rep.StreamGBps > 0 {
+			r.BoundPercent = 100 * r.GBPerSecond / rep.StreamGBps
+		}
+		rep.Results = append(rep.Results, r)
+	}
+	switch {
+	case *asJSON:
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	case *asMD:
+		fmt.Fprintf(stdout, "| model | size | params | backend | device | threads | test | t/s | GB/s | %% of stream |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, r := range rep.Results {
+			gb, pct := "", ""
+			if r.GBPerSecond > 0 {
+				gb = fmt.Sprintf("%.1f", r.GBPerSecond)
+			}
+			if r.BoundPercent > 0 {
+				pct = fmt.Sprintf("%.0f%%", r.BoundPercent)
+			}
+			fmt.Fprintf(stdout, "| %s | %.2f GB | %.2f B | %s | %s | %d | %s | %.2f ± %.2f | %s | %s |\n",
+				rep.Arch, float64(rep.ModelBytes)/1e9, float64(rep.Params)/1e9, rep.Backend, rep.Device, rep.Threads,
+				r.Test, r.TPSMean, r.TPSStddev, gb, pct)
+		}
+	default:
+		fmt.Fprintf(stdout, "model %s (%s, %.2f GB, %.2f B params), %s on %s\n", rep.Model, rep.Arch,
+			float64(rep.ModelBytes)/1e9, float64(rep.Params)/1e9, rep.Backend, rep.Device)
+		fmt.Fprintf(stdout, "bytes read per generated token: %.3f GB", float64(rep.BytesPerToken)/1e9)
+		if rep.StreamGBps > 0 {
+			fmt.Fprintf(stdout, "; streaming read %.1f GB/s, so at most %.1f tokens/s", rep.StreamGBps, rep.StreamGBps*1e9/float64(rep.BytesPerToken))
+		}
+		fmt.Fprintln(stdout)
+		for _, r := range rep.Results {
+			fmt.Fprintf(stdout, "%-8s %10.2f ± %6.2f tokens/s", r.Test, r.TPSMean, r.TPSStddev)
+			if r.GBPerSecond > 0 {
+				fmt.Fprintf(stdout, "   %6.1f GB/s", r.GBPerSecond)
+			}
+			if r.BoundPercent > 0 {
+				fmt.Fprintf(stdout, "   %5.1f%% of the bandwidth bound", r.BoundPercent)
+			}
+			fmt.Fprintln(stdout)
+		}
+	}
+	return nil
+}
+
+func meanStd(v []float64) (mean, std float64) {
+	for _, x := range v {
+		mean += x
+	}
+	mean /= float64(len(v))
+	if len(v) > 1 {
+		for _, x := range v {
+			std += (x - mean) * (x - mean)
+		}
+		std = math.Sqrt(std / float64(len(v)-1))
+	}
+	return mean, std
+}
+
+// bytesPerToken is the weight data one generated token reads: every tensor
+// except an untied embedding table, of which only one row is read.
+func bytesPerToken(l *loaded) int64 {
+	var n int64
+	for _, t := range l.file.Tensors {
+		if t.Name == "token_embd.weight" && !l.model.TiedOutput {
+			n += t.Size / t.Shape[1]
+			continue
+		}
+		n += t.Size
+	}
+	return n
+}
+
+func threadsOf(l *loaded) int {
+	if t, ok := l.be.(interface{ Threads() int }); ok {
+		return t.Threads()
+	}
+	return 0
+}
+
+// streamBandwidth measures the streaming read bandwidth of threads
+// goroutines over a buffer far larger than the caches (best of 3, GB/s).
+func streamBandwidth(threads int) float64 {
+	const size = 1 << 30
+	buf := make([]byte, size)
+	for i := 0; i < size; i += 4096 {
+		buf[i] = 1
+	}
+	best := 0.0
+	for range 3 {
+		var wg sync.WaitGroup
+		per := size / threads
+		t0 := time.Now()
+		for i := range threads {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				kernels.StreamSum(buf[i*per : (i+1)*per])
+			}()
+		}
+		wg.Wait()
+		best = max(best, float64(size)/time.Since(t0).Seconds()/1e9)
+	}
+	return best
+}
