@@ -115,6 +115,9 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 	if ctx == 0 {
 		ctx = min(l.model.Config.NCtx, 4096)
 	}
+	if ctx > l.model.Config.NCtx {
+		slog.Warn("context size exceeds the model's training context; quality may degrade", "ctx", ctx, "n_ctx_train", l.model.Config.NCtx)
+	}
 	kv := gguf.F16
 	if m.kvType == "f32" {
 		kv = gguf.F32
