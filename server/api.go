@@ -286,6 +286,18 @@ type completionResponse struct {
 	Model   string `json:"model"`
 	Choices any    `json:"choices"`
 	Usage   *usage `json:"usage,omitempty"`
+	// Timings (as llama.cpp reports them) are in the final response or chunk.
+	Timings *timings `json:"timings,omitempty"`
+}
+
+type timings struct {
+	CachedN            int     `json:"cache_n"`  // prompt tokens found in the KV cache
+	PromptN            int     `json:"prompt_n"` // prompt tokens evaluated
+	PromptMS           float64 `json:"prompt_ms"`
+	PromptPerSecond    float64 `json:"prompt_per_second"`
+	PredictedN         int     `json:"predicted_n"` // tokens generated
+	PredictedMS        float64 `json:"predicted_ms"`
+	PredictedPerSecond float64 `json:"predicted_per_second"`
 }
 
 type apiError struct {

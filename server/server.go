@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -371,19 +372,25 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, req *completionRequ
 	}
 	u := &usage{PromptTokens: len(j.ids), CompletionTokens: len(res.Tokens), TotalTokens: len(j.ids) + len(res.Tokens)}
 	finish := res.FinishReason
+	st := res.Stats
+	tm := &timings{CachedN: res.CachedTokens, PromptN: st.PromptTokens, PromptMS: ms(st.PromptTime), PromptPerSecond: round1(st.PromptTPS()),
+		PredictedN: st.GenTokens, PredictedMS: ms(st.GenTime), PredictedPerSecond: round1(st.GenTPS())}
 	if sse != nil {
+		var last completionResponse
 		if j.chat {
-			sse.send(s.chunk(j, chatChoice{Delta: &chatDelta{}, FinishReason: &finish}))
+			last = s.chunk(j, chatChoice{Delta: &chatDelta{}, FinishReason: &finish})
 		} else {
-			sse.send(s.chunk(j, textChoice{FinishReason: &finish}))
+			last = s.chunk(j, textChoice{FinishReason: &finish})
 		}
+		last.Timings = tm
+		sse.send(last)
 		if j.usage {
 			sse.send(completionResponse{ID: j.id, Object: s.object(j), Created: j.created, Model: s.o.Model, Choices: []any{}, Usage: u})
 		}
 		sse.done()
 		return nil
 	}
-	resp := completionResponse{ID: j.id, Created: j.created, Model: s.o.Model, Usage: u}
+	resp := completionResponse{ID: j.id, Created: j.created, Model: s.o.Model, Usage: u, Timings: tm}
 	if j.chat {
 		resp.Object = "chat.completion"
 		resp.Choices = []chatChoice{{Message: &chatOut{Role: "assistant", Content: res.Text}, FinishReason: &finish}}
@@ -425,7 +432,9 @@ func (s *Server) pick(ids []int32) *Session {
 
 func ptr[T any](v T) *T { return &v }
 
-func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+func ms(d time.Duration) float64 { return round1(float64(d.Microseconds()) / 1000) }
 
 // sseWriter writes server-sent events.
 type sseWriter struct {

@@ -1,0 +1,598 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"bitnet/engine"
+	"bitnet/engine/tokenizer"
+	"bitnet/gguf"
+	"bitnet/internal/testdata"
+)
+
+// model is a loaded model with a spare state for computing expectations.
+type model struct {
+	m   *engine.Model
+	tok *tokenizer.Tokenizer
+	ref *engine.State
+}
+
+func loadModel(t testing.TB, path string) *model {
+	t.Helper()
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be, err := engine.OpenBackend(engine.BackendOptions{Name: "cpu", Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { be.Close() })
+	m, err := engine.Load(f, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := m.NewState(min(m.Config.NCtx, 4096), engine.DefaultBatch, gguf.F16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &model{m: m, tok: tok, ref: ref}
+}
+
+func storiesPath(t testing.TB) string {
+	return filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+}
+
+// newServer serves md with slots KV cache slots.
+func newServer(t testing.TB, md *model, slots int, def Params) *httptest.Server {
+	t.Helper()
+	var sessions []*Session
+	for range slots {
+		st, err := md.m.NewState(md.ref.NCtx, engine.DefaultBatch, gguf.F16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions = append(sessions, NewSession(st, md.tok))
+	}
+	s, err := New(Options{Model: "tiny", Tokenizer: md.tok, Sessions: sessions, Defaults: def,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// greedy is what the engine generates for prompt, decoded as bitnet run
+// decodes a continuation.
+func (md *model) greedy(t testing.TB, prompt string, n int) string {
+	t.Helper()
+	md.ref.Reset()
+	ids := md.tok.Encode(prompt, md.tok.AddBOS(), true)
+	out, _, err := md.ref.Generate(ids, engine.GenerateOptions{MaxNewTokens: n, IsEOG: md.tok.IsEOG,
+		Sampler: engine.NewSampler(engine.SamplerParams{Temperature: 0})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts []tokenizer.DecodeOption
+	if strings.TrimSpace(prompt) != "" {
+		opts = append(opts, tokenizer.KeepLeadingSpace())
+	}
+	return md.tok.Decode(out, opts...)
+}
+
+type response struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	Model   string `json:"model"`
+	Choices []struct {
+		Index   int    `json:"index"`
+		Text    string `json:"text"`
+		Message *struct {
+			Role    string `json:"role"`
+			Content string `json:"content"`
+		} `json:"message"`
+		Delta *struct {
+			Role    string  `json:"role"`
+			Content *string `json:"content"`
+		} `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage   *usage   `json:"usage"`
+	Timings *timings `json:"timings"`
+	Error   *struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+	} `json:"error"`
+}
+
+func post(t testing.TB, ts *httptest.Server, path string, body any) (int, response, string) {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case string:
+		r = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	resp, err := http.Post(ts.URL+path, "application/json", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out response
+	if ct := resp.Header.Get("Content-Type"); ct == "application/json" {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, raw)
+		}
+	}
+	return resp.StatusCode, out, string(raw)
+}
+
+// stream posts a streaming request and returns its events (without [DONE]).
+func stream(t testing.TB, ts *httptest.Server, path string, body map[string]any) []response {
+	t.Helper()
+	body["stream"] = true
+	j, _ := json.Marshal(body)
+	resp, err := http.Post(ts.URL+path, "application/json", bytes.NewReader(j))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status %d, %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	var events []response
+	sc := bufio.NewScanner(resp.Body)
+	done := false
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			continue
+		}
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			t.Fatalf("not an SSE data line: %q", line)
+		}
+		if done {
+			t.Fatalf("event after [DONE]: %q", line)
+		}
+		if data == "[DONE]" {
+			done = true
+			continue
+		}
+		var ev response
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+			t.Fatalf("%v: %s", err, data)
+		}
+		if ev.Error != nil {
+			t.Fatalf("error event: %s", ev.Error.Message)
+		}
+		events = append(events, ev)
+	}
+	if !done {
+		t.Fatal("the stream did not end with data: [DONE]")
+	}
+	return events
+}
+
+// streamText concatenates the text of completion (or chat) chunks and
+// returns it with the finish reason of the last choice.
+func streamText(t testing.TB, events []response, chat bool) (string, string) {
+	t.Helper()
+	var b strings.Builder
+	finish := ""
+	for i, ev := range events {
+		for _, c := range ev.Choices {
+			if finish != "" {
+				t.Fatalf("chunk %d after the finish reason", i)
+			}
+			if chat {
+				if c.Delta == nil {
+					t.Fatalf("chat chunk %d has no delta", i)
+				}
+				if c.Delta.Content != nil {
+					b.WriteString(*c.Delta.Content)
+				}
+			} else {
+				b.WriteString(c.Text)
+			}
+			if c.FinishReason != nil {
+				finish = *c.FinishReason
+			}
+		}
+	}
+	return b.String(), finish
+}
+
+func TestCompletionsGreedyMatchesEngine(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	ts := newServer(t, md, 1, DefaultParams)
+	for _, prompt := range []string{"Once upon a time", "The little dog", "Once upon a time there was", ""} {
+		want := md.greedy(t, prompt, 40)
+		// Twice: the second request reuses the cached prompt.
+		for rep := range 2 {
+			code, r, raw := post(t, ts, "/v1/completions", map[string]any{"prompt": prompt, "max_tokens": 40, "temperature": 0})
+			if code != 200 {
+				t.Fatalf("%q: status %d: %s", prompt, code, raw)
+			}
+			if len(r.Choices) != 1 || r.Choices[0].Text != want {
+				t.Fatalf("%q (request %d): text\n%q\nwant (engine)\n%q", prompt, rep, r.Choices[0].Text, want)
+			}
+			c := r.Choices[0]
+			if c.FinishReason == nil || *c.FinishReason != FinishLength {
+				t.Errorf("%q: finish_reason %v, want length", prompt, c.FinishReason)
+			}
+			nPrompt := len(md.tok.Encode(prompt, md.tok.AddBOS(), true))
+			if r.Object != "text_completion" || r.Model != "tiny" || !strings.HasPrefix(r.ID, "cmpl-") || r.Created == 0 {
+				t.Errorf("envelope: %s", raw)
+			}
+			if u := r.Usage; u == nil || u.PromptTokens != nPrompt || u.CompletionTokens != 40 || u.TotalTokens != nPrompt+40 {
+				t.Errorf("usage %+v, want %d prompt + 40 tokens", r.Usage, nPrompt)
+			}
+			if rep == 1 && (r.Timings == nil || r.Timings.CachedN != nPrompt-1 || r.Timings.PromptN != 1) {
+				t.Errorf("repeated prompt: timings %+v, want %d cached tokens and 1 evaluated", r.Timings, nPrompt-1)
+			}
+		}
+	}
+}
+
+func TestCompletionsStreamEqualsText(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	ts := newServer(t, md, 1, DefaultParams)
+	for _, body := range []map[string]any{
+		{"prompt": "Once upon a time", "max_tokens": 50, "temperature": 0},
+		{"prompt": "The cat sat", "max_tokens": 50, "temperature": 0.9, "seed": 7},
+		{"prompt": "Once upon a time", "max_tokens": 80, "temperature": 0, "stop": []string{"Lily", "park"}},
+	} {
+		code, r, raw := post(t, ts, "/v1/completions", body)
+		if code != 200 {
+			t.Fatalf("status %d: %s", code, raw)
+		}
+		events := stream(t, ts, "/v1/completions", body)
+		if len(events) < 3 {
+			t.Fatalf("only %d chunks", len(events))
+		}
+		got, finish := streamText(t, events, false)
+		if got != r.Choices[0].Text || finish != *r.Choices[0].FinishReason {
+			t.Fatalf("%v:\nstreamed %q (%s)\nwant     %q (%s)", body, got, finish, r.Choices[0].Text, *r.Choices[0].FinishReason)
+		}
+		last := events[len(events)-1]
+		if last.Timings == nil || last.Timings.PredictedN == 0 {
+			t.Errorf("the last chunk has no timings: %+v", last)
+		}
+		for _, ev := range events {
+			if ev.ID != events[0].ID || ev.Object != "text_completion" {
+				t.Fatalf("chunk envelope %+v", ev)
+			}
+		}
+	}
+}
+
+func TestStopStrings(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	ts := newServer(t, md, 1, DefaultParams)
+	full := md.greedy(t, "Once upon a time", 60)
+	for _, stop := range []any{"Lily", []string{"park", "Lily"}, []string{" lit"}} {
+		var stops []string
+		switch s := stop.(type) {
+		case string:
+			stops = []string{s}
+		case []string:
+			stops = s
+		}
+		cut := -1
+		for _, s := range stops {
+			if i := strings.Index(full, s); i >= 0 && (cut < 0 || i < cut) {
+				cut = i
+			}
+		}
+		if cut < 0 {
+			t.Fatalf("stop %q is not in the greedy text %q", stops, full)
+		}
+		body := map[string]any{"prompt": "Once upon a time", "max_tokens": 60, "temperature": 0, "stop": stop}
+		_, r, raw := post(t, ts, "/v1/completions", body)
+		if len(r.Choices) != 1 {
+			t.Fatal(raw)
+		}
+		if r.Choices[0].Text != full[:cut] || *r.Choices[0].FinishReason != FinishStop {
+			t.Fatalf("stop %q: %q (%s), want %q (stop)", stops, r.Choices[0].Text, *r.Choices[0].FinishReason, full[:cut])
+		}
+		got, finish := streamText(t, stream(t, ts, "/v1/completions", body), false)
+		if got != full[:cut] || finish != FinishStop {
+			t.Fatalf("streamed with stop %q: %q (%s), want %q", stops, got, finish, full[:cut])
+		}
+	}
+}
+
+func TestSeededSamplingIsReproducible(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	ts := newServer(t, md, 1, DefaultParams)
+	texts := map[int]string{}
+	for _, seed := range []int{1, 2, 1} {
+		_, r, raw := post(t, ts, "/v1/completions", map[string]any{"prompt": "Once", "max_tokens": 30, "temperature": 1.2, "top_k": 0, "top_p": 1, "min_p": 0, "seed": seed})
+		if len(r.Choices) != 1 {
+			t.Fatal(raw)
+		}
+		if prev, ok := texts[seed]; ok && prev != r.Choices[0].Text {
+			t.Fatalf("seed %d gave %q, then %q", seed, prev, r.Choices[0].Text)
+		}
+		texts[seed] = r.Choices[0].Text
+	}
+	if texts[1] == texts[2] {
+		t.Errorf("seeds 1 and 2 gave the same text %q", texts[1])
+	}
+}
+
+func TestChatCompletions(t *testing.T) {
+	for _, name := range []string{"stories", "tiny-i2_s"} {
+		t.Run(name, func(t *testing.T) {
+			path := storiesPath(t)
+			if name != "stories" {
+				path = testdata.Path(t, "golden/tiny-i2_s.gguf")
+			}
+			md := loadModel(t, path)
+			ts := newServer(t, md, 1, DefaultParams)
+			msgs := []map[string]any{
+				{"role": "system", "content": "You tell stories."},
+				{"role": "user", "content": "Tell me about a cat."},
+			}
+			body := map[string]any{"messages": msgs, "max_tokens": 30, "temperature": 0}
+			code, r, raw := post(t, ts, "/v1/chat/completions", body)
+			if code != 200 || len(r.Choices) != 1 || r.Choices[0].Message == nil {
+				t.Fatalf("status %d: %s", code, raw)
+			}
+			reply := r.Choices[0].Message.Content
+			if r.Object != "chat.completion" || !strings.HasPrefix(r.ID, "chatcmpl-") || r.Choices[0].Message.Role != "assistant" {
+				t.Errorf("envelope: %s", raw)
+			}
+			if reply == "" || reply != strings.TrimLeft(reply, " \n") {
+				t.Errorf("reply %q: want text without leading space", reply)
+			}
+			// The reply is the greedy continuation of the rendered prompt.
+			text, _ := md.tok.RenderChat([]tokenizer.Message{{Role: "system", Content: "You tell stories."}, {Role: "user", Content: "Tell me about a cat."}}, true)
+			want := strings.TrimLeft(md.greedy(t, text, 30), " \n")
+			if fr := *r.Choices[0].FinishReason; fr == FinishLength && reply != want || !strings.HasPrefix(want, reply) {
+				t.Errorf("reply %q (%s), want the engine's %q", reply, fr, want)
+			}
+			events := stream(t, ts, "/v1/chat/completions", body)
+			if events[0].Choices[0].Delta.Role != "assistant" {
+				t.Errorf("the first chunk does not give the role: %+v", events[0])
+			}
+			got, finish := streamText(t, events, true)
+			if got != reply || finish != *r.Choices[0].FinishReason {
+				t.Fatalf("streamed %q (%s), want %q", got, finish, reply)
+			}
+			for _, ev := range events {
+				if ev.Object != "chat.completion.chunk" {
+					t.Fatalf("chunk object %q", ev.Object)
+				}
+			}
+			// The next turn evaluates only what follows the cached conversation.
+			msgs = append(msgs, map[string]any{"role": "assistant", "content": reply},
+				map[string]any{"role": "user", "content": []map[string]string{{"type": "text", "text": "And then?"}}})
+			code, r2, raw := post(t, ts, "/v1/chat/completions", map[string]any{"messages": msgs, "max_tokens": 10, "temperature": 0})
+			if code != 200 {
+				t.Fatalf("status %d: %s", code, raw)
+			}
+			tm := r2.Timings
+			if tm == nil || tm.CachedN < r.Usage.PromptTokens || tm.PromptN >= r2.Usage.PromptTokens-r.Usage.PromptTokens || tm.CachedN+tm.PromptN != r2.Usage.PromptTokens {
+				t.Errorf("second turn: %+v with %d prompt tokens; want at least the first turn's %d prompt tokens cached", tm, r2.Usage.PromptTokens, r.Usage.PromptTokens)
+			}
+			// Usage in the stream when asked for.
+			body["stream_options"] = map[string]any{"include_usage": true}
+			events = stream(t, ts, "/v1/chat/completions", body)
+			if u := events[len(events)-1].Usage; u == nil || u.CompletionTokens == 0 || len(events[len(events)-1].Choices) != 0 {
+				t.Errorf("no usage chunk at the end: %+v", events[len(events)-1])
+			}
+		})
+	}
+}
+
+func TestRequestErrors(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	ts := newServer(t, md, 1, DefaultParams)
+	long := strings.Repeat("once upon a time ", 100)
+	cases := []struct {
+		path, body, msg string
+		status          int
+	}{
+		{"/v1/completions", `{"prompt": "hi"`, "invalid JSON", 400},
+		{"/v1/completions", ``, "empty", 400},
+		{"/v1/completions", `[1, 2]`, "JSON object", 400},
+		{"/v1/completions", `{"prompt": "a"} {}`, "after the JSON object", 400},
+		{"/v1/completions", `{"max_tokens": 5}`, "prompt is required", 400},
+		{"/v1/completions", `{"prompt": null}`, "prompt is required", 400},
+		{"/v1/completions", `{"prompt": {"a": 1}}`, "prompt must be", 400},
+		{"/v1/completions", `{"prompt": ["a", "b"]}`, "one prompt", 400},
+		{"/v1/completions", `{"prompt": [1, 99999]}`, "99999", 400},
+		{"/v1/completions", `{"prompt": "a", "max_tokens": -1}`, "max_tokens", 400},
+		{"/v1/completions", `{"prompt": "a", "max_tokens": "ten"}`, "max_tokens", 400},
+		{"/v1/completions", `{"prompt": "a", "temperature": -0.5}`, "temperature", 400},
+		{"/v1/completions", `{"prompt": "a", "temperature": 2.5}`, "temperature", 400},
+		{"/v1/completions", `{"prompt": "a", "top_p": 1.5}`, "top_p", 400},
+		{"/v1/completions", `{"prompt": "a", "top_k": -3}`, "top_k", 400},
+		{"/v1/completions", `{"prompt": "a", "min_p": -1}`, "min_p", 400},
+		{"/v1/completions", `{"prompt": "a", "repeat_penalty": 0}`, "repeat_penalty", 400},
+		{"/v1/completions", `{"prompt": "a", "n": 2}`, "n must be 1", 400},
+		{"/v1/completions", `{"prompt": "a", "stop": 3}`, "stop", 400},
+		{"/v1/completions", `{"prompt": "a", "stream": "yes"}`, "stream", 400},
+		{"/v1/completions", fmt.Sprintf(`{"prompt": %q}`, long), "context holds 256", 400},
+		{"/v1/completions", fmt.Sprintf(`{"prompt": %q, "stream": true}`, long), "context holds 256", 400},
+		{"/v1/chat/completions", `{"prompt": "a"}`, "messages is required", 400},
+		{"/v1/chat/completions", `{"messages": []}`, "messages must not be empty", 400},
+		{"/v1/chat/completions", `{"messages": "hi"}`, "messages must be", 400},
+		{"/v1/chat/completions", `{"messages": [{"content": "hi"}]}`, "messages[0] has no role", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": 5}]}`, "messages[0].content", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}`, "image_url", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "temperature": 3}`, "temperature", 400},
+		{"/v1/chat/completions", fmt.Sprintf(`{"messages": [{"role": "user", "content": %q}]}`, long), "context holds 256", 400},
+		{"/tokenize", `{}`, "content is required", 400},
+		{"/tokenize", `{"content": 1}`, "content", 400},
+		{"/detokenize", `{}`, "tokens is required", 400},
+		{"/detokenize", `{"tokens": [1, -2]}`, "-2", 400},
+		{"/v1/nothing", `{}`, "no endpoint", 404},
+		{"/health", `{}`, "use GET", 405},
+		{"/v1/completions", `{"prompt": "` + strings.Repeat("x", DefaultMaxBody) + `"}`, "larger than", 413},
+	}
+	for _, c := range cases {
+		name := c.path + " " + c.body
+		if len(name) > 60 {
+			name = name[:60]
+		}
+		code, r, raw := post(t, ts, c.path, c.body)
+		if code != c.status || r.Error == nil || !strings.Contains(r.Error.Message, c.msg) || r.Error.Type != "invalid_request_error" {
+			t.Errorf("%s: status %d, %.200s; want %d and an error naming %q", name, code, raw, c.status, c.msg)
+		}
+	}
+	// GET on a POST endpoint.
+	resp, err := http.Get(ts.URL + "/v1/completions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" {
+		t.Errorf("GET /v1/completions: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	// The server still works.
+	if code, _, raw := post(t, ts, "/v1/completions", `{"prompt": "Once", "max_tokens": 3}`); code != 200 {
+		t.Fatalf("after the errors: %d %s", code, raw)
+	}
+}
+
+func TestModelsHealthTokenize(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	ts := newServer(t, md, 1, DefaultParams)
+	for _, c := range []struct{ path, want string }{
+		{"/health", `"status":"ok"`},
+		{"/v1/models", `"object":"list"`},
+		{"/v1/models", `"id":"tiny"`},
+	} {
+		resp, err := http.Get(ts.URL + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), c.want) || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("GET %s: %d %s, want %s", c.path, resp.StatusCode, b, c.want)
+		}
+	}
+	for _, text := range []string{"Once upon a time, there was a dog.", "héllo wörld ✓", ""} {
+		var tk struct {
+			Tokens []int32 `json:"tokens"`
+		}
+		code, _, raw := post(t, ts, "/tokenize", map[string]any{"content": text})
+		if code != 200 || json.Unmarshal([]byte(raw), &tk) != nil || tk.Tokens == nil {
+			t.Fatalf("tokenize: %d %s", code, raw)
+		}
+		if want := md.tok.Encode(text, false, true); fmt.Sprint(tk.Tokens) != fmt.Sprint(want) {
+			t.Errorf("tokens %v, want %v", tk.Tokens, want)
+		}
+		var dt struct {
+			Content string `json:"content"`
+		}
+		code, _, raw = post(t, ts, "/detokenize", map[string]any{"tokens": tk.Tokens})
+		if code != 200 || json.Unmarshal([]byte(raw), &dt) != nil || dt.Content != text {
+			t.Errorf("round trip of %q: %d %s", text, code, raw)
+		}
+	}
+	_, _, raw := post(t, ts, "/tokenize", map[string]any{"content": "hi", "add_special": true})
+	if !strings.HasPrefix(raw, fmt.Sprintf(`{"tokens":[%d,`, md.tok.BOS())) {
+		t.Errorf("add_special: %s, want BOS %d first", raw, md.tok.BOS())
+	}
+}
+
+// TestConcurrentRequests: requests from several clients are served one at a
+// time and each gets the same greedy text, with one or two cache slots.
+func TestConcurrentRequests(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	for _, slots := range []int{1, 2} {
+		ts := newServer(t, md, slots, DefaultParams)
+		prompts := []string{"Once upon a time", "The little dog"}
+		want := map[string]string{}
+		for _, p := range prompts {
+			want[p] = md.greedy(t, p, 20)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p := prompts[i%2]
+				b, _ := json.Marshal(map[string]any{"prompt": p, "max_tokens": 20, "temperature": 0, "stream": i%4 == 0})
+				resp, err := http.Post(ts.URL+"/v1/completions", "application/json", bytes.NewReader(b))
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer resp.Body.Close()
+				raw, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != 200 {
+					errs <- fmt.Errorf("status %d: %s", resp.StatusCode, raw)
+					return
+				}
+				if i%4 != 0 {
+					var r response
+					json.Unmarshal(raw, &r)
+					if len(r.Choices) != 1 || r.Choices[0].Text != want[p] {
+						errs <- fmt.Errorf("%d slots, %q: %s, want %q", slots, p, raw, want[p])
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	}
+}
+
+// TestContextLimit: a generation that reaches the end of the context stops
+// with finish_reason length.
+func TestContextLimit(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	ts := newServer(t, md, 1, Params{MaxTokens: -1, Temperature: 0, RepeatPenalty: 1, Seed: -1})
+	code, r, raw := post(t, ts, "/v1/completions", map[string]any{"prompt": "Once upon a time", "max_tokens": 1000, "temperature": 0})
+	if code != 200 {
+		t.Fatalf("%d %s", code, raw)
+	}
+	// The last token is sampled from the logits of the last position and
+	// needs no place in the cache: a full context gives 256+1 tokens.
+	if u := r.Usage; u.TotalTokens > 257 || *r.Choices[0].FinishReason == FinishLength && u.TotalTokens != 257 {
+		t.Errorf("usage %+v, finish %s: want the context (256) filled", u, *r.Choices[0].FinishReason)
+	}
+	// max_tokens 0 evaluates the prompt only.
+	_, r, raw = post(t, ts, "/v1/completions", map[string]any{"prompt": "Once upon a time", "max_tokens": 0})
+	if len(r.Choices) != 1 || r.Choices[0].Text != "" || r.Usage.CompletionTokens != 0 {
+		t.Errorf("max_tokens 0: %s", raw)
+	}
+}
