@@ -77,12 +77,14 @@ func (b *Backend) Close() error {
 // Flush is a no-op: every op runs when called.
 func (b *Backend) Flush() error { return nil }
 
-// tensor is the CPU tensor. Exactly one of f32, f16, raw is the storage.
+// tensor is the CPU tensor. Exactly one of f32, f16, raw is the storage. An
+// F16 KV cache keeps its values, rounded to F16 when stored, in float32 slots
+// (f32): attention then reads them without conversion, at twice the memory.
 type tensor struct {
 	dt    gguf.DType
 	shape []int
 	f32   []float32
-	f16   []uint16 // F16 KV cache, or F16/BF16 weights
+	f16   []uint16 // F16/BF16 weights
 	raw   []byte   // quantized weights (I2_S, TQ1_0, TQ2_0, Q8_0)
 	scale float32  // I2_S per-tensor scale
 	code3 bool     // I2_S payload holds the never-written code 3 (reference path only)
@@ -110,7 +112,7 @@ func (b *Backend) Alloc(dt gguf.DType, shape ...int) compute.Tensor {
 	case gguf.F32:
 		t.f32 = make([]float32, n)
 	case gguf.F16:
-		t.f16 = make([]uint16, n)
+		t.f32 = make([]float32, n) // values rounded to F16, see tensor
 	default:
 		panic(fmt.Sprintf("cpu.Alloc: type %s is not an activation or cache type", dt))
 	}
@@ -188,10 +190,6 @@ func (b *Backend) Read(src compute.Tensor, dst []float32) error {
 	switch {
 	case t.f32 != nil && len(dst) == len(t.f32):
 		copy(dst, t.f32)
-	case t.f16 != nil && len(dst) == len(t.f16) && t.dt == gguf.F16:
-		for i, h := range t.f16 {
-			dst[i] = gguf.F16ToF32(h)
-		}
 	default:
 		return fmt.Errorf("cpu.Read: %d values from a %s tensor of shape %v", len(dst), t.dt, t.shape)
 	}
@@ -367,32 +365,16 @@ func (b *Backend) StoreKV(cacheT, xT compute.Tensor, pos0 int) {
 		copy(c.f32[pos0*k:], x.f32)
 	case gguf.F16:
 		for i, v := range x.f32 {
-			c.f16[pos0*k+i] = gguf.F32ToF16(v)
+			c.f32[pos0*k+i] = gguf.RoundF16(v)
 		}
 	default:
 		panic(fmt.Sprintf("cpu.StoreKV: cache type %s", c.dt))
 	}
 }
 
-// f16Table maps every half-precision bit pattern to its float32 value.
-var f16Table = func() *[1 << 16]float32 {
-	var t [1 << 16]float32
-	for h := range t {
-		t[h] = gguf.F16ToF32(uint16(h))
-	}
-	return &t
-}()
-
-// kvRow returns row j, elements [e0, e0+n), of a KV cache as float32 in out.
-func kvRow(c *tensor, j, k, e0 int, out []float32) {
-	if c.dt == gguf.F16 {
-		src := c.f16[j*k+e0 : j*k+e0+len(out)]
-		for i, h := range src {
-			out[i] = f16Table[h]
-		}
-		return
-	}
-	copy(out, c.f32[j*k+e0:j*k+e0+len(out)])
+// kvRow returns row j, elements [e0, e0+len(out)), of a KV cache.
+func kvRow(c *tensor, j, k, e0, n int) []float32 {
+	return c.f32[j*k+e0 : j*k+e0+n]
 }
 
 // Attention: causal softmax(Q.K^T*scale) V with grouped KV heads. Q is rounded
@@ -411,12 +393,11 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 	group := p.NHead / p.NKVHead
 	nkv := p.Pos0 + r
 	roundQ := kc.dt == gguf.F16
+	fast := !b.opt.Reference
 	b.pool.run(r*p.NHead, 1, func(lo, hi int) {
 		qh := make([]float32, hd)
 		sc := make([]float32, nkv)
 		acc := make([]float32, hd)
-		kr := make([]float32, hd)
-		vr := make([]float32, hd)
 		for idx := lo; idx < hi; idx++ {
 			i, h := idx/p.NHead, idx%p.NHead
 			kvh := h / group
@@ -429,10 +410,14 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 			n := p.Pos0 + i + 1 // causal: positions 0..Pos0+i
 			mx := float32(math.Inf(-1))
 			for j := 0; j < n; j++ {
-				kvRow(kc, j, kvk, kvh*hd, kr)
+				kr := kvRow(kc, j, kvk, kvh*hd, hd)
 				var s float32
-				for d, qv := range qh {
-					s += qv * kr[d]
+				if fast {
+					s = kernels.DotF32(qh, kr)
+				} else {
+					for d, qv := range qh {
+						s += qv * kr[d]
+					}
 				}
 				s *= p.Scale
 				sc[j] = s
@@ -448,7 +433,7 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 			clear(acc)
 			for j := 0; j < n; j++ {
 				pr := sc[j] * inv
-				kvRow(vc, j, kvk, kvh*hd, vr)
+				vr := kvRow(vc, j, kvk, kvh*hd, hd)
 				for d := range acc {
 					acc[d] += pr * vr[d]
 				}
