@@ -72,6 +72,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if *maxBody <= 0 {
 		return usageErrorf("--max-body %d must be positive", *maxBody)
 	}
+	log := slog.Default()
 	l, err := mf.open(true)
 	if err != nil {
 		return err
@@ -99,7 +100,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		defaults.MaxTokens = -1
 	}
 	srv, err := server.New(server.Options{Model: name, Tokenizer: l.tok, Sessions: sessions,
-		Defaults: defaults, MaxBody: *maxBody, Logger: slog.Default()})
+		Defaults: defaults, MaxBody: *maxBody, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -110,9 +111,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := serveContext()
 	defer stop()
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn)}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	addr := ln.Addr().String()
-	slog.Info("listening", "url", "http://"+addr, "model", name, "ctx", l.state.NCtx, "slots", *parallel)
+	log.Info("listening", "url", "http://"+addr, "model", name, "ctx", l.state.NCtx, "slots", *parallel)
 	if serveListening != nil {
 		serveListening(addr)
 	}
@@ -123,7 +124,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	slog.Info("shutting down: finishing running requests", "timeout", shutdownTimeout)
+	log.Info("shutting down: finishing running requests", "timeout", shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
@@ -133,6 +134,6 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	slog.Info("server stopped")
+	log.Info("server stopped")
 	return nil
 }
