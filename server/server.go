@@ -327,7 +327,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, req *completionRequ
 	select {
 	case s.sem <- struct{}{}:
 	case <-r.Context().Done():
-		return r.Context().Err()
+		return nil // the client has gone while waiting
 	}
 	defer func() { <-s.sem }()
 	sess := s.pick(j.ids)

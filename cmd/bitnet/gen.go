@@ -19,7 +19,8 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-// genFlags are the sampling and generation flags shared by run and chat.
+// genFlags are the sampling and generation flags of run and chat; serve
+// takes them as the defaults of requests.
 type genFlags struct {
 	maxNew        int
 	temperature   float64
