@@ -26,7 +26,7 @@ func fastImpls() []*impl {
 
 var avx512Impl = &impl{
 	name:     "avx512vnni",
-	i2sRows:  i2sRowsFast(i2sRowsVNNI),
+	i2sRows:  i2sRowsVNNIGo,
 	i2sMat:   i2sMatFast(i2sRowsVNNI, i2sTile4VNNI),
 	f16Rows:  f16RowsAVX512Go,
 	f16Mat:   f16MatAVX512Go,
@@ -34,7 +34,7 @@ var avx512Impl = &impl{
 	sumI8:    sumI8Fast,
 	quantize: quantizeFast,
 	quantS:   quantFast,
-	stream:   streamFast,
+	stream:   streamAVX512Go,
 }
 
 var avx2Impl = &impl{
@@ -210,4 +210,26 @@ func streamFast(b []byte) uint64 {
 		s = streamSumAVX2((*byte)(unsafe.Pointer(&b[0])), n)
 	}
 	return s + streamSumGeneric(b[n:])
+}
+
+func streamAVX512Go(b []byte) uint64 {
+	n := len(b) &^ 511
+	var s uint64
+	if n > 0 {
+		s = streamSumAVX512((*byte)(unsafe.Pointer(&b[0])), n)
+	}
+	return s + streamFast(b[n:])
+}
+
+// i2sRowsVNNIGo runs groups of four rows through i2sRows4VNNI, which loads
+// each slice of q once per four rows, and the rest through i2sRowsVNNI.
+func i2sRowsVNNIGo(w []byte, rowBytes int, q []int8, out []int32) {
+	nb := len(q) / BlockSize
+	n4 := len(out) &^ 3
+	if n4 > 0 {
+		i2sRows4VNNI(&w[0], &q[0], nb, n4, rowBytes, &out[0])
+	}
+	if n4 < len(out) {
+		i2sRowsVNNI(&w[n4*rowBytes], &q[0], nb, len(out)-n4, rowBytes, &out[n4])
+	}
 }

@@ -169,6 +169,101 @@ done:
 	VZEROUPPER
 	RET
 
+// func i2sRows4VNNI(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+// Requires: AVX, AVX2, AVX512F, MMX+
+TEXT ·i2sRows4VNNI(SB), NOSPLIT, $0-48
+	MOVQ      w+0(FP), AX
+	MOVQ      q+8(FP), CX
+	MOVQ      nBlocks+16(FP), DX
+	MOVQ      nRows+24(FP), BX
+	MOVQ      stride+32(FP), SI
+	MOVQ      out+40(FP), DI
+	SHRQ      $0x02, BX
+	VMOVDQU64 i2s_mask_a<>+0(SB), Z0
+	VMOVDQU64 i2s_mask_b<>+0(SB), Z1
+
+rows:
+	TESTQ  BX, BX
+	JZ     done
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	LEAQ   (SI)(SI*2), R8
+	MOVQ   CX, R9
+	MOVQ   DX, R10
+	LEAQ   4096(AX), R11
+	MOVQ   AX, R12
+
+loop:
+	PREFETCHT1      (R11)
+	PREFETCHT1      64(R11)
+	VMOVDQU64       (R9), Z10
+	VMOVDQU64       64(R9), Z11
+	VBROADCASTI64X4 (R12), Z12
+	VPANDD          Z0, Z12, Z13
+	VPANDD          Z1, Z12, Z12
+	VPDPBUSD        Z10, Z13, Z2
+	VPDPBUSD        Z11, Z12, Z3
+	VBROADCASTI64X4 (R12)(SI*1), Z12
+	VPANDD          Z0, Z12, Z13
+	VPANDD          Z1, Z12, Z12
+	VPDPBUSD        Z10, Z13, Z4
+	VPDPBUSD        Z11, Z12, Z5
+	VBROADCASTI64X4 (R12)(SI*2), Z12
+	VPANDD          Z0, Z12, Z13
+	VPANDD          Z1, Z12, Z12
+	VPDPBUSD        Z10, Z13, Z6
+	VPDPBUSD        Z11, Z12, Z7
+	VBROADCASTI64X4 (R12)(R8*1), Z12
+	VPANDD          Z0, Z12, Z13
+	VPANDD          Z1, Z12, Z12
+	VPDPBUSD        Z10, Z13, Z8
+	VPDPBUSD        Z11, Z12, Z9
+	ADDQ            $0x20, R12
+	SUBQ            $-128, R9
+	SUBQ            $-128, R11
+	DECQ            R10
+	JNZ             loop
+	VPSRAVD         i2s_shift_a<>+0(SB), Z2, Z2
+	VPSRAVD         i2s_shift_b<>+0(SB), Z3, Z3
+	VPADDD          Z3, Z2, Z2
+	VEXTRACTI64X4   $0x01, Z2, Y10
+	VPADDD          Y10, Y2, Y10
+	VPSRAVD         i2s_shift_a<>+0(SB), Z4, Z4
+	VPSRAVD         i2s_shift_b<>+0(SB), Z5, Z5
+	VPADDD          Z5, Z4, Z4
+	VEXTRACTI64X4   $0x01, Z4, Y11
+	VPADDD          Y11, Y4, Y11
+	VPSRAVD         i2s_shift_a<>+0(SB), Z6, Z6
+	VPSRAVD         i2s_shift_b<>+0(SB), Z7, Z7
+	VPADDD          Z7, Z6, Z6
+	VEXTRACTI64X4   $0x01, Z6, Y12
+	VPADDD          Y12, Y6, Y12
+	VPSRAVD         i2s_shift_a<>+0(SB), Z8, Z8
+	VPSRAVD         i2s_shift_b<>+0(SB), Z9, Z9
+	VPADDD          Z9, Z8, Z8
+	VEXTRACTI64X4   $0x01, Z8, Y13
+	VPADDD          Y13, Y8, Y13
+	VPHADDD         Y11, Y10, Y10
+	VPHADDD         Y13, Y12, Y12
+	VPHADDD         Y12, Y10, Y10
+	VEXTRACTI128    $0x01, Y10, X11
+	VPADDD          X11, X10, X11
+	VMOVDQU         X11, (DI)
+	LEAQ            (AX)(SI*4), AX
+	ADDQ            $0x10, DI
+	DECQ            BX
+	JMP             rows
+
+done:
+	VZEROUPPER
+	RET
+
 // func i2sTile4VNNI(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
 // Requires: AVX, AVX2, AVX512F, MMX+
 TEXT ·i2sTile4VNNI(SB), NOSPLIT, $0-64
@@ -1230,4 +1325,52 @@ reduce:
 	VMOVQ        X1, AX
 	VZEROUPPER
 	MOVQ         AX, ret+16(FP)
+	RET
+
+// func streamSumAVX512(p *byte, n int) uint64
+// Requires: AVX, AVX2, AVX512F, MMX+
+TEXT ·streamSumAVX512(SB), NOSPLIT, $0-24
+	MOVQ   p+0(FP), AX
+	MOVQ   n+8(FP), CX
+	VPXORQ Z0, Z0, Z0
+	VPXORQ Z1, Z1, Z1
+	VPXORQ Z2, Z2, Z2
+	VPXORQ Z3, Z3, Z3
+
+loop:
+	TESTQ      CX, CX
+	JZ         reduce
+	PREFETCHT1 8192(AX)
+	PREFETCHT1 8256(AX)
+	PREFETCHT1 8320(AX)
+	PREFETCHT1 8384(AX)
+	PREFETCHT1 8448(AX)
+	PREFETCHT1 8512(AX)
+	PREFETCHT1 8576(AX)
+	PREFETCHT1 8640(AX)
+	VPADDQ     (AX), Z0, Z0
+	VPADDQ     64(AX), Z1, Z1
+	VPADDQ     128(AX), Z2, Z2
+	VPADDQ     192(AX), Z3, Z3
+	VPADDQ     256(AX), Z0, Z0
+	VPADDQ     320(AX), Z1, Z1
+	VPADDQ     384(AX), Z2, Z2
+	VPADDQ     448(AX), Z3, Z3
+	ADDQ       $0x00000200, AX
+	SUBQ       $0x00000200, CX
+	JMP        loop
+
+reduce:
+	VPADDQ        Z1, Z0, Z0
+	VPADDQ        Z3, Z2, Z2
+	VPADDQ        Z2, Z0, Z0
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDQ        Y1, Y0, Y1
+	VEXTRACTI128  $0x01, Y1, X0
+	VPADDQ        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDQ        X1, X0, X0
+	VMOVQ         X0, AX
+	VZEROUPPER
+	MOVQ          AX, ret+16(FP)
 	RET

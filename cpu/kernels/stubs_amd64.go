@@ -9,6 +9,12 @@ package kernels
 //go:noescape
 func i2sRowsVNNI(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
 
+// i2sRows4VNNI is i2sRowsVNNI for nRows a multiple of 4: it runs four rows at a time so
+// that each load of q serves four rows.
+//
+//go:noescape
+func i2sRows4VNNI(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+
 // i2sTile4VNNI sets out[t*outStride+r] = sum_k code(w[r*stride:], k) * q[t*qStride+k]
 // for t < 4 and r < nRows, K = 128*nBlocks. Strides are in elements.
 //
@@ -81,3 +87,9 @@ func quantAVX2(x *float32, n int, s float32, q *int8) int32
 //
 //go:noescape
 func streamSumAVX2(p *byte, n int) uint64
+
+// streamSumAVX512 returns the wrapping sum of the little-endian uint64 words of p[:n];
+// n is a multiple of 512.
+//
+//go:noescape
+func streamSumAVX512(p *byte, n int) uint64

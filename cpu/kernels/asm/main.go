@@ -34,6 +34,7 @@ func main() {
 	constants()
 
 	i2sRowsVNNI()
+	i2sRows4VNNI()
 	i2sTile4VNNI()
 	i2sRowsAVX2()
 	i2sTile4AVX2()
@@ -51,6 +52,7 @@ func main() {
 	quantAVX2()
 
 	streamSumAVX2()
+	streamSumAVX512()
 
 	Generate()
 }
@@ -244,6 +246,106 @@ func i2sRowsVNNI() {
 
 	ADDQ(stride, w)
 	INCQ(row)
+	JMP(LabelRef("rows"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func i2sRows4VNNI() {
+	TEXT("i2sRows4VNNI", NOSPLIT, "func(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)")
+	Pragma("noescape")
+	Doc("i2sRows4VNNI is i2sRowsVNNI for nRows a multiple of 4: it runs four rows at a time so",
+		"that each load of q serves four rows.")
+	w := Load(Param("w"), GP64())
+	q := Load(Param("q"), GP64())
+	nb := Load(Param("nBlocks"), GP64())
+	nr := Load(Param("nRows"), GP64())
+	stride := Load(Param("stride"), GP64())
+	out := Load(Param("out"), GP64())
+	SHRQ(U8(2), nr)
+
+	ma, mb := ZMM(), ZMM()
+	VMOVDQU64(maskI2SA, ma)
+	VMOVDQU64(maskI2SB, mb)
+
+	accA := make([]VecVirtual, 4)
+	accB := make([]VecVirtual, 4)
+	for i := range accA {
+		accA[i], accB[i] = ZMM(), ZMM()
+	}
+
+	Label("rows")
+	TESTQ(nr, nr)
+	JZ(LabelRef("done"))
+
+	for i := range accA {
+		VPXORD(accA[i], accA[i], accA[i])
+		VPXORD(accB[i], accB[i], accB[i])
+	}
+	// Row pointers w, w+stride, w+2*stride, w+3*stride as base+index forms.
+	w3, qp, n, pf := GP64(), GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: stride, Index: stride, Scale: 2}, w3)
+	MOVQ(q, qp)
+	MOVQ(nb, n)
+	// The four rows occupy 4*stride contiguous bytes, consumed 128 bytes per
+	// iteration: a prefetch pointer moving 128 bytes per iteration stays the
+	// same distance ahead of all of them.
+	LEAQ(Mem{Base: w, Disp: i2sPrefetch}, pf)
+	wp := GP64()
+	MOVQ(w, wp)
+
+	Label("loop")
+	pfI2S(Mem{Base: pf})
+	pfI2S(Mem{Base: pf, Disp: 64})
+	{
+		qa, qb := ZMM(), ZMM()
+		VMOVDQU64(Mem{Base: qp}, qa)
+		VMOVDQU64(Mem{Base: qp, Disp: 64}, qb)
+		rows := []Mem{
+			{Base: wp},
+			{Base: wp, Index: stride, Scale: 1},
+			{Base: wp, Index: stride, Scale: 2},
+			{Base: wp, Index: w3, Scale: 1},
+		}
+		for i, m := range rows {
+			t, a, b := ZMM(), ZMM(), ZMM()
+			VBROADCASTI64X4(m, t)
+			VPANDD(ma, t, a)
+			VPANDD(mb, t, b)
+			vpdpbusd(qa, a, accA[i])
+			vpdpbusd(qb, b, accB[i])
+		}
+	}
+	ADDQ(U8(32), wp)
+	SUBQ(I8(-128), qp)
+	SUBQ(I8(-128), pf)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+
+	// Remove the lane scales, fold each row to 8 dwords, then reduce the four
+	// rows together with horizontal adds into one XMM of four sums.
+	ys := make([]VecVirtual, 4)
+	for i := range accA {
+		VPSRAVD(shiftI2SA, accA[i], accA[i])
+		VPSRAVD(shiftI2SB, accB[i], accB[i])
+		VPADDD(accB[i], accA[i], accA[i])
+		ys[i] = YMM()
+		VEXTRACTI64X4(U8(1), accA[i], ys[i])
+		VPADDD(ys[i], accA[i].AsY(), ys[i])
+	}
+	VPHADDD(ys[1], ys[0], ys[0])
+	VPHADDD(ys[3], ys[2], ys[2])
+	VPHADDD(ys[2], ys[0], ys[0])
+	x := XMM()
+	VEXTRACTI128(U8(1), ys[0], x)
+	VPADDD(x, ys[0].AsX(), x)
+	VMOVDQU(x, Mem{Base: out})
+
+	LEAQ(Mem{Base: w, Index: stride, Scale: 4}, w)
+	ADDQ(U8(16), out)
+	DECQ(nr)
 	JMP(LabelRef("rows"))
 
 	Label("done")
@@ -1216,6 +1318,52 @@ func streamSumAVX2() {
 	x := XMM()
 	VEXTRACTI128(U8(1), acc[0], x)
 	VPADDQ(x, acc[0].AsX(), x)
+	t := XMM()
+	VPSHUFD(U8(0x4E), x, t)
+	VPADDQ(t, x, x)
+	r := GP64()
+	VMOVQ(x, r)
+	VZEROUPPER()
+	Store(r, ReturnIndex(0))
+	RET()
+}
+
+func streamSumAVX512() {
+	TEXT("streamSumAVX512", NOSPLIT, "func(p *byte, n int) uint64")
+	Pragma("noescape")
+	Doc("streamSumAVX512 returns the wrapping sum of the little-endian uint64 words of p[:n];",
+		"n is a multiple of 512.")
+	p := Load(Param("p"), GP64())
+	n := Load(Param("n"), GP64())
+	const unroll = 8
+	acc := make([]VecVirtual, 4)
+	for i := range acc {
+		acc[i] = ZMM()
+		VPXORQ(acc[i], acc[i], acc[i])
+	}
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	for l := 0; l < unroll; l++ {
+		pfStream(Mem{Base: p, Disp: streamPrefetch + 64*l})
+	}
+	for u := 0; u < unroll; u++ {
+		VPADDQ(Mem{Base: p, Disp: 64 * u}, acc[u%4], acc[u%4])
+	}
+	ADDQ(U32(64*unroll), p)
+	SUBQ(U32(64*unroll), n)
+	JMP(LabelRef("loop"))
+
+	Label("reduce")
+	VPADDQ(acc[1], acc[0], acc[0])
+	VPADDQ(acc[3], acc[2], acc[2])
+	VPADDQ(acc[2], acc[0], acc[0])
+	yy := YMM()
+	VEXTRACTI64X4(U8(1), acc[0], yy)
+	VPADDQ(yy, acc[0].AsY(), yy)
+	x := XMM()
+	VEXTRACTI128(U8(1), yy, x)
+	VPADDQ(x, yy.AsX(), x)
 	t := XMM()
 	VPSHUFD(U8(0x4E), x, t)
 	VPADDQ(t, x, x)
