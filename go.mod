@@ -9,7 +9,6 @@ require (
 	github.com/mmcloughlin/avo v0.5.0
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/sys v0.50.0
-	golang.org/x/text v0.44.0
 )
 
 require (
