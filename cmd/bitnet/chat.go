@@ -11,7 +11,7 @@ import (
 
 	"bitnet/engine"
 	"bitnet/engine/tokenizer"
-	"bitnet/server"
+	"bitnet/internal/server"
 )
 
 func init() {

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"bitnet/engine"
-	"bitnet/server"
+	"bitnet/internal/server"
 )
 
 // stringList is a repeatable string flag.

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"bitnet/gguf"
-	"bitnet/server"
+	"bitnet/internal/server"
 )
 
 func init() {
