@@ -27,3 +27,6 @@ func AutoDevice(infos []DeviceInfo) (int, error) { return vkrt.Select(infos, "au
 // LoaderName is the Vulkan loader library in use ("" before Devices or
 // Open loaded it).
 func LoaderName() string { return vkrt.LoaderName() }
+
+// FormatBytes formats a byte count with binary units ("2 GiB", "128 MiB").
+func FormatBytes(n uint64) string { return vkrt.FormatBytes(n) }

@@ -78,7 +78,7 @@ func writeDevice(w io.Writer, d gpu.DeviceInfo, auto bool) {
 		if h.DeviceLocal {
 			kind = "device-local"
 		}
-		heaps = append(heaps, formatSize(h.Size)+" "+kind)
+		heaps = append(heaps, gpu.FormatBytes(h.Size)+" "+kind)
 	}
 	fmt.Fprintf(w, "   memory heaps: %s\n", strings.Join(heaps, ", "))
 	if !d.Usable {
@@ -91,9 +91,9 @@ func writeDevice(w io.Writer, d gpu.DeviceInfo, auto bool) {
 		arith = ", arithmetic"
 	}
 	fmt.Fprintf(w, "   subgroup size %d%s; shared memory %s; push constants %d B\n",
-		d.SubgroupSize, arith, formatSize(uint64(l.MaxComputeSharedMemorySize)), l.MaxPushConstantsSize)
+		d.SubgroupSize, arith, gpu.FormatBytes(uint64(l.MaxComputeSharedMemorySize)), l.MaxPushConstantsSize)
 	fmt.Fprintf(w, "   storage buffer range %s (offset alignment %d); max allocation %s\n",
-		formatSize(l.MaxStorageBufferRange), l.MinStorageBufferOffsetAlignment, formatSize(l.MaxMemoryAllocationSize))
+		gpu.FormatBytes(l.MaxStorageBufferRange), l.MinStorageBufferOffsetAlignment, gpu.FormatBytes(l.MaxMemoryAllocationSize))
 	fmt.Fprintf(w, "   workgroups: count %d x %d x %d, size %d x %d x %d, %d invocations\n",
 		l.MaxComputeWorkGroupCount[0], l.MaxComputeWorkGroupCount[1], l.MaxComputeWorkGroupCount[2],
 		l.MaxComputeWorkGroupSize[0], l.MaxComputeWorkGroupSize[1], l.MaxComputeWorkGroupSize[2],
@@ -121,17 +121,3 @@ func writeDevice(w io.Writer, d gpu.DeviceInfo, auto bool) {
 	}
 }
 
-// formatSize formats a byte count with binary units.
-func formatSize(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	s := fmt.Sprintf("%.1f", float64(n)/float64(div))
-	return strings.TrimSuffix(s, ".0") + " " + string("KMGTPE"[exp]) + "iB"
-}

@@ -66,22 +66,12 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var w io.Writer = stdout
-	if *out != "-" {
-		f, err := os.Create(*out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
+	if *out == "-" {
+		err = writeF32To(stdout, logits)
+	} else {
+		err = writeF32(*out, logits)
 	}
-	bw := bufio.NewWriter(w)
-	var b [4]byte
-	for _, v := range logits {
-		binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
-		bw.Write(b[:])
-	}
-	if err := bw.Flush(); err != nil {
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote %d x %d logits to %s\n", len(ids), l.model.Config.NVocab, *out)
@@ -101,20 +91,25 @@ func writeDump(dir string, c *engine.Capture) error {
 	return nil
 }
 
+// writeF32 writes v to path as raw little-endian float32.
 func writeF32(path string, v []float32) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriter(f)
+	if err := writeF32To(f, v); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func writeF32To(w io.Writer, v []float32) error {
+	bw := bufio.NewWriter(w)
 	var b [4]byte
 	for _, x := range v {
 		binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))
 		bw.Write(b[:])
 	}
-	if err := bw.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return bw.Flush()
 }
