@@ -10,7 +10,7 @@ layout(local_size_x = 64) in;
 layout(set = 0, binding = 0) readonly buffer Q { float q[]; };
 layout(set = 0, binding = 1) readonly buffer K { uint kc[]; };
 layout(set = 0, binding = 2) readonly buffer V { uint vc[]; };
-layout(set = 0, binding = 3) buffer Sc { float sc[]; }; // scratch [rows*heads][nctx]
+layout(set = 0, binding = 3) coherent buffer Sc { float sc[]; }; // scratch [rows*heads][nctx], shared by the workgroup
 layout(set = 0, binding = 4) buffer Y { float y[]; };
 layout(push_constant) uniform P {
     uint n_head;
@@ -45,7 +45,7 @@ void main() {
         qh[d] = p.f16 != 0u ? round_f16(v) : v;
     }
     barrier();
-    float mx = -1.0 / 0.0;
+    float mx = uintBitsToFloat(0xff800000u); // -inf
     for (uint j = tid; j < n; j += WG) {
         precise float s = 0.0;
         uint kb = j * kvdim + kvh * hd;
