@@ -1,45 +1,87 @@
 package cpu
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // pool is a persistent set of worker goroutines. run splits [0, n) into one
 // contiguous chunk per worker; the caller's goroutine takes the first chunk.
 // No goroutine is created per op.
+//
+// Decoding one token runs a few hundred short parallel sections back to
+// back, so waking a sleeping goroutine for each (tens of microseconds) would
+// cost a large part of a token's time. Workers therefore spin on the job
+// counter for a while after each job and only then sleep on a condition
+// variable.
 type pool struct {
 	workers int
-	jobs    chan job
+
+	mu   sync.Mutex
+	cond *sync.Cond
+	seq  atomic.Uint64 // incremented for every job
+	// the current job
+	fn      func(lo, hi int)
+	chunks  [][2]int
+	pending atomic.Int32
+	closed  atomic.Bool
 	wg      sync.WaitGroup
-	once    sync.Once
 }
 
-type job struct {
-	fn     func(lo, hi int)
-	lo, hi int
-	done   *sync.WaitGroup
-}
+// spinFor is how long an idle worker polls for the next job before sleeping.
+const spinFor = 200 * time.Microsecond
 
 func newPool(workers int) *pool {
 	if workers < 1 {
 		workers = 1
 	}
-	p := &pool{workers: workers, jobs: make(chan job)}
+	p := &pool{workers: workers}
+	p.cond = sync.NewCond(&p.mu)
 	for i := 1; i < workers; i++ {
 		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for j := range p.jobs {
-				j.fn(j.lo, j.hi)
-				j.done.Done()
-			}
-		}()
+		go p.worker(i)
 	}
 	return p
 }
 
+func (p *pool) worker(id int) {
+	defer p.wg.Done()
+	var seen uint64
+	for {
+		// Spin, then sleep, until a new job (or close) appears.
+		deadline := time.Now().Add(spinFor)
+		for spins := 0; p.seq.Load() == seen && !p.closed.Load(); spins++ {
+			if spins&255 == 255 {
+				if time.Now().After(deadline) {
+					p.mu.Lock()
+					for p.seq.Load() == seen && !p.closed.Load() {
+						p.cond.Wait()
+					}
+					p.mu.Unlock()
+					break
+				}
+				runtime.Gosched()
+			}
+		}
+		if p.closed.Load() {
+			return
+		}
+		seen = p.seq.Load()
+		if id < len(p.chunks) {
+			c := p.chunks[id]
+			if c[0] < c[1] {
+				p.fn(c[0], c[1])
+			}
+		}
+		p.pending.Add(-1)
+	}
+}
+
 // run calls fn over [0, n) split in chunks whose boundaries are multiples of
-// align (the last chunk takes the rest), and waits for all of them.
+// align (the last chunk takes the rest), and waits for all of them. It must
+// not be called concurrently.
 func (p *pool) run(n, align int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
@@ -49,31 +91,38 @@ func (p *pool) run(n, align int, fn func(lo, hi int)) {
 	}
 	w := p.workers
 	units := (n + align - 1) / align
-	if units < w {
-		w = units
-	}
-	if w <= 1 {
+	if units < 2 || w == 1 {
 		fn(0, n)
 		return
 	}
 	per := (units + w - 1) / w
-	var done sync.WaitGroup
-	for i := 1; i < w; i++ {
-		lo := i * per * align
-		hi := min((i+1)*per*align, n)
-		if lo >= hi {
-			continue
-		}
-		done.Add(1)
-		p.jobs <- job{fn: fn, lo: lo, hi: hi, done: &done}
+	chunks := make([][2]int, w)
+	for i := range chunks {
+		chunks[i] = [2]int{min(i*per*align, n), min((i+1)*per*align, n)}
 	}
-	fn(0, min(per*align, n))
-	done.Wait()
+	p.fn, p.chunks = fn, chunks
+	p.pending.Store(int32(w - 1))
+	p.mu.Lock()
+	p.seq.Add(1)
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	if chunks[0][0] < chunks[0][1] {
+		fn(chunks[0][0], chunks[0][1])
+	}
+	for spins := 0; p.pending.Load() != 0; spins++ {
+		if spins&255 == 255 {
+			runtime.Gosched()
+		}
+	}
+	p.fn, p.chunks = nil, nil
 }
 
 func (p *pool) close() {
-	p.once.Do(func() {
-		close(p.jobs)
-		p.wg.Wait()
-	})
+	if p.closed.Swap(true) {
+		return
+	}
+	p.mu.Lock()
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	p.wg.Wait()
 }
