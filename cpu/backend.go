@@ -457,6 +457,10 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 			for j := 0; j < n; j++ {
 				pr := sc[j] * inv
 				vr := kvRow(vc, j, kvk, kvh*hd, hd)
+				if fast {
+					kernels.AxpyF32(pr, vr, acc)
+					continue
+				}
 				for d := range acc {
 					acc[d] += pr * vr[d]
 				}

@@ -31,6 +31,7 @@ var avx512Impl = &impl{
 	f16Rows:  f16RowsAVX512Go,
 	f16Mat:   f16MatAVX512Go,
 	dotF32:   dotF32AVX512Go,
+	axpy:     axpyF32AVX2Go,
 	sumI8:    sumI8Fast,
 	quantize: quantizeFast,
 	quantS:   quantFast,
@@ -44,6 +45,7 @@ var avx2Impl = &impl{
 	f16Rows:  f16RowsAVX2Go,
 	f16Mat:   f16MatAVX2Go,
 	dotF32:   dotF32AVX2Go,
+	axpy:     axpyF32AVX2Go,
 	sumI8:    sumI8Fast,
 	quantize: quantizeFast,
 	quantS:   quantFast,
@@ -231,5 +233,15 @@ func i2sRowsVNNIGo(w []byte, rowBytes int, q []int8, out []int32) {
 	}
 	if n4 < len(out) {
 		i2sRowsVNNI(&w[n4*rowBytes], &q[0], nb, len(out)-n4, rowBytes, &out[n4])
+	}
+}
+
+func axpyF32AVX2Go(a float32, x, y []float32) {
+	n := len(x) &^ 7
+	if n > 0 {
+		axpyF32AVX2(a, &x[0], &y[0], n)
+	}
+	if n < len(x) {
+		axpyF32Generic(a, x[n:], y[n:len(x)])
 	}
 }

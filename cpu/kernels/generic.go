@@ -170,3 +170,10 @@ func streamSumGeneric(b []byte) uint64 {
 	}
 	return s0 + s1 + s2 + s3
 }
+
+// axpyF32Generic sets y[k] += a*x[k].
+func axpyF32Generic(a float32, x, y []float32) {
+	for k, v := range x {
+		y[k] += a * v
+	}
+}

@@ -41,6 +41,7 @@ type impl struct {
 	f16Rows func(w []uint16, rowLen int, x []float32, out []float32)
 	f16Mat  func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int)
 	dotF32  func(a, b []float32) float32
+	axpy    func(a float32, x, y []float32)
 
 	sumI8    func(q []int8) int32
 	quantize func(x []float32, q []int8) (float32, int32)
@@ -56,6 +57,7 @@ var genericImpl = &impl{
 	f16Rows:  f16RowsGeneric,
 	f16Mat:   matF16Generic,
 	dotF32:   dotF32Generic,
+	axpy:     axpyF32Generic,
 	sumI8:    sumI8Generic,
 	quantize: quantizeRowGeneric,
 	quantS:   quantGeneric,
@@ -270,6 +272,16 @@ func DotF32(a, b []float32) float32 {
 		panic(fmt.Sprintf("kernels: DotF32 b has %d entries, want %d", len(b), len(a)))
 	}
 	return cur.dotF32(a, b[:len(a)])
+}
+
+// AxpyF32 sets y[k] += a*x[k] for k < len(x); y must be at least len(x)
+// long. The assembly paths fuse the multiply and the add, so the last bits
+// depend on the path.
+func AxpyF32(a float32, x, y []float32) {
+	if len(y) < len(x) {
+		panic(fmt.Sprintf("kernels: AxpyF32 y has %d entries, want %d", len(y), len(x)))
+	}
+	cur.axpy(a, x, y[:len(x)])
 }
 
 // StreamSum returns the wrapping sum of the len(b)/8 little-endian uint64

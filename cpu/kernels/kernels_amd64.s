@@ -1130,6 +1130,49 @@ reduce:
 	MOVSS        X1, ret+24(FP)
 	RET
 
+// func axpyF32AVX2(a float32, x *float32, y *float32, n int)
+// Requires: AVX, FMA3
+TEXT ·axpyF32AVX2(SB), NOSPLIT, $0-32
+	VBROADCASTSS a+0(FP), Y0
+	MOVQ         x+8(FP), AX
+	MOVQ         y+16(FP), CX
+	MOVQ         n+24(FP), DX
+
+loop4:
+	CMPQ        DX, $0x20
+	JL          loop1
+	VMOVUPS     (CX), Y1
+	VFMADD231PS (AX), Y0, Y1
+	VMOVUPS     Y1, (CX)
+	VMOVUPS     32(CX), Y1
+	VFMADD231PS 32(AX), Y0, Y1
+	VMOVUPS     Y1, 32(CX)
+	VMOVUPS     64(CX), Y1
+	VFMADD231PS 64(AX), Y0, Y1
+	VMOVUPS     Y1, 64(CX)
+	VMOVUPS     96(CX), Y1
+	VFMADD231PS 96(AX), Y0, Y1
+	VMOVUPS     Y1, 96(CX)
+	ADDQ        $0x80, AX
+	ADDQ        $0x80, CX
+	SUBQ        $0x20, DX
+	JMP         loop4
+
+loop1:
+	TESTQ       DX, DX
+	JZ          done
+	VMOVUPS     (CX), Y1
+	VFMADD231PS (AX), Y0, Y1
+	VMOVUPS     Y1, (CX)
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, CX
+	SUBQ        $0x08, DX
+	JMP         loop1
+
+done:
+	VZEROUPPER
+	RET
+
 // func sumI8AVX2(q *int8, n int) int64
 // Requires: AVX, AVX2
 TEXT ·sumI8AVX2(SB), NOSPLIT, $0-24

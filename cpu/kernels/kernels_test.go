@@ -440,6 +440,31 @@ func TestDotF32(t *testing.T) {
 	})
 }
 
+func TestAxpyF32(t *testing.T) {
+	eachPath(t, func(t *testing.T) {
+		for _, n := range fSizes {
+			seed := uint64(n + 300)
+			r := newRand(seed)
+			x := randF32(r, n, 1)
+			y := randF32(r, n+3, 2)
+			orig := append([]float32(nil), y...)
+			a := float32(0.37)
+			AxpyF32(a, x, y)
+			for k := range x {
+				want := float64(orig[k]) + float64(a)*float64(x[k])
+				// One rounding (fused) or two: within 2 ulp of the larger operand.
+				tol := 2 * math.Max(math.Abs(float64(orig[k])), math.Abs(float64(a)*float64(x[k]))) * 0x1p-23
+				if math.Abs(float64(y[k])-want) > tol {
+					t.Fatalf("n=%d k=%d: got %g want %g (seed %d)", n, k, y[k], want, seed)
+				}
+			}
+			for k := n; k < len(y); k++ {
+				require.Equal(t, orig[k], y[k], "n=%d: element %d past x changed", n, k)
+			}
+		}
+	})
+}
+
 func TestStreamSum(t *testing.T) {
 	eachPath(t, func(t *testing.T) {
 		r := newRand(4)

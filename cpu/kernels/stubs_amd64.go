@@ -65,6 +65,11 @@ func dotF32AVX512(a *float32, b *float32, n int) float32
 //go:noescape
 func dotF32AVX2(a *float32, b *float32, n int) float32
 
+// axpyF32AVX2 sets y[k] += a*x[k] for k < n (a fused multiply-add per element); n is a multiple of 8.
+//
+//go:noescape
+func axpyF32AVX2(a float32, x *float32, y *float32, n int)
+
 // sumI8AVX2 returns sum_k (q[k] + 128) for k < n; n is a multiple of 32.
 //
 //go:noescape

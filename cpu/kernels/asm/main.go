@@ -46,6 +46,7 @@ func main() {
 
 	dotF32AVX512()
 	dotF32AVX2()
+	axpyF32AVX2()
 
 	sumI8AVX2()
 	absMaxAVX2()
@@ -1105,6 +1106,50 @@ func dotF32AVX2() {
 	s := hsumPSY(acc[0])
 	VZEROUPPER()
 	Store(s, ReturnIndex(0))
+	RET()
+}
+
+func axpyF32AVX2() {
+	TEXT("axpyF32AVX2", NOSPLIT, "func(a float32, x, y *float32, n int)")
+	Pragma("noescape")
+	Doc("axpyF32AVX2 sets y[k] += a*x[k] for k < n (a fused multiply-add per element); n is a multiple of 8.")
+	av := YMM()
+	VBROADCASTSS(NewParamAddr("a", 0), av)
+	x := Load(Param("x"), GP64())
+	y := Load(Param("y"), GP64())
+	n := Load(Param("n"), GP64())
+
+	const unroll = 4
+	Label("loop4")
+	CMPQ(n, U8(8*unroll))
+	JL(LabelRef("loop1"))
+	for u := 0; u < unroll; u++ {
+		t := YMM()
+		VMOVUPS(Mem{Base: y, Disp: 32 * u}, t)
+		VFMADD231PS(Mem{Base: x, Disp: 32 * u}, av, t)
+		VMOVUPS(t, Mem{Base: y, Disp: 32 * u})
+	}
+	ADDQ(U8(32*unroll), x)
+	ADDQ(U8(32*unroll), y)
+	SUBQ(U8(8*unroll), n)
+	JMP(LabelRef("loop4"))
+
+	Label("loop1")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	{
+		t := YMM()
+		VMOVUPS(Mem{Base: y}, t)
+		VFMADD231PS(Mem{Base: x}, av, t)
+		VMOVUPS(t, Mem{Base: y})
+	}
+	ADDQ(U8(32), x)
+	ADDQ(U8(32), y)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("loop1"))
+
+	Label("done")
+	VZEROUPPER()
 	RET()
 }
 
