@@ -394,17 +394,9 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 	nkv := p.Pos0 + r
 	roundQ := kc.dt == gguf.F16
 	fast := !b.opt.Reference
-	// For a batch, the fast path transposes V once per call ([kv head][dim]
-	// [position]) so each output element is one SIMD dot product.
-	var vTr []float32
-	if fast && r > 1 {
-		vTr = make([]float32, kvk*nkv)
-		for j := 0; j < nkv; j++ {
-			row := vc.f32[j*kvk : (j+1)*kvk]
-			for e, v := range row {
-				vTr[e*nkv+j] = v
-			}
-		}
+	if fast && r > 1 && kc.dt == gguf.F16 {
+		b.attentionBatchFast(dst, q, kc, vc, p)
+		return
 	}
 	b.pool.run(r*p.NHead, 1, func(lo, hi int) {
 		qh := make([]float32, hd)
@@ -442,17 +434,6 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 				sum += float64(e)
 			}
 			inv := float32(1 / sum)
-			if vTr != nil {
-				for j := 0; j < n; j++ {
-					sc[j] *= inv
-				}
-				for d := range acc {
-					e := kvh*hd + d
-					acc[d] = kernels.DotF32(sc[:n], vTr[e*nkv:e*nkv+n])
-				}
-				copy(dst.f32[i*qk+h*hd:], acc)
-				continue
-			}
 			clear(acc)
 			for j := 0; j < n; j++ {
 				pr := sc[j] * inv

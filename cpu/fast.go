@@ -16,6 +16,10 @@ import (
 // moving on, so a block of weights stays in cache while the tokens stream by.
 const rowBlock = 32
 
+// tokenBlock is the number of prompt tokens whose quantized activations are
+// kept hot in cache while a worker's weight rows stream through.
+const tokenBlock = 32
+
 // scratch buffers reused across calls (the backend is not used concurrently).
 type scratch struct {
 	q    []int8
@@ -78,9 +82,14 @@ func (b *Backend) matmulI2SFast(dst []float32, w *tensor, x []float32, K, N, T i
 	rb := K / 4
 	q, dots, scl, sums := s.q, s.dots, s.scl, s.sums
 	b.pool.run(N, rowBlock, func(lo, hi int) {
-		for r := lo; r < hi; r += rowBlock {
-			n := min(rowBlock, hi-r)
-			kernels.MatI2S(w.raw[r*rb:], rb, n, q, K, T, dots[r:], N)
+		// Tokens in blocks whose int8 rows stay in L2 while the worker's
+		// weight rows pass by, weight rows in blocks reused by every token.
+		for t0 := 0; t0 < T; t0 += tokenBlock {
+			nt := min(tokenBlock, T-t0)
+			for r := lo; r < hi; r += rowBlock {
+				n := min(rowBlock, hi-r)
+				kernels.MatI2S(w.raw[r*rb:], rb, n, q[t0*K:], K, nt, dots[t0*N+r:], N)
+			}
 		}
 		for t := 0; t < T; t++ {
 			for i := lo; i < hi; i++ {
