@@ -43,7 +43,7 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 	})
 	b.pool.run(p.NHead, 1, func(lo, hi int) {
 		qh := make([]float32, r*hd)
-		sc := make([]float32, r*nkv)
+		sc := make([]float32, attnRowBlock*nkv)
 		out := make([]float32, r*hd)
 		for h := lo; h < hi; h++ {
 			g := h / group
@@ -58,11 +58,11 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 			for i0 := 0; i0 < r; i0 += attnRowBlock {
 				nb := min(attnRowBlock, r-i0)
 				nk := p.Pos0 + i0 + nb
-				scb := sc[i0*nkv:]
-				kernels.MatF16(kh[g*nkv*hd:], hd, nk, qh[i0*hd:], hd, nb, scb, nkv)
+				scb := sc[:nb*nk] // rows of nk scores, packed as MatF16's tokens
+				kernels.MatF16(kh[g*nkv*hd:], hd, nk, qh[i0*hd:], hd, nb, scb, nk)
 				for i := i0; i < i0+nb; i++ {
 					n := p.Pos0 + i + 1
-					s := sc[i*nkv : i*nkv+nk]
+					s := scb[(i-i0)*nk : (i-i0+1)*nk]
 					mx := float32(math.Inf(-1))
 					for j := 0; j < n; j++ {
 						s[j] *= p.Scale
