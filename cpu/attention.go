@@ -70,7 +70,7 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 					}
 					var sum float64
 					for j := 0; j < n; j++ {
-						e := float32(math.Exp(float64(s[j] - mx)))
+						e := expf(s[j] - mx)
 						s[j] = e
 						sum += float64(e)
 					}

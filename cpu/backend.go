@@ -429,7 +429,12 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 			}
 			var sum float64
 			for j := 0; j < n; j++ {
-				e := float32(math.Exp(float64(sc[j] - mx)))
+				var e float32
+				if fast {
+					e = expf(sc[j] - mx)
+				} else {
+					e = float32(math.Exp(float64(sc[j] - mx)))
+				}
 				sc[j] = e
 				sum += float64(e)
 			}
