@@ -84,10 +84,14 @@ func (b *Backend) matmulI2SFast(dst []float32, w *tensor, x []float32, K, N, T i
 	b.pool.run(N, rowBlock, func(lo, hi int) {
 		// Tokens in blocks whose int8 rows stay in L2 while the worker's
 		// weight rows pass by, weight rows in blocks reused by every token.
+		rows := rowBlock
+		if T == 1 {
+			rows = hi - lo // a matvec streams its whole range in one call
+		}
 		for t0 := 0; t0 < T; t0 += tokenBlock {
 			nt := min(tokenBlock, T-t0)
-			for r := lo; r < hi; r += rowBlock {
-				n := min(rowBlock, hi-r)
+			for r := lo; r < hi; r += rows {
+				n := min(rows, hi-r)
 				kernels.MatI2S(w.raw[r*rb:], rb, n, q[t0*K:], K, nt, dots[t0*N+r:], N)
 			}
 		}
@@ -101,8 +105,12 @@ func (b *Backend) matmulI2SFast(dst []float32, w *tensor, x []float32, K, N, T i
 
 func (b *Backend) matmulF16Fast(dst []float32, w *tensor, x []float32, K, N, T int) {
 	b.pool.run(N, rowBlock, func(lo, hi int) {
-		for r := lo; r < hi; r += rowBlock {
-			n := min(rowBlock, hi-r)
+		rows := rowBlock
+		if T == 1 {
+			rows = hi - lo
+		}
+		for r := lo; r < hi; r += rows {
+			n := min(rows, hi-r)
 			kernels.MatF16(w.f16[r*K:], K, n, x, K, T, dst[r:], N)
 		}
 	})

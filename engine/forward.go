@@ -35,7 +35,8 @@ type State struct {
 	// Debug prints layer-0 diagnostics (see ParseDebug).
 	Debug Debug
 	dbg   debugState
-	layer int
+
+	lastLogits []float32
 }
 
 // NewState allocates a KV cache of nCtx positions of type kvType (F16 or F32)
@@ -80,7 +81,8 @@ var ErrContextFull = fmt.Errorf("context is full")
 
 // Forward evaluates ids at positions Pos, Pos+1, ... and appends them to the
 // cache. It returns the logits of every token ([len(ids)][NVocab], row-major)
-// when all is true, else those of the last token only.
+// when all is true, else those of the last token only; the last token's
+// logits live in a buffer that the next Forward overwrites.
 func (s *State) Forward(ids []int32, all bool) ([]float32, error) {
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("no tokens to evaluate")
@@ -142,7 +144,6 @@ func (s *State) step(ids []int32, logits, all bool) ([]float32, error) {
 	attn := compute.AttnParams{NHead: c.NHead, NKVHead: c.NHeadKV, HeadDim: c.HeadDim, Pos0: s.Pos, Scale: c.AttnScale()}
 	for il := range m.Layers {
 		l := &m.Layers[il]
-		s.layer = il
 		be.RMSNorm(h, x, l.AttnNorm, c.Eps)
 		s.trace(lname(il, "attn_in"), h)
 		matmul(be, q, l.Wq, h, l.QScale)
@@ -179,7 +180,6 @@ func (s *State) step(ids []int32, logits, all bool) ([]float32, error) {
 		be.Add(x, x, h)
 		s.trace(lname(il, "x_out"), x)
 	}
-	s.layer = -1
 	s.Pos += T
 	if !logits {
 		return nil, be.Flush()
@@ -200,7 +200,16 @@ func (s *State) step(ids []int32, logits, all bool) ([]float32, error) {
 	lg := be.Rows(s.logits, 0, n)
 	be.MatMul(lg, m.Output, final)
 	s.trace("logits", lg)
-	out := make([]float32, n*c.NVocab)
+	// The last-token logits reuse one buffer (see Forward).
+	var out []float32
+	if all {
+		out = make([]float32, n*c.NVocab)
+	} else {
+		if len(s.lastLogits) != n*c.NVocab {
+			s.lastLogits = make([]float32, n*c.NVocab)
+		}
+		out = s.lastLogits
+	}
 	if err := be.Read(lg, out); err != nil {
 		return nil, err
 	}
