@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"unsafe"
 
 	"github.com/klauspost/cpuid/v2"
@@ -30,6 +31,11 @@ type Backend struct {
 	opt  Options
 	pool *pool
 	scr  scratch
+
+	// The RoPE table of the last call: Q and K of every layer share it.
+	ropeP     compute.RoPEParams
+	ropePos   []int32
+	ropeTable []float32
 }
 
 var _ compute.Backend = (*Backend)(nil)
@@ -329,7 +335,10 @@ func (b *Backend) RoPE(dstT, xT compute.Tensor, pos []int32, p compute.RoPEParam
 		panic(fmt.Sprintf("cpu.RoPE: x %v, %d positions, %+v", x.shape, len(pos), p))
 	}
 	half := p.Dims / 2
-	table := compute.RoPETable(pos, p)
+	if b.ropeP != p || !slices.Equal(b.ropePos, pos) || b.ropeTable == nil {
+		b.ropeP, b.ropePos, b.ropeTable = p, append(b.ropePos[:0], pos...), compute.RoPETable(pos, p)
+	}
+	table := b.ropeTable
 	for i := 0; i < r; i++ {
 		cs := table[i*p.Dims : (i+1)*p.Dims]
 		row, out := x.f32[i*k:(i+1)*k], dst.f32[i*k:(i+1)*k]

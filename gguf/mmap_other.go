@@ -19,3 +19,7 @@ func Open(path string) (*File, error) {
 	}
 	return f, nil
 }
+
+// OpenInMemory reads path into memory and parses it (the same as Open on
+// this platform).
+func OpenInMemory(path string) (*File, error) { return Open(path) }

@@ -4,6 +4,7 @@ package gguf
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +29,43 @@ func Open(path string) (*File, error) {
 	data, err := unix.Mmap(int(fd.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: mmap %s: %w", path, err)
+	}
+	f, err := ReadBytes(data)
+	if err != nil {
+		unix.Munmap(data)
+		return nil, fmt.Errorf("gguf: %s: %w", path, err)
+	}
+	f.closer = func() error { return unix.Munmap(data) }
+	return f, nil
+}
+
+// OpenInMemory reads path into anonymous memory (asking the kernel for
+// transparent huge pages) and parses it. It costs a read of the whole file
+// at open and keeps a private copy, but the weights then sit on 2 MiB pages:
+// memory-bound kernels stream them measurably faster than through the 4 KiB
+// pages of a file mapping. Close frees the copy.
+func OpenInMemory(path string) (*File, error) {
+	fd, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("gguf: %w", err)
+	}
+	defer fd.Close()
+	st, err := fd.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("gguf: %w", err)
+	}
+	size := st.Size()
+	if size == 0 {
+		return nil, fmt.Errorf("gguf: %s: %w: empty file", path, ErrFormat)
+	}
+	data, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, fmt.Errorf("gguf: allocate %d bytes for %s: %w", size, path, err)
+	}
+	_ = unix.Madvise(data, unix.MADV_HUGEPAGE) // a hint; fine to fail
+	if _, err := io.ReadFull(fd, data); err != nil {
+		unix.Munmap(data)
+		return nil, fmt.Errorf("gguf: read %s: %w", path, err)
 	}
 	f, err := ReadBytes(data)
 	if err != nil {

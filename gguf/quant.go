@@ -66,8 +66,17 @@ func F32ToF16(f float32) uint16 {
 	return sign | uint16(r)
 }
 
-// RoundF16 rounds a float32 to the nearest F16 value and back.
-func RoundF16(f float32) float32 { return F16ToF32(F32ToF16(f)) }
+// RoundF16 rounds a float32 to the nearest F16 value (ties to even) and
+// returns it as a float32: F16ToF32(F32ToF16(f)), with a fast path for the
+// normal F16 range.
+func RoundF16(f float32) float32 {
+	b := math.Float32bits(f)
+	if e := b >> 23 & 0xff; e >= 113 && e <= 141 { // 2^-14 <= |f| < 2^15
+		b += 0xfff + (b >> 13 & 1) // round the 13 dropped mantissa bits, ties to even
+		return math.Float32frombits(b &^ 0x1fff)
+	}
+	return F16ToF32(F32ToF16(f))
+}
 
 // BF16ToF32 converts a bfloat16 value to float32 (exact).
 func BF16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }

@@ -75,3 +75,25 @@ func TestI2SRoundTrip(t *testing.T) {
 		t.Fatalf("byte 0 = %#02x", b)
 	}
 }
+
+func TestRoundF16FastPath(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	check := func(b uint32) {
+		f := math.Float32frombits(b)
+		want := F16ToF32(F32ToF16(f))
+		got := RoundF16(f)
+		if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+			t.Fatalf("RoundF16(%g = %#08x) = %g, want %g", f, b, got, want)
+		}
+	}
+	for i := 0; i < 2_000_000; i++ {
+		check(r.Uint32())
+	}
+	// Every exponent at the edges of the fast range, with tie patterns.
+	for e := uint32(110); e <= 145; e++ {
+		for _, m := range []uint32{0, 0x1000, 0x3000, 0x1fff, 0x2000, 0x7fe000, 0x7ff000, 0x7fffff} {
+			check(e<<23 | m)
+			check(1<<31 | e<<23 | m)
+		}
+	}
+}

@@ -284,7 +284,8 @@ func threadsOf(l *loaded) int {
 // goroutines over a buffer far larger than the caches (best of 3, GB/s).
 func streamBandwidth(threads int) float64 {
 	const size = 1 << 30
-	buf := make([]byte, size)
+	buf, free := streamBuffer(size)
+	defer free()
 	for i := 0; i < size; i += 4096 {
 		buf[i] = 1
 	}

@@ -120,4 +120,3 @@ func writeDevice(w io.Writer, d gpu.DeviceInfo, auto bool) {
 		fmt.Fprintf(w, "   missing: %s\n", strings.Join(missing, " "))
 	}
 }
-

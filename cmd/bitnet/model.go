@@ -26,6 +26,7 @@ type modelFlags struct {
 	kvType    string
 	debug     string
 	reference bool
+	noMmap    bool
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -39,6 +40,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.kvType, "kv-type", "f16", "KV cache type: f16 or f32")
 	fs.StringVar(&m.debug, "debug", "", "layer-0 diagnostics: all or a list of "+fmt.Sprint(engine.DebugNames))
 	fs.BoolVar(&m.reference, "reference", false, "CPU: use the scalar reference path")
+	fs.BoolVar(&m.noMmap, "no-mmap", false, "read the model into memory on huge pages instead of mapping the file (slower load, faster CPU generation)")
 }
 
 // loaded is an open model with its backend and state.
@@ -89,7 +91,11 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 	t0 := time.Now()
 	l := &loaded{}
 	var err error
-	if l.file, err = gguf.Open(m.model); err != nil {
+	open := gguf.Open
+	if m.noMmap {
+		open = gguf.OpenInMemory
+	}
+	if l.file, err = open(m.model); err != nil {
 		return nil, err
 	}
 	if needTok {

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package main
+
+func streamBuffer(size int) (buf []byte, free func()) { return make([]byte, size), func() {} }
