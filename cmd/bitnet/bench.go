@@ -219,13 +219,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			if r.BoundPercent > 0 {
 				pct = fmt.Sprintf("%.0f%%", r.BoundPercent)
 			}
-			fmt.Fprintf(stdout, "| %s | %.2f GB | %.2f B | %s | %s | %d | %s | %.2f ± %.2f | %s | %s |\n",
-				rep.Arch, float64(rep.ModelBytes)/1e9, float64(rep.Params)/1e9, rep.Backend, rep.Device, rep.Threads,
+			fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %d | %s | %.2f ± %.2f | %s | %s |\n",
+				rep.Arch, siUnits(float64(rep.ModelBytes), "B"), siUnits(float64(rep.Params), ""), rep.Backend, rep.Device, rep.Threads,
 				r.Test, r.TPSMean, r.TPSStddev, gb, pct)
 		}
 	default:
-		fmt.Fprintf(stdout, "model %s (%s, %.2f GB, %.2f B params), %s on %s\n", rep.Model, rep.Arch,
-			float64(rep.ModelBytes)/1e9, float64(rep.Params)/1e9, rep.Backend, rep.Device)
+		fmt.Fprintf(stdout, "model %s (%s, %s, %s params), %s on %s\n", rep.Model, rep.Arch,
+			siUnits(float64(rep.ModelBytes), "B"), siUnits(float64(rep.Params), ""), rep.Backend, rep.Device)
 		fmt.Fprintf(stdout, "bytes read per generated token: %.3f GB", float64(rep.BytesPerToken)/1e9)
 		if rep.StreamGBps > 0 {
 			fmt.Fprintf(stdout, "; streaming read %.1f GB/s, so at most %.1f tokens/s", rep.StreamGBps, rep.StreamGBps*1e9/float64(rep.BytesPerToken))
@@ -243,6 +243,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// siUnits formats v with a decimal prefix: "1.18 GB", "355.6 kB", "2.41 G".
+func siUnits(v float64, unit string) string {
+	for _, p := range []struct {
+		f float64
+		s string
+	}{{1e9, "G"}, {1e6, "M"}, {1e3, "k"}} {
+		if v >= p.f {
+			return fmt.Sprintf("%.2f %s%s", v/p.f, p.s, unit)
+		}
+	}
+	return fmt.Sprintf("%.0f %s", v, unit)
 }
 
 func meanStd(v []float64) (mean, std float64) {
