@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/bitnet
 MODEL   ?= testdata/tinybitnet-stories.gguf
 PROMPT  ?= Once upon a time
-ARGS    ?= --temperature 0 --max-new-tokens 200
+ARGS    ?= --temperature 0 --max-new-tokens 200 --echo
 BACKEND ?= auto
 
 .PHONY: all build run test test-short bench lint shaders check-shaders fuzz clean

@@ -33,6 +33,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	chat := fs.Bool("chat", false, "render the prompt as a user message in the model's chat format")
 	system := fs.String("system", "", "system message (with --chat)")
 	special := fs.Bool("parse-special", true, "parse special tokens such as <|eot_id|> in the prompt")
+	echo := fs.Bool("echo", false, "write the prompt to stdout before the generated text")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -81,6 +82,10 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("the prompt has %d tokens but the context holds %d: shorten it or raise --ctx-size", len(ids), l.state.NCtx)
 	}
 	out := bufio.NewWriter(stdout)
+	if *echo {
+		out.WriteString(*prompt)
+		out.Flush()
+	}
 	sw := newStopWriter(out, gf.stops)
 	// Output continues the prompt: keep the space a SentencePiece piece
 	// starts with unless only BOS precedes it.

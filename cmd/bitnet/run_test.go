@@ -162,3 +162,14 @@ func TestRunContinuesPromptWithSpace(t *testing.T) {
 		t.Fatalf("continuation %q should start with exactly one space", out)
 	}
 }
+
+func TestRunEcho(t *testing.T) {
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	out, errs, code := bitnet(t, "run", "--model", model, "--prompt", "Once upon a time", "--temperature", "0", "--max-new-tokens", "8", "--backend", "cpu", "--echo")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.HasPrefix(out, "Once upon a time, there") {
+		t.Fatalf("echoed output %q", out)
+	}
+}
