@@ -110,19 +110,16 @@ func asT(op string, t compute.Tensor) *tensor {
 
 func rows(t *tensor) (k, n int) { return compute.RowsOf(t) }
 
-// Alloc returns a zeroed F32 or F16 tensor.
-func (b *Backend) Alloc(dt gguf.DType, shape ...int) compute.Tensor {
-	n := compute.Elements(shape)
-	t := &tensor{dt: dt, shape: append([]int(nil), shape...)}
-	switch dt {
-	case gguf.F32:
-		t.f32 = make([]float32, n)
-	case gguf.F16:
-		t.f32 = make([]float32, n) // values rounded to F16, see tensor
-	default:
+// Alloc returns a zeroed F32 or F16 tensor (an F16 cache in float32 slots).
+func (b *Backend) Alloc(dt gguf.DType, shape ...int) (compute.Tensor, error) {
+	if dt != gguf.F32 && dt != gguf.F16 {
 		panic(fmt.Sprintf("cpu.Alloc: type %s is not an activation or cache type", dt))
 	}
-	return t
+	n := compute.Elements(shape)
+	if n < 0 || n > 1<<36 {
+		return nil, fmt.Errorf("cpu: a tensor of shape %v is too large", shape)
+	}
+	return &tensor{dt: dt, shape: append([]int(nil), shape...), f32: make([]float32, n)}, nil
 }
 
 // Rows returns a view of rows [row0, row0+n).

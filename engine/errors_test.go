@@ -202,3 +202,23 @@ func TestContextErrors(t *testing.T) {
 	}
 	_ = os.Stderr
 }
+
+// TestStateTooLarge: a KV cache that cannot be allocated is an error naming
+// the context size, not a crash.
+func TestStateTooLarge(t *testing.T) {
+	f, err := gguf.Open(testdata.Path(t, "golden/tiny-i2_s.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	be := cpu.New(cpu.Options{Reference: true})
+	defer be.Close()
+	m, err := engine.Load(f, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.NewState(1<<30, 16, gguf.F16)
+	if err == nil || !strings.Contains(err.Error(), "1073741824 tokens") || !strings.Contains(err.Error(), "--ctx-size") {
+		t.Fatalf("huge context: %v", err)
+	}
+}

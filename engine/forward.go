@@ -56,20 +56,36 @@ func (m *Model) NewState(nCtx, maxBatch int, kvType gguf.DType) (*State, error) 
 	be := m.Backend
 	s := &State{m: m, NCtx: nCtx, maxBatch: maxBatch, kvType: kvType}
 	kvDim := c.NHeadKV * c.HeadDim
+	var errs []error
+	alloc := func(dt gguf.DType, shape ...int) compute.Tensor {
+		t, err := be.Alloc(dt, shape...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return t
+	}
 	for range c.NLayer {
-		s.k = append(s.k, be.Alloc(kvType, kvDim, nCtx))
-		s.v = append(s.v, be.Alloc(kvType, kvDim, nCtx))
+		s.k = append(s.k, alloc(kvType, kvDim, nCtx))
+		s.v = append(s.v, alloc(kvType, kvDim, nCtx))
+	}
+	if len(errs) > 0 {
+		kvBytes := 2 * c.NLayer * kvDim * nCtx * map[gguf.DType]int{gguf.F16: 2, gguf.F32: 4}[kvType]
+		return nil, fmt.Errorf("KV cache of %d tokens (%d MiB, %s) does not fit on %s (lower --ctx-size): %w",
+			nCtx, kvBytes>>20, kvType, be.Name(), errs[0])
 	}
 	B := maxBatch
-	s.x = be.Alloc(gguf.F32, c.NEmbd, B)
-	s.h = be.Alloc(gguf.F32, c.NEmbd, B)
-	s.q = be.Alloc(gguf.F32, c.NEmbd, B)
-	s.kk = be.Alloc(gguf.F32, kvDim, B)
-	s.vv = be.Alloc(gguf.F32, kvDim, B)
-	s.att = be.Alloc(gguf.F32, c.NEmbd, B)
-	s.gate = be.Alloc(gguf.F32, c.NFF, B)
-	s.up = be.Alloc(gguf.F32, c.NFF, B)
-	s.final = be.Alloc(gguf.F32, c.NEmbd, B)
+	s.x = alloc(gguf.F32, c.NEmbd, B)
+	s.h = alloc(gguf.F32, c.NEmbd, B)
+	s.q = alloc(gguf.F32, c.NEmbd, B)
+	s.kk = alloc(gguf.F32, kvDim, B)
+	s.vv = alloc(gguf.F32, kvDim, B)
+	s.att = alloc(gguf.F32, c.NEmbd, B)
+	s.gate = alloc(gguf.F32, c.NFF, B)
+	s.up = alloc(gguf.F32, c.NFF, B)
+	s.final = alloc(gguf.F32, c.NEmbd, B)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("activations for batches of %d tokens do not fit on %s (lower --batch): %w", B, be.Name(), errs[0])
+	}
 	return s, nil
 }
 
@@ -194,8 +210,11 @@ func (s *State) step(ids []int32, logits, all bool) ([]float32, error) {
 	be.RMSNorm(final, xin, m.OutputNorm, c.Eps)
 	s.trace("final", final)
 	if s.logits == nil || s.logitRows < n {
-		s.logits = be.Alloc(gguf.F32, c.NVocab, n)
-		s.logitRows = n
+		lt, err := be.Alloc(gguf.F32, c.NVocab, n)
+		if err != nil {
+			return nil, fmt.Errorf("logits of %d tokens: %w", n, err)
+		}
+		s.logits, s.logitRows = lt, n
 	}
 	lg := be.Rows(s.logits, 0, n)
 	be.MatMul(lg, m.Output, final)

@@ -192,7 +192,7 @@ func elemSize(dt gguf.DType) uint64 {
 }
 
 // Alloc returns a zeroed F32 or F16 tensor in device memory.
-func (b *Backend) Alloc(dt gguf.DType, shape ...int) compute.Tensor {
+func (b *Backend) Alloc(dt gguf.DType, shape ...int) (compute.Tensor, error) {
 	if dt != gguf.F32 && dt != gguf.F16 {
 		panic(fmt.Sprintf("gpu.Alloc: type %s is not an activation or cache type", dt))
 	}
@@ -200,11 +200,11 @@ func (b *Backend) Alloc(dt gguf.DType, shape ...int) compute.Tensor {
 	size := max((n+3)&^3, 16)
 	buf, err := b.dev.NewBuffer(size, vkrt.DeviceLocal)
 	if err != nil {
-		panic(fmt.Sprintf("gpu.Alloc %s %v: %v", dt, shape, err))
+		return nil, fmt.Errorf("vulkan: %s tensor %v (%s): %w", dt, shape, vkrt.FormatBytes(size), err)
 	}
 	b.owned = append(b.owned, buf)
 	b.rec.Fill(buf.Out(0, 0), 0)
-	return &tensor{dt: dt, shape: append([]int(nil), shape...), buf: buf, bytes: n}
+	return &tensor{dt: dt, shape: append([]int(nil), shape...), buf: buf, bytes: n}, nil
 }
 
 // Rows returns a view of rows [row0, row0+n).

@@ -5,6 +5,7 @@ package gpu_test
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"bitnet/cpu"
@@ -138,5 +139,24 @@ func TestGeneratedModelsMatchCPU(t *testing.T) {
 			got := runModel(t, path, be, tokens, 8)
 			compareRuns(t, got, want, len(want.logits)/len(tokens), 0)
 		})
+	}
+}
+
+// TestStateTooLargeForDevice: a KV cache beyond the device's memory is an
+// error naming the context size.
+func TestStateTooLargeForDevice(t *testing.T) {
+	be := openTest(t)
+	f, err := gguf.Open(testdata.Path(t, "golden/tiny-i2_s.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := engine.Load(f, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.NewState(1<<26, 16, gguf.F16)
+	if err == nil || !strings.Contains(err.Error(), "67108864 tokens") || !strings.Contains(err.Error(), "vulkan") {
+		t.Fatalf("huge context: %v", err)
 	}
 }

@@ -88,9 +88,9 @@ type Backend interface {
 	Name() string
 	Device() string
 
-	// Alloc returns a zeroed tensor of type F32, F16 (KV cache only) with the
-	// given shape (ggml order).
-	Alloc(dt gguf.DType, shape ...int) Tensor
+	// Alloc returns a zeroed tensor of type F32, or F16 (KV cache only), with
+	// the given shape (ggml order). It fails when the device is out of memory.
+	Alloc(dt gguf.DType, shape ...int) (Tensor, error)
 	// Rows returns a view of rows [row0, row0+n) of a tensor of shape [k, rows].
 	Rows(t Tensor, row0, n int) Tensor
 	// Weights wraps the raw bytes of a model tensor (no conversion of the

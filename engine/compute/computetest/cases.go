@@ -202,8 +202,8 @@ func Cases() []Case {
 		add(Case{Name: fmt.Sprintf("attention/heads=%d/kv=%d/hd=%d/pos0=%d/t=%d/%s", a.nh, a.nkv, a.hd, a.pos0, a.t, a.kv), NMSE: 1e-9, Run: func(h *Harness) compute.Tensor {
 			kvd := a.nkv * a.hd
 			nctx := a.pos0 + a.t + 3
-			kc := h.BE.Alloc(a.kv, kvd, nctx)
-			vc := h.BE.Alloc(a.kv, kvd, nctx)
+			kc := h.Alloc(a.kv, kvd, nctx)
+			vc := h.Alloc(a.kv, kvd, nctx)
 			n := a.pos0 + a.t
 			h.BE.StoreKV(kc, h.Input(h.Floats(kvd*n, 1.5), kvd, n), 0)
 			h.BE.StoreKV(vc, h.Input(h.Floats(kvd*n, 1), kvd, n), 0)
@@ -215,7 +215,7 @@ func Cases() []Case {
 	}
 	// StoreKV rounding is observable through Read of the cache.
 	add(Case{Name: "store_kv/f16", Exact: true, Run: func(h *Harness) compute.Tensor {
-		c := h.BE.Alloc(gguf.F16, 64, 6)
+		c := h.Alloc(gguf.F16, 64, 6)
 		h.BE.StoreKV(c, h.Input(h.Floats(64*4, 2), 64, 4), 2)
 		out := h.Output(64, 6)
 		vals := make([]float32, 64*6)

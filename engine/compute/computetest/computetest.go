@@ -56,9 +56,18 @@ func (h *Harness) Floats(n int, std float64) []float32 {
 	return v
 }
 
+// Alloc allocates a tensor on the backend, failing the test on error.
+func (h *Harness) Alloc(dt gguf.DType, shape ...int) compute.Tensor {
+	t, err := h.BE.Alloc(dt, shape...)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return t
+}
+
 // Input uploads values into a new F32 tensor [k, rows].
 func (h *Harness) Input(vals []float32, k, rows int) compute.Tensor {
-	t := h.BE.Alloc(gguf.F32, k, rows)
+	t := h.Alloc(gguf.F32, k, rows)
 	if err := h.BE.Write(t, vals); err != nil {
 		h.T.Fatal(err)
 	}
@@ -68,7 +77,7 @@ func (h *Harness) Input(vals []float32, k, rows int) compute.Tensor {
 // Output allocates [k, rows+1] filled with NaN and returns the first rows as
 // the op's destination; the extra row is the guard checked by Check.
 func (h *Harness) Output(k, rows int) compute.Tensor {
-	t := h.BE.Alloc(gguf.F32, k, rows+1)
+	t := h.Alloc(gguf.F32, k, rows+1)
 	nan := make([]float32, k*(rows+1))
 	for i := range nan {
 		nan[i] = float32(math.NaN())
