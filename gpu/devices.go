@@ -30,3 +30,11 @@ func LoaderName() string { return vkrt.LoaderName() }
 
 // FormatBytes formats a byte count with binary units ("2 GiB", "128 MiB").
 func FormatBytes(n uint64) string { return vkrt.FormatBytes(n) }
+
+// ValidationAvailable reports whether the Khronos validation layer is
+// installed (BITNET_VK_VALIDATE=1 then enables it).
+func ValidationAvailable() bool { return vkrt.ValidationAvailable() }
+
+// ValidationMessages is the number of validation-layer messages logged so
+// far by this process.
+func ValidationMessages() int64 { return vkrt.MessageCount() }

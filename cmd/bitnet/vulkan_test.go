@@ -14,6 +14,15 @@ func TestRunVulkanMatchesCPU(t *testing.T) {
 	if _, err := gpu.Devices(); err != nil {
 		t.Skipf("no Vulkan: %v", err)
 	}
+	if gpu.ValidationAvailable() {
+		t.Setenv("BITNET_VK_VALIDATE", "1")
+		before := gpu.ValidationMessages()
+		t.Cleanup(func() {
+			if n := gpu.ValidationMessages() - before; n != 0 {
+				t.Errorf("%d Vulkan validation messages", n)
+			}
+		})
+	}
 	root := testdata.RepoRoot(t)
 	cases := []struct {
 		name, model string
