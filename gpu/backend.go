@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"bitnet/engine/compute"
 	"bitnet/gguf"
@@ -28,6 +29,9 @@ type Options struct {
 	Auto bool
 	// Validate enables the Khronos validation layer (also BITNET_VK_VALIDATE=1).
 	Validate bool
+	// NoSubgroups keeps the matvec kernels on shared-memory reductions even
+	// where the device has subgroup arithmetic (for comparisons and tests).
+	NoSubgroups bool
 }
 
 // Backend implements compute.Backend on a Vulkan device.
@@ -46,6 +50,8 @@ type Backend struct {
 
 	weightBytes uint64
 	owned       []*vkrt.Buffer // every tensor buffer, freed by Close
+
+	subgroups bool // matvecs reduce with subgroupAdd (see matmul_*_subgroup)
 }
 
 var _ compute.Backend = (*Backend)(nil)
@@ -60,10 +66,12 @@ var kernels = []struct {
 	{"quantize_i8", 3, 2},
 	{"quantize_q8k", 3, 2},
 	{"matmul_i2s", 4, 7},
+	{"matmul_i2s_subgroup", 4, 8},
 	{"matmul_tq2_0", 4, 6},
 	{"matmul_tq1_0", 4, 6},
 	{"matmul_f32", 3, 7},
 	{"matmul_f16", 3, 7},
+	{"matmul_f16_subgroup", 3, 8},
 	{"matmul_bf16", 3, 7},
 	{"matmul_q8_0", 3, 7},
 	{"rope", 3, 7},
@@ -100,7 +108,11 @@ func Open(o Options) (*Backend, error) {
 	if b.rec, err = dev.NewRecorder(); err != nil {
 		return fail(err)
 	}
+	b.subgroups = dev.Info.SubgroupArithmetic && !o.NoSubgroups
 	for _, k := range kernels {
+		if strings.HasSuffix(k.name, "_subgroup") && !b.subgroups {
+			continue
+		}
 		p, err := dev.Pipeline(vkrt.PipelineConfig{Name: k.name, Buffers: k.buffers, PushSize: 4 * k.push})
 		if err != nil {
 			return fail(fmt.Errorf("vulkan: pipeline %s: %w", k.name, err))
@@ -118,6 +130,10 @@ func (b *Backend) Name() string { return "vulkan" }
 
 // Device describes the device in use.
 func (b *Backend) Device() string { return b.dev.Info.String() }
+
+// Subgroups reports whether the matvec kernels reduce with subgroup
+// arithmetic.
+func (b *Backend) Subgroups() bool { return b.subgroups }
 
 // Info returns the device's properties.
 func (b *Backend) Info() vkrt.DeviceInfo { return b.dev.Info }

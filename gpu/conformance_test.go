@@ -13,13 +13,16 @@ import (
 // openTest opens the first Vulkan device (lavapipe in CI) with the
 // validation layer when it is installed, and fails the test on any
 // validation message.
-func openTest(t testing.TB) *gpu.Backend {
+func openTest(t testing.TB) *gpu.Backend { return openTestWith(t, gpu.Options{Device: -1}) }
+
+func openTestWith(t testing.TB, o gpu.Options) *gpu.Backend {
 	t.Helper()
 	if _, err := vkrt.Devices(); err != nil {
 		t.Skipf("no Vulkan: %v", err)
 	}
 	before := vkrt.MessageCount()
-	be, err := gpu.Open(gpu.Options{Device: -1, Validate: vkrt.ValidationAvailable()})
+	o.Validate = vkrt.ValidationAvailable()
+	be, err := gpu.Open(o)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -37,5 +40,18 @@ func openTest(t testing.TB) *gpu.Backend {
 
 func TestConformance(t *testing.T) {
 	be := openTest(t)
+	if !be.Subgroups() {
+		t.Log("the device has no subgroup arithmetic: the shared-memory kernels run")
+	}
+	computetest.Run(t, be, computetest.Cases())
+}
+
+// TestConformanceWithoutSubgroups runs the shared-memory matvec kernels that
+// devices without subgroup arithmetic use.
+func TestConformanceWithoutSubgroups(t *testing.T) {
+	be := openTestWith(t, gpu.Options{Device: -1, NoSubgroups: true})
+	if be.Subgroups() {
+		t.Fatal("NoSubgroups ignored")
+	}
 	computetest.Run(t, be, computetest.Cases())
 }

@@ -12,6 +12,10 @@ import (
 	"bitnet/gpu/internal/vkrt"
 )
 
+// subgroupRows is ROWS of the matmul_*_subgroup kernels: weight rows per
+// workgroup.
+const subgroupRows = 8
+
 func sameF32(op string, ts ...*tensor) int {
 	n := compute.Elements(ts[0].shape)
 	for _, t := range ts {
@@ -120,9 +124,14 @@ func (b *Backend) matmul(dst, w, x *tensor, K, N, T int) {
 		b.rec.Dispatch(b.pipes["quantize_i8"], [3]uint32{uint32(T), 1, 1},
 			[]vkrt.Binding{xb, q.Out(0, uint64(T*K)), s.Out(0, uint64(T*4))}, uint32(K), xo)
 		for _, c := range w.chunks {
+			bind := []vkrt.Binding{c.buf.In(0, 0), q.In(0, uint64(T*K)), s.In(0, uint64(T*4)), yb}
+			if b.subgroups {
+				b.rec.Dispatch(b.pipes["matmul_i2s_subgroup"], [3]uint32{uint32((c.rows + subgroupRows - 1) / subgroupRows), 1, 1},
+					bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, f32bits(w.scale), uint32(c.rows))
+				continue
+			}
 			b.rec.Dispatch(b.pipes["matmul_i2s"], [3]uint32{uint32(c.rows), 1, 1},
-				[]vkrt.Binding{c.buf.In(0, 0), q.In(0, uint64(T*K)), s.In(0, uint64(T*4)), yb},
-				uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, f32bits(w.scale))
+				bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, f32bits(w.scale))
 		}
 	case gguf.TQ1_0, gguf.TQ2_0:
 		nb := K / 256
@@ -147,9 +156,14 @@ func (b *Backend) matmul(dst, w, x *tensor, K, N, T int) {
 		}
 		xb, xo := b.in(x)
 		for _, c := range w.chunks {
+			bind := []vkrt.Binding{c.buf.In(0, 0), xb, yb}
+			if p, ok := b.pipes[name+"_subgroup"]; ok {
+				b.rec.Dispatch(p, [3]uint32{uint32((c.rows + subgroupRows - 1) / subgroupRows), 1, 1},
+					bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, xo, uint32(c.rows))
+				continue
+			}
 			b.rec.Dispatch(b.pipes[name], [3]uint32{uint32(c.rows), 1, 1},
-				[]vkrt.Binding{c.buf.In(0, 0), xb, yb},
-				uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, xo)
+				bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, xo)
 		}
 	}
 }

@@ -3,11 +3,7 @@
 // weight (2-bit codes, 0 -> -1, 1 -> 0, 2 -> +1, 3 -> 0) and int8
 // activations from quantize_i8. One workgroup per weight row n; the integer
 // sums are exact, the epilogue is the float32 (sum / s) * wscale of the CPU.
-//
-// I2_S layout: a row is k/4 bytes in blocks of 32 bytes (128 elements); byte
-// j of a block holds elements j, 32+j, 64+j, 96+j in bits 7:6, 5:4, 3:2, 1:0.
-// Word i of a block (bytes 4i..4i+3) and group g therefore pair with the q
-// word holding elements 32g+4i..32g+4i+3 of the block.
+// The layout is described in include/matmul_i2s_body.glsl.
 #include "numerics.glsl"
 
 layout(local_size_x = 64) in;
@@ -27,15 +23,7 @@ layout(push_constant) uniform P {
 
 shared ivec4 part[WG];
 
-int dot4(uint c4, uint qw) {
-    int acc = 0;
-    [[unroll]] for (int j = 0; j < 4; j++) {
-        int c = int((c4 >> (8 * j)) & 3u);
-        int tv = c == 3 ? 0 : c - 1;
-        acc += tv * bitfieldExtract(int(qw), 8 * j, 8);
-    }
-    return acc;
-}
+#include "matmul_i2s_body.glsl"
 
 void main() {
     uint r = gl_WorkGroupID.x;     // row within this dispatch's weight chunk
@@ -46,18 +34,7 @@ void main() {
     for (uint t0 = 0u; t0 < p.t; t0 += 4u) {
         ivec4 acc = ivec4(0);
         for (uint i = tid; i < kw; i += WG) {
-            uint wv = w[wb + i];
-            uint blk = i >> 3u;
-            uint wi = i & 7u;
-            [[unroll]] for (uint g = 0u; g < 4u; g++) {
-                uint c4 = (wv >> (6u - 2u * g)) & 0x03030303u;
-                uint qi = blk * 32u + g * 8u + wi;
-                [[unroll]] for (uint tt = 0u; tt < 4u; tt++) {
-                    if (t0 + tt < p.t) {
-                        acc[tt] += dot4(c4, q[(t0 + tt) * qw + qi]);
-                    }
-                }
-            }
+            acc += i2s_word_dots(w[wb + i], i, t0, p.t, qw);
         }
         part[tid] = acc;
         barrier();

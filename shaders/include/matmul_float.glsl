@@ -15,6 +15,9 @@ layout(push_constant) uniform P {
     uint y_off;
     uint w_off; // byte offset of this dispatch's first row in the bound weights
     uint x_off;
+#ifdef SUBGROUP
+    uint rows;  // rows in this dispatch
+#endif
 } p;
 
 // weight element e of the row starting at byte rb
@@ -44,6 +47,38 @@ uint row_bytes() {
 #endif
 }
 
+#ifdef SUBGROUP
+// A workgroup covers ROWS rows; each subgroup takes whole rows and reduces
+// with subgroupAdd: no shared memory, no barrier.
+const uint ROWS = 8u;
+
+void main() {
+    for (uint rr = gl_SubgroupID; rr < ROWS; rr += gl_NumSubgroups) {
+        uint r = gl_WorkGroupID.x * ROWS + rr;
+        if (r >= p.rows) {
+            break;
+        }
+        uint rb = p.w_off + r * row_bytes();
+        for (uint t0 = 0u; t0 < p.t; t0 += 4u) {
+            vec4 acc = vec4(0.0);
+            for (uint i = gl_SubgroupInvocationID; i < p.k; i += gl_SubgroupSize) {
+                float wv = wval(rb, i);
+                [[unroll]] for (uint tt = 0u; tt < 4u; tt++) {
+                    if (t0 + tt < p.t) {
+                        acc[tt] = fma(wv, x[p.x_off + (t0 + tt) * p.k + i], acc[tt]);
+                    }
+                }
+            }
+            acc = subgroupAdd(acc);
+            if (subgroupElect()) {
+                for (uint tt = 0u; tt < 4u && t0 + tt < p.t; tt++) {
+                    y[p.y_off + (t0 + tt) * p.n + p.row0 + r] = acc[tt];
+                }
+            }
+        }
+    }
+}
+#else
 shared vec4 part[WG];
 
 void main() {
@@ -74,3 +109,4 @@ void main() {
         barrier();
     }
 }
+#endif
