@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"os"
 	"strings"
 	"testing"
 
@@ -171,19 +170,15 @@ func TestZeroScale(t *testing.T) {
 	}
 }
 
-func TestContextErrors(t *testing.T) {
-	path := testdata.Path(t, "golden/tiny-i2_s.gguf")
-	f, err := gguf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+// goldenI2S loads the golden I2_S model on the reference backend.
+func goldenI2S(t *testing.T) *engine.Model {
 	be := cpu.New(cpu.Options{Reference: true})
-	defer be.Close()
-	m, err := engine.Load(f, be)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { be.Close() })
+	return loadModel(t, testdata.Path(t, "golden/tiny-i2_s.gguf"), be)
+}
+
+func TestContextErrors(t *testing.T) {
+	m := goldenI2S(t)
 	st, _ := m.NewState(4, 4, gguf.F16)
 	if _, err := st.Forward([]int32{1, 2, 3, 4, 5}, false); !errors.Is(err, engine.ErrContextFull) {
 		t.Fatalf("5 tokens in a context of 4: %v", err)
@@ -200,24 +195,12 @@ func TestContextErrors(t *testing.T) {
 	if err != nil || len(out) != 3 {
 		t.Fatalf("generation in a context of 4 after 2 prompt tokens: %d tokens, %v", len(out), err)
 	}
-	_ = os.Stderr
 }
 
 // TestStateTooLarge: a KV cache that cannot be allocated is an error naming
 // the context size, not a crash.
 func TestStateTooLarge(t *testing.T) {
-	f, err := gguf.Open(testdata.Path(t, "golden/tiny-i2_s.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	be := cpu.New(cpu.Options{Reference: true})
-	defer be.Close()
-	m, err := engine.Load(f, be)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = m.NewState(1<<30, 16, gguf.F16)
+	_, err := goldenI2S(t).NewState(1<<30, 16, gguf.F16)
 	if err == nil || !strings.Contains(err.Error(), "1073741824 tokens") || !strings.Contains(err.Error(), "--ctx-size") {
 		t.Fatalf("huge context: %v", err)
 	}

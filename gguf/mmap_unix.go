@@ -13,19 +13,11 @@ import (
 // Open maps path read-only and parses it. Tensor data returned by TensorData
 // aliases the mapping (no copy); Close unmaps it.
 func Open(path string) (*File, error) {
-	fd, err := os.Open(path)
+	fd, size, err := openFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("gguf: %w", err)
+		return nil, err
 	}
 	defer fd.Close()
-	st, err := fd.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("gguf: %w", err)
-	}
-	size := st.Size()
-	if size == 0 {
-		return nil, fmt.Errorf("gguf: %s: %w: empty file", path, ErrFormat)
-	}
 	data, err := unix.Mmap(int(fd.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: mmap %s: %w", path, err)
@@ -45,19 +37,11 @@ func Open(path string) (*File, error) {
 // memory-bound kernels stream them measurably faster than through the 4 KiB
 // pages of a file mapping. Close frees the copy.
 func OpenInMemory(path string) (*File, error) {
-	fd, err := os.Open(path)
+	fd, size, err := openFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("gguf: %w", err)
+		return nil, err
 	}
 	defer fd.Close()
-	st, err := fd.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("gguf: %w", err)
-	}
-	size := st.Size()
-	if size == 0 {
-		return nil, fmt.Errorf("gguf: %s: %w: empty file", path, ErrFormat)
-	}
 	data, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: allocate %d bytes for %s: %w", size, path, err)
@@ -74,4 +58,22 @@ func OpenInMemory(path string) (*File, error) {
 	}
 	f.closer = func() error { return unix.Munmap(data) }
 	return f, nil
+}
+
+// openFile opens path and returns its size, which must be non-zero.
+func openFile(path string) (*os.File, int64, error) {
+	fd, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("gguf: %w", err)
+	}
+	st, err := fd.Stat()
+	if err != nil {
+		fd.Close()
+		return nil, 0, fmt.Errorf("gguf: %w", err)
+	}
+	if st.Size() == 0 {
+		fd.Close()
+		return nil, 0, fmt.Errorf("gguf: %s: %w: empty file", path, ErrFormat)
+	}
+	return fd, st.Size(), nil
 }
