@@ -116,7 +116,7 @@ func (b *Backend) Alloc(dt gguf.DType, shape ...int) (compute.Tensor, error) {
 		panic(fmt.Sprintf("cpu.Alloc: type %s is not an activation or cache type", dt))
 	}
 	n := compute.Elements(shape)
-	if n < 0 || n > 1<<36 {
+	if n < 0 || uint64(n) > 1<<36 {
 		return nil, fmt.Errorf("cpu: a tensor of shape %v is too large", shape)
 	}
 	return &tensor{dt: dt, shape: append([]int(nil), shape...), f32: make([]float32, n)}, nil

@@ -46,7 +46,7 @@ func OpenInMemory(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gguf: allocate %d bytes for %s: %w", size, path, err)
 	}
-	_ = unix.Madvise(data, unix.MADV_HUGEPAGE) // a hint; fine to fail
+	adviseHugePages(data)
 	if _, err := io.ReadFull(fd, data); err != nil {
 		unix.Munmap(data)
 		return nil, fmt.Errorf("gguf: read %s: %w", path, err)

@@ -168,20 +168,6 @@ func (d *Device) NewBuffer(size uint64, kind Memory) (*Buffer, error) {
 	return b, nil
 }
 
-// FormatBytes formats a byte count with binary units ("656.0 MiB").
-func FormatBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 // stagingChunk bounds the staging buffer of Upload and Download.
 const stagingChunk = 64 << 20
 

@@ -18,3 +18,9 @@ func Devices() ([]DeviceInfo, error) {
 
 // LoaderName is "" on this platform.
 func LoaderName() string { return "" }
+
+// MessageCount is 0: there is no validation layer on this platform.
+func MessageCount() int64 { return 0 }
+
+// ValidationAvailable is false on this platform.
+func ValidationAvailable() bool { return false }
