@@ -6,7 +6,7 @@ PROMPT  ?= Once upon a time
 ARGS    ?= --temperature 0 --max-new-tokens 200 --echo
 BACKEND ?= auto
 
-.PHONY: all build run test test-short bench lint shaders check-shaders fuzz clean
+.PHONY: all build run test test-short bench lint cross shaders check-shaders fuzz clean
 
 all: build
 
@@ -36,6 +36,12 @@ bench:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# The binary builds without cgo for the other platforms too.
+cross:
+	for p in linux/arm64 darwin/arm64 windows/amd64 linux/386; do \
+	  echo "build $$p"; CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./cmd/bitnet || exit 1; \
+	done
 
 # Recompile the GLSL compute shaders to SPIR-V (needs glslc and spirv-val).
 shaders:
