@@ -45,6 +45,11 @@ func Load(f *gguf.File, be compute.Backend) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every layer has several tensors: a block count beyond the tensor count
+	// is a corrupt header, caught before anything is sized by it.
+	if cfg.NLayer > len(f.Tensors) {
+		return nil, fmt.Errorf("%s.block_count %d exceeds the %d tensors in the file", cfg.Arch, cfg.NLayer, len(f.Tensors))
+	}
 	m := &Model{Config: cfg, Backend: be, File: f}
 	emb, ok := f.Tensor("token_embd.weight")
 	if !ok {
