@@ -3,6 +3,7 @@
 package gpu_test
 
 import (
+	"bitnet/internal/testdata"
 	"testing"
 
 	"bitnet/engine/compute/computetest"
@@ -18,7 +19,7 @@ func openTest(t testing.TB) *gpu.Backend { return openTestWith(t, gpu.Options{De
 func openTestWith(t testing.TB, o gpu.Options) *gpu.Backend {
 	t.Helper()
 	if _, err := vkrt.Devices(); err != nil {
-		t.Skipf("no Vulkan: %v", err)
+		testdata.SkipUnlessCI(t, "no Vulkan: %v", err)
 	}
 	before := vkrt.MessageCount()
 	o.Validate = vkrt.ValidationAvailable()

@@ -43,7 +43,7 @@ func TestCrossvalCPUvsReference(t *testing.T) {
 
 func TestCrossvalVulkan(t *testing.T) {
 	if _, err := gpu.Devices(); err != nil {
-		t.Skipf("no Vulkan: %v", err)
+		testdata.SkipUnlessCI(t, "no Vulkan: %v", err)
 	}
 	model := testdata.Path(t, "models/stories260K.gguf")
 	out, errs, code := bitnet(t, "crossval", "--model", model, "--prompt", "Once upon a time, a girl", "--backends", "vulkan,cpu", "--device", "0")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bitnet/internal/testdata"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ func sharedVocab(t *testing.T, name string) string {
 	t.Helper()
 	p := filepath.Join("..", "..", "..", "shared", "models", name)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("reference vocabulary not available: %v", err)
+		testdata.SkipUnlessCI(t, "reference vocabulary not available: %v", err)
 	}
 	return p
 }

@@ -12,7 +12,7 @@ import (
 // in CI) and with the CPU, greedy, and requires the same text.
 func TestRunVulkanMatchesCPU(t *testing.T) {
 	if _, err := gpu.Devices(); err != nil {
-		t.Skipf("no Vulkan: %v", err)
+		testdata.SkipUnlessCI(t, "no Vulkan: %v", err)
 	}
 	if gpu.ValidationAvailable() {
 		t.Setenv("BITNET_VK_VALIDATE", "1")

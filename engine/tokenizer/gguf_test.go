@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"bitnet/internal/testdata"
 	"bytes"
 	"errors"
 	"fmt"
@@ -193,7 +194,7 @@ func TestFromGGUFLlama3Detection(t *testing.T) {
 func TestGoldenTinyVocab(t *testing.T) {
 	path := filepath.Join(sharedModels, "..", "golden", "tiny-i2_s.gguf")
 	if _, err := os.Stat(path); err != nil {
-		t.Skipf("%s not available: %v", path, err)
+		testdata.SkipUnlessCI(t, "%s not available: %v", path, err)
 	}
 	f, err := gguf.Open(path)
 	if err != nil {

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"bitnet/internal/testdata"
 	"os"
 	"path/filepath"
 	"sync"
@@ -28,7 +29,7 @@ func loadVocab(t testing.TB, name string) *Tokenizer {
 	}
 	path := filepath.Join(sharedModels, name+".gguf")
 	if _, err := os.Stat(path); err != nil {
-		t.Skipf("reference vocabulary %s not available (%v): needs ../shared next to the repository", path, err)
+		testdata.SkipUnlessCI(t, "reference vocabulary %s not available (%v): needs ../shared next to the repository", path, err)
 	}
 	f, err := gguf.Open(path)
 	if err != nil {

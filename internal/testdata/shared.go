@@ -23,7 +23,7 @@ func SharedDir(t testing.TB) string {
 	root := RepoRoot(t)
 	d := filepath.Join(root, "..", "shared")
 	if st, err := os.Stat(filepath.Join(d, "golden")); err != nil || !st.IsDir() {
-		t.Skipf("reference data not found: %s/golden is absent (set BITNET_SHARED to its location)", d)
+		SkipUnlessCI(t, "reference data not found: %s/golden is absent (set BITNET_SHARED to its location)", d)
 	}
 	return d
 }
@@ -33,7 +33,7 @@ func Path(t testing.TB, rel string) string {
 	t.Helper()
 	p := filepath.Join(SharedDir(t), rel)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("reference file %s is absent", p)
+		SkipUnlessCI(t, "reference file %s is absent", p)
 	}
 	return p
 }
@@ -93,4 +93,15 @@ func LoadGolden(t testing.TB, name string) Golden {
 	}
 	g.ModelPath = filepath.Join(dir, g.Model)
 	return g
+}
+
+// SkipUnlessCI skips the test with the message, except in CI (CI set to a
+// non-empty value other than "false"), where the environment is required to
+// provide what is missing (lavapipe, ../shared) and the test fails instead.
+func SkipUnlessCI(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+		t.Fatalf("required in CI: "+format, args...)
+	}
+	t.Skipf(format, args...)
 }

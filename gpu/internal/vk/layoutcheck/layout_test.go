@@ -3,6 +3,7 @@
 package layoutcheck
 
 import (
+	"bitnet/internal/testdata"
 	"sort"
 	"testing"
 )
@@ -10,7 +11,7 @@ import (
 func TestLayoutMatchesC(t *testing.T) {
 	c := cLayout()
 	if len(c) == 0 {
-		t.Skip("vulkan/vulkan.h not found: install the Vulkan headers (libvulkan-dev) to check the generated layouts")
+		testdata.SkipUnlessCI(t, "vulkan/vulkan.h not found: install the Vulkan headers (libvulkan-dev) to check the generated layouts")
 	}
 	keys := make([]string, 0, len(goLayout))
 	for k := range goLayout {
