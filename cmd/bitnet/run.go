@@ -94,12 +94,8 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		streamOpts = append(streamOpts, tokenizer.KeepLeadingSpace())
 	}
 	stream := l.tok.NewStream(streamOpts...)
-	maxNew := gf.maxNew
-	if maxNew < 0 {
-		maxNew = 0
-	}
 	_, st, genErr := l.state.Generate(ids, engine.GenerateOptions{
-		MaxNewTokens: maxNew,
+		MaxNewTokens: gf.maxNew, // -1: until end of text or a full context
 		Sampler:      smp,
 		IsEOG:        l.tok.IsEOG,
 		OnToken: func(id int32) bool {

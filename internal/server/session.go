@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"unicode"
 
 	"bitnet/engine"
@@ -107,7 +106,6 @@ func (s *Session) Generate(req Request) (Result, error) {
 	n := min(s.CommonPrefix(prompt), len(prompt)-1)
 	s.state.Pos = n
 	s.cached = s.cached[:n]
-	res.CachedTokens = n
 
 	var text strings.Builder
 	var cbErr error
@@ -125,61 +123,37 @@ func (s *Session) Generate(req Request) (Result, error) {
 			cbErr = req.OnText(t)
 		}
 	})
-	var t1 time.Time
-	finish := func() {
-		filter.Flush()
-		res.Text = text.String()
-		res.Stats.GenTokens, res.Stats.GenTime = len(res.Tokens), time.Since(t1)
-	}
-
-	t0 := time.Now()
-	logits, err := s.state.Forward(prompt[n:], false)
+	stream := s.tok.NewStream(req.Decode...)
+	out, st, err := s.state.Generate(prompt[n:], engine.GenerateOptions{
+		MaxNewTokens: req.Params.MaxTokens,
+		Sampler:      smp,
+		History:      prompt[:n],
+		IsEOG:        s.tok.IsEOG,
+		OnToken: func(id int32) bool {
+			return filter.Write(stream.Push(id)) || cbErr != nil
+		},
+	})
+	res.Tokens, res.Stats, res.CachedTokens = out, st, n
+	res.Stats.PromptTokens = len(prompt) - n
 	if err != nil {
 		s.Reset()
-		finish()
+		filter.Flush()
+		res.Text = text.String()
 		return res, err
 	}
-	s.cached = append(s.cached, prompt[n:]...)
-	res.Stats.PromptTokens, res.Stats.PromptTime = len(prompt)-n, time.Since(t0)
-
-	stream := s.tok.NewStream(req.Decode...)
-	history := append([]int32(nil), prompt...)
-	limit := req.Params.MaxTokens
-	t1 = time.Now()
-	res.FinishReason = FinishLength
-	for limit < 0 || len(res.Tokens) < limit {
-		id := smp.Sample(logits, history)
-		if s.tok.IsEOG(id) {
-			res.FinishReason = FinishStop
-			break
-		}
-		res.Tokens = append(res.Tokens, id)
-		history = append(history, id)
-		if filter.Write(stream.Push(id)) {
-			res.FinishReason = FinishStop
-			break
-		}
-		if cbErr != nil {
-			finish()
-			return res, cbErr
-		}
-		if limit >= 0 && len(res.Tokens) >= limit {
-			break
-		}
-		if s.state.Pos >= s.state.NCtx {
-			res.ContextFull = true
-			break
-		}
-		if logits, err = s.state.Forward([]int32{id}, false); err != nil {
-			s.Reset()
-			finish()
-			return res, err
-		}
-		s.cached = append(s.cached, id)
+	// The cache holds the prompt and every generated token but the last.
+	s.cached = append(append(s.cached[:n], prompt[n:]...), out...)[:s.state.Pos]
+	switch {
+	case st.Reason == engine.StopEOG, st.Reason == engine.StopCallback && cbErr == nil:
+		res.FinishReason = FinishStop
+	default:
+		res.FinishReason = FinishLength
 	}
+	res.ContextFull = st.Reason == engine.StopContext
 	if !filter.Stopped() {
 		filter.Write(stream.Flush())
 	}
-	finish()
+	filter.Flush()
+	res.Text = text.String()
 	return res, cbErr
 }
