@@ -71,7 +71,7 @@ DATA pack_perm<>+28(SB)/4, $0x00000007
 GLOBL pack_perm<>(SB), RODATA|NOPTR, $32
 
 // func i2sRowsVNNI(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
-// Requires: AVX, AVX2, AVX512F, MMX+
+// Requires: AVX, AVX2, AVX512F, AVX512VL, MMX+
 TEXT ·i2sRowsVNNI(SB), NOSPLIT, $0-48
 	MOVQ      w+0(FP), AX
 	MOVQ      q+8(FP), CX
@@ -81,11 +81,19 @@ TEXT ·i2sRowsVNNI(SB), NOSPLIT, $0-48
 	MOVQ      out+40(FP), DI
 	VMOVDQU64 i2s_mask_a<>+0(SB), Z0
 	VMOVDQU64 i2s_mask_b<>+0(SB), Z1
-	XORQ      R8, R8
+	MOVQ      AX, R8
+	LEAQ      8192(AX), R9
 
-rows:
+i2sRowsVNNIprolog:
+	PREFETCHT1 (R8)
+	ADDQ       $0x40, R8
+	CMPQ       R8, R9
+	JB         i2sRowsVNNIprolog
+	XORQ       R8, R8
+
+i2sRowsVNNIrows:
 	CMPQ   R8, BX
-	JGE    done
+	JGE    i2sRowsVNNIdone
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 	VPXORD Z4, Z4, Z4
@@ -98,11 +106,13 @@ rows:
 	MOVQ   CX, R10
 	MOVQ   DX, R11
 
-loop4:
+i2sRowsVNNIloop4:
 	CMPQ            R11, $0x04
-	JL              loop1
-	PREFETCHT1      4096(R9)
-	PREFETCHT1      4160(R9)
+	JL              i2sRowsVNNIloop2
+	PREFETCHT1      8192(R9)
+	PREFETCHT0      3072(R9)
+	PREFETCHT1      8256(R9)
+	PREFETCHT0      3136(R9)
 	VBROADCASTI64X4 (R9), Z10
 	VPANDD          Z0, Z10, Z11
 	VPANDD          Z1, Z10, Z10
@@ -126,11 +136,31 @@ loop4:
 	ADDQ            $0x00000080, R9
 	ADDQ            $0x00000200, R10
 	SUBQ            $0x04, R11
-	JMP             loop4
+	JMP             i2sRowsVNNIloop4
 
-loop1:
+i2sRowsVNNIloop2:
+	CMPQ            R11, $0x02
+	JL              i2sRowsVNNIloop1
+	PREFETCHT1      8192(R9)
+	PREFETCHT0      3072(R9)
+	VBROADCASTI64X4 (R9), Z10
+	VPANDD          Z0, Z10, Z11
+	VPANDD          Z1, Z10, Z10
+	VPDPBUSD        (R10), Z11, Z2
+	VPDPBUSD        64(R10), Z10, Z3
+	VBROADCASTI64X4 32(R9), Z10
+	VPANDD          Z0, Z10, Z11
+	VPANDD          Z1, Z10, Z10
+	VPDPBUSD        128(R10), Z11, Z4
+	VPDPBUSD        192(R10), Z10, Z5
+	ADDQ            $0x40, R9
+	ADDQ            $0x00000100, R10
+	SUBQ            $0x02, R11
+	JMP             i2sRowsVNNIloop2
+
+i2sRowsVNNIloop1:
 	TESTQ           R11, R11
-	JZ              reduce
+	JZ              i2sRowsVNNIreduce
 	VBROADCASTI64X4 (R9), Z10
 	VPANDD          Z0, Z10, Z11
 	VPANDD          Z1, Z10, Z10
@@ -139,9 +169,9 @@ loop1:
 	ADDQ            $0x20, R9
 	SUBQ            $-128, R10
 	DECQ            R11
-	JMP             loop1
+	JMP             i2sRowsVNNIloop1
 
-reduce:
+i2sRowsVNNIreduce:
 	VPADDD        Z4, Z2, Z2
 	VPADDD        Z5, Z3, Z3
 	VPADDD        Z6, Z2, Z2
@@ -153,7 +183,7 @@ reduce:
 	VPADDD        Z3, Z2, Z2
 	VEXTRACTI64X4 $0x01, Z2, Y10
 	VPADDD        Y10, Y2, Y10
-	VEXTRACTI128  $0x01, Y10, X11
+	VEXTRACTI32X4 $0x01, Y10, X11
 	VPADDD        X11, X10, X11
 	VPSHUFD       $0x4e, X11, X10
 	VPADDD        X10, X11, X11
@@ -163,9 +193,9 @@ reduce:
 	MOVL          R9, (DI)(R8*4)
 	ADDQ          SI, AX
 	INCQ          R8
-	JMP           rows
+	JMP           i2sRowsVNNIrows
 
-done:
+i2sRowsVNNIdone:
 	VZEROUPPER
 	RET
 
@@ -265,7 +295,7 @@ done:
 	RET
 
 // func i2sTile4VNNI(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
-// Requires: AVX, AVX2, AVX512F, MMX+
+// Requires: AVX, AVX2, AVX512F, AVX512VL, MMX+
 TEXT ·i2sTile4VNNI(SB), NOSPLIT, $0-64
 	MOVQ      w+0(FP), AX
 	MOVQ      q+8(FP), CX
@@ -320,7 +350,7 @@ loop:
 	VPADDD          Z3, Z2, Z2
 	VEXTRACTI64X4   $0x01, Z2, Y10
 	VPADDD          Y10, Y2, Y10
-	VEXTRACTI128    $0x01, Y10, X11
+	VEXTRACTI32X4   $0x01, Y10, X11
 	VPADDD          X11, X10, X11
 	VPSHUFD         $0x4e, X11, X10
 	VPADDD          X10, X11, X11
@@ -334,7 +364,7 @@ loop:
 	VPADDD          Z5, Z4, Z4
 	VEXTRACTI64X4   $0x01, Z4, Y10
 	VPADDD          Y10, Y4, Y10
-	VEXTRACTI128    $0x01, Y10, X11
+	VEXTRACTI32X4   $0x01, Y10, X11
 	VPADDD          X11, X10, X11
 	VPSHUFD         $0x4e, X11, X10
 	VPADDD          X10, X11, X11
@@ -348,7 +378,7 @@ loop:
 	VPADDD          Z7, Z6, Z6
 	VEXTRACTI64X4   $0x01, Z6, Y10
 	VPADDD          Y10, Y6, Y10
-	VEXTRACTI128    $0x01, Y10, X11
+	VEXTRACTI32X4   $0x01, Y10, X11
 	VPADDD          X11, X10, X11
 	VPSHUFD         $0x4e, X11, X10
 	VPADDD          X10, X11, X11
@@ -362,7 +392,7 @@ loop:
 	VPADDD          Z9, Z8, Z8
 	VEXTRACTI64X4   $0x01, Z8, Y10
 	VPADDD          Y10, Y8, Y10
-	VEXTRACTI128    $0x01, Y10, X11
+	VEXTRACTI32X4   $0x01, Y10, X11
 	VPADDD          X11, X10, X11
 	VPSHUFD         $0x4e, X11, X10
 	VPADDD          X10, X11, X11

@@ -15,6 +15,13 @@ import (
 // Software prefetch distances, in bytes ahead of the current weight pointer.
 const (
 	i2sPrefetch = 4096
+	// The single-row VNNI kernel prefetches twice: PREFETCHT1 far ahead brings
+	// the weights from memory into L2, PREFETCHT0 closer ahead moves them on
+	// into L1, so that the dot products do not wait on L2. With only the L2
+	// prefetch the kernel measured ~83% of the streaming read on a Xeon
+	// (Emerald Rapids); with both, ~91% (1 thread) and ~94% (2 threads).
+	i2sRowFar   = 8192
+	i2sRowNear  = 3072
 	f16Prefetch = 4096
 	// streamPrefetch = 8192 leaves StreamSum to the hardware prefetchers.
 	streamPrefetch = 8192
@@ -112,7 +119,17 @@ func hsumDZ(z VecVirtual) GPVirtual {
 	y := YMM()
 	VEXTRACTI64X4(U8(1), z, y)
 	VPADDD(y, z.AsY(), y)
-	return hsumDY(y)
+	x := XMM()
+	VEXTRACTI32X4(U8(1), y, x)
+	VPADDD(x, y.AsX(), x)
+	t := XMM()
+	VPSHUFD(U8(0x4E), x, t)
+	VPADDD(t, x, x)
+	VPSHUFD(U8(0xB1), x, t)
+	VPADDD(t, x, x)
+	r := GP32()
+	VMOVD(x, r)
+	return r
 }
 
 // hsumDY reduces the 8 dwords of y to a 32-bit general register.
@@ -164,9 +181,13 @@ func hsumPSY(y VecVirtual) VecVirtual {
 // lane keeps one scale, removed exactly with an arithmetic shift at the end.
 
 func i2sRowsVNNI() {
-	TEXT("i2sRowsVNNI", NOSPLIT, "func(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)")
+	const name = "i2sRowsVNNI"
+	TEXT(name, NOSPLIT, "func(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)")
 	Pragma("noescape")
-	Doc("i2sRowsVNNI sets out[r] = sum_k code(w[r*stride:], k) * q[k] for r < nRows, K = 128*nBlocks.")
+	Doc(name + " sets out[r] = sum_k code(w[r*stride:], k) * q[k] for r < nRows, K = 128*nBlocks.")
+	// Every 64 bytes of weights consumed issue one far and one near prefetch
+	// (the four-block loop two of each, the two-block loop one); only an odd
+	// last block of a row goes without.
 	w := Load(Param("w"), GP64())
 	q := Load(Param("q"), GP64())
 	nb := Load(Param("nBlocks"), GP64())
@@ -185,11 +206,22 @@ func i2sRowsVNNI() {
 		accA[i], accB[i] = ZMM(), ZMM()
 	}
 
+	// The loops prefetch i2sRowFar bytes ahead: fetch the first stretch now.
+	{
+		p, e := GP64(), GP64()
+		MOVQ(w, p)
+		LEAQ(Mem{Base: w, Disp: i2sRowFar}, e)
+		Label(name + "prolog")
+		PREFETCHT1(Mem{Base: p})
+		ADDQ(U8(64), p)
+		CMPQ(p, e)
+		JB(LabelRef(name + "prolog"))
+	}
 	row := GP64()
 	XORQ(row, row)
-	Label("rows")
+	Label(name + "rows")
 	CMPQ(row, nr)
-	JGE(LabelRef("done"))
+	JGE(LabelRef(name + "done"))
 
 	for i := range accA {
 		VPXORD(accA[i], accA[i], accA[i])
@@ -200,11 +232,13 @@ func i2sRowsVNNI() {
 	MOVQ(q, qp)
 	MOVQ(nb, n)
 
-	Label("loop4")
+	Label(name + "loop4")
 	CMPQ(n, U8(unroll))
-	JL(LabelRef("loop1"))
-	pfI2S(Mem{Base: wp, Disp: i2sPrefetch})
-	pfI2S(Mem{Base: wp, Disp: i2sPrefetch + 64})
+	JL(LabelRef(name + "loop2"))
+	for l := 0; l < unroll/2; l++ {
+		PREFETCHT1(Mem{Base: wp, Disp: i2sRowFar + 64*l})
+		PREFETCHT0(Mem{Base: wp, Disp: i2sRowNear + 64*l})
+	}
 	for u := 0; u < unroll; u++ {
 		t, a, b := ZMM(), ZMM(), ZMM()
 		VBROADCASTI64X4(Mem{Base: wp, Disp: 32 * u}, t)
@@ -216,11 +250,29 @@ func i2sRowsVNNI() {
 	ADDQ(U32(32*unroll), wp)
 	ADDQ(U32(128*unroll), qp)
 	SUBQ(U8(unroll), n)
-	JMP(LabelRef("loop4"))
+	JMP(LabelRef(name + "loop4"))
 
-	Label("loop1")
+	Label(name + "loop2")
+	CMPQ(n, U8(2))
+	JL(LabelRef(name + "loop1"))
+	PREFETCHT1(Mem{Base: wp, Disp: i2sRowFar})
+	PREFETCHT0(Mem{Base: wp, Disp: i2sRowNear})
+	for u := 0; u < 2; u++ {
+		t, a, b := ZMM(), ZMM(), ZMM()
+		VBROADCASTI64X4(Mem{Base: wp, Disp: 32 * u}, t)
+		VPANDD(ma, t, a)
+		VPANDD(mb, t, b)
+		vpdpbusd(Mem{Base: qp, Disp: 128 * u}, a, accA[u])
+		vpdpbusd(Mem{Base: qp, Disp: 128*u + 64}, b, accB[u])
+	}
+	ADDQ(U8(64), wp)
+	ADDQ(U32(256), qp)
+	SUBQ(U8(2), n)
+	JMP(LabelRef(name + "loop2"))
+
+	Label(name + "loop1")
 	TESTQ(n, n)
-	JZ(LabelRef("reduce"))
+	JZ(LabelRef(name + "reduce"))
 	{
 		t, a, b := ZMM(), ZMM(), ZMM()
 		VBROADCASTI64X4(Mem{Base: wp}, t)
@@ -232,9 +284,9 @@ func i2sRowsVNNI() {
 	ADDQ(U8(32), wp)
 	SUBQ(I8(-128), qp)
 	DECQ(n)
-	JMP(LabelRef("loop1"))
+	JMP(LabelRef(name + "loop1"))
 
-	Label("reduce")
+	Label(name + "reduce")
 	for i := 1; i < unroll; i++ {
 		VPADDD(accA[i], accA[0], accA[0])
 		VPADDD(accB[i], accB[0], accB[0])
@@ -247,9 +299,9 @@ func i2sRowsVNNI() {
 
 	ADDQ(stride, w)
 	INCQ(row)
-	JMP(LabelRef("rows"))
+	JMP(LabelRef(name + "rows"))
 
-	Label("done")
+	Label(name + "done")
 	VZEROUPPER()
 	RET()
 }
