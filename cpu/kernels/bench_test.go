@@ -243,6 +243,21 @@ func BenchmarkEfficiency(b *testing.B) {
 			run(b, len(w), func() { DotI2SRows(w, k/4, nRows, q, out) })
 		})
 	})
+	// The decode pattern: MatI2S with one token (the single-row kernel),
+	// as the CPU backend runs every ternary matvec of a generated token.
+	b.Run("i2s_decode_521MB", func(b *testing.B) {
+		const k, nRows = 2560, 30 * 27264
+		r := newRand(1)
+		w := randTernary(r, nRows*k/4)
+		q := randI8(r, k)
+		out := make([]int32, nRows)
+		benchPaths(b, func(b *testing.B) {
+			if Path() == "generic" {
+				b.Skip("slow")
+			}
+			run(b, len(w), func() { MatI2S(w, k/4, nRows, q, k, 1, out, nRows) })
+		})
+	})
 	b.Run("f16_lm_head_656MB", func(b *testing.B) {
 		const k, nRows = 2560, 128256
 		r := newRand(3)
