@@ -54,6 +54,9 @@ func (m *Model) NewState(nCtx, maxBatch int, kvType gguf.DType) (*State, error) 
 	}
 	maxBatch = min(maxBatch, nCtx)
 	be := m.Backend
+	if l, ok := be.(compute.HeadDimLimiter); ok && c.HeadDim > l.MaxHeadDim() {
+		return nil, fmt.Errorf("%s: attention heads of %d elements exceed the backend's %d; use --backend cpu", be.Name(), c.HeadDim, l.MaxHeadDim())
+	}
 	s := &State{m: m, NCtx: nCtx, maxBatch: maxBatch, kvType: kvType}
 	kvDim := c.NHeadKV * c.HeadDim
 	var errs []error

@@ -160,3 +160,26 @@ func TestStateTooLargeForDevice(t *testing.T) {
 		t.Fatalf("huge context: %v", err)
 	}
 }
+
+// TestHeadDimLimit: a model whose heads exceed the attention kernel's limit
+// is refused with an error naming both sizes.
+func TestHeadDimLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wide.gguf")
+	p := modelgen.Params{Embd: 512, Layers: 1, Heads: 1, HeadsKV: 1, FF: 256, Vocab: 512, Ctx: 64}
+	if err := modelgen.GenerateFile(path, modelgen.Options{Arch: "llama", Params: &p, Seed: 1, WeightType: "f32"}); err != nil {
+		t.Fatal(err)
+	}
+	be := openTest(t)
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := engine.Load(f, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.NewState(16, 8, gguf.F16); err == nil || !strings.Contains(err.Error(), "512") || !strings.Contains(err.Error(), "256") {
+		t.Fatalf("head_dim 512 on vulkan: %v", err)
+	}
+}

@@ -245,6 +245,12 @@ func (b *Backend) StoreKV(cacheT, xT compute.Tensor, pos0 int) {
 		uint32(k), uint32(r), uint32(pos0), xo, f16)
 }
 
+// maxHeadDim is the attention kernel's largest head (its shared Q row).
+const maxHeadDim = 256
+
+// MaxHeadDim is the largest attention head the kernels support.
+func (b *Backend) MaxHeadDim() int { return maxHeadDim }
+
 // Attention: one workgroup per (query row, head); scores in a scratch buffer.
 func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParams) {
 	dst, q, kc, vc := asT("Attention", dstT), asT("Attention", qT), asT("Attention", kT), asT("Attention", vT)
@@ -252,7 +258,7 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 	qk, r := compute.RowsOf(q)
 	kvk, nctx := compute.RowsOf(kc)
 	hd := p.HeadDim
-	if p.NHead*hd != qk || p.NKVHead*hd != kvk || p.NKVHead <= 0 || p.NHead%p.NKVHead != 0 || p.Pos0+r > nctx || kc.dt != vc.dt || hd > 256 {
+	if p.NHead*hd != qk || p.NKVHead*hd != kvk || p.NKVHead <= 0 || p.NHead%p.NKVHead != 0 || p.Pos0+r > nctx || kc.dt != vc.dt || hd > maxHeadDim {
 		panic(fmt.Sprintf("gpu.Attention: q %v, k %v, v %v, %+v", q.shape, kc.shape, vc.shape, p))
 	}
 	f16 := uint32(0)

@@ -129,6 +129,12 @@ type Backend interface {
 	Add(dst, a, b Tensor)
 }
 
+// HeadDimLimiter is implemented by backends whose attention supports heads
+// of at most MaxHeadDim elements; the engine checks it before running.
+type HeadDimLimiter interface {
+	MaxHeadDim() int
+}
+
 // Elements returns the product of a shape.
 func Elements(shape []int) int {
 	n := 1
