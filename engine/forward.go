@@ -28,7 +28,6 @@ type State struct {
 
 	x, h, q, kk, vv, att, gate, up compute.Tensor
 	final, logits                  compute.Tensor
-	logitRows                      int
 
 	// Trace, if set, sees every intermediate (slows the pass).
 	Trace TraceFunc
@@ -212,12 +211,12 @@ func (s *State) step(ids []int32, logits, all bool) ([]float32, error) {
 	final := be.Rows(s.final, 0, n)
 	be.RMSNorm(final, xin, m.OutputNorm, c.Eps)
 	s.trace("final", final)
-	if s.logits == nil || s.logitRows < n {
+	if s.logits == nil || compute.Elements(s.logits.Shape())/c.NVocab < n {
 		lt, err := be.Alloc(gguf.F32, c.NVocab, n)
 		if err != nil {
 			return nil, fmt.Errorf("logits of %d tokens: %w", n, err)
 		}
-		s.logits, s.logitRows = lt, n
+		s.logits = lt
 	}
 	lg := be.Rows(s.logits, 0, n)
 	be.MatMul(lg, m.Output, final)

@@ -1,6 +1,7 @@
 package shaders
 
 import (
+	"bitnet/internal/testdata"
 	"bytes"
 	"os"
 	"os/exec"
@@ -45,7 +46,7 @@ func TestUpToDate(t *testing.T) {
 	}
 	glslc, err := exec.LookPath("glslc")
 	if err != nil {
-		t.Skip("glslc not installed")
+		testdata.SkipUnlessCI(t, "glslc not installed")
 	}
 	srcs, _ := filepath.Glob("*.comp")
 	dir := t.TempDir()

@@ -322,7 +322,7 @@ func TestMisusePanics(t *testing.T) {
 // shader's push-constant block is invalid.
 func TestValidationCatchesMisuse(t *testing.T) {
 	if !ValidationAvailable() {
-		t.Skip("validation layer not installed")
+		testdata.SkipUnlessCI(t, "validation layer not installed")
 	}
 	d, err := Open(Options{Device: "any", Validate: true})
 	if errors.Is(err, ErrLoaderNotFound) || errors.Is(err, ErrNoDevice) {
