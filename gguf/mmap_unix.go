@@ -11,16 +11,35 @@ import (
 )
 
 // Open maps path read-only and parses it. Tensor data returned by TensorData
-// aliases the mapping (no copy); Close unmaps it.
-func Open(path string) (*File, error) {
+// aliases the mapping (no copy); Close unmaps it. Pages are read on first
+// touch.
+func Open(path string) (*File, error) { return openMapped(path, false) }
+
+// OpenResident maps path like Open and faults the whole mapping in before it
+// returns, as inference reads every weight anyway. On Linux it also makes
+// sure the mapping is backed by 2 MiB page-cache folios, which the kernel
+// maps with huge-page entries: memory-bound kernels stream a 4 KiB-page file
+// mapping about 10-15% slower (TLB misses). A file freshly written or
+// downloaded sits in the page cache in small folios; OpenResident then drops
+// this file's unmapped clean pages and reads it again once, which costs one
+// read of the file from disk and lasts as long as the pages stay cached. Set
+// BITNET_MMAP_RECACHE=0 to skip that step.
+func OpenResident(path string) (*File, error) { return openMapped(path, true) }
+
+func openMapped(path string, resident bool) (*File, error) {
 	fd, size, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fd.Close()
-	data, err := unix.Mmap(int(fd.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	data, err := mapFile(fd, size)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: mmap %s: %w", path, err)
+	}
+	if resident {
+		if data, err = settleMapping(fd, data); err != nil {
+			return nil, fmt.Errorf("gguf: mmap %s: %w", path, err)
+		}
 	}
 	f, err := ReadBytes(data)
 	if err != nil {
@@ -60,6 +79,16 @@ func OpenInMemory(path string) (*File, error) {
 	return f, nil
 }
 
+// mapFile maps the whole of fd read-only and shared.
+func mapFile(fd *os.File, size int64) ([]byte, error) {
+	data, err := unix.Mmap(int(fd.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, err
+	}
+	adviseHugePages(data)
+	return data, nil
+}
+
 // openFile opens path and returns its size, which must be non-zero.
 func openFile(path string) (*os.File, int64, error) {
 	fd, err := os.Open(path)
@@ -77,3 +106,15 @@ func openFile(path string) (*os.File, int64, error) {
 	}
 	return fd, st.Size(), nil
 }
+
+// prefault reads one byte of every page of data.
+func prefault(data []byte) {
+	page := os.Getpagesize()
+	var sink byte
+	for i := 0; i < len(data); i += page {
+		sink += data[i]
+	}
+	prefaultSink = sink
+}
+
+var prefaultSink byte

@@ -40,7 +40,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.kvType, "kv-type", "f16", "KV cache type: f16 or f32")
 	fs.StringVar(&m.debug, "debug", "", "layer-0 diagnostics: all or a list of "+fmt.Sprint(engine.DebugNames))
 	fs.BoolVar(&m.reference, "reference", false, "CPU: use the scalar reference path")
-	fs.BoolVar(&m.noMmap, "no-mmap", false, "read the model into memory on huge pages instead of mapping the file (slower load, faster CPU generation)")
+	fs.BoolVar(&m.noMmap, "no-mmap", false, "read the model into private memory on huge pages instead of mapping the file (a copy; the mapping is backed by huge pages too where the kernel allows)")
 }
 
 // loaded is an open model with its backend and state.
@@ -91,7 +91,7 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 	t0 := time.Now()
 	l := &loaded{}
 	var err error
-	open := gguf.Open
+	open := gguf.OpenResident
 	if m.noMmap {
 		open = gguf.OpenInMemory
 	}
