@@ -14,6 +14,7 @@ import (
 
 	"bitnet/cpu/kernels"
 	"bitnet/engine"
+	"bitnet/engine/compute"
 )
 
 func init() {
@@ -82,6 +83,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	asMD := fs.Bool("md", false, "print a Markdown table")
 	stream := fs.Bool("stream", true, "measure the streaming read bandwidth (cpu backend) to compare generation with")
+	opTimes := fs.Bool("op-times", false, "after the tests, time each backend op over one more generation run and print the time per token of each op kind (device backends wait after every op)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -115,6 +117,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if mf.batch == engine.DefaultBatch {
 		mf.batch = max(mf.batch, min(maxLen, 512))
+	}
+	if *opTimes {
+		mf.profile = compute.NewProfiler(nil)
 	}
 	l, err := mf.open(false)
 	if err != nil {
@@ -181,20 +186,21 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		rep.Results = append(rep.Results, r)
 	}
-	for _, n := range tgs {
-		ids := randomTokens(n + 1)
-		r, err := measure(fmt.Sprintf("tg%d", n), n, func() error {
-			st.Reset()
-			if _, err := st.Forward(ids[:1], false); err != nil {
+	generate := func(ids []int32) error {
+		st.Reset()
+		if _, err := st.Forward(ids[:1], false); err != nil {
+			return err
+		}
+		for _, id := range ids[1:] {
+			if _, err := st.Forward([]int32{id}, false); err != nil {
 				return err
 			}
-			for _, id := range ids[1:] {
-				if _, err := st.Forward([]int32{id}, false); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		}
+		return nil
+	}
+	for _, n := range tgs {
+		ids := randomTokens(n + 1)
+		r, err := measure(fmt.Sprintf("tg%d", n), n, func() error { return generate(ids) })
 		if err != nil {
 			return err
 		}
@@ -202,6 +208,22 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		// of one token are timed together with it, so count n tokens.
 		r.GBPerSecond = float64(rep.BytesPerToken) * r.TPSMean / 1e9
 		rep.Results = append(rep.Results, r)
+	}
+	if *opTimes {
+		n := 128
+		if len(tgs) > 0 {
+			n = tgs[0]
+		}
+		n = min(n, st.NCtx-1)
+		mf.profile.On = true
+		t0 := time.Now()
+		err := generate(randomTokens(n + 1))
+		wall := time.Since(t0)
+		mf.profile.On = false
+		if err != nil {
+			return err
+		}
+		printOpTimes(stderr, mf.profile.Stats(), n+1, wall)
 	}
 	// Probe the bandwidth again after the tests and keep the best, so a
 	// disturbed probe does not flatter the efficiency figures.
@@ -253,6 +275,24 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// printOpTimes prints the time per token of each op kind of a profiled
+// generation run of tokens passes.
+func printOpTimes(w io.Writer, stats []compute.OpStat, tokens int, wall time.Duration) {
+	per := func(d time.Duration) float64 { return d.Seconds() * 1e3 / float64(tokens) }
+	var sum time.Duration
+	fmt.Fprintf(w, "op times over %d generated tokens (ms per token):\n", tokens)
+	for _, s := range stats {
+		sum += s.Time
+		fmt.Fprintf(w, "  %-26s %8.3f ms  %5.1f%%  %6.1f calls", s.Op, per(s.Time), 100*s.Time.Seconds()/wall.Seconds(), float64(s.Calls)/float64(tokens))
+		if s.Bytes > 0 {
+			fmt.Fprintf(w, "  %6.1f GB/s", float64(s.Bytes)/s.Time.Seconds()/1e9)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  %-26s %8.3f ms  %5.1f%%\n", "outside ops", per(wall-sum), 100*(wall-sum).Seconds()/wall.Seconds())
+	fmt.Fprintf(w, "  %-26s %8.3f ms\n", "total", per(wall))
 }
 
 // siUnits formats v with a decimal prefix: "1.18 GB", "355.6 kB", "2.41 G".

@@ -27,6 +27,9 @@ type modelFlags struct {
 	debug     string
 	reference bool
 	noMmap    bool
+
+	// profile, when set, is the op profiler the model runs through.
+	profile *compute.Profiler
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -113,7 +116,12 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 		l.Close()
 		return nil, err
 	}
-	if l.model, err = engine.Load(l.file, l.be); err != nil {
+	run := l.be
+	if m.profile != nil {
+		m.profile.Backend = l.be
+		run = m.profile
+	}
+	if l.model, err = engine.Load(l.file, run); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("%s: %w", m.model, err)
 	}
