@@ -34,7 +34,7 @@ func TestProfiler(t *testing.T) {
 	p.Add(y, y, x)
 	p.MatMul(alloc(3, 2), alloc(4, 3), x)
 	p.On = false
-	p.RMSNorm(y, x, w, 1e-5)
+	p.RMSNorm(alloc(4, 2), x, w, 1e-5)
 
 	got := make([]float32, 8)
 	if err := p.Read(y, got); err != nil {
