@@ -272,3 +272,75 @@ func BenchmarkEfficiency(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkEfficiencyThreads is BenchmarkEfficiency on two goroutines, each
+// streaming one contiguous half (of the stream buffer, and of the matrix's
+// rows), as the CPU backend splits a decode matvec.
+func BenchmarkEfficiencyThreads(b *testing.B) {
+	const threads = 2
+	const streamBytes = 1 << 30
+	stream := make([]byte, streamBytes)
+	for i := range stream {
+		stream[i] = byte(i)
+	}
+	par := func(f func(i int)) {
+		var wg sync.WaitGroup
+		for i := range threads {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f(i)
+			}()
+		}
+		wg.Wait()
+	}
+	run := func(b *testing.B, bytes int, kernel func(i int)) {
+		best := [2]float64{}
+		for b.Loop() {
+			t0 := time.Now()
+			par(func(i int) {
+				StreamSum(stream[i*streamBytes/threads : (i+1)*streamBytes/threads])
+			})
+			t1 := time.Now()
+			par(kernel)
+			t2 := time.Now()
+			best[0] = max(best[0], streamBytes/t1.Sub(t0).Seconds())
+			best[1] = max(best[1], float64(bytes)/t2.Sub(t1).Seconds())
+		}
+		b.ReportMetric(best[0]/1e9, "stream-GB/s")
+		b.ReportMetric(best[1]/1e9, "kernel-GB/s")
+		b.ReportMetric(100*best[1]/best[0], "%stream")
+	}
+	b.Run("i2s_decode_521MB", func(b *testing.B) {
+		const k, nRows = 2560, 30 * 27264
+		const half = nRows / threads
+		r := newRand(1)
+		w := randTernary(r, nRows*k/4)
+		q := randI8(r, k)
+		out := make([]int32, nRows)
+		benchPaths(b, func(b *testing.B) {
+			if Path() == "generic" {
+				b.Skip("slow")
+			}
+			run(b, len(w), func(i int) {
+				MatI2S(w[i*half*k/4:], k/4, half, q, k, 1, out[i*half:], half)
+			})
+		})
+	})
+	b.Run("f16_lm_head_656MB", func(b *testing.B) {
+		const k, nRows = 2560, 128256
+		const half = nRows / threads
+		r := newRand(3)
+		w := randF16(r, k*nRows)
+		x := randF32(r, k, 1)
+		out := make([]float32, nRows)
+		benchPaths(b, func(b *testing.B) {
+			if Path() == "generic" {
+				b.Skip("slow")
+			}
+			run(b, 2*len(w), func(i int) {
+				MatF16(w[i*half*k:], k, half, x, k, 1, out[i*half:], half)
+			})
+		})
+	})
+}
