@@ -267,9 +267,17 @@ func (b *Backend) RMSNorm(dstT, xT, wT compute.Tensor, eps float32) {
 	if w.f32 == nil || len(w.f32) != k {
 		panic(fmt.Sprintf("cpu.RMSNorm: weight %v %s for rows of %d", w.shape, w.dt, k))
 	}
+	norm := rmsNormRow
+	if !b.opt.Reference {
+		norm = rmsNormRowFast
+	}
+	if r == 1 {
+		norm(dst.f32[:k], x.f32[:k], w.f32, eps)
+		return
+	}
 	b.pool.run(r, 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			rmsNormRow(dst.f32[i*k:(i+1)*k], x.f32[i*k:(i+1)*k], w.f32, eps)
+			norm(dst.f32[i*k:(i+1)*k], x.f32[i*k:(i+1)*k], w.f32, eps)
 		}
 	})
 }
@@ -286,6 +294,15 @@ func rmsNormRow(dst, x, w []float32, eps float32) {
 	}
 }
 
+// rmsNormRowFast is rmsNormRow with the sum of squares in vector partial
+// sums (float64; the order of summation differs) and the scaling vectorized
+// (bit-identical).
+func rmsNormRowFast(dst, x, w []float32, eps float32) {
+	mean := float32(kernels.SumSquaresF64(x) / float64(len(x)))
+	scale := 1 / float32(math.Sqrt(float64(mean+eps)))
+	kernels.ScaleMulF32(dst, x, w, scale)
+}
+
 // Scale multiplies elementwise by s.
 func (b *Backend) Scale(dstT, xT compute.Tensor, s float32) {
 	dst, x := asT("Scale", dstT), asT("Scale", xT)
@@ -299,6 +316,10 @@ func (b *Backend) Scale(dstT, xT compute.Tensor, s float32) {
 func (b *Backend) Add(dstT, aT, bT compute.Tensor) {
 	dst, a, c := asT("Add", dstT), asT("Add", aT), asT("Add", bT)
 	checkSame("Add", dst, a, c)
+	if !b.opt.Reference {
+		kernels.AddF32(dst.f32, a.f32, c.f32)
+		return
+	}
 	for i := range dst.f32 {
 		dst.f32[i] = a.f32[i] + c.f32[i]
 	}
@@ -310,6 +331,10 @@ func (b *Backend) ActMul(dstT, gateT, upT compute.Tensor, act compute.Activation
 	checkSame("ActMul", dst, g, u)
 	switch act {
 	case compute.ReLU2:
+		if !b.opt.Reference {
+			kernels.ReLU2MulF32(dst.f32, g.f32, u.f32)
+			return
+		}
 		for i, v := range g.f32 {
 			r := max(v, 0)
 			dst.f32[i] = r * r * u.f32[i]
@@ -378,6 +403,33 @@ func (b *Backend) StoreKV(cacheT, xT compute.Tensor, pos0 int) {
 	}
 }
 
+// attendFast computes one head's attention output acc [hd] for the query
+// qh [hd] over the len(sc) cached positions whose key and value rows start
+// at k[j*stride] and v[j*stride]; sc is scratch for the scores. The softmax
+// is the reference's (scaled float32 scores, row maximum subtracted, float64
+// sum of the exponentials), the products use the vector kernels.
+func attendFast(qh, k, v []float32, stride int, sc, acc []float32, scale float32) {
+	kernels.DotsF32(qh, k, stride, sc)
+	mx := float32(math.Inf(-1))
+	for j, s := range sc {
+		s *= scale
+		sc[j] = s
+		mx = max(mx, s)
+	}
+	var sum float64
+	for j, s := range sc {
+		e := expf(s - mx)
+		sc[j] = e
+		sum += float64(e)
+	}
+	inv := float32(1 / sum)
+	for j := range sc {
+		sc[j] *= inv
+	}
+	clear(acc)
+	kernels.AxpysF32(sc, v, stride, acc)
+}
+
 // kvRow returns row j, elements [e0, e0+len(out)), of a KV cache.
 func kvRow(c *tensor, j, k, e0, n int) []float32 {
 	return c.f32[j*k+e0 : j*k+e0+n]
@@ -418,16 +470,17 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 				}
 			}
 			n := p.Pos0 + i + 1 // causal: positions 0..Pos0+i
+			if fast {
+				attendFast(qh, kc.f32[kvh*hd:], vc.f32[kvh*hd:], kvk, sc[:n], acc, p.Scale)
+				copy(dst.f32[i*qk+h*hd:], acc)
+				continue
+			}
 			mx := float32(math.Inf(-1))
 			for j := 0; j < n; j++ {
 				kr := kvRow(kc, j, kvk, kvh*hd, hd)
 				var s float32
-				if fast {
-					s = kernels.DotF32(qh, kr)
-				} else {
-					for d, qv := range qh {
-						s += qv * kr[d]
-					}
+				for d, qv := range qh {
+					s += qv * kr[d]
 				}
 				s *= p.Scale
 				sc[j] = s
@@ -435,12 +488,7 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 			}
 			var sum float64
 			for j := 0; j < n; j++ {
-				var e float32
-				if fast {
-					e = expf(sc[j] - mx)
-				} else {
-					e = float32(math.Exp(float64(sc[j] - mx)))
-				}
+				e := float32(math.Exp(float64(sc[j] - mx)))
 				sc[j] = e
 				sum += float64(e)
 			}
@@ -449,10 +497,6 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 			for j := 0; j < n; j++ {
 				pr := sc[j] * inv
 				vr := kvRow(vc, j, kvk, kvh*hd, hd)
-				if fast {
-					kernels.AxpyF32(pr, vr, acc)
-					continue
-				}
 				for d := range acc {
 					acc[d] += pr * vr[d]
 				}

@@ -96,9 +96,7 @@ func (b *Backend) matmulI2SFast(dst []float32, w *tensor, x []float32, K, N, T i
 			}
 		}
 		for t := 0; t < T; t++ {
-			for i := lo; i < hi; i++ {
-				dst[t*N+i] = float32(dots[t*N+i]-sums[t]) / scl[t] * w.scale
-			}
+			kernels.DequantI32(dst[t*N+lo:t*N+hi], dots[t*N+lo:], sums[t], scl[t], w.scale)
 		}
 	})
 }

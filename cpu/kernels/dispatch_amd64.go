@@ -32,6 +32,13 @@ var avx512Impl = &impl{
 	f16Mat:   f16MatAVX512Go,
 	dotF32:   dotF32AVX512Go,
 	axpy:     axpyF32AVX2Go,
+	dots:     dotsF32AVX2Go,
+	axpys:    axpysF32AVX2Go,
+	sumSq:    sumSqF64AVX2Go,
+	scaleMul: scaleMulF32AVX2Go,
+	add:      addF32AVX2Go,
+	relu2Mul: relu2MulF32AVX2Go,
+	dequant:  dequantI32AVX2Go,
 	sumI8:    sumI8Fast,
 	quantize: quantizeFast,
 	quantS:   quantFast,
@@ -46,6 +53,13 @@ var avx2Impl = &impl{
 	f16Mat:   f16MatAVX2Go,
 	dotF32:   dotF32AVX2Go,
 	axpy:     axpyF32AVX2Go,
+	dots:     dotsF32AVX2Go,
+	axpys:    axpysF32AVX2Go,
+	sumSq:    sumSqF64AVX2Go,
+	scaleMul: scaleMulF32AVX2Go,
+	add:      addF32AVX2Go,
+	relu2Mul: relu2MulF32AVX2Go,
+	dequant:  dequantI32AVX2Go,
 	sumI8:    sumI8Fast,
 	quantize: quantizeFast,
 	quantS:   quantFast,
@@ -244,4 +258,69 @@ func axpyF32AVX2Go(a float32, x, y []float32) {
 	if n < len(x) {
 		axpyF32Generic(a, x[n:], y[n:len(x)])
 	}
+}
+
+func dotsF32AVX2Go(q, k []float32, stride, n int, out []float32) {
+	hd := len(q) &^ 7
+	if hd == 0 {
+		dotsF32Generic(q, k, stride, n, out)
+		return
+	}
+	dotsF32AVX2(&q[0], &k[0], 4*stride, n, hd, &out[0])
+	if hd < len(q) {
+		for j := 0; j < n; j++ {
+			out[j] += dotF32Generic(q[hd:], k[j*stride+hd:j*stride+len(q)])
+		}
+	}
+}
+
+func axpysF32AVX2Go(p, v []float32, stride int, acc []float32) {
+	hd := len(acc) &^ 7
+	if hd > 0 {
+		axpysF32AVX2(&p[0], &v[0], 4*stride, len(p), hd, &acc[0])
+	}
+	if hd < len(acc) {
+		axpysF32Generic(p, v[hd:], stride, acc[hd:])
+	}
+}
+
+func sumSqF64AVX2Go(x []float32) float64 {
+	n := len(x) &^ 15
+	var s float64
+	if n > 0 {
+		s = sumSqF64AVX2(&x[0], n)
+	}
+	return s + sumSqF64Generic(x[n:])
+}
+
+func scaleMulF32AVX2Go(dst, x, w []float32, s float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		scaleMulF32AVX2(&dst[0], &x[0], &w[0], s, n)
+	}
+	scaleMulF32Generic(dst[n:], x[n:], w[n:], s)
+}
+
+func addF32AVX2Go(dst, a, b []float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		addF32AVX2(&dst[0], &a[0], &b[0], n)
+	}
+	addF32Generic(dst[n:], a[n:], b[n:])
+}
+
+func relu2MulF32AVX2Go(dst, g, u []float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		relu2MulF32AVX2(&dst[0], &g[0], &u[0], n)
+	}
+	relu2MulF32Generic(dst[n:], g[n:], u[n:])
+}
+
+func dequantI32AVX2Go(dst []float32, dots []int32, sum int32, div, mul float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		dequantI32AVX2(&dst[0], &dots[0], sum, div, mul, n)
+	}
+	dequantI32Generic(dst[n:], dots[n:], sum, div, mul)
 }

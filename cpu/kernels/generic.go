@@ -177,3 +177,56 @@ func axpyF32Generic(a float32, x, y []float32) {
 		y[k] += a * v
 	}
 }
+
+func dotsF32Generic(q, k []float32, stride, n int, out []float32) {
+	for j := 0; j < n; j++ {
+		out[j] = dotF32Generic(q, k[j*stride:j*stride+len(q)])
+	}
+}
+
+func axpysF32Generic(p, v []float32, stride int, acc []float32) {
+	for j, pj := range p {
+		axpyF32Generic(pj, v[j*stride:j*stride+len(acc)], acc)
+	}
+}
+
+// sumSqF64Generic sums in four interleaved float64 partial sums.
+func sumSqF64Generic(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	k := 0
+	for ; k+4 <= len(x); k += 4 {
+		s0 += float64(x[k]) * float64(x[k])
+		s1 += float64(x[k+1]) * float64(x[k+1])
+		s2 += float64(x[k+2]) * float64(x[k+2])
+		s3 += float64(x[k+3]) * float64(x[k+3])
+	}
+	for ; k < len(x); k++ {
+		s0 += float64(x[k]) * float64(x[k])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func scaleMulF32Generic(dst, x, w []float32, s float32) {
+	for k := range dst {
+		dst[k] = (x[k] * s) * w[k]
+	}
+}
+
+func addF32Generic(dst, a, b []float32) {
+	for k := range dst {
+		dst[k] = a[k] + b[k]
+	}
+}
+
+func relu2MulF32Generic(dst, g, u []float32) {
+	for k := range dst {
+		r := max(g[k], 0)
+		dst[k] = (r * r) * u[k]
+	}
+}
+
+func dequantI32Generic(dst []float32, dots []int32, sum int32, div, mul float32) {
+	for k, d := range dots {
+		dst[k] = float32(d-sum) / div * mul
+	}
+}

@@ -42,6 +42,14 @@ type impl struct {
 	f16Mat  func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int)
 	dotF32  func(a, b []float32) float32
 	axpy    func(a float32, x, y []float32)
+	dots    func(q, k []float32, stride, n int, out []float32)
+	axpys   func(p, v []float32, stride int, acc []float32)
+
+	sumSq    func(x []float32) float64
+	scaleMul func(dst, x, w []float32, s float32)
+	add      func(dst, a, b []float32)
+	relu2Mul func(dst, g, u []float32)
+	dequant  func(dst []float32, dots []int32, sum int32, div, mul float32)
 
 	sumI8    func(q []int8) int32
 	quantize func(x []float32, q []int8) (float32, int32)
@@ -58,6 +66,13 @@ var genericImpl = &impl{
 	f16Mat:   matF16Generic,
 	dotF32:   dotF32Generic,
 	axpy:     axpyF32Generic,
+	dots:     dotsF32Generic,
+	axpys:    axpysF32Generic,
+	sumSq:    sumSqF64Generic,
+	scaleMul: scaleMulF32Generic,
+	add:      addF32Generic,
+	relu2Mul: relu2MulF32Generic,
+	dequant:  dequantI32Generic,
 	sumI8:    sumI8Generic,
 	quantize: quantizeRowGeneric,
 	quantS:   quantGeneric,
@@ -282,6 +297,81 @@ func AxpyF32(a float32, x, y []float32) {
 		panic(fmt.Sprintf("kernels: AxpyF32 y has %d entries, want %d", len(y), len(x)))
 	}
 	cur.axpy(a, x, y[:len(x)])
+}
+
+// DotsF32 sets out[j] = sum_d q[d]*k[j*stride+d] for j < len(out), d <
+// len(q): the scores of one query against len(out) cached keys stored
+// stride elements apart. Accumulation is float32; the last bits depend on
+// the path, as for DotF32.
+func DotsF32(q, k []float32, stride int, out []float32) {
+	n := len(out)
+	if n == 0 {
+		return
+	}
+	if stride < len(q) || len(k) < (n-1)*stride+len(q) {
+		panic(fmt.Sprintf("kernels: DotsF32 keys of %d entries for %d rows of %d, stride %d", len(k), n, len(q), stride))
+	}
+	cur.dots(q, k, stride, n, out)
+}
+
+// AxpysF32 sets acc[d] += p[j]*v[j*stride+d] for j = 0..len(p)-1 in this
+// order and d < len(acc): the probability-weighted sum of len(p) cached
+// values stored stride elements apart. The assembly paths fuse each multiply
+// and add, as AxpyF32.
+func AxpysF32(p, v []float32, stride int, acc []float32) {
+	n := len(p)
+	if n == 0 {
+		return
+	}
+	if stride < len(acc) || len(v) < (n-1)*stride+len(acc) {
+		panic(fmt.Sprintf("kernels: AxpysF32 values of %d entries for %d rows of %d, stride %d", len(v), n, len(acc), stride))
+	}
+	cur.axpys(p, v, stride, acc)
+}
+
+// SumSquaresF64 returns sum_k float64(x[k])^2. The products are exact; the
+// float64 summation order depends on the path (a relative difference of
+// about 1e-16).
+func SumSquaresF64(x []float32) float64 { return cur.sumSq(x) }
+
+// ScaleMulF32 sets dst[k] = (x[k]*s)*w[k] for k < len(dst), rounding each
+// product to float32: the same bits on every path. x and w must be at least
+// len(dst) long.
+func ScaleMulF32(dst, x, w []float32, s float32) {
+	checkLen("ScaleMulF32", len(dst), len(x), len(w))
+	cur.scaleMul(dst, x[:len(dst)], w[:len(dst)], s)
+}
+
+// AddF32 sets dst[k] = a[k]+b[k] for k < len(dst); the same bits on every
+// path. dst may alias a or b.
+func AddF32(dst, a, b []float32) {
+	checkLen("AddF32", len(dst), len(a), len(b))
+	cur.add(dst, a[:len(dst)], b[:len(dst)])
+}
+
+// ReLU2MulF32 sets dst[k] = (r*r)*u[k] with r = max(g[k], 0), rounding each
+// product to float32 (squared-ReLU gating); the same bits on every path.
+// dst may alias g or u.
+func ReLU2MulF32(dst, g, u []float32) {
+	checkLen("ReLU2MulF32", len(dst), len(g), len(u))
+	cur.relu2Mul(dst, g[:len(dst)], u[:len(dst)])
+}
+
+// DequantI32 sets dst[k] = (float32(dots[k]-sum)/div)*mul for k < len(dst),
+// rounding after each operation: the scaling of integer matvec results
+// (int8 activations with scale div and sum sum, ternary weights with scale
+// mul). The same bits on every path; dots must be at least len(dst) long.
+func DequantI32(dst []float32, dots []int32, sum int32, div, mul float32) {
+	if len(dots) < len(dst) {
+		panic(fmt.Sprintf("kernels: DequantI32 %d dots for %d outputs", len(dots), len(dst)))
+	}
+	cur.dequant(dst, dots[:len(dst)], sum, div, mul)
+}
+
+func checkLen(fn string, n, a, b int) {
+	if a < n || b < n {
+		panic(fmt.Sprintf("kernels: %s inputs of %d and %d entries for %d outputs", fn, a, b, n))
+	}
 }
 
 // StreamSum returns the wrapping sum of the len(b)/8 little-endian uint64

@@ -1203,6 +1203,383 @@ done:
 	VZEROUPPER
 	RET
 
+// func dotsF32AVX2(q *float32, k *float32, stride int, n int, hd int, out *float32)
+// Requires: AVX, FMA3
+TEXT ·dotsF32AVX2(SB), NOSPLIT, $0-48
+	MOVQ q+0(FP), AX
+	MOVQ k+8(FP), CX
+	MOVQ stride+16(FP), DX
+	MOVQ n+24(FP), BX
+	MOVQ hd+32(FP), SI
+	MOVQ out+40(FP), DI
+	XORQ R8, R8
+
+keys:
+	CMPQ   R8, BX
+	JGE    done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, R9
+	MOVQ   AX, R10
+	MOVQ   CX, R11
+
+loop4:
+	CMPQ        R9, $0x20
+	JL          loop1
+	VMOVUPS     (R10), Y4
+	VFMADD231PS (R11), Y4, Y0
+	VMOVUPS     32(R10), Y4
+	VFMADD231PS 32(R11), Y4, Y1
+	VMOVUPS     64(R10), Y4
+	VFMADD231PS 64(R11), Y4, Y2
+	VMOVUPS     96(R10), Y4
+	VFMADD231PS 96(R11), Y4, Y3
+	ADDQ        $0x80, R10
+	ADDQ        $0x80, R11
+	SUBQ        $0x20, R9
+	JMP         loop4
+
+loop1:
+	TESTQ       R9, R9
+	JZ          reduce
+	VMOVUPS     (R10), Y4
+	VFMADD231PS (R11), Y4, Y0
+	ADDQ        $0x20, R10
+	ADDQ        $0x20, R11
+	SUBQ        $0x08, R9
+	JMP         loop1
+
+reduce:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VPERMILPS    $0x4e, X1, X0
+	VADDPS       X0, X1, X1
+	VPERMILPS    $0xb1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSS       X1, (DI)(R8*4)
+	ADDQ         DX, CX
+	INCQ         R8
+	JMP          keys
+
+done:
+	VZEROUPPER
+	RET
+
+// func axpysF32AVX2(p *float32, v *float32, stride int, n int, hd int, acc *float32)
+// Requires: AVX, FMA3
+TEXT ·axpysF32AVX2(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), AX
+	MOVQ v+8(FP), CX
+	MOVQ stride+16(FP), DX
+	MOVQ n+24(FP), BX
+	MOVQ hd+32(FP), SI
+	MOVQ acc+40(FP), DI
+
+chunk4:
+	CMPQ    SI, $0x20
+	JL      chunk1
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	XORQ    R8, R8
+	MOVQ    CX, R9
+
+keys4:
+	CMPQ         R8, BX
+	JGE          store4
+	VBROADCASTSS (AX)(R8*4), Y4
+	VFMADD231PS  (R9), Y4, Y0
+	VFMADD231PS  32(R9), Y4, Y1
+	VFMADD231PS  64(R9), Y4, Y2
+	VFMADD231PS  96(R9), Y4, Y3
+	ADDQ         DX, R9
+	INCQ         R8
+	JMP          keys4
+
+store4:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $0x80, DI
+	ADDQ    $0x80, CX
+	SUBQ    $0x20, SI
+	JMP     chunk4
+
+chunk1:
+	TESTQ   SI, SI
+	JZ      done
+	VMOVUPS (DI), Y0
+	XORQ    R8, R8
+	MOVQ    CX, R9
+
+keys1:
+	CMPQ         R8, BX
+	JGE          store1
+	VBROADCASTSS (AX)(R8*4), Y1
+	VFMADD231PS  (R9), Y1, Y0
+	ADDQ         DX, R9
+	INCQ         R8
+	JMP          keys1
+
+store1:
+	VMOVUPS Y0, (DI)
+	ADDQ    $0x20, DI
+	ADDQ    $0x20, CX
+	SUBQ    $0x08, SI
+	JMP     chunk1
+
+done:
+	VZEROUPPER
+	RET
+
+// func sumSqF64AVX2(x *float32, n int) float64
+// Requires: AVX, FMA3, SSE2
+TEXT ·sumSqF64AVX2(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), AX
+	MOVQ   n+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+
+loop:
+	TESTQ       CX, CX
+	JZ          reduce
+	VCVTPS2PD   (AX), Y4
+	VFMADD231PD Y4, Y4, Y0
+	VCVTPS2PD   16(AX), Y4
+	VFMADD231PD Y4, Y4, Y1
+	VCVTPS2PD   32(AX), Y4
+	VFMADD231PD Y4, Y4, Y2
+	VCVTPS2PD   48(AX), Y4
+	VFMADD231PD Y4, Y4, Y3
+	ADDQ        $0x40, AX
+	SUBQ        $0x10, CX
+	JMP         loop
+
+reduce:
+	VADDPD       Y1, Y0, Y0
+	VADDPD       Y3, Y2, Y2
+	VADDPD       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	VZEROUPPER
+	MOVSD        X1, ret+16(FP)
+	RET
+
+// func scaleMulF32AVX2(dst *float32, x *float32, w *float32, s float32, n int)
+// Requires: AVX
+TEXT ·scaleMulF32AVX2(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         w+16(FP), DX
+	VBROADCASTSS s+24(FP), Y0
+	MOVQ         n+32(FP), BX
+
+loop4:
+	CMPQ    BX, $0x20
+	JL      loop1
+	VMULPS  (CX), Y0, Y1
+	VMULPS  (DX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	VMULPS  32(CX), Y0, Y1
+	VMULPS  32(DX), Y1, Y1
+	VMOVUPS Y1, 32(AX)
+	VMULPS  64(CX), Y0, Y1
+	VMULPS  64(DX), Y1, Y1
+	VMOVUPS Y1, 64(AX)
+	VMULPS  96(CX), Y0, Y1
+	VMULPS  96(DX), Y1, Y1
+	VMOVUPS Y1, 96(AX)
+	ADDQ    $0x80, AX
+	ADDQ    $0x80, CX
+	ADDQ    $0x80, DX
+	SUBQ    $0x20, BX
+	JMP     loop4
+
+loop1:
+	TESTQ   BX, BX
+	JZ      done
+	VMULPS  (CX), Y0, Y1
+	VMULPS  (DX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	SUBQ    $0x08, BX
+	JMP     loop1
+
+done:
+	VZEROUPPER
+	RET
+
+// func addF32AVX2(dst *float32, a *float32, b *float32, n int)
+// Requires: AVX
+TEXT ·addF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), BX
+
+loop4:
+	CMPQ    BX, $0x20
+	JL      loop1
+	VMOVUPS (CX), Y0
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (AX)
+	VMOVUPS 32(CX), Y0
+	VADDPS  32(DX), Y0, Y0
+	VMOVUPS Y0, 32(AX)
+	VMOVUPS 64(CX), Y0
+	VADDPS  64(DX), Y0, Y0
+	VMOVUPS Y0, 64(AX)
+	VMOVUPS 96(CX), Y0
+	VADDPS  96(DX), Y0, Y0
+	VMOVUPS Y0, 96(AX)
+	ADDQ    $0x80, AX
+	ADDQ    $0x80, CX
+	ADDQ    $0x80, DX
+	SUBQ    $0x20, BX
+	JMP     loop4
+
+loop1:
+	TESTQ   BX, BX
+	JZ      done
+	VMOVUPS (CX), Y0
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	SUBQ    $0x08, BX
+	JMP     loop1
+
+done:
+	VZEROUPPER
+	RET
+
+// func relu2MulF32AVX2(dst *float32, gate *float32, up *float32, n int)
+// Requires: AVX
+TEXT ·relu2MulF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), AX
+	MOVQ   gate+8(FP), CX
+	MOVQ   up+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VXORPS Y0, Y0, Y0
+
+loop4:
+	CMPQ    BX, $0x20
+	JL      loop1
+	VMAXPS  (CX), Y0, Y1
+	VMULPS  Y1, Y1, Y1
+	VMULPS  (DX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	VMAXPS  32(CX), Y0, Y1
+	VMULPS  Y1, Y1, Y1
+	VMULPS  32(DX), Y1, Y1
+	VMOVUPS Y1, 32(AX)
+	VMAXPS  64(CX), Y0, Y1
+	VMULPS  Y1, Y1, Y1
+	VMULPS  64(DX), Y1, Y1
+	VMOVUPS Y1, 64(AX)
+	VMAXPS  96(CX), Y0, Y1
+	VMULPS  Y1, Y1, Y1
+	VMULPS  96(DX), Y1, Y1
+	VMOVUPS Y1, 96(AX)
+	ADDQ    $0x80, AX
+	ADDQ    $0x80, CX
+	ADDQ    $0x80, DX
+	SUBQ    $0x20, BX
+	JMP     loop4
+
+loop1:
+	TESTQ   BX, BX
+	JZ      done
+	VMAXPS  (CX), Y0, Y1
+	VMULPS  Y1, Y1, Y1
+	VMULPS  (DX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	SUBQ    $0x08, BX
+	JMP     loop1
+
+done:
+	VZEROUPPER
+	RET
+
+// func dequantI32AVX2(dst *float32, dots *int32, sum int32, div float32, mul float32, n int)
+// Requires: AVX, AVX2
+TEXT ·dequantI32AVX2(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), AX
+	MOVQ         dots+8(FP), CX
+	MOVL         sum+16(FP), DX
+	VMOVD        DX, X0
+	VPBROADCASTD X0, Y0
+	VBROADCASTSS div+20(FP), Y1
+	VBROADCASTSS mul+24(FP), Y2
+	MOVQ         n+32(FP), DX
+
+loop4:
+	CMPQ      DX, $0x20
+	JL        loop1
+	VMOVDQU   (CX), Y3
+	VPSUBD    Y0, Y3, Y3
+	VCVTDQ2PS Y3, Y3
+	VDIVPS    Y1, Y3, Y3
+	VMULPS    Y2, Y3, Y3
+	VMOVUPS   Y3, (AX)
+	VMOVDQU   32(CX), Y3
+	VPSUBD    Y0, Y3, Y3
+	VCVTDQ2PS Y3, Y3
+	VDIVPS    Y1, Y3, Y3
+	VMULPS    Y2, Y3, Y3
+	VMOVUPS   Y3, 32(AX)
+	VMOVDQU   64(CX), Y3
+	VPSUBD    Y0, Y3, Y3
+	VCVTDQ2PS Y3, Y3
+	VDIVPS    Y1, Y3, Y3
+	VMULPS    Y2, Y3, Y3
+	VMOVUPS   Y3, 64(AX)
+	VMOVDQU   96(CX), Y3
+	VPSUBD    Y0, Y3, Y3
+	VCVTDQ2PS Y3, Y3
+	VDIVPS    Y1, Y3, Y3
+	VMULPS    Y2, Y3, Y3
+	VMOVUPS   Y3, 96(AX)
+	ADDQ      $0x80, AX
+	ADDQ      $0x80, CX
+	SUBQ      $0x20, DX
+	JMP       loop4
+
+loop1:
+	TESTQ     DX, DX
+	JZ        done
+	VMOVDQU   (CX), Y3
+	VPSUBD    Y0, Y3, Y3
+	VCVTDQ2PS Y3, Y3
+	VDIVPS    Y1, Y3, Y3
+	VMULPS    Y2, Y3, Y3
+	VMOVUPS   Y3, (AX)
+	ADDQ      $0x20, AX
+	ADDQ      $0x20, CX
+	SUBQ      $0x08, DX
+	JMP       loop1
+
+done:
+	VZEROUPPER
+	RET
+
 // func sumI8AVX2(q *int8, n int) int64
 // Requires: AVX, AVX2
 TEXT ·sumI8AVX2(SB), NOSPLIT, $0-24

@@ -70,6 +70,49 @@ func dotF32AVX2(a *float32, b *float32, n int) float32
 //go:noescape
 func axpyF32AVX2(a float32, x *float32, y *float32, n int)
 
+// dotsF32AVX2 sets out[j] = sum_d q[d]*k[j*stride/4+d] for j < n, d < hd
+// (stride in bytes); hd is a multiple of 8. Each dot product accumulates in
+// float32 with fused multiply-adds in 8 lanes per 32 elements, lane sums added
+// pairwise.
+//
+//go:noescape
+func dotsF32AVX2(q *float32, k *float32, stride int, n int, hd int, out *float32)
+
+// axpysF32AVX2 sets acc[d] += p[j]*v[j*stride/4+d] for j = 0..n-1 in order, d < hd
+// (stride in bytes; one fused multiply-add per term); hd is a multiple of 8.
+//
+//go:noescape
+func axpysF32AVX2(p *float32, v *float32, stride int, n int, hd int, acc *float32)
+
+// sumSqF64AVX2 returns sum_k float64(x[k])^2 for k < n, accumulated in float64
+// (16 partial sums); n is a multiple of 16.
+//
+//go:noescape
+func sumSqF64AVX2(x *float32, n int) float64
+
+// scaleMulF32AVX2 sets dst[k] = (x[k]*s)*w[k] for k < n, rounding after each
+// product; n is a multiple of 8.
+//
+//go:noescape
+func scaleMulF32AVX2(dst *float32, x *float32, w *float32, s float32, n int)
+
+// addF32AVX2 sets dst[k] = a[k]+b[k] for k < n; n is a multiple of 8.
+//
+//go:noescape
+func addF32AVX2(dst *float32, a *float32, b *float32, n int)
+
+// relu2MulF32AVX2 sets dst[k] = (r*r)*up[k] with r = max(gate[k], 0) (NaN stays NaN)
+// for k < n; n is a multiple of 8.
+//
+//go:noescape
+func relu2MulF32AVX2(dst *float32, gate *float32, up *float32, n int)
+
+// dequantI32AVX2 sets dst[k] = (float32(dots[k]-sum)/div)*mul for k < n, rounding
+// after each operation; n is a multiple of 8.
+//
+//go:noescape
+func dequantI32AVX2(dst *float32, dots *int32, sum int32, div float32, mul float32, n int)
+
 // sumI8AVX2 returns sum_k (q[k] + 128) for k < n; n is a multiple of 32.
 //
 //go:noescape

@@ -54,6 +54,14 @@ func main() {
 	dotF32AVX512()
 	dotF32AVX2()
 	axpyF32AVX2()
+	dotsF32AVX2()
+	axpysF32AVX2()
+
+	sumSqF64AVX2()
+	scaleMulF32AVX2()
+	addF32AVX2()
+	relu2MulF32AVX2()
+	dequantI32AVX2()
 
 	sumI8AVX2()
 	absMaxAVX2()
@@ -1203,6 +1211,306 @@ func axpyF32AVX2() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+func dotsF32AVX2() {
+	TEXT("dotsF32AVX2", NOSPLIT, "func(q, k *float32, stride int, n int, hd int, out *float32)")
+	Pragma("noescape")
+	Doc("dotsF32AVX2 sets out[j] = sum_d q[d]*k[j*stride/4+d] for j < n, d < hd",
+		"(stride in bytes); hd is a multiple of 8. Each dot product accumulates in",
+		"float32 with fused multiply-adds in 8 lanes per 32 elements, lane sums added",
+		"pairwise.")
+	q := Load(Param("q"), GP64())
+	kp := Load(Param("k"), GP64())
+	stride := Load(Param("stride"), GP64())
+	n := Load(Param("n"), GP64())
+	hd := Load(Param("hd"), GP64())
+	out := Load(Param("out"), GP64())
+
+	acc := make([]VecVirtual, 4)
+	for i := range acc {
+		acc[i] = YMM()
+	}
+	j := GP64()
+	XORQ(j, j)
+	Label("keys")
+	CMPQ(j, n)
+	JGE(LabelRef("done"))
+	for i := range acc {
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	d, qp, krow := GP64(), GP64(), GP64()
+	MOVQ(hd, d)
+	MOVQ(q, qp)
+	MOVQ(kp, krow)
+	Label("loop4")
+	CMPQ(d, U8(32))
+	JL(LabelRef("loop1"))
+	for u := 0; u < 4; u++ {
+		t := YMM()
+		VMOVUPS(Mem{Base: qp, Disp: 32 * u}, t)
+		VFMADD231PS(Mem{Base: krow, Disp: 32 * u}, t, acc[u])
+	}
+	ADDQ(U8(128), qp)
+	ADDQ(U8(128), krow)
+	SUBQ(U8(32), d)
+	JMP(LabelRef("loop4"))
+	Label("loop1")
+	TESTQ(d, d)
+	JZ(LabelRef("reduce"))
+	{
+		t := YMM()
+		VMOVUPS(Mem{Base: qp}, t)
+		VFMADD231PS(Mem{Base: krow}, t, acc[0])
+	}
+	ADDQ(U8(32), qp)
+	ADDQ(U8(32), krow)
+	SUBQ(U8(8), d)
+	JMP(LabelRef("loop1"))
+	Label("reduce")
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
+	sum := hsumPSY(acc[0])
+	VMOVSS(sum, Mem{Base: out, Index: j, Scale: 4})
+	ADDQ(stride, kp)
+	INCQ(j)
+	JMP(LabelRef("keys"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func axpysF32AVX2() {
+	TEXT("axpysF32AVX2", NOSPLIT, "func(p, v *float32, stride int, n int, hd int, acc *float32)")
+	Pragma("noescape")
+	Doc("axpysF32AVX2 sets acc[d] += p[j]*v[j*stride/4+d] for j = 0..n-1 in order, d < hd",
+		"(stride in bytes; one fused multiply-add per term); hd is a multiple of 8.")
+	p := Load(Param("p"), GP64())
+	vp := Load(Param("v"), GP64())
+	stride := Load(Param("stride"), GP64())
+	n := Load(Param("n"), GP64())
+	hd := Load(Param("hd"), GP64())
+	accp := Load(Param("acc"), GP64())
+
+	a := make([]VecVirtual, 4)
+	for i := range a {
+		a[i] = YMM()
+	}
+	// Columns in chunks of 32 (four registers), then of 8.
+	Label("chunk4")
+	CMPQ(hd, U8(32))
+	JL(LabelRef("chunk1"))
+	for u := range a {
+		VMOVUPS(Mem{Base: accp, Disp: 32 * u}, a[u])
+	}
+	{
+		j, vrow := GP64(), GP64()
+		XORQ(j, j)
+		MOVQ(vp, vrow)
+		Label("keys4")
+		CMPQ(j, n)
+		JGE(LabelRef("store4"))
+		pj := YMM()
+		VBROADCASTSS(Mem{Base: p, Index: j, Scale: 4}, pj)
+		for u := range a {
+			VFMADD231PS(Mem{Base: vrow, Disp: 32 * u}, pj, a[u])
+		}
+		ADDQ(stride, vrow)
+		INCQ(j)
+		JMP(LabelRef("keys4"))
+	}
+	Label("store4")
+	for u := range a {
+		VMOVUPS(a[u], Mem{Base: accp, Disp: 32 * u})
+	}
+	ADDQ(U8(128), accp)
+	ADDQ(U8(128), vp)
+	SUBQ(U8(32), hd)
+	JMP(LabelRef("chunk4"))
+
+	Label("chunk1")
+	TESTQ(hd, hd)
+	JZ(LabelRef("done"))
+	VMOVUPS(Mem{Base: accp}, a[0])
+	{
+		j, vrow := GP64(), GP64()
+		XORQ(j, j)
+		MOVQ(vp, vrow)
+		Label("keys1")
+		CMPQ(j, n)
+		JGE(LabelRef("store1"))
+		pj := YMM()
+		VBROADCASTSS(Mem{Base: p, Index: j, Scale: 4}, pj)
+		VFMADD231PS(Mem{Base: vrow}, pj, a[0])
+		ADDQ(stride, vrow)
+		INCQ(j)
+		JMP(LabelRef("keys1"))
+	}
+	Label("store1")
+	VMOVUPS(a[0], Mem{Base: accp})
+	ADDQ(U8(32), accp)
+	ADDQ(U8(32), vp)
+	SUBQ(U8(8), hd)
+	JMP(LabelRef("chunk1"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// ---------------------------------------------------------------------------
+// Elementwise helpers of the norms and the feed-forward block.
+
+func sumSqF64AVX2() {
+	TEXT("sumSqF64AVX2", NOSPLIT, "func(x *float32, n int) float64")
+	Pragma("noescape")
+	Doc("sumSqF64AVX2 returns sum_k float64(x[k])^2 for k < n, accumulated in float64",
+		"(16 partial sums); n is a multiple of 16.")
+	x := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	acc := make([]VecVirtual, 4)
+	for i := range acc {
+		acc[i] = YMM()
+		VXORPD(acc[i], acc[i], acc[i])
+	}
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	for u := 0; u < 4; u++ {
+		t := YMM()
+		VCVTPS2PD(Mem{Base: x, Disp: 16 * u}, t)
+		VFMADD231PD(t, t, acc[u])
+	}
+	ADDQ(U8(64), x)
+	SUBQ(U8(16), n)
+	JMP(LabelRef("loop"))
+	Label("reduce")
+	VADDPD(acc[1], acc[0], acc[0])
+	VADDPD(acc[3], acc[2], acc[2])
+	VADDPD(acc[2], acc[0], acc[0])
+	hi := XMM()
+	VEXTRACTF128(U8(1), acc[0], hi)
+	VADDPD(hi, acc[0].AsX(), hi)
+	t := XMM()
+	VPERMILPD(U8(1), hi, t)
+	VADDSD(t, hi, hi)
+	VZEROUPPER()
+	Store(hi, ReturnIndex(0))
+	RET()
+}
+
+// elementwise emits a loop over n float32 elements (n a multiple of 8) in
+// steps of 32 then 8, calling body with the byte offset of each 8-element
+// vector.
+func elementwise(prefix string, n Register, ptrs []Register, body func(off int)) {
+	Label(prefix + "loop4")
+	CMPQ(n, U8(32))
+	JL(LabelRef(prefix + "loop1"))
+	for u := 0; u < 4; u++ {
+		body(32 * u)
+	}
+	for _, p := range ptrs {
+		ADDQ(U8(128), p)
+	}
+	SUBQ(U8(32), n)
+	JMP(LabelRef(prefix + "loop4"))
+	Label(prefix + "loop1")
+	TESTQ(n, n)
+	JZ(LabelRef(prefix + "done"))
+	body(0)
+	for _, p := range ptrs {
+		ADDQ(U8(32), p)
+	}
+	SUBQ(U8(8), n)
+	JMP(LabelRef(prefix + "loop1"))
+	Label(prefix + "done")
+	VZEROUPPER()
+	RET()
+}
+
+func scaleMulF32AVX2() {
+	TEXT("scaleMulF32AVX2", NOSPLIT, "func(dst, x, w *float32, s float32, n int)")
+	Pragma("noescape")
+	Doc("scaleMulF32AVX2 sets dst[k] = (x[k]*s)*w[k] for k < n, rounding after each",
+		"product; n is a multiple of 8.")
+	dst := Load(Param("dst"), GP64())
+	x := Load(Param("x"), GP64())
+	w := Load(Param("w"), GP64())
+	sv := YMM()
+	VBROADCASTSS(NewParamAddr("s", 24), sv)
+	n := Load(Param("n"), GP64())
+	elementwise("", n, []Register{dst, x, w}, func(off int) {
+		t := YMM()
+		VMULPS(Mem{Base: x, Disp: off}, sv, t)
+		VMULPS(Mem{Base: w, Disp: off}, t, t)
+		VMOVUPS(t, Mem{Base: dst, Disp: off})
+	})
+}
+
+func addF32AVX2() {
+	TEXT("addF32AVX2", NOSPLIT, "func(dst, a, b *float32, n int)")
+	Pragma("noescape")
+	Doc("addF32AVX2 sets dst[k] = a[k]+b[k] for k < n; n is a multiple of 8.")
+	dst := Load(Param("dst"), GP64())
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	n := Load(Param("n"), GP64())
+	elementwise("", n, []Register{dst, a, b}, func(off int) {
+		t := YMM()
+		VMOVUPS(Mem{Base: a, Disp: off}, t)
+		VADDPS(Mem{Base: b, Disp: off}, t, t)
+		VMOVUPS(t, Mem{Base: dst, Disp: off})
+	})
+}
+
+func relu2MulF32AVX2() {
+	TEXT("relu2MulF32AVX2", NOSPLIT, "func(dst, gate, up *float32, n int)")
+	Pragma("noescape")
+	Doc("relu2MulF32AVX2 sets dst[k] = (r*r)*up[k] with r = max(gate[k], 0) (NaN stays NaN)",
+		"for k < n; n is a multiple of 8.")
+	dst := Load(Param("dst"), GP64())
+	g := Load(Param("gate"), GP64())
+	u := Load(Param("up"), GP64())
+	n := Load(Param("n"), GP64())
+	zero := YMM()
+	VXORPS(zero, zero, zero)
+	elementwise("", n, []Register{dst, g, u}, func(off int) {
+		t := YMM()
+		// Intel VMAXPS returns its second source when either is NaN: make
+		// that g so a NaN passes through, as in Go's max.
+		VMAXPS(Mem{Base: g, Disp: off}, zero, t)
+		VMULPS(t, t, t)
+		VMULPS(Mem{Base: u, Disp: off}, t, t)
+		VMOVUPS(t, Mem{Base: dst, Disp: off})
+	})
+}
+
+func dequantI32AVX2() {
+	TEXT("dequantI32AVX2", NOSPLIT, "func(dst *float32, dots *int32, sum int32, div, mul float32, n int)")
+	Pragma("noescape")
+	Doc("dequantI32AVX2 sets dst[k] = (float32(dots[k]-sum)/div)*mul for k < n, rounding",
+		"after each operation; n is a multiple of 8.")
+	dst := Load(Param("dst"), GP64())
+	dots := Load(Param("dots"), GP64())
+	sv, dv, mv := YMM(), YMM(), YMM()
+	{
+		r, x := Load(Param("sum"), GP32()), XMM()
+		VMOVD(r, x)
+		VPBROADCASTD(x, sv)
+	}
+	VBROADCASTSS(NewParamAddr("div", 20), dv)
+	VBROADCASTSS(NewParamAddr("mul", 24), mv)
+	n := Load(Param("n"), GP64())
+	elementwise("", n, []Register{dst, dots}, func(off int) {
+		t := YMM()
+		VMOVDQU(Mem{Base: dots, Disp: off}, t)
+		VPSUBD(sv, t, t)
+		VCVTDQ2PS(t, t)
+		VDIVPS(dv, t, t)
+		VMULPS(mv, t, t)
+		VMOVUPS(t, Mem{Base: dst, Disp: off})
+	})
 }
 
 // ---------------------------------------------------------------------------

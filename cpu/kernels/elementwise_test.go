@@ -1,0 +1,129 @@
+package kernels
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestDotsF32: every score is the float32 dot product of the query with one
+// strided key row, within DotF32's tolerance of a float64 sum.
+func TestDotsF32(t *testing.T) {
+	eachPath(t, func(t *testing.T) {
+		for _, hd := range []int{1, 8, 12, 64, 96, 128, 136, 256} {
+			for _, n := range []int{1, 2, 7, 33} {
+				stride := hd + 40
+				seed := uint64(hd*100 + n)
+				r := newRand(seed)
+				q := randF32(r, hd, 1)
+				k := randF32(r, (n-1)*stride+hd, 3)
+				out := make([]float32, n+1)
+				out[n] = 42
+				DotsF32(q, k, stride, out[:n])
+				for j := 0; j < n; j++ {
+					var want, mag float64
+					for d := range q {
+						p := float64(q[d]) * float64(k[j*stride+d])
+						want += p
+						mag += math.Abs(p)
+					}
+					requireClose(t, want, mag, out[j], "hd=%d n=%d j=%d seed=%d", hd, n, j, seed)
+				}
+				require.Equal(t, float32(42), out[n], "wrote past out")
+			}
+		}
+	})
+}
+
+// TestAxpysF32: the weighted sum of strided value rows, within two ulp per
+// term of the float64 sum; columns past len(acc) stay untouched.
+func TestAxpysF32(t *testing.T) {
+	eachPath(t, func(t *testing.T) {
+		for _, hd := range []int{1, 8, 12, 64, 96, 128, 136, 256} {
+			for _, n := range []int{1, 2, 7, 33} {
+				stride := hd + 24
+				seed := uint64(hd*100 + n + 7)
+				r := newRand(seed)
+				p := randF32(r, n, 1)
+				v := randF32(r, (n-1)*stride+hd, 2)
+				acc := randF32(r, hd+3, 1)
+				orig := append([]float32(nil), acc...)
+				AxpysF32(p, v, stride, acc[:hd])
+				for d := 0; d < hd; d++ {
+					want, mag := float64(orig[d]), math.Abs(float64(orig[d]))
+					for j := range p {
+						x := float64(p[j]) * float64(v[j*stride+d])
+						want += x
+						mag += math.Abs(x)
+					}
+					if diff := math.Abs(float64(acc[d]) - want); diff > 2*float64(n+1)*mag*0x1p-24 {
+						t.Fatalf("hd=%d n=%d d=%d: got %g want %g (seed %d)", hd, n, d, acc[d], want, seed)
+					}
+				}
+				require.Equal(t, orig[hd:], acc[hd:], "hd=%d n=%d: wrote past acc", hd, n)
+			}
+		}
+	})
+}
+
+// TestSumSquaresF64: within the float64 rounding bound n*2^-52 (relative) of
+// a sequential float64 sum.
+func TestSumSquaresF64(t *testing.T) {
+	eachPath(t, func(t *testing.T) {
+		for _, n := range fSizes {
+			r := newRand(uint64(n + 400))
+			x := randF32(r, n, 5)
+			var want float64
+			for _, v := range x {
+				want += float64(v) * float64(v)
+			}
+			got := SumSquaresF64(x)
+			require.InDelta(t, want, got, float64(n)*0x1p-52*want+1e-300, "n=%d", n)
+		}
+	})
+}
+
+// TestElementwiseExact: ScaleMulF32, AddF32, ReLU2MulF32 and DequantI32 give the bits of
+// the plain Go expressions on every path, including NaN, infinities,
+// negative zero and subnormals, in place as well.
+func TestElementwiseExact(t *testing.T) {
+	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 0, 1e-40, -1e-40, 3e38}
+	eachPath(t, func(t *testing.T) {
+		for _, n := range fSizes {
+			r := newRand(uint64(n + 500))
+			x, w, u := randF32(r, n, 2), randF32(r, n, 1), randF32(r, n, 3)
+			for i := 0; i < n && i < len(special); i++ {
+				x[(i*7)%n] = special[i]
+			}
+			s := float32(0.731)
+			same := func(name string, got []float32, want func(k int) float32) {
+				t.Helper()
+				for k := range got {
+					if g, e := got[k], want(k); math.Float32bits(g) != math.Float32bits(e) && !(g != g && e != e) {
+						t.Fatalf("%s n=%d k=%d: got %g (%#x) want %g (%#x)", name, n, k, g, math.Float32bits(g), e, math.Float32bits(e))
+					}
+				}
+			}
+			dst := make([]float32, n)
+			ScaleMulF32(dst, x, w, s)
+			same("ScaleMulF32", dst, func(k int) float32 { return (x[k] * s) * w[k] })
+			AddF32(dst, x, u)
+			same("AddF32", dst, func(k int) float32 { return x[k] + u[k] })
+			ReLU2MulF32(dst, x, u)
+			same("ReLU2MulF32", dst, func(k int) float32 { r := max(x[k], 0); return (r * r) * u[k] })
+			dots := make([]int32, n)
+			for k := range dots {
+				dots[k] = int32(r.Uint32())
+			}
+			if n > 3 {
+				dots[1], dots[2], dots[3] = math.MaxInt32, math.MinInt32+5, 0
+			}
+			DequantI32(dst, dots, 5, 37.3, 0.0123)
+			same("DequantI32", dst, func(k int) float32 { return float32(dots[k]-5) / 37.3 * 0.0123 })
+			in := append([]float32(nil), x...)
+			AddF32(in, in, u)
+			same("AddF32 in place", in, func(k int) float32 { return x[k] + u[k] })
+		}
+	})
+}
