@@ -1,9 +1,11 @@
 package cpu
 
 import (
+	"fmt"
 	"unsafe"
 
 	"bitnet/cpu/kernels"
+	"bitnet/engine/compute"
 	"bitnet/gguf"
 )
 
@@ -121,6 +123,59 @@ func (b *Backend) matmulF32Fast(dst []float32, w *tensor, x []float32, K, N, T i
 			for t := 0; t < T; t++ {
 				dst[t*N+n] = kernels.DotF32(row, x[t*K:(t+1)*K])
 			}
+		}
+	})
+}
+
+// MatMuls runs several matmuls over the same input x. For one token and
+// ternary weights it quantizes x once and splits the rows of all the weights
+// among the workers in one pass, so each worker streams one contiguous run
+// of rows; otherwise it runs them one by one.
+func (b *Backend) MatMuls(dstT, wT []compute.Tensor, xT compute.Tensor) {
+	if len(dstT) != len(wT) {
+		panic(fmt.Sprintf("cpu.MatMuls: %d outputs for %d weights", len(dstT), len(wT)))
+	}
+	x := asT("MatMuls", xT)
+	K, T := rows(x)
+	fused := !b.opt.Reference && T == 1 && x.f32 != nil
+	ws := make([]*tensor, len(wT))
+	dsts := make([]*tensor, len(wT))
+	ns := make([]int, len(wT))
+	total := 0
+	for i := range wT {
+		w, dst := asT("MatMuls", wT[i]), asT("MatMuls", dstT[i])
+		ws[i], dsts[i] = w, dst
+		N := compute.Elements(w.shape) / w.shape[0]
+		dk, dT := rows(dst)
+		if w.dt != gguf.I2_S || w.code3 || w.shape[0] != K || dk != N || dT != 1 || dst.f32 == nil {
+			fused = false
+		}
+		ns[i] = N
+		total += N
+	}
+	if !fused {
+		for i := range wT {
+			b.MatMul(dstT[i], wT[i], xT)
+		}
+		return
+	}
+	s := &b.scr
+	s.q = grow(s.q, K)
+	s.dots = grow(s.dots, total)
+	scl, sum := kernels.QuantizeRow(x.f32[:K], s.q)
+	q, dots := s.q, s.dots
+	rb := K / 4
+	b.pool.run(total, rowBlock, func(lo, hi int) {
+		base := 0
+		for i, w := range ws {
+			N := ns[i]
+			a, e := max(lo, base), min(hi, base+N)
+			if a < e {
+				r := a - base
+				kernels.MatI2S(w.raw[r*rb:], rb, e-a, q, K, 1, dots[a:], e-a)
+				kernels.DequantI32(dsts[i].f32[r:r+e-a], dots[a:], sum, scl, w.scale)
+			}
+			base += N
 		}
 	})
 }

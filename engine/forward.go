@@ -164,9 +164,7 @@ func (s *State) step(ids []int32, logits, all bool) ([]float32, error) {
 		l := &m.Layers[il]
 		be.RMSNorm(h, x, l.AttnNorm, c.Eps)
 		s.trace(lname(il, "attn_in"), h)
-		matmul(be, q, l.Wq, h, l.QScale)
-		matmul(be, kk, l.Wk, h, l.KScale)
-		matmul(be, vv, l.Wv, h, l.VScale)
+		matmuls(be, h, mm{q, l.Wq, l.QScale}, mm{kk, l.Wk, l.KScale}, mm{vv, l.Wv, l.VScale})
 		s.traceRaw(il, q, kk)
 		be.RoPE(q, q, pos, rope)
 		be.RoPE(kk, kk, pos, rope)
@@ -186,8 +184,7 @@ func (s *State) step(ids []int32, logits, all bool) ([]float32, error) {
 
 		be.RMSNorm(h, x, l.FFNNorm, c.Eps)
 		s.trace(lname(il, "ffn_in"), h)
-		matmul(be, gate, l.WGate, h, l.GateScale)
-		matmul(be, up, l.WUp, h, l.UpScale)
+		matmuls(be, h, mm{gate, l.WGate, l.GateScale}, mm{up, l.WUp, l.UpScale})
 		s.traceMLP(il, gate, up)
 		be.ActMul(gate, gate, up, c.Act)
 		s.trace(lname(il, "ffn_act"), gate)
@@ -242,6 +239,34 @@ func matmul(be compute.Backend, dst, w, x compute.Tensor, scale float32) {
 	be.MatMul(dst, w, x)
 	if scale != 1 {
 		be.Scale(dst, dst, scale)
+	}
+}
+
+// mm is one matmul of matmuls: dst = w x, then times scale.
+type mm struct {
+	dst, w compute.Tensor
+	scale  float32
+}
+
+// matmuls applies several weights to the same input x, in one backend
+// operation where the backend has one, then their output scales.
+func matmuls(be compute.Backend, x compute.Tensor, ops ...mm) {
+	multi, ok := be.(compute.MultiMatMuler)
+	if !ok {
+		for _, o := range ops {
+			matmul(be, o.dst, o.w, x, o.scale)
+		}
+		return
+	}
+	dst, w := make([]compute.Tensor, len(ops)), make([]compute.Tensor, len(ops))
+	for i, o := range ops {
+		dst[i], w[i] = o.dst, o.w
+	}
+	multi.MatMuls(dst, w, x)
+	for _, o := range ops {
+		if o.scale != 1 {
+			be.Scale(o.dst, o.dst, o.scale)
+		}
 	}
 }
 

@@ -129,6 +129,14 @@ type Backend interface {
 	Add(dst, a, b Tensor)
 }
 
+// MultiMatMuler is implemented by backends that run several matmuls over
+// one input as one operation (on the CPU: one activation quantization and
+// one pass of the workers over all the weight rows). MatMuls(dst, w, x) gives
+// what MatMul(dst[i], w[i], x) gives for each i; len(dst) == len(w).
+type MultiMatMuler interface {
+	MatMuls(dst, w []Tensor, x Tensor)
+}
+
 // HeadDimLimiter is implemented by backends whose attention supports heads
 // of at most MaxHeadDim elements; the engine checks it before running.
 type HeadDimLimiter interface {

@@ -94,6 +94,26 @@ func (p *Profiler) MatMul(dst, w, x Tensor) {
 	p.time(fmt.Sprint("MatMul ", w.DType(), w.Shape()), bytes, func() { p.Backend.MatMul(dst, w, x) })
 }
 
+// MatMuls forwards to the wrapped backend's MatMuls (one timed op), or runs
+// the matmuls one by one.
+func (p *Profiler) MatMuls(dst, w []Tensor, x Tensor) {
+	m, ok := p.Backend.(MultiMatMuler)
+	if !ok {
+		for i := range w {
+			p.MatMul(dst[i], w[i], x)
+		}
+		return
+	}
+	var bytes int64
+	name := "MatMuls"
+	for _, t := range w {
+		b, _ := t.DType().ByteSize(int64(Elements(t.Shape())))
+		bytes += b
+		name += fmt.Sprint(" ", t.DType(), t.Shape())
+	}
+	p.time(name, bytes, func() { m.MatMuls(dst, w, x) })
+}
+
 func (p *Profiler) Scale(dst, x Tensor, s float32) {
 	p.time("Scale", 0, func() { p.Backend.Scale(dst, x, s) })
 }

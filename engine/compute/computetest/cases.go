@@ -114,6 +114,39 @@ func Cases() []Case {
 			return out
 		}})
 	}
+	// Several weights over one input (compute.MultiMatMuler where the backend
+	// has it): each output as MatMul gives it. The 2B model's q/k/v and
+	// gate/up shapes, one token and two.
+	for _, s := range []struct {
+		k   int
+		ns  []int
+		t   int
+		out int
+	}{{2560, []int{2560, 640, 640}, 1, 0}, {2560, []int{2560, 640, 640}, 1, 1}, {2560, []int{2560, 640, 640}, 1, 2},
+		{2560, []int{6912, 6912}, 1, 1}, {256, []int{33, 7, 100}, 1, 1}, {256, []int{33, 7, 100}, 2, 2}} {
+		add(Case{Name: fmt.Sprintf("matmuls_i2s/k=%d/n=%v/t=%d/out=%d", s.k, s.ns, s.t, s.out), Exact: true, Run: func(h *Harness) compute.Tensor {
+			x := h.Input(h.Floats(s.k*s.t, 1), s.k, s.t)
+			var ws, dsts []compute.Tensor
+			var out compute.Tensor
+			for i, n := range s.ns {
+				ws = append(ws, h.WeightI2S(s.k, n, 0.5+float32(h.rng.Float64())))
+				if i == s.out {
+					out = h.Output(n, s.t)
+					dsts = append(dsts, out)
+				} else {
+					dsts = append(dsts, h.Alloc(gguf.F32, n, s.t))
+				}
+			}
+			if m, ok := h.BE.(compute.MultiMatMuler); ok {
+				m.MatMuls(dsts, ws, x)
+			} else {
+				for i := range ws {
+					h.BE.MatMul(dsts[i], ws[i], x)
+				}
+			}
+			return out
+		}})
+	}
 	// Zero scale: the tensor is zero, no NaN.
 	add(Case{Name: "matmul_i2s/zero-scale", Exact: true, Run: func(h *Harness) compute.Tensor {
 		w := h.WeightI2S(256, 9, 0)
