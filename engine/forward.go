@@ -143,6 +143,14 @@ func (s *State) trace(name string, t compute.Tensor) {
 	}
 }
 
+// traceL is trace for an op of layer il, naming it only when someone
+// listens.
+func (s *State) traceL(il int, op string, t compute.Tensor) {
+	if s.Trace != nil || s.Debug.any() {
+		s.trace(lname(il, op), t)
+	}
+}
+
 // step runs one batch through the model. With logits false the LM head is
 // skipped; with all false only the last row's logits are computed.
 func (s *State) step(ids []int32, logits, all bool) ([]float32, error) {
@@ -163,37 +171,37 @@ func (s *State) step(ids []int32, logits, all bool) ([]float32, error) {
 	for il := range m.Layers {
 		l := &m.Layers[il]
 		be.RMSNorm(h, x, l.AttnNorm, c.Eps)
-		s.trace(lname(il, "attn_in"), h)
+		s.traceL(il, "attn_in", h)
 		matmuls(be, h, mm{q, l.Wq, l.QScale}, mm{kk, l.Wk, l.KScale}, mm{vv, l.Wv, l.VScale})
 		s.traceRaw(il, q, kk)
 		be.RoPE(q, q, pos, rope)
 		be.RoPE(kk, kk, pos, rope)
-		s.trace(lname(il, "q"), q)
-		s.trace(lname(il, "k"), kk)
-		s.trace(lname(il, "v"), vv)
+		s.traceL(il, "q", q)
+		s.traceL(il, "k", kk)
+		s.traceL(il, "v", vv)
 		be.StoreKV(s.k[il], kk, s.Pos)
 		be.StoreKV(s.v[il], vv, s.Pos)
 		be.Attention(att, q, s.k[il], s.v[il], attn)
-		s.trace(lname(il, "attn_out"), att)
+		s.traceL(il, "attn_out", att)
 		if c.SubNorms {
 			be.RMSNorm(att, att, l.AttnSubNorm, c.Eps)
 		}
 		matmul(be, h, l.Wo, att, l.OScale)
 		be.Add(x, x, h)
-		s.trace(lname(il, "x_mid"), x)
+		s.traceL(il, "x_mid", x)
 
 		be.RMSNorm(h, x, l.FFNNorm, c.Eps)
-		s.trace(lname(il, "ffn_in"), h)
+		s.traceL(il, "ffn_in", h)
 		matmuls(be, h, mm{gate, l.WGate, l.GateScale}, mm{up, l.WUp, l.UpScale})
 		s.traceMLP(il, gate, up)
 		be.ActMul(gate, gate, up, c.Act)
-		s.trace(lname(il, "ffn_act"), gate)
+		s.traceL(il, "ffn_act", gate)
 		if c.SubNorms {
 			be.RMSNorm(gate, gate, l.FFNSubNorm, c.Eps)
 		}
 		matmul(be, h, l.WDown, gate, l.DownScale)
 		be.Add(x, x, h)
-		s.trace(lname(il, "x_out"), x)
+		s.traceL(il, "x_out", x)
 	}
 	s.Pos += T
 	if !logits {
