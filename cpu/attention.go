@@ -1,11 +1,9 @@
 package cpu
 
 import (
-	"math"
 
 	"bitnet/cpu/kernels"
 	"bitnet/engine/compute"
-	"bitnet/gguf"
 )
 
 // attentionBatchFast is the fast path of Attention for several query rows:
@@ -25,18 +23,15 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 	nkv := p.Pos0 + r
 	group := p.NHead / p.NKVHead
 
-	// Per KV head: K as [nkv][hd] and V transposed as [hd][nkv], in F16 bits.
-	kh := make([]uint16, p.NKVHead*nkv*hd)
+	// Per KV head, V transposed as [hd][nkv]; K is used in place (rows of
+	// kvk elements).
 	vt := make([]uint16, p.NKVHead*hd*nkv)
 	b.pool.run(p.NKVHead, 1, func(lo, hi int) {
 		for g := lo; g < hi; g++ {
-			kd, vd := kh[g*nkv*hd:(g+1)*nkv*hd], vt[g*hd*nkv:(g+1)*hd*nkv]
+			vd := vt[g*hd*nkv : (g+1)*hd*nkv]
 			for j := 0; j < nkv; j++ {
-				krow := kc.f32[j*kvk+g*hd : j*kvk+(g+1)*hd]
-				vrow := vc.f32[j*kvk+g*hd : j*kvk+(g+1)*hd]
-				for d := 0; d < hd; d++ {
-					kd[j*hd+d] = gguf.F32ToF16(krow[d])
-					vd[d*nkv+j] = gguf.F32ToF16(vrow[d])
+				for d, h := range vc.f16[j*kvk+g*hd : j*kvk+(g+1)*hd] {
+					vd[d*nkv+j] = h
 				}
 			}
 		}
@@ -48,36 +43,18 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 		for h := lo; h < hi; h++ {
 			g := h / group
 			for i := 0; i < r; i++ {
-				row := qh[i*hd : (i+1)*hd]
-				copy(row, q.f32[i*qk+h*hd:i*qk+(h+1)*hd])
-				for d := range row {
-					row[d] = gguf.RoundF16(row[d])
-				}
+				kernels.RoundF16(qh[i*hd:(i+1)*hd], q.f32[i*qk+h*hd:i*qk+(h+1)*hd])
 			}
 			// Row blocks: block [i0, i0+nb) attends to keys [0, Pos0+i0+nb).
 			for i0 := 0; i0 < r; i0 += attnRowBlock {
 				nb := min(attnRowBlock, r-i0)
 				nk := p.Pos0 + i0 + nb
 				scb := sc[:nb*nk] // rows of nk scores, packed as MatF16's tokens
-				kernels.MatF16(kh[g*nkv*hd:], hd, nk, qh[i0*hd:], hd, nb, scb, nk)
+				kernels.MatF16(kc.f16[g*hd:], kvk, nk, qh[i0*hd:], hd, nb, scb, nk)
 				for i := i0; i < i0+nb; i++ {
 					n := p.Pos0 + i + 1
 					s := scb[(i-i0)*nk : (i-i0+1)*nk]
-					mx := float32(math.Inf(-1))
-					for j := 0; j < n; j++ {
-						s[j] *= p.Scale
-						mx = max(mx, s[j])
-					}
-					var sum float64
-					for j := 0; j < n; j++ {
-						e := expf(s[j] - mx)
-						s[j] = e
-						sum += float64(e)
-					}
-					inv := float32(1 / sum)
-					for j := 0; j < n; j++ {
-						s[j] *= inv
-					}
+					kernels.SoftmaxF32(s[:n], p.Scale)
 					clear(s[n:])
 				}
 				kernels.MatF16(vt[g*hd*nkv:], nkv, hd, scb, nk, nb, out[i0*hd:], hd)
@@ -85,6 +62,43 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 			for i := 0; i < r; i++ {
 				copy(dst.f32[i*qk+h*hd:(i+1)*qk], out[i*hd:(i+1)*hd])
 			}
+		}
+	})
+}
+
+// attentionDecodeF16 is the fast path of Attention for one query row (or a
+// few) over F16 caches. The query heads that share a KV head are taken
+// together: their scores are one F16 matrix product (the cached K rows as
+// weights, up to four rounded query heads as tokens), so each key row is
+// read once per group, not once per head.
+func (b *Backend) attentionDecodeF16(dst, q, kc, vc *tensor, p compute.AttnParams) {
+	qk, r := rows(q)
+	kvk, _ := rows(kc)
+	hd := p.HeadDim
+	group := p.NHead / p.NKVHead
+	nkv := p.Pos0 + r
+	b.pool.run(r*p.NHead, 1, func(lo, hi int) {
+		g4 := min(group, 4)
+		qg := make([]float32, g4*hd)
+		sc := make([]float32, g4*nkv)
+		acc := make([]float32, hd)
+		for idx := lo; idx < hi; {
+			i, h := idx/p.NHead, idx%p.NHead
+			kvh := h / group
+			// Heads h .. h+G-1: same row, same KV head, within this range.
+			G := min(hi-idx, group-h%group, 4)
+			kernels.RoundF16(qg[:G*hd], q.f32[i*qk+h*hd:i*qk+(h+G)*hd])
+			n := p.Pos0 + i + 1 // causal: positions 0..Pos0+i
+			scores := sc[:G*n]
+			kernels.MatF16(kc.f16[kvh*hd:], kvk, n, qg, hd, G, scores, n)
+			for g := 0; g < G; g++ {
+				s := scores[g*n : (g+1)*n]
+				kernels.SoftmaxF32(s, p.Scale)
+				clear(acc)
+				kernels.AxpysF16(s, vc.f16[kvh*hd:], kvk, acc)
+				copy(dst.f32[i*qk+(h+g)*hd:], acc)
+			}
+			idx += G
 		}
 	})
 }

@@ -83,14 +83,13 @@ func (b *Backend) Close() error {
 // Flush is a no-op: every op runs when called.
 func (b *Backend) Flush() error { return nil }
 
-// tensor is the CPU tensor. Exactly one of f32, f16, raw is the storage. An
-// F16 KV cache keeps its values, rounded to F16 when stored, in float32 slots
-// (f32): attention then reads them without conversion, at twice the memory.
+// tensor is the CPU tensor. Exactly one of f32, f16, raw is the storage; an
+// F16 KV cache is f16.
 type tensor struct {
 	dt    gguf.DType
 	shape []int
 	f32   []float32
-	f16   []uint16 // F16/BF16 weights
+	f16   []uint16 // F16/BF16 weights, F16 KV caches
 	raw   []byte   // quantized weights (I2_S, TQ1_0, TQ2_0, Q8_0)
 	scale float32  // I2_S per-tensor scale
 	code3 bool     // I2_S payload holds the never-written code 3 (reference path only)
@@ -110,7 +109,7 @@ func asT(op string, t compute.Tensor) *tensor {
 
 func rows(t *tensor) (k, n int) { return compute.RowsOf(t) }
 
-// Alloc returns a zeroed F32 or F16 tensor (an F16 cache in float32 slots).
+// Alloc returns a zeroed F32 or F16 tensor.
 func (b *Backend) Alloc(dt gguf.DType, shape ...int) (compute.Tensor, error) {
 	if dt != gguf.F32 && dt != gguf.F16 {
 		panic(fmt.Sprintf("cpu.Alloc: type %s is not an activation or cache type", dt))
@@ -119,7 +118,13 @@ func (b *Backend) Alloc(dt gguf.DType, shape ...int) (compute.Tensor, error) {
 	if n < 0 || uint64(n) > 1<<36 {
 		return nil, fmt.Errorf("cpu: a tensor of shape %v is too large", shape)
 	}
-	return &tensor{dt: dt, shape: append([]int(nil), shape...), f32: make([]float32, n)}, nil
+	t := &tensor{dt: dt, shape: append([]int(nil), shape...)}
+	if dt == gguf.F16 {
+		t.f16 = make([]uint16, n)
+	} else {
+		t.f32 = make([]float32, n)
+	}
+	return t, nil
 }
 
 // Rows returns a view of rows [row0, row0+n).
@@ -193,6 +198,10 @@ func (b *Backend) Read(src compute.Tensor, dst []float32) error {
 	switch {
 	case t.f32 != nil && len(dst) == len(t.f32):
 		copy(dst, t.f32)
+	case t.f16 != nil && t.dt == gguf.F16 && len(dst) == len(t.f16):
+		for i, h := range t.f16 {
+			dst[i] = gguf.F16ToF32(h)
+		}
 	default:
 		return fmt.Errorf("cpu.Read: %d values from a %s tensor of shape %v", len(dst), t.dt, t.shape)
 	}
@@ -395,8 +404,12 @@ func (b *Backend) StoreKV(cacheT, xT compute.Tensor, pos0 int) {
 	case gguf.F32:
 		copy(c.f32[pos0*k:], x.f32)
 	case gguf.F16:
+		if !b.opt.Reference {
+			kernels.F32ToF16(c.f16[pos0*k:], x.f32)
+			return
+		}
 		for i, v := range x.f32 {
-			c.f32[pos0*k+i] = gguf.RoundF16(v)
+			c.f16[pos0*k+i] = gguf.F32ToF16(v)
 		}
 	default:
 		panic(fmt.Sprintf("cpu.StoreKV: cache type %s", c.dt))
@@ -405,34 +418,36 @@ func (b *Backend) StoreKV(cacheT, xT compute.Tensor, pos0 int) {
 
 // attendFast computes one head's attention output acc [hd] for the query
 // qh [hd] over the len(sc) cached positions whose key and value rows start
-// at k[j*stride] and v[j*stride]; sc is scratch for the scores. The softmax
-// is the reference's (scaled float32 scores, row maximum subtracted, float64
-// sum of the exponentials), the products use the vector kernels.
-func attendFast(qh, k, v []float32, stride int, sc, acc []float32, scale float32) {
-	kernels.DotsF32(qh, k, stride, sc)
-	mx := float32(math.Inf(-1))
-	for j, s := range sc {
-		s *= scale
-		sc[j] = s
-		mx = max(mx, s)
+// at element e0 of row j of the caches k and v (rows of stride elements);
+// sc is scratch for the scores. The softmax is the reference's (scaled
+// float32 scores, row maximum subtracted, float64 sum of the exponentials),
+// the products use the vector kernels.
+func attendFast(qh []float32, k, v *tensor, e0, stride int, sc, acc []float32, scale float32) {
+	if k.f16 != nil {
+		kernels.DotsF16(qh, k.f16[e0:], stride, sc)
+	} else {
+		kernels.DotsF32(qh, k.f32[e0:], stride, sc)
 	}
-	var sum float64
-	for j, s := range sc {
-		e := expf(s - mx)
-		sc[j] = e
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	for j := range sc {
-		sc[j] *= inv
-	}
+	kernels.SoftmaxF32(sc, scale)
 	clear(acc)
-	kernels.AxpysF32(sc, v, stride, acc)
+	if v.f16 != nil {
+		kernels.AxpysF16(sc, v.f16[e0:], stride, acc)
+	} else {
+		kernels.AxpysF32(sc, v.f32[e0:], stride, acc)
+	}
 }
 
-// kvRow returns row j, elements [e0, e0+len(out)), of a KV cache.
-func kvRow(c *tensor, j, k, e0, n int) []float32 {
-	return c.f32[j*k+e0 : j*k+e0+n]
+// kvRow returns row j, elements [e0, e0+len(buf)), of a KV cache of rows of
+// k elements: a slice of an F32 cache, or buf holding the values of an F16
+// one.
+func kvRow(c *tensor, j, k, e0 int, buf []float32) []float32 {
+	if c.f16 == nil {
+		return c.f32[j*k+e0 : j*k+e0+len(buf)]
+	}
+	for d, h := range c.f16[j*k+e0 : j*k+e0+len(buf)] {
+		buf[d] = gguf.F16ToF32(h)
+	}
+	return buf
 }
 
 // Attention: causal softmax(Q.K^T*scale) V with grouped KV heads. Q is rounded
@@ -456,10 +471,15 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 		b.attentionBatchFast(dst, q, kc, vc, p)
 		return
 	}
+	if fast && kc.f16 != nil {
+		b.attentionDecodeF16(dst, q, kc, vc, p)
+		return
+	}
 	b.pool.run(r*p.NHead, 1, func(lo, hi int) {
 		qh := make([]float32, hd)
 		sc := make([]float32, nkv)
 		acc := make([]float32, hd)
+		row := make([]float32, hd)
 		for idx := lo; idx < hi; idx++ {
 			i, h := idx/p.NHead, idx%p.NHead
 			kvh := h / group
@@ -471,13 +491,13 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 			}
 			n := p.Pos0 + i + 1 // causal: positions 0..Pos0+i
 			if fast {
-				attendFast(qh, kc.f32[kvh*hd:], vc.f32[kvh*hd:], kvk, sc[:n], acc, p.Scale)
+				attendFast(qh, kc, vc, kvh*hd, kvk, sc[:n], acc, p.Scale)
 				copy(dst.f32[i*qk+h*hd:], acc)
 				continue
 			}
 			mx := float32(math.Inf(-1))
 			for j := 0; j < n; j++ {
-				kr := kvRow(kc, j, kvk, kvh*hd, hd)
+				kr := kvRow(kc, j, kvk, kvh*hd, row)
 				var s float32
 				for d, qv := range qh {
 					s += qv * kr[d]
@@ -496,7 +516,7 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 			clear(acc)
 			for j := 0; j < n; j++ {
 				pr := sc[j] * inv
-				vr := kvRow(vc, j, kvk, kvh*hd, hd)
+				vr := kvRow(vc, j, kvk, kvh*hd, row)
 				for d := range acc {
 					acc[d] += pr * vr[d]
 				}

@@ -5,6 +5,7 @@ package kernels
 //go:generate go run ./asm -out kernels_amd64.s -stubs stubs_amd64.go
 
 import (
+	"math"
 	"unsafe"
 
 	"github.com/klauspost/cpuid/v2"
@@ -34,6 +35,12 @@ var avx512Impl = &impl{
 	axpy:     axpyF32AVX2Go,
 	dots:     dotsF32AVX2Go,
 	axpys:    axpysF32AVX2Go,
+	dots16:   dotsF16AVX2Go,
+	axpys16:  axpysF16AVX2Go,
+	toF16:    f32ToF16AVX2Go,
+	roundF16: roundF16AVX2Go,
+	softmax:  softmaxAVX2Go,
+	scale:    scaleF32AVX2Go,
 	sumSq:    sumSqF64AVX2Go,
 	scaleMul: scaleMulF32AVX2Go,
 	add:      addF32AVX2Go,
@@ -55,6 +62,12 @@ var avx2Impl = &impl{
 	axpy:     axpyF32AVX2Go,
 	dots:     dotsF32AVX2Go,
 	axpys:    axpysF32AVX2Go,
+	dots16:   dotsF16AVX2Go,
+	axpys16:  axpysF16AVX2Go,
+	toF16:    f32ToF16AVX2Go,
+	roundF16: roundF16AVX2Go,
+	softmax:  softmaxAVX2Go,
+	scale:    scaleF32AVX2Go,
 	sumSq:    sumSqF64AVX2Go,
 	scaleMul: scaleMulF32AVX2Go,
 	add:      addF32AVX2Go,
@@ -323,4 +336,76 @@ func dequantI32AVX2Go(dst []float32, dots []int32, sum int32, div, mul float32) 
 		dequantI32AVX2(&dst[0], &dots[0], sum, div, mul, n)
 	}
 	dequantI32Generic(dst[n:], dots[n:], sum, div, mul)
+}
+
+func dotsF16AVX2Go(q []float32, k []uint16, stride, n int, out []float32) {
+	hd := len(q) &^ 7
+	if hd == 0 {
+		dotsF16Generic(q, k, stride, n, out)
+		return
+	}
+	dotsF16AVX2(&q[0], &k[0], 2*stride, n, hd, &out[0])
+	if hd < len(q) {
+		tail := make([]float32, n)
+		dotsF16Generic(q[hd:], k[hd:], stride, n, tail)
+		for j := range tail {
+			out[j] += tail[j]
+		}
+	}
+}
+
+func axpysF16AVX2Go(p []float32, v []uint16, stride int, acc []float32) {
+	hd := len(acc) &^ 7
+	if hd > 0 {
+		axpysF16AVX2(&p[0], &v[0], 2*stride, len(p), hd, &acc[0])
+	}
+	if hd < len(acc) {
+		axpysF16Generic(p, v[hd:], stride, acc[hd:])
+	}
+}
+
+func f32ToF16AVX2Go(dst []uint16, src []float32) {
+	n := len(src) &^ 7
+	if n > 0 {
+		f32ToF16AVX2(&dst[0], &src[0], n)
+	}
+	f32ToF16Generic(dst[n:], src[n:])
+}
+
+func roundF16AVX2Go(dst, src []float32) {
+	n := len(src) &^ 7
+	if n > 0 {
+		roundF16AVX2(&dst[0], &src[0], n)
+	}
+	roundF16Generic(dst[n:], src[n:])
+}
+
+func scaleF32AVX2Go(dst, x []float32, s float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		scaleF32AVX2(&dst[0], &x[0], s, n)
+	}
+	scaleF32Generic(dst[n:], x[n:], s)
+}
+
+func softmaxAVX2Go(s []float32, scale float32) {
+	n := len(s) &^ 7
+	mx := float32(math.Inf(-1))
+	if n > 0 {
+		mx = scaleMaxF32AVX2(&s[0], n, scale)
+	}
+	for k := n; k < len(s); k++ {
+		s[k] *= scale
+		mx = max(mx, s[k])
+	}
+	var sum float64
+	if n > 0 {
+		sum = expSubF32AVX2(&s[0], n, mx)
+	}
+	for k := n; k < len(s); k++ {
+		e := Expf(s[k] - mx)
+		s[k] = e
+		sum += float64(e)
+	}
+	scaleF32AVX2Go(s, s, float32(1/sum))
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"bitnet/gguf"
 )
 
 // TestDotsF32: every score is the float32 dot product of the query with one
@@ -125,5 +127,60 @@ func TestElementwiseExact(t *testing.T) {
 			AddF32(in, in, u)
 			same("AddF32 in place", in, func(k int) float32 { return x[k] + u[k] })
 		}
+	})
+}
+
+// TestDotsAxpysF16: the F16 variants give the F32 kernels' results on the
+// converted rows (the same products, the same order).
+func TestDotsAxpysF16(t *testing.T) {
+	eachPath(t, func(t *testing.T) {
+		for _, hd := range []int{1, 8, 12, 64, 128, 136} {
+			for _, n := range []int{1, 5, 33} {
+				stride := hd + 16
+				r := newRand(uint64(hd*1000 + n))
+				q := randF32(r, hd, 1)
+				k32 := randF32(r, (n-1)*stride+hd, 2)
+				k16 := make([]uint16, len(k32))
+				for i, v := range k32 {
+					k16[i] = gguf.F32ToF16(v)
+					k32[i] = gguf.F16ToF32(k16[i])
+				}
+				want, got := make([]float32, n), make([]float32, n)
+				DotsF32(q, k32, stride, want)
+				DotsF16(q, k16, stride, got)
+				require.Equal(t, want, got, "DotsF16 hd=%d n=%d", hd, n)
+
+				p := randF32(r, n, 1)
+				accW, accG := randF32(r, hd, 1), make([]float32, hd)
+				copy(accG, accW)
+				AxpysF32(p, k32, stride, accW)
+				AxpysF16(p, k16, stride, accG)
+				require.Equal(t, accW, accG, "AxpysF16 hd=%d n=%d", hd, n)
+			}
+		}
+	})
+}
+
+// TestF32ToF16: the bits of gguf.F32ToF16 for specials, the edges of the
+// F16 range, ties and a million random bit patterns.
+func TestF32ToF16(t *testing.T) {
+	var src []float32
+	for _, b := range []uint32{0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffc12345,
+		0x477fe000, 0x477ff000, 0x477fefff, 0x47800000, 0x38800000, 0x387fffff, 0x33800000, 0x33000000, 0x33000001, 0x3f801000, 0x3f803000} {
+		src = append(src, math.Float32frombits(b))
+	}
+	r := newRand(9)
+	for range 1 << 20 {
+		src = append(src, math.Float32frombits(uint32(r.Uint64())))
+	}
+	eachPath(t, func(t *testing.T) {
+		got := make([]uint16, len(src)+1)
+		F32ToF16(got, src)
+		for i, v := range src {
+			if want := gguf.F32ToF16(v); got[i] != want {
+				t.Fatalf("f16(%#x): got %#x want %#x", math.Float32bits(v), got[i], want)
+			}
+		}
+		require.Equal(t, uint16(0), got[len(src)], "wrote past the inputs")
 	})
 }

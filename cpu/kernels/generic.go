@@ -3,6 +3,8 @@ package kernels
 import (
 	"encoding/binary"
 	"math"
+
+	"bitnet/gguf"
 )
 
 // This file holds the pure-Go twins of the kernels. They are the definition
@@ -229,4 +231,80 @@ func dequantI32Generic(dst []float32, dots []int32, sum int32, div, mul float32)
 	for k, d := range dots {
 		dst[k] = float32(d-sum) / div * mul
 	}
+}
+
+func dotsF16Generic(q []float32, k []uint16, stride, n int, out []float32) {
+	row := make([]float32, len(q))
+	for j := 0; j < n; j++ {
+		for d, h := range k[j*stride : j*stride+len(q)] {
+			row[d] = f16ToF32(h)
+		}
+		out[j] = dotF32Generic(q, row)
+	}
+}
+
+func axpysF16Generic(p []float32, v []uint16, stride int, acc []float32) {
+	for j, pj := range p {
+		for d, h := range v[j*stride : j*stride+len(acc)] {
+			acc[d] += pj * f16ToF32(h)
+		}
+	}
+}
+
+func f32ToF16Generic(dst []uint16, src []float32) {
+	for k, v := range src {
+		dst[k] = gguf.F32ToF16(v)
+	}
+}
+
+func roundF16Generic(dst, src []float32) {
+	for k, v := range src {
+		dst[k] = gguf.RoundF16(v)
+	}
+}
+
+func scaleF32Generic(dst, x []float32, s float32) {
+	for k := range dst {
+		dst[k] = x[k] * s
+	}
+}
+
+func softmaxGeneric(s []float32, scale float32) {
+	mx := float32(math.Inf(-1))
+	for k := range s {
+		s[k] *= scale
+		mx = max(mx, s[k])
+	}
+	var sum float64
+	for k, v := range s {
+		e := Expf(v - mx)
+		s[k] = e
+		sum += float64(e)
+	}
+	inv := float32(1 / sum)
+	for k := range s {
+		s[k] *= inv
+	}
+}
+
+// Expf returns e^x for x <= 0 in float32 arithmetic (the Cephes expf
+// polynomial, no fused multiply-adds): within 2 ulp of the correctly rounded
+// value, and 0 below -87.3. The softmax of the fast attention paths uses it
+// (the assembly computes the same operations in the same order, so the bits
+// agree); the reference uses float32(math.Exp(float64(x))).
+func Expf(x float32) float32 {
+	if x < -87.3 {
+		return 0
+	}
+	const (
+		log2e = 1.44269504088896341
+		c1    = 0.693359375
+		c2    = -2.12194440e-4
+	)
+	n := int32(x*log2e - 0.5) // round to nearest for x <= 0
+	fn := float32(n)
+	r := x - fn*c1 - fn*c2
+	z := r * r
+	y := ((((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r+5.0000001201e-1)*z + r) + 1
+	return y * math.Float32frombits(uint32(n+127)<<23)
 }

@@ -38,12 +38,18 @@ type impl struct {
 	// i2sMat is MatI2S with arguments already checked.
 	i2sMat func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int)
 
-	f16Rows func(w []uint16, rowLen int, x []float32, out []float32)
-	f16Mat  func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int)
-	dotF32  func(a, b []float32) float32
-	axpy    func(a float32, x, y []float32)
-	dots    func(q, k []float32, stride, n int, out []float32)
-	axpys   func(p, v []float32, stride int, acc []float32)
+	f16Rows  func(w []uint16, rowLen int, x []float32, out []float32)
+	f16Mat   func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int)
+	dotF32   func(a, b []float32) float32
+	axpy     func(a float32, x, y []float32)
+	dots     func(q, k []float32, stride, n int, out []float32)
+	axpys    func(p, v []float32, stride int, acc []float32)
+	dots16   func(q []float32, k []uint16, stride, n int, out []float32)
+	axpys16  func(p []float32, v []uint16, stride int, acc []float32)
+	toF16    func(dst []uint16, src []float32)
+	roundF16 func(dst, src []float32)
+	softmax  func(s []float32, scale float32)
+	scale    func(dst, x []float32, s float32)
 
 	sumSq    func(x []float32) float64
 	scaleMul func(dst, x, w []float32, s float32)
@@ -68,6 +74,12 @@ var genericImpl = &impl{
 	axpy:     axpyF32Generic,
 	dots:     dotsF32Generic,
 	axpys:    axpysF32Generic,
+	dots16:   dotsF16Generic,
+	axpys16:  axpysF16Generic,
+	toF16:    f32ToF16Generic,
+	roundF16: roundF16Generic,
+	softmax:  softmaxGeneric,
+	scale:    scaleF32Generic,
 	sumSq:    sumSqF64Generic,
 	scaleMul: scaleMulF32Generic,
 	add:      addF32Generic,
@@ -327,6 +339,67 @@ func AxpysF32(p, v []float32, stride int, acc []float32) {
 		panic(fmt.Sprintf("kernels: AxpysF32 values of %d entries for %d rows of %d, stride %d", len(v), n, len(acc), stride))
 	}
 	cur.axpys(p, v, stride, acc)
+}
+
+// DotsF16 is DotsF32 with keys in F16.
+func DotsF16(q []float32, k []uint16, stride int, out []float32) {
+	n := len(out)
+	if n == 0 {
+		return
+	}
+	if stride < len(q) || len(k) < (n-1)*stride+len(q) {
+		panic(fmt.Sprintf("kernels: DotsF16 keys of %d entries for %d rows of %d, stride %d", len(k), n, len(q), stride))
+	}
+	cur.dots16(q, k, stride, n, out)
+}
+
+// AxpysF16 is AxpysF32 with values in F16.
+func AxpysF16(p []float32, v []uint16, stride int, acc []float32) {
+	n := len(p)
+	if n == 0 {
+		return
+	}
+	if stride < len(acc) || len(v) < (n-1)*stride+len(acc) {
+		panic(fmt.Sprintf("kernels: AxpysF16 values of %d entries for %d rows of %d, stride %d", len(v), n, len(acc), stride))
+	}
+	cur.axpys16(p, v, stride, acc)
+}
+
+// F32ToF16 sets dst[k] to src[k] rounded to F16 (nearest, ties to even, as
+// gguf.F32ToF16) for k < len(src); the same bits on every path.
+func F32ToF16(dst []uint16, src []float32) {
+	if len(dst) < len(src) {
+		panic(fmt.Sprintf("kernels: F32ToF16 %d outputs for %d inputs", len(dst), len(src)))
+	}
+	cur.toF16(dst[:len(src)], src)
+}
+
+// RoundF16 sets dst[k] to src[k] rounded to the nearest F16 value (ties to
+// even), as float32, for k < len(src); the same bits on every path.
+func RoundF16(dst, src []float32) {
+	if len(dst) < len(src) {
+		panic(fmt.Sprintf("kernels: RoundF16 %d outputs for %d inputs", len(dst), len(src)))
+	}
+	cur.roundF16(dst[:len(src)], src)
+}
+
+// SoftmaxF32 replaces the attention scores s with their softmax after
+// scaling: s[k] *= scale, m = max s, s[k] = Expf(s[k]-m), then each divided
+// by their sum (accumulated in float64; in partial sums on the assembly
+// paths, so the last bit of the divisor may differ between paths).
+func SoftmaxF32(s []float32, scale float32) {
+	if len(s) > 0 {
+		cur.softmax(s, scale)
+	}
+}
+
+// ScaleF32 sets dst[k] = x[k]*s for k < len(dst); the same bits on every
+// path. x must be at least len(dst) long; dst may be x.
+func ScaleF32(dst, x []float32, s float32) {
+	if len(x) < len(dst) {
+		panic(fmt.Sprintf("kernels: ScaleF32 %d inputs for %d outputs", len(x), len(dst)))
+	}
+	cur.scale(dst, x[:len(dst)], s)
 }
 
 // SumSquaresF64 returns sum_k float64(x[k])^2. The products are exact; the

@@ -4,6 +4,20 @@
 
 #include "textflag.h"
 
+DATA expf_consts<>+0(SB)/4, $0x3fb8aa3b
+DATA expf_consts<>+4(SB)/4, $0x3f000000
+DATA expf_consts<>+8(SB)/4, $0x3f318000
+DATA expf_consts<>+12(SB)/4, $0xb95e8083
+DATA expf_consts<>+16(SB)/4, $0x39506967
+DATA expf_consts<>+20(SB)/4, $0x3ab743ce
+DATA expf_consts<>+24(SB)/4, $0x3c088908
+DATA expf_consts<>+28(SB)/4, $0x3d2aa9c1
+DATA expf_consts<>+32(SB)/4, $0x3e2aaaaa
+DATA expf_consts<>+36(SB)/4, $0x3f000000
+DATA expf_consts<>+40(SB)/4, $0x3f800000
+DATA expf_consts<>+44(SB)/4, $0xc2ae999a
+GLOBL expf_consts<>(SB), RODATA|NOPTR, $48
+
 DATA i2s_mask_a<>+0(SB)/8, $0xc0c0c0c0c0c0c0c0
 DATA i2s_mask_a<>+8(SB)/8, $0xc0c0c0c0c0c0c0c0
 DATA i2s_mask_a<>+16(SB)/8, $0xc0c0c0c0c0c0c0c0
@@ -1334,6 +1348,334 @@ store1:
 	ADDQ    $0x20, CX
 	SUBQ    $0x08, SI
 	JMP     chunk1
+
+done:
+	VZEROUPPER
+	RET
+
+// func dotsF16AVX2(q *float32, k *uint16, stride int, n int, hd int, out *float32)
+// Requires: AVX, F16C, FMA3
+TEXT ·dotsF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ q+0(FP), AX
+	MOVQ k+8(FP), CX
+	MOVQ stride+16(FP), DX
+	MOVQ n+24(FP), BX
+	MOVQ hd+32(FP), SI
+	MOVQ out+40(FP), DI
+	XORQ R8, R8
+
+keys:
+	CMPQ   R8, BX
+	JGE    done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, R9
+	MOVQ   AX, R10
+	MOVQ   CX, R11
+
+loop4:
+	CMPQ        R9, $0x20
+	JL          loop1
+	VCVTPH2PS   (R11), Y4
+	VFMADD231PS (R10), Y4, Y0
+	VCVTPH2PS   16(R11), Y4
+	VFMADD231PS 32(R10), Y4, Y1
+	VCVTPH2PS   32(R11), Y4
+	VFMADD231PS 64(R10), Y4, Y2
+	VCVTPH2PS   48(R11), Y4
+	VFMADD231PS 96(R10), Y4, Y3
+	ADDQ        $0x80, R10
+	ADDQ        $0x40, R11
+	SUBQ        $0x20, R9
+	JMP         loop4
+
+loop1:
+	TESTQ       R9, R9
+	JZ          reduce
+	VCVTPH2PS   (R11), Y4
+	VFMADD231PS (R10), Y4, Y0
+	ADDQ        $0x20, R10
+	ADDQ        $0x10, R11
+	SUBQ        $0x08, R9
+	JMP         loop1
+
+reduce:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VPERMILPS    $0x4e, X1, X0
+	VADDPS       X0, X1, X1
+	VPERMILPS    $0xb1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSS       X1, (DI)(R8*4)
+	ADDQ         DX, CX
+	INCQ         R8
+	JMP          keys
+
+done:
+	VZEROUPPER
+	RET
+
+// func axpysF16AVX2(p *float32, v *uint16, stride int, n int, hd int, acc *float32)
+// Requires: AVX, F16C, FMA3
+TEXT ·axpysF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), AX
+	MOVQ v+8(FP), CX
+	MOVQ stride+16(FP), DX
+	MOVQ n+24(FP), BX
+	MOVQ hd+32(FP), SI
+	MOVQ acc+40(FP), DI
+
+chunk4:
+	CMPQ    SI, $0x20
+	JL      chunk1
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	XORQ    R8, R8
+	MOVQ    CX, R9
+
+keys4:
+	CMPQ         R8, BX
+	JGE          store4
+	VBROADCASTSS (AX)(R8*4), Y4
+	VCVTPH2PS    (R9), Y5
+	VFMADD231PS  Y5, Y4, Y0
+	VCVTPH2PS    16(R9), Y5
+	VFMADD231PS  Y5, Y4, Y1
+	VCVTPH2PS    32(R9), Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VCVTPH2PS    48(R9), Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         DX, R9
+	INCQ         R8
+	JMP          keys4
+
+store4:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $0x80, DI
+	ADDQ    $0x40, CX
+	SUBQ    $0x20, SI
+	JMP     chunk4
+
+chunk1:
+	TESTQ   SI, SI
+	JZ      done
+	VMOVUPS (DI), Y0
+	XORQ    R8, R8
+	MOVQ    CX, R9
+
+keys1:
+	CMPQ         R8, BX
+	JGE          store1
+	VBROADCASTSS (AX)(R8*4), Y1
+	VCVTPH2PS    (R9), Y2
+	VFMADD231PS  Y2, Y1, Y0
+	ADDQ         DX, R9
+	INCQ         R8
+	JMP          keys1
+
+store1:
+	VMOVUPS Y0, (DI)
+	ADDQ    $0x20, DI
+	ADDQ    $0x10, CX
+	SUBQ    $0x08, SI
+	JMP     chunk1
+
+done:
+	VZEROUPPER
+	RET
+
+// func f32ToF16AVX2(dst *uint16, src *float32, n int)
+// Requires: AVX, F16C
+TEXT ·f32ToF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ n+16(FP), DX
+
+loop:
+	TESTQ     DX, DX
+	JZ        done
+	VMOVUPS   (CX), Y0
+	VCVTPS2PH $0x00, Y0, (AX)
+	ADDQ      $0x20, CX
+	ADDQ      $0x10, AX
+	SUBQ      $0x08, DX
+	JMP       loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func roundF16AVX2(dst *float32, src *float32, n int)
+// Requires: AVX, F16C
+TEXT ·roundF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ n+16(FP), DX
+
+loop:
+	TESTQ     DX, DX
+	JZ        done
+	VMOVUPS   (CX), Y0
+	VCVTPS2PH $0x00, Y0, X0
+	VCVTPH2PS X0, Y0
+	VMOVUPS   Y0, (AX)
+	ADDQ      $0x20, CX
+	ADDQ      $0x20, AX
+	SUBQ      $0x08, DX
+	JMP       loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func scaleMaxF32AVX2(s *float32, n int, scale float32) float32
+// Requires: AVX, SSE
+TEXT ·scaleMaxF32AVX2(SB), NOSPLIT, $0-28
+	MOVQ         s+0(FP), AX
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS scale+16(FP), Y0
+	VMULPS       (AX), Y0, Y1
+
+loop:
+	TESTQ   CX, CX
+	JZ      reduce
+	VMULPS  (AX), Y0, Y2
+	VMOVUPS Y2, (AX)
+	VMAXPS  Y2, Y1, Y1
+	ADDQ    $0x20, AX
+	SUBQ    $0x08, CX
+	JMP     loop
+
+reduce:
+	VEXTRACTF128 $0x01, Y1, X0
+	VMAXPS       X0, X1, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X1, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+24(FP)
+	RET
+
+// func expSubF32AVX2(s *float32, n int, mx float32) float64
+// Requires: AVX, AVX2, SSE2
+TEXT ·expSubF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ         s+0(FP), AX
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS mx+16(FP), Y0
+	VBROADCASTSS expf_consts<>+0(SB), Y1
+	VBROADCASTSS expf_consts<>+4(SB), Y2
+	VBROADCASTSS expf_consts<>+8(SB), Y3
+	VBROADCASTSS expf_consts<>+12(SB), Y4
+	VBROADCASTSS expf_consts<>+40(SB), Y5
+	VBROADCASTSS expf_consts<>+44(SB), Y6
+	MOVL         $0x0000007f, DX
+	VMOVD        DX, X7
+	VPBROADCASTD X7, Y7
+	VXORPD       Y8, Y8, Y8
+	VXORPD       Y9, Y9, Y9
+
+loop:
+	TESTQ        CX, CX
+	JZ           reduce
+	VMOVUPS      (AX), Y10
+	VSUBPS       Y0, Y10, Y10
+	VMULPS       Y1, Y10, Y13
+	VSUBPS       Y2, Y13, Y13
+	VCVTTPS2DQ   Y13, Y14
+	VCVTDQ2PS    Y14, Y11
+	VMULPS       Y3, Y11, Y13
+	VSUBPS       Y13, Y10, Y12
+	VMULPS       Y4, Y11, Y13
+	VSUBPS       Y13, Y12, Y12
+	VMULPS       Y12, Y12, Y11
+	VBROADCASTSS expf_consts<>+16(SB), Y13
+	VMULPS       Y12, Y13, Y13
+	VBROADCASTSS expf_consts<>+20(SB), Y15
+	VADDPS       Y15, Y13, Y13
+	VMULPS       Y12, Y13, Y13
+	VBROADCASTSS expf_consts<>+24(SB), Y15
+	VADDPS       Y15, Y13, Y13
+	VMULPS       Y12, Y13, Y13
+	VBROADCASTSS expf_consts<>+28(SB), Y15
+	VADDPS       Y15, Y13, Y13
+	VMULPS       Y12, Y13, Y13
+	VBROADCASTSS expf_consts<>+32(SB), Y15
+	VADDPS       Y15, Y13, Y13
+	VMULPS       Y12, Y13, Y13
+	VBROADCASTSS expf_consts<>+36(SB), Y15
+	VADDPS       Y15, Y13, Y13
+	VMULPS       Y11, Y13, Y13
+	VADDPS       Y12, Y13, Y13
+	VADDPS       Y5, Y13, Y13
+	VPADDD       Y7, Y14, Y14
+	VPSLLD       $0x17, Y14, Y14
+	VMULPS       Y14, Y13, Y13
+	VCMPPS       $0x01, Y6, Y10, Y10
+	VANDNPS      Y13, Y10, Y13
+	VMOVUPS      Y13, (AX)
+	VCVTPS2PD    X13, Y10
+	VEXTRACTF128 $0x01, Y13, X13
+	VCVTPS2PD    X13, Y11
+	VADDPD       Y10, Y8, Y8
+	VADDPD       Y11, Y9, Y9
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, CX
+	JMP          loop
+
+reduce:
+	VADDPD       Y9, Y8, Y8
+	VEXTRACTF128 $0x01, Y8, X0
+	VADDPD       X0, X8, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VZEROUPPER
+	MOVSD        X0, ret+24(FP)
+	RET
+
+// func scaleF32AVX2(dst *float32, x *float32, s float32, n int)
+// Requires: AVX
+TEXT ·scaleF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), AX
+	MOVQ         x+8(FP), CX
+	VBROADCASTSS s+16(FP), Y0
+	MOVQ         n+24(FP), DX
+
+loop4:
+	CMPQ    DX, $0x20
+	JL      loop1
+	VMULPS  (CX), Y0, Y1
+	VMOVUPS Y1, (AX)
+	VMULPS  32(CX), Y0, Y1
+	VMOVUPS Y1, 32(AX)
+	VMULPS  64(CX), Y0, Y1
+	VMOVUPS Y1, 64(AX)
+	VMULPS  96(CX), Y0, Y1
+	VMOVUPS Y1, 96(AX)
+	ADDQ    $0x80, AX
+	ADDQ    $0x80, CX
+	SUBQ    $0x20, DX
+	JMP     loop4
+
+loop1:
+	TESTQ   DX, DX
+	JZ      done
+	VMULPS  (CX), Y0, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	SUBQ    $0x08, DX
+	JMP     loop1
 
 done:
 	VZEROUPPER

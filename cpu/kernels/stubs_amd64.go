@@ -84,6 +84,50 @@ func dotsF32AVX2(q *float32, k *float32, stride int, n int, hd int, out *float32
 //go:noescape
 func axpysF32AVX2(p *float32, v *float32, stride int, n int, hd int, acc *float32)
 
+// dotsF16AVX2 sets out[j] = sum_d q[d]*f32(k[j*stride/2+d]) for j < n, d < hd
+// (F16 keys, stride in bytes); hd is a multiple of 8. Each dot product accumulates in
+// float32 with fused multiply-adds in 8 lanes per 32 elements, lane sums added
+// pairwise.
+//
+//go:noescape
+func dotsF16AVX2(q *float32, k *uint16, stride int, n int, hd int, out *float32)
+
+// axpysF16AVX2 sets acc[d] += p[j]*f32(v[j*stride/2+d]) for j = 0..n-1 in order, d < hd
+// (stride in bytes; one fused multiply-add per term); hd is a multiple of 8.
+//
+//go:noescape
+func axpysF16AVX2(p *float32, v *uint16, stride int, n int, hd int, acc *float32)
+
+// f32ToF16AVX2 sets dst[k] = f16(src[k]) for k < n, rounding to nearest even;
+// n is a multiple of 8.
+//
+//go:noescape
+func f32ToF16AVX2(dst *uint16, src *float32, n int)
+
+// roundF16AVX2 sets dst[k] = f32(f16(src[k])) for k < n (nearest, ties to even);
+// n is a multiple of 8.
+//
+//go:noescape
+func roundF16AVX2(dst *float32, src *float32, n int)
+
+// scaleMaxF32AVX2 sets s[k] *= scale for k < n and returns the largest result
+// (VMAXPS order: a NaN in s is not reported); n is a positive multiple of 8.
+//
+//go:noescape
+func scaleMaxF32AVX2(s *float32, n int, scale float32) float32
+
+// expSubF32AVX2 sets s[k] = expf(s[k]-mx) for k < n, with the operations of
+// cpu's scalar expf in the same order (no fused multiply-adds), and returns
+// the sum of the results in float64 (8 partial sums); n is a multiple of 8.
+//
+//go:noescape
+func expSubF32AVX2(s *float32, n int, mx float32) float64
+
+// scaleF32AVX2 sets dst[k] = x[k]*s for k < n; n is a multiple of 8.
+//
+//go:noescape
+func scaleF32AVX2(dst *float32, x *float32, s float32, n int)
+
 // sumSqF64AVX2 returns sum_k float64(x[k])^2 for k < n, accumulated in float64
 // (16 partial sums); n is a multiple of 16.
 //

@@ -6,6 +6,8 @@
 package main
 
 import (
+	"math"
+
 	. "github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/ir"
 	. "github.com/mmcloughlin/avo/operand"
@@ -56,6 +58,13 @@ func main() {
 	axpyF32AVX2()
 	dotsF32AVX2()
 	axpysF32AVX2()
+	dotsF16AVX2()
+	axpysF16AVX2()
+	f32ToF16AVX2()
+	roundF16AVX2()
+	scaleMaxF32AVX2()
+	expSubF32AVX2()
+	scaleF32AVX2()
 
 	sumSqF64AVX2()
 	scaleMulF32AVX2()
@@ -74,6 +83,7 @@ func main() {
 }
 
 var (
+	expConsts Mem // float32 constants of expf, see expSubF32AVX2
 	maskI2SA  Mem // bytes 0xC0 (low 32) then 0x30 (high 32)
 	maskI2SB  Mem // bytes 0x0C (low 32) then 0x03 (high 32)
 	shiftI2SA Mem // dwords 6 (low 8) then 4 (high 8)
@@ -81,7 +91,18 @@ var (
 	permPack  Mem // dword permutation undoing the lane interleave of the packs
 )
 
+// The constants of expf (cpu/exp.go) in the order expSubF32AVX2 reads them.
+var expValues = []float32{
+	1.44269504088896341, 0.5, 0.693359375, -2.12194440e-4,
+	1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
+	1, -87.3,
+}
+
 func constants() {
+	expConsts = GLOBL("expf_consts", RODATA|NOPTR)
+	for i, v := range expValues {
+		DATA(4*i, U32(math.Float32bits(v))) // bits: the assembler reads $(1) as an integer
+	}
 	maskI2SA = GLOBL("i2s_mask_a", RODATA|NOPTR)
 	for i := 0; i < 8; i++ {
 		DATA(8*i, U64(pick[uint64](i < 4, 0xC0C0C0C0C0C0C0C0, 0x3030303030303030)))
@@ -1357,6 +1378,349 @@ func axpysF32AVX2() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+func dotsF16AVX2() {
+	TEXT("dotsF16AVX2", NOSPLIT, "func(q *float32, k *uint16, stride int, n int, hd int, out *float32)")
+	Pragma("noescape")
+	Doc("dotsF16AVX2 sets out[j] = sum_d q[d]*f32(k[j*stride/2+d]) for j < n, d < hd",
+		"(F16 keys, stride in bytes); hd is a multiple of 8. Each dot product accumulates in",
+		"float32 with fused multiply-adds in 8 lanes per 32 elements, lane sums added",
+		"pairwise.")
+	q := Load(Param("q"), GP64())
+	kp := Load(Param("k"), GP64())
+	stride := Load(Param("stride"), GP64())
+	n := Load(Param("n"), GP64())
+	hd := Load(Param("hd"), GP64())
+	out := Load(Param("out"), GP64())
+
+	acc := make([]VecVirtual, 4)
+	for i := range acc {
+		acc[i] = YMM()
+	}
+	j := GP64()
+	XORQ(j, j)
+	Label("keys")
+	CMPQ(j, n)
+	JGE(LabelRef("done"))
+	for i := range acc {
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	d, qp, krow := GP64(), GP64(), GP64()
+	MOVQ(hd, d)
+	MOVQ(q, qp)
+	MOVQ(kp, krow)
+	Label("loop4")
+	CMPQ(d, U8(32))
+	JL(LabelRef("loop1"))
+	for u := 0; u < 4; u++ {
+		t := YMM()
+		VCVTPH2PS(Mem{Base: krow, Disp: 16 * u}, t)
+		VFMADD231PS(Mem{Base: qp, Disp: 32 * u}, t, acc[u])
+	}
+	ADDQ(U8(128), qp)
+	ADDQ(U8(64), krow)
+	SUBQ(U8(32), d)
+	JMP(LabelRef("loop4"))
+	Label("loop1")
+	TESTQ(d, d)
+	JZ(LabelRef("reduce"))
+	{
+		t := YMM()
+		VCVTPH2PS(Mem{Base: krow}, t)
+		VFMADD231PS(Mem{Base: qp}, t, acc[0])
+	}
+	ADDQ(U8(32), qp)
+	ADDQ(U8(16), krow)
+	SUBQ(U8(8), d)
+	JMP(LabelRef("loop1"))
+	Label("reduce")
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
+	sum := hsumPSY(acc[0])
+	VMOVSS(sum, Mem{Base: out, Index: j, Scale: 4})
+	ADDQ(stride, kp)
+	INCQ(j)
+	JMP(LabelRef("keys"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func axpysF16AVX2() {
+	TEXT("axpysF16AVX2", NOSPLIT, "func(p *float32, v *uint16, stride int, n int, hd int, acc *float32)")
+	Pragma("noescape")
+	Doc("axpysF16AVX2 sets acc[d] += p[j]*f32(v[j*stride/2+d]) for j = 0..n-1 in order, d < hd",
+		"(stride in bytes; one fused multiply-add per term); hd is a multiple of 8.")
+	p := Load(Param("p"), GP64())
+	vp := Load(Param("v"), GP64())
+	stride := Load(Param("stride"), GP64())
+	n := Load(Param("n"), GP64())
+	hd := Load(Param("hd"), GP64())
+	accp := Load(Param("acc"), GP64())
+
+	a := make([]VecVirtual, 4)
+	for i := range a {
+		a[i] = YMM()
+	}
+	// Columns in chunks of 32 (four registers), then of 8.
+	Label("chunk4")
+	CMPQ(hd, U8(32))
+	JL(LabelRef("chunk1"))
+	for u := range a {
+		VMOVUPS(Mem{Base: accp, Disp: 32 * u}, a[u])
+	}
+	{
+		j, vrow := GP64(), GP64()
+		XORQ(j, j)
+		MOVQ(vp, vrow)
+		Label("keys4")
+		CMPQ(j, n)
+		JGE(LabelRef("store4"))
+		pj := YMM()
+		VBROADCASTSS(Mem{Base: p, Index: j, Scale: 4}, pj)
+		for u := range a {
+			t := YMM()
+			VCVTPH2PS(Mem{Base: vrow, Disp: 16 * u}, t)
+			VFMADD231PS(t, pj, a[u])
+		}
+		ADDQ(stride, vrow)
+		INCQ(j)
+		JMP(LabelRef("keys4"))
+	}
+	Label("store4")
+	for u := range a {
+		VMOVUPS(a[u], Mem{Base: accp, Disp: 32 * u})
+	}
+	ADDQ(U8(128), accp)
+	ADDQ(U8(64), vp)
+	SUBQ(U8(32), hd)
+	JMP(LabelRef("chunk4"))
+
+	Label("chunk1")
+	TESTQ(hd, hd)
+	JZ(LabelRef("done"))
+	VMOVUPS(Mem{Base: accp}, a[0])
+	{
+		j, vrow := GP64(), GP64()
+		XORQ(j, j)
+		MOVQ(vp, vrow)
+		Label("keys1")
+		CMPQ(j, n)
+		JGE(LabelRef("store1"))
+		pj := YMM()
+		VBROADCASTSS(Mem{Base: p, Index: j, Scale: 4}, pj)
+		t := YMM()
+		VCVTPH2PS(Mem{Base: vrow}, t)
+		VFMADD231PS(t, pj, a[0])
+		ADDQ(stride, vrow)
+		INCQ(j)
+		JMP(LabelRef("keys1"))
+	}
+	Label("store1")
+	VMOVUPS(a[0], Mem{Base: accp})
+	ADDQ(U8(32), accp)
+	ADDQ(U8(16), vp)
+	SUBQ(U8(8), hd)
+	JMP(LabelRef("chunk1"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func f32ToF16AVX2() {
+	TEXT("f32ToF16AVX2", NOSPLIT, "func(dst *uint16, src *float32, n int)")
+	Pragma("noescape")
+	Doc("f32ToF16AVX2 sets dst[k] = f16(src[k]) for k < n, rounding to nearest even;",
+		"n is a multiple of 8.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	t := YMM()
+	VMOVUPS(Mem{Base: src}, t)
+	VCVTPS2PH(U8(0), t, Mem{Base: dst})
+	ADDQ(U8(32), src)
+	ADDQ(U8(16), dst)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func roundF16AVX2() {
+	TEXT("roundF16AVX2", NOSPLIT, "func(dst, src *float32, n int)")
+	Pragma("noescape")
+	Doc("roundF16AVX2 sets dst[k] = f32(f16(src[k])) for k < n (nearest, ties to even);",
+		"n is a multiple of 8.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	t, h := YMM(), XMM()
+	VMOVUPS(Mem{Base: src}, t)
+	VCVTPS2PH(U8(0), t, h)
+	VCVTPH2PS(h, t)
+	VMOVUPS(t, Mem{Base: dst})
+	ADDQ(U8(32), src)
+	ADDQ(U8(32), dst)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func scaleMaxF32AVX2() {
+	TEXT("scaleMaxF32AVX2", NOSPLIT, "func(s *float32, n int, scale float32) float32")
+	Pragma("noescape")
+	Doc("scaleMaxF32AVX2 sets s[k] *= scale for k < n and returns the largest result",
+		"(VMAXPS order: a NaN in s is not reported); n is a positive multiple of 8.")
+	p := Load(Param("s"), GP64())
+	n := Load(Param("n"), GP64())
+	sv, mx := YMM(), YMM()
+	VBROADCASTSS(NewParamAddr("scale", 16), sv)
+	VMULPS(Mem{Base: p}, sv, mx)
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	t := YMM()
+	VMULPS(Mem{Base: p}, sv, t)
+	VMOVUPS(t, Mem{Base: p})
+	VMAXPS(t, mx, mx)
+	ADDQ(U8(32), p)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("loop"))
+	Label("reduce")
+	x := XMM()
+	VEXTRACTF128(U8(1), mx, x)
+	VMAXPS(x, mx.AsX(), x)
+	u := XMM()
+	VPERMILPS(U8(0x4E), x, u)
+	VMAXPS(u, x, x)
+	VPERMILPS(U8(0xB1), x, u)
+	VMAXPS(u, x, x)
+	VZEROUPPER()
+	Store(x, ReturnIndex(0))
+	RET()
+}
+
+func expSubF32AVX2() {
+	TEXT("expSubF32AVX2", NOSPLIT, "func(s *float32, n int, mx float32) float64")
+	Pragma("noescape")
+	Doc("expSubF32AVX2 sets s[k] = expf(s[k]-mx) for k < n, with the operations of",
+		"cpu's scalar expf in the same order (no fused multiply-adds), and returns",
+		"the sum of the results in float64 (8 partial sums); n is a multiple of 8.")
+	p := Load(Param("s"), GP64())
+	n := Load(Param("n"), GP64())
+	mx := YMM()
+	VBROADCASTSS(NewParamAddr("mx", 16), mx)
+	c := func(i int) Mem { return expConsts.Offset(4 * i) }
+	log2e, half, c1, c2 := YMM(), YMM(), YMM(), YMM()
+	VBROADCASTSS(c(0), log2e)
+	VBROADCASTSS(c(1), half)
+	VBROADCASTSS(c(2), c1)
+	VBROADCASTSS(c(3), c2)
+	one, lim := YMM(), YMM()
+	VBROADCASTSS(c(10), one)
+	VBROADCASTSS(c(11), lim)
+	bias := YMM()
+	{
+		r := GP32()
+		MOVL(U32(127), r)
+		x := XMM()
+		VMOVD(r, x)
+		VPBROADCASTD(x, bias)
+	}
+	sumLo, sumHi := YMM(), YMM()
+	VXORPD(sumLo, sumLo, sumLo)
+	VXORPD(sumHi, sumHi, sumHi)
+
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	x, fn, r, z, y, t := YMM(), YMM(), YMM(), YMM(), YMM(), YMM()
+	VMOVUPS(Mem{Base: p}, x)
+	VSUBPS(mx, x, x)
+	// n := int32(x*log2e - 0.5), truncating
+	VMULPS(log2e, x, t)
+	VSUBPS(half, t, t)
+	ni := YMM()
+	VCVTTPS2DQ(t, ni)
+	VCVTDQ2PS(ni, fn)
+	// r := x - fn*c1 - fn*c2
+	VMULPS(c1, fn, t)
+	VSUBPS(t, x, r)
+	VMULPS(c2, fn, t)
+	VSUBPS(t, r, r)
+	VMULPS(r, r, z)
+	// y := (((((p0*r+p1)*r+p2)*r+p3)*r+p4)*r+p5)*z + r + 1
+	VBROADCASTSS(c(4), y)
+	VMULPS(r, y, y)
+	for i := 5; i <= 9; i++ {
+		pc := YMM()
+		VBROADCASTSS(c(i), pc) // a memory operand of VADDPS would load 8 floats
+		VADDPS(pc, y, y)
+		if i < 9 {
+			VMULPS(r, y, y)
+		}
+	}
+	VMULPS(z, y, y)
+	VADDPS(r, y, y)
+	VADDPS(one, y, y)
+	// y * 2^n
+	VPADDD(bias, ni, ni)
+	VPSLLD(U8(23), ni, ni)
+	VMULPS(ni, y, y)
+	// 0 below the limit
+	m := YMM()
+	VCMPPS(U8(1), lim, x, m) // x < lim (LT_OS)
+	VANDNPS(y, m, y)
+	VMOVUPS(y, Mem{Base: p})
+	lo, hi := YMM(), YMM()
+	VCVTPS2PD(y.AsX(), lo)
+	VEXTRACTF128(U8(1), y, t.AsX())
+	VCVTPS2PD(t.AsX(), hi)
+	VADDPD(lo, sumLo, sumLo)
+	VADDPD(hi, sumHi, sumHi)
+	ADDQ(U8(32), p)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("loop"))
+
+	Label("reduce")
+	VADDPD(sumHi, sumLo, sumLo)
+	h := XMM()
+	VEXTRACTF128(U8(1), sumLo, h)
+	VADDPD(h, sumLo.AsX(), h)
+	u := XMM()
+	VPERMILPD(U8(1), h, u)
+	VADDSD(u, h, h)
+	VZEROUPPER()
+	Store(h, ReturnIndex(0))
+	RET()
+}
+
+func scaleF32AVX2() {
+	TEXT("scaleF32AVX2", NOSPLIT, "func(dst, x *float32, s float32, n int)")
+	Pragma("noescape")
+	Doc("scaleF32AVX2 sets dst[k] = x[k]*s for k < n; n is a multiple of 8.")
+	dst := Load(Param("dst"), GP64())
+	x := Load(Param("x"), GP64())
+	sv := YMM()
+	VBROADCASTSS(NewParamAddr("s", 16), sv)
+	n := Load(Param("n"), GP64())
+	elementwise("", n, []Register{dst, x}, func(off int) {
+		t := YMM()
+		VMULPS(Mem{Base: x, Disp: off}, sv, t)
+		VMOVUPS(t, Mem{Base: dst, Disp: off})
+	})
 }
 
 // ---------------------------------------------------------------------------
