@@ -1314,13 +1314,14 @@ func axpysF32AVX2() {
 	hd := Load(Param("hd"), GP64())
 	accp := Load(Param("acc"), GP64())
 
-	a := make([]VecVirtual, 4)
+	a := make([]VecVirtual, 8)
 	for i := range a {
 		a[i] = YMM()
 	}
-	// Columns in chunks of 32 (four registers), then of 8.
+	// Columns in chunks of 64 (eight independent accumulators, enough to
+	// cover the latency of the fused multiply-adds), then of 8.
 	Label("chunk4")
-	CMPQ(hd, U8(32))
+	CMPQ(hd, U8(64))
 	JL(LabelRef("chunk1"))
 	for u := range a {
 		VMOVUPS(Mem{Base: accp, Disp: 32 * u}, a[u])
@@ -1345,9 +1346,9 @@ func axpysF32AVX2() {
 	for u := range a {
 		VMOVUPS(a[u], Mem{Base: accp, Disp: 32 * u})
 	}
-	ADDQ(U8(128), accp)
-	ADDQ(U8(128), vp)
-	SUBQ(U8(32), hd)
+	ADDQ(U32(256), accp)
+	ADDQ(U32(256), vp)
+	SUBQ(U8(64), hd)
 	JMP(LabelRef("chunk4"))
 
 	Label("chunk1")
@@ -1460,13 +1461,14 @@ func axpysF16AVX2() {
 	hd := Load(Param("hd"), GP64())
 	accp := Load(Param("acc"), GP64())
 
-	a := make([]VecVirtual, 4)
+	a := make([]VecVirtual, 8)
 	for i := range a {
 		a[i] = YMM()
 	}
-	// Columns in chunks of 32 (four registers), then of 8.
+	// Columns in chunks of 64 (eight independent accumulators, enough to
+	// cover the latency of the fused multiply-adds), then of 8.
 	Label("chunk4")
-	CMPQ(hd, U8(32))
+	CMPQ(hd, U8(64))
 	JL(LabelRef("chunk1"))
 	for u := range a {
 		VMOVUPS(Mem{Base: accp, Disp: 32 * u}, a[u])
@@ -1493,9 +1495,9 @@ func axpysF16AVX2() {
 	for u := range a {
 		VMOVUPS(a[u], Mem{Base: accp, Disp: 32 * u})
 	}
-	ADDQ(U8(128), accp)
-	ADDQ(U8(64), vp)
-	SUBQ(U8(32), hd)
+	ADDQ(U32(256), accp)
+	ADDQ(U8(128), vp)
+	SUBQ(U8(64), hd)
 	JMP(LabelRef("chunk4"))
 
 	Label("chunk1")
