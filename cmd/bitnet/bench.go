@@ -35,7 +35,11 @@ type benchResult struct {
 	TPSStddev    float64   `json:"tps_stddev"`    // tokens/s
 	TPSSamples   []float64 `json:"tps_samples"`   // tokens/s of each repetition
 	GBPerSecond  float64   `json:"gb_per_second"` // tg only: bytes_per_token * tps_mean / 1e9
-	BoundPercent float64   `json:"bound_percent"` // tg only: gb_per_second / stream_gb_per_second * 100
+	// tg only, cpu backend: the streaming read measured just before each
+	// repetition (GB/s), and the mean over repetitions of the repetition's
+	// GB/s divided by its probe's, in percent.
+	StreamSamples []float64 `json:"stream_samples,omitempty"`
+	BoundPercent  float64   `json:"bound_percent"`
 }
 
 type benchReport struct {
@@ -48,7 +52,7 @@ type benchReport struct {
 	Device        string        `json:"device"`
 	Threads       int           `json:"threads"`
 	Kernels       string        `json:"kernels,omitempty"`
-	StreamGBps    float64       `json:"stream_gb_per_second,omitempty"` // measured streaming read
+	StreamGBps    float64       `json:"stream_gb_per_second,omitempty"` // best streaming read probe of the run
 	GoVersion     string        `json:"go_version"`
 	Date          string        `json:"date"`
 	Results       []benchResult `json:"results"`
@@ -142,12 +146,20 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		rep.Threads = threadsOf(l)
 		rep.Kernels = kernels.Path()
 	}
-	measureStream := func() {
-		if *stream && l.be.Name() == "cpu" {
-			rep.StreamGBps = max(rep.StreamGBps, streamBandwidth(max(rep.Threads, 1)))
+	// The streaming-read probe: before the tests, after them, and before each
+	// generation repetition, whose speed is compared with the probe next to
+	// it (the bandwidth these shared machines give drifts over minutes).
+	probe := func() float64 { return 0 }
+	if *stream && l.be.Name() == "cpu" {
+		buf, free := streamBuffer(streamBytes)
+		defer free()
+		probe = func() float64 {
+			v := streamBandwidth(buf, max(rep.Threads, 1), 3)
+			rep.StreamGBps = max(rep.StreamGBps, v)
+			return v
 		}
 	}
-	measureStream()
+	probe()
 	rng := rand.New(rand.NewPCG(1, 2))
 	vocab := l.model.Config.NVocab
 	randomTokens := func(n int) []int32 {
@@ -157,12 +169,17 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		return ids
 	}
-	measure := func(name string, tokens int, once func() error) (benchResult, error) {
+	measure := func(name string, tokens int, probed bool, once func() error) (benchResult, error) {
 		r := benchResult{Test: name, Tokens: tokens, Reps: *reps}
 		if err := once(); err != nil { // warm-up, not timed
 			return r, err
 		}
 		for i := 0; i < *reps; i++ {
+			if probed {
+				if v := probe(); v > 0 {
+					r.StreamSamples = append(r.StreamSamples, v)
+				}
+			}
 			t0 := time.Now()
 			if err := once(); err != nil {
 				return r, err
@@ -176,7 +193,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	st := l.state
 	for _, p := range pps {
 		ids := randomTokens(p)
-		r, err := measure(fmt.Sprintf("pp%d", p), p, func() error {
+		r, err := measure(fmt.Sprintf("pp%d", p), p, false, func() error {
 			st.Reset()
 			_, err := st.Forward(ids, false)
 			return err
@@ -200,13 +217,18 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, n := range tgs {
 		ids := randomTokens(n + 1)
-		r, err := measure(fmt.Sprintf("tg%d", n), n, func() error { return generate(ids) })
+		r, err := measure(fmt.Sprintf("tg%d", n), n, true, func() error { return generate(ids) })
 		if err != nil {
 			return err
 		}
 		// The first token's pass is outside the timed loop's count: n passes
 		// of one token are timed together with it, so count n tokens.
 		r.GBPerSecond = float64(rep.BytesPerToken) * r.TPSMean / 1e9
+		if len(r.StreamSamples) == len(r.TPSSamples) {
+			for i, tps := range r.TPSSamples {
+				r.BoundPercent += 100 * float64(rep.BytesPerToken) * tps / 1e9 / r.StreamSamples[i] / float64(len(r.TPSSamples))
+			}
+		}
 		rep.Results = append(rep.Results, r)
 	}
 	if *opTimes {
@@ -225,16 +247,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		printOpTimes(stderr, mf.profile.Stats(), n+1, wall)
 	}
-	// Probe the bandwidth again after the tests and keep the best, so a
-	// disturbed probe does not flatter the efficiency figures.
-	measureStream()
+	probe()
 	if rep.StreamGBps > 0 {
-		fmt.Fprintf(stderr, "streaming read: %.1f GB/s on %d threads (best of the probes before and after the tests)\n", rep.StreamGBps, rep.Threads)
-		for i := range rep.Results {
-			if r := &rep.Results[i]; r.GBPerSecond > 0 {
-				r.BoundPercent = 100 * r.GBPerSecond / rep.StreamGBps
-			}
-		}
+		fmt.Fprintf(stderr, "streaming read: best probe %.1f GB/s on %d threads; each generation repetition is compared with the probe just before it\n", rep.StreamGBps, rep.Threads)
 	}
 	switch {
 	case *asJSON:
@@ -343,17 +358,19 @@ func threadsOf(l *loaded) int {
 	return 0
 }
 
+// streamBytes is the size of the bandwidth probe's buffer, far larger than
+// the caches.
+const streamBytes = 1 << 30
+
 // streamBandwidth measures the streaming read bandwidth of threads
-// goroutines over a buffer far larger than the caches (best of 5, GB/s).
-func streamBandwidth(threads int) float64 {
-	const size = 1 << 30
-	buf, free := streamBuffer(size)
-	defer free()
+// goroutines over buf (best of probes passes, GB/s).
+func streamBandwidth(buf []byte, threads, probes int) float64 {
+	size := len(buf)
 	for i := 0; i < size; i += 4096 {
 		buf[i] = 1
 	}
 	best := 0.0
-	for range 5 {
+	for range probes {
 		var wg sync.WaitGroup
 		per := size / threads
 		t0 := time.Now()
