@@ -20,7 +20,7 @@ import (
 func init() {
 	register(&command{
 		name:  "bench",
-		usage: "bench --model M [-p 128,512] [-n 128] [-r 5] [--threads N] [--backend B] [--json|--md]",
+		usage: "bench --model M [-p 128,512] [-n 128] [-d depth] [-r 5] [--threads N] [--backend B] [--json|--md] [--op-times]",
 		short: "Measure prompt processing and generation speed (mean ± stddev tokens/s over repetitions, warm-up excluded).",
 		run:   runBench,
 	})
@@ -83,6 +83,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	mf.register(fs)
 	pp := fs.String("p", "128,512", "prompt lengths to test (comma-separated; 0 or empty skips)")
 	ng := fs.String("n", "128", "generation lengths to test")
+	depth := fs.Int("d", 0, "context depth: tokens already in the cache when each test starts (evaluated before the timing)")
 	reps := fs.Int("r", 5, "timed repetitions of each test")
 	asJSON := fs.Bool("json", false, "print JSON")
 	asMD := fs.Bool("md", false, "print a Markdown table")
@@ -103,6 +104,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageErrorf("-n: %v", err)
 	}
+	if *depth < 0 {
+		return usageErrorf("-d %d: want a non-negative depth", *depth)
+	}
 	if *reps < 1 {
 		return usageErrorf("-r %d: want at least 1", *reps)
 	}
@@ -114,8 +118,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		maxLen = max(maxLen, p)
 	}
 	for _, n := range tgs {
-		maxLen = max(maxLen, n+1)
+		maxLen = max(maxLen, n)
 	}
+	maxLen += *depth
 	if mf.ctxSize == 0 {
 		mf.ctxSize = maxLen
 	}
@@ -169,12 +174,23 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		return ids
 	}
-	measure := func(name string, tokens int, probed bool, once func() error) (benchResult, error) {
+	// measure runs setup (not timed) and once (timed) for a warm-up and then
+	// for each repetition.
+	measure := func(name string, tokens int, probed bool, setup, once func() error) (benchResult, error) {
 		r := benchResult{Test: name, Tokens: tokens, Reps: *reps}
+		if *depth > 0 {
+			r.Test += fmt.Sprintf("@d%d", *depth)
+		}
+		if err := setup(); err != nil {
+			return r, err
+		}
 		if err := once(); err != nil { // warm-up, not timed
 			return r, err
 		}
 		for i := 0; i < *reps; i++ {
+			if err := setup(); err != nil {
+				return r, err
+			}
 			if probed {
 				if v := probe(); v > 0 {
 					r.StreamSamples = append(r.StreamSamples, v)
@@ -191,10 +207,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return r, nil
 	}
 	st := l.state
+	// prefill resets the state and evaluates the depth tokens.
+	prefix := randomTokens(*depth)
+	prefill := func() error {
+		st.Reset()
+		if len(prefix) == 0 {
+			return nil
+		}
+		_, err := st.Forward(prefix, false)
+		return err
+	}
 	for _, p := range pps {
 		ids := randomTokens(p)
-		r, err := measure(fmt.Sprintf("pp%d", p), p, false, func() error {
-			st.Reset()
+		r, err := measure(fmt.Sprintf("pp%d", p), p, false, prefill, func() error {
 			_, err := st.Forward(ids, false)
 			return err
 		})
@@ -203,12 +228,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		rep.Results = append(rep.Results, r)
 	}
+	// generate evaluates ids one token per pass, as generation does.
 	generate := func(ids []int32) error {
-		st.Reset()
-		if _, err := st.Forward(ids[:1], false); err != nil {
-			return err
-		}
-		for _, id := range ids[1:] {
+		for _, id := range ids {
 			if _, err := st.Forward([]int32{id}, false); err != nil {
 				return err
 			}
@@ -216,13 +238,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	for _, n := range tgs {
-		ids := randomTokens(n + 1)
-		r, err := measure(fmt.Sprintf("tg%d", n), n, true, func() error { return generate(ids) })
+		ids := randomTokens(n)
+		r, err := measure(fmt.Sprintf("tg%d", n), n, true, prefill, func() error { return generate(ids) })
 		if err != nil {
 			return err
 		}
-		// The first token's pass is outside the timed loop's count: n passes
-		// of one token are timed together with it, so count n tokens.
 		r.GBPerSecond = float64(rep.BytesPerToken) * r.TPSMean / 1e9
 		if len(r.StreamSamples) == len(r.TPSSamples) {
 			for i, tps := range r.TPSSamples {
@@ -236,16 +256,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if len(tgs) > 0 {
 			n = tgs[0]
 		}
-		n = min(n, st.NCtx-1)
+		n = min(n, st.NCtx-*depth)
+		if err := prefill(); err != nil {
+			return err
+		}
 		mf.profile.On = true
 		t0 := time.Now()
-		err := generate(randomTokens(n + 1))
+		err := generate(randomTokens(n))
 		wall := time.Since(t0)
 		mf.profile.On = false
 		if err != nil {
 			return err
 		}
-		printOpTimes(stderr, mf.profile.Stats(), n+1, wall)
+		printOpTimes(stderr, mf.profile.Stats(), n, wall)
 	}
 	probe()
 	if rep.StreamGBps > 0 {

@@ -53,11 +53,41 @@ func TestBenchJSON(t *testing.T) {
 func TestBenchErrors(t *testing.T) {
 	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
 	for _, args := range [][]string{
-		{"-p", "x"}, {"-r", "0"}, {"--json", "--md"}, {"-n", "-1"},
+		{"-p", "x"}, {"-r", "0"}, {"--json", "--md"}, {"-n", "-1"}, {"-d", "-1"}, {"-d", "100", "--ctx-size", "64"},
 	} {
 		_, errs, code := bitnet(t, append([]string{"bench", "--model", model, "--backend", "cpu", "--stream=false"}, args...)...)
 		if code != 2 || !strings.Contains(errs, "bench") {
 			t.Errorf("%v: exit %d: %s", args, code, errs)
+		}
+	}
+}
+
+// TestBenchDepthStream: tests at a context depth are named after it, every
+// generation repetition is paired with a bandwidth probe, and --op-times
+// prints the per-op breakdown.
+func TestBenchDepthStream(t *testing.T) {
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	out, errs, code := bitnet(t, "bench", "--model", model, "-p", "8", "-n", "4", "-d", "16", "-r", "2", "--backend", "cpu", "--json", "--op-times")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(rep.Results) != 2 || rep.Results[0].Test != "pp8@d16" || rep.Results[1].Test != "tg4@d16" {
+		t.Fatalf("results %+v", rep.Results)
+	}
+	tg := rep.Results[1]
+	if len(tg.StreamSamples) != 2 || !(tg.BoundPercent > 0) || !(rep.StreamGBps >= tg.StreamSamples[0]) {
+		t.Errorf("tg probes %v, bound %.1f%%, best probe %.1f", tg.StreamSamples, tg.BoundPercent, rep.StreamGBps)
+	}
+	if rep.Results[0].StreamSamples != nil {
+		t.Errorf("pp with probes: %+v", rep.Results[0])
+	}
+	for _, s := range []string{"op times over 4 generated tokens", "MatMul I2_S", "Attention", "outside ops"} {
+		if !strings.Contains(errs, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, errs)
 		}
 	}
 }
