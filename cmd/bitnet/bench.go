@@ -28,13 +28,13 @@ func init() {
 
 // benchResult is one test of the --json output (stable for scripts).
 type benchResult struct {
-	Test         string    `json:"test"`          // "pp512" or "tg128"
-	Tokens       int       `json:"tokens"`        // tokens per repetition
-	Reps         int       `json:"reps"`          // timed repetitions
-	TPSMean      float64   `json:"tps_mean"`      // tokens/s
-	TPSStddev    float64   `json:"tps_stddev"`    // tokens/s
-	TPSSamples   []float64 `json:"tps_samples"`   // tokens/s of each repetition
-	GBPerSecond  float64   `json:"gb_per_second"` // tg only: bytes_per_token * tps_mean / 1e9
+	Test        string    `json:"test"`          // "pp512" or "tg128"
+	Tokens      int       `json:"tokens"`        // tokens per repetition
+	Reps        int       `json:"reps"`          // timed repetitions
+	TPSMean     float64   `json:"tps_mean"`      // tokens/s
+	TPSStddev   float64   `json:"tps_stddev"`    // tokens/s
+	TPSSamples  []float64 `json:"tps_samples"`   // tokens/s of each repetition
+	GBPerSecond float64   `json:"gb_per_second"` // tg only: bytes_per_token * tps_mean / 1e9
 	// tg only, cpu backend: the streaming read measured just before each
 	// repetition (GB/s), and the mean over repetitions of the repetition's
 	// GB/s divided by its probe's, in percent.
