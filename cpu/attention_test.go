@@ -1,0 +1,55 @@
+package cpu
+
+import (
+	"fmt"
+	"testing"
+
+	"bitnet/engine/compute"
+	"bitnet/gguf"
+)
+
+// BenchmarkAttentionDecode: one generated token's attention in one layer of
+// the 2B model (20 query heads, 5 KV heads of 128) over F16 caches holding
+// ctx positions, on 1 and 2 threads.
+func BenchmarkAttentionDecode(b *testing.B) {
+	for _, ctx := range []int{64, 512, 2048} {
+		for _, th := range []int{1, 2} {
+			b.Run(fmt.Sprintf("ctx=%d/threads=%d", ctx, th), func(b *testing.B) {
+				be := New(Options{Threads: th})
+				defer be.Close()
+				alloc := func(dt gguf.DType, shape ...int) compute.Tensor {
+					t, err := be.Alloc(dt, shape...)
+					if err != nil {
+						b.Fatal(err)
+					}
+					return t
+				}
+				q, dst := alloc(gguf.F32, 2560, 1), alloc(gguf.F32, 2560, 1)
+				k, v := alloc(gguf.F16, 640, ctx), alloc(gguf.F16, 640, ctx)
+				x := make([]float32, 640)
+				row := alloc(gguf.F32, 640, 1)
+				for j := 0; j < ctx; j++ {
+					for i := range x {
+						x[i] = float32((i*7+j*3)%17-8) * 0.1
+					}
+					if err := be.Write(row, x); err != nil {
+						b.Fatal(err)
+					}
+					be.StoreKV(k, row, j)
+					be.StoreKV(v, row, j)
+				}
+				qs := make([]float32, 2560)
+				for i := range qs {
+					qs[i] = float32(i%13-6) * 0.05
+				}
+				if err := be.Write(q, qs); err != nil {
+					b.Fatal(err)
+				}
+				p := compute.AttnParams{NHead: 20, NKVHead: 5, HeadDim: 128, Pos0: ctx - 1, Scale: 0.0884}
+				for b.Loop() {
+					be.Attention(dst, q, k, v, p)
+				}
+			})
+		}
+	}
+}
