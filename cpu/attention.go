@@ -1,7 +1,6 @@
 package cpu
 
 import (
-
 	"bitnet/cpu/kernels"
 	"bitnet/engine/compute"
 )

@@ -202,145 +202,81 @@ func BenchmarkSumI8(b *testing.B) {
 	})
 }
 
-// BenchmarkEfficiency alternates a streaming read of 512 MiB with a
+// BenchmarkEfficiency alternates a streaming read of 1 GiB with a
 // beyond-cache matvec (the 2B model's 521 MB of ternary weights, or its 656 MB
-// F16 LM head) on one thread and reports the best rate seen for each, and the
-// kernel's rate as a percentage of the stream's. Alternating and keeping the
-// best pass makes the ratio robust against other load on the machine.
+// F16 LM head) on 1 and on 2 goroutines, each taking one contiguous part (of
+// the buffer, and of the matrix's rows), as the CPU backend splits a decode
+// matvec. It reports the best rate seen for each, and the kernel's rate as a
+// percentage of the stream's. Alternating and keeping the best pass makes the
+// ratio robust against other load on the machine.
 func BenchmarkEfficiency(b *testing.B) {
-	const streamBytes = 512 << 20
-	stream := make([]byte, streamBytes)
-	for i := range stream {
-		stream[i] = byte(i)
-	}
-	run := func(b *testing.B, bytes int, kernel func()) {
-		best := [2]float64{}
-		var sink uint64
-		for b.Loop() {
-			t0 := time.Now()
-			sink += StreamSum(stream)
-			t1 := time.Now()
-			kernel()
-			t2 := time.Now()
-			best[0] = max(best[0], streamBytes/t1.Sub(t0).Seconds())
-			best[1] = max(best[1], float64(bytes)/t2.Sub(t1).Seconds())
-		}
-		runtime.KeepAlive(sink)
-		b.ReportMetric(best[0]/1e9, "stream-GB/s")
-		b.ReportMetric(best[1]/1e9, "kernel-GB/s")
-		b.ReportMetric(100*best[1]/best[0], "%stream")
-	}
-	b.Run("i2s_521MB", func(b *testing.B) {
-		const k, nRows = 2560, 30 * 27264
-		r := newRand(1)
-		w := randTernary(r, nRows*k/4)
-		q := randI8(r, k)
-		out := make([]int32, nRows)
-		benchPaths(b, func(b *testing.B) {
-			if Path() == "generic" {
-				b.Skip("slow")
-			}
-			run(b, len(w), func() { DotI2SRows(w, k/4, nRows, q, out) })
-		})
-	})
-	// The decode pattern: MatI2S with one token (the single-row kernel),
-	// as the CPU backend runs every ternary matvec of a generated token.
-	b.Run("i2s_decode_521MB", func(b *testing.B) {
-		const k, nRows = 2560, 30 * 27264
-		r := newRand(1)
-		w := randTernary(r, nRows*k/4)
-		q := randI8(r, k)
-		out := make([]int32, nRows)
-		benchPaths(b, func(b *testing.B) {
-			if Path() == "generic" {
-				b.Skip("slow")
-			}
-			run(b, len(w), func() { MatI2S(w, k/4, nRows, q, k, 1, out, nRows) })
-		})
-	})
-	b.Run("f16_lm_head_656MB", func(b *testing.B) {
-		const k, nRows = 2560, 128256
-		r := newRand(3)
-		w := randF16(r, k*nRows)
-		x := randF32(r, k, 1)
-		out := make([]float32, nRows)
-		benchPaths(b, func(b *testing.B) {
-			if Path() == "generic" {
-				b.Skip("slow")
-			}
-			run(b, 2*len(w), func() { DotF16Rows(w, k, nRows, x, out) })
-		})
-	})
-}
-
-// BenchmarkEfficiencyThreads is BenchmarkEfficiency on two goroutines, each
-// streaming one contiguous half (of the stream buffer, and of the matrix's
-// rows), as the CPU backend splits a decode matvec.
-func BenchmarkEfficiencyThreads(b *testing.B) {
-	const threads = 2
 	const streamBytes = 1 << 30
 	stream := make([]byte, streamBytes)
 	for i := range stream {
 		stream[i] = byte(i)
 	}
-	par := func(f func(i int)) {
-		var wg sync.WaitGroup
-		for i := range threads {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				f(i)
-			}()
+	const k = 2560
+	const i2sRows, headRows = 30 * 27264, 128256
+	r := newRand(1)
+	w2 := randTernary(r, i2sRows*k/4)
+	q := randI8(r, k)
+	w16 := randF16(r, k*headRows)
+	x := randF32(r, k, 1)
+	out32, out := make([]int32, i2sRows), make([]float32, headRows)
+	for _, threads := range []int{1, 2} {
+		// par runs f(part) for every part on its own goroutine.
+		par := func(f func(part int)) {
+			var wg sync.WaitGroup
+			for i := range threads {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					f(i)
+				}()
+			}
+			wg.Wait()
 		}
-		wg.Wait()
-	}
-	run := func(b *testing.B, bytes int, kernel func(i int)) {
-		best := [2]float64{}
-		for b.Loop() {
-			t0 := time.Now()
-			par(func(i int) {
-				StreamSum(stream[i*streamBytes/threads : (i+1)*streamBytes/threads])
-			})
-			t1 := time.Now()
-			par(kernel)
-			t2 := time.Now()
-			best[0] = max(best[0], streamBytes/t1.Sub(t0).Seconds())
-			best[1] = max(best[1], float64(bytes)/t2.Sub(t1).Seconds())
-		}
-		b.ReportMetric(best[0]/1e9, "stream-GB/s")
-		b.ReportMetric(best[1]/1e9, "kernel-GB/s")
-		b.ReportMetric(100*best[1]/best[0], "%stream")
-	}
-	b.Run("i2s_decode_521MB", func(b *testing.B) {
-		const k, nRows = 2560, 30 * 27264
-		const half = nRows / threads
-		r := newRand(1)
-		w := randTernary(r, nRows*k/4)
-		q := randI8(r, k)
-		out := make([]int32, nRows)
-		benchPaths(b, func(b *testing.B) {
+		run := func(b *testing.B, bytes int, kernel func(part int)) {
 			if Path() == "generic" {
 				b.Skip("slow")
 			}
-			run(b, len(w), func(i int) {
-				MatI2S(w[i*half*k/4:], k/4, half, q, k, 1, out[i*half:], half)
-			})
-		})
-	})
-	b.Run("f16_lm_head_656MB", func(b *testing.B) {
-		const k, nRows = 2560, 128256
-		const half = nRows / threads
-		r := newRand(3)
-		w := randF16(r, k*nRows)
-		x := randF32(r, k, 1)
-		out := make([]float32, nRows)
-		benchPaths(b, func(b *testing.B) {
-			if Path() == "generic" {
-				b.Skip("slow")
+			best := [2]float64{}
+			for b.Loop() {
+				t0 := time.Now()
+				par(func(i int) {
+					StreamSum(stream[i*streamBytes/threads : (i+1)*streamBytes/threads])
+				})
+				t1 := time.Now()
+				par(kernel)
+				t2 := time.Now()
+				best[0] = max(best[0], streamBytes/t1.Sub(t0).Seconds())
+				best[1] = max(best[1], float64(bytes)/t2.Sub(t1).Seconds())
 			}
-			run(b, 2*len(w), func(i int) {
-				MatF16(w[i*half*k:], k, half, x, k, 1, out[i*half:], half)
+			b.ReportMetric(best[0]/1e9, "stream-GB/s")
+			b.ReportMetric(best[1]/1e9, "kernel-GB/s")
+			b.ReportMetric(100*best[1]/best[0], "%stream")
+		}
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			rows := i2sRows / threads
+			b.Run("i2s_521MB", func(b *testing.B) {
+				benchPaths(b, func(b *testing.B) {
+					run(b, len(w2), func(i int) { DotI2SRows(w2[i*rows*k/4:], k/4, rows, q, out32[i*rows:(i+1)*rows]) })
+				})
+			})
+			// The decode pattern: MatI2S with one token (the single-row
+			// kernel), as the CPU backend runs every ternary matvec of a
+			// generated token.
+			b.Run("i2s_decode_521MB", func(b *testing.B) {
+				benchPaths(b, func(b *testing.B) {
+					run(b, len(w2), func(i int) { MatI2S(w2[i*rows*k/4:], k/4, rows, q, k, 1, out32[i*rows:], rows) })
+				})
+			})
+			hrows := headRows / threads
+			b.Run("f16_lm_head_656MB", func(b *testing.B) {
+				benchPaths(b, func(b *testing.B) {
+					run(b, 2*len(w16), func(i int) { MatF16(w16[i*hrows*k:], k, hrows, x, k, 1, out[i*hrows:], hrows) })
+				})
 			})
 		})
-	})
+	}
 }

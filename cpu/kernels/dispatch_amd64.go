@@ -22,7 +22,23 @@ func fastImpls() []*impl {
 	if avx2 {
 		list = append(list, avx2Impl)
 	}
+	withAVX2Helpers(list...)
 	return list
+}
+
+// withAVX2Helpers sets the attention and elementwise helpers of p, which
+// both paths run in AVX2 (with F16C and FMA): they are small next to the
+// matvecs.
+func withAVX2Helpers(list ...*impl) {
+	for _, p := range list {
+		p.dots, p.axpys = dotsF32AVX2Go, axpysF32AVX2Go
+		p.dots16, p.axpys16 = dotsF16AVX2Go, axpysF16AVX2Go
+		p.toF16, p.roundF16 = f32ToF16AVX2Go, roundF16AVX2Go
+		p.softmax, p.scale = softmaxAVX2Go, scaleF32AVX2Go
+		p.sumSq, p.scaleMul = sumSqF64AVX2Go, scaleMulF32AVX2Go
+		p.add, p.relu2Mul = addF32AVX2Go, relu2MulF32AVX2Go
+		p.dequant = dequantI32AVX2Go
+	}
 }
 
 var avx512Impl = &impl{
@@ -33,19 +49,6 @@ var avx512Impl = &impl{
 	f16Mat:   f16MatAVX512Go,
 	dotF32:   dotF32AVX512Go,
 	axpy:     axpyF32AVX2Go,
-	dots:     dotsF32AVX2Go,
-	axpys:    axpysF32AVX2Go,
-	dots16:   dotsF16AVX2Go,
-	axpys16:  axpysF16AVX2Go,
-	toF16:    f32ToF16AVX2Go,
-	roundF16: roundF16AVX2Go,
-	softmax:  softmaxAVX2Go,
-	scale:    scaleF32AVX2Go,
-	sumSq:    sumSqF64AVX2Go,
-	scaleMul: scaleMulF32AVX2Go,
-	add:      addF32AVX2Go,
-	relu2Mul: relu2MulF32AVX2Go,
-	dequant:  dequantI32AVX2Go,
 	sumI8:    sumI8Fast,
 	quantize: quantizeFast,
 	quantS:   quantFast,
@@ -60,19 +63,6 @@ var avx2Impl = &impl{
 	f16Mat:   f16MatAVX2Go,
 	dotF32:   dotF32AVX2Go,
 	axpy:     axpyF32AVX2Go,
-	dots:     dotsF32AVX2Go,
-	axpys:    axpysF32AVX2Go,
-	dots16:   dotsF16AVX2Go,
-	axpys16:  axpysF16AVX2Go,
-	toF16:    f32ToF16AVX2Go,
-	roundF16: roundF16AVX2Go,
-	softmax:  softmaxAVX2Go,
-	scale:    scaleF32AVX2Go,
-	sumSq:    sumSqF64AVX2Go,
-	scaleMul: scaleMulF32AVX2Go,
-	add:      addF32AVX2Go,
-	relu2Mul: relu2MulF32AVX2Go,
-	dequant:  dequantI32AVX2Go,
 	sumI8:    sumI8Fast,
 	quantize: quantizeFast,
 	quantS:   quantFast,

@@ -320,9 +320,7 @@ func DotsF32(q, k []float32, stride int, out []float32) {
 	if n == 0 {
 		return
 	}
-	if stride < len(q) || len(k) < (n-1)*stride+len(q) {
-		panic(fmt.Sprintf("kernels: DotsF32 keys of %d entries for %d rows of %d, stride %d", len(k), n, len(q), stride))
-	}
+	checkStrided("DotsF32", len(k), n, len(q), stride)
 	cur.dots(q, k, stride, n, out)
 }
 
@@ -335,9 +333,7 @@ func AxpysF32(p, v []float32, stride int, acc []float32) {
 	if n == 0 {
 		return
 	}
-	if stride < len(acc) || len(v) < (n-1)*stride+len(acc) {
-		panic(fmt.Sprintf("kernels: AxpysF32 values of %d entries for %d rows of %d, stride %d", len(v), n, len(acc), stride))
-	}
+	checkStrided("AxpysF32", len(v), n, len(acc), stride)
 	cur.axpys(p, v, stride, acc)
 }
 
@@ -347,9 +343,7 @@ func DotsF16(q []float32, k []uint16, stride int, out []float32) {
 	if n == 0 {
 		return
 	}
-	if stride < len(q) || len(k) < (n-1)*stride+len(q) {
-		panic(fmt.Sprintf("kernels: DotsF16 keys of %d entries for %d rows of %d, stride %d", len(k), n, len(q), stride))
-	}
+	checkStrided("DotsF16", len(k), n, len(q), stride)
 	cur.dots16(q, k, stride, n, out)
 }
 
@@ -359,9 +353,7 @@ func AxpysF16(p []float32, v []uint16, stride int, acc []float32) {
 	if n == 0 {
 		return
 	}
-	if stride < len(acc) || len(v) < (n-1)*stride+len(acc) {
-		panic(fmt.Sprintf("kernels: AxpysF16 values of %d entries for %d rows of %d, stride %d", len(v), n, len(acc), stride))
-	}
+	checkStrided("AxpysF16", len(v), n, len(acc), stride)
 	cur.axpys16(p, v, stride, acc)
 }
 
@@ -439,6 +431,14 @@ func DequantI32(dst []float32, dots []int32, sum int32, div, mul float32) {
 		panic(fmt.Sprintf("kernels: DequantI32 %d dots for %d outputs", len(dots), len(dst)))
 	}
 	cur.dequant(dst, dots[:len(dst)], sum, div, mul)
+}
+
+// checkStrided panics unless n rows of rowLen elements, stride apart, fit in
+// have elements.
+func checkStrided(fn string, have, n, rowLen, stride int) {
+	if stride < rowLen || have < (n-1)*stride+rowLen {
+		panic(fmt.Sprintf("kernels: %s: %d entries for %d rows of %d, stride %d", fn, have, n, rowLen, stride))
+	}
 }
 
 func checkLen(fn string, n, a, b int) {

@@ -1242,14 +1242,14 @@ keys:
 loop4:
 	CMPQ        R9, $0x20
 	JL          loop1
-	VMOVUPS     (R10), Y4
-	VFMADD231PS (R11), Y4, Y0
-	VMOVUPS     32(R10), Y4
-	VFMADD231PS 32(R11), Y4, Y1
-	VMOVUPS     64(R10), Y4
-	VFMADD231PS 64(R11), Y4, Y2
-	VMOVUPS     96(R10), Y4
-	VFMADD231PS 96(R11), Y4, Y3
+	VMOVUPS     (R11), Y4
+	VFMADD231PS (R10), Y4, Y0
+	VMOVUPS     32(R11), Y4
+	VFMADD231PS 32(R10), Y4, Y1
+	VMOVUPS     64(R11), Y4
+	VFMADD231PS 64(R10), Y4, Y2
+	VMOVUPS     96(R11), Y4
+	VFMADD231PS 96(R10), Y4, Y3
 	ADDQ        $0x80, R10
 	ADDQ        $0x80, R11
 	SUBQ        $0x20, R9
@@ -1258,8 +1258,8 @@ loop4:
 loop1:
 	TESTQ       R9, R9
 	JZ          reduce
-	VMOVUPS     (R10), Y4
-	VFMADD231PS (R11), Y4, Y0
+	VMOVUPS     (R11), Y4
+	VFMADD231PS (R10), Y4, Y0
 	ADDQ        $0x20, R10
 	ADDQ        $0x20, R11
 	SUBQ        $0x08, R9
@@ -1294,7 +1294,7 @@ TEXT ·axpysF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ hd+32(FP), SI
 	MOVQ acc+40(FP), DI
 
-chunk4:
+chunk8:
 	CMPQ    SI, $0x40
 	JL      chunk1
 	VMOVUPS (DI), Y0
@@ -1308,9 +1308,9 @@ chunk4:
 	XORQ    R8, R8
 	MOVQ    CX, R9
 
-keys4:
+chunk8keys:
 	CMPQ         R8, BX
-	JGE          store4
+	JGE          chunk8store
 	VBROADCASTSS (AX)(R8*4), Y8
 	VFMADD231PS  (R9), Y8, Y0
 	VFMADD231PS  32(R9), Y8, Y1
@@ -1322,9 +1322,9 @@ keys4:
 	VFMADD231PS  224(R9), Y8, Y7
 	ADDQ         DX, R9
 	INCQ         R8
-	JMP          keys4
+	JMP          chunk8keys
 
-store4:
+chunk8store:
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y1, 32(DI)
 	VMOVUPS Y2, 64(DI)
@@ -1336,28 +1336,28 @@ store4:
 	ADDQ    $0x00000100, DI
 	ADDQ    $0x00000100, CX
 	SUBQ    $0x40, SI
-	JMP     chunk4
+	JMP     chunk8
 
 chunk1:
-	TESTQ   SI, SI
-	JZ      done
+	CMPQ    SI, $0x08
+	JL      done
 	VMOVUPS (DI), Y0
 	XORQ    R8, R8
 	MOVQ    CX, R9
 
-keys1:
+chunk1keys:
 	CMPQ         R8, BX
-	JGE          store1
+	JGE          chunk1store
 	VBROADCASTSS (AX)(R8*4), Y1
 	VFMADD231PS  (R9), Y1, Y0
 	ADDQ         DX, R9
 	INCQ         R8
-	JMP          keys1
+	JMP          chunk1keys
 
-store1:
+chunk1store:
 	VMOVUPS Y0, (DI)
-	ADDQ    $0x20, DI
-	ADDQ    $0x20, CX
+	ADDQ    $0x00000020, DI
+	ADDQ    $0x00000020, CX
 	SUBQ    $0x08, SI
 	JMP     chunk1
 
@@ -1442,7 +1442,7 @@ TEXT ·axpysF16AVX2(SB), NOSPLIT, $0-48
 	MOVQ hd+32(FP), SI
 	MOVQ acc+40(FP), DI
 
-chunk4:
+chunk8:
 	CMPQ    SI, $0x40
 	JL      chunk1
 	VMOVUPS (DI), Y0
@@ -1456,9 +1456,9 @@ chunk4:
 	XORQ    R8, R8
 	MOVQ    CX, R9
 
-keys4:
+chunk8keys:
 	CMPQ         R8, BX
-	JGE          store4
+	JGE          chunk8store
 	VBROADCASTSS (AX)(R8*4), Y8
 	VCVTPH2PS    (R9), Y9
 	VFMADD231PS  Y9, Y8, Y0
@@ -1478,9 +1478,9 @@ keys4:
 	VFMADD231PS  Y9, Y8, Y7
 	ADDQ         DX, R9
 	INCQ         R8
-	JMP          keys4
+	JMP          chunk8keys
 
-store4:
+chunk8store:
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y1, 32(DI)
 	VMOVUPS Y2, 64(DI)
@@ -1490,31 +1490,31 @@ store4:
 	VMOVUPS Y6, 192(DI)
 	VMOVUPS Y7, 224(DI)
 	ADDQ    $0x00000100, DI
-	ADDQ    $0x80, CX
+	ADDQ    $0x00000080, CX
 	SUBQ    $0x40, SI
-	JMP     chunk4
+	JMP     chunk8
 
 chunk1:
-	TESTQ   SI, SI
-	JZ      done
+	CMPQ    SI, $0x08
+	JL      done
 	VMOVUPS (DI), Y0
 	XORQ    R8, R8
 	MOVQ    CX, R9
 
-keys1:
+chunk1keys:
 	CMPQ         R8, BX
-	JGE          store1
+	JGE          chunk1store
 	VBROADCASTSS (AX)(R8*4), Y1
 	VCVTPH2PS    (R9), Y2
 	VFMADD231PS  Y2, Y1, Y0
 	ADDQ         DX, R9
 	INCQ         R8
-	JMP          keys1
+	JMP          chunk1keys
 
-store1:
+chunk1store:
 	VMOVUPS Y0, (DI)
-	ADDQ    $0x20, DI
-	ADDQ    $0x10, CX
+	ADDQ    $0x00000020, DI
+	ADDQ    $0x00000010, CX
 	SUBQ    $0x08, SI
 	JMP     chunk1
 

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -1234,10 +1235,37 @@ func axpyF32AVX2() {
 	RET()
 }
 
-func dotsF32AVX2() {
-	TEXT("dotsF32AVX2", NOSPLIT, "func(q, k *float32, stride int, n int, hd int, out *float32)")
+// Attention over a KV cache: scores of one query against strided key rows,
+// and weighted sums of strided value rows. The cache rows hold float32
+// (F32 caches) or F16 values (converted with VCVTPH2PS as they are loaded).
+
+// kvElem describes the cache element type of an attention kernel.
+type kvElem struct {
+	goType string // "float32" or "uint16"
+	size   int    // bytes per element
+}
+
+var (
+	kvF32 = kvElem{"float32", 4}
+	kvF16 = kvElem{"uint16", 2}
+)
+
+// load8 loads 8 cache elements at m as float32 into t, converting F16.
+func (e kvElem) load8(m Mem, t VecVirtual) {
+	if e.size == 2 {
+		VCVTPH2PS(m, t)
+	} else {
+		VMOVUPS(m, t)
+	}
+}
+
+func dotsF32AVX2() { dotsAVX2("dotsF32AVX2", kvF32) }
+func dotsF16AVX2() { dotsAVX2("dotsF16AVX2", kvF16) }
+
+func dotsAVX2(name string, e kvElem) {
+	TEXT(name, NOSPLIT, "func(q *float32, k *"+e.goType+", stride int, n int, hd int, out *float32)")
 	Pragma("noescape")
-	Doc("dotsF32AVX2 sets out[j] = sum_d q[d]*k[j*stride/4+d] for j < n, d < hd",
+	Doc(fmt.Sprintf("%s sets out[j] = sum_d q[d]*k[j*stride/%d+d] for j < n, d < hd", name, e.size),
 		"(stride in bytes); hd is a multiple of 8. Each dot product accumulates in",
 		"float32 with fused multiply-adds in 8 lanes per 32 elements, lane sums added",
 		"pairwise.")
@@ -1269,158 +1297,11 @@ func dotsF32AVX2() {
 	JL(LabelRef("loop1"))
 	for u := 0; u < 4; u++ {
 		t := YMM()
-		VMOVUPS(Mem{Base: qp, Disp: 32 * u}, t)
-		VFMADD231PS(Mem{Base: krow, Disp: 32 * u}, t, acc[u])
-	}
-	ADDQ(U8(128), qp)
-	ADDQ(U8(128), krow)
-	SUBQ(U8(32), d)
-	JMP(LabelRef("loop4"))
-	Label("loop1")
-	TESTQ(d, d)
-	JZ(LabelRef("reduce"))
-	{
-		t := YMM()
-		VMOVUPS(Mem{Base: qp}, t)
-		VFMADD231PS(Mem{Base: krow}, t, acc[0])
-	}
-	ADDQ(U8(32), qp)
-	ADDQ(U8(32), krow)
-	SUBQ(U8(8), d)
-	JMP(LabelRef("loop1"))
-	Label("reduce")
-	VADDPS(acc[1], acc[0], acc[0])
-	VADDPS(acc[3], acc[2], acc[2])
-	VADDPS(acc[2], acc[0], acc[0])
-	sum := hsumPSY(acc[0])
-	VMOVSS(sum, Mem{Base: out, Index: j, Scale: 4})
-	ADDQ(stride, kp)
-	INCQ(j)
-	JMP(LabelRef("keys"))
-	Label("done")
-	VZEROUPPER()
-	RET()
-}
-
-func axpysF32AVX2() {
-	TEXT("axpysF32AVX2", NOSPLIT, "func(p, v *float32, stride int, n int, hd int, acc *float32)")
-	Pragma("noescape")
-	Doc("axpysF32AVX2 sets acc[d] += p[j]*v[j*stride/4+d] for j = 0..n-1 in order, d < hd",
-		"(stride in bytes; one fused multiply-add per term); hd is a multiple of 8.")
-	p := Load(Param("p"), GP64())
-	vp := Load(Param("v"), GP64())
-	stride := Load(Param("stride"), GP64())
-	n := Load(Param("n"), GP64())
-	hd := Load(Param("hd"), GP64())
-	accp := Load(Param("acc"), GP64())
-
-	a := make([]VecVirtual, 8)
-	for i := range a {
-		a[i] = YMM()
-	}
-	// Columns in chunks of 64 (eight independent accumulators, enough to
-	// cover the latency of the fused multiply-adds), then of 8.
-	Label("chunk4")
-	CMPQ(hd, U8(64))
-	JL(LabelRef("chunk1"))
-	for u := range a {
-		VMOVUPS(Mem{Base: accp, Disp: 32 * u}, a[u])
-	}
-	{
-		j, vrow := GP64(), GP64()
-		XORQ(j, j)
-		MOVQ(vp, vrow)
-		Label("keys4")
-		CMPQ(j, n)
-		JGE(LabelRef("store4"))
-		pj := YMM()
-		VBROADCASTSS(Mem{Base: p, Index: j, Scale: 4}, pj)
-		for u := range a {
-			VFMADD231PS(Mem{Base: vrow, Disp: 32 * u}, pj, a[u])
-		}
-		ADDQ(stride, vrow)
-		INCQ(j)
-		JMP(LabelRef("keys4"))
-	}
-	Label("store4")
-	for u := range a {
-		VMOVUPS(a[u], Mem{Base: accp, Disp: 32 * u})
-	}
-	ADDQ(U32(256), accp)
-	ADDQ(U32(256), vp)
-	SUBQ(U8(64), hd)
-	JMP(LabelRef("chunk4"))
-
-	Label("chunk1")
-	TESTQ(hd, hd)
-	JZ(LabelRef("done"))
-	VMOVUPS(Mem{Base: accp}, a[0])
-	{
-		j, vrow := GP64(), GP64()
-		XORQ(j, j)
-		MOVQ(vp, vrow)
-		Label("keys1")
-		CMPQ(j, n)
-		JGE(LabelRef("store1"))
-		pj := YMM()
-		VBROADCASTSS(Mem{Base: p, Index: j, Scale: 4}, pj)
-		VFMADD231PS(Mem{Base: vrow}, pj, a[0])
-		ADDQ(stride, vrow)
-		INCQ(j)
-		JMP(LabelRef("keys1"))
-	}
-	Label("store1")
-	VMOVUPS(a[0], Mem{Base: accp})
-	ADDQ(U8(32), accp)
-	ADDQ(U8(32), vp)
-	SUBQ(U8(8), hd)
-	JMP(LabelRef("chunk1"))
-
-	Label("done")
-	VZEROUPPER()
-	RET()
-}
-
-func dotsF16AVX2() {
-	TEXT("dotsF16AVX2", NOSPLIT, "func(q *float32, k *uint16, stride int, n int, hd int, out *float32)")
-	Pragma("noescape")
-	Doc("dotsF16AVX2 sets out[j] = sum_d q[d]*f32(k[j*stride/2+d]) for j < n, d < hd",
-		"(F16 keys, stride in bytes); hd is a multiple of 8. Each dot product accumulates in",
-		"float32 with fused multiply-adds in 8 lanes per 32 elements, lane sums added",
-		"pairwise.")
-	q := Load(Param("q"), GP64())
-	kp := Load(Param("k"), GP64())
-	stride := Load(Param("stride"), GP64())
-	n := Load(Param("n"), GP64())
-	hd := Load(Param("hd"), GP64())
-	out := Load(Param("out"), GP64())
-
-	acc := make([]VecVirtual, 4)
-	for i := range acc {
-		acc[i] = YMM()
-	}
-	j := GP64()
-	XORQ(j, j)
-	Label("keys")
-	CMPQ(j, n)
-	JGE(LabelRef("done"))
-	for i := range acc {
-		VXORPS(acc[i], acc[i], acc[i])
-	}
-	d, qp, krow := GP64(), GP64(), GP64()
-	MOVQ(hd, d)
-	MOVQ(q, qp)
-	MOVQ(kp, krow)
-	Label("loop4")
-	CMPQ(d, U8(32))
-	JL(LabelRef("loop1"))
-	for u := 0; u < 4; u++ {
-		t := YMM()
-		VCVTPH2PS(Mem{Base: krow, Disp: 16 * u}, t)
+		e.load8(Mem{Base: krow, Disp: 8 * e.size * u}, t)
 		VFMADD231PS(Mem{Base: qp, Disp: 32 * u}, t, acc[u])
 	}
 	ADDQ(U8(128), qp)
-	ADDQ(U8(64), krow)
+	ADDQ(U8(32*e.size), krow)
 	SUBQ(U8(32), d)
 	JMP(LabelRef("loop4"))
 	Label("loop1")
@@ -1428,11 +1309,11 @@ func dotsF16AVX2() {
 	JZ(LabelRef("reduce"))
 	{
 		t := YMM()
-		VCVTPH2PS(Mem{Base: krow}, t)
+		e.load8(Mem{Base: krow}, t)
 		VFMADD231PS(Mem{Base: qp}, t, acc[0])
 	}
 	ADDQ(U8(32), qp)
-	ADDQ(U8(16), krow)
+	ADDQ(U8(8*e.size), krow)
 	SUBQ(U8(8), d)
 	JMP(LabelRef("loop1"))
 	Label("reduce")
@@ -1449,10 +1330,13 @@ func dotsF16AVX2() {
 	RET()
 }
 
-func axpysF16AVX2() {
-	TEXT("axpysF16AVX2", NOSPLIT, "func(p *float32, v *uint16, stride int, n int, hd int, acc *float32)")
+func axpysF32AVX2() { axpysAVX2("axpysF32AVX2", kvF32) }
+func axpysF16AVX2() { axpysAVX2("axpysF16AVX2", kvF16) }
+
+func axpysAVX2(name string, e kvElem) {
+	TEXT(name, NOSPLIT, "func(p *float32, v *"+e.goType+", stride int, n int, hd int, acc *float32)")
 	Pragma("noescape")
-	Doc("axpysF16AVX2 sets acc[d] += p[j]*f32(v[j*stride/2+d]) for j = 0..n-1 in order, d < hd",
+	Doc(fmt.Sprintf("%s sets acc[d] += p[j]*v[j*stride/%d+d] for j = 0..n-1 in order, d < hd", name, e.size),
 		"(stride in bytes; one fused multiply-add per term); hd is a multiple of 8.")
 	p := Load(Param("p"), GP64())
 	vp := Load(Param("v"), GP64())
@@ -1461,72 +1345,52 @@ func axpysF16AVX2() {
 	hd := Load(Param("hd"), GP64())
 	accp := Load(Param("acc"), GP64())
 
-	a := make([]VecVirtual, 8)
-	for i := range a {
-		a[i] = YMM()
-	}
 	// Columns in chunks of 64 (eight independent accumulators, enough to
 	// cover the latency of the fused multiply-adds), then of 8.
-	Label("chunk4")
-	CMPQ(hd, U8(64))
-	JL(LabelRef("chunk1"))
-	for u := range a {
-		VMOVUPS(Mem{Base: accp, Disp: 32 * u}, a[u])
-	}
-	{
+	for _, c := range []struct {
+		label string
+		regs  int
+	}{{"chunk8", 8}, {"chunk1", 1}} {
+		next := map[string]string{"chunk8": "chunk1", "chunk1": "done"}[c.label]
+		a := make([]VecVirtual, c.regs)
+		for i := range a {
+			a[i] = YMM()
+		}
+		Label(c.label)
+		CMPQ(hd, U8(8*c.regs))
+		JL(LabelRef(next))
+		for u := range a {
+			VMOVUPS(Mem{Base: accp, Disp: 32 * u}, a[u])
+		}
 		j, vrow := GP64(), GP64()
 		XORQ(j, j)
 		MOVQ(vp, vrow)
-		Label("keys4")
+		Label(c.label + "keys")
 		CMPQ(j, n)
-		JGE(LabelRef("store4"))
+		JGE(LabelRef(c.label + "store"))
 		pj := YMM()
 		VBROADCASTSS(Mem{Base: p, Index: j, Scale: 4}, pj)
 		for u := range a {
+			if e.size == 4 {
+				VFMADD231PS(Mem{Base: vrow, Disp: 32 * u}, pj, a[u])
+				continue
+			}
 			t := YMM()
-			VCVTPH2PS(Mem{Base: vrow, Disp: 16 * u}, t)
+			e.load8(Mem{Base: vrow, Disp: 16 * u}, t)
 			VFMADD231PS(t, pj, a[u])
 		}
 		ADDQ(stride, vrow)
 		INCQ(j)
-		JMP(LabelRef("keys4"))
+		JMP(LabelRef(c.label + "keys"))
+		Label(c.label + "store")
+		for u := range a {
+			VMOVUPS(a[u], Mem{Base: accp, Disp: 32 * u})
+		}
+		ADDQ(U32(32*c.regs), accp)
+		ADDQ(U32(8*e.size*c.regs), vp)
+		SUBQ(U8(8*c.regs), hd)
+		JMP(LabelRef(c.label))
 	}
-	Label("store4")
-	for u := range a {
-		VMOVUPS(a[u], Mem{Base: accp, Disp: 32 * u})
-	}
-	ADDQ(U32(256), accp)
-	ADDQ(U8(128), vp)
-	SUBQ(U8(64), hd)
-	JMP(LabelRef("chunk4"))
-
-	Label("chunk1")
-	TESTQ(hd, hd)
-	JZ(LabelRef("done"))
-	VMOVUPS(Mem{Base: accp}, a[0])
-	{
-		j, vrow := GP64(), GP64()
-		XORQ(j, j)
-		MOVQ(vp, vrow)
-		Label("keys1")
-		CMPQ(j, n)
-		JGE(LabelRef("store1"))
-		pj := YMM()
-		VBROADCASTSS(Mem{Base: p, Index: j, Scale: 4}, pj)
-		t := YMM()
-		VCVTPH2PS(Mem{Base: vrow}, t)
-		VFMADD231PS(t, pj, a[0])
-		ADDQ(stride, vrow)
-		INCQ(j)
-		JMP(LabelRef("keys1"))
-	}
-	Label("store1")
-	VMOVUPS(a[0], Mem{Base: accp})
-	ADDQ(U8(32), accp)
-	ADDQ(U8(16), vp)
-	SUBQ(U8(8), hd)
-	JMP(LabelRef("chunk1"))
-
 	Label("done")
 	VZEROUPPER()
 	RET()
