@@ -23,3 +23,6 @@ func Open(path string) (*File, error) {
 // OpenInMemory reads path into memory and parses it (the same as Open on
 // this platform).
 func OpenInMemory(path string) (*File, error) { return Open(path) }
+
+// OpenResident is Open on this platform (the file is read into memory).
+func OpenResident(path string) (*File, error) { return Open(path) }
