@@ -1285,7 +1285,7 @@ done:
 	RET
 
 // func axpysF32AVX2(p *float32, v *float32, stride int, n int, hd int, acc *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·axpysF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ p+0(FP), AX
 	MOVQ v+8(FP), CX
@@ -1307,10 +1307,13 @@ chunk8:
 	VMOVUPS 224(DI), Y7
 	XORQ    R8, R8
 	MOVQ    CX, R9
+	MOVQ    DX, R10
+	SHLQ    $0x03, R10
 
 chunk8keys:
 	CMPQ         R8, BX
 	JGE          chunk8store
+	PREFETCHT0   (R9)(R10*1)
 	VBROADCASTSS (AX)(R8*4), Y8
 	VFMADD231PS  (R9), Y8, Y0
 	VFMADD231PS  32(R9), Y8, Y1
@@ -1344,10 +1347,13 @@ chunk1:
 	VMOVUPS (DI), Y0
 	XORQ    R8, R8
 	MOVQ    CX, R9
+	MOVQ    DX, R10
+	SHLQ    $0x03, R10
 
 chunk1keys:
 	CMPQ         R8, BX
 	JGE          chunk1store
+	PREFETCHT0   (R9)(R10*1)
 	VBROADCASTSS (AX)(R8*4), Y1
 	VFMADD231PS  (R9), Y1, Y0
 	ADDQ         DX, R9
@@ -1433,7 +1439,7 @@ done:
 	RET
 
 // func axpysF16AVX2(p *float32, v *uint16, stride int, n int, hd int, acc *float32)
-// Requires: AVX, F16C, FMA3
+// Requires: AVX, F16C, FMA3, MMX+
 TEXT ·axpysF16AVX2(SB), NOSPLIT, $0-48
 	MOVQ p+0(FP), AX
 	MOVQ v+8(FP), CX
@@ -1455,10 +1461,13 @@ chunk8:
 	VMOVUPS 224(DI), Y7
 	XORQ    R8, R8
 	MOVQ    CX, R9
+	MOVQ    DX, R10
+	SHLQ    $0x03, R10
 
 chunk8keys:
 	CMPQ         R8, BX
 	JGE          chunk8store
+	PREFETCHT0   (R9)(R10*1)
 	VBROADCASTSS (AX)(R8*4), Y8
 	VCVTPH2PS    (R9), Y9
 	VFMADD231PS  Y9, Y8, Y0
@@ -1500,10 +1509,13 @@ chunk1:
 	VMOVUPS (DI), Y0
 	XORQ    R8, R8
 	MOVQ    CX, R9
+	MOVQ    DX, R10
+	SHLQ    $0x03, R10
 
 chunk1keys:
 	CMPQ         R8, BX
 	JGE          chunk1store
+	PREFETCHT0   (R9)(R10*1)
 	VBROADCASTSS (AX)(R8*4), Y1
 	VCVTPH2PS    (R9), Y2
 	VFMADD231PS  Y2, Y1, Y0

@@ -1362,12 +1362,17 @@ func axpysAVX2(name string, e kvElem) {
 		for u := range a {
 			VMOVUPS(Mem{Base: accp, Disp: 32 * u}, a[u])
 		}
-		j, vrow := GP64(), GP64()
+		j, vrow, ahead := GP64(), GP64(), GP64()
 		XORQ(j, j)
 		MOVQ(vp, vrow)
+		// Value rows lie stride bytes apart in a cache that has usually
+		// left the caches since the last token: fetch the row 8 keys ahead.
+		MOVQ(stride, ahead)
+		SHLQ(U8(3), ahead)
 		Label(c.label + "keys")
 		CMPQ(j, n)
 		JGE(LabelRef(c.label + "store"))
+		PREFETCHT0(Mem{Base: vrow, Index: ahead, Scale: 1})
 		pj := YMM()
 		VBROADCASTSS(Mem{Base: p, Index: j, Scale: 4}, pj)
 		for u := range a {
