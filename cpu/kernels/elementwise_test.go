@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"math"
 	"testing"
 
@@ -182,5 +183,74 @@ func TestF32ToF16(t *testing.T) {
 			}
 		}
 		require.Equal(t, uint16(0), got[len(src)], "wrote past the inputs")
+	})
+}
+
+// FuzzElementwise feeds raw float32 bit patterns (NaN, infinities and
+// subnormals included) to the kernels that promise the generic bits on every
+// path: ScaleMulF32, AddF32, ReLU2MulF32, ScaleF32, DequantI32, F32ToF16 and
+// RoundF16.
+func FuzzElementwise(f *testing.F) {
+	f.Add([]byte{0, 0, 0x80, 0x7f, 1, 0, 0, 0, 0, 0, 0xc0, 0xff, 0, 0x10, 0x80, 0x47}, uint32(0x3f800000))
+	f.Add(make([]byte, 200), uint32(0x80000001))
+	f.Fuzz(func(t *testing.T, data []byte, sBits uint32) {
+		n := len(data) / 12
+		word := func(i int) uint32 { return binary.LittleEndian.Uint32(data[4*i:]) }
+		x, w, u := make([]float32, n), make([]float32, n), make([]float32, n)
+		dots := make([]int32, n)
+		for i := 0; i < n; i++ {
+			x[i] = math.Float32frombits(word(3 * i))
+			w[i] = math.Float32frombits(word(3*i + 1))
+			u[i] = math.Float32frombits(word(3*i + 2))
+			dots[i] = int32(word(3*i + 2))
+		}
+		s := math.Float32frombits(sBits)
+		type result struct {
+			scaleMul, add, relu2, scale, dequant, round []float32
+			f16                                         []uint16
+		}
+		run := func() result {
+			r := result{make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), make([]uint16, n)}
+			ScaleMulF32(r.scaleMul, x, w, s)
+			AddF32(r.add, x, w)
+			ReLU2MulF32(r.relu2, x, u)
+			ScaleF32(r.scale, x, s)
+			DequantI32(r.dequant, dots, int32(sBits), 1.5, s)
+			RoundF16(r.round, x)
+			F32ToF16(r.f16, x)
+			return r
+		}
+		prev, _ := SetPath("generic")
+		want := run()
+		SetPath(prev)
+		bits := func(v []float32) []uint32 {
+			b := make([]uint32, len(v))
+			for i, f := range v {
+				if f != f {
+					b[i] = 0x7fc00000 // NaN payloads may differ
+				} else {
+					b[i] = math.Float32bits(f)
+				}
+			}
+			return b
+		}
+		for _, name := range Paths() {
+			prev, _ := SetPath(name)
+			got := run()
+			SetPath(prev)
+			for _, c := range []struct {
+				name      string
+				got, want []float32
+			}{{"ScaleMulF32", got.scaleMul, want.scaleMul}, {"AddF32", got.add, want.add}, {"ReLU2MulF32", got.relu2, want.relu2},
+				{"ScaleF32", got.scale, want.scale}, {"DequantI32", got.dequant, want.dequant}, {"RoundF16", got.round, want.round}} {
+				require.Equal(t, bits(c.want), bits(c.got), "%s on %s", c.name, name)
+			}
+			for i := range want.f16 {
+				g, e := got.f16[i], want.f16[i]
+				if g != e && !(g&0x7c00 == 0x7c00 && g&0x3ff != 0 && e&0x7c00 == 0x7c00 && e&0x3ff != 0) {
+					t.Fatalf("F32ToF16 on %s: f16(%#x) = %#x, want %#x", name, math.Float32bits(x[i]), g, e)
+				}
+			}
+		}
 	})
 }
