@@ -53,6 +53,9 @@ check-shaders: shaders
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 2m ./gguf/
+	for f in FuzzI2S FuzzQuantizeRow FuzzDotF16 FuzzElementwise; do \
+	  $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 1m ./cpu/kernels/ || exit 1; \
+	done
 
 clean:
 	rm -rf bin
