@@ -89,12 +89,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	asMD := fs.Bool("md", false, "print a Markdown table")
 	stream := fs.Bool("stream", true, "measure the streaming read bandwidth (cpu backend) to compare generation with")
 	opTimes := fs.Bool("op-times", false, "after the tests, time each backend op over one more generation run and print the time per token of each op kind (device backends wait after every op)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, ""); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("unexpected argument %q", pos[0])
 	}
 	pps, err := parseInts(*pp)
 	if err != nil {

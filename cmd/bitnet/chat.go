@@ -54,12 +54,8 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 	mf.register(fs)
 	gf.register(fs)
 	system := fs.String("system", "", "system message")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, ""); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("unexpected argument %q", pos[0])
 	}
 	if err := gf.validate(); err != nil {
 		return err

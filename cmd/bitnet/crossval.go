@@ -29,12 +29,8 @@ func runCrossval(args []string, stdout, stderr io.Writer) error {
 	minCos := fs.Float64("min-cosine", 0.99999, "report a divergence below this cosine similarity")
 	maxAbs := fs.Float64("max-abs", 1e-2, "report a divergence above this absolute difference")
 	asJSON := fs.Bool("json", false, "print the comparison as JSON")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, ""); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("unexpected argument %q", pos[0])
 	}
 	names := strings.Split(*backends, ",")
 	if len(names) != 2 {

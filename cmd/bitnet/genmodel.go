@@ -28,12 +28,8 @@ func runGenModel(args []string, stdout, stderr io.Writer) error {
 	wt := fs.String("weight-type", "", "linear weight type: "+strings.Join(modelgen.WeightTypes, ", ")+" (default i2_s for bitnet-b1.58, tq2_0 for bitnet, f32 for llama)")
 	out := fs.String("out", "", "output file (required)")
 	name := fs.String("name", "", "general.name (default: describes the model)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, ""); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("unexpected argument %q", pos[0])
 	}
 	if *out == "" {
 		return usageErrorf("--out is required")

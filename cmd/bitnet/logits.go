@@ -29,12 +29,8 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	tokens := fs.String("tokens", "", "comma-separated token ids (required)")
 	out := fs.String("out", "", "output file (required; - for stdout)")
 	dump := fs.String("dump", "", "also write every intermediate as DIR/NAME.f32 (float32, one row per token; the names and layout of tools/ref_numpy.py --dump)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, ""); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("unexpected argument %q", pos[0])
 	}
 	if *out == "" || *tokens == "" {
 		return usageErrorf("--tokens and --out are required")

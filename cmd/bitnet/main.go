@@ -48,6 +48,19 @@ func newFlagSet(c *command, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// parseNoArgs is parseFlags for commands without positional arguments; hint
+// follows the error that names an unexpected one.
+func parseNoArgs(fs *flag.FlagSet, args []string, hint string) error {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("unexpected argument %q%s", pos[0], hint)
+	}
+	return nil
+}
+
 // parseFlags parses args, allowing flags after positional arguments.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string

@@ -34,12 +34,8 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	system := fs.String("system", "", "system message (with --chat)")
 	special := fs.Bool("parse-special", true, "parse special tokens such as <|eot_id|> in the prompt")
 	echo := fs.Bool("echo", false, "write the prompt to stdout before the generated text")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, " (use --prompt)"); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("unexpected argument %q (use --prompt)", pos[0])
 	}
 	if err := gf.validate(); err != nil {
 		return err

@@ -53,12 +53,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	parallel := fs.Int("parallel", 1, "KV cache slots, each holding one conversation (requests run one at a time)")
 	alias := fs.String("alias", "", "model name reported to clients (default: the file name)")
 	maxBody := fs.Int64("max-body", server.DefaultMaxBody, "largest request body in bytes")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, ""); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("unexpected argument %q", pos[0])
 	}
 	if err := gf.validate(); err != nil {
 		return err
