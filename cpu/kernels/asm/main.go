@@ -1932,85 +1932,56 @@ func quantAVX2() {
 // ---------------------------------------------------------------------------
 // Memory bandwidth probe.
 
-func streamSumAVX2() {
-	TEXT("streamSumAVX2", NOSPLIT, "func(p *byte, n int) uint64")
+func streamSumAVX2()   { streamSum("streamSumAVX2", 32) }
+func streamSumAVX512() { streamSum("streamSumAVX512", 64) }
+
+// streamSum emits a bandwidth probe with vectors of width bytes (32: AVX2,
+// 64: AVX-512): eight vector loads and one prefetch per 64-byte line per
+// iteration.
+func streamSum(name string, width int) {
+	const unroll = 8
+	TEXT(name, NOSPLIT, "func(p *byte, n int) uint64")
 	Pragma("noescape")
-	Doc("streamSumAVX2 returns the wrapping sum of the little-endian uint64 words of p[:n];",
-		"n is a multiple of 256.")
+	Doc(name+" returns the wrapping sum of the little-endian uint64 words of p[:n];",
+		fmt.Sprintf("n is a multiple of %d.", unroll*width))
 	p := Load(Param("p"), GP64())
 	n := Load(Param("n"), GP64())
-	const unroll = 8
 	acc := make([]VecVirtual, 4)
 	for i := range acc {
-		acc[i] = YMM()
-		VPXOR(acc[i], acc[i], acc[i])
+		if width == 64 {
+			acc[i] = ZMM()
+			VPXORQ(acc[i], acc[i], acc[i])
+		} else {
+			acc[i] = YMM()
+			VPXOR(acc[i], acc[i], acc[i])
+		}
 	}
 	Label("loop")
 	TESTQ(n, n)
 	JZ(LabelRef("reduce"))
-	for l := 0; l < unroll/2; l++ {
+	for l := 0; l < unroll*width/64; l++ {
 		pfStream(Mem{Base: p, Disp: streamPrefetch + 64*l})
 	}
 	for u := 0; u < unroll; u++ {
-		VPADDQ(Mem{Base: p, Disp: 32 * u}, acc[u%4], acc[u%4])
+		VPADDQ(Mem{Base: p, Disp: width * u}, acc[u%4], acc[u%4])
 	}
-	ADDQ(U32(32*unroll), p)
-	SUBQ(U32(32*unroll), n)
+	ADDQ(U32(width*unroll), p)
+	SUBQ(U32(width*unroll), n)
 	JMP(LabelRef("loop"))
 
 	Label("reduce")
 	VPADDQ(acc[1], acc[0], acc[0])
 	VPADDQ(acc[3], acc[2], acc[2])
 	VPADDQ(acc[2], acc[0], acc[0])
+	y := acc[0]
+	if width == 64 {
+		y = YMM()
+		VEXTRACTI64X4(U8(1), acc[0], y)
+		VPADDQ(y, acc[0].AsY(), y)
+	}
 	x := XMM()
-	VEXTRACTI128(U8(1), acc[0], x)
-	VPADDQ(x, acc[0].AsX(), x)
-	t := XMM()
-	VPSHUFD(U8(0x4E), x, t)
-	VPADDQ(t, x, x)
-	r := GP64()
-	VMOVQ(x, r)
-	VZEROUPPER()
-	Store(r, ReturnIndex(0))
-	RET()
-}
-
-func streamSumAVX512() {
-	TEXT("streamSumAVX512", NOSPLIT, "func(p *byte, n int) uint64")
-	Pragma("noescape")
-	Doc("streamSumAVX512 returns the wrapping sum of the little-endian uint64 words of p[:n];",
-		"n is a multiple of 512.")
-	p := Load(Param("p"), GP64())
-	n := Load(Param("n"), GP64())
-	const unroll = 8
-	acc := make([]VecVirtual, 4)
-	for i := range acc {
-		acc[i] = ZMM()
-		VPXORQ(acc[i], acc[i], acc[i])
-	}
-	Label("loop")
-	TESTQ(n, n)
-	JZ(LabelRef("reduce"))
-	for l := 0; l < unroll; l++ {
-		pfStream(Mem{Base: p, Disp: streamPrefetch + 64*l})
-	}
-	for u := 0; u < unroll; u++ {
-		VPADDQ(Mem{Base: p, Disp: 64 * u}, acc[u%4], acc[u%4])
-	}
-	ADDQ(U32(64*unroll), p)
-	SUBQ(U32(64*unroll), n)
-	JMP(LabelRef("loop"))
-
-	Label("reduce")
-	VPADDQ(acc[1], acc[0], acc[0])
-	VPADDQ(acc[3], acc[2], acc[2])
-	VPADDQ(acc[2], acc[0], acc[0])
-	yy := YMM()
-	VEXTRACTI64X4(U8(1), acc[0], yy)
-	VPADDQ(yy, acc[0].AsY(), yy)
-	x := XMM()
-	VEXTRACTI128(U8(1), yy, x)
-	VPADDQ(x, yy.AsX(), x)
+	VEXTRACTI128(U8(1), y, x)
+	VPADDQ(x, y.AsX(), x)
 	t := XMM()
 	VPSHUFD(U8(0x4E), x, t)
 	VPADDQ(t, x, x)
