@@ -236,12 +236,19 @@ type job struct {
 	trimLeft bool
 }
 
-func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
+// decodeRequest reads a completion request and its sampling parameters
+// (the server's defaults where the request is silent).
+func (s *Server) decodeRequest(r *http.Request) (*completionRequest, Params, error) {
 	var req completionRequest
 	if err := decodeJSON(r, &req); err != nil {
-		return err
+		return nil, Params{}, err
 	}
 	p, err := req.params(s.o.Defaults)
+	return &req, p, err
+}
+
+func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
+	req, p, err := s.decodeRequest(r)
 	if err != nil {
 		return err
 	}
@@ -266,15 +273,11 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 			j.decode = []tokenizer.DecodeOption{tokenizer.KeepLeadingSpace()}
 		}
 	}
-	return s.run(w, r, &req, j)
+	return s.run(w, r, req, j)
 }
 
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
-	var req completionRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	p, err := req.params(s.o.Defaults)
+	req, p, err := s.decodeRequest(r)
 	if err != nil {
 		return err
 	}
@@ -290,7 +293,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	j := &job{chat: true, params: p, trimLeft: true,
 		ids:    s.o.Tokenizer.Encode(text, s.o.Tokenizer.AddBOS(), true),
 		decode: []tokenizer.DecodeOption{tokenizer.KeepLeadingSpace()}}
-	return s.run(w, r, &req, j)
+	return s.run(w, r, req, j)
 }
 
 // ChatStops are stop strings that end an assistant turn in chat formats
