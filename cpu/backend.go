@@ -417,24 +417,16 @@ func (b *Backend) StoreKV(cacheT, xT compute.Tensor, pos0 int) {
 }
 
 // attendFast computes one head's attention output acc [hd] for the query
-// qh [hd] over the len(sc) cached positions whose key and value rows start
-// at element e0 of row j of the caches k and v (rows of stride elements);
-// sc is scratch for the scores. The softmax is the reference's (scaled
-// float32 scores, row maximum subtracted, float64 sum of the exponentials),
-// the products use the vector kernels.
-func attendFast(qh []float32, k, v *tensor, e0, stride int, sc, acc []float32, scale float32) {
-	if k.f16 != nil {
-		kernels.DotsF16(qh, k.f16[e0:], stride, sc)
-	} else {
-		kernels.DotsF32(qh, k.f32[e0:], stride, sc)
-	}
+// qh [hd] over the len(sc) positions of the F32 caches k and v whose rows
+// (stride elements apart) start at k[0] and v[0]; sc is scratch for the
+// scores. The softmax is the reference's (scaled float32 scores, row maximum
+// subtracted, float64 sum of the exponentials), the products use the vector
+// kernels. F16 caches take attentionDecodeF16.
+func attendFast(qh, k, v []float32, stride int, sc, acc []float32, scale float32) {
+	kernels.DotsF32(qh, k, stride, sc)
 	kernels.SoftmaxF32(sc, scale)
 	clear(acc)
-	if v.f16 != nil {
-		kernels.AxpysF16(sc, v.f16[e0:], stride, acc)
-	} else {
-		kernels.AxpysF32(sc, v.f32[e0:], stride, acc)
-	}
+	kernels.AxpysF32(sc, v, stride, acc)
 }
 
 // kvRow returns row j, elements [e0, e0+len(buf)), of a KV cache of rows of
@@ -491,7 +483,7 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 			}
 			n := p.Pos0 + i + 1 // causal: positions 0..Pos0+i
 			if fast {
-				attendFast(qh, kc, vc, kvh*hd, kvk, sc[:n], acc, p.Scale)
+				attendFast(qh, kc.f32[kvh*hd:], vc.f32[kvh*hd:], kvk, sc[:n], acc, p.Scale)
 				copy(dst.f32[i*qk+h*hd:], acc)
 				continue
 			}

@@ -32,7 +32,7 @@ func fastImpls() []*impl {
 func withAVX2Helpers(list ...*impl) {
 	for _, p := range list {
 		p.dots, p.axpys = dotsF32AVX2Go, axpysF32AVX2Go
-		p.dots16, p.axpys16 = dotsF16AVX2Go, axpysF16AVX2Go
+		p.axpys16 = axpysF16AVX2Go
 		p.toF16, p.roundF16 = f32ToF16AVX2Go, roundF16AVX2Go
 		p.softmax, p.scale = softmaxAVX2Go, scaleF32AVX2Go
 		p.sumSq, p.scaleMul = sumSqF64AVX2Go, scaleMulF32AVX2Go
@@ -326,22 +326,6 @@ func dequantI32AVX2Go(dst []float32, dots []int32, sum int32, div, mul float32) 
 		dequantI32AVX2(&dst[0], &dots[0], sum, div, mul, n)
 	}
 	dequantI32Generic(dst[n:], dots[n:], sum, div, mul)
-}
-
-func dotsF16AVX2Go(q []float32, k []uint16, stride, n int, out []float32) {
-	hd := len(q) &^ 7
-	if hd == 0 {
-		dotsF16Generic(q, k, stride, n, out)
-		return
-	}
-	dotsF16AVX2(&q[0], &k[0], 2*stride, n, hd, &out[0])
-	if hd < len(q) {
-		tail := make([]float32, n)
-		dotsF16Generic(q[hd:], k[hd:], stride, n, tail)
-		for j := range tail {
-			out[j] += tail[j]
-		}
-	}
 }
 
 func axpysF16AVX2Go(p []float32, v []uint16, stride int, acc []float32) {

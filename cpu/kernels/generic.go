@@ -233,16 +233,6 @@ func dequantI32Generic(dst []float32, dots []int32, sum int32, div, mul float32)
 	}
 }
 
-func dotsF16Generic(q []float32, k []uint16, stride, n int, out []float32) {
-	row := make([]float32, len(q))
-	for j := 0; j < n; j++ {
-		for d, h := range k[j*stride : j*stride+len(q)] {
-			row[d] = f16ToF32(h)
-		}
-		out[j] = dotF32Generic(q, row)
-	}
-}
-
 func axpysF16Generic(p []float32, v []uint16, stride int, acc []float32) {
 	for j, pj := range p {
 		for d, h := range v[j*stride : j*stride+len(acc)] {

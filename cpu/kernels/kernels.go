@@ -44,7 +44,6 @@ type impl struct {
 	axpy     func(a float32, x, y []float32)
 	dots     func(q, k []float32, stride, n int, out []float32)
 	axpys    func(p, v []float32, stride int, acc []float32)
-	dots16   func(q []float32, k []uint16, stride, n int, out []float32)
 	axpys16  func(p []float32, v []uint16, stride int, acc []float32)
 	toF16    func(dst []uint16, src []float32)
 	roundF16 func(dst, src []float32)
@@ -74,7 +73,6 @@ var genericImpl = &impl{
 	axpy:     axpyF32Generic,
 	dots:     dotsF32Generic,
 	axpys:    axpysF32Generic,
-	dots16:   dotsF16Generic,
 	axpys16:  axpysF16Generic,
 	toF16:    f32ToF16Generic,
 	roundF16: roundF16Generic,
@@ -335,16 +333,6 @@ func AxpysF32(p, v []float32, stride int, acc []float32) {
 	}
 	checkStrided("AxpysF32", len(v), n, len(acc), stride)
 	cur.axpys(p, v, stride, acc)
-}
-
-// DotsF16 is DotsF32 with keys in F16.
-func DotsF16(q []float32, k []uint16, stride int, out []float32) {
-	n := len(out)
-	if n == 0 {
-		return
-	}
-	checkStrided("DotsF16", len(k), n, len(q), stride)
-	cur.dots16(q, k, stride, n, out)
 }
 
 // AxpysF16 is AxpysF32 with values in F16.

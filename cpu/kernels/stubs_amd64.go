@@ -84,14 +84,6 @@ func dotsF32AVX2(q *float32, k *float32, stride int, n int, hd int, out *float32
 //go:noescape
 func axpysF32AVX2(p *float32, v *float32, stride int, n int, hd int, acc *float32)
 
-// dotsF16AVX2 sets out[j] = sum_d q[d]*k[j*stride/2+d] for j < n, d < hd
-// (stride in bytes); hd is a multiple of 8. Each dot product accumulates in
-// float32 with fused multiply-adds in 8 lanes per 32 elements, lane sums added
-// pairwise.
-//
-//go:noescape
-func dotsF16AVX2(q *float32, k *uint16, stride int, n int, hd int, out *float32)
-
 // axpysF16AVX2 sets acc[d] += p[j]*v[j*stride/2+d] for j = 0..n-1 in order, d < hd
 // (stride in bytes; one fused multiply-add per term); hd is a multiple of 8.
 //

@@ -64,7 +64,6 @@ func main() {
 	axpyF32AVX2()
 	dotsF32AVX2()
 	axpysF32AVX2()
-	dotsF16AVX2()
 	axpysF16AVX2()
 	f32ToF16AVX2()
 	roundF16AVX2()
@@ -1267,7 +1266,6 @@ func (e kvElem) load8(m Mem, t VecVirtual) {
 }
 
 func dotsF32AVX2() { dotsAVX2("dotsF32AVX2", kvF32) }
-func dotsF16AVX2() { dotsAVX2("dotsF16AVX2", kvF16) }
 
 func dotsAVX2(name string, e kvElem) {
 	TEXT(name, NOSPLIT, "func(q *float32, k *"+e.goType+", stride int, n int, hd int, out *float32)")
