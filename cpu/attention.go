@@ -76,26 +76,28 @@ func (b *Backend) attentionDecodeF16(dst, q, kc, vc *tensor, p compute.AttnParam
 	hd := p.HeadDim
 	group := p.NHead / p.NKVHead
 	nkv := p.Pos0 + r
+	// Scratch by (row, head) index, so the workers share it without overlap.
+	s := &b.scr
+	s.attnQ = grow(s.attnQ, r*p.NHead*hd)
+	s.attnS = grow(s.attnS, r*p.NHead*nkv)
+	qs, ss := s.attnQ, s.attnS
 	b.pool.run(r*p.NHead, 1, func(lo, hi int) {
-		g4 := min(group, 4)
-		qg := make([]float32, g4*hd)
-		sc := make([]float32, g4*nkv)
-		acc := make([]float32, hd)
 		for idx := lo; idx < hi; {
 			i, h := idx/p.NHead, idx%p.NHead
 			kvh := h / group
 			// Heads h .. h+G-1: same row, same KV head, within this range.
 			G := min(hi-idx, group-h%group, 4)
-			kernels.RoundF16(qg[:G*hd], q.f32[i*qk+h*hd:i*qk+(h+G)*hd])
+			qg := qs[idx*hd : (idx+G)*hd]
+			kernels.RoundF16(qg, q.f32[i*qk+h*hd:i*qk+(h+G)*hd])
 			n := p.Pos0 + i + 1 // causal: positions 0..Pos0+i
-			scores := sc[:G*n]
+			scores := ss[idx*nkv : idx*nkv+G*n]
 			kernels.MatF16(kc.f16[kvh*hd:], kvk, n, qg, hd, G, scores, n)
 			for g := 0; g < G; g++ {
-				s := scores[g*n : (g+1)*n]
-				kernels.SoftmaxF32(s, p.Scale)
-				clear(acc)
-				kernels.AxpysF16(s, vc.f16[kvh*hd:], kvk, acc)
-				copy(dst.f32[i*qk+(h+g)*hd:], acc)
+				sc := scores[g*n : (g+1)*n]
+				kernels.SoftmaxF32(sc, p.Scale)
+				out := dst.f32[i*qk+(h+g)*hd : i*qk+(h+g+1)*hd]
+				clear(out)
+				kernels.AxpysF16(sc, vc.f16[kvh*hd:], kvk, out)
 			}
 			idx += G
 		}

@@ -28,6 +28,8 @@ type scratch struct {
 	dots []int32
 	scl  []float32
 	sums []int32
+	// decode attention: rounded queries and scores, by query head
+	attnQ, attnS []float32
 }
 
 func grow[T any](s []T, n int) []T {
@@ -140,7 +142,6 @@ func (b *Backend) MatMuls(dstT, wT []compute.Tensor, xT compute.Tensor) {
 	fused := !b.opt.Reference && T == 1 && x.f32 != nil
 	ws := make([]*tensor, len(wT))
 	dsts := make([]*tensor, len(wT))
-	ns := make([]int, len(wT))
 	total := 0
 	for i := range wT {
 		w, dst := asT("MatMuls", wT[i]), asT("MatMuls", dstT[i])
@@ -150,7 +151,6 @@ func (b *Backend) MatMuls(dstT, wT []compute.Tensor, xT compute.Tensor) {
 		if w.dt != gguf.I2_S || w.code3 || w.shape[0] != K || dk != N || dT != 1 || dst.f32 == nil {
 			fused = false
 		}
-		ns[i] = N
 		total += N
 	}
 	if !fused {
@@ -168,7 +168,7 @@ func (b *Backend) MatMuls(dstT, wT []compute.Tensor, xT compute.Tensor) {
 	b.pool.run(total, rowBlock, func(lo, hi int) {
 		base := 0
 		for i, w := range ws {
-			N := ns[i]
+			N := len(dsts[i].f32) // checked: one row of N
 			a, e := max(lo, base), min(hi, base+N)
 			if a < e {
 				r := a - base

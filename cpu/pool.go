@@ -24,7 +24,7 @@ type pool struct {
 	seq  atomic.Uint64 // incremented for every job
 	// the current job
 	fn      func(lo, hi int)
-	chunks  [][2]int
+	chunks  [][2]int // one per worker, reused by every job
 	pending atomic.Int32
 	closed  atomic.Bool
 	wg      sync.WaitGroup
@@ -40,7 +40,7 @@ func newPool(workers int) *pool {
 	if workers < 1 {
 		workers = 1
 	}
-	p := &pool{workers: workers}
+	p := &pool{workers: workers, chunks: make([][2]int, workers)}
 	p.cond = sync.NewCond(&p.mu)
 	for i := 1; i < workers; i++ {
 		p.wg.Add(1)
@@ -99,11 +99,11 @@ func (p *pool) run(n, align int, fn func(lo, hi int)) {
 		return
 	}
 	per := (units + w - 1) / w
-	chunks := make([][2]int, w)
+	chunks := p.chunks
 	for i := range chunks {
 		chunks[i] = [2]int{min(i*per*align, n), min((i+1)*per*align, n)}
 	}
-	p.fn, p.chunks = fn, chunks
+	p.fn = fn
 	p.pending.Store(int32(w - 1))
 	p.mu.Lock()
 	p.seq.Add(1)
@@ -117,7 +117,7 @@ func (p *pool) run(n, align int, fn func(lo, hi int)) {
 			runtime.Gosched()
 		}
 	}
-	p.fn, p.chunks = nil, nil
+	p.fn = nil
 }
 
 func (p *pool) close() {
