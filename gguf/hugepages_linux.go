@@ -23,8 +23,8 @@ var recacheMinSize = 256 << 20
 
 const hugePage = 2 << 20
 
-// settleMapping faults data (a read-only shared mapping of fd) in and returns
-// the mapping to use (data itself).
+// settleMapping faults data (a read-only shared mapping of fd) in. It is
+// best effort: whatever fails, data stays a valid mapping of the file.
 //
 // When over 2% of the file is not mapped with 2 MiB entries, the page cache
 // holds that part in small folios (a file just written or downloaded, or read
@@ -36,22 +36,20 @@ const hugePage = 2 << 20
 // and the page cache and faults it in again. Only if that piece comes back as
 // a huge mapping does it do the same with the whole file, which costs one
 // read of the file from disk.
-func settleMapping(fd *os.File, data []byte) ([]byte, error) {
-	_, err := recache(fd, data)
-	return data, err
-}
+func settleMapping(fd *os.File, data []byte) { recache(fd, data) }
 
 // recache is settleMapping, saying whether it re-read the whole file.
-func recache(fd *os.File, data []byte) (bool, error) {
-	if err := populate(data); err != nil || len(data) < recacheMinSize || os.Getenv("BITNET_MMAP_RECACHE") == "0" {
-		return false, nil
+func recache(fd *os.File, data []byte) bool {
+	populate(data)
+	if len(data) < recacheMinSize || os.Getenv("BITNET_MMAP_RECACHE") == "0" {
+		return false
 	}
 	if uintptr(unsafe.Pointer(&data[0]))%hugePage != 0 || len(data) < 2*hugePage {
-		return false, nil
+		return false
 	}
 	huge, ok := filePmdMapped(data)
 	if !ok || huge >= int64(len(data))/50*49 {
-		return false, nil
+		return false
 	}
 	t0 := time.Now()
 	// The probe: unmap one 2 MiB piece, count the 2 MiB entries left, drop
@@ -60,23 +58,23 @@ func recache(fd *os.File, data []byte) (bool, error) {
 	off := len(data) / 2 &^ (hugePage - 1)
 	piece := data[off : off+hugePage]
 	if unix.Madvise(piece, unix.MADV_DONTNEED) != nil {
-		return false, nil
+		return false
 	}
 	before, _ := filePmdMapped(data)
 	if dropPages(fd, data, off, hugePage) != nil {
-		return false, nil
+		return false
 	}
 	if probe, _ := filePmdMapped(data); probe <= before {
 		slog.Debug("page cache cannot hold this file in 2 MiB folios; the mapping stays on 4 KiB pages", "file", fd.Name())
-		return false, nil
+		return false
 	}
-	if err := dropPages(fd, data, 0, len(data)); err != nil {
-		return false, err
+	if dropPages(fd, data, 0, len(data)) != nil {
+		return false
 	}
 	after, _ := filePmdMapped(data)
 	slog.Info("model re-read into huge page-cache folios (once; faster weight streaming)",
 		"file", fd.Name(), "huge_mb_before", huge>>20, "huge_mb_after", after>>20, "ms", time.Since(t0).Milliseconds())
-	return true, nil
+	return true
 }
 
 // dropPages unmaps data[off:off+n] (a shared mapping of fd from offset 0),
@@ -87,17 +85,16 @@ func dropPages(fd *os.File, data []byte, off, n int) error {
 		return err
 	}
 	_ = unix.Fadvise(int(fd.Fd()), int64(off), int64(n), unix.FADV_DONTNEED)
-	return populate(data[off : off+n])
+	populate(data[off : off+n])
+	return nil
 }
 
 // populate faults every page of data in (MADV_POPULATE_READ, Linux 5.14+;
 // touching one byte per page before that).
-func populate(data []byte) error {
-	if err := unix.Madvise(data, unix.MADV_POPULATE_READ); err == nil {
-		return nil
+func populate(data []byte) {
+	if unix.Madvise(data, unix.MADV_POPULATE_READ) != nil {
+		prefault(data)
 	}
-	prefault(data)
-	return nil
 }
 
 // filePmdMapped returns how many bytes of the mapping starting at data[0] are

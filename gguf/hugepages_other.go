@@ -12,8 +12,7 @@ import (
 func adviseHugePages([]byte) {}
 
 // settleMapping faults the mapping in.
-func settleMapping(_ *os.File, data []byte) ([]byte, error) {
+func settleMapping(_ *os.File, data []byte) {
 	_ = unix.Madvise(data, unix.MADV_WILLNEED)
 	prefault(data)
-	return data, nil
 }

@@ -37,9 +37,7 @@ func openMapped(path string, resident bool) (*File, error) {
 		return nil, fmt.Errorf("gguf: mmap %s: %w", path, err)
 	}
 	if resident {
-		if data, err = settleMapping(fd, data); err != nil {
-			return nil, fmt.Errorf("gguf: mmap %s: %w", path, err)
-		}
+		settleMapping(fd, data)
 	}
 	f, err := ReadBytes(data)
 	if err != nil {
