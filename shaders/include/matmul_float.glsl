@@ -47,6 +47,21 @@ uint row_bytes() {
 #endif
 }
 
+// The partial dot products of the row at byte rb with tokens t0..t0+3 (those
+// below p.t) over the elements i0, i0+step, ...
+vec4 partial_dots(uint rb, uint t0, uint i0, uint step) {
+    vec4 acc = vec4(0.0);
+    for (uint i = i0; i < p.k; i += step) {
+        float wv = wval(rb, i);
+        [[unroll]] for (uint tt = 0u; tt < 4u; tt++) {
+            if (t0 + tt < p.t) {
+                acc[tt] = fma(wv, x[p.x_off + (t0 + tt) * p.k + i], acc[tt]);
+            }
+        }
+    }
+    return acc;
+}
+
 #ifdef SUBGROUP
 // A workgroup covers ROWS rows; each subgroup takes whole rows and reduces
 // with subgroupAdd: no shared memory, no barrier.
@@ -60,16 +75,7 @@ void main() {
         }
         uint rb = p.w_off + r * row_bytes();
         for (uint t0 = 0u; t0 < p.t; t0 += 4u) {
-            vec4 acc = vec4(0.0);
-            for (uint i = gl_SubgroupInvocationID; i < p.k; i += gl_SubgroupSize) {
-                float wv = wval(rb, i);
-                [[unroll]] for (uint tt = 0u; tt < 4u; tt++) {
-                    if (t0 + tt < p.t) {
-                        acc[tt] = fma(wv, x[p.x_off + (t0 + tt) * p.k + i], acc[tt]);
-                    }
-                }
-            }
-            acc = subgroupAdd(acc);
+            vec4 acc = subgroupAdd(partial_dots(rb, t0, gl_SubgroupInvocationID, gl_SubgroupSize));
             if (subgroupElect()) {
                 for (uint tt = 0u; tt < 4u && t0 + tt < p.t; tt++) {
                     y[p.y_off + (t0 + tt) * p.n + p.row0 + r] = acc[tt];
@@ -86,16 +92,7 @@ void main() {
     uint tid = gl_LocalInvocationID.x;
     uint rb = p.w_off + r * row_bytes();
     for (uint t0 = 0u; t0 < p.t; t0 += 4u) {
-        vec4 acc = vec4(0.0);
-        for (uint i = tid; i < p.k; i += WG) {
-            float wv = wval(rb, i);
-            [[unroll]] for (uint tt = 0u; tt < 4u; tt++) {
-                if (t0 + tt < p.t) {
-                    acc[tt] = fma(wv, x[p.x_off + (t0 + tt) * p.k + i], acc[tt]);
-                }
-            }
-        }
-        part[tid] = acc;
+        part[tid] = partial_dots(rb, t0, tid, WG);
         barrier();
         for (uint st = WG / 2u; st > 0u; st >>= 1u) {
             if (tid < st) {
