@@ -27,19 +27,26 @@ type run struct {
 	greedy []int32
 }
 
-// runModel evaluates tokens as a batch, then decodes greedily n tokens one
-// at a time.
-func runModel(t *testing.T, path string, be compute.Backend, tokens []int32, n int) run {
+// loadModel opens path (closed when the test ends) and loads it on be.
+func loadModel(t *testing.T, path string, be compute.Backend) *engine.Model {
 	t.Helper()
 	f, err := gguf.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	m, err := engine.Load(f, be)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// runModel evaluates tokens as a batch, then decodes greedily n tokens one
+// at a time.
+func runModel(t *testing.T, path string, be compute.Backend, tokens []int32, n int) run {
+	t.Helper()
+	m := loadModel(t, path, be)
 	st, err := m.NewState(len(tokens)+n+1, 64, gguf.F16)
 	if err != nil {
 		t.Fatal(err)
@@ -170,15 +177,7 @@ func TestHeadDimLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	be := openTest(t)
-	f, err := gguf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	m, err := engine.Load(f, be)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := loadModel(t, path, be)
 	if _, err := m.NewState(16, 8, gguf.F16); err == nil || !strings.Contains(err.Error(), "512") || !strings.Contains(err.Error(), "256") {
 		t.Fatalf("head_dim 512 on vulkan: %v", err)
 	}
