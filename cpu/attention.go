@@ -15,11 +15,11 @@ import (
 // together; each block stops at its last row's causal limit.
 const attnRowBlock = 32
 
-func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParams) {
+func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParams, pos0 int) {
 	qk, r := rows(q)
 	kvk, _ := rows(kc)
 	hd := p.HeadDim
-	nkv := p.Pos0 + r
+	nkv := pos0 + r
 	group := p.NHead / p.NKVHead
 
 	// Per KV head, V transposed as [hd][nkv]; K is used in place (rows of
@@ -47,11 +47,11 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 			// Row blocks: block [i0, i0+nb) attends to keys [0, Pos0+i0+nb).
 			for i0 := 0; i0 < r; i0 += attnRowBlock {
 				nb := min(attnRowBlock, r-i0)
-				nk := p.Pos0 + i0 + nb
+				nk := pos0 + i0 + nb
 				scb := sc[:nb*nk] // rows of nk scores, packed as MatF16's tokens
 				kernels.MatF16(kc.f16[g*hd:], kvk, nk, qh[i0*hd:], hd, nb, scb, nk)
 				for i := i0; i < i0+nb; i++ {
-					n := p.Pos0 + i + 1
+					n := pos0 + i + 1
 					s := scb[(i-i0)*nk : (i-i0+1)*nk]
 					kernels.SoftmaxF32(s[:n], p.Scale)
 					clear(s[n:])
@@ -70,12 +70,12 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 // together: their scores are one F16 matrix product (the cached K rows as
 // weights, up to four rounded query heads as tokens), so each key row is
 // read once per group, not once per head.
-func (b *Backend) attentionDecodeF16(dst, q, kc, vc *tensor, p compute.AttnParams) {
+func (b *Backend) attentionDecodeF16(dst, q, kc, vc *tensor, p compute.AttnParams, pos0 int) {
 	qk, r := rows(q)
 	kvk, _ := rows(kc)
 	hd := p.HeadDim
 	group := p.NHead / p.NKVHead
-	nkv := p.Pos0 + r
+	nkv := pos0 + r
 	// Scratch by (row, head) index, so the workers share it without overlap.
 	s := &b.scr
 	s.attnQ = grow(s.attnQ, r*p.NHead*hd)
@@ -89,7 +89,7 @@ func (b *Backend) attentionDecodeF16(dst, q, kc, vc *tensor, p compute.AttnParam
 			G := min(hi-idx, group-h%group, 4)
 			qg := qs[idx*hd : (idx+G)*hd]
 			kernels.RoundF16(qg, q.f32[i*qk+h*hd:i*qk+(h+G)*hd])
-			n := p.Pos0 + i + 1 // causal: positions 0..Pos0+i
+			n := pos0 + i + 1 // causal: positions 0..Pos0+i
 			scores := ss[idx*nkv : idx*nkv+G*n]
 			kernels.MatF16(kc.f16[kvh*hd:], kvk, n, qg, hd, G, scores, n)
 			for g := 0; g < G; g++ {

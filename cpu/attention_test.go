@@ -26,17 +26,27 @@ func BenchmarkAttentionDecode(b *testing.B) {
 				}
 				q, dst := alloc(gguf.F32, 2560, 1), alloc(gguf.F32, 2560, 1)
 				k, v := alloc(gguf.F16, 640, ctx), alloc(gguf.F16, 640, ctx)
-				x := make([]float32, 640)
-				row := alloc(gguf.F32, 640, 1)
-				for j := 0; j < ctx; j++ {
-					for i := range x {
-						x[i] = float32((i*7+j*3)%17-8) * 0.1
-					}
-					if err := be.Write(row, x); err != nil {
-						b.Fatal(err)
-					}
-					be.StoreKV(k, row, j)
-					be.StoreKV(v, row, j)
+				x := make([]float32, 640*ctx)
+				for i := range x {
+					x[i] = float32((i%640*7+i/640*3)%17-8) * 0.1
+				}
+				rows := alloc(gguf.F32, 640, ctx)
+				if err := be.Write(rows, x); err != nil {
+					b.Fatal(err)
+				}
+				pos := alloc(gguf.I32, ctx)
+				all := make([]int32, ctx)
+				for j := range all {
+					all[j] = int32(j)
+				}
+				if err := be.WriteInts(pos, all); err != nil {
+					b.Fatal(err)
+				}
+				be.StoreKV(k, rows, pos)
+				be.StoreKV(v, rows, pos)
+				last := alloc(gguf.I32, 1)
+				if err := be.WriteInts(last, []int32{int32(ctx - 1)}); err != nil {
+					b.Fatal(err)
 				}
 				qs := make([]float32, 2560)
 				for i := range qs {
@@ -45,9 +55,9 @@ func BenchmarkAttentionDecode(b *testing.B) {
 				if err := be.Write(q, qs); err != nil {
 					b.Fatal(err)
 				}
-				p := compute.AttnParams{NHead: 20, NKVHead: 5, HeadDim: 128, Pos0: ctx - 1, Scale: 0.0884}
+				p := compute.AttnParams{NHead: 20, NKVHead: 5, HeadDim: 128, Scale: 0.0884}
 				for b.Loop() {
-					be.Attention(dst, q, k, v, p)
+					be.Attention(dst, q, k, v, last, p)
 				}
 			})
 		}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"slices"
 	"unsafe"
 
 	"github.com/klauspost/cpuid/v2"
@@ -31,11 +30,6 @@ type Backend struct {
 	opt  Options
 	pool *pool
 	scr  scratch
-
-	// The RoPE table of the last call: Q and K of every layer share it.
-	ropeP     compute.RoPEParams
-	ropePos   []int32
-	ropeTable []float32
 }
 
 var _ compute.Backend = (*Backend)(nil)
@@ -90,10 +84,13 @@ type tensor struct {
 	shape []int
 	f32   []float32
 	f16   []uint16 // F16/BF16 weights, F16 KV caches
+	i32   []int32  // I32 tensors (token ids, positions, TopK results)
 	raw   []byte   // quantized weights (I2_S, TQ1_0, TQ2_0, Q8_0)
 	scale float32  // I2_S per-tensor scale
 	code3 bool     // I2_S payload holds the never-written code 3 (reference path only)
 	name  string
+	file  []byte // a weight's file bytes, rowBytes per row (embedding lookups)
+	rowB  int
 }
 
 func (t *tensor) DType() gguf.DType { return t.dt }
@@ -109,22 +106,32 @@ func asT(op string, t compute.Tensor) *tensor {
 
 func rows(t *tensor) (k, n int) { return compute.RowsOf(t) }
 
-// Alloc returns a zeroed F32 or F16 tensor.
+// Alloc returns a zeroed F32, F16 or I32 tensor.
 func (b *Backend) Alloc(dt gguf.DType, shape ...int) (compute.Tensor, error) {
-	if dt != gguf.F32 && dt != gguf.F16 {
-		panic(fmt.Sprintf("cpu.Alloc: type %s is not an activation or cache type", dt))
+	if dt != gguf.F32 && dt != gguf.F16 && dt != gguf.I32 {
+		panic(fmt.Sprintf("cpu.Alloc: type %s is not an activation, cache or index type", dt))
 	}
 	n := compute.Elements(shape)
 	if n < 0 || uint64(n) > 1<<36 {
 		return nil, fmt.Errorf("cpu: a tensor of shape %v is too large", shape)
 	}
 	t := &tensor{dt: dt, shape: append([]int(nil), shape...)}
-	if dt == gguf.F16 {
+	switch dt {
+	case gguf.F16:
 		t.f16 = make([]uint16, n)
-	} else {
+	case gguf.I32:
+		t.i32 = make([]int32, n)
+	default:
 		t.f32 = make([]float32, n)
 	}
 	return t, nil
+}
+
+// Free drops the tensor's storage (the garbage collector reclaims it once
+// no view refers to it).
+func (b *Backend) Free(x compute.Tensor) {
+	t := asT("Free", x)
+	t.f32, t.f16, t.i32 = nil, nil, nil
 }
 
 // Rows returns a view of rows [row0, row0+n).
@@ -140,6 +147,8 @@ func (b *Backend) Rows(x compute.Tensor, row0, n int) compute.Tensor {
 		v.f32 = t.f32[row0*k : (row0+n)*k]
 	case t.f16 != nil:
 		v.f16 = t.f16[row0*k : (row0+n)*k]
+	case t.i32 != nil:
+		v.i32 = t.i32[row0*k : (row0+n)*k]
 	default:
 		panic("cpu.Rows: views of weights are not supported")
 	}
@@ -152,10 +161,16 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 	for i, d := range info.Shape {
 		shape[i] = int(d)
 	}
-	t := &tensor{dt: info.Type, shape: shape, name: info.Name}
+	t := &tensor{dt: info.Type, shape: shape, name: info.Name, file: raw}
 	n := info.Elements()
 	if int64(len(raw)) < info.Size {
 		return nil, fmt.Errorf("cpu: tensor %q: %d bytes, want %d", info.Name, len(raw), info.Size)
+	}
+	if rb, err := info.Type.ByteSize(int64(shape[0])); err == nil {
+		t.rowB = int(rb)
+	}
+	if info.Type == gguf.I2_S {
+		t.rowB = shape[0] / 4
 	}
 	switch info.Type {
 	case gguf.F32:
@@ -192,6 +207,26 @@ func (b *Backend) Write(dst compute.Tensor, src []float32) error {
 	return nil
 }
 
+// WriteInts copies src into an I32 tensor.
+func (b *Backend) WriteInts(dst compute.Tensor, src []int32) error {
+	t := asT("WriteInts", dst)
+	if t.i32 == nil || len(src) != len(t.i32) {
+		return fmt.Errorf("cpu.WriteInts: %d values into a %s tensor of shape %v", len(src), t.dt, t.shape)
+	}
+	copy(t.i32, src)
+	return nil
+}
+
+// ReadInts copies an I32 tensor out.
+func (b *Backend) ReadInts(src compute.Tensor, dst []int32) error {
+	t := asT("ReadInts", src)
+	if t.i32 == nil || len(dst) != len(t.i32) {
+		return fmt.Errorf("cpu.ReadInts: %d values from a %s tensor of shape %v", len(dst), t.dt, t.shape)
+	}
+	copy(dst, t.i32)
+	return nil
+}
+
 // Read copies an F32 or F16 tensor out as float32.
 func (b *Backend) Read(src compute.Tensor, dst []float32) error {
 	t := asT("Read", src)
@@ -208,62 +243,28 @@ func (b *Backend) Read(src compute.Tensor, dst []float32) error {
 	return nil
 }
 
-func checkSame(op string, ts ...*tensor) {
-	n := len(ts[0].f32)
-	for _, t := range ts {
-		if t.f32 == nil || len(t.f32) != n {
-			panic(fmt.Sprintf("cpu.%s: operand shapes differ or are not F32: %v vs %v", op, ts[0].shape, t.shape))
-		}
-	}
-}
-
-// Embed copies table rows ids into dst as float32.
-func (b *Backend) Embed(dstT, tableT compute.Tensor, ids []int32) {
-	dst, table := asT("Embed", dstT), asT("Embed", tableT)
-	k, r := rows(dst)
-	tk, tn := rows(table)
-	if r != len(ids) || k != tk {
-		panic(fmt.Sprintf("cpu.Embed: dst %v, table %v, %d ids", dst.shape, table.shape, len(ids)))
-	}
-	for i, id := range ids {
+// Embed copies table rows ids into dst as float32 (zeros for ids outside
+// the table).
+func (b *Backend) Embed(dstT, tableT, idsT compute.Tensor) {
+	k, _, tn := compute.CheckEmbed(dstT, tableT, idsT)
+	dst, table, ids := asT("Embed", dstT), asT("Embed", tableT), asT("Embed", idsT)
+	for i, id := range ids.i32 {
+		out := dst.f32[i*k : (i+1)*k]
 		if id < 0 || int(id) >= tn {
-			panic(fmt.Sprintf("cpu.Embed: token id %d out of range [0, %d)", id, tn))
+			clear(out)
+			continue
 		}
-		rowToF32(table, int(id), dst.f32[i*k:(i+1)*k])
+		rowToF32(table, int(id), out)
 	}
 }
 
 // rowToF32 dequantizes row n of a weight tensor into out.
 func rowToF32(w *tensor, n int, out []float32) {
-	k := w.shape[0]
-	switch w.dt {
-	case gguf.F32:
-		copy(out, w.f32[n*k:(n+1)*k])
-	case gguf.F16:
-		for i, h := range w.f16[n*k : (n+1)*k] {
-			out[i] = gguf.F16ToF32(h)
-		}
-	case gguf.BF16:
-		for i, h := range w.f16[n*k : (n+1)*k] {
-			out[i] = gguf.BF16ToF32(h)
-		}
-	case gguf.I2_S:
-		row := w.raw[n*k/4 : (n+1)*k/4]
-		for i := range out {
-			c := gguf.I2SCode(row, int64(i))
-			if c == 3 {
-				c = 1
-			}
-			out[i] = float32(int(c)-1) * w.scale
-		}
-	case gguf.Q8_0:
-		gguf.DecodeQ8_0(w.raw[n*(k/32)*34:(n+1)*(k/32)*34], out)
-	case gguf.TQ2_0:
-		gguf.DecodeTQ2_0(w.raw[n*(k/256)*66:(n+1)*(k/256)*66], out)
-	case gguf.TQ1_0:
-		gguf.DecodeTQ1_0(w.raw[n*(k/256)*54:(n+1)*(k/256)*54], out)
-	default:
-		panic(fmt.Sprintf("cpu: cannot read rows of %s", w.dt))
+	if w.file == nil {
+		panic(fmt.Sprintf("cpu: cannot read rows of a %s tensor that is not a weight", w.dt))
+	}
+	if err := gguf.DecodeRow(w.dt, w.file[n*w.rowB:(n+1)*w.rowB], out, w.scale); err != nil {
+		panic(fmt.Sprintf("cpu: %v", err))
 	}
 }
 
@@ -271,7 +272,7 @@ func rowToF32(w *tensor, n int, out []float32) {
 // the rest in float32, in that order (as ggml's rms_norm followed by mul).
 func (b *Backend) RMSNorm(dstT, xT, wT compute.Tensor, eps float32) {
 	dst, x, w := asT("RMSNorm", dstT), asT("RMSNorm", xT), asT("RMSNorm", wT)
-	checkSame("RMSNorm", dst, x)
+	compute.CheckSame("RMSNorm", dst, x)
 	k, r := rows(x)
 	if w.f32 == nil || len(w.f32) != k {
 		panic(fmt.Sprintf("cpu.RMSNorm: weight %v %s for rows of %d", w.shape, w.dt, k))
@@ -315,7 +316,7 @@ func rmsNormRowFast(dst, x, w []float32, eps float32) {
 // Scale multiplies elementwise by s.
 func (b *Backend) Scale(dstT, xT compute.Tensor, s float32) {
 	dst, x := asT("Scale", dstT), asT("Scale", xT)
-	checkSame("Scale", dst, x)
+	compute.CheckSame("Scale", dst, x)
 	for i, v := range x.f32 {
 		dst.f32[i] = v * s
 	}
@@ -324,7 +325,7 @@ func (b *Backend) Scale(dstT, xT compute.Tensor, s float32) {
 // Add: dst = a + b.
 func (b *Backend) Add(dstT, aT, bT compute.Tensor) {
 	dst, a, c := asT("Add", dstT), asT("Add", aT), asT("Add", bT)
-	checkSame("Add", dst, a, c)
+	compute.CheckSame("Add", dst, a, c)
 	if !b.opt.Reference {
 		kernels.AddF32(dst.f32, a.f32, c.f32)
 		return
@@ -337,7 +338,7 @@ func (b *Backend) Add(dstT, aT, bT compute.Tensor) {
 // ActMul: dst = act(gate) * up.
 func (b *Backend) ActMul(dstT, gateT, upT compute.Tensor, act compute.Activation) {
 	dst, g, u := asT("ActMul", dstT), asT("ActMul", gateT), asT("ActMul", upT)
-	checkSame("ActMul", dst, g, u)
+	compute.CheckSame("ActMul", dst, g, u)
 	switch act {
 	case compute.ReLU2:
 		if !b.opt.Reference {
@@ -357,21 +358,17 @@ func (b *Backend) ActMul(dstT, gateT, upT compute.Tensor, act compute.Activation
 	}
 }
 
-// RoPE rotates each head of each row; angle = pos * theta^(-2i/dims).
-func (b *Backend) RoPE(dstT, xT compute.Tensor, pos []int32, p compute.RoPEParams) {
-	dst, x := asT("RoPE", dstT), asT("RoPE", xT)
-	checkSame("RoPE", dst, x)
-	k, r := rows(x)
-	if r != len(pos) || p.HeadDim <= 0 || k%p.HeadDim != 0 || p.Dims > p.HeadDim || p.Dims%2 != 0 {
-		panic(fmt.Sprintf("cpu.RoPE: x %v, %d positions, %+v", x.shape, len(pos), p))
-	}
+// RoPE rotates each head of each row with the table row of its position.
+func (b *Backend) RoPE(dstT, xT, posT, tableT compute.Tensor, p compute.RoPEParams) {
+	k, r, n := compute.CheckRoPE(dstT, xT, posT, tableT, p)
+	dst, x, pos, table := asT("RoPE", dstT), asT("RoPE", xT), asT("RoPE", posT), asT("RoPE", tableT)
 	half := p.Dims / 2
-	if b.ropeP != p || !slices.Equal(b.ropePos, pos) || b.ropeTable == nil {
-		b.ropeP, b.ropePos, b.ropeTable = p, append(b.ropePos[:0], pos...), compute.RoPETable(pos, p)
-	}
-	table := b.ropeTable
 	for i := 0; i < r; i++ {
-		cs := table[i*p.Dims : (i+1)*p.Dims]
+		ps := int(pos.i32[i])
+		if ps < 0 || ps >= n {
+			panic(fmt.Sprintf("cpu.RoPE: position %d outside the table's %d", ps, n))
+		}
+		cs := table.f32[ps*p.Dims : (ps+1)*p.Dims]
 		row, out := x.f32[i*k:(i+1)*k], dst.f32[i*k:(i+1)*k]
 		for h := 0; h < k; h += p.HeadDim {
 			xh, oh := row[h:h+p.HeadDim], out[h:h+p.HeadDim]
@@ -392,14 +389,12 @@ func (b *Backend) RoPE(dstT, xT compute.Tensor, pos []int32, p compute.RoPEParam
 	}
 }
 
-// StoreKV writes x's rows into the cache at [pos0, pos0+rows).
-func (b *Backend) StoreKV(cacheT, xT compute.Tensor, pos0 int) {
+// StoreKV writes x's rows into the cache at rows pos[0], pos[0]+1, ...
+func (b *Backend) StoreKV(cacheT, xT, posT compute.Tensor) {
+	k, r, cn := compute.CheckStoreKV(cacheT, xT, posT)
 	c, x := asT("StoreKV", cacheT), asT("StoreKV", xT)
-	k, r := rows(x)
-	ck, cn := rows(c)
-	if ck != k || pos0 < 0 || pos0+r > cn || x.f32 == nil {
-		panic(fmt.Sprintf("cpu.StoreKV: x %v into cache %v at %d", x.shape, c.shape, pos0))
-	}
+	pos0 := consecutive("StoreKV", asT("StoreKV", posT).i32, cn)
+	_ = r
 	switch c.dt {
 	case gguf.F32:
 		copy(c.f32[pos0*k:], x.f32)
@@ -446,25 +441,23 @@ func kvRow(c *tensor, j, k, e0 int, buf []float32) []float32 {
 // to the cache type, dot products accumulate in float32, the softmax is
 // float32 with the row maximum subtracted first (sum of exponentials in
 // float64, as ggml), probabilities stay float32.
-func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParams) {
+func (b *Backend) Attention(dstT, qT, kT, vT, posT compute.Tensor, p compute.AttnParams) {
+	r, nctx := compute.CheckAttention(dstT, qT, kT, vT, posT, p)
 	dst, q, kc, vc := asT("Attention", dstT), asT("Attention", qT), asT("Attention", kT), asT("Attention", vT)
-	checkSame("Attention", dst, q)
-	qk, r := rows(q)
-	kvk, nctx := rows(kc)
+	pos0 := consecutive("Attention", asT("Attention", posT).i32, nctx)
+	qk, _ := rows(q)
+	kvk, _ := rows(kc)
 	hd := p.HeadDim
-	if p.NHead*hd != qk || p.NKVHead*hd != kvk || p.NKVHead <= 0 || p.NHead%p.NKVHead != 0 || p.Pos0+r > nctx || kc.dt != vc.dt {
-		panic(fmt.Sprintf("cpu.Attention: q %v, k %v, v %v, %+v", q.shape, kc.shape, vc.shape, p))
-	}
 	group := p.NHead / p.NKVHead
-	nkv := p.Pos0 + r
+	nkv := pos0 + r
 	roundQ := kc.dt == gguf.F16
 	fast := !b.opt.Reference
 	if fast && r > 1 && kc.dt == gguf.F16 {
-		b.attentionBatchFast(dst, q, kc, vc, p)
+		b.attentionBatchFast(dst, q, kc, vc, p, pos0)
 		return
 	}
 	if fast && kc.f16 != nil {
-		b.attentionDecodeF16(dst, q, kc, vc, p)
+		b.attentionDecodeF16(dst, q, kc, vc, p, pos0)
 		return
 	}
 	b.pool.run(r*p.NHead, 1, func(lo, hi int) {
@@ -481,7 +474,7 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 					qh[d] = gguf.RoundF16(qh[d])
 				}
 			}
-			n := p.Pos0 + i + 1 // causal: positions 0..Pos0+i
+			n := pos0 + i + 1 // causal: positions 0..pos0+i
 			if fast {
 				attendFast(qh, kc.f32[kvh*hd:], vc.f32[kvh*hd:], kvk, sc[:n], acc, p.Scale)
 				copy(dst.f32[i*qk+h*hd:], acc)
@@ -516,4 +509,35 @@ func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParam
 			copy(dst.f32[i*qk+h*hd:], acc)
 		}
 	})
+}
+
+// consecutive returns pos[0] after checking that the positions are
+// consecutive and inside a cache of n rows.
+func consecutive(op string, pos []int32, n int) int {
+	for i, p := range pos {
+		if p != pos[0]+int32(i) || p < 0 || int(p) >= n {
+			panic(fmt.Sprintf("cpu.%s: positions %v are not consecutive rows of a cache of %d", op, pos, n))
+		}
+	}
+	if len(pos) == 0 {
+		return 0
+	}
+	return int(pos[0])
+}
+
+// Penalize applies the repetition penalty (compute.Penalize).
+func (b *Backend) Penalize(logitsT, idsT compute.Tensor, penalty float32) {
+	compute.CheckPenalize(logitsT, idsT)
+	compute.Penalize(asT("Penalize", logitsT).f32, asT("Penalize", idsT).i32, penalty)
+}
+
+// TopK selects the k largest logits (compute.TopK).
+func (b *Backend) TopK(dstT, logitsT compute.Tensor, k int) {
+	compute.CheckTopK(dstT, logitsT, k)
+	dst := asT("TopK", dstT)
+	b.scr.cands = compute.TopK(b.scr.cands, asT("TopK", logitsT).f32, k)
+	for i, c := range b.scr.cands {
+		dst.i32[i] = c.ID
+		dst.i32[k+i] = int32(math.Float32bits(c.Logit))
+	}
 }

@@ -30,6 +30,7 @@ type scratch struct {
 	sums []int32
 	// decode attention: rounded queries and scores, by query head
 	attnQ, attnS []float32
+	cands        []compute.Candidate
 }
 
 func grow[T any](s []T, n int) []T {

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"log/slog"
+	"math"
 
 	"bitnet/engine/compute"
 	"bitnet/gguf"
@@ -27,7 +29,18 @@ type State struct {
 	k, v     []compute.Tensor // per layer [NHeadKV*HeadDim, NCtx]
 
 	x, h, q, kk, vv, att, gate, up compute.Tensor
-	final, logits                  compute.Tensor
+	final                          compute.Tensor
+	logits                         compute.Tensor // [NVocab, 1]: the last token's
+	logitsAll                      compute.Tensor // [NVocab, n]: every token's, grown on demand
+
+	ids, pos compute.Tensor // I32 [1, maxBatch]: the step's token ids and positions
+	rope     compute.Tensor // F32 [RopeDims, NCtx]: compute.RoPETable
+	window   map[int]compute.Tensor
+	cands    map[int]compute.Tensor // TopK results by k
+
+	// Captured decode steps by selection (backends with compute.Replayer).
+	progs    map[Selection]compute.Program
+	noReplay bool
 
 	// Trace, if set, sees every intermediate (slows the pass).
 	Trace TraceFunc
@@ -36,6 +49,8 @@ type State struct {
 	dbg   debugState
 
 	lastLogits []float32
+	idsBuf     []int32
+	winBuf     []int32
 }
 
 // NewState allocates a KV cache of nCtx positions of type kvType (F16 or F32)
@@ -56,7 +71,8 @@ func (m *Model) NewState(nCtx, maxBatch int, kvType gguf.DType) (*State, error) 
 	if l, ok := be.(compute.HeadDimLimiter); ok && c.HeadDim > l.MaxHeadDim() {
 		return nil, fmt.Errorf("%s: attention heads of %d elements exceed the backend's %d; use --backend cpu", be.Name(), c.HeadDim, l.MaxHeadDim())
 	}
-	s := &State{m: m, NCtx: nCtx, maxBatch: maxBatch, kvType: kvType}
+	s := &State{m: m, NCtx: nCtx, maxBatch: maxBatch, kvType: kvType,
+		window: map[int]compute.Tensor{}, cands: map[int]compute.Tensor{}, progs: map[Selection]compute.Program{}}
 	kvDim := c.NHeadKV * c.HeadDim
 	var errs []error
 	alloc := func(dt gguf.DType, shape ...int) compute.Tensor {
@@ -71,6 +87,7 @@ func (m *Model) NewState(nCtx, maxBatch int, kvType gguf.DType) (*State, error) 
 		s.v = append(s.v, alloc(kvType, kvDim, nCtx))
 	}
 	if len(errs) > 0 {
+		s.free()
 		kvBytes := 2 * c.NLayer * kvDim * nCtx * map[gguf.DType]int{gguf.F16: 2, gguf.F32: 4}[kvType]
 		return nil, fmt.Errorf("KV cache of %d tokens (%d MiB, %s) does not fit on %s (lower --ctx-size): %w",
 			nCtx, kvBytes>>20, kvType, be.Name(), errs[0])
@@ -85,10 +102,52 @@ func (m *Model) NewState(nCtx, maxBatch int, kvType gguf.DType) (*State, error) 
 	s.gate = alloc(gguf.F32, c.NFF, B)
 	s.up = alloc(gguf.F32, c.NFF, B)
 	s.final = alloc(gguf.F32, c.NEmbd, B)
+	s.logits = alloc(gguf.F32, c.NVocab, 1)
+	s.ids = alloc(gguf.I32, 1, B)
+	s.pos = alloc(gguf.I32, 1, B)
+	s.rope = alloc(gguf.F32, c.RopeDims, nCtx)
 	if len(errs) > 0 {
+		s.free()
 		return nil, fmt.Errorf("activations for batches of %d tokens do not fit on %s (lower --batch): %w", B, be.Name(), errs[0])
 	}
+	if err := be.Write(s.rope, compute.RoPETable(nCtx, s.ropeParams())); err != nil {
+		s.free()
+		return nil, err
+	}
 	return s, nil
+}
+
+func (s *State) ropeParams() compute.RoPEParams {
+	c := s.m.Config
+	return compute.RoPEParams{HeadDim: c.HeadDim, Dims: c.RopeDims, Theta: c.RopeTheta, NeoX: c.NeoX}
+}
+
+// Close releases the state's tensors and captured steps on the backend.
+func (s *State) Close() { s.free() }
+
+func (s *State) free() {
+	for _, p := range s.progs {
+		p.Release()
+	}
+	clear(s.progs)
+	be := s.m.Backend
+	ts := append(append([]compute.Tensor{}, s.k...), s.v...)
+	ts = append(ts, s.x, s.h, s.q, s.kk, s.vv, s.att, s.gate, s.up, s.final, s.logits, s.logitsAll, s.ids, s.pos, s.rope)
+	for _, t := range s.window {
+		ts = append(ts, t)
+	}
+	for _, t := range s.cands {
+		ts = append(ts, t)
+	}
+	for _, t := range ts {
+		if t != nil {
+			be.Free(t)
+		}
+	}
+	s.k, s.v = nil, nil
+	s.x, s.h, s.q, s.kk, s.vv, s.att, s.gate, s.up, s.final, s.logits, s.logitsAll, s.ids, s.pos, s.rope = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
+	clear(s.window)
+	clear(s.cands)
 }
 
 // Reset empties the KV cache.
@@ -97,23 +156,43 @@ func (s *State) Reset() { s.Pos = 0 }
 // ErrContextFull is returned when tokens do not fit in the context.
 var ErrContextFull = fmt.Errorf("context is full")
 
+// Selection says what a step returns for its last token: its full logits
+// (K 0), or its K best candidates (compute.TopK) after the repetition
+// penalty of the ids in a window of Window entries (Penalty 1: none).
+type Selection struct {
+	K       int
+	Penalty float32
+	Window  int
+}
+
+func (sel Selection) penalized() bool { return sel.Penalty != 1 && sel.Penalty > 0 && sel.Window > 0 }
+
+// checkIDs validates a batch of token ids against the context and vocabulary.
+func (s *State) checkIDs(ids []int32) error {
+	if len(ids) == 0 {
+		return fmt.Errorf("no tokens to evaluate")
+	}
+	if s.Pos+len(ids) > s.NCtx {
+		return fmt.Errorf("%w: %d tokens at position %d exceed the context size %d", ErrContextFull, len(ids), s.Pos, s.NCtx)
+	}
+	nv := s.m.Config.NVocab
+	for _, id := range ids {
+		if id < 0 || int(id) >= nv {
+			return fmt.Errorf("token id %d is outside the vocabulary [0, %d)", id, nv)
+		}
+	}
+	return nil
+}
+
 // Forward evaluates ids at positions Pos, Pos+1, ... and appends them to the
 // cache. It returns the logits of every token ([len(ids)][NVocab], row-major)
 // when all is true, else those of the last token only; the last token's
 // logits live in a buffer that the next Forward overwrites.
 func (s *State) Forward(ids []int32, all bool) ([]float32, error) {
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("no tokens to evaluate")
-	}
-	if s.Pos+len(ids) > s.NCtx {
-		return nil, fmt.Errorf("%w: %d tokens at position %d exceed the context size %d", ErrContextFull, len(ids), s.Pos, s.NCtx)
+	if err := s.checkIDs(ids); err != nil {
+		return nil, err
 	}
 	nv := s.m.Config.NVocab
-	for _, id := range ids {
-		if id < 0 || int(id) >= nv {
-			return nil, fmt.Errorf("token id %d is outside the vocabulary [0, %d)", id, nv)
-		}
-	}
 	var out []float32
 	if all {
 		out = make([]float32, 0, len(ids)*nv)
@@ -121,15 +200,96 @@ func (s *State) Forward(ids []int32, all bool) ([]float32, error) {
 	for start := 0; start < len(ids); start += s.maxBatch {
 		chunk := ids[start:min(start+s.maxBatch, len(ids))]
 		last := start+len(chunk) == len(ids)
-		lg, err := s.step(chunk, all || last, all)
+		h := headNone
+		switch {
+		case all:
+			h = headAll
+		case last:
+			h = headLast
+		}
+		if err := s.eval(chunk, h, Selection{}, nil); err != nil {
+			return nil, err
+		}
+		if h == headNone {
+			continue
+		}
+		lg, err := s.readLogits(len(chunk), all)
 		if err != nil {
 			return nil, err
 		}
 		if all {
 			out = append(out, lg...)
-		} else if last {
+		} else {
 			out = lg
 		}
+	}
+	return out, nil
+}
+
+// Next evaluates ids like Forward and returns the candidates sel asks for
+// of the last token, best first (Candidate.Less order): the K best after
+// the repetition penalty of the last sel.Window distinct ids of history, or
+// with K 0 every token. Backends select on the device, so only the
+// candidates leave it.
+func (s *State) Next(ids []int32, sel Selection, history []int32) ([]compute.Candidate, error) {
+	if err := s.checkIDs(ids); err != nil {
+		return nil, err
+	}
+	if sel.K > compute.MaxTopK || sel.K >= s.m.Config.NVocab {
+		sel.K = 0
+	}
+	if !sel.penalized() {
+		sel.Penalty, sel.Window = 1, 0
+	}
+	for start := 0; start < len(ids); start += s.maxBatch {
+		chunk := ids[start:min(start+s.maxBatch, len(ids))]
+		if start+len(chunk) < len(ids) {
+			if err := s.eval(chunk, headNone, Selection{}, nil); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := s.eval(chunk, headLast, sel, history); err != nil {
+			return nil, err
+		}
+	}
+	be := s.m.Backend
+	if sel.K > 0 {
+		raw := make([]int32, 2*sel.K)
+		if err := be.ReadInts(s.cands[sel.K], raw); err != nil {
+			return nil, err
+		}
+		out := make([]compute.Candidate, sel.K)
+		for i := range out {
+			out[i] = compute.Candidate{ID: raw[i], Logit: math.Float32frombits(uint32(raw[sel.K+i]))}
+		}
+		return out, nil
+	}
+	lg, err := s.readLogits(1, false)
+	if err != nil {
+		return nil, err
+	}
+	return compute.TopK(nil, lg, len(lg)), nil
+}
+
+// readLogits reads the logits of the last step's n rows.
+func (s *State) readLogits(n int, all bool) ([]float32, error) {
+	nv := s.m.Config.NVocab
+	var out []float32
+	if all {
+		out = make([]float32, n*nv)
+	} else {
+		if len(s.lastLogits) != nv {
+			s.lastLogits = make([]float32, nv)
+		}
+		out = s.lastLogits
+	}
+	src := s.logits
+	if all {
+		src = s.m.Backend.Rows(s.logitsAll, 0, n)
+	}
+	if err := s.m.Backend.Read(src, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -151,95 +311,215 @@ func (s *State) traceL(il int, op string, t compute.Tensor) {
 	}
 }
 
-// step runs one batch through the model. With logits false the LM head is
-// skipped; with all false only the last row's logits are computed.
-func (s *State) step(ids []int32, logits, all bool) ([]float32, error) {
-	m, be, c := s.m, s.m.Backend, s.m.Config
+// head selects which rows of a step go through the LM head.
+type head int
+
+const (
+	headNone head = iota // no logits (a prompt chunk before the last)
+	headLast             // the last row's logits, then sel's selection
+	headAll              // every row's logits
+)
+
+// eval writes the step's inputs, runs its ops (replaying a captured decode
+// step where the backend can) and advances Pos.
+func (s *State) eval(ids []int32, h head, sel Selection, history []int32) error {
+	be := s.m.Backend
 	T := len(ids)
-	pos := make([]int32, T)
-	for i := range pos {
-		pos[i] = int32(s.Pos + i)
+	s.idsBuf = s.idsBuf[:0]
+	for i := range T {
+		s.idsBuf = append(s.idsBuf, int32(s.Pos+i))
 	}
+	if err := be.WriteInts(be.Rows(s.ids, 0, T), ids); err != nil {
+		return err
+	}
+	if err := be.WriteInts(be.Rows(s.pos, 0, T), s.idsBuf); err != nil {
+		return err
+	}
+	if h == headLast {
+		if err := s.prepareSelection(sel, history); err != nil {
+			return err
+		}
+	}
+	if h == headAll {
+		if err := s.growLogits(T); err != nil {
+			return err
+		}
+	}
+	if err := s.run(T, h, sel); err != nil {
+		return err
+	}
+	s.Pos += T
+	return nil
+}
+
+// run issues the ops of a step, or replays them when this is a decode step
+// the backend captured before.
+func (s *State) run(T int, h head, sel Selection) error {
+	be := s.m.Backend
+	rp, ok := be.(compute.Replayer)
+	if !ok || T != 1 || h != headLast || s.noReplay || s.Trace != nil || s.Debug.any() {
+		s.ops(T, h, sel)
+		return be.Flush()
+	}
+	prog := s.progs[sel]
+	if prog == nil {
+		var err error
+		prog, err = rp.Capture(func() { s.ops(T, h, sel) })
+		if err != nil {
+			// Not capturable (an op needs the host): issue the ops directly.
+			slog.Debug("decode step not captured; issuing its ops every token", "err", err)
+			s.noReplay = true
+			s.ops(T, h, sel)
+			return be.Flush()
+		}
+		s.progs[sel] = prog
+	}
+	return prog.Run()
+}
+
+// prepareSelection allocates the selection's tensors and writes the
+// penalty window: the last sel.Window distinct ids of history, padded with
+// -1.
+func (s *State) prepareSelection(sel Selection, history []int32) error {
+	be := s.m.Backend
+	if sel.K > 0 && s.cands[sel.K] == nil {
+		t, err := be.Alloc(gguf.I32, sel.K, 2)
+		if err != nil {
+			return err
+		}
+		s.cands[sel.K] = t
+	}
+	if !sel.penalized() {
+		return nil
+	}
+	w := s.window[sel.Window]
+	if w == nil {
+		var err error
+		if w, err = be.Alloc(gguf.I32, sel.Window); err != nil {
+			return err
+		}
+		s.window[sel.Window] = w
+	}
+	s.winBuf = PenaltyWindow(s.winBuf, history, sel.Window)
+	return be.WriteInts(w, s.winBuf)
+}
+
+// PenaltyWindow returns the distinct ids among the last n of history, in
+// order of last appearance, padded with -1 to n entries (appended to
+// dst[:0]).
+func PenaltyWindow(dst, history []int32, n int) []int32 {
+	dst = dst[:0]
+	for _, id := range history[max(0, len(history)-n):] {
+		seen := false
+		for _, d := range dst {
+			if d == id {
+				seen = true
+				break
+			}
+		}
+		if !seen {
+			dst = append(dst, id)
+		}
+	}
+	for len(dst) < n {
+		dst = append(dst, -1)
+	}
+	return dst
+}
+
+// growLogits makes logitsAll hold at least n rows, freeing a smaller one.
+func (s *State) growLogits(n int) error {
+	nv := s.m.Config.NVocab
+	if s.logitsAll != nil && compute.Elements(s.logitsAll.Shape())/nv >= n {
+		return nil
+	}
+	be := s.m.Backend
+	t, err := be.Alloc(gguf.F32, nv, n)
+	if err != nil {
+		return fmt.Errorf("logits of %d tokens: %w", n, err)
+	}
+	if s.logitsAll != nil {
+		be.Free(s.logitsAll)
+	}
+	s.logitsAll = t
+	return nil
+}
+
+// ops issues the ops of one step of T tokens: the model, written once for
+// every backend and architecture. With h headNone the LM head is skipped;
+// with headLast only the last row's logits are computed, then sel's
+// penalty and candidate selection.
+func (s *State) ops(T int, h head, sel Selection) {
+	m, be, c := s.m, s.m.Backend, s.m.Config
 	rows := func(t compute.Tensor) compute.Tensor { return be.Rows(t, 0, T) }
-	x, h, q, kk, vv, att := rows(s.x), rows(s.h), rows(s.q), rows(s.kk), rows(s.vv), rows(s.att)
+	x, hh, q, kk, vv, att := rows(s.x), rows(s.h), rows(s.q), rows(s.kk), rows(s.vv), rows(s.att)
 	gate, up := rows(s.gate), rows(s.up)
+	ids, pos := rows(s.ids), rows(s.pos)
 
 	be.Embed(x, m.TokEmbd, ids)
 	s.trace("embd", x)
-	rope := compute.RoPEParams{HeadDim: c.HeadDim, Dims: c.RopeDims, Theta: c.RopeTheta, NeoX: c.NeoX}
-	attn := compute.AttnParams{NHead: c.NHead, NKVHead: c.NHeadKV, HeadDim: c.HeadDim, Pos0: s.Pos, Scale: c.AttnScale()}
+	rope := s.ropeParams()
+	attn := compute.AttnParams{NHead: c.NHead, NKVHead: c.NHeadKV, HeadDim: c.HeadDim, Scale: c.AttnScale()}
 	for il := range m.Layers {
 		l := &m.Layers[il]
-		be.RMSNorm(h, x, l.AttnNorm, c.Eps)
-		s.traceL(il, "attn_in", h)
-		matmuls(be, h, mm{q, l.Wq, l.QScale}, mm{kk, l.Wk, l.KScale}, mm{vv, l.Wv, l.VScale})
+		be.RMSNorm(hh, x, l.AttnNorm, c.Eps)
+		s.traceL(il, "attn_in", hh)
+		matmuls(be, hh, mm{q, l.Wq, l.QScale}, mm{kk, l.Wk, l.KScale}, mm{vv, l.Wv, l.VScale})
 		s.traceRaw(il, q, kk)
-		be.RoPE(q, q, pos, rope)
-		be.RoPE(kk, kk, pos, rope)
+		be.RoPE(q, q, pos, s.rope, rope)
+		be.RoPE(kk, kk, pos, s.rope, rope)
 		s.traceL(il, "q", q)
 		s.traceL(il, "k", kk)
 		s.traceL(il, "v", vv)
-		be.StoreKV(s.k[il], kk, s.Pos)
-		be.StoreKV(s.v[il], vv, s.Pos)
-		be.Attention(att, q, s.k[il], s.v[il], attn)
+		be.StoreKV(s.k[il], kk, pos)
+		be.StoreKV(s.v[il], vv, pos)
+		be.Attention(att, q, s.k[il], s.v[il], pos, attn)
 		s.traceL(il, "attn_out", att)
 		if c.SubNorms {
 			be.RMSNorm(att, att, l.AttnSubNorm, c.Eps)
 		}
-		matmul(be, h, l.Wo, att, l.OScale)
-		be.Add(x, x, h)
+		matmul(be, hh, l.Wo, att, l.OScale)
+		be.Add(x, x, hh)
 		s.traceL(il, "x_mid", x)
 
-		be.RMSNorm(h, x, l.FFNNorm, c.Eps)
-		s.traceL(il, "ffn_in", h)
-		matmuls(be, h, mm{gate, l.WGate, l.GateScale}, mm{up, l.WUp, l.UpScale})
+		be.RMSNorm(hh, x, l.FFNNorm, c.Eps)
+		s.traceL(il, "ffn_in", hh)
+		matmuls(be, hh, mm{gate, l.WGate, l.GateScale}, mm{up, l.WUp, l.UpScale})
 		s.traceMLP(il, gate, up)
 		be.ActMul(gate, gate, up, c.Act)
 		s.traceL(il, "ffn_act", gate)
 		if c.SubNorms {
 			be.RMSNorm(gate, gate, l.FFNSubNorm, c.Eps)
 		}
-		matmul(be, h, l.WDown, gate, l.DownScale)
-		be.Add(x, x, h)
+		matmul(be, hh, l.WDown, gate, l.DownScale)
+		be.Add(x, x, hh)
 		s.traceL(il, "x_out", x)
 	}
-	s.Pos += T
-	if !logits {
-		return nil, be.Flush()
+	if h == headNone {
+		return
 	}
 	// The LM head runs on every row, or on the last one only.
-	xin := x
-	if !all {
+	xin, lg := x, s.logits
+	if h == headAll {
+		lg = be.Rows(s.logitsAll, 0, T)
+	} else {
 		xin = be.Rows(x, T-1, 1)
 	}
 	n := compute.Elements(xin.Shape()) / c.NEmbd
 	final := be.Rows(s.final, 0, n)
 	be.RMSNorm(final, xin, m.OutputNorm, c.Eps)
 	s.trace("final", final)
-	if s.logits == nil || compute.Elements(s.logits.Shape())/c.NVocab < n {
-		lt, err := be.Alloc(gguf.F32, c.NVocab, n)
-		if err != nil {
-			return nil, fmt.Errorf("logits of %d tokens: %w", n, err)
-		}
-		s.logits = lt
-	}
-	lg := be.Rows(s.logits, 0, n)
 	be.MatMul(lg, m.Output, final)
 	s.trace("logits", lg)
-	// The last-token logits reuse one buffer (see Forward).
-	var out []float32
-	if all {
-		out = make([]float32, n*c.NVocab)
-	} else {
-		if len(s.lastLogits) != n*c.NVocab {
-			s.lastLogits = make([]float32, n*c.NVocab)
-		}
-		out = s.lastLogits
+	if h != headLast {
+		return
 	}
-	if err := be.Read(lg, out); err != nil {
-		return nil, err
+	if sel.penalized() {
+		be.Penalize(lg, s.window[sel.Window], sel.Penalty)
 	}
-	return out, nil
+	if sel.K > 0 {
+		be.TopK(s.cands[sel.K], lg, sel.K)
+	}
 }
 
 // matmul applies w and an optional output scale.

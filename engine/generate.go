@@ -68,17 +68,18 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 	if smp == nil {
 		smp = NewSampler(SamplerParams{})
 	}
+	sel := smp.Selection()
+	history := append(append([]int32(nil), opt.History...), prompt...)
 	t0 := time.Now()
-	logits, err := s.Forward(prompt, false)
+	cands, err := s.Next(prompt, sel, history)
 	if err != nil {
 		return nil, st, err
 	}
 	st.PromptTokens, st.PromptTime = len(prompt), time.Since(t0)
-	history := append(append([]int32(nil), opt.History...), prompt...)
 	t1 := time.Now()
 	defer func() { st.GenTokens, st.GenTime = len(out), time.Since(t1) }()
 	for opt.MaxNewTokens < 0 || len(out) < opt.MaxNewTokens {
-		id := smp.Sample(logits, history)
+		id := smp.Pick(cands)
 		if opt.IsEOG != nil && opt.IsEOG(id) {
 			st.Reason = StopEOG
 			return out, st, nil
@@ -96,7 +97,7 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 			st.Reason = StopContext
 			return out, st, nil
 		}
-		if logits, err = s.Forward([]int32{id}, false); err != nil {
+		if cands, err = s.Next([]int32{id}, sel, history); err != nil {
 			return out, st, err
 		}
 	}

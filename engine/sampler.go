@@ -3,7 +3,8 @@ package engine
 import (
 	"math"
 	"math/rand/v2"
-	"slices"
+
+	"bitnet/engine/compute"
 )
 
 // SamplerParams configures token selection. Temperature 0 is greedy.
@@ -18,15 +19,18 @@ type SamplerParams struct {
 }
 
 // Sampler picks tokens from logits. It is deterministic for a seed.
+//
+// Sampling runs in two stages with the same rules on every backend:
+// selection (the repetition penalty, then the TopK best logits, larger
+// first and smaller id on ties), which a backend may run on the device
+// (State.Next), and Pick on the host over the selected candidates
+// (temperature, softmax with the maximum subtracted, min-p, top-p, one
+// draw). A greedy sampler selects one candidate.
 type Sampler struct {
-	p    SamplerParams
-	rng  *rand.Rand
-	cand []cand
-}
-
-type cand struct {
-	id int32
-	p  float32
+	p     SamplerParams
+	rng   *rand.Rand
+	cands []compute.Candidate
+	probs []float64
 }
 
 // NewSampler returns a sampler for p.
@@ -35,6 +39,19 @@ func NewSampler(p SamplerParams) *Sampler {
 		p.RepeatLastN = 64
 	}
 	return &Sampler{p: p, rng: rand.New(rand.NewPCG(p.Seed, p.Seed^0x9e3779b97f4a7c15))}
+}
+
+// Selection is what the sampler needs of a step's logits: the top-k
+// candidates (0: all of them) after the repetition penalty.
+func (s *Sampler) Selection() Selection {
+	sel := Selection{K: s.p.TopK, Penalty: 1}
+	if s.p.Temperature <= 0 {
+		sel.K = 1
+	}
+	if s.p.RepeatPenalty > 0 && s.p.RepeatPenalty != 1 && s.p.RepeatLastN > 0 {
+		sel.Penalty, sel.Window = s.p.RepeatPenalty, s.p.RepeatLastN
+	}
+	return sel
 }
 
 // Argmax returns the index of the largest value (the first on ties).
@@ -49,85 +66,77 @@ func Argmax(v []float32) int32 {
 }
 
 // Sample chooses the next token from logits (modified in place by the
-// repetition penalty) given the recent history.
+// repetition penalty) given the recent history: the selection stage on the
+// host, then Pick.
 func (s *Sampler) Sample(logits []float32, history []int32) int32 {
+	sel := s.Selection()
+	if sel.penalized() {
+		compute.Penalize(logits, PenaltyWindow(nil, history, sel.Window), sel.Penalty)
+	}
+	k := sel.K
+	if k <= 0 || k > len(logits) {
+		k = len(logits)
+	}
+	s.cands = compute.TopK(s.cands, logits, k)
+	return s.Pick(s.cands)
+}
+
+// Pick draws a token from candidates sorted best first (as Selection
+// delivers them).
+func (s *Sampler) Pick(c []compute.Candidate) int32 {
 	p := s.p
-	if p.RepeatPenalty > 0 && p.RepeatPenalty != 1 {
-		seen := map[int32]bool{}
-		for _, id := range history[max(0, len(history)-p.RepeatLastN):] {
-			if seen[id] || int(id) >= len(logits) {
-				continue
-			}
-			seen[id] = true
-			if logits[id] > 0 {
-				logits[id] /= p.RepeatPenalty
-			} else {
-				logits[id] *= p.RepeatPenalty
-			}
-		}
+	if len(c) == 0 {
+		return 0
 	}
 	if p.Temperature <= 0 {
-		return Argmax(logits)
+		return c[0].ID
 	}
-	c := s.cand[:0]
-	for i, l := range logits {
-		c = append(c, cand{int32(i), l / p.Temperature})
-	}
-	// Sort by logit, descending; ties by id for determinism.
-	slices.SortFunc(c, func(a, b cand) int {
-		if a.p != b.p {
-			if a.p > b.p {
-				return -1
-			}
-			return 1
-		}
-		return int(a.id - b.id)
-	})
 	if p.TopK > 0 && p.TopK < len(c) {
 		c = c[:p.TopK]
 	}
-	// Softmax with the maximum subtracted.
-	mx := c[0].p
+	// Softmax of logit/temperature with the maximum subtracted.
+	pr := s.probs[:0]
+	mx := c[0].Logit / p.Temperature
 	var sum float64
 	for i := range c {
-		e := math.Exp(float64(c[i].p - mx))
-		c[i].p = float32(e)
+		e := math.Exp(float64(c[i].Logit/p.Temperature - mx))
+		pr = append(pr, float64(float32(e)))
 		sum += e
 	}
-	for i := range c {
-		c[i].p = float32(float64(c[i].p) / sum)
+	s.probs = pr
+	for i := range pr {
+		pr[i] = float64(float32(pr[i] / sum))
 	}
+	n := len(pr)
 	if p.MinP > 0 {
-		lim := p.MinP * c[0].p
-		n := 1
-		for n < len(c) && c[n].p >= lim {
+		lim := p.MinP * float32(pr[0])
+		n = 1
+		for n < len(pr) && float32(pr[n]) >= lim {
 			n++
 		}
-		c = c[:n]
 	}
 	if p.TopP > 0 && p.TopP < 1 {
 		var cum float32
-		n := 0
-		for n < len(c) {
-			cum += c[n].p
-			n++
+		m := 0
+		for m < n {
+			cum += float32(pr[m])
+			m++
 			if cum >= p.TopP {
 				break
 			}
 		}
-		c = c[:n]
+		n = m
 	}
 	var total float64
-	for _, x := range c {
-		total += float64(x.p)
+	for _, x := range pr[:n] {
+		total += x
 	}
 	r := s.rng.Float64() * total
-	s.cand = c
-	for _, x := range c {
-		r -= float64(x.p)
+	for i := range n {
+		r -= pr[i]
 		if r < 0 {
-			return x.id
+			return c[i].ID
 		}
 	}
-	return c[len(c)-1].id
+	return c[n-1].ID
 }

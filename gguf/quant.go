@@ -124,3 +124,52 @@ func EncodeI2S(t []int8, scale float32) []byte {
 	binary.LittleEndian.PutUint32(out[n/4:], math.Float32bits(scale))
 	return out
 }
+
+// DecodeRow dequantizes one row of a weight of type dt (its raw bytes) into
+// out (len(out) elements), as float32: the one conversion every backend
+// uses for embedding lookups. I2_S rows decode to their ternary values
+// times scale (code 3 as 0); scale is ignored by the other types.
+func DecodeRow(dt DType, row []byte, out []float32, scale float32) error {
+	n := len(out)
+	need, err := dt.ByteSize(int64(n))
+	if dt == I2_S {
+		need, err = int64(n/4), nil
+	}
+	if err != nil {
+		return err
+	}
+	if int64(len(row)) < need {
+		return fmt.Errorf("gguf: a %s row of %d elements needs %d bytes, has %d", dt, n, need, len(row))
+	}
+	switch dt {
+	case F32:
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(row[4*i:]))
+		}
+	case F16:
+		for i := range out {
+			out[i] = F16ToF32(binary.LittleEndian.Uint16(row[2*i:]))
+		}
+	case BF16:
+		for i := range out {
+			out[i] = BF16ToF32(binary.LittleEndian.Uint16(row[2*i:]))
+		}
+	case I2_S:
+		for i := range out {
+			c := I2SCode(row, int64(i))
+			if c == 3 {
+				c = 1
+			}
+			out[i] = float32(int(c)-1) * scale
+		}
+	case Q8_0:
+		return DecodeQ8_0(row, out)
+	case TQ2_0:
+		return DecodeTQ2_0(row, out)
+	case TQ1_0:
+		return DecodeTQ1_0(row, out)
+	default:
+		return fmt.Errorf("gguf: cannot decode rows of %s", dt)
+	}
+	return nil
+}

@@ -1,9 +1,16 @@
 //go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
 
-// Package gpu is the Vulkan compute backend. Every op of compute.Backend is
-// recorded as a dispatch of an embedded SPIR-V kernel (see shaders/); a
-// forward step is submitted once, with one fence wait, when the engine reads
-// a result or flushes.
+// Package gpu is the Vulkan compute backend. Ops are queued as the engine
+// issues them and turned into dispatches when their results are needed
+// (Flush, Read): then ops that can share a kernel are fused (an RMSNorm
+// with the int8 quantization of the ternary matmul that reads it, q/k/v in
+// one matvec, a matmul with the residual add after it, gate/up with the
+// activation, RoPE with the KV-cache store, attention with the sub-norm),
+// and a whole forward step is recorded into one command buffer with
+// barriers only between dependent dispatches. A decode step can be
+// captured once and replayed for every token (compute.Replayer): the host
+// then writes a few bytes (token id, position) and reads back the sampling
+// candidates.
 package gpu
 
 import (
@@ -12,7 +19,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
+	"time"
+	"unsafe"
 
 	"bitnet/engine/compute"
 	"bitnet/gguf"
@@ -29,62 +37,65 @@ type Options struct {
 	Auto bool
 	// Validate enables the Khronos validation layer (also BITNET_VK_VALIDATE=1).
 	Validate bool
-	// NoSubgroups keeps the matvec kernels on shared-memory reductions even
-	// where the device has subgroup arithmetic (for comparisons and tests).
+	// NoSubgroups keeps the matmuls on the shared-memory kernels that
+	// devices without subgroup arithmetic run (for comparisons and tests).
 	NoSubgroups bool
+	// Dot selects the ternary kernels' integer arithmetic: DotAuto uses
+	// packed int8 dot products where the device accelerates them, DotOn
+	// wherever it has them, DotOff never.
+	Dot DotMode
+	// NoFusion runs every op as its own dispatch (tests, diagnostics).
+	NoFusion bool
 }
+
+// DotMode selects packed int8 dot products (see Options.Dot).
+type DotMode int
+
+// DotMode values.
+const (
+	DotAuto DotMode = iota
+	DotOn
+	DotOff
+)
 
 // Backend implements compute.Backend on a Vulkan device.
 type Backend struct {
-	dev   *vkrt.Device
-	rec   *vkrt.Recorder
-	pipes map[string]*vkrt.Pipeline
-	align uint64 // MinStorageBufferOffsetAlignment (at least 4)
-	rng   uint64 // MaxStorageBufferRange usable by one binding
+	dev      *vkrt.Device
+	rec      *vkrt.Recorder
+	pipes    map[pipeKey]*vkrt.Pipeline
+	align    uint64 // MinStorageBufferOffsetAlignment (at least 4)
+	maxRange uint64 // the largest range one storage-buffer binding may span
 
-	arena     *vkrt.Buffer // host-visible per-step inputs (embeddings, RoPE tables)
-	arenaUsed uint64
+	subgroups bool // the subgroup matvec kernels run
+	dot       bool // the ternary kernels use packed int8 dot products
+	fuse      bool
 
-	scratch map[string]*vkrt.Buffer // reusable device buffers by role
-	retired []*vkrt.Buffer          // replaced scratch, freed after the next submit
+	pending []op // queued ops, turned into dispatches by emit
+	q8For   view // the tensor whose int8 quantization the "q8" scratch holds
+
+	scratch    map[string]*vkrt.Buffer // reusable device buffers by role, grown on demand
+	scratchGen int                     // bumped whenever a scratch buffer is replaced
+	retired    []*vkrt.Buffer          // replaced scratch, freed after the next submit
+	dummy      *vkrt.Buffer            // bound where a kernel's binding is unused
 
 	weightBytes uint64
-	owned       []*vkrt.Buffer // every tensor buffer, freed by Close
+	owned       map[*vkrt.Buffer]bool // tensor buffers, freed by Free or Close
 
-	subgroups bool // matvecs reduce with subgroupAdd (see matmul_*_subgroup)
+	capturing  bool
+	captureErr error
+	progs      map[*program]bool // live captured programs, released by Close
+	profiling  bool
+	prepare    time.Duration // host time turning ops into commands
 }
 
-var _ compute.Backend = (*Backend)(nil)
+var (
+	_ compute.Backend       = (*Backend)(nil)
+	_ compute.MultiMatMuler = (*Backend)(nil)
+	_ compute.Replayer      = (*Backend)(nil)
+)
 
-// kernels lists every pipeline: name, storage buffers, push-constant words.
-var kernels = []struct {
-	name    string
-	buffers int
-	push    uint32
-}{
-	{"rmsnorm", 3, 4},
-	{"quantize_i8", 3, 2},
-	{"quantize_q8k", 3, 2},
-	{"matmul_i2s", 4, 7},
-	{"matmul_i2s_subgroup", 4, 8},
-	{"matmul_tq2_0", 4, 6},
-	{"matmul_tq1_0", 4, 6},
-	{"matmul_f32", 3, 7},
-	{"matmul_f16", 3, 7},
-	{"matmul_f16_subgroup", 3, 8},
-	{"matmul_bf16", 3, 7},
-	{"matmul_q8_0", 3, 7},
-	{"rope", 3, 7},
-	{"store_kv", 2, 5},
-	{"attention", 5, 9},
-	{"act_mul", 3, 5},
-	{"add", 3, 4},
-	{"scale", 2, 4},
-}
-
-const arenaSize = 16 << 20
-
-// Open opens a device and builds the pipelines.
+// Open opens a device and prepares the backend; pipelines are built when a
+// kernel is first used.
 func Open(o Options) (*Backend, error) {
 	sel := "any"
 	switch {
@@ -97,10 +108,11 @@ func Open(o Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{dev: dev, pipes: map[string]*vkrt.Pipeline{}, scratch: map[string]*vkrt.Buffer{}}
+	b := &Backend{dev: dev, pipes: map[pipeKey]*vkrt.Pipeline{}, scratch: map[string]*vkrt.Buffer{}, owned: map[*vkrt.Buffer]bool{},
+		progs: map[*program]bool{}}
 	lim := dev.Info.Limits
 	b.align = max(lim.MinStorageBufferOffsetAlignment, 4)
-	b.rng = min(lim.MaxStorageBufferRange, 1<<31) &^ (b.align - 1)
+	b.maxRange = min(lim.MaxStorageBufferRange, 1<<31) &^ (b.align - 1)
 	fail := func(err error) (*Backend, error) {
 		b.Close()
 		return nil, err
@@ -108,18 +120,16 @@ func Open(o Options) (*Backend, error) {
 	if b.rec, err = dev.NewRecorder(); err != nil {
 		return fail(err)
 	}
+	f := dev.Info.Features
 	b.subgroups = dev.Info.SubgroupArithmetic && !o.NoSubgroups
-	for _, k := range kernels {
-		if strings.HasSuffix(k.name, "_subgroup") && !b.subgroups {
-			continue
-		}
-		p, err := dev.Pipeline(vkrt.PipelineConfig{Name: k.name, Buffers: k.buffers, PushSize: 4 * k.push})
-		if err != nil {
-			return fail(fmt.Errorf("vulkan: pipeline %s: %w", k.name, err))
-		}
-		b.pipes[k.name] = p
+	switch o.Dot {
+	case DotAuto:
+		b.dot = f.IntegerDotProductFast
+	case DotOn:
+		b.dot = f.IntegerDotProduct
 	}
-	if b.arena, err = dev.NewBuffer(arenaSize, vkrt.HostVisible); err != nil {
+	b.fuse = !o.NoFusion
+	if b.dummy, err = dev.NewBuffer(16, vkrt.DeviceLocal); err != nil {
 		return fail(err)
 	}
 	return b, nil
@@ -135,6 +145,9 @@ func (b *Backend) Device() string { return b.dev.Info.String() }
 // arithmetic.
 func (b *Backend) Subgroups() bool { return b.subgroups }
 
+// Dot reports whether the ternary kernels use packed int8 dot products.
+func (b *Backend) Dot() bool { return b.dot }
+
 // Info returns the device's properties.
 func (b *Backend) Info() vkrt.DeviceInfo { return b.dev.Info }
 
@@ -144,8 +157,13 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	var errs []error
+	for p := range b.progs {
+		p.Release()
+	}
 	if b.rec != nil {
+		b.pending = nil
 		errs = append(errs, b.rec.Submit())
+		b.rec.Profile(false)
 		b.rec.Destroy()
 	}
 	for _, p := range b.pipes {
@@ -157,20 +175,20 @@ func (b *Backend) Close() error {
 	for _, s := range b.retired {
 		s.Destroy()
 	}
-	for _, s := range b.owned {
+	for s := range b.owned {
 		s.Destroy()
 	}
-	if b.arena != nil {
-		b.arena.Destroy()
+	if b.dummy != nil {
+		b.dummy.Destroy()
 	}
 	errs = append(errs, b.dev.Close())
 	b.dev = nil
 	return errors.Join(errs...)
 }
 
-// tensor is a device tensor: an activation or cache buffer (or a view of its
-// rows), or a weight split in chunks of whole rows that each fit in one
-// storage-buffer binding.
+// tensor is a device tensor: an activation, cache or index buffer (or a
+// view of its rows), or a weight split in chunks of whole rows that each
+// fit in one storage-buffer binding.
 type tensor struct {
 	dt    gguf.DType
 	shape []int
@@ -181,7 +199,7 @@ type tensor struct {
 	chunks   []chunk
 	rowBytes uint64
 	scale    float32 // I2_S
-	host     []byte  // raw file bytes, for host-side embedding lookups
+	host     []byte  // raw file bytes (host-side embedding lookups of rare types)
 }
 
 type chunk struct {
@@ -191,6 +209,18 @@ type chunk struct {
 
 func (t *tensor) DType() gguf.DType { return t.dt }
 func (t *tensor) Shape() []int      { return t.shape }
+
+// view identifies the bytes a tensor view covers.
+type view struct {
+	buf      *vkrt.Buffer
+	off, end uint64
+}
+
+func (t *tensor) view() view { return view{t.buf, t.off, t.off + t.bytes} }
+
+func (v view) overlaps(o view) bool {
+	return v.buf != nil && v.buf == o.buf && v.off < o.end && o.off < v.end
+}
 
 func asT(op string, x compute.Tensor) *tensor {
 	t, ok := x.(*tensor)
@@ -207,20 +237,45 @@ func elemSize(dt gguf.DType) uint64 {
 	return 4
 }
 
-// Alloc returns a zeroed F32 or F16 tensor in device memory.
+// Alloc returns a zeroed F32, F16 or I32 tensor. F32 and F16 live in
+// device memory; I32 tensors (token ids, positions, results) in memory the
+// host maps, so writing and reading them costs no transfer.
 func (b *Backend) Alloc(dt gguf.DType, shape ...int) (compute.Tensor, error) {
-	if dt != gguf.F32 && dt != gguf.F16 {
-		panic(fmt.Sprintf("gpu.Alloc: type %s is not an activation or cache type", dt))
+	if dt != gguf.F32 && dt != gguf.F16 && dt != gguf.I32 {
+		panic(fmt.Sprintf("gpu.Alloc: type %s is not an activation, cache or index type", dt))
 	}
 	n := uint64(compute.Elements(shape)) * elemSize(dt)
 	size := max((n+3)&^3, 16)
-	buf, err := b.dev.NewBuffer(size, vkrt.DeviceLocal)
+	kind := vkrt.DeviceLocal
+	if dt == gguf.I32 {
+		kind = vkrt.Shared
+	}
+	buf, err := b.dev.NewBuffer(size, kind)
 	if err != nil {
 		return nil, fmt.Errorf("vulkan: %s tensor %v (%s): %w", dt, shape, vkrt.FormatBytes(size), err)
 	}
-	b.owned = append(b.owned, buf)
-	b.rec.Fill(buf.Out(0, 0), 0)
+	b.owned[buf] = true
+	if kind == vkrt.DeviceLocal {
+		b.rec.Fill(buf.Out(0, 0), 0)
+	} else {
+		clear(buf.Mapped())
+	}
 	return &tensor{dt: dt, shape: append([]int(nil), shape...), buf: buf, bytes: n}, nil
+}
+
+// Free releases a tensor made by Alloc (after the queued work that uses it).
+func (b *Backend) Free(x compute.Tensor) {
+	t := asT("Free", x)
+	if t.buf == nil || !b.owned[t.buf] {
+		return
+	}
+	if err := b.Flush(); err != nil {
+		// The device is lost; its memory goes with it.
+		return
+	}
+	delete(b.owned, t.buf)
+	t.buf.Destroy()
+	t.buf = nil
 }
 
 // Rows returns a view of rows [row0, row0+n).
@@ -238,6 +293,8 @@ func (b *Backend) Rows(x compute.Tensor, row0, n int) compute.Tensor {
 }
 
 // Weights uploads a model tensor to device memory in chunks of whole rows.
+// I2_S weights holding the never-written code 3 get code 1 there instead
+// (both mean 0), so the kernels may compute with code-1.
 func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, error) {
 	shape := make([]int, len(info.Shape))
 	for i, d := range info.Shape {
@@ -246,7 +303,6 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 	k := shape[0]
 	rows := compute.Elements(shape) / k
 	t := &tensor{dt: info.Type, shape: shape, host: raw}
-	var payload uint64
 	switch info.Type {
 	case gguf.F32:
 		t.rowBytes = uint64(k) * 4
@@ -271,24 +327,28 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 	default:
 		return nil, fmt.Errorf("vulkan: tensor %q: type %s is not supported", info.Name, info.Type)
 	}
-	payload = t.rowBytes * uint64(rows)
+	payload := t.rowBytes * uint64(rows)
 	if uint64(len(raw)) < payload {
 		return nil, fmt.Errorf("vulkan: tensor %q: %d bytes, want %d", info.Name, len(raw), payload)
 	}
-	if t.rowBytes > b.rng {
+	if t.rowBytes > b.maxRange {
 		return nil, fmt.Errorf("vulkan: tensor %q: a row of %d bytes exceeds the device's storage buffer range", info.Name, t.rowBytes)
 	}
-	perChunk := int(min(b.rng/t.rowBytes, 65535))
+	data := raw[:payload]
+	if info.Type == gguf.I2_S && hasCode3(data) {
+		data = withoutCode3(data)
+	}
+	perChunk := int(min(b.maxRange/t.rowBytes, 65535)) // the generic kernels take one workgroup per row
 	for r0 := 0; r0 < rows; r0 += perChunk {
 		n := min(perChunk, rows-r0)
-		size := (t.rowBytes*uint64(n) + 3) &^ 3
+		size := (t.rowBytes*uint64(n) + 15) &^ 15
 		buf, err := b.dev.NewBuffer(size, vkrt.DeviceLocal)
 		if err != nil {
 			heap := b.dev.Info.DeviceLocalMemory()
 			return nil, fmt.Errorf("vulkan: tensor %q: the model does not fit in device memory (%s of weights loaded, the device has %s): %w",
 				info.Name, vkrt.FormatBytes(b.weightBytes), vkrt.FormatBytes(heap), err)
 		}
-		src := raw[uint64(r0)*t.rowBytes : uint64(r0+n)*t.rowBytes]
+		src := data[uint64(r0)*t.rowBytes : uint64(r0+n)*t.rowBytes]
 		if uint64(len(src)) < size {
 			src = append(append([]byte(nil), src...), make([]byte, size-uint64(len(src)))...)
 		}
@@ -297,16 +357,47 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 			return nil, fmt.Errorf("vulkan: tensor %q: upload: %w", info.Name, err)
 		}
 		b.weightBytes += size
-		b.owned = append(b.owned, buf)
+		b.owned[buf] = true
 		t.chunks = append(t.chunks, chunk{buf: buf, row0: r0, rows: n})
 	}
 	return t, nil
 }
 
-// Flush submits the recorded work and waits for it.
+// hasCode3 reports whether any 2-bit code of an I2_S payload is 3.
+func hasCode3(p []byte) bool {
+	n := len(p) / 8
+	words := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(p))), n)
+	for _, w := range words {
+		if w&(w>>1)&0x5555555555555555 != 0 {
+			return true
+		}
+	}
+	for _, c := range p[n*8:] {
+		if c&(c>>1)&0x55 != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutCode3 returns a copy of an I2_S payload with every code 3 made 1.
+func withoutCode3(p []byte) []byte {
+	out := make([]byte, len(p))
+	for i, c := range p {
+		three := c & (c >> 1) & 0x55 // low bit of each pair that is 3
+		out[i] = c &^ (three << 1)   // 3 (11) -> 1 (01)
+	}
+	return out
+}
+
+// Flush turns the queued ops into commands, submits them and waits.
 func (b *Backend) Flush() error {
+	if b.capturing {
+		b.captureErr = errors.Join(b.captureErr, errors.New("vulkan: Flush, Read or Write inside a capture"))
+		return b.captureErr
+	}
+	b.emit()
 	err := b.rec.Submit()
-	b.arenaUsed = 0
 	for _, s := range b.retired {
 		s.Destroy()
 	}
@@ -314,8 +405,8 @@ func (b *Backend) Flush() error {
 	return err
 }
 
-// Write copies float32 values into an F32 tensor (after the work recorded
-// so far).
+// Write copies float32 values into an F32 tensor (after the work queued so
+// far).
 func (b *Backend) Write(dst compute.Tensor, src []float32) error {
 	t := asT("Write", dst)
 	if t.dt != gguf.F32 || t.buf == nil || uint64(len(src))*4 != t.bytes {
@@ -331,11 +422,28 @@ func (b *Backend) Write(dst compute.Tensor, src []float32) error {
 	return b.dev.Upload(t.buf, t.off, raw)
 }
 
-// Read submits the recorded work and copies an F32 or F16 tensor out.
+// WriteInts copies int32 values into an I32 tensor, through its mapping.
+func (b *Backend) WriteInts(dst compute.Tensor, src []int32) error {
+	t := asT("WriteInts", dst)
+	if t.dt != gguf.I32 || t.buf == nil || uint64(len(src))*4 != t.bytes {
+		return fmt.Errorf("gpu.WriteInts: %d values into a %s tensor of shape %v", len(src), t.dt, t.shape)
+	}
+	if err := b.Flush(); err != nil {
+		return err
+	}
+	m := t.buf.Mapped()[t.off:]
+	for i, v := range src {
+		binary.LittleEndian.PutUint32(m[4*i:], uint32(v))
+	}
+	b.dev.CountHostWrite(4 * len(src))
+	return nil
+}
+
+// Read submits the queued work and copies an F32 or F16 tensor out.
 func (b *Backend) Read(src compute.Tensor, dst []float32) error {
 	t := asT("Read", src)
 	n := compute.Elements(t.shape)
-	if t.buf == nil || len(dst) != n {
+	if t.buf == nil || len(dst) != n || t.dt == gguf.I32 {
 		return fmt.Errorf("gpu.Read: %d values from a %s tensor of shape %v", len(dst), t.dt, t.shape)
 	}
 	if err := b.Flush(); err != nil {
@@ -357,42 +465,59 @@ func (b *Backend) Read(src compute.Tensor, dst []float32) error {
 	return nil
 }
 
-// bind returns a binding covering bytes [off, off+n) of buf, starting at an
-// aligned offset, and the word offset of off within it.
-func (b *Backend) bind(buf *vkrt.Buffer, off, n uint64, write bool) (vkrt.Binding, uint32) {
-	start := off &^ (b.align - 1)
-	size := (off + n - start + 3) &^ 3
-	if size > b.rng {
-		panic(fmt.Sprintf("gpu: a binding of %d bytes exceeds the device's storage buffer range %d", size, b.rng))
+// ReadInts submits the queued work and copies an I32 tensor out of its
+// mapping.
+func (b *Backend) ReadInts(src compute.Tensor, dst []int32) error {
+	t := asT("ReadInts", src)
+	if t.buf == nil || t.dt != gguf.I32 || uint64(len(dst))*4 != t.bytes {
+		return fmt.Errorf("gpu.ReadInts: %d values from a %s tensor of shape %v", len(dst), t.dt, t.shape)
 	}
-	if write {
-		return buf.Out(start, size), uint32((off - start) / 4)
+	if err := b.Flush(); err != nil {
+		return err
 	}
-	return buf.In(start, size), uint32((off - start) / 4)
+	m := t.buf.Mapped()[t.off:]
+	for i := range dst {
+		dst[i] = int32(binary.LittleEndian.Uint32(m[4*i:]))
+	}
+	b.dev.CountHostRead(4 * len(dst))
+	return nil
 }
 
-// whole binds a one-chunk weight or a whole activation tensor for reading.
-func (b *Backend) whole(t *tensor) vkrt.Binding {
-	if t.buf != nil {
-		bd, o := b.in(t)
-		if o != 0 {
-			panic("gpu: an unaligned view used as a weight")
+// arg binds a tensor view for a kernel: the whole buffer when it fits one
+// binding (so the descriptor set is the same whichever rows a step uses),
+// else an aligned window around the view, and the view's offset in 4-byte
+// words from the binding's start. Barriers are placed from the view's own
+// bytes.
+func (b *Backend) arg(t *tensor, write bool) (vkrt.Binding, uint32) {
+	if t.buf == nil {
+		panic(fmt.Sprintf("gpu: a %s tensor %v without device memory (freed?)", t.dt, t.shape))
+	}
+	start, size := uint64(0), t.buf.Size()
+	if size > b.maxRange {
+		start = t.off &^ (b.align - 1)
+		size = min((t.off+t.bytes-start+3)&^3, t.buf.Size()-start)
+		if size > b.maxRange {
+			panic(fmt.Sprintf("gpu: a binding of %d bytes exceeds the device's storage buffer range %d", size, b.maxRange))
 		}
-		return bd
 	}
-	if len(t.chunks) != 1 {
-		panic(fmt.Sprintf("gpu: weight of %d chunks used whole", len(t.chunks)))
+	bd := vkrt.Binding{Buffer: t.buf, Offset: start, Size: size, Write: write, AccessOffset: t.off, AccessSize: max(t.bytes, 4)}
+	if t.off+bd.AccessSize > start+size {
+		bd.AccessSize = start + size - t.off
 	}
-	return t.chunks[0].buf.In(0, 0)
+	return bd, uint32((t.off - start) / 4)
 }
 
-func (b *Backend) in(t *tensor) (vkrt.Binding, uint32)  { return b.bind(t.buf, t.off, t.bytes, false) }
-func (b *Backend) out(t *tensor) (vkrt.Binding, uint32) { return b.bind(t.buf, t.off, t.bytes, true) }
+func (b *Backend) in(t *tensor) (vkrt.Binding, uint32)  { return b.arg(t, false) }
+func (b *Backend) out(t *tensor) (vkrt.Binding, uint32) { return b.arg(t, true) }
+
+// unused binds the dummy buffer where a kernel's binding is not used.
+func (b *Backend) unused() vkrt.Binding { return b.dummy.In(0, 0) }
 
 // scratchBuf returns a device buffer of at least n bytes for role; a
-// replaced buffer stays alive until the recorded work using it is submitted.
+// replaced buffer stays alive until the recorded work using it is
+// submitted, and programs captured with it are captured again.
 func (b *Backend) scratchBuf(role string, n uint64) *vkrt.Buffer {
-	n = max((n+3)&^3, 16)
+	n = max((n+15)&^15, 16)
 	if s := b.scratch[role]; s != nil && s.Size() >= n {
 		return s
 	}
@@ -404,44 +529,13 @@ func (b *Backend) scratchBuf(role string, n uint64) *vkrt.Buffer {
 		panic(fmt.Sprintf("gpu: scratch %s of %d bytes: %v", role, n, err))
 	}
 	b.scratch[role] = s
+	b.scratchGen++
 	return s
 }
 
-// arenaAlloc reserves n bytes of the host-visible arena for this step.
-func (b *Backend) arenaAlloc(n uint64) (off uint64) {
-	n = (n + b.align - 1) &^ (b.align - 1)
-	if n > arenaSize {
-		panic(fmt.Sprintf("gpu: %d bytes of per-step input exceed the %d-byte arena", n, arenaSize))
-	}
-	if b.arenaUsed+n > arenaSize {
-		if err := b.Flush(); err != nil {
-			panic(fmt.Sprintf("gpu: flush: %v", err))
-		}
-	}
-	off = b.arenaUsed
-	b.arenaUsed += n
-	return off
-}
-
-// arenaPut writes v to the arena and returns its byte offset (aligned).
-func (b *Backend) arenaPut(v []float32) uint64 {
-	off := b.arenaAlloc(uint64(4 * len(v)))
-	m := b.arena.Mapped()
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(m[off+uint64(4*i):], math.Float32bits(x))
-	}
-	return off
-}
-
-// arenaFloats writes v to the arena and binds it.
-func (b *Backend) arenaFloats(v []float32) (vkrt.Binding, uint32) {
-	off := b.arenaPut(v)
-	return b.bind(b.arena, off, uint64(4*len(v)), false)
-}
+func f32bits(f float32) uint32 { return math.Float32bits(f) }
 
 func groups1D(n int) [3]uint32 {
 	g := (n + 63) / 64
 	return [3]uint32{uint32(min(max(g, 1), 65535)), 1, 1}
 }
-
-func f32bits(f float32) uint32 { return math.Float32bits(f) }

@@ -56,3 +56,20 @@ func TestConformanceWithoutSubgroups(t *testing.T) {
 	}
 	computetest.Run(t, be, computetest.Cases())
 }
+
+// TestConformanceDot runs the ternary kernels with packed int8 dot products
+// (lavapipe has them without acceleration, so the default there is the
+// plain path).
+func TestConformanceDot(t *testing.T) {
+	be := openTestWith(t, gpu.Options{Device: -1, Dot: gpu.DotOn})
+	if !be.Dot() {
+		t.Skip("the device has no integer dot product")
+	}
+	computetest.Run(t, be, computetest.Cases())
+}
+
+// TestConformanceUnfused runs every op as its own dispatch.
+func TestConformanceUnfused(t *testing.T) {
+	be := openTestWith(t, gpu.Options{Device: -1, NoFusion: true})
+	computetest.Run(t, be, computetest.Cases())
+}

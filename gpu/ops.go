@@ -3,280 +3,183 @@
 package gpu
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math"
 
 	"bitnet/engine/compute"
 	"bitnet/gguf"
-	"bitnet/gpu/internal/vkrt"
 )
 
-// subgroupRows is ROWS of the matmul_*_subgroup kernels: weight rows per
-// workgroup.
-const subgroupRows = 8
+// opKind is a queued op of the compute contract.
+type opKind uint8
 
-func sameF32(op string, ts ...*tensor) int {
-	n := compute.Elements(ts[0].shape)
-	for _, t := range ts {
-		if t.buf == nil || t.dt != gguf.F32 || compute.Elements(t.shape) != n {
-			panic(fmt.Sprintf("gpu.%s: operands must be F32 tensors of one size: %v vs %v", op, ts[0].shape, t.shape))
-		}
-	}
-	return n
+const (
+	opEmbed opKind = iota
+	opRMSNorm
+	opMatMul // one or more weights over one input (MatMul, MatMuls)
+	opScale
+	opRoPE
+	opStoreKV
+	opAttention
+	opActMul
+	opAdd
+	opPenalize
+	opTopK
+)
+
+// op is one queued op. Fields by kind:
+//
+//	Embed      dst, a=table, b=ids
+//	RMSNorm    dst, a=x, b=w, f=eps
+//	MatMul     dsts, ws, a=x
+//	Scale      dst, a=x, f=s
+//	RoPE       dst, a=x, b=pos, c=table, rope
+//	StoreKV    dst=cache, a=x, b=pos
+//	Attention  dst, a=q, b=k cache, c=v cache, d=pos, attn
+//	ActMul     dst, a=gate, b=up, act
+//	Add        dst, a, b
+//	Penalize   dst=logits, a=ids, f=penalty
+//	TopK       dst, a=logits, k
+type op struct {
+	kind       opKind
+	dst        *tensor
+	a, b, c, d *tensor
+	dsts, ws   []*tensor
+	f          float32
+	k          int
+	act        compute.Activation
+	rope       compute.RoPEParams
+	attn       compute.AttnParams
 }
 
-// Embed looks the rows up on the host (the table stays mapped from the
-// file) and copies them to dst through the per-step arena.
-func (b *Backend) Embed(dstT, tableT compute.Tensor, ids []int32) {
-	dst, table := asT("Embed", dstT), asT("Embed", tableT)
-	k, r := compute.RowsOf(dst)
-	tk, tn := compute.RowsOf(table)
-	if r != len(ids) || k != tk || table.host == nil {
-		panic(fmt.Sprintf("gpu.Embed: dst %v, table %v, %d ids", dst.shape, table.shape, len(ids)))
+// writes returns the tensors op writes.
+func (o *op) writes() []*tensor {
+	if o.kind == opMatMul {
+		return o.dsts
 	}
-	vals := make([]float32, len(ids)*k)
-	for i, id := range ids {
-		if id < 0 || int(id) >= tn {
-			panic(fmt.Sprintf("gpu.Embed: token id %d out of range [0, %d)", id, tn))
-		}
-		hostRow(table, int(id), vals[i*k:(i+1)*k])
-	}
-	off := b.arenaPut(vals)
-	b.rec.Copy(dst.buf.Out(dst.off, dst.bytes), b.arena.In(off, dst.bytes))
+	return []*tensor{o.dst}
 }
 
-// hostRow dequantizes row n of a weight kept on the host.
-func hostRow(t *tensor, n int, out []float32) {
-	k := len(out)
-	row := t.host[uint64(n)*t.rowBytes : uint64(n+1)*t.rowBytes]
-	switch t.dt {
-	case gguf.F32:
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(row[4*i:]))
-		}
-	case gguf.F16:
-		for i := range out {
-			out[i] = gguf.F16ToF32(binary.LittleEndian.Uint16(row[2*i:]))
-		}
-	case gguf.BF16:
-		for i := range out {
-			out[i] = gguf.BF16ToF32(binary.LittleEndian.Uint16(row[2*i:]))
-		}
-	case gguf.I2_S:
-		tern := make([]int8, k)
-		gguf.DecodeI2S(row, tern)
-		for i, v := range tern {
-			out[i] = float32(v) * t.scale
-		}
-	case gguf.Q8_0:
-		gguf.DecodeQ8_0(row, out)
-	case gguf.TQ2_0:
-		gguf.DecodeTQ2_0(row, out)
-	case gguf.TQ1_0:
-		gguf.DecodeTQ1_0(row, out)
-	default:
-		panic(fmt.Sprintf("gpu.Embed: table type %s", t.dt))
-	}
+func (b *Backend) queue(o op) {
+	b.pending = append(b.pending, o)
 }
 
-// RMSNorm: one workgroup per row.
+// Embed: dst rows = table rows ids.
+func (b *Backend) Embed(dstT, tableT, idsT compute.Tensor) {
+	compute.CheckEmbed(dstT, tableT, idsT)
+	b.queue(op{kind: opEmbed, dst: asT("Embed", dstT), a: asT("Embed", tableT), b: asT("Embed", idsT)})
+}
+
+// RMSNorm: y = x / sqrt(mean(x^2)+eps) * w per row.
 func (b *Backend) RMSNorm(dstT, xT, wT compute.Tensor, eps float32) {
-	dst, x, w := asT("RMSNorm", dstT), asT("RMSNorm", xT), asT("RMSNorm", wT)
-	sameF32("RMSNorm", dst, x)
-	k, rows := compute.RowsOf(x)
-	if w.dt != gguf.F32 || compute.Elements(w.shape) != k {
-		panic(fmt.Sprintf("gpu.RMSNorm: weight %v %s for rows of %d", w.shape, w.dt, k))
+	compute.CheckRMSNorm(dstT, xT, wT)
+	w := asT("RMSNorm", wT)
+	if w.buf == nil && len(w.chunks) != 1 {
+		panic("gpu.RMSNorm: weight split across bindings")
 	}
-	xb, xo := b.in(x)
-	yb, yo := b.out(dst)
-	b.rec.Dispatch(b.pipes["rmsnorm"], [3]uint32{uint32(rows), 1, 1},
-		[]vkrt.Binding{xb, b.whole(w), yb}, uint32(k), xo, yo, f32bits(eps))
+	b.queue(op{kind: opRMSNorm, dst: asT("RMSNorm", dstT), a: asT("RMSNorm", xT), b: w, f: eps})
 }
 
-// MatMul quantizes x as the weight type asks, then runs one dispatch per
-// weight chunk (and per group of tokens when dst is larger than a binding).
+// MatMul: dst [N, T] = w [K, N] x [K, T].
 func (b *Backend) MatMul(dstT, wT, xT compute.Tensor) {
-	dst, w, x := asT("MatMul", dstT), asT("MatMul", wT), asT("MatMul", xT)
-	K, N := w.shape[0], compute.Elements(w.shape)/w.shape[0]
-	xk, T := compute.RowsOf(x)
-	dk, dT := compute.RowsOf(dst)
-	if xk != K || dk != N || dT != T || w.chunks == nil || x.dt != gguf.F32 || dst.dt != gguf.F32 {
-		panic(fmt.Sprintf("gpu.MatMul: dst %v = w %v (%s) x %v", dst.shape, w.shape, w.dt, x.shape))
+	compute.CheckMatMul(dstT, wT, xT)
+	w := asT("MatMul", wT)
+	if w.chunks == nil {
+		panic("gpu.MatMul: the weight is not a model tensor")
 	}
-	perTok := uint64(max(N, K)) * 4
-	tc := int(max(min(b.rng/perTok, uint64(T)), 1))
-	for t0 := 0; t0 < T; t0 += tc {
-		nt := min(tc, T-t0)
-		xs := &tensor{dt: gguf.F32, shape: []int{K, nt}, buf: x.buf, off: x.off + uint64(t0*K*4), bytes: uint64(nt*K) * 4}
-		ds := &tensor{dt: gguf.F32, shape: []int{N, nt}, buf: dst.buf, off: dst.off + uint64(t0*N*4), bytes: uint64(nt*N) * 4}
-		b.matmul(ds, w, xs, K, N, nt)
-	}
+	b.queue(op{kind: opMatMul, dsts: []*tensor{asT("MatMul", dstT)}, ws: []*tensor{w}, a: asT("MatMul", xT)})
 }
 
-func (b *Backend) matmul(dst, w, x *tensor, K, N, T int) {
-	yb, yo := b.out(dst)
-	switch w.dt {
-	case gguf.I2_S:
-		q := b.scratchBuf("q", uint64(T*K))
-		s := b.scratchBuf("qscale", uint64(T*4))
-		xb, xo := b.in(x)
-		b.rec.Dispatch(b.pipes["quantize_i8"], [3]uint32{uint32(T), 1, 1},
-			[]vkrt.Binding{xb, q.Out(0, uint64(T*K)), s.Out(0, uint64(T*4))}, uint32(K), xo)
-		for _, c := range w.chunks {
-			bind := []vkrt.Binding{c.buf.In(0, 0), q.In(0, uint64(T*K)), s.In(0, uint64(T*4)), yb}
-			if b.subgroups {
-				b.rec.Dispatch(b.pipes["matmul_i2s_subgroup"], [3]uint32{uint32((c.rows + subgroupRows - 1) / subgroupRows), 1, 1},
-					bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, f32bits(w.scale), uint32(c.rows))
-				continue
-			}
-			b.rec.Dispatch(b.pipes["matmul_i2s"], [3]uint32{uint32(c.rows), 1, 1},
-				bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, f32bits(w.scale))
-		}
-	case gguf.TQ1_0, gguf.TQ2_0:
-		nb := K / 256
-		q := b.scratchBuf("q", uint64(T*K))
-		s := b.scratchBuf("qscale", uint64(T*nb*4))
-		xb, xo := b.in(x)
-		b.rec.Dispatch(b.pipes["quantize_q8k"], [3]uint32{uint32(T * nb), 1, 1},
-			[]vkrt.Binding{xb, q.Out(0, uint64(T*K)), s.Out(0, uint64(T*nb*4))}, uint32(K), xo)
-		name := "matmul_tq2_0"
-		if w.dt == gguf.TQ1_0 {
-			name = "matmul_tq1_0"
-		}
-		for _, c := range w.chunks {
-			b.rec.Dispatch(b.pipes[name], [3]uint32{uint32(c.rows), 1, 1},
-				[]vkrt.Binding{c.buf.In(0, 0), q.In(0, uint64(T*K)), s.In(0, uint64(T*nb*4)), yb},
-				uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0)
-		}
-	default:
-		name := map[gguf.DType]string{gguf.F32: "matmul_f32", gguf.F16: "matmul_f16", gguf.BF16: "matmul_bf16", gguf.Q8_0: "matmul_q8_0"}[w.dt]
-		if name == "" {
-			panic(fmt.Sprintf("gpu.MatMul: weight type %s", w.dt))
-		}
-		xb, xo := b.in(x)
-		for _, c := range w.chunks {
-			bind := []vkrt.Binding{c.buf.In(0, 0), xb, yb}
-			if p, ok := b.pipes[name+"_subgroup"]; ok {
-				b.rec.Dispatch(p, [3]uint32{uint32((c.rows + subgroupRows - 1) / subgroupRows), 1, 1},
-					bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, xo, uint32(c.rows))
-				continue
-			}
-			b.rec.Dispatch(b.pipes[name], [3]uint32{uint32(c.rows), 1, 1},
-				bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, xo)
-		}
+// MatMuls runs several matmuls over one input: one quantization and, for
+// I2_S weights on a device with the matvec kernels, one dispatch.
+func (b *Backend) MatMuls(dstT, wT []compute.Tensor, xT compute.Tensor) {
+	if len(dstT) != len(wT) || len(dstT) == 0 {
+		panic(fmt.Sprintf("gpu.MatMuls: %d outputs for %d weights", len(dstT), len(wT)))
 	}
+	o := op{kind: opMatMul, a: asT("MatMuls", xT)}
+	for i := range wT {
+		compute.CheckMatMul(dstT[i], wT[i], xT)
+		w := asT("MatMuls", wT[i])
+		if w.chunks == nil {
+			panic("gpu.MatMuls: a weight is not a model tensor")
+		}
+		o.dsts = append(o.dsts, asT("MatMuls", dstT[i]))
+		o.ws = append(o.ws, w)
+	}
+	b.queue(o)
 }
 
 // Scale: dst = x * s.
 func (b *Backend) Scale(dstT, xT compute.Tensor, s float32) {
-	dst, x := asT("Scale", dstT), asT("Scale", xT)
-	n := sameF32("Scale", dst, x)
-	xb, xo := b.in(x)
-	yb, yo := b.out(dst)
-	b.rec.Dispatch(b.pipes["scale"], groups1D(n), []vkrt.Binding{xb, yb}, uint32(n), xo, yo, f32bits(s))
+	compute.CheckSame("Scale", dstT, xT)
+	b.queue(op{kind: opScale, dst: asT("Scale", dstT), a: asT("Scale", xT), f: s})
 }
 
 // Add: dst = a + c.
 func (b *Backend) Add(dstT, aT, cT compute.Tensor) {
-	dst, a, c := asT("Add", dstT), asT("Add", aT), asT("Add", cT)
-	n := sameF32("Add", dst, a, c)
-	ab, ao := b.in(a)
-	cb, co := b.in(c)
-	yb, yo := b.out(dst)
-	b.rec.Dispatch(b.pipes["add"], groups1D(n), []vkrt.Binding{ab, cb, yb}, uint32(n), ao, co, yo)
+	compute.CheckSame("Add", dstT, aT, cT)
+	b.queue(op{kind: opAdd, dst: asT("Add", dstT), a: asT("Add", aT), b: asT("Add", cT)})
 }
 
 // ActMul: dst = act(gate) * up.
 func (b *Backend) ActMul(dstT, gateT, upT compute.Tensor, act compute.Activation) {
-	dst, g, u := asT("ActMul", dstT), asT("ActMul", gateT), asT("ActMul", upT)
-	n := sameF32("ActMul", dst, g, u)
-	var a uint32
-	switch act {
-	case compute.ReLU2:
-		a = 0
-	case compute.SiLU:
-		a = 1
-	default:
+	compute.CheckSame("ActMul", dstT, gateT, upT)
+	if act != compute.ReLU2 && act != compute.SiLU {
 		panic(fmt.Sprintf("gpu.ActMul: unknown activation %v", act))
 	}
-	gb, gofs := b.in(g)
-	ub, uo := b.in(u)
-	yb, yo := b.out(dst)
-	b.rec.Dispatch(b.pipes["act_mul"], groups1D(n), []vkrt.Binding{gb, ub, yb}, uint32(n), gofs, uo, yo, a)
+	b.queue(op{kind: opActMul, dst: asT("ActMul", dstT), a: asT("ActMul", gateT), b: asT("ActMul", upT), act: act})
 }
 
-// RoPE rotates with the host-computed table of compute.RoPETable.
-func (b *Backend) RoPE(dstT, xT compute.Tensor, pos []int32, p compute.RoPEParams) {
-	dst, x := asT("RoPE", dstT), asT("RoPE", xT)
-	sameF32("RoPE", dst, x)
-	k, r := compute.RowsOf(x)
-	if r != len(pos) || p.HeadDim <= 0 || k%p.HeadDim != 0 || p.Dims > p.HeadDim || p.Dims%2 != 0 || p.Dims == 0 {
-		panic(fmt.Sprintf("gpu.RoPE: x %v, %d positions, %+v", x.shape, len(pos), p))
-	}
-	cs, cso := b.arenaFloats(compute.RoPETable(pos, p))
-	if cso != 0 {
-		panic("gpu.RoPE: unaligned table")
-	}
-	xb, xo := b.in(x)
-	yb, yo := b.out(dst)
-	neox := uint32(0)
-	if p.NeoX {
-		neox = 1
-	}
-	b.rec.Dispatch(b.pipes["rope"], groups1D(r*(k/p.HeadDim)*(p.Dims/2)), []vkrt.Binding{xb, cs, yb},
-		uint32(k), uint32(p.HeadDim), uint32(p.Dims), neox, uint32(r), xo, yo)
-}
-
-// StoreKV writes x's rows into the cache at pos0, rounding to its type.
-func (b *Backend) StoreKV(cacheT, xT compute.Tensor, pos0 int) {
-	c, x := asT("StoreKV", cacheT), asT("StoreKV", xT)
-	k, r := compute.RowsOf(x)
-	ck, cn := compute.RowsOf(c)
-	if ck != k || pos0 < 0 || pos0+r > cn || x.dt != gguf.F32 || k%2 != 0 || c.off != 0 {
-		panic(fmt.Sprintf("gpu.StoreKV: x %v into cache %v at %d", x.shape, c.shape, pos0))
-	}
-	f16 := uint32(0)
-	if c.dt == gguf.F16 {
-		f16 = 1
-	}
-	xb, xo := b.in(x)
-	b.rec.Dispatch(b.pipes["store_kv"], groups1D(r*k), []vkrt.Binding{xb, c.buf.Out(0, 0)},
-		uint32(k), uint32(r), uint32(pos0), xo, f16)
-}
-
-// maxHeadDim is the attention kernel's largest head (its shared Q row).
+// maxHeadDim is the largest attention head the kernels take (attn_split
+// keeps the group's query heads in shared memory).
 const maxHeadDim = 256
 
 // MaxHeadDim is the largest attention head the kernels support.
 func (b *Backend) MaxHeadDim() int { return maxHeadDim }
 
-// Attention: one workgroup per (query row, head); scores in a scratch buffer.
-func (b *Backend) Attention(dstT, qT, kT, vT compute.Tensor, p compute.AttnParams) {
-	dst, q, kc, vc := asT("Attention", dstT), asT("Attention", qT), asT("Attention", kT), asT("Attention", vT)
-	sameF32("Attention", dst, q)
-	qk, r := compute.RowsOf(q)
-	kvk, nctx := compute.RowsOf(kc)
-	hd := p.HeadDim
-	if p.NHead*hd != qk || p.NKVHead*hd != kvk || p.NKVHead <= 0 || p.NHead%p.NKVHead != 0 || p.Pos0+r > nctx || kc.dt != vc.dt || hd > maxHeadDim {
-		panic(fmt.Sprintf("gpu.Attention: q %v, k %v, v %v, %+v", q.shape, kc.shape, vc.shape, p))
+// RoPE rotates with the table rows of the positions.
+func (b *Backend) RoPE(dstT, xT, posT, tableT compute.Tensor, p compute.RoPEParams) {
+	compute.CheckRoPE(dstT, xT, posT, tableT, p)
+	if p.HeadDim > maxHeadDim {
+		panic(fmt.Sprintf("gpu.RoPE: heads of %d elements (at most %d)", p.HeadDim, maxHeadDim))
 	}
-	f16 := uint32(0)
-	if kc.dt == gguf.F16 {
-		f16 = 1
+	b.queue(op{kind: opRoPE, dst: asT("RoPE", dstT), a: asT("RoPE", xT), b: asT("RoPE", posT), c: asT("RoPE", tableT), rope: p})
+}
+
+// StoreKV writes x's rows into the cache rows of the positions.
+func (b *Backend) StoreKV(cacheT, xT, posT compute.Tensor) {
+	compute.CheckStoreKV(cacheT, xT, posT)
+	c := asT("StoreKV", cacheT)
+	b.queue(op{kind: opStoreKV, dst: c, a: asT("StoreKV", xT), b: asT("StoreKV", posT)})
+}
+
+// Attention: causal attention of q's rows over the caches.
+func (b *Backend) Attention(dstT, qT, kT, vT, posT compute.Tensor, p compute.AttnParams) {
+	compute.CheckAttention(dstT, qT, kT, vT, posT, p)
+	if p.HeadDim > maxHeadDim || p.HeadDim%2 != 0 || p.NHead > 256 {
+		panic(fmt.Sprintf("gpu.Attention: %d heads of %d elements (at most 256 heads of %d, even)", p.NHead, p.HeadDim, maxHeadDim))
 	}
-	// Rows per dispatch so the scores fit one binding.
-	perRow := uint64(p.NHead*nctx) * 4
-	rc := int(max(min(b.rng/perRow, uint64(r)), 1))
-	sc := b.scratchBuf("scores", uint64(rc)*perRow)
-	for r0 := 0; r0 < r; r0 += rc {
-		nr := min(rc, r-r0)
-		qs := &tensor{dt: gguf.F32, shape: []int{qk, nr}, buf: q.buf, off: q.off + uint64(r0*qk*4), bytes: uint64(nr*qk) * 4}
-		ys := &tensor{dt: gguf.F32, shape: []int{qk, nr}, buf: dst.buf, off: dst.off + uint64(r0*qk*4), bytes: uint64(nr*qk) * 4}
-		qb, qo := b.in(qs)
-		yb, yo := b.out(ys)
-		b.rec.Dispatch(b.pipes["attention"], [3]uint32{uint32(p.NHead), uint32(nr), 1},
-			[]vkrt.Binding{qb, kc.buf.In(0, 0), vc.buf.In(0, 0), sc.Out(0, uint64(nr)*perRow), yb},
-			uint32(p.NHead), uint32(p.NKVHead), uint32(hd), uint32(p.Pos0+r0), uint32(nctx), qo, yo, f16, f32bits(p.Scale))
+	b.queue(op{kind: opAttention, dst: asT("Attention", dstT), a: asT("Attention", qT), b: asT("Attention", kT),
+		c: asT("Attention", vT), d: asT("Attention", posT), attn: p})
+}
+
+// Penalize applies the repetition penalty on the device.
+func (b *Backend) Penalize(logitsT, idsT compute.Tensor, penalty float32) {
+	compute.CheckPenalize(logitsT, idsT)
+	b.queue(op{kind: opPenalize, dst: asT("Penalize", logitsT), a: asT("Penalize", idsT), f: penalty})
+}
+
+// TopK selects the k best logits on the device.
+func (b *Backend) TopK(dstT, logitsT compute.Tensor, k int) {
+	compute.CheckTopK(dstT, logitsT, k)
+	b.queue(op{kind: opTopK, dst: asT("TopK", dstT), a: asT("TopK", logitsT), k: k})
+}
+
+// ternary reports whether every weight is I2_S (the fused kernels' type).
+func allI2S(ws []*tensor) bool {
+	for _, w := range ws {
+		if w.dt != gguf.I2_S || len(w.chunks) != 1 {
+			return false
+		}
 	}
+	return true
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"bitnet/backend"
 	"bitnet/engine"
 	"bitnet/engine/compute"
 	"bitnet/engine/tokenizer"
@@ -112,7 +113,7 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 			return nil, fmt.Errorf("tokenizer: %w", err)
 		}
 	}
-	if l.be, err = engine.OpenBackend(engine.BackendOptions{Name: m.backend, Threads: m.threads, Device: m.device, Reference: m.reference}); err != nil {
+	if l.be, err = backend.Open(backend.Options{Name: m.backend, Threads: m.threads, Device: m.device, Reference: m.reference}); err != nil {
 		l.Close()
 		return nil, err
 	}

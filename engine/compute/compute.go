@@ -64,11 +64,25 @@ type AttnParams struct {
 	NHead   int     // query heads
 	NKVHead int     // key/value heads; query head h uses KV head h / (NHead/NKVHead)
 	HeadDim int     // elements per head
-	Pos0    int     // position of the first query row; row i is at Pos0+i
 	Scale   float32 // multiplies Q.K^T (1/sqrt(HeadDim))
 }
 
+// Candidate is one entry of a TopK result: a token id and its logit.
+type Candidate struct {
+	ID    int32
+	Logit float32
+}
+
+// MaxTopK is the largest k a backend's TopK must support.
+const MaxTopK = 256
+
 // Backend runs the ops of the forward pass.
+//
+// Values that change from one step to the next (token ids, positions, the
+// repetition-penalty window) are I32 tensors written with WriteInts, never op
+// arguments: the ops of a decode step are then the same for every token, and
+// a backend may capture them once and replay them (see Replayer). Positions
+// of the rows of one step are consecutive: pos[i] = pos[0] + i.
 //
 // Numerics every backend must follow (see docs and the CPU reference):
 //   - MatMul with ternary weights (I2_S) quantizes each row of x to int8 with
@@ -88,9 +102,13 @@ type Backend interface {
 	Name() string
 	Device() string
 
-	// Alloc returns a zeroed tensor of type F32, or F16 (KV cache only), with
-	// the given shape (ggml order). It fails when the device is out of memory.
+	// Alloc returns a zeroed tensor of type F32, F16 (KV cache only) or I32
+	// (token ids, positions, TopK results) with the given shape (ggml order).
+	// It fails when the device is out of memory.
 	Alloc(dt gguf.DType, shape ...int) (Tensor, error)
+	// Free releases a tensor made by Alloc once the work queued so far no
+	// longer needs it; the tensor and its views must not be used afterwards.
+	Free(t Tensor)
 	// Rows returns a view of rows [row0, row0+n) of a tensor of shape [k, rows].
 	Rows(t Tensor, row0, n int) Tensor
 	// Weights wraps the raw bytes of a model tensor (no conversion of the
@@ -99,34 +117,80 @@ type Backend interface {
 
 	// Write copies float32 values into an F32 tensor (tests, inputs).
 	Write(dst Tensor, src []float32) error
+	// WriteInts copies int32 values into an I32 tensor, after the work queued
+	// so far.
+	WriteInts(dst Tensor, src []int32) error
 	// Read waits for queued work and copies an F32 or F16 tensor out as float32.
 	Read(src Tensor, dst []float32) error
+	// ReadInts waits for queued work and copies an I32 tensor out.
+	ReadInts(src Tensor, dst []int32) error
 	// Flush submits queued work and waits for it.
 	Flush() error
 	Close() error
 
-	// Embed: dst[:, i] = float32(table row ids[i]); table [n_embd, n_vocab].
-	Embed(dst, table Tensor, ids []int32)
+	// Embed: dst[:, i] = float32(table row ids[i]); table [n_embd, n_vocab],
+	// ids I32 [T]. Ids outside the table give rows of zeros.
+	Embed(dst, table, ids Tensor)
 	// RMSNorm: dst = x / sqrt(mean(x^2)+eps) * w, per row; w is F32 [n].
 	RMSNorm(dst, x, w Tensor, eps float32)
 	// MatMul: dst [N, T] = w [K, N] applied to each row of x [K, T].
 	MatMul(dst, w, x Tensor)
 	// Scale: dst = x * s elementwise.
 	Scale(dst, x Tensor, s float32)
-	// RoPE rotates each head of each row of x; row i is at position pos[i].
-	// dst may be x.
-	RoPE(dst, x Tensor, pos []int32, p RoPEParams)
-	// StoreKV writes the rows of x [NKVHead*HeadDim, T] into cache rows
-	// [pos0, pos0+T) of cache [NKVHead*HeadDim, nCtx], rounding to its type.
-	StoreKV(cache, x Tensor, pos0 int)
-	// Attention: for each row i of q [NHead*HeadDim, T] (position Pos0+i),
-	// softmax over cache positions 0..Pos0+i of K, weighted sum of V; dst has
+	// RoPE rotates each head of each row of x; row i is at position pos[i]
+	// (pos I32 [T]). table is RoPETable of positions 0..n-1 as an F32 tensor
+	// [Dims, n]: every backend rotates with these values. dst may be x.
+	RoPE(dst, x, pos, table Tensor, p RoPEParams)
+	// StoreKV writes row i of x [NKVHead*HeadDim, T] into row pos[i] of
+	// cache [NKVHead*HeadDim, nCtx], rounding to the cache type.
+	StoreKV(cache, x, pos Tensor)
+	// Attention: for each row i of q [NHead*HeadDim, T], at position pos[i],
+	// softmax over cache positions 0..pos[i] of K, weighted sum of V; dst has
 	// q's shape.
-	Attention(dst, q, k, v Tensor, p AttnParams)
+	Attention(dst, q, k, v, pos Tensor, p AttnParams)
 	// ActMul: dst = act(gate) * up elementwise.
 	ActMul(dst, gate, up Tensor, act Activation)
 	// Add: dst = a + b elementwise. dst may alias a or b.
 	Add(dst, a, b Tensor)
+
+	// Penalize applies the repetition penalty to the logits [n, 1] at the ids
+	// listed in ids (I32; negative entries are padding, no id is listed
+	// twice): a positive logit is divided by penalty, another multiplied by
+	// it (float32, correctly rounded).
+	Penalize(logits, ids Tensor, penalty float32)
+	// TopK writes the k largest logits of logits [n, 1] to dst (I32 [k, 2]):
+	// row 0 the ids, row 1 the float32 bits of the logits, in the order of
+	// Candidate.Less (larger logit first, then smaller id). 1 <= k <=
+	// min(n, MaxTopK).
+	TopK(dst, logits Tensor, k int)
+}
+
+// Replayer is implemented by backends that can capture the ops of a step and
+// replay them without issuing them again (the Vulkan backend records one
+// command buffer). The engine captures a decode step once and replays it for
+// every token, writing only its I32 inputs in between.
+type Replayer interface {
+	// Capture calls fn, which issues ops (no Read, Write or Flush), and
+	// returns them as a Program without running them. It fails when an op
+	// cannot be replayed; the caller then issues the ops directly.
+	Capture(fn func()) (Program, error)
+}
+
+// Program is a captured sequence of ops.
+type Program interface {
+	// Run executes the ops again on the current contents of their tensors
+	// and waits for them; results are then readable with Read and ReadInts.
+	Run() error
+	// Release frees the program.
+	Release()
+}
+
+// Less orders candidates as TopK does: larger logit first, then smaller id.
+func (a Candidate) Less(b Candidate) bool {
+	if a.Logit != b.Logit {
+		return a.Logit > b.Logit
+	}
+	return a.ID < b.ID
 }
 
 // MultiMatMuler is implemented by backends that run several matmuls over
@@ -161,21 +225,22 @@ func RowsOf(t Tensor) (k, rows int) {
 	return s[0], Elements(s) / s[0]
 }
 
-// RoPETable returns cos and sin of every rotation angle, interleaved:
-// [len(pos)][Dims/2][2], with angle = pos * Theta^(-2j/Dims) computed in
-// float64 and rounded to float32. Every backend rotates with these values.
-func RoPETable(pos []int32, p RoPEParams) []float32 {
+// RoPETable returns cos and sin of every rotation angle of positions
+// 0..n-1, interleaved: [n][Dims/2][2], with angle = pos * Theta^(-2j/Dims)
+// computed in float64 and rounded to float32. Every backend rotates with
+// these values (the engine hands them to RoPE as a tensor [Dims, n]).
+func RoPETable(n int, p RoPEParams) []float32 {
 	half := p.Dims / 2
-	out := make([]float32, len(pos)*half*2)
+	out := make([]float32, n*half*2)
 	inv := make([]float64, half)
 	for j := range inv {
 		inv[j] = math.Pow(float64(p.Theta), -2*float64(j)/float64(p.Dims))
 	}
-	for i, ps := range pos {
+	for ps := 0; ps < n; ps++ {
 		for j := 0; j < half; j++ {
 			s, c := math.Sincos(float64(ps) * inv[j])
-			out[(i*half+j)*2] = float32(c)
-			out[(i*half+j)*2+1] = float32(s)
+			out[(ps*half+j)*2] = float32(c)
+			out[(ps*half+j)*2+1] = float32(s)
 		}
 	}
 	return out

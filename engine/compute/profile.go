@@ -81,7 +81,7 @@ func (p *Profiler) time(op string, bytes int64, f func()) {
 	p.mu.Unlock()
 }
 
-func (p *Profiler) Embed(dst, table Tensor, ids []int32) {
+func (p *Profiler) Embed(dst, table, ids Tensor) {
 	p.time("Embed", 0, func() { p.Backend.Embed(dst, table, ids) })
 }
 
@@ -118,16 +118,24 @@ func (p *Profiler) Scale(dst, x Tensor, s float32) {
 	p.time("Scale", 0, func() { p.Backend.Scale(dst, x, s) })
 }
 
-func (p *Profiler) RoPE(dst, x Tensor, pos []int32, rp RoPEParams) {
-	p.time("RoPE", 0, func() { p.Backend.RoPE(dst, x, pos, rp) })
+func (p *Profiler) RoPE(dst, x, pos, table Tensor, rp RoPEParams) {
+	p.time("RoPE", 0, func() { p.Backend.RoPE(dst, x, pos, table, rp) })
 }
 
-func (p *Profiler) StoreKV(cache, x Tensor, pos0 int) {
-	p.time("StoreKV", 0, func() { p.Backend.StoreKV(cache, x, pos0) })
+func (p *Profiler) StoreKV(cache, x, pos Tensor) {
+	p.time("StoreKV", 0, func() { p.Backend.StoreKV(cache, x, pos) })
 }
 
-func (p *Profiler) Attention(dst, q, k, v Tensor, ap AttnParams) {
-	p.time("Attention", 0, func() { p.Backend.Attention(dst, q, k, v, ap) })
+func (p *Profiler) Attention(dst, q, k, v, pos Tensor, ap AttnParams) {
+	p.time("Attention", 0, func() { p.Backend.Attention(dst, q, k, v, pos, ap) })
+}
+
+func (p *Profiler) Penalize(logits, ids Tensor, penalty float32) {
+	p.time("Penalize", 0, func() { p.Backend.Penalize(logits, ids, penalty) })
+}
+
+func (p *Profiler) TopK(dst, logits Tensor, k int) {
+	p.time("TopK", 0, func() { p.Backend.TopK(dst, logits, k) })
 }
 
 func (p *Profiler) ActMul(dst, gate, up Tensor, act Activation) {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"bitnet/backend"
 	"bitnet/engine"
 	"bitnet/engine/tokenizer"
 	"bitnet/gguf"
@@ -38,7 +39,7 @@ func loadModel(t testing.TB, path string) *model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	be, err := engine.OpenBackend(engine.BackendOptions{Name: "cpu", Threads: 2})
+	be, err := backend.Open(backend.Options{Name: "cpu", Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,14 +197,14 @@ func Cases() []Case {
 			table := h.WeightFloat(dt, 96, 50, 1)
 			ids := []int32{3, 0, 49, 3, 17}
 			out := h.Output(96, len(ids))
-			h.BE.Embed(out, table, ids)
+			h.BE.Embed(out, table, h.Ints(ids))
 			return out
 		}})
 	}
 	add(Case{Name: "embed/i2s", Exact: true, Run: func(h *Harness) compute.Tensor {
 		table := h.WeightI2S(128, 10, 0.25)
 		out := h.Output(128, 3)
-		h.BE.Embed(out, table, []int32{9, 0, 4})
+		h.BE.Embed(out, table, h.Ints([]int32{9, 0, 4}))
 		return out
 	}})
 
@@ -217,12 +217,10 @@ func Cases() []Case {
 		add(Case{Name: fmt.Sprintf("rope/neox=%v/heads=%d/hd=%d/dims=%d/t=%d", r.neox, r.heads, r.hd, r.dims, r.t), Exact: true, Run: func(h *Harness) compute.Tensor {
 			k := r.heads * r.hd
 			x := h.Input(h.Floats(k*r.t, 1), k, r.t)
-			pos := make([]int32, r.t)
-			for i := range pos {
-				pos[i] = int32(h.rng.IntN(4000))
-			}
+			pos0 := h.rng.IntN(4000)
+			p := compute.RoPEParams{HeadDim: r.hd, Dims: r.dims, Theta: r.theta, NeoX: r.neox}
 			out := h.Output(k, r.t)
-			h.BE.RoPE(out, x, pos, compute.RoPEParams{HeadDim: r.hd, Dims: r.dims, Theta: r.theta, NeoX: r.neox})
+			h.BE.RoPE(out, x, h.Positions(pos0, r.t), h.RoPETable(4000+r.t, p), p)
 			return out
 		}})
 	}
@@ -238,18 +236,19 @@ func Cases() []Case {
 			kc := h.Alloc(a.kv, kvd, nctx)
 			vc := h.Alloc(a.kv, kvd, nctx)
 			n := a.pos0 + a.t
-			h.BE.StoreKV(kc, h.Input(h.Floats(kvd*n, 1.5), kvd, n), 0)
-			h.BE.StoreKV(vc, h.Input(h.Floats(kvd*n, 1), kvd, n), 0)
+			all := h.Positions(0, n)
+			h.BE.StoreKV(kc, h.Input(h.Floats(kvd*n, 1.5), kvd, n), all)
+			h.BE.StoreKV(vc, h.Input(h.Floats(kvd*n, 1), kvd, n), all)
 			q := h.Input(h.Floats(a.nh*a.hd*a.t, 1.5), a.nh*a.hd, a.t)
 			out := h.Output(a.nh*a.hd, a.t)
-			h.BE.Attention(out, q, kc, vc, compute.AttnParams{NHead: a.nh, NKVHead: a.nkv, HeadDim: a.hd, Pos0: a.pos0, Scale: float32(1 / math.Sqrt(float64(a.hd)))})
+			h.BE.Attention(out, q, kc, vc, h.Positions(a.pos0, a.t), compute.AttnParams{NHead: a.nh, NKVHead: a.nkv, HeadDim: a.hd, Scale: float32(1 / math.Sqrt(float64(a.hd)))})
 			return out
 		}})
 	}
 	// StoreKV rounding is observable through Read of the cache.
 	add(Case{Name: "store_kv/f16", Exact: true, Run: func(h *Harness) compute.Tensor {
 		c := h.Alloc(gguf.F16, 64, 6)
-		h.BE.StoreKV(c, h.Input(h.Floats(64*4, 2), 64, 4), 2)
+		h.BE.StoreKV(c, h.Input(h.Floats(64*4, 2), 64, 4), h.Positions(2, 4))
 		out := h.Output(64, 6)
 		vals := make([]float32, 64*6)
 		if err := h.BE.Read(c, vals); err != nil {
@@ -284,5 +283,165 @@ func Cases() []Case {
 			return out
 		}})
 	}
+	// Prompt-sized ternary matmuls: tile edges (odd N and T) and real widths.
+	for _, s := range []mm{{2560, 320, 7}, {256, 100, 64}, {2560, 96, 65}, {512, 130, 512}, {6912, 64, 33}} {
+		add(Case{Name: fmt.Sprintf("matmul_i2s/k=%d/n=%d/t=%d", s.k, s.n, s.t), Exact: true, Run: func(h *Harness) compute.Tensor {
+			w := h.WeightI2S(s.k, s.n, 0.7+float32(h.rng.Float64()))
+			x := h.Input(h.Floats(s.k*s.t, 1), s.k, s.t)
+			out := h.Output(s.n, s.t)
+			h.BE.MatMul(out, w, x)
+			return out
+		}})
+	}
+	// Op sequences a backend may fuse into one kernel; each result must equal
+	// the ops run one by one.
+	for _, t := range []int{1, 3} {
+		add(Case{Name: fmt.Sprintf("fused/rmsnorm+matmul_i2s/t=%d", t), Exact: true, Run: func(h *Harness) compute.Tensor {
+			x := h.Input(h.Floats(2560*t, 2), 2560, t)
+			hn := h.Alloc(gguf.F32, 2560, t)
+			h.BE.RMSNorm(hn, x, h.Input(h.Floats(2560, 1), 2560, 1), 1e-5)
+			out := h.Output(640, t)
+			h.BE.MatMul(out, h.WeightI2S(2560, 640, 0.9), hn)
+			return out
+		}})
+		add(Case{Name: fmt.Sprintf("fused/rmsnorm+matmul_i2s/norm/t=%d", t), Exact: true, Run: func(h *Harness) compute.Tensor {
+			x := h.Input(h.Floats(2560*t, 2), 2560, t)
+			out := h.Output(2560, t)
+			h.BE.RMSNorm(out, x, h.Input(h.Floats(2560, 1), 2560, 1), 1e-5)
+			h.BE.MatMul(h.Alloc(gguf.F32, 640, t), h.WeightI2S(2560, 640, 0.9), out)
+			return out
+		}})
+		add(Case{Name: fmt.Sprintf("fused/matmul_i2s+add/t=%d", t), Exact: true, Run: func(h *Harness) compute.Tensor {
+			out := h.Output(2560, t)
+			if err := h.BE.Write(out, h.Floats(2560*t, 3)); err != nil {
+				h.T.Fatal(err)
+			}
+			y := h.Alloc(gguf.F32, 2560, t)
+			h.BE.MatMul(y, h.WeightI2S(6912, 2560, 0.6), h.Input(h.Floats(6912*t, 1), 6912, t))
+			h.BE.Add(out, out, y)
+			return out
+		}})
+		add(Case{Name: fmt.Sprintf("fused/matmuls_i2s+act_mul/t=%d", t), NMSE: 1e-12, Run: func(h *Harness) compute.Tensor {
+			x := h.Input(h.Floats(2560*t, 1), 2560, t)
+			out := h.Output(6912, t)
+			up := h.Alloc(gguf.F32, 6912, t)
+			wg, wu := h.WeightI2S(2560, 6912, 0.02), h.WeightI2S(2560, 6912, 0.03)
+			if m, ok := h.BE.(compute.MultiMatMuler); ok {
+				m.MatMuls([]compute.Tensor{out, up}, []compute.Tensor{wg, wu}, x)
+			} else {
+				h.BE.MatMul(out, wg, x)
+				h.BE.MatMul(up, wu, x)
+			}
+			h.BE.ActMul(out, out, up, compute.ReLU2)
+			return out
+		}})
+		add(Case{Name: fmt.Sprintf("fused/rope+store_kv/t=%d", t), Exact: true, Run: func(h *Harness) compute.Tensor {
+			p := compute.RoPEParams{HeadDim: 128, Dims: 128, Theta: 500000, NeoX: true}
+			table := h.RoPETable(300, p)
+			pos := h.Positions(250, t)
+			q := h.Output(2560, t)
+			if err := h.BE.Write(q, h.Floats(2560*t, 1)); err != nil {
+				h.T.Fatal(err)
+			}
+			k := h.Input(h.Floats(640*t, 1), 640, t)
+			v := h.Input(h.Floats(640*t, 1), 640, t)
+			kc, vc := h.Alloc(gguf.F16, 640, 300), h.Alloc(gguf.F16, 640, 300)
+			h.BE.RoPE(q, q, pos, table, p)
+			h.BE.RoPE(k, k, pos, table, p)
+			h.BE.StoreKV(kc, k, pos)
+			h.BE.StoreKV(vc, v, pos)
+			// q, then the rows written to both caches.
+			out := h.Output(2560+2*640, t)
+			vals := make([]float32, 2560*t)
+			if err := h.BE.Read(q, vals); err != nil {
+				h.T.Fatal(err)
+			}
+			all := make([]float32, 640*300)
+			res := make([]float32, 0, (2560+2*640)*t)
+			for i := 0; i < t; i++ {
+				res = append(res, vals[i*2560:(i+1)*2560]...)
+				for _, c := range []compute.Tensor{kc, vc} {
+					if err := h.BE.Read(c, all); err != nil {
+						h.T.Fatal(err)
+					}
+					res = append(res, all[(250+i)*640:(251+i)*640]...)
+				}
+			}
+			if err := h.BE.Write(out, res); err != nil {
+				h.T.Fatal(err)
+			}
+			return out
+		}})
+	}
+	// Attention over long contexts (split across workgroups on a GPU), then
+	// the sub-norm a backend may fuse with it.
+	for _, a := range []struct{ pos0, t int }{{0, 1}, {63, 1}, {1023, 1}, {4095, 1}, {1000, 7}, {0, 64}, {4000, 96}} {
+		add(Case{Name: fmt.Sprintf("attention/2b4t/pos0=%d/t=%d", a.pos0, a.t), NMSE: 1e-9, Run: func(h *Harness) compute.Tensor {
+			n := a.pos0 + a.t
+			kc, vc := h.Alloc(gguf.F16, 640, n+5), h.Alloc(gguf.F16, 640, n+5)
+			all := h.Positions(0, n)
+			h.BE.StoreKV(kc, h.Input(h.Floats(640*n, 1.5), 640, n), all)
+			h.BE.StoreKV(vc, h.Input(h.Floats(640*n, 1), 640, n), all)
+			q := h.Input(h.Floats(2560*a.t, 1.5), 2560, a.t)
+			out := h.Output(2560, a.t)
+			h.BE.Attention(out, q, kc, vc, h.Positions(a.pos0, a.t), compute.AttnParams{NHead: 20, NKVHead: 5, HeadDim: 128, Scale: float32(1 / math.Sqrt(128))})
+			return out
+		}})
+	}
+	for _, t := range []int{1, 2} {
+		add(Case{Name: fmt.Sprintf("fused/attention+rmsnorm+matmul_i2s/t=%d", t), NMSE: 1e-8, Run: func(h *Harness) compute.Tensor {
+			n := 300 + t
+			kc, vc := h.Alloc(gguf.F16, 640, n), h.Alloc(gguf.F16, 640, n)
+			all := h.Positions(0, n)
+			h.BE.StoreKV(kc, h.Input(h.Floats(640*n, 1.5), 640, n), all)
+			h.BE.StoreKV(vc, h.Input(h.Floats(640*n, 1), 640, n), all)
+			q := h.Input(h.Floats(2560*t, 1.5), 2560, t)
+			att := h.Output(2560, t)
+			h.BE.Attention(att, q, kc, vc, h.Positions(300, t), compute.AttnParams{NHead: 20, NKVHead: 5, HeadDim: 128, Scale: float32(1 / math.Sqrt(128))})
+			h.BE.RMSNorm(att, att, h.Input(h.Floats(2560, 1), 2560, 1), 1e-5)
+			h.BE.MatMul(h.Alloc(gguf.F32, 2560, t), h.WeightI2S(2560, 2560, 1), att)
+			return att
+		}})
+	}
+	// Candidate selection: logits with ties, a few NaN-free extremes.
+	for _, c := range []struct{ n, k int }{{1000, 1}, {1000, 40}, {128256, 1}, {128256, 40}, {128256, 104}, {128256, 256}, {300, 256}} {
+		add(Case{Name: fmt.Sprintf("topk/n=%d/k=%d", c.n, c.k), Exact: true, Run: func(h *Harness) compute.Tensor {
+			v := h.Floats(c.n, 3)
+			for i := 0; i < c.n/50; i++ { // ties, across ids far apart
+				v[h.rng.IntN(c.n)] = v[h.rng.IntN(c.n)]
+			}
+			v[h.rng.IntN(c.n)] = float32(math.Inf(-1))
+			lg := h.Input(v, c.n, 1)
+			out := h.IntOutput(c.k, 2)
+			h.BE.TopK(out, lg, c.k)
+			return out
+		}})
+	}
+	add(Case{Name: "penalize", Exact: true, Run: func(h *Harness) compute.Tensor {
+		out := h.Output(5000, 1)
+		if err := h.BE.Write(out, h.Floats(5000, 2)); err != nil {
+			h.T.Fatal(err)
+		}
+		ids := []int32{7, 4999, 0, -1, 1234, 17, -1, -1}
+		h.BE.Penalize(out, h.Ints(ids), 1.3)
+		return out
+	}})
+	add(Case{Name: "penalize+topk", Exact: true, Run: func(h *Harness) compute.Tensor {
+		lg := h.Input(h.Floats(128256, 2), 128256, 1)
+		ids := make([]int32, 64)
+		for i := range ids {
+			ids[i] = int32(i * 2003)
+		}
+		h.BE.Penalize(lg, h.Ints(ids), 0.7) // below 1: raises positive logits
+		out := h.IntOutput(40, 2)
+		h.BE.TopK(out, lg, 40)
+		return out
+	}})
+	add(Case{Name: "embed/out-of-range", Exact: true, Run: func(h *Harness) compute.Tensor {
+		table := h.WeightFloat(gguf.F16, 64, 10, 1)
+		out := h.Output(64, 3)
+		h.BE.Embed(out, table, h.Ints([]int32{2, 10, -1}))
+		return out
+	}})
 	return cs
 }

@@ -74,6 +74,29 @@ func (h *Harness) Input(vals []float32, k, rows int) compute.Tensor {
 	return t
 }
 
+// Ints uploads values into a new I32 tensor [len(vals)].
+func (h *Harness) Ints(vals []int32) compute.Tensor {
+	t := h.Alloc(gguf.I32, len(vals))
+	if err := h.BE.WriteInts(t, vals); err != nil {
+		h.T.Fatal(err)
+	}
+	return t
+}
+
+// Positions returns an I32 tensor of the n consecutive positions pos0, ...
+func (h *Harness) Positions(pos0, n int) compute.Tensor {
+	p := make([]int32, n)
+	for i := range p {
+		p[i] = int32(pos0 + i)
+	}
+	return h.Ints(p)
+}
+
+// RoPETable uploads compute.RoPETable of positions 0..n-1 as [Dims, n].
+func (h *Harness) RoPETable(n int, p compute.RoPEParams) compute.Tensor {
+	return h.Input(compute.RoPETable(n, p), p.Dims, n)
+}
+
 // Output allocates [k, rows+1] filled with NaN and returns the first rows as
 // the op's destination; the extra row is the guard checked by Check.
 func (h *Harness) Output(k, rows int) compute.Tensor {
@@ -83,6 +106,21 @@ func (h *Harness) Output(k, rows int) compute.Tensor {
 		nan[i] = float32(math.NaN())
 	}
 	if err := h.BE.Write(t, nan); err != nil {
+		h.T.Fatal(err)
+	}
+	h.base = t
+	return h.BE.Rows(t, 0, rows)
+}
+
+// IntOutput is Output for I32 results: [k, rows+1] filled with the bits of
+// NaN, the first rows returned.
+func (h *Harness) IntOutput(k, rows int) compute.Tensor {
+	t := h.Alloc(gguf.I32, k, rows+1)
+	poison := make([]int32, k*(rows+1))
+	for i := range poison {
+		poison[i] = int32(math.Float32bits(float32(math.NaN())))
+	}
+	if err := h.BE.WriteInts(t, poison); err != nil {
 		h.T.Fatal(err)
 	}
 	h.base = t
@@ -111,19 +149,33 @@ func run(t testing.TB, be compute.Backend, c Case, seed uint64) Result {
 	h := &Harness{T: t, BE: be, rng: rand.New(rand.NewPCG(seed, 0x5eed))}
 	out := c.Run(h)
 	k, rows := compute.RowsOf(out)
-	// Read the whole poisoned buffer through a view one row longer.
-	full := make([]float32, k*rows)
-	if err := be.Read(out, full); err != nil {
+	res := Result{Out: readAny(t, be, out)}
+	if h.base != nil {
+		res.Guard = readAny(t, be, be.Rows(h.base, rows, 1))
+	}
+	_ = k
+	return res
+}
+
+// readAny reads an F32 or F16 tensor, or an I32 one as the float32 values of
+// its bits.
+func readAny(t testing.TB, be compute.Backend, x compute.Tensor) []float32 {
+	n := compute.Elements(x.Shape())
+	out := make([]float32, n)
+	if x.DType() == gguf.I32 {
+		v := make([]int32, n)
+		if err := be.ReadInts(x, v); err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		for i, b := range v {
+			out[i] = math.Float32frombits(uint32(b))
+		}
+		return out
+	}
+	if err := be.Read(x, out); err != nil {
 		t.Fatalf("read: %v", err)
 	}
-	res := Result{Out: full}
-	if h.base != nil {
-		res.Guard = make([]float32, k)
-		if err := be.Read(be.Rows(h.base, rows, 1), res.Guard); err != nil {
-			t.Fatalf("read guard: %v", err)
-		}
-	}
-	return res
+	return out
 }
 
 // Compare checks got against want for case c and returns a description of

@@ -40,6 +40,8 @@ type PhysicalDevice16BitStorageFeatures C.VkPhysicalDevice16BitStorageFeatures
 type PhysicalDeviceShaderFloat16Int8Features C.VkPhysicalDeviceShaderFloat16Int8Features
 type PhysicalDeviceVulkan11Features C.VkPhysicalDeviceVulkan11Features
 type PhysicalDeviceVulkan12Features C.VkPhysicalDeviceVulkan12Features
+type PhysicalDeviceShaderIntegerDotProductFeatures C.VkPhysicalDeviceShaderIntegerDotProductFeatures
+type PhysicalDeviceShaderIntegerDotProductProperties C.VkPhysicalDeviceShaderIntegerDotProductProperties
 
 type MemoryType C.VkMemoryType
 type MemoryHeap C.VkMemoryHeap
@@ -111,40 +113,42 @@ const (
 // Structure types.
 
 const (
-	StructureTypeApplicationInfo                         = C.VK_STRUCTURE_TYPE_APPLICATION_INFO
-	StructureTypeInstanceCreateInfo                      = C.VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
-	StructureTypeDebugUtilsMessengerCreateInfoEXT        = C.VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
-	StructureTypePhysicalDeviceProperties2               = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
-	StructureTypePhysicalDeviceSubgroupProperties        = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES
-	StructureTypePhysicalDeviceDriverProperties          = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES
-	StructureTypePhysicalDeviceMaintenance3Properties    = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES
-	StructureTypePhysicalDeviceFeatures2                 = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
-	StructureTypePhysicalDevice8BitStorageFeatures       = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES
-	StructureTypePhysicalDevice16BitStorageFeatures      = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES
-	StructureTypePhysicalDeviceShaderFloat16Int8Features = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES
-	StructureTypePhysicalDeviceVulkan11Features          = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES
-	StructureTypePhysicalDeviceVulkan12Features          = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
-	StructureTypeDeviceQueueCreateInfo                   = C.VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO
-	StructureTypeDeviceCreateInfo                        = C.VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
-	StructureTypeBufferCreateInfo                        = C.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
-	StructureTypeMemoryAllocateInfo                      = C.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO
-	StructureTypeMappedMemoryRange                       = C.VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE
-	StructureTypeShaderModuleCreateInfo                  = C.VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO
-	StructureTypeDescriptorSetLayoutCreateInfo           = C.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO
-	StructureTypePipelineLayoutCreateInfo                = C.VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO
-	StructureTypePipelineShaderStageCreateInfo           = C.VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
-	StructureTypeComputePipelineCreateInfo               = C.VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
-	StructureTypeDescriptorPoolCreateInfo                = C.VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
-	StructureTypeDescriptorSetAllocateInfo               = C.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO
-	StructureTypeWriteDescriptorSet                      = C.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
-	StructureTypeCommandPoolCreateInfo                   = C.VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
-	StructureTypeCommandBufferAllocateInfo               = C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
-	StructureTypeCommandBufferBeginInfo                  = C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
-	StructureTypeMemoryBarrier                           = C.VK_STRUCTURE_TYPE_MEMORY_BARRIER
-	StructureTypeBufferMemoryBarrier                     = C.VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER
-	StructureTypeSubmitInfo                              = C.VK_STRUCTURE_TYPE_SUBMIT_INFO
-	StructureTypeFenceCreateInfo                         = C.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
-	StructureTypeQueryPoolCreateInfo                     = C.VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO
+	StructureTypeApplicationInfo                                 = C.VK_STRUCTURE_TYPE_APPLICATION_INFO
+	StructureTypeInstanceCreateInfo                              = C.VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
+	StructureTypeDebugUtilsMessengerCreateInfoEXT                = C.VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
+	StructureTypePhysicalDeviceProperties2                       = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
+	StructureTypePhysicalDeviceSubgroupProperties                = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES
+	StructureTypePhysicalDeviceDriverProperties                  = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES
+	StructureTypePhysicalDeviceMaintenance3Properties            = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES
+	StructureTypePhysicalDeviceFeatures2                         = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
+	StructureTypePhysicalDevice8BitStorageFeatures               = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES
+	StructureTypePhysicalDevice16BitStorageFeatures              = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES
+	StructureTypePhysicalDeviceShaderFloat16Int8Features         = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES
+	StructureTypePhysicalDeviceVulkan11Features                  = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES
+	StructureTypePhysicalDeviceVulkan12Features                  = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
+	StructureTypePhysicalDeviceShaderIntegerDotProductFeatures   = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES
+	StructureTypePhysicalDeviceShaderIntegerDotProductProperties = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES
+	StructureTypeDeviceQueueCreateInfo                           = C.VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO
+	StructureTypeDeviceCreateInfo                                = C.VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
+	StructureTypeBufferCreateInfo                                = C.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
+	StructureTypeMemoryAllocateInfo                              = C.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO
+	StructureTypeMappedMemoryRange                               = C.VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE
+	StructureTypeShaderModuleCreateInfo                          = C.VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO
+	StructureTypeDescriptorSetLayoutCreateInfo                   = C.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO
+	StructureTypePipelineLayoutCreateInfo                        = C.VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO
+	StructureTypePipelineShaderStageCreateInfo                   = C.VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
+	StructureTypeComputePipelineCreateInfo                       = C.VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
+	StructureTypeDescriptorPoolCreateInfo                        = C.VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
+	StructureTypeDescriptorSetAllocateInfo                       = C.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO
+	StructureTypeWriteDescriptorSet                              = C.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
+	StructureTypeCommandPoolCreateInfo                           = C.VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
+	StructureTypeCommandBufferAllocateInfo                       = C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
+	StructureTypeCommandBufferBeginInfo                          = C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
+	StructureTypeMemoryBarrier                                   = C.VK_STRUCTURE_TYPE_MEMORY_BARRIER
+	StructureTypeBufferMemoryBarrier                             = C.VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER
+	StructureTypeSubmitInfo                                      = C.VK_STRUCTURE_TYPE_SUBMIT_INFO
+	StructureTypeFenceCreateInfo                                 = C.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
+	StructureTypeQueryPoolCreateInfo                             = C.VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO
 )
 
 // Enums and flags.
@@ -198,6 +202,7 @@ const (
 	QueryTypeTimestamp                       = C.VK_QUERY_TYPE_TIMESTAMP
 	QueryResult64Bit                         = C.VK_QUERY_RESULT_64_BIT
 	QueryResultWaitBit                       = C.VK_QUERY_RESULT_WAIT_BIT
+	CommandBufferUsageSimultaneousUseBit     = C.VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT
 
 	PipelineStageTopOfPipeBit     = C.VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT
 	PipelineStageComputeShaderBit = C.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT

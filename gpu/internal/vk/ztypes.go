@@ -391,6 +391,46 @@ type PhysicalDeviceVulkan12Features struct {
 	SubgroupBroadcastDynamicId                         uint32
 	Pad_cgo_0                                          [4]byte
 }
+type PhysicalDeviceShaderIntegerDotProductFeatures struct {
+	SType                   uint32
+	PNext                   unsafe.Pointer
+	ShaderIntegerDotProduct uint32
+	Pad_cgo_0               [4]byte
+}
+type PhysicalDeviceShaderIntegerDotProductProperties struct {
+	SType                                                                         uint32
+	PNext                                                                         unsafe.Pointer
+	IntegerDotProduct8BitUnsignedAccelerated                                      uint32
+	IntegerDotProduct8BitSignedAccelerated                                        uint32
+	IntegerDotProduct8BitMixedSignednessAccelerated                               uint32
+	IntegerDotProduct4x8BitPackedUnsignedAccelerated                              uint32
+	IntegerDotProduct4x8BitPackedSignedAccelerated                                uint32
+	IntegerDotProduct4x8BitPackedMixedSignednessAccelerated                       uint32
+	IntegerDotProduct16BitUnsignedAccelerated                                     uint32
+	IntegerDotProduct16BitSignedAccelerated                                       uint32
+	IntegerDotProduct16BitMixedSignednessAccelerated                              uint32
+	IntegerDotProduct32BitUnsignedAccelerated                                     uint32
+	IntegerDotProduct32BitSignedAccelerated                                       uint32
+	IntegerDotProduct32BitMixedSignednessAccelerated                              uint32
+	IntegerDotProduct64BitUnsignedAccelerated                                     uint32
+	IntegerDotProduct64BitSignedAccelerated                                       uint32
+	IntegerDotProduct64BitMixedSignednessAccelerated                              uint32
+	IntegerDotProductAccumulatingSaturating8BitUnsignedAccelerated                uint32
+	IntegerDotProductAccumulatingSaturating8BitSignedAccelerated                  uint32
+	IntegerDotProductAccumulatingSaturating8BitMixedSignednessAccelerated         uint32
+	IntegerDotProductAccumulatingSaturating4x8BitPackedUnsignedAccelerated        uint32
+	IntegerDotProductAccumulatingSaturating4x8BitPackedSignedAccelerated          uint32
+	IntegerDotProductAccumulatingSaturating4x8BitPackedMixedSignednessAccelerated uint32
+	IntegerDotProductAccumulatingSaturating16BitUnsignedAccelerated               uint32
+	IntegerDotProductAccumulatingSaturating16BitSignedAccelerated                 uint32
+	IntegerDotProductAccumulatingSaturating16BitMixedSignednessAccelerated        uint32
+	IntegerDotProductAccumulatingSaturating32BitUnsignedAccelerated               uint32
+	IntegerDotProductAccumulatingSaturating32BitSignedAccelerated                 uint32
+	IntegerDotProductAccumulatingSaturating32BitMixedSignednessAccelerated        uint32
+	IntegerDotProductAccumulatingSaturating64BitUnsignedAccelerated               uint32
+	IntegerDotProductAccumulatingSaturating64BitSignedAccelerated                 uint32
+	IntegerDotProductAccumulatingSaturating64BitMixedSignednessAccelerated        uint32
+}
 
 type MemoryType struct {
 	PropertyFlags uint32
@@ -682,40 +722,42 @@ const (
 )
 
 const (
-	StructureTypeApplicationInfo                         = 0x0
-	StructureTypeInstanceCreateInfo                      = 0x1
-	StructureTypeDebugUtilsMessengerCreateInfoEXT        = 0x3b9cbe04
-	StructureTypePhysicalDeviceProperties2               = 0x3b9bb079
-	StructureTypePhysicalDeviceSubgroupProperties        = 0x3b9c3930
-	StructureTypePhysicalDeviceDriverProperties          = 0x3b9dc7a0
-	StructureTypePhysicalDeviceMaintenance3Properties    = 0x3b9d5a40
-	StructureTypePhysicalDeviceFeatures2                 = 0x3b9bb078
-	StructureTypePhysicalDevice8BitStorageFeatures       = 0x3b9d7d68
-	StructureTypePhysicalDevice16BitStorageFeatures      = 0x3b9c0e38
-	StructureTypePhysicalDeviceShaderFloat16Int8Features = 0x3b9c0a50
-	StructureTypePhysicalDeviceVulkan11Features          = 0x31
-	StructureTypePhysicalDeviceVulkan12Features          = 0x33
-	StructureTypeDeviceQueueCreateInfo                   = 0x2
-	StructureTypeDeviceCreateInfo                        = 0x3
-	StructureTypeBufferCreateInfo                        = 0xc
-	StructureTypeMemoryAllocateInfo                      = 0x5
-	StructureTypeMappedMemoryRange                       = 0x6
-	StructureTypeShaderModuleCreateInfo                  = 0x10
-	StructureTypeDescriptorSetLayoutCreateInfo           = 0x20
-	StructureTypePipelineLayoutCreateInfo                = 0x1e
-	StructureTypePipelineShaderStageCreateInfo           = 0x12
-	StructureTypeComputePipelineCreateInfo               = 0x1d
-	StructureTypeDescriptorPoolCreateInfo                = 0x21
-	StructureTypeDescriptorSetAllocateInfo               = 0x22
-	StructureTypeWriteDescriptorSet                      = 0x23
-	StructureTypeCommandPoolCreateInfo                   = 0x27
-	StructureTypeCommandBufferAllocateInfo               = 0x28
-	StructureTypeCommandBufferBeginInfo                  = 0x2a
-	StructureTypeMemoryBarrier                           = 0x2e
-	StructureTypeBufferMemoryBarrier                     = 0x2c
-	StructureTypeSubmitInfo                              = 0x4
-	StructureTypeFenceCreateInfo                         = 0x8
-	StructureTypeQueryPoolCreateInfo                     = 0xb
+	StructureTypeApplicationInfo                                 = 0x0
+	StructureTypeInstanceCreateInfo                              = 0x1
+	StructureTypeDebugUtilsMessengerCreateInfoEXT                = 0x3b9cbe04
+	StructureTypePhysicalDeviceProperties2                       = 0x3b9bb079
+	StructureTypePhysicalDeviceSubgroupProperties                = 0x3b9c3930
+	StructureTypePhysicalDeviceDriverProperties                  = 0x3b9dc7a0
+	StructureTypePhysicalDeviceMaintenance3Properties            = 0x3b9d5a40
+	StructureTypePhysicalDeviceFeatures2                         = 0x3b9bb078
+	StructureTypePhysicalDevice8BitStorageFeatures               = 0x3b9d7d68
+	StructureTypePhysicalDevice16BitStorageFeatures              = 0x3b9c0e38
+	StructureTypePhysicalDeviceShaderFloat16Int8Features         = 0x3b9c0a50
+	StructureTypePhysicalDeviceVulkan11Features                  = 0x31
+	StructureTypePhysicalDeviceVulkan12Features                  = 0x33
+	StructureTypePhysicalDeviceShaderIntegerDotProductFeatures   = 0x3b9f0fc0
+	StructureTypePhysicalDeviceShaderIntegerDotProductProperties = 0x3b9f0fc1
+	StructureTypeDeviceQueueCreateInfo                           = 0x2
+	StructureTypeDeviceCreateInfo                                = 0x3
+	StructureTypeBufferCreateInfo                                = 0xc
+	StructureTypeMemoryAllocateInfo                              = 0x5
+	StructureTypeMappedMemoryRange                               = 0x6
+	StructureTypeShaderModuleCreateInfo                          = 0x10
+	StructureTypeDescriptorSetLayoutCreateInfo                   = 0x20
+	StructureTypePipelineLayoutCreateInfo                        = 0x1e
+	StructureTypePipelineShaderStageCreateInfo                   = 0x12
+	StructureTypeComputePipelineCreateInfo                       = 0x1d
+	StructureTypeDescriptorPoolCreateInfo                        = 0x21
+	StructureTypeDescriptorSetAllocateInfo                       = 0x22
+	StructureTypeWriteDescriptorSet                              = 0x23
+	StructureTypeCommandPoolCreateInfo                           = 0x27
+	StructureTypeCommandBufferAllocateInfo                       = 0x28
+	StructureTypeCommandBufferBeginInfo                          = 0x2a
+	StructureTypeMemoryBarrier                                   = 0x2e
+	StructureTypeBufferMemoryBarrier                             = 0x2c
+	StructureTypeSubmitInfo                                      = 0x4
+	StructureTypeFenceCreateInfo                                 = 0x8
+	StructureTypeQueryPoolCreateInfo                             = 0xb
 )
 
 const (
@@ -767,6 +809,7 @@ const (
 	QueryTypeTimestamp                       = 0x2
 	QueryResult64Bit                         = 0x1
 	QueryResultWaitBit                       = 0x2
+	CommandBufferUsageSimultaneousUseBit     = 0x4
 
 	PipelineStageTopOfPipeBit     = 0x1
 	PipelineStageComputeShaderBit = 0x800
@@ -860,6 +903,14 @@ func (s *PhysicalDeviceVulkan11Features) header() *BaseOutStructure {
 }
 
 func (s *PhysicalDeviceVulkan12Features) header() *BaseOutStructure {
+	return (*BaseOutStructure)(unsafe.Pointer(s))
+}
+
+func (s *PhysicalDeviceShaderIntegerDotProductFeatures) header() *BaseOutStructure {
+	return (*BaseOutStructure)(unsafe.Pointer(s))
+}
+
+func (s *PhysicalDeviceShaderIntegerDotProductProperties) header() *BaseOutStructure {
 	return (*BaseOutStructure)(unsafe.Pointer(s))
 }
 

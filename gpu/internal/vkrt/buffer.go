@@ -16,14 +16,20 @@ const (
 	// KV cache); the host reaches it through Upload and Download.
 	DeviceLocal Memory = iota
 	// HostVisible memory is mapped (Buffer.Mapped) and coherent, preferring
-	// host-cached types: staging, small per-step inputs (token ids,
-	// positions) the host writes before Submit, outputs it reads after.
+	// host-cached types: staging and downloads.
 	HostVisible
+	// Shared memory is mapped and coherent, preferring device-local types
+	// (resizable BAR): small per-step inputs the host writes and kernels
+	// read (token ids, positions) and small results the host reads.
+	Shared
 )
 
 func (m Memory) String() string {
-	if m == HostVisible {
+	switch m {
+	case HostVisible:
 		return "host-visible"
+	case Shared:
+		return "shared"
 	}
 	return "device-local"
 }
@@ -128,6 +134,9 @@ func (d *Device) NewBuffer(size uint64, kind Memory) (*Buffer, error) {
 	case HostVisible:
 		required = vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
 		preferred = vk.MemoryPropertyHostCachedBit
+	case Shared:
+		required = vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
+		preferred = vk.MemoryPropertyDeviceLocalBit
 	default:
 		required = vk.MemoryPropertyDeviceLocalBit
 	}
@@ -157,7 +166,7 @@ func (d *Device) NewBuffer(size uint64, kind Memory) (*Buffer, error) {
 		return nil, err
 	}
 	b := &Buffer{d: d, id: d.nextBufferID(), buf: buf, mem: mem, size: size, kind: kind}
-	if kind == HostVisible {
+	if kind != DeviceLocal {
 		m, err := d.vk.MapMemory(mem, 0, size)
 		if err != nil {
 			b.Destroy()
@@ -246,6 +255,7 @@ func (d *Device) Upload(dst *Buffer, offset uint64, src []byte) error {
 	if n == 0 {
 		return nil
 	}
+	d.stats.BytesUp += n
 	if dst.mapped != nil {
 		if err := d.WaitIdle(); err != nil {
 			return err
@@ -284,6 +294,7 @@ func (d *Device) Download(src *Buffer, offset uint64, dst []byte) error {
 	if n == 0 {
 		return nil
 	}
+	d.stats.BytesDown += n
 	if src.mapped != nil {
 		if err := d.WaitIdle(); err != nil {
 			return err

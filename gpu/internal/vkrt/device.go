@@ -52,7 +52,38 @@ type Device struct {
 	xferM    sync.Mutex
 	closed   bool
 	closeErr error
+
+	stats Stats
 }
+
+// Stats are a device's running totals of the work the host gave it, for
+// instruments (bench, tests of a step's structure). Read them with
+// Device.Stats and subtract two readings.
+type Stats struct {
+	Dispatches uint64 // dispatches recorded
+	Barriers   uint64 // pipeline barriers recorded between commands
+	Commands   uint64 // dispatches, copies and fills recorded
+	Submits    uint64 // queue submissions (each waited for)
+	Replays    uint64 // submissions of captured command buffers
+	BytesUp    uint64 // bytes the host wrote: uploads and mapped writes
+	BytesDown  uint64 // bytes the host read: downloads and mapped reads
+}
+
+// Sub returns s - o.
+func (s Stats) Sub(o Stats) Stats {
+	return Stats{s.Dispatches - o.Dispatches, s.Barriers - o.Barriers, s.Commands - o.Commands, s.Submits - o.Submits,
+		s.Replays - o.Replays, s.BytesUp - o.BytesUp, s.BytesDown - o.BytesDown}
+}
+
+// Stats returns the running totals.
+func (d *Device) Stats() Stats { return d.stats }
+
+// CountHostWrite and CountHostRead add bytes the host moved through mapped
+// memory to the totals.
+func (d *Device) CountHostWrite(n int) { d.stats.BytesUp += uint64(n) }
+
+// CountHostRead: see CountHostWrite.
+func (d *Device) CountHostRead(n int) { d.stats.BytesDown += uint64(n) }
 
 // Open creates a device according to opts.
 func Open(opts Options) (*Device, error) {
@@ -83,7 +114,7 @@ func Open(opts Options) (*Device, error) {
 func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, error) {
 	// Enable every feature of interest the device has: the kernels read
 	// int8 and fp16 storage buffers.
-	f := newDeviceFeatures()
+	f := newDeviceFeatures(info.Features.IntegerDotProduct)
 	fe := info.Features
 	f.f2.Features.ShaderInt16 = vk.Bool32(fe.ShaderInt16)
 	f.f2.Features.ShaderInt64 = vk.Bool32(fe.ShaderInt64)
@@ -91,6 +122,7 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 	f.v12.StorageBuffer8BitAccess = vk.Bool32(fe.StorageBuffer8BitAccess)
 	f.v12.ShaderInt8 = vk.Bool32(fe.ShaderInt8)
 	f.v12.ShaderFloat16 = vk.Bool32(fe.ShaderFloat16)
+	f.dot.ShaderIntegerDotProduct = vk.Bool32(fe.IntegerDotProduct)
 
 	prio := float32(1)
 	qinfo := &vk.DeviceQueueCreateInfo{
@@ -104,7 +136,15 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 		QueueCreateInfoCount: 1,
 		PQueueCreateInfos:    qinfo,
 	}
-	vk.Chain(dinfo, &f.f2, &f.v11, &f.v12)
+	if fe.IntegerDotProduct {
+		vk.Chain(dinfo, &f.f2, &f.v11, &f.v12, &f.dot)
+	} else {
+		vk.Chain(dinfo, &f.f2, &f.v11, &f.v12)
+	}
+	if info.hasDotExt && fe.IntegerDotProduct {
+		dinfo.EnabledExtensionCount = 1
+		dinfo.PpEnabledExtensionNames = vk.CStrings([]string{dotExtension})
+	}
 	dev, err := in.vk.CreateDevice(pd, dinfo)
 	if err != nil {
 		return nil, fmt.Errorf("vulkan: creating a device on %s: %w", info.Name, err)
@@ -159,6 +199,7 @@ func (d *Device) submit(cb vk.CommandBuffer, fence vk.Fence) error {
 	}}
 	d.queueM.Lock()
 	err := d.vk.QueueSubmit(d.queue, si, fence)
+	d.stats.Submits++
 	d.queueM.Unlock()
 	if err != nil {
 		return err

@@ -12,12 +12,17 @@ import (
 
 // Binding is a storage-buffer binding: Size bytes of Buffer at Offset
 // (Size 0: to the end of the buffer). Write marks ranges the shader writes;
-// the Recorder places barriers from them.
+// the Recorder places barriers from them. When AccessSize is not 0, the
+// command touches only bytes [AccessOffset, AccessOffset+AccessSize) of the
+// buffer (a view inside a whole-buffer binding), and barriers are placed
+// from that range.
 type Binding struct {
-	Buffer *Buffer
-	Offset uint64
-	Size   uint64
-	Write  bool
+	Buffer       *Buffer
+	Offset       uint64
+	Size         uint64
+	Write        bool
+	AccessOffset uint64
+	AccessSize   uint64
 }
 
 func (b Binding) size() uint64 {
@@ -67,6 +72,13 @@ type Recorder struct {
 	writes   []span
 	bound    *Pipeline
 	push     []uint32
+
+	// capture holds the command buffer of a capture in progress (see
+	// BeginCapture); main is the recorder's own while it lasts.
+	capturing bool
+	main      vk.CommandBuffer
+
+	prof *profile // timestamps after every dispatch, when profiling
 }
 
 func (d *Device) newCommandBuffer() (vk.CommandPool, vk.CommandBuffer, vk.Fence, error) {
@@ -129,7 +141,11 @@ func (r *Recorder) begin() bool {
 	if r.open {
 		return true
 	}
-	if err := r.d.vk.BeginCommandBuffer(r.cb, vk.CommandBufferUsageOneTimeSubmitBit); err != nil {
+	usage := uint32(vk.CommandBufferUsageOneTimeSubmitBit)
+	if r.capturing {
+		usage = 0
+	}
+	if err := r.d.vk.BeginCommandBuffer(r.cb, usage); err != nil {
 		r.err = err
 		return false
 	}
@@ -137,6 +153,9 @@ func (r *Recorder) begin() bool {
 	r.d.sets.hold()
 	// Order this submission after the previous ones' writes.
 	fullBarrier(r.d.vk, r.cb)
+	if r.prof != nil && !r.capturing {
+		r.prof.begin(r.d.vk, r.cb)
+	}
 	return true
 }
 
@@ -173,6 +192,7 @@ func (r *Recorder) Barrier() {
 func (r *Recorder) barrier() {
 	fullBarrier(r.d.vk, r.cb)
 	r.barriers++
+	r.d.stats.Barriers++
 	r.reads = r.reads[:0]
 	r.writes = r.writes[:0]
 }
@@ -212,6 +232,17 @@ func (r *Recorder) checkBinding(where string, i int, b Binding) span {
 	return span{id: b.Buffer.id, off: b.Offset, end: b.Offset + b.size()}
 }
 
+// access is the range a binding's command touches.
+func (b Binding) access(s span) span {
+	if b.AccessSize == 0 {
+		return s
+	}
+	if b.AccessOffset < s.off || b.AccessOffset+b.AccessSize > s.end {
+		panic(fmt.Sprintf("vkrt: access range [%d, +%d) outside its binding [%d, %d)", b.AccessOffset, b.AccessSize, s.off, s.end))
+	}
+	return span{id: s.id, off: b.AccessOffset, end: b.AccessOffset + b.AccessSize}
+}
+
 // Dispatch records pipeline p over groups workgroups with bindings
 // (len(bindings) == p.Buffers(), binding i at layout binding i) and push
 // constants (at most p.PushSize() bytes; fewer leaves the rest undefined).
@@ -243,7 +274,7 @@ func (r *Recorder) Dispatch(p *Pipeline, groups [3]uint32, bindings []Binding, p
 			panic(fmt.Sprintf("vkrt: %s: binding %d: %d bytes exceed the device's storage buffer range of %d; split the tensor",
 				p.name, i, n, lim.MaxStorageBufferRange))
 		}
-		spans[i], writes[i] = s, b.Write
+		spans[i], writes[i] = b.access(s), b.Write
 		key.b[i] = setBinding{id: s.id, buf: b.Buffer.buf, off: s.off, size: s.end - s.off}
 	}
 	if !r.begin() {
@@ -267,6 +298,20 @@ func (r *Recorder) Dispatch(p *Pipeline, groups [3]uint32, bindings []Binding, p
 	}
 	dv.CmdDispatch(r.cb, groups[0], groups[1], groups[2])
 	r.commands++
+	r.d.stats.Dispatches++
+	r.d.stats.Commands++
+	if r.prof != nil && !r.capturing {
+		r.prof.mark(dv, r.cb, p.name)
+	}
+}
+
+// DispatchLabel is Dispatch with a profiling label (the kernel name when
+// empty) for Profile's per-label times.
+func (r *Recorder) DispatchLabel(label string, p *Pipeline, groups [3]uint32, bindings []Binding, push ...uint32) {
+	if r.prof != nil {
+		r.prof.label = label
+	}
+	r.Dispatch(p, groups, bindings, push...)
 }
 
 // Copy records a copy of src into dst; the sizes must match (Size 0 in
@@ -292,6 +337,7 @@ func (r *Recorder) Copy(dst, src Binding) {
 	r.track([]span{ds, ss}, []bool{true, false})
 	r.d.vk.CmdCopyBuffer(r.cb, src.Buffer.buf, dst.Buffer.buf, []vk.BufferCopy{{SrcOffset: src.Offset, DstOffset: dst.Offset, Size: n}})
 	r.commands++
+	r.d.stats.Commands++
 }
 
 // Fill records filling dst (offset and size multiples of 4) with the
@@ -307,6 +353,7 @@ func (r *Recorder) Fill(dst Binding, v uint32) {
 	r.track([]span{s}, []bool{true})
 	r.d.vk.CmdFillBuffer(r.cb, dst.Buffer.buf, s.off, s.end-s.off, v)
 	r.commands++
+	r.d.stats.Commands++
 }
 
 // Submit ends the recording, submits it, waits for it to complete and
@@ -314,6 +361,9 @@ func (r *Recorder) Fill(dst Binding, v uint32) {
 // are readable when it returns. An error of a recorded command (descriptor
 // allocation) is returned here, and the recording is dropped.
 func (r *Recorder) Submit() error {
+	if r.capturing {
+		panic("vkrt: Submit during a capture")
+	}
 	err := r.err
 	if r.open {
 		if err == nil {
@@ -324,6 +374,9 @@ func (r *Recorder) Submit() error {
 		}
 		if err == nil && r.commands > 0 {
 			err = r.d.submit(r.cb, r.fence)
+			if err == nil && r.prof != nil {
+				err = r.prof.collect(r.d)
+			}
 		}
 		if e := r.d.vk.ResetCommandBuffer(r.cb); err == nil {
 			err = e
@@ -339,6 +392,101 @@ func (r *Recorder) Submit() error {
 		return fmt.Errorf("vulkan: submit: %w", err)
 	}
 	return nil
+}
+
+// BeginCapture starts recording into a new reusable command buffer instead
+// of the recorder's own: the commands recorded until EndCapture are not
+// submitted by Submit but returned as a Graph to run any number of times.
+// Work recorded before must have been submitted.
+func (r *Recorder) BeginCapture() error {
+	if r.open || r.capturing {
+		return fmt.Errorf("vkrt: BeginCapture with unsubmitted work or a capture in progress")
+	}
+	cb, err := r.d.vk.AllocateCommandBuffer(r.pool)
+	if err != nil {
+		return err
+	}
+	r.main, r.cb, r.capturing = r.cb, cb, true
+	return nil
+}
+
+// EndCapture ends the capture and returns its commands as a Graph (nil
+// when nothing was recorded).
+func (r *Recorder) EndCapture() (*Graph, error) {
+	if !r.capturing {
+		return nil, fmt.Errorf("vkrt: EndCapture without BeginCapture")
+	}
+	cb := r.cb
+	r.cb, r.capturing = r.main, false
+	err := r.err
+	g := &Graph{d: r.d, pool: r.pool, cb: cb, commands: r.commands, barriers: r.barriers}
+	if r.open {
+		if err == nil {
+			hostBarrier(r.d.vk, cb)
+		}
+		if e := r.d.vk.EndCommandBuffer(cb); err == nil {
+			err = e
+		}
+		g.holds = true // the sets the commands use stay cached until Release
+	}
+	r.open, r.err = false, nil
+	r.commands, r.barriers = 0, 0
+	r.reads, r.writes = r.reads[:0], r.writes[:0]
+	r.bound = nil
+	if err == nil && g.commands > 0 {
+		g.fence, err = r.d.vk.CreateFence(false)
+	}
+	if err != nil || g.commands == 0 {
+		g.Release()
+		if err != nil {
+			return nil, fmt.Errorf("vulkan: capture: %w", err)
+		}
+		return nil, nil
+	}
+	return g, nil
+}
+
+// Graph is a captured, reusable command buffer.
+type Graph struct {
+	d        *Device
+	pool     vk.CommandPool
+	cb       vk.CommandBuffer
+	fence    vk.Fence
+	holds    bool
+	commands int
+	barriers int
+}
+
+// Commands and Barriers count what the graph records.
+func (g *Graph) Commands() int { return g.commands }
+
+// Barriers is the number of barriers between the graph's commands.
+func (g *Graph) Barriers() int { return g.barriers }
+
+// Run submits the graph and waits for it; the host may then read its
+// results in host-visible memory.
+func (g *Graph) Run() error {
+	if g.cb == 0 {
+		return fmt.Errorf("vkrt: Run of a released graph")
+	}
+	g.d.stats.Replays++
+	if err := g.d.submit(g.cb, g.fence); err != nil {
+		return fmt.Errorf("vulkan: submit: %w", err)
+	}
+	return nil
+}
+
+// Release frees the graph; it must not be running.
+func (g *Graph) Release() {
+	if g.cb == 0 {
+		return
+	}
+	g.d.vk.FreeCommandBuffer(g.pool, g.cb)
+	g.d.vk.DestroyFence(g.fence)
+	if g.holds {
+		g.d.sets.release()
+	}
+	g.cb = 0
 }
 
 // setBinding is one binding of a descriptor set key.
@@ -464,4 +612,109 @@ func (c *setCache) destroy() {
 	}
 	c.pools = nil
 	clear(c.sets)
+}
+
+// profile writes a timestamp after every dispatch of a submission and adds
+// the time since the previous timestamp to the dispatch's label: the GPU
+// time of each kernel, barriers included (dependent dispatches run one
+// after another; independent ones may overlap, and then share their time).
+type profile struct {
+	pool   vk.QueryPool
+	max    uint32
+	n      uint32
+	labels []string
+	label  string
+	period float64 // ns per tick
+	mask   uint64
+	Times  map[string]ProfileStat
+}
+
+// ProfileStat is the accumulated GPU time of one label.
+type ProfileStat struct {
+	Calls int
+	Nanos float64
+}
+
+const profileQueries = 8192
+
+// Profile turns per-dispatch GPU timestamps on (or off with false) for the
+// recorder's own submissions; ProfileTimes returns what they measured. The
+// device needs timestamps on its compute queue.
+func (r *Recorder) Profile(on bool) error {
+	if !on {
+		if r.prof != nil {
+			r.d.vk.DestroyQueryPool(r.prof.pool)
+			r.prof = nil
+		}
+		return nil
+	}
+	if r.prof != nil {
+		return nil
+	}
+	if r.d.Info.tsBits == 0 || r.d.Info.Limits.TimestampPeriod == 0 {
+		return fmt.Errorf("vulkan: %s has no timestamps on its compute queue", r.d.Info.Name)
+	}
+	pool, err := r.d.vk.CreateQueryPool(&vk.QueryPoolCreateInfo{
+		SType: vk.StructureTypeQueryPoolCreateInfo, QueryType: vk.QueryTypeTimestamp, QueryCount: profileQueries,
+	})
+	if err != nil {
+		return err
+	}
+	mask := ^uint64(0)
+	if b := r.d.Info.tsBits; b < 64 {
+		mask = 1<<b - 1
+	}
+	r.prof = &profile{pool: pool, max: profileQueries, period: float64(r.d.Info.Limits.TimestampPeriod), mask: mask, Times: map[string]ProfileStat{}}
+	return nil
+}
+
+// ProfileTimes returns the GPU time per label since profiling began and
+// clears it.
+func (r *Recorder) ProfileTimes() map[string]ProfileStat {
+	if r.prof == nil {
+		return nil
+	}
+	t := r.prof.Times
+	r.prof.Times = map[string]ProfileStat{}
+	return t
+}
+
+func (p *profile) begin(d *vk.Device, cb vk.CommandBuffer) {
+	d.CmdResetQueryPool(cb, p.pool, 0, p.max)
+	p.n, p.labels = 0, p.labels[:0]
+	d.CmdWriteTimestamp(cb, vk.PipelineStageComputeShaderBit, p.pool, 0)
+	p.n = 1
+	p.labels = append(p.labels, "")
+}
+
+func (p *profile) mark(d *vk.Device, cb vk.CommandBuffer, name string) {
+	label := p.label
+	p.label = ""
+	if label == "" {
+		label = name
+	}
+	if p.n >= p.max {
+		return
+	}
+	d.CmdWriteTimestamp(cb, vk.PipelineStageComputeShaderBit, p.pool, p.n)
+	p.n++
+	p.labels = append(p.labels, label)
+}
+
+func (p *profile) collect(d *Device) error {
+	if p.n < 2 {
+		return nil
+	}
+	ts := make([]uint64, p.n)
+	if err := d.vk.QueryResults64(p.pool, 0, ts); err != nil {
+		return err
+	}
+	for i := 1; i < int(p.n); i++ {
+		dt := (ts[i] - ts[i-1]) & p.mask
+		s := p.Times[p.labels[i]]
+		s.Calls++
+		s.Nanos += float64(dt) * p.period
+		p.Times[p.labels[i]] = s
+	}
+	return nil
 }

@@ -51,6 +51,7 @@ type DeviceInfo struct {
 	Reason string `json:"reason,omitempty"`
 
 	apiVersion  uint32
+	hasDotExt   bool // VK_KHR_shader_integer_dot_product must be enabled by name
 	queueFamily uint32
 	tsBits      uint32
 }
@@ -85,6 +86,11 @@ type Features struct {
 	ShaderFloat16            bool `json:"shader_float16"`
 	StorageBuffer8BitAccess  bool `json:"storage_buffer_8bit_access"`
 	StorageBuffer16BitAccess bool `json:"storage_buffer_16bit_access"`
+	// IntegerDotProduct: SPIR-V packed int8 dot products (OpSDot,
+	// VK_KHR_shader_integer_dot_product); IntegerDotProductFast says
+	// the device accelerates the signed 4x8-bit packed form.
+	IntegerDotProduct     bool `json:"integer_dot_product"`
+	IntegerDotProductFast bool `json:"integer_dot_product_accelerated"`
 }
 
 // String is a short summary: "llvmpipe (cpu, Vulkan 1.3.230, llvmpipe)".

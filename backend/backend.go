@@ -1,4 +1,7 @@
-package engine
+// Package backend chooses and opens the compute backend a command runs on:
+// the selector behind --backend auto|cpu|vulkan. It sits above the engine
+// (which knows only the compute contract) and the backends.
+package backend
 
 import (
 	"fmt"
@@ -10,21 +13,22 @@ import (
 	"bitnet/engine/compute"
 )
 
-// BackendOptions selects and configures a backend.
-type BackendOptions struct {
+// Options selects and configures a backend.
+type Options struct {
 	Name      string // auto, cpu or vulkan ("" reads BITNET_BACKEND, default auto)
 	Threads   int    // CPU workers; 0: physical cores
 	Device    int    // Vulkan device index; -1: automatic choice
 	Reference bool   // CPU: the scalar reference path
 }
 
-// gpuOpener opens the Vulkan backend; set by the gpu glue (see vulkan.go).
+// gpuOpener opens the Vulkan backend on the platforms that have one (see
+// vulkan.go).
 var gpuOpener func(device int, auto bool) (compute.Backend, error)
 
-// OpenBackend returns the backend named by o. auto uses a usable GPU (never
-// a CPU Vulkan implementation) and otherwise the CPU, and logs which one runs
-// and why. An explicit vulkan with no usable device is an error.
-func OpenBackend(o BackendOptions) (compute.Backend, error) {
+// Open returns the backend named by o. auto uses a usable GPU (never a CPU
+// Vulkan implementation) and otherwise the CPU, and logs which one runs and
+// why. An explicit vulkan with no usable device is an error.
+func Open(o Options) (compute.Backend, error) {
 	name := o.Name
 	if name == "" {
 		name = os.Getenv("BITNET_BACKEND")

@@ -1,6 +1,6 @@
 //go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
 
-package engine
+package backend
 
 import (
 	"bitnet/engine/compute"

@@ -1,0 +1,83 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package gpu
+
+import (
+	"fmt"
+
+	"bitnet/gpu/internal/vkrt"
+)
+
+// kernels lists every kernel: its storage buffers and push-constant words.
+// Pipelines are built on first use, one per set of specialization
+// constants.
+var kernels = map[string]struct {
+	buffers int
+	push    uint32
+}{
+	"rmsnorm":              {5, 5},
+	"matvec_i2s":           {10, 14},
+	"matvec_i2s_dot":       {10, 14},
+	"matmul_i2s_tiled":     {6, 10},
+	"matmul_i2s_tiled_dot": {6, 10},
+	"matvec_f16":           {3, 6},
+	"attn_split":           {5, 7},
+	"attn_combine":         {6, 7},
+	"rope_store":           {9, 12},
+	"embed":                {3, 10},
+	"penalize":             {2, 5},
+	"topk":                 {6, 6},
+
+	// The generic kernels: devices without subgroup arithmetic, weight
+	// types without a matvec kernel, and ops that are not fused.
+	"quantize_i8":         {3, 2},
+	"quantize_q8k":        {3, 2},
+	"matmul_i2s":          {4, 7},
+	"matmul_i2s_subgroup": {4, 8},
+	"matmul_tq2_0":        {4, 6},
+	"matmul_tq1_0":        {4, 6},
+	"matmul_f32":          {3, 7},
+	"matmul_f16":          {3, 7},
+	"matmul_f16_subgroup": {3, 8},
+	"matmul_bf16":         {3, 7},
+	"matmul_q8_0":         {3, 7},
+	"act_mul":             {3, 5},
+	"add":                 {3, 4},
+	"scale":               {2, 4},
+}
+
+// pipeKey names a pipeline: a kernel and its specialization constants.
+type pipeKey struct {
+	name string
+	spec [4]uint32
+	n    int
+}
+
+// pipe returns the pipeline of kernel name with the given specialization
+// constants (constant_id i is spec[i]), building it on first use.
+func (b *Backend) pipe(name string, spec ...uint32) *vkrt.Pipeline {
+	k := pipeKey{name: name, n: len(spec)}
+	copy(k.spec[:], spec)
+	if p := b.pipes[k]; p != nil {
+		return p
+	}
+	info, ok := kernels[name]
+	if !ok {
+		panic(fmt.Sprintf("gpu: no kernel %q", name))
+	}
+	p, err := b.dev.Pipeline(vkrt.PipelineConfig{Name: name, Buffers: info.buffers, PushSize: 4 * info.push, Spec: spec})
+	if err != nil {
+		panic(fmt.Sprintf("vulkan: pipeline %s %v: %v", name, spec, err))
+	}
+	b.pipes[k] = p
+	return p
+}
+
+// dispatch records one dispatch labeled for profiles.
+func (b *Backend) dispatch(label string, p *vkrt.Pipeline, groups [3]uint32, bindings []vkrt.Binding, push ...uint32) {
+	if b.profiling {
+		b.rec.DispatchLabel(label, p, groups, bindings, push...)
+		return
+	}
+	b.rec.Dispatch(p, groups, bindings, push...)
+}

@@ -1,0 +1,796 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package gpu
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"bitnet/engine/compute"
+	"bitnet/gguf"
+	"bitnet/gpu/internal/vkrt"
+)
+
+// emit turns the queued ops into commands of the current recording,
+// fusing the op sequences the engine issues (see the package comment).
+// Each fusion computes exactly what the ops compute one by one.
+func (b *Backend) emit() {
+	if len(b.pending) == 0 {
+		return
+	}
+	t0 := time.Now()
+	ops := b.pending
+	b.pending = nil
+	for i := 0; i < len(ops); {
+		i += b.emitAt(ops, i)
+	}
+	b.prepare += time.Since(t0)
+}
+
+// matvecMaxT is the most tokens the matvec kernels take (their shared
+// memory holds the activations of every token); more go to the tiled
+// kernels.
+const matvecMaxT = 4
+
+// fastTernary reports whether the fused I2_S kernels run on this device.
+func (b *Backend) fastTernary() bool { return b.subgroups }
+
+func sameView(a, c *tensor) bool {
+	return a.buf != nil && a.buf == c.buf && a.off == c.off && a.bytes == c.bytes
+}
+
+// emitAt records ops[i] (and the ops fused with it) and returns how many
+// ops it consumed.
+func (b *Backend) emitAt(ops []op, i int) int {
+	o := &ops[i]
+	var next, next2 *op
+	if i+1 < len(ops) {
+		next = &ops[i+1]
+	}
+	if i+2 < len(ops) {
+		next2 = &ops[i+2]
+	}
+	switch o.kind {
+	case opRMSNorm:
+		// An RMSNorm whose output feeds ternary matmuls also writes their
+		// int8 input.
+		quant := b.fuse && next != nil && b.quantFeeds(next, o.dst)
+		b.recRMSNorm(o.dst, o.a, o.b, o.f, true, quant)
+		return 1
+	case opMatMul:
+		if b.fuse && allI2S(o.ws) && b.fastTernary() {
+			T := rowsOf(o.a)
+			if next != nil && len(o.ws) == 1 && next.kind == opAdd {
+				if r := residualOf(next, o.dsts[0]); r != nil {
+					b.recTernary(o, mmFused{resid: r, residOut: next.dst})
+					return 2
+				}
+			}
+			if next != nil && len(o.ws) == 2 && T <= matvecMaxT && next.kind == opActMul && pairOf(o, next) {
+				b.recTernary(o, mmFused{act: next})
+				return 2
+			}
+		}
+		b.recMatMul(o)
+		return 1
+	case opRoPE, opStoreKV:
+		if b.fuse && len(ops)-i >= 4 {
+			if q, k, sk, sv := o, next, next2, &ops[i+3]; ropeStoreGroup(q, k, sk, sv) {
+				b.recRopeStore(q, k, sk, sv)
+				return 4
+			}
+		}
+		if o.kind == opRoPE {
+			b.recRopeStore(o, nil, nil, nil)
+		} else {
+			b.recRopeStore(nil, nil, o, nil)
+		}
+		return 1
+	case opAttention:
+		// Attention followed by the RMSNorm of its output in place (the
+		// sub-norm), itself feeding a ternary matmul: one combine kernel.
+		if b.fuse && next != nil && next.kind == opRMSNorm && sameView(next.a, o.dst) && sameView(next.dst, o.dst) {
+			quant := next2 != nil && b.quantFeeds(next2, o.dst)
+			b.recAttention(o, next, quant)
+			return 2
+		}
+		b.recAttention(o, nil, false)
+		return 1
+	case opEmbed:
+		b.recEmbed(o)
+	case opScale:
+		n := compute.Elements(o.dst.shape)
+		xb, xo := b.in(o.a)
+		yb, yo := b.out(o.dst)
+		b.dispatch("scale", b.pipe("scale"), groups1D(n), []vkrt.Binding{xb, yb}, uint32(n), xo, yo, f32bits(o.f))
+	case opAdd:
+		n := compute.Elements(o.dst.shape)
+		ab, ao := b.in(o.a)
+		cb, co := b.in(o.b)
+		yb, yo := b.out(o.dst)
+		b.dispatch("add", b.pipe("add"), groups1D(n), []vkrt.Binding{ab, cb, yb}, uint32(n), ao, co, yo)
+	case opActMul:
+		n := compute.Elements(o.dst.shape)
+		gb, gofs := b.in(o.a)
+		ub, uo := b.in(o.b)
+		yb, yo := b.out(o.dst)
+		b.dispatch("act_mul", b.pipe("act_mul"), groups1D(n), []vkrt.Binding{gb, ub, yb}, uint32(n), gofs, uo, yo, actCode(o.act))
+	case opPenalize:
+		n := compute.Elements(o.dst.shape)
+		lb, lo := b.out(o.dst)
+		ib, io := b.in(o.a)
+		b.dispatch("penalize", b.pipe("penalize"), [3]uint32{1, 1, 1}, []vkrt.Binding{lb, ib},
+			uint32(n), uint32(compute.Elements(o.a.shape)), lo, io, f32bits(o.f))
+	case opTopK:
+		b.recTopK(o)
+	default:
+		panic(fmt.Sprintf("gpu: op kind %d", o.kind))
+	}
+	b.wrote(o.writes()...)
+	return 1
+}
+
+func actCode(a compute.Activation) uint32 {
+	if a == compute.SiLU {
+		return 1
+	}
+	return 0
+}
+
+func rowsOf(t *tensor) int {
+	_, r := compute.RowsOf(t)
+	return r
+}
+
+// wrote notes that ts were written: a quantization of them is stale.
+func (b *Backend) wrote(ts ...*tensor) {
+	for _, t := range ts {
+		if t.view().overlaps(b.q8For) {
+			b.q8For = view{}
+		}
+	}
+}
+
+// quantFeeds reports whether n is a ternary matmul of x that the fused I2_S
+// kernels run, so an op writing x may write its int8 quantization too.
+func (b *Backend) quantFeeds(n *op, x *tensor) bool {
+	return n.kind == opMatMul && sameView(n.a, x) && allI2S(n.ws) && b.fastTernary() && x.shape[0]%4 == 0
+}
+
+// residualOf returns the other operand of add when it is dst = other + y
+// (either order) with y the matmul output, dst and other not overlapping y.
+func residualOf(add *op, y *tensor) *tensor {
+	var other *tensor
+	switch {
+	case sameView(add.a, y):
+		other = add.b
+	case sameView(add.b, y):
+		other = add.a
+	default:
+		return nil
+	}
+	if other.view().overlaps(y.view()) || add.dst.view().overlaps(y.view()) {
+		return nil
+	}
+	return other
+}
+
+// pairOf reports whether act is act(gate) * up of the two outputs of mm,
+// with weights of one shape and a destination that is not up.
+func pairOf(mm, act *op) bool {
+	g, u := mm.dsts[0], mm.dsts[1]
+	return sameView(act.a, g) && sameView(act.b, u) && !act.dst.view().overlaps(u.view()) &&
+		mm.ws[0].shape[0] == mm.ws[1].shape[0] && compute.Elements(mm.ws[0].shape) == compute.Elements(mm.ws[1].shape) &&
+		(sameView(act.dst, g) || !act.dst.view().overlaps(g.view()))
+}
+
+// ropeStoreGroup reports whether the four ops are the engine's rotation of
+// Q and K (in place) followed by the store of K and V at the same
+// positions.
+func ropeStoreGroup(q, k, sk, sv *op) bool {
+	if q.kind != opRoPE || k.kind != opRoPE || sk.kind != opStoreKV || sv.kind != opStoreKV {
+		return false
+	}
+	if !sameView(q.b, k.b) || !sameView(q.b, sk.b) || !sameView(q.b, sv.b) || !sameView(q.c, k.c) || q.rope != k.rope {
+		return false
+	}
+	if !sameView(k.dst, k.a) || !sameView(sk.a, k.dst) || sk.dst.dt != sv.dst.dt || sk.dst.shape[0] != sv.dst.shape[0] {
+		return false
+	}
+	hd := q.rope.HeadDim
+	if sk.dst.shape[0]%hd != 0 || q.dst.view().overlaps(k.dst.view()) || q.dst.view().overlaps(sv.a.view()) || k.dst.view().overlaps(sv.a.view()) {
+		return false
+	}
+	return true
+}
+
+// quantized makes the "q8" scratch hold x's int8 quantization (rows of
+// x.shape[0] bytes, four per word, and per row the scale and the sum of
+// the codes in "qm"), unless it already does.
+func (b *Backend) quantized(x *tensor) (q8, qm *vkrt.Buffer) {
+	K, T := compute.RowsOf(x)
+	q8 = b.scratchBuf("q8", uint64(T*K))
+	qm = b.scratchBuf("qm", uint64(8*T))
+	if b.q8For == x.view() {
+		return q8, qm
+	}
+	b.recRMSNorm(x, x, nil, 0, false, true)
+	return q8, qm
+}
+
+// recRMSNorm records rmsnorm: with norm, dst = RMSNorm(x) * w; with quant,
+// the int8 quantization of the result (or of x without norm) into the
+// "q8" and "qm" scratch.
+func (b *Backend) recRMSNorm(dst, x, w *tensor, eps float32, norm, quant bool) {
+	k, rows := compute.RowsOf(x)
+	xb, xo := b.in(x)
+	yb, yo, wb := b.unused(), uint32(0), b.unused()
+	if norm {
+		yb, yo = b.out(dst)
+		wb = b.weightArg(w)
+	}
+	q8b, qmb := b.unused(), b.unused()
+	var flags uint32
+	if norm {
+		flags |= 1
+	}
+	if quant {
+		flags |= 2
+		q8 := b.scratchBuf("q8", uint64(rows*k))
+		qm := b.scratchBuf("qm", uint64(8*rows))
+		q8b, qmb = q8.Out(0, 0), qm.Out(0, 0)
+		q8b.AccessSize, qmb.AccessSize = uint64(rows*k), uint64(8*rows)
+	}
+	b.dispatch("rmsnorm", b.pipe("rmsnorm", 256), [3]uint32{uint32(rows), 1, 1},
+		[]vkrt.Binding{xb, wb, yb, q8b, qmb}, uint32(k), xo, yo, f32bits(eps), flags)
+	if norm {
+		b.wrote(dst)
+	}
+	if quant {
+		if norm {
+			b.q8For = dst.view()
+		} else {
+			b.q8For = x.view()
+		}
+	}
+}
+
+// weightArg binds a one-chunk weight or an activation tensor whole.
+func (b *Backend) weightArg(w *tensor) vkrt.Binding {
+	if w.buf != nil {
+		bd, o := b.in(w)
+		if o != 0 {
+			panic("gpu: an unaligned view used as a weight")
+		}
+		return bd
+	}
+	if len(w.chunks) != 1 {
+		panic(fmt.Sprintf("gpu: weight of %d chunks used whole", len(w.chunks)))
+	}
+	return w.chunks[0].buf.In(0, 0)
+}
+
+// mmFused is what a ternary matmul's epilogue does besides writing y: add
+// y to a residual (resid -> residOut), or apply act (an ActMul of its two
+// outputs).
+type mmFused struct {
+	resid, residOut *tensor
+	act             *op
+}
+
+// recTernary records I2_S matmuls with the fused kernels: the matvec for a
+// few tokens (up to three weights in one dispatch, or gate/up with their
+// activation), the tiled kernel for more.
+func (b *Backend) recTernary(o *op, f mmFused) {
+	x := o.a
+	K, T := compute.RowsOf(x)
+	q8, qm := b.quantized(x)
+	q8b, qmb := q8.In(0, 0), qm.In(0, 0)
+	q8b.AccessSize, qmb.AccessSize = uint64(T*K), uint64(8*T)
+	suffix := ""
+	if b.dot {
+		suffix = "_dot"
+	}
+	var written []*tensor
+	if T > matvecMaxT {
+		for i, w := range o.ws {
+			y := o.dsts[i]
+			N := y.shape[0]
+			yb, yo := b.out(y)
+			rb, ro, rob, roo := b.unused(), uint32(0), b.unused(), uint32(0)
+			var flags uint32
+			if f.resid != nil {
+				rb, ro = b.in(f.resid)
+				rob, roo = b.out(f.residOut)
+				flags |= 4
+				written = append(written, f.residOut)
+			}
+			c := w.chunks[0]
+			b.dispatch(fmt.Sprintf("matmul_i2s_tiled%s %dx%d t=%d", suffix, K, N, T), b.pipe("matmul_i2s_tiled"+suffix),
+				[3]uint32{uint32((c.rows + 63) / 64), uint32((T + 63) / 64), 1},
+				[]vkrt.Binding{c.buf.In(0, 0), q8b, qmb, yb, rb, rob},
+				uint32(K), uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), yo, f32bits(w.scale), ro, roo, flags)
+			written = append(written, y)
+		}
+		b.wrote(written...)
+		return
+	}
+	var (
+		wb     [3]vkrt.Binding
+		yb     [3]vkrt.Binding
+		yo     [3]uint32
+		n      [3]uint32
+		s      [3]uint32
+		flags  uint32
+		groups uint32
+	)
+	sg := max(b.dev.Info.SubgroupSize, 1)
+	wgs := uint32(256)
+	rowsPerWG := max(wgs/sg, 1)
+	for i := range wb {
+		wb[i], yb[i] = b.unused(), b.unused()
+	}
+	rb, ro, rob, roo := b.unused(), uint32(0), b.unused(), uint32(0)
+	label := fmt.Sprintf("matvec_i2s%s k=%d", suffix, K)
+	if f.act != nil {
+		flags |= 1
+		if f.act.act == compute.SiLU {
+			flags |= 2
+		}
+		g, u, d := o.dsts[0], o.dsts[1], f.act.dst
+		wb[0], wb[1] = o.ws[0].chunks[0].buf.In(0, 0), o.ws[1].chunks[0].buf.In(0, 0)
+		yb[0], yo[0] = b.out(d)
+		yb[1], yo[1] = b.out(u)
+		written = append(written, d, u)
+		if !sameView(d, g) {
+			yb[2], yo[2] = b.out(g)
+			flags |= 8
+			written = append(written, g)
+		}
+		n[0] = uint32(g.shape[0])
+		s[0], s[1] = f32bits(o.ws[0].scale), f32bits(o.ws[1].scale)
+		groups = (n[0] + rowsPerWG - 1) / rowsPerWG
+		label += fmt.Sprintf(" gate+up %dx2", n[0])
+	} else {
+		if len(o.ws) > 3 {
+			// More than three weights: three at a time.
+			for j := 0; j < len(o.ws); j += 3 {
+				e := min(j+3, len(o.ws))
+				b.recTernary(&op{kind: opMatMul, a: x, ws: o.ws[j:e], dsts: o.dsts[j:e]}, mmFused{})
+			}
+			return
+		}
+		for i, w := range o.ws {
+			wb[i] = w.chunks[0].buf.In(0, 0)
+			yb[i], yo[i] = b.out(o.dsts[i])
+			n[i] = uint32(o.dsts[i].shape[0])
+			s[i] = f32bits(w.scale)
+			groups += (n[i] + rowsPerWG - 1) / rowsPerWG
+			written = append(written, o.dsts[i])
+			label += fmt.Sprintf(" %d", n[i])
+		}
+		if f.resid != nil {
+			flags |= 4
+			rb, ro = b.in(f.resid)
+			rob, roo = b.out(f.residOut)
+			written = append(written, f.residOut)
+			label += " +resid"
+		}
+	}
+	b.dispatch(label, b.pipe("matvec_i2s"+suffix, wgs, uint32(K), matvecMaxT, rowsPerWG), [3]uint32{groups, 1, 1},
+		[]vkrt.Binding{wb[0], wb[1], wb[2], q8b, qmb, yb[0], yb[1], yb[2], rb, rob},
+		uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags)
+	b.wrote(written...)
+}
+
+// recMatMul records a matmul without a fused epilogue.
+func (b *Backend) recMatMul(o *op) {
+	if allI2S(o.ws) && b.fastTernary() {
+		b.recTernary(o, mmFused{})
+		return
+	}
+	for i, w := range o.ws {
+		b.recMatMulGeneric(o.dsts[i], w, o.a)
+		b.wrote(o.dsts[i])
+	}
+}
+
+// recMatMulGeneric records one matmul with the generic kernels, by groups
+// of tokens so that every binding fits the device's range.
+func (b *Backend) recMatMulGeneric(dst, w, x *tensor) {
+	K, N := w.shape[0], compute.Elements(w.shape)/w.shape[0]
+	_, T := compute.RowsOf(x)
+	perTok := uint64(max(N, K)) * 4
+	tc := int(max(min(b.maxRange/perTok, uint64(T)), 1))
+	for t0 := 0; t0 < T; t0 += tc {
+		nt := min(tc, T-t0)
+		xs := &tensor{dt: gguf.F32, shape: []int{K, nt}, buf: x.buf, off: x.off + uint64(t0*K*4), bytes: uint64(nt*K) * 4}
+		ds := &tensor{dt: gguf.F32, shape: []int{N, nt}, buf: dst.buf, off: dst.off + uint64(t0*N*4), bytes: uint64(nt*N) * 4}
+		b.recMatMulTokens(ds, w, xs, K, N, nt)
+	}
+}
+
+// subgroupRows is ROWS of the matmul_*_subgroup kernels: weight rows per
+// workgroup.
+const subgroupRows = 8
+
+func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
+	yb, yo := b.out(dst)
+	switch w.dt {
+	case gguf.I2_S:
+		q := b.scratchBuf("q", uint64(T*K))
+		s := b.scratchBuf("qscale", uint64(T*4))
+		xb, xo := b.in(x)
+		b.dispatch("quantize_i8", b.pipe("quantize_i8"), [3]uint32{uint32(T), 1, 1},
+			[]vkrt.Binding{xb, q.Out(0, uint64(T*K)), s.Out(0, uint64(T*4))}, uint32(K), xo)
+		for _, c := range w.chunks {
+			bind := []vkrt.Binding{c.buf.In(0, 0), q.In(0, uint64(T*K)), s.In(0, uint64(T*4)), yb}
+			if b.subgroups {
+				b.dispatch("matmul_i2s_subgroup", b.pipe("matmul_i2s_subgroup"), [3]uint32{uint32((c.rows + subgroupRows - 1) / subgroupRows), 1, 1},
+					bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, f32bits(w.scale), uint32(c.rows))
+				continue
+			}
+			b.dispatch("matmul_i2s", b.pipe("matmul_i2s"), [3]uint32{uint32(c.rows), 1, 1},
+				bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, f32bits(w.scale))
+		}
+	case gguf.TQ1_0, gguf.TQ2_0:
+		nb := K / 256
+		q := b.scratchBuf("q", uint64(T*K))
+		s := b.scratchBuf("qscale", uint64(T*nb*4))
+		xb, xo := b.in(x)
+		b.dispatch("quantize_q8k", b.pipe("quantize_q8k"), [3]uint32{uint32(T * nb), 1, 1},
+			[]vkrt.Binding{xb, q.Out(0, uint64(T*K)), s.Out(0, uint64(T*nb*4))}, uint32(K), xo)
+		name := "matmul_tq2_0"
+		if w.dt == gguf.TQ1_0 {
+			name = "matmul_tq1_0"
+		}
+		for _, c := range w.chunks {
+			b.dispatch(name, b.pipe(name), [3]uint32{uint32(c.rows), 1, 1},
+				[]vkrt.Binding{c.buf.In(0, 0), q.In(0, uint64(T*K)), s.In(0, uint64(T*nb*4)), yb},
+				uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0)
+		}
+	default:
+		xb, xo := b.in(x)
+		if w.dt == gguf.F16 && b.subgroups && T <= matvecMaxT && K%8 == 0 && xo%4 == 0 {
+			sg := max(b.dev.Info.SubgroupSize, 1)
+			rows := max(256/sg, 1)
+			for _, c := range w.chunks {
+				b.dispatch(fmt.Sprintf("matvec_f16 %dx%d", K, c.rows), b.pipe("matvec_f16", 256, uint32(K), rows),
+					[3]uint32{uint32((uint32(c.rows) + rows - 1) / rows), 1, 1},
+					[]vkrt.Binding{c.buf.In(0, 0), xb, yb}, uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), xo/4, yo)
+			}
+			return
+		}
+		name := map[gguf.DType]string{gguf.F32: "matmul_f32", gguf.F16: "matmul_f16", gguf.BF16: "matmul_bf16", gguf.Q8_0: "matmul_q8_0"}[w.dt]
+		if name == "" {
+			panic(fmt.Sprintf("gpu.MatMul: weight type %s", w.dt))
+		}
+		for _, c := range w.chunks {
+			bind := []vkrt.Binding{c.buf.In(0, 0), xb, yb}
+			if _, ok := kernels[name+"_subgroup"]; ok && b.subgroups {
+				b.dispatch(name+"_subgroup", b.pipe(name+"_subgroup"), [3]uint32{uint32((c.rows + subgroupRows - 1) / subgroupRows), 1, 1},
+					bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, xo, uint32(c.rows))
+				continue
+			}
+			b.dispatch(name, b.pipe(name), [3]uint32{uint32(c.rows), 1, 1},
+				bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, xo)
+		}
+	}
+}
+
+// recRopeStore records rope_store for any of: the rotation of q (q.dst =
+// RoPE(q.a)), the rotation of k (in place when followed by its store), the
+// store of k (sk) and of v (sv). Absent parts are nil.
+func (b *Backend) recRopeStore(q, k, sk, sv *op) {
+	var pos, table *tensor
+	var p compute.RoPEParams
+	for _, o := range []*op{q, k} {
+		if o != nil {
+			pos, table, p = o.b, o.c, o.rope
+		}
+	}
+	for _, o := range []*op{sk, sv} {
+		if o != nil && pos == nil {
+			pos = o.b
+		}
+	}
+	var hd int
+	if p.HeadDim > 0 {
+		hd = p.HeadDim
+	} else {
+		// Stores alone: the widest even "head" dividing the row.
+		row := sk
+		if row == nil {
+			row = sv
+		}
+		for _, h := range []int{128, 64, 32, 16, 8, 4, 2} {
+			if row.a.shape[0]%h == 0 {
+				hd = h
+				break
+			}
+		}
+	}
+	T := compute.Elements(pos.shape)
+	pb, po := b.in(pos)
+	tb := b.unused()
+	if table != nil {
+		tb, _ = b.in(table)
+		if table.off != 0 {
+			panic("gpu.RoPE: the table must be a whole tensor")
+		}
+	}
+	bind := [9]vkrt.Binding{pb, tb}
+	for i := 2; i < 9; i++ {
+		bind[i] = b.unused()
+	}
+	var (
+		qheads, kheads, vheads  uint32
+		qxo, qyo, kxo, kyo, vxo uint32
+		flags                   uint32
+		written                 []*tensor
+	)
+	if q != nil {
+		qheads = uint32(q.a.shape[0] / hd)
+		bind[2], qxo = b.in(q.a)
+		bind[3], qyo = b.out(q.dst)
+		written = append(written, q.dst)
+	}
+	if k != nil {
+		kheads = uint32(k.a.shape[0] / hd)
+		bind[4], kxo = b.in(k.a)
+		bind[5], kyo = b.out(k.dst)
+		flags |= 4
+		written = append(written, k.dst)
+	}
+	if sk != nil {
+		if k == nil {
+			kheads = uint32(sk.a.shape[0] / hd)
+			bind[4], kxo = b.in(sk.a)
+		}
+		cb, _ := b.out(sk.dst)
+		bind[7] = cb
+		flags |= 1
+		if sk.dst.dt == gguf.F16 {
+			flags |= 2
+		}
+		written = append(written, sk.dst)
+	}
+	if sv != nil {
+		vheads = uint32(sv.a.shape[0] / hd)
+		bind[6], vxo = b.in(sv.a)
+		cb, _ := b.out(sv.dst)
+		bind[8] = cb
+		if sv.dst.dt == gguf.F16 {
+			flags |= 2
+		}
+		written = append(written, sv.dst)
+	}
+	if k != nil && sk != nil && !sameView(k.dst, k.a) {
+		panic("gpu: rope_store stores the rotated keys of an in-place rotation only")
+	}
+	dims, neox := uint32(p.Dims), uint32(0)
+	if p.NeoX {
+		neox = 1
+	}
+	b.dispatch(fmt.Sprintf("rope_store q=%d k=%d v=%d", qheads, kheads, vheads), b.pipe("rope_store", uint32(hd/2), uint32(hd)),
+		[3]uint32{qheads + kheads + vheads, uint32(T), 1}, bind[:],
+		qheads, kheads, vheads, dims, neox, po, qxo, qyo, kxo, kyo, vxo, flags)
+	b.wrote(written...)
+}
+
+// attnChunk is the number of cache positions one attn_split workgroup
+// takes (its workgroup size).
+const attnChunk = 128
+
+// partialsBudget bounds the scratch of attention partial results; more
+// query rows go in several passes.
+const partialsBudget = 64 << 20
+
+// recAttention records attn_split and attn_combine, the latter also applying
+// norm (the RMSNorm of the output in place) and, with quant, the int8
+// quantization of its result.
+func (b *Backend) recAttention(o, norm *op, quant bool) {
+	p := o.attn
+	q, kc, vc, pos, dst := o.a, o.b, o.c, o.d, o.dst
+	_, T := compute.RowsOf(q)
+	_, nctx := compute.RowsOf(kc)
+	hd := p.HeadDim
+	nchunks := (nctx + attnChunk - 1) / attnChunk
+	perRow := uint64(p.NHead*nchunks*(hd+2)) * 4
+	rowsPerPass := int(max(min(uint64(partialsBudget)/perRow, uint64(T)), 1))
+	if rowsPerPass < T {
+		quant = false // the combine kernel writes the quantization of the rows of one pass
+	}
+	part := b.scratchBuf("attn_partials", uint64(rowsPerPass)*perRow)
+	f16 := uint32(0)
+	if kc.dt == gguf.F16 {
+		f16 = 1
+	}
+	kb, _ := b.in(kc)
+	vb, _ := b.in(vc)
+	g := p.NHead / p.NKVHead
+	qk := p.NHead * hd
+	for r0 := 0; r0 < T; r0 += rowsPerPass {
+		nr := min(rowsPerPass, T-r0)
+		qs := &tensor{dt: gguf.F32, shape: []int{qk, nr}, buf: q.buf, off: q.off + uint64(r0*qk*4), bytes: uint64(nr*qk) * 4}
+		ys := &tensor{dt: gguf.F32, shape: []int{qk, nr}, buf: dst.buf, off: dst.off + uint64(r0*qk*4), bytes: uint64(nr*qk) * 4}
+		ps := &tensor{dt: gguf.I32, shape: []int{1, nr}, buf: pos.buf, off: pos.off + uint64(r0*4), bytes: uint64(nr) * 4}
+		qb, qo := b.in(qs)
+		pb, po := b.in(ps)
+		partOut := part.Out(0, 0)
+		partOut.AccessSize = uint64(nr) * perRow
+		b.dispatch(fmt.Sprintf("attn_split ctx=%d rows=%d", nctx, nr), b.pipe("attn_split", attnChunk, uint32(hd), uint32(g)),
+			[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32(nr)},
+			[]vkrt.Binding{qb, kb, vb, pb, partOut},
+			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks))
+		yb, yo := b.out(ys)
+		wb, q8b, qmb := b.unused(), b.unused(), b.unused()
+		var flags uint32
+		var eps float32
+		if norm != nil {
+			flags |= 1
+			wb = b.weightArg(norm.b)
+			eps = norm.f
+		}
+		if quant {
+			flags |= 2
+			q8 := b.scratchBuf("q8", uint64(T*qk))
+			qm := b.scratchBuf("qm", uint64(8*T))
+			q8b, qmb = q8.Out(0, 0), qm.Out(0, 0)
+			q8b.AccessSize, qmb.AccessSize = uint64(T*qk), uint64(8*T)
+		}
+		partIn := part.In(0, 0)
+		partIn.AccessSize = uint64(nr) * perRow
+		b.dispatch("attn_combine", b.pipe("attn_combine", 256, uint32(hd)), [3]uint32{uint32(nr), 1, 1},
+			[]vkrt.Binding{partIn, pb, yb, wb, q8b, qmb},
+			uint32(p.NHead), uint32(nchunks), attnChunk, po, yo, f32bits(eps), flags)
+	}
+	b.wrote(dst)
+	if quant {
+		b.q8For = dst.view()
+	}
+}
+
+// embedType is the embed kernel's code of a table type (-1: none).
+func embedType(dt gguf.DType) int {
+	switch dt {
+	case gguf.F32:
+		return 0
+	case gguf.F16:
+		return 1
+	case gguf.BF16:
+		return 2
+	case gguf.Q8_0:
+		return 3
+	case gguf.I2_S:
+		return 4
+	}
+	return -1
+}
+
+// recEmbed records the embedding lookup: on the device for the table types
+// the kernel reads, through the host otherwise (not capturable).
+func (b *Backend) recEmbed(o *op) {
+	dst, table, ids := o.dst, o.a, o.b
+	k, T := compute.RowsOf(dst)
+	_, vocab := compute.RowsOf(table)
+	typ := embedType(table.dt)
+	if typ < 0 {
+		b.recEmbedHost(dst, table, ids)
+		return
+	}
+	ib, io := b.in(ids)
+	yb, yo := b.out(dst)
+	for i, c := range table.chunks {
+		first := uint32(0)
+		if i == 0 {
+			first = 1
+		}
+		b.dispatch("embed", b.pipe("embed"), groups1D(T*k/4),
+			[]vkrt.Binding{c.buf.In(0, 0), ib, yb},
+			uint32(k), uint32(T), uint32(c.row0), uint32(c.rows), uint32(vocab), uint32(typ), f32bits(table.scale), io, yo, first)
+	}
+}
+
+// recEmbedHost looks the rows up on the host (rare table types).
+func (b *Backend) recEmbedHost(dst, table, ids *tensor) {
+	if b.capturing {
+		b.captureErr = fmt.Errorf("vulkan: embedding tables of type %s are read on the host", table.dt)
+		return
+	}
+	k, T := compute.RowsOf(dst)
+	_, vocab := compute.RowsOf(table)
+	idm := ids.buf.Mapped()[ids.off:]
+	vals := make([]float32, T*k)
+	for i := 0; i < T; i++ {
+		id := int32(uint32(idm[4*i]) | uint32(idm[4*i+1])<<8 | uint32(idm[4*i+2])<<16 | uint32(idm[4*i+3])<<24)
+		if id < 0 || int(id) >= vocab {
+			continue
+		}
+		row := table.host[uint64(id)*table.rowBytes : uint64(id+1)*table.rowBytes]
+		if err := gguf.DecodeRow(table.dt, row, vals[i*k:(i+1)*k], table.scale); err != nil {
+			panic(fmt.Sprintf("gpu.Embed: %v", err))
+		}
+	}
+	st := b.hostScratch(uint64(4 * len(vals)))
+	m := st.Mapped()
+	for i, v := range vals {
+		binary.LittleEndian.PutUint32(m[4*i:], math.Float32bits(v))
+	}
+	b.dev.CountHostWrite(4 * len(vals))
+	b.rec.Copy(vkrt.Binding{Buffer: dst.buf, Offset: dst.off, Size: dst.bytes, Write: true}, st.In(0, dst.bytes))
+}
+
+// hostScratch returns the host-visible scratch buffer of at least n bytes
+// (inputs the host prepares while recording; the previous ones have been
+// consumed, since every submission is waited for).
+func (b *Backend) hostScratch(n uint64) *vkrt.Buffer {
+	n = max((n+15)&^15, 1<<16)
+	if s := b.scratch["host"]; s != nil && s.Size() >= n {
+		return s
+	}
+	if old := b.scratch["host"]; old != nil {
+		b.retired = append(b.retired, old)
+	}
+	s, err := b.dev.NewBuffer(n, vkrt.HostVisible)
+	if err != nil {
+		panic(fmt.Sprintf("gpu: host scratch of %d bytes: %v", n, err))
+	}
+	b.scratch["host"] = s
+	return s
+}
+
+// recTopK records the passes of topk.
+func (b *Backend) recTopK(o *op) {
+	n := compute.Elements(o.a.shape)
+	k := uint32(o.k)
+	lb, lo := b.in(o.a)
+	db, do := b.out(o.dst)
+	const sortN = 2048
+	groups := uint32((n + sortN - 1) / sortN)
+	maxOut := uint64(groups) * uint64(k) * 4
+	bufs := [2][2]*vkrt.Buffer{
+		{b.scratchBuf("topk_i0", maxOut), b.scratchBuf("topk_k0", maxOut)},
+		{b.scratchBuf("topk_i1", maxOut), b.scratchBuf("topk_k1", maxOut)},
+	}
+	cur := 0
+	count := uint32(n) // candidates of the pass
+	first := uint32(1)
+	for pass := 0; ; pass++ {
+		per := uint32(sortN)
+		if first == 0 {
+			per = (sortN / k) * k
+		}
+		groups := (count + per - 1) / per
+		last := uint32(0)
+		if groups == 1 {
+			last = 1
+		}
+		in := [2]vkrt.Binding{b.unused(), b.unused()}
+		if first == 0 {
+			in = [2]vkrt.Binding{bufs[cur][0].In(0, 0), bufs[cur][1].In(0, 0)}
+			in[0].AccessSize, in[1].AccessSize = uint64(count)*4, uint64(count)*4
+		}
+		outI, outK := bufs[1-cur][0].Out(0, 0), bufs[1-cur][1].Out(0, 0)
+		outI.AccessSize, outK.AccessSize = uint64(groups*k)*4, uint64(groups*k)*4
+		dstB := b.unused()
+		if last == 1 {
+			dstB = db
+			outI, outK = b.unused(), b.unused()
+		}
+		lbind := b.unused()
+		if first == 1 {
+			lbind = lb
+		}
+		b.dispatch(fmt.Sprintf("topk n=%d k=%d", count, k), b.pipe("topk"), [3]uint32{groups, 1, 1},
+			[]vkrt.Binding{lbind, in[0], in[1], outI, outK, dstB}, count, k, first, last, lo, do)
+		if last == 1 {
+			return
+		}
+		count = groups * k
+		first = 0
+		cur = 1 - cur
+	}
+}

@@ -1,0 +1,161 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"bitnet/engine/compute"
+	"bitnet/gpu/internal/vkrt"
+)
+
+// Capture calls fn, which issues ops, and records them into a command
+// buffer of their own instead of running them: a program that Run submits
+// as it is, so replaying a decode step costs one submission and no
+// recording. Work queued before is submitted first.
+func (b *Backend) Capture(fn func()) (compute.Program, error) {
+	if b.profiling {
+		return nil, errors.New("vulkan: no capture while profiling")
+	}
+	if err := b.Flush(); err != nil {
+		return nil, err
+	}
+	p := &program{b: b, fn: fn}
+	if err := p.capture(); err != nil {
+		return nil, err
+	}
+	b.progs[p] = true
+	return p, nil
+}
+
+// program is a captured step. A program whose scratch buffers were
+// replaced since (a larger step needed them) captures its ops again before
+// it runs.
+type program struct {
+	b   *Backend
+	fn  func()
+	g   *vkrt.Graph
+	gen int
+}
+
+func (p *program) capture() error {
+	b := p.b
+	b.capturing, b.captureErr = true, nil
+	b.q8For = view{}
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				b.captureErr = errors.Join(b.captureErr, fmt.Errorf("vulkan: capture: %v", r))
+			}
+		}()
+		p.fn()
+	}()
+	b.capturing = false
+	if b.captureErr != nil {
+		b.pending = nil
+		return b.captureErr
+	}
+	if err := b.rec.BeginCapture(); err != nil {
+		b.pending = nil
+		return err
+	}
+	// Scratch buffers are sized before the capture starts, so that the
+	// program's commands refer only to buffers that stay.
+	b.capturing = true
+	b.emit()
+	b.capturing = false
+	g, err := b.rec.EndCapture()
+	b.q8For = view{}
+	if err == nil && b.captureErr != nil {
+		err = b.captureErr
+	}
+	if err != nil {
+		if g != nil {
+			g.Release()
+		}
+		return err
+	}
+	if p.g != nil {
+		p.g.Release()
+	}
+	p.g, p.gen = g, b.scratchGen
+	return nil
+}
+
+// Run submits the captured commands and waits for them.
+func (p *program) Run() error {
+	b := p.b
+	if err := b.Flush(); err != nil {
+		return err
+	}
+	if p.gen != b.scratchGen {
+		if err := p.capture(); err != nil {
+			return err
+		}
+	}
+	b.q8For = view{}
+	if p.g == nil {
+		return nil
+	}
+	return p.g.Run()
+}
+
+// Release frees the captured command buffer.
+func (p *program) Release() {
+	if p.g != nil {
+		p.g.Release()
+		p.g = nil
+	}
+	delete(p.b.progs, p)
+}
+
+// Stats are the backend's running totals (see vkrt.Stats), with the host
+// time spent turning ops into commands.
+type Stats struct {
+	vkrt.Stats
+	Prepare time.Duration
+}
+
+// Sub returns s - o.
+func (s Stats) Sub(o Stats) Stats {
+	return Stats{Stats: s.Stats.Sub(o.Stats), Prepare: s.Prepare - o.Prepare}
+}
+
+// Stats returns the running totals of the work given to the device.
+func (b *Backend) Stats() Stats { return Stats{Stats: b.dev.Stats(), Prepare: b.prepare} }
+
+// KernelTime is the GPU time of one kernel label (kernel name and shape)
+// over a profiled run.
+type KernelTime struct {
+	Label string
+	Calls int
+	Time  time.Duration
+}
+
+// Profile turns GPU timestamps after every dispatch on or off. While on,
+// steps are not captured (each is recorded and timed), and ProfileTimes
+// returns the time of each kernel label.
+func (b *Backend) Profile(on bool) error {
+	if err := b.Flush(); err != nil {
+		return err
+	}
+	if err := b.rec.Profile(on); err != nil {
+		return err
+	}
+	b.profiling = on
+	return nil
+}
+
+// ProfileTimes returns the GPU time per kernel label since the last call,
+// most expensive first.
+func (b *Backend) ProfileTimes() []KernelTime {
+	var out []KernelTime
+	for l, s := range b.rec.ProfileTimes() {
+		out = append(out, KernelTime{Label: l, Calls: s.Calls, Time: time.Duration(s.Nanos)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Time > out[j].Time })
+	return out
+}

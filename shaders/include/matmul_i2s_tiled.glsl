@@ -1,0 +1,107 @@
+// Body of matmul_i2s_tiled / matmul_i2s_tiled_dot: I2_S weights times the
+// int8 activations of many tokens (prompt processing), tiled in shared
+// memory so that each weight byte is read once per tile of BN tokens.
+//
+// A workgroup computes BM rows x BN tokens; each invocation a 4 x 4 block.
+// The K loop steps one I2_S block (128 weights, 32 bytes per row) at a
+// time: the rows' bytes are unpacked into 32 code words per row (word 8g+j
+// holds the codes of weights 32g+4j..32g+4j+3 of the block, matching the
+// activation word 8g+j), stored k-major so four rows are one 16-byte read.
+// Results are exact as in matvec_i2s: sum(code * q) - sum(q) in int32, the
+// CPU reference's float epilogue, optionally added to a residual.
+#include "numerics.glsl"
+#include "dot4.glsl"
+
+layout(local_size_x = 256) in;
+const uint BM = 64u, BN = 64u;
+
+layout(set = 0, binding = 0) readonly buffer Wt { uint w[]; };
+layout(set = 0, binding = 1) readonly buffer Q8 { uint q8[]; };
+layout(set = 0, binding = 2) readonly buffer QM { uint qm[]; };
+layout(set = 0, binding = 3) buffer Y { float y[]; };
+layout(set = 0, binding = 4) readonly buffer R { float r[]; };
+layout(set = 0, binding = 5) buffer RO { float ro[]; };
+layout(push_constant) uniform P {
+    uint k;      // row length, a multiple of 128
+    uint t;      // tokens
+    uint n;      // output rows in total (dst row stride)
+    uint rows;   // rows of this dispatch (a weight chunk)
+    uint row0;   // output row of the chunk's first row
+    uint y_off;
+    float ws;    // weight scale
+    uint r_off, ro_off;
+    uint flags;  // 4: RESID
+} p;
+
+const uint WS = BM / 4u + 1u; // padded strides of the shared tiles (uvec4)
+const uint XS = BN / 4u + 1u;
+shared uvec4 wsh[32 * WS]; // [k word][row / 4]: the codes of four rows
+shared uvec4 xsh[32 * XS]; // [k word][token / 4]: the activations of four tokens
+
+void main() {
+    uint tid = gl_LocalInvocationID.x;
+    uint tx = tid % 16u, ty = tid / 16u;
+    uint rbase = gl_WorkGroupID.x * BM;
+    uint tbase = gl_WorkGroupID.y * BN;
+    uint kw = p.k / 16u;  // weight words per row
+    uint qw = p.k / 4u;   // activation words per token
+    ivec4 acc[4];
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        acc[i] = ivec4(0);
+    }
+    for (uint blk = 0u; blk < p.k / 128u; blk++) {
+        // Weights: invocations 0..127 take word j of rows 4m..4m+3.
+        if (tid < 128u) {
+            uint m = tid / 8u, j = tid % 8u;
+            uvec4 wv;
+            [[unroll]] for (uint i = 0u; i < 4u; i++) {
+                uint row = rbase + 4u * m + i;
+                wv[i] = row < p.rows ? w[row * kw + blk * 8u + j] : 0x55555555u;
+            }
+            [[unroll]] for (uint g = 0u; g < 4u; g++) {
+                wsh[(8u * g + j) * WS + m] = (wv >> (6u - 2u * g)) & 0x03030303u;
+            }
+        }
+        // Activations: word kq of tokens 4tg..4tg+3, two per invocation.
+        [[unroll]] for (uint h = 0u; h < 2u; h++) {
+            uint u = tid + 256u * h;
+            uint kq = u % 32u, tg = u / 32u;
+            uvec4 xv;
+            [[unroll]] for (uint i = 0u; i < 4u; i++) {
+                uint tok = tbase + 4u * tg + i;
+                xv[i] = tok < p.t ? q8[tok * qw + blk * 32u + kq] : 0u;
+            }
+            xsh[kq * XS + tg] = xv;
+        }
+        barrier();
+        [[unroll]] for (uint kk = 0u; kk < 32u; kk++) {
+            uvec4 a = wsh[kk * WS + ty];
+            uvec4 b = xsh[kk * XS + tx];
+            [[unroll]] for (uint i = 0u; i < 4u; i++) {
+                acc[i] += ivec4(dot4(a[i], b.x), dot4(a[i], b.y), dot4(a[i], b.z), dot4(a[i], b.w));
+            }
+        }
+        barrier();
+    }
+    [[unroll]] for (uint j = 0u; j < 4u; j++) {
+        uint tok = tbase + tx * 4u + j;
+        if (tok >= p.t) {
+            continue;
+        }
+        float sx = uintBitsToFloat(qm[2u * tok]);
+        int sum = int(qm[2u * tok + 1u]);
+        [[unroll]] for (uint i = 0u; i < 4u; i++) {
+            uint row = rbase + ty * 4u + i;
+            if (row >= p.rows) {
+                continue;
+            }
+            precise float v = div_rn(float(acc[i][j] - sum), sx) * p.ws;
+            uint o = tok * p.n + p.row0 + row;
+            y[p.y_off + o] = v;
+            if ((p.flags & 4u) != 0u) {
+                precise float s = r[p.r_off + o] + v;
+                ro[p.ro_off + o] = s;
+            }
+        }
+    }
+}
