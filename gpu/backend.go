@@ -85,13 +85,16 @@ type Backend struct {
 	captureErr error
 	progs      map[*program]bool // live captured programs, released by Close
 	profiling  bool
-	prepare    time.Duration // host time turning ops into commands
+	labelBytes map[string]int64 // weight bytes one dispatch of a profile label reads
+	prepare    time.Duration    // host time turning ops into commands
 }
 
 var (
-	_ compute.Backend       = (*Backend)(nil)
-	_ compute.MultiMatMuler = (*Backend)(nil)
-	_ compute.Replayer      = (*Backend)(nil)
+	_ compute.Backend        = (*Backend)(nil)
+	_ compute.MultiMatMuler  = (*Backend)(nil)
+	_ compute.Replayer       = (*Backend)(nil)
+	_ compute.Counting       = (*Backend)(nil)
+	_ compute.KernelProfiler = (*Backend)(nil)
 )
 
 // Open opens a device and prepares the backend; pipelines are built when a
@@ -109,7 +112,7 @@ func Open(o Options) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{dev: dev, pipes: map[pipeKey]*vkrt.Pipeline{}, scratch: map[string]*vkrt.Buffer{}, owned: map[*vkrt.Buffer]bool{},
-		progs: map[*program]bool{}}
+		progs: map[*program]bool{}, labelBytes: map[string]int64{}}
 	lim := dev.Info.Limits
 	b.align = max(lim.MinStorageBufferOffsetAlignment, 4)
 	b.maxRange = min(lim.MaxStorageBufferRange, 1<<31) &^ (b.align - 1)

@@ -75,7 +75,14 @@ func (b *Backend) pipe(name string, spec ...uint32) *vkrt.Pipeline {
 
 // dispatch records one dispatch labeled for profiles.
 func (b *Backend) dispatch(label string, p *vkrt.Pipeline, groups [3]uint32, bindings []vkrt.Binding, push ...uint32) {
+	b.dispatchBytes(label, 0, p, groups, bindings, push...)
+}
+
+// dispatchBytes is dispatch for a kernel that reads the given weight bytes
+// (profiles report its bandwidth).
+func (b *Backend) dispatchBytes(label string, bytes int64, p *vkrt.Pipeline, groups [3]uint32, bindings []vkrt.Binding, push ...uint32) {
 	if b.profiling {
+		b.labelBytes[label] = bytes
 		b.rec.DispatchLabel(label, p, groups, bindings, push...)
 		return
 	}

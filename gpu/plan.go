@@ -308,7 +308,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 				written = append(written, f.residOut)
 			}
 			c := w.chunks[0]
-			b.dispatch(fmt.Sprintf("matmul_i2s_tiled%s %dx%d t=%d", suffix, K, N, T), b.pipe("matmul_i2s_tiled"+suffix),
+			b.dispatchBytes(fmt.Sprintf("matmul_i2s_tiled%s %dx%d t=%d", suffix, K, N, T), int64(c.rows)*int64(w.rowBytes), b.pipe("matmul_i2s_tiled"+suffix),
 				[3]uint32{uint32((c.rows + 63) / 64), uint32((T + 63) / 64), 1},
 				[]vkrt.Binding{c.buf.In(0, 0), q8b, qmb, yb, rb, rob},
 				uint32(K), uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), yo, f32bits(w.scale), ro, roo, flags)
@@ -379,7 +379,11 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 			label += " +resid"
 		}
 	}
-	b.dispatch(label, b.pipe("matvec_i2s"+suffix, wgs, uint32(K), matvecMaxT, rowsPerWG), [3]uint32{groups, 1, 1},
+	var bytes int64
+	for _, w := range o.ws {
+		bytes += int64(w.rowBytes) * int64(compute.Elements(w.shape)/w.shape[0])
+	}
+	b.dispatchBytes(label, bytes, b.pipe("matvec_i2s"+suffix, wgs, uint32(K), matvecMaxT, rowsPerWG), [3]uint32{groups, 1, 1},
 		[]vkrt.Binding{wb[0], wb[1], wb[2], q8b, qmb, yb[0], yb[1], yb[2], rb, rob},
 		uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags)
 	b.wrote(written...)
@@ -457,7 +461,7 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 			sg := max(b.dev.Info.SubgroupSize, 1)
 			rows := max(256/sg, 1)
 			for _, c := range w.chunks {
-				b.dispatch(fmt.Sprintf("matvec_f16 %dx%d", K, c.rows), b.pipe("matvec_f16", 256, uint32(K), rows),
+				b.dispatchBytes(fmt.Sprintf("matvec_f16 %dx%d", K, c.rows), int64(c.rows)*int64(w.rowBytes), b.pipe("matvec_f16", 256, uint32(K), rows),
 					[3]uint32{uint32((uint32(c.rows) + rows - 1) / rows), 1, 1},
 					[]vkrt.Binding{c.buf.In(0, 0), xb, yb}, uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), xo/4, yo)
 			}

@@ -91,6 +91,11 @@ func (p *program) Run() error {
 	if err := b.Flush(); err != nil {
 		return err
 	}
+	if b.profiling {
+		// Timed kernel by kernel: issue the ops again.
+		p.fn()
+		return b.Flush()
+	}
 	if p.gen != b.scratchGen {
 		if err := p.capture(); err != nil {
 			return err
@@ -112,33 +117,17 @@ func (p *program) Release() {
 	delete(p.b.progs, p)
 }
 
-// Stats are the backend's running totals (see vkrt.Stats), with the host
-// time spent turning ops into commands.
-type Stats struct {
-	vkrt.Stats
-	Prepare time.Duration
+// Counters returns the running totals of the work given to the device.
+func (b *Backend) Counters() compute.DeviceCounters {
+	s := b.dev.Stats()
+	return compute.DeviceCounters{Dispatches: s.Dispatches, Barriers: s.Barriers, Submits: s.Submits, Replays: s.Replays,
+		BytesUp: s.BytesUp, BytesDown: s.BytesDown, Prepare: b.prepare}
 }
 
-// Sub returns s - o.
-func (s Stats) Sub(o Stats) Stats {
-	return Stats{Stats: s.Stats.Sub(o.Stats), Prepare: s.Prepare - o.Prepare}
-}
-
-// Stats returns the running totals of the work given to the device.
-func (b *Backend) Stats() Stats { return Stats{Stats: b.dev.Stats(), Prepare: b.prepare} }
-
-// KernelTime is the GPU time of one kernel label (kernel name and shape)
-// over a profiled run.
-type KernelTime struct {
-	Label string
-	Calls int
-	Time  time.Duration
-}
-
-// Profile turns GPU timestamps after every dispatch on or off. While on,
-// steps are not captured (each is recorded and timed), and ProfileTimes
-// returns the time of each kernel label.
-func (b *Backend) Profile(on bool) error {
+// ProfileKernels turns GPU timestamps after every dispatch on or off.
+// While on, steps are not captured (each is recorded and timed), and
+// KernelTimes returns the time of each kernel label.
+func (b *Backend) ProfileKernels(on bool) error {
 	if err := b.Flush(); err != nil {
 		return err
 	}
@@ -149,12 +138,12 @@ func (b *Backend) Profile(on bool) error {
 	return nil
 }
 
-// ProfileTimes returns the GPU time per kernel label since the last call,
-// most expensive first.
-func (b *Backend) ProfileTimes() []KernelTime {
-	var out []KernelTime
+// KernelTimes returns the GPU time per kernel label since the last call,
+// most expensive first, with the weight bytes the calls read.
+func (b *Backend) KernelTimes() []compute.KernelTime {
+	var out []compute.KernelTime
 	for l, s := range b.rec.ProfileTimes() {
-		out = append(out, KernelTime{Label: l, Calls: s.Calls, Time: time.Duration(s.Nanos)})
+		out = append(out, compute.KernelTime{Label: l, Calls: s.Calls, Time: time.Duration(s.Nanos), Bytes: b.labelBytes[l] * int64(s.Calls)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Time > out[j].Time })
 	return out

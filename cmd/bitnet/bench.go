@@ -40,6 +40,31 @@ type benchResult struct {
 	// GB/s divided by its probe's, in percent.
 	StreamSamples []float64 `json:"stream_samples,omitempty"`
 	BoundPercent  float64   `json:"bound_percent"`
+	// Device backends: the work given to the device per token of the
+	// timed repetitions.
+	Device *devicePerToken `json:"device,omitempty"`
+}
+
+// devicePerToken is compute.DeviceCounters over the tokens of a test.
+type devicePerToken struct {
+	Dispatches float64 `json:"dispatches"`
+	Barriers   float64 `json:"barriers"`
+	Submits    float64 `json:"submits"`
+	Replays    float64 `json:"replays"`
+	BytesUp    float64 `json:"bytes_up"`
+	BytesDown  float64 `json:"bytes_down"`
+	PrepareUs  float64 `json:"prepare_us"` // host time turning ops into commands
+}
+
+func perToken(c compute.DeviceCounters, tokens int) *devicePerToken {
+	n := float64(tokens)
+	return &devicePerToken{float64(c.Dispatches) / n, float64(c.Barriers) / n, float64(c.Submits) / n, float64(c.Replays) / n,
+		float64(c.BytesUp) / n, float64(c.BytesDown) / n, c.Prepare.Seconds() * 1e6 / n}
+}
+
+func (d *devicePerToken) String() string {
+	return fmt.Sprintf("per token: %.1f dispatches, %.1f barriers, %.2f submits (%.2f replays), %.0f B up, %.0f B down, %.1f µs preparing",
+		d.Dispatches, d.Barriers, d.Submits, d.Replays, d.BytesUp, d.BytesDown, d.PrepareUs)
 }
 
 type benchReport struct {
@@ -175,8 +200,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	// measure runs setup (not timed) and once (timed) for a warm-up and then
 	// for each repetition.
+	counting, _ := l.be.(compute.Counting)
 	measure := func(name string, tokens int, probed bool, setup, once func() error) (benchResult, error) {
 		r := benchResult{Test: name, Tokens: tokens, Reps: *reps}
+		var counted compute.DeviceCounters
 		if *depth > 0 {
 			r.Test += fmt.Sprintf("@d%d", *depth)
 		}
@@ -195,14 +222,28 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 					r.StreamSamples = append(r.StreamSamples, v)
 				}
 			}
+			var c0 compute.DeviceCounters
+			if counting != nil {
+				c0 = counting.Counters()
+			}
 			t0 := time.Now()
 			if err := once(); err != nil {
 				return r, err
 			}
 			r.TPSSamples = append(r.TPSSamples, float64(tokens)/time.Since(t0).Seconds())
+			if counting != nil {
+				c := counting.Counters().Sub(c0)
+				counted = compute.DeviceCounters{Dispatches: counted.Dispatches + c.Dispatches, Barriers: counted.Barriers + c.Barriers,
+					Submits: counted.Submits + c.Submits, Replays: counted.Replays + c.Replays, BytesUp: counted.BytesUp + c.BytesUp,
+					BytesDown: counted.BytesDown + c.BytesDown, Prepare: counted.Prepare + c.Prepare}
+			}
 		}
 		r.TPSMean, r.TPSStddev = meanStd(r.TPSSamples)
 		fmt.Fprintf(stderr, "%s: %.2f ± %.2f tokens/s\n", name, r.TPSMean, r.TPSStddev)
+		if counting != nil {
+			r.Device = perToken(counted, tokens**reps)
+			fmt.Fprintf(stderr, "%s: %s\n", name, r.Device)
+		}
 		return r, nil
 	}
 	st := l.state
@@ -227,10 +268,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		rep.Results = append(rep.Results, r)
 	}
-	// generate evaluates ids one token per pass, as generation does.
+	// generate evaluates ids one token per pass, as greedy generation does
+	// (the best candidate is selected where the logits are, and only it is
+	// read back).
+	greedy := engine.Selection{K: 1, Penalty: 1}
 	generate := func(ids []int32) error {
 		for _, id := range ids {
-			if _, err := st.Forward([]int32{id}, false); err != nil {
+			if _, err := st.Next([]int32{id}, greedy, nil); err != nil {
 				return err
 			}
 		}
@@ -259,15 +303,31 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if err := prefill(); err != nil {
 			return err
 		}
-		mf.profile.On = true
-		t0 := time.Now()
-		err := generate(randomTokens(n))
-		wall := time.Since(t0)
-		mf.profile.On = false
-		if err != nil {
-			return err
+		if kp, ok := l.be.(compute.KernelProfiler); ok {
+			if err := kp.ProfileKernels(true); err != nil {
+				return err
+			}
+			t0 := time.Now()
+			err := generate(randomTokens(n))
+			wall := time.Since(t0)
+			if e := kp.ProfileKernels(false); err == nil {
+				err = e
+			}
+			if err != nil {
+				return err
+			}
+			printKernelTimes(stderr, kp.KernelTimes(), n, wall)
+		} else {
+			mf.profile.On = true
+			t0 := time.Now()
+			err := generate(randomTokens(n))
+			wall := time.Since(t0)
+			mf.profile.On = false
+			if err != nil {
+				return err
+			}
+			printOpTimes(stderr, mf.profile.Stats(), n, wall)
 		}
-		printOpTimes(stderr, mf.profile.Stats(), n, wall)
 	}
 	probe()
 	if rep.StreamGBps > 0 {
@@ -330,6 +390,24 @@ func printOpTimes(w io.Writer, stats []compute.OpStat, tokens int, wall time.Dur
 	}
 	fmt.Fprintf(w, "  %-26s %8.3f ms  %5.1f%%\n", "outside ops", per(wall-sum), 100*(wall-sum).Seconds()/wall.Seconds())
 	fmt.Fprintf(w, "  %-26s %8.3f ms\n", "total", per(wall))
+}
+
+// printKernelTimes prints the device time per token of each kernel of a
+// profiled generation run of tokens passes.
+func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, wall time.Duration) {
+	per := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(tokens) }
+	var sum time.Duration
+	fmt.Fprintf(w, "kernel times over %d generated tokens (device timestamps, µs per token; each dispatch timed with its barrier):\n", tokens)
+	for _, k := range ks {
+		sum += k.Time
+		fmt.Fprintf(w, "  %-56s %9.1f µs  %6.1f calls", k.Label, per(k.Time), float64(k.Calls)/float64(tokens))
+		if k.Bytes > 0 && k.Time > 0 {
+			fmt.Fprintf(w, "  %7.1f GB/s", float64(k.Bytes)/k.Time.Seconds()/1e9)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  %-56s %9.1f µs\n", "device total", per(sum))
+	fmt.Fprintf(w, "  %-56s %9.1f µs (profiled steps are recorded every token, not replayed)\n", "wall", per(wall))
 }
 
 // siUnits formats v with a decimal prefix: "1.18 GB", "355.6 kB", "2.41 G".

@@ -29,7 +29,8 @@ type modelFlags struct {
 	reference bool
 	noMmap    bool
 
-	// profile, when set, is the op profiler the model runs through.
+	// profile, when set, is the op profiler the model runs through (open
+	// clears it for backends that time their kernels themselves).
 	profile *compute.Profiler
 }
 
@@ -118,6 +119,9 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 		return nil, err
 	}
 	run := l.be
+	if _, ok := l.be.(compute.KernelProfiler); ok {
+		m.profile = nil // the backend times its kernels on the device
+	}
 	if m.profile != nil {
 		m.profile.Backend = l.be
 		run = m.profile

@@ -78,7 +78,8 @@ type Recorder struct {
 	capturing bool
 	main      vk.CommandBuffer
 
-	prof *profile // timestamps after every dispatch, when profiling
+	prof   *profile               // timestamps after every dispatch, when profiling
+	ptimes map[string]ProfileStat // what the timestamps measured
 }
 
 func (d *Device) newCommandBuffer() (vk.CommandPool, vk.CommandBuffer, vk.Fence, error) {
@@ -375,7 +376,10 @@ func (r *Recorder) Submit() error {
 		if err == nil && r.commands > 0 {
 			err = r.d.submit(r.cb, r.fence)
 			if err == nil && r.prof != nil {
-				err = r.prof.collect(r.d)
+				if r.ptimes == nil {
+					r.ptimes = map[string]ProfileStat{}
+				}
+				err = r.prof.collect(r.d, r.ptimes)
 			}
 		}
 		if e := r.d.vk.ResetCommandBuffer(r.cb); err == nil {
@@ -626,7 +630,6 @@ type profile struct {
 	label  string
 	period float64 // ns per tick
 	mask   uint64
-	Times  map[string]ProfileStat
 }
 
 // ProfileStat is the accumulated GPU time of one label.
@@ -664,18 +667,15 @@ func (r *Recorder) Profile(on bool) error {
 	if b := r.d.Info.tsBits; b < 64 {
 		mask = 1<<b - 1
 	}
-	r.prof = &profile{pool: pool, max: profileQueries, period: float64(r.d.Info.Limits.TimestampPeriod), mask: mask, Times: map[string]ProfileStat{}}
+	r.prof = &profile{pool: pool, max: profileQueries, period: float64(r.d.Info.Limits.TimestampPeriod), mask: mask}
 	return nil
 }
 
-// ProfileTimes returns the GPU time per label since profiling began and
-// clears it.
+// ProfileTimes returns the GPU time per label measured since the last call
+// and clears it.
 func (r *Recorder) ProfileTimes() map[string]ProfileStat {
-	if r.prof == nil {
-		return nil
-	}
-	t := r.prof.Times
-	r.prof.Times = map[string]ProfileStat{}
+	t := r.ptimes
+	r.ptimes = nil
 	return t
 }
 
@@ -701,7 +701,7 @@ func (p *profile) mark(d *vk.Device, cb vk.CommandBuffer, name string) {
 	p.labels = append(p.labels, label)
 }
 
-func (p *profile) collect(d *Device) error {
+func (p *profile) collect(d *Device, times map[string]ProfileStat) error {
 	if p.n < 2 {
 		return nil
 	}
@@ -711,10 +711,10 @@ func (p *profile) collect(d *Device) error {
 	}
 	for i := 1; i < int(p.n); i++ {
 		dt := (ts[i] - ts[i-1]) & p.mask
-		s := p.Times[p.labels[i]]
+		s := times[p.labels[i]]
 		s.Calls++
 		s.Nanos += float64(dt) * p.period
-		p.Times[p.labels[i]] = s
+		times[p.labels[i]] = s
 	}
 	return nil
 }

@@ -1,0 +1,48 @@
+package compute
+
+import "time"
+
+// Instruments a device backend may offer, for bench and tests of a step's
+// structure. The CPU backend has none.
+
+// DeviceCounters are running totals of the work a backend gave its device.
+type DeviceCounters struct {
+	Dispatches uint64        // kernel dispatches recorded
+	Barriers   uint64        // pipeline barriers recorded between commands
+	Submits    uint64        // queue submissions (each waited for)
+	Replays    uint64        // submissions of captured steps
+	BytesUp    uint64        // bytes the host wrote to the device (uploads, mapped writes)
+	BytesDown  uint64        // bytes the host read back
+	Prepare    time.Duration // host time spent turning ops into commands
+}
+
+// Sub returns c - o.
+func (c DeviceCounters) Sub(o DeviceCounters) DeviceCounters {
+	return DeviceCounters{c.Dispatches - o.Dispatches, c.Barriers - o.Barriers, c.Submits - o.Submits,
+		c.Replays - o.Replays, c.BytesUp - o.BytesUp, c.BytesDown - o.BytesDown, c.Prepare - o.Prepare}
+}
+
+// Counting is implemented by backends that count the work they give a
+// device.
+type Counting interface {
+	Counters() DeviceCounters
+}
+
+// KernelTime is the device time of one kernel label (kernel and shape)
+// over a profiled run, and the weight bytes its calls read.
+type KernelTime struct {
+	Label string
+	Calls int
+	Time  time.Duration
+	Bytes int64
+}
+
+// KernelProfiler is implemented by backends that time every kernel on the
+// device (timestamps), instead of the host-side op timing of Profiler.
+type KernelProfiler interface {
+	// ProfileKernels turns timing on or off; while on, steps are not
+	// captured for replay.
+	ProfileKernels(on bool) error
+	// KernelTimes returns the times since the last call, largest first.
+	KernelTimes() []KernelTime
+}

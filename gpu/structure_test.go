@@ -1,0 +1,115 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package gpu_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"bitnet/engine"
+	"bitnet/engine/compute"
+	"bitnet/gguf"
+	"bitnet/internal/modelgen"
+)
+
+// TestDecodeStepStructure checks the shape of a decode step on the 2B-4T
+// widths (two layers, a smaller vocabulary): it is captured once, then
+// every token is one submission of the captured commands, nothing is
+// recorded again, the host writes and reads back a few bytes, and a layer
+// takes at most 10 dispatches.
+func TestDecodeStepStructure(t *testing.T) {
+	const layers = 2
+	p := modelgen.Params{Embd: 2560, Layers: layers, Heads: 20, HeadsKV: 5, FF: 6912, Vocab: 8192, Ctx: 256}
+	path := filepath.Join(t.TempDir(), "2b4t-widths.gguf")
+	if err := modelgen.GenerateFile(path, modelgen.Options{Arch: "bitnet-b1.58", Params: &p, Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	be := openTest(t)
+	m := loadModel(t, path, be)
+	st, err := m.NewState(64, 16, gguf.F16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	greedy := engine.Selection{K: 1, Penalty: 1}
+	c0 := be.Counters()
+	cands, err := st.Next([]int32{1, 17, 42, 99}, greedy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := be.Counters().Sub(c0)
+	t.Logf("prompt of 4 tokens: %+v", prompt)
+
+	// The first decode step is captured: its dispatches are the step's.
+	c0 = be.Counters()
+	cands, err = st.Next([]int32{cands[0].ID}, greedy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := be.Counters().Sub(c0)
+	// Outside the layers: the embedding, the final norm, the LM head and
+	// the top-k passes.
+	const outside = 8
+	t.Logf("first decode step (captured): %d dispatches, %d barriers, %d submits", first.Dispatches, first.Barriers, first.Submits)
+	if max := uint64(10*layers + outside); first.Dispatches > max {
+		t.Errorf("a decode step records %d dispatches, want at most %d (10 per layer)", first.Dispatches, max)
+	}
+	if first.Dispatches < 10*layers {
+		t.Errorf("a decode step records %d dispatches: fewer than the layers need (counters broken?)", first.Dispatches)
+	}
+
+	const n = 8
+	c0 = be.Counters()
+	for range n {
+		if cands, err = st.Next([]int32{cands[0].ID}, greedy, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := be.Counters().Sub(c0)
+	t.Logf("%d replayed decode steps: %+v", n, d)
+	if d.Submits != n || d.Replays != n {
+		t.Errorf("%d tokens took %d submissions (%d replays), want one replay each", n, d.Submits, d.Replays)
+	}
+	if d.Dispatches != 0 || d.Barriers != 0 {
+		t.Errorf("replayed tokens recorded %d dispatches and %d barriers, want none", d.Dispatches, d.Barriers)
+	}
+	if per := d.BytesDown / n; per > 4096 {
+		t.Errorf("%d bytes read back per greedy token, want at most 4096", per)
+	}
+	if per := d.BytesUp / n; per > 64 {
+		t.Errorf("%d bytes written per token, want a few", per)
+	}
+	if d.Prepare != 0 {
+		t.Errorf("replayed tokens spent %v turning ops into commands", d.Prepare)
+	}
+
+	// Sampled decoding replays too (its own captured step, top-40 after a
+	// repetition penalty) and reads back only the candidates.
+	smp := engine.Selection{K: 40, Penalty: 1.1, Window: 64}
+	history := []int32{1, 17, 42, 99, 5, 5, 6}
+	if _, err := st.Next([]int32{7}, smp, history); err != nil {
+		t.Fatal(err)
+	}
+	c0 = be.Counters()
+	var got []compute.Candidate
+	for i := range 4 {
+		if got, err = st.Next([]int32{int32(10 + i)}, smp, history); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d = be.Counters().Sub(c0)
+	if d.Replays != 4 || d.Dispatches != 0 {
+		t.Errorf("sampled steps: %d replays, %d dispatches recorded, want 4 and 0", d.Replays, d.Dispatches)
+	}
+	if per := d.BytesDown / 4; per > 4096 {
+		t.Errorf("%d bytes read back per sampled token, want at most 4096", per)
+	}
+	if len(got) != 40 {
+		t.Fatalf("%d candidates, want 40", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Less(got[i-1]) {
+			t.Fatalf("candidates out of order at %d: %+v", i, got[i-1:i+1])
+		}
+	}
+}
