@@ -6,7 +6,7 @@ PROMPT  ?= Once upon a time
 ARGS    ?= --temperature 0 --max-new-tokens 200 --echo
 BACKEND ?= auto
 
-.PHONY: all build run test test-short bench lint cross shaders check-shaders fuzz clean
+.PHONY: all build run test test-short bench lint cross shaders check-shaders fuzz clean gpu-bench-build gpu-bench
 
 all: build
 
@@ -56,6 +56,15 @@ fuzz:
 	for f in FuzzI2S FuzzQuantizeRow FuzzDotF16 FuzzElementwise; do \
 	  $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 1m ./cpu/kernels/ || exit 1; \
 	done
+
+# The binaries scripts/gpu-bench.sh runs on a GPU machine without Go.
+gpu-bench-build: build
+	CGO_ENABLED=0 $(GO) test -c -o bin/gpu.test ./gpu
+
+# Correctness and speed of the Vulkan backend on this machine's GPU
+# (results in gpu-bench-out/).
+gpu-bench: gpu-bench-build
+	scripts/gpu-bench.sh gpu-bench-out
 
 clean:
 	rm -rf bin

@@ -70,8 +70,9 @@ type Backend struct {
 	dot       bool // the ternary kernels use packed int8 dot products
 	fuse      bool
 
-	pending []op // queued ops, turned into dispatches by emit
-	q8For   view // the tensor whose int8 quantization the "q8" scratch holds
+	pending  []op   // queued ops, turned into dispatches by emit
+	q8For    view   // the tensor whose int8 quantization the "q8" scratch holds
+	nextSlot uint32 // the next slot of the "counters" scratch
 
 	scratch    map[string]*vkrt.Buffer // reusable device buffers by role, grown on demand
 	scratchGen int                     // bumped whenever a scratch buffer is replaced
@@ -124,7 +125,7 @@ func Open(o Options) (*Backend, error) {
 		return fail(err)
 	}
 	f := dev.Info.Features
-	b.subgroups = dev.Info.SubgroupArithmetic && !o.NoSubgroups
+	b.subgroups = dev.Info.SubgroupArithmetic && dev.Info.SubgroupShuffle && !o.NoSubgroups
 	switch o.Dot {
 	case DotAuto:
 		b.dot = f.IntegerDotProductFast

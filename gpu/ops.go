@@ -155,8 +155,8 @@ func (b *Backend) StoreKV(cacheT, xT, posT compute.Tensor) {
 // Attention: causal attention of q's rows over the caches.
 func (b *Backend) Attention(dstT, qT, kT, vT, posT compute.Tensor, p compute.AttnParams) {
 	compute.CheckAttention(dstT, qT, kT, vT, posT, p)
-	if p.HeadDim > maxHeadDim || p.HeadDim%2 != 0 || p.NHead > 256 {
-		panic(fmt.Sprintf("gpu.Attention: %d heads of %d elements (at most 256 heads of %d, even)", p.NHead, p.HeadDim, maxHeadDim))
+	if p.HeadDim > maxHeadDim || p.HeadDim%8 != 0 || p.NHead > 256 {
+		panic(fmt.Sprintf("gpu.Attention: %d heads of %d elements (at most 256 heads of %d, a multiple of 8)", p.NHead, p.HeadDim, maxHeadDim))
 	}
 	b.queue(op{kind: opAttention, dst: asT("Attention", dstT), a: asT("Attention", qT), b: asT("Attention", kT),
 		c: asT("Attention", vT), d: asT("Attention", posT), attn: p})

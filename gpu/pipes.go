@@ -15,14 +15,16 @@ var kernels = map[string]struct {
 	buffers int
 	push    uint32
 }{
-	"rmsnorm":              {5, 5},
-	"matvec_i2s":           {10, 14},
-	"matvec_i2s_dot":       {10, 14},
-	"matmul_i2s_tiled":     {6, 10},
-	"matmul_i2s_tiled_dot": {6, 10},
+	"rmsnorm":              {4, 6},
+	"rmsnorm_sg":           {4, 6},
+	"matvec_i2s":           {12, 17},
+	"matvec_i2s_dot":       {12, 17},
+	"matmul_i2s_tiled":     {5, 11},
+	"matmul_i2s_tiled_dot": {5, 11},
 	"matvec_f16":           {3, 6},
 	"attn_split":           {5, 7},
-	"attn_combine":         {6, 7},
+	"attn_combine":         {5, 8},
+	"attn_combine_sg":      {5, 8},
 	"rope_store":           {9, 12},
 	"embed":                {3, 10},
 	"penalize":             {2, 5},
@@ -49,7 +51,7 @@ var kernels = map[string]struct {
 // pipeKey names a pipeline: a kernel and its specialization constants.
 type pipeKey struct {
 	name string
-	spec [4]uint32
+	spec [6]uint32
 	n    int
 }
 

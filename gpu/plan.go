@@ -64,13 +64,30 @@ func (b *Backend) emitAt(ops []op, i int) int {
 			T := rowsOf(o.a)
 			if next != nil && len(o.ws) == 1 && next.kind == opAdd {
 				if r := residualOf(next, o.dsts[0]); r != nil {
-					b.recTernary(o, mmFused{resid: r, residOut: next.dst})
-					return 2
+					f := mmFused{resid: r, residOut: next.dst}
+					n := 2
+					// The RMSNorm of the sum, and the quantization for the
+					// ternary matmul after it, in the matvec's tail.
+					if T <= matvecMaxT && next2 != nil && next2.kind == opRMSNorm && sameView(next2.a, next.dst) && b.tailOK(next2) {
+						f.tail = next2
+						f.tailQuant = i+3 < len(ops) && b.quantFeeds(&ops[i+3], next2.dst)
+						n = 3
+					}
+					b.recTernary(o, f)
+					return n
 				}
 			}
 			if next != nil && len(o.ws) == 2 && T <= matvecMaxT && next.kind == opActMul && pairOf(o, next) {
-				b.recTernary(o, mmFused{act: next})
-				return 2
+				f := mmFused{act: next}
+				n := 2
+				// The sub-norm of the activation, in place, in the tail.
+				if next2 != nil && next2.kind == opRMSNorm && sameView(next2.a, next.dst) && sameView(next2.dst, next.dst) && b.tailOK(next2) {
+					f.tail = next2
+					f.tailQuant = i+3 < len(ops) && b.quantFeeds(&ops[i+3], next2.dst)
+					n = 3
+				}
+				b.recTernary(o, f)
+				return n
 			}
 		}
 		b.recMatMul(o)
@@ -206,23 +223,42 @@ func ropeStoreGroup(q, k, sk, sv *op) bool {
 	return true
 }
 
-// quantized makes the "q8" scratch hold x's int8 quantization (rows of
-// x.shape[0] bytes, four per word, and per row the scale and the sum of
-// the codes in "qm"), unless it already does.
-func (b *Backend) quantized(x *tensor) (q8, qm *vkrt.Buffer) {
+// qLayout is the layout of a quantization of T rows of K values in the
+// "q8" scratch: per row a scale and a code sum (two words) from the start,
+// the codes (K/4 words per row) from word qoff, after a region aligned for
+// any device.
+func qLayout(T, K int) (size uint64, qoff uint32) {
+	meta := (uint64(8*T) + 255) &^ 255
+	return meta + uint64(T*K), uint32(meta / 4)
+}
+
+// quantized makes the "q8" scratch hold x's int8 quantization unless it
+// already does, and returns the buffer and the codes' word offset.
+func (b *Backend) quantized(x *tensor) (*vkrt.Buffer, uint32) {
 	K, T := compute.RowsOf(x)
-	q8 = b.scratchBuf("q8", uint64(T*K))
-	qm = b.scratchBuf("qm", uint64(8*T))
-	if b.q8For == x.view() {
-		return q8, qm
+	size, qoff := qLayout(T, K)
+	q := b.scratchBuf("q8", size)
+	if b.q8For != x.view() {
+		b.recRMSNorm(x, x, nil, 0, false, true)
 	}
-	b.recRMSNorm(x, x, nil, 0, false, true)
-	return q8, qm
+	return q, qoff
+}
+
+// qArg binds the "q8" scratch for a quantization of T rows of K values.
+func (b *Backend) qArg(T, K int, write bool) (vkrt.Binding, uint32) {
+	size, qoff := qLayout(T, K)
+	q := b.scratchBuf("q8", size)
+	bd := q.In(0, 0)
+	if write {
+		bd = q.Out(0, 0)
+	}
+	bd.AccessSize = size
+	return bd, qoff
 }
 
 // recRMSNorm records rmsnorm: with norm, dst = RMSNorm(x) * w; with quant,
-// the int8 quantization of the result (or of x without norm) into the
-// "q8" and "qm" scratch.
+// the int8 quantization of the result (or of x without norm) into the "q8"
+// scratch.
 func (b *Backend) recRMSNorm(dst, x, w *tensor, eps float32, norm, quant bool) {
 	k, rows := compute.RowsOf(x)
 	xb, xo := b.in(x)
@@ -231,20 +267,21 @@ func (b *Backend) recRMSNorm(dst, x, w *tensor, eps float32, norm, quant bool) {
 		yb, yo = b.out(dst)
 		wb = b.weightArg(w)
 	}
-	q8b, qmb := b.unused(), b.unused()
+	qb, qoff := b.unused(), uint32(0)
 	var flags uint32
 	if norm {
 		flags |= 1
 	}
 	if quant {
 		flags |= 2
-		q8 := b.scratchBuf("q8", uint64(rows*k))
-		qm := b.scratchBuf("qm", uint64(8*rows))
-		q8b, qmb = q8.Out(0, 0), qm.Out(0, 0)
-		q8b.AccessSize, qmb.AccessSize = uint64(rows*k), uint64(8*rows)
+		qb, qoff = b.qArg(rows, k, true)
 	}
-	b.dispatch("rmsnorm", b.pipe("rmsnorm", 256), [3]uint32{uint32(rows), 1, 1},
-		[]vkrt.Binding{xb, wb, yb, q8b, qmb}, uint32(k), xo, yo, f32bits(eps), flags)
+	name := "rmsnorm"
+	if b.subgroups {
+		name = "rmsnorm_sg"
+	}
+	b.dispatch(name, b.pipe(name, 256), [3]uint32{uint32(rows), 1, 1},
+		[]vkrt.Binding{xb, wb, yb, qb}, uint32(k), xo, yo, f32bits(eps), flags, qoff)
 	if norm {
 		b.wrote(dst)
 	}
@@ -255,6 +292,34 @@ func (b *Backend) recRMSNorm(dst, x, w *tensor, eps float32, norm, quant bool) {
 			b.q8For = x.view()
 		}
 	}
+}
+
+// tailOK reports whether an RMSNorm can run in a matvec's tail.
+func (b *Backend) tailOK(norm *op) bool {
+	k, _ := compute.RowsOf(norm.a)
+	return k%4 == 0 && (norm.b.buf != nil || len(norm.b.chunks) == 1)
+}
+
+// counterSlot returns a fresh slot of the "counters" scratch for one
+// dispatch's last-workgroup detection (each dispatch resets its slot).
+func (b *Backend) counterSlot() (vkrt.Binding, uint32) {
+	const slots = 4096
+	c := b.scratch["counters"]
+	if c == nil {
+		var err error
+		if c, err = b.dev.NewBuffer(4*slots, vkrt.DeviceLocal); err != nil {
+			panic(fmt.Sprintf("gpu: counters: %v", err))
+		}
+		if err := b.dev.Upload(c, 0, make([]byte, 4*slots)); err != nil {
+			panic(fmt.Sprintf("gpu: counters: %v", err))
+		}
+		b.scratch["counters"] = c
+	}
+	slot := b.nextSlot % slots
+	b.nextSlot++
+	bd := c.Out(0, 0)
+	bd.AccessOffset, bd.AccessSize = uint64(4*slot), 4
+	return bd, slot
 }
 
 // weightArg binds a one-chunk weight or an activation tensor whole.
@@ -278,6 +343,8 @@ func (b *Backend) weightArg(w *tensor) vkrt.Binding {
 type mmFused struct {
 	resid, residOut *tensor
 	act             *op
+	tail            *op  // an RMSNorm of the finished output (residOut, else the act output)
+	tailQuant       bool // the tail also quantizes for a ternary matmul
 }
 
 // recTernary records I2_S matmuls with the fused kernels: the matvec for a
@@ -286,9 +353,10 @@ type mmFused struct {
 func (b *Backend) recTernary(o *op, f mmFused) {
 	x := o.a
 	K, T := compute.RowsOf(x)
-	q8, qm := b.quantized(x)
-	q8b, qmb := q8.In(0, 0), qm.In(0, 0)
-	q8b.AccessSize, qmb.AccessSize = uint64(T*K), uint64(8*T)
+	q, qoff := b.quantized(x)
+	size, _ := qLayout(T, K)
+	qin := q.In(0, 0)
+	qin.AccessSize = size
 	suffix := ""
 	if b.dot {
 		suffix = "_dot"
@@ -310,11 +378,19 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 			c := w.chunks[0]
 			b.dispatchBytes(fmt.Sprintf("matmul_i2s_tiled%s %dx%d t=%d", suffix, K, N, T), int64(c.rows)*int64(w.rowBytes), b.pipe("matmul_i2s_tiled"+suffix),
 				[3]uint32{uint32((c.rows + 63) / 64), uint32((T + 63) / 64), 1},
-				[]vkrt.Binding{c.buf.In(0, 0), q8b, qmb, yb, rb, rob},
-				uint32(K), uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), yo, f32bits(w.scale), ro, roo, flags)
+				[]vkrt.Binding{c.buf.In(0, 0), qin, yb, rb, rob},
+				uint32(K), uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), yo, f32bits(w.scale), ro, roo, flags, qoff)
 			written = append(written, y)
 		}
 		b.wrote(written...)
+		return
+	}
+	if len(o.ws) > 3 {
+		// More than three weights: three at a time.
+		for j := 0; j < len(o.ws); j += 3 {
+			e := min(j+3, len(o.ws))
+			b.recTernary(&op{kind: opMatMul, a: x, ws: o.ws[j:e], dsts: o.dsts[j:e]}, mmFused{})
+		}
 		return
 	}
 	var (
@@ -354,14 +430,6 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		groups = (n[0] + rowsPerWG - 1) / rowsPerWG
 		label += fmt.Sprintf(" gate+up %dx2", n[0])
 	} else {
-		if len(o.ws) > 3 {
-			// More than three weights: three at a time.
-			for j := 0; j < len(o.ws); j += 3 {
-				e := min(j+3, len(o.ws))
-				b.recTernary(&op{kind: opMatMul, a: x, ws: o.ws[j:e], dsts: o.dsts[j:e]}, mmFused{})
-			}
-			return
-		}
 		for i, w := range o.ws {
 			wb[i] = w.chunks[0].buf.In(0, 0)
 			yb[i], yo[i] = b.out(o.dsts[i])
@@ -379,14 +447,40 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 			label += " +resid"
 		}
 	}
+	qb := qin
+	nwb, nyb, nyo, cntb, slot := b.unused(), b.unused(), uint32(0), b.unused(), uint32(0)
+	var eps float32
+	if f.tail != nil {
+		flags |= 16
+		nwb = b.weightArg(f.tail.b)
+		nyb, nyo = b.out(f.tail.dst)
+		eps = f.tail.f
+		cntb, slot = b.counterSlot()
+		written = append(written, f.tail.dst)
+		label += " +norm"
+		if f.tailQuant {
+			flags |= 32
+			label += "+quant"
+			// The tail writes the next quantization into the same scratch.
+			nsize, nqoff := qLayout(T, int(n[0]))
+			if nqoff != qoff {
+				panic("gpu: the tail's quantization layout differs from the input's")
+			}
+			qb = b.scratchBuf("q8", max(size, nsize)).Out(0, 0)
+			qb.AccessSize = max(size, nsize)
+		}
+	}
 	var bytes int64
 	for _, w := range o.ws {
 		bytes += int64(w.rowBytes) * int64(compute.Elements(w.shape)/w.shape[0])
 	}
-	b.dispatchBytes(label, bytes, b.pipe("matvec_i2s"+suffix, wgs, uint32(K), matvecMaxT, rowsPerWG), [3]uint32{groups, 1, 1},
-		[]vkrt.Binding{wb[0], wb[1], wb[2], q8b, qmb, yb[0], yb[1], yb[2], rb, rob},
-		uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags)
+	b.dispatchBytes(label, bytes, b.pipe("matvec_i2s"+suffix, wgs, uint32(K), matvecMaxT, rowsPerWG, sg), [3]uint32{groups, 1, 1},
+		[]vkrt.Binding{wb[0], wb[1], wb[2], qb, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, cntb},
+		uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, nyo, f32bits(eps), slot)
 	b.wrote(written...)
+	if f.tailQuant {
+		b.q8For = f.tail.dst.view()
+	}
 }
 
 // recMatMul records a matmul without a fused epilogue.
@@ -630,7 +724,7 @@ func (b *Backend) recAttention(o, norm *op, quant bool) {
 			[]vkrt.Binding{qb, kb, vb, pb, partOut},
 			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks))
 		yb, yo := b.out(ys)
-		wb, q8b, qmb := b.unused(), b.unused(), b.unused()
+		wb, qb, qoff := b.unused(), b.unused(), uint32(0)
 		var flags uint32
 		var eps float32
 		if norm != nil {
@@ -640,16 +734,17 @@ func (b *Backend) recAttention(o, norm *op, quant bool) {
 		}
 		if quant {
 			flags |= 2
-			q8 := b.scratchBuf("q8", uint64(T*qk))
-			qm := b.scratchBuf("qm", uint64(8*T))
-			q8b, qmb = q8.Out(0, 0), qm.Out(0, 0)
-			q8b.AccessSize, qmb.AccessSize = uint64(T*qk), uint64(8*T)
+			qb, qoff = b.qArg(T, qk, true)
 		}
 		partIn := part.In(0, 0)
 		partIn.AccessSize = uint64(nr) * perRow
-		b.dispatch("attn_combine", b.pipe("attn_combine", 256, uint32(hd)), [3]uint32{uint32(nr), 1, 1},
-			[]vkrt.Binding{partIn, pb, yb, wb, q8b, qmb},
-			uint32(p.NHead), uint32(nchunks), attnChunk, po, yo, f32bits(eps), flags)
+		name := "attn_combine"
+		if b.subgroups {
+			name = "attn_combine_sg"
+		}
+		b.dispatch(name, b.pipe(name, 256, uint32(hd)), [3]uint32{uint32(nr), 1, 1},
+			[]vkrt.Binding{partIn, pb, yb, wb, qb},
+			uint32(p.NHead), uint32(nchunks), attnChunk, po, yo, f32bits(eps), flags, qoff)
 	}
 	b.wrote(dst)
 	if quant {

@@ -148,3 +148,20 @@ func (b *Backend) KernelTimes() []compute.KernelTime {
 	sort.Slice(out, func(i, j int) bool { return out[i].Time > out[j].Time })
 	return out
 }
+
+// CopyBandwidth is the device's buffer copy speed in bytes (read plus
+// written) per second, measured now over copies of up to 1 GiB (less on
+// devices with little memory): the yardstick for the kernels' bandwidth.
+func (b *Backend) CopyBandwidth() (float64, error) {
+	if err := b.Flush(); err != nil {
+		return 0, err
+	}
+	n := min(uint64(1<<30), b.dev.Info.DeviceLocalMemory()/16, b.dev.Info.Limits.MaxMemoryAllocationSize)
+	if n == 0 {
+		n = 64 << 20
+	}
+	if _, err := b.dev.CopyBandwidth(n, 1); err != nil { // warm-up
+		return 0, err
+	}
+	return b.dev.CopyBandwidth(n, 8)
+}

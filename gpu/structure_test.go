@@ -54,7 +54,7 @@ func TestDecodeStepStructure(t *testing.T) {
 	if max := uint64(10*layers + outside); first.Dispatches > max {
 		t.Errorf("a decode step records %d dispatches, want at most %d (10 per layer)", first.Dispatches, max)
 	}
-	if first.Dispatches < 10*layers {
+	if first.Dispatches < 5*layers {
 		t.Errorf("a decode step records %d dispatches: fewer than the layers need (counters broken?)", first.Dispatches)
 	}
 

@@ -5,18 +5,21 @@
 // writes, per head, the unnormalized output sum_j exp(s_j - m) v_j, the
 // chunk's score maximum m and the sum l of exp(s_j - m), which attn_combine
 // merges. Q is rounded to the cache type; each score is a float32 sum in
-// dimension order, as the CPU reference computes it. Chunks past a row's
-// position do nothing.
+// dimension order, as the CPU reference computes it. An invocation loads a
+// whole key row at once (16-byte loads), and the weighted values are summed
+// by groups of keys in parallel. Chunks past a row's position do nothing.
 #include "numerics.glsl"
 
 layout(local_size_x_id = 0) in;                // CH: one position per invocation
-layout(constant_id = 1) const uint HD = 128u;  // head dimension (even)
+layout(constant_id = 1) const uint HD = 128u;  // head dimension, a multiple of 8
 layout(constant_id = 2) const uint G = 4u;     // query heads per KV head
 const uint CH = gl_WorkGroupSize.x;
+const uint DQ = HD / 4u;                       // dimension quads of a head
+const uint KG = CH / DQ;                       // key groups of the value sums
 
 layout(set = 0, binding = 0) readonly buffer Q { float q[]; };
-layout(set = 0, binding = 1) readonly buffer K { uint kc[]; };
-layout(set = 0, binding = 2) readonly buffer V { uint vc[]; };
+layout(set = 0, binding = 1) readonly buffer K { uvec4 kc[]; };
+layout(set = 0, binding = 2) readonly buffer V { uvec4 vc[]; };
 layout(set = 0, binding = 3) readonly buffer POS { int pos[]; };
 layout(set = 0, binding = 4) writeonly buffer PART { float part[]; }; // [row][head][chunk][HD + 2]
 layout(push_constant) uniform P {
@@ -24,22 +27,25 @@ layout(push_constant) uniform P {
     uint n_kv_head;
     uint q_off;   // element offset of q
     uint pos_off; // element offset of the row positions
-    uint f16;     // cache type: 1 F16 (two per uint), 0 F32
+    uint f16;     // cache type: 1 F16, 0 F32
     float scale;
     uint nchunks;
 } p;
 
 shared float qh[G * HD];
-shared float sc[G * CH];
+shared float sc[G * CH];   // exp(s - m) of each position
 shared float red[G * CH];
 shared vec2 red2[G * CH];
+shared vec4 osum[KG * G * DQ]; // per key group, head and dimension quad
 
-float kv(uint f16, bool isv, uint i) {
-    if (f16 != 0u) {
-        uint w = isv ? vc[i >> 1u] : kc[i >> 1u];
-        return unpackHalf2x16(w)[i & 1u];
+// kv4 returns elements 4i..4i+3 (element offset e, a multiple of 4) of a cache.
+vec4 kv4(bool isv, uint e) {
+    if (p.f16 != 0u) {
+        uvec4 w = isv ? vc[e >> 3u] : kc[e >> 3u];
+        uvec2 h = (e & 4u) != 0u ? w.zw : w.xy;
+        return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
     }
-    return uintBitsToFloat(isv ? vc[i] : kc[i]);
+    return uintBitsToFloat(isv ? vc[e >> 2u] : kc[e >> 2u]);
 }
 
 void main() {
@@ -60,38 +66,26 @@ void main() {
         qh[i] = p.f16 != 0u ? round_f16(v) : v;
     }
     barrier();
-    // Scores of position j0+tid for the G heads.
+    // Scores of position j0+tid for the G heads: the key row's loads first.
     float s[G];
     [[unroll]] for (uint h = 0u; h < G; h++) {
         s[h] = uintBitsToFloat(0xff800000u); // -inf
     }
     if (tid < nj) {
         uint kb = (j0 + tid) * kvdim + g * HD;
-        precise float acc[G];
-        [[unroll]] for (uint h = 0u; h < G; h++) {
-            acc[h] = 0.0;
-        }
-        if (p.f16 != 0u) {
-            for (uint d = 0u; d < HD; d += 2u) {
-                vec2 kk = unpackHalf2x16(kc[(kb + d) >> 1u]);
-                [[unroll]] for (uint h = 0u; h < G; h++) {
-                    precise float a = qh[h * HD + d] * kk.x;
-                    acc[h] = acc[h] + a;
-                    precise float b = qh[h * HD + d + 1u] * kk.y;
-                    acc[h] = acc[h] + b;
-                }
-            }
-        } else {
-            for (uint d = 0u; d < HD; d++) {
-                float kk = uintBitsToFloat(kc[kb + d]);
-                [[unroll]] for (uint h = 0u; h < G; h++) {
-                    precise float a = qh[h * HD + d] * kk;
-                    acc[h] = acc[h] + a;
-                }
-            }
+        vec4 kr[DQ];
+        [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
+            kr[d4] = kv4(false, kb + 4u * d4);
         }
         [[unroll]] for (uint h = 0u; h < G; h++) {
-            precise float ss = acc[h] * p.scale;
+            precise float acc = 0.0;
+            [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
+                [[unroll]] for (uint e = 0u; e < 4u; e++) {
+                    precise float a = qh[h * HD + 4u * d4 + e] * kr[d4][e];
+                    acc = acc + a;
+                }
+            }
+            precise float ss = acc * p.scale;
             s[h] = ss;
         }
     }
@@ -121,24 +115,45 @@ void main() {
         }
         barrier();
     }
-    // Weighted values: invocation tid takes dimensions tid, tid+CH, ...
-    uint vb = j0 * kvdim + g * HD;
-    for (uint d = tid; d < HD; d += CH) {
-        precise float acc[G];
-        [[unroll]] for (uint h = 0u; h < G; h++) {
-            acc[h] = 0.0;
+    // Weighted values: invocation tid sums dimension quad tid % DQ over the
+    // keys of group tid / DQ (every KG-th key), four loads in flight.
+    uint dq = tid % DQ, kg = tid / DQ;
+    uint vb = j0 * kvdim + g * HD + 4u * dq;
+    vec4 acc[G];
+    [[unroll]] for (uint h = 0u; h < G; h++) {
+        acc[h] = vec4(0.0);
+    }
+    for (uint j = kg; j < nj && kg < KG; j += 4u * KG) {
+        vec4 vv[4];
+        [[unroll]] for (uint u = 0u; u < 4u; u++) {
+            uint jj = j + u * KG;
+            vv[u] = jj < nj ? kv4(true, vb + jj * kvdim) : vec4(0.0);
         }
-        for (uint j = 0u; j < nj; j++) {
-            float vv = kv(p.f16, true, vb + j * kvdim + d);
+        [[unroll]] for (uint u = 0u; u < 4u; u++) {
+            uint jj = min(j + u * KG, CH - 1u);
             [[unroll]] for (uint h = 0u; h < G; h++) {
-                precise float t = sc[h * CH + j] * vv;
-                acc[h] = acc[h] + t;
+                float pj = j + u * KG < nj ? sc[h * CH + jj] : 0.0;
+                acc[h] += pj * vv[u];
             }
         }
+    }
+    if (kg < KG) {
         [[unroll]] for (uint h = 0u; h < G; h++) {
-            uint base = ((row * p.n_head + g * G + h) * p.nchunks + c) * (HD + 2u);
-            part[base + d] = acc[h];
+            osum[(kg * G + h) * DQ + dq] = acc[h];
         }
+    }
+    barrier();
+    for (uint i = tid; i < G * DQ; i += CH) {
+        uint h = i / DQ, d = i % DQ;
+        vec4 o = vec4(0.0);
+        for (uint k = 0u; k < KG; k++) {
+            o += osum[(k * G + h) * DQ + d];
+        }
+        uint base = ((row * p.n_head + g * G + h) * p.nchunks + c) * (HD + 2u);
+        part[base + 4u * d] = o.x;
+        part[base + 4u * d + 1u] = o.y;
+        part[base + 4u * d + 2u] = o.z;
+        part[base + 4u * d + 3u] = o.w;
     }
     if (tid < G) {
         uint base = ((row * p.n_head + g * G + tid) * p.nchunks + c) * (HD + 2u);

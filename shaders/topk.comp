@@ -64,25 +64,38 @@ void main() {
         }
     }
     barrier();
-    for (uint size = 2u; size <= N; size <<= 1u) {
-        for (uint stride = size / 2u; stride > 0u; stride >>= 1u) {
-            for (uint i = tid; i < N / 2u; i += 256u) {
-                uint lo = 2u * stride * (i / stride) + (i % stride);
-                uint hi = lo + stride;
-                bool first = (lo & size) == 0u; // this half sorts best first
-                bool swap = better(skey[hi], sid[hi], skey[lo], sid[lo]);
-                if (!first) {
-                    swap = better(skey[lo], sid[lo], skey[hi], sid[hi]);
-                }
-                if (swap) {
-                    uint tk = skey[lo], ti = sid[lo];
-                    skey[lo] = skey[hi];
-                    sid[lo] = sid[hi];
-                    skey[hi] = tk;
-                    sid[hi] = ti;
+    if (p.k == 1u) {
+        // The best alone: a tree reduction instead of a sort.
+        for (uint st = N / 2u; st > 0u; st >>= 1u) {
+            for (uint i = tid; i < st; i += 256u) {
+                if (better(skey[i + st], sid[i + st], skey[i], sid[i])) {
+                    skey[i] = skey[i + st];
+                    sid[i] = sid[i + st];
                 }
             }
             barrier();
+        }
+    } else {
+        for (uint size = 2u; size <= N; size <<= 1u) {
+            for (uint stride = size / 2u; stride > 0u; stride >>= 1u) {
+                for (uint i = tid; i < N / 2u; i += 256u) {
+                    uint lo = 2u * stride * (i / stride) + (i % stride);
+                    uint hi = lo + stride;
+                    bool first = (lo & size) == 0u; // this half sorts best first
+                    bool swap = better(skey[hi], sid[hi], skey[lo], sid[lo]);
+                    if (!first) {
+                        swap = better(skey[lo], sid[lo], skey[hi], sid[hi]);
+                    }
+                    if (swap) {
+                        uint tk = skey[lo], ti = sid[lo];
+                        skey[lo] = skey[hi];
+                        sid[lo] = sid[hi];
+                        skey[hi] = tk;
+                        sid[hi] = ti;
+                    }
+                }
+                barrier();
+            }
         }
     }
     for (uint i = tid; i < p.k; i += 256u) {

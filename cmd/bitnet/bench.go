@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -316,7 +317,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			printKernelTimes(stderr, kp.KernelTimes(), n, wall)
+			copyBW := 0.0
+			if c, ok := l.be.(interface{ CopyBandwidth() (float64, error) }); ok {
+				if copyBW, err = c.CopyBandwidth(); err != nil {
+					slog.Warn("copy bandwidth", "err", err)
+				}
+			}
+			printKernelTimes(stderr, kp.KernelTimes(), n, wall, copyBW)
 		} else {
 			mf.profile.On = true
 			t0 := time.Now()
@@ -394,15 +401,22 @@ func printOpTimes(w io.Writer, stats []compute.OpStat, tokens int, wall time.Dur
 
 // printKernelTimes prints the device time per token of each kernel of a
 // profiled generation run of tokens passes.
-func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, wall time.Duration) {
+func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, wall time.Duration, copyBW float64) {
 	per := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(tokens) }
 	var sum time.Duration
 	fmt.Fprintf(w, "kernel times over %d generated tokens (device timestamps, µs per token; each dispatch timed with its barrier):\n", tokens)
+	if copyBW > 0 {
+		fmt.Fprintf(w, "  device copy bandwidth: %.1f GB/s (bytes read plus written, vkCmdCopyBuffer of up to 1 GiB)\n", copyBW/1e9)
+	}
 	for _, k := range ks {
 		sum += k.Time
 		fmt.Fprintf(w, "  %-56s %9.1f µs  %6.1f calls", k.Label, per(k.Time), float64(k.Calls)/float64(tokens))
 		if k.Bytes > 0 && k.Time > 0 {
-			fmt.Fprintf(w, "  %7.1f GB/s", float64(k.Bytes)/k.Time.Seconds()/1e9)
+			bw := float64(k.Bytes) / k.Time.Seconds()
+			fmt.Fprintf(w, "  %7.1f GB/s", bw/1e9)
+			if copyBW > 0 {
+				fmt.Fprintf(w, " (%3.0f%% of copy)", 100*bw/copyBW)
+			}
 		}
 		fmt.Fprintln(w)
 	}

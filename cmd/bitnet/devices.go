@@ -90,6 +90,9 @@ func writeDevice(w io.Writer, d gpu.DeviceInfo, auto bool) {
 	if d.SubgroupArithmetic {
 		arith = ", arithmetic"
 	}
+	if d.SubgroupShuffle {
+		arith += ", shuffle"
+	}
 	fmt.Fprintf(w, "   subgroup size %d%s; shared memory %s; push constants %d B\n",
 		d.SubgroupSize, arith, gpu.FormatBytes(uint64(l.MaxComputeSharedMemorySize)), l.MaxPushConstantsSize)
 	fmt.Fprintf(w, "   storage buffer range %s (offset alignment %d); max allocation %s\n",
@@ -105,7 +108,8 @@ func writeDevice(w io.Writer, d gpu.DeviceInfo, auto bool) {
 	}{
 		{"shaderInt8", f.ShaderInt8}, {"shaderInt16", f.ShaderInt16}, {"shaderInt64", f.ShaderInt64},
 		{"shaderFloat16", f.ShaderFloat16}, {"storageBuffer8BitAccess", f.StorageBuffer8BitAccess},
-		{"storageBuffer16BitAccess", f.StorageBuffer16BitAccess},
+		{"storageBuffer16BitAccess", f.StorageBuffer16BitAccess}, {"integerDotProduct", f.IntegerDotProduct},
+		{"integerDotProduct4x8BitPackedAccelerated", f.IntegerDotProductFast},
 	}
 	var have, missing []string
 	for _, x := range feats {

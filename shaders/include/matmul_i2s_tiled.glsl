@@ -16,11 +16,10 @@ layout(local_size_x = 256) in;
 const uint BM = 64u, BN = 64u;
 
 layout(set = 0, binding = 0) readonly buffer Wt { uint w[]; };
-layout(set = 0, binding = 1) readonly buffer Q8 { uint q8[]; };
-layout(set = 0, binding = 2) readonly buffer QM { uint qm[]; };
-layout(set = 0, binding = 3) buffer Y { float y[]; };
-layout(set = 0, binding = 4) readonly buffer R { float r[]; };
-layout(set = 0, binding = 5) buffer RO { float ro[]; };
+layout(set = 0, binding = 1) readonly buffer Q { uint q[]; }; // per token: scale, code sum at 2t, 2t+1; codes from q_off
+layout(set = 0, binding = 2) buffer Y { float y[]; };
+layout(set = 0, binding = 3) readonly buffer R { float r[]; };
+layout(set = 0, binding = 4) buffer RO { float ro[]; };
 layout(push_constant) uniform P {
     uint k;      // row length, a multiple of 128
     uint t;      // tokens
@@ -31,6 +30,7 @@ layout(push_constant) uniform P {
     float ws;    // weight scale
     uint r_off, ro_off;
     uint flags;  // 4: RESID
+    uint q_off;  // word offset of the codes in Q
 } p;
 
 const uint WS = BM / 4u + 1u; // padded strides of the shared tiles (uvec4)
@@ -69,7 +69,7 @@ void main() {
             uvec4 xv;
             [[unroll]] for (uint i = 0u; i < 4u; i++) {
                 uint tok = tbase + 4u * tg + i;
-                xv[i] = tok < p.t ? q8[tok * qw + blk * 32u + kq] : 0u;
+                xv[i] = tok < p.t ? q[p.q_off + tok * qw + blk * 32u + kq] : 0u;
             }
             xsh[kq * XS + tg] = xv;
         }
@@ -88,8 +88,8 @@ void main() {
         if (tok >= p.t) {
             continue;
         }
-        float sx = uintBitsToFloat(qm[2u * tok]);
-        int sum = int(qm[2u * tok + 1u]);
+        float sx = uintBitsToFloat(q[2u * tok]);
+        int sum = int(q[2u * tok + 1u]);
         [[unroll]] for (uint i = 0u; i < 4u; i++) {
             uint row = rbase + ty * 4u + i;
             if (row >= p.rows) {

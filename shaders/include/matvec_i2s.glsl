@@ -18,36 +18,51 @@
 // input), each workgroup inside one segment; with PAIR it covers two
 // weights of the same shape (gate and up) row by row and writes
 // act(gate) * up; with RESID segment 0's output is also added to a
-// residual: ro = r + y.
+// residual: ro = r + y. With TAIL, the last workgroup to finish (an atomic
+// counter) applies the RMSNorm that follows to the finished rows (ro with
+// RESID, else y0) and writes their int8 quantization for the next ternary
+// matmul (see rmsnorm_row.glsl): the norm costs no dispatch of its own.
+//
+// Q holds the int8 activations: per token the scale and the code sum at
+// words 2t and 2t+1, the codes from word q_off (K/4 words per token).
 #include "numerics.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint K = 2560u; // row length, a multiple of 128
 layout(constant_id = 2) const uint TMAX = 4u; // tokens the shared memory holds
 layout(constant_id = 3) const uint ROWS = 8u; // rows per workgroup (one per subgroup, if the subgroups are as wide as expected)
+layout(constant_id = 4) const uint SG = 32u;  // the expected subgroup size
 const uint WGS = gl_WorkGroupSize.x;
 const uint N16 = K / 64u;                     // 16-byte loads per row
+const uint NL = (N16 + SG - 1u) / SG;         // loads per lane of a row
 
 layout(set = 0, binding = 0) readonly buffer W0 { uvec4 w0[]; };
 layout(set = 0, binding = 1) readonly buffer W1 { uvec4 w1[]; };
 layout(set = 0, binding = 2) readonly buffer W2 { uvec4 w2[]; };
-layout(set = 0, binding = 3) readonly buffer Q8 { uvec4 q8[]; };
-layout(set = 0, binding = 4) readonly buffer QM { uint qm[]; };
-layout(set = 0, binding = 5) buffer Y0 { float y0[]; };
-layout(set = 0, binding = 6) buffer Y1 { float y1[]; };
-layout(set = 0, binding = 7) buffer Y2 { float y2[]; };
-layout(set = 0, binding = 8) readonly buffer R { float r[]; };
-layout(set = 0, binding = 9) buffer RO { float ro[]; };
+layout(set = 0, binding = 3) coherent buffer Q { uvec4 q4[]; };
+layout(set = 0, binding = 4) coherent buffer Y0 { float y0[]; };
+layout(set = 0, binding = 5) writeonly buffer Y1 { float y1[]; };
+layout(set = 0, binding = 6) writeonly buffer Y2 { float y2[]; };
+layout(set = 0, binding = 7) readonly buffer R { float r[]; };
+layout(set = 0, binding = 8) coherent buffer RO { float ro[]; };
+layout(set = 0, binding = 9) readonly buffer NW { float nw[]; };
+layout(set = 0, binding = 10) coherent buffer NY { float ny[]; };
+layout(set = 0, binding = 11) coherent buffer CNT { uint cnt[]; };
 layout(push_constant) uniform P {
-    uint t;         // tokens (<= TMAX)
-    uint n0, n1, n2; // rows of each segment (0: absent)
-    float s0, s1, s2; // weight scales
+    uint t;                      // tokens (<= TMAX)
+    uint n0, n1, n2;             // rows of each segment (0: absent)
+    float s0, s1, s2;            // weight scales
     uint y0_off, y1_off, y2_off; // element offsets of the outputs
     uint r_off, ro_off;
-    uint flags;     // 1: PAIR, 2: SiLU (else ReLU^2), 4: RESID, 8: PAIR writes gate to Y2
+    uint flags;                  // 1 PAIR, 2 SiLU (else ReLU^2), 4 RESID, 8 PAIR writes gate to Y2, 16 TAIL norm, 32 TAIL quantizes
+    uint q_off;                  // word offset of the codes in Q
+    uint ny_off;                 // element offset of the tail's output
+    float eps;                   // the tail's norm epsilon
+    uint slot;                   // the tail's counter
 } p;
 
 shared uvec4 qs[TMAX * (K / 16u)];
+shared bool last;
 
 #include "dot4.glsl"
 
@@ -67,9 +82,12 @@ void dots(uvec4 wv, uint i, inout ivec4 acc) {
     }
 }
 
+// Word i of Q.
+#define QW(i) q4[(i) >> 2u][(i) & 3u]
+
 float epilogue(int acc, uint tt, float ws) {
-    float sx = uintBitsToFloat(qm[2u * tt]);
-    int sum = int(qm[2u * tt + 1u]);
+    float sx = uintBitsToFloat(QW(2u * tt));
+    int sum = int(QW(2u * tt + 1u));
     precise float v = div_rn(float(acc - sum), sx) * ws;
     return v;
 }
@@ -106,11 +124,21 @@ void write_row(uint row, uint seg, bool pair, ivec4 acc, ivec4 acc2) {
     }
 }
 
+// The tail's accessors: token tt's row of the finished output.
+uint tt_;
+bool resid_;
+#define XV(i) (resid_ ? ro[p.ro_off + tt_ * p.n0 + (i)] : y0[p.y0_off + tt_ * p.n0 + (i)])
+#define YV(i) ny[p.ny_off + tt_ * p.n0 + (i)]
+#define WV(i) nw[(i)]
+#define Q8(i) QW(p.q_off + tt_ * (p.n0 / 4u) + (i))
+#define QM(i) QW(2u * tt_ + (i))
+#include "rmsnorm_row.glsl"
+
 void main() {
     uint tid = gl_LocalInvocationID.x;
     // The activations of every token, once per workgroup.
     for (uint i = tid; i < p.t * (K / 16u); i += WGS) {
-        qs[i] = q8[i];
+        qs[i] = q4[p.q_off / 4u + i];
     }
     barrier();
     uint wg = gl_WorkGroupID.x;
@@ -137,24 +165,35 @@ void main() {
         }
         uint base = row * N16;
         ivec4 acc = ivec4(0), acc2 = ivec4(0);
-        if (pair) {
-            for (uint i = lane; i < N16; i += gl_SubgroupSize) {
-                uvec4 a = w0[base + i];
-                uvec4 b = w1[base + i];
-                dots(a, i, acc);
-                dots(b, i, acc2);
+        if (gl_SubgroupSize == SG) {
+            // Every load of the lane first, then the arithmetic.
+            uvec4 a[NL], b[NL];
+            [[unroll]] for (uint j = 0u; j < NL; j++) {
+                uint i = lane + j * SG;
+                if (i < N16) {
+                    a[j] = seg == 0u || pair ? w0[base + i] : seg == 1u ? w1[base + i] : w2[base + i];
+                    if (pair) {
+                        b[j] = w1[base + i];
+                    }
+                }
             }
-        } else if (seg == 0u) {
+            [[unroll]] for (uint j = 0u; j < NL; j++) {
+                uint i = lane + j * SG;
+                if (i < N16) {
+                    dots(a[j], i, acc);
+                    if (pair) {
+                        dots(b[j], i, acc2);
+                    }
+                }
+            }
+        } else if (pair) {
             for (uint i = lane; i < N16; i += gl_SubgroupSize) {
                 dots(w0[base + i], i, acc);
-            }
-        } else if (seg == 1u) {
-            for (uint i = lane; i < N16; i += gl_SubgroupSize) {
-                dots(w1[base + i], i, acc);
+                dots(w1[base + i], i, acc2);
             }
         } else {
             for (uint i = lane; i < N16; i += gl_SubgroupSize) {
-                dots(w2[base + i], i, acc);
+                dots(seg == 0u ? w0[base + i] : seg == 1u ? w1[base + i] : w2[base + i], i, acc);
             }
         }
         acc = subgroupAdd(acc);
@@ -164,5 +203,26 @@ void main() {
         if (subgroupElect()) {
             write_row(row, seg, pair, acc, acc2);
         }
+    }
+    if ((p.flags & 16u) == 0u) {
+        return;
+    }
+    // The tail: the last workgroup normalizes the finished rows.
+    memoryBarrierBuffer();
+    barrier();
+    if (tid == 0u) {
+        last = atomicAdd(cnt[p.slot], 1u) == gl_NumWorkGroups.x - 1u;
+    }
+    barrier();
+    if (!last) {
+        return;
+    }
+    memoryBarrierBuffer();
+    resid_ = (p.flags & 4u) != 0u;
+    for (tt_ = 0u; tt_ < p.t; tt_++) {
+        rmsnorm_row(p.n0, p.eps, true, (p.flags & 32u) != 0u);
+    }
+    if (tid == 0u) {
+        cnt[p.slot] = 0u;
     }
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"bitnet/gpu/internal/vk"
 )
@@ -190,6 +191,10 @@ func (d *Device) WaitIdle() error {
 	return d.vk.WaitIdle()
 }
 
+// spinWait is how long a submission's fence is polled before the thread
+// blocks on it.
+const spinWait = 3 * time.Millisecond
+
 func (d *Device) submit(cb vk.CommandBuffer, fence vk.Fence) error {
 	cbs := cb
 	si := []vk.SubmitInfo{{
@@ -203,6 +208,18 @@ func (d *Device) submit(cb vk.CommandBuffer, fence vk.Fence) error {
 	d.queueM.Unlock()
 	if err != nil {
 		return err
+	}
+	// A decode step takes about a millisecond on a fast GPU, where waking
+	// up from a blocking wait costs a good part of that: poll first.
+	t0 := time.Now()
+	for time.Since(t0) < spinWait {
+		done, err := d.vk.FenceSignaled(fence)
+		if err != nil {
+			return err
+		}
+		if done {
+			return d.vk.ResetFence(fence)
+		}
 	}
 	// A forward step may take long on slow devices; wait without a limit
 	// but in slices so that a lost device surfaces as an error.

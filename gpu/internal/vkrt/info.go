@@ -111,6 +111,8 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	}
 	in.vk.Properties2(pd, p2)
 	info.SubgroupSize = sub.SubgroupSize
+	info.SubgroupShuffle = sub.SupportedStages&vk.ShaderStageComputeBit != 0 &&
+		sub.SupportedOperations&vk.SubgroupFeatureShuffleBit != 0
 	info.SubgroupArithmetic = sub.SupportedStages&vk.ShaderStageComputeBit != 0 &&
 		sub.SupportedOperations&vk.SubgroupFeatureArithmeticBit != 0
 	info.DriverName = vk.FixedString(drv.DriverName[:])

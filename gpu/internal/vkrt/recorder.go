@@ -78,6 +78,9 @@ type Recorder struct {
 	capturing bool
 	main      vk.CommandBuffer
 
+	wstages uint32 // pipeline stages that wrote since the last barrier
+	rstages uint32 // and that read
+
 	prof   *profile               // timestamps after every dispatch, when profiling
 	ptimes map[string]ProfileStat // what the timestamps measured
 }
@@ -151,6 +154,7 @@ func (r *Recorder) begin() bool {
 		return false
 	}
 	r.open = true
+	r.wstages, r.rstages = 0, 0
 	r.d.sets.hold()
 	// Order this submission after the previous ones' writes.
 	fullBarrier(r.d.vk, r.cb)
@@ -191,16 +195,44 @@ func (r *Recorder) Barrier() {
 }
 
 func (r *Recorder) barrier() {
-	fullBarrier(r.d.vk, r.cb)
+	r.barrierFor(vk.PipelineStageComputeShaderBit | vk.PipelineStageTransferBit)
+}
+
+// barrierFor orders the commands recorded since the last barrier before the
+// next command, which runs in stage next: only the stages that wrote wait.
+func (r *Recorder) barrierFor(next uint32) {
+	src := r.wstages | r.rstages // writers, and readers a write must not overtake
+	if src == 0 {
+		src = vk.PipelineStageComputeShaderBit
+	}
+	var srcAccess, dstAccess uint32
+	if r.wstages&vk.PipelineStageComputeShaderBit != 0 {
+		srcAccess |= vk.AccessShaderWriteBit
+	}
+	if r.wstages&vk.PipelineStageTransferBit != 0 {
+		srcAccess |= vk.AccessTransferWriteBit
+	}
+	if next&vk.PipelineStageComputeShaderBit != 0 {
+		dstAccess |= vk.AccessShaderReadBit | vk.AccessShaderWriteBit
+	}
+	if next&vk.PipelineStageTransferBit != 0 {
+		dstAccess |= vk.AccessTransferReadBit | vk.AccessTransferWriteBit
+	}
+	r.d.vk.CmdPipelineBarrier(r.cb, src, next, 0, []vk.MemoryBarrier{{
+		SType:         vk.StructureTypeMemoryBarrier,
+		SrcAccessMask: srcAccess,
+		DstAccessMask: dstAccess,
+	}}, nil)
+	r.wstages, r.rstages = 0, 0
 	r.barriers++
 	r.d.stats.Barriers++
 	r.reads = r.reads[:0]
 	r.writes = r.writes[:0]
 }
 
-// track places a barrier if s conflicts with the pending ranges, then adds
-// it. It returns whether a barrier was placed.
-func (r *Recorder) track(spans []span, writes []bool) {
+// track places a barrier if a span of the next command (in stage) conflicts
+// with the ranges touched since the last barrier, then adds its spans.
+func (r *Recorder) track(spans []span, writes []bool, stage uint32) {
 	need := false
 	for i, s := range spans {
 		if overlaps(r.writes, s) || writes[i] && overlaps(r.reads, s) {
@@ -209,12 +241,14 @@ func (r *Recorder) track(spans []span, writes []bool) {
 		}
 	}
 	if need {
-		r.barrier()
+		r.barrierFor(stage)
 	}
 	for i, s := range spans {
 		if writes[i] {
+			r.wstages |= stage
 			r.writes = append(r.writes, s)
 		} else {
+			r.rstages |= stage
 			r.reads = append(r.reads, s)
 		}
 	}
@@ -286,7 +320,7 @@ func (r *Recorder) Dispatch(p *Pipeline, groups [3]uint32, bindings []Binding, p
 		r.err = err
 		return
 	}
-	r.track(spans[:len(bindings)], writes[:len(bindings)])
+	r.track(spans[:len(bindings)], writes[:len(bindings)], vk.PipelineStageComputeShaderBit)
 	dv := r.d.vk
 	if r.bound != p {
 		dv.CmdBindComputePipeline(r.cb, p.pipe)
@@ -335,7 +369,7 @@ func (r *Recorder) Copy(dst, src Binding) {
 	if !r.begin() {
 		return
 	}
-	r.track([]span{ds, ss}, []bool{true, false})
+	r.track([]span{ds, ss}, []bool{true, false}, vk.PipelineStageTransferBit)
 	r.d.vk.CmdCopyBuffer(r.cb, src.Buffer.buf, dst.Buffer.buf, []vk.BufferCopy{{SrcOffset: src.Offset, DstOffset: dst.Offset, Size: n}})
 	r.commands++
 	r.d.stats.Commands++
@@ -351,7 +385,7 @@ func (r *Recorder) Fill(dst Binding, v uint32) {
 	if !r.begin() {
 		return
 	}
-	r.track([]span{s}, []bool{true})
+	r.track([]span{s}, []bool{true}, vk.PipelineStageTransferBit)
 	r.d.vk.CmdFillBuffer(r.cb, dst.Buffer.buf, s.off, s.end-s.off, v)
 	r.commands++
 	r.d.stats.Commands++
@@ -717,4 +751,65 @@ func (p *profile) collect(d *Device, times map[string]ProfileStat) error {
 		times[p.labels[i]] = s
 	}
 	return nil
+}
+
+// CopyBandwidth measures the device's buffer-to-buffer copy speed: reps
+// copies of n bytes between two device-local buffers, timed with
+// timestamps around them. It returns the bytes moved (read plus written)
+// per second.
+func (d *Device) CopyBandwidth(n uint64, reps int) (float64, error) {
+	if d.Info.tsBits == 0 || d.Info.Limits.TimestampPeriod == 0 {
+		return 0, fmt.Errorf("vulkan: %s has no timestamps on its compute queue", d.Info.Name)
+	}
+	src, err := d.NewBuffer(n, DeviceLocal)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Destroy()
+	dst, err := d.NewBuffer(n, DeviceLocal)
+	if err != nil {
+		return 0, err
+	}
+	defer dst.Destroy()
+	pool, err := d.vk.CreateQueryPool(&vk.QueryPoolCreateInfo{SType: vk.StructureTypeQueryPoolCreateInfo, QueryType: vk.QueryTypeTimestamp, QueryCount: 2})
+	if err != nil {
+		return 0, err
+	}
+	defer d.vk.DestroyQueryPool(pool)
+	r, err := d.NewRecorder()
+	if err != nil {
+		return 0, err
+	}
+	defer r.Destroy()
+	r.Fill(src.Out(0, 0), 0x3f800000)
+	if err := r.Submit(); err != nil {
+		return 0, err
+	}
+	if !r.begin() {
+		return 0, r.err
+	}
+	d.vk.CmdResetQueryPool(r.cb, pool, 0, 2)
+	d.vk.CmdWriteTimestamp(r.cb, vk.PipelineStageTransferBit, pool, 0)
+	for range reps {
+		d.vk.CmdCopyBuffer(r.cb, src.buf, dst.buf, []vk.BufferCopy{{Size: n}})
+		r.commands++
+		fullBarrier(d.vk, r.cb)
+	}
+	d.vk.CmdWriteTimestamp(r.cb, vk.PipelineStageTransferBit, pool, 1)
+	if err := r.Submit(); err != nil {
+		return 0, err
+	}
+	ts := make([]uint64, 2)
+	if err := d.vk.QueryResults64(pool, 0, ts); err != nil {
+		return 0, err
+	}
+	mask := ^uint64(0)
+	if b := d.Info.tsBits; b < 64 {
+		mask = 1<<b - 1
+	}
+	ns := float64((ts[1]-ts[0])&mask) * float64(d.Info.Limits.TimestampPeriod)
+	if ns <= 0 {
+		return 0, fmt.Errorf("vulkan: copy timestamps did not advance")
+	}
+	return 2 * float64(n) * float64(reps) / (ns * 1e-9), nil
 }

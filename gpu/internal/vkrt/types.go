@@ -43,6 +43,7 @@ type DeviceInfo struct {
 	// and friends work in compute shaders.
 	SubgroupSize       uint32   `json:"subgroup_size"`
 	SubgroupArithmetic bool     `json:"subgroup_arithmetic"`
+	SubgroupShuffle    bool     `json:"subgroup_shuffle"` // subgroupShuffleXor in compute shaders
 	Limits             Limits   `json:"limits"`
 	Features           Features `json:"features"`
 	// Usable is false when the runtime cannot run on the device (Reason

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# GPU check: correctness and speed of the Vulkan backend on a machine with a
+# GPU, using only what `make gpu-bench-build` made (bin/bitnet, bin/gpu.test)
+# and the repository's files: no Go needed there. Results go to one
+# directory (default gpu-bench-out): summary.txt is the short version.
+#
+#   scripts/gpu-bench.sh [OUT] [SHARED]
+#
+# SHARED is the reference-data folder (default ../shared, or $BITNET_SHARED);
+# the steps that need it are skipped without it. The whole run takes a few
+# minutes on a large GPU: a 2B-4T-shaped model is generated (1.2 GB), then
+# crossval, the GPU tests, and bench (pp512, tg128, tg128 at depth 4096,
+# --op-times with the device's copy bandwidth) run against it.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-gpu-bench-out}
+shared=${2:-${BITNET_SHARED:-../shared}}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+B=$PWD/bin/bitnet
+sum=$out/summary.txt
+: >"$sum"
+note() { echo "== $*" | tee -a "$sum"; }
+# step NAME SECONDS CMD...: run with a time limit, log to OUT/NAME.log, note the status.
+step() {
+	local name=$1 limit=$2
+	shift 2
+	local t0=$SECONDS
+	timeout "$limit" "$@" >"$out/$name.log" 2>&1
+	local rc=$?
+	note "$name: exit $rc in $((SECONDS - t0)) s"
+	return $rc
+}
+[ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
+
+note "date $(date -u +%FT%TZ), host $(uname -n), $(nproc) CPUs"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv >"$out/nvidia-smi.csv" 2>&1
+if ! "$B" devices >"$out/devices.txt" 2>&1; then
+	# Containers that hide the driver's ICD file: point the loader at NVIDIA's.
+	for f in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+		[ -f "$f" ] && export VK_DRIVER_FILES=$f && break
+	done
+	"$B" devices >"$out/devices.txt" 2>&1
+fi
+"$B" devices --json >"$out/devices.json" 2>/dev/null
+cat "$out/devices.txt" | tee -a "$sum"
+
+model=${BITNET_BENCH_MODEL:-/tmp/bitnet-2b4t.gguf}
+[ -f "$model" ] || step gen-model 300 "$B" gen-model --preset 2b4t --out "$model"
+
+# Correctness: the GPU test binary (conformance on the real shapes, golden
+# models, generation agreement, the decode step's structure).
+if [ -x bin/gpu.test ]; then
+	(cd gpu && BITNET_SHARED=$shared step gpu-tests 400 ../bin/gpu.test -test.v -test.count=1 \
+		-test.run 'TestConformance$|TestModelsMatchCPU|TestGeneratedModelsMatchCPU|TestGenerateMatchesCPU|TestDecodeStepStructure|TestStateTooLargeForDevice')
+	grep -E '^(--- |ok|FAIL|PASS)|logits over|validation' "$out/gpu-tests.log" | grep -v -- '--- PASS: TestConformance/' | tee -a "$sum"
+fi
+
+# crossval against the CPU on the real small models and the 2B-4T shapes.
+for m in testdata/tinybitnet-stories.gguf "$shared/models/stories260K.gguf" "$shared/golden/tiny-i2_s.gguf" "$model"; do
+	[ -f "$m" ] || continue
+	n=$(basename "$m" .gguf)
+	step "crossval-$n" 120 "$B" crossval --model "$m" --tokens 1,17,42,99,3,250,7,128 --backends vulkan,cpu
+	tail -n 3 "$out/crossval-$n.log" | tee -a "$sum"
+done
+
+# Speed on the 2B-4T shapes.
+step bench 300 "$B" bench --model "$model" --backend vulkan -p 512 -n 128 -r 5 --json
+grep -hE '^(pp|tg)[0-9]' "$out/bench.log" | tee -a "$sum"
+step bench-d4096 300 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -d 4096 -r 3 --ctx-size 4352 --json
+grep -hE '^(pp|tg)[0-9]' "$out/bench-d4096.log" | tee -a "$sum"
+step op-times 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 --op-times
+sed -n '/kernel times/,$p' "$out/op-times.log" | head -n 40 | tee -a "$sum"
+step op-times-d4096 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 16 -d 4096 -r 1 --ctx-size 4352 --op-times
+sed -n '/kernel times/,$p' "$out/op-times-d4096.log" | head -n 16 | tee -a "$sum"
+# The same machine's CPU, for scale.
+step bench-cpu 240 "$B" bench --model "$model" --backend cpu -p 128 -n 32 -r 2
+grep -hE '^(pp|tg)[0-9]' "$out/bench-cpu.log" | tee -a "$sum"
+note "results in $out"

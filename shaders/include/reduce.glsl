@@ -1,0 +1,136 @@
+// Workgroup reductions: every invocation of the WGS calls them and gets the
+// result. With SUBGROUP they reduce within subgroups first (a shuffle
+// butterfly for the two-float sums) and combine one value per subgroup;
+// otherwise they run a tree in shared memory.
+#ifndef REDUCE_GLSL
+#define REDUCE_GLSL
+
+#ifdef SUBGROUP
+shared vec2 red_v[WGS + 1u];
+shared float red_f[WGS + 1u];
+shared int red_i[WGS + 1u];
+
+vec2 df_sg(vec2 v) {
+    for (uint m = 1u; m < gl_SubgroupSize; m <<= 1u) {
+        v = df_add(v, subgroupShuffleXor(v, m));
+    }
+    return v;
+}
+
+// wg_sum_df returns the two-float sum of v over the workgroup.
+vec2 wg_sum_df(vec2 v) {
+    v = df_sg(v);
+    if (subgroupElect()) {
+        red_v[gl_SubgroupID] = v;
+    }
+    barrier();
+    if (gl_SubgroupID == 0u) {
+        vec2 r = vec2(0.0);
+        for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
+            r = df_add(r, red_v[i]);
+        }
+        r = df_sg(r);
+        if (subgroupElect()) {
+            red_v[WGS] = r;
+        }
+    }
+    barrier();
+    vec2 out_ = red_v[WGS];
+    barrier();
+    return out_;
+}
+
+float wg_max(float v) {
+    v = subgroupMax(v);
+    if (subgroupElect()) {
+        red_f[gl_SubgroupID] = v;
+    }
+    barrier();
+    if (gl_SubgroupID == 0u) {
+        float r = uintBitsToFloat(0xff800000u);
+        for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
+            r = max(r, red_f[i]);
+        }
+        r = subgroupMax(r);
+        if (subgroupElect()) {
+            red_f[WGS] = r;
+        }
+    }
+    barrier();
+    float out_ = red_f[WGS];
+    barrier();
+    return out_;
+}
+
+int wg_sum_i(int v) {
+    v = subgroupAdd(v);
+    if (subgroupElect()) {
+        red_i[gl_SubgroupID] = v;
+    }
+    barrier();
+    if (gl_SubgroupID == 0u) {
+        int r = 0;
+        for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
+            r += red_i[i];
+        }
+        r = subgroupAdd(r);
+        if (subgroupElect()) {
+            red_i[WGS] = r;
+        }
+    }
+    barrier();
+    int out_ = red_i[WGS];
+    barrier();
+    return out_;
+}
+#else
+shared vec2 red_v[WGS];
+shared float red_f[WGS];
+shared int red_i[WGS];
+
+vec2 wg_sum_df(vec2 v) {
+    uint tid = gl_LocalInvocationID.x;
+    red_v[tid] = v;
+    barrier();
+    for (uint s = WGS / 2u; s > 0u; s >>= 1u) {
+        if (tid < s) {
+            red_v[tid] = df_add(red_v[tid], red_v[tid + s]);
+        }
+        barrier();
+    }
+    vec2 r = red_v[0];
+    barrier();
+    return r;
+}
+
+float wg_max(float v) {
+    uint tid = gl_LocalInvocationID.x;
+    red_f[tid] = v;
+    barrier();
+    for (uint s = WGS / 2u; s > 0u; s >>= 1u) {
+        if (tid < s) {
+            red_f[tid] = max(red_f[tid], red_f[tid + s]);
+        }
+        barrier();
+    }
+    float m = red_f[0];
+    barrier();
+    return m;
+}
+
+int wg_sum_i(int v) {
+    uint tid = gl_LocalInvocationID.x;
+    red_i[tid] = v;
+    barrier();
+    for (uint s = WGS / 2u; s > 0u; s >>= 1u) {
+        if (tid < s) {
+            red_i[tid] += red_i[tid + s];
+        }
+        barrier();
+    }
+    int r = red_i[0];
+    barrier();
+    return r;
+}
+#endif
+#endif
