@@ -280,7 +280,7 @@ func (b *Backend) recRMSNorm(dst, x, w *tensor, eps float32, norm, quant bool) {
 	if b.subgroups {
 		name = "rmsnorm_sg"
 	}
-	b.dispatch(name, b.pipe(name, 256), [3]uint32{uint32(rows), 1, 1},
+	b.dispatch(name, b.pipe(name, b.normWGS), [3]uint32{uint32(rows), 1, 1},
 		[]vkrt.Binding{xb, wb, yb, qb}, uint32(k), xo, yo, f32bits(eps), flags, qoff)
 	if norm {
 		b.wrote(dst)
@@ -297,7 +297,7 @@ func (b *Backend) recRMSNorm(dst, x, w *tensor, eps float32, norm, quant bool) {
 // tailOK reports whether an RMSNorm can run in a matvec's tail.
 func (b *Backend) tailOK(norm *op) bool {
 	k, _ := compute.RowsOf(norm.a)
-	return k%4 == 0 && (norm.b.buf != nil || len(norm.b.chunks) == 1)
+	return b.tail && k%4 == 0 && (norm.b.buf != nil || len(norm.b.chunks) == 1)
 }
 
 // counterSlot returns a fresh slot of the "counters" scratch for one
@@ -742,7 +742,7 @@ func (b *Backend) recAttention(o, norm *op, quant bool) {
 		if b.subgroups {
 			name = "attn_combine_sg"
 		}
-		b.dispatch(name, b.pipe(name, 256, uint32(hd)), [3]uint32{uint32(nr), 1, 1},
+		b.dispatch(name, b.pipe(name, b.combWGS, uint32(hd)), [3]uint32{uint32(nr), 1, 1},
 			[]vkrt.Binding{partIn, pb, yb, wb, qb},
 			uint32(p.NHead), uint32(nchunks), attnChunk, po, yo, f32bits(eps), flags, qoff)
 	}

@@ -61,22 +61,32 @@ void main() {
     uint nj = min(CH, n - j0);
     uint qk = p.n_head * HD;
     uint kvdim = p.n_kv_head * HD;
-    for (uint i = tid; i < G * HD; i += CH) {
-        float v = q[p.q_off + row * qk + (g * G + i / HD) * HD + i % HD];
-        qh[i] = p.f16 != 0u ? round_f16(v) : v;
+    // The key row of position j0+tid is on its way while the queries are
+    // copied to shared memory.
+    vec4 kr[DQ];
+    uint kb = (j0 + min(tid, nj - 1u)) * kvdim + g * HD;
+    [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
+        kr[d4] = kv4(false, kb + 4u * d4);
+    }
+    const uint QPER = (G * HD + CH - 1u) / CH;
+    float qv[QPER];
+    [[unroll]] for (uint j = 0u; j < QPER; j++) {
+        uint i = min(tid + j * CH, G * HD - 1u);
+        qv[j] = q[p.q_off + row * qk + (g * G + i / HD) * HD + i % HD];
+    }
+    [[unroll]] for (uint j = 0u; j < QPER; j++) {
+        uint i = tid + j * CH;
+        if (i < G * HD) {
+            qh[i] = p.f16 != 0u ? round_f16(qv[j]) : qv[j];
+        }
     }
     barrier();
-    // Scores of position j0+tid for the G heads: the key row's loads first.
+    // Scores of position j0+tid for the G heads.
     float s[G];
     [[unroll]] for (uint h = 0u; h < G; h++) {
         s[h] = uintBitsToFloat(0xff800000u); // -inf
     }
     if (tid < nj) {
-        uint kb = (j0 + tid) * kvdim + g * HD;
-        vec4 kr[DQ];
-        [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
-            kr[d4] = kv4(false, kb + 4u * d4);
-        }
         [[unroll]] for (uint h = 0u; h < G; h++) {
             precise float acc = 0.0;
             [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {

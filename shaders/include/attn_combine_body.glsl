@@ -10,7 +10,7 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint HD = 128u;
 const uint WGS = gl_WorkGroupSize.x;
 const uint MAXH = 256u;   // query heads
-const uint MAXF = 4096u;  // heads x chunks whose factors fit in shared memory
+const uint MAXF = 2048u;  // heads x chunks whose factors fit in shared memory
 
 layout(set = 0, binding = 0) readonly buffer PART { float partials[]; };
 layout(set = 0, binding = 1) readonly buffer POS { int pos[]; };
@@ -74,23 +74,42 @@ void main() {
         }
         barrier();
     }
-    for (uint e = tid; e < k; e += WGS) {
-        uint h = e / HD, d = e % HD;
-        uint base = rbase + h * stride + d;
-        precise float o = 0.0;
-        if (table) {
-            for (uint c = 0u; c < nc; c++) {
-                precise float t = partials[base + c * (HD + 2u)] * fac[h * nc + c];
-                o = o + t;
+    // Each invocation's elements, with the loads of one chunk issued together.
+    const uint MAXE = 16u;
+    if (table && k <= MAXE * WGS) {
+        float o[MAXE];
+        [[unroll]] for (uint j = 0u; j < MAXE; j++) {
+            o[j] = 0.0;
+        }
+        for (uint c = 0u; c < nc; c++) {
+            float pv[MAXE];
+            [[unroll]] for (uint j = 0u; j < MAXE; j++) {
+                uint e = min(tid + j * WGS, k - 1u);
+                pv[j] = partials[rbase + (e / HD) * stride + c * (HD + 2u) + e % HD];
             }
-        } else {
-            for (uint c = 0u; c < nc; c++) {
-                uint b = rbase + h * stride + c * (HD + 2u);
-                precise float t = partials[b + d] * exp(partials[b + HD] - hmax[h]);
-                o = o + t;
+            [[unroll]] for (uint j = 0u; j < MAXE; j++) {
+                uint e = min(tid + j * WGS, k - 1u);
+                precise float t = pv[j] * fac[(e / HD) * nc + c];
+                o[j] = o[j] + t;
             }
         }
-        y[yb + e] = o / hsum[h];
+        [[unroll]] for (uint j = 0u; j < MAXE; j++) {
+            uint e = tid + j * WGS;
+            if (e < k) {
+                y[yb + e] = o[j] / hsum[e / HD];
+            }
+        }
+    } else {
+        for (uint e = tid; e < k; e += WGS) {
+            uint h = e / HD, d = e % HD;
+            precise float o = 0.0;
+            for (uint c = 0u; c < nc; c++) {
+                uint b = rbase + h * stride + c * (HD + 2u);
+                precise float t = partials[b + d] * (table ? fac[h * nc + c] : exp(partials[b + HD] - hmax[h]));
+                o = o + t;
+            }
+            y[yb + e] = o / hsum[h];
+        }
     }
     if (p.flags == 0u) {
         return;

@@ -134,13 +134,32 @@ bool resid_;
 #define QM(i) QW(2u * tt_ + (i))
 #include "rmsnorm_row.glsl"
 
+// load_row reads the 16-byte loads of this lane of a row of the segment's
+// weight (and of W1 with PAIR) into registers, every load in flight at once.
+void load_row(uint row, uint seg, bool pair, uint lane, out uvec4 a[NL], out uvec4 b[NL]) {
+    uint base = row * N16;
+    if (pair || seg == 0u) {
+        [[unroll]] for (uint j = 0u; j < NL; j++) {
+            a[j] = w0[base + min(lane + j * SG, N16 - 1u)];
+        }
+    } else if (seg == 1u) {
+        [[unroll]] for (uint j = 0u; j < NL; j++) {
+            a[j] = w1[base + min(lane + j * SG, N16 - 1u)];
+        }
+    } else {
+        [[unroll]] for (uint j = 0u; j < NL; j++) {
+            a[j] = w2[base + min(lane + j * SG, N16 - 1u)];
+        }
+    }
+    if (pair) {
+        [[unroll]] for (uint j = 0u; j < NL; j++) {
+            b[j] = w1[base + min(lane + j * SG, N16 - 1u)];
+        }
+    }
+}
+
 void main() {
     uint tid = gl_LocalInvocationID.x;
-    // The activations of every token, once per workgroup.
-    for (uint i = tid; i < p.t * (K / 16u); i += WGS) {
-        qs[i] = q4[p.q_off / 4u + i];
-    }
-    barrier();
     uint wg = gl_WorkGroupID.x;
     bool pair = (p.flags & 1u) != 0u;
     // The workgroup's segment and its first row there.
@@ -158,6 +177,18 @@ void main() {
         }
     }
     uint lane = gl_SubgroupInvocationID;
+    bool fast = gl_SubgroupSize == SG;
+    // The first row's weights are on their way while the activations are
+    // copied to shared memory.
+    uvec4 a[NL], b[NL];
+    uint row0 = wg * ROWS + gl_SubgroupID;
+    if (fast && gl_SubgroupID < ROWS && row0 < nseg) {
+        load_row(row0, seg, pair, lane, a, b);
+    }
+    for (uint i = tid; i < p.t * (K / 16u); i += WGS) {
+        qs[i] = q4[p.q_off / 4u + i];
+    }
+    barrier();
     for (uint rr = gl_SubgroupID; rr < ROWS; rr += gl_NumSubgroups) {
         uint row = wg * ROWS + rr;
         if (row >= nseg) {
@@ -165,17 +196,9 @@ void main() {
         }
         uint base = row * N16;
         ivec4 acc = ivec4(0), acc2 = ivec4(0);
-        if (gl_SubgroupSize == SG) {
-            // Every load of the lane first, then the arithmetic.
-            uvec4 a[NL], b[NL];
-            [[unroll]] for (uint j = 0u; j < NL; j++) {
-                uint i = lane + j * SG;
-                if (i < N16) {
-                    a[j] = seg == 0u || pair ? w0[base + i] : seg == 1u ? w1[base + i] : w2[base + i];
-                    if (pair) {
-                        b[j] = w1[base + i];
-                    }
-                }
+        if (fast) {
+            if (row != row0) {
+                load_row(row, seg, pair, lane, a, b);
             }
             [[unroll]] for (uint j = 0u; j < NL; j++) {
                 uint i = lane + j * SG;
@@ -191,9 +214,17 @@ void main() {
                 dots(w0[base + i], i, acc);
                 dots(w1[base + i], i, acc2);
             }
+        } else if (seg == 0u) {
+            for (uint i = lane; i < N16; i += gl_SubgroupSize) {
+                dots(w0[base + i], i, acc);
+            }
+        } else if (seg == 1u) {
+            for (uint i = lane; i < N16; i += gl_SubgroupSize) {
+                dots(w1[base + i], i, acc);
+            }
         } else {
             for (uint i = lane; i < N16; i += gl_SubgroupSize) {
-                dots(seg == 0u ? w0[base + i] : seg == 1u ? w1[base + i] : w2[base + i], i, acc);
+                dots(w2[base + i], i, acc);
             }
         }
         acc = subgroupAdd(acc);

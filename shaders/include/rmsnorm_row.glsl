@@ -2,7 +2,7 @@
 // workgroup, shared by rmsnorm, attn_combine and the matvec's tail. The
 // including shader defines WGS and the accessors XV(i) (input element i),
 // YV(i) (output element i, assignable; it may be the input: an invocation
-// writes only the elements it read last), WV(i) (the norm weight), and for
+// writes only the elements it read), WV(i) (the norm weight), and for
 // quantization Q8(i) (word i of the int8 row, assignable) and QM(i) (word
 // i of the row's scale and code sum, assignable); then it includes this
 // file (which includes reduce.glsl).
@@ -13,7 +13,15 @@
 // max(max|y|, 1e-5), four per word, and stores s and sum(q) (the ternary
 // matmuls subtract it from their code dot products). Without norm it only
 // quantizes x.
+//
+// Rows of up to MAXK elements (a multiple of 4) are read once into
+// registers, every load of an invocation issued together (a workgroup that
+// works alone on a row waits on memory latency, not bandwidth); longer or
+// odd rows take strided passes.
 #include "reduce.glsl"
+
+const uint MAXK = 8192u;
+const uint MAXW = (MAXK / 4u + WGS - 1u) / WGS; // words of a row per invocation
 
 uint quant_byte(float v, float sc, inout int sum) {
     precise float x = v * sc;
@@ -22,7 +30,83 @@ uint quant_byte(float v, float sc, inout int sum) {
     return uint(qi) & 0xffu;
 }
 
+// norm_scale returns 1/sqrt(mean + eps) from the two-float sum of squares.
+float norm_scale(vec2 sum, uint k, float eps) {
+    float kf = float(k);
+    float m0 = div_rn(sum.x, kf);
+    precise float res = residual(sum.x, m0, kf) + sum.y;
+    precise float mean = m0 + res / kf;
+    precise float me = mean + eps;
+    return div_rn(1.0, sqrt_rn(me));
+}
+
+void rmsnorm_row_strided(uint k, float eps, bool norm, bool quant);
+
 void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
+    if (k > MAXK || k % 4u != 0u) {
+        rmsnorm_row_strided(k, eps, norm, quant);
+        return;
+    }
+    uint tid = gl_LocalInvocationID.x;
+    uint kw = k / 4u;
+    vec4 v[MAXW];
+    [[unroll]] for (uint j = 0u; j < MAXW; j++) {
+        uint i = tid + j * WGS;
+        v[j] = i < kw ? vec4(XV(4u * i), XV(4u * i + 1u), XV(4u * i + 2u), XV(4u * i + 3u)) : vec4(0.0);
+    }
+    if (norm) {
+        vec4 wv[MAXW];
+        [[unroll]] for (uint j = 0u; j < MAXW; j++) {
+            uint i = tid + j * WGS;
+            wv[j] = i < kw ? vec4(WV(4u * i), WV(4u * i + 1u), WV(4u * i + 2u), WV(4u * i + 3u)) : vec4(0.0);
+        }
+        vec2 acc = vec2(0.0);
+        [[unroll]] for (uint j = 0u; j < MAXW; j++) {
+            [[unroll]] for (uint e = 0u; e < 4u; e++) {
+                acc = df_add(acc, df_sq(v[j][e]));
+            }
+        }
+        float scale = norm_scale(wg_sum_df(acc), k, eps);
+        [[unroll]] for (uint j = 0u; j < MAXW; j++) {
+            precise vec4 t = v[j] * scale;
+            precise vec4 o = t * wv[j];
+            v[j] = o;
+            uint i = tid + j * WGS;
+            if (i < kw) {
+                YV(4u * i) = o.x;
+                YV(4u * i + 1u) = o.y;
+                YV(4u * i + 2u) = o.z;
+                YV(4u * i + 3u) = o.w;
+            }
+        }
+    }
+    if (!quant) {
+        return;
+    }
+    float m = 0.0;
+    [[unroll]] for (uint j = 0u; j < MAXW; j++) {
+        vec4 a = abs(v[j]);
+        m = max(m, max(max(a.x, a.y), max(a.z, a.w)));
+    }
+    m = max(wg_max(m), 1e-5);
+    float sc = div_rn(127.0, m);
+    int qsum = 0;
+    [[unroll]] for (uint j = 0u; j < MAXW; j++) {
+        uint i = tid + j * WGS;
+        if (i < kw) {
+            Q8(i) = quant_byte(v[j].x, sc, qsum) | (quant_byte(v[j].y, sc, qsum) << 8u) |
+                    (quant_byte(v[j].z, sc, qsum) << 16u) | (quant_byte(v[j].w, sc, qsum) << 24u);
+        }
+    }
+    qsum = wg_sum_i(qsum);
+    if (tid == 0u) {
+        QM(0u) = floatBitsToUint(sc);
+        QM(1u) = uint(qsum);
+    }
+}
+
+// rmsnorm_row_strided is rmsnorm_row for any row: passes over the row.
+void rmsnorm_row_strided(uint k, float eps, bool norm, bool quant) {
     uint tid = gl_LocalInvocationID.x;
     float scale = 1.0;
     if (norm) {
@@ -30,14 +114,7 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
         for (uint i = tid; i < k; i += WGS) {
             acc = df_add(acc, df_sq(XV(i)));
         }
-        vec2 sum = wg_sum_df(acc);
-        // mean = float32(sum / k): divide the two-float sum, correct with the residual.
-        float kf = float(k);
-        float m0 = div_rn(sum.x, kf);
-        precise float res = residual(sum.x, m0, kf) + sum.y;
-        precise float mean = m0 + res / kf;
-        precise float me = mean + eps;
-        scale = div_rn(1.0, sqrt_rn(me));
+        scale = norm_scale(wg_sum_df(acc), k, eps);
     }
     if (!quant) {
         for (uint i = tid; i < k; i += WGS) {
