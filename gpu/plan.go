@@ -742,7 +742,8 @@ func (b *Backend) recAttention(o, norm *op, quant bool) {
 		if b.subgroups {
 			name = "attn_combine_sg"
 		}
-		b.dispatch(name, b.pipe(name, b.combWGS, uint32(hd)), [3]uint32{uint32(nr), 1, 1},
+		maxe := min((uint32(qk)+b.combWGS-1)/b.combWGS, 16)
+		b.dispatch(name, b.pipe(name, b.combWGS, uint32(hd), maxe), [3]uint32{uint32(nr), 1, 1},
 			[]vkrt.Binding{partIn, pb, yb, wb, qb},
 			uint32(p.NHead), uint32(nchunks), attnChunk, po, yo, f32bits(eps), flags, qoff)
 	}

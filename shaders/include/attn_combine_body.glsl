@@ -8,6 +8,7 @@
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint HD = 128u;
+layout(constant_id = 2) const uint MAXE = 4u; // elements of a row per invocation (the row's length over WGS, rounded up)
 const uint WGS = gl_WorkGroupSize.x;
 const uint MAXH = 256u;   // query heads
 const uint MAXF = 2048u;  // heads x chunks whose factors fit in shared memory
@@ -75,7 +76,6 @@ void main() {
         barrier();
     }
     // Each invocation's elements, with the loads of one chunk issued together.
-    const uint MAXE = 16u;
     if (table && k <= MAXE * WGS) {
         float o[MAXE];
         [[unroll]] for (uint j = 0u; j < MAXE; j++) {
