@@ -518,8 +518,8 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 	yb, yo := b.out(dst)
 	switch w.dt {
 	case gguf.I2_S:
-		q := b.scratchBuf("q", uint64(T*K))
-		s := b.scratchBuf("qscale", uint64(T*4))
+		q := b.scratchBuf("i8", uint64(T*K))
+		s := b.scratchBuf("i8scale", uint64(T*4))
 		xb, xo := b.in(x)
 		b.dispatch("quantize_i8", b.pipe("quantize_i8"), [3]uint32{uint32(T), 1, 1},
 			[]vkrt.Binding{xb, q.Out(0, uint64(T*K)), s.Out(0, uint64(T*4))}, uint32(K), xo)
@@ -535,8 +535,8 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 		}
 	case gguf.TQ1_0, gguf.TQ2_0:
 		nb := K / 256
-		q := b.scratchBuf("q", uint64(T*K))
-		s := b.scratchBuf("qscale", uint64(T*nb*4))
+		q := b.scratchBuf("i8", uint64(T*K))
+		s := b.scratchBuf("i8scale", uint64(T*nb*4))
 		xb, xo := b.in(x)
 		b.dispatch("quantize_q8k", b.pipe("quantize_q8k"), [3]uint32{uint32(T * nb), 1, 1},
 			[]vkrt.Binding{xb, q.Out(0, uint64(T*K)), s.Out(0, uint64(T*nb*4))}, uint32(K), xo)

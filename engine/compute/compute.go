@@ -91,8 +91,9 @@ const MaxTopK = 256
 //     float32: (dot - sum(q)) / s * scale. TQ1_0/TQ2_0 quantize x per 256-block
 //     as ggml's Q8_K. Float weights (F32, F16, BF16, Q8_0) are dotted with the
 //     float32 x, float32 accumulation.
-//   - RMSNorm accumulates the sum of squares in float64 (CPU) or a float32
-//     tree (GPU): y = x / sqrt(mean(x^2) + eps) * w.
+//   - RMSNorm accumulates the sum of squares in float64 (CPU) or two-float
+//     arithmetic (GPU): y = x / sqrt(mean(x^2) + eps) * w. The order of the
+//     sum differs between backends, so results may differ in the last bit.
 //   - StoreKV rounds to the cache type (F16: round to nearest even).
 //   - Attention rounds Q to the cache type before Q.K^T, accumulates in
 //     float32, applies Scale and the causal mask, and takes a float32 softmax

@@ -285,7 +285,7 @@ func Cases() []Case {
 	}
 	// Prompt-sized ternary matmuls: tile edges (odd N and T) and real widths.
 	for _, s := range []mm{{2560, 320, 7}, {256, 100, 64}, {2560, 96, 65}, {512, 130, 512}, {6912, 64, 33}} {
-		add(Case{Name: fmt.Sprintf("matmul_i2s/k=%d/n=%d/t=%d", s.k, s.n, s.t), Exact: true, Run: func(h *Harness) compute.Tensor {
+		add(Case{Name: fmt.Sprintf("matmul_i2s/k=%d/n=%d/t=%d", s.k, s.n, s.t), Exact: true, Large: s.t >= 64, Run: func(h *Harness) compute.Tensor {
 			w := h.WeightI2S(s.k, s.n, 0.7+float32(h.rng.Float64()))
 			x := h.Input(h.Floats(s.k*s.t, 1), s.k, s.t)
 			out := h.Output(s.n, s.t)
@@ -410,7 +410,7 @@ func Cases() []Case {
 	// Attention over long contexts (split across workgroups on a GPU), then
 	// the sub-norm a backend may fuse with it.
 	for _, a := range []struct{ pos0, t int }{{0, 1}, {63, 1}, {1023, 1}, {4095, 1}, {1000, 7}, {0, 64}, {4000, 96}} {
-		add(Case{Name: fmt.Sprintf("attention/2b4t/pos0=%d/t=%d", a.pos0, a.t), NMSE: 1e-9, Run: func(h *Harness) compute.Tensor {
+		add(Case{Name: fmt.Sprintf("attention/2b4t/pos0=%d/t=%d", a.pos0, a.t), NMSE: 1e-9, Large: a.pos0+a.t > 1100, Run: func(h *Harness) compute.Tensor {
 			n := a.pos0 + a.t
 			kc, vc := h.Alloc(gguf.F16, 640, n+5), h.Alloc(gguf.F16, 640, n+5)
 			all := h.Positions(0, n)

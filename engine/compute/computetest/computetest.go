@@ -29,7 +29,8 @@ type Case struct {
 	Exact bool
 	// NMSE overrides DefaultNMSE when non-zero.
 	NMSE float64
-	// Large marks cases skipped in -short mode (real-size LM head).
+	// Large marks cases skipped in -short mode (real-size LM head, long
+	// contexts, long prompts).
 	Large bool
 	Run   func(h *Harness) compute.Tensor
 }
