@@ -30,6 +30,24 @@ uint quant_byte(float v, float sc, inout int sum) {
     return uint(qi) & 0xffu;
 }
 
+// quant_word packs the codes of four values (element 4i+j in byte j).
+uint quant_word(vec4 v, float sc, inout int sum) {
+    return quant_byte(v.x, sc, sum) | (quant_byte(v.y, sc, sum) << 8u) |
+           (quant_byte(v.z, sc, sum) << 16u) | (quant_byte(v.w, sc, sum) << 24u);
+}
+
+// word_in returns word i of the row (elements 4i..4i+3), normalized with
+// scale and the weight when norm.
+vec4 word_in(uint i, bool norm, float scale) {
+    vec4 v = vec4(XV(4u * i), XV(4u * i + 1u), XV(4u * i + 2u), XV(4u * i + 3u));
+    if (norm) {
+        precise vec4 t = v * scale;
+        precise vec4 o = t * vec4(WV(4u * i), WV(4u * i + 1u), WV(4u * i + 2u), WV(4u * i + 3u));
+        v = o;
+    }
+    return v;
+}
+
 // norm_scale returns 1/sqrt(mean + eps) from the two-float sum of squares.
 float norm_scale(vec2 sum, uint k, float eps) {
     float kf = float(k);
@@ -94,8 +112,7 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
     [[unroll]] for (uint j = 0u; j < MAXW; j++) {
         uint i = tid + j * WGS;
         if (i < kw) {
-            Q8(i) = quant_byte(v[j].x, sc, qsum) | (quant_byte(v[j].y, sc, qsum) << 8u) |
-                    (quant_byte(v[j].z, sc, qsum) << 16u) | (quant_byte(v[j].w, sc, qsum) << 24u);
+            Q8(i) = quant_word(v[j], sc, qsum);
         }
     }
     qsum = wg_sum_i(qsum);
@@ -126,26 +143,15 @@ void rmsnorm_row_strided(uint k, float eps, bool norm, bool quant) {
     uint kw = k / 4u;
     float m = 0.0;
     for (uint i = tid; i < kw; i += WGS) {
-        vec4 v = vec4(XV(4u * i), XV(4u * i + 1u), XV(4u * i + 2u), XV(4u * i + 3u));
-        if (norm) {
-            precise vec4 t = v * scale;
-            precise vec4 o = t * vec4(WV(4u * i), WV(4u * i + 1u), WV(4u * i + 2u), WV(4u * i + 3u));
-            v = o;
-        }
-        m = max(m, max(max(abs(v.x), abs(v.y)), max(abs(v.z), abs(v.w))));
+        vec4 v = abs(word_in(i, norm, scale));
+        m = max(m, max(max(v.x, v.y), max(v.z, v.w)));
     }
     m = max(wg_max(m), 1e-5);
     float sc = div_rn(127.0, m);
     int qsum = 0;
     for (uint i = tid; i < kw; i += WGS) {
-        vec4 v = vec4(XV(4u * i), XV(4u * i + 1u), XV(4u * i + 2u), XV(4u * i + 3u));
-        if (norm) {
-            precise vec4 t = v * scale;
-            precise vec4 o = t * vec4(WV(4u * i), WV(4u * i + 1u), WV(4u * i + 2u), WV(4u * i + 3u));
-            v = o;
-        }
-        Q8(i) = quant_byte(v.x, sc, qsum) | (quant_byte(v.y, sc, qsum) << 8u) |
-                (quant_byte(v.z, sc, qsum) << 16u) | (quant_byte(v.w, sc, qsum) << 24u);
+        vec4 v = word_in(i, norm, scale);
+        Q8(i) = quant_word(v, sc, qsum);
         if (norm) {
             YV(4u * i) = v.x;
             YV(4u * i + 1u) = v.y;
