@@ -187,7 +187,7 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 		}
 		t.raw, t.scale = raw[:info.Size], s
 		if !b.opt.Reference {
-			t.code3 = hasCode3(raw[:n/4])
+			t.code3 = gguf.I2SHasCode3(raw[:n/4])
 		}
 	case gguf.TQ1_0, gguf.TQ2_0, gguf.Q8_0:
 		t.raw = raw[:info.Size]

@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"fmt"
-	"unsafe"
 
 	"bitnet/cpu/kernels"
 	"bitnet/engine/compute"
@@ -38,25 +37,6 @@ func grow[T any](s []T, n int) []T {
 		return make([]T, n)
 	}
 	return s[:n]
-}
-
-// hasCode3 reports whether any 2-bit code of an I2_S payload is 3 (never
-// written by the packer; the reference treats it as 0, the kernels as 3).
-func hasCode3(p []byte) bool {
-	n := len(p) / 8
-	words := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(p))), n)
-	const lo = 0x5555555555555555
-	for _, w := range words {
-		if w&(w>>1)&lo != 0 {
-			return true
-		}
-	}
-	for _, c := range p[n*8:] {
-		if c&(c>>1)&0x55 != 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // matmulFast runs the matmul on the fast path and reports whether it had one

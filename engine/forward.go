@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 
 	"bitnet/engine/compute"
 	"bitnet/gguf"
@@ -51,6 +52,8 @@ type State struct {
 	lastLogits []float32
 	idsBuf     []int32
 	winBuf     []int32
+	candRaw    []int32
+	candBuf    []compute.Candidate
 }
 
 // NewState allocates a KV cache of nCtx positions of type kvType (F16 or F32)
@@ -144,10 +147,6 @@ func (s *State) free() {
 			be.Free(t)
 		}
 	}
-	s.k, s.v = nil, nil
-	s.x, s.h, s.q, s.kk, s.vv, s.att, s.gate, s.up, s.final, s.logits, s.logitsAll, s.ids, s.pos, s.rope = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
-	clear(s.window)
-	clear(s.cands)
 }
 
 // Reset empties the KV cache.
@@ -230,7 +229,8 @@ func (s *State) Forward(ids []int32, all bool) ([]float32, error) {
 // of the last token, best first (Candidate.Less order): the K best after
 // the repetition penalty of the last sel.Window distinct ids of history, or
 // with K 0 every token. Backends select on the device, so only the
-// candidates leave it.
+// candidates leave it. The candidates live in a buffer that the next call
+// overwrites.
 func (s *State) Next(ids []int32, sel Selection, history []int32) ([]compute.Candidate, error) {
 	if err := s.checkIDs(ids); err != nil {
 		return nil, err
@@ -255,21 +255,22 @@ func (s *State) Next(ids []int32, sel Selection, history []int32) ([]compute.Can
 	}
 	be := s.m.Backend
 	if sel.K > 0 {
-		raw := make([]int32, 2*sel.K)
-		if err := be.ReadInts(s.cands[sel.K], raw); err != nil {
+		s.candRaw = slices.Grow(s.candRaw[:0], 2*sel.K)[:2*sel.K]
+		if err := be.ReadInts(s.cands[sel.K], s.candRaw); err != nil {
 			return nil, err
 		}
-		out := make([]compute.Candidate, sel.K)
-		for i := range out {
-			out[i] = compute.Candidate{ID: raw[i], Logit: math.Float32frombits(uint32(raw[sel.K+i]))}
+		s.candBuf = s.candBuf[:0]
+		for i := range sel.K {
+			s.candBuf = append(s.candBuf, compute.Candidate{ID: s.candRaw[i], Logit: math.Float32frombits(uint32(s.candRaw[sel.K+i]))})
 		}
-		return out, nil
+		return s.candBuf, nil
 	}
 	lg, err := s.readLogits(1, false)
 	if err != nil {
 		return nil, err
 	}
-	return compute.TopK(nil, lg, len(lg)), nil
+	s.candBuf = compute.TopK(s.candBuf, lg, len(lg))
+	return s.candBuf, nil
 }
 
 // readLogits reads the logits of the last step's n rows.

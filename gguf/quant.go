@@ -173,3 +173,32 @@ func DecodeRow(dt DType, row []byte, out []float32, scale float32) error {
 	}
 	return nil
 }
+
+// I2SHasCode3 reports whether any 2-bit code of an I2_S payload is 3 (never
+// written by the packer; it means 0).
+func I2SHasCode3(p []byte) bool {
+	const lo = 0x5555555555555555
+	n := len(p) / 8 * 8
+	for i := 0; i < n; i += 8 {
+		if w := binary.LittleEndian.Uint64(p[i:]); w&(w>>1)&lo != 0 {
+			return true
+		}
+	}
+	for _, c := range p[n:] {
+		if c&(c>>1)&0x55 != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// I2SWithoutCode3 returns a copy of an I2_S payload with every code 3 made
+// 1 (both mean 0), so that a kernel may compute with code-1.
+func I2SWithoutCode3(p []byte) []byte {
+	out := make([]byte, len(p))
+	for i, c := range p {
+		three := c & (c >> 1) & 0x55 // the low bit of each pair that is 3
+		out[i] = c &^ (three << 1)
+	}
+	return out
+}

@@ -21,7 +21,6 @@ import (
 	"os"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"bitnet/engine/compute"
 	"bitnet/gguf"
@@ -370,8 +369,8 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 		return nil, fmt.Errorf("vulkan: tensor %q: a row of %d bytes exceeds the device's storage buffer range", info.Name, t.rowBytes)
 	}
 	data := raw[:payload]
-	if info.Type == gguf.I2_S && hasCode3(data) {
-		data = withoutCode3(data)
+	if info.Type == gguf.I2_S && gguf.I2SHasCode3(data) {
+		data = gguf.I2SWithoutCode3(data)
 	}
 	perChunk := int(min(b.maxRange/t.rowBytes, 65535)) // the generic kernels take one workgroup per row
 	for r0 := 0; r0 < rows; r0 += perChunk {
@@ -396,33 +395,6 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 		t.chunks = append(t.chunks, chunk{buf: buf, row0: r0, rows: n})
 	}
 	return t, nil
-}
-
-// hasCode3 reports whether any 2-bit code of an I2_S payload is 3.
-func hasCode3(p []byte) bool {
-	n := len(p) / 8
-	words := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(p))), n)
-	for _, w := range words {
-		if w&(w>>1)&0x5555555555555555 != 0 {
-			return true
-		}
-	}
-	for _, c := range p[n*8:] {
-		if c&(c>>1)&0x55 != 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// withoutCode3 returns a copy of an I2_S payload with every code 3 made 1.
-func withoutCode3(p []byte) []byte {
-	out := make([]byte, len(p))
-	for i, c := range p {
-		three := c & (c >> 1) & 0x55 // low bit of each pair that is 3
-		out[i] = c &^ (three << 1)   // 3 (11) -> 1 (01)
-	}
-	return out
 }
 
 // Flush turns the queued ops into commands, submits them and waits.

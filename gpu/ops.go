@@ -174,7 +174,8 @@ func (b *Backend) TopK(dstT, logitsT compute.Tensor, k int) {
 	b.queue(op{kind: opTopK, dst: asT("TopK", dstT), a: asT("TopK", logitsT), k: k})
 }
 
-// ternary reports whether every weight is I2_S (the fused kernels' type).
+// allI2S reports whether every weight is a one-chunk I2_S tensor (what the
+// fused kernels take).
 func allI2S(ws []*tensor) bool {
 	for _, w := range ws {
 		if w.dt != gguf.I2_S || len(w.chunks) != 1 {

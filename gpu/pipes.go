@@ -75,7 +75,8 @@ func (b *Backend) pipe(name string, spec ...uint32) *vkrt.Pipeline {
 	return p
 }
 
-// dispatch records one dispatch labeled for profiles.
+// dispatch records one dispatch labeled for profiles (label is built only
+// while profiling; "" is the kernel's name).
 func (b *Backend) dispatch(label string, p *vkrt.Pipeline, groups [3]uint32, bindings []vkrt.Binding, push ...uint32) {
 	b.dispatchBytes(label, 0, p, groups, bindings, push...)
 }

@@ -61,7 +61,7 @@ func (b *Backend) emitAt(ops []op, i int) int {
 		return 1
 	case opMatMul:
 		if b.fuse && allI2S(o.ws) && b.fastTernary() {
-			T := rowsOf(o.a)
+			_, T := compute.RowsOf(o.a)
 			if next != nil && len(o.ws) == 1 && next.kind == opAdd {
 				if r := residualOf(next, o.dsts[0]); r != nil {
 					f := mmFused{resid: r, residOut: next.dst}
@@ -154,11 +154,6 @@ func actCode(a compute.Activation) uint32 {
 		return 1
 	}
 	return 0
-}
-
-func rowsOf(t *tensor) int {
-	_, r := compute.RowsOf(t)
-	return r
 }
 
 // wrote notes that ts were written: a quantization of them is stale.
@@ -376,7 +371,11 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 				written = append(written, f.residOut)
 			}
 			c := w.chunks[0]
-			b.dispatchBytes(fmt.Sprintf("matmul_i2s_tiled%s %dx%d t=%d", suffix, K, N, T), int64(c.rows)*int64(w.rowBytes), b.pipe("matmul_i2s_tiled"+suffix),
+			label := ""
+			if b.profiling {
+				label = fmt.Sprintf("matmul_i2s_tiled%s %dx%d t=%d", suffix, K, N, T)
+			}
+			b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe("matmul_i2s_tiled"+suffix),
 				[3]uint32{uint32((c.rows + 63) / 64), uint32((T + 63) / 64), 1},
 				[]vkrt.Binding{c.buf.In(0, 0), qin, yb, rb, rob},
 				uint32(K), uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), yo, f32bits(w.scale), ro, roo, flags, qoff)
@@ -409,7 +408,6 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		wb[i], yb[i] = b.unused(), b.unused()
 	}
 	rb, ro, rob, roo := b.unused(), uint32(0), b.unused(), uint32(0)
-	label := fmt.Sprintf("matvec_i2s%s k=%d", suffix, K)
 	if f.act != nil {
 		flags |= 1
 		if f.act.act == compute.SiLU {
@@ -428,7 +426,6 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		n[0] = uint32(g.shape[0])
 		s[0], s[1] = f32bits(o.ws[0].scale), f32bits(o.ws[1].scale)
 		groups = (n[0] + rowsPerWG - 1) / rowsPerWG
-		label += fmt.Sprintf(" gate+up %dx2", n[0])
 	} else {
 		for i, w := range o.ws {
 			wb[i] = w.chunks[0].buf.In(0, 0)
@@ -437,14 +434,12 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 			s[i] = f32bits(w.scale)
 			groups += (n[i] + rowsPerWG - 1) / rowsPerWG
 			written = append(written, o.dsts[i])
-			label += fmt.Sprintf(" %d", n[i])
 		}
 		if f.resid != nil {
 			flags |= 4
 			rb, ro = b.in(f.resid)
 			rob, roo = b.out(f.residOut)
 			written = append(written, f.residOut)
-			label += " +resid"
 		}
 	}
 	qb := qin
@@ -457,10 +452,8 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		eps = f.tail.f
 		cntb, slot = b.counterSlot()
 		written = append(written, f.tail.dst)
-		label += " +norm"
 		if f.tailQuant {
 			flags |= 32
-			label += "+quant"
 			// The tail writes the next quantization into the same scratch.
 			nsize, nqoff := qLayout(T, int(n[0]))
 			if nqoff != qoff {
@@ -469,6 +462,10 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 			qb = b.scratchBuf("q8", max(size, nsize)).Out(0, 0)
 			qb.AccessSize = max(size, nsize)
 		}
+	}
+	label := ""
+	if b.profiling {
+		label = matvecLabel(suffix, K, n[:len(o.ws)], f)
 	}
 	var bytes int64
 	for _, w := range o.ws {
@@ -481,6 +478,29 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	if f.tailQuant {
 		b.q8For = f.tail.dst.view()
 	}
+}
+
+// matvecLabel names a matvec dispatch in profiles: the kernel, its rows and
+// what its epilogue does.
+func matvecLabel(suffix string, K int, n []uint32, f mmFused) string {
+	l := fmt.Sprintf("matvec_i2s%s k=%d", suffix, K)
+	if f.act != nil {
+		l += fmt.Sprintf(" gate+up %dx2", n[0])
+	} else {
+		for _, r := range n {
+			l += fmt.Sprintf(" %d", r)
+		}
+	}
+	if f.resid != nil {
+		l += " +resid"
+	}
+	if f.tail != nil {
+		l += " +norm"
+		if f.tailQuant {
+			l += "+quant"
+		}
+	}
+	return l
 }
 
 // recMatMul records a matmul without a fused epilogue.
@@ -555,7 +575,11 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 			sg := max(b.dev.Info.SubgroupSize, 1)
 			rows := max(256/sg, 1)
 			for _, c := range w.chunks {
-				b.dispatchBytes(fmt.Sprintf("matvec_f16 %dx%d", K, c.rows), int64(c.rows)*int64(w.rowBytes), b.pipe("matvec_f16", 256, uint32(K), rows),
+				label := ""
+				if b.profiling {
+					label = fmt.Sprintf("matvec_f16 %dx%d", K, c.rows)
+				}
+				b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe("matvec_f16", 256, uint32(K), rows),
 					[3]uint32{uint32((uint32(c.rows) + rows - 1) / rows), 1, 1},
 					[]vkrt.Binding{c.buf.In(0, 0), xb, yb}, uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), xo/4, yo)
 			}
@@ -672,7 +696,11 @@ func (b *Backend) recRopeStore(q, k, sk, sv *op) {
 	if p.NeoX {
 		neox = 1
 	}
-	b.dispatch(fmt.Sprintf("rope_store q=%d k=%d v=%d", qheads, kheads, vheads), b.pipe("rope_store", uint32(hd/2), uint32(hd)),
+	label := ""
+	if b.profiling {
+		label = fmt.Sprintf("rope_store q=%d k=%d v=%d", qheads, kheads, vheads)
+	}
+	b.dispatch(label, b.pipe("rope_store", uint32(hd/2), uint32(hd)),
 		[3]uint32{qheads + kheads + vheads, uint32(T), 1}, bind[:],
 		qheads, kheads, vheads, dims, neox, po, qxo, qyo, kxo, kyo, vxo, flags)
 	b.wrote(written...)
@@ -719,7 +747,11 @@ func (b *Backend) recAttention(o, norm *op, quant bool) {
 		pb, po := b.in(ps)
 		partOut := part.Out(0, 0)
 		partOut.AccessSize = uint64(nr) * perRow
-		b.dispatch(fmt.Sprintf("attn_split ctx=%d rows=%d", nctx, nr), b.pipe("attn_split", attnChunk, uint32(hd), uint32(g)),
+		label := ""
+		if b.profiling {
+			label = fmt.Sprintf("attn_split ctx=%d rows=%d", nctx, nr)
+		}
+		b.dispatch(label, b.pipe("attn_split", attnChunk, uint32(hd), uint32(g)),
 			[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32(nr)},
 			[]vkrt.Binding{qb, kb, vb, pb, partOut},
 			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks))
@@ -884,7 +916,11 @@ func (b *Backend) recTopK(o *op) {
 		if first == 1 {
 			lbind = lb
 		}
-		b.dispatch(fmt.Sprintf("topk n=%d k=%d", count, k), b.pipe("topk"), [3]uint32{groups, 1, 1},
+		label := ""
+		if b.profiling {
+			label = fmt.Sprintf("topk n=%d k=%d", count, k)
+		}
+		b.dispatch(label, b.pipe("topk"), [3]uint32{groups, 1, 1},
 			[]vkrt.Binding{lbind, in[0], in[1], outI, outK, dstB}, count, k, first, last, lo, do)
 		if last == 1 {
 			return

@@ -41,7 +41,29 @@ type program struct {
 	gen int
 }
 
+// capture records the program's ops into a new graph. Scratch buffers are
+// made or grown while commands are recorded; a buffer replaced during the
+// recording would leave the graph pointing at a retired one, so then the
+// ops are recorded again (with every buffer sized by the first pass).
 func (p *program) capture() error {
+	for range 2 {
+		gen := p.b.scratchGen
+		g, err := p.record()
+		if err != nil {
+			return err
+		}
+		if p.g != nil {
+			p.g.Release()
+		}
+		p.g, p.gen = g, p.b.scratchGen
+		if p.gen == gen {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (p *program) record() (*vkrt.Graph, error) {
 	b := p.b
 	b.capturing, b.captureErr = true, nil
 	b.q8For = view{}
@@ -56,15 +78,13 @@ func (p *program) capture() error {
 	b.capturing = false
 	if b.captureErr != nil {
 		b.pending = nil
-		return b.captureErr
+		return nil, b.captureErr
 	}
 	if err := b.rec.BeginCapture(); err != nil {
 		b.pending = nil
-		return err
+		return nil, err
 	}
-	// Scratch buffers are sized before the capture starts, so that the
-	// program's commands refer only to buffers that stay.
-	b.capturing = true
+	b.capturing = true // ops that need the host fail the capture
 	b.emit()
 	b.capturing = false
 	g, err := b.rec.EndCapture()
@@ -76,13 +96,9 @@ func (p *program) capture() error {
 		if g != nil {
 			g.Release()
 		}
-		return err
+		return nil, err
 	}
-	if p.g != nil {
-		p.g.Release()
-	}
-	p.g, p.gen = g, b.scratchGen
-	return nil
+	return g, nil
 }
 
 // Run submits the captured commands and waits for them.

@@ -74,6 +74,18 @@ func (h *Harness) WeightTQ(dt gguf.DType, k, n int) compute.Tensor {
 	return h.Weight("w_"+dt.String(), dt, raw, k, n)
 }
 
+// matMuls runs the matmuls of one input as one op where the backend has
+// MultiMatMuler (as the engine does), else one by one.
+func (h *Harness) matMuls(dst, w []compute.Tensor, x compute.Tensor) {
+	if m, ok := h.BE.(compute.MultiMatMuler); ok {
+		m.MatMuls(dst, w, x)
+		return
+	}
+	for i := range w {
+		h.BE.MatMul(dst[i], w[i], x)
+	}
+}
+
 func putU32(b []byte, v uint32) {
 	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 }
@@ -137,13 +149,7 @@ func Cases() []Case {
 					dsts = append(dsts, h.Alloc(gguf.F32, n, s.t))
 				}
 			}
-			if m, ok := h.BE.(compute.MultiMatMuler); ok {
-				m.MatMuls(dsts, ws, x)
-			} else {
-				for i := range ws {
-					h.BE.MatMul(dsts[i], ws[i], x)
-				}
-			}
+			h.matMuls(dsts, ws, x)
 			return out
 		}})
 	}
@@ -329,12 +335,7 @@ func Cases() []Case {
 			out := h.Output(6912, t)
 			up := h.Alloc(gguf.F32, 6912, t)
 			wg, wu := h.WeightI2S(2560, 6912, 0.02), h.WeightI2S(2560, 6912, 0.03)
-			if m, ok := h.BE.(compute.MultiMatMuler); ok {
-				m.MatMuls([]compute.Tensor{out, up}, []compute.Tensor{wg, wu}, x)
-			} else {
-				h.BE.MatMul(out, wg, x)
-				h.BE.MatMul(up, wu, x)
-			}
+			h.matMuls([]compute.Tensor{out, up}, []compute.Tensor{wg, wu}, x)
 			h.BE.ActMul(out, out, up, compute.ReLU2)
 			return out
 		}})
@@ -394,12 +395,7 @@ func Cases() []Case {
 			x := h.Input(h.Floats(2560*t, 1), 2560, t)
 			g, u := h.Alloc(gguf.F32, 6912, t), h.Alloc(gguf.F32, 6912, t)
 			wg, wu := h.WeightI2S(2560, 6912, 0.02), h.WeightI2S(2560, 6912, 0.03)
-			if m, ok := h.BE.(compute.MultiMatMuler); ok {
-				m.MatMuls([]compute.Tensor{g, u}, []compute.Tensor{wg, wu}, x)
-			} else {
-				h.BE.MatMul(g, wg, x)
-				h.BE.MatMul(u, wu, x)
-			}
+			h.matMuls([]compute.Tensor{g, u}, []compute.Tensor{wg, wu}, x)
 			h.BE.ActMul(g, g, u, compute.ReLU2)
 			h.BE.RMSNorm(g, g, h.Input(h.Floats(6912, 1), 6912, 1), 1e-5)
 			out := h.Output(2560, t)

@@ -58,22 +58,14 @@ type Device struct {
 }
 
 // Stats are a device's running totals of the work the host gave it, for
-// instruments (bench, tests of a step's structure). Read them with
-// Device.Stats and subtract two readings.
+// instruments (bench, tests of a step's structure).
 type Stats struct {
 	Dispatches uint64 // dispatches recorded
 	Barriers   uint64 // pipeline barriers recorded between commands
-	Commands   uint64 // dispatches, copies and fills recorded
 	Submits    uint64 // queue submissions (each waited for)
 	Replays    uint64 // submissions of captured command buffers
 	BytesUp    uint64 // bytes the host wrote: uploads and mapped writes
 	BytesDown  uint64 // bytes the host read: downloads and mapped reads
-}
-
-// Sub returns s - o.
-func (s Stats) Sub(o Stats) Stats {
-	return Stats{s.Dispatches - o.Dispatches, s.Barriers - o.Barriers, s.Commands - o.Commands, s.Submits - o.Submits,
-		s.Replays - o.Replays, s.BytesUp - o.BytesUp, s.BytesDown - o.BytesDown}
 }
 
 // Stats returns the running totals.

@@ -334,7 +334,6 @@ func (r *Recorder) Dispatch(p *Pipeline, groups [3]uint32, bindings []Binding, p
 	dv.CmdDispatch(r.cb, groups[0], groups[1], groups[2])
 	r.commands++
 	r.d.stats.Dispatches++
-	r.d.stats.Commands++
 	if r.prof != nil && !r.capturing {
 		r.prof.mark(dv, r.cb, p.name)
 	}
@@ -372,7 +371,6 @@ func (r *Recorder) Copy(dst, src Binding) {
 	r.track([]span{ds, ss}, []bool{true, false}, vk.PipelineStageTransferBit)
 	r.d.vk.CmdCopyBuffer(r.cb, src.Buffer.buf, dst.Buffer.buf, []vk.BufferCopy{{SrcOffset: src.Offset, DstOffset: dst.Offset, Size: n}})
 	r.commands++
-	r.d.stats.Commands++
 }
 
 // Fill records filling dst (offset and size multiples of 4) with the
@@ -388,7 +386,6 @@ func (r *Recorder) Fill(dst Binding, v uint32) {
 	r.track([]span{s}, []bool{true}, vk.PipelineStageTransferBit)
 	r.d.vk.CmdFillBuffer(r.cb, dst.Buffer.buf, s.off, s.end-s.off, v)
 	r.commands++
-	r.d.stats.Commands++
 }
 
 // Submit ends the recording, submits it, waits for it to complete and
@@ -457,7 +454,7 @@ func (r *Recorder) EndCapture() (*Graph, error) {
 	cb := r.cb
 	r.cb, r.capturing = r.main, false
 	err := r.err
-	g := &Graph{d: r.d, pool: r.pool, cb: cb, commands: r.commands, barriers: r.barriers}
+	g := &Graph{d: r.d, pool: r.pool, cb: cb, commands: r.commands}
 	if r.open {
 		if err == nil {
 			hostBarrier(r.d.vk, cb)
@@ -492,14 +489,7 @@ type Graph struct {
 	fence    vk.Fence
 	holds    bool
 	commands int
-	barriers int
 }
-
-// Commands and Barriers count what the graph records.
-func (g *Graph) Commands() int { return g.commands }
-
-// Barriers is the number of barriers between the graph's commands.
-func (g *Graph) Barriers() int { return g.barriers }
 
 // Run submits the graph and waits for it; the host may then read its
 // results in host-visible memory.
