@@ -63,7 +63,7 @@ func TestConformanceWithoutSubgroups(t *testing.T) {
 func TestConformanceDot(t *testing.T) {
 	be := openTestWith(t, gpu.Options{Device: -1, Dot: gpu.DotOn})
 	if !be.Dot() {
-		t.Skip("the device has no integer dot product")
+		testdata.SkipUnlessCI(t, "the device has no integer dot product")
 	}
 	computetest.Run(t, be, computetest.Cases())
 }
