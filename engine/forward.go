@@ -476,10 +476,14 @@ func (s *State) ops(T int, h head, sel Selection) {
 		be.StoreKV(s.v[il], vv, pos)
 		be.Attention(att, q, s.k[il], s.v[il], pos, attn)
 		s.traceL(il, "attn_out", att)
+		o := att
 		if c.SubNorms {
-			be.RMSNorm(att, att, l.AttnSubNorm, c.Eps)
+			// Out of place (q is free now), so that a backend can run the
+			// norm inside the output projection that reads it.
+			be.RMSNorm(q, att, l.AttnSubNorm, c.Eps)
+			o = q
 		}
-		matmul(be, hh, l.Wo, att, l.OScale)
+		matmul(be, hh, l.Wo, o, l.OScale)
 		be.Add(x, x, hh)
 		s.traceL(il, "x_mid", x)
 
@@ -489,10 +493,14 @@ func (s *State) ops(T int, h head, sel Selection) {
 		s.traceMLP(il, gate, up)
 		be.ActMul(gate, gate, up, c.Act)
 		s.traceL(il, "ffn_act", gate)
+		down := gate
 		if c.SubNorms {
-			be.RMSNorm(gate, gate, l.FFNSubNorm, c.Eps)
+			// Out of place (up is free now), so that a backend can run
+			// the norm inside the down projection that reads it.
+			be.RMSNorm(up, gate, l.FFNSubNorm, c.Eps)
+			down = up
 		}
-		matmul(be, hh, l.WDown, gate, l.DownScale)
+		matmul(be, hh, l.WDown, down, l.DownScale)
 		be.Add(x, x, hh)
 		s.traceL(il, "x_out", x)
 	}

@@ -46,15 +46,9 @@ type Options struct {
 	Dot DotMode
 	// NoFusion runs every op as its own dispatch (tests, diagnostics).
 	NoFusion bool
-	// Tail runs the RMSNorm after a decode matvec (and the quantization
-	// after it) in the matvec's last workgroup instead of a dispatch of its
-	// own (also BITNET_VK_TAIL=1). It saves a dispatch per norm but makes a
-	// single workgroup do the norm after the matvec: on an NVIDIA H200 that
-	// was slower (246 against 272 tokens/s), so it is off by default.
-	Tail bool
-	// NormWGS is the workgroup size of the row-wide kernels (rmsnorm,
-	// attn_combine): a power of two from 32; 0 takes 1024 where the device
-	// allows it (also BITNET_VK_NORM_WGS).
+	// NormWGS is the workgroup size of rmsnorm (one workgroup per row): a
+	// power of two from 32; 0 takes 1024 where the device allows it (also
+	// BITNET_VK_NORM_WGS).
 	NormWGS int
 }
 
@@ -79,13 +73,11 @@ type Backend struct {
 	subgroups bool // the subgroup matvec kernels run
 	dot       bool // the ternary kernels use packed int8 dot products
 	fuse      bool
-	tail      bool   // norms in the matvec's last workgroup
 	normWGS   uint32 // workgroup size of rmsnorm
-	combWGS   uint32 // and of attn_combine
+	combWGS   uint32 // and of attn_combine (a multiple of the head dimension is used)
 
-	pending  []op   // queued ops, turned into dispatches by emit
-	q8For    view   // the tensor whose int8 quantization the "q8" scratch holds
-	nextSlot uint32 // the next slot of the "counters" scratch
+	pending []op // queued ops, turned into dispatches by emit
+	q8For   view // the tensor whose int8 quantization the "q8" scratch holds
 
 	scratch    map[string]*vkrt.Buffer // reusable device buffers by role, grown on demand
 	scratchGen int                     // bumped whenever a scratch buffer is replaced
@@ -146,7 +138,6 @@ func Open(o Options) (*Backend, error) {
 		b.dot = f.IntegerDotProduct
 	}
 	b.fuse = !o.NoFusion
-	b.tail = o.Tail || os.Getenv("BITNET_VK_TAIL") == "1"
 	if o.NormWGS == 0 {
 		o.NormWGS, _ = strconv.Atoi(os.Getenv("BITNET_VK_NORM_WGS"))
 	}
@@ -157,10 +148,10 @@ func Open(o Options) (*Backend, error) {
 	if n := uint32(o.NormWGS); n >= 32 && n&(n-1) == 0 && n <= lim.MaxComputeWorkGroupInvocations && n <= lim.MaxComputeWorkGroupSize[0] {
 		b.normWGS = n
 	}
-	// attn_combine keeps 8 KiB of factors and 16 bytes per invocation in
+	// attn_combine keeps 16 KiB of factors and 4 bytes per invocation in
 	// shared memory.
-	b.combWGS = b.normWGS
-	for b.combWGS > 256 && 10<<10+16*(b.combWGS+1) > lim.MaxComputeSharedMemorySize {
+	b.combWGS = min(lim.MaxComputeWorkGroupInvocations, lim.MaxComputeWorkGroupSize[0], 1024)
+	for b.combWGS > 128 && 16<<10+4*b.combWGS+64 > lim.MaxComputeSharedMemorySize {
 		b.combWGS /= 2
 	}
 	if b.dummy, err = dev.NewBuffer(16, vkrt.DeviceLocal); err != nil {

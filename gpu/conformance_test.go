@@ -73,10 +73,3 @@ func TestConformanceUnfused(t *testing.T) {
 	be := openTestWith(t, gpu.Options{Device: -1, NoFusion: true})
 	computetest.Run(t, be, computetest.Cases())
 }
-
-// TestConformanceTail runs the decode matvecs with the norm after them in
-// their last workgroup.
-func TestConformanceTail(t *testing.T) {
-	be := openTestWith(t, gpu.Options{Device: -1, Tail: true})
-	computetest.Run(t, be, computetest.Cases())
-}

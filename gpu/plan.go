@@ -54,6 +54,13 @@ func (b *Backend) emitAt(ops []op, i int) int {
 	}
 	switch o.kind {
 	case opRMSNorm:
+		// An RMSNorm that feeds a decode matvec runs in it.
+		if b.fuse && next != nil && b.normFeeds(o, next) {
+			f, n := b.ternaryFusion(ops, i+1)
+			f.norm = o
+			b.recTernary(next, f)
+			return 1 + n
+		}
 		// An RMSNorm whose output feeds ternary matmuls also writes their
 		// int8 input.
 		quant := b.fuse && next != nil && b.quantFeeds(next, o.dst)
@@ -61,34 +68,9 @@ func (b *Backend) emitAt(ops []op, i int) int {
 		return 1
 	case opMatMul:
 		if b.fuse && allI2S(o.ws) && b.fastTernary() {
-			_, T := compute.RowsOf(o.a)
-			if next != nil && len(o.ws) == 1 && next.kind == opAdd {
-				if r := residualOf(next, o.dsts[0]); r != nil {
-					f := mmFused{resid: r, residOut: next.dst}
-					n := 2
-					// The RMSNorm of the sum, and the quantization for the
-					// ternary matmul after it, in the matvec's tail.
-					if T <= matvecMaxT && next2 != nil && next2.kind == opRMSNorm && sameView(next2.a, next.dst) && b.tailOK(next2) {
-						f.tail = next2
-						f.tailQuant = i+3 < len(ops) && b.quantFeeds(&ops[i+3], next2.dst)
-						n = 3
-					}
-					b.recTernary(o, f)
-					return n
-				}
-			}
-			if next != nil && len(o.ws) == 2 && T <= matvecMaxT && next.kind == opActMul && pairOf(o, next) {
-				f := mmFused{act: next}
-				n := 2
-				// The sub-norm of the activation, in place, in the tail.
-				if next2 != nil && next2.kind == opRMSNorm && sameView(next2.a, next.dst) && sameView(next2.dst, next.dst) && b.tailOK(next2) {
-					f.tail = next2
-					f.tailQuant = i+3 < len(ops) && b.quantFeeds(&ops[i+3], next2.dst)
-					n = 3
-				}
-				b.recTernary(o, f)
-				return n
-			}
+			f, n := b.ternaryFusion(ops, i)
+			b.recTernary(o, f)
+			return n
 		}
 		b.recMatMul(o)
 		return 1
@@ -106,14 +88,7 @@ func (b *Backend) emitAt(ops []op, i int) int {
 		}
 		return 1
 	case opAttention:
-		// Attention followed by the RMSNorm of its output in place (the
-		// sub-norm), itself feeding a ternary matmul: one combine kernel.
-		if b.fuse && next != nil && next.kind == opRMSNorm && sameView(next.a, o.dst) && sameView(next.dst, o.dst) {
-			quant := next2 != nil && b.quantFeeds(next2, o.dst)
-			b.recAttention(o, next, quant)
-			return 2
-		}
-		b.recAttention(o, nil, false)
+		b.recAttention(o)
 		return 1
 	case opEmbed:
 		b.recEmbed(o)
@@ -170,6 +145,56 @@ func (b *Backend) wrote(ts ...*tensor) {
 func (b *Backend) quantFeeds(n *op, x *tensor) bool {
 	return n.kind == opMatMul && sameView(n.a, x) && allI2S(n.ws) && b.fastTernary() && x.shape[0]%4 == 0
 }
+
+// ternaryFusion returns what the fused I2_S kernels add to the matmul
+// ops[i]'s epilogue (a residual add, or the activation of gate and up) and
+// how many ops that covers.
+func (b *Backend) ternaryFusion(ops []op, i int) (mmFused, int) {
+	o := &ops[i]
+	if i+1 >= len(ops) {
+		return mmFused{}, 1
+	}
+	next := &ops[i+1]
+	_, T := compute.RowsOf(o.a)
+	if len(o.ws) == 1 && next.kind == opAdd {
+		if r := residualOf(next, o.dsts[0]); r != nil {
+			return mmFused{resid: r, residOut: next.dst}, 2
+		}
+	}
+	if len(o.ws) == 2 && T <= matvecMaxT && next.kind == opActMul && pairOf(o, next) {
+		return mmFused{act: next}, 2
+	}
+	return mmFused{}, 1
+}
+
+// normFeeds reports whether the RMSNorm norm can run in the decode matvec
+// mm that reads its output: every workgroup of the matvec then normalizes
+// and quantizes the input itself. The norm must not be in place (the
+// workgroup that writes its output would race the others reading the
+// input), and nothing the matvec writes may overlap the norm's input or
+// output.
+func (b *Backend) normFeeds(norm, mm *op) bool {
+	if mm.kind != opMatMul || !allI2S(mm.ws) || !b.fastTernary() || !sameView(mm.a, norm.dst) || len(mm.ws) > 3 {
+		return false
+	}
+	K, T := compute.RowsOf(norm.a)
+	if T > matvecMaxT || K > maxNormK || K%128 != 0 || norm.dst.view().overlaps(norm.a.view()) {
+		return false
+	}
+	if norm.b.buf == nil && len(norm.b.chunks) != 1 {
+		return false
+	}
+	for _, d := range mm.dsts {
+		if d.view().overlaps(norm.a.view()) || d.view().overlaps(norm.dst.view()) {
+			return false
+		}
+	}
+	return true
+}
+
+// maxNormK is the longest row a matvec normalizes itself (rmsnorm_row's
+// register path in every workgroup).
+const maxNormK = 8192
 
 // residualOf returns the other operand of add when it is dst = other + y
 // (either order) with y the matmul output, dst and other not overlapping y.
@@ -289,34 +314,6 @@ func (b *Backend) recRMSNorm(dst, x, w *tensor, eps float32, norm, quant bool) {
 	}
 }
 
-// tailOK reports whether an RMSNorm can run in a matvec's tail.
-func (b *Backend) tailOK(norm *op) bool {
-	k, _ := compute.RowsOf(norm.a)
-	return b.tail && k%4 == 0 && (norm.b.buf != nil || len(norm.b.chunks) == 1)
-}
-
-// counterSlot returns a fresh slot of the "counters" scratch for one
-// dispatch's last-workgroup detection (each dispatch resets its slot).
-func (b *Backend) counterSlot() (vkrt.Binding, uint32) {
-	const slots = 4096
-	c := b.scratch["counters"]
-	if c == nil {
-		var err error
-		if c, err = b.dev.NewBuffer(4*slots, vkrt.DeviceLocal); err != nil {
-			panic(fmt.Sprintf("gpu: counters: %v", err))
-		}
-		if err := b.dev.Upload(c, 0, make([]byte, 4*slots)); err != nil {
-			panic(fmt.Sprintf("gpu: counters: %v", err))
-		}
-		b.scratch["counters"] = c
-	}
-	slot := b.nextSlot % slots
-	b.nextSlot++
-	bd := c.Out(0, 0)
-	bd.AccessOffset, bd.AccessSize = uint64(4*slot), 4
-	return bd, slot
-}
-
 // weightArg binds a one-chunk weight or an activation tensor whole.
 func (b *Backend) weightArg(w *tensor) vkrt.Binding {
 	if w.buf != nil {
@@ -332,14 +329,13 @@ func (b *Backend) weightArg(w *tensor) vkrt.Binding {
 	return w.chunks[0].buf.In(0, 0)
 }
 
-// mmFused is what a ternary matmul's epilogue does besides writing y: add
-// y to a residual (resid -> residOut), or apply act (an ActMul of its two
-// outputs).
+// mmFused is what a ternary matmul does besides y = W x: normalize its
+// input first (norm, an RMSNorm whose output is x), add y to a residual
+// (resid -> residOut), or apply act (an ActMul of its two outputs).
 type mmFused struct {
+	norm            *op
 	resid, residOut *tensor
 	act             *op
-	tail            *op  // an RMSNorm of the finished output (residOut, else the act output)
-	tailQuant       bool // the tail also quantizes for a ternary matmul
 }
 
 // recTernary records I2_S matmuls with the fused kernels: the matvec for a
@@ -348,10 +344,14 @@ type mmFused struct {
 func (b *Backend) recTernary(o *op, f mmFused) {
 	x := o.a
 	K, T := compute.RowsOf(x)
-	q, qoff := b.quantized(x)
-	size, _ := qLayout(T, K)
-	qin := q.In(0, 0)
-	qin.AccessSize = size
+	qin, qoff := b.unused(), uint32(0)
+	if f.norm == nil {
+		var q *vkrt.Buffer
+		q, qoff = b.quantized(x)
+		size, _ := qLayout(T, K)
+		qin = q.In(0, 0)
+		qin.AccessSize = size
+	}
 	suffix := ""
 	if b.dot {
 		suffix = "_dot"
@@ -442,26 +442,15 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 			written = append(written, f.residOut)
 		}
 	}
-	qb := qin
-	nwb, nyb, nyo, cntb, slot := b.unused(), b.unused(), uint32(0), b.unused(), uint32(0)
+	xb, xo, nwb, nyb, nyo := b.unused(), uint32(0), b.unused(), b.unused(), uint32(0)
 	var eps float32
-	if f.tail != nil {
+	if f.norm != nil {
 		flags |= 16
-		nwb = b.weightArg(f.tail.b)
-		nyb, nyo = b.out(f.tail.dst)
-		eps = f.tail.f
-		cntb, slot = b.counterSlot()
-		written = append(written, f.tail.dst)
-		if f.tailQuant {
-			flags |= 32
-			// The tail writes the next quantization into the same scratch.
-			nsize, nqoff := qLayout(T, int(n[0]))
-			if nqoff != qoff {
-				panic("gpu: the tail's quantization layout differs from the input's")
-			}
-			qb = b.scratchBuf("q8", max(size, nsize)).Out(0, 0)
-			qb.AccessSize = max(size, nsize)
-		}
+		xb, xo = b.in(f.norm.a)
+		nwb = b.weightArg(f.norm.b)
+		nyb, nyo = b.out(f.norm.dst)
+		eps = f.norm.f
+		written = append(written, f.norm.dst)
 	}
 	label := ""
 	if b.profiling {
@@ -472,12 +461,9 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		bytes += int64(w.rowBytes) * int64(compute.Elements(w.shape)/w.shape[0])
 	}
 	b.dispatchBytes(label, bytes, b.pipe("matvec_i2s"+suffix, wgs, uint32(K), matvecMaxT, rowsPerWG, sg), [3]uint32{groups, 1, 1},
-		[]vkrt.Binding{wb[0], wb[1], wb[2], qb, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, cntb},
-		uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, nyo, f32bits(eps), slot)
+		[]vkrt.Binding{wb[0], wb[1], wb[2], qin, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, xb},
+		uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps))
 	b.wrote(written...)
-	if f.tailQuant {
-		b.q8For = f.tail.dst.view()
-	}
 }
 
 // matvecLabel names a matvec dispatch in profiles: the kernel, its rows and
@@ -494,11 +480,8 @@ func matvecLabel(suffix string, K int, n []uint32, f mmFused) string {
 	if f.resid != nil {
 		l += " +resid"
 	}
-	if f.tail != nil {
-		l += " +norm"
-		if f.tailQuant {
-			l += "+quant"
-		}
+	if f.norm != nil {
+		l = "norm+" + l
 	}
 	return l
 }
@@ -714,10 +697,9 @@ const attnChunk = 128
 // query rows go in several passes.
 const partialsBudget = 64 << 20
 
-// recAttention records attn_split and attn_combine, the latter also applying
-// norm (the RMSNorm of the output in place) and, with quant, the int8
-// quantization of its result.
-func (b *Backend) recAttention(o, norm *op, quant bool) {
+// recAttention records attn_split, then attn_combine, which merges the
+// chunks of each head.
+func (b *Backend) recAttention(o *op) {
 	p := o.attn
 	q, kc, vc, pos, dst := o.a, o.b, o.c, o.d, o.dst
 	_, T := compute.RowsOf(q)
@@ -726,9 +708,6 @@ func (b *Backend) recAttention(o, norm *op, quant bool) {
 	nchunks := (nctx + attnChunk - 1) / attnChunk
 	perRow := uint64(p.NHead*nchunks*(hd+2)) * 4
 	rowsPerPass := int(max(min(uint64(partialsBudget)/perRow, uint64(T)), 1))
-	if rowsPerPass < T {
-		quant = false // the combine kernel writes the quantization of the rows of one pass
-	}
 	part := b.scratchBuf("attn_partials", uint64(rowsPerPass)*perRow)
 	f16 := uint32(0)
 	if kc.dt == gguf.F16 {
@@ -738,6 +717,8 @@ func (b *Backend) recAttention(o, norm *op, quant bool) {
 	vb, _ := b.in(vc)
 	g := p.NHead / p.NKVHead
 	qk := p.NHead * hd
+	// The combine kernel: chunk groups of hd invocations.
+	cwgs := max(b.combWGS/uint32(hd), 1) * uint32(hd)
 	for r0 := 0; r0 < T; r0 += rowsPerPass {
 		nr := min(rowsPerPass, T-r0)
 		qs := &tensor{dt: gguf.F32, shape: []int{qk, nr}, buf: q.buf, off: q.off + uint64(r0*qk*4), bytes: uint64(nr*qk) * 4}
@@ -756,33 +737,13 @@ func (b *Backend) recAttention(o, norm *op, quant bool) {
 			[]vkrt.Binding{qb, kb, vb, pb, partOut},
 			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks))
 		yb, yo := b.out(ys)
-		wb, qb, qoff := b.unused(), b.unused(), uint32(0)
-		var flags uint32
-		var eps float32
-		if norm != nil {
-			flags |= 1
-			wb = b.weightArg(norm.b)
-			eps = norm.f
-		}
-		if quant {
-			flags |= 2
-			qb, qoff = b.qArg(T, qk, true)
-		}
 		partIn := part.In(0, 0)
 		partIn.AccessSize = uint64(nr) * perRow
-		name := "attn_combine"
-		if b.subgroups {
-			name = "attn_combine_sg"
-		}
-		maxe := min((uint32(qk)+b.combWGS-1)/b.combWGS, 16)
-		b.dispatch(name, b.pipe(name, b.combWGS, uint32(hd), maxe), [3]uint32{uint32(nr), 1, 1},
-			[]vkrt.Binding{partIn, pb, yb, wb, qb},
-			uint32(p.NHead), uint32(nchunks), attnChunk, po, yo, f32bits(eps), flags, qoff)
+		b.dispatch("attn_combine", b.pipe("attn_combine", cwgs, uint32(hd)), [3]uint32{uint32(p.NHead), uint32(nr), 1},
+			[]vkrt.Binding{partIn, pb, yb},
+			uint32(p.NHead), uint32(nchunks), attnChunk, po, yo)
 	}
 	b.wrote(dst)
-	if quant {
-		b.q8For = dst.view()
-	}
 }
 
 // embedType is the embed kernel's code of a table type (-1: none).

@@ -126,20 +126,21 @@ void main() {
         barrier();
     }
     // Weighted values: invocation tid sums dimension quad tid % DQ over the
-    // keys of group tid / DQ (every KG-th key), four loads in flight.
+    // keys of group tid / DQ (every KG-th key), VU loads in flight.
+    const uint VU = 8u;
     uint dq = tid % DQ, kg = tid / DQ;
     uint vb = j0 * kvdim + g * HD + 4u * dq;
     vec4 acc[G];
     [[unroll]] for (uint h = 0u; h < G; h++) {
         acc[h] = vec4(0.0);
     }
-    for (uint j = kg; j < nj && kg < KG; j += 4u * KG) {
-        vec4 vv[4];
-        [[unroll]] for (uint u = 0u; u < 4u; u++) {
+    for (uint j = kg; j < nj && kg < KG; j += VU * KG) {
+        vec4 vv[VU];
+        [[unroll]] for (uint u = 0u; u < VU; u++) {
             uint jj = j + u * KG;
             vv[u] = jj < nj ? kv4(true, vb + jj * kvdim) : vec4(0.0);
         }
-        [[unroll]] for (uint u = 0u; u < 4u; u++) {
+        [[unroll]] for (uint u = 0u; u < VU; u++) {
             uint jj = min(j + u * KG, CH - 1u);
             [[unroll]] for (uint h = 0u; h < G; h++) {
                 float pj = j + u * KG < nj ? sc[h * CH + jj] : 0.0;

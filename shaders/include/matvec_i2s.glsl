@@ -18,13 +18,20 @@
 // input), each workgroup inside one segment; with PAIR it covers two
 // weights of the same shape (gate and up) row by row and writes
 // act(gate) * up; with RESID segment 0's output is also added to a
-// residual: ro = r + y. With TAIL, the last workgroup to finish (an atomic
-// counter) applies the RMSNorm that follows to the finished rows (ro with
-// RESID, else y0) and writes their int8 quantization for the next ternary
-// matmul (see rmsnorm_row.glsl): the norm costs no dispatch of its own.
+// residual: ro = r + y.
 //
-// Q holds the int8 activations: per token the scale and the code sum at
-// words 2t and 2t+1, the codes from word q_off (K/4 words per token).
+// The int8 activations come either from Q (per token the scale and the
+// code sum at words 2t and 2t+1, the codes from word q_off, K/4 words per
+// token), or, with NORM, from the RMSNorm that precedes the matmul: every
+// workgroup normalizes and quantizes the rows of X itself (see
+// rmsnorm_row.glsl; the same code in every workgroup, so every workgroup
+// gets the same codes) while its weights are on their way, and workgroup 0
+// also writes the normalized rows to NY. The norm costs no dispatch and no
+// trip through memory.
+//
+// Shared memory holds the codes group-major (see qidx): the lanes of a
+// subgroup, which read consecutive 16-byte loads of a row, read
+// consecutive 16-byte activation words, without bank conflicts.
 #include "numerics.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -39,44 +46,55 @@ const uint NL = (N16 + SG - 1u) / SG;         // loads per lane of a row
 layout(set = 0, binding = 0) readonly buffer W0 { uvec4 w0[]; };
 layout(set = 0, binding = 1) readonly buffer W1 { uvec4 w1[]; };
 layout(set = 0, binding = 2) readonly buffer W2 { uvec4 w2[]; };
-layout(set = 0, binding = 3) coherent buffer Q { uvec4 q4[]; };
-layout(set = 0, binding = 4) coherent buffer Y0 { float y0[]; };
+layout(set = 0, binding = 3) readonly buffer Q { uvec4 q4[]; };
+layout(set = 0, binding = 4) writeonly buffer Y0 { float y0[]; };
 layout(set = 0, binding = 5) writeonly buffer Y1 { float y1[]; };
 layout(set = 0, binding = 6) writeonly buffer Y2 { float y2[]; };
 layout(set = 0, binding = 7) readonly buffer R { float r[]; };
-layout(set = 0, binding = 8) coherent buffer RO { float ro[]; };
+layout(set = 0, binding = 8) writeonly buffer RO { float ro[]; };
 layout(set = 0, binding = 9) readonly buffer NW { float nw[]; };
-layout(set = 0, binding = 10) coherent buffer NY { float ny[]; };
-layout(set = 0, binding = 11) coherent buffer CNT { uint cnt[]; };
+layout(set = 0, binding = 10) writeonly buffer NY { float ny[]; };
+layout(set = 0, binding = 11) readonly buffer X { float xin[]; };
 layout(push_constant) uniform P {
     uint t;                      // tokens (<= TMAX)
     uint n0, n1, n2;             // rows of each segment (0: absent)
     float s0, s1, s2;            // weight scales
     uint y0_off, y1_off, y2_off; // element offsets of the outputs
     uint r_off, ro_off;
-    uint flags;                  // 1 PAIR, 2 SiLU (else ReLU^2), 4 RESID, 8 PAIR writes gate to Y2, 16 TAIL norm, 32 TAIL quantizes
+    uint flags;                  // 1 PAIR, 2 SiLU (else ReLU^2), 4 RESID, 8 PAIR writes gate to Y2, 16 NORM
     uint q_off;                  // word offset of the codes in Q
-    uint ny_off;                 // element offset of the tail's output
-    float eps;                   // the tail's norm epsilon
-    uint slot;                   // the tail's counter
+    uint x_off;                  // NORM: element offsets of X and NY
+    uint ny_off;
+    float eps;                   // NORM: the norm's epsilon
 } p;
 
-shared uvec4 qs[TMAX * (K / 16u)];
-shared bool last;
+shared uvec4 qs[TMAX * (K / 16u)]; // codes of token t from t*K/16, in qidx order
+shared uint qm[2u * TMAX];         // per token its scale and code sum
+
+// qidx returns the place in a token's shared codes of its 16-byte word u
+// (u = 8b + 2g + h: block b, group g, half h), which load i = 2b + h of a
+// row multiplies in group g: g*N16 + i.
+uint qidx(uint u) {
+    return ((u >> 1u) & 3u) * N16 + ((u >> 3u) << 1u) + (u & 1u);
+}
 
 #include "dot4.glsl"
 
 // dots adds, for each token, the dot of the 16 weight bytes wv (load i of
-// a row) with the matching activations.
-void dots(uvec4 wv, uint i, inout ivec4 acc) {
-    uint qi = (i >> 1u) * 8u + (i & 1u); // uvec4 index of group 0 in token 0
+// a row) with the matching activations to acc, and with PAIR the dot of
+// wv2 (load i of the other weight's row) to acc2.
+void dots(uvec4 wv, uvec4 wv2, bool pair, uint i, inout ivec4 acc, inout ivec4 acc2) {
     [[unroll]] for (uint g = 0u; g < 4u; g++) {
         uint sh = 6u - 2u * g;
         uvec4 c = (wv >> sh) & 0x03030303u;
+        uvec4 c2 = (wv2 >> sh) & 0x03030303u;
         [[unroll]] for (uint tt = 0u; tt < TMAX; tt++) {
             if (tt < p.t) {
-                uvec4 qv = qs[tt * (K / 16u) + qi + 2u * g];
+                uvec4 qv = qs[tt * (K / 16u) + g * N16 + i];
                 acc[tt] += dot4(c.x, qv.x) + dot4(c.y, qv.y) + dot4(c.z, qv.z) + dot4(c.w, qv.w);
+                if (pair) {
+                    acc2[tt] += dot4(c2.x, qv.x) + dot4(c2.y, qv.y) + dot4(c2.z, qv.z) + dot4(c2.w, qv.w);
+                }
             }
         }
     }
@@ -86,8 +104,8 @@ void dots(uvec4 wv, uint i, inout ivec4 acc) {
 #define QW(i) q4[(i) >> 2u][(i) & 3u]
 
 float epilogue(int acc, uint tt, float ws) {
-    float sx = uintBitsToFloat(QW(2u * tt));
-    int sum = int(QW(2u * tt + 1u));
+    float sx = uintBitsToFloat(qm[2u * tt]);
+    int sum = int(qm[2u * tt + 1u]);
     precise float v = div_rn(float(acc - sum), sx) * ws;
     return v;
 }
@@ -124,14 +142,15 @@ void write_row(uint row, uint seg, bool pair, ivec4 acc, ivec4 acc2) {
     }
 }
 
-// The tail's accessors: token tt's row of the finished output.
+// NORM's accessors: token tt_'s rows of X and NY, its shared codes.
 uint tt_;
-bool resid_;
-#define XV(i) (resid_ ? ro[p.ro_off + tt_ * p.n0 + (i)] : y0[p.y0_off + tt_ * p.n0 + (i)])
-#define YV(i) ny[p.ny_off + tt_ * p.n0 + (i)]
+#define XV(i) xin[p.x_off + tt_ * K + (i)]
+#define YV(i) ny[p.ny_off + tt_ * K + (i)]
+#define YOK (gl_WorkGroupID.x == 0u)
 #define WV(i) nw[(i)]
-#define Q8(i) QW(p.q_off + tt_ * (p.n0 / 4u) + (i))
-#define QM(i) QW(2u * tt_ + (i))
+#define Q8(i) qs[tt_ * (K / 16u) + qidx((i) >> 2u)][(i) & 3u]
+#define QM(i) qm[2u * tt_ + (i)]
+#define RMS_MAXK K
 #include "rmsnorm_row.glsl"
 
 // load_row reads the 16-byte loads of this lane of a row of the segment's
@@ -179,14 +198,25 @@ void main() {
     uint lane = gl_SubgroupInvocationID;
     bool fast = gl_SubgroupSize == SG;
     // The first row's weights are on their way while the activations are
-    // copied to shared memory.
+    // normalized or copied to shared memory.
     uvec4 a[NL], b[NL];
     uint row0 = wg * ROWS + gl_SubgroupID;
     if (fast && gl_SubgroupID < ROWS && row0 < nseg) {
         load_row(row0, seg, pair, lane, a, b);
     }
-    for (uint i = tid; i < p.t * (K / 16u); i += WGS) {
-        qs[i] = q4[p.q_off / 4u + i];
+    if ((p.flags & 16u) != 0u) {
+        for (tt_ = 0u; tt_ < p.t; tt_++) {
+            rmsnorm_row(K, p.eps, true, true);
+        }
+    } else {
+        for (uint i = tid; i < p.t * (K / 16u); i += WGS) {
+            uint tt = i / (K / 16u);
+            uint u = i - tt * (K / 16u);
+            qs[tt * (K / 16u) + qidx(u)] = q4[p.q_off / 4u + i];
+        }
+        if (tid < 2u * p.t) {
+            qm[tid] = QW(tid);
+        }
     }
     barrier();
     for (uint rr = gl_SubgroupID; rr < ROWS; rr += gl_NumSubgroups) {
@@ -203,28 +233,17 @@ void main() {
             [[unroll]] for (uint j = 0u; j < NL; j++) {
                 uint i = lane + j * SG;
                 if (i < N16) {
-                    dots(a[j], i, acc);
-                    if (pair) {
-                        dots(b[j], i, acc2);
-                    }
+                    dots(a[j], b[j], pair, i, acc, acc2);
                 }
             }
         } else if (pair) {
             for (uint i = lane; i < N16; i += gl_SubgroupSize) {
-                dots(w0[base + i], i, acc);
-                dots(w1[base + i], i, acc2);
-            }
-        } else if (seg == 0u) {
-            for (uint i = lane; i < N16; i += gl_SubgroupSize) {
-                dots(w0[base + i], i, acc);
-            }
-        } else if (seg == 1u) {
-            for (uint i = lane; i < N16; i += gl_SubgroupSize) {
-                dots(w1[base + i], i, acc);
+                dots(w0[base + i], w1[base + i], true, i, acc, acc2);
             }
         } else {
             for (uint i = lane; i < N16; i += gl_SubgroupSize) {
-                dots(w2[base + i], i, acc);
+                uvec4 wv = seg == 0u ? w0[base + i] : seg == 1u ? w1[base + i] : w2[base + i];
+                dots(wv, wv, false, i, acc, acc2);
             }
         }
         acc = subgroupAdd(acc);
@@ -234,26 +253,5 @@ void main() {
         if (subgroupElect()) {
             write_row(row, seg, pair, acc, acc2);
         }
-    }
-    if ((p.flags & 16u) == 0u) {
-        return;
-    }
-    // The tail: the last workgroup normalizes the finished rows.
-    memoryBarrierBuffer();
-    barrier();
-    if (tid == 0u) {
-        last = atomicAdd(cnt[p.slot], 1u) == gl_NumWorkGroups.x - 1u;
-    }
-    barrier();
-    if (!last) {
-        return;
-    }
-    memoryBarrierBuffer();
-    resid_ = (p.flags & 4u) != 0u;
-    for (tt_ = 0u; tt_ < p.t; tt_++) {
-        rmsnorm_row(p.n0, p.eps, true, (p.flags & 32u) != 0u);
-    }
-    if (tid == 0u) {
-        cnt[p.slot] = 0u;
     }
 }

@@ -5,7 +5,10 @@
 // writes only the elements it read), WV(i) (the norm weight), and for
 // quantization Q8(i) (word i of the int8 row, assignable) and QM(i) (word
 // i of the row's scale and code sum, assignable); then it includes this
-// file (which includes reduce.glsl).
+// file (which includes reduce.glsl). Optionally it defines YOK (whether
+// this invocation writes YV; default true: a workgroup that only needs the
+// quantization need not write the row) and RMS_MAXK (the longest row kept
+// in registers; default 8192).
 //
 // y = x * (1/sqrt(mean(x^2) + eps)) * w with the sum of squares in
 // two-float arithmetic, so the mean rounds as the CPU reference's float64
@@ -20,7 +23,14 @@
 // odd rows take strided passes.
 #include "reduce.glsl"
 
+#ifndef YOK
+#define YOK true
+#endif
+#ifdef RMS_MAXK
+const uint MAXK = RMS_MAXK;
+#else
 const uint MAXK = 8192u;
+#endif
 const uint MAXW = (MAXK / 4u + WGS - 1u) / WGS; // words of a row per invocation
 
 uint quant_byte(float v, float sc, inout int sum) {
@@ -90,7 +100,7 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
             precise vec4 o = t * wv[j];
             v[j] = o;
             uint i = tid + j * WGS;
-            if (i < kw) {
+            if (YOK && i < kw) {
                 YV(4u * i) = o.x;
                 YV(4u * i + 1u) = o.y;
                 YV(4u * i + 2u) = o.z;
@@ -134,7 +144,7 @@ void rmsnorm_row_strided(uint k, float eps, bool norm, bool quant) {
         scale = norm_scale(wg_sum_df(acc), k, eps);
     }
     if (!quant) {
-        for (uint i = tid; i < k; i += WGS) {
+        for (uint i = tid; YOK && i < k; i += WGS) {
             precise float v = XV(i) * scale;
             YV(i) = v * WV(i);
         }
@@ -152,7 +162,7 @@ void rmsnorm_row_strided(uint k, float eps, bool norm, bool quant) {
     for (uint i = tid; i < kw; i += WGS) {
         vec4 v = word_in(i, norm, scale);
         Q8(i) = quant_word(v, sc, qsum);
-        if (norm) {
+        if (norm && YOK) {
             YV(4u * i) = v.x;
             YV(4u * i + 1u) = v.y;
             YV(4u * i + 2u) = v.z;

@@ -86,6 +86,29 @@ func (h *Harness) matMuls(dst, w []compute.Tensor, x compute.Tensor) {
 	}
 }
 
+// concat writes into out (rows of the summed widths, t rows) row r of each
+// of ts (F32 tensors of t rows) side by side.
+func (h *Harness) concat(out compute.Tensor, t int, ts ...compute.Tensor) {
+	var res []float32
+	vals := make([][]float32, len(ts))
+	for i, x := range ts {
+		k, _ := compute.RowsOf(x)
+		vals[i] = make([]float32, k*t)
+		if err := h.BE.Read(x, vals[i]); err != nil {
+			h.T.Fatal(err)
+		}
+	}
+	for r := 0; r < t; r++ {
+		for i, x := range ts {
+			k, _ := compute.RowsOf(x)
+			res = append(res, vals[i][r*k:(r+1)*k]...)
+		}
+	}
+	if err := h.BE.Write(out, res); err != nil {
+		h.T.Fatal(err)
+	}
+}
+
 func putU32(b []byte, v uint32) {
 	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 }
@@ -400,6 +423,37 @@ func Cases() []Case {
 			h.BE.RMSNorm(g, g, h.Input(h.Floats(6912, 1), 6912, 1), 1e-5)
 			out := h.Output(2560, t)
 			h.BE.MatMul(out, h.WeightI2S(6912, 2560, 0.7), g)
+			return out
+		}})
+	}
+	// The decode layer's sequences with the norm out of place, which a GPU
+	// runs inside the matvec that reads it: the norm of the residual
+	// stream into q/k/v, and the sub-norm of the activation into down with
+	// its residual add.
+	for _, t := range []int{1, 4} {
+		add(Case{Name: fmt.Sprintf("fused/rmsnorm+matmuls_i2s(qkv)/t=%d", t), NMSE: 1e-10, Run: func(h *Harness) compute.Tensor {
+			x := h.Input(h.Floats(2560*t, 2), 2560, t)
+			hn := h.Alloc(gguf.F32, 2560, t)
+			h.BE.RMSNorm(hn, x, h.Input(h.Floats(2560, 1), 2560, 1), 1e-5)
+			out := h.Output(2*2560+2*640, t)
+			q, k, v := h.Alloc(gguf.F32, 2560, t), h.Alloc(gguf.F32, 640, t), h.Alloc(gguf.F32, 640, t)
+			h.matMuls([]compute.Tensor{q, k, v}, []compute.Tensor{h.WeightI2S(2560, 2560, 0.9), h.WeightI2S(2560, 640, 1.1), h.WeightI2S(2560, 640, 0.7)}, hn)
+			h.concat(out, t, q, k, v, hn)
+			return out
+		}})
+		add(Case{Name: fmt.Sprintf("fused/gate-up+act+subnorm+matmul+add/t=%d", t), NMSE: 1e-10, Run: func(h *Harness) compute.Tensor {
+			x := h.Input(h.Floats(2560*t, 1), 2560, t)
+			g, u := h.Alloc(gguf.F32, 6912, t), h.Alloc(gguf.F32, 6912, t)
+			wg, wu := h.WeightI2S(2560, 6912, 0.02), h.WeightI2S(2560, 6912, 0.03)
+			h.matMuls([]compute.Tensor{g, u}, []compute.Tensor{wg, wu}, x)
+			h.BE.ActMul(g, g, u, compute.ReLU2)
+			h.BE.RMSNorm(u, g, h.Input(h.Floats(6912, 1), 6912, 1), 1e-5)
+			y := h.Alloc(gguf.F32, 2560, t)
+			h.BE.MatMul(y, h.WeightI2S(6912, 2560, 0.7), u)
+			res := h.Input(h.Floats(2560*t, 2), 2560, t)
+			h.BE.Add(res, res, y)
+			out := h.Output(2560+6912, t)
+			h.concat(out, t, res, u)
 			return out
 		}})
 	}
