@@ -34,6 +34,24 @@ func (b *Backend) emit() {
 // kernels.
 const matvecMaxT = 4
 
+// matvecWGS returns the workgroup size of the I2_S decode matvec for T
+// tokens of K values whose shared memory (the codes, four bytes of
+// reduction space per invocation and word) fits the device, or 0 when none
+// does (the tiled kernel runs then).
+func (b *Backend) matvecWGS(K, T int) uint32 {
+	if T > matvecMaxT {
+		return 0
+	}
+	sg := max(b.dev.Info.SubgroupSize, 1)
+	lim := b.dev.Info.Limits.MaxComputeSharedMemorySize
+	for wgs := b.mvWGS; wgs >= 64 && wgs >= sg; wgs /= 2 {
+		if uint64(T*K+8*T)+16*uint64(wgs+1)+64 <= uint64(lim) {
+			return wgs
+		}
+	}
+	return 0
+}
+
 // fastTernary reports whether the fused I2_S kernels run on this device.
 func (b *Backend) fastTernary() bool { return b.subgroups }
 
@@ -55,7 +73,7 @@ func (b *Backend) emitAt(ops []op, i int) int {
 	switch o.kind {
 	case opRMSNorm:
 		// An RMSNorm that feeds a decode matvec runs in it.
-		if b.fuse && next != nil && b.normFeeds(o, next) {
+		if b.fuse && b.normFuse && next != nil && b.normFeeds(o, next) {
 			f, n := b.ternaryFusion(ops, i+1)
 			f.norm = o
 			b.recTernary(next, f)
@@ -161,7 +179,8 @@ func (b *Backend) ternaryFusion(ops []op, i int) (mmFused, int) {
 			return mmFused{resid: r, residOut: next.dst}, 2
 		}
 	}
-	if len(o.ws) == 2 && T <= matvecMaxT && next.kind == opActMul && pairOf(o, next) {
+	K, _ := compute.RowsOf(o.a)
+	if len(o.ws) == 2 && b.matvecWGS(K, T) != 0 && next.kind == opActMul && pairOf(o, next) {
 		return mmFused{act: next}, 2
 	}
 	return mmFused{}, 1
@@ -178,7 +197,7 @@ func (b *Backend) normFeeds(norm, mm *op) bool {
 		return false
 	}
 	K, T := compute.RowsOf(norm.a)
-	if T > matvecMaxT || K > maxNormK || K%128 != 0 || norm.dst.view().overlaps(norm.a.view()) {
+	if b.matvecWGS(K, T) == 0 || K > maxNormK || K%128 != 0 || norm.dst.view().overlaps(norm.a.view()) {
 		return false
 	}
 	if norm.b.buf == nil && len(norm.b.chunks) != 1 {
@@ -357,7 +376,8 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		suffix = "_dot"
 	}
 	var written []*tensor
-	if T > matvecMaxT {
+	wgs := b.matvecWGS(K, T)
+	if wgs == 0 {
 		for i, w := range o.ws {
 			y := o.dsts[i]
 			N := y.shape[0]
@@ -402,7 +422,6 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		groups uint32
 	)
 	sg := max(b.dev.Info.SubgroupSize, 1)
-	wgs := uint32(256)
 	rowsPerWG := max(wgs/sg, 1)
 	for i := range wb {
 		wb[i], yb[i] = b.unused(), b.unused()
@@ -460,7 +479,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	for _, w := range o.ws {
 		bytes += int64(w.rowBytes) * int64(compute.Elements(w.shape)/w.shape[0])
 	}
-	b.dispatchBytes(label, bytes, b.pipe("matvec_i2s"+suffix, wgs, uint32(K), matvecMaxT, rowsPerWG, sg), [3]uint32{groups, 1, 1},
+	b.dispatchBytes(label, bytes, b.pipe("matvec_i2s"+suffix, wgs, uint32(K), uint32(T), rowsPerWG, sg), [3]uint32{groups, 1, 1},
 		[]vkrt.Binding{wb[0], wb[1], wb[2], qin, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, xb},
 		uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps))
 	b.wrote(written...)
@@ -717,8 +736,13 @@ func (b *Backend) recAttention(o *op) {
 	vb, _ := b.in(vc)
 	g := p.NHead / p.NKVHead
 	qk := p.NHead * hd
-	// The combine kernel: chunk groups of hd invocations.
-	cwgs := max(b.combWGS/uint32(hd), 1) * uint32(hd)
+	// The combine kernel: chunk groups of hd invocations, up to 8 for a
+	// few rows, 2 for a prompt (whose rows see few chunks each).
+	cg := max(b.combWGS/uint32(hd), 1)
+	if T > matvecMaxT {
+		cg = min(cg, 2)
+	}
+	cwgs := cg * uint32(hd)
 	for r0 := 0; r0 < T; r0 += rowsPerPass {
 		nr := min(rowsPerPass, T-r0)
 		qs := &tensor{dt: gguf.F32, shape: []int{qk, nr}, buf: q.buf, off: q.off + uint64(r0*qk*4), bytes: uint64(nr*qk) * 4}

@@ -36,7 +36,7 @@
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint K = 2560u; // row length, a multiple of 128
-layout(constant_id = 2) const uint TMAX = 4u; // tokens the shared memory holds
+layout(constant_id = 2) const uint TMAX = 4u; // tokens (at most 4; the dispatch's count, so T = 1 reduces one sum)
 layout(constant_id = 3) const uint ROWS = 8u; // rows per workgroup (one per subgroup, if the subgroups are as wide as expected)
 layout(constant_id = 4) const uint SG = 32u;  // the expected subgroup size
 const uint WGS = gl_WorkGroupSize.x;
@@ -98,6 +98,17 @@ void dots(uvec4 wv, uvec4 wv2, bool pair, uint i, inout ivec4 acc, inout ivec4 a
             }
         }
     }
+}
+
+// sg_add sums the first TMAX lanes of v over the subgroup.
+ivec4 sg_add(ivec4 v) {
+    if (TMAX == 1u) {
+        return ivec4(subgroupAdd(v.x), 0, 0, 0);
+    }
+    if (TMAX == 2u) {
+        return ivec4(subgroupAdd(v.xy), 0, 0);
+    }
+    return subgroupAdd(v);
 }
 
 // Word i of Q.
@@ -246,9 +257,9 @@ void main() {
                 dots(wv, wv, false, i, acc, acc2);
             }
         }
-        acc = subgroupAdd(acc);
+        acc = sg_add(acc);
         if (pair) {
-            acc2 = subgroupAdd(acc2);
+            acc2 = sg_add(acc2);
         }
         if (subgroupElect()) {
             write_row(row, seg, pair, acc, acc2);
