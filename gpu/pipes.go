@@ -17,8 +17,8 @@ var kernels = map[string]struct {
 }{
 	"rmsnorm":              {4, 6},
 	"rmsnorm_sg":           {4, 6},
-	"matvec_i2s":           {12, 17},
-	"matvec_i2s_dot":       {12, 17},
+	"matvec_i2s":           {matvecBuffers, 19},
+	"matvec_i2s_dot":       {matvecBuffers, 19},
 	"matmul_i2s_tiled":     {5, 11},
 	"matmul_i2s_tiled_dot": {5, 11},
 	"matvec_f16":           {3, 6},

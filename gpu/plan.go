@@ -45,7 +45,7 @@ func (b *Backend) matvecWGS(K, T int) uint32 {
 	sg := max(b.dev.Info.SubgroupSize, 1)
 	lim := b.dev.Info.Limits.MaxComputeSharedMemorySize
 	for wgs := b.mvWGS; wgs >= 64 && wgs >= sg; wgs /= 2 {
-		if uint64(T*K+8*T)+16*uint64(wgs+1)+64 <= uint64(lim) {
+		if uint64(T*K+8*T)+4*uint64(T)*uint64(wgs/sg)+16*uint64(wgs+1)+64 <= uint64(lim) {
 			return wgs
 		}
 	}
@@ -53,7 +53,12 @@ func (b *Backend) matvecWGS(K, T int) uint32 {
 }
 
 // fastTernary reports whether the fused I2_S kernels run on this device.
-func (b *Backend) fastTernary() bool { return b.subgroups }
+func (b *Backend) fastTernary() bool {
+	return b.subgroups && b.dev.Info.Limits.MaxPerStageStorageBuffers >= matvecBuffers
+}
+
+// matvecBuffers is the number of storage buffers the decode matvec binds.
+const matvecBuffers = 16
 
 func sameView(a, c *tensor) bool {
 	return a.buf != nil && a.buf == c.buf && a.off == c.off && a.bytes == c.bytes
@@ -183,7 +188,46 @@ func (b *Backend) ternaryFusion(ops []op, i int) (mmFused, int) {
 	if len(o.ws) == 2 && b.matvecWGS(K, T) != 0 && next.kind == opActMul && pairOf(o, next) {
 		return mmFused{act: next}, 2
 	}
+	if len(o.ws) == 3 && i+4 < len(ops) && b.ropeFeeds(o, ops[i+1:i+5]) {
+		return mmFused{rope: ops[i+1 : i+5]}, 5
+	}
 	return mmFused{}, 1
+}
+
+// ropeFeeds reports whether the q/k/v matvec mm can rotate its q and k
+// outputs in place and store k and v in the caches, as the four ops g (the
+// engine's RoPE of q and k and its two KV stores) would: every head
+// rotated whole, row counts that fill the matvec's workgroups, caches
+// bound from their start.
+func (b *Backend) ropeFeeds(mm *op, g []op) bool {
+	q, k, sk, sv := &g[0], &g[1], &g[2], &g[3]
+	if !ropeStoreGroup(q, k, sk, sv) {
+		return false
+	}
+	if !sameView(q.a, mm.dsts[0]) || !sameView(q.dst, mm.dsts[0]) || !sameView(k.a, mm.dsts[1]) || !sameView(sv.a, mm.dsts[2]) {
+		return false
+	}
+	K, T := compute.RowsOf(mm.a)
+	wgs := b.matvecWGS(K, T)
+	if wgs == 0 || compute.Elements(q.b.shape) != T {
+		return false
+	}
+	rows := int(max(wgs/max(b.dev.Info.SubgroupSize, 1), 1))
+	hd := q.rope.HeadDim
+	if q.rope.Dims != hd || hd%4 != 0 || rows%4 != 0 || (hd/2)%(rows/2) != 0 {
+		return false
+	}
+	for _, d := range mm.dsts {
+		if d.shape[0]%rows != 0 {
+			return false
+		}
+	}
+	if sk.dst.dt != gguf.F16 && sk.dst.dt != gguf.F32 {
+		return false
+	}
+	_, ko := b.out(sk.dst)
+	_, vo := b.out(sv.dst)
+	return ko == 0 && vo == 0 && q.c.off == 0
 }
 
 // normFeeds reports whether the RMSNorm norm can run in the decode matvec
@@ -355,6 +399,7 @@ type mmFused struct {
 	norm            *op
 	resid, residOut *tensor
 	act             *op
+	rope            []op // RoPE of q and k, then the stores of k and v (see ropeFeeds)
 }
 
 // recTernary records I2_S matmuls with the fused kernels: the matvec for a
@@ -471,6 +516,23 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		eps = f.norm.f
 		written = append(written, f.norm.dst)
 	}
+	pb, po, tb, kcb, vcb, hd := b.unused(), uint32(0), b.unused(), b.unused(), b.unused(), uint32(0)
+	if f.rope != nil {
+		rq, sk, sv := &f.rope[0], &f.rope[2], &f.rope[3]
+		flags |= 32
+		if rq.rope.NeoX {
+			flags |= 64
+		}
+		if sk.dst.dt == gguf.F16 {
+			flags |= 128
+		}
+		pb, po = b.in(rq.b)
+		tb, _ = b.in(rq.c)
+		kcb, _ = b.out(sk.dst)
+		vcb, _ = b.out(sv.dst)
+		hd = uint32(rq.rope.HeadDim)
+		written = append(written, sk.dst, sv.dst)
+	}
 	label := ""
 	if b.profiling {
 		label = matvecLabel(suffix, K, n[:len(o.ws)], f)
@@ -480,8 +542,8 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		bytes += int64(w.rowBytes) * int64(compute.Elements(w.shape)/w.shape[0])
 	}
 	b.dispatchBytes(label, bytes, b.pipe("matvec_i2s"+suffix, wgs, uint32(K), uint32(T), rowsPerWG, sg), [3]uint32{groups, 1, 1},
-		[]vkrt.Binding{wb[0], wb[1], wb[2], qin, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, xb},
-		uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps))
+		[]vkrt.Binding{wb[0], wb[1], wb[2], qin, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, xb, pb, tb, kcb, vcb},
+		uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps), po, hd)
 	b.wrote(written...)
 }
 
@@ -498,6 +560,9 @@ func matvecLabel(suffix string, K int, n []uint32, f mmFused) string {
 	}
 	if f.resid != nil {
 		l += " +resid"
+	}
+	if f.rope != nil {
+		l += " +rope+store"
 	}
 	if f.norm != nil {
 		l = "norm+" + l

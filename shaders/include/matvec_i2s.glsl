@@ -20,14 +20,23 @@
 // act(gate) * up; with RESID segment 0's output is also added to a
 // residual: ro = r + y.
 //
-// The int8 activations come either from Q (per token the scale and the
-// code sum at words 2t and 2t+1, the codes from word q_off, K/4 words per
-// token), or, with NORM, from the RMSNorm that precedes the matmul: every
+// The int8 activations come either from Q (per token the scale at word 2t,
+// the codes from word q_off, K/4 words per token; the code sum at word
+// 2t+1 is not read: each lane subtracts the sum of the activations it
+// multiplies), or, with NORM, from the RMSNorm that precedes the matmul: every
 // workgroup normalizes and quantizes the rows of X itself (see
 // rmsnorm_row.glsl; the same code in every workgroup, so every workgroup
 // gets the same codes) while its weights are on their way, and workgroup 0
 // also writes the normalized rows to NY. The norm costs no dispatch and no
 // trip through memory.
+//
+// With ROPE (q, k and v in one dispatch, every row count a multiple of
+// ROWS) the outputs are also rotated and stored as the RoPE and KV-store
+// ops that follow would (see rope_store.comp: the same table and
+// arithmetic): a q or k workgroup takes ROWS/2 rotation pairs, both rows of
+// each, rotates them at the token's position once all are done, writes the
+// rotated rows, and stores k (and v) at that position in the caches, two
+// neighbouring elements per word of an F16 cache.
 //
 // Shared memory holds the codes group-major (see qidx): the lanes of a
 // subgroup, which read consecutive 16-byte loads of a row, read
@@ -55,21 +64,42 @@ layout(set = 0, binding = 8) writeonly buffer RO { float ro[]; };
 layout(set = 0, binding = 9) readonly buffer NW { float nw[]; };
 layout(set = 0, binding = 10) writeonly buffer NY { float ny[]; };
 layout(set = 0, binding = 11) readonly buffer X { float xin[]; };
+layout(set = 0, binding = 12) readonly buffer POS { int pos[]; };
+layout(set = 0, binding = 13) readonly buffer TAB { float tab[]; }; // [position][head dim]: cos, sin of each pair
+layout(set = 0, binding = 14) writeonly buffer KC { uint kc[]; };
+layout(set = 0, binding = 15) writeonly buffer VC { uint vc[]; };
 layout(push_constant) uniform P {
     uint t;                      // tokens (<= TMAX)
     uint n0, n1, n2;             // rows of each segment (0: absent)
     float s0, s1, s2;            // weight scales
     uint y0_off, y1_off, y2_off; // element offsets of the outputs
     uint r_off, ro_off;
-    uint flags;                  // 1 PAIR, 2 SiLU (else ReLU^2), 4 RESID, 8 PAIR writes gate to Y2, 16 NORM
+    uint flags;                  // 1 PAIR, 2 SiLU (else ReLU^2), 4 RESID, 8 PAIR writes gate to Y2, 16 NORM, 32 ROPE, 64 NeoX pairs, 128 F16 caches
     uint q_off;                  // word offset of the codes in Q
     uint x_off;                  // NORM: element offsets of X and NY
     uint ny_off;
     float eps;                   // NORM: the norm's epsilon
+    uint pos_off;                // ROPE: element offset of the tokens' positions
+    uint hd;                     // ROPE: head dimension (all of it rotated)
 } p;
 
 shared uvec4 qs[TMAX * (K / 16u)]; // codes of token t from t*K/16, in qidx order
-shared uint qm[2u * TMAX];         // per token its scale and code sum
+shared uint qm[2u * TMAX];         // per token its scale (word 2t)
+shared float ys[TMAX * ROWS];      // ROPE: the workgroup's outputs, [token][row slot]
+const uint PR = ROWS / 2u;         // ROPE: rotation pairs per workgroup
+
+// row_of returns the row that slot rr of workgroup wg computes in segment
+// seg: consecutive rows, or with ROPE in q and k, first element (rr < PR)
+// or second of pair wg*PR + rr%PR.
+uint row_of(uint wg, uint rr, uint seg) {
+    if ((p.flags & 32u) == 0u || seg == 2u) {
+        return wg * ROWS + rr;
+    }
+    uint hh = p.hd / 2u;
+    uint pi = wg * PR + rr % PR;
+    uint base = (pi / hh) * p.hd, j = pi % hh, second = rr / PR;
+    return (p.flags & 64u) != 0u ? base + j + second * hh : base + 2u * j + second;
+}
 
 // qidx returns the place in a token's shared codes of its 16-byte word u
 // (u = 8b + 2g + h: block b, group g, half h), which load i = 2b + h of a
@@ -80,9 +110,11 @@ uint qidx(uint u) {
 
 #include "dot4.glsl"
 
-// dots adds, for each token, the dot of the 16 weight bytes wv (load i of
-// a row) with the matching activations to acc, and with PAIR the dot of
-// wv2 (load i of the other weight's row) to acc2.
+// dots adds, for each token, the ternary dot of the 16 weight bytes wv
+// (load i of a row) with the matching activations to acc, and with PAIR
+// that of wv2 (load i of the other weight's row) to acc2: the code dot
+// minus the activations' sum, so that the subgroup's sum of acc is the
+// row's exact ternary dot product.
 void dots(uvec4 wv, uvec4 wv2, bool pair, uint i, inout ivec4 acc, inout ivec4 acc2) {
     [[unroll]] for (uint g = 0u; g < 4u; g++) {
         uint sh = 6u - 2u * g;
@@ -91,9 +123,10 @@ void dots(uvec4 wv, uvec4 wv2, bool pair, uint i, inout ivec4 acc, inout ivec4 a
         [[unroll]] for (uint tt = 0u; tt < TMAX; tt++) {
             if (tt < p.t) {
                 uvec4 qv = qs[tt * (K / 16u) + g * N16 + i];
-                acc[tt] += dot4(c.x, qv.x) + dot4(c.y, qv.y) + dot4(c.z, qv.z) + dot4(c.w, qv.w);
+                int qsum = dot4(0x01010101u, qv.x) + dot4(0x01010101u, qv.y) + dot4(0x01010101u, qv.z) + dot4(0x01010101u, qv.w);
+                acc[tt] += dot4(c.x, qv.x) + dot4(c.y, qv.y) + dot4(c.z, qv.z) + dot4(c.w, qv.w) - qsum;
                 if (pair) {
-                    acc2[tt] += dot4(c2.x, qv.x) + dot4(c2.y, qv.y) + dot4(c2.z, qv.z) + dot4(c2.w, qv.w);
+                    acc2[tt] += dot4(c2.x, qv.x) + dot4(c2.y, qv.y) + dot4(c2.z, qv.z) + dot4(c2.w, qv.w) - qsum;
                 }
             }
         }
@@ -116,8 +149,7 @@ ivec4 sg_add(ivec4 v) {
 
 float epilogue(int acc, uint tt, float ws) {
     float sx = uintBitsToFloat(qm[2u * tt]);
-    int sum = int(qm[2u * tt + 1u]);
-    precise float v = div_rn(float(acc - sum), sx) * ws;
+    precise float v = div_rn(float(acc), sx) * ws;
     return v;
 }
 
@@ -162,6 +194,7 @@ uint tt_;
 #define Q8(i) qs[tt_ * (K / 16u) + qidx((i) >> 2u)][(i) & 3u]
 #define QM(i) qm[2u * tt_ + (i)]
 #define RMS_MAXK K
+#define RMS_NO_QSUM
 #include "rmsnorm_row.glsl"
 
 // load_row reads the 16-byte loads of this lane of a row of the segment's
@@ -184,6 +217,61 @@ void load_row(uint row, uint seg, bool pair, uint lane, out uvec4 a[NL], out uve
     if (pair) {
         [[unroll]] for (uint j = 0u; j < NL; j++) {
             b[j] = w1[base + min(lane + j * SG, N16 - 1u)];
+        }
+    }
+}
+
+// rope_store rotates the workgroup's pairs of q or k rows (in ys) at each
+// token's position, writes the workgroup's rows, and stores k and v in
+// the caches.
+void rope_store(uint wg, uint seg, uint nseg) {
+    uint tid = gl_LocalInvocationID.x;
+    barrier();
+    if (seg < 2u) {
+        for (uint i = tid; i < PR * p.t; i += WGS) {
+            uint tt = i / PR, k = i % PR;
+            uint j = (wg * PR + k) % (p.hd / 2u);
+            uint tb = uint(pos[p.pos_off + tt]) * p.hd + 2u * j;
+            float c = tab[tb], s = tab[tb + 1u];
+            float xa = ys[tt * ROWS + k], xb = ys[tt * ROWS + PR + k];
+            precise float ya = xa * c - xb * s;
+            precise float yb = xa * s + xb * c;
+            ys[tt * ROWS + k] = ya;
+            ys[tt * ROWS + PR + k] = yb;
+        }
+        barrier();
+    }
+    bool f16 = (p.flags & 128u) != 0u;
+    // The slot holding the next element of an owner slot's row.
+    bool adjacent = seg == 2u || (p.flags & 64u) != 0u;
+    for (uint i = tid; i < ROWS * p.t; i += WGS) {
+        uint tt = i / ROWS, rr = i % ROWS;
+        uint row = row_of(wg, rr, seg);
+        float v = ys[i];
+        if (seg == 0u) {
+            y0[p.y0_off + tt * p.n0 + row] = v;
+            continue;
+        }
+        if (seg == 1u) {
+            y1[p.y1_off + tt * p.n1 + row] = v;
+        } else {
+            y2[p.y2_off + tt * p.n2 + row] = v;
+        }
+        uint e = uint(pos[p.pos_off + tt]) * nseg + row;
+        uint w;
+        if (f16) {
+            if (adjacent ? (rr & 1u) != 0u : rr >= PR) {
+                continue;
+            }
+            w = f32_to_f16(v) | (f32_to_f16(ys[tt * ROWS + (adjacent ? rr + 1u : rr + PR)]) << 16u);
+            e >>= 1u;
+        } else {
+            w = floatBitsToUint(v);
+        }
+        if (seg == 1u) {
+            kc[e] = w;
+        } else {
+            vc[e] = w;
         }
     }
 }
@@ -211,7 +299,8 @@ void main() {
     // The first row's weights are on their way while the activations are
     // normalized or copied to shared memory.
     uvec4 a[NL], b[NL];
-    uint row0 = wg * ROWS + gl_SubgroupID;
+    bool rope = (p.flags & 32u) != 0u;
+    uint row0 = row_of(wg, min(gl_SubgroupID, ROWS - 1u), seg);
     if (fast && gl_SubgroupID < ROWS && row0 < nseg) {
         load_row(row0, seg, pair, lane, a, b);
     }
@@ -231,7 +320,7 @@ void main() {
     }
     barrier();
     for (uint rr = gl_SubgroupID; rr < ROWS; rr += gl_NumSubgroups) {
-        uint row = wg * ROWS + rr;
+        uint row = row_of(wg, rr, seg);
         if (row >= nseg) {
             break;
         }
@@ -262,7 +351,17 @@ void main() {
             acc2 = sg_add(acc2);
         }
         if (subgroupElect()) {
-            write_row(row, seg, pair, acc, acc2);
+            if (rope) {
+                float sc = seg == 0u ? p.s0 : seg == 1u ? p.s1 : p.s2;
+                for (uint tt = 0u; tt < p.t; tt++) {
+                    ys[tt * ROWS + rr] = epilogue(acc[tt], tt, sc);
+                }
+            } else {
+                write_row(row, seg, pair, acc, acc2);
+            }
         }
+    }
+    if (rope) {
+        rope_store(wg, seg, nseg);
     }
 }

@@ -8,7 +8,8 @@
 // file (which includes reduce.glsl). Optionally it defines YOK (whether
 // this invocation writes YV; default true: a workgroup that only needs the
 // quantization need not write the row) and RMS_MAXK (the longest row kept
-// in registers; default 8192).
+// in registers; default 8192) and RMS_NO_QSUM (the code sum is not
+// needed: QM(1) is left alone).
 //
 // y = x * (1/sqrt(mean(x^2) + eps)) * w with the sum of squares in
 // two-float arithmetic, so the mean rounds as the CPU reference's float64
@@ -125,11 +126,17 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
             Q8(i) = quant_word(v[j], sc, qsum);
         }
     }
+#ifdef RMS_NO_QSUM
+    if (tid == 0u) {
+        QM(0u) = floatBitsToUint(sc);
+    }
+#else
     qsum = wg_sum_i(qsum);
     if (tid == 0u) {
         QM(0u) = floatBitsToUint(sc);
         QM(1u) = uint(qsum);
     }
+#endif
 }
 
 // rmsnorm_row_strided is rmsnorm_row for any row: passes over the row.

@@ -441,6 +441,43 @@ func Cases() []Case {
 			h.concat(out, t, q, k, v, hn)
 			return out
 		}})
+		for _, c := range []struct {
+			neox bool
+			dt   gguf.DType
+		}{{true, gguf.F16}, {false, gguf.F16}, {true, gguf.F32}} {
+			add(Case{Name: fmt.Sprintf("fused/rmsnorm+qkv+rope+store_kv/t=%d/neox=%v/%s", t, c.neox, c.dt), NMSE: 1e-10, Run: func(h *Harness) compute.Tensor {
+				// The attention block's head: the norm, q/k/v, RoPE of q and k
+				// in place, the stores of k and v at the tokens' positions.
+				p := compute.RoPEParams{HeadDim: 128, Dims: 128, Theta: 500000, NeoX: c.neox}
+				const ctx = 300
+				table := h.RoPETable(ctx, p)
+				pos := h.Positions(250, t)
+				x := h.Input(h.Floats(2560*t, 2), 2560, t)
+				hn := h.Alloc(gguf.F32, 2560, t)
+				h.BE.RMSNorm(hn, x, h.Input(h.Floats(2560, 1), 2560, 1), 1e-5)
+				q, k, v := h.Alloc(gguf.F32, 2560, t), h.Alloc(gguf.F32, 640, t), h.Alloc(gguf.F32, 640, t)
+				h.matMuls([]compute.Tensor{q, k, v}, []compute.Tensor{h.WeightI2S(2560, 2560, 0.9), h.WeightI2S(2560, 640, 1.1), h.WeightI2S(2560, 640, 0.7)}, hn)
+				kc, vc := h.Alloc(c.dt, 640, ctx), h.Alloc(c.dt, 640, ctx)
+				h.BE.RoPE(q, q, pos, table, p)
+				h.BE.RoPE(k, k, pos, table, p)
+				h.BE.StoreKV(kc, k, pos)
+				h.BE.StoreKV(vc, v, pos)
+				// q, k, v, then the rows of both caches at the positions.
+				kr, vr := h.Alloc(gguf.F32, 640, t), h.Alloc(gguf.F32, 640, t)
+				all := make([]float32, 640*ctx)
+				for i, cc := range []compute.Tensor{kc, vc} {
+					if err := h.BE.Read(cc, all); err != nil {
+						h.T.Fatal(err)
+					}
+					if err := h.BE.Write([]compute.Tensor{kr, vr}[i], all[250*640:(250+t)*640]); err != nil {
+						h.T.Fatal(err)
+					}
+				}
+				out := h.Output(2560+4*640, t)
+				h.concat(out, t, q, k, v, kr, vr)
+				return out
+			}})
+		}
 		add(Case{Name: fmt.Sprintf("fused/gate-up+act+subnorm+matmul+add/t=%d", t), NMSE: 1e-10, Run: func(h *Harness) compute.Tensor {
 			x := h.Input(h.Floats(2560*t, 1), 2560, t)
 			g, u := h.Alloc(gguf.F32, 6912, t), h.Alloc(gguf.F32, 6912, t)

@@ -10,7 +10,7 @@ import (
 )
 
 // MaxBindings is the most storage buffers a pipeline may bind.
-const MaxBindings = 12
+const MaxBindings = 16
 
 // PipelineConfig describes a compute pipeline.
 type PipelineConfig struct {
