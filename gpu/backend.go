@@ -85,6 +85,7 @@ type Backend struct {
 	fuse      bool
 	normWGS   uint32 // workgroup size of rmsnorm
 	mvWGS     uint32 // and of the I2_S decode matvec
+	attnChunk uint32 // cache positions per attn_split workgroup
 	normFuse  bool   // RMSNorms run inside the decode matvecs
 	combWGS   uint32 // and of attn_combine (a multiple of the head dimension is used)
 
@@ -173,6 +174,10 @@ func Open(o Options) (*Backend, error) {
 			n /= 2
 		}
 		b.mvWGS = n
+	}
+	b.attnChunk = attnChunk
+	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
+		b.attnChunk = uint32(n)
 	}
 	// attn_combine keeps 16 KiB of factors and 4 bytes per invocation in
 	// shared memory.

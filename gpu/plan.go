@@ -773,8 +773,8 @@ func (b *Backend) recRopeStore(q, k, sk, sv *op) {
 	b.wrote(written...)
 }
 
-// attnChunk is the number of cache positions one attn_split workgroup
-// takes (its workgroup size).
+// attnChunk is the default number of cache positions one attn_split
+// workgroup takes (its workgroup size; Backend.attnChunk is the one in use).
 const attnChunk = 128
 
 // partialsBudget bounds the scratch of attention partial results; more
@@ -789,7 +789,11 @@ func (b *Backend) recAttention(o *op) {
 	_, T := compute.RowsOf(q)
 	_, nctx := compute.RowsOf(kc)
 	hd := p.HeadDim
-	nchunks := (nctx + attnChunk - 1) / attnChunk
+	ch := int(b.attnChunk)
+	if ch < hd/4 || ch > int(b.dev.Info.Limits.MaxComputeWorkGroupInvocations) {
+		ch = attnChunk
+	}
+	nchunks := (nctx + ch - 1) / ch
 	perRow := uint64(p.NHead*nchunks*(hd+2)) * 4
 	rowsPerPass := int(max(min(uint64(partialsBudget)/perRow, uint64(T)), 1))
 	part := b.scratchBuf("attn_partials", uint64(rowsPerPass)*perRow)
@@ -821,7 +825,7 @@ func (b *Backend) recAttention(o *op) {
 		if b.profiling {
 			label = fmt.Sprintf("attn_split ctx=%d rows=%d", nctx, nr)
 		}
-		b.dispatch(label, b.pipe("attn_split", attnChunk, uint32(hd), uint32(g)),
+		b.dispatch(label, b.pipe("attn_split", uint32(ch), uint32(hd), uint32(g)),
 			[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32(nr)},
 			[]vkrt.Binding{qb, kb, vb, pb, partOut},
 			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks))
@@ -830,7 +834,7 @@ func (b *Backend) recAttention(o *op) {
 		partIn.AccessSize = uint64(nr) * perRow
 		b.dispatch("attn_combine", b.pipe("attn_combine", cwgs, uint32(hd)), [3]uint32{uint32(p.NHead), uint32(nr), 1},
 			[]vkrt.Binding{partIn, pb, yb},
-			uint32(p.NHead), uint32(nchunks), attnChunk, po, yo)
+			uint32(p.NHead), uint32(nchunks), uint32(ch), po, yo)
 	}
 	b.wrote(dst)
 }

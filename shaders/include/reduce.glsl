@@ -6,10 +6,6 @@
 #define REDUCE_GLSL
 
 #ifdef SUBGROUP
-// One value per subgroup goes through shared memory; then every subgroup
-// reduces those values itself (in the same order, and the two-float sum
-// is taken from its first lane), so one barrier publishes them and one
-// more guards the array against the next call.
 shared vec2 red_v[WGS + 1u];
 shared float red_f[WGS + 1u];
 shared int red_i[WGS + 1u];
@@ -28,13 +24,20 @@ vec2 wg_sum_df(vec2 v) {
         red_v[gl_SubgroupID] = v;
     }
     barrier();
-    vec2 r = vec2(0.0);
-    for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
-        r = df_add(r, red_v[i]);
+    if (gl_SubgroupID == 0u) {
+        vec2 r = vec2(0.0);
+        for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
+            r = df_add(r, red_v[i]);
+        }
+        r = df_sg(r);
+        if (subgroupElect()) {
+            red_v[WGS] = r;
+        }
     }
-    r = subgroupShuffle(df_sg(r), 0u);
     barrier();
-    return r;
+    vec2 out_ = red_v[WGS];
+    barrier();
+    return out_;
 }
 
 float wg_max(float v) {
@@ -43,13 +46,20 @@ float wg_max(float v) {
         red_f[gl_SubgroupID] = v;
     }
     barrier();
-    float r = uintBitsToFloat(0xff800000u);
-    for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
-        r = max(r, red_f[i]);
+    if (gl_SubgroupID == 0u) {
+        float r = uintBitsToFloat(0xff800000u);
+        for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
+            r = max(r, red_f[i]);
+        }
+        r = subgroupMax(r);
+        if (subgroupElect()) {
+            red_f[WGS] = r;
+        }
     }
-    r = subgroupMax(r);
     barrier();
-    return r;
+    float out_ = red_f[WGS];
+    barrier();
+    return out_;
 }
 
 int wg_sum_i(int v) {
@@ -58,13 +68,20 @@ int wg_sum_i(int v) {
         red_i[gl_SubgroupID] = v;
     }
     barrier();
-    int r = 0;
-    for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
-        r += red_i[i];
+    if (gl_SubgroupID == 0u) {
+        int r = 0;
+        for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
+            r += red_i[i];
+        }
+        r = subgroupAdd(r);
+        if (subgroupElect()) {
+            red_i[WGS] = r;
+        }
     }
-    r = subgroupAdd(r);
     barrier();
-    return r;
+    int out_ = red_i[WGS];
+    barrier();
+    return out_;
 }
 #else
 shared vec2 red_v[WGS];
