@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/bitnet
 MODEL   ?= testdata/tinybitnet-stories.gguf
 PROMPT  ?= Once upon a time
-ARGS    ?= --temperature 0 --max-new-tokens 200 --echo
+ARGS    ?= --seed 4 --max-new-tokens 256 --echo
 BACKEND ?= auto
 
 .PHONY: all build run test test-short bench lint cross shaders check-shaders fuzz clean gpu-bench-build gpu-bench

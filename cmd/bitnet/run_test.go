@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -171,5 +172,54 @@ func TestRunEcho(t *testing.T) {
 	}
 	if !strings.HasPrefix(out, "Once upon a time, there") {
 		t.Fatalf("echoed output %q", out)
+	}
+}
+
+// TestMakeRunDefaults runs what `make run` runs (the Makefile's PROMPT and
+// ARGS on the bundled model): one complete story that the model ends
+// itself, by generating BOS, well before the context is full, with no
+// sentence repeated.
+func TestMakeRunDefaults(t *testing.T) {
+	root := testdata.RepoRoot(t)
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for _, line := range strings.Split(string(mk), "\n") {
+		if k, v, ok := strings.Cut(line, "?="); ok {
+			vars[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	if vars["ARGS"] == "" || vars["PROMPT"] == "" || vars["MODEL"] == "" {
+		t.Fatalf("Makefile defaults not found: %v", vars)
+	}
+	args := append([]string{"run", "--model", filepath.Join(root, vars["MODEL"]), "--prompt", vars["PROMPT"], "--backend", "cpu"}, strings.Fields(vars["ARGS"])...)
+	out, errs, code := bitnet(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	t.Logf("make run prints:\n%s", out)
+	if !strings.HasPrefix(out, vars["PROMPT"]) || strings.Count(out, vars["PROMPT"]) != 1 {
+		t.Errorf("want one story beginning with %q", vars["PROMPT"])
+	}
+	var n int
+	if i := strings.Index(errs, "generated "); i < 0 {
+		t.Fatalf("no stats line: %s", errs)
+	} else if _, err := fmt.Sscanf(errs[i:], "generated %d tokens", &n); err != nil {
+		t.Fatal(err)
+	}
+	if n >= 200 {
+		t.Errorf("generated %d tokens: the story did not end by itself", n)
+	}
+	if !strings.HasSuffix(strings.TrimSpace(out), ".") {
+		t.Errorf("the story ends mid-sentence: %q", out[max(0, len(out)-40):])
+	}
+	seen := map[string]bool{}
+	for _, s := range strings.FieldsFunc(out, func(r rune) bool { return r == '.' || r == '!' || r == '?' || r == '\n' }) {
+		if s = strings.TrimSpace(s); len(s) > 12 && seen[s] {
+			t.Errorf("sentence repeated: %q", s)
+		}
+		seen[s] = true
 	}
 }

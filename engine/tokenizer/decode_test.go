@@ -164,7 +164,8 @@ func TestConcurrentEncode(t *testing.T) {
 	if Model(0).String() != "unknown" || BPE.String() != "gpt2" || SPM.String() != "llama" {
 		t.Error("Model.String")
 	}
-	if eog := tk.EOG(); len(eog) != 2 {
+	// EOS, <|eot_id|> and BOS (which starts another document).
+	if eog := tk.EOG(); len(eog) != 3 || !tk.IsEOG(tk.BOS()) {
 		t.Errorf("EOG = %v", eog)
 	}
 }

@@ -31,7 +31,7 @@ func TestFromJSONLlama3Style(t *testing.T) {
 	if tk.VocabSize() != 304 || tk.BOS() != 300 || tk.EOS() != 301 || !tk.AddBOS() {
 		t.Errorf("vocab %d BOS %d EOS %d AddBOS %v", tk.VocabSize(), tk.BOS(), tk.EOS(), tk.AddBOS())
 	}
-	if !tk.IsEOG(301) || !tk.IsEOG(302) || tk.IsEOG(300) {
+	if !tk.IsEOG(301) || !tk.IsEOG(302) || !tk.IsEOG(300) || tk.IsEOG(303) {
 		t.Errorf("EOG = %v", tk.EOG())
 	}
 	if tk.TokenType(300) != TypeControl || tk.TokenType(303) != TypeUserDefined || tk.TokenType(280) != TypeUnused {

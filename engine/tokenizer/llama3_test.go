@@ -182,12 +182,13 @@ func TestLlama3Metadata(t *testing.T) {
 	if tk.BOS() != 128000 || tk.EOS() != 128001 || !tk.AddBOS() {
 		t.Errorf("BOS %d EOS %d AddBOS %v", tk.BOS(), tk.EOS(), tk.AddBOS())
 	}
-	for _, id := range []int32{128001, 128009} {
+	// EOS, <|eot_id|>, and BOS: a generated BOS starts another document.
+	for _, id := range []int32{128001, 128009, 128000} {
 		if !tk.IsEOG(id) {
 			t.Errorf("IsEOG(%d) = false", id)
 		}
 	}
-	for _, id := range []int32{128000, 128008, 0, 220, -1, 1 << 20} {
+	for _, id := range []int32{128008, 0, 220, -1, 1 << 20} {
 		if tk.IsEOG(id) {
 			t.Errorf("IsEOG(%d) = true", id)
 		}

@@ -198,13 +198,16 @@ func build(c config) (*Tokenizer, error) {
 		}
 	}
 
-	// End-of-generation tokens.
+	// End-of-generation tokens. A generated BOS starts another document
+	// (story models end a story with it, as llama2.c's do), so it ends the
+	// text too.
 	addEOG := func(id int32) {
 		if id >= 0 && !slices.Contains(t.eog, id) {
 			t.eog = append(t.eog, id)
 		}
 	}
 	addEOG(c.eos)
+	addEOG(c.bos)
 	addEOG(c.eot)
 	addEOG(c.eom)
 	for _, s := range []string{"<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|im_end|>", "<|endoftext|>", "<end_of_turn>"} {

@@ -68,7 +68,8 @@ func TestLlama2(t *testing.T) {
 	if d := tk.Decode([]int32{0}); d != unknownPiece {
 		t.Errorf("unknown token decodes to %q", d)
 	}
-	if !tk.IsEOG(2) || tk.IsEOG(1) {
+	// EOS, and BOS: story models end a story by starting another.
+	if !tk.IsEOG(2) || !tk.IsEOG(1) || tk.IsEOG(0) || tk.IsEOG(3) {
 		t.Error("IsEOG")
 	}
 	if tk.ChatFormat() != ChatLlama2 {
