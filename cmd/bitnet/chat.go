@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"unicode"
 
 	"bitnet/engine"
 	"bitnet/engine/tokenizer"
@@ -40,10 +41,17 @@ type chat struct {
 	base    []tokenizer.Message // the system message, if any
 	msgs    []tokenizer.Message
 	reserve int // context kept free for a reply when old turns are dropped
-	stops   []string
-	stderr  io.Writer
-	out     *bufio.Writer
-	sig     <-chan os.Signal
+	// The conversation as the model saw it: the last prompt's text and
+	// tokens followed by the reply's tokens as generated (histText ends
+	// with the reply's text as a rendering holds it). A rendering that
+	// extends histText is these tokens plus the rest, so the cache holds
+	// every token of it but the tail.
+	lastText, histText string
+	lastIDs, hist      []int32
+	stops              []string
+	stderr             io.Writer
+	out                *bufio.Writer
+	sig                <-chan os.Signal
 }
 
 func runChat(args []string, stdout, stderr io.Writer) error {
@@ -112,6 +120,7 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 			return nil
 		case cmd == "/reset":
 			ch.msgs = append(ch.msgs[:0], ch.base...)
+			ch.hist, ch.histText = nil, ""
 			ch.sess.Reset()
 			fmt.Fprintln(stderr, "conversation cleared")
 			continue
@@ -165,13 +174,19 @@ func (c *chat) prompt() ([]int32, error) {
 		if err != nil {
 			return nil, err
 		}
-		ids := c.l.tok.Encode(text, c.l.tok.AddBOS(), true)
+		var ids []int32
+		if rest, ok := strings.CutPrefix(text, c.histText); ok && c.hist != nil {
+			ids = append(append([]int32(nil), c.hist...), c.l.tok.Encode(rest, false, true)...)
+		} else {
+			ids = c.l.tok.Encode(text, c.l.tok.AddBOS(), true)
+		}
 		first := len(c.base) // the oldest message that may be dropped
 		canDrop := len(c.msgs)-first > 1
 		if len(ids)+c.reserve <= nctx || !canDrop && len(ids) < nctx {
 			if dropped > 0 {
 				fmt.Fprintf(c.stderr, "[context full: dropped the %d oldest message(s); %d remain]\n", dropped, len(c.msgs)-first)
 			}
+			c.lastText, c.lastIDs = text, ids
 			return ids, nil
 		}
 		if !canDrop {
@@ -219,6 +234,22 @@ func (c *chat) turn(line string) error {
 		return err
 	}
 	c.msgs = append(c.msgs, tokenizer.Message{Role: "assistant", Content: res.Text})
+	// The next turn keeps the reply's tokens when they spell the reply
+	// (not when a stop string cut it).
+	c.hist, c.histText = nil, ""
+	reply := strings.TrimSpace(res.Text)
+	if strings.TrimSpace(c.l.tok.Decode(res.Tokens, tokenizer.KeepLeadingSpace())) == reply {
+		// The rendering holds the reply after the last prompt (and the
+		// white space a format puts between them).
+		text, err := c.l.tok.RenderChat(c.msgs, false)
+		if rest, ok := strings.CutPrefix(text, c.lastText); ok && err == nil {
+			sp := len(rest) - len(strings.TrimLeftFunc(rest, unicode.IsSpace))
+			if strings.HasPrefix(rest[sp:], reply) {
+				c.hist = append(c.lastIDs, res.Tokens...)
+				c.histText = text[:len(c.lastText)+sp+len(reply)]
+			}
+		}
+	}
 	if res.ContextFull {
 		fmt.Fprintf(c.stderr, "[context full (%d tokens): the reply was cut short; the oldest turns will be dropped to continue]\n", c.sess.NCtx())
 	}
