@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -366,6 +367,9 @@ func (s *State) run(T int, h head, sel Selection) error {
 	if prog == nil {
 		var err error
 		prog, err = rp.Capture(func() { s.ops(T, h, sel) })
+		if err != nil && !errors.Is(err, compute.ErrNotCapturable) {
+			return err
+		}
 		if err != nil {
 			// Not capturable (an op needs the host): issue the ops directly.
 			slog.Debug("decode step not captured; issuing its ops every token", "err", err)

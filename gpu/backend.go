@@ -104,6 +104,7 @@ type Backend struct {
 	captureErr error
 	progs      map[*program]bool // live captured programs, released by Close
 	profiling  bool
+	failNext   bool             // tests: the next recording fails as a lost device would
 	labelBytes map[string]int64 // weight bytes one dispatch of a profile label reads
 	prepare    time.Duration    // host time turning ops into commands
 }
@@ -422,7 +423,7 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 // Flush turns the queued ops into commands, submits them and waits.
 func (b *Backend) Flush() error {
 	if b.capturing {
-		b.captureErr = errors.Join(b.captureErr, errors.New("vulkan: Flush, Read or Write inside a capture"))
+		b.captureErr = errors.Join(b.captureErr, fmt.Errorf("vulkan: Flush, Read or Write inside a capture: %w", compute.ErrNotCapturable))
 		return b.captureErr
 	}
 	b.emit()
@@ -555,7 +556,7 @@ func (b *Backend) scratchBuf(role string, n uint64) *vkrt.Buffer {
 	}
 	s, err := b.dev.NewBuffer(max(n, 1<<16), vkrt.DeviceLocal)
 	if err != nil {
-		panic(fmt.Sprintf("gpu: scratch %s of %d bytes: %v", role, n, err))
+		b.deviceFailed(fmt.Errorf("vulkan: scratch %s of %d bytes: %w", role, n, err))
 	}
 	b.scratch[role] = s
 	b.scratchGen++

@@ -231,3 +231,49 @@ func TestGenerateMatchesCPU(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceFailureMidStep: a device failure while a step is recorded (for
+// a prompt, and for the decode step being captured) is an error, not a
+// panic, and the next generation on the same backend and state, after a
+// reset, gives the CPU's tokens.
+func TestDeviceFailureMidStep(t *testing.T) {
+	path := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	ref := cpu.New(cpu.Options{})
+	defer ref.Close()
+	be := openTest(t)
+	gen := func(st *engine.State, prompt []int32) ([]int32, error) {
+		out, _, err := st.Generate(prompt, engine.GenerateOptions{MaxNewTokens: 24})
+		return out, err
+	}
+	newState := func(be compute.Backend) *engine.State {
+		st, err := loadModel(t, path, be).NewState(128, 16, gguf.F16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(st.Close)
+		return st
+	}
+	cpuState := newState(ref)
+	// A prompt of several tokens is recorded and submitted; a one-token
+	// prompt, on a fresh state, is the decode step's capture.
+	for _, prompt := range [][]int32{{1, 403, 279, 261}, {1}} {
+		cpuState.Reset()
+		want, err := gen(cpuState, prompt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := newState(be)
+		be.FailNextRecording()
+		if _, err := gen(st, prompt); err == nil || !strings.Contains(err.Error(), "injected device failure") {
+			t.Fatalf("prompt %v: generation through a failing device: %v", prompt, err)
+		}
+		st.Reset()
+		got, err := gen(st, prompt)
+		if err != nil {
+			t.Fatalf("prompt %v: after the failure: %v", prompt, err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("prompt %v after a failure:\nvulkan %v\ncpu    %v", prompt, got, want)
+		}
+	}
+}

@@ -68,7 +68,7 @@ func (b *Backend) pipe(name string, spec ...uint32) *vkrt.Pipeline {
 	}
 	p, err := b.dev.Pipeline(vkrt.PipelineConfig{Name: name, Buffers: info.buffers, PushSize: 4 * info.push, Spec: spec})
 	if err != nil {
-		panic(fmt.Sprintf("vulkan: pipeline %s %v: %v", name, spec, err))
+		b.deviceFailed(fmt.Errorf("vulkan: pipeline %s %v: %w", name, spec, err))
 	}
 	b.pipes[k] = p
 	return p

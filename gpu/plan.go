@@ -4,6 +4,7 @@ package gpu
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -16,6 +17,11 @@ import (
 // emit turns the queued ops into commands of the current recording,
 // fusing the op sequences the engine issues (see the package comment).
 // Each fusion computes exactly what the ops compute one by one.
+//
+// A device failure while recording (no memory for a scratch buffer, a
+// pipeline the driver cannot build) drops the rest of the ops and makes the
+// recorded work fail: Flush, Read or a capture returns the error, and the
+// backend goes on with the next work.
 func (b *Backend) emit() {
 	if len(b.pending) == 0 {
 		return
@@ -23,10 +29,33 @@ func (b *Backend) emit() {
 	t0 := time.Now()
 	ops := b.pending
 	b.pending = nil
+	defer func() {
+		b.prepare += time.Since(t0)
+		if r := recover(); r != nil {
+			f, ok := r.(deviceFailure)
+			if !ok {
+				panic(r)
+			}
+			b.q8For = view{}
+			b.rec.Fail(f.err)
+		}
+	}()
 	for i := 0; i < len(ops); {
+		if b.failNext {
+			b.failNext = false
+			b.deviceFailed(errors.New("vulkan: injected device failure"))
+		}
 		i += b.emitAt(ops, i)
 	}
-	b.prepare += time.Since(t0)
+}
+
+// deviceFailure carries a device error out of the recording of an op (see
+// emit).
+type deviceFailure struct{ err error }
+
+// deviceFailed abandons the recording of the current ops with err.
+func (b *Backend) deviceFailed(err error) {
+	panic(deviceFailure{err})
 }
 
 // matvecMaxT is the most tokens the matvec kernels take (their shared
@@ -883,7 +912,7 @@ func (b *Backend) recEmbed(o *op) {
 // recEmbedHost looks the rows up on the host (rare table types).
 func (b *Backend) recEmbedHost(dst, table, ids *tensor) {
 	if b.capturing {
-		b.captureErr = fmt.Errorf("vulkan: embedding tables of type %s are read on the host", table.dt)
+		b.captureErr = fmt.Errorf("vulkan: embedding tables of type %s are read on the host: %w", table.dt, compute.ErrNotCapturable)
 		return
 	}
 	k, T := compute.RowsOf(dst)
@@ -897,7 +926,7 @@ func (b *Backend) recEmbedHost(dst, table, ids *tensor) {
 		}
 		row := table.host[uint64(id)*table.rowBytes : uint64(id+1)*table.rowBytes]
 		if err := gguf.DecodeRow(table.dt, row, vals[i*k:(i+1)*k], table.scale); err != nil {
-			panic(fmt.Sprintf("gpu.Embed: %v", err))
+			b.deviceFailed(fmt.Errorf("gpu.Embed: %w", err))
 		}
 	}
 	st := b.hostScratch(uint64(4 * len(vals)))
@@ -922,7 +951,7 @@ func (b *Backend) hostScratch(n uint64) *vkrt.Buffer {
 	}
 	s, err := b.dev.NewBuffer(n, vkrt.HostVisible)
 	if err != nil {
-		panic(fmt.Sprintf("gpu: host scratch of %d bytes: %v", n, err))
+		b.deviceFailed(fmt.Errorf("vulkan: host scratch of %d bytes: %w", n, err))
 	}
 	b.scratch["host"] = s
 	return s

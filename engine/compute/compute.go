@@ -15,6 +15,7 @@
 package compute
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -172,10 +173,15 @@ type Backend interface {
 // every token, writing only its I32 inputs in between.
 type Replayer interface {
 	// Capture calls fn, which issues ops (no Read, Write or Flush), and
-	// returns them as a Program without running them. It fails when an op
-	// cannot be replayed; the caller then issues the ops directly.
+	// returns them as a Program without running them. When an op cannot be
+	// replayed the error wraps ErrNotCapturable, and the caller issues the
+	// ops directly; any other error (the device failed) is the step's.
 	Capture(fn func()) (Program, error)
 }
+
+// ErrNotCapturable is wrapped by Capture's error when an op of the step
+// cannot be replayed (it needs the host).
+var ErrNotCapturable = errors.New("not capturable")
 
 // Program is a captured sequence of ops.
 type Program interface {

@@ -388,6 +388,14 @@ func (r *Recorder) Fill(dst Binding, v uint32) {
 	r.commands++
 }
 
+// Fail makes the work recorded since the last Submit fail: the next Submit
+// (or EndCapture) drops it and returns err.
+func (r *Recorder) Fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
 // Submit ends the recording, submits it, waits for it to complete and
 // readies the recorder for the next step. Results in HostVisible buffers
 // are readable when it returns. An error of a recorded command (descriptor

@@ -1,0 +1,7 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package gpu
+
+// FailNextRecording makes the next recording of queued ops fail as a lost
+// device or a failed allocation would.
+func (b *Backend) FailNextRecording() { b.failNext = true }
