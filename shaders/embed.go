@@ -24,7 +24,7 @@ var spv embed.FS
 // spirvMagic is the first word of every SPIR-V module.
 const spirvMagic = 0x07230203
 
-// SPIRV returns the SPIR-V words of kernel name (e.g. "add_f32"), copied
+// SPIRV returns the SPIR-V words of kernel name (e.g. "add"), copied
 // into a fresh []uint32 (Vulkan wants 4-byte aligned code).
 func SPIRV(name string) ([]uint32, error) {
 	b, err := spv.ReadFile("spv/" + name + ".spv")

@@ -3,7 +3,7 @@
 // gen.go compiles every *.comp of this directory (or the ones named as
 // arguments) to spv/<name>.spv with glslc (Vulkan 1.2 target, optimized,
 // include/ on the include path) and checks each result with spirv-val. Run
-// it with "go generate ./shaders", or "go run gen.go add_f32.comp" in this
+// it with "go generate ./shaders", or "go run gen.go add.comp" in this
 // directory. Set GLSLC or SPIRV_VAL to use other binaries.
 package main
 

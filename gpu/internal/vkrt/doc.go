@@ -8,9 +8,9 @@
 // A typical forward step:
 //
 //	dev, _ := vkrt.Open(vkrt.Options{Device: "auto"})
-//	p, _ := dev.Pipeline(vkrt.PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 4})
+//	p, _ := dev.Pipeline(vkrt.PipelineConfig{Name: "add", Buffers: 3, PushSize: 16})
 //	rec, _ := dev.NewRecorder()
-//	rec.Dispatch(p, vkrt.Groups(n, 64), []vkrt.Binding{a.In(0, 0), b.In(0, 0), c.Out(0, 0)}, uint32(n))
+//	rec.Dispatch(p, vkrt.Groups(n, 64), []vkrt.Binding{a.In(0, 0), b.In(0, 0), c.Out(0, 0)}, uint32(n), 0, 0, 0)
 //	... hundreds more ...
 //	err := rec.Submit() // one vkQueueSubmit, one fence wait
 //

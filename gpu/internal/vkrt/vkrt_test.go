@@ -125,7 +125,7 @@ func TestSelect(t *testing.T) {
 
 func TestAddF32(t *testing.T) {
 	d := openTest(t)
-	p, err := d.Pipeline(PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 4, Spec: []uint32{64}})
+	p, err := d.Pipeline(PipelineConfig{Name: "add", Buffers: 3, PushSize: 16})
 	require.NoError(t, err)
 	defer p.Destroy()
 	rec, err := d.NewRecorder()
@@ -152,7 +152,7 @@ func TestAddF32(t *testing.T) {
 
 			nan := math.Float32bits(float32(math.NaN()))
 			rec.Fill(bc.Out(0, 0), nan)
-			rec.Dispatch(p, Groups(uint32(n), 64), []Binding{ba.In(0, size), bb.In(0, size), bc.Out(0, size)}, uint32(n))
+			rec.Dispatch(p, Groups(uint32(n), 64), []Binding{ba.In(0, size), bb.In(0, size), bc.Out(0, size)}, uint32(n), 0, 0, 0)
 			require.NoError(t, rec.Submit())
 
 			out := make([]byte, size+16)
@@ -176,7 +176,7 @@ func TestAddF32(t *testing.T) {
 // descriptor sets.
 func TestRecorderChain(t *testing.T) {
 	d := openTest(t)
-	p, err := d.Pipeline(PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 4})
+	p, err := d.Pipeline(PipelineConfig{Name: "add", Buffers: 3, PushSize: 16})
 	require.NoError(t, err)
 	defer p.Destroy()
 	rec, err := d.NewRecorder()
@@ -211,15 +211,15 @@ func TestRecorderChain(t *testing.T) {
 		o3, _ := slot(3)
 		o4, _ := slot(4)
 		o5, _ := slot(5)
-		rec.Dispatch(p, Groups(n, 64), []Binding{big.In(off0, s), big.In(off1, s), big.Out(o2, s)}, n)
+		rec.Dispatch(p, Groups(n, 64), []Binding{big.In(off0, s), big.In(off1, s), big.Out(o2, s)}, n, 0, 0, 0)
 		src, dst := o2, o3
 		for range steps {
-			rec.Dispatch(p, Groups(n, 64), []Binding{big.In(src, s), big.In(off1, s), big.Out(dst, s)}, n)
+			rec.Dispatch(p, Groups(n, 64), []Binding{big.In(src, s), big.In(off1, s), big.Out(dst, s)}, n, 0, 0, 0)
 			src, dst = dst, src
 		}
 		barriers := rec.Barriers()
-		rec.Dispatch(p, Groups(n, 64), []Binding{big.In(off0, s), big.In(off0, s), big.Out(o4, s)}, n)
-		rec.Dispatch(p, Groups(n, 64), []Binding{big.In(off1, s), big.In(off1, s), big.Out(o5, s)}, n)
+		rec.Dispatch(p, Groups(n, 64), []Binding{big.In(off0, s), big.In(off0, s), big.Out(o4, s)}, n, 0, 0, 0)
+		rec.Dispatch(p, Groups(n, 64), []Binding{big.In(off1, s), big.In(off1, s), big.Out(o5, s)}, n, 0, 0, 0)
 		assert.Equal(t, steps, barriers, "one barrier per dependent dispatch")
 		assert.Equal(t, barriers, rec.Barriers(), "no barrier between independent dispatches")
 		assert.Equal(t, steps+3, rec.Pending())
@@ -250,7 +250,7 @@ func TestRecorderChain(t *testing.T) {
 
 func TestHostVisibleAndCopy(t *testing.T) {
 	d := openTest(t)
-	p, err := d.Pipeline(PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 4})
+	p, err := d.Pipeline(PipelineConfig{Name: "add", Buffers: 3, PushSize: 16})
 	require.NoError(t, err)
 	defer p.Destroy()
 	rec, err := d.NewRecorder()
@@ -272,7 +272,7 @@ func TestHostVisibleAndCopy(t *testing.T) {
 	copy(hv.Mapped(), f32bytes(a))
 	copy(hv.Mapped()[4*n:], f32bytes(b))
 	// dl = a + b on the device, then copied back into the third slot of hv.
-	rec.Dispatch(p, Groups(n, 64), []Binding{hv.In(0, 4*n), hv.In(4*n, 4*n), dl.Out(0, 0)}, n)
+	rec.Dispatch(p, Groups(n, 64), []Binding{hv.In(0, 4*n), hv.In(4*n, 4*n), dl.Out(0, 0)}, n, 0, 0, 0)
 	rec.Copy(hv.Out(8*n, 4*n), dl.In(0, 0))
 	require.NoError(t, rec.Submit())
 	got := bytesf32(hv.Mapped()[8*n:])
@@ -291,7 +291,7 @@ func TestOutOfDeviceMemory(t *testing.T) {
 
 func TestMisusePanics(t *testing.T) {
 	d := openTest(t)
-	p, err := d.Pipeline(PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 4})
+	p, err := d.Pipeline(PipelineConfig{Name: "add", Buffers: 3, PushSize: 16})
 	require.NoError(t, err)
 	defer p.Destroy()
 	rec, err := d.NewRecorder()
@@ -301,18 +301,18 @@ func TestMisusePanics(t *testing.T) {
 	require.NoError(t, err)
 	defer buf.Destroy()
 	g := Groups(1, 64)
-	assert.PanicsWithValue(t, "vkrt: add_f32: 2 bindings, the pipeline has 3", func() {
-		rec.Dispatch(p, g, []Binding{buf.In(0, 0), buf.Out(0, 0)}, 1)
+	assert.PanicsWithValue(t, "vkrt: add: 2 bindings, the pipeline has 3", func() {
+		rec.Dispatch(p, g, []Binding{buf.In(0, 0), buf.Out(0, 0)}, 1, 0, 0, 0)
 	})
-	assert.Panics(t, func() { rec.Dispatch(p, g, []Binding{buf.In(0, 0), buf.In(0, 0), buf.Out(1000, 100)}, 1) })
-	assert.Panics(t, func() { rec.Dispatch(p, g, []Binding{buf.In(0, 0), buf.In(0, 0), buf.Out(0, 0)}, 1, 2) })
-	assert.Panics(t, func() { rec.Dispatch(p, [3]uint32{0, 1, 1}, []Binding{buf.In(0, 0), buf.In(0, 0), buf.Out(0, 0)}, 1) })
+	assert.Panics(t, func() { rec.Dispatch(p, g, []Binding{buf.In(0, 0), buf.In(0, 0), buf.Out(1000, 100)}, 1, 0, 0, 0) })
+	assert.Panics(t, func() { rec.Dispatch(p, g, []Binding{buf.In(0, 0), buf.In(0, 0), buf.Out(0, 0)}, 1, 2, 3, 4, 5) })
+	assert.Panics(t, func() { rec.Dispatch(p, [3]uint32{0, 1, 1}, []Binding{buf.In(0, 0), buf.In(0, 0), buf.Out(0, 0)}, 1, 0, 0, 0) })
 	if a := d.Info.Limits.MinStorageBufferOffsetAlignment; a > 1 {
-		assert.Panics(t, func() { rec.Dispatch(p, g, []Binding{buf.In(a/2, 4), buf.In(0, 0), buf.Out(0, 0)}, 1) })
+		assert.Panics(t, func() { rec.Dispatch(p, g, []Binding{buf.In(a/2, 4), buf.In(0, 0), buf.Out(0, 0)}, 1, 0, 0, 0) })
 	}
 	_, err = d.Pipeline(PipelineConfig{Name: "no_such_kernel", Buffers: 1})
 	assert.ErrorContains(t, err, "no kernel")
-	_, err = d.Pipeline(PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 6})
+	_, err = d.Pipeline(PipelineConfig{Name: "add", Buffers: 3, PushSize: 6})
 	assert.Error(t, err)
 	require.NoError(t, rec.Submit())
 }
@@ -331,7 +331,7 @@ func TestValidationCatchesMisuse(t *testing.T) {
 	require.NoError(t, err)
 	defer d.Close()
 	before := MessageCount()
-	p, err := d.Pipeline(PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 0})
+	p, err := d.Pipeline(PipelineConfig{Name: "add", Buffers: 3, PushSize: 0})
 	if err == nil {
 		p.Destroy()
 	}
@@ -364,7 +364,7 @@ func BenchmarkDispatch(b *testing.B) {
 		b.Skipf("no Vulkan device: %v", err)
 	}
 	defer d.Close()
-	p, err := d.Pipeline(PipelineConfig{Name: "add_f32", Buffers: 3, PushSize: 4})
+	p, err := d.Pipeline(PipelineConfig{Name: "add", Buffers: 3, PushSize: 16})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func BenchmarkDispatch(b *testing.B) {
 	bind := []Binding{buf.In(0, 256), buf.In(256, 256), buf.Out(512, 256)}
 	n := 0
 	for b.Loop() {
-		rec.Dispatch(p, Groups(64, 64), bind, 64)
+		rec.Dispatch(p, Groups(64, 64), bind, 64, 0, 0, 0)
 		if n++; n == 1000 {
 			b.StopTimer()
 			if err := rec.Submit(); err != nil {
