@@ -626,7 +626,8 @@ func (b *Backend) recMatMulGeneric(dst, w, x *tensor) {
 	}
 }
 
-// subgroupRows is ROWS of the matmul_*_subgroup kernels: weight rows per
+// subgroupRows is ROWS of the matmul_*_subgroup kernels (their
+// specialization constant 0): weight rows per
 // workgroup.
 const subgroupRows = 8
 
@@ -642,7 +643,7 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 		for _, c := range w.chunks {
 			bind := []vkrt.Binding{c.buf.In(0, 0), q.In(0, uint64(T*K)), s.In(0, uint64(T*4)), yb}
 			if b.subgroups {
-				b.dispatch("matmul_i2s_subgroup", b.pipe("matmul_i2s_subgroup"), [3]uint32{uint32((c.rows + subgroupRows - 1) / subgroupRows), 1, 1},
+				b.dispatch("matmul_i2s_subgroup", b.pipe("matmul_i2s_subgroup", subgroupRows), [3]uint32{uint32((c.rows + subgroupRows - 1) / subgroupRows), 1, 1},
 					bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, f32bits(w.scale), uint32(c.rows))
 				continue
 			}
@@ -688,7 +689,7 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 		for _, c := range w.chunks {
 			bind := []vkrt.Binding{c.buf.In(0, 0), xb, yb}
 			if _, ok := kernels[name+"_subgroup"]; ok && b.subgroups {
-				b.dispatch(name+"_subgroup", b.pipe(name+"_subgroup"), [3]uint32{uint32((c.rows + subgroupRows - 1) / subgroupRows), 1, 1},
+				b.dispatch(name+"_subgroup", b.pipe(name+"_subgroup", subgroupRows), [3]uint32{uint32((c.rows + subgroupRows - 1) / subgroupRows), 1, 1},
 					bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, xo, uint32(c.rows))
 				continue
 			}

@@ -25,7 +25,7 @@ layout(push_constant) uniform P {
 
 #include "matmul_i2s_body.glsl"
 
-const uint ROWS = 8u;
+layout(constant_id = 0) const uint ROWS = 8u; // weight rows per workgroup (the dispatch's grid divides by it)
 
 void main() {
     uint kw = p.k / 16u;

@@ -65,7 +65,7 @@ vec4 partial_dots(uint rb, uint t0, uint i0, uint step) {
 #ifdef SUBGROUP
 // A workgroup covers ROWS rows; each subgroup takes whole rows and reduces
 // with subgroupAdd: no shared memory, no barrier.
-const uint ROWS = 8u;
+layout(constant_id = 0) const uint ROWS = 8u; // rows per workgroup (the dispatch's grid divides by it)
 
 void main() {
     for (uint rr = gl_SubgroupID; rr < ROWS; rr += gl_NumSubgroups) {
