@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +15,7 @@ import (
 func init() {
 	register(&command{
 		name:  "run",
-		usage: "run --model M --prompt P [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan] [--no-bos] [--chat] [--system S] [--stop S]",
+		usage: "run --model M --prompt P [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan] [--file F] [--no-bos] [--parse-special=false] [--chat] [--system S] [--stop S]",
 		short: "Generate text from a prompt, streamed to stdout; load time and tokens/s on stderr.",
 		run:   runRun,
 	})
@@ -28,11 +29,11 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	mf.register(fs)
 	gf.register(fs)
 	prompt := fs.String("prompt", "", "prompt text")
-	promptFile := fs.String("file", "", "read the prompt from this file")
+	promptFile := fs.String("file", "", "read the prompt from this file (- for standard input)")
 	noBOS := fs.Bool("no-bos", false, "do not add the BOS token")
 	chat := fs.Bool("chat", false, "render the prompt as a user message in the model's chat format")
 	system := fs.String("system", "", "system message (with --chat)")
-	special := fs.Bool("parse-special", true, "parse special tokens such as <|eot_id|> in the prompt")
+	special := fs.Bool("parse-special", true, "parse special tokens such as <|eot_id|> in the prompt (--parse-special=false: read them as text)")
 	echo := fs.Bool("echo", false, "write the prompt to stdout before the generated text")
 	if err := parseNoArgs(fs, args, " (use --prompt)"); err != nil {
 		return err
@@ -41,7 +42,12 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *promptFile != "" {
-		b, err := os.ReadFile(*promptFile)
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "prompt" })
+		if given {
+			return usageErrorf("give the prompt either with --prompt or with --file, not both")
+		}
+		b, err := readInput(*promptFile)
 		if err != nil {
 			return err
 		}
@@ -109,4 +115,17 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "load %.0f ms | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.1f tokens/s | backend %s (%s) | seed %d\n",
 		float64(l.load.Microseconds())/1000, st.PromptTokens, st.PromptTPS(), st.GenTokens, st.GenTPS(), l.be.Name(), l.be.Device(), seed)
 	return genErr
+}
+
+// readInput returns the contents of the file at path, or of standard input
+// for "-".
+func readInput(path string) ([]byte, error) {
+	if path == "-" {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("reading standard input: %w", err)
+		}
+		return b, nil
+	}
+	return os.ReadFile(path)
 }
