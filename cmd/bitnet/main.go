@@ -14,6 +14,8 @@ import (
 	"os"
 	"runtime/pprof"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // command is one subcommand. Each lives in its own file and registers itself
@@ -41,6 +43,15 @@ func usageErrorf(format string, args ...any) error {
 func newFlagSet(c *command, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	verboseFlag := func(s string) error {
+		v, err := strconv.ParseBool(s)
+		if err == nil && v {
+			verbose()
+		}
+		return err
+	}
+	fs.BoolFunc("v", "log progress and model details on stderr (same as BITNET_LOG=info)", verboseFlag)
+	fs.BoolFunc("verbose", "same as -v", verboseFlag)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: bitnet %s\n\n%s\n\nflags:\n", c.usage, c.short)
 		fs.PrintDefaults()
@@ -103,7 +114,18 @@ func main() {
 
 // run executes a command line and returns the process exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	setupLogging(stderr)
+	verb := false
+	for len(args) > 0 && (args[0] == "-v" || args[0] == "--verbose" || args[0] == "-verbose") {
+		verb, args = true, args[1:]
+	}
+	name := ""
+	if len(args) > 0 {
+		name = args[0]
+	}
+	setupLogging(stderr, name)
+	if verb {
+		verbose()
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			if c, ok := commands[args[1]]; ok {
@@ -163,10 +185,37 @@ func startCPUProfile(path string) (stop func(), err error) {
 	}, nil
 }
 
-func setupLogging(stderr io.Writer) {
-	level := slog.LevelInfo
-	if os.Getenv("BITNET_LOG") == "debug" {
-		level = slog.LevelDebug
+// logLevel is the level of the default logger set up by the latest
+// setupLogging (each has its own, so that in-process runs do not change the
+// level of a logger another command still holds).
+var logLevel = new(slog.LevelVar)
+
+// setupLogging sends the default logger to stderr. Commands log warnings and
+// errors only, except serve, whose request log is its output; -v or
+// BITNET_LOG=info adds progress and model details, BITNET_LOG=debug more.
+func setupLogging(stderr io.Writer, cmd string) {
+	logLevel = new(slog.LevelVar)
+	logLevel.Set(slog.LevelWarn)
+	if cmd == "serve" {
+		logLevel.Set(slog.LevelInfo)
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel})))
+	switch v := os.Getenv("BITNET_LOG"); strings.ToLower(v) {
+	case "":
+	case "debug":
+		logLevel.Set(slog.LevelDebug)
+	case "info":
+		logLevel.Set(slog.LevelInfo)
+	case "warn", "warning":
+		logLevel.Set(slog.LevelWarn)
+	default:
+		slog.Warn("BITNET_LOG: unknown level (want debug, info or warn)", "value", v)
+	}
+}
+
+// verbose lowers the log level to info unless it is already lower.
+func verbose() {
+	if logLevel.Level() > slog.LevelInfo {
+		logLevel.Set(slog.LevelInfo)
+	}
 }

@@ -93,6 +93,9 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 	if err := m.validate(); err != nil {
 		return nil, err
 	}
+	if d, _ := engine.ParseDebug(m.debug); d != (engine.Debug{}) {
+		verbose() // the diagnostics asked for are logged at info
+	}
 	t0 := time.Now()
 	l := &loaded{}
 	var err error
