@@ -38,11 +38,13 @@ func usageErrorf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
 }
 
-// newFlagSet returns a flag set that reports errors instead of exiting and
-// prints the command's usage for --help.
-func newFlagSet(c *command, stderr io.Writer) *flag.FlagSet {
+// newFlagSet returns a flag set that returns its errors instead of printing
+// them or exiting: run reports a bad flag with the command's one-line usage,
+// and prints the full help on stdout for --help (see parseFlags). Every
+// command takes -v and --verbose. The writer is not used.
+func newFlagSet(c *command, _ io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	verboseFlag := func(s string) error {
 		v, err := strconv.ParseBool(s)
 		if err == nil && v {
@@ -52,11 +54,23 @@ func newFlagSet(c *command, stderr io.Writer) *flag.FlagSet {
 	}
 	fs.BoolFunc("v", "log progress and model details on stderr (same as BITNET_LOG=info)", verboseFlag)
 	fs.BoolFunc("verbose", "same as -v", verboseFlag)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: bitnet %s\n\n%s\n\nflags:\n", c.usage, c.short)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() {}
 	return fs
+}
+
+// helpRequested is parseFlags' error for -h and --help: run prints the
+// command's help from its flag set.
+type helpRequested struct{ fs *flag.FlagSet }
+
+func (h *helpRequested) Error() string { return flag.ErrHelp.Error() }
+func (h *helpRequested) Unwrap() error { return flag.ErrHelp }
+
+// printCommandHelp writes c's usage, description and flags to w.
+func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: bitnet %s\n\n%s\n\nflags:\n", c.usage, c.short)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 }
 
 // parseNoArgs is parseFlags for commands without positional arguments; hint
@@ -78,7 +92,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+				return nil, &helpRequested{fs}
 			}
 			return nil, fmt.Errorf("%w: %v", errUsage, err)
 		}
@@ -128,9 +142,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				newFlagSet(c, stdout).Usage()
-				return 0
+			if _, ok := commands[args[1]]; ok {
+				return run([]string{args[1], "--help"}, stdout, stderr)
 			}
 		}
 		printHelp(stdout)
@@ -157,8 +170,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer stop()
 	}
 	err := c.run(args[1:], stdout, stderr)
+	var help *helpRequested
 	switch {
 	case err == nil:
+		return 0
+	case errors.As(err, &help):
+		printCommandHelp(stdout, c, help.fs)
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0

@@ -85,3 +85,40 @@ func TestUnknownLogLevelWarns(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, errs)
 	}
 }
+
+// TestBadFlagHint: a bad flag prints the error and the command's one-line
+// usage, not the whole flag list.
+func TestBadFlagHint(t *testing.T) {
+	out, errs, code := bitnet(t, "run", "--model", "m.gguf", "--frobs", "3")
+	if code != 2 || out != "" {
+		t.Fatalf("exit %d, stdout %q", code, out)
+	}
+	want := "bitnet run: usage error: flag provided but not defined: -frobs\nusage: bitnet " + commands["run"].usage + "\n"
+	if errs != want {
+		t.Fatalf("stderr:\n%s\nwant:\n%s", errs, want)
+	}
+	_, errs, code = bitnet(t, "gen-model", "--seed", "x")
+	if code != 2 || strings.Count(errs, "\n") != 2 || !strings.Contains(errs, `invalid value "x" for flag -seed`) {
+		t.Fatalf("gen-model --seed x: exit %d, stderr:\n%s", code, errs)
+	}
+}
+
+// TestCommandHelp: every command's --help (and -h, and bitnet help CMD)
+// prints its usage and flags on stdout and exits 0.
+func TestCommandHelp(t *testing.T) {
+	for name, c := range commands {
+		for _, args := range [][]string{{name, "--help"}, {name, "-h"}, {"help", name}} {
+			out, errs, code := bitnet(t, args...)
+			if code != 0 || errs != "" {
+				t.Errorf("%v: exit %d, stderr %q", args, code, errs)
+			}
+			if !strings.HasPrefix(out, "usage: bitnet "+c.usage+"\n") || !strings.Contains(out, "\nflags:\n") || !strings.Contains(out, "-verbose") {
+				t.Errorf("%v: stdout:\n%s", args, out)
+			}
+		}
+	}
+	out, _, _ := bitnet(t, "run", "--help")
+	if !strings.Contains(out, "-temperature") || !strings.Contains(out, "-parse-special") {
+		t.Errorf("run --help lacks its flags:\n%s", out)
+	}
+}
