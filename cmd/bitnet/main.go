@@ -179,6 +179,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errInterrupted):
+		fmt.Fprintf(stderr, "bitnet %s: interrupted\n", c.name)
+		return 130 // as a shell reports a process ended by SIGINT
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "bitnet %s: %v\n", c.name, err)
 		fmt.Fprintf(stderr, "usage: bitnet %s\n", c.usage)

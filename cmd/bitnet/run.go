@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 
 	"bitnet/engine"
@@ -96,6 +97,9 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		streamOpts = append(streamOpts, tokenizer.KeepLeadingSpace())
 	}
 	stream := l.tok.NewStream(streamOpts...)
+	sig, stopSig := interrupts()
+	defer stopSig()
+	interrupted := false
 	_, st, genErr := l.state.Generate(ids, engine.GenerateOptions{
 		MaxNewTokens: gf.maxNew, // -1: until end of text or a full context
 		Sampler:      smp,
@@ -103,7 +107,13 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		OnToken: func(id int32) bool {
 			stop := sw.write(stream.Push(id))
 			out.Flush()
-			return stop
+			select {
+			case <-sig:
+				interrupted = true
+				return true
+			default:
+				return stop
+			}
 		},
 	})
 	if !sw.stopped {
@@ -114,7 +124,18 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	out.Flush()
 	fmt.Fprintf(stderr, "load %.0f ms | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.1f tokens/s | backend %s (%s) | seed %d\n",
 		float64(l.load.Microseconds())/1000, st.PromptTokens, st.PromptTPS(), st.GenTokens, st.GenTPS(), l.be.Name(), l.be.Device(), seed)
+	if genErr == nil && interrupted {
+		return errInterrupted
+	}
 	return genErr
+}
+
+// interrupts delivers SIGINT (Ctrl-C) from when it is called until stop;
+// run then ends generation early and exits with status 130.
+var interrupts = func() (sig <-chan os.Signal, stop func()) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, os.Interrupt)
+	return c, func() { signal.Stop(c) }
 }
 
 // readInput returns the contents of the file at path, or of standard input

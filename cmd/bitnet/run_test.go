@@ -113,7 +113,7 @@ func TestCLIErrors(t *testing.T) {
 		{"bad backend", []string{"run", "--model", model, "--backend", "tpu"}, 2, "tpu"},
 		{"bad kv type", []string{"run", "--model", model, "--kv-type", "q4"}, 2, "--kv-type"},
 		{"no such file", []string{"run", "--model", "/nonexistent.gguf", "--prompt", "x"}, 1, "nonexistent.gguf"},
-		{"truncated file", []string{"run", "--model", bad, "--prompt", "x"}, 1, "gguf"},
+		{"truncated file", []string{"run", "--model", bad, "--prompt", "x"}, 1, "truncated"},
 		{"prompt longer than context", []string{"run", "--model", model, "--ctx-size", "8", "--prompt", strings.Repeat("once upon a time ", 10)}, 1, "context holds 8"},
 		{"bad tokens", []string{"logits", "--model", model, "--tokens", "1,x", "--out", "-"}, 2, "--tokens"},
 		{"token out of vocabulary", []string{"logits", "--model", model, "--tokens", "1,99999", "--out", filepath.Join(t.TempDir(), "o")}, 1, "99999"},
