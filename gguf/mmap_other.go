@@ -15,7 +15,7 @@ func Open(path string) (*File, error) {
 	}
 	f, err := ReadBytes(data)
 	if err != nil {
-		return nil, fmt.Errorf("gguf: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err) // ReadBytes' errors name the package
 	}
 	return f, nil
 }

@@ -42,7 +42,7 @@ func openMapped(path string, resident bool) (*File, error) {
 	f, err := ReadBytes(data)
 	if err != nil {
 		unix.Munmap(data)
-		return nil, fmt.Errorf("gguf: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err) // ReadBytes' errors name the package
 	}
 	f.closer = func() error { return unix.Munmap(data) }
 	return f, nil
@@ -71,7 +71,7 @@ func OpenInMemory(path string) (*File, error) {
 	f, err := ReadBytes(data)
 	if err != nil {
 		unix.Munmap(data)
-		return nil, fmt.Errorf("gguf: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err) // ReadBytes' errors name the package
 	}
 	f.closer = func() error { return unix.Munmap(data) }
 	return f, nil

@@ -208,7 +208,7 @@ func (d *decoder) errf(format string, args ...any) error {
 
 func (d *decoder) read(n int) ([]byte, error) {
 	if int64(n) > d.remaining() {
-		return nil, d.errf("unexpected end of file (need %d bytes, %d left)", n, d.remaining())
+		return nil, d.errf("unexpected end of file (need %d bytes, %d left): file truncated", n, d.remaining())
 	}
 	if _, err := io.ReadFull(d.r, d.buf[:n]); err != nil {
 		return nil, d.errf("read: %v", err)
@@ -265,7 +265,7 @@ func (d *decoder) countSuffix(what, suffix string, minSize int64) (int, error) {
 		minSize = 1
 	}
 	if n > uint64(d.remaining()/minSize) {
-		return 0, d.errf("%s%s %d is larger than the file allows (%d bytes left)", what, suffix, n, d.remaining())
+		return 0, d.errf("%s%s %d is larger than the file allows (%d bytes left): file truncated or corrupt", what, suffix, n, d.remaining())
 	}
 	return int(n), nil
 }
@@ -542,7 +542,7 @@ func (d *decoder) tensorInfo() (TensorInfo, error) {
 		return TensorInfo{}, wrap(err)
 	}
 	if off > uint64(d.size) {
-		return TensorInfo{}, wrap(d.errf("data offset %d is beyond the end of the file", off))
+		return TensorInfo{}, wrap(d.errf("data offset %d is beyond the end of the file: file truncated or corrupt", off))
 	}
 	t.Offset = int64(off)
 	if !t.Type.Supported() {
@@ -561,7 +561,7 @@ func (d *decoder) tensorInfo() (TensorInfo, error) {
 // that no two tensors overlap.
 func (f *File) checkLayout() error {
 	if f.DataOffset > f.FileSize && len(f.Tensors) > 0 {
-		return fmt.Errorf("%w: data section starts at %d, beyond the end of the file (%d bytes)", ErrFormat, f.DataOffset, f.FileSize)
+		return fmt.Errorf("%w: data section starts at %d, beyond the end of the file (%d bytes): file truncated", ErrFormat, f.DataOffset, f.FileSize)
 	}
 	avail := f.FileSize - f.DataOffset
 	idx := make([]int, len(f.Tensors))

@@ -192,6 +192,9 @@ func TestReadTruncated(t *testing.T) {
 		_, err := ReadBytes(data[:n])
 		require.Error(t, err, "truncated to %d of %d bytes", n, len(data))
 		assert.True(t, errors.Is(err, ErrFormat), "%d: %v", n, err)
+		if n >= 4 {
+			assert.Contains(t, err.Error(), "truncated", "%d", n)
+		}
 		switch {
 		case n < 24:
 		case n < int(f.DataOffset) && n > 24:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"bitnet/engine"
@@ -13,10 +14,13 @@ func init() {
 	register(&command{
 		name:  "crossval",
 		usage: "crossval --model M [--prompt P | --tokens 1,2,3] [--backends cpu,vulkan] [--min-cosine C] [--max-abs D] [--json]",
-		short: "Run two backends side by side and report, per layer and op, cosine and max abs difference, and where they first diverge.",
+		short: "Run two backends side by side and report, per layer and op, cosine and max abs difference, and where they first diverge (exit status 1 when they do).",
 		run:   runCrossval,
 	})
 }
+
+// crossvalBackends are the names --backends accepts.
+var crossvalBackends = []string{"cpu", "cpu-ref", "vulkan"}
 
 func runCrossval(args []string, stdout, stderr io.Writer) error {
 	c := commands["crossval"]
@@ -36,6 +40,12 @@ func runCrossval(args []string, stdout, stderr io.Writer) error {
 	if len(names) != 2 {
 		return usageErrorf("--backends wants two names, e.g. cpu,vulkan")
 	}
+	for i, name := range names {
+		names[i] = strings.TrimSpace(name)
+		if !slices.Contains(crossvalBackends, names[i]) {
+			return usageErrorf("unknown backend %q in --backends (want %s)", names[i], strings.Join(crossvalBackends, ", "))
+		}
+	}
 	if (*prompt == "") == (*tokens == "") {
 		return usageErrorf("give exactly one of --prompt and --tokens")
 	}
@@ -44,7 +54,7 @@ func runCrossval(args []string, stdout, stderr io.Writer) error {
 	var ids []int32
 	for i, name := range names {
 		f := mf
-		f.backend, f.reference = strings.TrimSpace(name), false
+		f.backend, f.reference = name, false
 		if f.backend == "cpu-ref" {
 			f.backend, f.reference = "cpu", true
 		}
@@ -102,7 +112,10 @@ func runCrossval(args []string, stdout, stderr io.Writer) error {
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+		return divergence(names, diffs, first)
 	}
 	fmt.Fprintf(stdout, "%-24s %12s %12s %12s\n", "op", "cosine", "max_abs", "rel_rms")
 	for i, d := range diffs {
@@ -118,5 +131,14 @@ func runCrossval(args []string, stdout, stderr io.Writer) error {
 	} else {
 		fmt.Fprintf(stdout, "\n%s and %s agree on every op (cosine >= %g, max abs <= %g)\n", names[0], names[1], *minCos, *maxAbs)
 	}
-	return nil
+	return divergence(names, diffs, first)
+}
+
+// divergence is the error crossval exits with when diffs[first] diverges
+// (first >= 0), nil otherwise.
+func divergence(names []string, diffs []engine.Diff, first int) error {
+	if first < 0 {
+		return nil
+	}
+	return fmt.Errorf("%s and %s diverge at %s", names[0], names[1], diffs[first].Name)
 }

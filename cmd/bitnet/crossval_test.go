@@ -55,7 +55,7 @@ func TestCrossvalVulkan(t *testing.T) {
 	}
 	// A threshold no float computation can meet reports the first op.
 	out, _, code = bitnet(t, "crossval", "--model", model, "--tokens", "1,400,20", "--backends", "vulkan,cpu", "--device", "0", "--max-abs", "0", "--min-cosine", "1.1")
-	if code != 0 || !strings.Contains(out, "first diverge at embd") {
+	if code != 1 || !strings.Contains(out, "first diverge at embd") {
 		t.Fatalf("exit %d, report:\n%s", code, out)
 	}
 }
@@ -79,5 +79,45 @@ func TestDeterministicSampling(t *testing.T) {
 	d, errs, _ := bitnet(t, args...)
 	if d != a || !strings.Contains(errs, "seed 42") {
 		t.Fatalf("BITNET_SEED=42 gave %q (stderr %s), --seed 42 gave %q", d, errs, a)
+	}
+}
+
+// TestCrossvalDivergenceFails: a divergence beyond the thresholds exits 1
+// after the report, so crossval can gate CI.
+func TestCrossvalDivergenceFails(t *testing.T) {
+	model := testdata.Path(t, "golden/tiny-i2_s.gguf")
+	args := []string{"crossval", "--model", model, "--tokens", "1,17,42", "--backends", "cpu,cpu-ref", "--min-cosine", "1.1"}
+	out, errs, code := bitnet(t, args...)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", code, errs)
+	}
+	if !strings.Contains(out, "first diverge at embd") || !strings.Contains(errs, "bitnet crossval: cpu and cpu-ref diverge at embd") {
+		t.Fatalf("stdout:\n%s\nstderr:\n%s", out, errs)
+	}
+	out, errs, code = bitnet(t, append(args, "--json")...)
+	var rep struct {
+		FirstDivergence string `json:"first_divergence"`
+	}
+	if code != 1 || json.Unmarshal([]byte(out), &rep) != nil || rep.FirstDivergence != "embd" {
+		t.Fatalf("--json: exit %d, stdout %s, stderr %s", code, out, errs)
+	}
+}
+
+// TestCrossvalBackendNames: --backends is checked before any backend runs.
+func TestCrossvalBackendNames(t *testing.T) {
+	model := testdata.Path(t, "golden/tiny-i2_s.gguf")
+	for _, c := range []struct{ backends, want string }{
+		{"cpu,metal", `unknown backend "metal" in --backends`},
+		{"tpu,cpu", `unknown backend "tpu" in --backends`},
+		{"cpu", "--backends wants two names"},
+		{"cpu,cpu,vulkan", "--backends wants two names"},
+	} {
+		out, errs, code := bitnet(t, "crossval", "--model", model, "--tokens", "1,17", "--backends", c.backends)
+		if code != 2 || out != "" || !strings.Contains(errs, c.want) {
+			t.Errorf("--backends %s: exit %d, stdout %q, stderr %s", c.backends, code, out, errs)
+		}
+		if strings.Contains(errs, "ran ") {
+			t.Errorf("--backends %s: a backend ran before the check:\n%s", c.backends, errs)
+		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 // TestFallbackWithoutVulkan builds the binary without cgo and runs it where
 // the Vulkan loader cannot be found: --backend auto falls back to the CPU and
-// says why; --backend vulkan fails. The loader is hidden in a private mount
+// says why with -v; --backend vulkan fails. The loader is hidden in a private mount
 // namespace when that is possible (root with unshare), and otherwise by
 // pointing BITNET_VK_LIBRARY at a missing file.
 func TestFallbackWithoutVulkan(t *testing.T) {
@@ -33,7 +33,7 @@ func TestFallbackWithoutVulkan(t *testing.T) {
 	hidden := hideLoader(t)
 	for _, h := range hidden {
 		t.Run(h.name, func(t *testing.T) {
-			out, err := h.cmd(bin, append(args, "--backend", "auto")...).CombinedOutput()
+			out, err := h.cmd(bin, append(args, "--backend", "auto", "-v")...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("--backend auto: %v\n%s", err, out)
 			}

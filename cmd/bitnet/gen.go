@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -45,6 +46,16 @@ func (g *genFlags) register(fs *flag.FlagSet) {
 }
 
 func (g *genFlags) validate() error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{
+		{"--temperature", g.temperature}, {"--top-p", g.topP}, {"--min-p", g.minP}, {"--repeat-penalty", g.repeatPenalty},
+	} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return usageErrorf("%s %g: want a finite number", f.name, f.v)
+		}
+	}
 	switch {
 	case g.temperature < 0:
 		return usageErrorf("--temperature %g must not be negative", g.temperature)

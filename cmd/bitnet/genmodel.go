@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"bitnet/gguf"
 	"bitnet/internal/modelgen"
 )
 
@@ -50,9 +52,86 @@ func runGenModel(args []string, stdout, stderr io.Writer) error {
 	}
 	tensors, _, size := w.Layout()
 	start := time.Now()
-	if err := w.WriteFile(*out); err != nil {
+	if err := writeModel(w, *out, size, stderr); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote %s: %s %s, %d tensors, %d bytes in %.1fs\n", *out, *arch, *preset, len(tensors), size, time.Since(start).Seconds())
 	return nil
+}
+
+// progressMinSize is the smallest file gen-model reports progress for.
+var progressMinSize int64 = 64 << 20
+
+// writeModel writes w to path (removed on failure), reporting progress on
+// stderr for files of progressMinSize bytes and more.
+func writeModel(w *gguf.Writer, path string, size int64, stderr io.Writer) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	var dst io.Writer = f
+	var p *progress
+	if size >= progressMinSize {
+		p = newProgress(stderr, "writing "+path, size)
+		dst = io.MultiWriter(f, p)
+	}
+	if _, err = w.WriteTo(dst); err == nil {
+		err = f.Close()
+	} else {
+		f.Close()
+	}
+	if p != nil {
+		p.end()
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// progress counts the bytes written to it out of a known total and reports
+// them: on a terminal as a bar redrawn at every percent, otherwise as a line
+// at every tenth.
+type progress struct {
+	w            io.Writer
+	label        string
+	total, done  int64
+	term         bool
+	shown, steps int64 // steps reported so far, of steps in all
+}
+
+func newProgress(w io.Writer, label string, total int64) *progress {
+	p := &progress{w: w, label: label, total: max(total, 1), steps: 10}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.term, p.steps = true, 100
+		}
+	}
+	return p
+}
+
+func (p *progress) Write(b []byte) (int, error) {
+	p.done += int64(len(b))
+	step := min(p.done, p.total) * p.steps / p.total
+	if step == p.shown {
+		return len(b), nil
+	}
+	p.shown = step
+	pct := step * 100 / p.steps
+	if p.term {
+		const width = 40
+		n := int(pct * width / 100)
+		fmt.Fprintf(p.w, "\r%s [%s%s] %3d%%", p.label, strings.Repeat("=", n), strings.Repeat(" ", width-n), pct)
+	} else {
+		fmt.Fprintf(p.w, "%s: %d%% (%d of %d MiB)\n", p.label, pct, p.done>>20, p.total>>20)
+	}
+	return len(b), nil
+}
+
+// end finishes the bar's line on a terminal.
+func (p *progress) end() {
+	if p.term && p.shown > 0 {
+		fmt.Fprintln(p.w)
+	}
 }

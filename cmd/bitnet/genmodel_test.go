@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"bitnet/gguf"
@@ -63,4 +65,51 @@ func TestGenModelUsage(t *testing.T) {
 	code, _, errs := runCLI("gen-model", "--out", filepath.Join(t.TempDir(), "no", "such", "dir", "m.gguf"))
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, "no such file")
+}
+
+// TestGenModelProgress: files of progressMinSize bytes and more report each
+// tenth written, one line each when stderr is not a terminal; smaller ones
+// only the summary.
+func TestGenModelProgress(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	code, _, errs := runCLI("gen-model", "--out", path)
+	require.Equal(t, 0, code, errs)
+	assert.NotContains(t, errs, "%", "a tiny model reports no progress")
+
+	old := progressMinSize
+	progressMinSize = 0
+	defer func() { progressMinSize = old }()
+	code, _, errs = runCLI("gen-model", "--out", path)
+	require.Equal(t, 0, code, errs)
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	require.GreaterOrEqual(t, len(lines), 2, errs)
+	assert.True(t, strings.HasPrefix(lines[len(lines)-2], "writing "+path+": 100% ("), errs)
+	assert.True(t, strings.HasPrefix(lines[len(lines)-1], "wrote "+path), errs)
+}
+
+func TestProgressLines(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgress(&b, "writing m", 1000<<20)
+	for range 100 {
+		p.Write(make([]byte, 10<<20))
+	}
+	p.end()
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	require.Len(t, lines, 10, b.String())
+	for i, l := range lines {
+		assert.Equal(t, fmt.Sprintf("writing m: %d%% (%d of 1000 MiB)", 10*(i+1), 100*(i+1)), l)
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	var b bytes.Buffer
+	p := &progress{w: &b, label: "writing m", total: 400, term: true, steps: 100}
+	for range 8 {
+		p.Write(make([]byte, 50))
+	}
+	p.end()
+	out := b.String()
+	assert.Equal(t, 8, strings.Count(out, "\r"), out)
+	assert.True(t, strings.HasSuffix(out, "\rwriting m ["+strings.Repeat("=", 40)+"] 100%\n"), "%q", out)
+	assert.Contains(t, out, "\rwriting m ["+strings.Repeat("=", 20)+strings.Repeat(" ", 20)+"]  50%")
 }

@@ -14,6 +14,8 @@ import (
 	"os"
 	"runtime/pprof"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // command is one subcommand. Each lives in its own file and registers itself
@@ -36,16 +38,39 @@ func usageErrorf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
 }
 
-// newFlagSet returns a flag set that reports errors instead of exiting and
-// prints the command's usage for --help.
-func newFlagSet(c *command, stderr io.Writer) *flag.FlagSet {
+// newFlagSet returns a flag set that returns its errors instead of printing
+// them or exiting: run reports a bad flag with the command's one-line usage,
+// and prints the full help on stdout for --help (see parseFlags). Every
+// command takes -v and --verbose. The writer is not used.
+func newFlagSet(c *command, _ io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: bitnet %s\n\n%s\n\nflags:\n", c.usage, c.short)
-		fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	verboseFlag := func(s string) error {
+		v, err := strconv.ParseBool(s)
+		if err == nil && v {
+			verbose()
+		}
+		return err
 	}
+	fs.BoolFunc("v", "log progress and model details on stderr (same as BITNET_LOG=info)", verboseFlag)
+	fs.BoolFunc("verbose", "same as -v", verboseFlag)
+	fs.Usage = func() {}
 	return fs
+}
+
+// helpRequested is parseFlags' error for -h and --help: run prints the
+// command's help from its flag set.
+type helpRequested struct{ fs *flag.FlagSet }
+
+func (h *helpRequested) Error() string { return flag.ErrHelp.Error() }
+func (h *helpRequested) Unwrap() error { return flag.ErrHelp }
+
+// printCommandHelp writes c's usage, description and flags to w.
+func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: bitnet %s\n\n%s\n\nflags:\n", c.usage, c.short)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 }
 
 // parseNoArgs is parseFlags for commands without positional arguments; hint
@@ -67,7 +92,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+				return nil, &helpRequested{fs}
 			}
 			return nil, fmt.Errorf("%w: %v", errUsage, err)
 		}
@@ -103,12 +128,22 @@ func main() {
 
 // run executes a command line and returns the process exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	setupLogging(stderr)
+	verb := false
+	for len(args) > 0 && (args[0] == "-v" || args[0] == "--verbose" || args[0] == "-verbose") {
+		verb, args = true, args[1:]
+	}
+	name := ""
+	if len(args) > 0 {
+		name = args[0]
+	}
+	setupLogging(stderr, name)
+	if verb {
+		verbose()
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				newFlagSet(c, stdout).Usage()
-				return 0
+			if _, ok := commands[args[1]]; ok {
+				return run([]string{args[1], "--help"}, stdout, stderr)
 			}
 		}
 		printHelp(stdout)
@@ -116,6 +151,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args[0] = "version"
 	}
 	c, ok := commands[args[0]]
 	if !ok {
@@ -132,11 +170,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer stop()
 	}
 	err := c.run(args[1:], stdout, stderr)
+	var help *helpRequested
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &help):
+		printCommandHelp(stdout, c, help.fs)
+		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errInterrupted):
+		fmt.Fprintf(stderr, "bitnet %s: interrupted\n", c.name)
+		return 130 // as a shell reports a process ended by SIGINT
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "bitnet %s: %v\n", c.name, err)
 		fmt.Fprintf(stderr, "usage: bitnet %s\n", c.usage)
@@ -163,10 +208,37 @@ func startCPUProfile(path string) (stop func(), err error) {
 	}, nil
 }
 
-func setupLogging(stderr io.Writer) {
-	level := slog.LevelInfo
-	if os.Getenv("BITNET_LOG") == "debug" {
-		level = slog.LevelDebug
+// logLevel is the level of the default logger set up by the latest
+// setupLogging (each has its own, so that in-process runs do not change the
+// level of a logger another command still holds).
+var logLevel = new(slog.LevelVar)
+
+// setupLogging sends the default logger to stderr. Commands log warnings and
+// errors only, except serve, whose request log is its output; -v or
+// BITNET_LOG=info adds progress and model details, BITNET_LOG=debug more.
+func setupLogging(stderr io.Writer, cmd string) {
+	logLevel = new(slog.LevelVar)
+	logLevel.Set(slog.LevelWarn)
+	if cmd == "serve" {
+		logLevel.Set(slog.LevelInfo)
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel})))
+	switch v := os.Getenv("BITNET_LOG"); strings.ToLower(v) {
+	case "":
+	case "debug":
+		logLevel.Set(slog.LevelDebug)
+	case "info":
+		logLevel.Set(slog.LevelInfo)
+	case "warn", "warning":
+		logLevel.Set(slog.LevelWarn)
+	default:
+		slog.Warn("BITNET_LOG: unknown level (want debug, info or warn)", "value", v)
+	}
+}
+
+// verbose lowers the log level to info unless it is already lower.
+func verbose() {
+	if logLevel.Level() > slog.LevelInfo {
+		logLevel.Set(slog.LevelInfo)
+	}
 }

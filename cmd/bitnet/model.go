@@ -93,6 +93,9 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 	if err := m.validate(); err != nil {
 		return nil, err
 	}
+	if d, _ := engine.ParseDebug(m.debug); d != (engine.Debug{}) {
+		verbose() // the diagnostics asked for are logged at info
+	}
 	t0 := time.Now()
 	l := &loaded{}
 	var err error
@@ -103,15 +106,19 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 	if l.file, err = open(m.model); err != nil {
 		return nil, err
 	}
+	if len(l.file.Tensors) == 0 {
+		l.Close()
+		return nil, fmt.Errorf("%s: vocabulary only, no weights: it cannot be run (bitnet tokenize reads it)", m.model)
+	}
 	if needTok {
 		if m.tokenizer != "" {
-			l.tok, err = tokenizer.FromJSON(m.tokenizer)
-		} else {
-			l.tok, err = tokenizer.FromGGUF(l.file)
+			l.tok, err = tokenizer.FromJSON(m.tokenizer) // its errors name the file
+		} else if l.tok, err = tokenizer.FromGGUF(l.file); err != nil {
+			err = fmt.Errorf("%s: %w", m.model, err)
 		}
 		if err != nil {
 			l.Close()
-			return nil, fmt.Errorf("tokenizer: %w", err)
+			return nil, err
 		}
 	}
 	if l.be, err = backend.Open(backend.Options{Name: m.backend, Threads: m.threads, Device: m.device, Reference: m.reference}); err != nil {
@@ -160,8 +167,8 @@ func parseTokens(s string) ([]int32, error) {
 		if i == len(s) || s[i] == ',' || s[i] == ' ' {
 			if i > start {
 				v, err := strconv.ParseInt(s[start:i], 10, 32)
-				if err != nil {
-					return nil, fmt.Errorf("token %q: %w", s[start:i], err)
+				if err != nil || v < 0 {
+					return nil, fmt.Errorf("token %d, %q, is not a token id (want an integer from 0)", len(ids)+1, s[start:i])
 				}
 				ids = append(ids, int32(v))
 			}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 
 	"bitnet/engine"
@@ -14,7 +16,7 @@ import (
 func init() {
 	register(&command{
 		name:  "run",
-		usage: "run --model M --prompt P [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan] [--no-bos] [--chat] [--system S] [--stop S]",
+		usage: "run --model M --prompt P [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan] [--file F] [--no-bos] [--parse-special=false] [--chat] [--system S] [--stop S]",
 		short: "Generate text from a prompt, streamed to stdout; load time and tokens/s on stderr.",
 		run:   runRun,
 	})
@@ -28,11 +30,11 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	mf.register(fs)
 	gf.register(fs)
 	prompt := fs.String("prompt", "", "prompt text")
-	promptFile := fs.String("file", "", "read the prompt from this file")
+	promptFile := fs.String("file", "", "read the prompt from this file (- for standard input)")
 	noBOS := fs.Bool("no-bos", false, "do not add the BOS token")
 	chat := fs.Bool("chat", false, "render the prompt as a user message in the model's chat format")
 	system := fs.String("system", "", "system message (with --chat)")
-	special := fs.Bool("parse-special", true, "parse special tokens such as <|eot_id|> in the prompt")
+	special := fs.Bool("parse-special", true, "parse special tokens such as <|eot_id|> in the prompt (--parse-special=false: read them as text)")
 	echo := fs.Bool("echo", false, "write the prompt to stdout before the generated text")
 	if err := parseNoArgs(fs, args, " (use --prompt)"); err != nil {
 		return err
@@ -41,7 +43,12 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *promptFile != "" {
-		b, err := os.ReadFile(*promptFile)
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "prompt" })
+		if given {
+			return usageErrorf("give the prompt either with --prompt or with --file, not both")
+		}
+		b, err := readInput(*promptFile)
 		if err != nil {
 			return err
 		}
@@ -90,6 +97,9 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		streamOpts = append(streamOpts, tokenizer.KeepLeadingSpace())
 	}
 	stream := l.tok.NewStream(streamOpts...)
+	sig, stopSig := interrupts()
+	defer stopSig()
+	interrupted := false
 	_, st, genErr := l.state.Generate(ids, engine.GenerateOptions{
 		MaxNewTokens: gf.maxNew, // -1: until end of text or a full context
 		Sampler:      smp,
@@ -97,7 +107,13 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		OnToken: func(id int32) bool {
 			stop := sw.write(stream.Push(id))
 			out.Flush()
-			return stop
+			select {
+			case <-sig:
+				interrupted = true
+				return true
+			default:
+				return stop
+			}
 		},
 	})
 	if !sw.stopped {
@@ -108,5 +124,29 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	out.Flush()
 	fmt.Fprintf(stderr, "load %.0f ms | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.1f tokens/s | backend %s (%s) | seed %d\n",
 		float64(l.load.Microseconds())/1000, st.PromptTokens, st.PromptTPS(), st.GenTokens, st.GenTPS(), l.be.Name(), l.be.Device(), seed)
+	if genErr == nil && interrupted {
+		return errInterrupted
+	}
 	return genErr
+}
+
+// interrupts delivers SIGINT (Ctrl-C) from when it is called until stop;
+// run then ends generation early and exits with status 130.
+var interrupts = func() (sig <-chan os.Signal, stop func()) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, os.Interrupt)
+	return c, func() { signal.Stop(c) }
+}
+
+// readInput returns the contents of the file at path, or of standard input
+// for "-".
+func readInput(path string) ([]byte, error) {
+	if path == "-" {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("reading standard input: %w", err)
+		}
+		return b, nil
+	}
+	return os.ReadFile(path)
 }

@@ -8,9 +8,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"bitnet/internal/modelgen"
 	"bitnet/internal/testdata"
 )
 
@@ -111,7 +114,7 @@ func TestCLIErrors(t *testing.T) {
 		{"bad backend", []string{"run", "--model", model, "--backend", "tpu"}, 2, "tpu"},
 		{"bad kv type", []string{"run", "--model", model, "--kv-type", "q4"}, 2, "--kv-type"},
 		{"no such file", []string{"run", "--model", "/nonexistent.gguf", "--prompt", "x"}, 1, "nonexistent.gguf"},
-		{"truncated file", []string{"run", "--model", bad, "--prompt", "x"}, 1, "gguf"},
+		{"truncated file", []string{"run", "--model", bad, "--prompt", "x"}, 1, "truncated"},
 		{"prompt longer than context", []string{"run", "--model", model, "--ctx-size", "8", "--prompt", strings.Repeat("once upon a time ", 10)}, 1, "context holds 8"},
 		{"bad tokens", []string{"logits", "--model", model, "--tokens", "1,x", "--out", "-"}, 2, "--tokens"},
 		{"token out of vocabulary", []string{"logits", "--model", model, "--tokens", "1,99999", "--out", filepath.Join(t.TempDir(), "o")}, 1, "99999"},
@@ -221,5 +224,76 @@ func TestMakeRunDefaults(t *testing.T) {
 			t.Errorf("sentence repeated: %q", s)
 		}
 		seen[s] = true
+	}
+}
+
+func TestRunPromptFromFile(t *testing.T) {
+	model := storiesModel(t)
+	args := []string{"run", "--model", model, "--temperature", "0", "--max-new-tokens", "8", "--backend", "cpu"}
+	want, errs, code := bitnet(t, append(args, "--prompt", "Once upon a time")...)
+	if code != 0 {
+		t.Fatalf("--prompt: exit %d: %s", code, errs)
+	}
+
+	path := filepath.Join(t.TempDir(), "prompt.txt")
+	if err := os.WriteFile(path, []byte("Once upon a time"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := bitnet(t, append(args, "--file", path)...)
+	if code != 0 || out != want {
+		t.Fatalf("--file: exit %d, text %q, want %q; stderr %s", code, out, want, errs)
+	}
+
+	old := stdin
+	stdin = strings.NewReader("Once upon a time")
+	defer func() { stdin = old }()
+	out, errs, code = bitnet(t, append(args, "--file", "-")...)
+	if code != 0 || out != want {
+		t.Fatalf("--file -: exit %d, text %q, want %q; stderr %s", code, out, want, errs)
+	}
+
+	out, errs, code = bitnet(t, append(args, "--file", path, "--prompt", "Lily")...)
+	if code != 2 || out != "" || !strings.Contains(errs, "not both") {
+		t.Fatalf("--file with --prompt: exit %d, stdout %q, stderr %s", code, out, errs)
+	}
+}
+
+var promptTokensRE = regexp.MustCompile(`prompt (\d+) tokens`)
+
+// TestRunAndTokenizeAgreeOnSpecialTokens: run and tokenize both parse
+// special tokens in the text by default, and neither does with
+// --parse-special=false.
+func TestRunAndTokenizeAgreeOnSpecialTokens(t *testing.T) {
+	model := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := modelgen.GenerateFile(model, modelgen.Options{Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	const text = "Hi<|eot_id|>"
+	counts := map[string]int{}
+	for _, special := range []string{"", "--parse-special=false"} {
+		targs := []string{"tokenize", "--model", model, text}
+		rargs := []string{"run", "--model", model, "--prompt", text, "--max-new-tokens", "1", "--temperature", "0", "--backend", "cpu"}
+		if special != "" {
+			targs = append(targs, special)
+			rargs = append(rargs, special)
+		}
+		out, errs, code := bitnet(t, targs...)
+		if code != 0 {
+			t.Fatalf("tokenize %s: exit %d: %s", special, code, errs)
+		}
+		n := len(strings.Fields(out))
+		_, errs, code = bitnet(t, rargs...)
+		m := promptTokensRE.FindStringSubmatch(errs)
+		if code != 0 || m == nil {
+			t.Fatalf("run %s: exit %d: %s", special, code, errs)
+		}
+		if m[1] != strconv.Itoa(n) {
+			t.Errorf("%s: run reads %s prompt tokens, tokenize gives %d (%s)", special, m[1], n, strings.TrimSpace(out))
+		}
+		counts[special] = n
+	}
+	// BOS, "Hi" in two tokens, then <|eot_id|> as one token or nine pieces.
+	if counts[""] != 4 || counts["--parse-special=false"] != 12 {
+		t.Errorf("token counts %v, want 4 with special tokens parsed and 12 without", counts)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -15,7 +14,7 @@ import (
 func init() {
 	register(&command{
 		name:  "tokenize",
-		usage: "tokenize --model FILE [--tokenizer tokenizer.json] [--add-bos[=false]] [--parse-special] [--json] [--file F | TEXT...]",
+		usage: "tokenize --model FILE [--tokenizer tokenizer.json] [--add-bos[=false]] [--parse-special=false] [--json] [--file F | TEXT...]",
 		short: "Print the token ids of a text (with --json, also each token's string and text).",
 		run:   runTokenize,
 	})
@@ -61,7 +60,7 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 	tokJSON := fs.String("tokenizer", "", "Hugging Face tokenizer.json to use instead of the model's vocabulary")
 	var addBOS optBool
 	fs.Var(&addBOS, "add-bos", "prepend the BOS token (default: as the model asks)")
-	special := fs.Bool("parse-special", false, "match special token strings such as <|eot_id|> in the text")
+	special := fs.Bool("parse-special", true, "match special token strings such as <|eot_id|> in the text, as run does (--parse-special=false: read them as text)")
 	asJSON := fs.Bool("json", false, "print JSON with ids, token strings and decoded text")
 	file := fs.String("file", "", "read the text from this file (- for standard input)")
 	pos, err := parseFlags(fs, args)
@@ -75,14 +74,8 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 	switch {
 	case *file != "" && len(pos) > 0:
 		return usageErrorf("give the text either as arguments or with --file, not both")
-	case *file == "-":
-		b, err := io.ReadAll(os.Stdin)
-		if err != nil {
-			return err
-		}
-		text = string(b)
 	case *file != "":
-		b, err := os.ReadFile(*file)
+		b, err := readInput(*file)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -32,6 +33,15 @@ func TestTokenizeLlama3(t *testing.T) {
 	require.Equal(t, 0, code, errs)
 	assert.Equal(t, "1502 25 2650 527 499 30 128009 72803 25 220\n", out)
 
+	// Special tokens are parsed by default, as run (and llama-cli) does;
+	// --parse-special=false spells them out.
+	code, out, errs = runCLI("tokenize", "--model", m, "--add-bos=false", "<|eot_id|>")
+	require.Equal(t, 0, code, errs)
+	assert.Equal(t, "128009\n", out)
+	code, out, errs = runCLI("tokenize", "--model", m, "--add-bos=false", "--parse-special=false", "<|eot_id|>")
+	require.Equal(t, 0, code, errs)
+	assert.Equal(t, "27 91 68 354 851 91 29\n", out)
+
 	code, out, errs = runCLI("tokenize", "--model", m, "--json", "--parse-special", "Hi<|eot_id|>")
 	require.Equal(t, 0, code, errs)
 	var rep tokenizeReport
@@ -44,6 +54,13 @@ func TestTokenizeLlama3(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "in.txt")
 	require.NoError(t, os.WriteFile(path, []byte("Hello BitNet"), 0o644))
 	code, out, errs = runCLI("tokenize", "--model", m, "--file", path, "--add-bos=false")
+	require.Equal(t, 0, code, errs)
+	assert.Equal(t, "9906 6631 7099\n", out)
+
+	old := stdin
+	stdin = strings.NewReader("Hello BitNet")
+	defer func() { stdin = old }()
+	code, out, errs = runCLI("tokenize", "--model", m, "--file", "-", "--add-bos=false")
 	require.Equal(t, 0, code, errs)
 	assert.Equal(t, "9906 6631 7099\n", out)
 }
