@@ -306,7 +306,9 @@ func TestMisusePanics(t *testing.T) {
 	})
 	assert.Panics(t, func() { rec.Dispatch(p, g, []Binding{buf.In(0, 0), buf.In(0, 0), buf.Out(1000, 100)}, 1, 0, 0, 0) })
 	assert.Panics(t, func() { rec.Dispatch(p, g, []Binding{buf.In(0, 0), buf.In(0, 0), buf.Out(0, 0)}, 1, 2, 3, 4, 5) })
-	assert.Panics(t, func() { rec.Dispatch(p, [3]uint32{0, 1, 1}, []Binding{buf.In(0, 0), buf.In(0, 0), buf.Out(0, 0)}, 1, 0, 0, 0) })
+	assert.Panics(t, func() {
+		rec.Dispatch(p, [3]uint32{0, 1, 1}, []Binding{buf.In(0, 0), buf.In(0, 0), buf.Out(0, 0)}, 1, 0, 0, 0)
+	})
 	if a := d.Info.Limits.MinStorageBufferOffsetAlignment; a > 1 {
 		assert.Panics(t, func() { rec.Dispatch(p, g, []Binding{buf.In(a/2, 4), buf.In(0, 0), buf.Out(0, 0)}, 1, 0, 0, 0) })
 	}
