@@ -1,12 +1,14 @@
-package gguf_test
+package engine_test
 
 import (
 	"bytes"
 	"fmt"
 	"testing"
 
+	"bitnet/engine"
 	"bitnet/gguf"
 	"bitnet/internal/modelgen"
+	"bitnet/internal/testdata"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -47,7 +49,7 @@ func copyTensors(t *testing.T, w *gguf.Writer, src *gguf.File, skip func(gguf.Te
 func TestCheckModelArchitectures(t *testing.T) {
 	for _, arch := range []string{"bitnet-b1.58", "bitnet", "llama"} {
 		f := rebuild(t, modelgen.Options{Arch: arch}, func(w *gguf.Writer, src *gguf.File) { copyTensors(t, w, src, nil) })
-		assert.Empty(t, gguf.CheckModel(f), arch)
+		assert.Empty(t, engine.CheckModel(f), arch)
 	}
 	// bitnet-25 is the same graph under its older name.
 	f := rebuild(t, modelgen.Options{}, func(w *gguf.Writer, src *gguf.File) {
@@ -60,7 +62,7 @@ func TestCheckModelArchitectures(t *testing.T) {
 		}
 		copyTensors(t, w, src, nil)
 	})
-	assert.Empty(t, gguf.CheckModel(f))
+	assert.Empty(t, engine.CheckModel(f))
 }
 
 func TestCheckModelProblems(t *testing.T) {
@@ -74,7 +76,7 @@ func TestCheckModelProblems(t *testing.T) {
 		w.AddTensor("blk.1.ffn_sub_norm.weight", gguf.F32, []int64{512, 1}, make([]byte, 2048)) // trailing 1 is fine
 		w.AddTensor("blk.0.attn_q.bias", gguf.F32, []int64{256}, make([]byte, 1024))
 	})
-	probs := gguf.CheckModel(f)
+	probs := engine.CheckModel(f)
 	var got []string
 	for _, p := range probs {
 		got = append(got, p.String())
@@ -84,14 +86,14 @@ func TestCheckModelProblems(t *testing.T) {
 		"shape: blk.0.ffn_up.weight: shape [512 256], want [256 512]",
 		"unused: blk.0.attn_q.bias: not used by architecture bitnet-b1.58 (F32 [256])",
 	}, got)
-	assert.False(t, gguf.Compatible(probs))
-	assert.True(t, gguf.Compatible(probs[2:]))
+	assert.False(t, engine.Compatible(probs))
+	assert.True(t, engine.Compatible(probs[2:]))
 
 	f = rebuild(t, modelgen.Options{}, func(w *gguf.Writer, src *gguf.File) {
 		copyTensors(t, w, src, func(ti gguf.TensorInfo) bool { return ti.Name == "blk.0.attn_norm.weight" })
 		w.AddTensor("blk.0.attn_norm.weight", gguf.F16, []int64{256}, make([]byte, 512))
 	})
-	probs = gguf.CheckModel(f)
+	probs = engine.CheckModel(f)
 	require.Len(t, probs, 1)
 	assert.Equal(t, "type: blk.0.attn_norm.weight: type F16 is not supported here (want F32)", probs[0].String())
 }
@@ -117,30 +119,26 @@ func TestCheckModelMetadata(t *testing.T) {
 				c.edit(w)
 				copyTensors(t, w, src, nil)
 			})
-			probs := gguf.CheckModel(f)
+			probs := engine.CheckModel(f)
 			require.NotEmpty(t, probs)
 			assert.Equal(t, c.want, probs[0].String())
 		})
 	}
 }
 
-func TestExpectedTensors(t *testing.T) {
-	p := gguf.ModelParams{Arch: "bitnet-b1.58", Embd: 2560, Layers: 30, FF: 6912, Heads: 20, HeadsKV: 5, HeadDim: 128, Vocab: 128256}
-	required := 0
-	for _, e := range gguf.ExpectedTensors(p) {
-		if !e.Optional {
-			required++
+func TestTensorTable(t *testing.T) {
+	c := engine.Config{Arch: "bitnet-b1.58", NEmbd: 2560, NLayer: 30, NFF: 6912, NHead: 20, NHeadKV: 5, HeadDim: 128, NVocab: 128256}
+	count := func(c engine.Config) (required int) {
+		for _, e := range c.Tensors() {
+			if !e.Optional {
+				required++
+			}
 		}
+		return required
 	}
-	assert.Equal(t, 332, required)
-	p.Arch = "llama"
-	required = 0
-	for _, e := range gguf.ExpectedTensors(p) {
-		if !e.Optional {
-			required++
-		}
-	}
-	assert.Equal(t, 2+30*9, required)
+	assert.Equal(t, 332, count(c))
+	c.Arch = "llama"
+	assert.Equal(t, 2+30*9, count(c))
 }
 
 func TestCheckModelAbsurdLayerCount(t *testing.T) {
@@ -148,7 +146,40 @@ func TestCheckModelAbsurdLayerCount(t *testing.T) {
 		w.Set("bitnet-b1.58.block_count", uint32(1<<30))
 		copyTensors(t, w, src, nil)
 	})
-	probs := gguf.CheckModel(f)
+	probs := engine.CheckModel(f)
 	require.Len(t, probs, 1)
 	assert.Equal(t, "metadata: bitnet-b1.58.block_count 1073741824 is more than the file's 24 tensors", probs[0].String())
+}
+
+// TestCheckModelSharedModels: the real models and bitnet.cpp's golden ones
+// pass the check, and a vocabulary-only file is reported as such.
+func TestCheckModelSharedModels(t *testing.T) {
+	for _, name := range []string{"models/stories260K.gguf", "models/tinybitnet-stories.gguf", "golden/tiny-i2_s.gguf", "golden/tiny-f32.gguf"} {
+		f, err := gguf.Open(testdata.Path(t, name))
+		require.NoError(t, err)
+		assert.Empty(t, engine.CheckModel(f), name)
+		f.Close()
+	}
+	for _, name := range []string{"models/ggml-vocab-llama-spm.gguf", "models/ggml-vocab-llama-bpe.gguf"} {
+		f, err := gguf.Open(testdata.Path(t, name))
+		require.NoError(t, err)
+		probs := engine.CheckModel(f)
+		f.Close()
+		require.Len(t, probs, 1, name)
+		assert.Equal(t, engine.ProblemVocabOnly, probs[0].Kind, name)
+		assert.Equal(t, "vocab only, no tensors", probs[0].Msg, name)
+	}
+}
+
+// TestConfigTinyI2S: the header of bitnet.cpp's tiny model as the engine
+// reads it.
+func TestConfigTinyI2S(t *testing.T) {
+	f, err := gguf.Open(testdata.Path(t, "golden/tiny-i2_s.gguf"))
+	require.NoError(t, err)
+	defer f.Close()
+	c, err := engine.ConfigFromGGUF(f)
+	require.NoError(t, err)
+	assert.Equal(t, "bitnet-b1.58", c.Arch)
+	assert.Equal(t, [7]int{256, 2, 512, 4, 2, 64, 512}, [7]int{c.NEmbd, c.NLayer, c.NFF, c.NHead, c.NHeadKV, c.HeadDim, c.NVocab})
+	assert.True(t, c.SubNorms && c.NeoX)
 }

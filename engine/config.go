@@ -22,7 +22,13 @@ const (
 )
 
 // SupportedArchitectures lists the architectures a model may declare.
-var SupportedArchitectures = []string{ArchBitNetB158, ArchBitNet25, ArchBitNet, ArchLlama}
+var SupportedArchitectures = func() []string {
+	var names []string
+	for _, a := range architectures {
+		names = append(names, a.Name)
+	}
+	return names
+}()
 
 // Config is the model's hyperparameters, all read from the header.
 type Config struct {
@@ -33,7 +39,7 @@ type Config struct {
 	NHeadKV   int     // key/value heads
 	HeadDim   int     // NEmbd / NHead
 	NFF       int     // feed-forward size
-	NVocab    int     // vocabulary size (rows of the embedding)
+	NVocab    int     // vocabulary size: vocab_size, else the rows of token_embd.weight
 	NCtx      int     // trained context length
 	RopeDims  int     // rotated dimensions per head
 	RopeTheta float32 // RoPE frequency base
@@ -54,17 +60,11 @@ func ConfigFromGGUF(f *gguf.File) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Arch: arch}
-	switch arch {
-	case ArchBitNetB158, ArchBitNet25:
-		c.SubNorms, c.Act, c.NeoX = true, compute.ReLU2, true
-	case ArchBitNet:
-		c.SubNorms, c.Act, c.NeoX = true, compute.SiLU, true
-	case ArchLlama:
-		c.SubNorms, c.Act, c.NeoX = false, compute.SiLU, false
-	default:
+	a, ok := LookupArch(arch)
+	if !ok {
 		return Config{}, fmt.Errorf("%w %q (supported: %s)", ErrUnsupportedArch, arch, strings.Join(SupportedArchitectures, ", "))
 	}
+	c := Config{Arch: arch, SubNorms: a.SubNorms, Act: a.Act, NeoX: a.NeoX}
 	geti := func(key string, dst *int, required bool) error {
 		v, err := f.Int(arch + "." + key)
 		if err != nil {
@@ -74,7 +74,7 @@ func ConfigFromGGUF(f *gguf.File) (Config, error) {
 			return err
 		}
 		if v <= 0 || v > 1<<30 {
-			return fmt.Errorf("gguf: %s.%s = %d is out of range", arch, key, v)
+			return fmt.Errorf("%s.%s = %d is out of range", arch, key, v)
 		}
 		*dst = int(v)
 		return nil
@@ -101,20 +101,23 @@ func ConfigFromGGUF(f *gguf.File) (Config, error) {
 		c.NHeadKV = c.NHead
 	}
 	if c.NEmbd%c.NHead != 0 || c.NHead%c.NHeadKV != 0 {
-		return Config{}, fmt.Errorf("gguf: embedding_length %d, head_count %d, head_count_kv %d are inconsistent", c.NEmbd, c.NHead, c.NHeadKV)
+		return Config{}, fmt.Errorf("embedding_length %d, head_count %d and head_count_kv %d are inconsistent", c.NEmbd, c.NHead, c.NHeadKV)
 	}
 	c.HeadDim = c.NEmbd / c.NHead
+	if t, ok := f.Tensor("token_embd.weight"); ok && c.NVocab == 0 && len(t.Shape) == 2 && t.Shape[1] > 0 && t.Shape[1] <= 1<<30 {
+		c.NVocab = int(t.Shape[1])
+	}
 	if c.RopeDims == 0 {
 		c.RopeDims = c.HeadDim
 	}
 	if c.RopeDims > c.HeadDim || c.RopeDims%2 != 0 {
-		return Config{}, fmt.Errorf("gguf: %s.rope.dimension_count %d does not fit head_dim %d", arch, c.RopeDims, c.HeadDim)
+		return Config{}, fmt.Errorf("%s.rope.dimension_count %d does not fit head_dim %d", arch, c.RopeDims, c.HeadDim)
 	}
 	if c.Eps, err = f.Float32(arch + ".attention.layer_norm_rms_epsilon"); err != nil {
 		return Config{}, err
 	}
 	if !(c.Eps > 0) || math.IsInf(float64(c.Eps), 0) {
-		return Config{}, fmt.Errorf("gguf: %s.attention.layer_norm_rms_epsilon = %g is not a positive number", arch, c.Eps)
+		return Config{}, fmt.Errorf("%s.attention.layer_norm_rms_epsilon = %g is not a positive number", arch, c.Eps)
 	}
 	c.RopeTheta = 10000
 	if v, err := f.Float32(arch + ".rope.freq_base"); err == nil {
@@ -123,7 +126,7 @@ func ConfigFromGGUF(f *gguf.File) (Config, error) {
 		return Config{}, err
 	}
 	if !(c.RopeTheta > 0) || math.IsInf(float64(c.RopeTheta), 0) {
-		return Config{}, fmt.Errorf("gguf: %s.rope.freq_base = %g is not a positive number", arch, c.RopeTheta)
+		return Config{}, fmt.Errorf("%s.rope.freq_base = %g is not a positive number", arch, c.RopeTheta)
 	}
 	return c, nil
 }

@@ -30,9 +30,16 @@ func FuzzLoadAndRun(f *testing.F) {
 		if err != nil {
 			return
 		}
+		probs := engine.CheckModel(file)
 		be := cpu.New(cpu.Options{Threads: 1})
 		defer be.Close()
 		m, err := engine.Load(file, be)
+		// The check and the loader read the same table: a file the check
+		// finds loadable loads (a NaN or negative weight scale is the
+		// loader's to find), and one that loads passes the check.
+		if err == nil && !engine.Compatible(probs) {
+			t.Fatalf("loads, but the check finds %v", probs)
+		}
 		if err != nil {
 			return
 		}

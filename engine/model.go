@@ -50,51 +50,27 @@ func Load(f *gguf.File, be compute.Backend) (*Model, error) {
 	if cfg.NLayer > len(f.Tensors) {
 		return nil, fmt.Errorf("%s.block_count %d exceeds the %d tensors in the file", cfg.Arch, cfg.NLayer, len(f.Tensors))
 	}
-	m := &Model{Config: cfg, Backend: be, File: f}
-	emb, ok := f.Tensor("token_embd.weight")
-	if !ok {
-		return nil, fmt.Errorf("%w \"token_embd.weight\"", ErrMissingTensor)
+	if cfg.NVocab == 0 {
+		return nil, fmt.Errorf("%w \"token_embd.weight\" (no %s.vocab_size either: the vocabulary size is unknown)", ErrMissingTensor, cfg.Arch)
 	}
-	if len(emb.Shape) != 2 {
-		return nil, fmt.Errorf("tensor \"token_embd.weight\": %w: %v, want [%d, n_vocab]", ErrShape, emb.Shape, cfg.NEmbd)
-	}
-	if m.Config.NVocab == 0 {
-		m.Config.NVocab = int(emb.Shape[1])
-	}
-	cfg = m.Config
-	b := binder{f: f, be: be}
-	m.TokEmbd = b.tensor("token_embd.weight", cfg.NEmbd, cfg.NVocab)
-	m.OutputNorm = b.tensor("output_norm.weight", cfg.NEmbd)
-	if _, ok := f.Tensor("output.weight"); ok {
-		m.Output = b.tensor("output.weight", cfg.NEmbd, cfg.NVocab)
-	} else {
-		m.Output, m.TiedOutput = m.TokEmbd, true
-	}
-	kv := cfg.NHeadKV * cfg.HeadDim
-	m.Layers = make([]Layer, cfg.NLayer)
+	m := &Model{Config: cfg, Backend: be, File: f, Layers: make([]Layer, cfg.NLayer)}
 	for i := range m.Layers {
-		p := fmt.Sprintf("blk.%d.", i)
 		l := &m.Layers[i]
-		l.AttnNorm = b.tensor(p+"attn_norm.weight", cfg.NEmbd)
-		l.Wq = b.tensor(p+"attn_q.weight", cfg.NEmbd, cfg.NEmbd)
-		l.Wk = b.tensor(p+"attn_k.weight", cfg.NEmbd, kv)
-		l.Wv = b.tensor(p+"attn_v.weight", cfg.NEmbd, kv)
-		l.Wo = b.tensor(p+"attn_output.weight", cfg.NEmbd, cfg.NEmbd)
-		l.FFNNorm = b.tensor(p+"ffn_norm.weight", cfg.NEmbd)
-		l.WGate = b.tensor(p+"ffn_gate.weight", cfg.NEmbd, cfg.NFF)
-		l.WUp = b.tensor(p+"ffn_up.weight", cfg.NEmbd, cfg.NFF)
-		l.WDown = b.tensor(p+"ffn_down.weight", cfg.NFF, cfg.NEmbd)
-		if cfg.SubNorms {
-			l.AttnSubNorm = b.tensor(p+"attn_sub_norm.weight", cfg.NEmbd)
-			l.FFNSubNorm = b.tensor(p+"ffn_sub_norm.weight", cfg.NFF)
+		l.QScale, l.KScale, l.VScale, l.OScale, l.GateScale, l.UpScale, l.DownScale = 1, 1, 1, 1, 1, 1, 1
+	}
+	b := binder{f: f, be: be}
+	for _, ts := range cfg.Tensors() {
+		if _, ok := f.Tensor(ts.Name); !ok && ts.Optional {
+			continue
 		}
-		l.QScale = b.scale(p + "attn_q.scale")
-		l.KScale = b.scale(p + "attn_k.scale")
-		l.VScale = b.scale(p + "attn_v.scale")
-		l.OScale = b.scale(p + "attn_output.scale")
-		l.GateScale = b.scale(p + "ffn_gate.scale")
-		l.UpScale = b.scale(p + "ffn_up.scale")
-		l.DownScale = b.scale(p + "ffn_down.scale")
+		if ts.scale != nil {
+			*ts.scale(m) = b.scale(ts.Name)
+		} else {
+			*ts.weight(m) = b.tensor(ts.Name, ts.Shape...)
+		}
+	}
+	if m.Output == nil {
+		m.Output, m.TiedOutput = m.TokEmbd, true
 	}
 	if err := errors.Join(b.errs...); err != nil {
 		return nil, err

@@ -43,7 +43,6 @@ func TestSharedStories260K(t *testing.T) {
 	sep, err := f.Uint32("tokenizer.ggml.seperator_token_id")
 	require.NoError(t, err)
 	assert.Equal(t, uint32(math.MaxUint32), sep)
-	assert.Empty(t, gguf.CheckModel(f))
 }
 
 func TestSharedTinyI2S(t *testing.T) {
@@ -73,17 +72,6 @@ func TestSharedTinyI2S(t *testing.T) {
 		assert.Len(t, count, 3, ti.Name)
 	}
 	assert.Equal(t, 14, n)
-	assert.Empty(t, gguf.CheckModel(f))
-	p, err := gguf.ReadModelParams(f)
-	require.NoError(t, err)
-	assert.Equal(t, gguf.ModelParams{Arch: "bitnet-b1.58", Embd: 256, Layers: 2, FF: 512, Heads: 4, HeadsKV: 2, HeadDim: 64, Vocab: 512}, p)
-}
-
-func TestSharedModelsLoadable(t *testing.T) {
-	for _, rel := range []string{"golden/tiny-f32.gguf", "models/tinybitnet-stories.gguf"} {
-		f := openShared(t, rel)
-		assert.Empty(t, gguf.CheckModel(f), rel)
-	}
 }
 
 func TestSharedVocabOnly(t *testing.T) {
@@ -103,10 +91,6 @@ func TestSharedVocabOnly(t *testing.T) {
 		model, err := f.String("tokenizer.ggml.model")
 		require.NoError(t, err)
 		assert.Equal(t, c.model, model)
-		probs := gguf.CheckModel(f)
-		require.Len(t, probs, 1)
-		assert.Equal(t, gguf.ProblemVocabOnly, probs[0].Kind)
-		assert.Equal(t, "vocab only, no tensors", probs[0].Msg)
 	}
 	f := openShared(t, "models/ggml-vocab-llama-bpe.gguf")
 	merges, err := f.Strings("tokenizer.ggml.merges")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bitnet/engine"
 	"bytes"
 	"fmt"
 	"os"
@@ -39,7 +40,7 @@ func TestGenModel(t *testing.T) {
 		data := gen("x.gguf", args...)
 		f, err := gguf.ReadBytes(data)
 		require.NoError(t, err, "%v", args)
-		assert.Empty(t, gguf.CheckModel(f), "%v", args)
+		assert.Empty(t, engine.CheckModel(f), "%v", args)
 		arch, _ := f.Architecture()
 		assert.Equal(t, args[1], arch)
 	}

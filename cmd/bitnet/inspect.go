@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bitnet/engine"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -91,10 +92,10 @@ type inspectTypeStat struct {
 }
 
 type inspectCheck struct {
-	Architecture string         `json:"architecture"`
-	Verdict      string         `json:"verdict"`
-	Message      string         `json:"message"`
-	Problems     []gguf.Problem `json:"problems"`
+	Architecture string           `json:"architecture"`
+	Verdict      string           `json:"verdict"`
+	Message      string           `json:"message"`
+	Problems     []engine.Problem `json:"problems"`
 }
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
@@ -173,26 +174,26 @@ func buildInspectReport(path string, f *gguf.File, items int) inspectReport {
 
 func checkVerdict(f *gguf.File) inspectCheck {
 	arch, _ := f.Architecture()
-	probs := gguf.CheckModel(f)
+	probs := engine.CheckModel(f)
 	c := inspectCheck{Architecture: arch, Problems: probs}
 	if c.Problems == nil {
-		c.Problems = []gguf.Problem{}
+		c.Problems = []engine.Problem{}
 	}
 	unused := 0
 	for _, p := range probs {
-		if p.Kind == gguf.ProblemUnused {
+		if p.Kind == engine.ProblemUnused {
 			unused++
 		}
 	}
 	switch {
-	case len(probs) == 1 && probs[0].Kind == gguf.ProblemVocabOnly:
+	case len(probs) == 1 && probs[0].Kind == engine.ProblemVocabOnly:
 		c.Verdict, c.Message = "vocab-only", "vocab only, no tensors"
-	case gguf.Compatible(probs):
+	case engine.Compatible(probs):
 		c.Verdict = "compatible"
-		p, err := gguf.ReadModelParams(f)
+		p, err := engine.ConfigFromGGUF(f)
 		if err == nil {
 			c.Message = fmt.Sprintf("loadable as %s: %d layers, n_embd %d, %d heads (%d kv), n_ff %d, vocab %d",
-				arch, p.Layers, p.Embd, p.Heads, p.HeadsKV, p.FF, p.Vocab)
+				arch, p.NLayer, p.NEmbd, p.NHead, p.NHeadKV, p.NFF, p.NVocab)
 		}
 		if unused > 0 {
 			c.Message += fmt.Sprintf("; %d unused tensors ignored", unused)
@@ -359,7 +360,7 @@ func printInspect(w io.Writer, r inspectReport) error {
 	}
 	fmt.Fprintf(w, "\narchitecture: %s\nverdict: %s: %s\n", arch, r.Check.Verdict, r.Check.Message)
 	for _, p := range r.Check.Problems {
-		if p.Kind != gguf.ProblemVocabOnly {
+		if p.Kind != engine.ProblemVocabOnly {
 			fmt.Fprintf(w, "  %s\n", p)
 		}
 	}

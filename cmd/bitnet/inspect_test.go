@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bitnet/engine"
 	"bitnet/internal/testdata"
 	"bytes"
 	"encoding/json"
@@ -127,11 +128,11 @@ func TestInspectProblems(t *testing.T) {
 	}
 	rep := inspectJSON(t, path)
 	assert.Equal(t, "incompatible", rep.Check.Verdict)
-	kinds := []gguf.ProblemKind{}
+	kinds := []engine.ProblemKind{}
 	for _, p := range rep.Check.Problems {
 		kinds = append(kinds, p.Kind)
 	}
-	assert.Equal(t, []gguf.ProblemKind{gguf.ProblemMissing, gguf.ProblemType, gguf.ProblemShape, gguf.ProblemUnused}, kinds)
+	assert.Equal(t, []engine.ProblemKind{engine.ProblemMissing, engine.ProblemType, engine.ProblemShape, engine.ProblemUnused}, kinds)
 }
 
 func zero() float32 { return 0 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"bitnet/engine"
 	"bitnet/gguf"
 
 	"github.com/stretchr/testify/assert"
@@ -121,7 +122,7 @@ func Test2B4TTable(t *testing.T) {
 		assert.Equal(t, TokenControl, types[id])
 	}
 	assert.Equal(t, TokenNormal, types[127999])
-	assert.Empty(t, gguf.CheckModel(f))
+	assert.Empty(t, engine.CheckModel(f))
 }
 
 func TestVocabs(t *testing.T) {
@@ -184,7 +185,7 @@ func TestTinyModels(t *testing.T) {
 			require.NoError(t, Generate(&buf, Options{Arch: c.arch, WeightType: c.wt, Seed: 3}))
 			f, err := gguf.ReadBytes(buf.Bytes())
 			require.NoError(t, err)
-			assert.Empty(t, gguf.CheckModel(f))
+			assert.Empty(t, engine.CheckModel(f))
 			count := map[gguf.DType]int{}
 			for _, ti := range f.Tensors {
 				count[ti.Type]++
@@ -310,7 +311,7 @@ func TestOptionsErrors(t *testing.T) {
 	require.NoError(t, Generate(&buf, Options{Params: &Params{Embd: 128, Layers: 1, Heads: 4, HeadsKV: 2, FF: 384, Vocab: 300, Ctx: 64}}))
 	f, err := gguf.ReadBytes(buf.Bytes())
 	require.NoError(t, err)
-	assert.Empty(t, gguf.CheckModel(f))
+	assert.Empty(t, engine.CheckModel(f))
 	name, _ := f.String("general.name")
 	assert.Equal(t, "synthetic-bitnet-b1.58-custom-seed0", name)
 	require.NoError(t, Generate(io.Discard, Options{Arch: "llama", Preset: "small"}))
