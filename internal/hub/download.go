@@ -138,21 +138,24 @@ func (c *Client) download(ctx context.Context, url, blob, etag string, size int6
 		}
 		n++
 	}
-	p.Stop(true)
 	if got := d.sum(); got != etag {
+		p.Stop(false)
 		f.Close()
 		os.Remove(part)
 		return transferred, fmt.Errorf("%w: the download's hash is %s, the hub says %s; the data was removed, pull again", ErrChecksum, got, etag)
 	}
-	if err := f.Sync(); err != nil {
-		return transferred, fmt.Errorf("sync %s: %w", part, err)
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return transferred, err
+	if err == nil {
+		err = os.Rename(part, blob)
 	}
-	if err := os.Rename(part, blob); err != nil {
-		return transferred, err
+	if err != nil {
+		p.Stop(false)
+		return transferred, fmt.Errorf("%s: %w", part, err)
 	}
+	p.Stop(true)
 	return transferred, nil
 }
 

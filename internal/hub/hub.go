@@ -295,7 +295,7 @@ func (c *Client) Pull(ctx context.Context, ref Ref) (*File, error) {
 	if c.Offline {
 		f, err := c.Cached(ref)
 		if err != nil {
-			return nil, fmt.Errorf("%w (offline: HF_HUB_OFFLINE is set)", err)
+			return nil, fmt.Errorf("%w; offline (HF_HUB_OFFLINE is set): nothing is downloaded", err)
 		}
 		return f, nil
 	}
