@@ -122,12 +122,16 @@ func do(hc *http.Client, req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// withRetries runs f until it succeeds, fails for good, or the retries are
-// spent.
+// metadataRetries bounds the retries of the listing and resolve requests,
+// so that an unreachable hub falls back to the cache quickly.
+const metadataRetries = 1
+
+// withRetries runs f until it succeeds, fails for good, or the retries
+// (c.Retries, at most metadataRetries) are spent.
 func (c *Client) withRetries(ctx context.Context, what string, f func() error) error {
 	for n := 1; ; n++ {
 		err := f()
-		if err == nil || !transient(err) || n > c.Retries || ctx.Err() != nil {
+		if err == nil || !transient(err) || n > min(c.Retries, metadataRetries) || ctx.Err() != nil {
 			return err
 		}
 		if werr := c.wait(ctx, n, what, err); werr != nil {

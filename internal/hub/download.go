@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -109,8 +110,8 @@ func (c *Client) download(ctx context.Context, url, blob, etag string, size int6
 		}
 		return fmt.Sprintf("%d of %s bytes kept in %s: pull again to resume", have, sizeString(size), part)
 	}
+	best := have // the most ever present: progress means going past it
 	for n := 1; ; {
-		before := have
 		complete, err := c.fetch(ctx, hc, url, f, d, &have, &transferred, size, p)
 		if err == nil && complete {
 			break
@@ -127,8 +128,8 @@ func (c *Client) download(ctx context.Context, url, blob, etag string, size int6
 		if !transient(err) {
 			return fail(err)
 		}
-		if have > before {
-			n = 1 // progress was made: the retries start over
+		if have > best {
+			best, n = have, 1 // progress was made: the retries start over
 		}
 		if n > c.Retries {
 			return fail(fmt.Errorf("%w; %s", err, kept()))
@@ -198,6 +199,9 @@ func (c *Client) fetch(ctx context.Context, hc *http.Client, url string, f *os.F
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
+		if size >= 0 && resp.ContentLength >= 0 && resp.ContentLength != size {
+			return false, fmt.Errorf("%w: the download has %d bytes, the hub announced %d", ErrProtocol, resp.ContentLength, size)
+		}
 		if *have > 0 {
 			c.log().Info("the server does not resume downloads; starting over", "had", *have)
 		}
@@ -206,7 +210,10 @@ func (c *Client) fetch(ctx context.Context, hc *http.Client, url string, f *os.F
 		}
 		p.Update(0)
 	case http.StatusPartialContent:
-		start, ok := contentRangeStart(resp.Header.Get("Content-Range"))
+		start, total, ok := contentRange(resp.Header.Get("Content-Range"))
+		if ok && size >= 0 && total >= 0 && total != size {
+			return false, fmt.Errorf("%w: the download has %d bytes, the hub announced %d", ErrProtocol, total, size)
+		}
 		if !ok || start != *have {
 			return false, &netError{fmt.Errorf("asked for bytes from %d, got Content-Range %q", *have, resp.Header.Get("Content-Range"))}
 		}
@@ -225,7 +232,11 @@ func (c *Client) fetch(ctx context.Context, hc *http.Client, url string, f *os.F
 	}
 	body := io.Reader(resp.Body)
 	if size >= 0 {
-		body = io.LimitReader(resp.Body, size-*have+1) // one more shows an overlong body
+		limit := size - *have
+		if limit < math.MaxInt64 {
+			limit++ // one more shows an overlong body
+		}
+		body = io.LimitReader(resp.Body, limit)
 	}
 	buf := make([]byte, 256<<10)
 	for {
@@ -269,18 +280,31 @@ func restart(f *os.File, d *digest, have *int64) error {
 	return nil
 }
 
-// contentRangeStart parses "bytes START-END/TOTAL".
-func contentRangeStart(s string) (int64, bool) {
-	s, ok := strings.CutPrefix(s, "bytes ")
+// contentRange parses "bytes START-END/TOTAL" (TOTAL -1 when "*").
+func contentRange(s string) (start, total int64, ok bool) {
+	s, ok = strings.CutPrefix(s, "bytes ")
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
-	a, _, ok := strings.Cut(s, "-")
+	rng, tot, ok := strings.Cut(s, "/")
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
-	v, err := strconv.ParseInt(a, 10, 64)
-	return v, err == nil && v >= 0
+	a, _, ok := strings.Cut(rng, "-")
+	if !ok {
+		return 0, 0, false
+	}
+	start, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || start < 0 {
+		return 0, 0, false
+	}
+	total = -1
+	if tot != "*" {
+		if total, err = strconv.ParseInt(tot, 10, 64); err != nil || total < 0 {
+			return 0, 0, false
+		}
+	}
+	return start, total, true
 }
 
 // checkSpace fails before downloading when the disk holding dir cannot

@@ -330,6 +330,19 @@ func TestErrors(t *testing.T) {
 		{"huge size in the listing", repoID + ":big.gguf", func(s *hubtest.Server, c *Client, r *hubtest.Repo) {
 			s.TreeBody = []byte(`[{"type":"file","path":"big.gguf","size":9223372036854775807,"oid":"` + strings.Repeat("a", 40) + `"}]`)
 		}, ErrNotFound, []string{"file not found"}},
+		{"bad commit", repoID, func(s *hubtest.Server, c *Client, r *hubtest.Repo) {
+			s.ResolveHeader = map[string]string{"X-Repo-Commit": "../../../x"}
+		}, ErrProtocol, []string{`X-Repo-Commit "../../../x" is not a commit hash`}},
+		{"bad etag", repoID, func(s *hubtest.Server, c *Client, r *hubtest.Repo) {
+			s.ResolveHeader = map[string]string{"X-Linked-Etag": `"../../etc/passwd"`}
+		}, ErrProtocol, []string{"neither a sha256 nor a git sha1"}},
+		{"huge size", repoID, func(s *hubtest.Server, c *Client, r *hubtest.Repo) {
+			s.ResolveHeader = map[string]string{"X-Linked-Size": "9223372036854775807"}
+		}, ErrProtocol, []string{"the download has 600000 bytes, the hub announced 9223372036854775807"}},
+		{"huge size, no space", repoID, func(s *hubtest.Server, c *Client, r *hubtest.Repo) {
+			s.ResolveHeader = map[string]string{"X-Linked-Size": "9223372036854775807"}
+			c.freeSpace = func(string) (uint64, bool) { return 1 << 40, true }
+		}, ErrDiskFull, []string{"9223.4 PB needs 9223.4 PB more, 1.10 TB is free"}},
 		{"not json", repoID, func(s *hubtest.Server, c *Client, r *hubtest.Repo) { s.TreeBody = []byte("<html>") }, ErrProtocol, []string{"file listing"}},
 	}
 	for _, tc := range cases {
@@ -549,5 +562,26 @@ func TestFormatBytes(t *testing.T) {
 		if got := FormatBytes(n); got != want {
 			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestCutsWithoutRangesEnd: a server that cuts every response and cannot
+// resume makes no progress past the first cut, so the retries run out.
+func TestCutsWithoutRangesEnd(t *testing.T) {
+	s, c, r := setup(t)
+	s.NoRange, s.Cuts, s.CutAfter, c.Retries = true, 1000, 100_000, 2
+	err := pullErr(t, c, repoID)
+	if !strings.Contains(err.Error(), "100000 of 600000 bytes kept") {
+		t.Fatalf("error: %v", err)
+	}
+	if n := s.ContentGets(); n != 3 {
+		t.Fatalf("%d content requests, want 3 (1 + 2 retries)", n)
+	}
+	s.Cuts, s.NoRange = 0, false
+	if f := pull(t, c, repoID); f.Downloaded != 500_000 {
+		t.Fatalf("resumed pull downloaded %d", f.Downloaded)
+	}
+	if got, _ := os.ReadFile(filepath.Join(c.CacheDir, "models--microsoft--bitnet-test-gguf", "blobs", r.Files[1].SHA256())); !bytes.Equal(got, r.Files[1].Data) {
+		t.Fatal("content differs")
 	}
 }

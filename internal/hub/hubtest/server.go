@@ -84,6 +84,8 @@ type Server struct {
 	PageSize int
 	// TreeBody, when set, is served as the tree listing.
 	TreeBody []byte
+	// ResolveHeader overrides headers of the resolve responses.
+	ResolveHeader map[string]string
 }
 
 // New starts the fake hub and its CDN; they stop at the end of the test.
@@ -215,11 +217,21 @@ func (s *Server) hub(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", `"`+f.GitSHA1()+`"`)
 		w.Header().Set("X-Linked-Etag", `"`+f.SHA256()+`"`)
 		w.Header().Set("X-Linked-Size", strconv.Itoa(len(f.Data)))
+		s.override(w)
 		http.Redirect(w, r, s.CDN.URL+"/repos/"+f.SHA256()+"?name="+path.Base(f.Path), http.StatusFound)
 		return
 	}
 	w.Header().Set("ETag", `"`+f.GitSHA1()+`"`)
+	s.override(w)
 	s.content(w, r, f.Data)
+}
+
+func (s *Server) override(w http.ResponseWriter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range s.ResolveHeader {
+		w.Header().Set(k, v)
+	}
 }
 
 func (s *Server) tree(w http.ResponseWriter, r *http.Request, id, rev string) {
