@@ -20,8 +20,8 @@ import (
 // modelFlags are the flags shared by the commands that load a model.
 type modelFlags struct {
 	model     string
-	hf        string // REPO[:FILE] on Hugging Face, pulled into m.model
-	hfOut     io.Writer
+	hf        string    // REPO[:FILE] on Hugging Face, pulled into m.model
+	hfOut     io.Writer // download progress: the flag set's output, the command's stderr
 	tokenizer string
 	backend   string
 	device    int

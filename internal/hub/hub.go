@@ -365,7 +365,10 @@ func (c *Client) pullOnline(ctx context.Context, ref Ref) (*File, error) {
 
 	if st, err := os.Stat(f.Local); err == nil && st.Mode().IsRegular() && (meta.size < 0 || st.Size() == meta.size) {
 		f.Size = st.Size()
-		return f, wrapNil(c.writeRef(repoDir, rev, meta.commit), wrap)
+		if err := c.writeRef(repoDir, rev, meta.commit); err != nil {
+			return nil, wrap(err)
+		}
+		return f, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(blob), 0o755); err != nil {
 		return nil, wrap(err)
@@ -388,12 +391,8 @@ func (c *Client) pullOnline(ctx context.Context, ref Ref) (*File, error) {
 	if st, err := os.Stat(f.Local); err == nil {
 		f.Size = st.Size()
 	}
-	return f, wrapNil(c.writeRef(repoDir, rev, meta.commit), wrap)
-}
-
-func wrapNil(err error, wrap func(error) error) error {
-	if err == nil {
-		return nil
+	if err := c.writeRef(repoDir, rev, meta.commit); err != nil {
+		return nil, wrap(err)
 	}
-	return wrap(err)
+	return f, nil
 }
