@@ -16,7 +16,7 @@ build:
 # Generate text with MODEL (default: the bundled tinybitnet-stories model).
 run: build
 	@if [ "$(MODEL)" = "testdata/tinybitnet-stories.gguf" ]; then \
-	  echo "model: bundled tinybitnet-stories (855K-parameter ternary story model); the full BitNet b1.58 2B-4T GGUF is microsoft/bitnet-b1.58-2B-4T-gguf on Hugging Face: make run MODEL=path/to/ggml-model-i2_s.gguf" >&2; \
+	  echo "model: bundled tinybitnet-stories (855K-parameter ternary story model); the full BitNet b1.58 2B-4T: ./$(BIN) run --hf microsoft/bitnet-b1.58-2B-4T-gguf --prompt ... (downloads it on first use), or make run MODEL=path/to/ggml-model-i2_s.gguf" >&2; \
 	fi
 	./$(BIN) run --model $(MODEL) --prompt "$(PROMPT)" --backend $(BACKEND) $(ARGS)
 

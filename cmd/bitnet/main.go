@@ -41,10 +41,10 @@ func usageErrorf(format string, args ...any) error {
 // newFlagSet returns a flag set that returns its errors instead of printing
 // them or exiting: run reports a bad flag with the command's one-line usage,
 // and prints the full help on stdout for --help (see parseFlags). Every
-// command takes -v and --verbose. The writer is not used.
-func newFlagSet(c *command, _ io.Writer) *flag.FlagSet {
+// command takes -v and --verbose. stderr is kept for commandStderr.
+func newFlagSet(c *command, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs.SetOutput(flagOutput{stderr})
 	verboseFlag := func(s string) error {
 		v, err := strconv.ParseBool(s)
 		if err == nil && v {
@@ -58,6 +58,22 @@ func newFlagSet(c *command, _ io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// flagOutput is a flag set's output: the flag package's own messages are
+// dropped (commands print the error and a usage hint themselves), and
+// stderr is the command's, for flags whose work reports progress there
+// (see commandStderr).
+type flagOutput struct{ stderr io.Writer }
+
+func (flagOutput) Write(p []byte) (int, error) { return len(p), nil }
+
+// commandStderr returns the stderr of the command that made fs.
+func commandStderr(fs *flag.FlagSet) io.Writer {
+	if o, ok := fs.Output().(flagOutput); ok && o.stderr != nil {
+		return o.stderr
+	}
+	return os.Stderr
+}
+
 // helpRequested is parseFlags' error for -h and --help: run prints the
 // command's help from its flag set.
 type helpRequested struct{ fs *flag.FlagSet }
@@ -68,9 +84,10 @@ func (h *helpRequested) Unwrap() error { return flag.ErrHelp }
 // printCommandHelp writes c's usage, description and flags to w.
 func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: bitnet %s\n\n%s\n\nflags:\n", c.usage, c.short)
+	out := fs.Output()
 	fs.SetOutput(w)
 	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	fs.SetOutput(out)
 }
 
 // parseNoArgs is parseFlags for commands without positional arguments; hint

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -13,11 +14,14 @@ import (
 	"bitnet/engine/compute"
 	"bitnet/engine/tokenizer"
 	"bitnet/gguf"
+	"bitnet/internal/hub"
 )
 
 // modelFlags are the flags shared by the commands that load a model.
 type modelFlags struct {
 	model     string
+	hf        string    // REPO[:FILE] on Hugging Face, pulled into m.model
+	hfOut     io.Writer // download progress: the flag set's output, the command's stderr
 	tokenizer string
 	backend   string
 	device    int
@@ -35,7 +39,9 @@ type modelFlags struct {
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&m.model, "model", "", "GGUF model file (required)")
+	fs.StringVar(&m.model, "model", "", "GGUF model file (required unless --hf)")
+	fs.StringVar(&m.hf, "hf", "", "Hugging Face model REPO[:FILE] instead of --model, downloaded into the cache on first use (see 'bitnet pull')")
+	m.hfOut = commandStderr(fs)
 	fs.StringVar(&m.tokenizer, "tokenizer", "", "Hugging Face tokenizer.json to use instead of the model's vocabulary")
 	fs.StringVar(&m.backend, "backend", "", "auto, cpu or vulkan (default $BITNET_BACKEND or auto)")
 	fs.IntVar(&m.device, "device", -1, "Vulkan device index (see 'bitnet devices'); -1 chooses")
@@ -68,8 +74,16 @@ func (l *loaded) Close() {
 }
 
 func (m *modelFlags) validate() error {
-	if m.model == "" {
-		return usageErrorf("--model is required")
+	if m.hf != "" && m.model != "" {
+		return usageErrorf("--hf and --model are alternatives: give one")
+	}
+	if m.model == "" && m.hf == "" {
+		return usageErrorf("--model is required (or --hf REPO[:FILE] for a model on Hugging Face)")
+	}
+	if m.hf != "" {
+		if _, err := hub.ParseRef(m.hf); err != nil {
+			return usageErrorf("--hf: %v", err)
+		}
 	}
 	if m.kvType != "f16" && m.kvType != "f32" {
 		return usageErrorf("--kv-type %q: want f16 or f32", m.kvType)
@@ -95,6 +109,14 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 	}
 	if d, _ := engine.ParseDebug(m.debug); d != (engine.Debug{}) {
 		verbose() // the diagnostics asked for are logged at info
+	}
+	if m.hf != "" {
+		ref, _ := hub.ParseRef(m.hf)
+		f, err := pullModel(ref, m.hfOut)
+		if err != nil {
+			return nil, err
+		}
+		m.model, m.hf = f.Local, ""
 	}
 	t0 := time.Now()
 	l := &loaded{}
