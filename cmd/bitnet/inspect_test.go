@@ -170,17 +170,7 @@ func TestInspectErrors(t *testing.T) {
 	assert.Contains(t, errs, "no such file")
 }
 
-// sharedDir returns ../shared (relative to the repository root) or skips.
-func sharedDir(t *testing.T) string {
-	dir := filepath.Join("..", "..", "..", "shared")
-	if _, err := os.Stat(dir); err != nil {
-		testdata.SkipUnlessCI(t, "reference data %s is absent: skipping tests of real files", dir)
-	}
-	return dir
-}
-
 func TestInspectSharedFiles(t *testing.T) {
-	dir := sharedDir(t)
 	for _, c := range []struct {
 		file, verdict string
 		tensors       int
@@ -192,12 +182,8 @@ func TestInspectSharedFiles(t *testing.T) {
 		{"models/ggml-vocab-llama-bpe.gguf", "vocab-only", 0},
 		{"models/ggml-vocab-llama-spm.gguf", "vocab-only", 0},
 	} {
-		path := filepath.Join(dir, c.file)
-		if _, err := os.Stat(path); err != nil {
-			t.Logf("%s absent", path)
-			continue
-		}
-		rep := inspectJSON(t, path)
+		// Each file is required in CI (a missing one fails there).
+		rep := inspectJSON(t, testdata.Path(t, c.file))
 		assert.Equal(t, c.verdict, rep.Check.Verdict, "%s: %v", c.file, rep.Check.Problems)
 		assert.Len(t, rep.Tensors, c.tensors, c.file)
 		if strings.Contains(c.file, "llama-bpe") {
