@@ -401,8 +401,7 @@ func Cases() []Case {
 		}})
 	}
 	// The residual add and the RMSNorm after a matmul, then the ternary
-	// matmul of the norm (a GPU may run the norm in the first matmul's
-	// last workgroup); and gate/up with their activation and sub-norm.
+	// matmul of the norm (a GPU runs the norm inside the second matmul).
 	for _, t := range []int{1, 2} {
 		add(Case{Name: fmt.Sprintf("fused/matmul+add+rmsnorm+matmul/t=%d", t), NMSE: 1e-10, Run: func(h *Harness) compute.Tensor {
 			x := h.Input(h.Floats(2560*t, 2), 2560, t)
@@ -412,17 +411,6 @@ func Cases() []Case {
 			h.BE.RMSNorm(hn, x, h.Input(h.Floats(2560, 1), 2560, 1), 1e-5)
 			out := h.Output(640, t)
 			h.BE.MatMul(out, h.WeightI2S(2560, 640, 0.9), hn)
-			return out
-		}})
-		add(Case{Name: fmt.Sprintf("fused/gate-up+act+subnorm+matmul/t=%d", t), NMSE: 1e-10, Run: func(h *Harness) compute.Tensor {
-			x := h.Input(h.Floats(2560*t, 1), 2560, t)
-			g, u := h.Alloc(gguf.F32, 6912, t), h.Alloc(gguf.F32, 6912, t)
-			wg, wu := h.WeightI2S(2560, 6912, 0.02), h.WeightI2S(2560, 6912, 0.03)
-			h.matMuls([]compute.Tensor{g, u}, []compute.Tensor{wg, wu}, x)
-			h.BE.ActMul(g, g, u, compute.ReLU2)
-			h.BE.RMSNorm(g, g, h.Input(h.Floats(6912, 1), 6912, 1), 1e-5)
-			out := h.Output(2560, t)
-			h.BE.MatMul(out, h.WeightI2S(6912, 2560, 0.7), g)
 			return out
 		}})
 	}
@@ -478,21 +466,29 @@ func Cases() []Case {
 				return out
 			}})
 		}
-		add(Case{Name: fmt.Sprintf("fused/gate-up+act+subnorm+matmul+add/t=%d", t), NMSE: 1e-10, Run: func(h *Harness) compute.Tensor {
-			x := h.Input(h.Floats(2560*t, 1), 2560, t)
-			g, u := h.Alloc(gguf.F32, 6912, t), h.Alloc(gguf.F32, 6912, t)
-			wg, wu := h.WeightI2S(2560, 6912, 0.02), h.WeightI2S(2560, 6912, 0.03)
-			h.matMuls([]compute.Tensor{g, u}, []compute.Tensor{wg, wu}, x)
-			h.BE.ActMul(g, g, u, compute.ReLU2)
-			h.BE.RMSNorm(u, g, h.Input(h.Floats(6912, 1), 6912, 1), 1e-5)
-			y := h.Alloc(gguf.F32, 2560, t)
-			h.BE.MatMul(y, h.WeightI2S(6912, 2560, 0.7), u)
-			res := h.Input(h.Floats(2560*t, 2), 2560, t)
-			h.BE.Add(res, res, y)
-			out := h.Output(2560+6912, t)
-			h.concat(out, t, res, u)
-			return out
-		}})
+		for _, inPlace := range []bool{false, true} {
+			// Out of place (as the engine issues it), or the sub-norm
+			// overwriting the activation.
+			add(Case{Name: fmt.Sprintf("fused/gate-up+act+subnorm+matmul+add/t=%d/in-place=%v", t, inPlace), NMSE: 1e-10, Run: func(h *Harness) compute.Tensor {
+				x := h.Input(h.Floats(2560*t, 1), 2560, t)
+				g, u := h.Alloc(gguf.F32, 6912, t), h.Alloc(gguf.F32, 6912, t)
+				wg, wu := h.WeightI2S(2560, 6912, 0.02), h.WeightI2S(2560, 6912, 0.03)
+				h.matMuls([]compute.Tensor{g, u}, []compute.Tensor{wg, wu}, x)
+				h.BE.ActMul(g, g, u, compute.ReLU2)
+				n := u
+				if inPlace {
+					n = g
+				}
+				h.BE.RMSNorm(n, g, h.Input(h.Floats(6912, 1), 6912, 1), 1e-5)
+				y := h.Alloc(gguf.F32, 2560, t)
+				h.BE.MatMul(y, h.WeightI2S(6912, 2560, 0.7), n)
+				res := h.Input(h.Floats(2560*t, 2), 2560, t)
+				h.BE.Add(res, res, y)
+				out := h.Output(2560+6912, t)
+				h.concat(out, t, res, n)
+				return out
+			}})
+		}
 	}
 	// Attention over long contexts (split across workgroups on a GPU), then
 	// the sub-norm a backend may fuse with it.
