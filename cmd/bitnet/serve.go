@@ -59,6 +59,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err := gf.validate(); err != nil {
 		return err
 	}
+	// The defaults of requests go to the sampler: no NaN or infinity.
+	var pe *server.ParamError
+	if err := gf.params().Validate(); errors.As(err, &pe) {
+		return usageErrorf("--%s %g: must be %s", strings.ReplaceAll(pe.Field, "_", "-"), pe.Value, pe.Want)
+	}
 	if *port < 0 || *port > 65535 {
 		return usageErrorf("--port %d: want 0 to 65535", *port)
 	}

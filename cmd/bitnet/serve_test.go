@@ -107,6 +107,15 @@ func TestServeFlagErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, %s; want 2 and %q", c.args, code, errs, c.msg)
 		}
 	}
+	// Defaults of requests that the sampler cannot use are refused before
+	// the model is loaded.
+	for _, c := range [][2]string{{"--temperature", "NaN"}, {"--temperature", "+Inf"}, {"--temperature", "1e-40"},
+		{"--top-p", "NaN"}, {"--min-p", "NaN"}, {"--repeat-penalty", "Inf"}, {"--repeat-penalty", "NaN"}} {
+		_, errs, code := bitnet(t, "serve", "--model", "/nonexistent.gguf", "--port", "0", c[0], c[1])
+		if code != 2 || !strings.Contains(errs, c[0]+" ") || !strings.Contains(errs, "must be") {
+			t.Errorf("%s %s: exit %d, %s; want 2 and an error naming the flag", c[0], c[1], code, errs)
+		}
+	}
 	if _, errs, code := bitnet(t, "serve", "--model", "/nonexistent.gguf", "--port", "0"); code != 1 || !strings.Contains(errs, "nonexistent") {
 		t.Errorf("missing model: exit %d: %s", code, errs)
 	}

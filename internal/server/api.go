@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"bitnet/engine/tokenizer"
@@ -66,6 +66,13 @@ func decodeJSON(r *http.Request, v any) error {
 		switch {
 		case errors.As(err, &mbe):
 			return &badRequest{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body larger than %d bytes", mbe.Limit)}
+		case errors.As(err, &te) && te.Field != "" && strings.HasPrefix(te.Value, "number "):
+			// A number the field's type cannot hold: 1e999 (which would be
+			// an infinity), 1.5 or 1e30 for an integer.
+			if k := te.Type.Kind(); k == reflect.Float32 || k == reflect.Float64 {
+				return badf("invalid JSON: field %q: %s is out of range", te.Field, te.Value)
+			}
+			return badf("invalid JSON: field %q must be an integer in range, not %s", te.Field, te.Value)
 		case errors.As(err, &te) && te.Field != "":
 			return badf("invalid JSON: field %q must be %s, not %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
 		case errors.As(err, &te):
@@ -117,13 +124,13 @@ func (req *completionRequest) params(def Params) (Params, error) {
 		p.MaxTokens = *maxTokens
 	}
 	if v := req.Temperature; v != nil {
-		if *v < 0 || *v > 2 || math.IsNaN(*v) {
-			return p, badf("temperature must be between 0 and 2 (got %g)", *v)
+		if !(*v == 0 || *v >= MinTemperature && *v <= 2) {
+			return p, badf("temperature must be 0 (greedy) or between %g and 2 (got %g)", MinTemperature, *v)
 		}
 		p.Temperature = *v
 	}
 	if v := req.TopP; v != nil {
-		if *v < 0 || *v > 1 || math.IsNaN(*v) {
+		if !(*v >= 0 && *v <= 1) {
 			return p, badf("top_p must be between 0 and 1 (got %g)", *v)
 		}
 		p.TopP = *v
@@ -135,14 +142,14 @@ func (req *completionRequest) params(def Params) (Params, error) {
 		p.TopK = *v
 	}
 	if v := req.MinP; v != nil {
-		if *v < 0 || *v > 1 || math.IsNaN(*v) {
+		if !(*v >= 0 && *v <= 1) {
 			return p, badf("min_p must be between 0 and 1 (got %g)", *v)
 		}
 		p.MinP = *v
 	}
 	if v := req.RepeatPenalty; v != nil {
-		if *v <= 0 || math.IsNaN(*v) {
-			return p, badf("repeat_penalty must be positive (got %g)", *v)
+		if !(*v >= MinRepeatPenalty && *v <= MaxRepeatPenalty) {
+			return p, badf("repeat_penalty must be between %g and %g (got %g)", MinRepeatPenalty, MaxRepeatPenalty, *v)
 		}
 		p.RepeatPenalty = *v
 	}

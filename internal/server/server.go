@@ -54,6 +54,9 @@ func New(o Options) (*Server, error) {
 	if o.Tokenizer == nil || len(o.Sessions) == 0 {
 		return nil, errors.New("server: a tokenizer and at least one session are needed")
 	}
+	if err := o.Defaults.Validate(); err != nil {
+		return nil, fmt.Errorf("server: default %w", err)
+	}
 	if o.MaxBody <= 0 {
 		o.MaxBody = DefaultMaxBody
 	}

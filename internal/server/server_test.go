@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -442,6 +444,22 @@ func TestRequestErrors(t *testing.T) {
 		{"/v1/completions", `{"prompt": "a", "min_p": -1}`, "min_p", 400},
 		{"/v1/completions", `{"prompt": "a", "repeat_penalty": 0}`, "repeat_penalty", 400},
 		{"/v1/completions", `{"prompt": "a", "n": 2}`, "n must be 1", 400},
+		// Sampling values the sampler's float32 arithmetic cannot use:
+		// numbers beyond float64 (JSON has no NaN or infinity; Go's decoder
+		// refuses 1e999 rather than make it +Inf) and values whose quotients
+		// overflow.
+		{"/v1/completions", `{"prompt": "a", "temperature": NaN}`, "invalid JSON", 400},
+		{"/v1/completions", `{"prompt": "a", "temperature": "NaN"}`, `field "temperature" must be a number`, 400},
+		{"/v1/completions", `{"prompt": "a", "temperature": 1e999}`, `field "temperature": number 1e999 is out of range`, 400},
+		{"/v1/completions", `{"prompt": "a", "top_p": -1e999}`, `field "top_p": number -1e999 is out of range`, 400},
+		{"/v1/completions", `{"prompt": "a", "min_p": 1e400}`, `field "min_p": number 1e400 is out of range`, 400},
+		{"/v1/completions", `{"prompt": "a", "repeat_penalty": 1e999}`, `field "repeat_penalty": number 1e999 is out of range`, 400},
+		{"/v1/completions", `{"prompt": "a", "temperature": 1e-40}`, "temperature must be 0 (greedy) or between 1e-06 and 2 (got 1e-40)", 400},
+		{"/v1/completions", `{"prompt": "a", "repeat_penalty": 1e300}`, "repeat_penalty must be between 1e-06 and 1e+06 (got 1e+300)", 400},
+		{"/v1/completions", `{"prompt": "a", "repeat_penalty": 1e-300}`, "repeat_penalty must be between 1e-06 and 1e+06 (got 1e-300)", 400},
+		{"/v1/completions", `{"prompt": "a", "max_tokens": 1e999}`, `field "max_tokens" must be an integer in range, not number 1e999`, 400},
+		{"/v1/completions", `{"prompt": "a", "max_tokens": 2.5}`, `field "max_tokens" must be an integer in range, not number 2.5`, 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "top_p": 1e999}`, `field "top_p": number 1e999 is out of range`, 400},
 		{"/v1/completions", `{"prompt": "a", "stop": 3}`, "stop", 400},
 		{"/v1/completions", `{"prompt": "a", "stream": "yes"}`, "stream", 400},
 		{"/v1/completions", fmt.Sprintf(`{"prompt": %q}`, long), "context holds 256", 400},
@@ -595,5 +613,43 @@ func TestContextLimit(t *testing.T) {
 	_, r, raw = post(t, ts, "/v1/completions", map[string]any{"prompt": "Once upon a time", "max_tokens": 0})
 	if len(r.Choices) != 1 || r.Choices[0].Text != "" || r.Usage.CompletionTokens != 0 {
 		t.Errorf("max_tokens 0: %s", raw)
+	}
+}
+
+// TestDefaultsMustBeFinite: New refuses defaults that would reach the sampler
+// as NaN, an infinity or an overflowing divisor, naming the option.
+func TestDefaultsMustBeFinite(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	st, err := md.m.NewState(md.ref.NCtx, engine.DefaultBatch, gguf.F16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := []*Session{NewSession(st, md.tok)}
+	set := map[string]func(*Params, float64){
+		"temperature":    func(p *Params, v float64) { p.Temperature = v },
+		"top_p":          func(p *Params, v float64) { p.TopP = v },
+		"min_p":          func(p *Params, v float64) { p.MinP = v },
+		"repeat_penalty": func(p *Params, v float64) { p.RepeatPenalty = v },
+	}
+	for field, f := range set {
+		bad := []float64{math.NaN(), math.Inf(1), math.Inf(-1)}
+		if field == "temperature" || field == "repeat_penalty" {
+			bad = append(bad, 1e-40) // a float32 denormal: logits divided by it overflow
+		}
+		for _, v := range bad {
+			p := DefaultParams
+			f(&p, v)
+			_, err := New(Options{Tokenizer: md.tok, Sessions: sessions, Defaults: p})
+			var pe *ParamError
+			if !errors.As(err, &pe) || pe.Field != field || !strings.Contains(err.Error(), field) {
+				t.Errorf("%s = %g: New returned %v, want an error naming %s", field, v, err, field)
+			}
+		}
+	}
+	// Greedy, no penalty and the defaults are fine.
+	for _, p := range []Params{DefaultParams, {Temperature: 0, RepeatPenalty: 0, Seed: -1}} {
+		if _, err := New(Options{Tokenizer: md.tok, Sessions: sessions, Defaults: p}); err != nil {
+			t.Errorf("%+v: %v", p, err)
+		}
 	}
 }
