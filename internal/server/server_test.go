@@ -64,6 +64,32 @@ func storiesPath(t testing.TB) string {
 // newServer serves md with slots KV cache slots.
 func newServer(t testing.TB, md *model, slots int, def Params) *httptest.Server {
 	t.Helper()
+	_, ts, _ := newLoggedServer(t, md, slots, def, nil)
+	return ts
+}
+
+// syncBuffer collects the log of handlers for the test to read.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// newLoggedServer is newServer returning the Server and its log; wrap, if
+// set, gives the handler that serves in its place.
+func newLoggedServer(t testing.TB, md *model, slots int, def Params, wrap func(*Server) http.Handler) (*Server, *httptest.Server, *syncBuffer) {
+	t.Helper()
 	var sessions []*Session
 	for range slots {
 		st, err := md.m.NewState(md.ref.NCtx, engine.DefaultBatch, gguf.F16)
@@ -72,14 +98,19 @@ func newServer(t testing.TB, md *model, slots int, def Params) *httptest.Server 
 		}
 		sessions = append(sessions, NewSession(st, md.tok))
 	}
+	logs := &syncBuffer{}
 	s, err := New(Options{Model: "tiny", Tokenizer: md.tok, Sessions: sessions, Defaults: def,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(s)
+	var h http.Handler = s
+	if wrap != nil {
+		h = wrap(s)
+	}
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return ts
+	return s, ts, logs
 }
 
 // greedy is what the engine generates for prompt, decoded as bitnet run
