@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,7 +24,7 @@ import (
 func init() {
 	register(&command{
 		name:  "serve",
-		usage: "serve --model M [--host 127.0.0.1] [--port 8080] [--parallel N] [--alias NAME] [--temperature T ...: defaults of requests] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan]",
+		usage: "serve --model M [--host 127.0.0.1] [--port 8080] [--parallel N] [--alias NAME] [--api-key KEY] [--temperature T ...: defaults of requests] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan]",
 		short: "Serve the model over HTTP with OpenAI-compatible endpoints (/v1/completions, /v1/chat/completions, /v1/models, /health, /tokenize, /detokenize).",
 		run:   runServe,
 	})
@@ -71,8 +72,14 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	parallel := fs.Int("parallel", 1, "KV cache slots, each holding one conversation (requests run one at a time)")
 	alias := fs.String("alias", "", "model name reported to clients (default: the file name)")
 	maxBody := fs.Int64("max-body", server.DefaultMaxBody, "largest request body in bytes")
+	apiKey := fs.String("api-key", "", "require the header \"Authorization: Bearer KEY\" of requests but GET /health (default $BITNET_API_KEY)")
 	if err := parseNoArgs(fs, args, ""); err != nil {
 		return err
+	}
+	keyGiven := false
+	fs.Visit(func(f *flag.Flag) { keyGiven = keyGiven || f.Name == "api-key" })
+	if !keyGiven {
+		*apiKey = os.Getenv("BITNET_API_KEY")
 	}
 	if err := gf.validate(); err != nil {
 		return err
@@ -133,7 +140,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		defaults.MaxTokens = -1
 	}
 	srv, err := server.New(server.Options{Model: name, Tokenizer: l.tok, Sessions: sessions,
-		Defaults: defaults, MaxBody: *maxBody, Logger: log})
+		Defaults: defaults, MaxBody: *maxBody, Logger: log, APIKey: *apiKey})
 	if err != nil {
 		return err
 	}
@@ -141,7 +148,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	sigc, stopSignals := serveSignals()
 	defer stopSignals()
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	log.Info("listening", "url", "http://"+ln.Addr().String(), "model", name, "ctx", l.state.NCtx, "slots", *parallel)
+	log.Info("listening", "url", "http://"+ln.Addr().String(), "model", name, "ctx", l.state.NCtx, "slots", *parallel,
+		"api_key", *apiKey != "")
 	if serveListening != nil {
 		serveListening(ln.Addr().String())
 	}

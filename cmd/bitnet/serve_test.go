@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -232,5 +233,49 @@ func TestServePortInUse(t *testing.T) {
 	want := "cannot listen on 127.0.0.1:" + port + ": the address is already in use"
 	if code != 1 || !strings.Contains(errs, want) || strings.Contains(errs, "nonexistent") {
 		t.Errorf("exit %d: %s\nwant 1 and %q", code, errs, want)
+	}
+}
+
+// TestServeAPIKey: --api-key, or $BITNET_API_KEY without it, makes requests
+// but /health need "Authorization: Bearer KEY".
+func TestServeAPIKey(t *testing.T) {
+	model := storiesModel(t)
+	status := func(url, path, key string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url+path, nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		env  string
+		args []string
+		key  string // the key in force; "": none
+	}{
+		{"", []string{"--api-key", "flag-key"}, "flag-key"},
+		{"env-key", nil, "env-key"},
+		{"env-key", []string{"--api-key", "flag-key"}, "flag-key"},
+		{"env-key", []string{"--api-key", ""}, ""},
+		{"", nil, ""},
+	} {
+		t.Setenv("BITNET_API_KEY", c.env)
+		url, stop := startServe(t, append([]string{"--model", model, "--backend", "cpu"}, c.args...)...)
+		got := []int{status(url, "/v1/models", ""), status(url, "/v1/models", "wrong"), status(url, "/v1/models", c.key), status(url, "/health", "")}
+		want := []int{401, 401, 200, 200}
+		if c.key == "" {
+			want = []int{200, 200, 200, 200}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("BITNET_API_KEY=%q %q: /v1/models without, with a wrong and with the key, /health: %v, want %v", c.env, c.args, got, want)
+		}
+		if code, errs := stop(); code != 0 || strings.Contains(errs, c.key) && c.key != "" {
+			t.Errorf("exit %d; the log must not show the key:\n%s", code, errs)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +31,9 @@ type Options struct {
 	Defaults Params       // options of requests that leave them out
 	MaxBody  int64        // request body limit; 0: DefaultMaxBody
 	Logger   *slog.Logger // nil: slog.Default()
+	// APIKey, if set, is required of every request but GET /health, as
+	// the header "Authorization: Bearer APIKey"; others get 401.
+	APIKey string
 }
 
 // Server is an http.Handler with OpenAI-compatible endpoints:
@@ -43,6 +48,7 @@ type Server struct {
 	o       Options
 	mux     *http.ServeMux
 	created int64
+	keyHash *[sha256.Size]byte // of Options.APIKey; nil: no key
 
 	sem  chan struct{} // held by the request that is generating
 	mu   sync.Mutex    // guards lru
@@ -81,6 +87,10 @@ func New(o Options) (*Server, error) {
 	s := &Server{o: o, mux: http.NewServeMux(), created: time.Now().Unix(),
 		sem: make(chan struct{}, 1), lru: make([]int64, len(o.Sessions)),
 		idle: make(chan struct{}), gens: map[int64]context.CancelCauseFunc{}}
+	if o.APIKey != "" {
+		h := sha256.Sum256([]byte(o.APIKey))
+		s.keyHash = &h
+	}
 	s.route("POST", "/v1/completions", s.completions)
 	s.route("POST", "/v1/chat/completions", s.chatCompletions)
 	s.route("GET", "/v1/models", s.models)
@@ -237,7 +247,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.o.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
 			"bytes", sw.bytes, "ms", time.Since(t0).Milliseconds(), "remote", r.RemoteAddr)
 	}()
+	if r.URL.Path != "/health" && !s.authorized(r) {
+		sw.Header().Set("WWW-Authenticate", `Bearer realm="bitnet"`)
+		writeErrorCode(sw, http.StatusUnauthorized, "invalid_api_key",
+			"missing or incorrect API key: send the header Authorization: Bearer <key>")
+		return
+	}
 	s.mux.ServeHTTP(sw, r)
+}
+
+// authorized reports whether r carries the API key, if one is required.
+// The hashes make the comparison's time independent of the key and of
+// its length.
+func (s *Server) authorized(r *http.Request) bool {
+	if s.keyHash == nil {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	const scheme = "bearer "
+	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(h[len(scheme):])))
+	return subtle.ConstantTimeCompare(got[:], s.keyHash[:]) == 1
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -247,12 +279,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
+	writeErrorCode(w, status, nil, msg)
+}
+
+// writeErrorCode writes an error with a code (OpenAI's "invalid_api_key");
+// nil is written as null.
+func writeErrorCode(w http.ResponseWriter, status int, code any, msg string) {
 	var e apiError
 	e.Error.Message = msg
 	e.Error.Type = "invalid_request_error"
 	if status >= 500 {
 		e.Error.Type = "server_error"
 	}
+	e.Error.Code = code
 	writeJSON(w, status, e)
 }
 

@@ -90,6 +90,12 @@ func (b *syncBuffer) String() string {
 // set, gives the handler that serves in its place.
 func newLoggedServer(t testing.TB, md *model, slots int, def Params, wrap func(*Server) http.Handler) (*Server, *httptest.Server, *syncBuffer) {
 	t.Helper()
+	return newServerOptions(t, md, slots, Options{Defaults: def}, wrap)
+}
+
+// newServerOptions is newLoggedServer with more options.
+func newServerOptions(t testing.TB, md *model, slots int, o Options, wrap func(*Server) http.Handler) (*Server, *httptest.Server, *syncBuffer) {
+	t.Helper()
 	var sessions []*Session
 	for range slots {
 		st, err := md.m.NewState(md.ref.NCtx, engine.DefaultBatch, gguf.F16)
@@ -99,8 +105,9 @@ func newLoggedServer(t testing.TB, md *model, slots int, def Params, wrap func(*
 		sessions = append(sessions, NewSession(st, md.tok))
 	}
 	logs := &syncBuffer{}
-	s, err := New(Options{Model: "tiny", Tokenizer: md.tok, Sessions: sessions, Defaults: def,
-		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	o.Model, o.Tokenizer, o.Sessions = "tiny", md.tok, sessions
+	o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -681,6 +688,66 @@ func TestDefaultsMustBeFinite(t *testing.T) {
 	for _, p := range []Params{DefaultParams, {Temperature: 0, RepeatPenalty: 0, Seed: -1}} {
 		if _, err := New(Options{Tokenizer: md.tok, Sessions: sessions, Defaults: p}); err != nil {
 			t.Errorf("%+v: %v", p, err)
+		}
+	}
+}
+
+// TestAPIKey: with an API key, requests but GET /health need it as a bearer
+// token; others get 401 in OpenAI's error shape.
+func TestAPIKey(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	const key = "sk-test-123"
+	_, ts, _ := newServerOptions(t, md, 1, Options{Defaults: DefaultParams, APIKey: key}, nil)
+	for _, c := range []struct {
+		method, path, auth string
+		status             int
+	}{
+		{"POST", "/v1/completions", "", 401},
+		{"POST", "/v1/completions", "Bearer wrong", 401},
+		{"POST", "/v1/completions", "Bearer " + key + "x", 401},
+		{"POST", "/v1/completions", "Bearer sk-test-12", 401},
+		{"POST", "/v1/completions", key, 401},
+		{"POST", "/v1/completions", "Basic " + key, 401},
+		{"POST", "/v1/completions", "Bearer " + key, 200},
+		{"POST", "/v1/completions", "bearer " + key, 200},
+		{"POST", "/v1/chat/completions", "", 401},
+		{"POST", "/v1/chat/completions", "Bearer " + key, 200},
+		{"GET", "/v1/models", "", 401},
+		{"GET", "/v1/models", "Bearer " + key, 200},
+		{"POST", "/tokenize", "", 401},
+		{"POST", "/detokenize", "", 401},
+		{"GET", "/v1/nothing", "", 401},
+		{"GET", "/health", "", 200},
+		{"GET", "/health", "Bearer wrong", 200},
+	} {
+		body := `{"prompt": "Once", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]}`
+		req, _ := http.NewRequest(c.method, ts.URL+c.path, strings.NewReader(body))
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%s %s with %q: %d %s, want %d", c.method, c.path, c.auth, resp.StatusCode, raw, c.status)
+			continue
+		}
+		if c.status != 401 {
+			continue
+		}
+		var e struct {
+			Error struct {
+				Message string `json:"message"`
+				Type    string `json:"type"`
+				Code    string `json:"code"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(raw, &e); err != nil || e.Error.Type != "invalid_request_error" || e.Error.Code != "invalid_api_key" ||
+			!strings.Contains(e.Error.Message, "API key") || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s %s with %q: %s (WWW-Authenticate %q), want OpenAI's invalid_api_key error", c.method, c.path, c.auth, raw, resp.Header.Get("WWW-Authenticate"))
 		}
 	}
 }
