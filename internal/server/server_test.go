@@ -498,6 +498,25 @@ func TestRequestErrors(t *testing.T) {
 		{"/v1/completions", `{"prompt": "a", "max_tokens": 1e999}`, `field "max_tokens" must be an integer in range, not number 1e999`, 400},
 		{"/v1/completions", `{"prompt": "a", "max_tokens": 2.5}`, `field "max_tokens" must be an integer in range, not number 2.5`, 400},
 		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "top_p": 1e999}`, `field "top_p": number 1e999 is out of range`, 400},
+		{"/v1/completions", `{"prompt": "a", "n": 0}`, "n must be 1", 400},
+		// OpenAI's fields that the server does not implement.
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": {"name": "f"}}]}`, "tools is not supported", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "tool_choice": "auto"}`, `tool_choice is not supported (got "auto")`, 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "functions": [{"name": "f"}]}`, "functions is not supported", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "function_call": "auto"}`, "function_call is not supported", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_object"}}`, `response_format is not supported (got {"type":"json_object"})`, 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}}`, "response_format is not supported", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "logprobs": true}`, "logprobs is not supported (got true)", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "top_logprobs": 3}`, "top_logprobs is not supported (got 3)", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "n": 3}`, "n must be 1 (got 3)", 400},
+		{"/v1/completions", `{"prompt": "a", "logprobs": 5}`, "logprobs is not supported (got 5)", 400},
+		{"/v1/completions", `{"prompt": "a", "logit_bias": {"50256": -100}}`, "logit_bias is not supported", 400},
+		{"/v1/completions", `{"prompt": "a", "frequency_penalty": 0.5}`, "frequency_penalty is not supported (got 0.5)", 400},
+		{"/v1/completions", `{"prompt": "a", "frequency_penalty": 1e999}`, "frequency_penalty is not supported (got 1e999)", 400},
+		{"/v1/completions", `{"prompt": "a", "presence_penalty": -1}`, "presence_penalty is not supported (got -1)", 400},
+		{"/v1/completions", `{"prompt": "a", "echo": true}`, "echo is not supported", 400},
+		{"/v1/completions", `{"prompt": "a", "best_of": 2}`, "best_of is not supported (got 2)", 400},
+		{"/v1/completions", `{"prompt": "a", "suffix": "end"}`, "suffix is not supported", 400},
 		{"/v1/completions", `{"prompt": "a", "stop": 3}`, "stop", 400},
 		{"/v1/completions", `{"prompt": "a", "stream": "yes"}`, "stream", 400},
 		{"/v1/completions", fmt.Sprintf(`{"prompt": %q}`, long), "context holds 256", 400},
@@ -749,5 +768,26 @@ func TestAPIKey(t *testing.T) {
 			!strings.Contains(e.Error.Message, "API key") || resp.Header.Get("WWW-Authenticate") == "" {
 			t.Errorf("%s %s with %q: %s (WWW-Authenticate %q), want OpenAI's invalid_api_key error", c.method, c.path, c.auth, raw, resp.Header.Get("WWW-Authenticate"))
 		}
+	}
+}
+
+// TestInertFieldsAccepted: OpenAI's fields that the server does not
+// implement are accepted when they ask for nothing, and change nothing.
+func TestInertFieldsAccepted(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	ts := newServer(t, md, 1, DefaultParams)
+	want := md.greedy(t, "Once upon a time", 20)
+	body := map[string]any{"prompt": "Once upon a time", "max_tokens": 20, "temperature": 0,
+		"n": 1, "tools": []any{}, "tool_choice": "none", "functions": []any{}, "function_call": "none",
+		"response_format": map[string]string{"type": "text"}, "logprobs": false, "top_logprobs": 0,
+		"logit_bias": map[string]any{}, "frequency_penalty": 0, "presence_penalty": 0.0, "echo": false,
+		"best_of": 1, "suffix": "", "user": "someone"}
+	code, r, raw := post(t, ts, "/v1/completions", body)
+	if code != 200 || r.Choices[0].Text != want {
+		t.Fatalf("%d %s, want %q", code, raw, want)
+	}
+	code, r, raw = post(t, ts, "/v1/completions", `{"prompt": "Once upon a time", "max_tokens": 20, "temperature": 0, "frequency_penalty": -0.0, "presence_penalty": 0e0, "logprobs": null, "response_format": { "type" : "text" }}`)
+	if code != 200 || r.Choices[0].Text != want {
+		t.Fatalf("%d %s, want %q", code, raw, want)
 	}
 }
