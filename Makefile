@@ -24,7 +24,7 @@ run: build
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race -short ./engine/... ./cpu/ ./gguf/
+	$(GO) test -count=1 -race -short ./engine/... ./cpu/ ./gguf/ ./internal/server/
 	$(GO) test -count=1 -short -tags noasm ./cpu/... ./engine/
 
 test-short:

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,23 +24,41 @@ import (
 func init() {
 	register(&command{
 		name:  "serve",
-		usage: "serve --model M [--host 127.0.0.1] [--port 8080] [--parallel N] [--alias NAME] [--temperature T ...: defaults of requests] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan]",
+		usage: "serve --model M [--host 127.0.0.1] [--port 8080] [--parallel N] [--alias NAME] [--api-key KEY] [--temperature T ...: defaults of requests] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan]",
 		short: "Serve the model over HTTP with OpenAI-compatible endpoints (/v1/completions, /v1/chat/completions, /v1/models, /health, /tokenize, /detokenize).",
 		run:   runServe,
 	})
 }
 
-// serveContext returns the context whose end shuts the server down; tests
-// replace it.
-var serveContext = func() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+// serveSignals returns the channel of the signals that stop the server and
+// a function that stops their delivery; tests replace it.
+var serveSignals = func() (<-chan os.Signal, func()) {
+	c := make(chan os.Signal, 2)
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	return c, func() { signal.Stop(c) }
 }
+
+// serveExit ends the process at a second signal; tests replace it.
+var serveExit = os.Exit
 
 // serveListening, if set, is told the address the server listens on.
 var serveListening func(addr string)
 
-// shutdownTimeout bounds how long running requests may take to finish.
-const shutdownTimeout = 30 * time.Second
+// serveStopping, if set, is called when the server has begun to shut down
+// and a second signal would end the process.
+var serveStopping func()
+
+// shutdownTimeout bounds how long the connections of stopped requests may
+// take to finish their responses before they are closed.
+const shutdownTimeout = 10 * time.Second
+
+// signalExit is the conventional exit status of a process ended by sig.
+func signalExit(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok && s == syscall.SIGTERM {
+		return 128 + 15
+	}
+	return 128 + 2 // SIGINT
+}
 
 func runServe(args []string, stdout, stderr io.Writer) error {
 	c := commands["serve"]
@@ -53,11 +72,22 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	parallel := fs.Int("parallel", 1, "KV cache slots, each holding one conversation (requests run one at a time)")
 	alias := fs.String("alias", "", "model name reported to clients (default: the file name)")
 	maxBody := fs.Int64("max-body", server.DefaultMaxBody, "largest request body in bytes")
+	apiKey := fs.String("api-key", "", "require the header \"Authorization: Bearer KEY\" of requests but GET /health (default $BITNET_API_KEY)")
 	if err := parseNoArgs(fs, args, ""); err != nil {
 		return err
 	}
+	keyGiven := false
+	fs.Visit(func(f *flag.Flag) { keyGiven = keyGiven || f.Name == "api-key" })
+	if !keyGiven {
+		*apiKey = os.Getenv("BITNET_API_KEY")
+	}
 	if err := gf.validate(); err != nil {
 		return err
+	}
+	// The defaults of requests go to the sampler: no NaN or infinity.
+	var pe *server.ParamError
+	if err := gf.params().Validate(); errors.As(err, &pe) {
+		return usageErrorf("--%s %g: must be %s", strings.ReplaceAll(pe.Field, "_", "-"), pe.Value, pe.Want)
 	}
 	if *port < 0 || *port > 65535 {
 		return usageErrorf("--port %d: want 0 to 65535", *port)
@@ -68,11 +98,25 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if *maxBody <= 0 {
 		return usageErrorf("--max-body %d must be positive", *maxBody)
 	}
+	if err := mf.validate(); err != nil {
+		return err
+	}
 	log := slog.Default()
+	// Listen before loading the model: a port in use is reported at once.
+	addr := net.JoinHostPort(*host, strconv.Itoa(*port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cannot listen on %s: the address is already in use (is another server running? choose another --port)", addr)
+		}
+		return fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	defer ln.Close()
 	l, err := mf.open(true)
 	if err != nil {
 		return err
 	}
+	// Closes the model: it runs only once no handler can use it.
 	defer l.Close()
 
 	sessions := []*server.Session{server.NewSession(l.state, l.tok)}
@@ -96,39 +140,62 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		defaults.MaxTokens = -1
 	}
 	srv, err := server.New(server.Options{Model: name, Tokenizer: l.tok, Sessions: sessions,
-		Defaults: defaults, MaxBody: *maxBody, Logger: log})
+		Defaults: defaults, MaxBody: *maxBody, Logger: log, APIKey: *apiKey})
 	if err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
-	if err != nil {
-		return err
-	}
-	ctx, stop := serveContext()
-	defer stop()
+	sigc, stopSignals := serveSignals()
+	defer stopSignals()
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	addr := ln.Addr().String()
-	log.Info("listening", "url", "http://"+addr, "model", name, "ctx", l.state.NCtx, "slots", *parallel)
+	log.Info("listening", "url", "http://"+ln.Addr().String(), "model", name, "ctx", l.state.NCtx, "slots", *parallel,
+		"api_key", *apiKey != "")
 	if serveListening != nil {
-		serveListening(addr)
+		serveListening(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	var sig os.Signal
 	select {
 	case err := <-errc:
-		return err
-	case <-ctx.Done():
+		// The listener failed: end the handlers before the model closes.
+		hs.Close()
+		srv.Shutdown(context.Background())
+		return fmt.Errorf("serve: %w", err)
+	case sig = <-sigc:
 	}
-	log.Info("shutting down: finishing running requests", "timeout", shutdownTimeout)
+	log.Info("shutting down: stopping running generations (a second signal exits at once)", "signal", sig.String())
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case sig := <-sigc:
+			log.Warn("second signal: exiting now", "signal", sig.String())
+			serveExit(signalExit(sig))
+		case <-done:
+		}
+	}()
+	if serveStopping != nil {
+		serveStopping()
+	}
+	// Stop the generations and wait for the handlers while the HTTP server
+	// stops accepting and finishes the responses; a connection that does
+	// not take its response in time is closed, which ends its handler.
+	drained := make(chan struct{})
+	go func() {
+		srv.Shutdown(context.Background())
+		close(drained)
+	}()
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("closing the connections still open", "err", err)
 		hs.Close()
-		return fmt.Errorf("shutdown: %w", err)
 	}
+	// Never close the model while a handler may still use it.
+	<-drained
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+		return fmt.Errorf("serve: %w", err)
 	}
 	log.Info("server stopped")
 	return nil

@@ -1,46 +1,72 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 )
 
 // startServe runs bitnet serve on a free loopback port and returns its URL
-// and a function that stops it and returns the exit status and stderr.
+// and a function that stops it (as SIGINT does) and returns the exit status
+// and stderr.
 func startServe(t *testing.T, args ...string) (string, func() (int, string)) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	oldCtx, oldListen := serveContext, serveListening
+	return startServeSignals(t, make(chan os.Signal, 1), args...)
+}
+
+// startServeSignals is startServe with the channel the server's signals
+// come from.
+func startServeSignals(t *testing.T, sigc chan os.Signal, args ...string) (string, func() (int, string)) {
+	t.Helper()
+	oldSignals, oldListen := serveSignals, serveListening
 	addrc := make(chan string, 1)
-	serveContext = func() (context.Context, context.CancelFunc) { return ctx, cancel }
+	serveSignals = func() (<-chan os.Signal, func()) { return sigc, func() {} }
 	serveListening = func(addr string) { addrc <- addr }
-	var errb bytes.Buffer
+	var errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(append([]string{"serve", "--host", "127.0.0.1", "--port", "0"}, args...), io.Discard, &errb)
 	}()
 	stop := func() (int, string) {
-		cancel()
+		sigc <- os.Interrupt
 		code := <-done
-		serveContext, serveListening = oldCtx, oldListen
+		serveSignals, serveListening = oldSignals, oldListen
 		return code, errb.String()
 	}
 	select {
 	case addr := <-addrc:
 		return "http://" + addr, stop
 	case code := <-done:
-		serveContext, serveListening = oldCtx, oldListen
+		serveSignals, serveListening = oldSignals, oldListen
 		t.Fatalf("serve exited with %d: %s", code, errb.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not start listening")
 	}
 	return "", nil
+}
+
+// syncBuffer is a buffer that serve's goroutines write and the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func TestServeMatchesRun(t *testing.T) {
@@ -107,7 +133,149 @@ func TestServeFlagErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, %s; want 2 and %q", c.args, code, errs, c.msg)
 		}
 	}
+	// Defaults of requests that the sampler cannot use are refused before
+	// the model is loaded.
+	for _, c := range [][2]string{{"--temperature", "NaN"}, {"--temperature", "+Inf"}, {"--temperature", "1e-40"},
+		{"--top-p", "NaN"}, {"--min-p", "NaN"}, {"--repeat-penalty", "Inf"}, {"--repeat-penalty", "NaN"}} {
+		_, errs, code := bitnet(t, "serve", "--model", "/nonexistent.gguf", "--port", "0", c[0], c[1])
+		if code != 2 || !strings.Contains(errs, c[0]+" ") || !strings.Contains(errs, "must be") {
+			t.Errorf("%s %s: exit %d, %s; want 2 and an error naming the flag", c[0], c[1], code, errs)
+		}
+	}
 	if _, errs, code := bitnet(t, "serve", "--model", "/nonexistent.gguf", "--port", "0"); code != 1 || !strings.Contains(errs, "nonexistent") {
 		t.Errorf("missing model: exit %d: %s", code, errs)
+	}
+}
+
+// TestServeShutdownStopsGeneration: a signal stops a running streamed
+// generation at its next token: the stream ends with an error event, and the
+// server exits once the handler has returned.
+func TestServeShutdownStopsGeneration(t *testing.T) {
+	url, stop := startServe(t, "--model", storiesModel(t), "--backend", "cpu", "--ctx-size", "4096")
+	// 4000 tokens take seconds; the signal follows the first.
+	body := `{"prompt": "Once upon a time", "max_tokens": 4000, "temperature": 0, "stream": true}`
+	resp, err := http.Post(url+"/v1/completions", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	var events []string
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			events = append(events, data)
+			break
+		}
+	}
+	type result struct {
+		code int
+		log  string
+	}
+	stopped := make(chan result, 1)
+	go func() {
+		code, log := stop()
+		stopped <- result{code, log}
+	}()
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			events = append(events, data)
+		}
+	}
+	res := <-stopped
+	if res.code != 0 {
+		t.Fatalf("serve exited with %d: %s", res.code, res.log)
+	}
+	n := len(events)
+	if n < 3 || events[n-1] != "[DONE]" || !strings.Contains(events[n-2], "the server is shutting down") {
+		t.Fatalf("the stream ends with %q; want an error event and [DONE]", events[max(0, n-3):])
+	}
+	if n > 1000 {
+		t.Errorf("%d events: the generation was not stopped", n)
+	}
+	i := strings.Index(res.log, "shutting down")
+	j := strings.Index(res.log, "finish=shutdown")
+	k := strings.Index(res.log, "server stopped")
+	if i < 0 || j < i || k < j {
+		t.Errorf("want the log to say shutting down, then finish=shutdown, then server stopped:\n%s", res.log)
+	}
+}
+
+// TestServeSecondSignalExits: a second signal while the server shuts down
+// ends the process at once with status 130.
+func TestServeSecondSignalExits(t *testing.T) {
+	sigc := make(chan os.Signal, 1)
+	exitc := make(chan int, 1)
+	oldExit, oldStopping := serveExit, serveStopping
+	t.Cleanup(func() { serveExit, serveStopping = oldExit, oldStopping })
+	serveExit = func(code int) { exitc <- code }
+	var exited int
+	serveStopping = func() {
+		sigc <- os.Interrupt
+		exited = <-exitc
+	}
+	_, stop := startServeSignals(t, sigc, "--model", storiesModel(t), "--backend", "cpu")
+	_, log := stop()
+	if exited != 130 || !strings.Contains(log, "second signal: exiting now") {
+		t.Errorf("exit status %d, want 130 and the log to say so:\n%s", exited, log)
+	}
+}
+
+// TestServePortInUse: serve binds its port before it loads the model, so a
+// port in use is reported at once (here the model does not even exist).
+func TestServePortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	_, errs, code := bitnet(t, "serve", "--model", "/nonexistent.gguf", "--host", "127.0.0.1", "--port", port)
+	want := "cannot listen on 127.0.0.1:" + port + ": the address is already in use"
+	if code != 1 || !strings.Contains(errs, want) || strings.Contains(errs, "nonexistent") {
+		t.Errorf("exit %d: %s\nwant 1 and %q", code, errs, want)
+	}
+}
+
+// TestServeAPIKey: --api-key, or $BITNET_API_KEY without it, makes requests
+// but /health need "Authorization: Bearer KEY".
+func TestServeAPIKey(t *testing.T) {
+	model := storiesModel(t)
+	status := func(url, path, key string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url+path, nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		env  string
+		args []string
+		key  string // the key in force; "": none
+	}{
+		{"", []string{"--api-key", "flag-key"}, "flag-key"},
+		{"env-key", nil, "env-key"},
+		{"env-key", []string{"--api-key", "flag-key"}, "flag-key"},
+		{"env-key", []string{"--api-key", ""}, ""},
+		{"", nil, ""},
+	} {
+		t.Setenv("BITNET_API_KEY", c.env)
+		url, stop := startServe(t, append([]string{"--model", model, "--backend", "cpu"}, c.args...)...)
+		got := []int{status(url, "/v1/models", ""), status(url, "/v1/models", "wrong"), status(url, "/v1/models", c.key), status(url, "/health", "")}
+		want := []int{401, 401, 200, 200}
+		if c.key == "" {
+			want = []int{200, 200, 200, 200}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("BITNET_API_KEY=%q %q: /v1/models without, with a wrong and with the key, /health: %v, want %v", c.env, c.args, got, want)
+		}
+		if code, errs := stop(); code != 0 || strings.Contains(errs, c.key) && c.key != "" {
+			t.Errorf("exit %d; the log must not show the key:\n%s", code, errs)
+		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 
 	"bitnet/engine/tokenizer"
@@ -15,7 +17,9 @@ import (
 
 // completionRequest is the body of /v1/completions and /v1/chat/completions
 // (OpenAI's fields, plus top_k, min_p and repeat_penalty as llama.cpp
-// accepts them). Unknown fields are ignored.
+// accepts them). OpenAI's fields that the server does not implement are
+// refused unless they ask for nothing (tools: [], n: 1); other unknown fields
+// are ignored.
 type completionRequest struct {
 	Model               string          `json:"model"`
 	Prompt              json.RawMessage `json:"prompt"`
@@ -34,6 +38,77 @@ type completionRequest struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
 	N *int `json:"n"`
+
+	// Not implemented.
+	Tools            json.RawMessage `json:"tools"`
+	ToolChoice       json.RawMessage `json:"tool_choice"`
+	Functions        json.RawMessage `json:"functions"`
+	FunctionCall     json.RawMessage `json:"function_call"`
+	ResponseFormat   json.RawMessage `json:"response_format"`
+	Logprobs         json.RawMessage `json:"logprobs"`
+	TopLogprobs      json.RawMessage `json:"top_logprobs"`
+	LogitBias        json.RawMessage `json:"logit_bias"`
+	FrequencyPenalty json.RawMessage `json:"frequency_penalty"`
+	PresencePenalty  json.RawMessage `json:"presence_penalty"`
+	Echo             json.RawMessage `json:"echo"`
+	BestOf           json.RawMessage `json:"best_of"`
+	Suffix           json.RawMessage `json:"suffix"`
+}
+
+// sameJSON reports whether the compact JSON values a and b are equal: the
+// same text, or numbers of the same value (0, 0.0 and -0).
+func sameJSON(a, b string) bool {
+	if a == b {
+		return true
+	}
+	x, err := strconv.ParseFloat(a, 64)
+	if err != nil {
+		return false
+	}
+	y, err := strconv.ParseFloat(b, 64)
+	return err == nil && x == y
+}
+
+// unsupported refuses the fields the server does not implement unless they
+// are absent or ask for nothing.
+func (req *completionRequest) unsupported() error {
+	for _, f := range []struct {
+		name  string
+		raw   json.RawMessage
+		inert []string // values that ask for nothing
+		why   string
+	}{
+		{"tools", req.Tools, []string{"[]"}, "tool calls are not supported"},
+		{"tool_choice", req.ToolChoice, []string{`"none"`}, "tool calls are not supported"},
+		{"functions", req.Functions, []string{"[]"}, "function calls are not supported"},
+		{"function_call", req.FunctionCall, []string{`"none"`}, "function calls are not supported"},
+		{"response_format", req.ResponseFormat, []string{`{"type":"text"}`}, `only {"type": "text"} is supported`},
+		{"logprobs", req.Logprobs, []string{"false"}, "log probabilities are not supported"},
+		{"top_logprobs", req.TopLogprobs, []string{"0"}, "log probabilities are not supported"},
+		{"logit_bias", req.LogitBias, []string{"{}"}, "logit biases are not supported"},
+		{"frequency_penalty", req.FrequencyPenalty, []string{"0"}, "only 0 is supported (repeat_penalty penalizes repetition)"},
+		{"presence_penalty", req.PresencePenalty, []string{"0"}, "only 0 is supported (repeat_penalty penalizes repetition)"},
+		{"echo", req.Echo, []string{"false"}, "echoing the prompt is not supported"},
+		{"best_of", req.BestOf, []string{"1"}, "only 1 is supported"},
+		{"suffix", req.Suffix, []string{`""`}, "suffixes are not supported"},
+	} {
+		if isNull(f.raw) {
+			continue
+		}
+		var b bytes.Buffer
+		if err := json.Compact(&b, f.raw); err != nil {
+			return badf("invalid JSON in %s: %v", f.name, err)
+		}
+		v := b.String()
+		if slices.ContainsFunc(f.inert, func(w string) bool { return sameJSON(v, w) }) {
+			continue
+		}
+		if len(v) > 40 {
+			v = v[:40] + "..."
+		}
+		return badf("%s is not supported (got %s): %s", f.name, v, f.why)
+	}
+	return nil
 }
 
 type chatMessage struct {
@@ -66,6 +141,13 @@ func decodeJSON(r *http.Request, v any) error {
 		switch {
 		case errors.As(err, &mbe):
 			return &badRequest{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body larger than %d bytes", mbe.Limit)}
+		case errors.As(err, &te) && te.Field != "" && strings.HasPrefix(te.Value, "number "):
+			// A number the field's type cannot hold: 1e999 (which would be
+			// an infinity), 1.5 or 1e30 for an integer.
+			if k := te.Type.Kind(); k == reflect.Float32 || k == reflect.Float64 {
+				return badf("invalid JSON: field %q: %s is out of range", te.Field, te.Value)
+			}
+			return badf("invalid JSON: field %q must be an integer in range, not %s", te.Field, te.Value)
 		case errors.As(err, &te) && te.Field != "":
 			return badf("invalid JSON: field %q must be %s, not %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
 		case errors.As(err, &te):
@@ -105,6 +187,9 @@ func isNull(raw json.RawMessage) bool {
 // params merges a request's options with the defaults and validates them.
 func (req *completionRequest) params(def Params) (Params, error) {
 	p := def
+	if err := req.unsupported(); err != nil {
+		return p, err
+	}
 	p.Stop = append([]string(nil), def.Stop...)
 	maxTokens := req.MaxTokens
 	if req.MaxCompletionTokens != nil {
@@ -117,13 +202,13 @@ func (req *completionRequest) params(def Params) (Params, error) {
 		p.MaxTokens = *maxTokens
 	}
 	if v := req.Temperature; v != nil {
-		if *v < 0 || *v > 2 || math.IsNaN(*v) {
-			return p, badf("temperature must be between 0 and 2 (got %g)", *v)
+		if !(*v == 0 || *v >= MinTemperature && *v <= 2) {
+			return p, badf("temperature must be 0 (greedy) or between %g and 2 (got %g)", MinTemperature, *v)
 		}
 		p.Temperature = *v
 	}
 	if v := req.TopP; v != nil {
-		if *v < 0 || *v > 1 || math.IsNaN(*v) {
+		if !(*v >= 0 && *v <= 1) {
 			return p, badf("top_p must be between 0 and 1 (got %g)", *v)
 		}
 		p.TopP = *v
@@ -135,14 +220,14 @@ func (req *completionRequest) params(def Params) (Params, error) {
 		p.TopK = *v
 	}
 	if v := req.MinP; v != nil {
-		if *v < 0 || *v > 1 || math.IsNaN(*v) {
+		if !(*v >= 0 && *v <= 1) {
 			return p, badf("min_p must be between 0 and 1 (got %g)", *v)
 		}
 		p.MinP = *v
 	}
 	if v := req.RepeatPenalty; v != nil {
-		if *v <= 0 || math.IsNaN(*v) {
-			return p, badf("repeat_penalty must be positive (got %g)", *v)
+		if !(*v >= MinRepeatPenalty && *v <= MaxRepeatPenalty) {
+			return p, badf("repeat_penalty must be between %g and %g (got %g)", MinRepeatPenalty, MaxRepeatPenalty, *v)
 		}
 		p.RepeatPenalty = *v
 	}

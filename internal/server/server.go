@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +31,9 @@ type Options struct {
 	Defaults Params       // options of requests that leave them out
 	MaxBody  int64        // request body limit; 0: DefaultMaxBody
 	Logger   *slog.Logger // nil: slog.Default()
+	// APIKey, if set, is required of every request but GET /health, as
+	// the header "Authorization: Bearer APIKey"; others get 401.
+	APIKey string
 }
 
 // Server is an http.Handler with OpenAI-compatible endpoints:
@@ -42,17 +48,32 @@ type Server struct {
 	o       Options
 	mux     *http.ServeMux
 	created int64
+	keyHash *[sha256.Size]byte // of Options.APIKey; nil: no key
 
 	sem  chan struct{} // held by the request that is generating
 	mu   sync.Mutex    // guards lru
 	lru  []int64       // per session: when it was last used
 	tick int64
+
+	life    sync.Mutex                        // guards the fields below
+	active  int                               // handlers running
+	closing bool                              // Shutdown has begun: new requests get 503
+	idle    chan struct{}                     // closed when closing and no handler runs
+	gens    map[int64]context.CancelCauseFunc // cancel the generations that run or wait
+	genID   int64
 }
+
+// ErrShutdown is the cause of the cancellation of the generations that
+// Shutdown stops.
+var ErrShutdown = errors.New("the server is shutting down")
 
 // New returns a server for o.
 func New(o Options) (*Server, error) {
 	if o.Tokenizer == nil || len(o.Sessions) == 0 {
 		return nil, errors.New("server: a tokenizer and at least one session are needed")
+	}
+	if err := o.Defaults.Validate(); err != nil {
+		return nil, fmt.Errorf("server: default %w", err)
 	}
 	if o.MaxBody <= 0 {
 		o.MaxBody = DefaultMaxBody
@@ -64,7 +85,12 @@ func New(o Options) (*Server, error) {
 		o.Model = "bitnet"
 	}
 	s := &Server{o: o, mux: http.NewServeMux(), created: time.Now().Unix(),
-		sem: make(chan struct{}, 1), lru: make([]int64, len(o.Sessions))}
+		sem: make(chan struct{}, 1), lru: make([]int64, len(o.Sessions)),
+		idle: make(chan struct{}), gens: map[int64]context.CancelCauseFunc{}}
+	if o.APIKey != "" {
+		h := sha256.Sum256([]byte(o.APIKey))
+		s.keyHash = &h
+	}
 	s.route("POST", "/v1/completions", s.completions)
 	s.route("POST", "/v1/chat/completions", s.chatCompletions)
 	s.route("GET", "/v1/models", s.models)
@@ -122,10 +148,92 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// Shutdown stops the server: new requests get 503, the generations that run
+// or wait stop before their next token, and Shutdown waits until no handler
+// runs, or ctx ends (it then returns ctx's error). Once it returns nil, no
+// handler uses the sessions: their states and the model may be closed.
+// Shutdown does not close listeners or connections (http.Server.Shutdown
+// does).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.life.Lock()
+	if !s.closing {
+		s.closing = true
+		if s.active == 0 {
+			close(s.idle)
+		}
+	}
+	for _, cancel := range s.gens {
+		cancel(ErrShutdown)
+	}
+	s.life.Unlock()
+	select {
+	case <-s.idle:
+		return nil
+	default:
+	}
+	select {
+	case <-s.idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// shuttingDown is the error of the requests that Shutdown stops (503).
+func shuttingDown() error {
+	return &badRequest{status: http.StatusServiceUnavailable, msg: ErrShutdown.Error()}
+}
+
+// enter counts a handler in, or reports false during Shutdown.
+func (s *Server) enter() bool {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closing {
+		return false
+	}
+	s.active++
+	return true
+}
+
+// track registers the cancellation of a generation for Shutdown and returns
+// the function that unregisters it.
+func (s *Server) track(cancel context.CancelCauseFunc) (untrack func()) {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closing {
+		cancel(ErrShutdown)
+		return func() {}
+	}
+	s.genID++
+	id := s.genID
+	s.gens[id] = cancel
+	return func() {
+		s.life.Lock()
+		defer s.life.Unlock()
+		delete(s.gens, id)
+	}
+}
+
+// leave counts a handler out.
+func (s *Server) leave() {
+	s.life.Lock()
+	defer s.life.Unlock()
+	s.active--
+	if s.closing && s.active == 0 {
+		close(s.idle)
+	}
+}
+
 // ServeHTTP serves a request, logs it and turns a panic into a 500.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t0 := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
+	if !s.enter() {
+		writeError(sw, http.StatusServiceUnavailable, ErrShutdown.Error())
+		s.o.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "remote", r.RemoteAddr)
+		return
+	}
+	defer s.leave()
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -139,7 +247,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.o.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
 			"bytes", sw.bytes, "ms", time.Since(t0).Milliseconds(), "remote", r.RemoteAddr)
 	}()
+	if r.URL.Path != "/health" && !s.authorized(r) {
+		sw.Header().Set("WWW-Authenticate", `Bearer realm="bitnet"`)
+		writeErrorCode(sw, http.StatusUnauthorized, "invalid_api_key",
+			"missing or incorrect API key: send the header Authorization: Bearer <key>")
+		return
+	}
 	s.mux.ServeHTTP(sw, r)
+}
+
+// authorized reports whether r carries the API key, if one is required.
+// The hashes make the comparison's time independent of the key and of
+// its length.
+func (s *Server) authorized(r *http.Request) bool {
+	if s.keyHash == nil {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	const scheme = "bearer "
+	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(h[len(scheme):])))
+	return subtle.ConstantTimeCompare(got[:], s.keyHash[:]) == 1
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -149,12 +279,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
+	writeErrorCode(w, status, nil, msg)
+}
+
+// writeErrorCode writes an error with a code (OpenAI's "invalid_api_key");
+// nil is written as null.
+func writeErrorCode(w http.ResponseWriter, status int, code any, msg string) {
 	var e apiError
 	e.Error.Message = msg
 	e.Error.Type = "invalid_request_error"
 	if status >= 500 {
 		e.Error.Type = "server_error"
 	}
+	e.Error.Code = code
 	writeJSON(w, status, e)
 }
 
@@ -327,15 +464,21 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, req *completionRequ
 		j.id = fmt.Sprintf("cmpl-%016x", rand.Uint64())
 	}
 
+	// The generation stops when the client goes or the server shuts down.
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	defer s.track(cancel)()
 	select {
 	case s.sem <- struct{}{}:
-	case <-r.Context().Done():
+	case <-ctx.Done():
+		if errors.Is(context.Cause(ctx), ErrShutdown) {
+			return shuttingDown()
+		}
 		return nil // the client has gone while waiting
 	}
 	defer func() { <-s.sem }()
 	sess := s.pick(j.ids)
 
-	ctx := r.Context()
 	var sse *sseWriter
 	onText := func(string) error { return ctx.Err() }
 	if j.stream {
@@ -355,16 +498,33 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, req *completionRequ
 	}
 	res, err := sess.Generate(Request{
 		Prompt: j.ids, Params: j.params, Sampler: j.params.Sampler(j.seed),
-		Decode: j.decode, TrimLeft: j.trimLeft, OnText: onText,
+		Decode: j.decode, TrimLeft: j.trimLeft, OnText: onText, Context: ctx,
 	})
+	// How it ended, for the log: a finish reason, or why it was cut short.
+	outcome := res.FinishReason
+	shutdown := err != nil && errors.Is(context.Cause(ctx), ErrShutdown)
+	switch {
+	case err == nil:
+	case shutdown:
+		outcome = "shutdown"
+	case ctx.Err() != nil, sse != nil && sse.err != nil:
+		outcome = "disconnect"
+	default:
+		outcome = "error"
+	}
 	s.o.Logger.Info("generation", "id", j.id, "prompt_tokens", res.PromptTokens, "cached", res.CachedTokens,
 		"prompt_tps", round1(res.Stats.PromptTPS()), "tokens", len(res.Tokens), "tps", round1(res.Stats.GenTPS()),
-		"finish", res.FinishReason, "seed", j.seed)
+		"finish", outcome, "seed", j.seed)
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case shutdown && sse != nil:
+			sse.sendError(ErrShutdown.Error())
+			return nil
+		case shutdown:
+			return shuttingDown()
+		case outcome == "disconnect":
 			return nil // the client has gone
-		}
-		if sse != nil {
+		case sse != nil:
 			sse.sendError(err.Error())
 			return nil
 		}

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -62,6 +64,38 @@ func storiesPath(t testing.TB) string {
 // newServer serves md with slots KV cache slots.
 func newServer(t testing.TB, md *model, slots int, def Params) *httptest.Server {
 	t.Helper()
+	_, ts, _ := newLoggedServer(t, md, slots, def, nil)
+	return ts
+}
+
+// syncBuffer collects the log of handlers for the test to read.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// newLoggedServer is newServer returning the Server and its log; wrap, if
+// set, gives the handler that serves in its place.
+func newLoggedServer(t testing.TB, md *model, slots int, def Params, wrap func(*Server) http.Handler) (*Server, *httptest.Server, *syncBuffer) {
+	t.Helper()
+	return newServerOptions(t, md, slots, Options{Defaults: def}, wrap)
+}
+
+// newServerOptions is newLoggedServer with more options.
+func newServerOptions(t testing.TB, md *model, slots int, o Options, wrap func(*Server) http.Handler) (*Server, *httptest.Server, *syncBuffer) {
+	t.Helper()
 	var sessions []*Session
 	for range slots {
 		st, err := md.m.NewState(md.ref.NCtx, engine.DefaultBatch, gguf.F16)
@@ -70,14 +104,20 @@ func newServer(t testing.TB, md *model, slots int, def Params) *httptest.Server 
 		}
 		sessions = append(sessions, NewSession(st, md.tok))
 	}
-	s, err := New(Options{Model: "tiny", Tokenizer: md.tok, Sessions: sessions, Defaults: def,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	logs := &syncBuffer{}
+	o.Model, o.Tokenizer, o.Sessions = "tiny", md.tok, sessions
+	o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(s)
+	var h http.Handler = s
+	if wrap != nil {
+		h = wrap(s)
+	}
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return ts
+	return s, ts, logs
 }
 
 // greedy is what the engine generates for prompt, decoded as bitnet run
@@ -442,6 +482,41 @@ func TestRequestErrors(t *testing.T) {
 		{"/v1/completions", `{"prompt": "a", "min_p": -1}`, "min_p", 400},
 		{"/v1/completions", `{"prompt": "a", "repeat_penalty": 0}`, "repeat_penalty", 400},
 		{"/v1/completions", `{"prompt": "a", "n": 2}`, "n must be 1", 400},
+		// Sampling values the sampler's float32 arithmetic cannot use:
+		// numbers beyond float64 (JSON has no NaN or infinity; Go's decoder
+		// refuses 1e999 rather than make it +Inf) and values whose quotients
+		// overflow.
+		{"/v1/completions", `{"prompt": "a", "temperature": NaN}`, "invalid JSON", 400},
+		{"/v1/completions", `{"prompt": "a", "temperature": "NaN"}`, `field "temperature" must be a number`, 400},
+		{"/v1/completions", `{"prompt": "a", "temperature": 1e999}`, `field "temperature": number 1e999 is out of range`, 400},
+		{"/v1/completions", `{"prompt": "a", "top_p": -1e999}`, `field "top_p": number -1e999 is out of range`, 400},
+		{"/v1/completions", `{"prompt": "a", "min_p": 1e400}`, `field "min_p": number 1e400 is out of range`, 400},
+		{"/v1/completions", `{"prompt": "a", "repeat_penalty": 1e999}`, `field "repeat_penalty": number 1e999 is out of range`, 400},
+		{"/v1/completions", `{"prompt": "a", "temperature": 1e-40}`, "temperature must be 0 (greedy) or between 1e-06 and 2 (got 1e-40)", 400},
+		{"/v1/completions", `{"prompt": "a", "repeat_penalty": 1e300}`, "repeat_penalty must be between 1e-06 and 1e+06 (got 1e+300)", 400},
+		{"/v1/completions", `{"prompt": "a", "repeat_penalty": 1e-300}`, "repeat_penalty must be between 1e-06 and 1e+06 (got 1e-300)", 400},
+		{"/v1/completions", `{"prompt": "a", "max_tokens": 1e999}`, `field "max_tokens" must be an integer in range, not number 1e999`, 400},
+		{"/v1/completions", `{"prompt": "a", "max_tokens": 2.5}`, `field "max_tokens" must be an integer in range, not number 2.5`, 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "top_p": 1e999}`, `field "top_p": number 1e999 is out of range`, 400},
+		{"/v1/completions", `{"prompt": "a", "n": 0}`, "n must be 1", 400},
+		// OpenAI's fields that the server does not implement.
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": {"name": "f"}}]}`, "tools is not supported", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "tool_choice": "auto"}`, `tool_choice is not supported (got "auto")`, 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "functions": [{"name": "f"}]}`, "functions is not supported", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "function_call": "auto"}`, "function_call is not supported", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_object"}}`, `response_format is not supported (got {"type":"json_object"})`, 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}}`, "response_format is not supported", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "logprobs": true}`, "logprobs is not supported (got true)", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "top_logprobs": 3}`, "top_logprobs is not supported (got 3)", 400},
+		{"/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "n": 3}`, "n must be 1 (got 3)", 400},
+		{"/v1/completions", `{"prompt": "a", "logprobs": 5}`, "logprobs is not supported (got 5)", 400},
+		{"/v1/completions", `{"prompt": "a", "logit_bias": {"50256": -100}}`, "logit_bias is not supported", 400},
+		{"/v1/completions", `{"prompt": "a", "frequency_penalty": 0.5}`, "frequency_penalty is not supported (got 0.5)", 400},
+		{"/v1/completions", `{"prompt": "a", "frequency_penalty": 1e999}`, "frequency_penalty is not supported (got 1e999)", 400},
+		{"/v1/completions", `{"prompt": "a", "presence_penalty": -1}`, "presence_penalty is not supported (got -1)", 400},
+		{"/v1/completions", `{"prompt": "a", "echo": true}`, "echo is not supported", 400},
+		{"/v1/completions", `{"prompt": "a", "best_of": 2}`, "best_of is not supported (got 2)", 400},
+		{"/v1/completions", `{"prompt": "a", "suffix": "end"}`, "suffix is not supported", 400},
 		{"/v1/completions", `{"prompt": "a", "stop": 3}`, "stop", 400},
 		{"/v1/completions", `{"prompt": "a", "stream": "yes"}`, "stream", 400},
 		{"/v1/completions", fmt.Sprintf(`{"prompt": %q}`, long), "context holds 256", 400},
@@ -595,5 +670,124 @@ func TestContextLimit(t *testing.T) {
 	_, r, raw = post(t, ts, "/v1/completions", map[string]any{"prompt": "Once upon a time", "max_tokens": 0})
 	if len(r.Choices) != 1 || r.Choices[0].Text != "" || r.Usage.CompletionTokens != 0 {
 		t.Errorf("max_tokens 0: %s", raw)
+	}
+}
+
+// TestDefaultsMustBeFinite: New refuses defaults that would reach the sampler
+// as NaN, an infinity or an overflowing divisor, naming the option.
+func TestDefaultsMustBeFinite(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	st, err := md.m.NewState(md.ref.NCtx, engine.DefaultBatch, gguf.F16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := []*Session{NewSession(st, md.tok)}
+	set := map[string]func(*Params, float64){
+		"temperature":    func(p *Params, v float64) { p.Temperature = v },
+		"top_p":          func(p *Params, v float64) { p.TopP = v },
+		"min_p":          func(p *Params, v float64) { p.MinP = v },
+		"repeat_penalty": func(p *Params, v float64) { p.RepeatPenalty = v },
+	}
+	for field, f := range set {
+		bad := []float64{math.NaN(), math.Inf(1), math.Inf(-1)}
+		if field == "temperature" || field == "repeat_penalty" {
+			bad = append(bad, 1e-40) // a float32 denormal: logits divided by it overflow
+		}
+		for _, v := range bad {
+			p := DefaultParams
+			f(&p, v)
+			_, err := New(Options{Tokenizer: md.tok, Sessions: sessions, Defaults: p})
+			var pe *ParamError
+			if !errors.As(err, &pe) || pe.Field != field || !strings.Contains(err.Error(), field) {
+				t.Errorf("%s = %g: New returned %v, want an error naming %s", field, v, err, field)
+			}
+		}
+	}
+	// Greedy, no penalty and the defaults are fine.
+	for _, p := range []Params{DefaultParams, {Temperature: 0, RepeatPenalty: 0, Seed: -1}} {
+		if _, err := New(Options{Tokenizer: md.tok, Sessions: sessions, Defaults: p}); err != nil {
+			t.Errorf("%+v: %v", p, err)
+		}
+	}
+}
+
+// TestAPIKey: with an API key, requests but GET /health need it as a bearer
+// token; others get 401 in OpenAI's error shape.
+func TestAPIKey(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	const key = "sk-test-123"
+	_, ts, _ := newServerOptions(t, md, 1, Options{Defaults: DefaultParams, APIKey: key}, nil)
+	for _, c := range []struct {
+		method, path, auth string
+		status             int
+	}{
+		{"POST", "/v1/completions", "", 401},
+		{"POST", "/v1/completions", "Bearer wrong", 401},
+		{"POST", "/v1/completions", "Bearer " + key + "x", 401},
+		{"POST", "/v1/completions", "Bearer sk-test-12", 401},
+		{"POST", "/v1/completions", key, 401},
+		{"POST", "/v1/completions", "Basic " + key, 401},
+		{"POST", "/v1/completions", "Bearer " + key, 200},
+		{"POST", "/v1/completions", "bearer " + key, 200},
+		{"POST", "/v1/chat/completions", "", 401},
+		{"POST", "/v1/chat/completions", "Bearer " + key, 200},
+		{"GET", "/v1/models", "", 401},
+		{"GET", "/v1/models", "Bearer " + key, 200},
+		{"POST", "/tokenize", "", 401},
+		{"POST", "/detokenize", "", 401},
+		{"GET", "/v1/nothing", "", 401},
+		{"GET", "/health", "", 200},
+		{"GET", "/health", "Bearer wrong", 200},
+	} {
+		body := `{"prompt": "Once", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]}`
+		req, _ := http.NewRequest(c.method, ts.URL+c.path, strings.NewReader(body))
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%s %s with %q: %d %s, want %d", c.method, c.path, c.auth, resp.StatusCode, raw, c.status)
+			continue
+		}
+		if c.status != 401 {
+			continue
+		}
+		var e struct {
+			Error struct {
+				Message string `json:"message"`
+				Type    string `json:"type"`
+				Code    string `json:"code"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(raw, &e); err != nil || e.Error.Type != "invalid_request_error" || e.Error.Code != "invalid_api_key" ||
+			!strings.Contains(e.Error.Message, "API key") || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s %s with %q: %s (WWW-Authenticate %q), want OpenAI's invalid_api_key error", c.method, c.path, c.auth, raw, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+}
+
+// TestInertFieldsAccepted: OpenAI's fields that the server does not
+// implement are accepted when they ask for nothing, and change nothing.
+func TestInertFieldsAccepted(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	ts := newServer(t, md, 1, DefaultParams)
+	want := md.greedy(t, "Once upon a time", 20)
+	body := map[string]any{"prompt": "Once upon a time", "max_tokens": 20, "temperature": 0,
+		"n": 1, "tools": []any{}, "tool_choice": "none", "functions": []any{}, "function_call": "none",
+		"response_format": map[string]string{"type": "text"}, "logprobs": false, "top_logprobs": 0,
+		"logit_bias": map[string]any{}, "frequency_penalty": 0, "presence_penalty": 0.0, "echo": false,
+		"best_of": 1, "suffix": "", "user": "someone"}
+	code, r, raw := post(t, ts, "/v1/completions", body)
+	if code != 200 || r.Choices[0].Text != want {
+		t.Fatalf("%d %s, want %q", code, raw, want)
+	}
+	code, r, raw = post(t, ts, "/v1/completions", `{"prompt": "Once upon a time", "max_tokens": 20, "temperature": 0, "frequency_penalty": -0.0, "presence_penalty": 0e0, "logprobs": null, "response_format": { "type" : "text" }}`)
+	if code != 200 || r.Choices[0].Text != want {
+		t.Fatalf("%d %s, want %q", code, raw, want)
 	}
 }

@@ -6,6 +6,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -69,13 +70,17 @@ type Request struct {
 	// OnText receives the output as it is generated; an error stops the
 	// generation and is returned.
 	OnText func(text string) error
+	// Context, when it ends, stops the generation before the next token's
+	// forward pass; Generate then returns context.Cause(Context). nil: the
+	// generation is not cancelled.
+	Context context.Context
 }
 
 // Result is the outcome of a generation.
 type Result struct {
 	Text         string
 	Tokens       []int32
-	FinishReason string // FinishStop or FinishLength
+	FinishReason string // FinishStop or FinishLength; "" when stopped by an error or the context
 	ContextFull  bool   // generation ended because the context is full
 	PromptTokens int    // tokens in the prompt
 	CachedTokens int    // prompt tokens found in the cache (not evaluated)
@@ -87,7 +92,8 @@ var ErrPromptTooLong = errors.New("prompt too long")
 
 // Generate evaluates the part of req.Prompt that is not already cached, then
 // samples tokens until the limit, an end-of-generation token, a stop string
-// or a full context. On an evaluation error the cache is emptied.
+// or a full context, or until req.Context ends. On an evaluation error the
+// cache is emptied; after a cancellation it holds what was evaluated.
 func (s *Session) Generate(req Request) (Result, error) {
 	res := Result{PromptTokens: len(req.Prompt)}
 	prompt := req.Prompt
@@ -96,6 +102,13 @@ func (s *Session) Generate(req Request) (Result, error) {
 	}
 	if len(prompt) >= s.state.NCtx {
 		return res, fmt.Errorf("%w: the prompt has %d tokens but the context holds %d", ErrPromptTooLong, len(prompt), s.state.NCtx)
+	}
+	ctx := req.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if ctx.Err() != nil {
+		return res, context.Cause(ctx)
 	}
 	smp := req.Sampler
 	if smp == nil {
@@ -130,7 +143,7 @@ func (s *Session) Generate(req Request) (Result, error) {
 		History:      prompt[:n],
 		IsEOG:        s.tok.IsEOG,
 		OnToken: func(id int32) bool {
-			return filter.Write(stream.Push(id)) || cbErr != nil
+			return filter.Write(stream.Push(id)) || cbErr != nil || ctx.Err() != nil
 		},
 	})
 	res.Tokens, res.Stats, res.CachedTokens = out, st, n
@@ -143,14 +156,18 @@ func (s *Session) Generate(req Request) (Result, error) {
 	}
 	// The cache holds the prompt and every generated token but the last.
 	s.cached = append(append(s.cached[:n], prompt[n:]...), out...)[:s.state.Pos]
+	stopped := filter.Stopped()
 	switch {
-	case st.Reason == engine.StopEOG, st.Reason == engine.StopCallback && cbErr == nil:
+	case st.Reason == engine.StopEOG, stopped:
 		res.FinishReason = FinishStop
-	default:
+	case st.Reason != engine.StopCallback:
 		res.FinishReason = FinishLength
+	case cbErr == nil:
+		// The context ended: the output is cut short.
+		cbErr = context.Cause(ctx)
 	}
 	res.ContextFull = st.Reason == engine.StopContext
-	if !filter.Stopped() {
+	if !stopped {
 		filter.Write(stream.Flush())
 	}
 	filter.Flush()
