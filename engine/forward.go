@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -233,6 +234,13 @@ func (s *State) Forward(ids []int32, all bool) ([]float32, error) {
 // candidates leave it. The candidates live in a buffer that the next call
 // overwrites.
 func (s *State) Next(ids []int32, sel Selection, history []int32) ([]compute.Candidate, error) {
+	return s.next(nil, ids, sel, history)
+}
+
+// next is Next that stops between batches of ids once ctx (if not nil)
+// ends, returning context.Cause(ctx); the batches evaluated stay in the
+// cache.
+func (s *State) next(ctx context.Context, ids []int32, sel Selection, history []int32) ([]compute.Candidate, error) {
 	if err := s.checkIDs(ids); err != nil {
 		return nil, err
 	}
@@ -243,6 +251,9 @@ func (s *State) Next(ids []int32, sel Selection, history []int32) ([]compute.Can
 		sel.Penalty, sel.Window = 1, 0
 	}
 	for start := 0; start < len(ids); start += s.maxBatch {
+		if ctx != nil && ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		chunk := ids[start:min(start+s.maxBatch, len(ids))]
 		if start+len(chunk) < len(ids) {
 			if err := s.eval(chunk, headNone, Selection{}, nil); err != nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"time"
 )
@@ -18,6 +19,10 @@ type GenerateOptions struct {
 	IsEOG func(id int32) bool
 	// OnToken receives each new token; returning true stops generation.
 	OnToken func(id int32) (stop bool)
+	// Context, when it ends, stops Generate at the next step: between the
+	// prompt's batches or before the next token. Generate then returns
+	// context.Cause(Context). nil: never.
+	Context context.Context
 }
 
 // StopReason says why Generate returned.
@@ -71,7 +76,7 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 	sel := smp.Selection()
 	history := append(append([]int32(nil), opt.History...), prompt...)
 	t0 := time.Now()
-	cands, err := s.Next(prompt, sel, history)
+	cands, err := s.next(opt.Context, prompt, sel, history)
 	if err != nil {
 		return nil, st, err
 	}
@@ -97,7 +102,7 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 			st.Reason = StopContext
 			return out, st, nil
 		}
-		if cands, err = s.Next([]int32{id}, sel, history); err != nil {
+		if cands, err = s.next(opt.Context, []int32{id}, sel, history); err != nil {
 			return out, st, err
 		}
 	}

@@ -1,6 +1,8 @@
 package engine_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"bitnet/engine"
@@ -57,5 +59,44 @@ func TestGenerateHistoryPenalty(t *testing.T) {
 	first := greedy(nil)
 	if again := greedy([]int32{first}); again == first {
 		t.Fatalf("token %d was in the history yet sampled again under a huge penalty", first)
+	}
+}
+
+// cancelAfter is a context whose Err is nil for its first n calls, then
+// context.Canceled.
+type cancelAfter struct {
+	context.Context
+	n int
+}
+
+func (c *cancelAfter) Err() error {
+	if c.n > 0 {
+		c.n--
+		return nil
+	}
+	return context.Canceled
+}
+
+// TestGenerateCancelledInPrompt: a context that ends while a long prompt is
+// read stops Generate between the prompt's batches, with the batches read
+// in the cache.
+func TestGenerateCancelledInPrompt(t *testing.T) {
+	m := goldenI2S(t)
+	st, err := m.NewState(64, 4, gguf.F16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	prompt := make([]int32, 20)
+	for i := range prompt {
+		prompt[i] = int32(1 + i)
+	}
+	ctx := &cancelAfter{Context: context.Background(), n: 2}
+	out, _, err := st.Generate(prompt, engine.GenerateOptions{MaxNewTokens: 5, Context: ctx})
+	if !errors.Is(err, context.Canceled) || len(out) != 0 {
+		t.Fatalf("Generate = %v, %v; want context.Canceled before any token", out, err)
+	}
+	if st.Pos != 8 {
+		t.Errorf("cache holds %d tokens, want the two batches of 4 read before the cancellation", st.Pos)
 	}
 }

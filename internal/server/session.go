@@ -145,9 +145,17 @@ func (s *Session) Generate(req Request) (Result, error) {
 		OnToken: func(id int32) bool {
 			return filter.Write(stream.Push(id)) || cbErr != nil || ctx.Err() != nil
 		},
+		Context: ctx,
 	})
 	res.Tokens, res.Stats, res.CachedTokens = out, st, n
 	res.Stats.PromptTokens = len(prompt) - n
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) && s.state.Pos <= len(prompt) {
+		// Cancelled while reading the prompt: the batches read stay.
+		s.cached = append(s.cached[:n], prompt[n:s.state.Pos]...)
+		filter.Flush()
+		res.Text = text.String()
+		return res, err
+	}
 	if err != nil {
 		s.Reset()
 		filter.Flush()
