@@ -11,6 +11,7 @@ import (
 
 	"bitnet/cpu"
 	"bitnet/engine/compute"
+	"bitnet/reference"
 )
 
 // Options selects and configures a backend.
@@ -18,7 +19,7 @@ type Options struct {
 	Name      string // auto, cpu or vulkan ("" reads BITNET_BACKEND, default auto)
 	Threads   int    // CPU workers; 0: physical cores
 	Device    int    // Vulkan device index; -1: automatic choice
-	Reference bool   // CPU: the scalar reference path
+	Reference bool   // CPU: the scalar oracle (package reference) instead of the fast backend
 }
 
 // gpuOpener opens the Vulkan backend on the platforms that have one (see
@@ -37,7 +38,10 @@ func Open(o Options) (compute.Backend, error) {
 		name = "auto"
 	}
 	cpuBackend := func() compute.Backend {
-		return cpu.New(cpu.Options{Threads: o.Threads, Reference: o.Reference})
+		if o.Reference {
+			return reference.New()
+		}
+		return cpu.New(cpu.Options{Threads: o.Threads})
 	}
 	switch strings.ToLower(name) {
 	case "cpu":

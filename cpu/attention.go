@@ -29,7 +29,7 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 		for g := lo; g < hi; g++ {
 			vd := vt[g*hd*nkv : (g+1)*hd*nkv]
 			for j := 0; j < nkv; j++ {
-				for d, h := range vc.f16[j*kvk+g*hd : j*kvk+(g+1)*hd] {
+				for d, h := range vc.F16[j*kvk+g*hd : j*kvk+(g+1)*hd] {
 					vd[d*nkv+j] = h
 				}
 			}
@@ -42,14 +42,14 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 		for h := lo; h < hi; h++ {
 			g := h / group
 			for i := 0; i < r; i++ {
-				kernels.RoundF16(qh[i*hd:(i+1)*hd], q.f32[i*qk+h*hd:i*qk+(h+1)*hd])
+				kernels.RoundF16(qh[i*hd:(i+1)*hd], q.F32[i*qk+h*hd:i*qk+(h+1)*hd])
 			}
 			// Row blocks: block [i0, i0+nb) attends to keys [0, Pos0+i0+nb).
 			for i0 := 0; i0 < r; i0 += attnRowBlock {
 				nb := min(attnRowBlock, r-i0)
 				nk := pos0 + i0 + nb
 				scb := sc[:nb*nk] // rows of nk scores, packed as MatF16's tokens
-				kernels.MatF16(kc.f16[g*hd:], kvk, nk, qh[i0*hd:], hd, nb, scb, nk)
+				kernels.MatF16(kc.F16[g*hd:], kvk, nk, qh[i0*hd:], hd, nb, scb, nk)
 				for i := i0; i < i0+nb; i++ {
 					n := pos0 + i + 1
 					s := scb[(i-i0)*nk : (i-i0+1)*nk]
@@ -59,7 +59,7 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 				kernels.MatF16(vt[g*hd*nkv:], nkv, hd, scb, nk, nb, out[i0*hd:], hd)
 			}
 			for i := 0; i < r; i++ {
-				copy(dst.f32[i*qk+h*hd:(i+1)*qk], out[i*hd:(i+1)*hd])
+				copy(dst.F32[i*qk+h*hd:(i+1)*qk], out[i*hd:(i+1)*hd])
 			}
 		}
 	})
@@ -88,16 +88,16 @@ func (b *Backend) attentionDecodeF16(dst, q, kc, vc *tensor, p compute.AttnParam
 			// Heads h .. h+G-1: same row, same KV head, within this range.
 			G := min(hi-idx, group-h%group, 4)
 			qg := qs[idx*hd : (idx+G)*hd]
-			kernels.RoundF16(qg, q.f32[i*qk+h*hd:i*qk+(h+G)*hd])
+			kernels.RoundF16(qg, q.F32[i*qk+h*hd:i*qk+(h+G)*hd])
 			n := pos0 + i + 1 // causal: positions 0..Pos0+i
 			scores := ss[idx*nkv : idx*nkv+G*n]
-			kernels.MatF16(kc.f16[kvh*hd:], kvk, n, qg, hd, G, scores, n)
+			kernels.MatF16(kc.F16[kvh*hd:], kvk, n, qg, hd, G, scores, n)
 			for g := 0; g < G; g++ {
 				sc := scores[g*n : (g+1)*n]
 				kernels.SoftmaxF32(sc, p.Scale)
-				out := dst.f32[i*qk+(h+g)*hd : i*qk+(h+g+1)*hd]
+				out := dst.F32[i*qk+(h+g)*hd : i*qk+(h+g+1)*hd]
 				clear(out)
-				kernels.AxpysF16(sc, vc.f16[kvh*hd:], kvk, out)
+				kernels.AxpysF16(sc, vc.F16[kvh*hd:], kvk, out)
 			}
 			idx += G
 		}

@@ -29,7 +29,6 @@ type scratch struct {
 	sums []int32
 	// decode attention: rounded queries and scores, by query head
 	attnQ, attnS []float32
-	cands        []compute.Candidate
 }
 
 func grow[T any](s []T, n int) []T {
@@ -43,11 +42,11 @@ func grow[T any](s []T, n int) []T {
 // for the weight type.
 func (b *Backend) matmulFast(dst []float32, w *tensor, x []float32, K, N, T int) bool {
 	switch {
-	case w.dt == gguf.I2_S && !w.code3:
+	case w.DType() == gguf.I2_S && !w.Code3:
 		b.matmulI2SFast(dst, w, x, K, N, T)
-	case w.dt == gguf.F16:
+	case w.DType() == gguf.F16:
 		b.matmulF16Fast(dst, w, x, K, N, T)
-	case w.dt == gguf.F32:
+	case w.DType() == gguf.F32:
 		b.matmulF32Fast(dst, w, x, K, N, T)
 	default:
 		return false
@@ -77,11 +76,11 @@ func (b *Backend) matmulI2SFast(dst []float32, w *tensor, x []float32, K, N, T i
 			nt := min(tokenBlock, T-t0)
 			for r := lo; r < hi; r += rows {
 				n := min(rows, hi-r)
-				kernels.MatI2S(w.raw[r*rb:], rb, n, q[t0*K:], K, nt, dots[t0*N+r:], N)
+				kernels.MatI2S(w.Raw[r*rb:], rb, n, q[t0*K:], K, nt, dots[t0*N+r:], N)
 			}
 		}
 		for t := 0; t < T; t++ {
-			kernels.DequantI32(dst[t*N+lo:t*N+hi], dots[t*N+lo:], sums[t], scl[t], w.scale)
+			kernels.DequantI32(dst[t*N+lo:t*N+hi], dots[t*N+lo:], sums[t], scl[t], w.Scale)
 		}
 	})
 }
@@ -94,7 +93,7 @@ func (b *Backend) matmulF16Fast(dst []float32, w *tensor, x []float32, K, N, T i
 		}
 		for r := lo; r < hi; r += rows {
 			n := min(rows, hi-r)
-			kernels.MatF16(w.f16[r*K:], K, n, x, K, T, dst[r:], N)
+			kernels.MatF16(w.F16[r*K:], K, n, x, K, T, dst[r:], N)
 		}
 	})
 }
@@ -102,7 +101,7 @@ func (b *Backend) matmulF16Fast(dst []float32, w *tensor, x []float32, K, N, T i
 func (b *Backend) matmulF32Fast(dst []float32, w *tensor, x []float32, K, N, T int) {
 	b.pool.run(N, rowBlock, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			row := w.f32[n*K : (n+1)*K]
+			row := w.F32[n*K : (n+1)*K]
 			for t := 0; t < T; t++ {
 				dst[t*N+n] = kernels.DotF32(row, x[t*K:(t+1)*K])
 			}
@@ -120,16 +119,16 @@ func (b *Backend) MatMuls(dstT, wT []compute.Tensor, xT compute.Tensor) {
 	}
 	x := asT("MatMuls", xT)
 	K, T := rows(x)
-	fused := !b.opt.Reference && T == 1 && x.f32 != nil
+	fused := T == 1 && x.F32 != nil
 	ws := make([]*tensor, len(wT))
 	dsts := make([]*tensor, len(wT))
 	total := 0
 	for i := range wT {
 		w, dst := asT("MatMuls", wT[i]), asT("MatMuls", dstT[i])
 		ws[i], dsts[i] = w, dst
-		N := compute.Elements(w.shape) / w.shape[0]
+		N := compute.Elements(w.Shape()) / w.Shape()[0]
 		dk, dT := rows(dst)
-		if w.dt != gguf.I2_S || w.code3 || w.shape[0] != K || dk != N || dT != 1 || dst.f32 == nil {
+		if w.DType() != gguf.I2_S || w.Code3 || w.Shape()[0] != K || dk != N || dT != 1 || dst.F32 == nil {
 			fused = false
 		}
 		total += N
@@ -143,18 +142,18 @@ func (b *Backend) MatMuls(dstT, wT []compute.Tensor, xT compute.Tensor) {
 	s := &b.scr
 	s.q = grow(s.q, K)
 	s.dots = grow(s.dots, total)
-	scl, sum := kernels.QuantizeRow(x.f32[:K], s.q)
+	scl, sum := kernels.QuantizeRow(x.F32[:K], s.q)
 	q, dots := s.q, s.dots
 	rb := K / 4
 	b.pool.run(total, rowBlock, func(lo, hi int) {
 		base := 0
 		for i, w := range ws {
-			N := len(dsts[i].f32) // checked: one row of N
+			N := len(dsts[i].F32) // checked: one row of N
 			a, e := max(lo, base), min(hi, base+N)
 			if a < e {
 				r := a - base
-				kernels.MatI2S(w.raw[r*rb:], rb, e-a, q, K, 1, dots[a:], e-a)
-				kernels.DequantI32(dsts[i].f32[r:r+e-a], dots[a:], sum, scl, w.scale)
+				kernels.MatI2S(w.Raw[r*rb:], rb, e-a, q, K, 1, dots[a:], e-a)
+				kernels.DequantI32(dsts[i].F32[r:r+e-a], dots[a:], sum, scl, w.Scale)
 			}
 			base += N
 		}

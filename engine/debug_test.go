@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bitnet/reference"
 	"bytes"
 	"log/slog"
 	"regexp"
@@ -8,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"bitnet/cpu"
 	"bitnet/engine"
 	"bitnet/gguf"
 	"bitnet/internal/testdata"
@@ -22,7 +22,7 @@ func TestDiagnostics(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
 	defer slog.SetDefault(prev)
 
-	be := cpu.New(cpu.Options{Reference: true})
+	be := reference.New()
 	defer be.Close()
 	m := loadModel(t, testdata.Path(t, "golden/tiny-i2_s.gguf"), be)
 	st, err := m.NewState(16, 16, gguf.F16)

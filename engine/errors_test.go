@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bitnet/reference"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -8,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"bitnet/cpu"
 	"bitnet/engine"
 	"bitnet/gguf"
 	"bitnet/internal/testdata"
@@ -67,7 +67,7 @@ func rewrite(t *testing.T, path string, edit func(w *gguf.Writer, f *gguf.File, 
 
 func loadErr(t *testing.T, f *gguf.File) error {
 	t.Helper()
-	be := cpu.New(cpu.Options{Reference: true})
+	be := reference.New()
 	defer be.Close()
 	_, err := engine.Load(f, be)
 	if err == nil {
@@ -152,7 +152,7 @@ func TestZeroScale(t *testing.T) {
 			add(info, raw)
 		}
 	})
-	be := cpu.New(cpu.Options{Reference: true})
+	be := reference.New()
 	defer be.Close()
 	m, err := engine.Load(f, be)
 	if err != nil {
@@ -172,7 +172,7 @@ func TestZeroScale(t *testing.T) {
 
 // goldenI2S loads the golden I2_S model on the reference backend.
 func goldenI2S(t *testing.T) *engine.Model {
-	be := cpu.New(cpu.Options{Reference: true})
+	be := reference.New()
 	t.Cleanup(func() { be.Close() })
 	return loadModel(t, testdata.Path(t, "golden/tiny-i2_s.gguf"), be)
 }

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bitnet/reference"
 	"fmt"
 	"math"
 	"testing"
@@ -18,7 +19,7 @@ const goldenTolerance = 1e-3
 
 func cpuBackends() map[string]func() compute.Backend {
 	return map[string]func() compute.Backend{
-		"reference": func() compute.Backend { return cpu.New(cpu.Options{Reference: true}) },
+		"reference": func() compute.Backend { return reference.New() },
 		"threads2":  func() compute.Backend { return cpu.New(cpu.Options{Threads: 2}) },
 	}
 }
@@ -120,7 +121,7 @@ func TestGoldenLogits(t *testing.T) {
 // (but is not required to match) bitnet.cpp.
 func TestF32CacheIsAnOption(t *testing.T) {
 	g := testdata.LoadGolden(t, "tiny-i2_s")
-	be := cpu.New(cpu.Options{Reference: true})
+	be := reference.New()
 	defer be.Close()
 	m := loadModel(t, g.ModelPath, be)
 	st, err := m.NewState(16, 16, gguf.F32)
@@ -141,7 +142,7 @@ func TestF32CacheIsAnOption(t *testing.T) {
 // checks the logits equal the single-batch ones.
 func TestBatchChunking(t *testing.T) {
 	g := testdata.LoadGolden(t, "tinybitnet-stories")
-	be := cpu.New(cpu.Options{Reference: true})
+	be := reference.New()
 	defer be.Close()
 	m := loadModel(t, g.ModelPath, be)
 	st, err := m.NewState(64, 3, gguf.F16)

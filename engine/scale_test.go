@@ -1,13 +1,13 @@
 package engine_test
 
 import (
+	"bitnet/reference"
 	"encoding/binary"
 	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"bitnet/cpu"
 	"bitnet/engine"
 	"bitnet/gguf"
 	"bitnet/internal/modelgen"
@@ -55,7 +55,7 @@ func TestProjectionScales(t *testing.T) {
 		}
 	})
 	logits := func(f *gguf.File) []float32 {
-		be := cpu.New(cpu.Options{Reference: true})
+		be := reference.New()
 		defer be.Close()
 		m, err := engine.Load(f, be)
 		if err != nil {

@@ -3,6 +3,7 @@
 package gpu_test
 
 import (
+	"bitnet/reference"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -89,7 +90,7 @@ func compareRuns(t *testing.T, got, want run, nv int, absTol float64) {
 }
 
 func refRun(t *testing.T, path string, tokens []int32, n int) run {
-	be := cpu.New(cpu.Options{Reference: true})
+	be := reference.New()
 	defer be.Close()
 	return runModel(t, path, be, tokens, n)
 }

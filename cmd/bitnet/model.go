@@ -50,7 +50,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&m.batch, "batch", engine.DefaultBatch, "prompt tokens evaluated per pass")
 	fs.StringVar(&m.kvType, "kv-type", "f16", "KV cache type: f16 or f32")
 	fs.StringVar(&m.debug, "debug", "", "layer-0 diagnostics: all or a list of "+fmt.Sprint(engine.DebugNames))
-	fs.BoolVar(&m.reference, "reference", false, "CPU: use the scalar reference path")
+	fs.BoolVar(&m.reference, "reference", false, "run on the scalar numeric oracle (package reference) instead of the fast CPU backend")
 	fs.BoolVar(&m.noMmap, "no-mmap", false, "read the model into private memory on huge pages instead of mapping the file (a copy; the mapping is backed by huge pages too where the kernel allows)")
 }
 

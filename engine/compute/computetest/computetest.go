@@ -1,19 +1,19 @@
 // Package computetest is the conformance suite of compute.Backend: a table of
 // op cases with seeded random inputs, odd sizes and the real model's sizes,
-// run on a backend under test and on the CPU reference. Float outputs are
-// compared by normalized mean squared error; ternary matmuls (exact integer
-// sums and an identical float32 epilogue) must match bit for bit. Outputs are
-// poisoned with NaN and followed by a guard row, so unwritten and overwritten
-// elements are caught.
+// run on a backend under test and on the numeric oracle (package
+// reference). Float outputs are compared by normalized mean squared error;
+// ternary matmuls (exact integer sums and an identical float32 epilogue)
+// must match bit for bit. Outputs are poisoned with NaN and followed by a
+// guard row, so unwritten and overwritten elements are caught.
 package computetest
 
 import (
+	"bitnet/reference"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 
-	"bitnet/cpu"
 	"bitnet/engine/compute"
 	"bitnet/gguf"
 )
@@ -227,10 +227,10 @@ func NMSE(a, b []float32) float64 {
 	return num / den
 }
 
-// Run runs every case on the backend made by newBE and on the CPU reference
-// and compares them. newBE is called once.
+// Run runs every case on be and on the numeric oracle (package reference)
+// and compares them.
 func Run(t *testing.T, be compute.Backend, cases []Case) {
-	ref := cpu.New(cpu.Options{Reference: true})
+	ref := reference.New()
 	defer ref.Close()
 	for i, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
