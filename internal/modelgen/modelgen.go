@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 
+	"bitnet/engine"
 	"bitnet/gguf"
 )
 
@@ -268,8 +269,6 @@ func (pl plan) metadata(w *gguf.Writer, o Options) error {
 
 func (pl plan) tensors(w *gguf.Writer) error {
 	p := pl.p
-	e, ff, kv := int64(p.Embd), int64(p.FF), int64(p.HeadsKV*(p.Embd/p.Heads))
-	vocab := int64(p.Vocab)
 	embStd := min(1, max(0.02, 3/math.Sqrt(float64(p.Embd))))
 	var errs []error
 	add := func(name string, typ gguf.DType, shape []int64, gen func(r *rand.Rand, out io.Writer) error) {
@@ -295,39 +294,26 @@ func (pl plan) tensors(w *gguf.Writer) error {
 			return writeFloats(out, typ, k*n, func() float32 { return float32(r.NormFloat64() * std) })
 		})
 	}
-	normal("token_embd.weight", pl.embT, e, vocab, embStd)
-	if pl.arch == "llama" {
-		norm("output_norm.weight", e)
-		normal("output.weight", pl.embT, e, vocab, embStd)
-	}
-	for i := range p.Layers {
-		b := fmt.Sprintf("blk.%d.", i)
-		if pl.arch == "llama" {
-			linear(b+"attn_q.weight", e, e)
-			linear(b+"attn_k.weight", e, kv)
-			linear(b+"attn_v.weight", e, kv)
-			linear(b+"attn_output.weight", e, e)
-			norm(b+"attn_norm.weight", e)
-			linear(b+"ffn_gate.weight", e, ff)
-			linear(b+"ffn_down.weight", ff, e)
-			linear(b+"ffn_up.weight", e, ff)
-			norm(b+"ffn_norm.weight", e)
+	// The tensors are the engine's table for the architecture: what the
+	// loader binds is what is written. Optional tensors are left out (the
+	// output projection is tied to the embedding, and scales are 1), but
+	// for llama, whose files carry an output.weight.
+	cfg := engine.Config{Arch: pl.arch, NEmbd: p.Embd, NLayer: p.Layers, NHead: p.Heads, NHeadKV: p.HeadsKV,
+		HeadDim: p.Embd / p.Heads, NFF: p.FF, NVocab: p.Vocab}
+	for _, ts := range cfg.Tensors() {
+		if ts.Optional && !(pl.arch == "llama" && ts.Name == "output.weight") {
 			continue
 		}
-		norm(b+"attn_norm.weight", e)
-		linear(b+"attn_q.weight", e, e)
-		linear(b+"attn_k.weight", e, kv)
-		linear(b+"attn_v.weight", e, kv)
-		linear(b+"attn_output.weight", e, e)
-		linear(b+"ffn_gate.weight", e, ff)
-		linear(b+"ffn_up.weight", e, ff)
-		linear(b+"ffn_down.weight", ff, e)
-		norm(b+"attn_sub_norm.weight", e)
-		norm(b+"ffn_norm.weight", e)
-		norm(b+"ffn_sub_norm.weight", ff)
-	}
-	if pl.arch != "llama" {
-		norm("output_norm.weight", e)
+		switch ts.Role {
+		case engine.RoleNorm:
+			norm(ts.Name, int64(ts.Shape[0]))
+		case engine.RoleEmbedding:
+			normal(ts.Name, pl.embT, int64(ts.Shape[0]), int64(ts.Shape[1]), embStd)
+		case engine.RoleLinear:
+			linear(ts.Name, int64(ts.Shape[0]), int64(ts.Shape[1]))
+		default:
+			return fmt.Errorf("modelgen: tensor %q: role %d", ts.Name, ts.Role)
+		}
 	}
 	if len(errs) > 0 {
 		return errs[0]
