@@ -14,10 +14,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"bitnet/backend"
 	"bitnet/engine"
+	"bitnet/engine/compute"
 	"bitnet/engine/tokenizer"
 	"bitnet/gguf"
 	"bitnet/internal/testdata"
@@ -811,5 +813,62 @@ func TestInertFieldsAccepted(t *testing.T) {
 	code, r, raw = post(t, ts, "/v1/completions", `{"prompt": "Once upon a time", "max_tokens": 20, "temperature": 0, "frequency_penalty": -0.0, "presence_penalty": 0e0, "logprobs": null, "response_format": { "type" : "text" }}`)
 	if code != 200 || r.Choices[0].Text != want {
 		t.Fatalf("%d %s, want %q", code, raw, want)
+	}
+}
+
+// failingBackend fails its next read of results when armed, as a device
+// lost in the middle of a step would.
+type failingBackend struct {
+	compute.Backend
+	armed atomic.Bool
+}
+
+var errInjected = errors.New("device lost (injected)")
+
+func (b *failingBackend) Read(t compute.Tensor, dst []float32) error {
+	if b.armed.Swap(false) {
+		return errInjected
+	}
+	return b.Backend.Read(t, dst)
+}
+
+func (b *failingBackend) ReadInts(t compute.Tensor, dst []int32) error {
+	if b.armed.Swap(false) {
+		return errInjected
+	}
+	return b.Backend.ReadInts(t, dst)
+}
+
+// TestBackendFailureIs500: a backend failure in the middle of a generation
+// fails that request with a 500 naming the error, and the next request on
+// the same session gives the engine's text.
+func TestBackendFailureIs500(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	want := md.greedy(t, "Once upon a time", 12)
+	f, err := gguf.Open(storiesPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	inner, err := backend.Open(backend.Options{Name: "cpu", Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inner.Close() })
+	fb := &failingBackend{Backend: inner}
+	m, err := engine.Load(f, fb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newServer(t, &model{m: m, tok: md.tok, ref: md.ref}, 1, DefaultParams)
+	body := map[string]any{"prompt": "Once upon a time", "max_tokens": 12, "temperature": 0}
+	fb.armed.Store(true)
+	code, _, raw := post(t, ts, "/v1/completions", body)
+	if code != 500 || !strings.Contains(string(raw), "injected") {
+		t.Fatalf("failing backend: %d %s; want 500 naming the error", code, raw)
+	}
+	code, r, raw := post(t, ts, "/v1/completions", body)
+	if code != 200 || len(r.Choices) != 1 || r.Choices[0].Text != want {
+		t.Fatalf("after the failure: %d %s; want %q", code, raw, want)
 	}
 }
