@@ -1,9 +1,14 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"time"
+
+	"bitnet/engine/compute"
 )
 
 // GenerateOptions configures Generate.
@@ -23,6 +28,35 @@ type GenerateOptions struct {
 	// prompt's batches or before the next token. Generate then returns
 	// context.Cause(Context). nil: never.
 	Context context.Context
+
+	// LogitBias is added to the logits of its token ids after the
+	// repetition penalty, before the sampler draws (and before the
+	// temperature). Every id must be in the vocabulary.
+	LogitBias map[int32]float32
+	// OnLogprobs, if set, receives each new token's log probability (and
+	// its TopLogprobs best alternatives) before OnToken sees the token; an
+	// end-of-generation token is not reported.
+	OnLogprobs func(TokenLogprobs)
+	// TopLogprobs is how many of the most likely tokens OnLogprobs gets
+	// with each token (0: none).
+	TopLogprobs int
+}
+
+// TokenLogprob is a token and its log probability: the log-softmax, over
+// the whole vocabulary, of the logits the sampler drew from (after the
+// repetition penalty and LogitBias, before the temperature), computed in
+// float64 with the maximum subtracted.
+type TokenLogprob struct {
+	ID      int32
+	Logprob float64
+}
+
+// TokenLogprobs is a generated token's log probability and the most likely
+// tokens of its step, most likely first (Candidate order: larger logit,
+// then smaller id).
+type TokenLogprobs struct {
+	TokenLogprob
+	Top []TokenLogprob
 }
 
 // StopReason says why Generate returned.
@@ -74,6 +108,14 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 		smp = NewSampler(SamplerParams{})
 	}
 	sel := smp.Selection()
+	var lp *logprober
+	if len(opt.LogitBias) > 0 || opt.OnLogprobs != nil {
+		// Biases and log probabilities need every token's logit.
+		if lp, err = newLogprober(opt, s.m.Config.NVocab); err != nil {
+			return nil, st, err
+		}
+		sel.K = 0
+	}
 	history := append(append([]int32(nil), opt.History...), prompt...)
 	t0 := time.Now()
 	cands, err := s.next(opt.Context, prompt, sel, history)
@@ -84,10 +126,16 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 	t1 := time.Now()
 	defer func() { st.GenTokens, st.GenTime = len(out), time.Since(t1) }()
 	for opt.MaxNewTokens < 0 || len(out) < opt.MaxNewTokens {
+		if lp != nil {
+			cands = lp.apply(cands)
+		}
 		id := smp.Pick(cands)
 		if opt.IsEOG != nil && opt.IsEOG(id) {
 			st.Reason = StopEOG
 			return out, st, nil
+		}
+		if opt.OnLogprobs != nil {
+			opt.OnLogprobs(lp.logprobs(cands, id))
 		}
 		out = append(out, id)
 		history = append(history, id)
@@ -108,4 +156,96 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 	}
 	st.Reason = StopLimit
 	return out, st, nil
+}
+
+// logprober applies logit biases to a step's candidates and computes log
+// probabilities over them.
+type logprober struct {
+	biased []int32   // the ids with a non-zero bias
+	bias   []float32 // per token id
+	top    int
+}
+
+func newLogprober(opt GenerateOptions, nv int) (*logprober, error) {
+	lp := &logprober{top: min(max(opt.TopLogprobs, 0), nv)}
+	for id, b := range opt.LogitBias {
+		if id < 0 || int(id) >= nv {
+			return nil, fmt.Errorf("logit bias: token id %d is outside the vocabulary [0, %d)", id, nv)
+		}
+		if math.IsNaN(float64(b)) || math.IsInf(float64(b), 0) {
+			return nil, fmt.Errorf("logit bias: token id %d: the bias %g is not finite", id, b)
+		}
+		if b == 0 {
+			continue
+		}
+		if lp.bias == nil {
+			lp.bias = make([]float32, nv)
+		}
+		lp.bias[id] = b
+		lp.biased = append(lp.biased, id)
+	}
+	return lp, nil
+}
+
+// apply adds the biases to c, every token's candidate, and sorts it again
+// best first.
+func (lp *logprober) apply(c []compute.Candidate) []compute.Candidate {
+	if len(lp.biased) == 0 {
+		return c
+	}
+	for i := range c {
+		if b := lp.bias[c[i].ID]; b != 0 {
+			c[i].Logit += b
+		}
+	}
+	slices.SortFunc(c, func(a, b compute.Candidate) int {
+		an, bn := a.Logit != a.Logit, b.Logit != b.Logit
+		switch {
+		case an && bn:
+			return cmp.Compare(a.ID, b.ID)
+		case an:
+			return 1
+		case bn:
+			return -1
+		case a.Less(b):
+			return -1
+		case b.Less(a):
+			return 1
+		}
+		return 0
+	})
+	return c
+}
+
+// logprobs returns the log probability of id and of the best candidates of
+// c, every token's candidate sorted best first.
+func (lp *logprober) logprobs(c []compute.Candidate, id int32) TokenLogprobs {
+	r := TokenLogprobs{TokenLogprob: TokenLogprob{ID: id, Logprob: math.NaN()}}
+	if len(c) == 0 {
+		return r
+	}
+	mx := float64(c[0].Logit)
+	var sum float64
+	for _, x := range c {
+		if x.Logit == x.Logit {
+			sum += math.Exp(float64(x.Logit) - mx)
+		}
+	}
+	lse := math.Log(sum)
+	of := func(x compute.Candidate) TokenLogprob {
+		return TokenLogprob{ID: x.ID, Logprob: float64(x.Logit) - mx - lse}
+	}
+	for _, x := range c {
+		if x.ID == id {
+			r.TokenLogprob = of(x)
+			break
+		}
+	}
+	if lp.top > 0 {
+		r.Top = make([]TokenLogprob, 0, min(lp.top, len(c)))
+		for _, x := range c[:min(lp.top, len(c))] {
+			r.Top = append(r.Top, of(x))
+		}
+	}
+	return r
 }
