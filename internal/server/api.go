@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -38,6 +39,11 @@ type completionRequest struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
 	N *int `json:"n"`
+	// logprobs is a boolean for chat, a count of alternatives (0 to 5) for
+	// completions; top_logprobs (0 to 20) is chat's count.
+	Logprobs    json.RawMessage `json:"logprobs"`
+	TopLogprobs *int            `json:"top_logprobs"`
+	LogitBias   json.RawMessage `json:"logit_bias"`
 
 	// Not implemented.
 	Tools            json.RawMessage `json:"tools"`
@@ -45,9 +51,6 @@ type completionRequest struct {
 	Functions        json.RawMessage `json:"functions"`
 	FunctionCall     json.RawMessage `json:"function_call"`
 	ResponseFormat   json.RawMessage `json:"response_format"`
-	Logprobs         json.RawMessage `json:"logprobs"`
-	TopLogprobs      json.RawMessage `json:"top_logprobs"`
-	LogitBias        json.RawMessage `json:"logit_bias"`
 	FrequencyPenalty json.RawMessage `json:"frequency_penalty"`
 	PresencePenalty  json.RawMessage `json:"presence_penalty"`
 	Echo             json.RawMessage `json:"echo"`
@@ -83,9 +86,6 @@ func (req *completionRequest) unsupported() error {
 		{"functions", req.Functions, []string{"[]"}, "function calls are not supported"},
 		{"function_call", req.FunctionCall, []string{`"none"`}, "function calls are not supported"},
 		{"response_format", req.ResponseFormat, []string{`{"type":"text"}`}, `only {"type": "text"} is supported`},
-		{"logprobs", req.Logprobs, []string{"false"}, "log probabilities are not supported"},
-		{"top_logprobs", req.TopLogprobs, []string{"0"}, "log probabilities are not supported"},
-		{"logit_bias", req.LogitBias, []string{"{}"}, "logit biases are not supported"},
 		{"frequency_penalty", req.FrequencyPenalty, []string{"0"}, "only 0 is supported (repeat_penalty penalizes repetition)"},
 		{"presence_penalty", req.PresencePenalty, []string{"0"}, "only 0 is supported (repeat_penalty penalizes repetition)"},
 		{"echo", req.Echo, []string{"false"}, "echoing the prompt is not supported"},
@@ -109,6 +109,99 @@ func (req *completionRequest) unsupported() error {
 		return badf("%s is not supported (got %s): %s", f.name, v, f.why)
 	}
 	return nil
+}
+
+// Limits of the log-probability options, as OpenAI sets them.
+const (
+	maxChatTopLogprobs = 20  // chat's top_logprobs
+	maxTextLogprobs    = 5   // completions' logprobs
+	maxLogitBias       = 100 // |logit_bias value|
+)
+
+// logprobOptions are a request's log-probability and logit-bias options.
+type logprobOptions struct {
+	on   bool // report log probabilities
+	top  int  // alternatives per token
+	bias map[int32]float32
+}
+
+// logprobOptions validates logprobs, top_logprobs and logit_bias for the
+// chat or completions endpoint, with token ids in [0, nvocab).
+func (req *completionRequest) logprobOptions(chat bool, nvocab int) (logprobOptions, error) {
+	var o logprobOptions
+	raw := bytes.TrimSpace(req.Logprobs)
+	switch {
+	case isNull(raw) || string(raw) == "false":
+	case chat && string(raw) == "true":
+		o.on = true
+	case chat:
+		return o, badf("logprobs must be true or false (got %s)", clip(raw))
+	default:
+		n, err := strconv.Atoi(string(raw))
+		if err != nil || n < 0 || n > maxTextLogprobs {
+			return o, badf("logprobs must be an integer from 0 to %d (got %s)", maxTextLogprobs, clip(raw))
+		}
+		o.on, o.top = true, n
+	}
+	if t := req.TopLogprobs; t != nil && *t != 0 {
+		switch {
+		case !chat:
+			return o, badf("top_logprobs is a chat completions option (got %d): use logprobs: N, from 0 to %d", *t, maxTextLogprobs)
+		case *t < 0 || *t > maxChatTopLogprobs:
+			return o, badf("top_logprobs must be an integer from 0 to %d (got %d)", maxChatTopLogprobs, *t)
+		case !o.on:
+			return o, badf("top_logprobs (got %d) requires logprobs: true", *t)
+		}
+		o.top = *t
+	}
+	bias, err := parseLogitBias(req.LogitBias, nvocab)
+	o.bias = bias
+	return o, err
+}
+
+// parseLogitBias reads logit_bias: an object mapping token ids (decimal
+// strings) in [0, nvocab) to numbers in [-100, 100].
+func parseLogitBias(raw json.RawMessage, nvocab int) (map[int32]float32, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, badf("logit_bias must be an object mapping token ids to numbers (got %s)", clip(raw))
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	bias := make(map[int32]float32, len(m))
+	for _, k := range keys {
+		id, err := strconv.ParseInt(k, 10, 32)
+		if err != nil {
+			return nil, badf("logit_bias: key %q is not a token id (a decimal integer)", k)
+		}
+		if id < 0 || id >= int64(nvocab) {
+			return nil, badf("logit_bias: token id %d is outside the vocabulary [0, %d)", id, nvocab)
+		}
+		var v float64
+		if err := json.Unmarshal(m[k], &v); err != nil {
+			return nil, badf("logit_bias[%q] must be a number from -%d to %d (got %s)", k, maxLogitBias, maxLogitBias, clip(m[k]))
+		}
+		if !(v >= -maxLogitBias && v <= maxLogitBias) {
+			return nil, badf("logit_bias[%q] must be a number from -%d to %d (got %g)", k, maxLogitBias, maxLogitBias, v)
+		}
+		bias[int32(id)] = float32(v)
+	}
+	return bias, nil
+}
+
+// clip returns a JSON value for an error message, cut at 40 bytes.
+func clip(raw []byte) string {
+	var b bytes.Buffer
+	v := string(bytes.TrimSpace(raw))
+	if json.Compact(&b, raw) == nil {
+		v = b.String()
+	}
+	if len(v) > 40 {
+		v = v[:40] + "..."
+	}
+	return v
 }
 
 type chatMessage struct {
@@ -362,6 +455,58 @@ type chatOut struct {
 type chatDelta struct {
 	Role    string  `json:"role,omitempty"`
 	Content *string `json:"content,omitempty"`
+}
+
+// chatLogprobs are a chat choice's log probabilities.
+type chatLogprobs struct {
+	Content []chatTokenLogprob `json:"content"`
+}
+
+type chatTokenLogprob struct {
+	tokenLogprob
+	TopLogprobs []tokenLogprob `json:"top_logprobs"`
+}
+
+type tokenLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
+	Bytes   []int   `json:"bytes"` // the token's UTF-8 bytes
+}
+
+// textLogprobs are a completion choice's log probabilities.
+type textLogprobs struct {
+	Tokens        []string      `json:"tokens"`
+	TokenLogprobs []float64     `json:"token_logprobs"`
+	TopLogprobs   []topLogprobs `json:"top_logprobs"`
+	TextOffset    []int         `json:"text_offset"`
+}
+
+// topLogprobs is an object mapping tokens to log probabilities, written
+// most likely first (the first of tokens with the same text).
+type topLogprobs []tokenLogprob
+
+func (t topLogprobs) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	seen := make(map[string]bool, len(t))
+	for _, x := range t {
+		if seen[x.Token] {
+			continue
+		}
+		seen[x.Token] = true
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		k, err := json.Marshal(x.Token)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(x.Logprob)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, k...), ':'), v...)
+	}
+	return append(b, '}'), nil
 }
 
 type completionResponse struct {

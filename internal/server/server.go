@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"bitnet/engine"
 	"bitnet/engine/tokenizer"
 )
 
@@ -371,6 +372,7 @@ type job struct {
 	id       string
 	created  int64
 	trimLeft bool
+	lp       logprobOptions
 }
 
 // decodeRequest reads a completion request and its sampling parameters
@@ -444,6 +446,11 @@ func ChatStops(tok *tokenizer.Tokenizer) []string {
 
 // run validates the prompt length, waits for a free turn and generates.
 func (s *Server) run(w http.ResponseWriter, r *http.Request, req *completionRequest, j *job) error {
+	lp, err := req.logprobOptions(j.chat, s.o.Tokenizer.VocabSize())
+	if err != nil {
+		return err
+	}
+	j.lp = lp
 	nctx := s.o.Sessions[0].NCtx()
 	switch {
 	case len(j.ids) == 0:
@@ -480,6 +487,11 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, req *completionRequ
 	sess := s.pick(j.ids)
 
 	var sse *sseWriter
+	lps := &logprobs{tok: s.o.Tokenizer, chat: j.chat, on: j.lp.on}
+	var onLogprobs func(engine.TokenLogprobs)
+	if j.lp.on {
+		onLogprobs = lps.add
+	}
 	onText := func(string) error { return ctx.Err() }
 	if j.stream {
 		sse = newSSE(w)
@@ -491,14 +503,15 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, req *completionRequ
 				return err
 			}
 			if j.chat {
-				return sse.send(s.chunk(j, chatChoice{Delta: &chatDelta{Content: &t}}))
+				return sse.send(s.chunk(j, chatChoice{Delta: &chatDelta{Content: &t}, Logprobs: lps.take()}))
 			}
-			return sse.send(s.chunk(j, textChoice{Text: t}))
+			return sse.send(s.chunk(j, textChoice{Text: t, Logprobs: lps.take()}))
 		}
 	}
 	res, err := sess.Generate(Request{
 		Prompt: j.ids, Params: j.params, Sampler: j.params.Sampler(j.seed),
 		Decode: j.decode, TrimLeft: j.trimLeft, OnText: onText, Context: ctx,
+		LogitBias: j.lp.bias, OnLogprobs: onLogprobs, TopLogprobs: j.lp.top,
 	})
 	// How it ended, for the log: a finish reason, or why it was cut short.
 	outcome := res.FinishReason
@@ -541,9 +554,9 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, req *completionRequ
 	if sse != nil {
 		var last completionResponse
 		if j.chat {
-			last = s.chunk(j, chatChoice{Delta: &chatDelta{}, FinishReason: &finish})
+			last = s.chunk(j, chatChoice{Delta: &chatDelta{}, Logprobs: lps.take(), FinishReason: &finish})
 		} else {
-			last = s.chunk(j, textChoice{FinishReason: &finish})
+			last = s.chunk(j, textChoice{Logprobs: lps.take(), FinishReason: &finish})
 		}
 		last.Timings = tm
 		sse.send(last)
@@ -556,13 +569,80 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, req *completionRequ
 	resp := completionResponse{ID: j.id, Created: j.created, Model: s.o.Model, Usage: u, Timings: tm}
 	if j.chat {
 		resp.Object = "chat.completion"
-		resp.Choices = []chatChoice{{Message: &chatOut{Role: "assistant", Content: res.Text}, FinishReason: &finish}}
+		resp.Choices = []chatChoice{{Message: &chatOut{Role: "assistant", Content: res.Text}, Logprobs: lps.take(), FinishReason: &finish}}
 	} else {
 		resp.Object = "text_completion"
-		resp.Choices = []textChoice{{Text: res.Text, FinishReason: &finish}}
+		resp.Choices = []textChoice{{Text: res.Text, Logprobs: lps.take(), FinishReason: &finish}}
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// logprobs gathers the log probabilities of the generated tokens until a
+// response or chunk takes them.
+type logprobs struct {
+	tok     *tokenizer.Tokenizer
+	chat    bool
+	on      bool
+	pending []engine.TokenLogprobs
+	offset  int // text_offset of the next token
+}
+
+func (l *logprobs) add(lp engine.TokenLogprobs) {
+	l.pending = append(l.pending, lp)
+}
+
+// noLogprob stands for a log probability that JSON cannot hold (a token
+// whose probability underflows to 0), as OpenAI writes it.
+const noLogprob = -9999
+
+func (l *logprobs) token(t engine.TokenLogprob) tokenLogprob {
+	s := l.tok.Piece(t.ID, tokenizer.RenderSpecial())
+	b := make([]int, len(s))
+	for i := range len(s) {
+		b[i] = int(s[i])
+	}
+	v := t.Logprob
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		v = noLogprob
+	}
+	return tokenLogprob{Token: s, Logprob: v, Bytes: b}
+}
+
+// take returns the pending log probabilities in the shape of the
+// endpoint's choices (nil when none were asked for) and forgets them.
+func (l *logprobs) take() any {
+	if !l.on {
+		return nil
+	}
+	defer func() { l.pending = l.pending[:0] }()
+	if l.chat {
+		out := chatLogprobs{Content: make([]chatTokenLogprob, 0, len(l.pending))}
+		for _, lp := range l.pending {
+			c := chatTokenLogprob{tokenLogprob: l.token(lp.TokenLogprob), TopLogprobs: make([]tokenLogprob, 0, len(lp.Top))}
+			for _, a := range lp.Top {
+				c.TopLogprobs = append(c.TopLogprobs, l.token(a))
+			}
+			out.Content = append(out.Content, c)
+		}
+		return out
+	}
+	n := len(l.pending)
+	out := textLogprobs{Tokens: make([]string, 0, n), TokenLogprobs: make([]float64, 0, n),
+		TopLogprobs: make([]topLogprobs, 0, n), TextOffset: make([]int, 0, n)}
+	for _, lp := range l.pending {
+		t := l.token(lp.TokenLogprob)
+		out.Tokens = append(out.Tokens, t.Token)
+		out.TokenLogprobs = append(out.TokenLogprobs, t.Logprob)
+		top := make(topLogprobs, 0, len(lp.Top))
+		for _, a := range lp.Top {
+			top = append(top, l.token(a))
+		}
+		out.TopLogprobs = append(out.TopLogprobs, top)
+		out.TextOffset = append(out.TextOffset, l.offset)
+		l.offset += len(t.Token)
+	}
+	return out
 }
 
 func (s *Server) object(j *job) string {

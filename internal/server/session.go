@@ -74,6 +74,13 @@ type Request struct {
 	// forward pass; Generate then returns context.Cause(Context). nil: the
 	// generation is not cancelled.
 	Context context.Context
+	// LogitBias is added to the logits of its token ids before sampling.
+	LogitBias map[int32]float32
+	// OnLogprobs, if set, receives each generated token's log probability
+	// and its TopLogprobs most likely alternatives, before the token's text
+	// goes to OnText.
+	OnLogprobs  func(engine.TokenLogprobs)
+	TopLogprobs int
 }
 
 // Result is the outcome of a generation.
@@ -145,7 +152,10 @@ func (s *Session) Generate(req Request) (Result, error) {
 		OnToken: func(id int32) bool {
 			return filter.Write(stream.Push(id)) || cbErr != nil || ctx.Err() != nil
 		},
-		Context: ctx,
+		Context:     ctx,
+		LogitBias:   req.LogitBias,
+		OnLogprobs:  req.OnLogprobs,
+		TopLogprobs: req.TopLogprobs,
 	})
 	res.Tokens, res.Stats, res.CachedTokens = out, st, n
 	res.Stats.PromptTokens = len(prompt) - n
