@@ -10,8 +10,9 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
+
+	"bitnet/internal/testdata"
 )
 
 // startServe runs bitnet serve on a free loopback port and returns its URL
@@ -51,23 +52,7 @@ func startServeSignals(t *testing.T, sigc chan os.Signal, args ...string) (strin
 	return "", nil
 }
 
-// syncBuffer is a buffer that serve's goroutines write and the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type syncBuffer = testdata.SyncBuffer
 
 func TestServeMatchesRun(t *testing.T) {
 	model := storiesModel(t)

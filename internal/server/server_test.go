@@ -70,23 +70,7 @@ func newServer(t testing.TB, md *model, slots int, def Params) *httptest.Server 
 	return ts
 }
 
-// syncBuffer collects the log of handlers for the test to read.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type syncBuffer = testdata.SyncBuffer
 
 // newLoggedServer is newServer returning the Server and its log; wrap, if
 // set, gives the handler that serves in its place.
