@@ -41,6 +41,18 @@ var ErrShape = errors.New("unexpected tensor shape")
 // Load reads the configuration of f and binds its tensors to be. The model
 // keeps f open; Close closes the file, not the backend.
 func Load(f *gguf.File, be compute.Backend) (*Model, error) {
+	return LoadWith(f, be, LoadOptions{})
+}
+
+// LoadOptions are the options of LoadWith.
+type LoadOptions struct {
+	// Progress, if set, is called after each tensor is bound with the
+	// bytes of the model's tensors bound so far and in all.
+	Progress func(done, total int64)
+}
+
+// LoadWith is Load with options.
+func LoadWith(f *gguf.File, be compute.Backend, o LoadOptions) (*Model, error) {
 	cfg, err := ConfigFromGGUF(f)
 	if err != nil {
 		return nil, err
@@ -59,14 +71,25 @@ func Load(f *gguf.File, be compute.Backend) (*Model, error) {
 		l.QScale, l.KScale, l.VScale, l.OScale, l.GateScale, l.UpScale, l.DownScale = 1, 1, 1, 1, 1, 1, 1
 	}
 	b := binder{f: f, be: be}
+	var done, total int64
 	for _, ts := range cfg.Tensors() {
-		if _, ok := f.Tensor(ts.Name); !ok && ts.Optional {
+		if info, ok := f.Tensor(ts.Name); ok {
+			total += info.Size
+		}
+	}
+	for _, ts := range cfg.Tensors() {
+		info, ok := f.Tensor(ts.Name)
+		if !ok && ts.Optional {
 			continue
 		}
 		if ts.scale != nil {
 			*ts.scale(m) = b.scale(ts.Name)
 		} else {
 			*ts.weight(m) = b.tensor(ts.Name, ts.Shape...)
+		}
+		if ok && o.Progress != nil {
+			done += info.Size
+			o.Progress(done, total)
 		}
 	}
 	if m.Output == nil {

@@ -59,8 +59,10 @@ func runGenModel(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// progressMinSize is the smallest file gen-model reports progress for.
-var progressMinSize int64 = 64 << 20
+// progressMinSize is the smallest file gen-model reports progress for, and
+// loadProgressMinSize the smallest model whose loading does (uploading a
+// large model to a GPU takes seconds).
+var progressMinSize, loadProgressMinSize int64 = 64 << 20, 256 << 20
 
 // writeModel writes w to path (removed on failure), reporting progress on
 // stderr for files of progressMinSize bytes and more.
@@ -112,10 +114,16 @@ func newProgress(w io.Writer, label string, total int64) *progress {
 }
 
 func (p *progress) Write(b []byte) (int, error) {
-	p.done += int64(len(b))
+	p.advance(int64(len(b)))
+	return len(b), nil
+}
+
+// advance counts n more bytes done and reports a new step.
+func (p *progress) advance(n int64) {
+	p.done += n
 	step := min(p.done, p.total) * p.steps / p.total
 	if step == p.shown {
-		return len(b), nil
+		return
 	}
 	p.shown = step
 	pct := step * 100 / p.steps
@@ -126,7 +134,6 @@ func (p *progress) Write(b []byte) (int, error) {
 	} else {
 		fmt.Fprintf(p.w, "%s: %d%% (%d of %d MiB)\n", p.label, pct, p.done>>20, p.total>>20)
 	}
-	return len(b), nil
 }
 
 // end finishes the bar's line on a terminal.

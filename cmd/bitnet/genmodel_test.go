@@ -114,3 +114,28 @@ func TestProgressBar(t *testing.T) {
 	assert.True(t, strings.HasSuffix(out, "\rwriting m ["+strings.Repeat("=", 40)+"] 100%\n"), "%q", out)
 	assert.Contains(t, out, "\rwriting m ["+strings.Repeat("=", 20)+strings.Repeat(" ", 20)+"]  50%")
 }
+
+// TestLoadProgress: loading a model of loadProgressMinSize bytes or more
+// reports its progress on stderr, up to 100%; a smaller one does not.
+func TestLoadProgress(t *testing.T) {
+	model := storiesModel(t)
+	args := []string{"run", "--model", model, "--prompt", "Once", "--temperature", "0", "--max-new-tokens", "2", "--backend", "cpu"}
+	_, errs, code := bitnet(t, args...)
+	require.Equal(t, 0, code, errs)
+	assert.NotContains(t, errs, "loading ", "a small model reports no progress")
+
+	old := loadProgressMinSize
+	loadProgressMinSize = 0
+	defer func() { loadProgressMinSize = old }()
+	_, errs, code = bitnet(t, args...)
+	require.Equal(t, 0, code, errs)
+	var steps []string
+	for _, l := range strings.Split(errs, "\n") {
+		if strings.HasPrefix(l, "loading "+model+": ") {
+			steps = append(steps, l)
+		}
+	}
+	require.NotEmpty(t, steps, errs)
+	assert.Contains(t, steps[len(steps)-1], ": 100% (", errs)
+	assert.LessOrEqual(t, len(steps), 10)
+}

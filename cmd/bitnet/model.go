@@ -21,7 +21,7 @@ import (
 type modelFlags struct {
 	model     string
 	hf        string    // REPO[:FILE] on Hugging Face, pulled into m.model
-	hfOut     io.Writer // download progress: the flag set's output, the command's stderr
+	hfOut     io.Writer // download and load progress: the command's stderr
 	tokenizer string
 	backend   string
 	device    int
@@ -155,7 +155,17 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 		m.profile.Backend = l.be
 		run = m.profile
 	}
-	if l.model, err = engine.Load(l.file, run); err != nil {
+	var lo engine.LoadOptions
+	var lp *progress
+	if st, err := os.Stat(m.model); err == nil && st.Size() >= loadProgressMinSize {
+		lp = newProgress(m.hfOut, "loading "+m.model, 1)
+		lo.Progress = func(done, total int64) { lp.total = max(total, 1); lp.advance(done - lp.done) }
+	}
+	l.model, err = engine.LoadWith(l.file, run, lo)
+	if lp != nil {
+		lp.end()
+	}
+	if err != nil {
 		l.Close()
 		return nil, fmt.Errorf("%s: %w", m.model, err)
 	}
