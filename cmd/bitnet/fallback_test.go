@@ -51,6 +51,9 @@ func TestFallbackWithoutVulkan(t *testing.T) {
 			if !strings.Contains(string(out), "vulkan:") || !strings.Contains(string(out), "not found") {
 				t.Errorf("--backend vulkan error does not say why:\n%s", out)
 			}
+			if !strings.Contains(string(out), "install the Vulkan loader") {
+				t.Errorf("--backend vulkan error gives no install hint:\n%s", out)
+			}
 		})
 	}
 }
