@@ -24,8 +24,8 @@ import (
 func init() {
 	register(&command{
 		name:  "serve",
-		usage: "serve --model M [--host 127.0.0.1] [--port 8080] [--parallel N] [--alias NAME] [--api-key KEY] [--temperature T ...: defaults of requests] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan]",
-		short: "Serve the model over HTTP with OpenAI-compatible endpoints (/v1/completions, /v1/chat/completions, /v1/models, /health, /tokenize, /detokenize).",
+		usage: "serve --model M [--host 127.0.0.1] [--port 8080] [--parallel N] [--alias NAME] [--api-key KEY] [--no-webui] [--temperature T ...: defaults of requests] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan]",
+		short: "Serve the model over HTTP: a chat page at / and OpenAI-compatible endpoints (/v1/completions, /v1/chat/completions, /v1/models, /health, /tokenize, /detokenize).",
 		run:   runServe,
 	})
 }
@@ -73,6 +73,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	alias := fs.String("alias", "", "model name reported to clients (default: the file name)")
 	maxBody := fs.Int64("max-body", server.DefaultMaxBody, "largest request body in bytes")
 	apiKey := fs.String("api-key", "", "require the header \"Authorization: Bearer KEY\" of requests but GET /health (default $BITNET_API_KEY)")
+	noWebUI := fs.Bool("no-webui", false, "do not serve the chat page at / (it answers 404)")
 	if err := parseNoArgs(fs, args, ""); err != nil {
 		return err
 	}
@@ -140,7 +141,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		defaults.MaxTokens = -1
 	}
 	srv, err := server.New(server.Options{Model: name, Tokenizer: l.tok, Sessions: sessions,
-		Defaults: defaults, MaxBody: *maxBody, Logger: log, APIKey: *apiKey})
+		Defaults: defaults, MaxBody: *maxBody, Logger: log, APIKey: *apiKey,
+		WebUI: !*noWebUI, Backend: l.be.Name(), Device: l.be.Device()})
 	if err != nil {
 		return err
 	}
@@ -149,7 +151,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	defer stopSignals()
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	log.Info("listening", "url", "http://"+ln.Addr().String(), "model", name, "ctx", l.state.NCtx, "slots", *parallel,
-		"api_key", *apiKey != "")
+		"api_key", *apiKey != "", "webui", !*noWebUI)
 	if serveListening != nil {
 		serveListening(ln.Addr().String())
 	}

@@ -35,6 +35,13 @@ type Options struct {
 	// APIKey, if set, is required of every request but GET /health, as
 	// the header "Authorization: Bearer APIKey"; others get 401.
 	APIKey string
+	// WebUI serves the chat page at GET / (needing no key: the page asks
+	// for it); false: / is 404.
+	WebUI bool
+	// Backend and Device name what the model runs on ("cpu", "vulkan"; a
+	// device description), reported by /v1/models (not by /health, which
+	// answers without the key).
+	Backend, Device string
 }
 
 // Server is an http.Handler with OpenAI-compatible endpoints:
@@ -45,6 +52,7 @@ type Options struct {
 //	GET  /health               {"status": "ok"}
 //	POST /tokenize             {"content": "..."} -> {"tokens": [...]}
 //	POST /detokenize           {"tokens": [...]} -> {"content": "..."}
+//	GET  /                     the chat page (Options.WebUI)
 type Server struct {
 	o       Options
 	mux     *http.ServeMux
@@ -98,6 +106,9 @@ func New(o Options) (*Server, error) {
 	s.route("GET", "/health", s.health)
 	s.route("POST", "/tokenize", s.tokenize)
 	s.route("POST", "/detokenize", s.detokenize)
+	if o.WebUI {
+		s.mux.HandleFunc("/{$}", s.webUI)
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -248,13 +259,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.o.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
 			"bytes", sw.bytes, "ms", time.Since(t0).Milliseconds(), "remote", r.RemoteAddr)
 	}()
-	if r.URL.Path != "/health" && !s.authorized(r) {
+	if !s.public(r) && !s.authorized(r) {
 		sw.Header().Set("WWW-Authenticate", `Bearer realm="bitnet"`)
 		writeErrorCode(sw, http.StatusUnauthorized, "invalid_api_key",
 			"missing or incorrect API key: send the header Authorization: Bearer <key>")
 		return
 	}
 	s.mux.ServeHTTP(sw, r)
+}
+
+// public reports whether r is served without the API key: /health, and the
+// chat page, which holds no data and asks the user for the key.
+func (s *Server) public(r *http.Request) bool {
+	return r.URL.Path == "/health" || s.o.WebUI && r.URL.Path == "/"
 }
 
 // authorized reports whether r carries the API key, if one is required.
@@ -306,7 +323,8 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) error {
 		"object": "list",
 		"data": []map[string]any{{
 			"id": s.o.Model, "object": "model", "created": s.created, "owned_by": "bitnet",
-			"meta": map[string]any{"n_ctx": s.o.Sessions[0].NCtx(), "n_vocab": s.o.Tokenizer.VocabSize()},
+			"meta": map[string]any{"n_ctx": s.o.Sessions[0].NCtx(), "n_vocab": s.o.Tokenizer.VocabSize(),
+				"backend": s.o.Backend, "device": s.o.Device},
 		}},
 	})
 	return nil
