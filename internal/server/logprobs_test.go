@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"math"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -103,29 +101,16 @@ func intBytes(s string) []int {
 // bits) and returns the text of each choice (or chunk) with its logprobs.
 func postLP(t *testing.T, md *model, path string, body map[string]any, streamed bool) (texts []string, lps []json.RawMessage) {
 	t.Helper()
-	url := newServer(t, md, 1, DefaultParams).URL
 	b := maps.Clone(body)
 	b["stream"] = streamed
-	j, err := json.Marshal(b)
-	if err != nil {
-		t.Fatal(err)
+	code, _, raw := post(t, newServer(t, md, 1, DefaultParams), path, b)
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, raw)
 	}
-	resp, err := http.Post(url+path, "application/json", bytes.NewReader(j))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d: %s", resp.StatusCode, raw)
-	}
-	events := [][]byte{raw}
+	events := [][]byte{[]byte(raw)}
 	if streamed {
 		events = nil
-		for _, line := range strings.Split(string(raw), "\n") {
+		for _, line := range strings.Split(raw, "\n") {
 			if d, ok := strings.CutPrefix(line, "data: "); ok && d != "[DONE]" {
 				events = append(events, []byte(d))
 			}
