@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -110,11 +109,13 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 	sel := smp.Selection()
 	var lp *logprober
 	if len(opt.LogitBias) > 0 || opt.OnLogprobs != nil {
-		// Biases and log probabilities need every token's logit.
 		if lp, err = newLogprober(opt, s.m.Config.NVocab); err != nil {
 			return nil, st, err
 		}
-		sel.K = 0
+		// Biases and log probabilities need every token's logit.
+		if len(lp.biased) > 0 || opt.OnLogprobs != nil {
+			sel.K = 0
+		}
 	}
 	history := append(append([]int32(nil), opt.History...), prompt...)
 	t0 := time.Now()
@@ -164,6 +165,7 @@ type logprober struct {
 	biased []int32   // the ids with a non-zero bias
 	bias   []float32 // per token id
 	top    int
+	moved  []compute.Candidate // apply's scratch: the biased candidates
 }
 
 func newLogprober(opt GenerateOptions, nv int) (*logprober, error) {
@@ -187,33 +189,50 @@ func newLogprober(opt GenerateOptions, nv int) (*logprober, error) {
 	return lp, nil
 }
 
-// apply adds the biases to c, every token's candidate, and sorts it again
-// best first.
+// apply adds the biases to c, every token's candidate sorted best first,
+// and puts the biased candidates back in order: the others stay sorted, so
+// the few biased ones are sorted and merged in (linear in the vocabulary).
+// NaN logits sort last.
 func (lp *logprober) apply(c []compute.Candidate) []compute.Candidate {
 	if len(lp.biased) == 0 {
 		return c
 	}
-	for i := range c {
-		if b := lp.bias[c[i].ID]; b != 0 {
-			c[i].Logit += b
+	before := func(a, b compute.Candidate) bool {
+		an, bn := a.Logit != a.Logit, b.Logit != b.Logit
+		if an || bn {
+			return !an || bn && a.ID < b.ID
+		}
+		return a.Less(b)
+	}
+	moved := lp.moved[:0]
+	rest := c[:0]
+	for _, x := range c {
+		if b := lp.bias[x.ID]; b != 0 {
+			x.Logit += b
+			moved = append(moved, x)
+			continue
+		}
+		rest = append(rest, x)
+	}
+	slices.SortFunc(moved, func(a, b compute.Candidate) int {
+		if before(a, b) {
+			return -1
+		}
+		return 1
+	})
+	// Merge from the back, where rest leaves room for moved.
+	c = c[:len(rest)+len(moved)]
+	i, j := len(rest)-1, len(moved)-1
+	for k := len(c) - 1; j >= 0; k-- {
+		if i >= 0 && before(moved[j], c[i]) {
+			c[k] = c[i]
+			i--
+		} else {
+			c[k] = moved[j]
+			j--
 		}
 	}
-	slices.SortFunc(c, func(a, b compute.Candidate) int {
-		an, bn := a.Logit != a.Logit, b.Logit != b.Logit
-		switch {
-		case an && bn:
-			return cmp.Compare(a.ID, b.ID)
-		case an:
-			return 1
-		case bn:
-			return -1
-		case a.Less(b):
-			return -1
-		case b.Less(a):
-			return 1
-		}
-		return 0
-	})
+	lp.moved = moved
 	return c
 }
 

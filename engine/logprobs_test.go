@@ -140,17 +140,18 @@ func TestGenerateLogitBias(t *testing.T) {
 	if got := first(map[int32]float32{best: -100}); got != next {
 		t.Errorf("bias -100 on %d: got %d, want the next best %d", best, got, next)
 	}
-	worst := int32(0)
+	// The least likely token that +100 lifts above the best one.
+	worst := best
 	for i, v := range lg {
-		if v < lg[worst] {
+		if lg[best]-v < 99 && v < lg[worst] {
 			worst = int32(i)
 		}
 	}
-	if lg[best]-lg[worst] >= 100 {
-		t.Skipf("the logits span %g: +100 cannot force the worst token", lg[best]-lg[worst])
+	if worst == best {
+		t.Fatal("no other token within 99 of the best")
 	}
 	if got := first(map[int32]float32{worst: 100}); got != worst {
-		t.Errorf("bias +100 on the least likely token %d: got %d", worst, got)
+		t.Errorf("bias +100 on token %d (logit %g, the best %g): got %d", worst, lg[worst], lg[best], got)
 	}
 	st, _ := m.NewState(64, 8, gguf.F16)
 	if _, _, err := st.Generate(prompt, engine.GenerateOptions{MaxNewTokens: 1, LogitBias: map[int32]float32{int32(len(lg)): 1}}); err == nil {
