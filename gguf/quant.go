@@ -164,6 +164,8 @@ func DecodeRow(dt DType, row []byte, out []float32, scale float32) error {
 		}
 	case Q8_0:
 		return DecodeQ8_0(row, out)
+	case Q6_K:
+		return DecodeQ6_K(row, out)
 	case TQ2_0:
 		return DecodeTQ2_0(row, out)
 	case TQ1_0:

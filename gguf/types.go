@@ -57,7 +57,7 @@ func (t DType) String() string {
 // Supported reports whether tensors of this type can be loaded.
 func (t DType) Supported() bool {
 	switch t {
-	case F32, F16, BF16, Q8_0, TQ1_0, TQ2_0, I2_S:
+	case F32, F16, BF16, Q8_0, Q6_K, TQ1_0, TQ2_0, I2_S:
 		return true
 	}
 	return false
@@ -73,6 +73,8 @@ func (t DType) blockInfo() (elems, bytes int64, ok bool) {
 		return 1, 2, true
 	case Q8_0:
 		return 32, 34, true
+	case Q6_K:
+		return 256, 210, true
 	case TQ1_0:
 		return 256, 54, true
 	case TQ2_0:

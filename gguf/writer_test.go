@@ -71,7 +71,7 @@ func tensorOfType(t *testing.T, typ DType, r *rand.Rand) ([]int64, []byte) {
 	return shape, b
 }
 
-var supportedTypes = []DType{F32, F16, BF16, Q8_0, TQ1_0, TQ2_0, I2_S}
+var supportedTypes = []DType{F32, F16, BF16, Q8_0, Q6_K, TQ1_0, TQ2_0, I2_S}
 
 func buildAll(t *testing.T, alignment int64) (*Writer, map[string][]byte) {
 	t.Helper()
