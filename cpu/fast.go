@@ -48,6 +48,10 @@ func (b *Backend) matmulFast(dst []float32, w *tensor, x []float32, K, N, T int)
 		b.matmulF16Fast(dst, w, x, K, N, T)
 	case w.DType() == gguf.F32:
 		b.matmulF32Fast(dst, w, x, K, N, T)
+	case w.DType() == gguf.Q8_0 && K%kernels.Q8Block == 0:
+		b.matmulQuantFast(dst, w, x, K, N, T, kernels.DotQ8_0Rows)
+	case w.DType() == gguf.Q6_K && K%kernels.Q6KBlock == 0:
+		b.matmulQuantFast(dst, w, x, K, N, T, kernels.DotQ6KRows)
 	default:
 		return false
 	}
@@ -105,6 +109,17 @@ func (b *Backend) matmulF32Fast(dst []float32, w *tensor, x []float32, K, N, T i
 			for t := 0; t < T; t++ {
 				dst[t*N+n] = kernels.DotF32(row, x[t*K:(t+1)*K])
 			}
+		}
+	})
+}
+
+// matmulQuantFast runs a matmul with Q8_0 or Q6_K weights (the quantized LM
+// head): each worker streams its rows once per token.
+func (b *Backend) matmulQuantFast(dst []float32, w *tensor, x []float32, K, N, T int, dot func(w []byte, x, out []float32)) {
+	rb := w.RowB
+	b.pool.run(N, rowBlock, func(lo, hi int) {
+		for t := 0; t < T; t++ {
+			dot(w.Raw[lo*rb:hi*rb], x[t*K:(t+1)*K], dst[t*N+lo:t*N+hi])
 		}
 	})
 }

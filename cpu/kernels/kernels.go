@@ -25,6 +25,7 @@ package kernels
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 )
 
@@ -38,7 +39,10 @@ type impl struct {
 	// i2sMat is MatI2S with arguments already checked.
 	i2sMat func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int)
 
-	f16Rows  func(w []uint16, rowLen int, x []float32, out []float32)
+	f16Rows func(w []uint16, rowLen int, x []float32, out []float32)
+	// q8Rows and q6kRows are DotQ8_0Rows and DotQ6KRows, arguments checked.
+	q8Rows   func(w []byte, x []float32, out []float32)
+	q6kRows  func(w []byte, x []float32, out []float32)
 	f16Mat   func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int)
 	dotF32   func(a, b []float32) float32
 	axpy     func(a float32, x, y []float32)
@@ -68,6 +72,8 @@ var genericImpl = &impl{
 	i2sRows:  i2sRowsGeneric,
 	i2sMat:   matI2SGeneric,
 	f16Rows:  f16RowsGeneric,
+	q8Rows:   q8RowsGeneric,
+	q6kRows:  q6kRowsGeneric,
 	f16Mat:   matF16Generic,
 	dotF32:   dotF32Generic,
 	axpy:     axpyF32Generic,
@@ -98,9 +104,48 @@ var cur *impl
 
 func init() {
 	impls = append(fastImpls(), genericImpl)
+	for _, p := range impls {
+		withGenericFallbacks(p)
+	}
 	cur = impls[0]
 	if noasmEnv(os.Getenv("BITNET_NOASM")) {
 		cur = genericImpl
+	}
+}
+
+// withGenericFallbacks sets every kernel p leaves nil to the generic one.
+func withGenericFallbacks(p *impl) {
+	g := genericImpl
+	fill(&p.i2sRows, g.i2sRows)
+	fill(&p.i2sMat, g.i2sMat)
+	fill(&p.f16Rows, g.f16Rows)
+	fill(&p.q8Rows, g.q8Rows)
+	fill(&p.q6kRows, g.q6kRows)
+	fill(&p.f16Mat, g.f16Mat)
+	fill(&p.dotF32, g.dotF32)
+	fill(&p.axpy, g.axpy)
+	fill(&p.dots, g.dots)
+	fill(&p.axpys, g.axpys)
+	fill(&p.axpys16, g.axpys16)
+	fill(&p.toF16, g.toF16)
+	fill(&p.roundF16, g.roundF16)
+	fill(&p.softmax, g.softmax)
+	fill(&p.scale, g.scale)
+	fill(&p.sumSq, g.sumSq)
+	fill(&p.scaleMul, g.scaleMul)
+	fill(&p.add, g.add)
+	fill(&p.relu2Mul, g.relu2Mul)
+	fill(&p.dequant, g.dequant)
+	fill(&p.sumI8, g.sumI8)
+	fill(&p.quantize, g.quantize)
+	fill(&p.quantS, g.quantS)
+	fill(&p.stream, g.stream)
+}
+
+// fill sets the function *f to g when it is nil.
+func fill[F any](f *F, g F) {
+	if reflect.ValueOf(f).Elem().IsNil() {
+		*f = g
 	}
 }
 

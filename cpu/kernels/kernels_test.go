@@ -5,10 +5,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"bitnet/gguf"
 )
 
 // eachPath runs f once per available implementation, as a subtest named
@@ -602,4 +605,93 @@ func TestPathsSorted(t *testing.T) {
 		require.GreaterOrEqual(t, idx[i], 0, name)
 	}
 	require.True(t, slices.IsSorted(idx))
+}
+
+// quantRef64 is the float64 dot product of x with the rows of quantized
+// weights as the gguf decoder dequantizes them, and the sum of |w*x|.
+func quantRef64(t *testing.T, dt gguf.DType, row []byte, x []float32) (sum, mag float64) {
+	t.Helper()
+	w := make([]float32, len(x))
+	require.NoError(t, gguf.DecodeRow(dt, row, w, 1))
+	for k := range x {
+		p := float64(w[k]) * float64(x[k])
+		sum += p
+		mag += math.Abs(p)
+	}
+	return sum, mag
+}
+
+func TestDotQuantRows(t *testing.T) {
+	types := []struct {
+		dt    gguf.DType
+		block int
+		dot   func(w []byte, x, out []float32)
+		enc   func(x []float32) ([]byte, error)
+	}{
+		{gguf.Q8_0, Q8Block, DotQ8_0Rows, gguf.EncodeQ8_0},
+		{gguf.Q6_K, Q6KBlock, DotQ6KRows, gguf.EncodeQ6_K},
+	}
+	eachPath(t, func(t *testing.T) {
+		for _, ty := range types {
+			for _, k := range []int{0, ty.block, 2 * ty.block, 5 * ty.block, 2560, 2816} {
+				if k%ty.block != 0 {
+					continue
+				}
+				for _, nRows := range []int{1, 3, 8, 13} {
+					seed := uint64(k*31 + nRows + int(ty.dt))
+					r := newRand(seed)
+					rb := k / ty.block * map[gguf.DType]int{gguf.Q8_0: Q8Bytes, gguf.Q6_K: Q6KBytes}[ty.dt]
+					// Real encodings (with outliers) and raw random bytes
+					// (any code and scale) alike.
+					var w []byte
+					if nRows%2 == 1 {
+						wf := randF32(r, k*nRows, 0.05)
+						for i := 0; i < len(wf); i += 97 {
+							wf[i] *= 20
+						}
+						var err error
+						w, err = ty.enc(wf)
+						require.NoError(t, err)
+					} else {
+						w = randBytes(r, rb*nRows)
+						clearNaNScales(ty.dt, w, rb, nRows)
+					}
+					x := randF32(r, k, 1)
+					out := make([]float32, nRows+1)
+					out[nRows] = 42
+					ty.dot(w, x, out[:nRows])
+					for n := range nRows {
+						want, mag := quantRef64(t, ty.dt, w[n*rb:(n+1)*rb], x)
+						requireClose(t, want, mag, out[n], "%s k=%d row %d seed=%d", ty.dt, k, n, seed)
+					}
+					require.Equal(t, float32(42), out[nRows])
+				}
+			}
+		}
+	})
+	require.Panics(t, func() { DotQ8_0Rows(make([]byte, 33), make([]float32, 32), make([]float32, 1)) })
+	require.Panics(t, func() { DotQ6KRows(make([]byte, 210), make([]float32, 128), make([]float32, 1)) })
+}
+
+// clearNaNScales makes the fp16 scales of random Q8_0/Q6_K rows finite.
+func clearNaNScales(dt gguf.DType, w []byte, rowBytes, nRows int) {
+	bb, off := Q8Bytes, 0
+	if dt == gguf.Q6_K {
+		bb, off = Q6KBytes, 208
+	}
+	for b := 0; b+bb <= rowBytes*nRows; b += bb {
+		w[b+off+1] &= 0xbb // exponent below the maximum
+	}
+}
+
+// TestEveryKernelSet checks that no path leaves a kernel unset.
+func TestEveryKernelSet(t *testing.T) {
+	for _, p := range impls {
+		v := reflect.ValueOf(p).Elem()
+		for i := range v.NumField() {
+			if f := v.Field(i); f.Kind() == reflect.Func {
+				require.False(t, f.IsNil(), "path %s: kernel %s unset", p.name, v.Type().Field(i).Name)
+			}
+		}
+	}
 }

@@ -22,7 +22,8 @@ func (h *Harness) WeightI2S(k, n int, scale float32) compute.Tensor {
 	return h.Weight("w_i2s", gguf.I2_S, gguf.EncodeI2S(h.ternary(k*n), scale), k, n)
 }
 
-// WeightFloat makes a random float weight [k, n] of type dt (F32, F16, BF16, Q8_0).
+// WeightFloat makes a random float weight [k, n] of type dt (F32, F16, BF16,
+// Q8_0, Q6_K).
 func (h *Harness) WeightFloat(dt gguf.DType, k, n int, std float64) compute.Tensor {
 	v := h.Floats(k*n, std)
 	var raw []byte
@@ -46,6 +47,11 @@ func (h *Harness) WeightFloat(dt gguf.DType, k, n int, std float64) compute.Tens
 	case gguf.Q8_0:
 		var err error
 		if raw, err = gguf.EncodeQ8_0(v); err != nil {
+			h.T.Fatal(err)
+		}
+	case gguf.Q6_K:
+		var err error
+		if raw, err = gguf.EncodeQ6_K(v); err != nil {
 			h.T.Fatal(err)
 		}
 	default:
@@ -205,6 +211,17 @@ func Cases() []Case {
 	for _, dt := range []gguf.DType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0} {
 		for _, s := range []mm{{32, 5, 1}, {64, 33, 3}, {2560, 127, 1}, {256, 1000, 5}} {
 			add(Case{Name: fmt.Sprintf("matmul_%s/k=%d/n=%d/t=%d", dt, s.k, s.n, s.t), Run: func(h *Harness) compute.Tensor {
+				w := h.WeightFloat(dt, s.k, s.n, 0.05)
+				out := h.Output(s.n, s.t)
+				h.BE.MatMul(out, w, h.Input(h.Floats(s.k*s.t, 1), s.k, s.t))
+				return out
+			}})
+		}
+	}
+	// The quantized LM head types, at head-like shapes too.
+	for _, dt := range []gguf.DType{gguf.Q8_0, gguf.Q6_K} {
+		for _, s := range []mm{{256, 7, 1}, {512, 33, 3}, {2560, 1000, 1}, {2560, 515, 4}, {768, 64, 7}} {
+			add(Case{Name: fmt.Sprintf("matmul_%s/head/k=%d/n=%d/t=%d", dt, s.k, s.n, s.t), Run: func(h *Harness) compute.Tensor {
 				w := h.WeightFloat(dt, s.k, s.n, 0.05)
 				out := h.Output(s.n, s.t)
 				h.BE.MatMul(out, w, h.Input(h.Floats(s.k*s.t, 1), s.k, s.t))

@@ -117,7 +117,7 @@ func Weights(backend string, info gguf.TensorInfo, raw []byte) (*Tensor, error) 
 		}
 		t.Raw, t.Scale, t.RowB = raw[:info.Size], s, shape[0]/4
 		t.Code3 = gguf.I2SHasCode3(raw[:n/4])
-	case gguf.TQ1_0, gguf.TQ2_0, gguf.Q8_0:
+	case gguf.TQ1_0, gguf.TQ2_0, gguf.Q8_0, gguf.Q6_K:
 		t.Raw = raw[:info.Size]
 	default:
 		return nil, fmt.Errorf("%s: tensor %q: type %s is not supported", backend, info.Name, info.Type)
