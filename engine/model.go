@@ -28,7 +28,9 @@ type Model struct {
 	TokEmbd    compute.Tensor // [NEmbd, NVocab]
 	OutputNorm compute.Tensor // [NEmbd]
 	Output     compute.Tensor // [NEmbd, NVocab]; the embedding when tied
-	TiedOutput bool
+	TiedOutput bool           // the file has no output.weight: the head is the embedding's
+	HeadType   HeadType       // the type the head runs in (LoadOptions.LMHead)
+	headBytes  int64          // the quantized head's size; 0 when as stored
 	Layers     []Layer
 }
 
@@ -49,6 +51,9 @@ type LoadOptions struct {
 	// Progress, if set, is called after each tensor is bound with the
 	// bytes of the model's tensors bound so far and in all.
 	Progress func(done, total int64)
+	// LMHead quantizes the LM head at load (HeadStored keeps it as the
+	// file stores it); the embedding lookup keeps the stored table.
+	LMHead HeadType
 }
 
 // LoadWith is Load with options.
@@ -97,6 +102,11 @@ func LoadWith(f *gguf.File, be compute.Backend, o LoadOptions) (*Model, error) {
 	}
 	if err := errors.Join(b.errs...); err != nil {
 		return nil, err
+	}
+	if o.LMHead != HeadStored {
+		if err := m.quantizeHead(o.LMHead); err != nil {
+			return nil, err
+		}
 	}
 	slog.Info("model config", "arch", cfg.Arch, "n_embd", cfg.NEmbd, "n_layer", cfg.NLayer,
 		"n_head", cfg.NHead, "n_head_kv", cfg.NHeadKV, "head_dim", cfg.HeadDim, "n_ff", cfg.NFF,

@@ -97,26 +97,30 @@ func EncodeQ6_K(x []float32) ([]byte, error) {
 			blk[q6kQlBytes+q6kQhBytes+g] = uint8(int8(sc))
 			s := d * float32(sc)
 			for i, v := range xs[16*g : 16*g+16] {
-				setQ6KCode(blk, 16*g+i, q6kCode(v, s)+32)
+				c := 0
+				if s != 0 {
+					c = int(q6kRound(v / s))
+				}
+				setQ6KCode(blk, 16*g+i, c+32)
 			}
 		}
 	}
 	return out, nil
 }
 
-// q6kCode is the signed code in -32..31 nearest to v/s (0 when s is 0).
-func q6kCode(v, s float32) int {
-	if s == 0 {
-		return 0
-	}
-	return int(max(-32, min(31, math.RoundToEven(float64(v/s)))))
-}
+// q6kCandidates are the code magnitudes the largest weight of a group may
+// map to: 32 uses the whole range; smaller ones trade clipping of the
+// largest weight for finer steps elsewhere.
+var q6kCandidates = [...]float32{32, 31.5, 31, 30}
 
-// q6kGroupScale picks the scale s of one group of 16 weights (v ~ s*code).
+// q6kGroupScale picks the scale s of one group of 16 weights (v ~ s*code):
+// for each candidate, the scale that maps the largest magnitude to it and
+// the least-squares scale for the codes that one gives; the one with the
+// least squared error wins.
 func q6kGroupScale(xs []float32) (float32, error) {
 	var m float32
 	for _, v := range xs {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+		if v != v || v-v != 0 { // NaN or ±Inf
 			return 0, fmt.Errorf("non-finite value %v", v)
 		}
 		if fabs32(v) > fabs32(m) {
@@ -126,31 +130,46 @@ func q6kGroupScale(xs []float32) (float32, error) {
 	if m == 0 {
 		return 0, nil
 	}
-	sse := func(s float32) float64 {
-		var e float64
+	best, bestErr := float32(0), float32(math.Inf(1))
+	for _, c := range q6kCandidates {
+		s := -m / c
+		inv := 1 / s
+		var xq, qq, e float32
 		for _, v := range xs {
-			d := float64(v) - float64(s)*float64(q6kCode(v, s))
+			q := q6kRound(v * inv)
+			xq += v * q
+			qq += q * q
+			d := v - s*q
 			e += d * d
 		}
-		return e
-	}
-	best, bestErr := float32(0), math.Inf(1)
-	for _, c := range []float32{32, 31.75, 31.5, 31.25, 31, 30.5, 30, 29} {
-		s := -m / c
-		// least squares for the codes s gives
-		var xq, qq float64
-		for _, v := range xs {
-			q := float64(q6kCode(v, s))
-			xq += float64(v) * q
-			qq += q * q
+		if e < bestErr {
+			best, bestErr = s, e
 		}
-		for _, t := range []float32{s, float32(xq / qq)} {
-			if e := sse(t); e < bestErr {
-				best, bestErr = t, e
-			}
+		if qq == 0 {
+			continue
+		}
+		t := xq / qq
+		it := 1 / t
+		e = 0
+		for _, v := range xs {
+			d := v - t*q6kRound(v*it)
+			e += d * d
+		}
+		if e < bestErr {
+			best, bestErr = t, e
 		}
 	}
 	return best, nil
+}
+
+// q6kRound rounds r to the nearest integer (halves away from zero) in the
+// code range -32..31.
+func q6kRound(r float32) float32 {
+	r = max(-32, min(31, r))
+	if r < 0 {
+		return -float32(int32(0.5 - r))
+	}
+	return float32(int32(r + 0.5))
 }
 
 func fabs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }

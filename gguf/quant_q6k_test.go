@@ -108,3 +108,23 @@ func TestQ6_KRoundTrip(t *testing.T) {
 	assert.ErrorContains(t, DecodeQ6_K(raw[:100], out), "too short")
 	assert.ErrorContains(t, DecodeRow(Q6_K, raw[:100], make([]float32, 256), 1), "needs 210 bytes")
 }
+
+// BenchmarkEncodeHeadRow times the quantization of one LM-head row of the
+// 2B-4T shape (2560 weights): a load-time cost, once per vocabulary entry.
+func BenchmarkEncodeHeadRow(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, 2560)
+	for i := range x {
+		x[i] = float32(r.NormFloat64()) * 0.02
+	}
+	b.Run("q6_k", func(b *testing.B) {
+		for b.Loop() {
+			EncodeQ6_K(x)
+		}
+	})
+	b.Run("q8_0", func(b *testing.B) {
+		for b.Loop() {
+			EncodeQ8_0(x)
+		}
+	})
+}

@@ -74,6 +74,8 @@ type benchReport struct {
 	ModelBytes    int64         `json:"model_bytes"`     // tensor data
 	Params        int64         `json:"params"`          // elements of all tensors
 	BytesPerToken int64         `json:"bytes_per_token"` // weight bytes read per generated token
+	LMHead        string        `json:"lm_head"`         // the head's type: q8_0 or q6_k (--lm-head), or as stored (f16, f32, ...)
+	HeadBytes     int64         `json:"lm_head_bytes"`   // of which the LM head
 	Backend       string        `json:"backend"`
 	Device        string        `json:"device"`
 	Threads       int           `json:"threads"`
@@ -163,7 +165,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	rep := benchReport{
 		Model: mf.model, Arch: l.model.Config.Arch, Backend: l.be.Name(), Device: l.be.Device(),
 		GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339),
-		BytesPerToken: bytesPerToken(l),
+		BytesPerToken: l.model.BytesPerToken(), LMHead: headLabel(l.model), HeadBytes: l.model.HeadBytes(),
 	}
 	for _, t := range l.file.Tensors {
 		rep.ModelBytes += t.Size
@@ -346,7 +348,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	case *asMD:
-		fmt.Fprintf(stdout, "| model | size | params | backend | device | threads | test | t/s | GB/s | %% of stream |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(stdout, "| model | size | params | backend | device | threads | lm head | test | t/s | GB/s | %% of stream |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rep.Results {
 			gb, pct := "", ""
 			if r.GBPerSecond > 0 {
@@ -355,14 +357,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			if r.BoundPercent > 0 {
 				pct = fmt.Sprintf("%.0f%%", r.BoundPercent)
 			}
-			fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %d | %s | %.2f ± %.2f | %s | %s |\n",
+			fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %d | %s | %s | %.2f ± %.2f | %s | %s |\n",
 				rep.Arch, siUnits(float64(rep.ModelBytes), "B"), siUnits(float64(rep.Params), ""), rep.Backend, rep.Device, rep.Threads,
-				r.Test, r.TPSMean, r.TPSStddev, gb, pct)
+				rep.LMHead, r.Test, r.TPSMean, r.TPSStddev, gb, pct)
 		}
 	default:
 		fmt.Fprintf(stdout, "model %s (%s, %s, %s params), %s on %s\n", rep.Model, rep.Arch,
 			siUnits(float64(rep.ModelBytes), "B"), siUnits(float64(rep.Params), ""), rep.Backend, rep.Device)
-		fmt.Fprintf(stdout, "bytes read per generated token: %.3f GB", float64(rep.BytesPerToken)/1e9)
+		fmt.Fprintf(stdout, "bytes read per generated token: %.3f GB (LM head %s: %.3f GB)", float64(rep.BytesPerToken)/1e9, rep.LMHead, float64(rep.HeadBytes)/1e9)
 		if rep.StreamGBps > 0 {
 			fmt.Fprintf(stdout, "; streaming read %.1f GB/s, so at most %.1f tokens/s", rep.StreamGBps, rep.StreamGBps*1e9/float64(rep.BytesPerToken))
 		}
@@ -449,20 +451,6 @@ func meanStd(v []float64) (mean, std float64) {
 		std = math.Sqrt(std / float64(len(v)-1))
 	}
 	return mean, std
-}
-
-// bytesPerToken is the weight data one generated token reads: every tensor
-// except an untied embedding table, of which only one row is read.
-func bytesPerToken(l *loaded) int64 {
-	var n int64
-	for _, t := range l.file.Tensors {
-		if t.Name == "token_embd.weight" && !l.model.TiedOutput {
-			n += t.Size / t.Shape[1]
-			continue
-		}
-		n += t.Size
-	}
-	return n
 }
 
 func threadsOf(l *loaded) int {

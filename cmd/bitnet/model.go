@@ -32,6 +32,7 @@ type modelFlags struct {
 	debug     string
 	reference bool
 	noMmap    bool
+	lmHead    string
 
 	// profile, when set, is the op profiler the model runs through (open
 	// clears it for backends that time their kernels themselves).
@@ -51,6 +52,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.kvType, "kv-type", "f16", "KV cache type: f16 or f32")
 	fs.StringVar(&m.debug, "debug", "", "layer-0 diagnostics: all or a list of "+fmt.Sprint(engine.DebugNames))
 	fs.BoolVar(&m.reference, "reference", false, "run on the scalar numeric oracle (package reference) instead of the fast CPU backend")
+	fs.StringVar(&m.lmHead, "lm-head", "f16", "LM head weights: f16 (as the file stores them: logits as bitnet.cpp's), q8_0 or q6_k (quantized at load: fewer bytes per token, see the README for the fidelity)")
 	fs.BoolVar(&m.noMmap, "no-mmap", false, "read the model into private memory on huge pages instead of mapping the file (a copy; the mapping is backed by huge pages too where the kernel allows)")
 }
 
@@ -98,6 +100,9 @@ func (m *modelFlags) validate() error {
 	}
 	if _, err := engine.ParseDebug(m.debug); err != nil {
 		return usageErrorf("--debug: %v", err)
+	}
+	if _, err := engine.ParseHeadType(m.lmHead); err != nil {
+		return usageErrorf("--lm-head: %v", err)
 	}
 	return nil
 }
@@ -156,6 +161,7 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 		run = m.profile
 	}
 	var lo engine.LoadOptions
+	lo.LMHead, _ = engine.ParseHeadType(m.lmHead)
 	var lp *progress
 	if st, err := os.Stat(m.model); err == nil && st.Size() >= loadProgressMinSize {
 		lp = newProgress(m.hfOut, "loading "+m.model, 1)
