@@ -214,3 +214,10 @@ func (b *Backend) Penalize(logits, ids compute.Tensor, penalty float32) {
 
 // TopK selects the k largest logits (compute.TopK).
 func (b *Backend) TopK(dst, logits compute.Tensor, k int) { b.ref.TopK(dst, logits, k) }
+
+// SetSchedStats turns the worker pool's scheduling statistics on or off and
+// resets them (a few clock reads per worker and parallel section while on).
+func (b *Backend) SetSchedStats(on bool) { b.pool.setStats(on) }
+
+// SchedStats returns the worker pool's statistics since SetSchedStats.
+func (b *Backend) SchedStats() SchedStats { return b.pool.schedStats() }

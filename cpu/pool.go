@@ -7,9 +7,12 @@ import (
 	"time"
 )
 
-// pool is a persistent set of worker goroutines. run splits [0, n) into one
-// contiguous chunk per worker; the caller's goroutine takes the first chunk.
-// No goroutine is created per op.
+// pool is a persistent set of worker goroutines. run splits [0, n) into a
+// few contiguous chunks per worker, which the workers and the caller's
+// goroutine claim one at a time until none is left, and returns when every
+// chunk is done: a worker that starts late or runs slow (a busy core, a
+// hyperthread sibling, a neighbour on a virtual machine) takes fewer chunks
+// or none instead of holding the others up. No goroutine is created per op.
 //
 // Decoding one token runs a few hundred short parallel sections back to
 // back, so waking a sleeping goroutine for each (tens of microseconds) would
@@ -19,15 +22,56 @@ import (
 type pool struct {
 	workers int
 
-	mu   sync.Mutex
-	cond *sync.Cond
-	seq  atomic.Uint64 // incremented for every job
-	// the current job
-	fn      func(lo, hi int)
-	chunks  [][2]int // one per worker, reused by every job
-	pending atomic.Int32
-	closed  atomic.Bool
-	wg      sync.WaitGroup
+	mu     sync.Mutex
+	cond   *sync.Cond
+	seq    atomic.Uint64 // the current job's generation, incremented for every job
+	closed atomic.Bool
+	wg     sync.WaitGroup
+
+	// The current job, written by run before it publishes the generation:
+	// chunk c covers units [c*units/nChunks, (c+1)*units/nChunks) of align
+	// elements each, the last one ending at n.
+	fn                       func(lo, hi int)
+	n, align, units, nChunks int
+	// claim holds the job's generation (bits 32-63), its number of chunks
+	// (16-31) and its next chunk (0-15): a claim succeeds only for the
+	// generation the claimer saw, so a worker that wakes up after its job
+	// is over claims nothing of the next one by mistake, and the fields
+	// above are read only after a successful claim (the job cannot end, nor
+	// the next one start, before that chunk is done).
+	claim atomic.Uint64
+	done  atomic.Int64 // chunks of the current job finished
+
+	// Scheduling statistics, when stats is set: the section's start, and per
+	// worker (each written by its worker only, a cache line apart) the time
+	// from the start to its first chunk and the time running chunks.
+	stats   atomic.Bool
+	start   time.Time
+	slots   []workerSlot
+	section SchedStats
+}
+
+// workerSlot is one worker's statistics, padded to its own cache lines.
+type workerSlot struct {
+	delay, busy time.Duration
+	_           [112]byte
+}
+
+// SchedStats describe the parallel sections run since the statistics were
+// reset: how long they took and how the workers spent that time.
+type SchedStats struct {
+	Workers  int
+	Sections int
+	// Wall is the time from handing a section out to its last chunk
+	// finishing, summed over sections.
+	Wall time.Duration
+	// Busy is the workers' time running chunks, summed over workers and
+	// sections; at most Workers*Wall.
+	Busy time.Duration
+	// WakeUp is the time between a section's hand-out and each worker's
+	// first chunk of it. The rest of Workers*Wall-Busy the workers spent
+	// waiting for the slowest one, or woke up too late to take a chunk.
+	WakeUp time.Duration
 }
 
 // spinFor is how long an idle worker polls for the next job before sleeping.
@@ -36,11 +80,16 @@ type pool struct {
 // microseconds on a virtual machine, once per token at 200 µs.
 const spinFor = 3 * time.Millisecond
 
+// chunksPerWorker is how many chunks run splits a job into per worker
+// (fewer when the job has fewer units): more evens out workers of unequal
+// speed, fewer keeps each worker's weight stream longer.
+const chunksPerWorker = 4
+
 func newPool(workers int) *pool {
 	if workers < 1 {
 		workers = 1
 	}
-	p := &pool{workers: workers, chunks: make([][2]int, workers)}
+	p := &pool{workers: workers, slots: make([]workerSlot, workers)}
 	p.cond = sync.NewCond(&p.mu)
 	for i := 1; i < workers; i++ {
 		p.wg.Add(1)
@@ -72,13 +121,7 @@ func (p *pool) worker(id int) {
 			return
 		}
 		seen = p.seq.Load()
-		if id < len(p.chunks) {
-			c := p.chunks[id]
-			if c[0] < c[1] {
-				p.fn(c[0], c[1])
-			}
-		}
-		p.pending.Add(-1)
+		p.work(id, seen)
 	}
 }
 
@@ -98,26 +141,83 @@ func (p *pool) run(n, align int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	per := (units + w - 1) / w
-	chunks := p.chunks
-	for i := range chunks {
-		chunks[i] = [2]int{min(i*per*align, n), min((i+1)*per*align, n)}
+	// Every chunk of the previous job is done, so no worker reads these
+	// fields until the new generation is published below.
+	p.fn, p.n, p.align, p.units = fn, n, align, units
+	p.nChunks = min(units, w*chunksPerWorker, 0xffff)
+	p.done.Store(0)
+	stats := p.stats.Load()
+	if stats {
+		p.start = time.Now()
 	}
-	p.fn = fn
-	p.pending.Store(int32(w - 1))
+	gen := p.seq.Load() + 1
+	p.claim.Store(gen<<32 | uint64(p.nChunks)<<16)
 	p.mu.Lock()
-	p.seq.Add(1)
+	p.seq.Store(gen)
 	p.cond.Broadcast()
 	p.mu.Unlock()
-	if chunks[0][0] < chunks[0][1] {
-		fn(chunks[0][0], chunks[0][1])
-	}
-	for spins := 0; p.pending.Load() != 0; spins++ {
+	p.work(0, gen)
+	for spins := 0; p.done.Load() != int64(p.nChunks); spins++ {
 		if spins&255 == 255 {
 			runtime.Gosched()
 		}
 	}
-	p.fn = nil
+	if stats {
+		p.section.Wall += time.Since(p.start)
+		p.section.Sections++
+	}
+}
+
+// work claims chunks of job gen and runs them until none is left; id is
+// the claimer's statistics slot.
+func (p *pool) work(id int, gen uint64) {
+	first := true
+	for {
+		v := p.claim.Load()
+		c, nChunks := int(v&0xffff), int(v>>16&0xffff)
+		if v>>32 != gen&0xffffffff || c >= nChunks {
+			return // another job, or no chunk left
+		}
+		if !p.claim.CompareAndSwap(v, v+1) {
+			continue
+		}
+		stats := p.stats.Load()
+		var t0 time.Time
+		if stats {
+			t0 = time.Now()
+			if first {
+				p.slots[id].delay += t0.Sub(p.start)
+			}
+		}
+		first = false
+		lo := c * p.units / nChunks * p.align
+		hi := min((c+1)*p.units/nChunks*p.align, p.n)
+		p.fn(lo, hi)
+		if stats {
+			p.slots[id].busy += time.Since(t0)
+		}
+		p.done.Add(1)
+	}
+}
+
+// setStats turns the scheduling statistics on or off and resets them. It
+// must not be called concurrently with run.
+func (p *pool) setStats(on bool) {
+	p.stats.Store(on)
+	p.section = SchedStats{}
+	clear(p.slots)
+}
+
+// schedStats returns the statistics gathered since setStats. Sections run
+// by the caller alone (too little work to split) are not counted.
+func (p *pool) schedStats() SchedStats {
+	s := p.section
+	s.Workers = p.workers
+	for i := range p.slots {
+		s.Busy += p.slots[i].busy
+		s.WakeUp += p.slots[i].delay
+	}
+	return s
 }
 
 func (p *pool) close() {

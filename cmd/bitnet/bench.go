@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"bitnet/cpu"
 	"bitnet/cpu/kernels"
 	"bitnet/engine"
 	"bitnet/engine/compute"
@@ -44,6 +45,40 @@ type benchResult struct {
 	// Device backends: the work given to the device per token of the
 	// timed repetitions.
 	Device *devicePerToken `json:"device,omitempty"`
+	// The cpu backend: how its workers spent a token of the timed
+	// repetitions.
+	Sched *schedPerToken `json:"sched,omitempty"`
+}
+
+// schedPerToken splits a token's time on the cpu backend: parallel
+// sections (the workers' time in them running chunks, waking up, or
+// waiting for the slowest worker) and the rest, run by one thread.
+type schedPerToken struct {
+	Workers    int     `json:"workers"`
+	Sections   float64 `json:"sections"`    // parallel sections per token
+	TotalMs    float64 `json:"total_ms"`    // wall time per token
+	ParallelMs float64 `json:"parallel_ms"` // wall time in parallel sections
+	SerialMs   float64 `json:"serial_ms"`   // wall time outside them
+	BusyPct    float64 `json:"busy_pct"`    // workers' time in sections running chunks
+	WakeUpPct  float64 `json:"wakeup_pct"`  // ... picking a section up
+	WaitPct    float64 `json:"wait_pct"`    // ... waiting for the slowest worker
+}
+
+func newSchedPerToken(s cpu.SchedStats, total time.Duration, tokens int) *schedPerToken {
+	n := float64(tokens)
+	r := &schedPerToken{Workers: s.Workers, Sections: float64(s.Sections) / n, TotalMs: total.Seconds() * 1e3 / n,
+		ParallelMs: s.Wall.Seconds() * 1e3 / n, SerialMs: (total - s.Wall).Seconds() * 1e3 / n}
+	if wt := float64(s.Workers) * s.Wall.Seconds(); wt > 0 {
+		r.BusyPct = 100 * s.Busy.Seconds() / wt
+		r.WakeUpPct = 100 * s.WakeUp.Seconds() / wt
+		r.WaitPct = 100 - r.BusyPct - r.WakeUpPct
+	}
+	return r
+}
+
+func (s *schedPerToken) String() string {
+	return fmt.Sprintf("per token: %.1f ms, of which %.1f ms in %.0f parallel sections on %d workers (busy %.1f%%, waking up %.1f%%, waiting for the slowest %.1f%% of the workers' time) and %.2f ms on one thread",
+		s.TotalMs, s.ParallelMs, s.Sections, s.Workers, s.BusyPct, s.WakeUpPct, s.WaitPct, s.SerialMs)
 }
 
 // devicePerToken is compute.DeviceCounters over the tokens of a test.
@@ -204,9 +239,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	// measure runs setup (not timed) and once (timed) for a warm-up and then
 	// for each repetition.
 	counting, _ := l.be.(compute.Counting)
+	sched, _ := l.be.(interface {
+		SetSchedStats(bool)
+		SchedStats() cpu.SchedStats
+	})
 	measure := func(name string, tokens int, probed bool, setup, once func() error) (benchResult, error) {
 		r := benchResult{Test: name, Tokens: tokens, Reps: *reps}
 		var counted compute.DeviceCounters
+		var sstats cpu.SchedStats
+		var timed time.Duration
 		if *depth > 0 {
 			r.Test += fmt.Sprintf("@d%d", *depth)
 		}
@@ -229,11 +270,22 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			if counting != nil {
 				c0 = counting.Counters()
 			}
+			if sched != nil {
+				sched.SetSchedStats(true)
+			}
 			t0 := time.Now()
 			if err := once(); err != nil {
 				return r, err
 			}
-			r.TPSSamples = append(r.TPSSamples, float64(tokens)/time.Since(t0).Seconds())
+			el := time.Since(t0)
+			r.TPSSamples = append(r.TPSSamples, float64(tokens)/el.Seconds())
+			if sched != nil {
+				s := sched.SchedStats()
+				sched.SetSchedStats(false)
+				timed += el
+				sstats.Workers, sstats.Sections = s.Workers, sstats.Sections+s.Sections
+				sstats.Wall, sstats.Busy, sstats.WakeUp = sstats.Wall+s.Wall, sstats.Busy+s.Busy, sstats.WakeUp+s.WakeUp
+			}
 			if counting != nil {
 				c := counting.Counters().Sub(c0)
 				counted = compute.DeviceCounters{Dispatches: counted.Dispatches + c.Dispatches, Barriers: counted.Barriers + c.Barriers,
@@ -246,6 +298,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if counting != nil {
 			r.Device = perToken(counted, tokens**reps)
 			fmt.Fprintf(stderr, "%s: %s\n", name, r.Device)
+		}
+		if sched != nil && *reps > 0 {
+			r.Sched = newSchedPerToken(sstats, timed, tokens**reps)
+			fmt.Fprintf(stderr, "%s: %s\n", name, r.Sched)
 		}
 		return r, nil
 	}
