@@ -1,0 +1,211 @@
+//go:build !noasm
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+// fastImpls returns the NEON paths this CPU supports, best first: SDOT for
+// the I2_S dot products where the CPU has the dot-product extension
+// (FEAT_DotProd: Apple M1 and later, Graviton 2 and later, Cortex-A76 and
+// the Raspberry Pi 5's A76), widening multiplies otherwise (Cortex-A72,
+// Raspberry Pi 4). The other kernels are the same NEON code on both.
+func fastImpls() []*impl {
+	var list []*impl
+	if !cpu.ARM64.HasASIMD {
+		return nil
+	}
+	if cpu.ARM64.HasASIMDDP {
+		list = append(list, neonDotImpl)
+	}
+	return append(list, neonImpl)
+}
+
+var neonDotImpl = withNEON(&impl{
+	name:    "neon-dotprod",
+	i2sRows: i2sRowsWith(i2sRowsSDOT),
+	i2sMat:  i2sMatWith(i2sRowsSDOT),
+})
+
+var neonImpl = withNEON(&impl{
+	name:    "neon",
+	i2sRows: i2sRowsWith(i2sRowsNEON),
+	i2sMat:  i2sMatWith(i2sRowsNEON),
+})
+
+// withNEON fills in the kernels both arm64 paths share; those without NEON
+// code keep the generic ones.
+func withNEON(p *impl) *impl {
+	g := genericImpl
+	p.f16Rows, p.f16Mat = f16RowsNEONGo, f16MatNEONGo
+	p.dotF32, p.axpy = dotF32NEONGo, axpyF32NEONGo
+	p.dots, p.axpys, p.axpys16 = g.dots, g.axpys, g.axpys16
+	p.toF16, p.roundF16, p.softmax = g.toF16, g.roundF16, g.softmax
+	p.scale, p.sumSq = scaleF32NEONGo, sumSqF64NEONGo
+	p.scaleMul, p.add = scaleMulF32NEONGo, addF32NEONGo
+	p.relu2Mul, p.dequant = relu2MulF32NEONGo, dequantI32NEONGo
+	p.sumI8, p.quantize, p.quantS = sumI8NEONGo, quantizeNEONGo, quantNEONGo
+	p.stream = g.stream
+	return p
+}
+
+type i2sRowsKernel func(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+
+func i2sRowsWith(kern i2sRowsKernel) func(w []byte, rowBytes int, q []int8, out []int32) {
+	return func(w []byte, rowBytes int, q []int8, out []int32) {
+		if len(out) > 0 {
+			kern(&w[0], &q[0], len(q)/BlockSize, len(out), rowBytes, &out[0])
+		}
+	}
+}
+
+// tileRows returns how many weight rows of rowBytes bytes to run through all
+// tokens before moving on, so that they are re-read from L2, not memory.
+func tileRows(rowBytes int) int {
+	const chunkBytes = 128 << 10
+	return max(1, chunkBytes/rowBytes)
+}
+
+func i2sMatWith(kern i2sRowsKernel) func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
+	return func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
+		nb := k / BlockSize
+		chunk := tileRows(rowBytes)
+		if nTok == 1 {
+			chunk = nRows
+		}
+		for r0 := 0; r0 < nRows; r0 += chunk {
+			nr := min(chunk, nRows-r0)
+			for t := 0; t < nTok; t++ {
+				kern(&w[r0*rowBytes], &q[t*k], nb, nr, rowBytes, &out[t*ldOut+r0])
+			}
+		}
+	}
+}
+
+func f16RowsNEONGo(w []uint16, rowLen int, x []float32, out []float32) {
+	if len(out) == 0 {
+		return
+	}
+	n := len(x) &^ 15
+	if n > 0 {
+		f16RowsNEON(&w[0], &x[0], n, len(out), 2*rowLen, &out[0])
+	} else {
+		clear(out)
+	}
+	if n < len(x) {
+		for r := range out {
+			out[r] += dotF16Generic(w[r*rowLen+n:], x[n:])
+		}
+	}
+}
+
+func f16MatNEONGo(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
+	chunk := tileRows(2 * rowLen)
+	if nTok == 1 {
+		chunk = nRows
+	}
+	for r0 := 0; r0 < nRows; r0 += chunk {
+		nr := min(chunk, nRows-r0)
+		for t := 0; t < nTok; t++ {
+			f16RowsNEONGo(w[r0*rowLen:], rowLen, x[t*k:(t+1)*k], out[t*ldOut+r0:t*ldOut+r0+nr])
+		}
+	}
+}
+
+func dotF32NEONGo(a, b []float32) float32 {
+	n := len(a) &^ 15
+	var s float32
+	if n > 0 {
+		s = dotF32NEON(&a[0], &b[0], n)
+	}
+	if n < len(a) {
+		s += dotF32Generic(a[n:], b[n:])
+	}
+	return s
+}
+
+func axpyF32NEONGo(a float32, x, y []float32) {
+	n := len(x) &^ 3
+	if n > 0 {
+		axpyF32NEON(a, &x[0], &y[0], n)
+	}
+	if n < len(x) {
+		axpyF32Generic(a, x[n:], y[n:len(x)])
+	}
+}
+
+func sumI8NEONGo(q []int8) int32 {
+	n := len(q) &^ 15
+	var s int32
+	if n > 0 {
+		s = sumI8NEON(&q[0], n)
+	}
+	return s + sumI8Generic(q[n:])
+}
+
+func quantizeNEONGo(x []float32, q []int8) (float32, int32) {
+	n := len(x) &^ 15
+	m := absMaxGeneric(x[n:])
+	if n > 0 {
+		m = max(m, absMaxNEON(&x[0], n))
+	}
+	s := quantScale(m)
+	return s, quantNEONGo(x, s, q)
+}
+
+func quantNEONGo(x []float32, s float32, q []int8) int32 {
+	n := len(x) &^ 15
+	var sum int32
+	if n > 0 {
+		sum = quantNEON(&x[0], n, s, &q[0])
+	}
+	return sum + quantGeneric(x[n:], s, q[n:])
+}
+
+func sumSqF64NEONGo(x []float32) float64 {
+	n := len(x) &^ 7
+	var s float64
+	if n > 0 {
+		s = sumSqF64NEON(&x[0], n)
+	}
+	return s + sumSqF64Generic(x[n:])
+}
+
+func scaleMulF32NEONGo(dst, x, w []float32, s float32) {
+	n := len(dst) &^ 3
+	if n > 0 {
+		scaleMulF32NEON(&dst[0], &x[0], &w[0], s, n)
+	}
+	scaleMulF32Generic(dst[n:], x[n:], w[n:], s)
+}
+
+func scaleF32NEONGo(dst, x []float32, s float32) {
+	n := len(dst) &^ 3
+	if n > 0 {
+		scaleF32NEON(&dst[0], &x[0], s, n)
+	}
+	scaleF32Generic(dst[n:], x[n:], s)
+}
+
+func addF32NEONGo(dst, a, b []float32) {
+	n := len(dst) &^ 3
+	if n > 0 {
+		addF32NEON(&dst[0], &a[0], &b[0], n)
+	}
+	addF32Generic(dst[n:], a[n:], b[n:])
+}
+
+func relu2MulF32NEONGo(dst, g, u []float32) {
+	n := len(dst) &^ 3
+	if n > 0 {
+		relu2MulF32NEON(&dst[0], &g[0], &u[0], n)
+	}
+	relu2MulF32Generic(dst[n:], g[n:], u[n:])
+}
+
+func dequantI32NEONGo(dst []float32, dots []int32, sum int32, div, mul float32) {
+	n := len(dst) &^ 3
+	if n > 0 {
+		dequantI32NEON(&dst[0], &dots[0], sum, div, mul, n)
+	}
+	dequantI32Generic(dst[n:], dots[n:], sum, div, mul)
+}

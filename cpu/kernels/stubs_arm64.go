@@ -1,0 +1,86 @@
+//go:build !noasm
+
+package kernels
+
+// Declarations of the NEON kernels in kernels_arm64.s. Each computes what its
+// pure-Go twin in generic.go computes, over a length the Go wrappers in
+// dispatch_arm64.go trim to the kernel's step.
+
+// i2sRowsSDOT sets out[r] = sum_k code(w[r*stride:], k) * q[k] for r < nRows,
+// K = 128*nBlocks (nBlocks, nRows > 0) with SDOT (FEAT_DotProd).
+//
+//go:noescape
+func i2sRowsSDOT(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+
+// i2sRowsNEON is i2sRowsSDOT with widening multiplies (SMULL/SMLAL, SADALP).
+//
+//go:noescape
+func i2sRowsNEON(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+
+// sumI8NEON returns sum_k q[k] for k < n; n is a positive multiple of 16.
+//
+//go:noescape
+func sumI8NEON(q *int8, n int) int32
+
+// absMaxNEON returns max(0, max_k |x[k]|) for k < n; n is a positive
+// multiple of 16.
+//
+//go:noescape
+func absMaxNEON(x *float32, n int) float32
+
+// quantNEON sets q[k] = clamp(roundHalfEven(x[k]*s), -128, 127) for k < n
+// (float32 product) and returns the sum of q; n is a positive multiple of 16.
+//
+//go:noescape
+func quantNEON(x *float32, n int, s float32, q *int8) int32
+
+// f16RowsNEON sets out[r] = sum_k f32(w[r*stride/2+k]) * x[k] for r < nRows,
+// k < n; n is a positive multiple of 16, stride in bytes, nRows > 0.
+//
+//go:noescape
+func f16RowsNEON(w *uint16, x *float32, n int, nRows int, stride int, out *float32)
+
+// dotF32NEON returns sum_k a[k]*b[k] for k < n; n is a positive multiple of 16.
+//
+//go:noescape
+func dotF32NEON(a *float32, b *float32, n int) float32
+
+// axpyF32NEON sets y[k] += a*x[k] (fused) for k < n; n is a positive
+// multiple of 4.
+//
+//go:noescape
+func axpyF32NEON(a float32, x *float32, y *float32, n int)
+
+// sumSqF64NEON returns sum_k float64(x[k])^2 for k < n in float64; n is a
+// positive multiple of 8.
+//
+//go:noescape
+func sumSqF64NEON(x *float32, n int) float64
+
+// scaleMulF32NEON sets dst[k] = (x[k]*s)*w[k] for k < n; n is a positive
+// multiple of 4.
+//
+//go:noescape
+func scaleMulF32NEON(dst *float32, x *float32, w *float32, s float32, n int)
+
+// scaleF32NEON sets dst[k] = x[k]*s for k < n; n is a positive multiple of 4.
+//
+//go:noescape
+func scaleF32NEON(dst *float32, x *float32, s float32, n int)
+
+// addF32NEON sets dst[k] = a[k]+b[k] for k < n; n is a positive multiple of 4.
+//
+//go:noescape
+func addF32NEON(dst *float32, a *float32, b *float32, n int)
+
+// relu2MulF32NEON sets dst[k] = (r*r)*up[k] with r = max(gate[k], 0) for k < n;
+// n is a positive multiple of 4.
+//
+//go:noescape
+func relu2MulF32NEON(dst *float32, gate *float32, up *float32, n int)
+
+// dequantI32NEON sets dst[k] = (float32(dots[k]-sum)/div)*mul for k < n;
+// n is a positive multiple of 4.
+//
+//go:noescape
+func dequantI32NEON(dst *float32, dots *int32, sum int32, div float32, mul float32, n int)
