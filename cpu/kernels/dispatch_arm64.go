@@ -35,16 +35,16 @@ var neonImpl = withNEON(&impl{
 // withNEON fills in the kernels both arm64 paths share; those without NEON
 // code keep the generic ones.
 func withNEON(p *impl) *impl {
-	g := genericImpl
+	g := genericImpl // softmax keeps Go: the vector Expf must give its bits
 	p.f16Rows, p.f16Mat = f16RowsNEONGo, f16MatNEONGo
 	p.dotF32, p.axpy = dotF32NEONGo, axpyF32NEONGo
-	p.dots, p.axpys, p.axpys16 = g.dots, g.axpys, g.axpys16
-	p.toF16, p.roundF16, p.softmax = g.toF16, g.roundF16, g.softmax
+	p.dots, p.axpys, p.axpys16 = dotsF32NEONGo, axpysF32NEONGo, axpysF16NEONGo
+	p.toF16, p.roundF16, p.softmax = f32ToF16NEONGo, roundF16NEONGo, g.softmax
 	p.scale, p.sumSq = scaleF32NEONGo, sumSqF64NEONGo
 	p.scaleMul, p.add = scaleMulF32NEONGo, addF32NEONGo
 	p.relu2Mul, p.dequant = relu2MulF32NEONGo, dequantI32NEONGo
 	p.sumI8, p.quantize, p.quantS = sumI8NEONGo, quantizeNEONGo, quantNEONGo
-	p.stream = g.stream
+	p.stream = streamNEONGo
 	return p
 }
 
@@ -208,4 +208,55 @@ func dequantI32NEONGo(dst []float32, dots []int32, sum int32, div, mul float32) 
 		dequantI32NEON(&dst[0], &dots[0], sum, div, mul, n)
 	}
 	dequantI32Generic(dst[n:], dots[n:], sum, div, mul)
+}
+
+func dotsF32NEONGo(q, k []float32, stride, n int, out []float32) {
+	for j := 0; j < n; j++ {
+		out[j] = dotF32NEONGo(q, k[j*stride:j*stride+len(q)])
+	}
+}
+
+func axpysF32NEONGo(p, v []float32, stride int, acc []float32) {
+	hd := len(acc) &^ 3
+	if hd > 0 {
+		axpysF32NEON(&p[0], &v[0], 4*stride, len(p), hd, &acc[0])
+	}
+	if hd < len(acc) {
+		axpysF32Generic(p, v[hd:], stride, acc[hd:])
+	}
+}
+
+func axpysF16NEONGo(p []float32, v []uint16, stride int, acc []float32) {
+	hd := len(acc) &^ 3
+	if hd > 0 {
+		axpysF16NEON(&p[0], &v[0], 2*stride, len(p), hd, &acc[0])
+	}
+	if hd < len(acc) {
+		axpysF16Generic(p, v[hd:], stride, acc[hd:])
+	}
+}
+
+func f32ToF16NEONGo(dst []uint16, src []float32) {
+	n := len(src) &^ 7
+	if n > 0 {
+		f32ToF16NEON(&dst[0], &src[0], n)
+	}
+	f32ToF16Generic(dst[n:], src[n:])
+}
+
+func roundF16NEONGo(dst, src []float32) {
+	n := len(src) &^ 3
+	if n > 0 {
+		roundF16NEON(&dst[0], &src[0], n)
+	}
+	roundF16Generic(dst[n:], src[n:])
+}
+
+func streamNEONGo(b []byte) uint64 {
+	n := len(b) &^ 63
+	var s uint64
+	if n > 0 {
+		s = streamSumNEON(&b[0], n)
+	}
+	return s + streamSumGeneric(b[n:])
 }

@@ -18,9 +18,8 @@
 //	"generic"       pure Go
 //
 // The two arm64 paths differ only in the I2_S dot products (SDOT or
-// widening multiplies); both run the F16 and F32 dot products, quantization,
-// SumI8 and the elementwise kernels in NEON, and the attention helpers,
-// F16 rounding, softmax and StreamSum in Go.
+// widening multiplies); both run every other kernel in NEON except the
+// softmax, which stays in Go.
 //
 // The assembly is left out by the build tag noasm and skipped at run time when
 // the environment variable BITNET_NOASM is 1 (or true). Path reports the

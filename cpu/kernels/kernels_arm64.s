@@ -90,6 +90,11 @@
 #define FCVTL_H(d, n) WORD $(0x0E217800 | ((n)<<5) | (d))
 #define FCVTL2_H(d, n) WORD $(0x4E217800 | ((n)<<5) | (d))
 
+// FCVTN Vd.4H, Vn.4S and FCVTN2 Vd.8H, Vn.4S: single to half precision
+// into the low (high) half of Vd, rounding to nearest even (FPCR.RMode).
+#define FCVTN_S(d, n) WORD $(0x0E216800 | ((n)<<5) | (d))
+#define FCVTN2_S(d, n) WORD $(0x4E216800 | ((n)<<5) | (d))
+
 // FCVTL Vd.2D, Vn.2S and FCVTL2 Vd.2D, Vn.4S: single to double precision
 // (exact), from the low (high) half of Vn.
 #define FCVTL_S(d, n) WORD $(0x0E617800 | ((n)<<5) | (d))
@@ -524,4 +529,128 @@ dequantLoop:
 	VST1.P [V0.S4], 16(R0)
 	SUBS $4, R5, R5
 	BNE  dequantLoop
+	RET
+
+// func axpysF32NEON(p *float32, v *float32, stride int, n int, hd int, acc *float32)
+// acc[d] += p[j]*v[j*stride/4+d] (one fused multiply-add per term) for
+// j = 0..n-1 in order and d < hd; stride in bytes, n > 0, hd a positive
+// multiple of 4.
+TEXT ·axpysF32NEON(SB), NOSPLIT, $0-48
+	MOVD p+0(FP), R0
+	MOVD v+8(FP), R1
+	MOVD stride+16(FP), R2
+	MOVD n+24(FP), R3
+	MOVD hd+32(FP), R4
+	MOVD acc+40(FP), R5
+
+axpysRow:
+	MOVWU.P 4(R0), R6
+	VDUP    R6, V30.S4
+	MOVD    R1, R7
+	MOVD    R5, R8
+	MOVD    R4, R9
+
+axpysCol:
+	VLD1.P 16(R7), [V0.S4]
+	VLD1   (R8), [V1.S4]
+	FMLA4(1, 0, 30) // FMLA V1.4S, V0.4S, V30.4S
+	VST1.P [V1.S4], 16(R8)
+	SUBS $4, R9, R9
+	BNE  axpysCol
+	ADD  R2, R1, R1
+	SUBS $1, R3, R3
+	BNE  axpysRow
+	RET
+
+// func axpysF16NEON(p *float32, v *uint16, stride int, n int, hd int, acc *float32)
+// axpysF32NEON with F16 values (converted exactly, then the same fused
+// multiply-adds); stride in bytes.
+TEXT ·axpysF16NEON(SB), NOSPLIT, $0-48
+	MOVD p+0(FP), R0
+	MOVD v+8(FP), R1
+	MOVD stride+16(FP), R2
+	MOVD n+24(FP), R3
+	MOVD hd+32(FP), R4
+	MOVD acc+40(FP), R5
+
+axpys16Row:
+	MOVWU.P 4(R0), R6
+	VDUP    R6, V30.S4
+	MOVD    R1, R7
+	MOVD    R5, R8
+	MOVD    R4, R9
+
+axpys16Col:
+	VLD1.P 8(R7), [V0.H4]
+	VLD1   (R8), [V1.S4]
+	FCVTL_H(0, 0)   // FCVTL V0.4S, V0.4H
+	FMLA4(1, 0, 30) // FMLA  V1.4S, V0.4S, V30.4S
+	VST1.P [V1.S4], 16(R8)
+	SUBS $4, R9, R9
+	BNE  axpys16Col
+	ADD  R2, R1, R1
+	SUBS $1, R3, R3
+	BNE  axpys16Row
+	RET
+
+// func f32ToF16NEON(dst *uint16, src *float32, n int)
+// dst[k] = f16(src[k]), nearest even (NaNs keep their sign and top payload
+// bits and become quiet); n is a positive multiple of 8.
+TEXT ·f32ToF16NEON(SB), NOSPLIT, $0-24
+	MOVD dst+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD n+16(FP), R2
+
+toF16Loop:
+	VLD1.P 32(R1), [V0.S4, V1.S4]
+	FCVTN_S(2, 0)  // FCVTN  V2.4H, V0.4S
+	FCVTN2_S(2, 1) // FCVTN2 V2.8H, V1.4S
+	VST1.P [V2.H8], 16(R0)
+	SUBS $8, R2, R2
+	BNE  toF16Loop
+	RET
+
+// func roundF16NEON(dst *float32, src *float32, n int)
+// dst[k] = f32(f16(src[k])); n is a positive multiple of 4.
+TEXT ·roundF16NEON(SB), NOSPLIT, $0-24
+	MOVD dst+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD n+16(FP), R2
+
+roundF16Loop:
+	VLD1.P 16(R1), [V0.S4]
+	FCVTN_S(1, 0) // FCVTN V1.4H, V0.4S
+	FCVTL_H(1, 1) // FCVTL V1.4S, V1.4H
+	VST1.P [V1.S4], 16(R0)
+	SUBS $4, R2, R2
+	BNE  roundF16Loop
+	RET
+
+// func streamSumNEON(p *byte, n int) uint64
+// The wrapping sum of the little-endian uint64 words of p[:n]; n is a
+// positive multiple of 64.
+TEXT ·streamSumNEON(SB), NOSPLIT, $0-24
+	MOVD p+0(FP), R0
+	MOVD n+8(FP), R1
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+
+streamLoop:
+	VLD1.P 64(R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	VADD   V0.D2, V4.D2, V4.D2
+	VADD   V1.D2, V5.D2, V5.D2
+	VADD   V2.D2, V6.D2, V6.D2
+	VADD   V3.D2, V7.D2, V7.D2
+	SUBS   $64, R1, R1
+	BNE    streamLoop
+
+	VADD V5.D2, V4.D2, V4.D2
+	VADD V7.D2, V6.D2, V6.D2
+	VADD V6.D2, V4.D2, V4.D2
+	VMOV V4.D[0], R2
+	VMOV V4.D[1], R3
+	ADD  R3, R2, R2
+	MOVD R2, ret+16(FP)
 	RET

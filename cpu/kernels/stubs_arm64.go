@@ -84,3 +84,33 @@ func relu2MulF32NEON(dst *float32, gate *float32, up *float32, n int)
 //
 //go:noescape
 func dequantI32NEON(dst *float32, dots *int32, sum int32, div float32, mul float32, n int)
+
+// axpysF32NEON sets acc[d] += p[j]*v[j*stride/4+d] for j = 0..n-1 in order,
+// d < hd (stride in bytes; one fused multiply-add per term); n > 0, hd a
+// positive multiple of 4.
+//
+//go:noescape
+func axpysF32NEON(p *float32, v *float32, stride int, n int, hd int, acc *float32)
+
+// axpysF16NEON is axpysF32NEON with F16 values: acc[d] += p[j]*v[j*stride/2+d].
+//
+//go:noescape
+func axpysF16NEON(p *float32, v *uint16, stride int, n int, hd int, acc *float32)
+
+// f32ToF16NEON sets dst[k] = f16(src[k]) for k < n, rounding to nearest even;
+// n is a positive multiple of 8.
+//
+//go:noescape
+func f32ToF16NEON(dst *uint16, src *float32, n int)
+
+// roundF16NEON sets dst[k] = f32(f16(src[k])) for k < n; n is a positive
+// multiple of 4.
+//
+//go:noescape
+func roundF16NEON(dst *float32, src *float32, n int)
+
+// streamSumNEON returns the wrapping sum of the little-endian uint64 words of
+// p[:n]; n is a positive multiple of 64.
+//
+//go:noescape
+func streamSumNEON(p *byte, n int) uint64
