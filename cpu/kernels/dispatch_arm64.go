@@ -23,13 +23,13 @@ func fastImpls() []*impl {
 var neonDotImpl = withNEON(&impl{
 	name:    "neon-dotprod",
 	i2sRows: i2sRowsWith(i2sRowsSDOT),
-	i2sMat:  i2sMatWith(i2sRowsSDOT),
+	i2sMat:  i2sMatWith(i2sRowsSDOT, i2sTile4SDOT),
 })
 
 var neonImpl = withNEON(&impl{
 	name:    "neon",
 	i2sRows: i2sRowsWith(i2sRowsNEON),
-	i2sMat:  i2sMatWith(i2sRowsNEON),
+	i2sMat:  i2sMatWith(i2sRowsNEON, i2sTile4NEON),
 })
 
 // withNEON fills in the kernels both arm64 paths share; those without NEON
@@ -48,7 +48,10 @@ func withNEON(p *impl) *impl {
 	return p
 }
 
-type i2sRowsKernel func(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+type (
+	i2sRowsKernel func(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+	i2sTileKernel func(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+)
 
 func i2sRowsWith(kern i2sRowsKernel) func(w []byte, rowBytes int, q []int8, out []int32) {
 	return func(w []byte, rowBytes int, q []int8, out []int32) {
@@ -65,17 +68,26 @@ func tileRows(rowBytes int) int {
 	return max(1, chunkBytes/rowBytes)
 }
 
-func i2sMatWith(kern i2sRowsKernel) func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
+// i2sMatWith runs groups of four tokens through tile, which unpacks each
+// weight block once for the four, and the remaining tokens through rows.
+// With four tokens or more, rows go in chunks that stay in L2 across the
+// token groups.
+func i2sMatWith(rows i2sRowsKernel, tile i2sTileKernel) func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 	return func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 		nb := k / BlockSize
 		chunk := tileRows(rowBytes)
-		if nTok == 1 {
+		if nTok < 4 {
 			chunk = nRows
 		}
 		for r0 := 0; r0 < nRows; r0 += chunk {
 			nr := min(chunk, nRows-r0)
-			for t := 0; t < nTok; t++ {
-				kern(&w[r0*rowBytes], &q[t*k], nb, nr, rowBytes, &out[t*ldOut+r0])
+			wr := &w[r0*rowBytes]
+			t := 0
+			for ; t+4 <= nTok; t += 4 {
+				tile(wr, &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut)
+			}
+			for ; t < nTok; t++ {
+				rows(wr, &q[t*k], nb, nr, rowBytes, &out[t*ldOut+r0])
 			}
 		}
 	}

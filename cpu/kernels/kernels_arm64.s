@@ -219,6 +219,173 @@ neonBlock:
 	BNE  neonRow
 	RET
 
+// I2S_TILE_SETUP prepares the registers of the i2sTile4 kernels, whose
+// arguments are in R0 = w, R1 = q, R2 = qStride, R3 = nBlocks, R4 = nRows,
+// R5 = stride, R6 = out, R7 = outStride: outStride becomes bytes and V31
+// holds 3 in every byte.
+#define I2S_TILE_SETUP \
+	LSL   $2, R7, R7 \
+	VMOVI $3, V31.B16
+
+// I2S_TILE_ROW_START points R8 at the row's weights, R9..R12 at the four
+// tokens' activations and R13 at the block count.
+#define I2S_TILE_ROW_START \
+	MOVD R0, R8       \
+	MOVD R1, R9       \
+	ADD  R2, R9, R10  \
+	ADD  R2, R10, R11 \
+	ADD  R2, R11, R12 \
+	MOVD R3, R13
+
+// I2S_LOAD_Q loads the 128 activations of one block of a token into V0-V7.
+#define I2S_LOAD_Q(ptr) \
+	VLD1.P 64(ptr), [V0.B16, V1.B16, V2.B16, V3.B16] \
+	VLD1.P 64(ptr), [V4.B16, V5.B16, V6.B16, V7.B16]
+
+// I2S_STORE adds the four lanes of acc and stores the sum at (ptr), moving
+// ptr on by 4 bytes.
+#define I2S_STORE(acc, ptr) \
+	VADDV acc.S4, acc  \
+	VMOV  acc.S[0], R14 \
+	MOVW.P R14, 4(ptr)
+
+// SDOT_BLOCK adds the dot products of the codes V10-V17 with the activations
+// V0-V7 into the accumulators a and b (register numbers).
+#define SDOT_BLOCK(a, b) \
+	SDOT(a, 10, 0) \
+	SDOT(b, 11, 1) \
+	SDOT(a, 12, 2) \
+	SDOT(b, 13, 3) \
+	SDOT(a, 14, 4) \
+	SDOT(b, 15, 5) \
+	SDOT(a, 16, 6) \
+	SDOT(b, 17, 7)
+
+// func i2sTile4SDOT(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+// out[t*outStride+r] = sum_k code(w[r*stride:], k) * q[t*qStride+k] for
+// t < 4, r < nRows, K = 128*nBlocks (strides of q and out in elements).
+// Each weight block is unpacked once for the four tokens.
+TEXT ·i2sTile4SDOT(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD q+8(FP), R1
+	MOVD qStride+16(FP), R2
+	MOVD nBlocks+24(FP), R3
+	MOVD nRows+32(FP), R4
+	MOVD stride+40(FP), R5
+	MOVD out+48(FP), R6
+	MOVD outStride+56(FP), R7
+	I2S_TILE_SETUP
+
+sdotTileRow:
+	I2S_TILE_ROW_START
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+
+sdotTileBlock:
+	VLD1.P 32(R8), [V8.B16, V9.B16]
+	I2S_CODES
+	I2S_LOAD_Q(R9)
+	SDOT_BLOCK(18, 19)
+	I2S_LOAD_Q(R10)
+	SDOT_BLOCK(20, 21)
+	I2S_LOAD_Q(R11)
+	SDOT_BLOCK(22, 23)
+	I2S_LOAD_Q(R12)
+	SDOT_BLOCK(24, 25)
+	SUBS $1, R13, R13
+	BNE  sdotTileBlock
+
+	VADD V19.S4, V18.S4, V18.S4
+	VADD V21.S4, V20.S4, V20.S4
+	VADD V23.S4, V22.S4, V22.S4
+	VADD V25.S4, V24.S4, V24.S4
+	ADD  R7, R6, R15
+	ADD  R7, R15, R16
+	ADD  R7, R16, R17
+	I2S_STORE(V18, R6)
+	I2S_STORE(V20, R15)
+	I2S_STORE(V22, R16)
+	I2S_STORE(V24, R17)
+	ADD  R5, R0, R0
+	SUBS $1, R4, R4
+	BNE  sdotTileRow
+	RET
+
+// NEON_BLOCK adds the products of the codes V10-V17 with the activations
+// V0-V7 into the 32-bit accumulator acc (a register number), through the
+// 16-bit sums V26 and V27 (16 products of at most 384 in magnitude each).
+#define NEON_BLOCK(acc) \
+	SMULL(26, 10, 0)  \
+	SMULL(27, 11, 1)  \
+	SMLAL2(26, 10, 0) \
+	SMLAL2(27, 11, 1) \
+	SMLAL(26, 12, 2)  \
+	SMLAL(27, 13, 3)  \
+	SMLAL2(26, 12, 2) \
+	SMLAL2(27, 13, 3) \
+	SMLAL(26, 14, 4)  \
+	SMLAL(27, 15, 5)  \
+	SMLAL2(26, 14, 4) \
+	SMLAL2(27, 15, 5) \
+	SMLAL(26, 16, 6)  \
+	SMLAL(27, 17, 7)  \
+	SMLAL2(26, 16, 6) \
+	SMLAL2(27, 17, 7) \
+	SADALP_H(acc, 26) \
+	SADALP_H(acc, 27)
+
+// func i2sTile4NEON(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+// i2sTile4SDOT with widening multiplies.
+TEXT ·i2sTile4NEON(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD q+8(FP), R1
+	MOVD qStride+16(FP), R2
+	MOVD nBlocks+24(FP), R3
+	MOVD nRows+32(FP), R4
+	MOVD stride+40(FP), R5
+	MOVD out+48(FP), R6
+	MOVD outStride+56(FP), R7
+	I2S_TILE_SETUP
+
+neonTileRow:
+	I2S_TILE_ROW_START
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+
+neonTileBlock:
+	VLD1.P 32(R8), [V8.B16, V9.B16]
+	I2S_CODES
+	I2S_LOAD_Q(R9)
+	NEON_BLOCK(18)
+	I2S_LOAD_Q(R10)
+	NEON_BLOCK(19)
+	I2S_LOAD_Q(R11)
+	NEON_BLOCK(20)
+	I2S_LOAD_Q(R12)
+	NEON_BLOCK(21)
+	SUBS $1, R13, R13
+	BNE  neonTileBlock
+
+	ADD R7, R6, R15
+	ADD R7, R15, R16
+	ADD R7, R16, R17
+	I2S_STORE(V18, R6)
+	I2S_STORE(V19, R15)
+	I2S_STORE(V20, R16)
+	I2S_STORE(V21, R17)
+	ADD  R5, R0, R0
+	SUBS $1, R4, R4
+	BNE  neonTileRow
+	RET
+
 // func sumI8NEON(q *int8, n int) int32
 // n is a positive multiple of 16.
 TEXT ·sumI8NEON(SB), NOSPLIT, $0-20

@@ -17,6 +17,19 @@ func i2sRowsSDOT(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int3
 //go:noescape
 func i2sRowsNEON(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
 
+// i2sTile4SDOT sets out[t*outStride+r] = sum_k code(w[r*stride:], k) *
+// q[t*qStride+k] for t < 4 and r < nRows, K = 128*nBlocks (nBlocks, nRows >
+// 0; qStride and outStride in elements), unpacking each weight block once
+// for the four tokens.
+//
+//go:noescape
+func i2sTile4SDOT(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+
+// i2sTile4NEON is i2sTile4SDOT with widening multiplies.
+//
+//go:noescape
+func i2sTile4NEON(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+
 // sumI8NEON returns sum_k q[k] for k < n; n is a positive multiple of 16.
 //
 //go:noescape
