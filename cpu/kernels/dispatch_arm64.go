@@ -2,7 +2,11 @@
 
 package kernels
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // fastImpls returns the NEON paths this CPU supports, best first: SDOT for
 // the I2_S dot products where the CPU has the dot-product extension
@@ -22,14 +26,14 @@ func fastImpls() []*impl {
 
 var neonDotImpl = withNEON(&impl{
 	name:    "neon-dotprod",
-	i2sRows: i2sRowsWith(i2sRowsSDOT),
-	i2sMat:  i2sMatWith(i2sRowsSDOT, i2sTile4SDOT),
+	i2sRows: i2sRowsWith(i2sRows4SDOT, i2sRowsSDOT),
+	i2sMat:  i2sMatWith(i2sRows4SDOT, i2sRowsSDOT, i2sTile4SDOT),
 })
 
 var neonImpl = withNEON(&impl{
 	name:    "neon",
-	i2sRows: i2sRowsWith(i2sRowsNEON),
-	i2sMat:  i2sMatWith(i2sRowsNEON, i2sTile4NEON),
+	i2sRows: i2sRowsWith(i2sRows4NEON, i2sRowsNEON),
+	i2sMat:  i2sMatWith(i2sRows4NEON, i2sRowsNEON, i2sTile4NEON),
 })
 
 // withNEON fills in the kernels both arm64 paths share; those without NEON
@@ -53,11 +57,23 @@ type (
 	i2sTileKernel func(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
 )
 
-func i2sRowsWith(kern i2sRowsKernel) func(w []byte, rowBytes int, q []int8, out []int32) {
+// i2sRowsWith runs groups of four rows through rows4, which loads each
+// block of activations once per four rows, and the rest through rows.
+func i2sRowsWith(rows4, rows i2sRowsKernel) func(w []byte, rowBytes int, q []int8, out []int32) {
 	return func(w []byte, rowBytes int, q []int8, out []int32) {
-		if len(out) > 0 {
-			kern(&w[0], &q[0], len(q)/BlockSize, len(out), rowBytes, &out[0])
-		}
+		runRows(rows4, rows, &w[0], rowBytes, &q[0], len(q)/BlockSize, len(out), &out[0])
+	}
+}
+
+// runRows computes nRows > 0 rows from w (rowBytes apart) into out.
+func runRows(rows4, rows i2sRowsKernel, w *byte, rowBytes int, q *int8, nb, nRows int, out *int32) {
+	n4 := nRows &^ 3
+	if n4 > 0 {
+		rows4(w, q, nb, n4, rowBytes, out)
+	}
+	if n4 < nRows {
+		rows((*byte)(unsafe.Add(unsafe.Pointer(w), n4*rowBytes)), q, nb, nRows-n4, rowBytes,
+			(*int32)(unsafe.Add(unsafe.Pointer(out), 4*n4)))
 	}
 }
 
@@ -72,7 +88,7 @@ func tileRows(rowBytes int) int {
 // weight block once for the four, and the remaining tokens through rows.
 // With four tokens or more, rows go in chunks that stay in L2 across the
 // token groups.
-func i2sMatWith(rows i2sRowsKernel, tile i2sTileKernel) func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
+func i2sMatWith(rows4, rows i2sRowsKernel, tile i2sTileKernel) func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 	return func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 		nb := k / BlockSize
 		chunk := tileRows(rowBytes)
@@ -87,7 +103,7 @@ func i2sMatWith(rows i2sRowsKernel, tile i2sTileKernel) func(w []byte, rowBytes,
 				tile(wr, &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut)
 			}
 			for ; t < nTok; t++ {
-				rows(wr, &q[t*k], nb, nr, rowBytes, &out[t*ldOut+r0])
+				runRows(rows4, rows, wr, rowBytes, &q[t*k], nb, nr, &out[t*ldOut+r0])
 			}
 		}
 	}

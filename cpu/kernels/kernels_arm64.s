@@ -386,6 +386,113 @@ neonTileBlock:
 	BNE  neonTileRow
 	RET
 
+// I2S_ROWS4_START points R8-R11 at four consecutive weight rows (R0 and
+// stride R4), R7 at the activations (R1) and R12 at the block count (R2).
+#define I2S_ROWS4_START \
+	MOVD R0, R8       \
+	ADD  R4, R8, R9   \
+	ADD  R4, R9, R10  \
+	ADD  R4, R10, R11 \
+	MOVD R1, R7       \
+	MOVD R2, R12
+
+// I2S_LOAD_W loads the 32 bytes of one weight block of a row into V8-V9
+// and unpacks its codes into V10-V17.
+#define I2S_LOAD_W(ptr) \
+	VLD1.P 32(ptr), [V8.B16, V9.B16] \
+	I2S_CODES
+
+// func i2sRows4SDOT(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+// i2sRowsSDOT for nRows a positive multiple of 4: four rows at a time, so
+// that each block of activations is loaded once for the four.
+TEXT ·i2sRows4SDOT(SB), NOSPLIT, $0-48
+	MOVD w+0(FP), R0
+	MOVD q+8(FP), R1
+	MOVD nBlocks+16(FP), R2
+	MOVD nRows+24(FP), R3
+	MOVD stride+32(FP), R4
+	MOVD out+40(FP), R5
+	VMOVI $3, V31.B16
+	LSL  $2, R4, R6
+
+sdotRows4:
+	I2S_ROWS4_START
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+
+sdotRows4Block:
+	I2S_LOAD_Q(R7)
+	I2S_LOAD_W(R8)
+	SDOT_BLOCK(18, 19)
+	I2S_LOAD_W(R9)
+	SDOT_BLOCK(20, 21)
+	I2S_LOAD_W(R10)
+	SDOT_BLOCK(22, 23)
+	I2S_LOAD_W(R11)
+	SDOT_BLOCK(24, 25)
+	SUBS $1, R12, R12
+	BNE  sdotRows4Block
+
+	VADD V19.S4, V18.S4, V18.S4
+	VADD V21.S4, V20.S4, V20.S4
+	VADD V23.S4, V22.S4, V22.S4
+	VADD V25.S4, V24.S4, V24.S4
+	I2S_STORE(V18, R5)
+	I2S_STORE(V20, R5)
+	I2S_STORE(V22, R5)
+	I2S_STORE(V24, R5)
+	ADD  R6, R0, R0
+	SUBS $4, R3, R3
+	BNE  sdotRows4
+	RET
+
+// func i2sRows4NEON(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+// i2sRows4SDOT with widening multiplies.
+TEXT ·i2sRows4NEON(SB), NOSPLIT, $0-48
+	MOVD w+0(FP), R0
+	MOVD q+8(FP), R1
+	MOVD nBlocks+16(FP), R2
+	MOVD nRows+24(FP), R3
+	MOVD stride+32(FP), R4
+	MOVD out+40(FP), R5
+	VMOVI $3, V31.B16
+	LSL  $2, R4, R6
+
+neonRows4:
+	I2S_ROWS4_START
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+
+neonRows4Block:
+	I2S_LOAD_Q(R7)
+	I2S_LOAD_W(R8)
+	NEON_BLOCK(18)
+	I2S_LOAD_W(R9)
+	NEON_BLOCK(19)
+	I2S_LOAD_W(R10)
+	NEON_BLOCK(20)
+	I2S_LOAD_W(R11)
+	NEON_BLOCK(21)
+	SUBS $1, R12, R12
+	BNE  neonRows4Block
+
+	I2S_STORE(V18, R5)
+	I2S_STORE(V19, R5)
+	I2S_STORE(V20, R5)
+	I2S_STORE(V21, R5)
+	ADD  R6, R0, R0
+	SUBS $4, R3, R3
+	BNE  neonRows4
+	RET
+
 // func sumI8NEON(q *int8, n int) int32
 // n is a positive multiple of 16.
 TEXT ·sumI8NEON(SB), NOSPLIT, $0-20

@@ -148,7 +148,13 @@ func TestDotI2SExtremes(t *testing.T) {
 					for i := range q {
 						q[i] = qv
 					}
-					require.Equal(t, dotI2SGeneric(w, q), DotI2S(w, q), "K=%d w=%#x q=%d", k, wb, qv)
+					want := dotI2SGeneric(w, q)
+					require.Equal(t, want, DotI2S(w, q), "K=%d w=%#x q=%d", k, wb, qv)
+					// Five rows: the four-row kernels and the single-row one.
+					w5 := slices.Repeat(w, 5)
+					rows := make([]int32, 5)
+					DotI2SRows(w5, k/4, 5, q, rows)
+					require.Equal(t, []int32{want, want, want, want, want}, rows, "rows K=%d w=%#x q=%d", k, wb, qv)
 				}
 			}
 		}

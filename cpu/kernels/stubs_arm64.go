@@ -17,6 +17,17 @@ func i2sRowsSDOT(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int3
 //go:noescape
 func i2sRowsNEON(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
 
+// i2sRows4SDOT is i2sRowsSDOT for nRows a positive multiple of 4: it runs
+// four rows at a time so that each load of q serves four rows.
+//
+//go:noescape
+func i2sRows4SDOT(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+
+// i2sRows4NEON is i2sRows4SDOT with widening multiplies.
+//
+//go:noescape
+func i2sRows4NEON(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+
 // i2sTile4SDOT sets out[t*outStride+r] = sum_k code(w[r*stride:], k) *
 // q[t*qStride+k] for t < 4 and r < nRows, K = 128*nBlocks (nBlocks, nRows >
 // 0; qStride and outStride in elements), unpacking each weight block once
