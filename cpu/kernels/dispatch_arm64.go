@@ -126,15 +126,35 @@ func f16RowsNEONGo(w []uint16, rowLen int, x []float32, out []float32) {
 	}
 }
 
+// f16MatNEONGo runs groups of four tokens through f16Tile4NEON, which
+// converts each weight once for the four, and the other tokens through
+// f16RowsNEON; the k%16 trailing columns are added in Go.
 func f16MatNEONGo(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
-	chunk := tileRows(2 * rowLen)
-	if nTok == 1 {
-		chunk = nRows
+	n := k &^ 15
+	if n == 0 || nTok < 4 {
+		for t := 0; t < nTok; t++ {
+			f16RowsNEONGo(w, rowLen, x[t*k:(t+1)*k], out[t*ldOut:t*ldOut+nRows])
+		}
+		return
 	}
+	chunk := tileRows(2 * rowLen)
 	for r0 := 0; r0 < nRows; r0 += chunk {
 		nr := min(chunk, nRows-r0)
+		wr := &w[r0*rowLen]
+		t := 0
+		for ; t+4 <= nTok; t += 4 {
+			f16Tile4NEON(wr, &x[t*k], k, n, nr, 2*rowLen, &out[t*ldOut+r0], ldOut)
+		}
+		for ; t < nTok; t++ {
+			f16RowsNEON(wr, &x[t*k], n, nr, 2*rowLen, &out[t*ldOut+r0])
+		}
+	}
+	if n < k {
 		for t := 0; t < nTok; t++ {
-			f16RowsNEONGo(w[r0*rowLen:], rowLen, x[t*k:(t+1)*k], out[t*ldOut+r0:t*ldOut+r0+nr])
+			xt := x[t*k+n : (t+1)*k]
+			for r := 0; r < nRows; r++ {
+				out[t*ldOut+r] += dotF16Generic(w[r*rowLen+n:], xt)
+			}
 		}
 	}
 }

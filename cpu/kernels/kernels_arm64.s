@@ -626,6 +626,92 @@ f16Loop:
 	BNE  f16Row
 	RET
 
+// F16_TILE_TOKEN loads 16 activations of one token from ptr into V0-V3 and
+// adds their products with the converted weights V8-V11 into the four
+// accumulators a..a+3 (register numbers).
+#define F16_TILE_TOKEN(ptr, a) \
+	VLD1.P 64(ptr), [V0.S4, V1.S4, V2.S4, V3.S4] \
+	FMLA4(a, 8, 0)     \
+	FMLA4(a+1, 9, 1)   \
+	FMLA4(a+2, 10, 2)  \
+	FMLA4(a+3, 11, 3)
+
+// F16_TILE_STORE adds the accumulators a..a+3 into one float32 and stores
+// it at (ptr), moving ptr on by 4 bytes.
+#define F16_TILE_STORE(a, ptr) \
+	FADD4(a, a, a+1)     \
+	FADD4(a+2, a+2, a+3) \
+	FADD4(a, a, a+2)     \
+	FADDP4(a, a, a)      \
+	FADDPS(a, a)         \
+	FMOVS.P F(a), 4(ptr)
+
+// func f16Tile4NEON(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)
+// out[t*outStride+r] = sum_k f32(w[r*stride/2+k]) * x[t*xStride+k] for
+// t < 4, r < nRows, k < n; n a positive multiple of 16, stride in bytes,
+// xStride and outStride in elements. Each weight is converted once for the
+// four tokens; four float32 partial sums per token.
+TEXT ·f16Tile4NEON(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD xStride+16(FP), R2
+	MOVD n+24(FP), R3
+	MOVD nRows+32(FP), R4
+	MOVD stride+40(FP), R5
+	MOVD out+48(FP), R6
+	MOVD outStride+56(FP), R7
+	LSL  $2, R2, R2
+	LSL  $2, R7, R7
+	ADD  R7, R6, R15
+	ADD  R7, R15, R16
+	ADD  R7, R16, R17
+
+f16TileRow:
+	MOVD R0, R8
+	MOVD R1, R9
+	ADD  R2, R9, R10
+	ADD  R2, R10, R11
+	ADD  R2, R11, R12
+	MOVD R3, R13
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	VEOR V28.B16, V28.B16, V28.B16
+	VEOR V29.B16, V29.B16, V29.B16
+	VEOR V30.B16, V30.B16, V30.B16
+	VEOR V31.B16, V31.B16, V31.B16
+
+f16TileLoop:
+	VLD1.P 32(R8), [V12.H8, V13.H8]
+	FCVTL_H(8, 12)   // FCVTL  V8.4S, V12.4H
+	FCVTL2_H(9, 12)  // FCVTL2 V9.4S, V12.8H
+	FCVTL_H(10, 13)  // FCVTL  V10.4S, V13.4H
+	FCVTL2_H(11, 13) // FCVTL2 V11.4S, V13.8H
+	F16_TILE_TOKEN(R9, 16)
+	F16_TILE_TOKEN(R10, 20)
+	F16_TILE_TOKEN(R11, 24)
+	F16_TILE_TOKEN(R12, 28)
+	SUBS $16, R13, R13
+	BNE  f16TileLoop
+
+	F16_TILE_STORE(16, R6)
+	F16_TILE_STORE(20, R15)
+	F16_TILE_STORE(24, R16)
+	F16_TILE_STORE(28, R17)
+	ADD  R5, R0, R0
+	SUBS $1, R4, R4
+	BNE  f16TileRow
+	RET
+
 // func dotF32NEON(a *float32, b *float32, n int) float32
 // n is a positive multiple of 16. Four float32 partial sums.
 TEXT ·dotF32NEON(SB), NOSPLIT, $0-28

@@ -64,6 +64,13 @@ func quantNEON(x *float32, n int, s float32, q *int8) int32
 //go:noescape
 func f16RowsNEON(w *uint16, x *float32, n int, nRows int, stride int, out *float32)
 
+// f16Tile4NEON sets out[t*outStride+r] = sum_k f32(w[r*stride/2+k]) *
+// x[t*xStride+k] for t < 4, r < nRows, k < n; n a positive multiple of 16,
+// stride in bytes, xStride and outStride in elements, nRows > 0.
+//
+//go:noescape
+func f16Tile4NEON(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)
+
 // dotF32NEON returns sum_k a[k]*b[k] for k < n; n is a positive multiple of 16.
 //
 //go:noescape
