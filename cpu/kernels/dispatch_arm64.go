@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"math"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -36,14 +37,12 @@ var neonImpl = withNEON(&impl{
 	i2sMat:  i2sMatWith(i2sRows4NEON, i2sRowsNEON, i2sTile4NEON),
 })
 
-// withNEON fills in the kernels both arm64 paths share; those without NEON
-// code keep the generic ones.
+// withNEON fills in the kernels both arm64 paths share.
 func withNEON(p *impl) *impl {
-	g := genericImpl // softmax keeps Go: the vector Expf must give its bits
 	p.f16Rows, p.f16Mat = f16RowsNEONGo, f16MatNEONGo
 	p.dotF32, p.axpy = dotF32NEONGo, axpyF32NEONGo
 	p.dots, p.axpys, p.axpys16 = dotsF32NEONGo, axpysF32NEONGo, axpysF16NEONGo
-	p.toF16, p.roundF16, p.softmax = f32ToF16NEONGo, roundF16NEONGo, g.softmax
+	p.toF16, p.roundF16, p.softmax = f32ToF16NEONGo, roundF16NEONGo, softmaxNEONGo
 	p.scale, p.sumSq = scaleF32NEONGo, sumSqF64NEONGo
 	p.scaleMul, p.add = scaleMulF32NEONGo, addF32NEONGo
 	p.relu2Mul, p.dequant = relu2MulF32NEONGo, dequantI32NEONGo
@@ -307,4 +306,26 @@ func streamNEONGo(b []byte) uint64 {
 		s = streamSumNEON(&b[0], n)
 	}
 	return s + streamSumGeneric(b[n:])
+}
+
+func softmaxNEONGo(s []float32, scale float32) {
+	n := len(s) &^ 3
+	mx := float32(math.Inf(-1))
+	if n > 0 {
+		mx = scaleMaxF32NEON(&s[0], n, scale)
+	}
+	for k := n; k < len(s); k++ {
+		s[k] *= scale
+		mx = max(mx, s[k])
+	}
+	var sum float64
+	if n > 0 {
+		sum = expSubF32NEON(&s[0], n, mx)
+	}
+	for k := n; k < len(s); k++ {
+		e := Expf(s[k] - mx)
+		s[k] = e
+		sum += float64(e)
+	}
+	scaleF32NEONGo(s, s, float32(1/sum))
 }

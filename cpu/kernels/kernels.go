@@ -18,8 +18,7 @@
 //	"generic"       pure Go
 //
 // The two arm64 paths differ only in the I2_S dot products (SDOT or
-// widening multiplies); both run every other kernel in NEON except the
-// softmax, which stays in Go.
+// widening multiplies); every other kernel is the same NEON code on both.
 //
 // The assembly is left out by the build tag noasm and skipped at run time when
 // the environment variable BITNET_NOASM is 1 (or true). Path reports the

@@ -90,6 +90,24 @@
 #define FCVTL_H(d, n) WORD $(0x0E217800 | ((n)<<5) | (d))
 #define FCVTL2_H(d, n) WORD $(0x4E217800 | ((n)<<5) | (d))
 
+// FSUB Vd.4S, Vn.4S, Vm.4S.
+#define FSUB4(d, n, m) WORD $(0x4EA0D400 | ((m)<<16) | ((n)<<5) | (d))
+
+// FMLS Vd.4S, Vn.4S, Vm.4S: Vd -= Vn*Vm, fused.
+#define FMLS4(d, n, m) WORD $(0x4EA0CC00 | ((m)<<16) | ((n)<<5) | (d))
+
+// FNEG Vd.4S, Vn.4S.
+#define FNEG4(d, n) WORD $(0x6EA0F800 | ((n)<<5) | (d))
+
+// FCVTZS Vd.4S, Vn.4S: to int32, rounding toward zero (Go's conversion).
+#define FCVTZS4(d, n) WORD $(0x4EA1B800 | ((n)<<5) | (d))
+
+// FCMGT Vd.4S, Vn.4S, Vm.4S: all ones in the lanes where Vn > Vm.
+#define FCMGT4(d, n, m) WORD $(0x6EA0E400 | ((m)<<16) | ((n)<<5) | (d))
+
+// BIC Vd.16B, Vn.16B, Vm.16B: Vn AND NOT Vm.
+#define BIC16(d, n, m) WORD $(0x4E601C00 | ((m)<<16) | ((n)<<5) | (d))
+
 // FCVTN Vd.4H, Vn.4S and FCVTN2 Vd.8H, Vn.4S: single to half precision
 // into the low (high) half of Vd, rounding to nearest even (FPCR.RMode).
 #define FCVTN_S(d, n) WORD $(0x0E216800 | ((n)<<5) | (d))
@@ -1013,4 +1031,110 @@ streamLoop:
 	VMOV V4.D[1], R3
 	ADD  R3, R2, R2
 	MOVD R2, ret+16(FP)
+	RET
+
+// func scaleMaxF32NEON(s *float32, n int, scale float32) float32
+// s[k] *= scale for k < n and returns the largest result (FMAX: a NaN is
+// returned as Go's max returns it); n is a positive multiple of 4.
+TEXT ·scaleMaxF32NEON(SB), NOSPLIT, $0-28
+	MOVD  s+0(FP), R0
+	MOVD  n+8(FP), R1
+	MOVWU scale+16(FP), R2
+	VDUP  R2, V30.S4
+	MOVW  $0xff800000, R3 // -Inf
+	VDUP  R3, V1.S4
+
+scaleMaxLoop:
+	VLD1   (R0), [V0.S4]
+	FMUL4(0, 0, 30) // FMUL V0.4S, V0.4S, V30.4S
+	FMAX4(1, 1, 0)  // FMAX V1.4S, V1.4S, V0.4S
+	VST1.P [V0.S4], 16(R0)
+	SUBS $4, R1, R1
+	BNE  scaleMaxLoop
+
+	FMAXV4(1, 1) // FMAXV S1, V1.4S
+	FMOVS F1, ret+24(FP)
+	RET
+
+// func expSubF32NEON(s *float32, n int, mx float32) float64
+// s[k] = Expf(s[k]-mx) for k < n and returns the sum of the results in
+// float64 (four partial sums); n is a positive multiple of 4.
+//
+// Expf's bits: the Go compiler fuses the multiply-adds of Expf on arm64
+// (x*log2e-0.5, x-fn*c1-fn*c2 and each Horner step, then an unfused +1), and
+// this code fuses the same ones in the same order. x*log2e-0.5 is computed
+// as -(0.5-x*log2e), the same rounding.
+TEXT ·expSubF32NEON(SB), NOSPLIT, $0-32
+	MOVD  s+0(FP), R0
+	MOVD  n+8(FP), R1
+	MOVWU mx+16(FP), R2
+	VDUP  R2, V20.S4
+	MOVW  $0x3fb8aa3b, R3 // log2e
+	VDUP  R3, V21.S4
+	MOVW  $0x3f000000, R3 // 0.5 (also the last polynomial coefficient)
+	VDUP  R3, V22.S4
+	MOVW  $0x3f318000, R3 // c1 = 0.693359375
+	VDUP  R3, V23.S4
+	MOVW  $0xb95e8083, R3 // c2 = -2.12194440e-4
+	VDUP  R3, V24.S4
+	MOVW  $0x39506967, R3 // 1.9875691500e-4
+	VDUP  R3, V25.S4
+	MOVW  $0x3ab743ce, R3 // 1.3981999507e-3
+	VDUP  R3, V26.S4
+	MOVW  $0x3c088908, R3 // 8.3334519073e-3
+	VDUP  R3, V27.S4
+	MOVW  $0x3d2aa9c1, R3 // 4.1665795894e-2
+	VDUP  R3, V28.S4
+	MOVW  $0x3e2aaaaa, R3 // 1.6666665459e-1
+	VDUP  R3, V29.S4
+	MOVW  $0x3f800000, R3 // 1
+	VDUP  R3, V30.S4
+	MOVW  $0xc2ae999a, R3 // -87.3
+	VDUP  R3, V31.S4
+	MOVW  $127, R3
+	VDUP  R3, V19.S4
+	VEOR  V16.B16, V16.B16, V16.B16
+	VEOR  V17.B16, V17.B16, V17.B16
+
+expLoop:
+	VLD1 (R0), [V0.S4]
+	FSUB4(0, 0, 20)   // FSUB   V0.4S, V0.4S, V20.4S    x = s-mx
+	VORR V22.B16, V22.B16, V1.B16
+	FMLS4(1, 0, 21)   // FMLS   V1.4S, V0.4S, V21.4S    0.5 - x*log2e
+	FNEG4(1, 1)       // FNEG   V1.4S, V1.4S
+	FCVTZS4(2, 1)     // FCVTZS V2.4S, V1.4S            n
+	SCVTF4(3, 2)      // SCVTF  V3.4S, V2.4S            fn
+	VORR V0.B16, V0.B16, V4.B16
+	FMLS4(4, 3, 23)   // FMLS   V4.4S, V3.4S, V23.4S    x - fn*c1
+	FMLS4(4, 3, 24)   // FMLS   V4.4S, V3.4S, V24.4S    r = .. - fn*c2
+	FMUL4(5, 4, 4)    // FMUL   V5.4S, V4.4S, V4.4S     z = r*r
+	VORR V26.B16, V26.B16, V6.B16
+	FMLA4(6, 4, 25)   // FMLA   V6.4S, V4.4S, V25.4S
+	VORR V27.B16, V27.B16, V7.B16
+	FMLA4(7, 4, 6)    // FMLA   V7.4S, V4.4S, V6.4S
+	VORR V28.B16, V28.B16, V6.B16
+	FMLA4(6, 4, 7)    // FMLA   V6.4S, V4.4S, V7.4S
+	VORR V29.B16, V29.B16, V7.B16
+	FMLA4(7, 4, 6)    // FMLA   V7.4S, V4.4S, V6.4S
+	VORR V22.B16, V22.B16, V6.B16
+	FMLA4(6, 4, 7)    // FMLA   V6.4S, V4.4S, V7.4S     polynomial
+	VORR V4.B16, V4.B16, V7.B16
+	FMLA4(7, 5, 6)    // FMLA   V7.4S, V5.4S, V6.4S     r + z*p
+	FADD4(7, 7, 30)   // FADD   V7.4S, V7.4S, V30.4S    + 1
+	VADD V19.S4, V2.S4, V2.S4
+	VSHL $23, V2.S4, V2.S4                           // 2^n
+	FMUL4(7, 7, 2)    // FMUL   V7.4S, V7.4S, V2.4S
+	FCMGT4(8, 31, 0)  // FCMGT  V8.4S, V31.4S, V0.4S    x < -87.3
+	BIC16(7, 7, 8)    // BIC    V7.16B, V7.16B, V8.16B  gives 0 there
+	VST1.P [V7.S4], 16(R0)
+	FCVTL_S(9, 7)      // FCVTL  V9.2D, V7.2S
+	FCVTL2_S(10, 7)    // FCVTL2 V10.2D, V7.4S
+	FADD2D(16, 16, 9)  // FADD   V16.2D, V16.2D, V9.2D
+	FADD2D(17, 17, 10) // FADD   V17.2D, V17.2D, V10.2D
+	SUBS $4, R1, R1
+	BNE  expLoop
+
+	FADD2D(16, 16, 17) // FADD V16.2D, V16.2D, V17.2D
+	FADDPD(16, 16)     // FADDP D16, V16.2D
+	FMOVD F16, ret+24(FP)
 	RET

@@ -145,3 +145,16 @@ func roundF16NEON(dst *float32, src *float32, n int)
 //
 //go:noescape
 func streamSumNEON(p *byte, n int) uint64
+
+// scaleMaxF32NEON sets s[k] *= scale for k < n and returns the largest
+// result; n is a positive multiple of 4.
+//
+//go:noescape
+func scaleMaxF32NEON(s *float32, n int, scale float32) float32
+
+// expSubF32NEON sets s[k] = Expf(s[k]-mx) for k < n, with the bits of the Go
+// Expf as compiled for arm64, and returns the sum of the results in float64
+// (four partial sums); n is a positive multiple of 4.
+//
+//go:noescape
+func expSubF32NEON(s *float32, n int, mx float32) float64
