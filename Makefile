@@ -6,7 +6,7 @@ PROMPT  ?= Once upon a time
 ARGS    ?= --seed 4 --max-new-tokens 256 --echo
 BACKEND ?= auto
 
-.PHONY: all build run test test-short bench lint cross shaders check-shaders fuzz clean gpu-bench-build gpu-bench
+.PHONY: all build run test test-short test-arm64 bench lint cross shaders check-shaders fuzz clean gpu-bench-build gpu-bench
 
 all: build
 
@@ -29,6 +29,18 @@ test:
 
 test-short:
 	$(GO) test -short ./...
+
+# The arm64 build under qemu-user (Debian: qemu-user-static): the kernels,
+# CPU backend and engine on qemu's default CPU model, which has the
+# dot-product extension (path neon-dotprod), then the kernels and engine on
+# a Cortex-A72, which has not (path neon). BITNET_EXPECT_PATH makes the
+# kernel tests check the path chosen from the CPU features.
+QEMU_ARM64 ?= qemu-aarch64-static
+test-arm64:
+	GOARCH=arm64 CGO_ENABLED=0 BITNET_EXPECT_PATH=neon-dotprod \
+	  $(GO) test -count=1 -short -exec $(QEMU_ARM64) ./cpu/kernels/ ./cpu/ ./engine/
+	QEMU_CPU=cortex-a72 GOARCH=arm64 CGO_ENABLED=0 BITNET_EXPECT_PATH=neon \
+	  $(GO) test -count=1 -short -exec $(QEMU_ARM64) ./cpu/kernels/ ./engine/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./cpu/... ./engine/...

@@ -14,7 +14,7 @@ import (
 // strided key row, within DotF32's tolerance of a float64 sum.
 func TestDotsF32(t *testing.T) {
 	eachPath(t, func(t *testing.T) {
-		for _, hd := range []int{1, 8, 12, 64, 96, 128, 136, 256} {
+		for _, hd := range []int{1, 8, 12, 13, 64, 70, 96, 128, 136, 256} {
 			for _, n := range []int{1, 2, 7, 33} {
 				stride := hd + 40
 				seed := uint64(hd*100 + n)
@@ -43,7 +43,7 @@ func TestDotsF32(t *testing.T) {
 // term of the float64 sum; columns past len(acc) stay untouched.
 func TestAxpysF32(t *testing.T) {
 	eachPath(t, func(t *testing.T) {
-		for _, hd := range []int{1, 8, 12, 64, 96, 128, 136, 256} {
+		for _, hd := range []int{1, 8, 12, 13, 64, 70, 96, 128, 136, 256} {
 			for _, n := range []int{1, 2, 7, 33} {
 				stride := hd + 24
 				seed := uint64(hd*100 + n + 7)
@@ -135,7 +135,7 @@ func TestElementwiseExact(t *testing.T) {
 // converted rows (the same products, the same order).
 func TestAxpysF16(t *testing.T) {
 	eachPath(t, func(t *testing.T) {
-		for _, hd := range []int{1, 8, 12, 64, 128, 136} {
+		for _, hd := range []int{1, 8, 12, 13, 64, 70, 128, 136} {
 			for _, n := range []int{1, 5, 33} {
 				stride := hd + 16
 				r := newRand(uint64(hd*1000 + n))

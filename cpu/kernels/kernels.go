@@ -3,12 +3,22 @@
 // quantization and a memory bandwidth probe.
 //
 // Every kernel has a pure-Go twin (the *Generic functions in generic.go) that
-// defines what it computes. On amd64 an assembly path generated with avo (see
-// ./asm) is chosen at start-up from the CPU features, in this order:
+// defines what it computes. An assembly path is chosen at start-up from the
+// CPU features, in this order. On amd64 (generated with avo, see ./asm):
 //
 //	"avx512vnni"  AVX-512 F/BW/VL + AVX512_VNNI (+ AVX2, FMA, F16C, BMI2)
 //	"avx2"        AVX2, FMA, F16C
 //	"generic"     pure Go
+//
+// On arm64 (NEON, written by hand in kernels_arm64.s):
+//
+//	"neon-dotprod"  NEON + the dot-product extension (SDOT): Apple M1 and
+//	                later, Graviton 2 and later, Cortex-A76 (Raspberry Pi 5)
+//	"neon"          NEON (Cortex-A72, Raspberry Pi 4)
+//	"generic"       pure Go
+//
+// The two arm64 paths differ only in the I2_S dot products (SDOT or
+// widening multiplies); every other kernel is the same NEON code on both.
 //
 // The assembly is left out by the build tag noasm and skipped at run time when
 // the environment variable BITNET_NOASM is 1 (or true). Path reports the
@@ -157,7 +167,8 @@ func noasmEnv(v string) bool {
 	return false
 }
 
-// Path reports the active implementation: "avx512vnni", "avx2" or "generic".
+// Path reports the active implementation: "avx512vnni", "avx2",
+// "neon-dotprod", "neon" or "generic".
 func Path() string { return cur.name }
 
 // Paths lists the implementations usable on this machine and build, best

@@ -101,6 +101,22 @@ func TestPaths(t *testing.T) {
 	t.Logf("active path %s, available %v", Path(), p)
 }
 
+// TestExpectedPath checks the path chosen from the CPU features against
+// BITNET_EXPECT_PATH (the first of Paths and, without BITNET_NOASM, the
+// active one), which CI sets where it knows the CPU model, e.g. under qemu
+// with and without the dot-product extension.
+func TestExpectedPath(t *testing.T) {
+	want := os.Getenv("BITNET_EXPECT_PATH")
+	if want == "" {
+		t.Logf("BITNET_EXPECT_PATH unset; active path %s, available %v", Path(), Paths())
+		return
+	}
+	require.Equal(t, want, Paths()[0], "best path for this CPU")
+	if !noasmEnv(os.Getenv("BITNET_NOASM")) {
+		require.Equal(t, want, Path())
+	}
+}
+
 func TestDotI2S(t *testing.T) {
 	eachPath(t, func(t *testing.T) {
 		for _, k := range i2sSizes {
@@ -135,7 +151,13 @@ func TestDotI2SExtremes(t *testing.T) {
 					for i := range q {
 						q[i] = qv
 					}
-					require.Equal(t, dotI2SGeneric(w, q), DotI2S(w, q), "K=%d w=%#x q=%d", k, wb, qv)
+					want := dotI2SGeneric(w, q)
+					require.Equal(t, want, DotI2S(w, q), "K=%d w=%#x q=%d", k, wb, qv)
+					// Five rows: the four-row kernels and the single-row one.
+					w5 := slices.Repeat(w, 5)
+					rows := make([]int32, 5)
+					DotI2SRows(w5, k/4, 5, q, rows)
+					require.Equal(t, []int32{want, want, want, want, want}, rows, "rows K=%d w=%#x q=%d", k, wb, qv)
 				}
 			}
 		}
@@ -354,6 +376,37 @@ func TestF16ToF32(t *testing.T) {
 	require.Equal(t, float32(math.Ldexp(1, -24)), f16ToF32(0x0001))
 	require.True(t, math.IsInf(float64(f16ToF32(0xFC00)), -1))
 	require.True(t, math.IsNaN(float64(f16ToF32(0x7E00))))
+}
+
+// TestF16ToF32Rows converts every non-NaN half in each of the 16 lanes of a
+// 16-wide row (the vector kernels' step, which a one-element DotF16 leaves
+// to the scalar tail): row r holds the value r in lane r%16 and zeros
+// elsewhere, and x is all ones, so out[r] is the converted value exactly.
+func TestF16ToF32Rows(t *testing.T) {
+	const width = 16
+	var hs []uint16
+	for h := 0; h < 1<<16; h++ {
+		if h&0x7C00 != 0x7C00 || h&0x3FF == 0 {
+			hs = append(hs, uint16(h))
+		}
+	}
+	w := make([]uint16, len(hs)*width)
+	for r, h := range hs {
+		w[r*width+r%width] = h
+	}
+	x := make([]float32, width)
+	for i := range x {
+		x[i] = 1
+	}
+	eachPath(t, func(t *testing.T) {
+		out := make([]float32, len(hs))
+		DotF16Rows(w, width, len(hs), x, out)
+		for r, h := range hs {
+			if want := f16ToF32(h); out[r] != want {
+				t.Fatalf("h=%#04x in lane %d: got %g want %g", h, r%width, out[r], want)
+			}
+		}
+	})
 }
 
 var fSizes = []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100, 128, 2560, 6912}
@@ -597,7 +650,7 @@ func FuzzDotF16(f *testing.F) {
 }
 
 func TestPathsSorted(t *testing.T) {
-	order := []string{"avx512vnni", "avx2", "generic"}
+	order := []string{"avx512vnni", "avx2", "neon-dotprod", "neon", "generic"}
 	p := Paths()
 	idx := make([]int, len(p))
 	for i, name := range p {
