@@ -1059,6 +1059,165 @@ done:
 	VZEROUPPER
 	RET
 
+// func q6kRowsAVX512(w *byte, x *float32, nBlocks int, nRows int, out *float32)
+// Requires: AVX, AVX2, AVX512BW, AVX512DQ, AVX512F, MMX+
+TEXT ·q6kRowsAVX512(SB), NOSPLIT, $192-40
+	MOVQ         w+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         nBlocks+16(FP), DX
+	MOVQ         nRows+24(FP), BX
+	MOVQ         out+32(FP), SI
+	MOVL         $0x0f0f0f0f, DI
+	VMOVD        DI, X0
+	VPBROADCASTD X0, Z0
+	MOVL         $0x30303030, DI
+	VMOVD        DI, X1
+	VPBROADCASTD X1, Z1
+	MOVL         $0x20202020, DI
+	VMOVD        DI, X2
+	VPBROADCASTD X2, Z2
+	XORQ         DI, DI
+
+rows:
+	CMPQ   DI, BX
+	JGE    done
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	MOVQ   CX, R8
+	MOVQ   DX, R9
+
+blocks:
+	TESTQ            R9, R9
+	JZ               reduce
+	PREFETCHT0       1024(AX)
+	PREFETCHT0       1088(AX)
+	PREFETCHT0       1152(AX)
+	PREFETCHT0       1216(AX)
+	VPBROADCASTW     208(AX), Y7
+	VCVTPH2PS        Y7, Z7
+	VPMOVSXBD        192(AX), Z8
+	VCVTDQ2PS        Z8, Z8
+	VMULPS           Z7, Z8, Z8
+	VMOVUPS          Z8, 128(SP)
+	VMOVDQU64        (AX), Z7
+	VMOVDQU          128(AX), Y9
+	VPSRLW           $0x02, Y9, Y8
+	VINSERTI64X4     $0x01, Y8, Z9, Z9
+	VPSLLW           $0x04, Z9, Z8
+	VPANDD           Z1, Z8, Z8
+	VPTERNLOGD       $0xf8, Z0, Z7, Z8
+	VPSUBB           Z2, Z8, Z8
+	VMOVDQU64        Z8, (SP)
+	VPSRLW           $0x04, Z7, Z7
+	VPANDD           Z1, Z9, Z8
+	VPTERNLOGD       $0xf8, Z0, Z7, Z8
+	VPSUBB           Z2, Z8, Z8
+	VMOVDQU64        Z8, 64(SP)
+	VPMOVSXBD        (SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           (R8), Z7, Z7
+	VFMADD231PS.BCST 128(SP), Z7, Z3
+	VPMOVSXBD        16(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           64(R8), Z7, Z7
+	VFMADD231PS.BCST 132(SP), Z7, Z4
+	VPMOVSXBD        32(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           128(R8), Z7, Z7
+	VFMADD231PS.BCST 136(SP), Z7, Z5
+	VPMOVSXBD        48(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           192(R8), Z7, Z7
+	VFMADD231PS.BCST 140(SP), Z7, Z6
+	VPMOVSXBD        64(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           256(R8), Z7, Z7
+	VFMADD231PS.BCST 144(SP), Z7, Z3
+	VPMOVSXBD        80(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           320(R8), Z7, Z7
+	VFMADD231PS.BCST 148(SP), Z7, Z4
+	VPMOVSXBD        96(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           384(R8), Z7, Z7
+	VFMADD231PS.BCST 152(SP), Z7, Z5
+	VPMOVSXBD        112(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           448(R8), Z7, Z7
+	VFMADD231PS.BCST 156(SP), Z7, Z6
+	VMOVDQU64        64(AX), Z7
+	VMOVDQU          160(AX), Y10
+	VPSRLW           $0x02, Y10, Y8
+	VINSERTI64X4     $0x01, Y8, Z10, Z10
+	VPSLLW           $0x04, Z10, Z8
+	VPANDD           Z1, Z8, Z8
+	VPTERNLOGD       $0xf8, Z0, Z7, Z8
+	VPSUBB           Z2, Z8, Z8
+	VMOVDQU64        Z8, (SP)
+	VPSRLW           $0x04, Z7, Z7
+	VPANDD           Z1, Z10, Z8
+	VPTERNLOGD       $0xf8, Z0, Z7, Z8
+	VPSUBB           Z2, Z8, Z8
+	VMOVDQU64        Z8, 64(SP)
+	VPMOVSXBD        (SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           512(R8), Z7, Z7
+	VFMADD231PS.BCST 160(SP), Z7, Z3
+	VPMOVSXBD        16(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           576(R8), Z7, Z7
+	VFMADD231PS.BCST 164(SP), Z7, Z4
+	VPMOVSXBD        32(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           640(R8), Z7, Z7
+	VFMADD231PS.BCST 168(SP), Z7, Z5
+	VPMOVSXBD        48(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           704(R8), Z7, Z7
+	VFMADD231PS.BCST 172(SP), Z7, Z6
+	VPMOVSXBD        64(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           768(R8), Z7, Z7
+	VFMADD231PS.BCST 176(SP), Z7, Z3
+	VPMOVSXBD        80(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           832(R8), Z7, Z7
+	VFMADD231PS.BCST 180(SP), Z7, Z4
+	VPMOVSXBD        96(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           896(R8), Z7, Z7
+	VFMADD231PS.BCST 184(SP), Z7, Z5
+	VPMOVSXBD        112(SP), Z7
+	VCVTDQ2PS        Z7, Z7
+	VMULPS           960(R8), Z7, Z7
+	VFMADD231PS.BCST 188(SP), Z7, Z6
+	ADDQ             $0x000000d2, AX
+	ADDQ             $0x00000400, R8
+	DECQ             R9
+	JMP              blocks
+
+reduce:
+	VADDPS        Z4, Z3, Z3
+	VADDPS        Z6, Z5, Z5
+	VADDPS        Z5, Z3, Z3
+	VEXTRACTF64X4 $0x01, Z3, Y4
+	VADDPS        Y4, Y3, Y4
+	VEXTRACTF128  $0x01, Y4, X3
+	VADDPS        X3, X4, X3
+	VPERMILPS     $0x4e, X3, X4
+	VADDPS        X4, X3, X3
+	VPERMILPS     $0xb1, X3, X4
+	VADDPS        X4, X3, X3
+	VMOVSS        X3, (SI)(DI*4)
+	INCQ          DI
+	JMP           rows
+
+done:
+	VZEROUPPER
+	RET
+
 // func q8RowsAVX2(w *byte, x *float32, nBlocks int, nRows int, out *float32)
 // Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·q8RowsAVX2(SB), NOSPLIT, $0-40
@@ -1082,9 +1241,9 @@ rows:
 loop4:
 	CMPQ         R9, $0x04
 	JL           loop1
-	PREFETCHT1   4096(AX)
-	PREFETCHT1   4160(AX)
-	PREFETCHT1   4224(AX)
+	PREFETCHT0   1024(AX)
+	PREFETCHT0   1088(AX)
+	PREFETCHT0   1152(AX)
 	VPBROADCASTW (AX), X4
 	VCVTPH2PS    X4, Y4
 	VPMOVSXBD    2(AX), Y5
@@ -1157,7 +1316,7 @@ loop4:
 loop1:
 	TESTQ        R9, R9
 	JZ           reduce
-	PREFETCHT1   4096(AX)
+	PREFETCHT0   1024(AX)
 	VPBROADCASTW (AX), X4
 	VCVTPH2PS    X4, Y4
 	VPMOVSXBD    2(AX), Y5
@@ -1229,10 +1388,10 @@ rows:
 blocks:
 	TESTQ        R9, R9
 	JZ           reduce
-	PREFETCHT1   4096(AX)
-	PREFETCHT1   4160(AX)
-	PREFETCHT1   4224(AX)
-	PREFETCHT1   4288(AX)
+	PREFETCHT0   1024(AX)
+	PREFETCHT0   1088(AX)
+	PREFETCHT0   1152(AX)
+	PREFETCHT0   1216(AX)
 	VPBROADCASTW 208(AX), X7
 	VCVTPH2PS    X7, Y7
 	VPMOVSXBD    192(AX), Y8
