@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"bitnet/gguf"
 )
 
 // Benchmarks report MB/s of weights streamed (b.SetBytes), one thread unless
@@ -139,6 +141,42 @@ func BenchmarkDotF16Rows(b *testing.B) {
 	}
 }
 
+// randQuant returns nRows random rows of k weights of a Q8_0 (q6k false) or
+// Q6_K matrix: raw random blocks with finite scales.
+func randQuant(seed uint64, q6k bool, k, nRows int) []byte {
+	dt, bb, block := gguf.Q8_0, Q8Bytes, Q8Block
+	if q6k {
+		dt, bb, block = gguf.Q6_K, Q6KBytes, Q6KBlock
+	}
+	rb := k / block * bb
+	w := randBytes(newRand(seed), rb*nRows)
+	clearNaNScales(dt, w, rb, nRows)
+	return w
+}
+
+// BenchmarkDotQuantRows is BenchmarkDotF16Rows for Q8_0 and Q6_K weights,
+// 2560 x 32768 (89 and 69 MB, beyond the caches).
+func BenchmarkDotQuantRows(b *testing.B) {
+	const k, nRows = 2560, 32768
+	x := randF32(newRand(8), k, 1)
+	out := make([]float32, nRows)
+	for _, q6k := range []bool{false, true} {
+		name, dot := "q8_0_2560x32768", DotQ8_0Rows
+		if q6k {
+			name, dot = "q6_k_2560x32768", DotQ6KRows
+		}
+		b.Run(name, func(b *testing.B) {
+			w := randQuant(9, q6k, k, nRows)
+			benchPaths(b, func(b *testing.B) {
+				b.SetBytes(int64(len(w)))
+				for b.Loop() {
+					dot(w, x, out)
+				}
+			})
+		})
+	}
+}
+
 func BenchmarkMatF16(b *testing.B) {
 	const k, nRows = 2560, 8192
 	for _, nTok := range []int{4, 16} {
@@ -203,8 +241,8 @@ func BenchmarkSumI8(b *testing.B) {
 }
 
 // BenchmarkEfficiency alternates a streaming read of 1 GiB with a
-// beyond-cache matvec (the 2B model's 521 MB of ternary weights, or its 656 MB
-// F16 LM head) on 1 and on 2 goroutines, each taking one contiguous part (of
+// beyond-cache matvec (the 2B model's 521 MB of ternary weights, or its LM
+// head in F16, 656 MB, Q8_0, 349 MB, or Q6_K, 269 MB) on 1 and on 2 goroutines, each taking one contiguous part (of
 // the buffer, and of the matrix's rows), as the CPU backend splits a decode
 // matvec. It reports the best rate seen for each, and the kernel's rate as a
 // percentage of the stream's. Alternating and keeping the best pass makes the
@@ -222,6 +260,7 @@ func BenchmarkEfficiency(b *testing.B) {
 	q := randI8(r, k)
 	w16 := randF16(r, k*headRows)
 	x := randF32(r, k, 1)
+	w8, w6 := randQuant(10, false, k, headRows), randQuant(11, true, k, headRows)
 	out32, out := make([]int32, i2sRows), make([]float32, headRows)
 	for _, threads := range []int{1, 2} {
 		// par runs f(part) for every part on its own goroutine.
@@ -275,6 +314,17 @@ func BenchmarkEfficiency(b *testing.B) {
 			b.Run("f16_lm_head_656MB", func(b *testing.B) {
 				benchPaths(b, func(b *testing.B) {
 					run(b, 2*len(w16), func(i int) { MatF16(w16[i*hrows*k:], k, hrows, x, k, 1, out[i*hrows:], hrows) })
+				})
+			})
+			rb8, rb6 := k/Q8Block*Q8Bytes, k/Q6KBlock*Q6KBytes
+			b.Run("q8_0_lm_head_349MB", func(b *testing.B) {
+				benchPaths(b, func(b *testing.B) {
+					run(b, len(w8), func(i int) { DotQ8_0Rows(w8[i*hrows*rb8:], x, out[i*hrows:(i+1)*hrows]) })
+				})
+			})
+			b.Run("q6_k_lm_head_269MB", func(b *testing.B) {
+				benchPaths(b, func(b *testing.B) {
+					run(b, len(w6), func(i int) { DotQ6KRows(w6[i*hrows*rb6:], x, out[i*hrows:(i+1)*hrows]) })
 				})
 			})
 		})

@@ -649,6 +649,36 @@ func FuzzDotF16(f *testing.F) {
 	})
 }
 
+// FuzzDotQuant checks the Q8_0 and Q6_K kernels of every path against float64
+// sums, on raw random blocks (any code, any finite scale).
+func FuzzDotQuant(f *testing.F) {
+	f.Add(uint64(1), uint8(3), uint8(5), false)
+	f.Add(uint64(2), uint8(10), uint8(2), true)
+	f.Fuzz(func(t *testing.T, seed uint64, nBlocks, nRows uint8, q6k bool) {
+		dt, block, bb, dot := gguf.Q8_0, Q8Block, Q8Bytes, DotQ8_0Rows
+		if q6k {
+			dt, block, bb, dot = gguf.Q6_K, Q6KBlock, Q6KBytes, DotQ6KRows
+		}
+		nb := int(nBlocks % 24)
+		nr := int(nRows%9) + 1
+		r := newRand(seed)
+		rb := nb * bb
+		w := randBytes(r, rb*nr)
+		clearNaNScales(dt, w, rb, nr)
+		x := randF32(r, nb*block, 1)
+		for _, name := range Paths() {
+			prev, _ := SetPath(name)
+			out := make([]float32, nr)
+			dot(w, x, out)
+			SetPath(prev)
+			for i := range nr {
+				want, mag := quantRef64(t, dt, w[i*rb:(i+1)*rb], x)
+				requireClose(t, want, mag, out[i], "%s %s seed=%d blocks=%d row %d", name, dt, seed, nb, i)
+			}
+		}
+	})
+}
+
 func TestPathsSorted(t *testing.T) {
 	order := []string{"avx512vnni", "avx2", "neon-dotprod", "neon", "generic"}
 	p := Paths()

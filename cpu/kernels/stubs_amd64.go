@@ -55,6 +55,23 @@ func f16RowsAVX2(w *uint16, x *float32, n int, nRows int, stride int, out *float
 //go:noescape
 func f16Tile4AVX2(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)
 
+// q6kRowsAVX512 is q6kRowsAVX2 in AVX-512.
+//
+//go:noescape
+func q6kRowsAVX512(w *byte, x *float32, nBlocks int, nRows int, out *float32)
+
+// q8RowsAVX2 sets out[r] to the dot product of Q8_0 row r with x for r < nRows;
+// rows of nBlocks 34-byte blocks lie back to back from w, x holds 32*nBlocks floats.
+//
+//go:noescape
+func q8RowsAVX2(w *byte, x *float32, nBlocks int, nRows int, out *float32)
+
+// q6kRowsAVX2 sets out[r] to the dot product of Q6_K row r with x for r < nRows;
+// rows of nBlocks 210-byte blocks lie back to back from w, x holds 256*nBlocks floats.
+//
+//go:noescape
+func q6kRowsAVX2(w *byte, x *float32, nBlocks int, nRows int, out *float32)
+
 // dotF32AVX512 returns sum_k a[k]*b[k] for k < n.
 //
 //go:noescape
