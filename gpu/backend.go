@@ -254,7 +254,8 @@ type tensor struct {
 	bytes uint64 // bytes of the view
 
 	chunks   []chunk
-	rowBytes uint64
+	rowBytes uint64  // bytes of a row on the device (see deviceRowBytes)
+	fileRow  uint64  // and in the file
 	scale    float32 // I2_S
 	host     []byte  // raw file bytes (host-side embedding lookups of rare types)
 }
@@ -350,6 +351,7 @@ func (b *Backend) Rows(x compute.Tensor, row0, n int) compute.Tensor {
 }
 
 // Weights uploads a model tensor to device memory in chunks of whole rows.
+// Q8_0 and Q6_K rows are rewritten into the device layouts of layout.go.
 // I2_S weights holding the never-written code 3 get code 1 there instead
 // (both mean 0), so the kernels may compute with code-1.
 func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, error) {
@@ -366,7 +368,15 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 	case gguf.F16, gguf.BF16:
 		t.rowBytes = uint64(k) * 2
 	case gguf.Q8_0:
+		if k%32 != 0 {
+			return nil, fmt.Errorf("vulkan: tensor %q: Q8_0 row length %d is not a multiple of 32", info.Name, k)
+		}
 		t.rowBytes = uint64(k/32) * 34
+	case gguf.Q6_K:
+		if k%256 != 0 {
+			return nil, fmt.Errorf("vulkan: tensor %q: Q6_K row length %d is not a multiple of 256", info.Name, k)
+		}
+		t.rowBytes = uint64(k/256) * gguf.Q6_KBytes
 	case gguf.TQ2_0:
 		t.rowBytes = uint64(k/256) * 66
 	case gguf.TQ1_0:
@@ -384,9 +394,14 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 	default:
 		return nil, fmt.Errorf("vulkan: tensor %q: type %s is not supported", info.Name, info.Type)
 	}
+	t.fileRow = t.rowBytes
 	payload := t.rowBytes * uint64(rows)
 	if uint64(len(raw)) < payload {
 		return nil, fmt.Errorf("vulkan: tensor %q: %d bytes, want %d", info.Name, len(raw), payload)
+	}
+	repack := deviceRowBytes(info.Type, k) != 0
+	if repack {
+		t.rowBytes = deviceRowBytes(info.Type, k)
 	}
 	if t.rowBytes > b.maxRange {
 		return nil, fmt.Errorf("vulkan: tensor %q: a row of %d bytes exceeds the device's storage buffer range", info.Name, t.rowBytes)
@@ -405,7 +420,16 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 			return nil, fmt.Errorf("vulkan: tensor %q: the model does not fit in device memory (%s of weights loaded, the device has %s): %w",
 				info.Name, vkrt.FormatBytes(b.weightBytes), vkrt.FormatBytes(heap), err)
 		}
-		src := data[uint64(r0)*t.rowBytes : uint64(r0+n)*t.rowBytes]
+		var src []byte
+		if repack {
+			src = make([]byte, size)
+			for r := range n {
+				fr := data[uint64(r0+r)*t.fileRow : uint64(r0+r+1)*t.fileRow]
+				repackRow(info.Type, k, src[uint64(r)*t.rowBytes:uint64(r+1)*t.rowBytes], fr)
+			}
+		} else {
+			src = data[uint64(r0)*t.rowBytes : uint64(r0+n)*t.rowBytes]
+		}
 		if uint64(len(src)) < size {
 			src = append(append([]byte(nil), src...), make([]byte, size-uint64(len(src)))...)
 		}

@@ -31,20 +31,23 @@ var kernels = map[string]struct {
 
 	// The generic kernels: devices without subgroup arithmetic, weight
 	// types without a matvec kernel, and ops that are not fused.
-	"quantize_i8":         {3, 2},
-	"quantize_q8k":        {3, 2},
-	"matmul_i2s":          {4, 7},
-	"matmul_i2s_subgroup": {4, 8},
-	"matmul_tq2_0":        {4, 6},
-	"matmul_tq1_0":        {4, 6},
-	"matmul_f32":          {3, 7},
-	"matmul_f16":          {3, 7},
-	"matmul_f16_subgroup": {3, 8},
-	"matmul_bf16":         {3, 7},
-	"matmul_q8_0":         {3, 7},
-	"act_mul":             {3, 5},
-	"add":                 {3, 4},
-	"scale":               {2, 4},
+	"quantize_i8":          {3, 2},
+	"quantize_q8k":         {3, 2},
+	"matmul_i2s":           {4, 7},
+	"matmul_i2s_subgroup":  {4, 8},
+	"matmul_tq2_0":         {4, 6},
+	"matmul_tq1_0":         {4, 6},
+	"matmul_f32":           {3, 7},
+	"matmul_f16":           {3, 7},
+	"matmul_f16_subgroup":  {3, 8},
+	"matmul_bf16":          {3, 7},
+	"matmul_q8_0":          {3, 7},
+	"matmul_q8_0_subgroup": {3, 8},
+	"matmul_q6_k":          {3, 7},
+	"matmul_q6_k_subgroup": {3, 8},
+	"act_mul":              {3, 5},
+	"add":                  {3, 4},
+	"scale":                {2, 4},
 }
 
 // pipeKey names a pipeline: a kernel and its specialization constants.

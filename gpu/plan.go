@@ -682,7 +682,7 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 			}
 			return
 		}
-		name := map[gguf.DType]string{gguf.F32: "matmul_f32", gguf.F16: "matmul_f16", gguf.BF16: "matmul_bf16", gguf.Q8_0: "matmul_q8_0"}[w.dt]
+		name := map[gguf.DType]string{gguf.F32: "matmul_f32", gguf.F16: "matmul_f16", gguf.BF16: "matmul_bf16", gguf.Q8_0: "matmul_q8_0", gguf.Q6_K: "matmul_q6_k"}[w.dt]
 		if name == "" {
 			panic(fmt.Sprintf("gpu.MatMul: weight type %s", w.dt))
 		}
@@ -882,6 +882,8 @@ func embedType(dt gguf.DType) int {
 		return 3
 	case gguf.I2_S:
 		return 4
+	case gguf.Q6_K:
+		return 5
 	}
 	return -1
 }
@@ -925,7 +927,7 @@ func (b *Backend) recEmbedHost(dst, table, ids *tensor) {
 		if id < 0 || int(id) >= vocab {
 			continue
 		}
-		row := table.host[uint64(id)*table.rowBytes : uint64(id+1)*table.rowBytes]
+		row := table.host[uint64(id)*table.fileRow : uint64(id+1)*table.fileRow]
 		if err := gguf.DecodeRow(table.dt, row, vals[i*k:(i+1)*k], table.scale); err != nil {
 			b.deviceFailed(fmt.Errorf("gpu.Embed: %w", err))
 		}

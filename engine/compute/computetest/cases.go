@@ -247,6 +247,16 @@ func Cases() []Case {
 			return out
 		}})
 	}
+	// The quantized head types, as a tied embedding table.
+	for _, dt := range []gguf.DType{gguf.Q8_0, gguf.Q6_K} {
+		add(Case{Name: fmt.Sprintf("embed/%s", dt), Exact: true, Run: func(h *Harness) compute.Tensor {
+			table := h.WeightFloat(dt, 512, 20, 1)
+			ids := []int32{3, 0, 19, 3, 11}
+			out := h.Output(512, len(ids))
+			h.BE.Embed(out, table, h.Ints(ids))
+			return out
+		}})
+	}
 	add(Case{Name: "embed/i2s", Exact: true, Run: func(h *Harness) compute.Tensor {
 		table := h.WeightI2S(128, 10, 0.25)
 		out := h.Output(128, 3)
