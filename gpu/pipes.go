@@ -22,6 +22,8 @@ var kernels = map[string]struct {
 	"matmul_i2s_tiled":     {5, 11},
 	"matmul_i2s_tiled_dot": {5, 11},
 	"matvec_f16":           {3, 6},
+	"matvec_q8_0":          {3, 6},
+	"matvec_q6_k":          {3, 6},
 	"attn_split":           {5, 7},
 	"attn_combine":         {3, 5},
 	"rope_store":           {9, 12},

@@ -626,6 +626,20 @@ func (b *Backend) recMatMulGeneric(dst, w, x *tensor) {
 	}
 }
 
+// floatMatvec returns the decode matvec kernel of weights of type dt with
+// rows of K values ("" when none takes them): the LM head's types.
+func floatMatvec(dt gguf.DType, K int) string {
+	switch {
+	case dt == gguf.F16 && K%8 == 0:
+		return "matvec_f16"
+	case dt == gguf.Q8_0 && K%32 == 0:
+		return "matvec_q8_0"
+	case dt == gguf.Q6_K && K%256 == 0:
+		return "matvec_q6_k"
+	}
+	return ""
+}
+
 // subgroupRows is ROWS of the matmul_*_subgroup kernels (their
 // specialization constant 0): weight rows per
 // workgroup.
@@ -668,15 +682,15 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 		}
 	default:
 		xb, xo := b.in(x)
-		if w.dt == gguf.F16 && b.subgroups && T <= matvecMaxT && K%8 == 0 && xo%4 == 0 {
+		if mv := floatMatvec(w.dt, K); mv != "" && b.subgroups && T <= matvecMaxT && xo%4 == 0 {
 			sg := max(b.dev.Info.SubgroupSize, 1)
 			rows := max(256/sg, 1)
 			for _, c := range w.chunks {
 				label := ""
 				if b.profiling {
-					label = fmt.Sprintf("matvec_f16 %dx%d", K, c.rows)
+					label = fmt.Sprintf("%s %dx%d", mv, K, c.rows)
 				}
-				b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe("matvec_f16", 256, uint32(K), rows),
+				b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe(mv, 256, uint32(K), rows),
 					[3]uint32{uint32((uint32(c.rows) + rows - 1) / rows), 1, 1},
 					[]vkrt.Binding{c.buf.In(0, 0), xb, yb}, uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), xo/4, yo)
 			}
