@@ -3,6 +3,7 @@
 package gpu
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"bitnet/gguf"
@@ -65,12 +66,27 @@ func repackRow(dt gguf.DType, k int, dst, src []byte) {
 			blk := src[b*gguf.Q6_KBytes : (b+1)*gguf.Q6_KBytes]
 			copy(sc[16*b:16*b+16], blk[192:208])
 			ds[2*b], ds[2*b+1] = blk[208], blk[209]
-			for j := range 256 {
-				c := byte(gguf.Q6KCode(blk, j))
-				u, w := (256*b+j)/32, j%32
-				g, i, l := w/16, (w%16)/4, w%4
-				lo[16*u+4*i+l] |= (c & 0xf) << (4 * g)
-				hi[8*u+4*g+l] |= (c >> 4) << (2 * i)
+			// File weight 128h+32q+l of the block (the layout of
+			// gguf.Q6KCode) is weight l of unit 8b+4h+q here: its low bits
+			// are nibble q/2 of ql[64h+32(q%2)+l], its high bits bits 2q of
+			// qh[32h+l]. Four weights (l = 4i..4i+3, and l+16) per word.
+			le := binary.LittleEndian
+			for h := range 2 {
+				for q := range 4 {
+					u := 8*b + 4*h + q
+					ql, sh := blk[64*h+32*(q%2):], 4*(q/2)
+					var hw [2]uint32
+					for i := range 4 {
+						a0, a1 := le.Uint32(ql[4*i:])>>sh, le.Uint32(ql[16+4*i:])>>sh
+						le.PutUint32(lo[16*u+4*i:], a0&0x0f0f0f0f|(a1&0x0f0f0f0f)<<4)
+						for g := range 2 {
+							qh := le.Uint32(blk[128+32*h+16*g+4*i:])
+							hw[g] |= (qh >> (2 * q) & 0x03030303) << (2 * i)
+						}
+					}
+					le.PutUint32(hi[8*u:], hw[0])
+					le.PutUint32(hi[8*u+4:], hw[1])
+				}
 			}
 		}
 	default:
