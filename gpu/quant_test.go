@@ -3,6 +3,7 @@
 package gpu_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -16,15 +17,15 @@ import (
 
 // randomQuant returns n rows of k values of Q8_0 or Q6_K with random codes
 // and group scales and small block scales (fast to make at LM-head sizes,
-// unlike encoding), and the rows decoded.
-func randomQuant(rng *rand.Rand, dt gguf.DType, k, n int) ([]byte, []float32) {
+// unlike encoding).
+func randomQuant(rng *rand.Rand, dt gguf.DType, k, n int) []byte {
 	blk, vals := gguf.Q8_0Bytes, 32
 	if dt == gguf.Q6_K {
 		blk, vals = gguf.Q6_KBytes, 256
 	}
 	raw := make([]byte, k/vals*n*blk)
-	for i := range raw {
-		raw[i] = byte(rng.Uint32())
+	for i := 0; i+8 <= len(raw); i += 8 {
+		binary.LittleEndian.PutUint64(raw[i:], rng.Uint64())
 	}
 	for b := 0; b < len(raw); b += blk {
 		d := gguf.F32ToF16(float32(0.5+rng.Float64()) / 1024)
@@ -34,13 +35,19 @@ func randomQuant(rng *rand.Rand, dt gguf.DType, k, n int) ([]byte, []float32) {
 		}
 		raw[at], raw[at+1] = byte(d), byte(d>>8)
 	}
+	return raw
+}
+
+// decodeRows decodes n rows of k values of dt.
+func decodeRows(dt gguf.DType, raw []byte, k, n int) []float32 {
+	rb := len(raw) / n
 	dec := make([]float32, k*n)
 	for r := range n {
-		if err := gguf.DecodeRow(dt, raw[r*k/vals*blk:(r+1)*k/vals*blk], dec[r*k:(r+1)*k], 0); err != nil {
+		if err := gguf.DecodeRow(dt, raw[r*rb:(r+1)*rb], dec[r*k:(r+1)*k], 0); err != nil {
 			panic(err)
 		}
 	}
-	return raw, dec
+	return dec
 }
 
 // refMatMul is w x in float64 (w decoded, n rows of k).
@@ -81,7 +88,8 @@ func TestQuantHead(t *testing.T) {
 
 func quantHead(t *testing.T, be *gpu.Backend, dt gguf.DType, k, n int) {
 	rng := rand.New(rand.NewPCG(uint64(k), uint64(n)+uint64(dt)))
-	raw, dec := randomQuant(rng, dt, k, n)
+	raw := randomQuant(rng, dt, k, n)
+	dec := decodeRows(dt, raw, k, n)
 	w, err := be.Weights(gguf.TensorInfo{Name: "head", Type: dt, Shape: []int64{int64(k), int64(n)}, Size: int64(len(raw))}, raw)
 	if err != nil {
 		t.Fatal(err)
@@ -158,5 +166,71 @@ func quantHead(t *testing.T, be *gpu.Backend, dt gguf.DType, k, n int) {
 		}
 		be.Free(x)
 		be.Free(y)
+	}
+}
+
+// BenchmarkLMHead times the decode matvec of a 2B-4T-sized LM head (2560 x
+// 128256) of each type the head may have, one token, and reports the
+// kernel's weight bandwidth from GPU timestamps.
+func BenchmarkLMHead(b *testing.B) {
+	const k, n = 2560, 128256
+	for _, dt := range []gguf.DType{gguf.F16, gguf.Q8_0, gguf.Q6_K} {
+		b.Run(dt.String(), func(b *testing.B) {
+			be := openTest(b)
+			rng := rand.New(rand.NewPCG(1, 2))
+			var raw []byte
+			if dt == gguf.F16 {
+				raw = make([]byte, 2*k*n)
+				for i := 0; i < len(raw); i += 2 {
+					h := gguf.F32ToF16(float32(rng.NormFloat64()) / 32)
+					raw[i], raw[i+1] = byte(h), byte(h>>8)
+				}
+			} else {
+				raw = randomQuant(rng, dt, k, n)
+			}
+			w, err := be.Weights(gguf.TensorInfo{Name: "head", Type: dt, Shape: []int64{k, n}, Size: int64(len(raw))}, raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			x, _ := be.Alloc(gguf.F32, k, 1)
+			y, _ := be.Alloc(gguf.F32, n, 1)
+			xv := make([]float32, k)
+			for i := range xv {
+				xv[i] = float32(rng.NormFloat64())
+			}
+			if err := be.Write(x, xv); err != nil {
+				b.Fatal(err)
+			}
+			if err := be.ProfileKernels(true); err != nil {
+				b.Fatal(err)
+			}
+			be.MatMul(y, w, x) // warm-up: the pipeline is built
+			if err := be.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			be.KernelTimes()
+			b.ResetTimer()
+			for range b.N {
+				be.MatMul(y, w, x)
+				if err := be.Flush(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			var bytes int64
+			var gpu float64
+			for _, kt := range be.KernelTimes() {
+				bytes += kt.Bytes
+				gpu += kt.Time.Seconds()
+				b.Logf("%s: %d calls, %v", kt.Label, kt.Calls, kt.Time)
+			}
+			if gpu > 0 {
+				b.ReportMetric(gpu/float64(b.N)*1e6, "gpu-us/op")
+				b.ReportMetric(float64(bytes)/gpu/1e9, "GB/s")
+			}
+			if err := be.ProfileKernels(false); err != nil {
+				b.Fatal(err)
+			}
+		})
 	}
 }
