@@ -56,6 +56,10 @@ type Options struct {
 	// repeat the norm they run first fewer times: 403 tokens/s against 363
 	// with 256 on an H200.
 	MatvecWGS int
+	// HeadRows is how many weight rows a subgroup of the Q8_0 and Q6_K
+	// decode matvecs runs together, each activation load serving them all:
+	// 1 to 4, 0 takes 2 (also BITNET_VK_HEAD_ROWS).
+	HeadRows int
 	// NoNormFusion gives every RMSNorm a dispatch of its own instead of
 	// running it inside the decode matvec that reads it (also
 	// BITNET_VK_NORM_FUSION=0).
@@ -87,6 +91,7 @@ type Backend struct {
 	mvWGS     uint32 // and of the I2_S decode matvec
 	attnChunk uint32 // cache positions per attn_split workgroup
 	normFuse  bool   // RMSNorms run inside the decode matvecs
+	headRows  uint32 // rows per subgroup of the Q8_0 and Q6_K decode matvecs
 	combWGS   uint32 // and of attn_combine (a multiple of the head dimension is used)
 
 	pending []op // queued ops, turned into dispatches by emit
@@ -175,6 +180,13 @@ func Open(o Options) (*Backend, error) {
 			n /= 2
 		}
 		b.mvWGS = n
+	}
+	if o.HeadRows == 0 {
+		o.HeadRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_HEAD_ROWS"))
+	}
+	b.headRows = 2
+	if o.HeadRows >= 1 && o.HeadRows <= 4 {
+		b.headRows = uint32(o.HeadRows)
 	}
 	b.attnChunk = attnChunk
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {

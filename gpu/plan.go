@@ -685,12 +685,17 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 		if mv := floatMatvec(w.dt, K); mv != "" && b.subgroups && T <= matvecMaxT && xo%4 == 0 {
 			sg := max(b.dev.Info.SubgroupSize, 1)
 			rows := max(256/sg, 1)
+			spec := []uint32{256, uint32(K), rows}
+			if w.dt != gguf.F16 {
+				rows *= b.headRows
+				spec = []uint32{256, uint32(K), rows, b.headRows}
+			}
 			for _, c := range w.chunks {
 				label := ""
 				if b.profiling {
 					label = fmt.Sprintf("%s %dx%d", mv, K, c.rows)
 				}
-				b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe(mv, 256, uint32(K), rows),
+				b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe(mv, spec...),
 					[3]uint32{uint32((uint32(c.rows) + rows - 1) / rows), 1, 1},
 					[]vkrt.Binding{c.buf.In(0, 0), xb, yb}, uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), xo/4, yo)
 			}

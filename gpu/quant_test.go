@@ -71,14 +71,17 @@ func refMatMul(w, x []float32, k, n, t int) []float32 {
 // more rows than one binding takes, and a captured step replayed on new
 // activations.
 func TestQuantHead(t *testing.T) {
-	for _, sub := range []bool{true, false} {
-		be := openTestWith(t, gpu.Options{Device: -1, NoSubgroups: !sub})
+	for _, o := range []struct {
+		sub  bool
+		rows int // weight rows per subgroup (0: the default)
+	}{{true, 0}, {true, 1}, {true, 3}, {true, 4}, {false, 0}} {
+		be := openTestWith(t, gpu.Options{Device: -1, NoSubgroups: !o.sub, HeadRows: o.rows})
 		for _, dt := range []gguf.DType{gguf.Q8_0, gguf.Q6_K} {
 			for _, s := range []struct{ k, n int }{{2560, 1000}, {768, 515}, {256, 70000}} {
-				if s.n > 1000 && !sub {
+				if (s.n > 1000 && !o.sub) || (o.rows != 0 && s.k != 768) {
 					continue
 				}
-				t.Run(fmt.Sprintf("subgroups=%v/%s/k=%d/n=%d", sub, dt, s.k, s.n), func(t *testing.T) {
+				t.Run(fmt.Sprintf("subgroups=%v/rows=%d/%s/k=%d/n=%d", o.sub, o.rows, dt, s.k, s.n), func(t *testing.T) {
 					quantHead(t, be, dt, s.k, s.n)
 				})
 			}

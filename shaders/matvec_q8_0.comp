@@ -1,8 +1,9 @@
 #version 450
 // matvec_q8_0: Q8_0 weights (the device layout of include/quant_layout.glsl:
 // per row the int8 codes, then the fp16 block scales) times float32
-// activations for a few tokens: one subgroup per weight row, each lane
-// taking 16 codes per step with one 16-byte load (K, the row length, is a
+// activations for a few tokens: a subgroup runs NR weight rows together
+// (each activation load serves NR rows), each lane taking 16 codes of each
+// row per step with one 16-byte load (K, the row length, is a
 // specialization constant so the loads unroll), float32 accumulation of
 // d * sum(code * x) per half block, subgroupAdd.
 #extension GL_KHR_shader_subgroup_basic : require
@@ -13,7 +14,8 @@
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint K = 2560u; // a multiple of 32
-layout(constant_id = 2) const uint ROWS = 8u; // rows per workgroup (one per subgroup, if the subgroups are as wide as expected)
+layout(constant_id = 2) const uint ROWS = 16u; // rows per workgroup (NR per subgroup, if the subgroups are as wide as expected)
+layout(constant_id = 3) const uint NR = 2u;     // rows a subgroup runs together, sharing the activations' loads (1 to 4; ROWS is a multiple)
 const uint NU = K / 16u;                      // 16-code loads per row
 const uint RS = (K + K / 16u + 15u) / 16u;    // row stride in 16-byte words
 
@@ -40,29 +42,48 @@ vec4 codes(uint v) {
 }
 
 void main() {
-    for (uint rr = gl_SubgroupID; rr < ROWS; rr += gl_NumSubgroups) {
-        uint row = gl_WorkGroupID.x * ROWS + rr;
-        if (row >= p.rows) {
+    for (uint r0 = gl_SubgroupID * NR; r0 < ROWS; r0 += gl_NumSubgroups * NR) {
+        uint first = gl_WorkGroupID.x * ROWS + r0;
+        if (first >= p.rows) {
             return;
         }
-        uint base = row * RS;
-        uint dh = base * 8u + K / 2u; // the row's first scale, in halves
-        vec4 acc = vec4(0.0);
+        uint base[NR]; // each row's start, in 16-byte words (the chunk's last row stands in past its end)
+        vec4 acc[NR];
+        [[unroll]] for (uint j = 0u; j < NR; j++) {
+            base[j] = min(first + j, p.rows - 1u) * RS;
+            acc[j] = vec4(0.0);
+        }
         for (uint i = gl_SubgroupInvocationID; i < NU; i += gl_SubgroupSize) {
-            uvec4 q = w[base + i];
-            float d = HALF_AT(w1, dh + i / 2u);
-            vec4 c0 = codes(q.x), c1 = codes(q.y), c2 = codes(q.z), c3 = codes(q.w);
+            vec4 xv[4][4]; // the 16 activations of each token
             [[unroll]] for (uint tt = 0u; tt < 4u; tt++) {
                 if (tt < p.t) {
                     uint xo = p.x_off + tt * (K / 4u) + 4u * i;
-                    acc[tt] += d * (dot(c0, x[xo]) + dot(c1, x[xo + 1u]) + dot(c2, x[xo + 2u]) + dot(c3, x[xo + 3u]));
+                    [[unroll]] for (uint c = 0u; c < 4u; c++) {
+                        xv[tt][c] = x[xo + c];
+                    }
+                }
+            }
+            [[unroll]] for (uint j = 0u; j < NR; j++) {
+                uvec4 q = w[base[j] + i];
+                float d = HALF_AT(w1, base[j] * 8u + K / 2u + i / 2u);
+                vec4 c0 = codes(q.x), c1 = codes(q.y), c2 = codes(q.z), c3 = codes(q.w);
+                [[unroll]] for (uint tt = 0u; tt < 4u; tt++) {
+                    if (tt < p.t) {
+                        acc[j][tt] += d * (dot(c0, xv[tt][0]) + dot(c1, xv[tt][1]) + dot(c2, xv[tt][2]) + dot(c3, xv[tt][3]));
+                    }
                 }
             }
         }
-        acc = subgroupAdd(acc);
+        [[unroll]] for (uint j = 0u; j < NR; j++) {
+            acc[j] = subgroupAdd(acc[j]);
+        }
         if (subgroupElect()) {
-            for (uint tt = 0u; tt < p.t; tt++) {
-                y[p.y_off + tt * p.n + p.row0 + row] = acc[tt];
+            [[unroll]] for (uint j = 0u; j < NR; j++) {
+                if (first + j < p.rows) {
+                    for (uint tt = 0u; tt < p.t; tt++) {
+                        y[p.y_off + tt * p.n + p.row0 + first + j] = acc[j][tt];
+                    }
+                }
             }
         }
     }
