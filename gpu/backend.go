@@ -56,6 +56,10 @@ type Options struct {
 	// repeat the norm they run first fewer times: 403 tokens/s against 363
 	// with 256 on an H200.
 	MatvecWGS int
+	// HeadRows is how many weight rows a subgroup of the Q8_0 and Q6_K
+	// decode matvecs runs together, each activation load serving them all:
+	// 1 to 4, 0 takes 2 (also BITNET_VK_HEAD_ROWS).
+	HeadRows int
 	// NoNormFusion gives every RMSNorm a dispatch of its own instead of
 	// running it inside the decode matvec that reads it (also
 	// BITNET_VK_NORM_FUSION=0).
@@ -87,6 +91,7 @@ type Backend struct {
 	mvWGS     uint32 // and of the I2_S decode matvec
 	attnChunk uint32 // cache positions per attn_split workgroup
 	normFuse  bool   // RMSNorms run inside the decode matvecs
+	headRows  uint32 // rows per subgroup of the Q8_0 and Q6_K decode matvecs
 	combWGS   uint32 // and of attn_combine (a multiple of the head dimension is used)
 
 	pending []op // queued ops, turned into dispatches by emit
@@ -176,6 +181,13 @@ func Open(o Options) (*Backend, error) {
 		}
 		b.mvWGS = n
 	}
+	if o.HeadRows == 0 {
+		o.HeadRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_HEAD_ROWS"))
+	}
+	b.headRows = 2
+	if o.HeadRows >= 1 && o.HeadRows <= 4 {
+		b.headRows = uint32(o.HeadRows)
+	}
 	b.attnChunk = attnChunk
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
 		b.attnChunk = uint32(n)
@@ -254,7 +266,8 @@ type tensor struct {
 	bytes uint64 // bytes of the view
 
 	chunks   []chunk
-	rowBytes uint64
+	rowBytes uint64  // bytes of a row on the device (see deviceRowBytes)
+	fileRow  uint64  // and in the file
 	scale    float32 // I2_S
 	host     []byte  // raw file bytes (host-side embedding lookups of rare types)
 }
@@ -350,6 +363,7 @@ func (b *Backend) Rows(x compute.Tensor, row0, n int) compute.Tensor {
 }
 
 // Weights uploads a model tensor to device memory in chunks of whole rows.
+// Q8_0 and Q6_K rows are rewritten into the device layouts of layout.go.
 // I2_S weights holding the never-written code 3 get code 1 there instead
 // (both mean 0), so the kernels may compute with code-1.
 func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, error) {
@@ -366,7 +380,15 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 	case gguf.F16, gguf.BF16:
 		t.rowBytes = uint64(k) * 2
 	case gguf.Q8_0:
+		if k%32 != 0 {
+			return nil, fmt.Errorf("vulkan: tensor %q: Q8_0 row length %d is not a multiple of 32", info.Name, k)
+		}
 		t.rowBytes = uint64(k/32) * 34
+	case gguf.Q6_K:
+		if k%256 != 0 {
+			return nil, fmt.Errorf("vulkan: tensor %q: Q6_K row length %d is not a multiple of 256", info.Name, k)
+		}
+		t.rowBytes = uint64(k/256) * gguf.Q6_KBytes
 	case gguf.TQ2_0:
 		t.rowBytes = uint64(k/256) * 66
 	case gguf.TQ1_0:
@@ -384,9 +406,14 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 	default:
 		return nil, fmt.Errorf("vulkan: tensor %q: type %s is not supported", info.Name, info.Type)
 	}
+	t.fileRow = t.rowBytes
 	payload := t.rowBytes * uint64(rows)
 	if uint64(len(raw)) < payload {
 		return nil, fmt.Errorf("vulkan: tensor %q: %d bytes, want %d", info.Name, len(raw), payload)
+	}
+	repack := deviceRowBytes(info.Type, k) != 0
+	if repack {
+		t.rowBytes = deviceRowBytes(info.Type, k)
 	}
 	if t.rowBytes > b.maxRange {
 		return nil, fmt.Errorf("vulkan: tensor %q: a row of %d bytes exceeds the device's storage buffer range", info.Name, t.rowBytes)
@@ -405,7 +432,16 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 			return nil, fmt.Errorf("vulkan: tensor %q: the model does not fit in device memory (%s of weights loaded, the device has %s): %w",
 				info.Name, vkrt.FormatBytes(b.weightBytes), vkrt.FormatBytes(heap), err)
 		}
-		src := data[uint64(r0)*t.rowBytes : uint64(r0+n)*t.rowBytes]
+		var src []byte
+		if repack {
+			src = make([]byte, size)
+			for r := range n {
+				fr := data[uint64(r0+r)*t.fileRow : uint64(r0+r+1)*t.fileRow]
+				repackRow(info.Type, k, src[uint64(r)*t.rowBytes:uint64(r+1)*t.rowBytes], fr)
+			}
+		} else {
+			src = data[uint64(r0)*t.rowBytes : uint64(r0+n)*t.rowBytes]
+		}
 		if uint64(len(src)) < size {
 			src = append(append([]byte(nil), src...), make([]byte, size-uint64(len(src)))...)
 		}

@@ -626,6 +626,20 @@ func (b *Backend) recMatMulGeneric(dst, w, x *tensor) {
 	}
 }
 
+// floatMatvec returns the decode matvec kernel of weights of type dt with
+// rows of K values ("" when none takes them): the LM head's types.
+func floatMatvec(dt gguf.DType, K int) string {
+	switch {
+	case dt == gguf.F16 && K%8 == 0:
+		return "matvec_f16"
+	case dt == gguf.Q8_0 && K%32 == 0:
+		return "matvec_q8_0"
+	case dt == gguf.Q6_K && K%256 == 0:
+		return "matvec_q6_k"
+	}
+	return ""
+}
+
 // subgroupRows is ROWS of the matmul_*_subgroup kernels (their
 // specialization constant 0): weight rows per
 // workgroup.
@@ -668,21 +682,26 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 		}
 	default:
 		xb, xo := b.in(x)
-		if w.dt == gguf.F16 && b.subgroups && T <= matvecMaxT && K%8 == 0 && xo%4 == 0 {
+		if mv := floatMatvec(w.dt, K); mv != "" && b.subgroups && T <= matvecMaxT && xo%4 == 0 {
 			sg := max(b.dev.Info.SubgroupSize, 1)
 			rows := max(256/sg, 1)
+			spec := []uint32{256, uint32(K), rows}
+			if w.dt != gguf.F16 {
+				rows *= b.headRows
+				spec = []uint32{256, uint32(K), rows, b.headRows}
+			}
 			for _, c := range w.chunks {
 				label := ""
 				if b.profiling {
-					label = fmt.Sprintf("matvec_f16 %dx%d", K, c.rows)
+					label = fmt.Sprintf("%s %dx%d", mv, K, c.rows)
 				}
-				b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe("matvec_f16", 256, uint32(K), rows),
+				b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe(mv, spec...),
 					[3]uint32{uint32((uint32(c.rows) + rows - 1) / rows), 1, 1},
 					[]vkrt.Binding{c.buf.In(0, 0), xb, yb}, uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), xo/4, yo)
 			}
 			return
 		}
-		name := map[gguf.DType]string{gguf.F32: "matmul_f32", gguf.F16: "matmul_f16", gguf.BF16: "matmul_bf16", gguf.Q8_0: "matmul_q8_0"}[w.dt]
+		name := map[gguf.DType]string{gguf.F32: "matmul_f32", gguf.F16: "matmul_f16", gguf.BF16: "matmul_bf16", gguf.Q8_0: "matmul_q8_0", gguf.Q6_K: "matmul_q6_k"}[w.dt]
 		if name == "" {
 			panic(fmt.Sprintf("gpu.MatMul: weight type %s", w.dt))
 		}
@@ -882,6 +901,8 @@ func embedType(dt gguf.DType) int {
 		return 3
 	case gguf.I2_S:
 		return 4
+	case gguf.Q6_K:
+		return 5
 	}
 	return -1
 }
@@ -925,7 +946,7 @@ func (b *Backend) recEmbedHost(dst, table, ids *tensor) {
 		if id < 0 || int(id) >= vocab {
 			continue
 		}
-		row := table.host[uint64(id)*table.rowBytes : uint64(id+1)*table.rowBytes]
+		row := table.host[uint64(id)*table.fileRow : uint64(id+1)*table.fileRow]
 		if err := gguf.DecodeRow(table.dt, row, vals[i*k:(i+1)*k], table.scale); err != nil {
 			b.deviceFailed(fmt.Errorf("gpu.Embed: %w", err))
 		}

@@ -52,8 +52,12 @@ model=${BITNET_BENCH_MODEL:-/tmp/bitnet-2b4t.gguf}
 # models, generation agreement, the decode step's structure).
 if [ -x bin/gpu.test ]; then
 	(cd gpu && BITNET_SHARED=$shared step gpu-tests 400 ../bin/gpu.test -test.v -test.count=1 \
-		-test.run 'TestConformance$|TestModelsMatchCPU|TestGeneratedModelsMatchCPU|TestGenerateMatchesCPU|TestDecodeStepStructure|TestStateTooLargeForDevice')
+		-test.run 'TestConformance$|TestQuantHead|TestModelsMatchCPU|TestGeneratedModelsMatchCPU|TestGenerateMatchesCPU|TestDecodeStepStructure|TestStateTooLargeForDevice')
 	grep -E '^(--- |ok|FAIL|PASS)|logits over|validation' "$out/gpu-tests.log" | grep -v -- '--- PASS: TestConformance/' | tee -a "$sum"
+	# The LM head's decode matvec for each head type (F16, Q8_0, Q6_K):
+	# kernel time and weight GB/s.
+	(cd gpu && step head-bench 180 ../bin/gpu.test -test.run '^$' -test.bench LMHead -test.benchtime 50x)
+	grep -E '^Benchmark' "$out/head-bench.log" | tee -a "$sum"
 fi
 
 # crossval against the CPU on the real small models and the 2B-4T shapes

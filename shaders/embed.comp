@@ -2,11 +2,14 @@
 // embed: dst row t = float32(table row ids[t]) for the ids in this
 // dispatch's chunk of table rows [row0, row0+rows); the first chunk also
 // writes zeros for ids outside [0, vocab). Table types: 0 F32, 1 F16,
-// 2 BF16, 3 Q8_0, 4 I2_S (times scale; code 3 reads as 0).
+// 2 BF16, 3 Q8_0, 4 I2_S (times scale; code 3 reads as 0), 5 Q6_K (Q8_0
+// and Q6_K in the device layouts of include/quant_layout.glsl).
 #include "numerics.glsl"
 
 layout(local_size_x = 256) in;
 layout(set = 0, binding = 0) readonly buffer T { uint tbl[]; };
+#define QBUF tbl
+#include "quant_layout.glsl"
 layout(set = 0, binding = 1) readonly buffer IDS { int ids[]; };
 layout(set = 0, binding = 2) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform P {
@@ -32,12 +35,10 @@ float value(uint r, uint e) {
         uint i = r * p.k + e;
         return uintBitsToFloat(((tbl[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu) << 16u);
     }
-    case 3u: {
-        uint b = r * (p.k / 32u) * 34u + (e >> 5u) * 34u;
-        uint dh = BYTE_AT(tbl, b) | (BYTE_AT(tbl, b + 1u) << 8u);
-        int qv = bitfieldExtract(int(BYTE_AT(tbl, b + 2u + (e & 31u))), 0, 8);
-        return float(qv) * f16_to_f32(dh);
-    }
+    case 3u:
+        return q8_0_value(r * q8_0_row_bytes(p.k), p.k, e);
+    case 5u:
+        return q6_k_value(r * q6_k_row_bytes(p.k), p.k, e);
     default: {
         uint blk = e >> 7u, wi = e & 127u;
         uint byte = BYTE_AT(tbl, r * (p.k / 4u) + blk * 32u + (wi & 31u));

@@ -1,10 +1,14 @@
-// Body of matmul_f32 / matmul_f16 / matmul_bf16 / matmul_q8_0 (define one of
-// W_F32, W_F16, W_BF16, W_Q8_0 first): float weights dotted with float32
-// activations, float32 accumulation, one workgroup per weight row.
+// Body of matmul_f32 / matmul_f16 / matmul_bf16 / matmul_q8_0 / matmul_q6_k
+// (define one of W_F32, W_F16, W_BF16, W_Q8_0, W_Q6_K first): float weights
+// dotted with float32 activations, float32 accumulation, one workgroup per
+// weight row. Q8_0 and Q6_K rows are in the device layouts of
+// quant_layout.glsl.
 #include "numerics.glsl"
 
 layout(local_size_x = 64) in;
 layout(set = 0, binding = 0) readonly buffer Wt { uint w[]; };
+#define QBUF w
+#include "quant_layout.glsl"
 layout(set = 0, binding = 1) readonly buffer X { float x[]; };
 layout(set = 0, binding = 2) buffer Y { float y[]; };
 layout(push_constant) uniform P {
@@ -29,11 +33,10 @@ float wval(uint rb, uint e) {
 #elif defined(W_BF16)
     uint hi = (w[((rb >> 1u) + e) >> 1u] >> ((((rb >> 1u) + e) & 1u) * 16u)) & 0xffffu;
     return uintBitsToFloat(hi << 16u);
-#else // W_Q8_0: blocks of 34 bytes: f16 scale, 32 int8
-    uint b = rb + (e >> 5u) * 34u;
-    uint dh = BYTE_AT(w, b) | (BYTE_AT(w, b + 1u) << 8u);
-    int qv = bitfieldExtract(int(BYTE_AT(w, b + 2u + (e & 31u))), 0, 8);
-    return float(qv) * f16_to_f32(dh);
+#elif defined(W_Q8_0)
+    return q8_0_value(rb, p.k, e);
+#else
+    return q6_k_value(rb, p.k, e);
 #endif
 }
 
@@ -42,8 +45,10 @@ uint row_bytes() {
     return p.k * 4u;
 #elif defined(W_F16) || defined(W_BF16)
     return p.k * 2u;
+#elif defined(W_Q8_0)
+    return q8_0_row_bytes(p.k);
 #else
-    return (p.k / 32u) * 34u;
+    return q6_k_row_bytes(p.k);
 #endif
 }
 

@@ -60,6 +60,25 @@ func (h *Harness) WeightFloat(dt gguf.DType, k, n int, std float64) compute.Tens
 	return h.Weight("w_"+dt.String(), dt, raw, k, n)
 }
 
+// WeightQuantRandom makes a Q8_0 or Q6_K weight [k, n] of random codes and
+// group scales with block scales near 1/1024: LM-head sizes in a moment,
+// where encoding floats would take seconds.
+func (h *Harness) WeightQuantRandom(dt gguf.DType, k, n int) compute.Tensor {
+	blk, vals, at := gguf.Q8_0Bytes, gguf.QK8_0, 0
+	if dt == gguf.Q6_K {
+		blk, vals, at = gguf.Q6_KBytes, gguf.QK_K, gguf.Q6_KBytes-2
+	}
+	raw := make([]byte, k/vals*n*blk)
+	for i := range raw {
+		raw[i] = byte(h.rng.Uint32())
+	}
+	for b := 0; b < len(raw); b += blk {
+		d := gguf.F32ToF16(float32(0.5+h.rng.Float64()) / 1024)
+		raw[b+at], raw[b+at+1] = byte(d), byte(d>>8)
+	}
+	return h.Weight("w_"+dt.String(), dt, raw, k, n)
+}
+
 // WeightTQ makes a random TQ1_0 or TQ2_0 weight [k, n].
 func (h *Harness) WeightTQ(dt gguf.DType, k, n int) compute.Tensor {
 	tern := h.ternary(k * n)
@@ -238,11 +257,33 @@ func Cases() []Case {
 		return out
 	}})
 
+	// Quantized heads of more rows than one binding takes on some devices.
+	for _, dt := range []gguf.DType{gguf.Q8_0, gguf.Q6_K} {
+		for _, s := range []mm{{256, 70000, 1}, {512, 66000, 2}} {
+			add(Case{Name: fmt.Sprintf("matmul_%s/lm-head/k=%d/n=%d/t=%d", dt, s.k, s.n, s.t), Large: true, Run: func(h *Harness) compute.Tensor {
+				w := h.WeightQuantRandom(dt, s.k, s.n)
+				out := h.Output(s.n, s.t)
+				h.BE.MatMul(out, w, h.Input(h.Floats(s.k*s.t, 1), s.k, s.t))
+				return out
+			}})
+		}
+	}
+
 	for _, dt := range []gguf.DType{gguf.F16, gguf.F32, gguf.BF16} {
 		add(Case{Name: fmt.Sprintf("embed/%s", dt), Exact: true, Run: func(h *Harness) compute.Tensor {
 			table := h.WeightFloat(dt, 96, 50, 1)
 			ids := []int32{3, 0, 49, 3, 17}
 			out := h.Output(96, len(ids))
+			h.BE.Embed(out, table, h.Ints(ids))
+			return out
+		}})
+	}
+	// The quantized head types, as a tied embedding table.
+	for _, dt := range []gguf.DType{gguf.Q8_0, gguf.Q6_K} {
+		add(Case{Name: fmt.Sprintf("embed/%s", dt), Exact: true, Run: func(h *Harness) compute.Tensor {
+			table := h.WeightFloat(dt, 512, 20, 1)
+			ids := []int32{3, 0, 19, 3, 11}
+			out := h.Output(512, len(ids))
 			h.BE.Embed(out, table, h.Ints(ids))
 			return out
 		}})

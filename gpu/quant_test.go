@@ -1,0 +1,239 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package gpu_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"bitnet/engine/compute/computetest"
+	"bitnet/gguf"
+	"bitnet/gpu"
+)
+
+// randomQuant returns n rows of k values of Q8_0 or Q6_K with random codes
+// and group scales and small block scales (fast to make at LM-head sizes,
+// unlike encoding).
+func randomQuant(rng *rand.Rand, dt gguf.DType, k, n int) []byte {
+	blk, vals := gguf.Q8_0Bytes, 32
+	if dt == gguf.Q6_K {
+		blk, vals = gguf.Q6_KBytes, 256
+	}
+	raw := make([]byte, k/vals*n*blk)
+	for i := 0; i+8 <= len(raw); i += 8 {
+		binary.LittleEndian.PutUint64(raw[i:], rng.Uint64())
+	}
+	for b := 0; b < len(raw); b += blk {
+		d := gguf.F32ToF16(float32(0.5+rng.Float64()) / 1024)
+		at := b // Q8_0: the scale first
+		if dt == gguf.Q6_K {
+			at = b + blk - 2
+		}
+		raw[at], raw[at+1] = byte(d), byte(d>>8)
+	}
+	return raw
+}
+
+// decodeRows decodes n rows of k values of dt.
+func decodeRows(dt gguf.DType, raw []byte, k, n int) []float32 {
+	rb := len(raw) / n
+	dec := make([]float32, k*n)
+	for r := range n {
+		if err := gguf.DecodeRow(dt, raw[r*rb:(r+1)*rb], dec[r*k:(r+1)*k], 0); err != nil {
+			panic(err)
+		}
+	}
+	return dec
+}
+
+// refMatMul is w x in float64 (w decoded, n rows of k).
+func refMatMul(w, x []float32, k, n, t int) []float32 {
+	y := make([]float32, n*t)
+	for tt := range t {
+		for r := range n {
+			var s float64
+			for i := range k {
+				s += float64(w[r*k+i]) * float64(x[tt*k+i])
+			}
+			y[tt*n+r] = float32(s)
+		}
+	}
+	return y
+}
+
+// TestQuantHead checks the Q8_0 and Q6_K LM-head matmuls against float64
+// dot products of the decoded weights: the decode matvec kernels (a few
+// tokens, profiled by name), the generic kernels (more tokens), a head of
+// more rows than one binding takes, and a captured step replayed on new
+// activations.
+func TestQuantHead(t *testing.T) {
+	for _, o := range []struct {
+		sub  bool
+		rows int // weight rows per subgroup (0: the default)
+	}{{true, 0}, {true, 1}, {true, 3}, {true, 4}, {false, 0}} {
+		be := openTestWith(t, gpu.Options{Device: -1, NoSubgroups: !o.sub, HeadRows: o.rows})
+		for _, dt := range []gguf.DType{gguf.Q8_0, gguf.Q6_K} {
+			for _, s := range []struct{ k, n int }{{2560, 1000}, {768, 515}, {256, 70000}} {
+				if (s.n > 1000 && !o.sub) || (o.rows != 0 && s.k != 768) {
+					continue
+				}
+				t.Run(fmt.Sprintf("subgroups=%v/rows=%d/%s/k=%d/n=%d", o.sub, o.rows, dt, s.k, s.n), func(t *testing.T) {
+					quantHead(t, be, dt, s.k, s.n)
+				})
+			}
+		}
+	}
+}
+
+func quantHead(t *testing.T, be *gpu.Backend, dt gguf.DType, k, n int) {
+	rng := rand.New(rand.NewPCG(uint64(k), uint64(n)+uint64(dt)))
+	raw := randomQuant(rng, dt, k, n)
+	dec := decodeRows(dt, raw, k, n)
+	w, err := be.Weights(gguf.TensorInfo{Name: "head", Type: dt, Shape: []int64{int64(k), int64(n)}, Size: int64(len(raw))}, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs := func(m int) []float32 {
+		v := make([]float32, m)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	check := func(what string, got, want []float32) {
+		t.Helper()
+		if e := computetest.NMSE(got, want); e > 1e-10 || math.IsNaN(e) {
+			t.Errorf("%s: NMSE %.3g", what, e)
+		}
+	}
+	for _, T := range []int{1, 2, 4, 5} {
+		x, err := be.Alloc(gguf.F32, k, T)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := be.Alloc(gguf.F32, n, T)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xv := xs(k * T)
+		if err := be.Write(x, xv); err != nil {
+			t.Fatal(err)
+		}
+		fast := be.Subgroups() && T <= 4
+		if fast {
+			if err := be.ProfileKernels(true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		be.MatMul(y, w, x)
+		got := make([]float32, n*T)
+		if err := be.Read(y, got); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("t=%d", T), got, refMatMul(dec, xv, k, n, T))
+		if fast {
+			kernel := "matvec_" + strings.ToLower(dt.String())
+			var labels []string
+			for _, kt := range be.KernelTimes() {
+				labels = append(labels, kt.Label)
+			}
+			if len(labels) == 0 || !strings.HasPrefix(labels[0], kernel+" ") {
+				t.Errorf("t=%d: kernels %q, want %s", T, labels, kernel)
+			}
+			if err := be.ProfileKernels(false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if T == 1 {
+			// Captured once, replayed on new activations.
+			p, err := be.Capture(func() { be.MatMul(y, w, x) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			xv = xs(k)
+			if err := be.Write(x, xv); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Run(); err != nil {
+				t.Fatal(err)
+			}
+			p.Release()
+			if err := be.Read(y, got); err != nil {
+				t.Fatal(err)
+			}
+			check("replayed", got, refMatMul(dec, xv, k, n, T))
+		}
+		be.Free(x)
+		be.Free(y)
+	}
+}
+
+// BenchmarkLMHead times the decode matvec of a 2B-4T-sized LM head (2560 x
+// 128256) of each type the head may have, one token, and reports the
+// kernel's weight bandwidth from GPU timestamps.
+func BenchmarkLMHead(b *testing.B) {
+	const k, n = 2560, 128256
+	for _, dt := range []gguf.DType{gguf.F16, gguf.Q8_0, gguf.Q6_K} {
+		b.Run(dt.String(), func(b *testing.B) {
+			be := openTest(b)
+			rng := rand.New(rand.NewPCG(1, 2))
+			var raw []byte
+			if dt == gguf.F16 {
+				raw = make([]byte, 2*k*n)
+				for i := 0; i < len(raw); i += 2 {
+					h := gguf.F32ToF16(float32(rng.NormFloat64()) / 32)
+					raw[i], raw[i+1] = byte(h), byte(h>>8)
+				}
+			} else {
+				raw = randomQuant(rng, dt, k, n)
+			}
+			w, err := be.Weights(gguf.TensorInfo{Name: "head", Type: dt, Shape: []int64{k, n}, Size: int64(len(raw))}, raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			x, _ := be.Alloc(gguf.F32, k, 1)
+			y, _ := be.Alloc(gguf.F32, n, 1)
+			xv := make([]float32, k)
+			for i := range xv {
+				xv[i] = float32(rng.NormFloat64())
+			}
+			if err := be.Write(x, xv); err != nil {
+				b.Fatal(err)
+			}
+			if err := be.ProfileKernels(true); err != nil {
+				b.Fatal(err)
+			}
+			be.MatMul(y, w, x) // warm-up: the pipeline is built
+			if err := be.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			be.KernelTimes()
+			b.ResetTimer()
+			for range b.N {
+				be.MatMul(y, w, x)
+				if err := be.Flush(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			var bytes int64
+			var gpu float64
+			for _, kt := range be.KernelTimes() {
+				bytes += kt.Bytes
+				gpu += kt.Time.Seconds()
+				b.Logf("%s: %d calls, %v", kt.Label, kt.Calls, kt.Time)
+			}
+			if gpu > 0 {
+				b.ReportMetric(gpu/float64(b.N)*1e6, "gpu-us/op")
+				b.ReportMetric(float64(bytes)/gpu/1e9, "GB/s")
+			}
+			if err := be.ProfileKernels(false); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
