@@ -41,7 +41,7 @@ type TensorRole int
 // Tensor roles.
 const (
 	RoleNorm      TensorRole = iota // 1-D RMSNorm weight: F32
-	RoleEmbedding                   // token_embd / output: float or Q8_0/ternary blocks
+	RoleEmbedding                   // token_embd / output: float, Q8_0/Q6_K or ternary blocks
 	RoleLinear                      // projection weight: any supported type
 	RoleScale                       // one-element F32 output scale of a projection
 )
@@ -52,9 +52,9 @@ func (r TensorRole) AllowedTypes() []gguf.DType {
 	case RoleNorm, RoleScale:
 		return []gguf.DType{gguf.F32}
 	case RoleEmbedding:
-		return []gguf.DType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0, gguf.TQ1_0, gguf.TQ2_0}
+		return []gguf.DType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0, gguf.Q6_K, gguf.TQ1_0, gguf.TQ2_0}
 	}
-	return []gguf.DType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0, gguf.TQ1_0, gguf.TQ2_0, gguf.I2_S}
+	return []gguf.DType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0, gguf.Q6_K, gguf.TQ1_0, gguf.TQ2_0, gguf.I2_S}
 }
 
 // TensorSpec is one entry of an architecture's tensor table.

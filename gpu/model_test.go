@@ -30,13 +30,18 @@ type run struct {
 
 // loadModel opens path (closed when the test ends) and loads it on be.
 func loadModel(t *testing.T, path string, be compute.Backend) *engine.Model {
+	return loadModelHead(t, path, be, engine.HeadStored)
+}
+
+// loadModelHead is loadModel with the LM head in the given type.
+func loadModelHead(t *testing.T, path string, be compute.Backend, head engine.HeadType) *engine.Model {
 	t.Helper()
 	f, err := gguf.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	m, err := engine.Load(f, be)
+	m, err := engine.LoadWith(f, be, engine.LoadOptions{LMHead: head})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +51,13 @@ func loadModel(t *testing.T, path string, be compute.Backend) *engine.Model {
 // runModel evaluates tokens as a batch, then decodes greedily n tokens one
 // at a time.
 func runModel(t *testing.T, path string, be compute.Backend, tokens []int32, n int) run {
+	return runModelHead(t, path, be, engine.HeadStored, tokens, n)
+}
+
+// runModelHead is runModel with the LM head in the given type.
+func runModelHead(t *testing.T, path string, be compute.Backend, head engine.HeadType, tokens []int32, n int) run {
 	t.Helper()
-	m := loadModel(t, path, be)
+	m := loadModelHead(t, path, be, head)
 	st, err := m.NewState(len(tokens)+n+1, 64, gguf.F16)
 	if err != nil {
 		t.Fatal(err)
@@ -90,9 +100,13 @@ func compareRuns(t *testing.T, got, want run, nv int, absTol float64) {
 }
 
 func refRun(t *testing.T, path string, tokens []int32, n int) run {
+	return refRunHead(t, path, engine.HeadStored, tokens, n)
+}
+
+func refRunHead(t *testing.T, path string, head engine.HeadType, tokens []int32, n int) run {
 	be := reference.New()
 	defer be.Close()
-	return runModel(t, path, be, tokens, n)
+	return runModelHead(t, path, be, head, tokens, n)
 }
 
 // TestModelsMatchCPU runs real and golden models on Vulkan and the CPU.
@@ -104,20 +118,26 @@ func TestModelsMatchCPU(t *testing.T) {
 		tokens []int32
 		greedy int
 		absTol float64
+		head   engine.HeadType
 	}{
-		{"tiny-i2_s", func(t *testing.T) string { return testdata.Path(t, "golden/tiny-i2_s.gguf") }, prompt, 16, maxAbsDiff},
-		{"tiny-f32", func(t *testing.T) string { return testdata.Path(t, "golden/tiny-f32.gguf") }, prompt, 16, maxAbsDiff},
+		{"tiny-i2_s", func(t *testing.T) string { return testdata.Path(t, "golden/tiny-i2_s.gguf") }, prompt, 16, maxAbsDiff, engine.HeadStored},
+		{"tiny-f32", func(t *testing.T) string { return testdata.Path(t, "golden/tiny-f32.gguf") }, prompt, 16, maxAbsDiff, engine.HeadStored},
 		{"tinybitnet-stories", func(t *testing.T) string {
 			return filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
-		}, []int32{1}, 120, maxAbsDiff},
-		{"stories260K", func(t *testing.T) string { return testdata.Path(t, "models/stories260K.gguf") }, []int32{1}, 200, 0},
+		}, []int32{1}, 120, maxAbsDiff, engine.HeadStored},
+		{"stories260K", func(t *testing.T) string { return testdata.Path(t, "models/stories260K.gguf") }, []int32{1}, 200, 0, engine.HeadStored},
+		// The quantized LM heads (--lm-head) through the whole model.
+		{"tinybitnet-stories/q8_0", func(t *testing.T) string {
+			return filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+		}, []int32{1}, 120, maxAbsDiff, engine.HeadQ8_0},
+		{"tiny-i2_s/q6_k", func(t *testing.T) string { return testdata.Path(t, "golden/tiny-i2_s.gguf") }, prompt, 16, maxAbsDiff, engine.HeadQ6_K},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := c.path(t)
-			want := refRun(t, path, c.tokens, c.greedy)
+			want := refRunHead(t, path, c.head, c.tokens, c.greedy)
 			be := openTest(t)
-			got := runModel(t, path, be, c.tokens, c.greedy)
+			got := runModelHead(t, path, be, c.head, c.tokens, c.greedy)
 			f, _ := gguf.Open(path)
 			nv := len(want.logits) / len(c.tokens)
 			f.Close()
