@@ -21,8 +21,9 @@
 // widening multiplies); every other kernel is the same NEON code on both.
 //
 // The assembly is left out by the build tag noasm and skipped at run time when
-// the environment variable BITNET_NOASM is 1 (or true). Path reports the
-// choice.
+// the environment variable BITNET_NOASM is 1 (or true); BITNET_KERNELS=NAME
+// picks another of the paths the CPU supports (to compare them on one
+// machine). Path reports the choice.
 //
 // Integer kernels (DotI2S*, MatI2S, SumI8, QuantizeRow) give identical results
 // on every path. Float kernels (DotF16*, MatF16, DotF32) accumulate in float32
@@ -118,6 +119,11 @@ func init() {
 		withGenericFallbacks(p)
 	}
 	cur = impls[0]
+	if name := strings.TrimSpace(os.Getenv("BITNET_KERNELS")); name != "" {
+		if _, err := SetPath(name); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: BITNET_KERNELS: %v; using %s\n", err, cur.name)
+		}
+	}
 	if noasmEnv(os.Getenv("BITNET_NOASM")) {
 		cur = genericImpl
 	}

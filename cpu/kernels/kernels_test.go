@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"reflect"
 	"slices"
 	"testing"
@@ -777,4 +778,26 @@ func TestEveryKernelSet(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestKernelsEnv checks BITNET_KERNELS in a fresh process: it selects any
+// available path, and an unknown name keeps the best one with a warning.
+func TestKernelsEnv(t *testing.T) {
+	if os.Getenv("BITNET_KERNELS_CHILD") == "1" {
+		fmt.Printf("path=%s\n", Path())
+		return
+	}
+	for _, want := range Paths() {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestKernelsEnv$")
+		cmd.Env = append(os.Environ(), "BITNET_KERNELS_CHILD=1", "BITNET_KERNELS="+want, "BITNET_NOASM=")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+		require.Contains(t, string(out), "path="+want+"\n")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKernelsEnv$")
+	cmd.Env = append(os.Environ(), "BITNET_KERNELS_CHILD=1", "BITNET_KERNELS=bogus", "BITNET_NOASM=")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), `BITNET_KERNELS: kernels: path "bogus" not available`)
+	require.Contains(t, string(out), "path="+Paths()[0]+"\n")
 }
