@@ -1,7 +1,7 @@
 // llamacpp-logits evaluates token ids as one batch with llama.cpp (CPU) and
 // writes the logits of every position as raw little-endian float32
 // [n_tokens][n_vocab], the layout of `bitnet logits`. It makes the expected
-// values of engine/testdata/*.logits.f32; it is not part of the Go build.
+// values of engine/testdata/llamacpp/; it is not part of the Go build.
 //
 // Build against a llama.cpp checkout built with cmake (static libraries):
 //
