@@ -121,6 +121,13 @@ func (b *Backend) Add(dstT, aT, bT compute.Tensor) {
 	kernels.AddF32(dst.F32, a.F32, c.F32)
 }
 
+// RoundF16 rounds each element to the nearest F16 value, ties to even.
+func (b *Backend) RoundF16(dstT, xT compute.Tensor) {
+	dst, x := asT("RoundF16", dstT), asT("RoundF16", xT)
+	compute.CheckSame("RoundF16", dst, x)
+	kernels.RoundF16(dst.F32, x.F32)
+}
+
 // ActMul: dst = act(gate) * up.
 func (b *Backend) ActMul(dstT, gateT, upT compute.Tensor, act compute.Activation) {
 	dst, g, u := asT("ActMul", dstT), asT("ActMul", gateT), asT("ActMul", upT)

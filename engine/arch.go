@@ -14,6 +14,11 @@ type Arch struct {
 	SubNorms bool               // attn_sub_norm and ffn_sub_norm, before the output and down projections
 	Act      compute.Activation // FFN gate activation
 	NeoX     bool               // RoPE pairs (i, i+d/2) instead of (2i, 2i+1)
+	// F16Input: matmuls with F16 weights take x rounded to F16, as llama.cpp
+	// converts the activations to F16 (ggml's dot type for F16 weights)
+	// before the product. bitnet.cpp's F16 LM head takes x as it is: its
+	// golden logits are 1000x farther off with the rounding.
+	F16Input bool
 }
 
 // architectures is the one description of every supported architecture;
@@ -22,7 +27,7 @@ var architectures = []Arch{
 	{Name: ArchBitNetB158, SubNorms: true, Act: compute.ReLU2, NeoX: true},
 	{Name: ArchBitNet25, SubNorms: true, Act: compute.ReLU2, NeoX: true},
 	{Name: ArchBitNet, SubNorms: true, Act: compute.SiLU, NeoX: true},
-	{Name: ArchLlama, SubNorms: false, Act: compute.SiLU, NeoX: false},
+	{Name: ArchLlama, SubNorms: false, Act: compute.SiLU, NeoX: false, F16Input: true},
 }
 
 // LookupArch returns the description of the architecture called name.

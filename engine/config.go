@@ -49,6 +49,7 @@ type Config struct {
 	SubNorms bool               // attn_sub_norm / ffn_sub_norm present
 	Act      compute.Activation // FFN gate activation
 	NeoX     bool               // RoPE pairs (i, i+d/2) instead of (2i, 2i+1)
+	F16Input bool               // F16-weight matmuls take x rounded to F16 (Arch.F16Input)
 }
 
 // ErrUnsupportedArch is wrapped when general.architecture is unknown.
@@ -64,7 +65,7 @@ func ConfigFromGGUF(f *gguf.File) (Config, error) {
 	if !ok {
 		return Config{}, fmt.Errorf("%w %q (supported: %s)", ErrUnsupportedArch, arch, strings.Join(SupportedArchitectures, ", "))
 	}
-	c := Config{Arch: arch, SubNorms: a.SubNorms, Act: a.Act, NeoX: a.NeoX}
+	c := Config{Arch: arch, SubNorms: a.SubNorms, Act: a.Act, NeoX: a.NeoX, F16Input: a.F16Input}
 	geti := func(key string, dst *int, required bool) error {
 		v, err := f.Int(arch + "." + key)
 		if err != nil {

@@ -480,7 +480,7 @@ func (s *State) ops(T int, h head, sel Selection) {
 		l := &m.Layers[il]
 		be.RMSNorm(hh, x, l.AttnNorm, c.Eps)
 		s.traceL(il, "attn_in", hh)
-		matmuls(be, hh, mm{q, l.Wq, l.QScale}, mm{kk, l.Wk, l.KScale}, mm{vv, l.Wv, l.VScale})
+		matmuls(be, c.F16Input, hh, mm{q, l.Wq, l.QScale}, mm{kk, l.Wk, l.KScale}, mm{vv, l.Wv, l.VScale})
 		s.traceRaw(il, q, kk)
 		be.RoPE(q, q, pos, s.rope, rope)
 		be.RoPE(kk, kk, pos, s.rope, rope)
@@ -498,13 +498,13 @@ func (s *State) ops(T int, h head, sel Selection) {
 			be.RMSNorm(q, att, l.AttnSubNorm, c.Eps)
 			o = q
 		}
-		matmul(be, hh, l.Wo, o, l.OScale)
+		matmuls(be, c.F16Input, o, mm{hh, l.Wo, l.OScale})
 		be.Add(x, x, hh)
 		s.traceL(il, "x_mid", x)
 
 		be.RMSNorm(hh, x, l.FFNNorm, c.Eps)
 		s.traceL(il, "ffn_in", hh)
-		matmuls(be, hh, mm{gate, l.WGate, l.GateScale}, mm{up, l.WUp, l.UpScale})
+		matmuls(be, c.F16Input, hh, mm{gate, l.WGate, l.GateScale}, mm{up, l.WUp, l.UpScale})
 		s.traceMLP(il, gate, up)
 		be.ActMul(gate, gate, up, c.Act)
 		s.traceL(il, "ffn_act", gate)
@@ -515,7 +515,7 @@ func (s *State) ops(T int, h head, sel Selection) {
 			be.RMSNorm(up, gate, l.FFNSubNorm, c.Eps)
 			down = up
 		}
-		matmul(be, hh, l.WDown, down, l.DownScale)
+		matmuls(be, c.F16Input, down, mm{hh, l.WDown, l.DownScale})
 		be.Add(x, x, hh)
 		s.traceL(il, "x_out", x)
 	}
@@ -533,7 +533,7 @@ func (s *State) ops(T int, h head, sel Selection) {
 	final := be.Rows(s.final, 0, n)
 	be.RMSNorm(final, xin, m.OutputNorm, c.Eps)
 	s.trace("final", final)
-	be.MatMul(lg, m.Output, final)
+	matmuls(be, c.F16Input, final, mm{lg, m.Output, 1})
 	s.trace("logits", lg)
 	if h != headLast {
 		return
@@ -561,8 +561,32 @@ type mm struct {
 }
 
 // matmuls applies several weights to the same input x, in one backend
-// operation where the backend has one, then their output scales.
-func matmuls(be compute.Backend, x compute.Tensor, ops ...mm) {
+// operation where the backend has one, then their output scales. With
+// f16Input (the architecture's numerics) the F16 weights take x rounded to
+// F16: the other weights run first on x as it is, then x is rounded in place
+// (every matmul input of a step is read by its matmuls only).
+func matmuls(be compute.Backend, f16Input bool, x compute.Tensor, ops ...mm) {
+	if f16Input {
+		var f16, rest []mm
+		for _, o := range ops {
+			if o.w.DType() == gguf.F16 {
+				f16 = append(f16, o)
+			} else {
+				rest = append(rest, o)
+			}
+		}
+		if len(f16) > 0 {
+			if len(rest) > 0 {
+				matmuls(be, false, x, rest...)
+			}
+			be.RoundF16(x, x)
+			ops = f16
+		}
+	}
+	if len(ops) == 1 {
+		matmul(be, ops[0].dst, ops[0].w, x, ops[0].scale)
+		return
+	}
 	multi, ok := be.(compute.MultiMatMuler)
 	if !ok {
 		for _, o := range ops {

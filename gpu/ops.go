@@ -17,6 +17,7 @@ const (
 	opRMSNorm
 	opMatMul // one or more weights over one input (MatMul, MatMuls)
 	opScale
+	opRoundF16
 	opRoPE
 	opStoreKV
 	opAttention
@@ -32,6 +33,7 @@ const (
 //	RMSNorm    dst, a=x, b=w, f=eps
 //	MatMul     dsts, ws, a=x
 //	Scale      dst, a=x, f=s
+//	RoundF16   dst, a=x
 //	RoPE       dst, a=x, b=pos, c=table, rope
 //	StoreKV    dst=cache, a=x, b=pos
 //	Attention  dst, a=q, b=k cache, c=v cache, d=pos, attn
@@ -112,6 +114,12 @@ func (b *Backend) MatMuls(dstT, wT []compute.Tensor, xT compute.Tensor) {
 func (b *Backend) Scale(dstT, xT compute.Tensor, s float32) {
 	compute.CheckSame("Scale", dstT, xT)
 	b.queue(op{kind: opScale, dst: asT("Scale", dstT), a: asT("Scale", xT), f: s})
+}
+
+// RoundF16: dst = x rounded to the nearest F16 value.
+func (b *Backend) RoundF16(dstT, xT compute.Tensor) {
+	compute.CheckSame("RoundF16", dstT, xT)
+	b.queue(op{kind: opRoundF16, dst: asT("RoundF16", dstT), a: asT("RoundF16", xT)})
 }
 
 // Add: dst = a + c.

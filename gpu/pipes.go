@@ -50,6 +50,7 @@ var kernels = map[string]struct {
 	"act_mul":              {3, 5},
 	"add":                  {3, 4},
 	"scale":                {2, 4},
+	"round_f16":            {2, 3},
 }
 
 // pipeKey names a pipeline: a kernel and its specialization constants.

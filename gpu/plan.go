@@ -149,6 +149,11 @@ func (b *Backend) emitAt(ops []op, i int) int {
 		xb, xo := b.in(o.a)
 		yb, yo := b.out(o.dst)
 		b.dispatch("scale", b.pipe("scale"), groups1D(n), []vkrt.Binding{xb, yb}, uint32(n), xo, yo, f32bits(o.f))
+	case opRoundF16:
+		n := compute.Elements(o.dst.shape)
+		xb, xo := b.in(o.a)
+		yb, yo := b.out(o.dst)
+		b.dispatch("round_f16", b.pipe("round_f16"), groups1D(n), []vkrt.Binding{xb, yb}, uint32(n), xo, yo)
 	case opAdd:
 		n := compute.Elements(o.dst.shape)
 		ab, ao := b.in(o.a)

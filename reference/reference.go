@@ -20,6 +20,9 @@
 //     dimension order and scaled, softmax with the row maximum subtracted
 //     (exponentials in float32, their sum in float64), probabilities times V
 //     in float32.
+//   - RoundF16: float32 to the nearest F16, ties to even, and back (the
+//     engine rounds the input of an F16-weight MatMul with it where the
+//     architecture's numerics say so: llama).
 //   - ActMul: relu(g)^2 * u, or g / (1 + exp(-g)) * u.
 package reference
 
@@ -101,6 +104,15 @@ func (b *Backend) Add(dstT, aT, bT compute.Tensor) {
 	compute.CheckSame("Add", dst, a, c)
 	for i := range dst.F32 {
 		dst.F32[i] = a.F32[i] + c.F32[i]
+	}
+}
+
+// RoundF16 rounds each element to the nearest F16 value, ties to even.
+func (b *Backend) RoundF16(dstT, xT compute.Tensor) {
+	dst, x := asT("RoundF16", dstT), asT("RoundF16", xT)
+	compute.CheckSame("RoundF16", dst, x)
+	for i, v := range x.F32 {
+		dst.F32[i] = gguf.F16ToF32(gguf.F32ToF16(v))
 	}
 }
 

@@ -91,7 +91,11 @@ const MaxTopK = 256
 //     (float32 product), sums code*q exactly in integers, and finishes in
 //     float32: (dot - sum(q)) / s * scale. TQ1_0/TQ2_0 quantize x per 256-block
 //     as ggml's Q8_K. Float weights (F32, F16, BF16, Q8_0) are dotted with the
-//     float32 x, float32 accumulation.
+//     float32 x, float32 accumulation. MatMul never rounds x itself: where
+//     the model's numerics round the activations to F16 before an F16-weight
+//     product (llama, as llama.cpp converts them to its F16 dot type), the
+//     engine issues RoundF16 on x first.
+//   - RoundF16 rounds to nearest even, as StoreKV's F16.
 //   - RMSNorm accumulates the sum of squares in float64 (CPU) or two-float
 //     arithmetic (GPU): y = x / sqrt(mean(x^2) + eps) * w. The order of the
 //     sum differs between backends, so results may differ in the last bit.
@@ -150,6 +154,9 @@ type Backend interface {
 	// softmax over cache positions 0..pos[i] of K, weighted sum of V; dst has
 	// q's shape.
 	Attention(dst, q, k, v, pos Tensor, p AttnParams)
+	// RoundF16: dst = x rounded to the nearest F16 value (ties to even),
+	// stored as float32, elementwise. dst may be x.
+	RoundF16(dst, x Tensor)
 	// ActMul: dst = act(gate) * up elementwise.
 	ActMul(dst, gate, up Tensor, act Activation)
 	// Add: dst = a + b elementwise. dst may alias a or b.

@@ -138,6 +138,10 @@ func (p *Profiler) TopK(dst, logits Tensor, k int) {
 	p.time("TopK", 0, func() { p.Backend.TopK(dst, logits, k) })
 }
 
+func (p *Profiler) RoundF16(dst, x Tensor) {
+	p.time("RoundF16", 0, func() { p.Backend.RoundF16(dst, x) })
+}
+
 func (p *Profiler) ActMul(dst, gate, up Tensor, act Activation) {
 	p.time("ActMul", 0, func() { p.Backend.ActMul(dst, gate, up, act) })
 }

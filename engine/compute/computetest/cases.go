@@ -347,6 +347,32 @@ func Cases() []Case {
 		return out
 	}})
 
+	// RoundF16: ties to even, subnormal halves, the largest finite half, in
+	// place and out of place, a row and a batch.
+	for _, s := range []struct {
+		k, rows int
+		inPlace bool
+	}{{64, 1, false}, {2560, 3, true}, {6912, 2, false}} {
+		add(Case{Name: fmt.Sprintf("round_f16/k=%d/rows=%d/inplace=%v", s.k, s.rows, s.inPlace), Exact: true, Run: func(h *Harness) compute.Tensor {
+			x := h.Floats(s.k*s.rows, 2)
+			special := []float32{1 + 1.0/2048, 1 + 3.0/2048, -(1 + 1.0/2048), 65504, 65519, -65519, 3e-6, -3e-6, 1e-8, 6.1e-5, 0, 2049, 2051, 0.1}
+			copy(x, special)
+			for i := len(special); i < len(x); i += 7 {
+				x[i] *= 1e-5 // some in the subnormal range
+			}
+			out := h.Output(s.k, s.rows)
+			if s.inPlace {
+				if err := h.BE.Write(out, x); err != nil {
+					h.T.Fatal(err)
+				}
+				h.BE.RoundF16(out, out)
+				return out
+			}
+			h.BE.RoundF16(out, h.Input(x, s.k, s.rows))
+			return out
+		}})
+	}
+
 	for _, act := range []compute.Activation{compute.ReLU2, compute.SiLU} {
 		for _, n := range []int{7, 6912 * 3} {
 			add(Case{Name: fmt.Sprintf("act_mul/%s/n=%d", act, n), NMSE: 1e-12, Run: func(h *Harness) compute.Tensor {
