@@ -109,9 +109,11 @@ func EncodeQ6_K(x []float32) ([]byte, error) {
 }
 
 // q6kCandidates are the code magnitudes the largest weight of a group may
-// map to: 32 uses the whole range; smaller ones trade clipping of the
-// largest weight for finer steps elsewhere.
-var q6kCandidates = [...]float32{32, 31.5, 31, 30}
+// map to: 32 uses the whole range; 31 trades clipping of the largest weight
+// for finer steps elsewhere. (More candidates, 31.5 and 30, measured no
+// better: mean KL against the F16 head 1.08e-3 with four, 1.07e-3 with
+// these two, 1.30e-3 with 32 alone, on tiny-i2_s.)
+var q6kCandidates = [...]float32{32, 31}
 
 // q6kGroupScale picks the scale s of one group of 16 weights (v ~ s*code):
 // for each candidate, the scale that maps the largest magnitude to it and
@@ -162,14 +164,11 @@ func q6kGroupScale(xs []float32) (float32, error) {
 	return best, nil
 }
 
-// q6kRound rounds r to the nearest integer (halves away from zero) in the
-// code range -32..31.
+// q6kRound rounds r to the nearest integer (halves up) in the code range
+// -32..31: r+32.5 is then positive, where conversion truncates to the floor.
 func q6kRound(r float32) float32 {
 	r = max(-32, min(31, r))
-	if r < 0 {
-		return -float32(int32(0.5 - r))
-	}
-	return float32(int32(r + 0.5))
+	return float32(int32(r+32.5) - 32)
 }
 
 func fabs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
