@@ -1,7 +1,9 @@
 package cpu
 
 import (
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,7 +85,18 @@ const spinFor = 3 * time.Millisecond
 // chunksPerWorker is how many chunks run splits a job into per worker
 // (fewer when the job has fewer units): more evens out workers of unequal
 // speed, fewer keeps each worker's weight stream longer.
-const chunksPerWorker = 4
+// BITNET_CPU_CHUNKS overrides it (1 to 64), to compare on a given machine.
+var chunksPerWorker = envInt("BITNET_CPU_CHUNKS", 4, 1, 64)
+
+// envInt reads an integer from the environment, def when unset or outside
+// [lo, hi].
+func envInt(name string, def, lo, hi int) int {
+	v, err := strconv.Atoi(os.Getenv(name))
+	if err != nil || v < lo || v > hi {
+		return def
+	}
+	return v
+}
 
 func newPool(workers int) *pool {
 	if workers < 1 {
