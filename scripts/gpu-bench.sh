@@ -74,6 +74,10 @@ step bench 300 "$B" bench --model "$model" --backend vulkan -p 512 -n 128 -r 5 -
 grep -hE '^(pp|tg)[0-9]' "$out/bench.log" | tee -a "$sum"
 step bench-d4096 300 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -d 4096 -r 3 --ctx-size 4352 --json
 grep -hE '^(pp|tg)[0-9]' "$out/bench-d4096.log" | tee -a "$sum"
+for h in q8_0 q6_k; do
+	step "bench-head-$h" 200 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 --lm-head "$h" --json
+	grep -hE '^(pp|tg)[0-9]' "$out/bench-head-$h.log" | sed "s/^/lm-head $h: /" | tee -a "$sum"
+done
 step op-times 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 --op-times
 sed -n '/kernel times/,$p' "$out/op-times.log" | head -n 40 | tee -a "$sum"
 step op-times-d4096 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 16 -d 4096 -r 1 --ctx-size 4352 --op-times
