@@ -65,7 +65,7 @@ check-shaders: shaders
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 2m ./gguf/
-	for f in FuzzI2S FuzzQuantizeRow FuzzDotF16 FuzzElementwise; do \
+	for f in FuzzI2S FuzzQuantizeRow FuzzDotF16 FuzzDotQuant FuzzElementwise; do \
 	  $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 1m ./cpu/kernels/ || exit 1; \
 	done
 
