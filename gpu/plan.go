@@ -632,11 +632,16 @@ func (b *Backend) recMatMulGeneric(dst, w, x *tensor) {
 }
 
 // floatMatvec returns the decode matvec kernel of weights of type dt with
-// rows of K values ("" when none takes them): the LM head's types.
+// rows of K values ("" when none takes them): the LM head's types and the
+// float weights of llama models. Each row must be whole 16-byte loads.
 func floatMatvec(dt gguf.DType, K int) string {
 	switch {
+	case dt == gguf.F32 && K%4 == 0:
+		return "matvec_f32"
 	case dt == gguf.F16 && K%8 == 0:
 		return "matvec_f16"
+	case dt == gguf.BF16 && K%8 == 0:
+		return "matvec_bf16"
 	case dt == gguf.Q8_0 && K%32 == 0:
 		return "matvec_q8_0"
 	case dt == gguf.Q6_K && K%256 == 0:
@@ -691,7 +696,7 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 			sg := max(b.dev.Info.SubgroupSize, 1)
 			rows := max(256/sg, 1)
 			spec := []uint32{256, uint32(K), rows}
-			if w.dt != gguf.F16 {
+			if w.dt == gguf.Q8_0 || w.dt == gguf.Q6_K {
 				rows *= b.headRows
 				spec = []uint32{256, uint32(K), rows, b.headRows}
 			}
