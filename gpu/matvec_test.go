@@ -114,3 +114,74 @@ func TestFloatMatvec(t *testing.T) {
 		}
 	}
 }
+
+// randomTQ returns n rows of k weights of TQ2_0 or TQ1_0 with random code
+// bytes (TQ2_0's never-written code 3 included) and block scales.
+func randomTQ(rng *rand.Rand, dt gguf.DType, k, n int) []byte {
+	blk := gguf.TQ2_0Bytes
+	if dt == gguf.TQ1_0 {
+		blk = gguf.TQ1_0Bytes
+	}
+	raw := make([]byte, k/256*n*blk)
+	for i := range raw {
+		raw[i] = byte(rng.Uint32())
+	}
+	for b := blk; b <= len(raw); b += blk {
+		d := gguf.F32ToF16(float32(0.5 + rng.Float64()))
+		raw[b-2], raw[b-1] = byte(d), byte(d>>8)
+	}
+	return raw
+}
+
+// TestTernaryMatvec checks that the TQ2_0 and TQ1_0 decode matvecs run for up to four
+// tokens and give the same bits as the generic kernels (which devices
+// without subgroups run), for rows of one and of many blocks, odd row
+// counts, and activations with an all-zero block.
+func TestTernaryMatvec(t *testing.T) {
+	fast := openTest(t)
+	generic := openTestWith(t, gpu.Options{Device: -1, NoSubgroups: true})
+	for _, dt := range []gguf.DType{gguf.TQ2_0, gguf.TQ1_0} {
+		for _, s := range []struct{ k, n int }{{256, 7}, {512, 33}, {2560, 64}, {6912, 45}, {1280, 300}} {
+			t.Run(fmt.Sprintf("%s/k=%d/n=%d", dt, s.k, s.n), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(s.k), uint64(s.n)+uint64(dt)))
+				raw := randomTQ(rng, dt, s.k, s.n)
+				info := gguf.TensorInfo{Name: "w", Type: dt, Shape: []int64{int64(s.k), int64(s.n)}, Size: int64(len(raw))}
+				for _, T := range []int{1, 2, 3, 4, 5} {
+					xv := make([]float32, s.k*T)
+					for i := range xv {
+						xv[i] = float32(rng.NormFloat64())
+					}
+					clear(xv[s.k-256 : s.k]) // the first token's last block
+					var ys [2][]float32
+					for i, be := range []*gpu.Backend{fast, generic} {
+						w, err := be.Weights(info, raw)
+						if err != nil {
+							t.Fatal(err)
+						}
+						x, _ := be.Alloc(gguf.F32, s.k, T)
+						y, _ := be.Alloc(gguf.F32, s.n, T)
+						if err := be.Write(x, xv); err != nil {
+							t.Fatal(err)
+						}
+						labels := kernelLabels(t, be, func() { be.MatMul(y, w, x) })
+						mv := "matvec_" + strings.ToLower(dt.String())
+						if want := i == 0 && be.Subgroups() && T <= 4; ran(labels, mv) != want {
+							t.Errorf("t=%d: kernels %q; %s expected: %v", T, labels, mv, want)
+						}
+						ys[i] = make([]float32, s.n*T)
+						if err := be.Read(y, ys[i]); err != nil {
+							t.Fatal(err)
+						}
+						be.Free(x)
+						be.Free(y)
+					}
+					for i := range ys[0] {
+						if math.Float32bits(ys[0][i]) != math.Float32bits(ys[1][i]) {
+							t.Fatalf("t=%d: y[%d] = %g, the generic kernel gives %g", T, i, ys[0][i], ys[1][i])
+						}
+					}
+				}
+			})
+		}
+	}
+}

@@ -26,6 +26,8 @@ var kernels = map[string]struct {
 	"matvec_bf16":          {3, 6},
 	"matvec_q8_0":          {3, 6},
 	"matvec_q6_k":          {3, 6},
+	"matvec_tq2_0":         {4, 5},
+	"matvec_tq1_0":         {4, 5},
 	"attn_split":           {5, 7},
 	"attn_combine":         {3, 5},
 	"rope_store":           {9, 12},

@@ -650,6 +650,19 @@ func floatMatvec(dt gguf.DType, K int) string {
 	return ""
 }
 
+// ternaryMatvec returns the decode matvec kernel of TQ2_0 or TQ1_0 weights
+// for T tokens ("" when the generic kernel runs): it needs subgroups of at
+// least four lanes (a block's quarters are four neighbouring lanes).
+func (b *Backend) ternaryMatvec(dt gguf.DType, T int) string {
+	if !b.subgroups || T > matvecMaxT || b.dev.Info.SubgroupSize < 4 {
+		return ""
+	}
+	if dt == gguf.TQ1_0 {
+		return "matvec_tq1_0"
+	}
+	return "matvec_tq2_0"
+}
+
 // subgroupRows is ROWS of the matmul_*_subgroup kernels (their
 // specialization constant 0): weight rows per
 // workgroup.
@@ -681,6 +694,20 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 		xb, xo := b.in(x)
 		b.dispatch("quantize_q8k", b.pipe("quantize_q8k"), [3]uint32{uint32(T * nb), 1, 1},
 			[]vkrt.Binding{xb, q.Out(0, uint64(T*K)), s.Out(0, uint64(T*nb*4))}, uint32(K), xo)
+		if mv := b.ternaryMatvec(w.dt, T); mv != "" {
+			rows := max(256/b.dev.Info.SubgroupSize, 1)
+			for _, c := range w.chunks {
+				label := ""
+				if b.profiling {
+					label = fmt.Sprintf("%s %dx%d", mv, K, c.rows)
+				}
+				b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe(mv, 256, uint32(K), rows),
+					[3]uint32{(uint32(c.rows) + rows - 1) / rows, 1, 1},
+					[]vkrt.Binding{c.buf.In(0, 0), q.In(0, uint64(T*K)), s.In(0, uint64(T*nb*4)), yb},
+					uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), yo)
+			}
+			return
+		}
 		name := "matmul_tq2_0"
 		if w.dt == gguf.TQ1_0 {
 			name = "matmul_tq1_0"
