@@ -632,17 +632,35 @@ func (b *Backend) recMatMulGeneric(dst, w, x *tensor) {
 }
 
 // floatMatvec returns the decode matvec kernel of weights of type dt with
-// rows of K values ("" when none takes them): the LM head's types.
+// rows of K values ("" when none takes them): the LM head's types and the
+// float weights of llama models. Each row must be whole 16-byte loads.
 func floatMatvec(dt gguf.DType, K int) string {
 	switch {
+	case dt == gguf.F32 && K%4 == 0:
+		return "matvec_f32"
 	case dt == gguf.F16 && K%8 == 0:
 		return "matvec_f16"
+	case dt == gguf.BF16 && K%8 == 0:
+		return "matvec_bf16"
 	case dt == gguf.Q8_0 && K%32 == 0:
 		return "matvec_q8_0"
 	case dt == gguf.Q6_K && K%256 == 0:
 		return "matvec_q6_k"
 	}
 	return ""
+}
+
+// ternaryMatvec returns the decode matvec kernel of TQ2_0 or TQ1_0 weights
+// for T tokens ("" when the generic kernel runs): it needs subgroups of at
+// least four lanes (a block's quarters are four neighbouring lanes).
+func (b *Backend) ternaryMatvec(dt gguf.DType, T int) string {
+	if !b.subgroups || T > matvecMaxT || b.dev.Info.SubgroupSize < 4 {
+		return ""
+	}
+	if dt == gguf.TQ1_0 {
+		return "matvec_tq1_0"
+	}
+	return "matvec_tq2_0"
 }
 
 // subgroupRows is ROWS of the matmul_*_subgroup kernels (their
@@ -676,6 +694,20 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 		xb, xo := b.in(x)
 		b.dispatch("quantize_q8k", b.pipe("quantize_q8k"), [3]uint32{uint32(T * nb), 1, 1},
 			[]vkrt.Binding{xb, q.Out(0, uint64(T*K)), s.Out(0, uint64(T*nb*4))}, uint32(K), xo)
+		if mv := b.ternaryMatvec(w.dt, T); mv != "" {
+			rows := max(256/b.dev.Info.SubgroupSize, 1)
+			for _, c := range w.chunks {
+				label := ""
+				if b.profiling {
+					label = fmt.Sprintf("%s %dx%d", mv, K, c.rows)
+				}
+				b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe(mv, 256, uint32(K), rows),
+					[3]uint32{(uint32(c.rows) + rows - 1) / rows, 1, 1},
+					[]vkrt.Binding{c.buf.In(0, 0), q.In(0, uint64(T*K)), s.In(0, uint64(T*nb*4)), yb},
+					uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), yo)
+			}
+			return
+		}
 		name := "matmul_tq2_0"
 		if w.dt == gguf.TQ1_0 {
 			name = "matmul_tq1_0"
@@ -691,7 +723,7 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 			sg := max(b.dev.Info.SubgroupSize, 1)
 			rows := max(256/sg, 1)
 			spec := []uint32{256, uint32(K), rows}
-			if w.dt != gguf.F16 {
+			if w.dt == gguf.Q8_0 || w.dt == gguf.Q6_K {
 				rows *= b.headRows
 				spec = []uint32{256, uint32(K), rows, b.headRows}
 			}

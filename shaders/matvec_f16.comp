@@ -1,53 +1,5 @@
 #version 450
-// matvec_f16: F16 weights (the tied LM head) times float32 activations for
-// a few tokens, one subgroup per weight row, 16-byte weight loads (K, the
-// row length, is a specialization constant so each lane's loads unroll and
-// are in flight together), float32 accumulation, subgroupAdd.
-#extension GL_KHR_shader_subgroup_basic : require
-#extension GL_KHR_shader_subgroup_arithmetic : require
-#extension GL_EXT_control_flow_attributes : enable
-
-layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const uint K = 2560u; // a multiple of 8
-layout(constant_id = 2) const uint ROWS = 8u; // rows per workgroup (one per subgroup, if the subgroups are as wide as expected)
-const uint N16 = K / 8u;                      // 16-byte loads per row
-
-layout(set = 0, binding = 0) readonly buffer Wt { uvec4 w[]; };
-layout(set = 0, binding = 1) readonly buffer X { vec4 x[]; };
-layout(set = 0, binding = 2) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform P {
-    uint t;      // tokens (at most 4)
-    uint n;      // output rows in total (dst row stride)
-    uint rows;   // rows of this dispatch (a weight chunk)
-    uint row0;   // output row of the chunk's first row
-    uint x_off;  // vec4 offset of x
-    uint y_off;
-} p;
-
-void main() {
-    for (uint rr = gl_SubgroupID; rr < ROWS; rr += gl_NumSubgroups) {
-        uint row = gl_WorkGroupID.x * ROWS + rr;
-        if (row >= p.rows) {
-            return;
-        }
-        uint base = row * N16;
-        vec4 acc = vec4(0.0);
-        for (uint i = gl_SubgroupInvocationID; i < N16; i += gl_SubgroupSize) {
-            uvec4 wv = w[base + i];
-            vec4 lo = vec4(unpackHalf2x16(wv.x), unpackHalf2x16(wv.y));
-            vec4 hi = vec4(unpackHalf2x16(wv.z), unpackHalf2x16(wv.w));
-            [[unroll]] for (uint tt = 0u; tt < 4u; tt++) {
-                if (tt < p.t) {
-                    uint xo = p.x_off + tt * (K / 4u) + 2u * i;
-                    acc[tt] += dot(lo, x[xo]) + dot(hi, x[xo + 1u]);
-                }
-            }
-        }
-        acc = subgroupAdd(acc);
-        if (subgroupElect()) {
-            for (uint tt = 0u; tt < p.t; tt++) {
-                y[p.y_off + tt * p.n + p.row0 + row] = acc[tt];
-            }
-        }
-    }
-}
+// matvec_f16: F16 weights times float32 activations for a few tokens (see
+// include/matvec_float.glsl).
+#define W_F16
+#include "matvec_float.glsl"
