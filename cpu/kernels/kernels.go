@@ -118,15 +118,33 @@ func init() {
 	for _, p := range impls {
 		withGenericFallbacks(p)
 	}
-	cur = impls[0]
-	if name := strings.TrimSpace(os.Getenv("BITNET_KERNELS")); name != "" {
-		if _, err := SetPath(name); err != nil {
-			fmt.Fprintf(os.Stderr, "warning: BITNET_KERNELS: %v; using %s\n", err, cur.name)
+	var warn string
+	cur, warn = startPath(os.Getenv("BITNET_KERNELS"), os.Getenv("BITNET_NOASM"))
+	if warn != "" {
+		fmt.Fprintln(os.Stderr, "warning:", warn)
+	}
+}
+
+// startPath is the path to start with given the values of BITNET_KERNELS
+// and BITNET_NOASM: the best one by default, a warning when the name asked
+// for is not available.
+func startPath(kernelsEnv, noasm string) (p *impl, warning string) {
+	p = impls[0]
+	if name := strings.TrimSpace(kernelsEnv); name != "" {
+		found := false
+		for _, q := range impls {
+			if q.name == name {
+				p, found = q, true
+			}
+		}
+		if !found {
+			warning = fmt.Sprintf("BITNET_KERNELS: path %q not available (have %v); using %s", name, Paths(), p.name)
 		}
 	}
-	if noasmEnv(os.Getenv("BITNET_NOASM")) {
-		cur = genericImpl
+	if noasmEnv(noasm) {
+		p = genericImpl
 	}
+	return p, warning
 }
 
 // withGenericFallbacks sets every kernel p leaves nil to the generic one.

@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"reflect"
 	"slices"
 	"testing"
@@ -780,24 +779,21 @@ func TestEveryKernelSet(t *testing.T) {
 	}
 }
 
-// TestKernelsEnv checks BITNET_KERNELS in a fresh process: it selects any
-// available path, and an unknown name keeps the best one with a warning.
+// TestKernelsEnv checks the start-up choice: BITNET_KERNELS selects any
+// available path, an unknown name keeps the best one with a warning, and
+// BITNET_NOASM wins over both.
 func TestKernelsEnv(t *testing.T) {
-	if os.Getenv("BITNET_KERNELS_CHILD") == "1" {
-		fmt.Printf("path=%s\n", Path())
-		return
-	}
 	for _, want := range Paths() {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestKernelsEnv$")
-		cmd.Env = append(os.Environ(), "BITNET_KERNELS_CHILD=1", "BITNET_KERNELS="+want, "BITNET_NOASM=")
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, string(out))
-		require.Contains(t, string(out), "path="+want+"\n")
+		p, warn := startPath(want, "")
+		require.Equal(t, want, p.name)
+		require.Empty(t, warn)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKernelsEnv$")
-	cmd.Env = append(os.Environ(), "BITNET_KERNELS_CHILD=1", "BITNET_KERNELS=bogus", "BITNET_NOASM=")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, string(out))
-	require.Contains(t, string(out), `BITNET_KERNELS: kernels: path "bogus" not available`)
-	require.Contains(t, string(out), "path="+Paths()[0]+"\n")
+	p, warn := startPath("", "")
+	require.Equal(t, Paths()[0], p.name)
+	require.Empty(t, warn)
+	p, warn = startPath("bogus", "")
+	require.Equal(t, Paths()[0], p.name)
+	require.Contains(t, warn, `BITNET_KERNELS: path "bogus" not available`)
+	p, _ = startPath(Paths()[0], "1")
+	require.Equal(t, "generic", p.name)
 }
