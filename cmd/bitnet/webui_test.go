@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"bitnet/engine/tokenizer"
+	"bitnet/gguf"
 	"bitnet/internal/testdata"
 )
 
@@ -274,16 +277,40 @@ func TestWebUIChat(t *testing.T) {
 // logs the disconnect and stops generating.
 func TestWebUIStop(t *testing.T) {
 	b := newBrowser(t)
-	u, stop := startServe(t, "--model", storiesModel(t), "--backend", "cpu", "--ctx-size", "4096")
+	// The scalar oracle backend: a few thousand tokens take seconds.
+	u, stop := startServe(t, "--model", storiesModel(t), "--backend", "cpu", "--reference", "--ctx-size", "4096")
 	var text, state, stats string
 	var sendDisabled, stopDisabled bool
 	var lengths []int
-	// 4000 tokens take seconds; Stop follows the first 20 characters.
+	// The reply must still be running when Stop is pressed: the story model
+	// would end its story (a few hundred tokens, a fraction of a second),
+	// so the page's requests are sent with the end-of-generation tokens
+	// banned (a logit bias the page itself never sets), and 4000 tokens
+	// take seconds. Stop is pressed as soon as the reply has 60 characters
+	// (in the page, without a round trip to the test).
+	f, err := gguf.Open(storiesModel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.FromGGUF(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bias := map[string]int{strconv.Itoa(int(tok.BOS())): -100}
+	for _, id := range tok.EOG() {
+		bias[strconv.Itoa(int(id))] = -100
+	}
+	biasJSON, _ := json.Marshal(bias)
+	var wrapped bool
+	banEOG := eval(`(() => { const f = window.fetch; window.fetch = (url, o) => {
+		if (o && o.body) { const r = JSON.parse(o.body); r.logit_bias = `+string(biasJSON)+`; o = Object.assign({}, o, {body: JSON.stringify(r)}); }
+		return f(url, o); }; return true; })()`, &wrapped)
 	b.run(t, "stop", chromedp.Navigate(u+"/"), poll(`document.getElementById('model').textContent !== 'connecting…'`),
+		banEOG,
 		chromedp.SetValue(chromedp.ID("temperature"), "0"), chromedp.SetValue(chromedp.ID("max-tokens"), "4000"),
 		sendMessage("Tell me a long story"),
-		poll(lastReply+`.length > 20`),
-		chromedp.Click(chromedp.ID("stop")),
+		poll(`(() => { if (`+lastReply+`.length <= 60) return false; document.getElementById('stop').click(); return true; })()`),
 		poll(`document.querySelector('#log .msg.assistant:last-child').dataset.state === 'stopped'`),
 		eval(lastReply, &text),
 		eval(`window.lengths`, &lengths),
