@@ -107,6 +107,14 @@ func (m *modelFlags) validate() error {
 	return nil
 }
 
+// kvDType is the KV cache type --kv-type asks for.
+func (m *modelFlags) kvDType() gguf.DType {
+	if m.kvType == "f32" {
+		return gguf.F32
+	}
+	return gguf.F16
+}
+
 // open loads the model, its tokenizer (needTok) and a state.
 func (m *modelFlags) open(needTok bool) (*loaded, error) {
 	if err := m.validate(); err != nil {
@@ -182,10 +190,7 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 	if ctx > l.model.Config.NCtx {
 		slog.Warn("context size exceeds the model's training context; quality may degrade", "ctx", ctx, "n_ctx_train", l.model.Config.NCtx)
 	}
-	kv := gguf.F16
-	if m.kvType == "f32" {
-		kv = gguf.F32
-	}
+	kv := m.kvDType()
 	if l.state, err = l.model.NewState(ctx, m.batch, kv); err != nil {
 		l.Close()
 		return nil, err

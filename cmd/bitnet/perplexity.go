@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"bitnet/engine"
-	"bitnet/gguf"
 )
 
 func init() {
@@ -99,10 +98,7 @@ func runPerplexity(args []string, stdout, stderr io.Writer) error {
 	}
 	rep.Heads = append(rep.Heads, perplexityRow{LMHead: headLabel(l.model), HeadBytes: l.model.HeadBytes(),
 		BytesPerToken: l.model.BytesPerToken(), Positions: base.Positions, Perplexity: base.Perplexity()})
-	kv := gguf.F16
-	if mf.kvType == "f32" {
-		kv = gguf.F32
-	}
+	kv := mf.kvDType()
 	for _, h := range others {
 		m, err := engine.LoadWith(l.file, l.be, engine.LoadOptions{LMHead: h})
 		if err != nil {

@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"bitnet/gguf"
 	"bitnet/internal/server"
 )
 
@@ -121,10 +120,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	defer l.Close()
 
 	sessions := []*server.Session{server.NewSession(l.state, l.tok)}
-	kv := gguf.F16
-	if mf.kvType == "f32" {
-		kv = gguf.F32
-	}
+	kv := mf.kvDType()
 	for range *parallel - 1 {
 		st, err := l.model.NewState(l.state.NCtx, mf.batch, kv)
 		if err != nil {
