@@ -138,7 +138,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	srv, err := server.New(server.Options{Model: name, Tokenizer: l.tok, Sessions: sessions,
 		Defaults: defaults, MaxBody: *maxBody, Logger: log, APIKey: *apiKey,
-		WebUI: !*noWebUI, Backend: l.be.Name(), Device: l.be.Device()})
+		WebUI: !*noWebUI, Backend: l.be.Name(), Device: l.be.Device(), LMHead: headLabel(l.model)})
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,9 @@ type Options struct {
 	// device description), reported by /v1/models (not by /health, which
 	// answers without the key).
 	Backend, Device string
+	// LMHead is the type the LM head runs in ("f16", "q8_0", ...), also
+	// reported by /v1/models.
+	LMHead string
 }
 
 // Server is an http.Handler with OpenAI-compatible endpoints:
@@ -324,7 +327,7 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) error {
 		"data": []map[string]any{{
 			"id": s.o.Model, "object": "model", "created": s.created, "owned_by": "bitnet",
 			"meta": map[string]any{"n_ctx": s.o.Sessions[0].NCtx(), "n_vocab": s.o.Tokenizer.VocabSize(),
-				"backend": s.o.Backend, "device": s.o.Device},
+				"backend": s.o.Backend, "device": s.o.Device, "lm_head": s.o.LMHead},
 		}},
 	})
 	return nil

@@ -29,7 +29,7 @@ func TestWebUI(t *testing.T) {
 	}
 
 	_, ts, _ := newServerOptions(t, md, 1, Options{Defaults: DefaultParams, WebUI: true, APIKey: "k",
-		Backend: "cpu", Device: "test device"}, nil)
+		Backend: "cpu", Device: "test device", LMHead: "q8_0"}, nil)
 	resp, body := get(ts.URL+"/", "")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" || !strings.Contains(body, `<textarea id="input"`) {
 		t.Fatalf("GET /: %d %q %.100q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
@@ -55,11 +55,14 @@ func TestWebUI(t *testing.T) {
 	var m struct {
 		Data []struct {
 			ID   string
-			Meta struct{ Backend, Device string }
+			Meta struct {
+				Backend, Device string
+				LMHead          string `json:"lm_head"`
+			}
 		}
 	}
 	if err := json.Unmarshal([]byte(body), &m); err != nil || len(m.Data) != 1 || m.Data[0].ID != "tiny" ||
-		m.Data[0].Meta.Backend != "cpu" || m.Data[0].Meta.Device != "test device" {
+		m.Data[0].Meta.Backend != "cpu" || m.Data[0].Meta.Device != "test device" || m.Data[0].Meta.LMHead != "q8_0" {
 		t.Errorf("/v1/models: %v %s", err, body)
 	}
 
