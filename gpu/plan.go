@@ -663,6 +663,21 @@ func (b *Backend) ternaryMatvec(dt gguf.DType, T int) string {
 	return "matvec_tq2_0"
 }
 
+// recMatvec records a decode matvec kernel mv over each chunk of w's rows,
+// rows rows per workgroup; its push constants are T, N, the chunk's rows
+// and first row, then tail.
+func (b *Backend) recMatvec(mv string, w *tensor, K, T, N int, rows uint32, spec []uint32, bind func(c chunk) []vkrt.Binding, tail ...uint32) {
+	for _, c := range w.chunks {
+		label := ""
+		if b.profiling {
+			label = fmt.Sprintf("%s %dx%d", mv, K, c.rows)
+		}
+		push := append([]uint32{uint32(T), uint32(N), uint32(c.rows), uint32(c.row0)}, tail...)
+		b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe(mv, spec...),
+			[3]uint32{(uint32(c.rows) + rows - 1) / rows, 1, 1}, bind(c), push...)
+	}
+}
+
 // subgroupRows is ROWS of the matmul_*_subgroup kernels (their
 // specialization constant 0): weight rows per
 // workgroup.
@@ -695,17 +710,10 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 		b.dispatch("quantize_q8k", b.pipe("quantize_q8k"), [3]uint32{uint32(T * nb), 1, 1},
 			[]vkrt.Binding{xb, q.Out(0, uint64(T*K)), s.Out(0, uint64(T*nb*4))}, uint32(K), xo)
 		if mv := b.ternaryMatvec(w.dt, T); mv != "" {
-			rows := max(256/b.dev.Info.SubgroupSize, 1)
-			for _, c := range w.chunks {
-				label := ""
-				if b.profiling {
-					label = fmt.Sprintf("%s %dx%d", mv, K, c.rows)
-				}
-				b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe(mv, 256, uint32(K), rows),
-					[3]uint32{(uint32(c.rows) + rows - 1) / rows, 1, 1},
-					[]vkrt.Binding{c.buf.In(0, 0), q.In(0, uint64(T*K)), s.In(0, uint64(T*nb*4)), yb},
-					uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), yo)
-			}
+			rows := uint32(max(256/b.dev.Info.SubgroupSize, 1))
+			b.recMatvec(mv, w, K, T, N, rows, []uint32{256, uint32(K), rows}, func(c chunk) []vkrt.Binding {
+				return []vkrt.Binding{c.buf.In(0, 0), q.In(0, uint64(T*K)), s.In(0, uint64(T*nb*4)), yb}
+			}, yo)
 			return
 		}
 		name := "matmul_tq2_0"
@@ -727,15 +735,9 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 				rows *= b.headRows
 				spec = []uint32{256, uint32(K), rows, b.headRows}
 			}
-			for _, c := range w.chunks {
-				label := ""
-				if b.profiling {
-					label = fmt.Sprintf("%s %dx%d", mv, K, c.rows)
-				}
-				b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe(mv, spec...),
-					[3]uint32{uint32((uint32(c.rows) + rows - 1) / rows), 1, 1},
-					[]vkrt.Binding{c.buf.In(0, 0), xb, yb}, uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), xo/4, yo)
-			}
+			b.recMatvec(mv, w, K, T, N, rows, spec, func(c chunk) []vkrt.Binding {
+				return []vkrt.Binding{c.buf.In(0, 0), xb, yb}
+			}, xo/4, yo)
 			return
 		}
 		name := map[gguf.DType]string{gguf.F32: "matmul_f32", gguf.F16: "matmul_f16", gguf.BF16: "matmul_bf16", gguf.Q8_0: "matmul_q8_0", gguf.Q6_K: "matmul_q6_k"}[w.dt]
