@@ -46,16 +46,9 @@ func (s *TextScore) Top1Agreement() float64 {
 	return float64(s.Top1) / float64(s.Compared)
 }
 
-// logSoftmax returns ln softmax(x) in float64, and the index of the largest x
-// (the smallest index among equals).
-func logSoftmax(x []float32) ([]float64, int) {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	m := float64(x[best])
+// logSoftmax returns ln softmax(x) in float64, the maximum subtracted.
+func logSoftmax(x []float32) []float64 {
+	m := float64(x[Argmax(x)])
 	var sum float64
 	for _, v := range x {
 		sum += math.Exp(float64(v) - m)
@@ -65,31 +58,39 @@ func logSoftmax(x []float32) ([]float64, int) {
 	for i, v := range x {
 		out[i] = float64(v) - lse
 	}
-	return out, best
+	return out
 }
 
-// add scores one position: logits of the model, ref of the reference (nil
-// when none), next the token that follows (-1: not scored for perplexity).
-func (s *TextScore) add(logits, ref []float32, next int32) {
-	lp, arg := logSoftmax(logits)
+// addNLL scores the log-probabilities lp of one position against next, the
+// token that follows (-1: none, not scored).
+func (s *TextScore) addNLL(lp []float64, next int32) {
 	if next >= 0 {
 		s.Positions++
 		s.NLL -= lp[next]
 	}
-	if ref == nil {
+}
+
+// add scores one position: logits of the model against next (see addNLL)
+// and, when refLogits is set, the reference's into refScore and the
+// model's distance from it into s.
+func (s *TextScore) add(logits []float32, next int32, refLogits []float32, refScore *TextScore) {
+	lp := logSoftmax(logits)
+	s.addNLL(lp, next)
+	if refLogits == nil {
 		return
 	}
-	lq, refArg := logSoftmax(ref)
+	lq := logSoftmax(refLogits)
+	refScore.addNLL(lq, next)
 	var kl float64
 	for i, l := range lq {
 		kl += math.Exp(l) * (l - lp[i])
-		s.MaxAbsDev = max(s.MaxAbsDev, math.Abs(float64(logits[i])-float64(ref[i])))
+		s.MaxAbsDev = max(s.MaxAbsDev, math.Abs(float64(logits[i])-float64(refLogits[i])))
 	}
 	kl = max(kl, 0) // rounding can make it slightly negative
 	s.Compared++
 	s.SumKL += kl
 	s.MaxKL = max(s.MaxKL, kl)
-	if arg == refArg {
+	if Argmax(logits) == Argmax(refLogits) {
 		s.Top1++
 	}
 }
@@ -127,14 +128,11 @@ func ScoreText(s, ref *State, ids, prefix []int32, window int) (score TextScore,
 			if i+1 < len(chunk) {
 				next = chunk[i+1]
 			}
-			row := lg[i*nv : (i+1)*nv]
-			if ref == nil {
-				score.add(row, nil, next)
-				continue
+			var refRow []float32
+			if ref != nil {
+				refRow = rl[i*nv : (i+1)*nv]
 			}
-			refRow := rl[i*nv : (i+1)*nv]
-			score.add(row, refRow, next)
-			refScore.add(refRow, nil, next)
+			score.add(lg[i*nv:(i+1)*nv], next, refRow, &refScore)
 		}
 	}
 	return score, refScore, nil
