@@ -76,6 +76,12 @@ type SchedStats struct {
 	WakeUp time.Duration
 }
 
+// Plus returns the statistics of s and o together (o's worker count).
+func (s SchedStats) Plus(o SchedStats) SchedStats {
+	return SchedStats{Workers: o.Workers, Sections: s.Sections + o.Sections, Wall: s.Wall + o.Wall,
+		Busy: s.Busy + o.Busy, WakeUp: s.WakeUp + o.WakeUp}
+}
+
 // spinFor is how long an idle worker polls for the next job before sleeping.
 // It spans the work a generation loop does between two tokens (reading and
 // sampling the logits): waking a sleeping worker costs tens to hundreds of

@@ -280,11 +280,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			el := time.Since(t0)
 			r.TPSSamples = append(r.TPSSamples, float64(tokens)/el.Seconds())
 			if sched != nil {
-				s := sched.SchedStats()
+				sstats = sstats.Plus(sched.SchedStats())
 				sched.SetSchedStats(false)
 				timed += el
-				sstats.Workers, sstats.Sections = s.Workers, sstats.Sections+s.Sections
-				sstats.Wall, sstats.Busy, sstats.WakeUp = sstats.Wall+s.Wall, sstats.Busy+s.Busy, sstats.WakeUp+s.WakeUp
 			}
 			if counting != nil {
 				c := counting.Counters().Sub(c0)
