@@ -269,7 +269,7 @@ type tensor struct {
 	rowBytes uint64  // bytes of a row on the device (see deviceRowBytes)
 	fileRow  uint64  // and in the file
 	scale    float32 // I2_S
-	host     []byte  // raw file bytes (host-side embedding lookups of rare types)
+	host     []byte  // raw file bytes of the types embedded on the host (embedType < 0)
 }
 
 type chunk struct {
@@ -373,7 +373,13 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 	}
 	k := shape[0]
 	rows := compute.Elements(shape) / k
-	t := &tensor{dt: info.Type, shape: shape, host: raw}
+	t := &tensor{dt: info.Type, shape: shape}
+	if embedType(info.Type) < 0 {
+		// Kept for the host-side embedding lookup; the other types are
+		// read on the device, and a weight made at load (a quantized LM
+		// head) is not held twice.
+		t.host = raw
+	}
 	switch info.Type {
 	case gguf.F32:
 		t.rowBytes = uint64(k) * 4
