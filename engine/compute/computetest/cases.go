@@ -269,21 +269,16 @@ func Cases() []Case {
 		}
 	}
 
-	for _, dt := range []gguf.DType{gguf.F16, gguf.F32, gguf.BF16} {
-		add(Case{Name: fmt.Sprintf("embed/%s", dt), Exact: true, Run: func(h *Harness) compute.Tensor {
-			table := h.WeightFloat(dt, 96, 50, 1)
-			ids := []int32{3, 0, 49, 3, 17}
-			out := h.Output(96, len(ids))
-			h.BE.Embed(out, table, h.Ints(ids))
-			return out
-		}})
-	}
-	// The quantized head types, as a tied embedding table.
-	for _, dt := range []gguf.DType{gguf.Q8_0, gguf.Q6_K} {
-		add(Case{Name: fmt.Sprintf("embed/%s", dt), Exact: true, Run: func(h *Harness) compute.Tensor {
-			table := h.WeightFloat(dt, 512, 20, 1)
-			ids := []int32{3, 0, 19, 3, 11}
-			out := h.Output(512, len(ids))
+	// Float tables, and the quantized head types as a tied embedding table
+	// (rows of whole blocks).
+	for _, e := range []struct {
+		dt      gguf.DType
+		k, rows int
+	}{{gguf.F16, 96, 50}, {gguf.F32, 96, 50}, {gguf.BF16, 96, 50}, {gguf.Q8_0, 512, 20}, {gguf.Q6_K, 512, 20}} {
+		add(Case{Name: fmt.Sprintf("embed/%s", e.dt), Exact: true, Run: func(h *Harness) compute.Tensor {
+			table := h.WeightFloat(e.dt, e.k, e.rows, 1)
+			ids := []int32{3, 0, int32(e.rows - 1), 3, 11}
+			out := h.Output(e.k, len(ids))
 			h.BE.Embed(out, table, h.Ints(ids))
 			return out
 		}})
