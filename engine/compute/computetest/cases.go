@@ -227,20 +227,20 @@ func Cases() []Case {
 			}})
 		}
 	}
-	for _, dt := range []gguf.DType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0} {
-		for _, s := range []mm{{32, 5, 1}, {64, 33, 3}, {2560, 127, 1}, {256, 1000, 5}} {
-			add(Case{Name: fmt.Sprintf("matmul_%s/k=%d/n=%d/t=%d", dt, s.k, s.n, s.t), Run: func(h *Harness) compute.Tensor {
-				w := h.WeightFloat(dt, s.k, s.n, 0.05)
-				out := h.Output(s.n, s.t)
-				h.BE.MatMul(out, w, h.Input(h.Floats(s.k*s.t, 1), s.k, s.t))
-				return out
-			}})
+	// Float weights, and the quantized LM head types at head-like shapes too
+	// (each type at the shapes its block size divides).
+	floatShapes := []mm{{32, 5, 1}, {64, 33, 3}, {2560, 127, 1}, {256, 1000, 5}}
+	headShapes := []mm{{256, 7, 1}, {512, 33, 3}, {2560, 1000, 1}, {2560, 515, 4}, {768, 64, 7}}
+	for _, dt := range []gguf.DType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0, gguf.Q6_K} {
+		shapes := floatShapes
+		if dt == gguf.Q8_0 || dt == gguf.Q6_K {
+			shapes = append(shapes, headShapes...)
 		}
-	}
-	// The quantized LM head types, at head-like shapes too.
-	for _, dt := range []gguf.DType{gguf.Q8_0, gguf.Q6_K} {
-		for _, s := range []mm{{256, 7, 1}, {512, 33, 3}, {2560, 1000, 1}, {2560, 515, 4}, {768, 64, 7}} {
-			add(Case{Name: fmt.Sprintf("matmul_%s/head/k=%d/n=%d/t=%d", dt, s.k, s.n, s.t), Run: func(h *Harness) compute.Tensor {
+		for _, s := range shapes {
+			if int64(s.k)%dt.BlockSize() != 0 {
+				continue
+			}
+			add(Case{Name: fmt.Sprintf("matmul_%s/k=%d/n=%d/t=%d", dt, s.k, s.n, s.t), Run: func(h *Harness) compute.Tensor {
 				w := h.WeightFloat(dt, s.k, s.n, 0.05)
 				out := h.Output(s.n, s.t)
 				h.BE.MatMul(out, w, h.Input(h.Floats(s.k*s.t, 1), s.k, s.t))
