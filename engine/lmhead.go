@@ -143,6 +143,20 @@ func (m *Model) quantizeHead(h HeadType) error {
 	return nil
 }
 
+// WithHead returns a model that shares m's weights, backend and file, with
+// its LM head in type h (quantized from the file's tensor as LoadWith
+// does): to compare head types without loading the model again.
+func (m *Model) WithHead(h HeadType) (*Model, error) {
+	c := *m
+	c.Output, c.HeadType, c.headBytes = m.storedHead, HeadStored, 0
+	if h != HeadStored {
+		if err := c.quantizeHead(h); err != nil {
+			return nil, err
+		}
+	}
+	return &c, nil
+}
+
 // HeadDType is the tensor type the LM head runs in.
 func (m *Model) HeadDType() gguf.DType {
 	if m.Output != nil {

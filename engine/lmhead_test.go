@@ -157,3 +157,32 @@ func TestQuantizedHeadFidelity(t *testing.T) {
 		})
 	}
 }
+
+// TestWithHead checks that a model derived with another head type computes
+// what a model loaded with that type does, both ways.
+func TestWithHead(t *testing.T) {
+	ids := []int32{1, 403, 22, 7}
+	logits := func(m *engine.Model) []float32 {
+		t.Helper()
+		st, err := m.NewState(16, 8, gguf.F16)
+		require.NoError(t, err)
+		defer st.Close()
+		lg, err := st.Forward(ids, true)
+		require.NoError(t, err)
+		return lg
+	}
+	ref, _ := loadHead(t, storiesModel, engine.HeadStored)
+	q8, _ := loadHead(t, storiesModel, engine.HeadQ8_0)
+	derived, err := ref.WithHead(engine.HeadQ8_0)
+	require.NoError(t, err)
+	assert.Equal(t, engine.HeadQ8_0, derived.HeadType)
+	assert.Equal(t, q8.BytesPerToken(), derived.BytesPerToken())
+	assert.Equal(t, logits(q8), logits(derived))
+	back, err := q8.WithHead(engine.HeadStored)
+	require.NoError(t, err)
+	assert.Equal(t, gguf.F16, back.HeadDType())
+	assert.Equal(t, logits(ref), logits(back))
+	assert.Equal(t, engine.HeadStored, ref.HeadType, "the source model keeps its head")
+	_, err = ref.WithHead(engine.HeadQ6_K)
+	assert.ErrorContains(t, err, "not a multiple of the Q6_K block size")
+}

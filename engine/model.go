@@ -31,6 +31,7 @@ type Model struct {
 	TiedOutput bool           // the file has no output.weight: the head is the embedding's
 	HeadType   HeadType       // the type the head runs in (LoadOptions.LMHead)
 	headBytes  int64          // the quantized head's size; 0 when as stored
+	storedHead compute.Tensor // the head as the file stores it (Output when HeadStored)
 	Layers     []Layer
 }
 
@@ -103,6 +104,7 @@ func LoadWith(f *gguf.File, be compute.Backend, o LoadOptions) (*Model, error) {
 	if err := errors.Join(b.errs...); err != nil {
 		return nil, err
 	}
+	m.storedHead = m.Output
 	if o.LMHead != HeadStored {
 		if err := m.quantizeHead(o.LMHead); err != nil {
 			return nil, err

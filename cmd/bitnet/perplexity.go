@@ -100,7 +100,7 @@ func runPerplexity(args []string, stdout, stderr io.Writer) error {
 		BytesPerToken: l.model.BytesPerToken(), Positions: base.Positions, Perplexity: base.Perplexity()})
 	kv := mf.kvDType()
 	for _, h := range others {
-		m, err := engine.LoadWith(l.file, l.be, engine.LoadOptions{LMHead: h})
+		m, err := l.model.WithHead(h)
 		if err != nil {
 			return fmt.Errorf("%s: %w", mf.model, err)
 		}
