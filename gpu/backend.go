@@ -84,15 +84,17 @@ type Backend struct {
 	align    uint64 // MinStorageBufferOffsetAlignment (at least 4)
 	maxRange uint64 // the largest range one storage-buffer binding may span
 
-	subgroups bool // the subgroup matvec kernels run
-	dot       bool // the ternary kernels use packed int8 dot products
-	fuse      bool
-	normWGS   uint32 // workgroup size of rmsnorm
-	mvWGS     uint32 // and of the I2_S decode matvec
-	attnChunk uint32 // cache positions per attn_split workgroup
-	normFuse  bool   // RMSNorms run inside the decode matvecs
-	headRows  uint32 // rows per subgroup of the Q8_0 and Q6_K decode matvecs
-	combWGS   uint32 // and of attn_combine (a multiple of the head dimension is used)
+	subgroups       bool // the subgroup matvec kernels run
+	dot             bool // the ternary kernels use packed int8 dot products
+	fuse            bool
+	normWGS         uint32 // workgroup size of rmsnorm
+	mvWGS           uint32 // and of the I2_S decode matvec
+	attnChunk       uint32 // cache positions per attn_split workgroup (prompts)
+	attnChunkDecode uint32 // and for a few rows (decode)
+	attnMerge       bool   // a few rows' attention merges its chunks in attn_split_merge
+	normFuse        bool   // RMSNorms run inside the decode matvecs
+	headRows        uint32 // rows per subgroup of the Q8_0 and Q6_K decode matvecs
+	combWGS         uint32 // and of attn_combine (a multiple of the head dimension is used)
 
 	pending []op // queued ops, turned into dispatches by emit
 	q8For   view // the tensor whose int8 quantization the "q8" scratch holds
@@ -188,9 +190,12 @@ func Open(o Options) (*Backend, error) {
 	if o.HeadRows >= 1 && o.HeadRows <= 4 {
 		b.headRows = uint32(o.HeadRows)
 	}
-	b.attnChunk = attnChunk
+	// Attention over a few rows of a short cache merges its chunks in the
+	// attention kernel (unfused: in a dispatch of its own).
+	b.attnMerge = b.fuse && os.Getenv("BITNET_VK_ATTN_MERGE") != "0"
+	b.attnChunk, b.attnChunkDecode = attnChunk, attnChunkDecode
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
-		b.attnChunk = uint32(n)
+		b.attnChunk, b.attnChunkDecode = uint32(n), uint32(n)
 	}
 	// attn_combine keeps 16 KiB of factors and 4 bytes per invocation in
 	// shared memory.
@@ -588,6 +593,19 @@ func (b *Backend) unused() vkrt.Binding { return b.dummy.In(0, 0) }
 // scratchBuf returns a device buffer of at least n bytes for role; a
 // replaced buffer stays alive until the recorded work using it is
 // submitted, and programs captured with it are captured again.
+// zeroScratch is scratchBuf for a buffer that must hold zeros when it is
+// made (kernels that use it leave it zeroed).
+func (b *Backend) zeroScratch(role string, n uint64) *vkrt.Buffer {
+	s := b.scratch[role]
+	buf := b.scratchBuf(role, n)
+	if buf != s {
+		if err := b.dev.Upload(buf, 0, make([]byte, buf.Size())); err != nil {
+			b.deviceFailed(fmt.Errorf("vulkan: zeroing scratch %s: %w", role, err))
+		}
+	}
+	return buf
+}
+
 func (b *Backend) scratchBuf(role string, n uint64) *vkrt.Buffer {
 	n = max((n+15)&^15, 16)
 	if s := b.scratch[role]; s != nil && s.Size() >= n {

@@ -16,11 +16,20 @@ import (
 // validation message.
 func openTest(t testing.TB) *gpu.Backend { return openTestWith(t, gpu.Options{Device: -1}) }
 
+// vulkanSeen says a device was opened earlier in this process.
+var vulkanSeen bool
+
 func openTestWith(t testing.TB, o gpu.Options) *gpu.Backend {
 	t.Helper()
 	if _, err := vkrt.Devices(); err != nil {
+		if vulkanSeen {
+			// Not a machine without Vulkan: a driver that stopped
+			// creating instances after the ones before.
+			t.Fatalf("Vulkan worked earlier in this process and now fails: %v", err)
+		}
 		testdata.SkipUnlessCI(t, "no Vulkan: %v", err)
 	}
+	vulkanSeen = true
 	before := vkrt.MessageCount()
 	o.Validate = vkrt.ValidationAvailable()
 	be, err := gpu.Open(o)

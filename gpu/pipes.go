@@ -29,6 +29,7 @@ var kernels = map[string]struct {
 	"matvec_tq2_0":         {4, 5},
 	"matvec_tq1_0":         {4, 5},
 	"attn_split":           {5, 7},
+	"attn_split_merge":     {7, 8},
 	"attn_combine":         {3, 5},
 	"rope_store":           {9, 12},
 	"embed":                {3, 10},

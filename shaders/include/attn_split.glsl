@@ -1,0 +1,245 @@
+// Body of attn_split / attn_split_merge: causal attention with grouped KV heads, split across
+// workgroups (flash decoding). A workgroup takes the G query heads that
+// share KV head g, one chunk of CH cache positions and one query row; it
+// writes, per head, the unnormalized output sum_j exp(s_j - m) v_j, the
+// chunk's score maximum m and the sum l of exp(s_j - m), which attn_combine
+// merges. Q is rounded to the cache type; each score is a float32 sum in
+// dimension order, as the CPU reference computes it. An invocation loads a
+// whole key row at once (16-byte loads), and the weighted values are summed
+// by groups of keys in parallel. Chunks past a row's position do nothing.
+#include "numerics.glsl"
+
+layout(local_size_x_id = 0) in;                // CH: one position per invocation
+layout(constant_id = 1) const uint HD = 128u;  // head dimension, a multiple of 8
+layout(constant_id = 2) const uint G = 4u;     // query heads per KV head
+const uint CH = gl_WorkGroupSize.x;
+const uint DQ = HD / 4u;                       // dimension quads of a head
+const uint KG = CH / DQ;                       // key groups of the value sums
+
+layout(set = 0, binding = 0) readonly buffer Q { float q[]; };
+layout(set = 0, binding = 1) readonly buffer K { uvec4 kc[]; };
+layout(set = 0, binding = 2) readonly buffer V { uvec4 vc[]; };
+layout(set = 0, binding = 3) readonly buffer POS { int pos[]; };
+#ifdef MERGE
+layout(set = 0, binding = 4) coherent buffer PART { float part[]; }; // [row][head][chunk][HD + 2]
+layout(set = 0, binding = 5) coherent buffer CNT { uint cnt[]; };   // [row][KV head]: chunks done (0 between dispatches)
+layout(set = 0, binding = 6) writeonly buffer Y { float y[]; };
+#else
+layout(set = 0, binding = 4) writeonly buffer PART { float part[]; }; // [row][head][chunk][HD + 2]
+#endif
+layout(push_constant) uniform P {
+    uint n_head;
+    uint n_kv_head;
+    uint q_off;   // element offset of q
+    uint pos_off; // element offset of the row positions
+    uint f16;     // cache type: 1 F16, 0 F32
+    float scale;
+    uint nchunks;
+#ifdef MERGE
+    uint y_off;   // element offset of the output
+#endif
+} p;
+
+shared float qh[G * HD];
+shared float sc[G * CH];   // exp(s - m) of each position
+shared float red[G * CH];
+shared vec2 red2[G * CH];
+shared vec4 osum[KG * G * DQ]; // per key group, head and dimension quad
+#ifdef MERGE
+shared bool merger;  // this workgroup merges the chunks
+shared float suml[G]; // each head's L
+#endif
+
+// kv4 returns elements 4i..4i+3 (element offset e, a multiple of 4) of a cache.
+vec4 kv4(bool isv, uint e) {
+    if (p.f16 != 0u) {
+        uvec4 w = isv ? vc[e >> 3u] : kc[e >> 3u];
+        uvec2 h = (e & 4u) != 0u ? w.zw : w.xy;
+        return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+    }
+    return uintBitsToFloat(isv ? vc[e >> 2u] : kc[e >> 2u]);
+}
+
+void main() {
+    uint g = gl_WorkGroupID.x;
+    uint c = gl_WorkGroupID.y;
+    uint row = gl_WorkGroupID.z;
+    uint tid = gl_LocalInvocationID.x;
+    uint n = uint(pos[p.pos_off + row]) + 1u; // positions 0..pos attend
+    uint j0 = c * CH;
+    if (j0 >= n) {
+        return;
+    }
+    uint nj = min(CH, n - j0);
+    uint qk = p.n_head * HD;
+    uint kvdim = p.n_kv_head * HD;
+    // The key row of position j0+tid is on its way while the queries are
+    // copied to shared memory.
+    vec4 kr[DQ];
+    uint kb = (j0 + min(tid, nj - 1u)) * kvdim + g * HD;
+    [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
+        kr[d4] = kv4(false, kb + 4u * d4);
+    }
+    const uint QPER = (G * HD + CH - 1u) / CH;
+    float qv[QPER];
+    [[unroll]] for (uint j = 0u; j < QPER; j++) {
+        uint i = min(tid + j * CH, G * HD - 1u);
+        qv[j] = q[p.q_off + row * qk + (g * G + i / HD) * HD + i % HD];
+    }
+    [[unroll]] for (uint j = 0u; j < QPER; j++) {
+        uint i = tid + j * CH;
+        if (i < G * HD) {
+            qh[i] = p.f16 != 0u ? round_f16(qv[j]) : qv[j];
+        }
+    }
+    barrier();
+    // Scores of position j0+tid for the G heads.
+    float s[G];
+    [[unroll]] for (uint h = 0u; h < G; h++) {
+        s[h] = uintBitsToFloat(0xff800000u); // -inf
+    }
+    if (tid < nj) {
+        [[unroll]] for (uint h = 0u; h < G; h++) {
+            precise float acc = 0.0;
+            [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
+                [[unroll]] for (uint e = 0u; e < 4u; e++) {
+                    precise float a = qh[h * HD + 4u * d4 + e] * kr[d4][e];
+                    acc = acc + a;
+                }
+            }
+            precise float ss = acc * p.scale;
+            s[h] = ss;
+        }
+    }
+    [[unroll]] for (uint h = 0u; h < G; h++) {
+        red[h * CH + tid] = s[h];
+    }
+    barrier();
+    for (uint st = CH / 2u; st > 0u; st >>= 1u) {
+        if (tid < st) {
+            [[unroll]] for (uint h = 0u; h < G; h++) {
+                red[h * CH + tid] = max(red[h * CH + tid], red[h * CH + tid + st]);
+            }
+        }
+        barrier();
+    }
+    [[unroll]] for (uint h = 0u; h < G; h++) {
+        float e = tid < nj ? exp(s[h] - red[h * CH]) : 0.0;
+        sc[h * CH + tid] = e;
+        red2[h * CH + tid] = vec2(e, 0.0);
+    }
+    barrier();
+    for (uint st = CH / 2u; st > 0u; st >>= 1u) {
+        if (tid < st) {
+            [[unroll]] for (uint h = 0u; h < G; h++) {
+                red2[h * CH + tid] = df_add(red2[h * CH + tid], red2[h * CH + tid + st]);
+            }
+        }
+        barrier();
+    }
+    // Weighted values: invocation tid sums dimension quad tid % DQ over the
+    // keys of group tid / DQ (every KG-th key), VU loads in flight.
+    const uint VU = 8u;
+    uint dq = tid % DQ, kg = tid / DQ;
+    uint vb = j0 * kvdim + g * HD + 4u * dq;
+    vec4 acc[G];
+    [[unroll]] for (uint h = 0u; h < G; h++) {
+        acc[h] = vec4(0.0);
+    }
+    for (uint j = kg; j < nj && kg < KG; j += VU * KG) {
+        vec4 vv[VU];
+        [[unroll]] for (uint u = 0u; u < VU; u++) {
+            uint jj = j + u * KG;
+            vv[u] = jj < nj ? kv4(true, vb + jj * kvdim) : vec4(0.0);
+        }
+        [[unroll]] for (uint u = 0u; u < VU; u++) {
+            uint jj = min(j + u * KG, CH - 1u);
+            [[unroll]] for (uint h = 0u; h < G; h++) {
+                float pj = j + u * KG < nj ? sc[h * CH + jj] : 0.0;
+                acc[h] += pj * vv[u];
+            }
+        }
+    }
+    if (kg < KG) {
+        [[unroll]] for (uint h = 0u; h < G; h++) {
+            osum[(kg * G + h) * DQ + dq] = acc[h];
+        }
+    }
+    barrier();
+    for (uint i = tid; i < G * DQ; i += CH) {
+        uint h = i / DQ, d = i % DQ;
+        vec4 o = vec4(0.0);
+        for (uint k = 0u; k < KG; k++) {
+            o += osum[(k * G + h) * DQ + d];
+        }
+        uint base = ((row * p.n_head + g * G + h) * p.nchunks + c) * (HD + 2u);
+        part[base + 4u * d] = o.x;
+        part[base + 4u * d + 1u] = o.y;
+        part[base + 4u * d + 2u] = o.z;
+        part[base + 4u * d + 3u] = o.w;
+    }
+    if (tid < G) {
+        uint base = ((row * p.n_head + g * G + tid) * p.nchunks + c) * (HD + 2u);
+        vec2 l = red2[tid * CH];
+        part[base + HD] = red[tid * CH];
+        part[base + HD + 1u] = l.x + l.y;
+    }
+#ifdef MERGE
+    // The last workgroup of this KV head and row to finish merges the
+    // chunks of its G heads as attn_combine does: with M = max_c m_c,
+    // L = sum_c l_c exp(m_c - M) and y = sum_c o_c exp(m_c - M) / L, both
+    // sums in chunk order. The others' partials are visible once the
+    // counter says they are all written: each workgroup's writes are made
+    // visible on the device before it counts itself done.
+    memoryBarrierBuffer();
+    barrier();
+    uint nc = (n + CH - 1u) / CH;
+    uint ci = row * p.n_kv_head + g;
+    if (tid == 0u) {
+        bool last = atomicAdd(cnt[ci], 1u) == nc - 1u;
+        if (last) {
+            cnt[ci] = 0u; // ready for the next dispatch
+        }
+        merger = last;
+    }
+    barrier();
+    if (!merger) {
+        return;
+    }
+    memoryBarrierBuffer();
+    // sc: each chunk's m, then its factor exp(m - M); red: each chunk's l
+    // (nc <= CH: the host merges longer caches with attn_combine).
+    for (uint i = tid; i < G * nc; i += CH) {
+        uint h = i / nc, cc = i % nc;
+        uint b = ((row * p.n_head + g * G + h) * p.nchunks + cc) * (HD + 2u);
+        sc[h * CH + cc] = part[b + HD];
+        red[h * CH + cc] = part[b + HD + 1u];
+    }
+    barrier();
+    if (tid < G) {
+        float mx = uintBitsToFloat(0xff800000u);
+        for (uint cc = 0u; cc < nc; cc++) {
+            mx = max(mx, sc[tid * CH + cc]);
+        }
+        precise float l = 0.0;
+        for (uint cc = 0u; cc < nc; cc++) {
+            float f = exp(sc[tid * CH + cc] - mx);
+            sc[tid * CH + cc] = f;
+            precise float t = red[tid * CH + cc] * f;
+            l = l + t;
+        }
+        suml[tid] = l;
+    }
+    barrier();
+    for (uint i = tid; i < G * HD; i += CH) {
+        uint h = i / HD, d = i % HD;
+        uint b0 = (row * p.n_head + g * G + h) * p.nchunks * (HD + 2u) + d;
+        precise float o = 0.0;
+        for (uint cc = 0u; cc < nc; cc++) {
+            precise float t = part[b0 + cc * (HD + 2u)] * sc[h * CH + cc];
+            o = o + t;
+        }
+        y[p.y_off + (row * p.n_head + g * G + h) * HD + d] = o / suml[h];
+    }
+#endif
+}
