@@ -87,14 +87,15 @@ type Backend struct {
 	subgroups       bool // the subgroup matvec kernels run
 	dot             bool // the ternary kernels use packed int8 dot products
 	fuse            bool
-	normWGS         uint32 // workgroup size of rmsnorm
-	mvWGS           uint32 // and of the I2_S decode matvec
-	attnChunk       uint32 // cache positions per attn_split workgroup (prompts)
-	attnChunkDecode uint32 // and for a few rows (decode)
-	attnMerge       bool   // a few rows' attention merges its chunks in attn_split_merge
-	normFuse        bool   // RMSNorms run inside the decode matvecs
-	headRows        uint32 // rows per subgroup of the Q8_0 and Q6_K decode matvecs
-	combWGS         uint32 // and of attn_combine (a multiple of the head dimension is used)
+	normWGS         uint32                // workgroup size of rmsnorm
+	mvWGS           uint32                // and of the I2_S decode matvec
+	attnChunk       uint32                // cache positions per attn_split workgroup (prompts)
+	attnChunkDecode uint32                // and for a few rows (decode)
+	attnMerge       bool                  // a few rows' attention merges its chunks in attn_split_merge
+	normFuse        bool                  // RMSNorms run inside the decode matvecs
+	headRows        uint32                // rows per subgroup of the Q8_0 and Q6_K decode matvecs
+	combWGS         uint32                // and of attn_combine (a multiple of the head dimension is used)
+	step            compute.StepStructure // of the last capture
 
 	pending []op // queued ops, turned into dispatches by emit
 	q8For   view // the tensor whose int8 quantization the "q8" scratch holds

@@ -85,9 +85,12 @@ func (p *program) record() (*vkrt.Graph, error) {
 		return nil, err
 	}
 	b.capturing = true // ops that need the host fail the capture
+	s0 := b.dev.Stats()
 	b.emit()
 	b.capturing = false
 	g, err := b.rec.EndCapture()
+	s1 := b.dev.Stats()
+	b.step = compute.StepStructure{Dispatches: int(s1.Dispatches - s0.Dispatches), Barriers: int(s1.Barriers - s0.Barriers)}
 	b.q8For = view{}
 	if err == nil && b.captureErr != nil {
 		err = b.captureErr
@@ -137,7 +140,7 @@ func (p *program) Release() {
 func (b *Backend) Counters() compute.DeviceCounters {
 	s := b.dev.Stats()
 	return compute.DeviceCounters{Dispatches: s.Dispatches, Barriers: s.Barriers, Submits: s.Submits, Replays: s.Replays,
-		BytesUp: s.BytesUp, BytesDown: s.BytesDown, Prepare: b.prepare}
+		BytesUp: s.BytesUp, BytesDown: s.BytesDown, Prepare: b.prepare, Step: b.step}
 }
 
 // ProfileKernels turns GPU timestamps after every dispatch on or off.

@@ -75,6 +75,10 @@ func TestDecodeStepStructure(t *testing.T) {
 	if d.Dispatches != 0 || d.Barriers != 0 {
 		t.Errorf("replayed tokens recorded %d dispatches and %d barriers, want none", d.Dispatches, d.Barriers)
 	}
+	if d.Step.Dispatches != int(first.Dispatches) || d.Step.Barriers != int(first.Barriers) {
+		t.Errorf("the counters give the captured step as %+v, but its capture recorded %d dispatches and %d barriers",
+			d.Step, first.Dispatches, first.Barriers)
+	}
 	if per := d.BytesDown / n; per > 4096 {
 		t.Errorf("%d bytes read back per greedy token, want at most 4096", per)
 	}

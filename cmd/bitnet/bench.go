@@ -90,17 +90,27 @@ type devicePerToken struct {
 	BytesUp    float64 `json:"bytes_up"`
 	BytesDown  float64 `json:"bytes_down"`
 	PrepareUs  float64 `json:"prepare_us"` // host time turning ops into commands
+	// Step is the captured step that the replays ran (zero without them).
+	Step *compute.StepStructure `json:"captured_step,omitempty"`
 }
 
 func perToken(c compute.DeviceCounters, tokens int) *devicePerToken {
 	n := float64(tokens)
-	return &devicePerToken{float64(c.Dispatches) / n, float64(c.Barriers) / n, float64(c.Submits) / n, float64(c.Replays) / n,
-		float64(c.BytesUp) / n, float64(c.BytesDown) / n, c.Prepare.Seconds() * 1e6 / n}
+	d := &devicePerToken{float64(c.Dispatches) / n, float64(c.Barriers) / n, float64(c.Submits) / n, float64(c.Replays) / n,
+		float64(c.BytesUp) / n, float64(c.BytesDown) / n, c.Prepare.Seconds() * 1e6 / n, nil}
+	if c.Replays > 0 {
+		d.Step = &c.Step
+	}
+	return d
 }
 
 func (d *devicePerToken) String() string {
-	return fmt.Sprintf("per token: %.1f dispatches, %.1f barriers, %.2f submits (%.2f replays), %.0f B up, %.0f B down, %.1f µs preparing",
+	s := fmt.Sprintf("per token: %.1f dispatches, %.1f barriers, %.2f submits (%.2f replays), %.0f B up, %.0f B down, %.1f µs preparing",
 		d.Dispatches, d.Barriers, d.Submits, d.Replays, d.BytesUp, d.BytesDown, d.PrepareUs)
+	if d.Step != nil {
+		s += fmt.Sprintf("; each replay runs the captured step: %d dispatches, %d barriers", d.Step.Dispatches, d.Step.Barriers)
+	}
+	return s
 }
 
 type benchReport struct {
@@ -288,7 +298,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				c := counting.Counters().Sub(c0)
 				counted = compute.DeviceCounters{Dispatches: counted.Dispatches + c.Dispatches, Barriers: counted.Barriers + c.Barriers,
 					Submits: counted.Submits + c.Submits, Replays: counted.Replays + c.Replays, BytesUp: counted.BytesUp + c.BytesUp,
-					BytesDown: counted.BytesDown + c.BytesDown, Prepare: counted.Prepare + c.Prepare}
+					BytesDown: counted.BytesDown + c.BytesDown, Prepare: counted.Prepare + c.Prepare, Step: c.Step}
 			}
 		}
 		r.TPSMean, r.TPSStddev = meanStd(r.TPSSamples)

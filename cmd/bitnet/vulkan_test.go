@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"testing"
 
@@ -50,5 +51,37 @@ func TestRunVulkanMatchesCPU(t *testing.T) {
 				t.Fatalf("suspiciously short output %q", cpuOut)
 			}
 		})
+	}
+}
+
+// TestBenchVulkanCounters: bench on Vulkan reports what each generated
+// token cost the host (one replay, no recording, a few bytes each way) and
+// the captured step that the replays run.
+func TestBenchVulkanCounters(t *testing.T) {
+	if _, err := gpu.Devices(); err != nil {
+		testdata.SkipUnlessCI(t, "no Vulkan: %v", err)
+	}
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	out, errs, code := bitnet(t, "bench", "--model", model, "-p", "8", "-n", "8", "-r", "1", "--backend", "vulkan", "--device", "0", "--stream=false", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(rep.Results) != 2 || rep.Results[1].Test != "tg8" {
+		t.Fatalf("results %+v", rep.Results)
+	}
+	d := rep.Results[1].Device
+	if d == nil || d.Step == nil {
+		t.Fatalf("tg8 without device counters or captured step: %+v", d)
+	}
+	if d.Replays != 1 || d.Submits != 1 || d.Dispatches != 0 || d.BytesDown > 64 {
+		t.Errorf("per generated token: %+v, want one replay, nothing recorded, a few bytes read", d)
+	}
+	// 5 layers: at most 5 dispatches each, and a few outside them.
+	if s := d.Step; s.Dispatches < 5*5 || s.Dispatches > 5*5+8 || s.Barriers >= s.Dispatches+2 {
+		t.Errorf("captured step %+v, want 25 to 33 dispatches", *s)
 	}
 }

@@ -14,12 +14,22 @@ type DeviceCounters struct {
 	BytesUp    uint64        // bytes the host wrote to the device (uploads, mapped writes)
 	BytesDown  uint64        // bytes the host read back
 	Prepare    time.Duration // host time spent turning ops into commands
+
+	// Step is the structure of the most recently captured step (not a
+	// running total): what each replay runs from one submission.
+	Step StepStructure
 }
 
-// Sub returns c - o.
+// StepStructure is what one captured step holds.
+type StepStructure struct {
+	Dispatches int `json:"dispatches"`
+	Barriers   int `json:"barriers"` // pipeline barriers between its commands
+}
+
+// Sub returns c - o (with c's Step).
 func (c DeviceCounters) Sub(o DeviceCounters) DeviceCounters {
 	return DeviceCounters{c.Dispatches - o.Dispatches, c.Barriers - o.Barriers, c.Submits - o.Submits,
-		c.Replays - o.Replays, c.BytesUp - o.BytesUp, c.BytesDown - o.BytesDown, c.Prepare - o.Prepare}
+		c.Replays - o.Replays, c.BytesUp - o.BytesUp, c.BytesDown - o.BytesDown, c.Prepare - o.Prepare, c.Step}
 }
 
 // Counting is implemented by backends that count the work they give a
