@@ -472,7 +472,7 @@ func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, wall tim
 	var sum time.Duration
 	fmt.Fprintf(w, "kernel times over %d generated tokens (device timestamps, µs per token; each dispatch timed with its barrier):\n", tokens)
 	if copyBW > 0 {
-		fmt.Fprintf(w, "  device copy bandwidth: %.1f GB/s (bytes read plus written, vkCmdCopyBuffer of up to 1 GiB)\n", copyBW/1e9)
+		fmt.Fprintf(w, "  device copy bandwidth: %.1f GB/s (bytes read plus written by a copy kernel over up to 1 GiB)\n", copyBW/1e9)
 	}
 	for _, k := range ks {
 		sum += k.Time

@@ -399,3 +399,32 @@ func BenchmarkDispatch(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestCopyBandwidth: the copy kernel moves the bytes (the destination holds
+// the source afterwards) and the timed rate is positive and finite.
+func TestCopyBandwidth(t *testing.T) {
+	d := openTest(t)
+	bw, err := d.CopyBandwidth(8<<20, 2)
+	require.NoError(t, err)
+	assert.True(t, bw > 0 && !math.IsInf(bw, 0), "bandwidth %v", bw)
+	// The kernel itself: 1,000 words (not a multiple of the workgroup).
+	p, err := d.Pipeline(PipelineConfig{Name: "copy", Buffers: 2, PushSize: 4})
+	require.NoError(t, err)
+	defer p.Destroy()
+	src, err := d.NewBuffer(16*1000, Shared)
+	require.NoError(t, err)
+	defer src.Destroy()
+	dst, err := d.NewBuffer(16*1001, Shared)
+	require.NoError(t, err)
+	defer dst.Destroy()
+	for i := range src.Mapped() {
+		src.Mapped()[i] = byte(i*7 + 1)
+	}
+	r, err := d.NewRecorder()
+	require.NoError(t, err)
+	defer r.Destroy()
+	r.Dispatch(p, [3]uint32{2, 1, 1}, []Binding{src.In(0, 0), dst.Out(0, 0)}, 1000)
+	require.NoError(t, r.Submit())
+	assert.Equal(t, src.Mapped(), dst.Mapped()[:16*1000])
+	assert.Equal(t, make([]byte, 16), dst.Mapped()[16*1000:], "the word past the copy was written")
+}
