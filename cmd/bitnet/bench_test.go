@@ -10,16 +10,23 @@ import (
 	"bitnet/internal/testdata"
 )
 
-func TestBenchJSON(t *testing.T) {
-	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
-	out, errs, code := bitnet(t, "bench", "--model", model, "-p", "16,32", "-n", "8", "-r", "2", "--backend", "cpu", "--stream=false", "--json")
+// benchJSON runs bench --json with args and returns its report and stderr.
+func benchJSON(t *testing.T, args ...string) (benchReport, string) {
+	t.Helper()
+	out, errs, code := bitnet(t, append([]string{"bench", "--json"}, args...)...)
 	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errs)
+		t.Fatalf("bench %v: exit %d: %s", args, code, errs)
 	}
 	var rep benchReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	return rep, errs
+}
+
+func TestBenchJSON(t *testing.T) {
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	rep, _ := benchJSON(t, "--model", model, "-p", "16,32", "-n", "8", "-r", "2", "--backend", "cpu", "--stream=false")
 	f, err := gguf.Open(model)
 	if err != nil {
 		t.Fatal(err)
@@ -67,14 +74,7 @@ func TestBenchErrors(t *testing.T) {
 // prints the per-op breakdown.
 func TestBenchDepthStream(t *testing.T) {
 	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
-	out, errs, code := bitnet(t, "bench", "--model", model, "-p", "8", "-n", "4", "-d", "16", "-r", "2", "--backend", "cpu", "--json", "--op-times")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errs)
-	}
-	var rep benchReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	rep, errs := benchJSON(t, "--model", model, "-p", "8", "-n", "4", "-d", "16", "-r", "2", "--backend", "cpu", "--op-times")
 	if len(rep.Results) != 2 || rep.Results[0].Test != "pp8@d16" || rep.Results[1].Test != "tg4@d16" {
 		t.Fatalf("results %+v", rep.Results)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"path/filepath"
 	"testing"
 
@@ -62,14 +61,7 @@ func TestBenchVulkanCounters(t *testing.T) {
 		testdata.SkipUnlessCI(t, "no Vulkan: %v", err)
 	}
 	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
-	out, errs, code := bitnet(t, "bench", "--model", model, "-p", "8", "-n", "8", "-r", "1", "--backend", "vulkan", "--device", "0", "--stream=false", "--json")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errs)
-	}
-	var rep benchReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	rep, _ := benchJSON(t, "--model", model, "-p", "8", "-n", "8", "-r", "1", "--backend", "vulkan", "--device", "0", "--stream=false")
 	if len(rep.Results) != 2 || rep.Results[1].Test != "tg8" {
 		t.Fatalf("results %+v", rep.Results)
 	}
