@@ -420,6 +420,7 @@ func TestCopyBandwidth(t *testing.T) {
 	for i := range src.Mapped() {
 		src.Mapped()[i] = byte(i*7 + 1)
 	}
+	clear(dst.Mapped())
 	r, err := d.NewRecorder()
 	require.NoError(t, err)
 	defer r.Destroy()
