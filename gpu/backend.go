@@ -96,6 +96,9 @@ type Backend struct {
 	headRows        uint32                // rows per subgroup of the Q8_0 and Q6_K decode matvecs
 	combWGS         uint32                // and of attn_combine (a multiple of the head dimension is used)
 	step            compute.StepStructure // of the last capture
+	attnLimit       int                   // recording a step's short variant: attention reads this many cache positions
+	longAttn        []*tensor             // the position tensors of a recorded step's attention over a long cache
+	shortRuns       int                   // replays of short variants (tests)
 
 	pending []op // queued ops, turned into dispatches by emit
 	q8For   view // the tensor whose int8 quantization the "q8" scratch holds

@@ -5,3 +5,7 @@ package gpu
 // FailNextRecording makes the next recording of queued ops fail as a lost
 // device or a failed allocation would.
 func (b *Backend) FailNextRecording() { b.failNext = true }
+
+// ShortRuns is the number of replays of captured steps' short-cache
+// variants.
+func (b *Backend) ShortRuns() int { return b.shortRuns }

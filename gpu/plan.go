@@ -879,6 +879,10 @@ const (
 // 359 tokens/s with the merge in the kernel).
 const attnMergeChunks = 4
 
+// shortCache is the longest cache whose attention over a few rows merges
+// its chunks in attn_split_merge.
+func (b *Backend) shortCache() int { return attnMergeChunks * int(b.attnChunkDecode) }
+
 // attnShared is the shared memory of attn_split in bytes for G query heads
 // per KV head, head dimension hd and ch positions per workgroup.
 func attnShared(g, hd, ch int) uint32 {
@@ -897,6 +901,15 @@ func (b *Backend) recAttention(o *op) {
 	q, kc, vc, pos, dst := o.a, o.b, o.c, o.d, o.dst
 	_, T := compute.RowsOf(q)
 	_, nctx := compute.RowsOf(kc)
+	if T <= matvecMaxT && b.attnMerge && nctx > b.shortCache() {
+		if b.attnLimit > 0 {
+			// The short variant of a captured step: positions below the
+			// limit only (the host runs it only then).
+			nctx = min(nctx, b.attnLimit)
+		} else if b.capturing {
+			b.longAttn = append(b.longAttn, pos)
+		}
+	}
 	hd := p.HeadDim
 	g := p.NHead / p.NKVHead
 	lim := &b.dev.Info.Limits

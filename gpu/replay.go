@@ -3,6 +3,7 @@
 package gpu
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -34,11 +35,19 @@ func (b *Backend) Capture(fn func()) (compute.Program, error) {
 // program is a captured step. A program whose scratch buffers were
 // replaced since (a larger step needed them) captures its ops again before
 // it runs.
+//
+// A step whose attention runs over a long cache has a second graph, short,
+// that attends over the cache's first shortCache positions only: its
+// attention merges its chunks in one dispatch (see recAttention). Run
+// picks it while every row's position (read from the host-mapped position
+// tensors, pos) is below that.
 type program struct {
-	b   *Backend
-	fn  func()
-	g   *vkrt.Graph
-	gen int
+	b     *Backend
+	fn    func()
+	g     *vkrt.Graph
+	short *vkrt.Graph
+	pos   []*tensor
+	gen   int
 }
 
 // capture records the program's ops into a new graph. Scratch buffers are
@@ -48,14 +57,20 @@ type program struct {
 func (p *program) capture() error {
 	for range 2 {
 		gen := p.b.scratchGen
-		g, err := p.record()
+		g, err := p.record(0)
 		if err != nil {
 			return err
 		}
-		if p.g != nil {
-			p.g.Release()
+		p.releaseGraphs()
+		p.g = g
+		if pos := p.b.longAttn; pos != nil {
+			short, err := p.record(p.b.shortCache())
+			if err != nil {
+				return err
+			}
+			p.short, p.pos = short, pos
 		}
-		p.g, p.gen = g, p.b.scratchGen
+		p.gen = p.b.scratchGen
 		if p.gen == gen {
 			return nil
 		}
@@ -63,8 +78,39 @@ func (p *program) capture() error {
 	return nil
 }
 
-func (p *program) record() (*vkrt.Graph, error) {
+// releaseGraphs frees the program's graphs.
+func (p *program) releaseGraphs() {
+	for _, g := range []*vkrt.Graph{p.g, p.short} {
+		if g != nil {
+			g.Release()
+		}
+	}
+	p.g, p.short, p.pos = nil, nil, nil
+}
+
+// shortEnough says whether every row's position, in the host-mapped
+// position tensors, is below n.
+func (p *program) shortEnough(n int) bool {
+	for _, t := range p.pos {
+		m := t.buf.Mapped()
+		if m == nil || t.off+t.bytes > uint64(len(m)) {
+			return false
+		}
+		for i := t.off; i+4 <= t.off+t.bytes; i += 4 {
+			if v := int32(binary.LittleEndian.Uint32(m[i:])); v < 0 || int(v) >= n {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// record captures the program's ops; with attnLimit > 0, its attention
+// over a few rows reads only the cache's first attnLimit positions.
+func (p *program) record(attnLimit int) (*vkrt.Graph, error) {
 	b := p.b
+	b.attnLimit, b.longAttn = attnLimit, nil
+	defer func() { b.attnLimit = 0 }()
 	b.capturing, b.captureErr = true, nil
 	b.q8For = view{}
 	func() {
@@ -124,15 +170,16 @@ func (p *program) Run() error {
 	if p.g == nil {
 		return nil
 	}
+	if p.short != nil && p.shortEnough(b.shortCache()) {
+		b.shortRuns++
+		return p.short.Run()
+	}
 	return p.g.Run()
 }
 
 // Release frees the captured command buffer.
 func (p *program) Release() {
-	if p.g != nil {
-		p.g.Release()
-		p.g = nil
-	}
+	p.releaseGraphs()
 	delete(p.b.progs, p)
 }
 
