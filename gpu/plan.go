@@ -941,7 +941,8 @@ func (b *Backend) recAttention(o *op) {
 		cg = min(cg, 2)
 	}
 	cwgs := cg * uint32(hd)
-	// A few rows (decode) over at most ch chunks merge in attn_split_merge.
+	// A few rows (decode) over at most attnMergeChunks chunks merge in
+	// attn_split_merge.
 	merge := b.attnMerge && T <= matvecMaxT && nchunks <= attnMergeChunks && rowsPerPass >= T
 	var cnt *vkrt.Buffer
 	if merge {
