@@ -7,7 +7,9 @@
 #   scripts/gpu-bench.sh [OUT] [SHARED]
 #
 # SHARED is the reference-data folder (default ../shared, or $BITNET_SHARED);
-# the steps that need it are skipped without it. The whole run takes a few
+# the steps that need it are skipped without it. BASELINE=path/to/bitnet
+# adds alternating rounds of the main benches with that other build, for a
+# side-by-side comparison on the same machine. The whole run takes a few
 # minutes on a large GPU: a 2B-4T-shaped model is generated (1.2 GB), then
 # crossval, the GPU tests, and bench (pp512, tg128, tg128 at depth 4096,
 # --op-times with the device's copy bandwidth) run against it.
@@ -78,6 +80,23 @@ step bench 300 "$B" bench --model "$model" --backend vulkan -p 512 -n 128 -r 5 -
 grep -hE '^(pp|tg)[0-9]' "$out/bench.log" | tee -a "$sum"
 step bench-d4096 300 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -d 4096 -r 3 --ctx-size 4352 --json
 grep -hE '^(pp|tg)[0-9]' "$out/bench-d4096.log" | tee -a "$sum"
+# A state of 4,096 positions (what run takes for 2B-4T) at shallow depth.
+step bench-ctx4096 200 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 --ctx-size 4096 --json
+grep -hE '^(pp|tg)[0-9]' "$out/bench-ctx4096.log" | sed "s/^/ctx 4096: /" | tee -a "$sum"
+# Side by side with another build (BASELINE=path/to/bitnet): two rounds,
+# alternating, on the same machine.
+if [ -n "${BASELINE:-}" ] && [ -x "$BASELINE" ]; then
+	for round in 1 2; do
+		for bin in "$BASELINE" "$B"; do
+			who=current
+			[ "$bin" = "$BASELINE" ] && who=baseline
+			for a in "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352" "-p 512 -n 0 -r 3"; do
+				# shellcheck disable=SC2086 # a holds several arguments
+				"$bin" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^(pp|tg)[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round $who ($a): /" | tee -a "$sum"
+			done
+		done
+	done
+fi
 for h in q8_0 q6_k; do
 	step "bench-head-$h" 200 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 --lm-head "$h" --json
 	grep -hE '^(pp|tg)[0-9]' "$out/bench-head-$h.log" | sed "s/^/lm-head $h: /" | tee -a "$sum"
