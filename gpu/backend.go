@@ -594,9 +594,6 @@ func (b *Backend) out(t *tensor) (vkrt.Binding, uint32) { return b.arg(t, true) 
 // unused binds the dummy buffer where a kernel's binding is not used.
 func (b *Backend) unused() vkrt.Binding { return b.dummy.In(0, 0) }
 
-// scratchBuf returns a device buffer of at least n bytes for role; a
-// replaced buffer stays alive until the recorded work using it is
-// submitted, and programs captured with it are captured again.
 // zeroScratch is scratchBuf for a buffer that must hold zeros when it is
 // made (kernels that use it leave it zeroed).
 func (b *Backend) zeroScratch(role string, n uint64) *vkrt.Buffer {
@@ -610,6 +607,9 @@ func (b *Backend) zeroScratch(role string, n uint64) *vkrt.Buffer {
 	return buf
 }
 
+// scratchBuf returns a device buffer of at least n bytes for role; a
+// replaced buffer stays alive until the recorded work using it is
+// submitted, and programs captured with it are captured again.
 func (b *Backend) scratchBuf(role string, n uint64) *vkrt.Buffer {
 	n = max((n+15)&^15, 16)
 	if s := b.scratch[role]; s != nil && s.Size() >= n {

@@ -914,7 +914,7 @@ func (b *Backend) recAttention(o *op) {
 	g := p.NHead / p.NKVHead
 	lim := &b.dev.Info.Limits
 	ch := int(b.attnChunk)
-	if T <= matvecMaxT && nctx <= attnMergeChunks*int(b.attnChunkDecode) {
+	if T <= matvecMaxT && nctx <= b.shortCache() {
 		ch = int(b.attnChunkDecode)
 	}
 	for ch > attnChunk && (ch > int(lim.MaxComputeWorkGroupInvocations) || attnShared(g, hd, ch) > lim.MaxComputeSharedMemorySize) {
