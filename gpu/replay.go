@@ -135,8 +135,10 @@ func (p *program) record(attnLimit int) (*vkrt.Graph, error) {
 	b.emit()
 	b.capturing = false
 	g, err := b.rec.EndCapture()
-	s1 := b.dev.Stats()
-	b.step = compute.StepStructure{Dispatches: int(s1.Dispatches - s0.Dispatches), Barriers: int(s1.Barriers - s0.Barriers)}
+	if attnLimit == 0 { // the full step (a short variant is the same but for its attention)
+		s1 := b.dev.Stats()
+		b.step = compute.StepStructure{Dispatches: int(s1.Dispatches - s0.Dispatches), Barriers: int(s1.Barriers - s0.Barriers)}
+	}
 	b.q8For = view{}
 	if err == nil && b.captureErr != nil {
 		err = b.captureErr
