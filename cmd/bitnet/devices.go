@@ -110,6 +110,7 @@ func writeDevice(w io.Writer, d gpu.DeviceInfo, auto bool) {
 		{"shaderFloat16", f.ShaderFloat16}, {"storageBuffer8BitAccess", f.StorageBuffer8BitAccess},
 		{"storageBuffer16BitAccess", f.StorageBuffer16BitAccess}, {"integerDotProduct", f.IntegerDotProduct},
 		{"integerDotProduct4x8BitPackedAccelerated", f.IntegerDotProductFast},
+		{"vulkanMemoryModel", f.VulkanMemoryModel}, {"cooperativeMatrixInt8", f.CooperativeMatrixInt8},
 	}
 	var have, missing []string
 	for _, x := range feats {
@@ -122,5 +123,9 @@ func writeDevice(w io.Writer, d gpu.DeviceInfo, auto bool) {
 	fmt.Fprintf(w, "   features: %s\n", strings.Join(have, " "))
 	if len(missing) > 0 {
 		fmt.Fprintf(w, "   missing: %s\n", strings.Join(missing, " "))
+	}
+	if f.CooperativeMatrixInt8 {
+		s := d.CoopMatShape
+		fmt.Fprintf(w, "   cooperative matrices: int8 %dx%dx%d (prompt GEMM)\n", s[0], s[1], s[2])
 	}
 }

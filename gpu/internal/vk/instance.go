@@ -28,6 +28,8 @@ type instanceFuncs struct {
 	GetDeviceProcAddr                      uintptr
 	CreateDebugUtilsMessengerEXT           uintptr `vk:"optional"`
 	DestroyDebugUtilsMessengerEXT          uintptr `vk:"optional"`
+
+	GetPhysicalDeviceCooperativeMatrixPropertiesKHR uintptr `vk:"optional"`
 }
 
 // CreateInstance creates an instance. Enable VK_EXT_debug_utils and chain a

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -64,4 +65,20 @@ func TestStringsAndChain(t *testing.T) {
 	require.Equal(t, v11.header(), f2.header().PNext)
 	require.Equal(t, v12.header(), v11.header().PNext)
 	require.Nil(t, v12.PNext)
+}
+
+// The hand-written VK_KHR_cooperative_matrix structs have the C layout of
+// the Vulkan headers (64-bit: pointer-aligned pNext, then packed uint32s).
+func TestCooperativeMatrixLayout(t *testing.T) {
+	var f PhysicalDeviceCooperativeMatrixFeaturesKHR
+	assert.Equal(t, uintptr(24), unsafe.Sizeof(f))
+	assert.Equal(t, uintptr(8), unsafe.Offsetof(f.PNext))
+	assert.Equal(t, uintptr(16), unsafe.Offsetof(f.CooperativeMatrix))
+	assert.Equal(t, uintptr(20), unsafe.Offsetof(f.CooperativeMatrixRobustBufferAccess))
+	var p CooperativeMatrixPropertiesKHR
+	assert.Equal(t, uintptr(56), unsafe.Sizeof(p))
+	assert.Equal(t, uintptr(16), unsafe.Offsetof(p.MSize))
+	assert.Equal(t, uintptr(28), unsafe.Offsetof(p.AType))
+	assert.Equal(t, uintptr(44), unsafe.Offsetof(p.SaturatingAccumulation))
+	assert.Equal(t, uintptr(48), unsafe.Offsetof(p.Scope))
 }

@@ -107,15 +107,18 @@ func Open(opts Options) (*Device, error) {
 func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, error) {
 	// Enable every feature of interest the device has: the kernels read
 	// int8 and fp16 storage buffers.
-	f := newDeviceFeatures(info.Features.IntegerDotProduct)
 	fe := info.Features
+	f := newDeviceFeatures(fe.IntegerDotProduct, fe.CooperativeMatrixInt8)
 	f.f2.Features.ShaderInt16 = vk.Bool32(fe.ShaderInt16)
 	f.f2.Features.ShaderInt64 = vk.Bool32(fe.ShaderInt64)
 	f.v11.StorageBuffer16BitAccess = vk.Bool32(fe.StorageBuffer16BitAccess)
 	f.v12.StorageBuffer8BitAccess = vk.Bool32(fe.StorageBuffer8BitAccess)
 	f.v12.ShaderInt8 = vk.Bool32(fe.ShaderInt8)
 	f.v12.ShaderFloat16 = vk.Bool32(fe.ShaderFloat16)
+	f.v12.VulkanMemoryModel = vk.Bool32(fe.VulkanMemoryModel)
+	f.v12.VulkanMemoryModelDeviceScope = vk.Bool32(fe.VulkanMemoryModel)
 	f.dot.ShaderIntegerDotProduct = vk.Bool32(fe.IntegerDotProduct)
+	f.coop.CooperativeMatrix = vk.Bool32(fe.CooperativeMatrixInt8)
 
 	prio := float32(1)
 	qinfo := &vk.DeviceQueueCreateInfo{
@@ -129,14 +132,17 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 		QueueCreateInfoCount: 1,
 		PQueueCreateInfos:    qinfo,
 	}
-	if fe.IntegerDotProduct {
-		vk.Chain(dinfo, &f.f2, &f.v11, &f.v12, &f.dot)
-	} else {
-		vk.Chain(dinfo, &f.f2, &f.v11, &f.v12)
-	}
+	f.chain(dinfo, fe.IntegerDotProduct, fe.CooperativeMatrixInt8)
+	var exts []string
 	if info.hasDotExt && fe.IntegerDotProduct {
-		dinfo.EnabledExtensionCount = 1
-		dinfo.PpEnabledExtensionNames = vk.CStrings([]string{dotExtension})
+		exts = append(exts, dotExtension)
+	}
+	if fe.CooperativeMatrixInt8 {
+		exts = append(exts, vk.CooperativeMatrixExtension)
+	}
+	if len(exts) > 0 {
+		dinfo.EnabledExtensionCount = uint32(len(exts))
+		dinfo.PpEnabledExtensionNames = vk.CStrings(exts)
 	}
 	dev, err := in.vk.CreateDevice(pd, dinfo)
 	if err != nil {

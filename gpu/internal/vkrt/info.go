@@ -24,30 +24,71 @@ func deviceType(t uint32) DeviceType {
 
 // deviceFeatures is the Features2 chain used both to query and to enable.
 type deviceFeatures struct {
-	f2  vk.PhysicalDeviceFeatures2
-	v11 vk.PhysicalDeviceVulkan11Features
-	v12 vk.PhysicalDeviceVulkan12Features
-	dot vk.PhysicalDeviceShaderIntegerDotProductFeatures
+	f2   vk.PhysicalDeviceFeatures2
+	v11  vk.PhysicalDeviceVulkan11Features
+	v12  vk.PhysicalDeviceVulkan12Features
+	dot  vk.PhysicalDeviceShaderIntegerDotProductFeatures
+	coop vk.PhysicalDeviceCooperativeMatrixFeaturesKHR
 }
 
 // newDeviceFeatures returns the chain; withDot adds the integer dot product
-// features (a device without Vulkan 1.3 or the extension must not see them).
-func newDeviceFeatures(withDot bool) *deviceFeatures {
+// features and withCoop the cooperative matrix ones (a device without the
+// extension must not see them).
+func newDeviceFeatures(withDot, withCoop bool) *deviceFeatures {
 	f := &deviceFeatures{
-		f2:  vk.PhysicalDeviceFeatures2{SType: vk.StructureTypePhysicalDeviceFeatures2},
-		v11: vk.PhysicalDeviceVulkan11Features{SType: vk.StructureTypePhysicalDeviceVulkan11Features},
-		v12: vk.PhysicalDeviceVulkan12Features{SType: vk.StructureTypePhysicalDeviceVulkan12Features},
-		dot: vk.PhysicalDeviceShaderIntegerDotProductFeatures{SType: vk.StructureTypePhysicalDeviceShaderIntegerDotProductFeatures},
+		f2:   vk.PhysicalDeviceFeatures2{SType: vk.StructureTypePhysicalDeviceFeatures2},
+		v11:  vk.PhysicalDeviceVulkan11Features{SType: vk.StructureTypePhysicalDeviceVulkan11Features},
+		v12:  vk.PhysicalDeviceVulkan12Features{SType: vk.StructureTypePhysicalDeviceVulkan12Features},
+		dot:  vk.PhysicalDeviceShaderIntegerDotProductFeatures{SType: vk.StructureTypePhysicalDeviceShaderIntegerDotProductFeatures},
+		coop: vk.PhysicalDeviceCooperativeMatrixFeaturesKHR{SType: vk.StructureTypePhysicalDeviceCooperativeMatrixFeaturesKHR},
 	}
-	vk.Chain(&f.f2, &f.v11, &f.v12)
-	if withDot {
-		vk.Chain(&f.v12, &f.dot)
-	}
+	f.chain(&f.f2, withDot, withCoop)
 	return f
+}
+
+// chain links head, then the Vulkan 1.1 and 1.2 features and the optional
+// structs, ending the chain (head is f2 to query, or a DeviceCreateInfo).
+func (f *deviceFeatures) chain(head vk.Chainable, withDot, withCoop bool) {
+	next := []vk.Chainable{}
+	if head != vk.Chainable(&f.f2) {
+		next = append(next, &f.f2)
+	}
+	next = append(next, &f.v11, &f.v12)
+	if withDot {
+		next = append(next, &f.dot)
+	}
+	if withCoop {
+		next = append(next, &f.coop)
+	}
+	vk.Chain(head, next...)
 }
 
 // dotExtension is the device extension of integer dot products.
 const dotExtension = "VK_KHR_shader_integer_dot_product"
+
+// coopShape picks the cooperative matrix shape the int8 GEMM kernel uses:
+// int8 x int8 with int32 accumulation and result, subgroup scope, no
+// saturation, M and N of 8, 16 or 32 and K dividing 128, the most products
+// per operation first; ok is false when the device offers none.
+func coopShape(props []vk.CooperativeMatrixPropertiesKHR) (shape [3]uint32, ok bool) {
+	for _, p := range props {
+		if p.AType != vk.ComponentTypeSint8KHR || p.BType != vk.ComponentTypeSint8KHR ||
+			p.CType != vk.ComponentTypeSint32KHR || p.ResultType != vk.ComponentTypeSint32KHR ||
+			p.Scope != vk.ScopeSubgroupKHR || p.SaturatingAccumulation != 0 {
+			continue
+		}
+		if !coopDim(p.MSize, 32) || !coopDim(p.NSize, 32) || !coopDim(p.KSize, 128) {
+			continue
+		}
+		if !ok || p.MSize*p.NSize*p.KSize > shape[0]*shape[1]*shape[2] {
+			shape, ok = [3]uint32{p.MSize, p.NSize, p.KSize}, true
+		}
+	}
+	return shape, ok
+}
+
+// coopDim reports whether d is a power of two from 8 that divides n.
+func coopDim(d, n uint32) bool { return d >= 8 && d&(d-1) == 0 && n%d == 0 }
 
 func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	p := in.vk.Properties(pd)
@@ -100,6 +141,7 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	// even where the device has 1.3.
 	info.hasDotExt = in.hasDeviceExtension(pd, dotExtension)
 	withDot := info.hasDotExt
+	info.hasCoopExt = in.hasDeviceExtension(pd, vk.CooperativeMatrixExtension)
 	sub := &vk.PhysicalDeviceSubgroupProperties{SType: vk.StructureTypePhysicalDeviceSubgroupProperties}
 	drv := &vk.PhysicalDeviceDriverProperties{SType: vk.StructureTypePhysicalDeviceDriverProperties}
 	m3 := &vk.PhysicalDeviceMaintenance3Properties{SType: vk.StructureTypePhysicalDeviceMaintenance3Properties}
@@ -119,7 +161,7 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	info.DriverInfo = vk.FixedString(drv.DriverInfo[:])
 	info.Limits.MaxMemoryAllocationSize = m3.MaxMemoryAllocationSize
 
-	f := newDeviceFeatures(withDot)
+	f := newDeviceFeatures(withDot, info.hasCoopExt)
 	in.vk.Features2(pd, &f.f2)
 	info.Features = Features{
 		ShaderInt8:               f.v12.ShaderInt8 != 0,
@@ -130,6 +172,13 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 		StorageBuffer16BitAccess: f.v11.StorageBuffer16BitAccess != 0,
 		IntegerDotProduct:        withDot && f.dot.ShaderIntegerDotProduct != 0,
 		IntegerDotProductFast:    withDot && f.dot.ShaderIntegerDotProduct != 0 && dotp.IntegerDotProduct4x8BitPackedSignedAccelerated != 0,
+		VulkanMemoryModel:        f.v12.VulkanMemoryModel != 0 && f.v12.VulkanMemoryModelDeviceScope != 0,
+	}
+	if info.hasCoopExt && f.coop.CooperativeMatrix != 0 && f.v12.ShaderInt8 != 0 && info.Features.VulkanMemoryModel {
+		props, err := in.vk.CooperativeMatrixProperties(pd)
+		if err == nil {
+			info.CoopMatShape, info.Features.CooperativeMatrixInt8 = coopShape(props)
+		}
 	}
 	if info.queueFamily == ^uint32(0) {
 		info.Reason = "no compute queue"

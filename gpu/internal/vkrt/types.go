@@ -51,8 +51,13 @@ type DeviceInfo struct {
 	Usable bool   `json:"usable"`
 	Reason string `json:"reason,omitempty"`
 
-	apiVersion  uint32
+	apiVersion uint32
+	// CoopMatShape is the M x N x K of the int8 cooperative matrices the
+	// GEMM kernel uses, when Features.CooperativeMatrixInt8.
+	CoopMatShape [3]uint32 `json:"cooperative_matrix_shape"`
+
 	hasDotExt   bool // VK_KHR_shader_integer_dot_product must be enabled by name
+	hasCoopExt  bool // VK_KHR_cooperative_matrix is offered
 	queueFamily uint32
 	tsBits      uint32
 }
@@ -92,6 +97,14 @@ type Features struct {
 	// the device accelerates the signed 4x8-bit packed form.
 	IntegerDotProduct     bool `json:"integer_dot_product"`
 	IntegerDotProductFast bool `json:"integer_dot_product_accelerated"`
+	// VulkanMemoryModel: the Vulkan memory model in shaders, with device
+	// scope (the other kernels' atomics use it), needed by the cooperative
+	// matrix kernel.
+	VulkanMemoryModel bool `json:"vulkan_memory_model"`
+	// CooperativeMatrixInt8: VK_KHR_cooperative_matrix with int8 x int8
+	// -> int32 matrices of subgroup scope in a shape the GEMM kernel
+	// takes (DeviceInfo.CoopMatShape).
+	CooperativeMatrixInt8 bool `json:"cooperative_matrix_int8"`
 }
 
 // String is a short summary: "llvmpipe (cpu, Vulkan 1.3.230, llvmpipe)".

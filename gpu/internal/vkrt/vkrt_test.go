@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"bitnet/gpu/internal/vk"
 	"bitnet/shaders"
 )
 
@@ -342,13 +344,22 @@ func TestValidationCatchesMisuse(t *testing.T) {
 
 // TestShaderModules loads every embedded kernel on the device: with the
 // validation layer on, a kernel that uses a capability whose feature the
-// runtime did not enable (int8, fp16, 8/16-bit storage) is reported.
+// runtime did not enable (int8, fp16, 8/16-bit storage, cooperative
+// matrices) is reported. The cooperative-matrix kernel loads only where
+// the device has them (make test-coopmat runs this test on such a device,
+// with BITNET_EXPECT_COOPMAT=1).
 func TestShaderModules(t *testing.T) {
 	d := openTest(t)
+	if os.Getenv("BITNET_EXPECT_COOPMAT") == "1" && !d.Info.Features.CooperativeMatrixInt8 {
+		t.Fatalf("%s: no int8 cooperative matrices", d.Info)
+	}
 	for _, name := range shaders.Names() {
 		t.Run(name, func(t *testing.T) {
 			code, err := shaders.SPIRV(name)
 			require.NoError(t, err)
+			if shaders.UsesCoopMat(code) && !d.Info.Features.CooperativeMatrixInt8 {
+				t.Skipf("%s has no int8 cooperative matrices", d.Info)
+			}
 			before := MessageCount()
 			m, err := d.vk.CreateShaderModule(code)
 			require.NoError(t, err)
@@ -428,4 +439,26 @@ func TestCopyBandwidth(t *testing.T) {
 	require.NoError(t, r.Submit())
 	assert.Equal(t, src.Mapped(), dst.Mapped()[:16*1000])
 	assert.Equal(t, make([]byte, 16), dst.Mapped()[16*1000:], "the word past the copy was written")
+}
+
+func TestCoopShape(t *testing.T) {
+	p := func(m, n, k, a, c, scope uint32) vk.CooperativeMatrixPropertiesKHR {
+		return vk.CooperativeMatrixPropertiesKHR{MSize: m, NSize: n, KSize: k, AType: a, BType: a, CType: c, ResultType: c, Scope: scope}
+	}
+	const i8, i32, f16, sg = vk.ComponentTypeSint8KHR, vk.ComponentTypeSint32KHR, vk.ComponentTypeFloat16KHR, vk.ScopeSubgroupKHR
+	// lavapipe: 8x8x8 only.
+	s, ok := coopShape([]vk.CooperativeMatrixPropertiesKHR{p(8, 8, 8, f16, f16, sg), p(8, 8, 8, i8, i32, sg)})
+	assert.True(t, ok)
+	assert.Equal(t, [3]uint32{8, 8, 8}, s)
+	// The largest usable int8 shape wins; others are ignored.
+	s, ok = coopShape([]vk.CooperativeMatrixPropertiesKHR{
+		p(16, 8, 32, i8, i32, sg), p(16, 16, 32, i8, i32, sg), p(16, 16, 16, f16, f16, sg),
+		p(64, 16, 32, i8, i32, sg), p(16, 16, 48, i8, i32, sg), p(32, 32, 32, i8, i32, 2),
+	})
+	assert.True(t, ok)
+	assert.Equal(t, [3]uint32{16, 16, 32}, s)
+	sat := p(16, 16, 32, i8, i32, sg)
+	sat.SaturatingAccumulation = 1
+	_, ok = coopShape([]vk.CooperativeMatrixPropertiesKHR{sat, p(16, 16, 16, f16, f16, sg)})
+	assert.False(t, ok)
 }

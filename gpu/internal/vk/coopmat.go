@@ -1,0 +1,86 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package vk
+
+import (
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+)
+
+// VK_KHR_cooperative_matrix (Vulkan headers 1.3.255 and later). The
+// structs are written by hand because the headers ztypes.go is generated
+// from may predate the extension; their layout is the C layout on every
+// 64-bit target (a test checks sizes and offsets).
+
+// CooperativeMatrixExtension is the device extension's name.
+const CooperativeMatrixExtension = "VK_KHR_cooperative_matrix"
+
+const (
+	StructureTypePhysicalDeviceCooperativeMatrixFeaturesKHR   = 1000506000
+	StructureTypeCooperativeMatrixPropertiesKHR               = 1000506001
+	StructureTypePhysicalDeviceCooperativeMatrixPropertiesKHR = 1000506002
+)
+
+// ComponentTypeKHR values (VkComponentTypeKHR).
+const (
+	ComponentTypeFloat16KHR = 0
+	ComponentTypeFloat32KHR = 1
+	ComponentTypeSint8KHR   = 3
+	ComponentTypeSint32KHR  = 5
+	ComponentTypeUint8KHR   = 7
+	ComponentTypeUint32KHR  = 9
+)
+
+// ScopeSubgroupKHR is VK_SCOPE_SUBGROUP_KHR.
+const ScopeSubgroupKHR = 3
+
+// PhysicalDeviceCooperativeMatrixFeaturesKHR is
+// VkPhysicalDeviceCooperativeMatrixFeaturesKHR.
+type PhysicalDeviceCooperativeMatrixFeaturesKHR struct {
+	SType                               uint32
+	PNext                               unsafe.Pointer
+	CooperativeMatrix                   uint32
+	CooperativeMatrixRobustBufferAccess uint32
+}
+
+func (s *PhysicalDeviceCooperativeMatrixFeaturesKHR) header() *BaseOutStructure {
+	return (*BaseOutStructure)(unsafe.Pointer(s))
+}
+
+// CooperativeMatrixPropertiesKHR is VkCooperativeMatrixPropertiesKHR: one
+// supported MxNxK shape with its component types (ComponentType*KHR).
+type CooperativeMatrixPropertiesKHR struct {
+	SType                  uint32
+	PNext                  unsafe.Pointer
+	MSize, NSize, KSize    uint32
+	AType, BType           uint32
+	CType, ResultType      uint32
+	SaturatingAccumulation uint32
+	Scope                  uint32
+}
+
+// CooperativeMatrixProperties lists the cooperative matrix shapes pd
+// supports (nil when the instance lacks the entry point).
+func (in *Instance) CooperativeMatrixProperties(pd PhysicalDevice) ([]CooperativeMatrixPropertiesKHR, error) {
+	fn := in.fn.GetPhysicalDeviceCooperativeMatrixPropertiesKHR
+	if fn == 0 {
+		return nil, nil
+	}
+	for {
+		var n uint32
+		r, _, _ := purego.SyscallN(fn, uintptr(pd), uintptr(unsafe.Pointer(&n)), 0)
+		if err := check("vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR", r); err != nil || n == 0 {
+			return nil, err
+		}
+		props := make([]CooperativeMatrixPropertiesKHR, n)
+		for i := range props {
+			props[i].SType = StructureTypeCooperativeMatrixPropertiesKHR
+		}
+		r, _, _ = purego.SyscallN(fn, uintptr(pd), uintptr(unsafe.Pointer(&n)), uintptr(unsafe.Pointer(&props[0])))
+		if Result(int32(r)) == Incomplete {
+			continue
+		}
+		return props[:n], check("vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR", r)
+	}
+}
