@@ -56,3 +56,24 @@ func Names() []string {
 	sort.Strings(names)
 	return names
 }
+
+// capabilityCooperativeMatrixKHR is SPIR-V's CooperativeMatrixKHR capability.
+const capabilityCooperativeMatrixKHR = 6022
+
+// UsesCoopMat reports whether a SPIR-V module declares the
+// CooperativeMatrixKHR capability: such a kernel loads only on a device
+// with VK_KHR_cooperative_matrix enabled.
+func UsesCoopMat(code []uint32) bool {
+	const opCapability = 17
+	for i := 5; i < len(code); {
+		n := int(code[i] >> 16)
+		if n == 0 {
+			return false
+		}
+		if code[i]&0xffff == opCapability && n == 2 && i+1 < len(code) && code[i+1] == capabilityCooperativeMatrixKHR {
+			return true
+		}
+		i += n
+	}
+	return false
+}

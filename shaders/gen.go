@@ -4,7 +4,7 @@
 // arguments) to spv/<name>.spv with glslc (Vulkan 1.2 target, optimized,
 // include/ on the include path) and checks each result with spirv-val. Run
 // it with "go generate ./shaders", or "go run gen.go add.comp" in this
-// directory. Set GLSLC or SPIRV_VAL to use other binaries.
+// directory. The compilers are chosen per kernel (see ToolchainFor).
 package main
 
 import (
@@ -13,14 +13,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-)
 
-func tool(env, def string) string {
-	if v := os.Getenv(env); v != "" {
-		return v
-	}
-	return def
-}
+	"bitnet/shaders"
+)
 
 func run(name string, args ...string) {
 	cmd := exec.Command(name, args...)
@@ -33,7 +28,6 @@ func run(name string, args ...string) {
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("shaders: ")
-	glslc, val := tool("GLSLC", "glslc"), tool("SPIRV_VAL", "spirv-val")
 	srcs, err := filepath.Glob("*.comp")
 	if len(os.Args) > 1 {
 		srcs = os.Args[1:]
@@ -52,9 +46,17 @@ func main() {
 		}
 	}
 	for _, src := range srcs {
+		text, err := os.ReadFile(src)
+		if err != nil {
+			log.Fatal(err)
+		}
+		tc := shaders.ToolchainFor(text)
+		if _, err := exec.LookPath(tc.Glslc); tc.CoopMat && err != nil {
+			log.Fatalf("%s uses cooperative matrices and needs glslc 2025.2 (%s not found): run scripts/trixie-tools.sh or set GLSLC_COOPMAT and SPIRV_VAL_COOPMAT", src, tc.Glslc)
+		}
 		out := filepath.Join("spv", strings.TrimSuffix(src, ".comp")+".spv")
-		run(glslc, "--target-env=vulkan1.2", "-O", "-I", "include", src, "-o", out)
-		run(val, "--target-env", "vulkan1.2", out)
+		run(tc.Glslc, shaders.GlslcArgs(src, out)...)
+		run(tc.SpirvVal, "--target-env", "vulkan1.2", out)
 	}
 	log.Printf("compiled %d kernels", len(srcs))
 }

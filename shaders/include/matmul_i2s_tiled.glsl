@@ -7,31 +7,12 @@
 // time: the rows' bytes are unpacked into 32 code words per row (word 8g+j
 // holds the codes of weights 32g+4j..32g+4j+3 of the block, matching the
 // activation word 8g+j), stored k-major so four rows are one 16-byte read.
-// Results are exact as in matvec_i2s: sum(code * q) - sum(q) in int32, the
-// CPU reference's float epilogue, optionally added to a residual.
-#include "numerics.glsl"
+// Results are exact as in matvec_i2s (see matmul_i2s_io.glsl).
+#include "matmul_i2s_io.glsl"
 #include "dot4.glsl"
 
 layout(local_size_x = 256) in;
 const uint BM = 64u, BN = 64u;
-
-layout(set = 0, binding = 0) readonly buffer Wt { uint w[]; };
-layout(set = 0, binding = 1) readonly buffer Q { uint q[]; }; // per token: scale, code sum at 2t, 2t+1; codes from q_off
-layout(set = 0, binding = 2) buffer Y { float y[]; };
-layout(set = 0, binding = 3) readonly buffer R { float r[]; };
-layout(set = 0, binding = 4) buffer RO { float ro[]; };
-layout(push_constant) uniform P {
-    uint k;      // row length, a multiple of 128
-    uint t;      // tokens
-    uint n;      // output rows in total (dst row stride)
-    uint rows;   // rows of this dispatch (a weight chunk)
-    uint row0;   // output row of the chunk's first row
-    uint y_off;
-    float ws;    // weight scale
-    uint r_off, ro_off;
-    uint flags;  // 4: RESID
-    uint q_off;  // word offset of the codes in Q
-} p;
 
 const uint WS = BM / 4u + 1u; // padded strides of the shared tiles (uvec4)
 const uint XS = BN / 4u + 1u;
@@ -92,15 +73,8 @@ void main() {
         int sum = int(q[2u * tok + 1u]);
         [[unroll]] for (uint i = 0u; i < 4u; i++) {
             uint row = rbase + ty * 4u + i;
-            if (row >= p.rows) {
-                continue;
-            }
-            precise float v = div_rn(float(acc[i][j] - sum), sx) * p.ws;
-            uint o = tok * p.n + p.row0 + row;
-            y[p.y_off + o] = v;
-            if ((p.flags & 4u) != 0u) {
-                precise float s = r[p.r_off + o] + v;
-                ro[p.ro_off + o] = s;
+            if (row < p.rows) {
+                i2s_store(tok, row, acc[i][j], sx, sum);
             }
         }
     }
