@@ -6,7 +6,7 @@ PROMPT  ?= Once upon a time
 ARGS    ?= --seed 4 --max-new-tokens 256 --echo
 BACKEND ?= auto
 
-.PHONY: all build run test test-short test-arm64 bench lint cross shaders check-shaders fuzz clean gpu-bench-build gpu-bench
+.PHONY: all build run test test-short test-arm64 test-coopmat trixie-tools bench lint cross shaders check-shaders fuzz clean gpu-bench-build gpu-bench
 
 all: build
 
@@ -42,6 +42,22 @@ test-arm64:
 	QEMU_CPU=cortex-a72 GOARCH=arm64 CGO_ENABLED=0 BITNET_EXPECT_PATH=neon \
 	  $(GO) test -count=1 -short -exec $(QEMU_ARM64) ./cpu/kernels/ ./engine/
 
+# The cooperative-matrix prompt GEMM on a CPU Vulkan driver that has
+# cooperative matrices (lavapipe from Mesa 26.1, Debian trixie-backports,
+# run with trixie's C library; bookworm's lavapipe has none): the whole
+# conformance suite and the prompt test on that runtime, where missing
+# cooperative matrices fail instead of skipping.
+TRIXIE ?= .tools/trixie
+trixie-tools:
+	scripts/trixie-tools.sh $(TRIXIE)
+
+test-coopmat:
+	@[ -x $(TRIXIE)/bin/vkrun ] || { echo "$(TRIXIE)/bin/vkrun missing: run make trixie-tools" >&2; exit 1; }
+	CGO_ENABLED=0 $(GO) test -c -o bin/vkrt-coopmat.test ./gpu/internal/vkrt
+	CGO_ENABLED=0 $(GO) test -c -o bin/gpu-coopmat.test ./gpu
+	cd gpu/internal/vkrt && BITNET_EXPECT_COOPMAT=1 ../../../$(TRIXIE)/bin/vkrun ../../../bin/vkrt-coopmat.test -test.count=1 -test.run '^TestShaderModules$$'
+	cd gpu && BITNET_EXPECT_COOPMAT=1 ../$(TRIXIE)/bin/vkrun ../bin/gpu-coopmat.test -test.count=1 -test.run '^(TestConformanceCoopMat|TestPromptCoopMat)$$'
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./cpu/... ./engine/...
 
@@ -55,7 +71,8 @@ cross:
 	  echo "build $$p"; CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./cmd/bitnet || exit 1; \
 	done
 
-# Recompile the GLSL compute shaders to SPIR-V (needs glslc and spirv-val).
+# Recompile the GLSL compute shaders to SPIR-V (needs glslc and spirv-val;
+# the cooperative-matrix kernel needs glslc 2025.2: make trixie-tools).
 shaders:
 	$(GO) generate ./shaders
 

@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"strconv"
@@ -44,6 +45,12 @@ type Options struct {
 	// packed int8 dot products where the device accelerates them, DotOn
 	// wherever it has them, DotOff never.
 	Dot DotMode
+	// CoopMat selects the cooperative-matrix GEMM for the I2_S matmuls of
+	// prompts (VK_KHR_cooperative_matrix, int8 x int8 -> int32): DotOn uses
+	// it wherever the device has it, DotOff never, and DotAuto only with
+	// BITNET_VK_COOPMAT=1 (its speed has not been measured on a GPU yet).
+	// Its results equal the tiled kernel's.
+	CoopMat DotMode
 	// NoFusion runs every op as its own dispatch (tests, diagnostics).
 	NoFusion bool
 	// NormWGS is the workgroup size of rmsnorm (one workgroup per row): a
@@ -86,6 +93,7 @@ type Backend struct {
 
 	subgroups       bool // the subgroup matvec kernels run
 	dot             bool // the ternary kernels use packed int8 dot products
+	coopmat         bool // the I2_S prompt GEMM runs on cooperative matrices
 	fuse            bool
 	normWGS         uint32                // workgroup size of rmsnorm
 	mvWGS           uint32                // and of the I2_S decode matvec
@@ -162,6 +170,13 @@ func Open(o Options) (*Backend, error) {
 	case DotOn:
 		b.dot = f.IntegerDotProduct
 	}
+	b.coopmat = coopMatUsable(dev.Info)
+	switch o.CoopMat {
+	case DotAuto:
+		b.coopmat = b.coopmat && os.Getenv("BITNET_VK_COOPMAT") == "1"
+	case DotOff:
+		b.coopmat = false
+	}
 	b.fuse = !o.NoFusion
 	if o.NormWGS == 0 {
 		o.NormWGS, _ = strconv.Atoi(os.Getenv("BITNET_VK_NORM_WGS"))
@@ -210,6 +225,7 @@ func Open(o Options) (*Backend, error) {
 	if b.dummy, err = dev.NewBuffer(16, vkrt.DeviceLocal); err != nil {
 		return fail(err)
 	}
+	slog.Debug("vulkan: kernels", "subgroups", b.subgroups, "int8_dot", b.dot, "coopmat_gemm", b.coopmat)
 	return b, nil
 }
 
@@ -218,6 +234,29 @@ func (b *Backend) Name() string { return "vulkan" }
 
 // Device describes the device in use.
 func (b *Backend) Device() string { return b.dev.Info.String() }
+
+// CoopMat reports whether the I2_S matmuls of prompts run on cooperative
+// matrices.
+func (b *Backend) CoopMat() bool { return b.coopmat }
+
+// coopMatUsable reports whether the cooperative-matrix GEMM can run on the
+// device: int8 cooperative matrices in a shape it takes, room for its
+// workgroup (four subgroups) and shared memory, and a subgroup size the
+// compute shader is sure to run with (NVIDIA's 32, lavapipe's fixed
+// width; devices that choose it per pipeline keep the tiled kernel).
+func coopMatUsable(d vkrt.DeviceInfo) bool {
+	if !d.Features.CooperativeMatrixInt8 || (d.VendorID != 0x10de && d.Type != vkrt.TypeCPU) {
+		return false
+	}
+	l := d.Limits
+	wgs := 4 * d.SubgroupSize
+	return wgs > 0 && wgs <= l.MaxComputeWorkGroupInvocations && wgs <= l.MaxComputeWorkGroupSize[0] &&
+		l.MaxComputeSharedMemorySize >= coopMatShared
+}
+
+// coopMatShared is the shared memory of matmul_i2s_coopmat in bytes: 128
+// staged rows or tokens of 36 words.
+const coopMatShared = 128 * 36 * 4
 
 // Subgroups reports whether the matvec kernels reduce with subgroup
 // arithmetic.

@@ -4,6 +4,7 @@ package gpu_test
 
 import (
 	"bitnet/internal/testdata"
+	"os"
 	"testing"
 
 	"bitnet/engine/compute/computetest"
@@ -78,6 +79,21 @@ func TestConformanceDot(t *testing.T) {
 }
 
 // TestConformanceUnfused runs every op as its own dispatch.
+// TestConformanceCoopMat runs the suite with the prompt GEMM on
+// cooperative matrices where the device has them (lavapipe from Mesa 26.1:
+// make test-coopmat; NVIDIA GPUs). BITNET_EXPECT_COOPMAT=1, which make
+// test-coopmat sets, makes a device without them a failure.
+func TestConformanceCoopMat(t *testing.T) {
+	be := openTestWith(t, gpu.Options{Device: -1, CoopMat: gpu.DotOn})
+	if !be.CoopMat() {
+		if os.Getenv("BITNET_EXPECT_COOPMAT") == "1" {
+			t.Fatalf("%s: no int8 cooperative matrices the GEMM can use", be.Device())
+		}
+		t.Skipf("%s has no int8 cooperative matrices the GEMM can use", be.Device())
+	}
+	computetest.Run(t, be, computetest.Cases())
+}
+
 func TestConformanceUnfused(t *testing.T) {
 	be := openTestWith(t, gpu.Options{Device: -1, NoFusion: true})
 	computetest.Run(t, be, computetest.Cases())

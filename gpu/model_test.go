@@ -5,6 +5,7 @@ package gpu_test
 import (
 	"bitnet/reference"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"bitnet/engine"
 	"bitnet/engine/compute"
 	"bitnet/gguf"
+	"bitnet/gpu"
 	"bitnet/internal/modelgen"
 	"bitnet/internal/testdata"
 )
@@ -333,5 +335,55 @@ func TestShortCacheStep(t *testing.T) {
 	// Positions 2 to 126 run the short variant; 127 on, the full step.
 	if n := be.ShortRuns(); n < 100 || n > 130 {
 		t.Errorf("%d replays of the short variant, want about 125", n)
+	}
+}
+
+// TestPromptCoopMat evaluates prompts of the I2_S models with the prompt
+// GEMM on cooperative matrices (where the device has them; see
+// TestConformanceCoopMat): the logits equal the tiled kernel's bit for
+// bit, and the CPU reference's within the usual tolerance (for the long
+// prompt the cosine only: there one backend's last-bit difference in
+// layer 1 flips an int8 activation code, with the tiled kernel and with
+// the one-token matvec alike, and logits then differ by up to 0.05).
+func TestPromptCoopMat(t *testing.T) {
+	stories := func(t *testing.T) string {
+		return filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	}
+	long := make([]int32, 70) // two token tiles of the GEMM
+	for i := range long {
+		long[i] = int32(1 + (i*37)%400)
+	}
+	cases := []struct {
+		name   string
+		path   func(t *testing.T) string
+		tokens []int32
+		absTol float64
+	}{
+		{"tiny-i2_s", func(t *testing.T) string { return testdata.Path(t, "golden/tiny-i2_s.gguf") }, []int32{1, 17, 42, 99, 3, 250, 7, 128}, maxAbsDiff},
+		{"tinybitnet-stories", stories, long, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := c.path(t)
+			cm := openTestWith(t, gpu.Options{Device: -1, CoopMat: gpu.DotOn})
+			if !cm.CoopMat() {
+				if os.Getenv("BITNET_EXPECT_COOPMAT") == "1" {
+					t.Fatalf("%s: no int8 cooperative matrices the GEMM can use", cm.Device())
+				}
+				t.Skipf("%s has no int8 cooperative matrices the GEMM can use", cm.Device())
+			}
+			got := runModel(t, path, cm, c.tokens, 4)
+			tiled := runModel(t, path, openTestWith(t, gpu.Options{Device: -1, CoopMat: gpu.DotOff}), c.tokens, 4)
+			if len(got.logits) != len(tiled.logits) {
+				t.Fatalf("%d logits against %d", len(got.logits), len(tiled.logits))
+			}
+			for i := range got.logits {
+				if got.logits[i] != tiled.logits[i] {
+					t.Fatalf("logit %d: %g with cooperative matrices, %g with the tiled kernel", i, got.logits[i], tiled.logits[i])
+				}
+			}
+			want := refRun(t, path, c.tokens, 4)
+			compareRuns(t, got, want, len(want.logits)/len(c.tokens), c.absTol)
+		})
 	}
 }

@@ -21,6 +21,7 @@ var kernels = map[string]struct {
 	"matvec_i2s_dot":       {matvecBuffers, 19},
 	"matmul_i2s_tiled":     {5, 11},
 	"matmul_i2s_tiled_dot": {5, 11},
+	"matmul_i2s_coopmat":   {5, 11},
 	"matvec_f32":           {3, 6},
 	"matvec_f16":           {3, 6},
 	"matvec_bf16":          {3, 6},

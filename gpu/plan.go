@@ -470,11 +470,19 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 				written = append(written, f.residOut)
 			}
 			c := w.chunks[0]
+			kernel, pipe := "matmul_i2s_tiled"+suffix, (*vkrt.Pipeline)(nil)
+			if b.coopmat {
+				kernel = "matmul_i2s_coopmat"
+				sh := b.dev.Info.CoopMatShape
+				pipe = b.pipe(kernel, 4*b.dev.Info.SubgroupSize, sh[0], sh[1], sh[2])
+			} else {
+				pipe = b.pipe(kernel)
+			}
 			label := ""
 			if b.profiling {
-				label = fmt.Sprintf("matmul_i2s_tiled%s %dx%d t=%d", suffix, K, N, T)
+				label = fmt.Sprintf("%s %dx%d t=%d", kernel, K, N, T)
 			}
-			b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe("matmul_i2s_tiled"+suffix),
+			b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), pipe,
 				[3]uint32{uint32((c.rows + 63) / 64), uint32((T + 63) / 64), 1},
 				[]vkrt.Binding{c.buf.In(0, 0), qin, yb, rb, rob},
 				uint32(K), uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), yo, f32bits(w.scale), ro, roo, flags, qoff)

@@ -12,7 +12,9 @@
 # side-by-side comparison on the same machine. The whole run takes a few
 # minutes on a large GPU: a 2B-4T-shaped model is generated (1.2 GB), then
 # crossval, the GPU tests, and bench (pp512, tg128, tg128 at depth 4096,
-# --op-times with the device's copy bandwidth) run against it.
+# --op-times with the device's copy bandwidth) run against it; on a device
+# with int8 cooperative matrices, pp512 with and without the
+# cooperative-matrix GEMM (BITNET_VK_COOPMAT).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-bench-out}
@@ -55,7 +57,7 @@ model=${BITNET_BENCH_MODEL:-/tmp/bitnet-2b4t.gguf}
 if [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
-	for t in TestConformance TestConformancePairRows TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
+	for t in TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformancePairRows TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
 		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -80,6 +82,17 @@ step bench 300 "$B" bench --model "$model" --backend vulkan -p 512 -n 128 -r 5 -
 grep -hE '^(pp|tg)[0-9]' "$out/bench.log" | tee -a "$sum"
 step bench-d4096 300 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -d 4096 -r 3 --ctx-size 4352 --json
 grep -hE '^(pp|tg)[0-9]' "$out/bench-d4096.log" | tee -a "$sum"
+# The prompt GEMM on cooperative matrices (opt-in until measured), side by
+# side with the tiled kernel in the same run.
+if grep -q 'cooperative matrices' "$out/devices.txt"; then
+	for round in 1 2; do
+		for cm in 0 1; do
+			BITNET_VK_COOPMAT=$cm "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 3 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_COOPMAT=$cm: /" | tee -a "$sum"
+		done
+	done
+	BITNET_VK_COOPMAT=1 step op-times-pp512-coopmat 180 "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 1 --op-times
+	sed -n '/kernel times/,$p' "$out/op-times-pp512-coopmat.log" | head -n 16 | tee -a "$sum"
+fi
 # A state of 4,096 positions (what run takes for 2B-4T) at shallow depth.
 step bench-ctx4096 200 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 --ctx-size 4096 --json
 grep -hE '^(pp|tg)[0-9]' "$out/bench-ctx4096.log" | sed "s/^/ctx 4096: /" | tee -a "$sum"

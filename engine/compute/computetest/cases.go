@@ -401,6 +401,18 @@ func Cases() []Case {
 			return out
 		}})
 	}
+	// A prompt-sized matmul whose result a backend may add to the residual
+	// in the same kernel.
+	add(Case{Name: "fused/matmul_i2s+add/t=9", Exact: true, Run: func(h *Harness) compute.Tensor {
+		out := h.Output(2560, 9)
+		if err := h.BE.Write(out, h.Floats(2560*9, 3)); err != nil {
+			h.T.Fatal(err)
+		}
+		y := h.Alloc(gguf.F32, 2560, 9)
+		h.BE.MatMul(y, h.WeightI2S(6912, 2560, 0.6), h.Input(h.Floats(6912*9, 1), 6912, 9))
+		h.BE.Add(out, out, y)
+		return out
+	}})
 	// Op sequences a backend may fuse into one kernel; each result must equal
 	// the ops run one by one.
 	for _, t := range []int{1, 3} {
