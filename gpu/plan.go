@@ -728,10 +728,28 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 		if w.dt == gguf.TQ1_0 {
 			name = "matmul_tq1_0"
 		}
+		if T > matvecMaxT {
+			// Prompts: the tiled GEMM.
+			tiled := name + "_tiled"
+			if b.dot {
+				tiled += "_dot"
+			}
+			for _, c := range w.chunks {
+				label := ""
+				if b.profiling {
+					label = fmt.Sprintf("%s %dx%d t=%d", tiled, K, c.rows, T)
+				}
+				b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe(tiled),
+					[3]uint32{uint32((c.rows + 63) / 64), uint32((T + 63) / 64), 1},
+					[]vkrt.Binding{c.buf.In(0, 0), q.In(0, uint64(T*K)), s.In(0, uint64(T*nb*4)), yb},
+					uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, uint32(c.rows))
+			}
+			return
+		}
 		for _, c := range w.chunks {
 			b.dispatch(name, b.pipe(name), [3]uint32{uint32(c.rows), 1, 1},
 				[]vkrt.Binding{c.buf.In(0, 0), q.In(0, uint64(T*K)), s.In(0, uint64(T*nb*4)), yb},
-				uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0)
+				uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, uint32(c.rows))
 		}
 	default:
 		xb, xo := b.in(x)

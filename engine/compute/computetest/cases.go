@@ -218,8 +218,9 @@ func Cases() []Case {
 		return out
 	}})
 	for _, dt := range []gguf.DType{gguf.TQ2_0, gguf.TQ1_0} {
-		for _, s := range []mm{{256, 7, 1}, {512, 33, 3}, {2560, 64, 2}} {
-			add(Case{Name: fmt.Sprintf("matmul_%s/k=%d/n=%d/t=%d", dt, s.k, s.n, s.t), NMSE: 1e-10, Run: func(h *Harness) compute.Tensor {
+		// Decode and prompt sizes: tile edges (odd N and T) and real widths.
+		for _, s := range []mm{{256, 7, 1}, {512, 33, 3}, {2560, 64, 2}, {256, 7, 5}, {512, 130, 64}, {2560, 70, 65}} {
+			add(Case{Name: fmt.Sprintf("matmul_%s/k=%d/n=%d/t=%d", dt, s.k, s.n, s.t), NMSE: 1e-10, Large: s.t >= 64, Run: func(h *Harness) compute.Tensor {
 				w := h.WeightTQ(dt, s.k, s.n)
 				out := h.Output(s.n, s.t)
 				h.BE.MatMul(out, w, h.Input(h.Floats(s.k*s.t, 1), s.k, s.t))

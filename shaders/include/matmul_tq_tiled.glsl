@@ -1,0 +1,128 @@
+// Body of matmul_tq2_0_tiled / matmul_tq1_0_tiled (define TQ2 or TQ1, and
+// DOT for the packed-dot-product variants, first): upstream ggml's ternary
+// types times the Q8_K activations of many tokens (prompt processing),
+// tiled in shared memory as matmul_i2s_tiled so that each weight block is
+// read once per tile of BN tokens.
+//
+// A workgroup computes BM rows x BN tokens; each invocation a 4 x 4 block.
+// The K loop steps half a block (128 weights) at a time: the rows' trits
+// are staged as codes 0..2, one byte each, in 32 words per row (word kw
+// holds weights 4kw..4kw+3 of the half), k-major so four rows are one
+// 16-byte read; the tokens' int8 codes likewise. Per 256-weight block the
+// integer sum of trit * q is exact (sum(code * q) - sum(q)), then, in
+// block order, sumf += float(sumi) * (q8_scale * d): matmul_tq's (and the
+// CPU reference's) result to the bit.
+#include "tq_common.glsl"
+#include "dot4.glsl"
+
+layout(local_size_x = 256) in;
+
+const uint BM = 64u, BN = 64u;
+const uint WS = BM / 4u + 1u; // padded strides of the shared tiles (uvec4)
+const uint XS = BN / 4u + 1u;
+shared uvec4 wsh[32 * WS]; // [k word][row / 4]: the codes of four rows
+shared uvec4 xsh[32 * XS]; // [k word][token / 4]: the activations of four tokens
+
+// word_at returns the four bytes of w from byte a (any alignment).
+uint word_at(uint a) {
+    uint i = a >> 2u, sh = (a & 3u) * 8u;
+    uint lo = w[i];
+    return sh == 0u ? lo : (lo >> sh) | (w[i + 1u] << (32u - sh));
+}
+
+// codes returns the codes (trit + 1) of weights 4kw..4kw+3 of half h of
+// the block at byte base, one per byte.
+uint codes(uint base, uint h, uint kw) {
+#ifdef TQ2
+    // Weight 128h + 32s + m is bits 2s of byte 32h + m.
+    uint sft = kw / 8u, m = 4u * (kw % 8u);
+    return (word_at(base + 32u * h + m) >> (2u * sft)) & 0x03030303u;
+#else
+    uint c = 0u;
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        c |= uint(trit(base, 128u * h + 4u * kw + i) + 1) << (8u * i);
+    }
+    return c;
+#endif
+}
+
+void main() {
+    uint tid = gl_LocalInvocationID.x;
+    uint tx = tid % 16u, ty = tid / 16u;
+    uint rbase = gl_WorkGroupID.x * BM;
+    uint tbase = gl_WorkGroupID.y * BN;
+    uint nb = p.k / 256u;
+    uint qw = p.k / 4u; // activation words per token
+    float sumf[4][4];
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        [[unroll]] for (uint j = 0u; j < 4u; j++) {
+            sumf[i][j] = 0.0;
+        }
+    }
+    for (uint b = 0u; b < nb; b++) {
+        ivec4 acc[4];
+        [[unroll]] for (uint i = 0u; i < 4u; i++) {
+            acc[i] = ivec4(0);
+        }
+        ivec4 qsum = ivec4(0);
+        for (uint h = 0u; h < 2u; h++) {
+            // Weights: word kw of rows 4m..4m+3, two per invocation.
+            [[unroll]] for (uint e = 0u; e < 2u; e++) {
+                uint u = tid + 256u * e;
+                uint m = u / 32u, kw = u % 32u;
+                uvec4 wv;
+                [[unroll]] for (uint i = 0u; i < 4u; i++) {
+                    uint row = rbase + 4u * m + i;
+                    wv[i] = row < p.rows ? codes(p.w_off + (row * nb + b) * BLOCK_BYTES, h, kw) : 0x01010101u;
+                }
+                wsh[kw * WS + m] = wv;
+            }
+            // Activations: word kq of tokens 4tg..4tg+3, two per invocation.
+            [[unroll]] for (uint e = 0u; e < 2u; e++) {
+                uint u = tid + 256u * e;
+                uint kq = u % 32u, tg = u / 32u;
+                uvec4 xv;
+                [[unroll]] for (uint i = 0u; i < 4u; i++) {
+                    uint tok = tbase + 4u * tg + i;
+                    xv[i] = tok < p.t ? q[tok * qw + b * 64u + h * 32u + kq] : 0u;
+                }
+                xsh[kq * XS + tg] = xv;
+            }
+            barrier();
+            [[unroll]] for (uint kk = 0u; kk < 32u; kk++) {
+                uvec4 a = wsh[kk * WS + ty];
+                uvec4 x = xsh[kk * XS + tx];
+                [[unroll]] for (uint i = 0u; i < 4u; i++) {
+                    acc[i] += ivec4(dot4(a[i], x.x), dot4(a[i], x.y), dot4(a[i], x.z), dot4(a[i], x.w));
+                }
+                qsum += ivec4(dot4(0x01010101u, x.x), dot4(0x01010101u, x.y), dot4(0x01010101u, x.z), dot4(0x01010101u, x.w));
+            }
+            barrier();
+        }
+        [[unroll]] for (uint i = 0u; i < 4u; i++) {
+            uint row = rbase + ty * 4u + i;
+            if (row >= p.rows) {
+                continue;
+            }
+            uint base = p.w_off + (row * nb + b) * BLOCK_BYTES + D_AT;
+            float d = f16_to_f32(BYTE_AT(w, base) | (BYTE_AT(w, base + 1u) << 8u));
+            [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                uint tok = tbase + tx * 4u + j;
+                if (tok < p.t) {
+                    precise float dd = s[tok * nb + b] * d;
+                    precise float prod = float(acc[i][j] - qsum[j]) * dd;
+                    sumf[i][j] = sumf[i][j] + prod;
+                }
+            }
+        }
+    }
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        uint row = rbase + ty * 4u + i;
+        [[unroll]] for (uint j = 0u; j < 4u; j++) {
+            uint tok = tbase + tx * 4u + j;
+            if (row < p.rows && tok < p.t) {
+                y[p.y_off + tok * p.n + p.row0 + row] = sumf[i][j];
+            }
+        }
+    }
+}
