@@ -21,6 +21,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"bitnet/engine/compute"
@@ -238,6 +239,28 @@ func (b *Backend) Device() string { return b.dev.Info.String() }
 // CoopMat reports whether the I2_S matmuls of prompts run on cooperative
 // matrices.
 func (b *Backend) CoopMat() bool { return b.coopmat }
+
+// Kernels names the kernel choices that depend on the device: "subgroups"
+// (the subgroup matvecs, else the shared-memory ones), "int8-dot" (packed
+// int8 dot products in the ternary kernels) and "coopmat-gemm" (the I2_S
+// prompt GEMM on cooperative matrices, else the tiled one), space
+// separated; "generic" when none applies.
+func (b *Backend) Kernels() string {
+	var k []string
+	if b.subgroups {
+		k = append(k, "subgroups")
+	}
+	if b.dot {
+		k = append(k, "int8-dot")
+	}
+	if b.coopmat {
+		k = append(k, "coopmat-gemm")
+	}
+	if len(k) == 0 {
+		return "generic"
+	}
+	return strings.Join(k, " ")
+}
 
 // coopMatUsable reports whether the cooperative-matrix GEMM can run on the
 // device: int8 cooperative matrices in a shape it takes, room for its

@@ -93,6 +93,12 @@ if grep -q 'cooperative matrices' "$out/devices.txt"; then
 	BITNET_VK_COOPMAT=1 step op-times-pp512-coopmat 180 "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 1 --op-times
 	sed -n '/kernel times/,$p' "$out/op-times-pp512-coopmat.log" | head -n 16 | tee -a "$sum"
 fi
+# The same shapes in upstream bitnet's TQ2_0 (the type llama.cpp's table
+# row ran): its tiled prompt GEMM and decode matvec.
+tq=${model%.gguf}-tq2_0.gguf
+[ -f "$tq" ] || step gen-model-tq2_0 300 "$B" gen-model --arch bitnet --preset 2b4t --weight-type tq2_0 --out "$tq"
+step bench-tq2_0 300 "$B" bench --model "$tq" --backend vulkan -p 512 -n 128 -r 3 --json
+grep -hE '^(pp|tg)[0-9]' "$out/bench-tq2_0.log" | sed "s/^/tq2_0: /" | tee -a "$sum"
 # A state of 4,096 positions (what run takes for 2B-4T) at shallow depth.
 step bench-ctx4096 200 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 --ctx-size 4096 --json
 grep -hE '^(pp|tg)[0-9]' "$out/bench-ctx4096.log" | sed "s/^/ctx 4096: /" | tee -a "$sum"

@@ -220,6 +220,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		rep.Threads = threadsOf(l)
 		rep.Kernels = kernels.Path()
 	}
+	if k, ok := l.be.(interface{ Kernels() string }); ok {
+		rep.Kernels = k.Kernels()
+	}
 	// The streaming-read probe: before the tests, after them, and before each
 	// generation repetition, whose speed is compared with the probe next to
 	// it (the bandwidth these shared machines give drifts over minutes).
@@ -428,6 +431,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	default:
 		fmt.Fprintf(stdout, "model %s (%s, %s, %s params), %s on %s\n", rep.Model, rep.Arch,
 			siUnits(float64(rep.ModelBytes), "B"), siUnits(float64(rep.Params), ""), rep.Backend, rep.Device)
+		if rep.Kernels != "" {
+			fmt.Fprintf(stdout, "kernels: %s\n", rep.Kernels)
+		}
 		fmt.Fprintf(stdout, "bytes read per generated token: %.3f GB (LM head %s: %.3f GB)", float64(rep.BytesPerToken)/1e9, rep.LMHead, float64(rep.HeadBytes)/1e9)
 		if rep.StreamGBps > 0 {
 			fmt.Fprintf(stdout, "; streaming read %.1f GB/s, so at most %.1f tokens/s", rep.StreamGBps, rep.StreamGBps*1e9/float64(rep.BytesPerToken))

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"bitnet/gpu"
@@ -64,6 +66,13 @@ func TestBenchVulkanCounters(t *testing.T) {
 	rep, _ := benchJSON(t, "--model", model, "-p", "8", "-n", "8", "-r", "1", "--backend", "vulkan", "--device", "0", "--stream=false")
 	if len(rep.Results) != 2 || rep.Results[1].Test != "tg8" {
 		t.Fatalf("results %+v", rep.Results)
+	}
+	// lavapipe has subgroup arithmetic; its packed dot products are not
+	// accelerated, and the cooperative-matrix GEMM is opt-in.
+	if strings.HasPrefix(rep.Device, "llvmpipe") && os.Getenv("BITNET_VK_COOPMAT") != "1" && rep.Kernels != "subgroups" {
+		t.Errorf("kernels %q on lavapipe, want %q", rep.Kernels, "subgroups")
+	} else if rep.Kernels == "" {
+		t.Error("no kernels reported")
 	}
 	d := rep.Results[1].Device
 	if d == nil || d.Step == nil {
