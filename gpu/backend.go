@@ -52,6 +52,9 @@ type Options struct {
 	// BITNET_VK_COOPMAT=1 (its speed has not been measured on a GPU yet).
 	// Its results equal the tiled kernel's.
 	CoopMat DotMode
+	// AttnSubgroups reduces the attention scores within subgroups first
+	// (also BITNET_VK_ATTN_SG=1; where the device has subgroup arithmetic).
+	AttnSubgroups bool
 	// NoFusion runs every op as its own dispatch (tests, diagnostics).
 	NoFusion bool
 	// NormWGS is the workgroup size of rmsnorm (one workgroup per row): a
@@ -95,6 +98,7 @@ type Backend struct {
 	subgroups       bool // the subgroup matvec kernels run
 	dot             bool // the ternary kernels use packed int8 dot products
 	coopmat         bool // the I2_S prompt GEMM runs on cooperative matrices
+	attnSG          bool // the attention kernels reduce within subgroups
 	fuse            bool
 	normWGS         uint32                // workgroup size of rmsnorm
 	mvWGS           uint32                // and of the I2_S decode matvec
@@ -213,6 +217,9 @@ func Open(o Options) (*Backend, error) {
 	// Attention over a few rows of a short cache merges its chunks in the
 	// attention kernel (unfused: in a dispatch of its own).
 	b.attnMerge = b.fuse && os.Getenv("BITNET_VK_ATTN_MERGE") != "0"
+	// The attention kernels' reductions within subgroups (2 barriers
+	// instead of 16): opt-in until measured on a GPU.
+	b.attnSG = b.subgroups && (o.AttnSubgroups || os.Getenv("BITNET_VK_ATTN_SG") == "1")
 	b.attnChunk, b.attnChunkDecode = attnChunk, attnChunkDecode
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
 		b.attnChunk, b.attnChunkDecode = uint32(n), uint32(n)
@@ -242,8 +249,9 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 
 // Kernels names the kernel choices that depend on the device: "subgroups"
 // (the subgroup matvecs, else the shared-memory ones), "int8-dot" (packed
-// int8 dot products in the ternary kernels) and "coopmat-gemm" (the I2_S
-// prompt GEMM on cooperative matrices, else the tiled one), space
+// int8 dot products in the ternary kernels), "coopmat-gemm" (the I2_S
+// prompt GEMM on cooperative matrices, else the tiled one) and
+// "attn-subgroups" (attention reductions within subgroups), space
 // separated; "generic" when none applies.
 func (b *Backend) Kernels() string {
 	var k []string
@@ -255,6 +263,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.coopmat {
 		k = append(k, "coopmat-gemm")
+	}
+	if b.attnSG {
+		k = append(k, "attn-subgroups")
 	}
 	if len(k) == 0 {
 		return "generic"

@@ -5,6 +5,7 @@ package gpu_test
 import (
 	"bitnet/internal/testdata"
 	"os"
+	"strings"
 	"testing"
 
 	"bitnet/engine/compute/computetest"
@@ -92,6 +93,26 @@ func TestConformanceCoopMat(t *testing.T) {
 		t.Skipf("%s has no int8 cooperative matrices the GEMM can use", be.Device())
 	}
 	computetest.Run(t, be, computetest.Cases())
+}
+
+// TestConformanceAttnSubgroups runs the attention cases (every length,
+// merged in the kernel or combined after it, fused or not) with the
+// attention reductions within subgroups.
+func TestConformanceAttnSubgroups(t *testing.T) {
+	be := openTestWith(t, gpu.Options{Device: -1, AttnSubgroups: true})
+	if !strings.Contains(be.Kernels(), "attn-subgroups") {
+		t.Skipf("%s: no subgroup arithmetic (kernels %q)", be.Device(), be.Kernels())
+	}
+	var cases []computetest.Case
+	for _, c := range computetest.Cases() {
+		if strings.Contains(c.Name, "attention") {
+			cases = append(cases, c)
+		}
+	}
+	if len(cases) < 10 {
+		t.Fatalf("only %d attention cases", len(cases))
+	}
+	computetest.Run(t, be, cases)
 }
 
 func TestConformanceUnfused(t *testing.T) {

@@ -35,6 +35,8 @@ var kernels = map[string]struct {
 	"matvec_tq1_0":           {4, 5},
 	"attn_split":             {5, 7},
 	"attn_split_merge":       {7, 8},
+	"attn_split_sg":          {5, 7},
+	"attn_split_merge_sg":    {7, 8},
 	"attn_combine":           {3, 5},
 	"rope_store":             {9, 12},
 	"embed":                  {3, 10},

@@ -919,6 +919,16 @@ func attnShared(g, hd, ch int) uint32 {
 // query rows go in several passes.
 const partialsBudget = 64 << 20
 
+// attnSuffix is the suffix of the attention kernel's variant for chunks of
+// ch positions: "_sg" (subgroup reductions) where enabled and the chunk is
+// whole subgroups.
+func (b *Backend) attnSuffix(ch int) string {
+	if b.attnSG && ch%int(max(b.dev.Info.SubgroupSize, 1)) == 0 {
+		return "_sg"
+	}
+	return ""
+}
+
 // recAttention records attn_split, then attn_combine, which merges the
 // chunks of each head; for a few rows, attn_split_merge does both (the
 // last workgroup of a KV head merges its chunks).
@@ -985,23 +995,23 @@ func (b *Backend) recAttention(o *op) {
 		partOut.AccessSize = uint64(nr) * perRow
 		label := ""
 		if b.profiling {
-			label = fmt.Sprintf("attn_split ctx=%d rows=%d", nctx, nr)
+			label = fmt.Sprintf("attn_split%s ctx=%d rows=%d", b.attnSuffix(ch), nctx, nr)
 		}
 		yb, yo := b.out(ys)
 		if merge {
 			// One dispatch: the last workgroup of each KV head merges.
 			if b.profiling {
-				label = fmt.Sprintf("attn_split_merge ctx=%d rows=%d", nctx, nr)
+				label = fmt.Sprintf("attn_split_merge%s ctx=%d rows=%d", b.attnSuffix(ch), nctx, nr)
 			}
 			partRW := part.Out(0, 0)
 			partRW.AccessSize = uint64(nr) * perRow
-			b.dispatch(label, b.pipe("attn_split_merge", uint32(ch), uint32(hd), uint32(g)),
+			b.dispatch(label, b.pipe("attn_split_merge"+b.attnSuffix(ch), uint32(ch), uint32(hd), uint32(g)),
 				[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32(nr)},
 				[]vkrt.Binding{qb, kb, vb, pb, partRW, cnt.Out(0, 0), yb},
 				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), yo)
 			continue
 		}
-		b.dispatch(label, b.pipe("attn_split", uint32(ch), uint32(hd), uint32(g)),
+		b.dispatch(label, b.pipe("attn_split"+b.attnSuffix(ch), uint32(ch), uint32(hd), uint32(g)),
 			[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32(nr)},
 			[]vkrt.Binding{qb, kb, vb, pb, partOut},
 			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks))

@@ -14,7 +14,8 @@
 # crossval, the GPU tests, and bench (pp512, tg128, tg128 at depth 4096,
 # --op-times with the device's copy bandwidth) run against it; on a device
 # with int8 cooperative matrices, pp512 with and without the
-# cooperative-matrix GEMM (BITNET_VK_COOPMAT).
+# cooperative-matrix GEMM (BITNET_VK_COOPMAT), and decode with and without
+# the attention reductions within subgroups (BITNET_VK_ATTN_SG).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-bench-out}
@@ -57,7 +58,7 @@ model=${BITNET_BENCH_MODEL:-/tmp/bitnet-2b4t.gguf}
 if [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
-	for t in TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformancePairRows TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
+	for t in TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformancePairRows TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
 		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -93,6 +94,17 @@ if grep -q 'cooperative matrices' "$out/devices.txt"; then
 	BITNET_VK_COOPMAT=1 step op-times-pp512-coopmat 180 "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 1 --op-times
 	sed -n '/kernel times/,$p' "$out/op-times-pp512-coopmat.log" | head -n 16 | tee -a "$sum"
 fi
+# The attention reductions within subgroups (opt-in until measured), side
+# by side with the shared-memory trees: decode over a short cache and at
+# depth 4096.
+for round in 1 2; do
+	for sg in 0 1; do
+		for a in "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"; do
+			# shellcheck disable=SC2086 # a holds several arguments
+			BITNET_VK_ATTN_SG=$sg "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^(pp|tg)[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round BITNET_VK_ATTN_SG=$sg: /" | tee -a "$sum"
+		done
+	done
+done
 # The same shapes in upstream bitnet's TQ2_0 (the type llama.cpp's table
 # row ran): its tiled prompt GEMM and decode matvec.
 tq=${model%.gguf}-tq2_0.gguf

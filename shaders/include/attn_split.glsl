@@ -7,6 +7,8 @@
 // dimension order, as the CPU reference computes it. An invocation loads a
 // whole key row at once (16-byte loads), and the weighted values are summed
 // by groups of keys in parallel. Chunks past a row's position do nothing.
+// With SUBGROUP the scores' maximum and sum reduce within subgroups first
+// (two barriers in all instead of sixteen).
 #include "numerics.glsl"
 
 layout(local_size_x_id = 0) in;                // CH: one position per invocation
@@ -134,6 +136,42 @@ void main() {
             s[h] = ss;
         }
     }
+    // Each head's score maximum mh and two-float sum lh of exp(s - mh).
+    float mh[G];
+    vec2 lh[G];
+#ifdef SUBGROUP
+    // Within subgroups, then over their partials: a barrier each.
+    [[unroll]] for (uint h = 0u; h < G; h++) {
+        float m = subgroupMax(s[h]);
+        if (subgroupElect()) {
+            red[h * CH + gl_SubgroupID] = m;
+        }
+    }
+    barrier();
+    [[unroll]] for (uint h = 0u; h < G; h++) {
+        mh[h] = red[h * CH];
+        for (uint i = 1u; i < gl_NumSubgroups; i++) {
+            mh[h] = max(mh[h], red[h * CH + i]);
+        }
+        float e = tid < nj ? exp(s[h] - mh[h]) : 0.0;
+        sc[h * CH + tid] = e;
+        vec2 v = vec2(e, 0.0);
+        for (uint m = 1u; m < gl_SubgroupSize; m <<= 1u) {
+            v = df_add(v, subgroupShuffleXor(v, m));
+        }
+        if (subgroupElect()) {
+            red2[h * CH + gl_SubgroupID] = v;
+        }
+    }
+    barrier();
+    [[unroll]] for (uint h = 0u; h < G; h++) {
+        lh[h] = red2[h * CH];
+        for (uint i = 1u; i < gl_NumSubgroups; i++) {
+            lh[h] = df_add(lh[h], red2[h * CH + i]);
+        }
+    }
+#else
+    // Trees in shared memory.
     [[unroll]] for (uint h = 0u; h < G; h++) {
         red[h * CH + tid] = s[h];
     }
@@ -147,7 +185,8 @@ void main() {
         barrier();
     }
     [[unroll]] for (uint h = 0u; h < G; h++) {
-        float e = tid < nj ? exp(s[h] - red[h * CH]) : 0.0;
+        mh[h] = red[h * CH];
+        float e = tid < nj ? exp(s[h] - mh[h]) : 0.0;
         sc[h * CH + tid] = e;
         red2[h * CH + tid] = vec2(e, 0.0);
     }
@@ -160,6 +199,10 @@ void main() {
         }
         barrier();
     }
+    [[unroll]] for (uint h = 0u; h < G; h++) {
+        lh[h] = red2[h * CH];
+    }
+#endif
     // Weighted values: invocation tid sums dimension quad tid % DQ over the
     // keys of group tid / DQ (every KG-th key), VU loads in flight.
     uint vb = j0 * kvdim + g * HD + 4u * dq;
@@ -204,11 +247,12 @@ void main() {
         part[base + 4u * d + 2u] = o.z;
         part[base + 4u * d + 3u] = o.w;
     }
-    if (tid < G) {
-        uint base = ((row * p.n_head + g * G + tid) * p.nchunks + c) * (HD + 2u);
-        vec2 l = red2[tid * CH];
-        part[base + HD] = red[tid * CH];
-        part[base + HD + 1u] = l.x + l.y;
+    [[unroll]] for (uint h = 0u; h < G; h++) {
+        if (tid == h) {
+            uint base = ((row * p.n_head + g * G + h) * p.nchunks + c) * (HD + 2u);
+            part[base + HD] = mh[h];
+            part[base + HD + 1u] = lh[h].x + lh[h].y;
+        }
     }
 #ifdef MERGE
     // The last workgroup of this KV head and row to finish merges the
