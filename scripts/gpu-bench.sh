@@ -16,6 +16,10 @@
 # with int8 cooperative matrices, pp512 with and without the
 # cooperative-matrix GEMM (BITNET_VK_COOPMAT), and decode with and without
 # the attention reductions within subgroups (BITNET_VK_ATTN_SG).
+#
+# PARTS picks what runs, a comma-separated list of tests, crossval, bench,
+# coopmat, attn, tq, baseline, heads, optimes and cpu (default: all), so
+# that a short device lease can split the run in two calls.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-bench-out}
@@ -36,6 +40,8 @@ step() {
 	note "$name: exit $rc in $((SECONDS - t0)) s"
 	return $rc
 }
+parts=",${PARTS:-tests,crossval,bench,coopmat,attn,tq,baseline,heads,optimes,cpu},"
+want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
 
 note "date $(date -u +%FT%TZ), host $(uname -n), $(nproc) CPUs"
@@ -55,7 +61,7 @@ model=${BITNET_BENCH_MODEL:-/tmp/bitnet-2b4t.gguf}
 
 # Correctness: the GPU test binary (conformance on the real shapes, golden
 # models, generation agreement, the decode step's structure).
-if [ -x bin/gpu.test ]; then
+if want tests && [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
 	for t in TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformancePairRows TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
@@ -71,7 +77,7 @@ fi
 
 # crossval against the CPU on the real small models and the 2B-4T shapes
 # (QUICK=1 skips it and the CPU bench).
-[ "${QUICK:-0}" = 1 ] || for m in testdata/tinybitnet-stories.gguf "$shared/models/stories260K.gguf" "$shared/golden/tiny-i2_s.gguf" "$model"; do
+want crossval && [ "${QUICK:-0}" != 1 ] && for m in testdata/tinybitnet-stories.gguf "$shared/models/stories260K.gguf" "$shared/golden/tiny-i2_s.gguf" "$model"; do
 	[ -f "$m" ] || continue
 	n=$(basename "$m" .gguf)
 	step "crossval-$n" 120 "$B" crossval --model "$m" --tokens 1,17,42,99,3,250,7,128 --backends vulkan,cpu
@@ -79,13 +85,18 @@ fi
 done
 
 # Speed on the 2B-4T shapes.
+if want bench; then
 step bench 300 "$B" bench --model "$model" --backend vulkan -p 512 -n 128 -r 5 --json
 grep -hE '^(pp|tg)[0-9]' "$out/bench.log" | tee -a "$sum"
 step bench-d4096 300 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -d 4096 -r 3 --ctx-size 4352 --json
 grep -hE '^(pp|tg)[0-9]' "$out/bench-d4096.log" | tee -a "$sum"
+# A state of 4,096 positions (what run takes for 2B-4T) at shallow depth.
+step bench-ctx4096 200 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 --ctx-size 4096 --json
+grep -hE '^(pp|tg)[0-9]' "$out/bench-ctx4096.log" | sed "s/^/ctx 4096: /" | tee -a "$sum"
+fi
 # The prompt GEMM on cooperative matrices (opt-in until measured), side by
 # side with the tiled kernel in the same run.
-if grep -q 'cooperative matrices' "$out/devices.txt"; then
+if want coopmat && grep -q 'cooperative matrices' "$out/devices.txt"; then
 	for round in 1 2; do
 		for cm in 0 1; do
 			BITNET_VK_COOPMAT=$cm "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 3 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_COOPMAT=$cm: /" | tee -a "$sum"
@@ -97,7 +108,7 @@ fi
 # The attention reductions within subgroups (opt-in until measured), side
 # by side with the shared-memory trees: decode over a short cache and at
 # depth 4096.
-for round in 1 2; do
+want attn && for round in 1 2; do
 	for sg in 0 1; do
 		for a in "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"; do
 			# shellcheck disable=SC2086 # a holds several arguments
@@ -108,15 +119,14 @@ done
 # The same shapes in upstream bitnet's TQ2_0 (the type llama.cpp's table
 # row ran): its tiled prompt GEMM and decode matvec.
 tq=${model%.gguf}-tq2_0.gguf
-[ -f "$tq" ] || step gen-model-tq2_0 300 "$B" gen-model --arch bitnet --preset 2b4t --weight-type tq2_0 --out "$tq"
-step bench-tq2_0 300 "$B" bench --model "$tq" --backend vulkan -p 512 -n 128 -r 3 --json
-grep -hE '^(pp|tg)[0-9]' "$out/bench-tq2_0.log" | sed "s/^/tq2_0: /" | tee -a "$sum"
-# A state of 4,096 positions (what run takes for 2B-4T) at shallow depth.
-step bench-ctx4096 200 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 --ctx-size 4096 --json
-grep -hE '^(pp|tg)[0-9]' "$out/bench-ctx4096.log" | sed "s/^/ctx 4096: /" | tee -a "$sum"
+if want tq; then
+	[ -f "$tq" ] || step gen-model-tq2_0 300 "$B" gen-model --arch bitnet --preset 2b4t --weight-type tq2_0 --out "$tq"
+	step bench-tq2_0 300 "$B" bench --model "$tq" --backend vulkan -p 512 -n 128 -r 3 --json
+	grep -hE '^(pp|tg)[0-9]' "$out/bench-tq2_0.log" | sed "s/^/tq2_0: /" | tee -a "$sum"
+fi
 # Side by side with another build (BASELINE=path/to/bitnet): two rounds,
 # alternating, on the same machine.
-if [ -n "${BASELINE:-}" ] && [ -x "$BASELINE" ]; then
+if want baseline && [ -n "${BASELINE:-}" ] && [ -x "$BASELINE" ]; then
 	for round in 1 2; do
 		for bin in "$BASELINE" "$B"; do
 			who=current
@@ -128,15 +138,19 @@ if [ -n "${BASELINE:-}" ] && [ -x "$BASELINE" ]; then
 		done
 	done
 fi
-for h in q8_0 q6_k; do
+want heads && for h in q8_0 q6_k; do
 	step "bench-head-$h" 200 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 --lm-head "$h" --json
 	grep -hE '^(pp|tg)[0-9]' "$out/bench-head-$h.log" | sed "s/^/lm-head $h: /" | tee -a "$sum"
 done
+if want optimes; then
 step op-times 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 --op-times
 sed -n '/kernel times/,$p' "$out/op-times.log" | head -n 40 | tee -a "$sum"
 step op-times-d4096 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 16 -d 4096 -r 1 --ctx-size 4352 --op-times
 sed -n '/kernel times/,$p' "$out/op-times-d4096.log" | head -n 16 | tee -a "$sum"
+fi
 # The same machine's CPU, for scale.
-[ "${QUICK:-0}" = 1 ] || step bench-cpu 240 "$B" bench --model "$model" --backend cpu -p 128 -n 32 -r 2
-[ -f "$out/bench-cpu.log" ] && grep -hE '^(pp|tg)[0-9]' "$out/bench-cpu.log" | tee -a "$sum"
+if want cpu && [ "${QUICK:-0}" != 1 ]; then
+	step bench-cpu 240 "$B" bench --model "$model" --backend cpu -p 128 -n 32 -r 2
+	grep -hE '^(pp|tg)[0-9]' "$out/bench-cpu.log" | tee -a "$sum"
+fi
 note "results in $out"
