@@ -102,8 +102,11 @@ if want coopmat && grep -q 'cooperative matrices' "$out/devices.txt"; then
 			BITNET_VK_COOPMAT=$cm "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 3 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_COOPMAT=$cm: /" | tee -a "$sum"
 		done
 	done
-	BITNET_VK_COOPMAT=1 step op-times-pp512-coopmat 180 "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 1 --op-times
-	sed -n '/kernel times/,$p' "$out/op-times-pp512-coopmat.log" | head -n 16 | tee -a "$sum"
+	# Each kernel's time in one 512-token prompt pass, both ways.
+	for cm in 0 1; do
+		BITNET_VK_COOPMAT=$cm step "op-times-pp512-coopmat$cm" 180 "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 1 --op-times
+		sed -n '/kernel times/,$p' "$out/op-times-pp512-coopmat$cm.log" | head -n 16 | tee -a "$sum"
+	done
 fi
 # The attention reductions within subgroups (opt-in until measured), side
 # by side with the shared-memory trees: decode over a short cache and at

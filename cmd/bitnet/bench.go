@@ -370,6 +370,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			n = tgs[0]
 		}
 		n = min(n, st.NCtx-*depth)
+		// Without generation (-n 0) but with a prompt, the prompt's pass is
+		// profiled instead.
+		what, run := "generated tokens", generate
+		if len(tgs) == 0 && len(pps) > 0 {
+			n, what = min(pps[0], st.NCtx-*depth), "prompt tokens (one pass)"
+			run = func(ids []int32) error {
+				_, err := st.Forward(ids, false)
+				return err
+			}
+		}
 		if err := prefill(); err != nil {
 			return err
 		}
@@ -378,7 +388,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			t0 := time.Now()
-			err := generate(randomTokens(n))
+			err := run(randomTokens(n))
 			wall := time.Since(t0)
 			if e := kp.ProfileKernels(false); err == nil {
 				err = e
@@ -392,17 +402,17 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 					slog.Warn("copy bandwidth", "err", err)
 				}
 			}
-			printKernelTimes(stderr, kp.KernelTimes(), n, wall, copyBW)
+			printKernelTimes(stderr, kp.KernelTimes(), n, what, wall, copyBW)
 		} else {
 			mf.profile.On = true
 			t0 := time.Now()
-			err := generate(randomTokens(n))
+			err := run(randomTokens(n))
 			wall := time.Since(t0)
 			mf.profile.On = false
 			if err != nil {
 				return err
 			}
-			printOpTimes(stderr, mf.profile.Stats(), n, wall)
+			printOpTimes(stderr, mf.profile.Stats(), n, what, wall)
 		}
 	}
 	probe()
@@ -455,10 +465,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 
 // printOpTimes prints the time per token of each op kind of a profiled
 // generation run of tokens passes.
-func printOpTimes(w io.Writer, stats []compute.OpStat, tokens int, wall time.Duration) {
+func printOpTimes(w io.Writer, stats []compute.OpStat, tokens int, what string, wall time.Duration) {
 	per := func(d time.Duration) float64 { return d.Seconds() * 1e3 / float64(tokens) }
 	var sum time.Duration
-	fmt.Fprintf(w, "op times over %d generated tokens (ms per token):\n", tokens)
+	fmt.Fprintf(w, "op times over %d %s (ms per token):\n", tokens, what)
 	for _, s := range stats {
 		sum += s.Time
 		fmt.Fprintf(w, "  %-26s %8.3f ms  %5.1f%%  %6.1f calls", s.Op, per(s.Time), 100*s.Time.Seconds()/wall.Seconds(), float64(s.Calls)/float64(tokens))
@@ -473,10 +483,10 @@ func printOpTimes(w io.Writer, stats []compute.OpStat, tokens int, wall time.Dur
 
 // printKernelTimes prints the device time per token of each kernel of a
 // profiled generation run of tokens passes.
-func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, wall time.Duration, copyBW float64) {
+func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, what string, wall time.Duration, copyBW float64) {
 	per := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(tokens) }
 	var sum time.Duration
-	fmt.Fprintf(w, "kernel times over %d generated tokens (device timestamps, µs per token; each dispatch timed with its barrier):\n", tokens)
+	fmt.Fprintf(w, "kernel times over %d %s (device timestamps, µs per token; each dispatch timed with its barrier):\n", tokens, what)
 	if copyBW > 0 {
 		fmt.Fprintf(w, "  device copy bandwidth: %.1f GB/s (bytes read plus written by a copy kernel over up to 1 GiB)\n", copyBW/1e9)
 	}

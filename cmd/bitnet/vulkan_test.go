@@ -86,3 +86,22 @@ func TestBenchVulkanCounters(t *testing.T) {
 		t.Errorf("captured step %+v, want 25 to 33 dispatches", *s)
 	}
 }
+
+// TestBenchVulkanPromptKernelTimes: with a prompt and no generation,
+// --op-times on Vulkan times each kernel of one prompt pass, the tiled
+// ternary GEMM among them.
+func TestBenchVulkanPromptKernelTimes(t *testing.T) {
+	if _, err := gpu.Devices(); err != nil {
+		testdata.SkipUnlessCI(t, "no Vulkan: %v", err)
+	}
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	rep, errs := benchJSON(t, "--model", model, "-p", "16", "-n", "0", "-r", "1", "--backend", "vulkan", "--device", "0", "--stream=false", "--op-times")
+	if len(rep.Results) != 1 || rep.Results[0].Test != "pp16" {
+		t.Fatalf("results %+v", rep.Results)
+	}
+	for _, s := range []string{"kernel times over 16 prompt tokens (one pass)", "matmul_i2s_tiled", "attn_split", "device total"} {
+		if !strings.Contains(errs, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, errs)
+		}
+	}
+}
