@@ -52,6 +52,10 @@ type Options struct {
 	// BITNET_VK_COOPMAT=1 (its speed has not been measured on a GPU yet).
 	// Its results equal the tiled kernel's.
 	CoopMat DotMode
+	// CoopMatTile is the cooperative-matrix GEMM's workgroup tile, weight
+	// rows x tokens, each 64 or 128 (also BITNET_VK_COOPMAT_TILE=RxT);
+	// zero takes 64 x 64. A tile the device cannot hold takes 64 x 64.
+	CoopMatTile [2]int
 	// AttnSubgroups reduces the attention scores within subgroups first
 	// (also BITNET_VK_ATTN_SG=1; where the device has subgroup arithmetic).
 	AttnSubgroups bool
@@ -98,6 +102,7 @@ type Backend struct {
 	subgroups       bool // the subgroup matvec kernels run
 	dot             bool // the ternary kernels use packed int8 dot products
 	coopmat         bool // the I2_S prompt GEMM runs on cooperative matrices
+	coopTile        [2]uint32
 	attnSG          bool // the attention kernels reduce within subgroups
 	fuse            bool
 	normWGS         uint32                // workgroup size of rmsnorm
@@ -175,7 +180,14 @@ func Open(o Options) (*Backend, error) {
 	case DotOn:
 		b.dot = f.IntegerDotProduct
 	}
-	b.coopmat = coopMatUsable(dev.Info)
+	b.coopmat = coopMatUsable(dev.Info, [2]uint32{64, 64})
+	if o.CoopMatTile == ([2]int{}) {
+		fmt.Sscanf(os.Getenv("BITNET_VK_COOPMAT_TILE"), "%dx%d", &o.CoopMatTile[0], &o.CoopMatTile[1])
+	}
+	b.coopTile = [2]uint32{64, 64}
+	if t := [2]uint32{uint32(o.CoopMatTile[0]), uint32(o.CoopMatTile[1])}; (t[0] == 64 || t[0] == 128) && (t[1] == 64 || t[1] == 128) && coopMatUsable(dev.Info, t) {
+		b.coopTile = t
+	}
 	switch o.CoopMat {
 	case DotAuto:
 		b.coopmat = b.coopmat && os.Getenv("BITNET_VK_COOPMAT") == "1"
@@ -249,8 +261,8 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 
 // Kernels names the kernel choices that depend on the device: "subgroups"
 // (the subgroup matvecs, else the shared-memory ones), "int8-dot" (packed
-// int8 dot products in the ternary kernels), "coopmat-gemm" (the I2_S
-// prompt GEMM on cooperative matrices, else the tiled one) and
+// int8 dot products in the ternary kernels), "coopmat-gemm-RxT" (the I2_S
+// prompt GEMM on cooperative matrices, R x T tiles, else the tiled one) and
 // "attn-subgroups" (attention reductions within subgroups), space
 // separated; "generic" when none applies.
 func (b *Backend) Kernels() string {
@@ -262,7 +274,7 @@ func (b *Backend) Kernels() string {
 		k = append(k, "int8-dot")
 	}
 	if b.coopmat {
-		k = append(k, "coopmat-gemm")
+		k = append(k, fmt.Sprintf("coopmat-gemm-%dx%d", b.coopTile[0], b.coopTile[1]))
 	}
 	if b.attnSG {
 		k = append(k, "attn-subgroups")
@@ -273,24 +285,21 @@ func (b *Backend) Kernels() string {
 	return strings.Join(k, " ")
 }
 
-// coopMatUsable reports whether the cooperative-matrix GEMM can run on the
-// device: int8 cooperative matrices in a shape it takes, room for its
-// workgroup (four subgroups) and shared memory, and a subgroup size the
-// compute shader is sure to run with (NVIDIA's 32, lavapipe's fixed
+// coopMatUsable reports whether the cooperative-matrix GEMM with a tile
+// of rows x tokens can run on the device: int8 cooperative matrices in a
+// shape it takes, room for its workgroup (a subgroup per 32 x 32) and
+// shared memory (144 bytes per staged row or token), and a subgroup size
+// the compute shader is sure to run with (NVIDIA's 32, lavapipe's fixed
 // width; devices that choose it per pipeline keep the tiled kernel).
-func coopMatUsable(d vkrt.DeviceInfo) bool {
+func coopMatUsable(d vkrt.DeviceInfo, tile [2]uint32) bool {
 	if !d.Features.CooperativeMatrixInt8 || (d.VendorID != 0x10de && d.Type != vkrt.TypeCPU) {
 		return false
 	}
 	l := d.Limits
-	wgs := 4 * d.SubgroupSize
+	wgs := tile[0] / 32 * tile[1] / 32 * d.SubgroupSize
 	return wgs > 0 && wgs <= l.MaxComputeWorkGroupInvocations && wgs <= l.MaxComputeWorkGroupSize[0] &&
-		l.MaxComputeSharedMemorySize >= coopMatShared
+		l.MaxComputeSharedMemorySize >= (tile[0]+tile[1])*144
 }
-
-// coopMatShared is the shared memory of matmul_i2s_coopmat in bytes: 128
-// staged rows or tokens of 36 words.
-const coopMatShared = 128 * 36 * 4
 
 // Subgroups reports whether the matvec kernels reduce with subgroup
 // arithmetic.

@@ -4,6 +4,7 @@ package gpu_test
 
 import (
 	"bitnet/internal/testdata"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -93,6 +94,23 @@ func TestConformanceCoopMat(t *testing.T) {
 		t.Skipf("%s has no int8 cooperative matrices the GEMM can use", be.Device())
 	}
 	computetest.Run(t, be, computetest.Cases())
+	// The other tiles, on the prompt matmuls, where the device holds them.
+	var mm []computetest.Case
+	for _, c := range computetest.Cases() {
+		if strings.HasPrefix(c.Name, "matmul_i2s/") || strings.HasPrefix(c.Name, "fused/matmul_i2s+add/") {
+			mm = append(mm, c)
+		}
+	}
+	for _, tile := range [][2]int{{128, 64}, {64, 128}, {128, 128}} {
+		name := fmt.Sprintf("%dx%d", tile[0], tile[1])
+		t.Run("tile="+name, func(t *testing.T) {
+			be := openTestWith(t, gpu.Options{Device: -1, CoopMat: gpu.DotOn, CoopMatTile: tile})
+			if !strings.Contains(be.Kernels(), "coopmat-gemm-"+name) {
+				t.Skipf("%s cannot hold a %s tile (kernels %q)", be.Device(), name, be.Kernels())
+			}
+			computetest.Run(t, be, mm)
+		})
+	}
 }
 
 // TestConformanceAttnSubgroups runs the attention cases (every length,

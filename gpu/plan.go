@@ -473,8 +473,8 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 			kernel, pipe := "matmul_i2s_tiled"+suffix, (*vkrt.Pipeline)(nil)
 			if b.coopmat {
 				kernel = "matmul_i2s_coopmat"
-				sh := b.dev.Info.CoopMatShape
-				pipe = b.pipe(kernel, 4*b.dev.Info.SubgroupSize, sh[0], sh[1], sh[2])
+				sh, tile := b.dev.Info.CoopMatShape, b.coopTile
+				pipe = b.pipe(kernel, tile[0]/32*tile[1]/32*b.dev.Info.SubgroupSize, sh[0], sh[1], sh[2], tile[0], tile[1])
 			} else {
 				pipe = b.pipe(kernel)
 			}
@@ -482,8 +482,12 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 			if b.profiling {
 				label = fmt.Sprintf("%s %dx%d t=%d", kernel, K, N, T)
 			}
+			bm, bn := uint32(64), uint32(64)
+			if b.coopmat {
+				bm, bn = b.coopTile[0], b.coopTile[1]
+			}
 			b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), pipe,
-				[3]uint32{uint32((c.rows + 63) / 64), uint32((T + 63) / 64), 1},
+				[3]uint32{(uint32(c.rows) + bm - 1) / bm, (uint32(T) + bn - 1) / bn, 1},
 				[]vkrt.Binding{c.buf.In(0, 0), qin, yb, rb, rob},
 				uint32(K), uint32(T), uint32(N), uint32(c.rows), uint32(c.row0), yo, f32bits(w.scale), ro, roo, flags, qoff)
 			written = append(written, y)

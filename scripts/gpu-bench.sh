@@ -102,6 +102,11 @@ if want coopmat && grep -q 'cooperative matrices' "$out/devices.txt"; then
 			BITNET_VK_COOPMAT=$cm "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 3 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_COOPMAT=$cm: /" | tee -a "$sum"
 		done
 	done
+	# The GEMM's other workgroup tiles (weight rows x tokens).
+	for tile in 128x64 64x128 128x128; do
+		BITNET_VK_COOPMAT=1 BITNET_VK_COOPMAT_TILE=$tile "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 3 2>/dev/null | grep -E '^(kernels|pp[0-9]+ )' | tr '\n' ' ' | sed "s/^/BITNET_VK_COOPMAT_TILE=$tile: /" | tee -a "$sum"
+		echo | tee -a "$sum"
+	done
 	# Each kernel's time in one 512-token prompt pass, both ways.
 	for cm in 0 1; do
 		BITNET_VK_COOPMAT=$cm step "op-times-pp512-coopmat$cm" 180 "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 1 --op-times

@@ -5,9 +5,9 @@
 // constants and results as matmul_i2s_tiled, whose integer sums it
 // reproduces exactly.
 //
-// A workgroup of four subgroups computes BM = 64 weight rows x BN = 64
-// tokens, each subgroup a 32 x 32 quarter in TM x TN matrices. The K loop
-// steps one I2_S block (128 weights) at a time: the rows' codes (0..2, one
+// A workgroup computes BM weight rows x BN tokens (64 or 128 each), each
+// of its (BM/32) x (BN/32) subgroups a 32 x 32 part in TM x TN matrices.
+// The K loop steps one I2_S block (128 weights) at a time: the rows' codes (0..2, one
 // byte each, in weight order) and the tokens' int8 activations are staged
 // in shared memory, 144 bytes per row or token; A is the weight tile (row
 // major), B the activations (column major: one column per token). The
@@ -19,26 +19,28 @@
 #extension GL_EXT_shader_explicit_arithmetic_types_int32 : require
 #include "matmul_i2s_io.glsl"
 
-layout(local_size_x_id = 0) in;             // 4 x the device's subgroup size
+layout(local_size_x_id = 0) in;             // (BM/32) x (BN/32) x the subgroup size
 layout(constant_id = 1) const uint TM = 16; // cooperative matrix rows (weights)
 layout(constant_id = 2) const uint TN = 16; // columns (tokens)
 layout(constant_id = 3) const uint TK = 32; // depth
+layout(constant_id = 4) const uint BM = 64; // weight rows of a workgroup
+layout(constant_id = 5) const uint BN = 64; // tokens of a workgroup
 
 // The weights and activations again, as 16-byte words.
 layout(set = 0, binding = 0) readonly buffer Wt4 { uvec4 w4[]; };
 layout(set = 0, binding = 1) readonly buffer Q4 { uvec4 q4[]; };
 
-const uint BM = 64u, BN = 64u;
 const uint SS = 36u; // words per staged row or token: 128 codes and 16 bytes of padding
 const uint MT = 32u / TM, NT = 32u / TN;
-shared uint smem[(BM + BN) * SS]; // A rows, then B tokens; afterwards C as [token][row]
+shared uint smem[(BM + BN) * SS]; // A rows, then B tokens; afterwards C of 32 tokens as [token][row]
 
 void main() {
     uint tid = gl_LocalInvocationID.x, nthr = gl_WorkGroupSize.x;
     uint rbase = gl_WorkGroupID.x * BM, tbase = gl_WorkGroupID.y * BN;
     uint kw = p.k / 16u, qw = p.k / 4u;
-    // The quarter of this subgroup: rows sr.., tokens st...
-    uint sr = (gl_SubgroupID & 1u) * 32u, st = (gl_SubgroupID >> 1u) * 32u;
+    // The part of this subgroup: rows sr.., tokens st...
+    const uint SGR = BM / 32u; // subgroups along the rows
+    uint sr = (gl_SubgroupID % SGR) * 32u, st = (gl_SubgroupID / SGR) * 32u;
 
     coopmat<int32_t, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> acc[MT * NT];
     [[unroll]] for (uint i = 0u; i < MT * NT; i++) {
@@ -68,7 +70,9 @@ void main() {
             }
         }
         barrier();
-        [[unroll]] for (uint kk = 0u; kk < 128u; kk += TK) {
+        // (Unrolling this loop is left to the driver: unrolled here, the
+        // emulated matrices take lavapipe's compiler a minute.)
+        for (uint kk = 0u; kk < 128u; kk += TK) {
             coopmat<int8_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[MT];
             [[unroll]] for (uint mi = 0u; mi < MT; mi++) {
                 coopMatLoad(a[mi], smem, (sr + mi * TM) * SS + kk / 4u, SS, gl_CooperativeMatrixLayoutRowMajor);
@@ -83,20 +87,28 @@ void main() {
         }
         barrier();
     }
-    [[unroll]] for (uint mi = 0u; mi < MT; mi++) {
-        [[unroll]] for (uint ni = 0u; ni < NT; ni++) {
-            coopMatStore(acc[mi * NT + ni], smem, (st + ni * TN) * BM + sr + mi * TM, BM, gl_CooperativeMatrixLayoutColumnMajor);
+    // The sums go out 32 tokens at a time (BM x 32 int32 fit where the
+    // staged tiles were): the subgroups of those tokens store theirs, then
+    // every invocation takes some through the epilogue. A device that ran
+    // the workgroup in another number of subgroups left parts out: that
+    // is made loud rather than wrong.
+    bool whole = gl_NumSubgroups == SGR * (BN / 32u);
+    for (uint t0 = 0u; t0 < BN; t0 += 32u) {
+        if (st == t0) {
+            [[unroll]] for (uint mi = 0u; mi < MT; mi++) {
+                [[unroll]] for (uint ni = 0u; ni < NT; ni++) {
+                    coopMatStore(acc[mi * NT + ni], smem, ni * TN * BM + sr + mi * TM, BM, gl_CooperativeMatrixLayoutColumnMajor);
+                }
+            }
         }
-    }
-    barrier();
-    // A device that ran the workgroup in another number of subgroups left
-    // quarters out: make that loud rather than wrong.
-    bool whole = gl_NumSubgroups == 4u;
-    for (uint u = tid; u < BM * BN; u += nthr) {
-        uint m = u % BM, tk = u / BM;
-        uint row = rbase + m, tok = tbase + tk;
-        if (row < p.rows && tok < p.t) {
-            i2s_store(tok, row, whole ? int(smem[tk * BM + m]) : 0x7fffffff, uintBitsToFloat(q[2u * tok]), int(q[2u * tok + 1u]));
+        barrier();
+        for (uint u = tid; u < BM * 32u; u += nthr) {
+            uint m = u % BM, tk = u / BM;
+            uint row = rbase + m, tok = tbase + t0 + tk;
+            if (row < p.rows && tok < p.t) {
+                i2s_store(tok, row, whole ? int(smem[tk * BM + m]) : 0x7fffffff, uintBitsToFloat(q[2u * tok]), int(q[2u * tok + 1u]));
+            }
         }
+        barrier();
     }
 }
