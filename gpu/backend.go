@@ -156,7 +156,8 @@ func Open(o Options) (*Backend, error) {
 	case o.Auto:
 		sel = "auto"
 	}
-	dev, err := vkrt.Open(vkrt.Options{Device: sel, Validate: o.Validate})
+	wantCoop := o.CoopMat == DotOn || (o.CoopMat == DotAuto && os.Getenv("BITNET_VK_COOPMAT") == "1")
+	dev, err := vkrt.Open(vkrt.Options{Device: sel, Validate: o.Validate, CooperativeMatrix: wantCoop})
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +181,8 @@ func Open(o Options) (*Backend, error) {
 	case DotOn:
 		b.dot = f.IntegerDotProduct
 	}
+	// The device enables cooperative matrices only when they were asked
+	// for (see vkrt.Options).
 	b.coopmat = coopMatUsable(dev.Info, [2]uint32{64, 64})
 	if o.CoopMatTile == ([2]int{}) {
 		fmt.Sscanf(os.Getenv("BITNET_VK_COOPMAT_TILE"), "%dx%d", &o.CoopMatTile[0], &o.CoopMatTile[1])
@@ -187,12 +190,6 @@ func Open(o Options) (*Backend, error) {
 	b.coopTile = [2]uint32{64, 64}
 	if t := [2]uint32{uint32(o.CoopMatTile[0]), uint32(o.CoopMatTile[1])}; (t[0] == 64 || t[0] == 128) && (t[1] == 64 || t[1] == 128) && coopMatUsable(dev.Info, t) {
 		b.coopTile = t
-	}
-	switch o.CoopMat {
-	case DotAuto:
-		b.coopmat = b.coopmat && os.Getenv("BITNET_VK_COOPMAT") == "1"
-	case DotOff:
-		b.coopmat = false
 	}
 	b.fuse = !o.NoFusion
 	if o.NormWGS == 0 {

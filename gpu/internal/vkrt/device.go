@@ -25,6 +25,11 @@ type Options struct {
 	// log/slog and are counted by MessageCount. BITNET_VK_VALIDATE=1 enables
 	// it too.
 	Validate bool
+	// CooperativeMatrix enables VK_KHR_cooperative_matrix, with the
+	// Vulkan memory model, where the device has int8 matrices (only then:
+	// a validation layer older than the extension reports its structs).
+	// Without it the opened device's Info says it has neither.
+	CooperativeMatrix bool
 }
 
 // DeviceEnv names the environment variable read when Options.Device is "".
@@ -95,7 +100,12 @@ func Open(opts Options) (*Device, error) {
 		in.destroy()
 		return nil, err
 	}
-	d, err := openDevice(in, infos[idx], pds[idx])
+	info := infos[idx]
+	if !opts.CooperativeMatrix {
+		info.Features.CooperativeMatrixInt8 = false
+		info.Features.VulkanMemoryModel = false
+	}
+	d, err := openDevice(in, info, pds[idx])
 	if err != nil {
 		in.destroy()
 		return nil, err
@@ -115,8 +125,8 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 	f.v12.StorageBuffer8BitAccess = vk.Bool32(fe.StorageBuffer8BitAccess)
 	f.v12.ShaderInt8 = vk.Bool32(fe.ShaderInt8)
 	f.v12.ShaderFloat16 = vk.Bool32(fe.ShaderFloat16)
-	f.v12.VulkanMemoryModel = vk.Bool32(fe.VulkanMemoryModel)
-	f.v12.VulkanMemoryModelDeviceScope = vk.Bool32(fe.VulkanMemoryModel)
+	f.v12.VulkanMemoryModel = vk.Bool32(fe.VulkanMemoryModel && fe.CooperativeMatrixInt8)
+	f.v12.VulkanMemoryModelDeviceScope = vk.Bool32(fe.VulkanMemoryModel && fe.CooperativeMatrixInt8)
 	f.dot.ShaderIntegerDotProduct = vk.Bool32(fe.IntegerDotProduct)
 	f.coop.CooperativeMatrix = vk.Bool32(fe.CooperativeMatrixInt8)
 

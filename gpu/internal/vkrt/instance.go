@@ -39,6 +39,22 @@ func ValidationAvailable() bool {
 	return found && hasDebugUtils()
 }
 
+// ValidationKnowsCoopMat reports whether the installed validation layer
+// knows VK_KHR_cooperative_matrix (Vulkan headers 1.3.255 and later): an
+// older one reports the extension's structs and shaders as errors.
+func ValidationKnowsCoopMat() bool {
+	layers, err := vk.InstanceLayers()
+	if err != nil {
+		return false
+	}
+	for _, l := range layers {
+		if vk.FixedString(l.LayerName[:]) == vk.ValidationLayer {
+			return l.SpecVersion >= vk.APIVersion(1, 3, 255)
+		}
+	}
+	return false
+}
+
 func hasDebugUtils() bool {
 	exts, err := vk.InstanceExtensions("")
 	if err != nil {

@@ -24,3 +24,6 @@ func MessageCount() int64 { return 0 }
 
 // ValidationAvailable is false on this platform.
 func ValidationAvailable() bool { return false }
+
+// ValidationKnowsCoopMat is false on this platform.
+func ValidationKnowsCoopMat() bool { return false }

@@ -22,10 +22,14 @@ import (
 // openTest opens the best device, CPU implementations included, with the
 // validation layer when it is installed, and fails the test on any
 // validation message.
-func openTest(t *testing.T) *Device {
+func openTest(t *testing.T) *Device { return openTestOpts(t, Options{}) }
+
+// openTestOpts is openTest with options (Device and Validate are set).
+func openTestOpts(t *testing.T, o Options) *Device {
 	t.Helper()
 	validate := ValidationAvailable()
-	d, err := Open(Options{Device: "any", Validate: validate})
+	o.Device, o.Validate = "any", validate
+	d, err := Open(o)
 	if errors.Is(err, ErrLoaderNotFound) || errors.Is(err, ErrNoDevice) {
 		testdata.SkipUnlessCI(t, "no Vulkan device: %v", err)
 	}
@@ -349,16 +353,19 @@ func TestValidationCatchesMisuse(t *testing.T) {
 // the device has them (make test-coopmat runs this test on such a device,
 // with BITNET_EXPECT_COOPMAT=1).
 func TestShaderModules(t *testing.T) {
-	d := openTest(t)
+	// A validation layer older than VK_KHR_cooperative_matrix reports its
+	// structs and shaders: then the extension stays off.
+	coop := !ValidationAvailable() || ValidationKnowsCoopMat()
+	d := openTestOpts(t, Options{CooperativeMatrix: coop})
 	if os.Getenv("BITNET_EXPECT_COOPMAT") == "1" && !d.Info.Features.CooperativeMatrixInt8 {
-		t.Fatalf("%s: no int8 cooperative matrices", d.Info)
+		t.Fatalf("%s: no int8 cooperative matrices (validation layer knows them: %v)", d.Info, ValidationKnowsCoopMat())
 	}
 	for _, name := range shaders.Names() {
 		t.Run(name, func(t *testing.T) {
 			code, err := shaders.SPIRV(name)
 			require.NoError(t, err)
 			if shaders.UsesCoopMat(code) && !d.Info.Features.CooperativeMatrixInt8 {
-				t.Skipf("%s has no int8 cooperative matrices", d.Info)
+				t.Skipf("%s: no int8 cooperative matrices enabled", d.Info)
 			}
 			before := MessageCount()
 			m, err := d.vk.CreateShaderModule(code)
@@ -461,4 +468,14 @@ func TestCoopShape(t *testing.T) {
 	sat.SaturatingAccumulation = 1
 	_, ok = coopShape([]vk.CooperativeMatrixPropertiesKHR{sat, p(16, 16, 16, f16, f16, sg)})
 	assert.False(t, ok)
+}
+
+// TestCoopMatOnlyWhenAsked: a device opened without
+// Options.CooperativeMatrix has the extension and the Vulkan memory model
+// off, whatever it offers (make test-coopmat runs this where it offers
+// them).
+func TestCoopMatOnlyWhenAsked(t *testing.T) {
+	d := openTest(t)
+	assert.False(t, d.Info.Features.CooperativeMatrixInt8)
+	assert.False(t, d.Info.Features.VulkanMemoryModel)
 }
