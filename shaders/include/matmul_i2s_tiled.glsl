@@ -9,15 +9,7 @@
 // activation word 8g+j), stored k-major so four rows are one 16-byte read.
 // Results are exact as in matvec_i2s (see matmul_i2s_io.glsl).
 #include "matmul_i2s_io.glsl"
-#include "dot4.glsl"
-
-layout(local_size_x = 256) in;
-const uint BM = 64u, BN = 64u;
-
-const uint WS = BM / 4u + 1u; // padded strides of the shared tiles (uvec4)
-const uint XS = BN / 4u + 1u;
-shared uvec4 wsh[32 * WS]; // [k word][row / 4]: the codes of four rows
-shared uvec4 xsh[32 * XS]; // [k word][token / 4]: the activations of four tokens
+#include "tile_i8.glsl"
 
 void main() {
     uint tid = gl_LocalInvocationID.x;
@@ -30,6 +22,7 @@ void main() {
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
         acc[i] = ivec4(0);
     }
+    ivec4 qsum = ivec4(0); // not summed: the codes' sums come with q
     for (uint blk = 0u; blk < p.k / 128u; blk++) {
         // Weights: invocations 0..127 take word j of rows 4m..4m+3.
         if (tid < 128u) {
@@ -43,25 +36,9 @@ void main() {
                 wsh[(8u * g + j) * WS + m] = (wv >> (6u - 2u * g)) & 0x03030303u;
             }
         }
-        // Activations: word kq of tokens 4tg..4tg+3, two per invocation.
-        [[unroll]] for (uint h = 0u; h < 2u; h++) {
-            uint u = tid + 256u * h;
-            uint kq = u % 32u, tg = u / 32u;
-            uvec4 xv;
-            [[unroll]] for (uint i = 0u; i < 4u; i++) {
-                uint tok = tbase + 4u * tg + i;
-                xv[i] = tok < p.t ? q[p.q_off + tok * qw + blk * 32u + kq] : 0u;
-            }
-            xsh[kq * XS + tg] = xv;
-        }
+        tile_stage_x(tid, tbase, p.q_off + blk * 32u, qw);
         barrier();
-        [[unroll]] for (uint kk = 0u; kk < 32u; kk++) {
-            uvec4 a = wsh[kk * WS + ty];
-            uvec4 b = xsh[kk * XS + tx];
-            [[unroll]] for (uint i = 0u; i < 4u; i++) {
-                acc[i] += ivec4(dot4(a[i], b.x), dot4(a[i], b.y), dot4(a[i], b.z), dot4(a[i], b.w));
-            }
-        }
+        tile_dot(ty, tx, acc, qsum);
         barrier();
     }
     [[unroll]] for (uint j = 0u; j < 4u; j++) {

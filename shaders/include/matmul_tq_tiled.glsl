@@ -13,15 +13,8 @@
 // block order, sumf += float(sumi) * (q8_scale * d): matmul_tq's (and the
 // CPU reference's) result to the bit.
 #include "tq_common.glsl"
-#include "dot4.glsl"
-
-layout(local_size_x = 256) in;
-
-const uint BM = 64u, BN = 64u;
-const uint WS = BM / 4u + 1u; // padded strides of the shared tiles (uvec4)
-const uint XS = BN / 4u + 1u;
-shared uvec4 wsh[32 * WS]; // [k word][row / 4]: the codes of four rows
-shared uvec4 xsh[32 * XS]; // [k word][token / 4]: the activations of four tokens
+#define TILE_QSUM // the code sums of Q8_K blocks are not stored
+#include "tile_i8.glsl"
 
 // word_at returns the four bytes of w from byte a (any alignment).
 uint word_at(uint a) {
@@ -77,26 +70,9 @@ void main() {
                 }
                 wsh[kw * WS + m] = wv;
             }
-            // Activations: word kq of tokens 4tg..4tg+3, two per invocation.
-            [[unroll]] for (uint e = 0u; e < 2u; e++) {
-                uint u = tid + 256u * e;
-                uint kq = u % 32u, tg = u / 32u;
-                uvec4 xv;
-                [[unroll]] for (uint i = 0u; i < 4u; i++) {
-                    uint tok = tbase + 4u * tg + i;
-                    xv[i] = tok < p.t ? q[tok * qw + b * 64u + h * 32u + kq] : 0u;
-                }
-                xsh[kq * XS + tg] = xv;
-            }
+            tile_stage_x(tid, tbase, b * 64u + h * 32u, qw);
             barrier();
-            [[unroll]] for (uint kk = 0u; kk < 32u; kk++) {
-                uvec4 a = wsh[kk * WS + ty];
-                uvec4 x = xsh[kk * XS + tx];
-                [[unroll]] for (uint i = 0u; i < 4u; i++) {
-                    acc[i] += ivec4(dot4(a[i], x.x), dot4(a[i], x.y), dot4(a[i], x.z), dot4(a[i], x.w));
-                }
-                qsum += ivec4(dot4(0x01010101u, x.x), dot4(0x01010101u, x.y), dot4(0x01010101u, x.z), dot4(0x01010101u, x.w));
-            }
+            tile_dot(ty, tx, acc, qsum);
             barrier();
         }
         [[unroll]] for (uint i = 0u; i < 4u; i++) {
