@@ -242,7 +242,7 @@ func Open(o Options) (*Backend, error) {
 	if b.dummy, err = dev.NewBuffer(16, vkrt.DeviceLocal); err != nil {
 		return fail(err)
 	}
-	slog.Debug("vulkan: kernels", "subgroups", b.subgroups, "int8_dot", b.dot, "coopmat_gemm", b.coopmat)
+	slog.Debug("vulkan: kernels", "kernels", b.Kernels())
 	return b, nil
 }
 

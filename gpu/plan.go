@@ -470,21 +470,20 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 				written = append(written, f.residOut)
 			}
 			c := w.chunks[0]
-			kernel, pipe := "matmul_i2s_tiled"+suffix, (*vkrt.Pipeline)(nil)
+			// The tiled kernel's tiles are 64 x 64; the cooperative-matrix
+			// kernel's are its specialization.
+			kernel, bm, bn := "matmul_i2s_tiled"+suffix, uint32(64), uint32(64)
+			var pipe *vkrt.Pipeline
 			if b.coopmat {
-				kernel = "matmul_i2s_coopmat"
-				sh, tile := b.dev.Info.CoopMatShape, b.coopTile
-				pipe = b.pipe(kernel, tile[0]/32*tile[1]/32*b.dev.Info.SubgroupSize, sh[0], sh[1], sh[2], tile[0], tile[1])
+				kernel, bm, bn = "matmul_i2s_coopmat", b.coopTile[0], b.coopTile[1]
+				sh := b.dev.Info.CoopMatShape
+				pipe = b.pipe(kernel, bm/32*bn/32*b.dev.Info.SubgroupSize, sh[0], sh[1], sh[2], bm, bn)
 			} else {
 				pipe = b.pipe(kernel)
 			}
 			label := ""
 			if b.profiling {
 				label = fmt.Sprintf("%s %dx%d t=%d", kernel, K, N, T)
-			}
-			bm, bn := uint32(64), uint32(64)
-			if b.coopmat {
-				bm, bn = b.coopTile[0], b.coopTile[1]
 			}
 			b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), pipe,
 				[3]uint32{(uint32(c.rows) + bm - 1) / bm, (uint32(T) + bn - 1) / bn, 1},

@@ -22,14 +22,11 @@ const (
 	StructureTypePhysicalDeviceCooperativeMatrixPropertiesKHR = 1000506002
 )
 
-// ComponentTypeKHR values (VkComponentTypeKHR).
+// ComponentTypeKHR values (VkComponentTypeKHR) the runtime looks at.
 const (
 	ComponentTypeFloat16KHR = 0
-	ComponentTypeFloat32KHR = 1
 	ComponentTypeSint8KHR   = 3
 	ComponentTypeSint32KHR  = 5
-	ComponentTypeUint8KHR   = 7
-	ComponentTypeUint32KHR  = 9
 )
 
 // ScopeSubgroupKHR is VK_SCOPE_SUBGROUP_KHR.
