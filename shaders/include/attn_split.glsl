@@ -235,6 +235,30 @@ void main() {
         }
     }
     barrier();
+#ifdef MERGE
+    // A row whose positions all fall in this chunk (a cache's first CH
+    // tokens) is the only workgroup of its KV head at work: it writes the
+    // normalized output itself, y = o / l, what the merge below computes
+    // for one chunk (whose factor is exp(0) = 1), without the partials,
+    // the counter and the merge's loads.
+    uint nc = (n + CH - 1u) / CH;
+    if (nc == 1u) {
+        for (uint i = tid; i < G * DQ; i += CH) {
+            uint h = i / DQ, d = i % DQ;
+            vec4 o = vec4(0.0);
+            for (uint k = 0u; k < KG; k++) {
+                o += osum[(k * G + h) * DQ + d];
+            }
+            float l = lh[h].x + lh[h].y;
+            uint yb = p.y_off + (row * p.n_head + g * G + h) * HD + 4u * d;
+            y[yb] = o.x / l;
+            y[yb + 1u] = o.y / l;
+            y[yb + 2u] = o.z / l;
+            y[yb + 3u] = o.w / l;
+        }
+        return;
+    }
+#endif
     for (uint i = tid; i < G * DQ; i += CH) {
         uint h = i / DQ, d = i % DQ;
         vec4 o = vec4(0.0);
@@ -263,7 +287,6 @@ void main() {
     // visible on the device before it counts itself done.
     memoryBarrierBuffer();
     barrier();
-    uint nc = (n + CH - 1u) / CH;
     uint ci = row * p.n_kv_head + g;
     if (tid == 0u) {
         bool last = atomicAdd(cnt[ci], 1u) == nc - 1u;
