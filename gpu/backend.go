@@ -59,6 +59,12 @@ type Options struct {
 	// AttnSubgroups reduces the attention scores within subgroups first
 	// (also BITNET_VK_ATTN_SG=1; where the device has subgroup arithmetic).
 	AttnSubgroups bool
+	// AttnWide has attn_split sum the values of an F16 cache 8 dimensions
+	// per invocation from whole 16-byte loads, the first keys' loads issued
+	// before the score reductions (also BITNET_VK_ATTN_WIDE=1): one trip to
+	// memory for the values of a 128-position chunk instead of four. Long
+	// caches and prompts; opt-in until measured on a GPU.
+	AttnWide bool
 	// NoFusion runs every op as its own dispatch (tests, diagnostics).
 	NoFusion bool
 	// NormWGS is the workgroup size of rmsnorm (one workgroup per row): a
@@ -104,6 +110,7 @@ type Backend struct {
 	coopmat         bool // the I2_S prompt GEMM runs on cooperative matrices
 	coopTile        [2]uint32
 	attnSG          bool // the attention kernels reduce within subgroups
+	attnWide        bool // attn_split sums 8 value dimensions per invocation (F16 caches)
 	fuse            bool
 	normWGS         uint32                // workgroup size of rmsnorm
 	mvWGS           uint32                // and of the I2_S decode matvec
@@ -229,6 +236,7 @@ func Open(o Options) (*Backend, error) {
 	// The attention kernels' reductions within subgroups (2 barriers
 	// instead of 16): opt-in until measured on a GPU.
 	b.attnSG = b.subgroups && (o.AttnSubgroups || os.Getenv("BITNET_VK_ATTN_SG") == "1")
+	b.attnWide = o.AttnWide || os.Getenv("BITNET_VK_ATTN_WIDE") == "1"
 	b.attnChunk, b.attnChunkDecode = attnChunk, attnChunkDecode
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
 		b.attnChunk, b.attnChunkDecode = uint32(n), uint32(n)
@@ -260,8 +268,9 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // (the subgroup matvecs, else the shared-memory ones), "int8-dot" (packed
 // int8 dot products in the ternary kernels), "coopmat-gemm-RxT" (the I2_S
 // prompt GEMM on cooperative matrices, R x T tiles, else the tiled one) and
-// "attn-subgroups" (attention reductions within subgroups), space
-// separated; "generic" when none applies.
+// "attn-subgroups" (attention reductions within subgroups) and
+// "attn-wide" (attn_split's 8-dimension value sums), space separated;
+// "generic" when none applies.
 func (b *Backend) Kernels() string {
 	var k []string
 	if b.subgroups {
@@ -275,6 +284,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.attnSG {
 		k = append(k, "attn-subgroups")
+	}
+	if b.attnWide {
+		k = append(k, "attn-wide")
 	}
 	if len(k) == 0 {
 		return "generic"

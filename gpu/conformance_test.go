@@ -126,6 +126,31 @@ func TestConformanceAttnSubgroups(t *testing.T) {
 	if !strings.Contains(be.Kernels(), "attn-subgroups") {
 		t.Skipf("%s: no subgroup arithmetic (kernels %q)", be.Device(), be.Kernels())
 	}
+	computetest.Run(t, be, attentionCases(t))
+}
+
+// TestConformanceAttnWide runs the attention cases with attn_split's value
+// sums 8 dimensions per invocation (F16 caches over long contexts and
+// prompts), with the reductions in shared memory and within subgroups.
+func TestConformanceAttnWide(t *testing.T) {
+	cases := attentionCases(t)
+	for _, sg := range []bool{false, true} {
+		t.Run(fmt.Sprintf("subgroups=%v", sg), func(t *testing.T) {
+			be := openTestWith(t, gpu.Options{Device: -1, AttnWide: true, AttnSubgroups: sg})
+			if !strings.Contains(be.Kernels(), "attn-wide") {
+				t.Fatalf("AttnWide ignored (kernels %q)", be.Kernels())
+			}
+			if sg && !strings.Contains(be.Kernels(), "attn-subgroups") {
+				t.Skipf("%s: no subgroup arithmetic (kernels %q)", be.Device(), be.Kernels())
+			}
+			computetest.Run(t, be, cases)
+		})
+	}
+}
+
+// attentionCases returns the suite's attention cases: every length, merged
+// in the kernel or combined after it, fused or not.
+func attentionCases(t *testing.T) []computetest.Case {
 	var cases []computetest.Case
 	for _, c := range computetest.Cases() {
 		if strings.Contains(c.Name, "attention") {
@@ -135,7 +160,7 @@ func TestConformanceAttnSubgroups(t *testing.T) {
 	if len(cases) < 10 {
 		t.Fatalf("only %d attention cases", len(cases))
 	}
-	computetest.Run(t, be, cases)
+	return cases
 }
 
 func TestConformanceUnfused(t *testing.T) {

@@ -913,9 +913,11 @@ const attnMergeChunks = 4
 func (b *Backend) shortCache() int { return attnMergeChunks * int(b.attnChunkDecode) }
 
 // attnShared is the shared memory of attn_split in bytes for G query heads
-// per KV head, head dimension hd and ch positions per workgroup.
-func attnShared(g, hd, ch int) uint32 {
-	return uint32(4*g*hd + 32*g*ch + 64)
+// per KV head, head dimension hd, ch positions per workgroup and vw value
+// dimensions per invocation (4 or 8): the queries, the scores and their
+// reductions, and the value sums of each key group.
+func attnShared(g, hd, ch, vw int) uint32 {
+	return uint32(4*g*hd + 16*g*ch + 4*vw*g*ch + 64)
 }
 
 // partialsBudget bounds the scratch of attention partial results; more
@@ -956,7 +958,7 @@ func (b *Backend) recAttention(o *op) {
 	if T <= matvecMaxT && nctx <= b.shortCache() {
 		ch = int(b.attnChunkDecode)
 	}
-	for ch > attnChunk && (ch > int(lim.MaxComputeWorkGroupInvocations) || attnShared(g, hd, ch) > lim.MaxComputeSharedMemorySize) {
+	for ch > attnChunk && (ch > int(lim.MaxComputeWorkGroupInvocations) || attnShared(g, hd, ch, 4) > lim.MaxComputeSharedMemorySize) {
 		ch /= 2
 	}
 	if ch < hd/4 || ch > int(lim.MaxComputeWorkGroupInvocations) {
@@ -983,6 +985,13 @@ func (b *Backend) recAttention(o *op) {
 	// A few rows (decode) over at most attnMergeChunks chunks merge in
 	// attn_split_merge.
 	merge := b.attnMerge && T <= matvecMaxT && nchunks <= attnMergeChunks && rowsPerPass >= T
+	// attn_split's value sums: 8 dimensions per invocation from whole
+	// 16-byte loads of an F16 cache where asked for and the shared memory
+	// holds them.
+	vw := uint32(4)
+	if b.attnWide && f16 == 1 && !merge && ch%(hd/8) == 0 && attnShared(g, hd, ch, 8) <= lim.MaxComputeSharedMemorySize {
+		vw = 8
+	}
 	var cnt *vkrt.Buffer
 	if merge {
 		cnt = b.zeroScratch("attn_counters", uint64(T*p.NKVHead)*4)
@@ -1014,7 +1023,10 @@ func (b *Backend) recAttention(o *op) {
 				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), yo)
 			continue
 		}
-		b.dispatch(label, b.pipe("attn_split"+b.attnSuffix(ch), uint32(ch), uint32(hd), uint32(g)),
+		if b.profiling && vw == 8 {
+			label += " wide"
+		}
+		b.dispatch(label, b.pipe("attn_split"+b.attnSuffix(ch), uint32(ch), uint32(hd), uint32(g), vw),
 			[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32(nr)},
 			[]vkrt.Binding{qb, kb, vb, pb, partOut},
 			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks))
