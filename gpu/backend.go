@@ -65,6 +65,11 @@ type Options struct {
 	// memory for the values of a 128-position chunk instead of four. Long
 	// caches and prompts; opt-in until measured on a GPU.
 	AttnWide bool
+	// AttnMergeLong merges the attention chunks of a decode step in the
+	// attention kernel over caches of any length (up to 128 chunks), not
+	// only up to 1,024 positions: no attn_combine dispatch (also
+	// BITNET_VK_ATTN_MERGE_LONG=1; opt-in until measured on a GPU).
+	AttnMergeLong bool
 	// NoFusion runs every op as its own dispatch (tests, diagnostics).
 	NoFusion bool
 	// NormWGS is the workgroup size of rmsnorm (one workgroup per row): a
@@ -111,6 +116,7 @@ type Backend struct {
 	coopTile        [2]uint32
 	attnSG          bool // the attention kernels reduce within subgroups
 	attnWide        bool // attn_split sums 8 value dimensions per invocation (F16 caches)
+	attnMergeLong   bool // decode attention merges its chunks in the kernel over long caches too
 	fuse            bool
 	normWGS         uint32                // workgroup size of rmsnorm
 	mvWGS           uint32                // and of the I2_S decode matvec
@@ -237,6 +243,7 @@ func Open(o Options) (*Backend, error) {
 	// instead of 16): opt-in until measured on a GPU.
 	b.attnSG = b.subgroups && (o.AttnSubgroups || os.Getenv("BITNET_VK_ATTN_SG") == "1")
 	b.attnWide = o.AttnWide || os.Getenv("BITNET_VK_ATTN_WIDE") == "1"
+	b.attnMergeLong = b.attnMerge && (o.AttnMergeLong || os.Getenv("BITNET_VK_ATTN_MERGE_LONG") == "1")
 	b.attnChunk, b.attnChunkDecode = attnChunk, attnChunkDecode
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
 		b.attnChunk, b.attnChunkDecode = uint32(n), uint32(n)
@@ -269,8 +276,9 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // int8 dot products in the ternary kernels), "coopmat-gemm-RxT" (the I2_S
 // prompt GEMM on cooperative matrices, R x T tiles, else the tiled one) and
 // "attn-subgroups" (attention reductions within subgroups) and
-// "attn-wide" (attn_split's 8-dimension value sums), space separated;
-// "generic" when none applies.
+// "attn-wide" (attn_split's 8-dimension value sums) and "attn-merge-long"
+// (decode attention merged in the kernel over long caches), space
+// separated; "generic" when none applies.
 func (b *Backend) Kernels() string {
 	var k []string
 	if b.subgroups {
@@ -287,6 +295,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.attnWide {
 		k = append(k, "attn-wide")
+	}
+	if b.attnMergeLong {
+		k = append(k, "attn-merge-long")
 	}
 	if len(k) == 0 {
 		return "generic"

@@ -148,6 +148,22 @@ func TestConformanceAttnWide(t *testing.T) {
 	}
 }
 
+// TestConformanceAttnMergeLong runs the attention cases with decode rows
+// over long caches merged in the attention kernel (up to 128 chunks), with
+// the 4- and 8-dimension value sums.
+func TestConformanceAttnMergeLong(t *testing.T) {
+	cases := attentionCases(t)
+	for _, wide := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wide=%v", wide), func(t *testing.T) {
+			be := openTestWith(t, gpu.Options{Device: -1, AttnMergeLong: true, AttnWide: wide})
+			if !strings.Contains(be.Kernels(), "attn-merge-long") {
+				t.Fatalf("AttnMergeLong ignored (kernels %q)", be.Kernels())
+			}
+			computetest.Run(t, be, cases)
+		})
+	}
+}
+
 // attentionCases returns the suite's attention cases: every length, merged
 // in the kernel or combined after it, fused or not.
 func attentionCases(t *testing.T) []computetest.Case {

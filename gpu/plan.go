@@ -985,11 +985,18 @@ func (b *Backend) recAttention(o *op) {
 	// A few rows (decode) over at most attnMergeChunks chunks merge in
 	// attn_split_merge.
 	merge := b.attnMerge && T <= matvecMaxT && nchunks <= attnMergeChunks && rowsPerPass >= T
+	// Over a longer cache, where asked for, too (up to one chunk per
+	// invocation), without the loads before the position that pay on a
+	// short cache.
+	pre := uint32(1)
+	if !merge && b.attnMergeLong && b.attnMerge && T <= matvecMaxT && nchunks <= ch && rowsPerPass >= T {
+		merge, pre = true, 0
+	}
 	// attn_split's value sums: 8 dimensions per invocation from whole
 	// 16-byte loads of an F16 cache where asked for and the shared memory
 	// holds them.
 	vw := uint32(4)
-	if b.attnWide && f16 == 1 && !merge && ch%(hd/8) == 0 && attnShared(g, hd, ch, 8) <= lim.MaxComputeSharedMemorySize {
+	if b.attnWide && f16 == 1 && ch%(hd/8) == 0 && attnShared(g, hd, ch, 8) <= lim.MaxComputeSharedMemorySize {
 		vw = 8
 	}
 	var cnt *vkrt.Buffer
@@ -1017,7 +1024,10 @@ func (b *Backend) recAttention(o *op) {
 			}
 			partRW := part.Out(0, 0)
 			partRW.AccessSize = uint64(nr) * perRow
-			b.dispatch(label, b.pipe("attn_split_merge"+b.attnSuffix(ch), uint32(ch), uint32(hd), uint32(g)),
+			if b.profiling && vw == 8 {
+				label += " wide"
+			}
+			b.dispatch(label, b.pipe("attn_split_merge"+b.attnSuffix(ch), uint32(ch), uint32(hd), uint32(g), vw, pre),
 				[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32(nr)},
 				[]vkrt.Binding{qb, kb, vb, pb, partRW, cnt.Out(0, 0), yb},
 				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), yo)

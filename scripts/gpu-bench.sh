@@ -15,9 +15,10 @@
 # --op-times with the device's copy bandwidth) run against it; on a device
 # with int8 cooperative matrices, pp512 with and without the
 # cooperative-matrix GEMM (BITNET_VK_COOPMAT), and decode with and without
-# the attention reductions within subgroups (BITNET_VK_ATTN_SG), and long
-# caches and prompts with and without attn_split's wide value sums
-# (BITNET_VK_ATTN_WIDE).
+# the attention reductions within subgroups (BITNET_VK_ATTN_SG), and depth
+# 4096 with and without attn_split's wide value sums (BITNET_VK_ATTN_WIDE)
+# and the merge of long caches' chunks in the kernel
+# (BITNET_VK_ATTN_MERGE_LONG).
 #
 # PARTS picks what runs, a comma-separated list of tests, crossval, bench,
 # coopmat, attn, tq, baseline, heads, optimes and cpu (default: all), so
@@ -66,7 +67,7 @@ model=${BITNET_BENCH_MODEL:-/tmp/bitnet-2b4t.gguf}
 if want tests && [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
-	for t in TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnWide TestConformancePairRows TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
+	for t in TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnWide TestConformanceAttnMergeLong TestConformancePairRows TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
 		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -126,20 +127,25 @@ want attn && for round in 1 2; do
 		done
 	done
 done
-# attn_split's value sums 8 dimensions per invocation from whole 16-byte
-# loads (opt-in until measured): long caches and prompts, side by side,
-# then its kernel times at depth 4096.
+# Two opt-in attention variants (until measured): attn_split's value sums
+# 8 dimensions per invocation from whole 16-byte loads (BITNET_VK_ATTN_WIDE,
+# long caches and prompts), and decode chunks merged in the attention
+# kernel over long caches too (BITNET_VK_ATTN_MERGE_LONG, no attn_combine
+# dispatch): side by side at depth 4096 (and pp512 for the first), then
+# the kernel times at depth 4096 with both.
 if want attn; then
 	for round in 1 2; do
+		for v in "0 0" "1 0" "0 1" "1 1"; do
+			# shellcheck disable=SC2086 # v holds two values
+			set -- $v
+			BITNET_VK_ATTN_WIDE=$1 BITNET_VK_ATTN_MERGE_LONG=$2 "$B" bench --model "$model" --backend vulkan -p 0 -n 64 -d 4096 -r 2 --ctx-size 4352 2>/dev/null | grep -E '^tg[0-9]+@d[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_WIDE=$1 BITNET_VK_ATTN_MERGE_LONG=$2: /" | tee -a "$sum"
+		done
 		for w in 0 1; do
-			for a in "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352" "-p 512 -n 0 -r 3"; do
-				# shellcheck disable=SC2086 # a holds several arguments
-				BITNET_VK_ATTN_WIDE=$w "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^(pp|tg)[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round BITNET_VK_ATTN_WIDE=$w: /" | tee -a "$sum"
-			done
+			BITNET_VK_ATTN_WIDE=$w "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 3 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_WIDE=$w: /" | tee -a "$sum"
 		done
 	done
-	BITNET_VK_ATTN_WIDE=1 step op-times-d4096-wide 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 16 -d 4096 -r 1 --ctx-size 4352 --op-times
-	sed -n '/kernel times/,$p' "$out/op-times-d4096-wide.log" | grep -E 'kernel times|attn' | tee -a "$sum"
+	BITNET_VK_ATTN_WIDE=1 BITNET_VK_ATTN_MERGE_LONG=1 step op-times-d4096-attn 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 16 -d 4096 -r 1 --ctx-size 4352 --op-times
+	sed -n '/kernel times/,$p' "$out/op-times-d4096-attn.log" | grep -E 'kernel times|attn' | tee -a "$sum"
 fi
 # The same shapes in upstream bitnet's TQ2_0 (the type llama.cpp's table
 # row ran): its tiled prompt GEMM and decode matvec.

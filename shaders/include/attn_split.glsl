@@ -7,23 +7,31 @@
 // dimension order, as the CPU reference computes it. An invocation loads a
 // whole key row at once (16-byte loads), and the weighted values are summed
 // by groups of keys in parallel. Chunks past a row's position do nothing.
-// With VW = 8 (F16 caches, not MERGE) an invocation sums 8 dimensions of
-// each of its keys from whole 16-byte loads, and the loads of its first
-// keys are issued before the scores' reductions (with 128 positions per
-// chunk and head dimension 128: all of them, one trip to memory).
+// With VW = 8 (F16 caches) an invocation sums 8 dimensions of each of its
+// keys from whole 16-byte loads, and the loads of its first keys are
+// issued before the scores' reductions (with 128 positions per chunk and
+// head dimension 128: all of them, one trip to memory).
 // With SUBGROUP the scores' maximum and sum reduce within subgroups first
-// (two barriers in all instead of sixteen).
+// (two barriers in all instead of sixteen). With MERGE the last workgroup
+// of each KV head and row merges the chunks (see below); PRE = 1 (short
+// caches) issues its cache loads before it knows the row's position.
 #include "numerics.glsl"
 
 layout(local_size_x_id = 0) in;                // CH: one position per invocation
 layout(constant_id = 1) const uint HD = 128u;  // head dimension, a multiple of 8
 layout(constant_id = 2) const uint G = 4u;     // query heads per KV head
 layout(constant_id = 3) const uint VW = 4u;    // dimensions of a head an invocation sums per key: 4, or 8 (F16 caches)
+layout(constant_id = 4) const uint PRE = 1u;   // MERGE: the cache loads issued before the position (short caches)
 const uint CH = gl_WorkGroupSize.x;
 const uint DQ = HD / 4u;                       // dimension quads of a head
 const uint VQ = VW / 4u;                       // quads an invocation sums
 const uint DV = HD / VW;                       // invocations per key of the value sums
 const uint KG = CH / DV;                       // key groups of the value sums
+#ifdef MERGE
+const bool PRELOAD = PRE != 0u;
+#else
+const bool PRELOAD = false;
+#endif
 const uint VU = VW == 8u ? (DV < 16u ? DV : 16u) : 8u; // value loads in flight per invocation (VW = 8: its keys of a chunk, DV)
 
 layout(set = 0, binding = 0) readonly buffer Q { float q[]; };
@@ -58,6 +66,8 @@ shared vec4 osum[KG * G * DQ]; // per key group, head and dimension quad
 #ifdef MERGE
 shared bool merger;  // this workgroup merges the chunks
 shared float suml[G]; // each head's L
+const uint OPI = (G * HD + CH - 1u) / CH; // merge: outputs per invocation
+const uint MU = OPI < 64u ? 64u / OPI : 1u; // merge: chunks in flight per output
 #endif
 
 // kv4 returns elements 4i..4i+3 (element offset e, a multiple of 4) of a cache.
@@ -80,38 +90,41 @@ void main() {
     uint kvdim = p.n_kv_head * HD;
     uint dv = tid % DV, kg = tid / DV;
     vec4 kr[DQ];
-#ifdef MERGE
-    // A short cache (a few chunks, most of them in use): before the row's
-    // position is known, a load the cache reads would otherwise wait for,
-    // the key row of position j0+tid and the first values this invocation
-    // sums (see below), clamped to the cache; positions past the row's are
-    // masked out below. (Over a long cache most chunks of a shallow row
-    // are idle, and their loads would only take bandwidth: 384 against
-    // 404 tokens/s at a 4096-position cache on an H200.)
-    uint crows = uint(kc.length()) * (p.f16 != 0u ? 8u : 4u) / kvdim;
-    uint kb = min(j0 + tid, crows - 1u) * kvdim + g * HD;
-    [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
-        kr[d4] = kv4(false, kb + 4u * d4);
-    }
     vec4 vpre[VU];
-    [[unroll]] for (uint u = 0u; u < VU; u++) {
-        uint jr = min(j0 + kg + u * KG, crows - 1u);
-        vpre[u] = kv4(true, jr * kvdim + g * HD + 4u * dv);
+    if (PRELOAD) {
+        // A short cache (a few chunks, most of them in use): before the
+        // row's position is known, a load the cache reads would otherwise
+        // wait for, the key row of position j0+tid and the first values
+        // this invocation sums (see below), clamped to the cache;
+        // positions past the row's are masked out below. (Over a long
+        // cache most chunks of a shallow row are idle, and their loads
+        // would only take bandwidth: 384 against 404 tokens/s at a
+        // 4096-position cache on an H200.)
+        uint crows = uint(kc.length()) * (p.f16 != 0u ? 8u : 4u) / kvdim;
+        uint kb = min(j0 + tid, crows - 1u) * kvdim + g * HD;
+        [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
+            kr[d4] = kv4(false, kb + 4u * d4);
+        }
+        if (VW == 4u) {
+            [[unroll]] for (uint u = 0u; u < VU; u++) {
+                uint jr = min(j0 + kg + u * KG, crows - 1u);
+                vpre[u] = kv4(true, jr * kvdim + g * HD + 4u * dv);
+            }
+        }
     }
-#endif
     uint n = uint(pos[p.pos_off + row]) + 1u; // positions 0..pos attend
     if (j0 >= n) {
         return;
     }
     uint nj = min(CH, n - j0);
-#ifndef MERGE
-    // The key row of position j0+tid is on its way while the queries are
-    // copied to shared memory.
-    uint kb = (j0 + min(tid, nj - 1u)) * kvdim + g * HD;
-    [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
-        kr[d4] = kv4(false, kb + 4u * d4);
+    if (!PRELOAD) {
+        // The key row of position j0+tid is on its way while the queries
+        // are copied to shared memory.
+        uint kb = (j0 + min(tid, nj - 1u)) * kvdim + g * HD;
+        [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
+            kr[d4] = kv4(false, kb + 4u * d4);
+        }
     }
-#endif
     const uint QPER = (G * HD + CH - 1u) / CH;
     float qv[QPER];
     [[unroll]] for (uint j = 0u; j < QPER; j++) {
@@ -250,12 +263,8 @@ void main() {
             vec4 vv[VU];
             [[unroll]] for (uint u = 0u; u < VU; u++) {
                 uint jj = j + u * KG;
-#ifdef MERGE
-                vec4 v = j == kg ? vpre[u] : kv4(true, vb + min(jj, nj - 1u) * kvdim);
+                vec4 v = PRELOAD && j == kg ? vpre[u] : kv4(true, vb + min(jj, nj - 1u) * kvdim);
                 vv[u] = jj < nj ? v : vec4(0.0);
-#else
-                vv[u] = jj < nj ? kv4(true, vb + jj * kvdim) : vec4(0.0);
-#endif
             }
             [[unroll]] for (uint u = 0u; u < VU; u++) {
                 uint jj = min(j + u * KG, CH - 1u);
@@ -340,12 +349,16 @@ void main() {
     }
     memoryBarrierBuffer();
     // sc: each chunk's m, then its factor exp(m - M); red: each chunk's l
-    // (nc <= CH: the host merges longer caches with attn_combine).
-    for (uint i = tid; i < G * nc; i += CH) {
-        uint h = i / nc, cc = i % nc;
-        uint b = ((row * p.n_head + g * G + h) * p.nchunks + cc) * (HD + 2u);
-        sc[h * CH + cc] = part[b + HD];
-        red[h * CH + cc] = part[b + HD + 1u];
+    // (nc <= CH: the host merges longer caches with attn_combine). Every
+    // load of an invocation is issued at once.
+    [[unroll]] for (uint k = 0u; k < G; k++) {
+        uint i = tid + k * CH;
+        if (i < G * nc) {
+            uint h = i / nc, cc = i % nc;
+            uint b = ((row * p.n_head + g * G + h) * p.nchunks + cc) * (HD + 2u);
+            sc[h * CH + cc] = part[b + HD];
+            red[h * CH + cc] = part[b + HD + 1u];
+        }
     }
     barrier();
     if (tid < G) {
@@ -363,15 +376,38 @@ void main() {
         suml[tid] = l;
     }
     barrier();
-    for (uint i = tid; i < G * HD; i += CH) {
-        uint h = i / HD, d = i % HD;
-        uint b0 = (row * p.n_head + g * G + h) * p.nchunks * (HD + 2u) + d;
-        precise float o = 0.0;
-        for (uint cc = 0u; cc < nc; cc++) {
-            precise float t = part[b0 + cc * (HD + 2u)] * sc[h * CH + cc];
-            o = o + t;
+    // Invocation tid computes outputs tid, tid + CH, ... (OPI of them), the
+    // partials of MU chunks of every one in flight at once, each sum in
+    // chunk order.
+    precise float o[OPI];
+    [[unroll]] for (uint k = 0u; k < OPI; k++) {
+        o[k] = 0.0;
+    }
+    for (uint c0 = 0u; c0 < nc; c0 += MU) {
+        float pv[OPI * MU];
+        [[unroll]] for (uint k = 0u; k < OPI; k++) {
+            uint i = min(tid + k * CH, G * HD - 1u);
+            uint b0 = (row * p.n_head + g * G + i / HD) * p.nchunks * (HD + 2u) + i % HD;
+            [[unroll]] for (uint u = 0u; u < MU; u++) {
+                pv[k * MU + u] = c0 + u < nc ? part[b0 + (c0 + u) * (HD + 2u)] : 0.0;
+            }
         }
-        y[p.y_off + (row * p.n_head + g * G + h) * HD + d] = o / suml[h];
+        [[unroll]] for (uint k = 0u; k < OPI; k++) {
+            uint h = min(tid + k * CH, G * HD - 1u) / HD;
+            [[unroll]] for (uint u = 0u; u < MU; u++) {
+                if (c0 + u < nc) {
+                    precise float t = pv[k * MU + u] * sc[h * CH + c0 + u];
+                    o[k] = o[k] + t;
+                }
+            }
+        }
+    }
+    [[unroll]] for (uint k = 0u; k < OPI; k++) {
+        uint i = tid + k * CH;
+        if (i < G * HD) {
+            uint h = i / HD, d = i % HD;
+            y[p.y_off + (row * p.n_head + g * G + h) * HD + d] = o[k] / suml[h];
+        }
     }
 #endif
 }
