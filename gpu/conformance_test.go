@@ -122,46 +122,44 @@ func TestConformanceCoopMat(t *testing.T) {
 // merged in the kernel or combined after it, fused or not) with the
 // attention reductions within subgroups.
 func TestConformanceAttnSubgroups(t *testing.T) {
-	be := openTestWith(t, gpu.Options{Device: -1, AttnSubgroups: true})
-	if !strings.Contains(be.Kernels(), "attn-subgroups") {
-		t.Skipf("%s: no subgroup arithmetic (kernels %q)", be.Device(), be.Kernels())
-	}
-	computetest.Run(t, be, attentionCases(t))
+	runAttention(t, gpu.Options{AttnSubgroups: true})
 }
 
 // TestConformanceAttnWide runs the attention cases with attn_split's value
 // sums 8 dimensions per invocation (F16 caches over long contexts and
 // prompts), with the reductions in shared memory and within subgroups.
 func TestConformanceAttnWide(t *testing.T) {
-	cases := attentionCases(t)
-	for _, sg := range []bool{false, true} {
-		t.Run(fmt.Sprintf("subgroups=%v", sg), func(t *testing.T) {
-			be := openTestWith(t, gpu.Options{Device: -1, AttnWide: true, AttnSubgroups: sg})
-			if !strings.Contains(be.Kernels(), "attn-wide") {
-				t.Fatalf("AttnWide ignored (kernels %q)", be.Kernels())
-			}
-			if sg && !strings.Contains(be.Kernels(), "attn-subgroups") {
-				t.Skipf("%s: no subgroup arithmetic (kernels %q)", be.Device(), be.Kernels())
-			}
-			computetest.Run(t, be, cases)
-		})
-	}
+	t.Run("subgroups=false", func(t *testing.T) { runAttention(t, gpu.Options{AttnWide: true}) })
+	t.Run("subgroups=true", func(t *testing.T) { runAttention(t, gpu.Options{AttnWide: true, AttnSubgroups: true}) })
 }
 
 // TestConformanceAttnMergeLong runs the attention cases with decode rows
 // over long caches merged in the attention kernel (up to 128 chunks), with
 // the 4- and 8-dimension value sums.
 func TestConformanceAttnMergeLong(t *testing.T) {
-	cases := attentionCases(t)
-	for _, wide := range []bool{false, true} {
-		t.Run(fmt.Sprintf("wide=%v", wide), func(t *testing.T) {
-			be := openTestWith(t, gpu.Options{Device: -1, AttnMergeLong: true, AttnWide: wide})
-			if !strings.Contains(be.Kernels(), "attn-merge-long") {
-				t.Fatalf("AttnMergeLong ignored (kernels %q)", be.Kernels())
-			}
-			computetest.Run(t, be, cases)
-		})
+	t.Run("wide=false", func(t *testing.T) { runAttention(t, gpu.Options{AttnMergeLong: true}) })
+	t.Run("wide=true", func(t *testing.T) { runAttention(t, gpu.Options{AttnMergeLong: true, AttnWide: true}) })
+}
+
+// runAttention runs the attention cases with the attention options of o
+// on the first device, after checking that the backend took each of them
+// (a device without subgroup arithmetic skips AttnSubgroups).
+func runAttention(t *testing.T, o gpu.Options) {
+	o.Device = -1
+	be := openTestWith(t, o)
+	k := be.Kernels()
+	if o.AttnSubgroups && !strings.Contains(k, "attn-subgroups") {
+		t.Skipf("%s: no subgroup arithmetic (kernels %q)", be.Device(), k)
 	}
+	for _, want := range []struct {
+		on   bool
+		name string
+	}{{o.AttnWide, "attn-wide"}, {o.AttnMergeLong, "attn-merge-long"}} {
+		if want.on && !strings.Contains(k, want.name) {
+			t.Fatalf("%s ignored (kernels %q)", want.name, k)
+		}
+	}
+	computetest.Run(t, be, attentionCases(t))
 }
 
 // attentionCases returns the suite's attention cases: every length, merged
