@@ -191,49 +191,93 @@ func BenchmarkLMHead(b *testing.B) {
 			} else {
 				raw = randomQuant(rng, dt, k, n)
 			}
-			w, err := be.Weights(gguf.TensorInfo{Name: "head", Type: dt, Shape: []int64{k, n}, Size: int64(len(raw))}, raw)
+			benchMatvec(b, be, rng, dt, raw, k, n)
+		})
+	}
+}
+
+// BenchmarkMatvecI2S times the I2_S decode matvec, one token, on the 2B-4T
+// shapes of the FFN (gate or up: 2560 -> 6912, down: 6912 -> 2560) and the
+// attention output (2560 -> 2560), which wait on latency more than on
+// memory, and on a matrix of 113 MB (6912 -> 65535, one buffer), which
+// shows the kernel's bandwidth; besides GB/s it reports the share of the device's
+// copy bandwidth (read plus written), the yardstick for kernels.
+func BenchmarkMatvecI2S(b *testing.B) {
+	for _, s := range []struct{ k, n int }{{2560, 6912}, {6912, 2560}, {2560, 2560}, {6912, 65535}} {
+		b.Run(fmt.Sprintf("%dx%d", s.k, s.n), func(b *testing.B) {
+			be := openTest(b)
+			rng := rand.New(rand.NewPCG(uint64(s.k), uint64(s.n)))
+			t := make([]int8, s.k*s.n)
+			for i := range t {
+				t[i] = int8(rng.IntN(3)) - 1
+			}
+			bw := benchMatvec(b, be, rng, gguf.I2_S, gguf.EncodeI2S(t, 0.8), s.k, s.n)
+			copyBW, err := be.CopyBandwidth()
 			if err != nil {
 				b.Fatal(err)
 			}
-			x, _ := be.Alloc(gguf.F32, k, 1)
-			y, _ := be.Alloc(gguf.F32, n, 1)
-			xv := make([]float32, k)
-			for i := range xv {
-				xv[i] = float32(rng.NormFloat64())
-			}
-			if err := be.Write(x, xv); err != nil {
-				b.Fatal(err)
-			}
-			if err := be.ProfileKernels(true); err != nil {
-				b.Fatal(err)
-			}
-			be.MatMul(y, w, x) // warm-up: the pipeline is built
-			if err := be.Flush(); err != nil {
-				b.Fatal(err)
-			}
-			be.KernelTimes()
-			b.ResetTimer()
-			for range b.N {
-				be.MatMul(y, w, x)
-				if err := be.Flush(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			var bytes int64
-			var gpu float64
-			for _, kt := range be.KernelTimes() {
-				bytes += kt.Bytes
-				gpu += kt.Time.Seconds()
-				b.Logf("%s: %d calls, %v", kt.Label, kt.Calls, kt.Time)
-			}
-			if gpu > 0 {
-				b.ReportMetric(gpu/float64(b.N)*1e6, "gpu-us/op")
-				b.ReportMetric(float64(bytes)/gpu/1e9, "GB/s")
-			}
-			if err := be.ProfileKernels(false); err != nil {
-				b.Fatal(err)
-			}
+			b.ReportMetric(copyBW/1e9, "copy-GB/s")
+			b.ReportMetric(100*bw/copyBW, "%copy")
 		})
 	}
+}
+
+// benchMatvec uploads a weight [k, n] of type dt and times its matmul with
+// one random token under the kernel profiler: it reports the GPU time of
+// the kernels per call (the activations' quantization included where it
+// is a kernel of its own) and returns the weight bytes per second of the
+// kernels that read the weight (also reported).
+func benchMatvec(b *testing.B, be *gpu.Backend, rng *rand.Rand, dt gguf.DType, raw []byte, k, n int) float64 {
+	b.Helper()
+	w, err := be.Weights(gguf.TensorInfo{Name: "w", Type: dt, Shape: []int64{int64(k), int64(n)}, Size: int64(len(raw))}, raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, _ := be.Alloc(gguf.F32, k, 1)
+	y, _ := be.Alloc(gguf.F32, n, 1)
+	xv := make([]float32, k)
+	for i := range xv {
+		xv[i] = float32(rng.NormFloat64())
+	}
+	if err := be.Write(x, xv); err != nil {
+		b.Fatal(err)
+	}
+	if err := be.ProfileKernels(true); err != nil {
+		b.Fatal(err)
+	}
+	be.MatMul(y, w, x) // warm-up: the pipeline is built
+	if err := be.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	be.KernelTimes()
+	b.ResetTimer()
+	for range b.N {
+		be.MatMul(y, w, x)
+		if err := be.Flush(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	var bytes int64
+	var all, reading float64
+	for _, kt := range be.KernelTimes() {
+		all += kt.Time.Seconds()
+		if kt.Bytes > 0 {
+			bytes += kt.Bytes
+			reading += kt.Time.Seconds()
+		}
+		b.Logf("%s: %d calls, %v", kt.Label, kt.Calls, kt.Time)
+	}
+	var bw float64
+	if all > 0 && reading > 0 {
+		bw = float64(bytes) / reading
+		b.ReportMetric(all/float64(b.N)*1e6, "gpu-us/op")
+		b.ReportMetric(bw/1e9, "GB/s")
+	}
+	if err := be.ProfileKernels(false); err != nil {
+		b.Fatal(err)
+	}
+	be.Free(x)
+	be.Free(y)
+	return bw
 }

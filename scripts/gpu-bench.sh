@@ -72,9 +72,10 @@ if want tests && [ -x bin/gpu.test ]; then
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
 	done
-	# The LM head's decode matvec for each head type (F16, Q8_0, Q6_K):
-	# kernel time and weight GB/s.
-	(cd gpu && step head-bench 180 ../bin/gpu.test -test.run '^$' -test.bench LMHead -test.benchtime 50x)
+	# The LM head's decode matvec for each head type (F16, Q8_0, Q6_K), and
+	# the I2_S decode matvec on the 2B-4T shapes and on a 113 MB matrix:
+	# kernel time, weight GB/s and its share of the copy bandwidth.
+	(cd gpu && step head-bench 180 ../bin/gpu.test -test.run '^$' -test.bench 'LMHead|MatvecI2S' -test.benchtime 50x)
 	grep -E '^Benchmark' "$out/head-bench.log" | tee -a "$sum"
 fi
 
