@@ -185,4 +185,12 @@ if want cpu && [ "${QUICK:-0}" != 1 ]; then
 	step bench-cpu 240 "$B" bench --model "$model" --backend cpu -p 128 -n 32 -r 2
 	grep -hE '^(pp|tg)[0-9]' "$out/bench-cpu.log" | tee -a "$sum"
 fi
+# The side-by-side rounds in short: per variant and test, the mean over
+# the rounds (tokens/s).
+if grep -q '^round [0-9]' "$sum"; then
+	note "side by side, mean of the rounds (tokens/s):"
+	grep '^round [0-9]' "$sum" | sed -E 's/^round [0-9]+ //' |
+		awk '{ v = ""; for (i = 1; i <= NF; i++) if ($i ~ /^(pp|tg)[0-9]+(@d[0-9]+)?$/) { v = $(i + 1); k = $0; sub(/ +[0-9.]+ +± .*/, "", k); s[k] += v; n[k]++; break } }
+			END { for (k in s) printf "  %s: %.1f (%d rounds)\n", k, s[k] / n[k], n[k] }' | sort | tee -a "$sum"
+fi
 note "results in $out"
