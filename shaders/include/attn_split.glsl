@@ -242,8 +242,14 @@ void main() {
     if (VW == 8u) {
         for (uint j = kg; j < nj && kg < KG; j += VU * KG) {
             uvec4 vv[VU];
-            [[unroll]] for (uint u = 0u; u < VU; u++) {
-                vv[u] = j == kg ? vraw[u] : vc[(vb + min(j + u * KG, nj - 1u) * kvdim) >> 3u];
+            if (j == kg) {
+                [[unroll]] for (uint u = 0u; u < VU; u++) {
+                    vv[u] = vraw[u];
+                }
+            } else {
+                [[unroll]] for (uint u = 0u; u < VU; u++) {
+                    vv[u] = vc[(vb + min(j + u * KG, nj - 1u) * kvdim) >> 3u];
+                }
             }
             [[unroll]] for (uint u = 0u; u < VU; u++) {
                 uint jj = j + u * KG;
@@ -284,8 +290,9 @@ void main() {
     }
     barrier();
 #ifdef MERGE
-    // A row whose positions all fall in this chunk (a cache's first CH
-    // tokens) is the only workgroup of its KV head at work: it writes the
+    // A row whose positions all fall in this chunk (a row at one of the
+    // cache's first CH positions) is the only workgroup of its KV head at
+    // work: it writes the
     // normalized output itself, y = o / l, what the merge below computes
     // for one chunk (whose factor is exp(0) = 1), without the partials,
     // the counter and the merge's loads.
