@@ -982,16 +982,16 @@ func (b *Backend) recAttention(o *op) {
 		cg = min(cg, 2)
 	}
 	cwgs := cg * uint32(hd)
-	// A few rows (decode) over at most attnMergeChunks chunks merge in
-	// attn_split_merge.
-	merge := b.attnMerge && T <= matvecMaxT && nchunks <= attnMergeChunks && rowsPerPass >= T
-	// Over a longer cache, where asked for, too (up to one chunk per
-	// invocation), without the loads before the position that pay on a
-	// short cache.
+	// A few rows (decode) in one pass merge in attn_split_merge: over at
+	// most attnMergeChunks chunks, issuing their cache loads before the
+	// position (pre), and with attnMergeLong over a longer cache too (up to
+	// one chunk per invocation), without those loads.
+	fewRows := b.attnMerge && T <= matvecMaxT && rowsPerPass >= T
 	pre := uint32(1)
-	if !merge && b.attnMergeLong && b.attnMerge && T <= matvecMaxT && nchunks <= ch && rowsPerPass >= T {
-		merge, pre = true, 0
+	if nchunks > attnMergeChunks {
+		pre = 0
 	}
+	merge := fewRows && (pre == 1 || b.attnMergeLong && nchunks <= ch)
 	// attn_split's value sums: 8 dimensions per invocation from whole
 	// 16-byte loads of an F16 cache where asked for and the shared memory
 	// holds them.
@@ -1012,31 +1012,30 @@ func (b *Backend) recAttention(o *op) {
 		pb, po := b.in(ps)
 		partOut := part.Out(0, 0)
 		partOut.AccessSize = uint64(nr) * perRow
+		kernel := "attn_split"
+		if merge {
+			kernel = "attn_split_merge"
+		}
+		kernel += b.attnSuffix(ch)
 		label := ""
 		if b.profiling {
-			label = fmt.Sprintf("attn_split%s ctx=%d rows=%d", b.attnSuffix(ch), nctx, nr)
+			label = fmt.Sprintf("%s ctx=%d rows=%d", kernel, nctx, nr)
+			if vw == 8 {
+				label += " wide"
+			}
 		}
 		yb, yo := b.out(ys)
 		if merge {
 			// One dispatch: the last workgroup of each KV head merges.
-			if b.profiling {
-				label = fmt.Sprintf("attn_split_merge%s ctx=%d rows=%d", b.attnSuffix(ch), nctx, nr)
-			}
 			partRW := part.Out(0, 0)
 			partRW.AccessSize = uint64(nr) * perRow
-			if b.profiling && vw == 8 {
-				label += " wide"
-			}
-			b.dispatch(label, b.pipe("attn_split_merge"+b.attnSuffix(ch), uint32(ch), uint32(hd), uint32(g), vw, pre),
+			b.dispatch(label, b.pipe(kernel, uint32(ch), uint32(hd), uint32(g), vw, pre),
 				[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32(nr)},
 				[]vkrt.Binding{qb, kb, vb, pb, partRW, cnt.Out(0, 0), yb},
 				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), yo)
 			continue
 		}
-		if b.profiling && vw == 8 {
-			label += " wide"
-		}
-		b.dispatch(label, b.pipe("attn_split"+b.attnSuffix(ch), uint32(ch), uint32(hd), uint32(g), vw),
+		b.dispatch(label, b.pipe(kernel, uint32(ch), uint32(hd), uint32(g), vw),
 			[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32(nr)},
 			[]vkrt.Binding{qb, kb, vb, pb, partOut},
 			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks))
