@@ -289,30 +289,17 @@ void main() {
         }
     }
     barrier();
+    // Each head's output over this chunk, o = sum_j exp(s_j - m) v_j, goes
+    // to the partials. With MERGE, a row whose positions all fall in this
+    // chunk (a row at one of the cache's first CH positions) is the only
+    // workgroup of its KV head at work: it writes y = o / l itself, what
+    // the merge below computes for one chunk (whose factor is exp(0) = 1),
+    // without the partials, the counter and the merge's loads.
 #ifdef MERGE
-    // A row whose positions all fall in this chunk (a row at one of the
-    // cache's first CH positions) is the only workgroup of its KV head at
-    // work: it writes the
-    // normalized output itself, y = o / l, what the merge below computes
-    // for one chunk (whose factor is exp(0) = 1), without the partials,
-    // the counter and the merge's loads.
     uint nc = (n + CH - 1u) / CH;
-    if (nc == 1u) {
-        for (uint i = tid; i < G * DQ; i += CH) {
-            uint h = i / DQ, d = i % DQ;
-            vec4 o = vec4(0.0);
-            for (uint k = 0u; k < KG; k++) {
-                o += osum[(k * G + h) * DQ + d];
-            }
-            float l = lh[h].x + lh[h].y;
-            uint yb = p.y_off + (row * p.n_head + g * G + h) * HD + 4u * d;
-            y[yb] = o.x / l;
-            y[yb + 1u] = o.y / l;
-            y[yb + 2u] = o.z / l;
-            y[yb + 3u] = o.w / l;
-        }
-        return;
-    }
+    bool single = nc == 1u;
+#else
+    const bool single = false;
 #endif
     for (uint i = tid; i < G * DQ; i += CH) {
         uint h = i / DQ, d = i % DQ;
@@ -320,11 +307,25 @@ void main() {
         for (uint k = 0u; k < KG; k++) {
             o += osum[(k * G + h) * DQ + d];
         }
+#ifdef MERGE
+        if (single) {
+            float l = lh[h].x + lh[h].y;
+            uint yb = p.y_off + (row * p.n_head + g * G + h) * HD + 4u * d;
+            y[yb] = o.x / l;
+            y[yb + 1u] = o.y / l;
+            y[yb + 2u] = o.z / l;
+            y[yb + 3u] = o.w / l;
+            continue;
+        }
+#endif
         uint base = ((row * p.n_head + g * G + h) * p.nchunks + c) * (HD + 2u);
         part[base + 4u * d] = o.x;
         part[base + 4u * d + 1u] = o.y;
         part[base + 4u * d + 2u] = o.z;
         part[base + 4u * d + 3u] = o.w;
+    }
+    if (single) {
+        return;
     }
     [[unroll]] for (uint h = 0u; h < G; h++) {
         if (tid == h) {
