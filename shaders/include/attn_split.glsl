@@ -112,6 +112,14 @@ void main() {
             }
         }
     }
+    // The queries do not depend on the row's position: their loads go out
+    // with the position's.
+    const uint QPER = (G * HD + CH - 1u) / CH;
+    float qv[QPER];
+    [[unroll]] for (uint j = 0u; j < QPER; j++) {
+        uint i = min(tid + j * CH, G * HD - 1u);
+        qv[j] = q[p.q_off + row * qk + (g * G + i / HD) * HD + i % HD];
+    }
     uint n = uint(pos[p.pos_off + row]) + 1u; // positions 0..pos attend
     if (j0 >= n) {
         return;
@@ -124,12 +132,6 @@ void main() {
         [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
             kr[d4] = kv4(false, kb + 4u * d4);
         }
-    }
-    const uint QPER = (G * HD + CH - 1u) / CH;
-    float qv[QPER];
-    [[unroll]] for (uint j = 0u; j < QPER; j++) {
-        uint i = min(tid + j * CH, G * HD - 1u);
-        qv[j] = q[p.q_off + row * qk + (g * G + i / HD) * HD + i % HD];
     }
     [[unroll]] for (uint j = 0u; j < QPER; j++) {
         uint i = tid + j * CH;
