@@ -82,6 +82,11 @@ type Options struct {
 	// repeat the norm they run first fewer times: 403 tokens/s against 363
 	// with 256 on an H200.
 	MatvecWGS int
+	// MatvecRows is how many rows a subgroup of the I2_S decode matvec
+	// takes in a matrix of many rows (more than matvecManyGroups
+	// workgroups at one row each, such as gate/up): 1 or 2, the loads of
+	// all of them issued at once; 0 takes 1 (also BITNET_VK_MATVEC_ROWS).
+	MatvecRows int
 	// HeadRows is how many weight rows a subgroup of the Q8_0 and Q6_K
 	// decode matvecs runs together, each activation load serving them all:
 	// 1 to 4, 0 takes 2 (also BITNET_VK_HEAD_ROWS).
@@ -120,6 +125,7 @@ type Backend struct {
 	fuse            bool
 	normWGS         uint32                // workgroup size of rmsnorm
 	mvWGS           uint32                // and of the I2_S decode matvec
+	mvRows          uint32                // its rows per subgroup in matrices of many rows
 	attnChunk       uint32                // cache positions per attn_split workgroup (prompts)
 	attnChunkDecode uint32                // and for a few rows (decode)
 	attnMerge       bool                  // a few rows' attention merges its chunks in attn_split_merge
@@ -229,6 +235,13 @@ func Open(o Options) (*Backend, error) {
 		}
 		b.mvWGS = n
 	}
+	if o.MatvecRows == 0 {
+		o.MatvecRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_MATVEC_ROWS"))
+	}
+	b.mvRows = 1
+	if o.MatvecRows == 2 {
+		b.mvRows = 2
+	}
 	if o.HeadRows == 0 {
 		o.HeadRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_HEAD_ROWS"))
 	}
@@ -277,8 +290,9 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // prompt GEMM on cooperative matrices, R x T tiles, else the tiled one) and
 // "attn-subgroups" (attention reductions within subgroups) and
 // "attn-wide" (attn_split's 8-dimension value sums) and "attn-merge-long"
-// (decode attention merged in the kernel over long caches), space
-// separated; "generic" when none applies.
+// (decode attention merged in the kernel over long caches) and
+// "matvec-rows-2" (two rows per subgroup of the I2_S decode matvec in
+// matrices of many rows), space separated; "generic" when none applies.
 func (b *Backend) Kernels() string {
 	var k []string
 	if b.subgroups {
@@ -292,6 +306,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.attnSG {
 		k = append(k, "attn-subgroups")
+	}
+	if b.subgroups && b.mvRows > 1 {
+		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))
 	}
 	if b.attnWide {
 		k = append(k, "attn-wide")

@@ -177,6 +177,32 @@ func attentionCases(t *testing.T) []computetest.Case {
 	return cases
 }
 
+// TestConformanceMatvecRows runs the decode matvec cases (plain, several
+// weights, and fused with the norm, residual, activation and RoPE) with two
+// rows per subgroup in matrices of many rows: with 64-invocation
+// workgroups, so that the 2B-4T shapes take them on any subgroup size, and
+// with the default workgroups.
+func TestConformanceMatvecRows(t *testing.T) {
+	var cases []computetest.Case
+	for _, c := range computetest.Cases() {
+		if strings.HasPrefix(c.Name, "matmul_i2s/") || strings.HasPrefix(c.Name, "matmuls_i2s/") || strings.HasPrefix(c.Name, "fused/") && !strings.Contains(c.Name, "attention") {
+			cases = append(cases, c)
+		}
+	}
+	for _, wgs := range []int{64, 0} {
+		t.Run(fmt.Sprintf("wgs=%d", wgs), func(t *testing.T) {
+			be := openTestWith(t, gpu.Options{Device: -1, MatvecRows: 2, MatvecWGS: wgs})
+			if !be.Subgroups() {
+				t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
+			}
+			if k := be.Kernels(); !strings.Contains(k, "matvec-rows-2") {
+				t.Fatalf("MatvecRows ignored (kernels %q)", k)
+			}
+			computetest.Run(t, be, cases)
+		})
+	}
+}
+
 func TestConformanceUnfused(t *testing.T) {
 	be := openTestWith(t, gpu.Options{Device: -1, NoFusion: true})
 	computetest.Run(t, be, computetest.Cases())

@@ -74,11 +74,29 @@ func (b *Backend) matvecWGS(K, T int) uint32 {
 	sg := max(b.dev.Info.SubgroupSize, 1)
 	lim := b.dev.Info.Limits.MaxComputeSharedMemorySize
 	for wgs := b.mvWGS; wgs >= 64 && wgs >= sg; wgs /= 2 {
-		if uint64(T*K+8*T)+4*uint64(T)*uint64(wgs/sg)+16*uint64(wgs+1)+64 <= uint64(lim) {
+		if uint64(T*K+8*T)+8*uint64(T)*uint64(wgs/sg)+16*uint64(wgs+1)+64 <= uint64(lim) {
 			return wgs
 		}
 	}
 	return 0
+}
+
+// matvecManyGroups is the most workgroups of one row per subgroup that a
+// decode matvec runs before it takes Backend.mvRows rows per subgroup: about
+// one 1024-invocation workgroup per compute unit of a large GPU (an H100
+// has 132), so that a matrix of more rows runs in one wave instead of two.
+const matvecManyGroups = 128
+
+// matvecRows returns the rows per workgroup and per subgroup of a decode
+// matvec of workgroup size wgs over n rows in all (of every weight it
+// multiplies; a gate/up pair counts its rows once).
+func (b *Backend) matvecRows(wgs uint32, n int) (perWG, perSG uint32) {
+	perSG = 1
+	per := max(wgs/max(b.dev.Info.SubgroupSize, 1), 1)
+	if b.mvRows > 1 && uint32(n) > matvecManyGroups*per {
+		perSG = b.mvRows
+	}
+	return per * perSG, perSG
 }
 
 // fastTernary reports whether the fused I2_S kernels run on this device.
@@ -246,7 +264,12 @@ func (b *Backend) ropeFeeds(mm *op, g []op) bool {
 	if wgs == 0 || compute.Elements(q.b.shape) != T {
 		return false
 	}
-	rows := int(max(wgs/max(b.dev.Info.SubgroupSize, 1), 1))
+	total := 0
+	for _, d := range mm.dsts {
+		total += d.shape[0]
+	}
+	perWG, _ := b.matvecRows(wgs, total)
+	rows := int(perWG)
 	hd := q.rope.HeadDim
 	if q.rope.Dims != hd || hd%4 != 0 || rows%4 != 0 || (hd/2)%(rows/2) != 0 {
 		return false
@@ -512,7 +535,15 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		groups uint32
 	)
 	sg := max(b.dev.Info.SubgroupSize, 1)
-	rowsPerWG := max(wgs/sg, 1)
+	total := 0
+	if f.act != nil {
+		total = o.dsts[0].shape[0]
+	} else {
+		for _, d := range o.dsts {
+			total += d.shape[0]
+		}
+	}
+	rowsPerWG, rps := b.matvecRows(wgs, total)
 	for i := range wb {
 		wb[i], yb[i] = b.unused(), b.unused()
 	}
@@ -586,7 +617,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	for _, w := range o.ws {
 		bytes += int64(w.rowBytes) * int64(compute.Elements(w.shape)/w.shape[0])
 	}
-	b.dispatchBytes(label, bytes, b.pipe("matvec_i2s"+suffix, wgs, uint32(K), uint32(T), rowsPerWG, sg), [3]uint32{groups, 1, 1},
+	b.dispatchBytes(label, bytes, b.pipe("matvec_i2s"+suffix, wgs, uint32(K), uint32(T), rowsPerWG, sg, rps), [3]uint32{groups, 1, 1},
 		[]vkrt.Binding{wb[0], wb[1], wb[2], qin, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, xb, pb, tb, kcb, vcb},
 		uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps), po, hd)
 	b.wrote(written...)

@@ -3,7 +3,10 @@
 //
 // Rows are read 16 bytes per load; K (the row length) is a specialization
 // constant, so the loop over a row's loads unrolls and every load of a lane
-// is in flight at once. A lane's 16 bytes are half of a 32-byte I2_S block
+// is in flight at once. A subgroup takes RPS rows (the workgroup ROWS =
+// RPS x its subgroups), the loads of all of them issued before the
+// activations are ready: with RPS = 2 a matrix of many rows runs in half
+// the workgroups, each normalizing its input once for twice the rows. A lane's 16 bytes are half of a 32-byte I2_S block
 // (128 weights): byte j of a block holds weights j, 32+j, 64+j, 96+j in
 // bits 7:6, 5:4, 3:2, 1:0, so word jj of the load, shifted by 6-2g and
 // masked with 0x03030303, holds the codes of four consecutive weights of
@@ -46,8 +49,9 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint K = 2560u; // row length, a multiple of 128
 layout(constant_id = 2) const uint TMAX = 4u; // tokens (at most 4; the dispatch's count, so T = 1 reduces one sum)
-layout(constant_id = 3) const uint ROWS = 8u; // rows per workgroup (one per subgroup, if the subgroups are as wide as expected)
+layout(constant_id = 3) const uint ROWS = 8u; // rows per workgroup (RPS per subgroup, if the subgroups are as wide as expected)
 layout(constant_id = 4) const uint SG = 32u;  // the expected subgroup size
+layout(constant_id = 5) const uint RPS = 1u;  // rows per subgroup (ROWS / (WGS / SG))
 const uint WGS = gl_WorkGroupSize.x;
 const uint N16 = K / 64u;                     // 16-byte loads per row
 const uint NL = (N16 + SG - 1u) / SG;         // loads per lane of a row
@@ -197,26 +201,49 @@ uint tt_;
 #define RMS_NO_QSUM
 #include "rmsnorm_row.glsl"
 
-// load_row reads the 16-byte loads of this lane of a row of the segment's
-// weight (and of W1 with PAIR) into registers, every load in flight at once.
-void load_row(uint row, uint seg, bool pair, uint lane, out uvec4 a[NL], out uvec4 b[NL]) {
+// The 16-byte loads of this lane of the subgroup's rows: row k's load j
+// at k*NL + j, of the segment's weight (wa) and with PAIR of W1 (wb).
+uvec4 wa[RPS * NL], wb[RPS * NL];
+
+// load_row reads this lane's loads of a row into the registers of the
+// subgroup's row k, every load in flight at once.
+void load_row(uint row, uint seg, bool pair, uint lane, uint k) {
     uint base = row * N16;
     if (pair || seg == 0u) {
         [[unroll]] for (uint j = 0u; j < NL; j++) {
-            a[j] = w0[base + min(lane + j * SG, N16 - 1u)];
+            wa[k * NL + j] = w0[base + min(lane + j * SG, N16 - 1u)];
         }
     } else if (seg == 1u) {
         [[unroll]] for (uint j = 0u; j < NL; j++) {
-            a[j] = w1[base + min(lane + j * SG, N16 - 1u)];
+            wa[k * NL + j] = w1[base + min(lane + j * SG, N16 - 1u)];
         }
     } else {
         [[unroll]] for (uint j = 0u; j < NL; j++) {
-            a[j] = w2[base + min(lane + j * SG, N16 - 1u)];
+            wa[k * NL + j] = w2[base + min(lane + j * SG, N16 - 1u)];
         }
     }
     if (pair) {
         [[unroll]] for (uint j = 0u; j < NL; j++) {
-            b[j] = w1[base + min(lane + j * SG, N16 - 1u)];
+            wb[k * NL + j] = w1[base + min(lane + j * SG, N16 - 1u)];
+        }
+    }
+}
+
+// finish_row sums a row's lane partials over the subgroup and writes the
+// row (with ROPE: keeps it in ys for rope_store).
+void finish_row(uint rr, uint row, uint seg, bool pair, bool rope, ivec4 acc, ivec4 acc2) {
+    acc = sg_add(acc);
+    if (pair) {
+        acc2 = sg_add(acc2);
+    }
+    if (subgroupElect()) {
+        if (rope) {
+            float sc = seg == 0u ? p.s0 : seg == 1u ? p.s1 : p.s2;
+            for (uint tt = 0u; tt < p.t; tt++) {
+                ys[tt * ROWS + rr] = epilogue(acc[tt], tt, sc);
+            }
+        } else {
+            write_row(row, seg, pair, acc, acc2);
         }
     }
 }
@@ -296,13 +323,19 @@ void main() {
     }
     uint lane = gl_SubgroupInvocationID;
     bool fast = gl_SubgroupSize == SG;
-    // The first row's weights are on their way while the activations are
-    // normalized or copied to shared memory.
-    uvec4 a[NL], b[NL];
+    // The subgroup's rows' weights are on their way while the activations
+    // are normalized or copied to shared memory. (With subgroups of the
+    // expected size, row k of subgroup s is slot s + k * WGS / SG: every
+    // slot of the workgroup once.)
     bool rope = (p.flags & 32u) != 0u;
-    uint row0 = row_of(wg, min(gl_SubgroupID, ROWS - 1u), seg);
-    if (fast && gl_SubgroupID < ROWS && row0 < nseg) {
-        load_row(row0, seg, pair, lane, a, b);
+    if (fast) {
+        [[unroll]] for (uint k = 0u; k < RPS; k++) {
+            uint rr = gl_SubgroupID + k * (WGS / SG);
+            uint row = row_of(wg, rr, seg);
+            if (row < nseg) {
+                load_row(row, seg, pair, lane, k);
+            }
+        }
     }
     if ((p.flags & 16u) != 0u) {
         for (tt_ = 0u; tt_ < p.t; tt_++) {
@@ -319,46 +352,42 @@ void main() {
         }
     }
     barrier();
-    for (uint rr = gl_SubgroupID; rr < ROWS; rr += gl_NumSubgroups) {
-        uint row = row_of(wg, rr, seg);
-        if (row >= nseg) {
-            break;
-        }
-        uint base = row * N16;
-        ivec4 acc = ivec4(0), acc2 = ivec4(0);
-        if (fast) {
-            if (row != row0) {
-                load_row(row, seg, pair, lane, a, b);
+    if (fast) {
+        [[unroll]] for (uint k = 0u; k < RPS; k++) {
+            uint rr = gl_SubgroupID + k * (WGS / SG);
+            uint row = row_of(wg, rr, seg);
+            if (row >= nseg) {
+                break;
             }
+            ivec4 acc = ivec4(0), acc2 = ivec4(0);
             [[unroll]] for (uint j = 0u; j < NL; j++) {
                 uint i = lane + j * SG;
                 if (i < N16) {
-                    dots(a[j], b[j], pair, i, acc, acc2);
+                    dots(wa[k * NL + j], wb[k * NL + j], pair, i, acc, acc2);
                 }
             }
-        } else if (pair) {
-            for (uint i = lane; i < N16; i += gl_SubgroupSize) {
-                dots(w0[base + i], w1[base + i], true, i, acc, acc2);
-            }
-        } else {
-            for (uint i = lane; i < N16; i += gl_SubgroupSize) {
-                uvec4 wv = seg == 0u ? w0[base + i] : seg == 1u ? w1[base + i] : w2[base + i];
-                dots(wv, wv, false, i, acc, acc2);
-            }
+            finish_row(rr, row, seg, pair, rope, acc, acc2);
         }
-        acc = sg_add(acc);
-        if (pair) {
-            acc2 = sg_add(acc2);
-        }
-        if (subgroupElect()) {
-            if (rope) {
-                float sc = seg == 0u ? p.s0 : seg == 1u ? p.s1 : p.s2;
-                for (uint tt = 0u; tt < p.t; tt++) {
-                    ys[tt * ROWS + rr] = epilogue(acc[tt], tt, sc);
+    } else {
+        // Subgroups of another size: rows by subgroup, loads as they come.
+        for (uint rr = gl_SubgroupID; rr < ROWS; rr += gl_NumSubgroups) {
+            uint row = row_of(wg, rr, seg);
+            if (row >= nseg) {
+                break;
+            }
+            uint base = row * N16;
+            ivec4 acc = ivec4(0), acc2 = ivec4(0);
+            if (pair) {
+                for (uint i = lane; i < N16; i += gl_SubgroupSize) {
+                    dots(w0[base + i], w1[base + i], true, i, acc, acc2);
                 }
             } else {
-                write_row(row, seg, pair, acc, acc2);
+                for (uint i = lane; i < N16; i += gl_SubgroupSize) {
+                    uvec4 wv = seg == 0u ? w0[base + i] : seg == 1u ? w1[base + i] : w2[base + i];
+                    dots(wv, wv, false, i, acc, acc2);
+                }
             }
+            finish_row(rr, row, seg, pair, rope, acc, acc2);
         }
     }
     if (rope) {
