@@ -70,6 +70,13 @@ type Options struct {
 	// only up to 1,024 positions: no attn_combine dispatch (also
 	// BITNET_VK_ATTN_MERGE_LONG=1; opt-in until measured on a GPU).
 	AttnMergeLong bool
+	// AttnDecodeChunk is the number of cache positions one attention
+	// workgroup takes in a decode step over a cache of up to 1,024
+	// positions (merged in the attention kernel): a power of two from 32
+	// to 1024; 0 takes 256 (also BITNET_VK_ATTN_DECODE_CHUNK). Smaller
+	// chunks load fewer idle positions at a shallow depth and merge more
+	// chunks deeper.
+	AttnDecodeChunk int
 	// NoFusion runs every op as its own dispatch (tests, diagnostics).
 	NoFusion bool
 	// NormWGS is the workgroup size of rmsnorm (one workgroup per row): a
@@ -128,6 +135,7 @@ type Backend struct {
 	mvRows          uint32                // its rows per subgroup in matrices of many rows
 	attnChunk       uint32                // cache positions per attn_split workgroup (prompts)
 	attnChunkDecode uint32                // and for a few rows (decode)
+	attnMergeMax    uint32                // the most chunks attn_split_merge merges
 	attnMerge       bool                  // a few rows' attention merges its chunks in attn_split_merge
 	normFuse        bool                  // RMSNorms run inside the decode matvecs
 	headRows        uint32                // rows per subgroup of the Q8_0 and Q6_K decode matvecs
@@ -257,9 +265,16 @@ func Open(o Options) (*Backend, error) {
 	b.attnSG = b.subgroups && (o.AttnSubgroups || os.Getenv("BITNET_VK_ATTN_SG") == "1")
 	b.attnWide = o.AttnWide || os.Getenv("BITNET_VK_ATTN_WIDE") == "1"
 	b.attnMergeLong = b.attnMerge && (o.AttnMergeLong || os.Getenv("BITNET_VK_ATTN_MERGE_LONG") == "1")
-	b.attnChunk, b.attnChunkDecode = attnChunk, attnChunkDecode
+	b.attnChunk, b.attnChunkDecode, b.attnMergeMax = attnChunk, attnChunkDecode, attnMergeChunks
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
 		b.attnChunk, b.attnChunkDecode = uint32(n), uint32(n)
+	}
+	if o.AttnDecodeChunk == 0 {
+		o.AttnDecodeChunk, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_DECODE_CHUNK"))
+	}
+	if n := o.AttnDecodeChunk; n >= 32 && n <= 1024 && n&(n-1) == 0 {
+		// The same short cache in chunks of n positions.
+		b.attnChunkDecode, b.attnMergeMax = uint32(n), uint32(max(attnMergeChunks*attnChunkDecode/n, 1))
 	}
 	// attn_combine keeps 16 KiB of factors and 4 bytes per invocation in
 	// shared memory.
@@ -291,7 +306,8 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // "attn-subgroups" (attention reductions within subgroups) and
 // "attn-wide" (attn_split's 8-dimension value sums) and "attn-merge-long"
 // (decode attention merged in the kernel over long caches) and
-// "matvec-rows-2" (two rows per subgroup of the I2_S decode matvec in
+// "attn-decode-chunk-N" (decode attention over a short cache in chunks of
+// N positions, where not 256) and "matvec-rows-2" (two rows per subgroup of the I2_S decode matvec in
 // matrices of many rows), space separated; "generic" when none applies.
 func (b *Backend) Kernels() string {
 	var k []string
@@ -306,6 +322,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.attnSG {
 		k = append(k, "attn-subgroups")
+	}
+	if b.attnChunkDecode != attnChunkDecode {
+		k = append(k, fmt.Sprintf("attn-decode-chunk-%d", b.attnChunkDecode))
 	}
 	if b.subgroups && b.mvRows > 1 {
 		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))

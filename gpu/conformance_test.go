@@ -141,6 +141,15 @@ func TestConformanceAttnMergeLong(t *testing.T) {
 	t.Run("wide=true", func(t *testing.T) { runAttention(t, gpu.Options{AttnMergeLong: true, AttnWide: true}) })
 }
 
+// TestConformanceAttnDecodeChunk runs the attention cases with decode
+// attention over a short cache in chunks of 64 and 32 positions (up to 16
+// and 32 of them merged in the kernel) instead of 256.
+func TestConformanceAttnDecodeChunk(t *testing.T) {
+	for _, n := range []int{64, 32} {
+		t.Run(fmt.Sprintf("chunk=%d", n), func(t *testing.T) { runAttention(t, gpu.Options{AttnDecodeChunk: n}) })
+	}
+}
+
 // runAttention runs the attention cases with the attention options of o
 // on the first device, after checking that the backend took each of them
 // (a device without subgroup arithmetic skips AttnSubgroups).
@@ -154,7 +163,8 @@ func runAttention(t *testing.T, o gpu.Options) {
 	for _, want := range []struct {
 		on   bool
 		name string
-	}{{o.AttnWide, "attn-wide"}, {o.AttnMergeLong, "attn-merge-long"}} {
+	}{{o.AttnWide, "attn-wide"}, {o.AttnMergeLong, "attn-merge-long"},
+		{o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}} {
 		if want.on && !strings.Contains(k, want.name) {
 			t.Fatalf("%s ignored (kernels %q)", want.name, k)
 		}

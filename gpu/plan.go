@@ -933,15 +933,17 @@ const (
 	attnChunkDecode = 256
 )
 
-// attnMergeChunks is the most chunks attn_split_merge merges in its last
-// workgroup; a longer cache merges in attn_combine, whose many workgroups
-// are faster there (a whole token at depth 4096 on an H200: 342 against
-// 359 tokens/s with the merge in the kernel).
+// attnMergeChunks is the most chunks of attnChunkDecode positions that
+// attn_split_merge merges in its last workgroup (Backend.attnMergeMax is
+// the one in use: as many chunks of another decode chunk as cover the
+// same positions); a longer cache merges in attn_combine, whose many
+// workgroups are faster there (a whole token at depth 4096 on an H200: 342
+// against 359 tokens/s with the merge in the kernel).
 const attnMergeChunks = 4
 
 // shortCache is the longest cache whose attention over a few rows merges
 // its chunks in attn_split_merge.
-func (b *Backend) shortCache() int { return attnMergeChunks * int(b.attnChunkDecode) }
+func (b *Backend) shortCache() int { return int(b.attnMergeMax * b.attnChunkDecode) }
 
 // attnShared is the shared memory of attn_split in bytes for G query heads
 // per KV head, head dimension hd, ch positions per workgroup and vw value
@@ -1014,12 +1016,12 @@ func (b *Backend) recAttention(o *op) {
 	}
 	cwgs := cg * uint32(hd)
 	// A few rows (decode) in one pass merge in attn_split_merge: over at
-	// most attnMergeChunks chunks, issuing their cache loads before the
+	// most attnMergeMax chunks, issuing their cache loads before the
 	// position (pre), and with attnMergeLong over a longer cache too (up to
 	// one chunk per invocation), without those loads.
 	fewRows := b.attnMerge && T <= matvecMaxT && rowsPerPass >= T
 	pre := uint32(1)
-	if nchunks > attnMergeChunks {
+	if nchunks > int(b.attnMergeMax) {
 		pre = 0
 	}
 	merge := fewRows && (pre == 1 || b.attnMergeLong && nchunks <= ch)
