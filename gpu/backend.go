@@ -59,17 +59,6 @@ type Options struct {
 	// AttnSubgroups reduces the attention scores within subgroups first
 	// (also BITNET_VK_ATTN_SG=1; where the device has subgroup arithmetic).
 	AttnSubgroups bool
-	// AttnWide has attn_split sum the values of an F16 cache 8 dimensions
-	// per invocation from whole 16-byte loads, the first keys' loads issued
-	// before the score reductions (also BITNET_VK_ATTN_WIDE=1): one trip to
-	// memory for the values of a 128-position chunk instead of four. Long
-	// caches and prompts; opt-in until measured on a GPU.
-	AttnWide bool
-	// AttnMergeLong merges the attention chunks of a decode step in the
-	// attention kernel over caches of any length (up to 128 chunks), not
-	// only up to 1,024 positions: no attn_combine dispatch (also
-	// BITNET_VK_ATTN_MERGE_LONG=1; opt-in until measured on a GPU).
-	AttnMergeLong bool
 	// AttnDecodeChunk is the number of cache positions one attention
 	// workgroup takes in a decode step over a cache of up to 1,024
 	// positions (merged in the attention kernel): a power of two from 32
@@ -127,8 +116,6 @@ type Backend struct {
 	coopmat         bool // the I2_S prompt GEMM runs on cooperative matrices
 	coopTile        [2]uint32
 	attnSG          bool // the attention kernels reduce within subgroups
-	attnWide        bool // attn_split sums 8 value dimensions per invocation (F16 caches)
-	attnMergeLong   bool // decode attention merges its chunks in the kernel over long caches too
 	fuse            bool
 	normWGS         uint32                // workgroup size of rmsnorm
 	mvWGS           uint32                // and of the I2_S decode matvec
@@ -263,8 +250,6 @@ func Open(o Options) (*Backend, error) {
 	// The attention kernels' reductions within subgroups (2 barriers
 	// instead of 16): opt-in until measured on a GPU.
 	b.attnSG = b.subgroups && (o.AttnSubgroups || os.Getenv("BITNET_VK_ATTN_SG") == "1")
-	b.attnWide = o.AttnWide || os.Getenv("BITNET_VK_ATTN_WIDE") == "1"
-	b.attnMergeLong = b.attnMerge && (o.AttnMergeLong || os.Getenv("BITNET_VK_ATTN_MERGE_LONG") == "1")
 	b.attnChunk, b.attnChunkDecode, b.attnMergeMax = attnChunk, attnChunkDecode, attnMergeChunks
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
 		b.attnChunk, b.attnChunkDecode = uint32(n), uint32(n)
@@ -304,11 +289,10 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // int8 dot products in the ternary kernels), "coopmat-gemm-RxT" (the I2_S
 // prompt GEMM on cooperative matrices, R x T tiles, else the tiled one) and
 // "attn-subgroups" (attention reductions within subgroups) and
-// "attn-wide" (attn_split's 8-dimension value sums) and "attn-merge-long"
-// (decode attention merged in the kernel over long caches) and
 // "attn-decode-chunk-N" (decode attention over a short cache in chunks of
-// N positions, where not 256) and "matvec-rows-2" (two rows per subgroup of the I2_S decode matvec in
-// matrices of many rows), space separated; "generic" when none applies.
+// N positions, where not 256) and "matvec-rows-2" (two rows per subgroup
+// of the I2_S decode matvec in matrices of many rows), space separated;
+// "generic" when none applies.
 func (b *Backend) Kernels() string {
 	var k []string
 	if b.subgroups {
@@ -328,12 +312,6 @@ func (b *Backend) Kernels() string {
 	}
 	if b.subgroups && b.mvRows > 1 {
 		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))
-	}
-	if b.attnWide {
-		k = append(k, "attn-wide")
-	}
-	if b.attnMergeLong {
-		k = append(k, "attn-merge-long")
 	}
 	if len(k) == 0 {
 		return "generic"

@@ -125,22 +125,6 @@ func TestConformanceAttnSubgroups(t *testing.T) {
 	runAttention(t, gpu.Options{AttnSubgroups: true})
 }
 
-// TestConformanceAttnWide runs the attention cases with attn_split's value
-// sums 8 dimensions per invocation (F16 caches over long contexts and
-// prompts), with the reductions in shared memory and within subgroups.
-func TestConformanceAttnWide(t *testing.T) {
-	t.Run("subgroups=false", func(t *testing.T) { runAttention(t, gpu.Options{AttnWide: true}) })
-	t.Run("subgroups=true", func(t *testing.T) { runAttention(t, gpu.Options{AttnWide: true, AttnSubgroups: true}) })
-}
-
-// TestConformanceAttnMergeLong runs the attention cases with decode rows
-// over long caches merged in the attention kernel (up to 128 chunks), with
-// the 4- and 8-dimension value sums.
-func TestConformanceAttnMergeLong(t *testing.T) {
-	t.Run("wide=false", func(t *testing.T) { runAttention(t, gpu.Options{AttnMergeLong: true}) })
-	t.Run("wide=true", func(t *testing.T) { runAttention(t, gpu.Options{AttnMergeLong: true, AttnWide: true}) })
-}
-
 // TestConformanceAttnDecodeChunk runs the attention cases with decode
 // attention over a short cache in chunks of 64 and 32 positions (up to 16
 // and 32 of them merged in the kernel) instead of 256.
@@ -163,8 +147,7 @@ func runAttention(t *testing.T, o gpu.Options) {
 	for _, want := range []struct {
 		on   bool
 		name string
-	}{{o.AttnWide, "attn-wide"}, {o.AttnMergeLong, "attn-merge-long"},
-		{o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}} {
+	}{{o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}} {
 		if want.on && !strings.Contains(k, want.name) {
 			t.Fatalf("%s ignored (kernels %q)", want.name, k)
 		}

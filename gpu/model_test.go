@@ -304,15 +304,14 @@ func TestDeviceFailureMidStep(t *testing.T) {
 // TestShortCacheStep: a state whose cache is longer than the attention
 // kernel merges in one dispatch replays the short variant of its decode
 // step while its position is below that length, then the full step, and
-// generates the CPU's tokens throughout; so does it with the full step's
-// chunks merged in the attention kernel too and 8-dimension value sums
-// (AttnMergeLong, AttnWide). (Chunks of 32 positions make the short cache
-// 128 positions long.)
+// generates the CPU's tokens throughout. (Chunks of 32 positions make the
+// short cache 128 positions long.)
 func TestShortCacheStep(t *testing.T) {
 	t.Setenv("BITNET_VK_ATTN_CHUNK", "32")
 	path := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
 	ref := cpu.New(cpu.Options{})
 	defer ref.Close()
+	be := openTest(t)
 	gen := func(be compute.Backend) []int32 {
 		st, err := loadModel(t, path, be).NewState(512, 16, gguf.F16)
 		if err != nil {
@@ -329,18 +328,13 @@ func TestShortCacheStep(t *testing.T) {
 	if len(want) < 150 {
 		t.Fatalf("the CPU generated %d tokens: too few to pass the short cache's end", len(want))
 	}
-	for _, o := range []gpu.Options{{Device: -1}, {Device: -1, AttnMergeLong: true, AttnWide: true}} {
-		t.Run(fmt.Sprintf("merge-long=%v", o.AttnMergeLong), func(t *testing.T) {
-			be := openTestWith(t, o)
-			got := gen(be)
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("vulkan %v\ncpu    %v", got, want)
-			}
-			// Positions 2 to 126 run the short variant; 127 on, the full step.
-			if n := be.ShortRuns(); n < 100 || n > 130 {
-				t.Errorf("%d replays of the short variant, want about 125", n)
-			}
-		})
+	got := gen(be)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("vulkan %v\ncpu    %v", got, want)
+	}
+	// Positions 2 to 126 run the short variant; 127 on, the full step.
+	if n := be.ShortRuns(); n < 100 || n > 130 {
+		t.Errorf("%d replays of the short variant, want about 125", n)
 	}
 }
 

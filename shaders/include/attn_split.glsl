@@ -7,32 +7,25 @@
 // dimension order, as the CPU reference computes it. An invocation loads a
 // whole key row at once (16-byte loads), and the weighted values are summed
 // by groups of keys in parallel. Chunks past a row's position do nothing.
-// With VW = 8 (F16 caches) an invocation sums 8 dimensions of each of its
-// keys from whole 16-byte loads, and the loads of its first keys are
-// issued before the scores' reductions (with 128 positions per chunk and
-// head dimension 128: all of them, one trip to memory).
 // With SUBGROUP the scores' maximum and sum reduce within subgroups first
 // (two barriers in all instead of sixteen). With MERGE the last workgroup
-// of each KV head and row merges the chunks (see below); PRE = 1 (short
-// caches) issues its cache loads before it knows the row's position.
+// of each KV head and row merges the chunks (see below), and issues its
+// cache loads before it knows the row's position (short caches).
 #include "numerics.glsl"
 
 layout(local_size_x_id = 0) in;                // CH: one position per invocation
 layout(constant_id = 1) const uint HD = 128u;  // head dimension, a multiple of 8
 layout(constant_id = 2) const uint G = 4u;     // query heads per KV head
-layout(constant_id = 3) const uint VW = 4u;    // dimensions of a head an invocation sums per key: 4, or 8 (F16 caches)
-layout(constant_id = 4) const uint PRE = 1u;   // MERGE: the cache loads issued before the position (short caches)
 const uint CH = gl_WorkGroupSize.x;
 const uint DQ = HD / 4u;                       // dimension quads of a head
-const uint VQ = VW / 4u;                       // quads an invocation sums
-const uint DV = HD / VW;                       // invocations per key of the value sums
+const uint DV = DQ;                            // invocations per key of the value sums (a quad each)
 const uint KG = CH / DV;                       // key groups of the value sums
 #ifdef MERGE
-const bool PRELOAD = PRE != 0u;
+const bool PRELOAD = true;
 #else
 const bool PRELOAD = false;
 #endif
-const uint VU = VW == 8u ? (DV < 16u ? DV : 16u) : 8u; // value loads in flight per invocation (VW = 8: its keys of a chunk, DV)
+const uint VU = 8u;                            // value loads in flight per invocation
 
 layout(set = 0, binding = 0) readonly buffer Q { float q[]; };
 layout(set = 0, binding = 1) readonly buffer K { uvec4 kc[]; };
@@ -105,11 +98,9 @@ void main() {
         [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
             kr[d4] = kv4(false, kb + 4u * d4);
         }
-        if (VW == 4u) {
-            [[unroll]] for (uint u = 0u; u < VU; u++) {
-                uint jr = min(j0 + kg + u * KG, crows - 1u);
-                vpre[u] = kv4(true, jr * kvdim + g * HD + 4u * dv);
-            }
+        [[unroll]] for (uint u = 0u; u < VU; u++) {
+            uint jr = min(j0 + kg + u * KG, crows - 1u);
+            vpre[u] = kv4(true, jr * kvdim + g * HD + 4u * dv);
         }
     }
     // The queries do not depend on the row's position: their loads go out
@@ -156,15 +147,6 @@ void main() {
             }
             precise float ss = acc * p.scale;
             s[h] = ss;
-        }
-    }
-    // VW = 8: the values of this invocation's first keys are on their way
-    // during the reductions.
-    uint vb = j0 * kvdim + g * HD + VW * dv;
-    uvec4 vraw[VW == 8u ? VU : 1u];
-    if (VW == 8u) {
-        [[unroll]] for (uint u = 0u; u < VU; u++) {
-            vraw[u] = vc[(vb + min(kg + u * KG, nj - 1u) * kvdim) >> 3u];
         }
     }
     // Each head's score maximum mh and two-float sum lh of exp(s - mh).
@@ -234,60 +216,31 @@ void main() {
         lh[h] = red2[h * CH];
     }
 #endif
-    // Weighted values: invocation tid sums the VW dimensions from VW * (tid
-    // % DV) over the keys of group tid / DV (every KG-th key), VU loads in
-    // flight.
-    vec4 acc[G * VQ];
-    [[unroll]] for (uint i = 0u; i < G * VQ; i++) {
-        acc[i] = vec4(0.0);
+    // Weighted values: invocation tid sums dimension quad tid % DV over
+    // the keys of group tid / DV (every KG-th key), VU loads in flight.
+    uint vb = j0 * kvdim + g * HD + 4u * dv;
+    vec4 acc[G];
+    [[unroll]] for (uint h = 0u; h < G; h++) {
+        acc[h] = vec4(0.0);
     }
-    if (VW == 8u) {
-        for (uint j = kg; j < nj && kg < KG; j += VU * KG) {
-            uvec4 vv[VU];
-            if (j == kg) {
-                [[unroll]] for (uint u = 0u; u < VU; u++) {
-                    vv[u] = vraw[u];
-                }
-            } else {
-                [[unroll]] for (uint u = 0u; u < VU; u++) {
-                    vv[u] = vc[(vb + min(j + u * KG, nj - 1u) * kvdim) >> 3u];
-                }
-            }
-            [[unroll]] for (uint u = 0u; u < VU; u++) {
-                uint jj = j + u * KG;
-                if (jj < nj) {
-                    vec4 lo = vec4(unpackHalf2x16(vv[u].x), unpackHalf2x16(vv[u].y));
-                    vec4 hi = vec4(unpackHalf2x16(vv[u].z), unpackHalf2x16(vv[u].w));
-                    [[unroll]] for (uint h = 0u; h < G; h++) {
-                        float pj = sc[h * CH + jj];
-                        acc[2u * h] += pj * lo;
-                        acc[2u * h + 1u] += pj * hi;
-                    }
-                }
-            }
+    for (uint j = kg; j < nj && kg < KG; j += VU * KG) {
+        vec4 vv[VU];
+        [[unroll]] for (uint u = 0u; u < VU; u++) {
+            uint jj = j + u * KG;
+            vec4 v = PRELOAD && j == kg ? vpre[u] : kv4(true, vb + min(jj, nj - 1u) * kvdim);
+            vv[u] = jj < nj ? v : vec4(0.0);
         }
-    } else {
-        for (uint j = kg; j < nj && kg < KG; j += VU * KG) {
-            vec4 vv[VU];
-            [[unroll]] for (uint u = 0u; u < VU; u++) {
-                uint jj = j + u * KG;
-                vec4 v = PRELOAD && j == kg ? vpre[u] : kv4(true, vb + min(jj, nj - 1u) * kvdim);
-                vv[u] = jj < nj ? v : vec4(0.0);
-            }
-            [[unroll]] for (uint u = 0u; u < VU; u++) {
-                uint jj = min(j + u * KG, CH - 1u);
-                [[unroll]] for (uint h = 0u; h < G; h++) {
-                    float pj = j + u * KG < nj ? sc[h * CH + jj] : 0.0;
-                    acc[h] += pj * vv[u];
-                }
+        [[unroll]] for (uint u = 0u; u < VU; u++) {
+            uint jj = min(j + u * KG, CH - 1u);
+            [[unroll]] for (uint h = 0u; h < G; h++) {
+                float pj = j + u * KG < nj ? sc[h * CH + jj] : 0.0;
+                acc[h] += pj * vv[u];
             }
         }
     }
     if (kg < KG) {
         [[unroll]] for (uint h = 0u; h < G; h++) {
-            [[unroll]] for (uint e = 0u; e < VQ; e++) {
-                osum[(kg * G + h) * DQ + VQ * dv + e] = acc[h * VQ + e];
-            }
+            osum[(kg * G + h) * DQ + dv] = acc[h];
         }
     }
     barrier();
