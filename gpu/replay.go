@@ -217,6 +217,25 @@ func (b *Backend) KernelTimes() []compute.KernelTime {
 	return out
 }
 
+// DispatchLatency returns the GPU time of a dependent dispatch (one behind
+// a full barrier, as every kernel of a decode step is) that touches no
+// memory, and of one that loads and stores 16 bytes, in seconds: the mean
+// over a chain of 256 of each, after a warm-up chain. Every kernel time of
+// --op-times includes the first.
+func (b *Backend) DispatchLatency() (empty, load float64, err error) {
+	if err := b.Flush(); err != nil {
+		return 0, 0, err
+	}
+	if _, err := b.dev.DispatchLatency(256, 1); err != nil { // warm-up
+		return 0, 0, err
+	}
+	if empty, err = b.dev.DispatchLatency(256, 0); err != nil {
+		return 0, 0, err
+	}
+	load, err = b.dev.DispatchLatency(256, 1)
+	return empty, load, err
+}
+
 // CopyBandwidth is the device's buffer copy speed in bytes (read plus
 // written) per second, measured now over copies of up to 1 GiB (less on
 // devices with little memory): the yardstick for the kernels' bandwidth.

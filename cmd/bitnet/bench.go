@@ -396,13 +396,20 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			copyBW := 0.0
+			var dev deviceYardsticks
 			if c, ok := l.be.(interface{ CopyBandwidth() (float64, error) }); ok {
-				if copyBW, err = c.CopyBandwidth(); err != nil {
+				if dev.copyBW, err = c.CopyBandwidth(); err != nil {
 					slog.Warn("copy bandwidth", "err", err)
 				}
 			}
-			printKernelTimes(stderr, kp.KernelTimes(), n, what, wall, copyBW)
+			if c, ok := l.be.(interface {
+				DispatchLatency() (float64, float64, error)
+			}); ok {
+				if dev.dispEmpty, dev.dispLoad, err = c.DispatchLatency(); err != nil {
+					slog.Warn("dispatch latency", "err", err)
+				}
+			}
+			printKernelTimes(stderr, kp.KernelTimes(), n, what, wall, dev)
 		} else {
 			mf.profile.On = true
 			t0 := time.Now()
@@ -481,14 +488,26 @@ func printOpTimes(w io.Writer, stats []compute.OpStat, tokens int, what string, 
 	fmt.Fprintf(w, "  %-26s %8.3f ms\n", "total", per(wall))
 }
 
+// deviceYardsticks are what a kernel's time is judged against: the copy
+// kernel's bandwidth (bytes per second, read plus written) and the time of
+// a dependent dispatch that does nothing and of one that loads and stores
+// 16 bytes (seconds); 0 where not measured.
+type deviceYardsticks struct {
+	copyBW, dispEmpty, dispLoad float64
+}
+
 // printKernelTimes prints the device time per token of each kernel of a
 // profiled generation run of tokens passes.
-func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, what string, wall time.Duration, copyBW float64) {
+func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, what string, wall time.Duration, dev deviceYardsticks) {
 	per := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(tokens) }
 	var sum time.Duration
+	copyBW := dev.copyBW
 	fmt.Fprintf(w, "kernel times over %d %s (device timestamps, µs per token; each dispatch timed with its barrier):\n", tokens, what)
 	if copyBW > 0 {
 		fmt.Fprintf(w, "  device copy bandwidth: %.1f GB/s (bytes read plus written by a copy kernel over up to 1 GiB)\n", copyBW/1e9)
+	}
+	if dev.dispEmpty > 0 {
+		fmt.Fprintf(w, "  dependent dispatch: %.1f µs doing nothing, %.1f µs with one 16-byte load and store (chains of 256 behind barriers)\n", dev.dispEmpty*1e6, dev.dispLoad*1e6)
 	}
 	for _, k := range ks {
 		sum += k.Time

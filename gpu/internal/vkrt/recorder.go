@@ -758,12 +758,45 @@ func (p *profile) collect(d *Device, times map[string]ProfileStat) error {
 // (The transfer engine's vkCmdCopyBuffer is no yardstick for kernels: 851
 // GB/s on an H200 whose kernels read 3.9 TB/s.)
 func (d *Device) CopyBandwidth(n uint64, reps int) (float64, error) {
-	if d.Info.tsBits == 0 || d.Info.Limits.TimestampPeriod == 0 {
-		return 0, fmt.Errorf("vulkan: %s has no timestamps on its compute queue", d.Info.Name)
-	}
 	n = min(n, d.Info.Limits.MaxStorageBufferRange) &^ 15
 	if n == 0 || n/16 > 1<<32-1 {
 		return 0, fmt.Errorf("vulkan: copy of %d bytes", n)
+	}
+	words := uint32(n / 16)
+	// About four steps per invocation.
+	groups := Groups((words+3)/4, 256)
+	groups[0] = min(groups[0], d.Info.Limits.MaxComputeWorkGroupCount[0])
+	ns, err := d.timeCopies(n, words, groups, reps)
+	if err != nil {
+		return 0, err
+	}
+	return 2 * float64(n) * float64(reps) / (ns * 1e-9), nil
+}
+
+// DispatchLatency measures what a dependent dispatch costs on the compute
+// queue: a chain of reps one-workgroup dispatches of the copy kernel, each
+// behind a full barrier, that copy words 16-byte words (0: the dispatch
+// touches no memory; 1: one load and one store after the barrier). It
+// returns the mean seconds per dispatch: the floor under the time of
+// every kernel that waits for the one before it.
+func (d *Device) DispatchLatency(reps int, words uint32) (float64, error) {
+	if reps < 1 {
+		return 0, fmt.Errorf("vulkan: a chain of %d dispatches", reps)
+	}
+	ns, err := d.timeCopies(16*uint64(max(words, 1)), words, [3]uint32{1, 1, 1}, reps)
+	if err != nil {
+		return 0, err
+	}
+	return ns * 1e-9 / float64(reps), nil
+}
+
+// timeCopies times reps dispatches of the copy kernel of the given grid,
+// each copying words 16-byte words between two device-local buffers of n
+// bytes with a full barrier after it, and returns the nanoseconds between
+// the timestamps around them.
+func (d *Device) timeCopies(n uint64, words uint32, groups [3]uint32, reps int) (float64, error) {
+	if d.Info.tsBits == 0 || d.Info.Limits.TimestampPeriod == 0 {
+		return 0, fmt.Errorf("vulkan: %s has no timestamps on its compute queue", d.Info.Name)
 	}
 	p, err := d.Pipeline(PipelineConfig{Name: "copy", Buffers: 2, PushSize: 4})
 	if err != nil {
@@ -794,10 +827,6 @@ func (d *Device) CopyBandwidth(n uint64, reps int) (float64, error) {
 	if err := r.Submit(); err != nil {
 		return 0, err
 	}
-	words := uint32(n / 16)
-	// About four steps per invocation.
-	groups := Groups((words+3)/4, 256)
-	groups[0] = min(groups[0], d.Info.Limits.MaxComputeWorkGroupCount[0])
 	if !r.begin() {
 		return 0, r.err
 	}
@@ -823,5 +852,5 @@ func (d *Device) CopyBandwidth(n uint64, reps int) (float64, error) {
 	if ns <= 0 {
 		return 0, fmt.Errorf("vulkan: copy timestamps did not advance")
 	}
-	return 2 * float64(n) * float64(reps) / (ns * 1e-9), nil
+	return ns, nil
 }

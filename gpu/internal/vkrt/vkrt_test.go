@@ -479,3 +479,17 @@ func TestCoopMatOnlyWhenAsked(t *testing.T) {
 	assert.False(t, d.Info.Features.CooperativeMatrixInt8)
 	assert.False(t, d.Info.Features.VulkanMemoryModel)
 }
+
+// TestDispatchLatency: a chain of dependent dispatches takes a positive,
+// finite time per dispatch, below a millisecond even on a CPU driver, and a
+// chain of none is refused.
+func TestDispatchLatency(t *testing.T) {
+	d := openTest(t)
+	for _, words := range []uint32{0, 1} {
+		s, err := d.DispatchLatency(64, words)
+		require.NoError(t, err)
+		assert.True(t, s > 0 && s < 1e-3, "%d words: %v s per dispatch", words, s)
+	}
+	_, err := d.DispatchLatency(0, 1)
+	assert.Error(t, err)
+}
