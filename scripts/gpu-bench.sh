@@ -15,10 +15,9 @@
 # --op-times with the device's copy bandwidth) run against it; on a device
 # with int8 cooperative matrices, pp512 with and without the
 # cooperative-matrix GEMM (BITNET_VK_COOPMAT), and decode with and without
-# the attention reductions within subgroups (BITNET_VK_ATTN_SG), and depth
-# 4096 with and without attn_split's wide value sums (BITNET_VK_ATTN_WIDE)
-# and the merge of long caches' chunks in the kernel
-# (BITNET_VK_ATTN_MERGE_LONG).
+# the attention reductions within subgroups (BITNET_VK_ATTN_SG), two rows
+# per subgroup in the matvecs of many rows (BITNET_VK_MATVEC_ROWS) and
+# decode attention in chunks of 128 positions (BITNET_VK_ATTN_DECODE_CHUNK).
 #
 # PARTS picks what runs, a comma-separated list of tests, crossval, bench,
 # coopmat, attn, tq, baseline, heads, optimes and cpu (default: all), so
@@ -68,7 +67,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
 	# GPU_TESTS names a subset (space-separated) for a short lease.
-	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnWide TestConformanceAttnMergeLong TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
+	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
 		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -129,25 +128,25 @@ want attn && for round in 1 2; do
 		done
 	done
 done
-# Two opt-in attention variants (until measured): attn_split's value sums
-# 8 dimensions per invocation from whole 16-byte loads (BITNET_VK_ATTN_WIDE,
-# long caches and prompts), and decode chunks merged in the attention
-# kernel over long caches too (BITNET_VK_ATTN_MERGE_LONG, no attn_combine
-# dispatch): side by side at depth 4096 (and pp512 for the first), then
-# the kernel times at depth 4096 with both.
+# Two opt-in decode variants (mixed on an H200; see BENCHMARKS.md): two
+# rows per subgroup in the matvecs of many rows (BITNET_VK_MATVEC_ROWS=2:
+# gate/up in one wave of workgroups) and decode attention over a short
+# cache in chunks of 128 positions (BITNET_VK_ATTN_DECODE_CHUNK=128): side
+# by side at tg128, depth 512 and depth 4096, then the kernel times at
+# depth 8 with both.
 if want attn; then
 	for round in 1 2; do
-		for v in "0 0" "1 0" "0 1" "1 1"; do
+		for v in "1 256" "2 256" "1 128" "2 128"; do
 			# shellcheck disable=SC2086 # v holds two values
 			set -- $v
-			BITNET_VK_ATTN_WIDE=$1 BITNET_VK_ATTN_MERGE_LONG=$2 "$B" bench --model "$model" --backend vulkan -p 0 -n 64 -d 4096 -r 2 --ctx-size 4352 2>/dev/null | grep -E '^tg[0-9]+@d[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_WIDE=$1 BITNET_VK_ATTN_MERGE_LONG=$2: /" | tee -a "$sum"
-		done
-		for w in 0 1; do
-			BITNET_VK_ATTN_WIDE=$w "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 3 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_WIDE=$w: /" | tee -a "$sum"
+			for a in "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 512 -r 2 --ctx-size 1024" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"; do
+				# shellcheck disable=SC2086 # a holds several arguments
+				BITNET_VK_MATVEC_ROWS=$1 BITNET_VK_ATTN_DECODE_CHUNK=$2 "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^tg[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round BITNET_VK_MATVEC_ROWS=$1 BITNET_VK_ATTN_DECODE_CHUNK=$2: /" | tee -a "$sum"
+			done
 		done
 	done
-	BITNET_VK_ATTN_WIDE=1 BITNET_VK_ATTN_MERGE_LONG=1 step op-times-d4096-attn 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 16 -d 4096 -r 1 --ctx-size 4352 --op-times
-	sed -n '/kernel times/,$p' "$out/op-times-d4096-attn.log" | grep -E 'kernel times|attn' | tee -a "$sum"
+	BITNET_VK_MATVEC_ROWS=2 BITNET_VK_ATTN_DECODE_CHUNK=128 step op-times-rows2-chunk128 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 --op-times
+	sed -n '/kernel times/,$p' "$out/op-times-rows2-chunk128.log" | head -n 8 | tee -a "$sum"
 fi
 # The same shapes in upstream bitnet's TQ2_0 (the type llama.cpp's table
 # row ran): its tiled prompt GEMM and decode matvec.
