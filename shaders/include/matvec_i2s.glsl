@@ -6,7 +6,9 @@
 // is in flight at once. A subgroup takes RPS rows (the workgroup ROWS =
 // RPS x its subgroups), the loads of all of them issued before the
 // activations are ready: with RPS = 2 a matrix of many rows runs in half
-// the workgroups, each normalizing its input once for twice the rows. A lane's 16 bytes are half of a 32-byte I2_S block
+// the workgroups, each normalizing its input once for twice the rows.
+//
+// A lane's 16 bytes are half of a 32-byte I2_S block
 // (128 weights): byte j of a block holds weights j, 32+j, 64+j, 96+j in
 // bits 7:6, 5:4, 3:2, 1:0, so word jj of the load, shifted by 6-2g and
 // masked with 0x03030303, holds the codes of four consecutive weights of
