@@ -64,9 +64,9 @@ func (b *Backend) deviceFailed(err error) {
 const matvecMaxT = 4
 
 // matvecWGS returns the workgroup size of the I2_S decode matvec for T
-// tokens of K values whose shared memory (the codes, four bytes of
-// reduction space per invocation and word) fits the device, or 0 when none
-// does (the tiled kernel runs then).
+// tokens of K values whose shared memory (the codes, the outputs of up to
+// two rows per subgroup, four bytes of reduction space per invocation and
+// word) fits the device, or 0 when none does (the tiled kernel runs then).
 func (b *Backend) matvecWGS(K, T int) uint32 {
 	if T > matvecMaxT {
 		return 0
@@ -88,9 +88,16 @@ func (b *Backend) matvecWGS(K, T int) uint32 {
 const matvecManyGroups = 128
 
 // matvecRows returns the rows per workgroup and per subgroup of a decode
-// matvec of workgroup size wgs over n rows in all (of every weight it
-// multiplies; a gate/up pair counts its rows once).
-func (b *Backend) matvecRows(wgs uint32, n int) (perWG, perSG uint32) {
+// matvec of workgroup size wgs writing dsts (a gate/up pair, which runs
+// row by row, counts its rows once).
+func (b *Backend) matvecRows(wgs uint32, dsts []*tensor, pair bool) (perWG, perSG uint32) {
+	n := 0
+	for _, d := range dsts {
+		n += d.shape[0]
+		if pair {
+			break
+		}
+	}
 	perSG = 1
 	per := max(wgs/max(b.dev.Info.SubgroupSize, 1), 1)
 	if b.mvRows > 1 && uint32(n) > matvecManyGroups*per {
@@ -264,11 +271,7 @@ func (b *Backend) ropeFeeds(mm *op, g []op) bool {
 	if wgs == 0 || compute.Elements(q.b.shape) != T {
 		return false
 	}
-	total := 0
-	for _, d := range mm.dsts {
-		total += d.shape[0]
-	}
-	perWG, _ := b.matvecRows(wgs, total)
+	perWG, _ := b.matvecRows(wgs, mm.dsts, false)
 	rows := int(perWG)
 	hd := q.rope.HeadDim
 	if q.rope.Dims != hd || hd%4 != 0 || rows%4 != 0 || (hd/2)%(rows/2) != 0 {
@@ -535,15 +538,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		groups uint32
 	)
 	sg := max(b.dev.Info.SubgroupSize, 1)
-	total := 0
-	if f.act != nil {
-		total = o.dsts[0].shape[0]
-	} else {
-		for _, d := range o.dsts {
-			total += d.shape[0]
-		}
-	}
-	rowsPerWG, rps := b.matvecRows(wgs, total)
+	rowsPerWG, rps := b.matvecRows(wgs, o.dsts, f.act != nil)
 	for i := range wb {
 		wb[i], yb[i] = b.unused(), b.unused()
 	}
