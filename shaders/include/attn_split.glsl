@@ -18,8 +18,7 @@ layout(constant_id = 1) const uint HD = 128u;  // head dimension, a multiple of 
 layout(constant_id = 2) const uint G = 4u;     // query heads per KV head
 const uint CH = gl_WorkGroupSize.x;
 const uint DQ = HD / 4u;                       // dimension quads of a head
-const uint DV = DQ;                            // invocations per key of the value sums (a quad each)
-const uint KG = CH / DV;                       // key groups of the value sums
+const uint KG = CH / DQ;                       // key groups of the value sums
 #ifdef MERGE
 const bool PRELOAD = true;
 #else
@@ -81,7 +80,7 @@ void main() {
     uint j0 = c * CH;
     uint qk = p.n_head * HD;
     uint kvdim = p.n_kv_head * HD;
-    uint dv = tid % DV, kg = tid / DV;
+    uint dq = tid % DQ, kg = tid / DQ;
     vec4 kr[DQ];
     vec4 vpre[VU];
     if (PRELOAD) {
@@ -100,7 +99,7 @@ void main() {
         }
         [[unroll]] for (uint u = 0u; u < VU; u++) {
             uint jr = min(j0 + kg + u * KG, crows - 1u);
-            vpre[u] = kv4(true, jr * kvdim + g * HD + 4u * dv);
+            vpre[u] = kv4(true, jr * kvdim + g * HD + 4u * dq);
         }
     }
     // The queries do not depend on the row's position: their loads go out
@@ -216,9 +215,9 @@ void main() {
         lh[h] = red2[h * CH];
     }
 #endif
-    // Weighted values: invocation tid sums dimension quad tid % DV over
-    // the keys of group tid / DV (every KG-th key), VU loads in flight.
-    uint vb = j0 * kvdim + g * HD + 4u * dv;
+    // Weighted values: invocation tid sums dimension quad tid % DQ over
+    // the keys of group tid / DQ (every KG-th key), VU loads in flight.
+    uint vb = j0 * kvdim + g * HD + 4u * dq;
     vec4 acc[G];
     [[unroll]] for (uint h = 0u; h < G; h++) {
         acc[h] = vec4(0.0);
@@ -240,7 +239,7 @@ void main() {
     }
     if (kg < KG) {
         [[unroll]] for (uint h = 0u; h < G; h++) {
-            osum[(kg * G + h) * DQ + dv] = acc[h];
+            osum[(kg * G + h) * DQ + dq] = acc[h];
         }
     }
     barrier();
