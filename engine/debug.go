@@ -267,7 +267,7 @@ func (s *State) debugLogits(t compute.Tensor) {
 		}
 	}
 	attrs := append(st.attrs("logits"), "argmax_last", arg, "tied", m.TiedOutput)
-	final := s.read(s.m.Backend.Rows(s.final, 0, len(lg)/c.NVocab))
+	final := s.read(s.m.Backend.Rows(s.normed, 0, len(lg)/c.NVocab))
 	name := "output.weight"
 	if m.TiedOutput {
 		name = "token_embd.weight"

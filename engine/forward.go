@@ -32,9 +32,11 @@ type State struct {
 	k, v     []compute.Tensor // per layer [NHeadKV*HeadDim, NCtx]
 
 	x, h, q, kk, vv, att, gate, up compute.Tensor
-	final                          compute.Tensor
-	logits                         compute.Tensor // [NVocab, 1]: the last token's
-	logitsAll                      compute.Tensor // [NVocab, n]: every token's, grown on demand
+	// normed holds a norm's output that a matmul reads: the attention
+	// sub-norm's in each layer, the final norm's before the LM head.
+	normed    compute.Tensor
+	logits    compute.Tensor // [NVocab, 1]: the last token's
+	logitsAll compute.Tensor // [NVocab, n]: every token's, grown on demand
 
 	ids, pos compute.Tensor // I32 [1, maxBatch]: the step's token ids and positions
 	rope     compute.Tensor // F32 [RopeDims, NCtx]: compute.RoPETable
@@ -106,7 +108,7 @@ func (m *Model) NewState(nCtx, maxBatch int, kvType gguf.DType) (*State, error) 
 	s.att = alloc(gguf.F32, c.NEmbd, B)
 	s.gate = alloc(gguf.F32, c.NFF, B)
 	s.up = alloc(gguf.F32, c.NFF, B)
-	s.final = alloc(gguf.F32, c.NEmbd, B)
+	s.normed = alloc(gguf.F32, c.NEmbd, B)
 	s.logits = alloc(gguf.F32, c.NVocab, 1)
 	s.ids = alloc(gguf.I32, 1, B)
 	s.pos = alloc(gguf.I32, 1, B)
@@ -137,7 +139,7 @@ func (s *State) free() {
 	clear(s.progs)
 	be := s.m.Backend
 	ts := append(append([]compute.Tensor{}, s.k...), s.v...)
-	ts = append(ts, s.x, s.h, s.q, s.kk, s.vv, s.att, s.gate, s.up, s.final, s.logits, s.logitsAll, s.ids, s.pos, s.rope)
+	ts = append(ts, s.x, s.h, s.q, s.kk, s.vv, s.att, s.gate, s.up, s.normed, s.logits, s.logitsAll, s.ids, s.pos, s.rope)
 	for _, t := range s.window {
 		ts = append(ts, t)
 	}
@@ -493,10 +495,12 @@ func (s *State) ops(T int, h head, sel Selection) {
 		s.traceL(il, "attn_out", att)
 		o := att
 		if c.SubNorms {
-			// Out of place (q is free now), so that a backend can run the
-			// norm inside the output projection that reads it.
-			be.RMSNorm(q, att, l.AttnSubNorm, c.Eps)
-			o = q
+			// Out of place, so that a backend can run the norm inside the
+			// output projection that reads it; and not into q, so that it
+			// can run the attention there too (every workgroup reading q
+			// while one writes the norm's output).
+			o = rows(s.normed)
+			be.RMSNorm(o, att, l.AttnSubNorm, c.Eps)
 		}
 		matmuls(be, c.F16Input, o, mm{hh, l.Wo, l.OScale})
 		be.Add(x, x, hh)
@@ -530,7 +534,7 @@ func (s *State) ops(T int, h head, sel Selection) {
 		xin = be.Rows(x, T-1, 1)
 	}
 	n := compute.Elements(xin.Shape()) / c.NEmbd
-	final := be.Rows(s.final, 0, n)
+	final := be.Rows(s.normed, 0, n)
 	be.RMSNorm(final, xin, m.OutputNorm, c.Eps)
 	s.trace("final", final)
 	matmuls(be, c.F16Input, final, mm{lg, m.Output, 1})
