@@ -66,6 +66,14 @@ type Options struct {
 	// chunks load fewer idle positions at a shallow depth and merge more
 	// chunks deeper.
 	AttnDecodeChunk int
+	// AttnInMatvec runs a decode token's attention over a cache of up to
+	// this many positions inside the output projection that follows it
+	// (every workgroup of that I2_S matvec computes it, with the sub-norm,
+	// before its dot products): one dispatch fewer per layer. A power of
+	// two from 16 to 512; 0 leaves attention in its own dispatch (also
+	// BITNET_VK_ATTN_IN_MATVEC). A longer cache gets a second captured
+	// step, used while every position is below the limit.
+	AttnInMatvec int
 	// NoFusion runs every op as its own dispatch (tests, diagnostics).
 	NoFusion bool
 	// NormWGS is the workgroup size of rmsnorm (one workgroup per row): a
@@ -130,7 +138,10 @@ type Backend struct {
 	step            compute.StepStructure // of the last capture
 	attnLimit       int                   // recording a step's short variant: attention reads this many cache positions
 	longAttn        []*tensor             // the position tensors of a recorded step's attention over a long cache
+	attnFuse        uint32                // a decode token's attention over up to this many positions runs in the output projection (0: never)
+	fusableAttn     []*tensor             // the position tensors of a recorded step's attention that would run there over a shorter cache
 	shortRuns       int                   // replays of short variants (tests)
+	tinyRuns        int                   // and of tiny ones
 
 	pending []op // queued ops, turned into dispatches by emit
 	q8For   view // the tensor whose int8 quantization the "q8" scratch holds
@@ -261,6 +272,12 @@ func Open(o Options) (*Backend, error) {
 		// The same short cache in chunks of n positions.
 		b.attnChunkDecode, b.attnMergeMax = uint32(n), uint32(max(attnMergeChunks*attnChunkDecode/n, 1))
 	}
+	if o.AttnInMatvec == 0 {
+		o.AttnInMatvec, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_IN_MATVEC"))
+	}
+	if n := o.AttnInMatvec; n >= 16 && n <= 512 && n&(n-1) == 0 && b.fuse && b.normFuse {
+		b.attnFuse = uint32(n)
+	}
 	// attn_combine keeps 16 KiB of factors and 4 bytes per invocation in
 	// shared memory.
 	b.combWGS = min(lim.MaxComputeWorkGroupInvocations, lim.MaxComputeWorkGroupSize[0], 1024)
@@ -309,6 +326,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.attnChunkDecode != attnChunkDecode {
 		k = append(k, fmt.Sprintf("attn-decode-chunk-%d", b.attnChunkDecode))
+	}
+	if b.attnFuse > 0 && b.fastTernary() {
+		k = append(k, fmt.Sprintf("attn-in-matvec-%d", b.attnFuse))
 	}
 	if b.subgroups && b.mvRows > 1 {
 		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))

@@ -134,6 +134,28 @@ func TestConformanceAttnDecodeChunk(t *testing.T) {
 	}
 }
 
+// TestConformanceAttnInMatvec runs the attention cases and the attention
+// block's tail with a token's attention over up to 128 positions inside
+// the output projection (the cases of more positions, or of two tokens,
+// take the attention kernels), with and without packed int8 dot products.
+func TestConformanceAttnInMatvec(t *testing.T) {
+	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
+		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
+			be := openTestWith(t, gpu.Options{Device: -1, AttnInMatvec: 128, Dot: dot})
+			if !be.Subgroups() {
+				t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
+			}
+			if dot == gpu.DotOn && !be.Dot() {
+				testdata.SkipUnlessCI(t, "the device has no integer dot product")
+			}
+			if k := be.Kernels(); !strings.Contains(k, "attn-in-matvec-128") {
+				t.Fatalf("AttnInMatvec ignored (kernels %q)", k)
+			}
+			computetest.Run(t, be, attentionCases(t))
+		})
+	}
+}
+
 // runAttention runs the attention cases with the attention options of o
 // on the first device, after checking that the backend took each of them
 // (a device without subgroup arithmetic skips AttnSubgroups).

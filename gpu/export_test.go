@@ -9,3 +9,7 @@ func (b *Backend) FailNextRecording() { b.failNext = true }
 // ShortRuns is the number of replays of captured steps' short-cache
 // variants.
 func (b *Backend) ShortRuns() int { return b.shortRuns }
+
+// TinyRuns is the number of replays of captured steps' variants with the
+// attention inside the output projection.
+func (b *Backend) TinyRuns() int { return b.tinyRuns }

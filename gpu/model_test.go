@@ -338,6 +338,44 @@ func TestShortCacheStep(t *testing.T) {
 	}
 }
 
+// TestAttnInMatvecStep: with the attention inside the output projection
+// over caches of up to 32 positions, a state of 512 replays that variant
+// of its decode step while its position is below 32, then the full step,
+// and generates the CPU's tokens throughout.
+func TestAttnInMatvecStep(t *testing.T) {
+	path := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	ref := cpu.New(cpu.Options{})
+	defer ref.Close()
+	be := openTestWith(t, gpu.Options{Device: -1, AttnInMatvec: 32})
+	if !strings.Contains(be.Kernels(), "attn-in-matvec-32") {
+		t.Skipf("%s: no attention in the matvec (kernels %q)", be.Device(), be.Kernels())
+	}
+	gen := func(be compute.Backend) []int32 {
+		st, err := loadModel(t, path, be).NewState(512, 16, gguf.F16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		out, _, err := st.Generate([]int32{1, 403}, engine.GenerateOptions{MaxNewTokens: 120})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want := gen(ref)
+	if len(want) < 60 {
+		t.Fatalf("the CPU generated %d tokens: too few to pass the variant's end", len(want))
+	}
+	got := gen(be)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("vulkan %v\ncpu    %v", got, want)
+	}
+	// Positions 2 to 31 run the variant; 32 on, the full step.
+	if n := be.TinyRuns(); n < 25 || n > 31 {
+		t.Errorf("%d replays of the variant, want about 30", n)
+	}
+}
+
 // TestPromptCoopMat evaluates prompts of the I2_S models with the prompt
 // GEMM on cooperative matrices (where the device has them; see
 // TestConformanceCoopMat): the logits equal the tiled kernel's bit for

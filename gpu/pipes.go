@@ -19,6 +19,8 @@ var kernels = map[string]struct {
 	"rmsnorm_sg":             {4, 6},
 	"matvec_i2s":             {matvecBuffers, 19},
 	"matvec_i2s_dot":         {matvecBuffers, 19},
+	"matvec_i2s_attn":        {matvecBuffers, 20},
+	"matvec_i2s_attn_dot":    {matvecBuffers, 20},
 	"matmul_i2s_tiled":       {5, 11},
 	"matmul_i2s_tiled_dot":   {5, 11},
 	"matmul_i2s_coopmat":     {5, 11},
@@ -68,7 +70,7 @@ var kernels = map[string]struct {
 // pipeKey names a pipeline: a kernel and its specialization constants.
 type pipeKey struct {
 	name string
-	spec [6]uint32
+	spec [10]uint32
 	n    int
 }
 

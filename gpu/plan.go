@@ -68,13 +68,19 @@ const matvecMaxT = 4
 // two rows per subgroup, four bytes of reduction space per invocation and
 // word) fits the device, or 0 when none does (the tiled kernel runs then).
 func (b *Backend) matvecWGS(K, T int) uint32 {
+	return b.matvecWGSPlus(K, T, 0)
+}
+
+// matvecWGSPlus is matvecWGS for a kernel that keeps extra bytes of its
+// own in shared memory.
+func (b *Backend) matvecWGSPlus(K, T int, extra uint64) uint32 {
 	if T > matvecMaxT {
 		return 0
 	}
 	sg := max(b.dev.Info.SubgroupSize, 1)
 	lim := b.dev.Info.Limits.MaxComputeSharedMemorySize
 	for wgs := b.mvWGS; wgs >= 64 && wgs >= sg; wgs /= 2 {
-		if uint64(T*K+8*T)+8*uint64(T)*uint64(wgs/sg)+16*uint64(wgs+1)+64 <= uint64(lim) {
+		if uint64(T*K+8*T)+8*uint64(T)*uint64(wgs/sg)+16*uint64(wgs+1)+64+extra <= uint64(lim) {
 			return wgs
 		}
 	}
@@ -165,6 +171,10 @@ func (b *Backend) emitAt(ops []op, i int) int {
 		}
 		return 1
 	case opAttention:
+		if f, n := b.attnFusion(ops, i); n > 0 {
+			b.recTernary(&ops[i+2], f)
+			return n
+		}
 		b.recAttention(o)
 		return 1
 	case opEmbed:
@@ -315,6 +325,80 @@ func (b *Backend) normFeeds(norm, mm *op) bool {
 	return true
 }
 
+// attnFusion returns what the decode matvec of ops[i+2] runs when the
+// attention ops[i] runs inside it (see Options.AttnInMatvec), and how many
+// ops that covers (0: it does not): one token's attention over at most
+// Backend.attnFuse positions, normalized by the RMSNorm ops[i+1] that the
+// output projection ops[i+2] reads (and its residual add, if it follows).
+// Over a longer cache, work recorded to run now qualifies when every
+// position (as the host wrote it) is below the limit; while a step is
+// captured, such an attention is noted in fusableAttn instead: the step
+// gets a variant for positions below the limit.
+func (b *Backend) attnFusion(ops []op, i int) (mmFused, int) {
+	at := &ops[i]
+	if b.attnFuse == 0 || !b.fuse || i+2 >= len(ops) {
+		return mmFused{}, 0
+	}
+	norm, mm := &ops[i+1], &ops[i+2]
+	if norm.kind != opRMSNorm || !sameView(norm.a, at.dst) || !b.normFeeds(norm, mm) || len(mm.ws) != 1 {
+		return mmFused{}, 0
+	}
+	p := at.attn
+	q, kc, vc := at.a, at.b, at.c
+	K, T := compute.RowsOf(q)
+	_, nctx := compute.RowsOf(kc)
+	if T != 1 || p.NHead*p.HeadDim != K || p.HeadDim%4 != 0 || p.NKVHead <= 0 || p.NHead%p.NKVHead != 0 {
+		return mmFused{}, 0
+	}
+	if kc.dt != vc.dt || (kc.dt != gguf.F16 && kc.dt != gguf.F32) || at.dst.view().overlaps(q.view()) {
+		return mmFused{}, 0
+	}
+	if _, ko := b.in(kc); ko != 0 {
+		return mmFused{}, 0
+	}
+	if _, vo := b.in(vc); vo != 0 {
+		return mmFused{}, 0
+	}
+	// The matvec writes the attention output, the norm's and its own: none
+	// may be the queries, a cache or the position.
+	for _, t := range []*tensor{at.dst, norm.dst, mm.dsts[0]} {
+		for _, in := range []*tensor{q, kc, vc, at.d} {
+			if t.view().overlaps(in.view()) {
+				return mmFused{}, 0
+			}
+		}
+	}
+	if b.matvecWGSPlus(K, T, attnMatvecShared(p, b.attnFuse)) == 0 {
+		return mmFused{}, 0
+	}
+	if b.attnLimit > 0 {
+		nctx = min(nctx, b.attnLimit)
+	}
+	if nctx > int(b.attnFuse) {
+		// A captured step gets a variant for positions below the limit;
+		// work recorded to run now reads the positions the host wrote.
+		if b.capturing {
+			if b.attnLimit == 0 {
+				b.fusableAttn = append(b.fusableAttn, at.d)
+			}
+			return mmFused{}, 0
+		}
+		if !shortEnough([]*tensor{at.d}, int(b.attnFuse)) {
+			return mmFused{}, 0
+		}
+	}
+	f, n := b.ternaryFusion(ops, i+2)
+	f.norm, f.attn = norm, at
+	return f, 2 + n
+}
+
+// attnMatvecShared is the shared memory in bytes that the attention inside
+// a decode matvec adds: the queries (then the output), the scores of up to
+// n positions and a sum per head.
+func attnMatvecShared(p compute.AttnParams, n uint32) uint64 {
+	return 4 * uint64(p.NHead) * (uint64(p.HeadDim) + uint64(n) + 1)
+}
+
 // maxNormK is the longest row a matvec normalizes itself (rmsnorm_row's
 // register path in every workgroup).
 const maxNormK = 8192
@@ -460,6 +544,7 @@ type mmFused struct {
 	resid, residOut *tensor
 	act             *op
 	rope            []op // RoPE of q and k, then the stores of k and v (see ropeFeeds)
+	attn            *op  // the attention whose output the norm reads (see attnFusion)
 }
 
 // recTernary records I2_S matmuls with the fused kernels: the matvec for a
@@ -482,6 +567,9 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	}
 	var written []*tensor
 	wgs := b.matvecWGS(K, T)
+	if f.attn != nil {
+		wgs = b.matvecWGSPlus(K, T, attnMatvecShared(f.attn.attn, b.attnFuse))
+	}
 	if wgs == 0 {
 		for i, w := range o.ws {
 			y := o.dsts[i]
@@ -604,6 +692,27 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		hd = uint32(rq.rope.HeadDim)
 		written = append(written, sk.dst, sv.dst)
 	}
+	kernel := "matvec_i2s"
+	spec := []uint32{wgs, uint32(K), uint32(T), rowsPerWG, sg, rps}
+	push := []uint32{uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps), po, hd}
+	if at := f.attn; at != nil {
+		// The attention's inputs in place of the norm's input (the
+		// queries) and of the absent weights 1 and 2 (the caches); its
+		// output in place of output 1.
+		kernel = "matvec_i2s_attn"
+		p := at.attn
+		xb, push[14] = b.in(at.a)
+		wb[1], _ = b.in(at.b)
+		wb[2], _ = b.in(at.c)
+		yb[1], push[8] = b.out(at.dst)
+		pb, push[17] = b.in(at.d)
+		if at.b.dt == gguf.F16 {
+			push[12] |= 128
+		}
+		spec = append(spec, uint32(p.NHead), uint32(p.NKVHead), uint32(p.HeadDim), b.attnFuse)
+		push = append(push, f32bits(p.Scale))
+		written = append(written, at.dst)
+	}
 	label := ""
 	if b.profiling {
 		label = matvecLabel(suffix, K, n[:len(o.ws)], f)
@@ -612,9 +721,8 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	for _, w := range o.ws {
 		bytes += int64(w.rowBytes) * int64(compute.Elements(w.shape)/w.shape[0])
 	}
-	b.dispatchBytes(label, bytes, b.pipe("matvec_i2s"+suffix, wgs, uint32(K), uint32(T), rowsPerWG, sg, rps), [3]uint32{groups, 1, 1},
-		[]vkrt.Binding{wb[0], wb[1], wb[2], qin, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, xb, pb, tb, kcb, vcb},
-		uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps), po, hd)
+	b.dispatchBytes(label, bytes, b.pipe(kernel+suffix, spec...), [3]uint32{groups, 1, 1},
+		[]vkrt.Binding{wb[0], wb[1], wb[2], qin, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, xb, pb, tb, kcb, vcb}, push...)
 	b.wrote(written...)
 }
 
@@ -637,6 +745,9 @@ func matvecLabel(suffix string, K int, n []uint32, f mmFused) string {
 	}
 	if f.norm != nil {
 		l = "norm+" + l
+	}
+	if f.attn != nil {
+		l = "attn+" + l
 	}
 	return l
 }

@@ -40,14 +40,19 @@ func (b *Backend) Capture(fn func()) (compute.Program, error) {
 // that attends over the cache's first shortCache positions only: its
 // attention merges its chunks in one dispatch (see recAttention). Run
 // picks it while every row's position (read from the host-mapped position
-// tensors, pos) is below that.
+// tensors, pos) is below that. With Options.AttnInMatvec, a step whose
+// attention would run inside the output projection over a shorter cache
+// has a third, tiny, that does so over the cache's first attnFuse
+// positions, picked while every position (in tinyPos) is below that.
 type program struct {
-	b     *Backend
-	fn    func()
-	g     *vkrt.Graph
-	short *vkrt.Graph
-	pos   []*tensor
-	gen   int
+	b       *Backend
+	fn      func()
+	g       *vkrt.Graph
+	short   *vkrt.Graph
+	pos     []*tensor
+	tiny    *vkrt.Graph
+	tinyPos []*tensor
+	gen     int
 }
 
 // capture records the program's ops into a new graph. Scratch buffers are
@@ -63,12 +68,20 @@ func (p *program) capture() error {
 		}
 		p.releaseGraphs()
 		p.g = g
-		if pos := p.b.longAttn; pos != nil {
+		long, fusable := p.b.longAttn, p.b.fusableAttn
+		if long != nil {
 			short, err := p.record(p.b.shortCache())
 			if err != nil {
 				return err
 			}
-			p.short, p.pos = short, pos
+			p.short, p.pos = short, long
+		}
+		if fusable != nil {
+			tiny, err := p.record(int(p.b.attnFuse))
+			if err != nil {
+				return err
+			}
+			p.tiny, p.tinyPos = tiny, fusable
 		}
 		p.gen = p.b.scratchGen
 		if p.gen == gen {
@@ -80,18 +93,18 @@ func (p *program) capture() error {
 
 // releaseGraphs frees the program's graphs.
 func (p *program) releaseGraphs() {
-	for _, g := range []*vkrt.Graph{p.g, p.short} {
+	for _, g := range []*vkrt.Graph{p.g, p.short, p.tiny} {
 		if g != nil {
 			g.Release()
 		}
 	}
-	p.g, p.short, p.pos = nil, nil, nil
+	p.g, p.short, p.pos, p.tiny, p.tinyPos = nil, nil, nil, nil, nil
 }
 
 // shortEnough says whether every row's position, in the host-mapped
-// position tensors, is below n.
-func (p *program) shortEnough(n int) bool {
-	for _, t := range p.pos {
+// position tensors pos, is below n.
+func shortEnough(pos []*tensor, n int) bool {
+	for _, t := range pos {
 		m := t.buf.Mapped()
 		if m == nil || t.off+t.bytes > uint64(len(m)) {
 			return false
@@ -109,7 +122,7 @@ func (p *program) shortEnough(n int) bool {
 // over a few rows reads only the cache's first attnLimit positions.
 func (p *program) record(attnLimit int) (*vkrt.Graph, error) {
 	b := p.b
-	b.attnLimit, b.longAttn = attnLimit, nil
+	b.attnLimit, b.longAttn, b.fusableAttn = attnLimit, nil, nil
 	defer func() { b.attnLimit = 0 }()
 	b.capturing, b.captureErr = true, nil
 	b.q8For = view{}
@@ -172,7 +185,11 @@ func (p *program) Run() error {
 	if p.g == nil {
 		return nil
 	}
-	if p.short != nil && p.shortEnough(b.shortCache()) {
+	if p.tiny != nil && shortEnough(p.tinyPos, int(b.attnFuse)) {
+		b.tinyRuns++
+		return p.tiny.Run()
+	}
+	if p.short != nil && shortEnough(p.pos, b.shortCache()) {
 		b.shortRuns++
 		return p.short.Run()
 	}

@@ -43,6 +43,20 @@
 // rotated rows, and stores k (and v) at that position in the caches, two
 // neighbouring elements per word of an F16 cache.
 //
+// With ATTN (one token, the output projection of an attention block) the
+// input X is computed, not read: every workgroup runs the attention of the
+// token over the cache's first positions (at most AN) itself, while its
+// weights are on their way, then the sub-norm over that output (NORM).
+// X binds the queries, W1 and W2 the key and value caches (F16 with flag
+// 128, else F32; from their start, rows of AKV x AHD), Y1 the attention
+// output (written by workgroup 0). The work is repeated in every
+// workgroup so that no dispatch, and no trip through memory, separates
+// the attention from the projection: worth it over a short cache only.
+// The numerics are attn_split's for a single chunk: Q rounded to the
+// cache type, each score a float32 sum in dimension order, the maximum
+// subtracted, the exponentials summed in two-float arithmetic, the values
+// weighted in position order and divided by that sum.
+//
 // Shared memory holds the codes group-major (see qidx): the lanes of a
 // subgroup, which read consecutive 16-byte loads of a row, read
 // consecutive 16-byte activation words, without bank conflicts.
@@ -54,6 +68,13 @@ layout(constant_id = 2) const uint TMAX = 4u; // tokens (at most 4; the dispatch
 layout(constant_id = 3) const uint ROWS = 8u; // rows per workgroup (RPS per subgroup, if the subgroups are as wide as expected)
 layout(constant_id = 4) const uint SG = 32u;  // the expected subgroup size
 layout(constant_id = 5) const uint RPS = 1u;  // rows per subgroup (ROWS / (WGS / SG))
+#ifdef ATTN
+layout(constant_id = 6) const uint AH = 20u;   // query heads (AH x AHD = K)
+layout(constant_id = 7) const uint AKV = 5u;   // key/value heads
+layout(constant_id = 8) const uint AHD = 128u; // head dimension, a multiple of 4
+layout(constant_id = 9) const uint AN = 128u;  // the most positions attended
+const uint AG = AH / AKV;                      // query heads per KV head
+#endif
 const uint WGS = gl_WorkGroupSize.x;
 const uint N16 = K / 64u;                     // 16-byte loads per row
 const uint NL = (N16 + SG - 1u) / SG;         // loads per lane of a row
@@ -87,12 +108,20 @@ layout(push_constant) uniform P {
     float eps;                   // NORM: the norm's epsilon
     uint pos_off;                // ROPE: element offset of the tokens' positions
     uint hd;                     // ROPE: head dimension (all of it rotated)
+#ifdef ATTN
+    float a_scale;               // ATTN: multiplies the scores
+#endif
 } p;
 
 shared uvec4 qs[TMAX * (K / 16u)]; // codes of token t from t*K/16, in qidx order
 shared uint qm[2u * TMAX];         // per token its scale (word 2t)
 shared float ys[TMAX * ROWS];      // ROPE: the workgroup's outputs, [token][row slot]
 const uint PR = ROWS / 2u;         // ROPE: rotation pairs per workgroup
+#ifdef ATTN
+shared float qa[AH * AHD];         // the queries, then the attention output
+shared float sa[AH * AN];          // per head the scores, then exp(s - max)
+shared float al[AH];               // per head the sum of the exponentials
+#endif
 
 // row_of returns the row that slot rr of workgroup wg computes in segment
 // seg: consecutive rows, or with ROPE in q and k, first element (rr < PR)
@@ -193,7 +222,11 @@ void write_row(uint row, uint seg, bool pair, ivec4 acc, ivec4 acc2) {
 
 // NORM's accessors: token tt_'s rows of X and NY, its shared codes.
 uint tt_;
+#ifdef ATTN
+#define XV(i) qa[(i)]
+#else
 #define XV(i) xin[p.x_off + tt_ * K + (i)]
+#endif
 #define YV(i) ny[p.ny_off + tt_ * K + (i)]
 #define YOK (gl_WorkGroupID.x == 0u)
 #define WV(i) nw[(i)]
@@ -202,6 +235,111 @@ uint tt_;
 #define RMS_MAXK K
 #define RMS_NO_QSUM
 #include "rmsnorm_row.glsl"
+
+#ifdef ATTN
+// cache4 returns elements e..e+3 (e a multiple of 4) of the value cache
+// (isv) or the key cache.
+vec4 cache4(bool isv, uint e) {
+    if ((p.flags & 128u) != 0u) {
+        uvec4 w = isv ? w2[e >> 3u] : w1[e >> 3u];
+        uvec2 h = (e & 4u) != 0u ? w.zw : w.xy;
+        return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+    }
+    return uintBitsToFloat(isv ? w2[e >> 2u] : w1[e >> 2u]);
+}
+
+// attention leaves in qa the token's attention output over positions
+// 0..pos (at most AN of them), every head's.
+void attention() {
+    uint tid = gl_LocalInvocationID.x;
+    const uint KVD = AKV * AHD;
+    bool f16 = (p.flags & 128u) != 0u;
+    uint n = min(uint(pos[p.pos_off]) + 1u, AN);
+    for (uint i = tid; i < AH * AHD; i += WGS) {
+        float v = xin[p.x_off + i];
+        qa[i] = f16 ? round_f16(v) : v;
+    }
+    barrier();
+    // Scores: an invocation takes a position and a KV head, the scores of
+    // that head's AG query heads (neighbouring invocations read
+    // neighbouring heads of a key row).
+    for (uint it = tid; it < n * AKV; it += WGS) {
+        uint j = it / AKV, g = it % AKV;
+        uint kb = j * KVD + g * AHD;
+        float acc[AG];
+        [[unroll]] for (uint h = 0u; h < AG; h++) {
+            acc[h] = 0.0;
+        }
+        [[unroll]] for (uint d4 = 0u; d4 < AHD / 4u; d4++) {
+            vec4 k = cache4(false, kb + 4u * d4);
+            [[unroll]] for (uint h = 0u; h < AG; h++) {
+                [[unroll]] for (uint e = 0u; e < 4u; e++) {
+                    precise float a = qa[(g * AG + h) * AHD + 4u * d4 + e] * k[e];
+                    precise float t = acc[h] + a;
+                    acc[h] = t;
+                }
+            }
+        }
+        [[unroll]] for (uint h = 0u; h < AG; h++) {
+            precise float ss = acc[h] * p.a_scale;
+            sa[(g * AG + h) * AN + j] = ss;
+        }
+    }
+    barrier();
+    // Softmax: a subgroup per head.
+    for (uint h = gl_SubgroupID; h < AH; h += gl_NumSubgroups) {
+        float m = uintBitsToFloat(0xff800000u);
+        for (uint j = gl_SubgroupInvocationID; j < n; j += gl_SubgroupSize) {
+            m = max(m, sa[h * AN + j]);
+        }
+        m = subgroupMax(m);
+        vec2 l = vec2(0.0);
+        for (uint j = gl_SubgroupInvocationID; j < n; j += gl_SubgroupSize) {
+            float e = exp(sa[h * AN + j] - m);
+            sa[h * AN + j] = e;
+            l = df_add(l, vec2(e, 0.0));
+        }
+        l = df_sg(l);
+        if (subgroupElect()) {
+            al[h] = l.x + l.y;
+        }
+    }
+    barrier();
+    // Weighted values: an invocation takes a head's dimension quad, eight
+    // value loads in flight.
+    const uint DQ = AHD / 4u;
+    for (uint it = tid; it < AH * DQ; it += WGS) {
+        uint h = it / DQ, dq = it % DQ;
+        uint vb = (h / AG) * AHD + 4u * dq;
+        vec4 acc = vec4(0.0);
+        for (uint j = 0u; j < n; j += 8u) {
+            vec4 vv[8];
+            [[unroll]] for (uint u = 0u; u < 8u; u++) {
+                vv[u] = cache4(true, vb + min(j + u, n - 1u) * KVD);
+            }
+            [[unroll]] for (uint u = 0u; u < 8u; u++) {
+                if (j + u < n) {
+                    acc += sa[h * AN + j + u] * vv[u];
+                }
+            }
+        }
+        float l = al[h];
+        vec4 y = vec4(acc.x / l, acc.y / l, acc.z / l, acc.w / l);
+        uint o = h * AHD + 4u * dq;
+        qa[o] = y.x;
+        qa[o + 1u] = y.y;
+        qa[o + 2u] = y.z;
+        qa[o + 3u] = y.w;
+        if (gl_WorkGroupID.x == 0u) {
+            y1[p.y1_off + o] = y.x;
+            y1[p.y1_off + o + 1u] = y.y;
+            y1[p.y1_off + o + 2u] = y.z;
+            y1[p.y1_off + o + 3u] = y.w;
+        }
+    }
+    barrier();
+}
+#endif
 
 // The 16-byte loads of this lane of the subgroup's rows: row k's load j
 // at k*NL + j, of the segment's weight (wa) and with PAIR of W1 (wb).
@@ -340,6 +478,9 @@ void main() {
         }
     }
     if ((p.flags & 16u) != 0u) {
+#ifdef ATTN
+        attention();
+#endif
         for (tt_ = 0u; tt_ < p.t; tt_++) {
             rmsnorm_row(K, p.eps, true, true);
         }

@@ -612,6 +612,41 @@ func Cases() []Case {
 			return att
 		}})
 	}
+	// The attention block's tail as the engine issues it: attention, the
+	// sub-norm out of place, the output projection and the residual add (a
+	// backend may run the first three in one kernel for one token over a
+	// short cache).
+	type ab struct {
+		nh, nkv, hd, pos0, t int
+		kv                   gguf.DType
+	}
+	for _, a := range []ab{{20, 5, 128, 0, 1, gguf.F16}, {20, 5, 128, 37, 1, gguf.F16}, {20, 5, 128, 127, 1, gguf.F16}, {20, 5, 128, 200, 1, gguf.F16},
+		{20, 5, 128, 60, 2, gguf.F16}, {4, 2, 64, 9, 1, gguf.F32}, {4, 2, 64, 130, 1, gguf.F32}} {
+		add(Case{Name: fmt.Sprintf("fused/attention+subnorm+matmul_i2s+add/heads=%d/kv=%d/hd=%d/pos0=%d/t=%d/%s", a.nh, a.nkv, a.hd, a.pos0, a.t, a.kv), NMSE: 1e-8, Run: func(h *Harness) compute.Tensor {
+			k, kvd, n := a.nh*a.hd, a.nkv*a.hd, a.pos0+a.t
+			rows := n + 3
+			if n <= 128 {
+				rows = min(rows, 128) // a cache of 128 positions, all of them attended at pos0 127
+			}
+			kc, vc := h.Alloc(a.kv, kvd, rows), h.Alloc(a.kv, kvd, rows)
+			all := h.Positions(0, n)
+			h.BE.StoreKV(kc, h.Input(h.Floats(kvd*n, 1.5), kvd, n), all)
+			h.BE.StoreKV(vc, h.Input(h.Floats(kvd*n, 1), kvd, n), all)
+			q := h.Input(h.Floats(k*a.t, 1.5), k, a.t)
+			res := h.Input(h.Floats(k*a.t, 2), k, a.t)
+			att, nrm, y := h.Alloc(gguf.F32, k, a.t), h.Alloc(gguf.F32, k, a.t), h.Alloc(gguf.F32, k, a.t)
+			// Every input is written first: a write between the ops would
+			// run the ones before it.
+			pos, nw, wo := h.Positions(a.pos0, a.t), h.Input(h.Floats(k, 1), k, 1), h.WeightI2S(k, k, 0.5)
+			h.BE.Attention(att, q, kc, vc, pos, compute.AttnParams{NHead: a.nh, NKVHead: a.nkv, HeadDim: a.hd, Scale: float32(1 / math.Sqrt(float64(a.hd)))})
+			h.BE.RMSNorm(nrm, att, nw, 1e-5)
+			h.BE.MatMul(y, wo, nrm)
+			h.BE.Add(res, res, y)
+			out := h.Output(3*k, a.t)
+			h.concat(out, a.t, res, nrm, att)
+			return out
+		}})
+	}
 	// Candidate selection: logits with ties, a few NaN-free extremes.
 	for _, c := range []struct{ n, k int }{{1000, 1}, {1000, 40}, {128256, 1}, {128256, 40}, {128256, 104}, {128256, 256}, {300, 256}} {
 		add(Case{Name: fmt.Sprintf("topk/n=%d/k=%d", c.n, c.k), Exact: true, Run: func(h *Harness) compute.Tensor {
