@@ -19,9 +19,14 @@
 # per subgroup in the matvecs of many rows (BITNET_VK_MATVEC_ROWS) and
 # decode attention in chunks of 128 positions (BITNET_VK_ATTN_DECODE_CHUNK).
 #
+# The attention inside the output projection (BITNET_VK_ATTN_IN_MATVEC,
+# opt-in until measured) runs side by side with the default at tg128, over
+# caches of up to 64 and 128 positions, with the kernel times of both.
+#
 # PARTS picks what runs, a comma-separated list of tests, crossval, bench,
-# coopmat, attn, tq, baseline, heads, optimes and cpu (default: all), so
-# that a short device lease can split the run in two calls.
+# attnmv, coopmat, attn, tq, baseline, heads, optimes and cpu (default: all
+# but attn, whose variants were measured on 2026-11-26), so that a short
+# device lease can split the run in two calls.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-bench-out}
@@ -42,7 +47,7 @@ step() {
 	note "$name: exit $rc in $((SECONDS - t0)) s"
 	return $rc
 }
-parts=",${PARTS:-tests,crossval,bench,coopmat,attn,tq,baseline,heads,optimes,cpu},"
+parts=",${PARTS:-tests,crossval,bench,attnmv,coopmat,tq,baseline,heads,optimes,cpu},"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
 
@@ -67,8 +72,8 @@ if want tests && [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
 	# GPU_TESTS names a subset (space-separated) for a short lease.
-	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
-		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}; do
+	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
+		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice}; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
 	done
@@ -97,6 +102,21 @@ grep -hE '^(pp|tg)[0-9]' "$out/bench-d4096.log" | tee -a "$sum"
 # A state of 4,096 positions (what run takes for 2B-4T) at shallow depth.
 step bench-ctx4096 200 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 --ctx-size 4096 --json
 grep -hE '^(pp|tg)[0-9]' "$out/bench-ctx4096.log" | sed "s/^/ctx 4096: /" | tee -a "$sum"
+fi
+# The attention inside the output projection, over caches of up to 64 and
+# 128 positions, side by side with its own dispatch: tg128 (positions 0 to
+# 127, in a 4,096-position state, whose step then has a variant for the
+# short positions), then each kernel's time at depth 0 to 31 both ways.
+if want attnmv; then
+	for round in 1 2; do
+		for n in 0 64 128; do
+			BITNET_VK_ATTN_IN_MATVEC=$n "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_IN_MATVEC=$n: /" | tee -a "$sum"
+		done
+	done
+	for n in 0 128; do
+		BITNET_VK_ATTN_IN_MATVEC=$n step "op-times-attnmv$n" 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 --op-times
+		sed -n '/kernel times/,$p' "$out/op-times-attnmv$n.log" | head -n 9 | tee -a "$sum"
+	done
 fi
 # The prompt GEMM on cooperative matrices (opt-in until measured), side by
 # side with the tiled kernel in the same run.
