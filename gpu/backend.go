@@ -66,6 +66,10 @@ type Options struct {
 	// chunks load fewer idle positions at a shallow depth and merge more
 	// chunks deeper.
 	AttnDecodeChunk int
+	// AttnRows is how many query rows of a prompt one attention workgroup
+	// takes, one after the other over the key rows it loads once: 1 to 16;
+	// 0 takes 1 (also BITNET_VK_ATTN_ROWS).
+	AttnRows int
 	// AttnInMatvec runs a decode token's attention over a cache of up to
 	// this many positions inside the output projection that follows it
 	// (every workgroup of that I2_S matvec computes it, with the sub-norm,
@@ -140,6 +144,7 @@ type Backend struct {
 	longAttn        []*tensor             // the position tensors of a recorded step's attention over a long cache
 	attnFuse        uint32                // a decode token's attention over up to this many positions runs in the output projection (0: never)
 	fusableAttn     []*tensor             // the position tensors of a recorded step's attention that would run there over a shorter cache
+	attnRows        uint32                // query rows of a prompt per attn_split workgroup
 	shortRuns       int                   // replays of short variants (tests)
 	tinyRuns        int                   // and of tiny ones
 
@@ -272,6 +277,13 @@ func Open(o Options) (*Backend, error) {
 		// The same short cache in chunks of n positions.
 		b.attnChunkDecode, b.attnMergeMax = uint32(n), uint32(max(attnMergeChunks*attnChunkDecode/n, 1))
 	}
+	if o.AttnRows == 0 {
+		o.AttnRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_ROWS"))
+	}
+	b.attnRows = 1
+	if o.AttnRows >= 1 && o.AttnRows <= 16 {
+		b.attnRows = uint32(o.AttnRows)
+	}
 	if o.AttnInMatvec == 0 {
 		o.AttnInMatvec, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_IN_MATVEC"))
 	}
@@ -326,6 +338,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.attnChunkDecode != attnChunkDecode {
 		k = append(k, fmt.Sprintf("attn-decode-chunk-%d", b.attnChunkDecode))
+	}
+	if b.attnRows > 1 {
+		k = append(k, fmt.Sprintf("attn-rows-%d", b.attnRows))
 	}
 	if b.attnFuse > 0 && b.fastTernary() {
 		k = append(k, fmt.Sprintf("attn-in-matvec-%d", b.attnFuse))

@@ -156,6 +156,17 @@ func TestConformanceAttnInMatvec(t *testing.T) {
 	}
 }
 
+// TestConformanceAttnRows runs the attention cases with 4 and 3 query rows
+// of a prompt per attention workgroup (3: tiles that do not divide the
+// rows), with the reductions in shared memory and within subgroups.
+func TestConformanceAttnRows(t *testing.T) {
+	for _, n := range []int{4, 3} {
+		for _, sg := range []bool{false, true} {
+			t.Run(fmt.Sprintf("rows=%d/subgroups=%v", n, sg), func(t *testing.T) { runAttention(t, gpu.Options{AttnRows: n, AttnSubgroups: sg}) })
+		}
+	}
+}
+
 // runAttention runs the attention cases with the attention options of o
 // on the first device, after checking that the backend took each of them
 // (a device without subgroup arithmetic skips AttnSubgroups).
@@ -169,7 +180,7 @@ func runAttention(t *testing.T, o gpu.Options) {
 	for _, want := range []struct {
 		on   bool
 		name string
-	}{{o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}} {
+	}{{o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}, {o.AttnRows > 1, fmt.Sprintf("attn-rows-%d", o.AttnRows)}} {
 		if want.on && !strings.Contains(k, want.name) {
 			t.Fatalf("%s ignored (kernels %q)", want.name, k)
 		}

@@ -1130,6 +1130,11 @@ func (b *Backend) recAttention(o *op) {
 	if merge {
 		cnt = b.zeroScratch("attn_counters", uint64(T*p.NKVHead)*4)
 	}
+	// A prompt's rows b.attnRows at a time per workgroup, over the same keys.
+	qr := 1
+	if !merge && T > matvecMaxT {
+		qr = int(b.attnRows)
+	}
 	for r0 := 0; r0 < T; r0 += rowsPerPass {
 		nr := min(rowsPerPass, T-r0)
 		qs := &tensor{dt: gguf.F32, shape: []int{qk, nr}, buf: q.buf, off: q.off + uint64(r0*qk*4), bytes: uint64(nr*qk) * 4}
@@ -1147,22 +1152,25 @@ func (b *Backend) recAttention(o *op) {
 		label := ""
 		if b.profiling {
 			label = fmt.Sprintf("%s ctx=%d rows=%d", kernel, nctx, nr)
+			if qr > 1 {
+				label += fmt.Sprintf(" per-workgroup=%d", qr)
+			}
 		}
 		yb, yo := b.out(ys)
 		if merge {
 			// One dispatch: the last workgroup of each KV head merges.
 			partRW := part.Out(0, 0)
 			partRW.AccessSize = uint64(nr) * perRow
-			b.dispatch(label, b.pipe(kernel, uint32(ch), uint32(hd), uint32(g)),
+			b.dispatch(label, b.pipe(kernel, uint32(ch), uint32(hd), uint32(g), 1),
 				[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32(nr)},
 				[]vkrt.Binding{qb, kb, vb, pb, partRW, cnt.Out(0, 0), yb},
-				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), yo)
+				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr), yo)
 			continue
 		}
-		b.dispatch(label, b.pipe(kernel, uint32(ch), uint32(hd), uint32(g)),
-			[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32(nr)},
+		b.dispatch(label, b.pipe(kernel, uint32(ch), uint32(hd), uint32(g), uint32(qr)),
+			[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32((nr + qr - 1) / qr)},
 			[]vkrt.Binding{qb, kb, vb, pb, partOut},
-			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks))
+			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr))
 		partIn := part.In(0, 0)
 		partIn.AccessSize = uint64(nr) * perRow
 		b.dispatch("attn_combine", b.pipe("attn_combine", cwgs, uint32(hd)), [3]uint32{uint32(p.NHead), uint32(nr), 1},

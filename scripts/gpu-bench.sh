@@ -21,7 +21,9 @@
 #
 # The attention inside the output projection (BITNET_VK_ATTN_IN_MATVEC,
 # opt-in until measured) runs side by side with the default at tg128, over
-# caches of up to 64 and 128 positions, with the kernel times of both.
+# caches of up to 64 and 128 positions, with the kernel times of both; and
+# a prompt's attention with several query rows per workgroup
+# (BITNET_VK_ATTN_ROWS) side by side with one at pp512 and pp2048.
 #
 # PARTS picks what runs, a comma-separated list of tests, crossval, bench,
 # attnmv, coopmat, attn, tq, baseline, heads, optimes and cpu (default: all
@@ -72,7 +74,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
 	# GPU_TESTS names a subset (space-separated) for a short lease.
-	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
+	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
 		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice}; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -116,6 +118,13 @@ if want attnmv; then
 	for n in 0 128; do
 		BITNET_VK_ATTN_IN_MATVEC=$n step "op-times-attnmv$n" 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 --op-times
 		sed -n '/kernel times/,$p' "$out/op-times-attnmv$n.log" | head -n 9 | tee -a "$sum"
+	done
+	# A prompt's attention with 1, 4 and 8 query rows per workgroup
+	# (BITNET_VK_ATTN_ROWS, opt-in until measured): pp512 and pp2048.
+	for round in 1 2; do
+		for n in 1 4 8; do
+			BITNET_VK_ATTN_ROWS=$n "$B" bench --model "$model" --backend vulkan -p 512,2048 -n 0 -r 2 --ctx-size 2048 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_ROWS=$n: /" | tee -a "$sum"
+		done
 	done
 fi
 # The prompt GEMM on cooperative matrices (opt-in until measured), side by

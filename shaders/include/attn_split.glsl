@@ -1,7 +1,8 @@
 // Body of attn_split / attn_split_merge: causal attention with grouped KV heads, split across
 // workgroups (flash decoding). A workgroup takes the G query heads that
-// share KV head g, one chunk of CH cache positions and one query row; it
-// writes, per head, the unnormalized output sum_j exp(s_j - m) v_j, the
+// share KV head g, one chunk of CH cache positions and QR query rows (one
+// after the other, each key row loaded once for all of them); it
+// writes, per row and head, the unnormalized output sum_j exp(s_j - m) v_j, the
 // chunk's score maximum m and the sum l of exp(s_j - m), which attn_combine
 // merges. Q is rounded to the cache type; each score is a float32 sum in
 // dimension order, as the CPU reference computes it. An invocation loads a
@@ -16,6 +17,7 @@
 layout(local_size_x_id = 0) in;                // CH: one position per invocation
 layout(constant_id = 1) const uint HD = 128u;  // head dimension, a multiple of 8
 layout(constant_id = 2) const uint G = 4u;     // query heads per KV head
+layout(constant_id = 3) const uint QR = 1u;    // query rows per workgroup (1 with MERGE)
 const uint CH = gl_WorkGroupSize.x;
 const uint DQ = HD / 4u;                       // dimension quads of a head
 const uint KG = CH / DQ;                       // key groups of the value sums
@@ -45,6 +47,7 @@ layout(push_constant) uniform P {
     uint f16;     // cache type: 1 F16, 0 F32
     float scale;
     uint nchunks;
+    uint nrows;   // query rows of the dispatch
 #ifdef MERGE
     uint y_off;   // element offset of the output
 #endif
@@ -75,7 +78,7 @@ vec4 kv4(bool isv, uint e) {
 void main() {
     uint g = gl_WorkGroupID.x;
     uint c = gl_WorkGroupID.y;
-    uint row = gl_WorkGroupID.z;
+    uint row0 = gl_WorkGroupID.z * QR;
     uint tid = gl_LocalInvocationID.x;
     uint j0 = c * CH;
     uint qk = p.n_head * HD;
@@ -102,274 +105,293 @@ void main() {
             vpre[u] = kv4(true, jr * kvdim + g * HD + 4u * dq);
         }
     }
-    // The queries do not depend on the row's position: their loads go out
-    // with the position's.
-    const uint QPER = (G * HD + CH - 1u) / CH;
-    float qv[QPER];
-    [[unroll]] for (uint j = 0u; j < QPER; j++) {
-        uint i = min(tid + j * CH, G * HD - 1u);
-        qv[j] = q[p.q_off + row * qk + (g * G + i / HD) * HD + i % HD];
-    }
-    uint n = uint(pos[p.pos_off + row]) + 1u; // positions 0..pos attend
-    if (j0 >= n) {
-        return;
-    }
-    uint nj = min(CH, n - j0);
     if (!PRELOAD) {
-        // The key row of position j0+tid is on its way while the queries
-        // are copied to shared memory.
-        uint kb = (j0 + min(tid, nj - 1u)) * kvdim + g * HD;
+        // The key row of position j0+tid, for every row of the workgroup
+        // that attends to it: on its way while the first row's queries are
+        // loaded and copied to shared memory.
+        uint nmax = 0u;
+        for (uint r = 0u; r < QR; r++) {
+            if (row0 + r < p.nrows) {
+                nmax = max(nmax, uint(pos[p.pos_off + row0 + r]) + 1u);
+            }
+        }
+        if (j0 >= nmax) {
+            return;
+        }
+        uint kb = (j0 + min(tid, min(CH, nmax - j0) - 1u)) * kvdim + g * HD;
         [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
             kr[d4] = kv4(false, kb + 4u * d4);
         }
     }
-    [[unroll]] for (uint j = 0u; j < QPER; j++) {
-        uint i = tid + j * CH;
-        if (i < G * HD) {
-            qh[i] = p.f16 != 0u ? round_f16(qv[j]) : qv[j];
+    // The rows one after the other, over the same keys (a row's shared
+    // memory is reused by the next only past barriers that every
+    // invocation reaches after its last use).
+    for (uint r = 0u; r < QR; r++) {
+        uint row = row0 + r;
+        if (row >= p.nrows) {
+            break;
         }
-    }
-    barrier();
-    // Scores of position j0+tid for the G heads.
-    float s[G];
-    [[unroll]] for (uint h = 0u; h < G; h++) {
-        s[h] = uintBitsToFloat(0xff800000u); // -inf
-    }
-    if (tid < nj) {
-        [[unroll]] for (uint h = 0u; h < G; h++) {
-            precise float acc = 0.0;
-            [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
-                [[unroll]] for (uint e = 0u; e < 4u; e++) {
-                    precise float a = qh[h * HD + 4u * d4 + e] * kr[d4][e];
-                    acc = acc + a;
-                }
-            }
-            precise float ss = acc * p.scale;
-            s[h] = ss;
+        // The queries do not depend on the row's position: their loads go out
+        // with the position's.
+        const uint QPER = (G * HD + CH - 1u) / CH;
+        float qv[QPER];
+        [[unroll]] for (uint j = 0u; j < QPER; j++) {
+            uint i = min(tid + j * CH, G * HD - 1u);
+            qv[j] = q[p.q_off + row * qk + (g * G + i / HD) * HD + i % HD];
         }
-    }
-    // Each head's score maximum mh and two-float sum lh of exp(s - mh).
-    float mh[G];
-    vec2 lh[G];
-#ifdef SUBGROUP
-    // Within subgroups, then over their partials: a barrier each.
-    [[unroll]] for (uint h = 0u; h < G; h++) {
-        float m = subgroupMax(s[h]);
-        if (subgroupElect()) {
-            red[h * CH + gl_SubgroupID] = m;
-        }
-    }
-    barrier();
-    [[unroll]] for (uint h = 0u; h < G; h++) {
-        mh[h] = red[h * CH];
-        for (uint i = 1u; i < gl_NumSubgroups; i++) {
-            mh[h] = max(mh[h], red[h * CH + i]);
-        }
-        float e = tid < nj ? exp(s[h] - mh[h]) : 0.0;
-        sc[h * CH + tid] = e;
-        vec2 v = vec2(e, 0.0);
-        for (uint m = 1u; m < gl_SubgroupSize; m <<= 1u) {
-            v = df_add(v, subgroupShuffleXor(v, m));
-        }
-        if (subgroupElect()) {
-            red2[h * CH + gl_SubgroupID] = v;
-        }
-    }
-    barrier();
-    [[unroll]] for (uint h = 0u; h < G; h++) {
-        lh[h] = red2[h * CH];
-        for (uint i = 1u; i < gl_NumSubgroups; i++) {
-            lh[h] = df_add(lh[h], red2[h * CH + i]);
-        }
-    }
-#else
-    // Trees in shared memory.
-    [[unroll]] for (uint h = 0u; h < G; h++) {
-        red[h * CH + tid] = s[h];
-    }
-    barrier();
-    for (uint st = CH / 2u; st > 0u; st >>= 1u) {
-        if (tid < st) {
-            [[unroll]] for (uint h = 0u; h < G; h++) {
-                red[h * CH + tid] = max(red[h * CH + tid], red[h * CH + tid + st]);
-            }
-        }
-        barrier();
-    }
-    [[unroll]] for (uint h = 0u; h < G; h++) {
-        mh[h] = red[h * CH];
-        float e = tid < nj ? exp(s[h] - mh[h]) : 0.0;
-        sc[h * CH + tid] = e;
-        red2[h * CH + tid] = vec2(e, 0.0);
-    }
-    barrier();
-    for (uint st = CH / 2u; st > 0u; st >>= 1u) {
-        if (tid < st) {
-            [[unroll]] for (uint h = 0u; h < G; h++) {
-                red2[h * CH + tid] = df_add(red2[h * CH + tid], red2[h * CH + tid + st]);
-            }
-        }
-        barrier();
-    }
-    [[unroll]] for (uint h = 0u; h < G; h++) {
-        lh[h] = red2[h * CH];
-    }
-#endif
-    // Weighted values: invocation tid sums dimension quad tid % DQ over
-    // the keys of group tid / DQ (every KG-th key), VU loads in flight.
-    uint vb = j0 * kvdim + g * HD + 4u * dq;
-    vec4 acc[G];
-    [[unroll]] for (uint h = 0u; h < G; h++) {
-        acc[h] = vec4(0.0);
-    }
-    for (uint j = kg; j < nj && kg < KG; j += VU * KG) {
-        vec4 vv[VU];
-        [[unroll]] for (uint u = 0u; u < VU; u++) {
-            uint jj = j + u * KG;
-            vec4 v = PRELOAD && j == kg ? vpre[u] : kv4(true, vb + min(jj, nj - 1u) * kvdim);
-            vv[u] = jj < nj ? v : vec4(0.0);
-        }
-        [[unroll]] for (uint u = 0u; u < VU; u++) {
-            uint jj = min(j + u * KG, CH - 1u);
-            [[unroll]] for (uint h = 0u; h < G; h++) {
-                float pj = j + u * KG < nj ? sc[h * CH + jj] : 0.0;
-                acc[h] += pj * vv[u];
-            }
-        }
-    }
-    if (kg < KG) {
-        [[unroll]] for (uint h = 0u; h < G; h++) {
-            osum[(kg * G + h) * DQ + dq] = acc[h];
-        }
-    }
-    barrier();
-    // Each head's output over this chunk, o = sum_j exp(s_j - m) v_j, goes
-    // to the partials. With MERGE, a row whose positions all fall in this
-    // chunk (a row at one of the cache's first CH positions) is the only
-    // workgroup of its KV head at work: it writes y = o / l itself, what
-    // the merge below computes for one chunk (whose factor is exp(0) = 1),
-    // without the partials, the counter and the merge's loads.
-#ifdef MERGE
-    uint nc = (n + CH - 1u) / CH;
-    bool single = nc == 1u;
-#else
-    const bool single = false;
-#endif
-    for (uint i = tid; i < G * DQ; i += CH) {
-        uint h = i / DQ, d = i % DQ;
-        vec4 o = vec4(0.0);
-        for (uint k = 0u; k < KG; k++) {
-            o += osum[(k * G + h) * DQ + d];
-        }
-#ifdef MERGE
-        if (single) {
-            float l = lh[h].x + lh[h].y;
-            uint yb = p.y_off + (row * p.n_head + g * G + h) * HD + 4u * d;
-            y[yb] = o.x / l;
-            y[yb + 1u] = o.y / l;
-            y[yb + 2u] = o.z / l;
-            y[yb + 3u] = o.w / l;
+        uint n = uint(pos[p.pos_off + row]) + 1u; // positions 0..pos attend
+        if (j0 >= n) {
             continue;
         }
-#endif
-        uint base = ((row * p.n_head + g * G + h) * p.nchunks + c) * (HD + 2u);
-        part[base + 4u * d] = o.x;
-        part[base + 4u * d + 1u] = o.y;
-        part[base + 4u * d + 2u] = o.z;
-        part[base + 4u * d + 3u] = o.w;
-    }
-    if (single) {
-        return;
-    }
-    [[unroll]] for (uint h = 0u; h < G; h++) {
-        if (tid == h) {
-            uint base = ((row * p.n_head + g * G + h) * p.nchunks + c) * (HD + 2u);
-            part[base + HD] = mh[h];
-            part[base + HD + 1u] = lh[h].x + lh[h].y;
-        }
-    }
-#ifdef MERGE
-    // The last workgroup of this KV head and row to finish merges the
-    // chunks of its G heads as attn_combine does: with M = max_c m_c,
-    // L = sum_c l_c exp(m_c - M) and y = sum_c o_c exp(m_c - M) / L, both
-    // sums in chunk order. The others' partials are visible once the
-    // counter says they are all written: each workgroup's writes are made
-    // visible on the device before it counts itself done.
-    memoryBarrierBuffer();
-    barrier();
-    uint ci = row * p.n_kv_head + g;
-    if (tid == 0u) {
-        bool last = atomicAdd(cnt[ci], 1u) == nc - 1u;
-        if (last) {
-            cnt[ci] = 0u; // ready for the next dispatch
-        }
-        merger = last;
-    }
-    barrier();
-    if (!merger) {
-        return;
-    }
-    memoryBarrierBuffer();
-    // sc: each chunk's m, then its factor exp(m - M); red: each chunk's l
-    // (nc <= CH: the host merges longer caches with attn_combine). Every
-    // load of an invocation is issued at once.
-    [[unroll]] for (uint k = 0u; k < G; k++) {
-        uint i = tid + k * CH;
-        if (i < G * nc) {
-            uint h = i / nc, cc = i % nc;
-            uint b = ((row * p.n_head + g * G + h) * p.nchunks + cc) * (HD + 2u);
-            sc[h * CH + cc] = part[b + HD];
-            red[h * CH + cc] = part[b + HD + 1u];
-        }
-    }
-    barrier();
-    if (tid < G) {
-        float mx = uintBitsToFloat(0xff800000u);
-        for (uint cc = 0u; cc < nc; cc++) {
-            mx = max(mx, sc[tid * CH + cc]);
-        }
-        precise float l = 0.0;
-        for (uint cc = 0u; cc < nc; cc++) {
-            float f = exp(sc[tid * CH + cc] - mx);
-            sc[tid * CH + cc] = f;
-            precise float t = red[tid * CH + cc] * f;
-            l = l + t;
-        }
-        suml[tid] = l;
-    }
-    barrier();
-    // Invocation tid computes outputs tid, tid + CH, ... (OPI of them), the
-    // partials of MU chunks of every one in flight at once, each sum in
-    // chunk order.
-    precise float o[OPI];
-    [[unroll]] for (uint k = 0u; k < OPI; k++) {
-        o[k] = 0.0;
-    }
-    for (uint c0 = 0u; c0 < nc; c0 += MU) {
-        float pv[OPI * MU];
-        [[unroll]] for (uint k = 0u; k < OPI; k++) {
-            uint i = min(tid + k * CH, G * HD - 1u);
-            uint b0 = (row * p.n_head + g * G + i / HD) * p.nchunks * (HD + 2u) + i % HD;
-            [[unroll]] for (uint u = 0u; u < MU; u++) {
-                pv[k * MU + u] = c0 + u < nc ? part[b0 + (c0 + u) * (HD + 2u)] : 0.0;
+        uint nj = min(CH, n - j0);
+        [[unroll]] for (uint j = 0u; j < QPER; j++) {
+            uint i = tid + j * CH;
+            if (i < G * HD) {
+                qh[i] = p.f16 != 0u ? round_f16(qv[j]) : qv[j];
             }
         }
-        [[unroll]] for (uint k = 0u; k < OPI; k++) {
-            uint h = min(tid + k * CH, G * HD - 1u) / HD;
-            [[unroll]] for (uint u = 0u; u < MU; u++) {
-                if (c0 + u < nc) {
-                    precise float t = pv[k * MU + u] * sc[h * CH + c0 + u];
-                    o[k] = o[k] + t;
+        barrier();
+        // Scores of position j0+tid for the G heads.
+        float s[G];
+        [[unroll]] for (uint h = 0u; h < G; h++) {
+            s[h] = uintBitsToFloat(0xff800000u); // -inf
+        }
+        if (tid < nj) {
+            [[unroll]] for (uint h = 0u; h < G; h++) {
+                precise float acc = 0.0;
+                [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
+                    [[unroll]] for (uint e = 0u; e < 4u; e++) {
+                        precise float a = qh[h * HD + 4u * d4 + e] * kr[d4][e];
+                        acc = acc + a;
+                    }
+                }
+                precise float ss = acc * p.scale;
+                s[h] = ss;
+            }
+        }
+        // Each head's score maximum mh and two-float sum lh of exp(s - mh).
+        float mh[G];
+        vec2 lh[G];
+#ifdef SUBGROUP
+        // Within subgroups, then over their partials: a barrier each.
+        [[unroll]] for (uint h = 0u; h < G; h++) {
+            float m = subgroupMax(s[h]);
+            if (subgroupElect()) {
+                red[h * CH + gl_SubgroupID] = m;
+            }
+        }
+        barrier();
+        [[unroll]] for (uint h = 0u; h < G; h++) {
+            mh[h] = red[h * CH];
+            for (uint i = 1u; i < gl_NumSubgroups; i++) {
+                mh[h] = max(mh[h], red[h * CH + i]);
+            }
+            float e = tid < nj ? exp(s[h] - mh[h]) : 0.0;
+            sc[h * CH + tid] = e;
+            vec2 v = vec2(e, 0.0);
+            for (uint m = 1u; m < gl_SubgroupSize; m <<= 1u) {
+                v = df_add(v, subgroupShuffleXor(v, m));
+            }
+            if (subgroupElect()) {
+                red2[h * CH + gl_SubgroupID] = v;
+            }
+        }
+        barrier();
+        [[unroll]] for (uint h = 0u; h < G; h++) {
+            lh[h] = red2[h * CH];
+            for (uint i = 1u; i < gl_NumSubgroups; i++) {
+                lh[h] = df_add(lh[h], red2[h * CH + i]);
+            }
+        }
+#else
+        // Trees in shared memory.
+        [[unroll]] for (uint h = 0u; h < G; h++) {
+            red[h * CH + tid] = s[h];
+        }
+        barrier();
+        for (uint st = CH / 2u; st > 0u; st >>= 1u) {
+            if (tid < st) {
+                [[unroll]] for (uint h = 0u; h < G; h++) {
+                    red[h * CH + tid] = max(red[h * CH + tid], red[h * CH + tid + st]);
+                }
+            }
+            barrier();
+        }
+        [[unroll]] for (uint h = 0u; h < G; h++) {
+            mh[h] = red[h * CH];
+            float e = tid < nj ? exp(s[h] - mh[h]) : 0.0;
+            sc[h * CH + tid] = e;
+            red2[h * CH + tid] = vec2(e, 0.0);
+        }
+        barrier();
+        for (uint st = CH / 2u; st > 0u; st >>= 1u) {
+            if (tid < st) {
+                [[unroll]] for (uint h = 0u; h < G; h++) {
+                    red2[h * CH + tid] = df_add(red2[h * CH + tid], red2[h * CH + tid + st]);
+                }
+            }
+            barrier();
+        }
+        [[unroll]] for (uint h = 0u; h < G; h++) {
+            lh[h] = red2[h * CH];
+        }
+#endif
+        // Weighted values: invocation tid sums dimension quad tid % DQ over
+        // the keys of group tid / DQ (every KG-th key), VU loads in flight.
+        uint vb = j0 * kvdim + g * HD + 4u * dq;
+        vec4 acc[G];
+        [[unroll]] for (uint h = 0u; h < G; h++) {
+            acc[h] = vec4(0.0);
+        }
+        for (uint j = kg; j < nj && kg < KG; j += VU * KG) {
+            vec4 vv[VU];
+            [[unroll]] for (uint u = 0u; u < VU; u++) {
+                uint jj = j + u * KG;
+                vec4 v = PRELOAD && j == kg ? vpre[u] : kv4(true, vb + min(jj, nj - 1u) * kvdim);
+                vv[u] = jj < nj ? v : vec4(0.0);
+            }
+            [[unroll]] for (uint u = 0u; u < VU; u++) {
+                uint jj = min(j + u * KG, CH - 1u);
+                [[unroll]] for (uint h = 0u; h < G; h++) {
+                    float pj = j + u * KG < nj ? sc[h * CH + jj] : 0.0;
+                    acc[h] += pj * vv[u];
                 }
             }
         }
-    }
-    [[unroll]] for (uint k = 0u; k < OPI; k++) {
-        uint i = tid + k * CH;
-        if (i < G * HD) {
-            uint h = i / HD, d = i % HD;
-            y[p.y_off + (row * p.n_head + g * G + h) * HD + d] = o[k] / suml[h];
+        if (kg < KG) {
+            [[unroll]] for (uint h = 0u; h < G; h++) {
+                osum[(kg * G + h) * DQ + dq] = acc[h];
+            }
         }
-    }
+        barrier();
+        // Each head's output over this chunk, o = sum_j exp(s_j - m) v_j, goes
+        // to the partials. With MERGE, a row whose positions all fall in this
+        // chunk (a row at one of the cache's first CH positions) is the only
+        // workgroup of its KV head at work: it writes y = o / l itself, what
+        // the merge below computes for one chunk (whose factor is exp(0) = 1),
+        // without the partials, the counter and the merge's loads.
+#ifdef MERGE
+        uint nc = (n + CH - 1u) / CH;
+        bool single = nc == 1u;
+#else
+        const bool single = false;
 #endif
+        for (uint i = tid; i < G * DQ; i += CH) {
+            uint h = i / DQ, d = i % DQ;
+            vec4 o = vec4(0.0);
+            for (uint k = 0u; k < KG; k++) {
+                o += osum[(k * G + h) * DQ + d];
+            }
+#ifdef MERGE
+            if (single) {
+                float l = lh[h].x + lh[h].y;
+                uint yb = p.y_off + (row * p.n_head + g * G + h) * HD + 4u * d;
+                y[yb] = o.x / l;
+                y[yb + 1u] = o.y / l;
+                y[yb + 2u] = o.z / l;
+                y[yb + 3u] = o.w / l;
+                continue;
+            }
+#endif
+            uint base = ((row * p.n_head + g * G + h) * p.nchunks + c) * (HD + 2u);
+            part[base + 4u * d] = o.x;
+            part[base + 4u * d + 1u] = o.y;
+            part[base + 4u * d + 2u] = o.z;
+            part[base + 4u * d + 3u] = o.w;
+        }
+        if (single) {
+            return;
+        }
+        [[unroll]] for (uint h = 0u; h < G; h++) {
+            if (tid == h) {
+                uint base = ((row * p.n_head + g * G + h) * p.nchunks + c) * (HD + 2u);
+                part[base + HD] = mh[h];
+                part[base + HD + 1u] = lh[h].x + lh[h].y;
+            }
+        }
+#ifdef MERGE
+        // The last workgroup of this KV head and row to finish merges the
+        // chunks of its G heads as attn_combine does: with M = max_c m_c,
+        // L = sum_c l_c exp(m_c - M) and y = sum_c o_c exp(m_c - M) / L, both
+        // sums in chunk order. The others' partials are visible once the
+        // counter says they are all written: each workgroup's writes are made
+        // visible on the device before it counts itself done.
+        memoryBarrierBuffer();
+        barrier();
+        uint ci = row * p.n_kv_head + g;
+        if (tid == 0u) {
+            bool last = atomicAdd(cnt[ci], 1u) == nc - 1u;
+            if (last) {
+                cnt[ci] = 0u; // ready for the next dispatch
+            }
+            merger = last;
+        }
+        barrier();
+        if (!merger) {
+            return;
+        }
+        memoryBarrierBuffer();
+        // sc: each chunk's m, then its factor exp(m - M); red: each chunk's l
+        // (nc <= CH: the host merges longer caches with attn_combine). Every
+        // load of an invocation is issued at once.
+        [[unroll]] for (uint k = 0u; k < G; k++) {
+            uint i = tid + k * CH;
+            if (i < G * nc) {
+                uint h = i / nc, cc = i % nc;
+                uint b = ((row * p.n_head + g * G + h) * p.nchunks + cc) * (HD + 2u);
+                sc[h * CH + cc] = part[b + HD];
+                red[h * CH + cc] = part[b + HD + 1u];
+            }
+        }
+        barrier();
+        if (tid < G) {
+            float mx = uintBitsToFloat(0xff800000u);
+            for (uint cc = 0u; cc < nc; cc++) {
+                mx = max(mx, sc[tid * CH + cc]);
+            }
+            precise float l = 0.0;
+            for (uint cc = 0u; cc < nc; cc++) {
+                float f = exp(sc[tid * CH + cc] - mx);
+                sc[tid * CH + cc] = f;
+                precise float t = red[tid * CH + cc] * f;
+                l = l + t;
+            }
+            suml[tid] = l;
+        }
+        barrier();
+        // Invocation tid computes outputs tid, tid + CH, ... (OPI of them), the
+        // partials of MU chunks of every one in flight at once, each sum in
+        // chunk order.
+        precise float o[OPI];
+        [[unroll]] for (uint k = 0u; k < OPI; k++) {
+            o[k] = 0.0;
+        }
+        for (uint c0 = 0u; c0 < nc; c0 += MU) {
+            float pv[OPI * MU];
+            [[unroll]] for (uint k = 0u; k < OPI; k++) {
+                uint i = min(tid + k * CH, G * HD - 1u);
+                uint b0 = (row * p.n_head + g * G + i / HD) * p.nchunks * (HD + 2u) + i % HD;
+                [[unroll]] for (uint u = 0u; u < MU; u++) {
+                    pv[k * MU + u] = c0 + u < nc ? part[b0 + (c0 + u) * (HD + 2u)] : 0.0;
+                }
+            }
+            [[unroll]] for (uint k = 0u; k < OPI; k++) {
+                uint h = min(tid + k * CH, G * HD - 1u) / HD;
+                [[unroll]] for (uint u = 0u; u < MU; u++) {
+                    if (c0 + u < nc) {
+                        precise float t = pv[k * MU + u] * sc[h * CH + c0 + u];
+                        o[k] = o[k] + t;
+                    }
+                }
+            }
+        }
+        [[unroll]] for (uint k = 0u; k < OPI; k++) {
+            uint i = tid + k * CH;
+            if (i < G * HD) {
+                uint h = i / HD, d = i % HD;
+                y[p.y_off + (row * p.n_head + g * G + h) * HD + d] = o[k] / suml[h];
+            }
+        }
+#endif
+    }
 }
