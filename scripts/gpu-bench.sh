@@ -123,7 +123,7 @@ if want attnmv; then
 	# (BITNET_VK_ATTN_ROWS, opt-in until measured): pp512 and pp2048.
 	for round in 1 2; do
 		for n in 1 4 8; do
-			BITNET_VK_ATTN_ROWS=$n "$B" bench --model "$model" --backend vulkan -p 512,2048 -n 0 -r 2 --ctx-size 2048 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_ROWS=$n: /" | tee -a "$sum"
+			BITNET_VK_ATTN_ROWS=$n "$B" bench --model "$model" --backend vulkan -p 512,2048 -n 0 -r 2 --ctx-size 2304 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_ROWS=$n: /" | tee -a "$sum"
 		done
 	done
 fi
