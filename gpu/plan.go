@@ -347,7 +347,7 @@ func (b *Backend) attnFusion(ops []op, i int) (mmFused, int) {
 	q, kc, vc := at.a, at.b, at.c
 	K, T := compute.RowsOf(q)
 	_, nctx := compute.RowsOf(kc)
-	if T != 1 || p.NHead*p.HeadDim != K || p.HeadDim%4 != 0 || p.NKVHead <= 0 || p.NHead%p.NKVHead != 0 {
+	if T != 1 || p.NHead*p.HeadDim != K || p.HeadDim%8 != 0 || p.NKVHead <= 0 || p.NHead%p.NKVHead != 0 {
 		return mmFused{}, 0
 	}
 	if kc.dt != vc.dt || (kc.dt != gguf.F16 && kc.dt != gguf.F32) || at.dst.view().overlaps(q.view()) {
@@ -393,10 +393,10 @@ func (b *Backend) attnFusion(ops []op, i int) (mmFused, int) {
 }
 
 // attnMatvecShared is the shared memory in bytes that the attention inside
-// a decode matvec adds: the queries (then the output), the scores of up to
-// n positions and a sum per head.
+// a decode matvec adds: per head the queries (then the output) and a float
+// of padding, the scores of up to n positions and a sum.
 func attnMatvecShared(p compute.AttnParams, n uint32) uint64 {
-	return 4 * uint64(p.NHead) * (uint64(p.HeadDim) + uint64(n) + 1)
+	return 4 * uint64(p.NHead) * (uint64(p.HeadDim) + uint64(n) + 2)
 }
 
 // maxNormK is the longest row a matvec normalizes itself (rmsnorm_row's

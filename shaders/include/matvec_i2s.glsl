@@ -71,7 +71,7 @@ layout(constant_id = 5) const uint RPS = 1u;  // rows per subgroup (ROWS / (WGS 
 #ifdef ATTN
 layout(constant_id = 6) const uint AH = 20u;   // query heads (AH x AHD = K)
 layout(constant_id = 7) const uint AKV = 5u;   // key/value heads
-layout(constant_id = 8) const uint AHD = 128u; // head dimension, a multiple of 4
+layout(constant_id = 8) const uint AHD = 128u; // head dimension, a multiple of 8 (key rows are read 8 elements at a time)
 layout(constant_id = 9) const uint AN = 128u;  // the most positions attended
 const uint AG = AH / AKV;                      // query heads per KV head
 #endif
@@ -118,7 +118,7 @@ shared uint qm[2u * TMAX];         // per token its scale (word 2t)
 shared float ys[TMAX * ROWS];      // ROPE: the workgroup's outputs, [token][row slot]
 const uint PR = ROWS / 2u;         // ROPE: rotation pairs per workgroup
 #ifdef ATTN
-shared float qa[AH * AHD];         // the queries, then the attention output
+shared float qa[AH * (AHD + 1u)];  // the queries, then the attention output (one float of padding per head)
 shared float sa[AH * AN];          // per head the scores, then exp(s - max)
 shared float al[AH];               // per head the sum of the exponentials
 #endif
@@ -223,7 +223,7 @@ void write_row(uint row, uint seg, bool pair, ivec4 acc, ivec4 acc2) {
 // NORM's accessors: token tt_'s rows of X and NY, its shared codes.
 uint tt_;
 #ifdef ATTN
-#define XV(i) qa[(i)]
+#define XV(i) qa[(i) + (i) / AHD]
 #else
 #define XV(i) xin[p.x_off + tt_ * K + (i)]
 #endif
@@ -237,15 +237,37 @@ uint tt_;
 #include "rmsnorm_row.glsl"
 
 #ifdef ATTN
-// cache4 returns elements e..e+3 (e a multiple of 4) of the value cache
-// (isv) or the key cache.
-vec4 cache4(bool isv, uint e) {
+// The caches: W1 keys, W2 values, F16 (flag 128) or F32. A key row is read
+// 16 bytes at a time; with F16, values are read through W2H, 8 bytes (four
+// halves) per load.
+layout(set = 0, binding = 2) readonly buffer W2H { uvec2 w2h[]; };
+
+// key8 returns elements e..e+7 of the key cache (e a multiple of 8).
+void key8(uint e, out vec4 a, out vec4 b) {
     if ((p.flags & 128u) != 0u) {
-        uvec4 w = isv ? w2[e >> 3u] : w1[e >> 3u];
-        uvec2 h = (e & 4u) != 0u ? w.zw : w.xy;
+        uvec4 w = w1[e >> 3u];
+        a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+        b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+        return;
+    }
+    a = uintBitsToFloat(w1[e >> 2u]);
+    b = uintBitsToFloat(w1[(e >> 2u) + 1u]);
+}
+
+// value4 returns elements e..e+3 of the value cache (e a multiple of 4).
+vec4 value4(uint e) {
+    if ((p.flags & 128u) != 0u) {
+        uvec2 h = w2h[e >> 2u];
         return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
     }
-    return uintBitsToFloat(isv ? w2[e >> 2u] : w1[e >> 2u]);
+    return uintBitsToFloat(w2[e >> 2u]);
+}
+
+// qi is the place in qa of element i of a row of heads (one float of
+// padding after each head, so that the heads the invocations of a
+// subgroup read at once lie in different banks).
+uint qi(uint i) {
+    return i + i / AHD;
 }
 
 // attention leaves in qa the token's attention output over positions
@@ -257,7 +279,7 @@ void attention() {
     uint n = min(uint(pos[p.pos_off]) + 1u, AN);
     for (uint i = tid; i < AH * AHD; i += WGS) {
         float v = xin[p.x_off + i];
-        qa[i] = f16 ? round_f16(v) : v;
+        qa[qi(i)] = f16 ? round_f16(v) : v;
     }
     barrier();
     // Scores: an invocation takes a position and a KV head, the scores of
@@ -270,11 +292,13 @@ void attention() {
         [[unroll]] for (uint h = 0u; h < AG; h++) {
             acc[h] = 0.0;
         }
-        [[unroll]] for (uint d4 = 0u; d4 < AHD / 4u; d4++) {
-            vec4 k = cache4(false, kb + 4u * d4);
+        [[unroll]] for (uint d8 = 0u; d8 < AHD / 8u; d8++) {
+            vec4 k[2];
+            key8(kb + 8u * d8, k[0], k[1]);
             [[unroll]] for (uint h = 0u; h < AG; h++) {
-                [[unroll]] for (uint e = 0u; e < 4u; e++) {
-                    precise float a = qa[(g * AG + h) * AHD + 4u * d4 + e] * k[e];
+                uint qb = (g * AG + h) * (AHD + 1u) + 8u * d8;
+                [[unroll]] for (uint e = 0u; e < 8u; e++) {
+                    precise float a = qa[qb + e] * k[e >> 2u][e & 3u];
                     precise float t = acc[h] + a;
                     acc[h] = t;
                 }
@@ -305,19 +329,20 @@ void attention() {
         }
     }
     barrier();
-    // Weighted values: an invocation takes a head's dimension quad, eight
+    // Weighted values: an invocation takes a head's dimension quad, VA
     // value loads in flight.
     const uint DQ = AHD / 4u;
+    const uint VA = 16u;
     for (uint it = tid; it < AH * DQ; it += WGS) {
         uint h = it / DQ, dq = it % DQ;
         uint vb = (h / AG) * AHD + 4u * dq;
         vec4 acc = vec4(0.0);
-        for (uint j = 0u; j < n; j += 8u) {
-            vec4 vv[8];
-            [[unroll]] for (uint u = 0u; u < 8u; u++) {
-                vv[u] = cache4(true, vb + min(j + u, n - 1u) * KVD);
+        for (uint j = 0u; j < n; j += VA) {
+            vec4 vv[VA];
+            [[unroll]] for (uint u = 0u; u < VA; u++) {
+                vv[u] = value4(vb + min(j + u, n - 1u) * KVD);
             }
-            [[unroll]] for (uint u = 0u; u < 8u; u++) {
+            [[unroll]] for (uint u = 0u; u < VA; u++) {
                 if (j + u < n) {
                     acc += sa[h * AN + j + u] * vv[u];
                 }
@@ -326,10 +351,10 @@ void attention() {
         float l = al[h];
         vec4 y = vec4(acc.x / l, acc.y / l, acc.z / l, acc.w / l);
         uint o = h * AHD + 4u * dq;
-        qa[o] = y.x;
-        qa[o + 1u] = y.y;
-        qa[o + 2u] = y.z;
-        qa[o + 3u] = y.w;
+        qa[qi(o)] = y.x;
+        qa[qi(o) + 1u] = y.y;
+        qa[qi(o) + 2u] = y.z;
+        qa[qi(o) + 3u] = y.w;
         if (gl_WorkGroupID.x == 0u) {
             y1[p.y1_off + o] = y.x;
             y1[p.y1_off + o + 1u] = y.y;
