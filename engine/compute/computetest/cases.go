@@ -615,14 +615,18 @@ func Cases() []Case {
 	// The attention block's tail as the engine issues it: attention, the
 	// sub-norm out of place, the output projection and the residual add (a
 	// backend may run the first three in one kernel for one token over a
-	// short cache).
+	// short cache). Attention outputs that differ in their last bits (the
+	// summation orders differ) can flip an int8 activation code, which
+	// moves every projected row: about 1e-7 of normalized error each (the
+	// arm64 CPU path flips a few here at t=2); a wrong attention gives
+	// 1e-4 and more.
 	type ab struct {
 		nh, nkv, hd, pos0, t int
 		kv                   gguf.DType
 	}
 	for _, a := range []ab{{20, 5, 128, 0, 1, gguf.F16}, {20, 5, 128, 37, 1, gguf.F16}, {20, 5, 128, 127, 1, gguf.F16}, {20, 5, 128, 200, 1, gguf.F16},
 		{20, 5, 128, 60, 2, gguf.F16}, {4, 2, 64, 9, 1, gguf.F32}, {4, 2, 64, 130, 1, gguf.F32}} {
-		add(Case{Name: fmt.Sprintf("fused/attention+subnorm+matmul_i2s+add/heads=%d/kv=%d/hd=%d/pos0=%d/t=%d/%s", a.nh, a.nkv, a.hd, a.pos0, a.t, a.kv), NMSE: 1e-8, Run: func(h *Harness) compute.Tensor {
+		add(Case{Name: fmt.Sprintf("fused/attention+subnorm+matmul_i2s+add/heads=%d/kv=%d/hd=%d/pos0=%d/t=%d/%s", a.nh, a.nkv, a.hd, a.pos0, a.t, a.kv), NMSE: 1e-5, Run: func(h *Harness) compute.Tensor {
 			k, kvd, n := a.nh*a.hd, a.nkv*a.hd, a.pos0+a.t
 			rows := n + 3
 			if n <= 128 {
