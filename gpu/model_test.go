@@ -308,30 +308,8 @@ func TestDeviceFailureMidStep(t *testing.T) {
 // short cache 128 positions long.)
 func TestShortCacheStep(t *testing.T) {
 	t.Setenv("BITNET_VK_ATTN_CHUNK", "32")
-	path := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
-	ref := cpu.New(cpu.Options{})
-	defer ref.Close()
 	be := openTest(t)
-	gen := func(be compute.Backend) []int32 {
-		st, err := loadModel(t, path, be).NewState(512, 16, gguf.F16)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		out, _, err := st.Generate([]int32{1, 403}, engine.GenerateOptions{MaxNewTokens: 180})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	want := gen(ref)
-	if len(want) < 150 {
-		t.Fatalf("the CPU generated %d tokens: too few to pass the short cache's end", len(want))
-	}
-	got := gen(be)
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("vulkan %v\ncpu    %v", got, want)
-	}
+	storiesLikeCPU(t, be, 180, 150)
 	// Positions 2 to 126 run the short variant; 127 on, the full step.
 	if n := be.ShortRuns(); n < 100 || n > 130 {
 		t.Errorf("%d replays of the short variant, want about 125", n)
@@ -343,36 +321,44 @@ func TestShortCacheStep(t *testing.T) {
 // of its decode step while its position is below 32, then the full step,
 // and generates the CPU's tokens throughout.
 func TestAttnInMatvecStep(t *testing.T) {
-	path := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
-	ref := cpu.New(cpu.Options{})
-	defer ref.Close()
 	be := openTestWith(t, gpu.Options{Device: -1, AttnInMatvec: 32})
 	if !strings.Contains(be.Kernels(), "attn-in-matvec-32") {
 		t.Skipf("%s: no attention in the matvec (kernels %q)", be.Device(), be.Kernels())
 	}
+	storiesLikeCPU(t, be, 120, 60)
+	// Positions 2 to 31 run the variant; 32 on, the full step.
+	if n := be.TinyRuns(); n < 25 || n > 31 {
+		t.Errorf("%d replays of the variant, want about 30", n)
+	}
+}
+
+// storiesLikeCPU generates up to n tokens of tinybitnet-stories after
+// [1, 403] in a state of 512 positions, on be and on the CPU: they must be
+// equal, and the CPU must have generated at least least of them (enough
+// to pass the end of the variant under test).
+func storiesLikeCPU(t *testing.T, be compute.Backend, n, least int) {
+	t.Helper()
+	path := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	ref := cpu.New(cpu.Options{})
+	defer ref.Close()
 	gen := func(be compute.Backend) []int32 {
 		st, err := loadModel(t, path, be).NewState(512, 16, gguf.F16)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		out, _, err := st.Generate([]int32{1, 403}, engine.GenerateOptions{MaxNewTokens: 120})
+		out, _, err := st.Generate([]int32{1, 403}, engine.GenerateOptions{MaxNewTokens: n})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return out
 	}
 	want := gen(ref)
-	if len(want) < 60 {
+	if len(want) < least {
 		t.Fatalf("the CPU generated %d tokens: too few to pass the variant's end", len(want))
 	}
-	got := gen(be)
-	if fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := gen(be); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("vulkan %v\ncpu    %v", got, want)
-	}
-	// Positions 2 to 31 run the variant; 32 on, the full step.
-	if n := be.TinyRuns(); n < 25 || n > 31 {
-		t.Errorf("%d replays of the variant, want about 30", n)
 	}
 }
 
