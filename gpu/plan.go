@@ -329,14 +329,15 @@ func (b *Backend) normFeeds(norm, mm *op) bool {
 // attention ops[i] runs inside it (see Options.AttnInMatvec), and how many
 // ops that covers (0: it does not): one token's attention over at most
 // Backend.attnFuse positions, normalized by the RMSNorm ops[i+1] that the
-// output projection ops[i+2] reads (and its residual add, if it follows).
+// output projection ops[i+2] reads (and its residual add, if it follows),
+// on subgroups of at least 4 invocations (the kernel's value sums).
 // Over a longer cache, work recorded to run now qualifies when every
 // position (as the host wrote it) is below the limit; while a step is
 // captured, such an attention is noted in fusableAttn instead: the step
 // gets a variant for positions below the limit.
 func (b *Backend) attnFusion(ops []op, i int) (mmFused, int) {
 	at := &ops[i]
-	if b.attnFuse == 0 || !b.fuse || i+2 >= len(ops) {
+	if b.attnFuse == 0 || !b.fuse || i+2 >= len(ops) || b.dev.Info.SubgroupSize < 4 {
 		return mmFused{}, 0
 	}
 	norm, mm := &ops[i+1], &ops[i+2]

@@ -21,7 +21,7 @@
 #
 # The attention inside the output projection (BITNET_VK_ATTN_IN_MATVEC,
 # opt-in until measured) runs side by side with the default at tg128, over
-# caches of up to 64 and 128 positions, with the kernel times of both; and
+# caches of up to 32, 64 and 128 positions, with the kernel times of both; and
 # a prompt's attention with several query rows per workgroup
 # (BITNET_VK_ATTN_ROWS) side by side with one at pp512 and pp2048.
 #
@@ -105,13 +105,13 @@ grep -hE '^(pp|tg)[0-9]' "$out/bench-d4096.log" | tee -a "$sum"
 step bench-ctx4096 200 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 --ctx-size 4096 --json
 grep -hE '^(pp|tg)[0-9]' "$out/bench-ctx4096.log" | sed "s/^/ctx 4096: /" | tee -a "$sum"
 fi
-# The attention inside the output projection, over caches of up to 64 and
-# 128 positions, side by side with its own dispatch: tg128 (positions 0 to
+# The attention inside the output projection, over caches of up to 32, 64
+# and 128 positions, side by side with its own dispatch: tg128 (positions 0 to
 # 127, in a 4,096-position state, whose step then has a variant for the
 # short positions), then each kernel's time at depth 0 to 31 both ways.
 if want attnmv; then
 	for round in 1 2; do
-		for n in 0 64 128; do
+		for n in 0 32 64 128; do
 			BITNET_VK_ATTN_IN_MATVEC=$n "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_IN_MATVEC=$n: /" | tee -a "$sum"
 		done
 	done

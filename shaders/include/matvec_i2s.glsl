@@ -55,7 +55,8 @@
 // The numerics are attn_split's for a single chunk: Q rounded to the
 // cache type, each score a float32 sum in dimension order, the maximum
 // subtracted, the exponentials summed in two-float arithmetic, the values
-// weighted in position order and divided by that sum.
+// weighted (in four interleaved sets of positions, added at the end) and
+// divided by that sum.
 //
 // Shared memory holds the codes group-major (see qidx): the lanes of a
 // subgroup, which read consecutive 16-byte loads of a row, read
@@ -74,6 +75,7 @@ layout(constant_id = 7) const uint AKV = 5u;   // key/value heads
 layout(constant_id = 8) const uint AHD = 128u; // head dimension, a multiple of 8 (key rows are read 8 elements at a time)
 layout(constant_id = 9) const uint AN = 128u;  // the most positions attended
 const uint AG = AH / AKV;                      // query heads per KV head
+const uint VP = 4u;                            // parts of a value sum (neighbouring lanes; subgroups of at least 4)
 #endif
 const uint WGS = gl_WorkGroupSize.x;
 const uint N16 = K / 64u;                     // 16-byte loads per row
@@ -329,37 +331,57 @@ void attention() {
         }
     }
     barrier();
-    // Weighted values: an invocation takes a head's dimension quad, VA
-    // value loads in flight.
+    // Weighted values: an invocation takes a KV head's dimension quad and
+    // every VP-th position from its part, for the AG heads that share the
+    // values (each value load serves them all), VA loads in flight; the VP
+    // parts of a quad are neighbouring lanes of one subgroup, and their
+    // sums add up in a shuffle butterfly.
     const uint DQ = AHD / 4u;
-    const uint VA = 16u;
-    for (uint it = tid; it < AH * DQ; it += WGS) {
-        uint h = it / DQ, dq = it % DQ;
-        uint vb = (h / AG) * AHD + 4u * dq;
-        vec4 acc = vec4(0.0);
-        for (uint j = 0u; j < n; j += VA) {
+    const uint VA = 8u;
+    for (uint it = tid; it < AKV * DQ * VP; it += WGS) {
+        uint part = it % VP, g = it / (DQ * VP), dq = (it / VP) % DQ;
+        uint vb = g * AHD + 4u * dq;
+        vec4 acc[AG];
+        [[unroll]] for (uint h = 0u; h < AG; h++) {
+            acc[h] = vec4(0.0);
+        }
+        for (uint j = part; j < n; j += VA * VP) {
             vec4 vv[VA];
             [[unroll]] for (uint u = 0u; u < VA; u++) {
-                vv[u] = value4(vb + min(j + u, n - 1u) * KVD);
+                vv[u] = value4(vb + min(j + u * VP, n - 1u) * KVD);
             }
             [[unroll]] for (uint u = 0u; u < VA; u++) {
-                if (j + u < n) {
-                    acc += sa[h * AN + j + u] * vv[u];
+                uint jj = j + u * VP;
+                if (jj < n) {
+                    [[unroll]] for (uint h = 0u; h < AG; h++) {
+                        acc[h] += sa[(g * AG + h) * AN + jj] * vv[u];
+                    }
                 }
             }
         }
-        float l = al[h];
-        vec4 y = vec4(acc.x / l, acc.y / l, acc.z / l, acc.w / l);
-        uint o = h * AHD + 4u * dq;
-        qa[qi(o)] = y.x;
-        qa[qi(o) + 1u] = y.y;
-        qa[qi(o) + 2u] = y.z;
-        qa[qi(o) + 3u] = y.w;
-        if (gl_WorkGroupID.x == 0u) {
-            y1[p.y1_off + o] = y.x;
-            y1[p.y1_off + o + 1u] = y.y;
-            y1[p.y1_off + o + 2u] = y.z;
-            y1[p.y1_off + o + 3u] = y.w;
+        [[unroll]] for (uint h = 0u; h < AG; h++) {
+            for (uint m = 1u; m < VP; m <<= 1u) {
+                acc[h] += subgroupShuffleXor(acc[h], m);
+            }
+        }
+        if (part != 0u) {
+            continue;
+        }
+        [[unroll]] for (uint hh = 0u; hh < AG; hh++) {
+            uint h = g * AG + hh;
+            float l = al[h];
+            vec4 y = vec4(acc[hh].x / l, acc[hh].y / l, acc[hh].z / l, acc[hh].w / l);
+            uint o = h * AHD + 4u * dq;
+            qa[qi(o)] = y.x;
+            qa[qi(o) + 1u] = y.y;
+            qa[qi(o) + 2u] = y.z;
+            qa[qi(o) + 3u] = y.w;
+            if (gl_WorkGroupID.x == 0u) {
+                y1[p.y1_off + o] = y.x;
+                y1[p.y1_off + o + 1u] = y.y;
+                y1[p.y1_off + o + 2u] = y.z;
+                y1[p.y1_off + o + 3u] = y.w;
+            }
         }
     }
     barrier();
