@@ -394,10 +394,10 @@ func (b *Backend) attnFusion(ops []op, i int) (mmFused, int) {
 }
 
 // attnMatvecShared is the shared memory in bytes that the attention inside
-// a decode matvec adds: per head the queries (then the output) and a float
-// of padding, the scores of up to n positions and a sum.
+// a decode matvec adds: per head the queries (then the output), the scores
+// of up to n positions and a sum; 16 bytes of padding per KV head.
 func attnMatvecShared(p compute.AttnParams, n uint32) uint64 {
-	return 4 * uint64(p.NHead) * (uint64(p.HeadDim) + uint64(n) + 2)
+	return 4*uint64(p.NHead)*(uint64(p.HeadDim)+uint64(n)+1) + 16*uint64(p.NKVHead)
 }
 
 // maxNormK is the longest row a matvec normalizes itself (rmsnorm_row's

@@ -120,10 +120,19 @@ shared uint qm[2u * TMAX];         // per token its scale (word 2t)
 shared float ys[TMAX * ROWS];      // ROPE: the workgroup's outputs, [token][row slot]
 const uint PR = ROWS / 2u;         // ROPE: rotation pairs per workgroup
 #ifdef ATTN
-shared float qa[AH * (AHD + 1u)];  // the queries, then the attention output (one float of padding per head)
+shared vec4 qa[AH * AHD / 4u + AKV]; // the queries, then the attention output (see qv)
 shared float sa[AH * AN];          // per head the scores, then exp(s - max)
 shared float al[AH];               // per head the sum of the exponentials
+
+// qv is the vec4 of qa that holds element i of a row of heads: the heads
+// of a KV head together, then 16 bytes of padding, so that the KV heads
+// whose queries the invocations of a subgroup read at once lie in
+// different banks.
+uint qv(uint i) {
+    return i / 4u + i / (AG * AHD);
+}
 #endif
+
 
 // row_of returns the row that slot rr of workgroup wg computes in segment
 // seg: consecutive rows, or with ROPE in q and k, first element (rr < PR)
@@ -225,7 +234,7 @@ void write_row(uint row, uint seg, bool pair, ivec4 acc, ivec4 acc2) {
 // NORM's accessors: token tt_'s rows of X and NY, its shared codes.
 uint tt_;
 #ifdef ATTN
-#define XV(i) qa[(i) + (i) / AHD]
+#define XV(i) qa[qv(i)][(i) & 3u]
 #else
 #define XV(i) xin[p.x_off + tt_ * K + (i)]
 #endif
@@ -265,13 +274,6 @@ vec4 value4(uint e) {
     return uintBitsToFloat(w2[e >> 2u]);
 }
 
-// qi is the place in qa of element i of a row of heads (one float of
-// padding after each head, so that the heads the invocations of a
-// subgroup read at once lie in different banks).
-uint qi(uint i) {
-    return i + i / AHD;
-}
-
 // attention leaves in qa the token's attention output over positions
 // 0..pos (at most AN of them), every head's.
 void attention() {
@@ -279,9 +281,9 @@ void attention() {
     const uint KVD = AKV * AHD;
     bool f16 = (p.flags & 128u) != 0u;
     uint n = min(uint(pos[p.pos_off]) + 1u, AN);
-    for (uint i = tid; i < AH * AHD; i += WGS) {
-        float v = xin[p.x_off + i];
-        qa[qi(i)] = f16 ? round_f16(v) : v;
+    for (uint i = 4u * tid; i < AH * AHD; i += 4u * WGS) {
+        vec4 v = vec4(xin[p.x_off + i], xin[p.x_off + i + 1u], xin[p.x_off + i + 2u], xin[p.x_off + i + 3u]);
+        qa[qv(i)] = f16 ? vec4(round_f16(v.x), round_f16(v.y), round_f16(v.z), round_f16(v.w)) : v;
     }
     barrier();
     // Scores: an invocation takes a position and a KV head, the scores of
@@ -298,9 +300,10 @@ void attention() {
             vec4 k[2];
             key8(kb + 8u * d8, k[0], k[1]);
             [[unroll]] for (uint h = 0u; h < AG; h++) {
-                uint qb = (g * AG + h) * (AHD + 1u) + 8u * d8;
+                uint qb = qv((g * AG + h) * AHD + 8u * d8);
+                vec4 q8[2] = vec4[2](qa[qb], qa[qb + 1u]);
                 [[unroll]] for (uint e = 0u; e < 8u; e++) {
-                    precise float a = qa[qb + e] * k[e >> 2u][e & 3u];
+                    precise float a = q8[e >> 2u][e & 3u] * k[e >> 2u][e & 3u];
                     precise float t = acc[h] + a;
                     acc[h] = t;
                 }
@@ -372,10 +375,7 @@ void attention() {
             float l = al[h];
             vec4 y = vec4(acc[hh].x / l, acc[hh].y / l, acc[hh].z / l, acc[hh].w / l);
             uint o = h * AHD + 4u * dq;
-            qa[qi(o)] = y.x;
-            qa[qi(o) + 1u] = y.y;
-            qa[qi(o) + 2u] = y.z;
-            qa[qi(o) + 3u] = y.w;
+            qa[qv(o)] = y;
             if (gl_WorkGroupID.x == 0u) {
                 y1[p.y1_off + o] = y.x;
                 y1[p.y1_off + o + 1u] = y.y;
