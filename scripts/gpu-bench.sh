@@ -81,8 +81,10 @@ if want tests && [ -x bin/gpu.test ]; then
 	done
 	# The LM head's decode matvec for each head type (F16, Q8_0, Q6_K), and
 	# the I2_S decode matvec on the 2B-4T shapes and on a 113 MB matrix:
-	# kernel time, weight GB/s and its share of the copy bandwidth.
-	(cd gpu && step head-bench 180 ../bin/gpu.test -test.run '^$' -test.bench 'LMHead|MatvecI2S' -test.benchtime 50x)
+	# kernel time, weight GB/s and its share of the copy bandwidth; the tail
+	# of the attention block with the attention in kernels of its own and
+	# inside the output projection.
+	(cd gpu && step head-bench 180 ../bin/gpu.test -test.run '^$' -test.bench 'LMHead|MatvecI2S|AttnBlock' -test.benchtime 50x)
 	grep -E '^Benchmark' "$out/head-bench.log" | tee -a "$sum"
 fi
 
