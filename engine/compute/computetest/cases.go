@@ -584,7 +584,7 @@ func Cases() []Case {
 	}
 	// Attention over long contexts (split across workgroups on a GPU), then
 	// the sub-norm a backend may fuse with it.
-	for _, a := range []struct{ pos0, t int }{{0, 1}, {63, 1}, {127, 2}, {254, 3}, {700, 3}, {1015, 1}, {1023, 1}, {2000, 4}, {4095, 1}, {1000, 7}, {0, 64}, {4000, 96}} {
+	for _, a := range []struct{ pos0, t int }{{0, 1}, {63, 1}, {127, 2}, {254, 3}, {700, 3}, {1015, 1}, {1023, 1}, {2000, 4}, {4095, 1}, {1000, 7}, {0, 64}, {4000, 96}, {0, 512}} {
 		add(Case{Name: fmt.Sprintf("attention/2b4t/pos0=%d/t=%d", a.pos0, a.t), NMSE: 1e-9, Large: a.pos0+a.t > 1100, Run: func(h *Harness) compute.Tensor {
 			n := a.pos0 + a.t
 			kc, vc := h.Alloc(gguf.F16, 640, n+5), h.Alloc(gguf.F16, 640, n+5)
