@@ -145,6 +145,7 @@ type Backend struct {
 	attnFuse        uint32                // a decode token's attention over up to this many positions runs in the output projection (0: never)
 	fusableAttn     []*tensor             // the position tensors of a recorded step's attention that would run there over a shorter cache
 	attnRows        uint32                // query rows of a prompt per attn_split workgroup
+	partials        uint64                // bytes of attention partials per pass (partialsBudget)
 	shortRuns       int                   // replays of short variants (tests)
 	tinyRuns        int                   // and of tiny ones
 
@@ -277,6 +278,7 @@ func Open(o Options) (*Backend, error) {
 		// The same short cache in chunks of n positions.
 		b.attnChunkDecode, b.attnMergeMax = uint32(n), uint32(max(attnMergeChunks*attnChunkDecode/n, 1))
 	}
+	b.partials = partialsBudget
 	if o.AttnRows == 0 {
 		o.AttnRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_ROWS"))
 	}

@@ -170,7 +170,9 @@ func TestConformanceAttnInMatvec(t *testing.T) {
 // TestConformanceAttnRows runs the attention cases with 3 query rows of a
 // prompt per attention workgroup (tiles that do not divide the rows) and
 // the reductions in shared memory, and with 4 and the reductions within
-// subgroups.
+// subgroups; then with 3 and the partials of a pass bounded to 1 MiB, so
+// that the longer prompts take several passes (the 512 rows of 2B-4T
+// width, 20 a pass: tiles that do not divide a pass either).
 func TestConformanceAttnRows(t *testing.T) {
 	for _, c := range []struct {
 		n  int
@@ -178,6 +180,11 @@ func TestConformanceAttnRows(t *testing.T) {
 	}{{3, false}, {4, true}} {
 		t.Run(fmt.Sprintf("rows=%d/subgroups=%v", c.n, c.sg), func(t *testing.T) { runAttention(t, gpu.Options{AttnRows: c.n, AttnSubgroups: c.sg}) })
 	}
+	t.Run("rows=3/passes", func(t *testing.T) {
+		be := openTestWith(t, gpu.Options{Device: -1, AttnRows: 3})
+		be.SetPartialsBudget(1 << 20)
+		computetest.Run(t, be, attentionCases(t))
+	})
 }
 
 // runAttention runs the attention cases with the attention options of o

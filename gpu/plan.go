@@ -1061,7 +1061,7 @@ func attnShared(g, hd, ch int) uint32 {
 }
 
 // partialsBudget bounds the scratch of attention partial results; more
-// query rows go in several passes.
+// query rows go in several passes (Backend.partials is the bound in use).
 const partialsBudget = 64 << 20
 
 // attnSuffix is the suffix of the attention kernel's variant for chunks of
@@ -1106,7 +1106,7 @@ func (b *Backend) recAttention(o *op) {
 	}
 	nchunks := (nctx + ch - 1) / ch
 	perRow := uint64(p.NHead*nchunks*(hd+2)) * 4
-	rowsPerPass := int(max(min(uint64(partialsBudget)/perRow, uint64(T)), 1))
+	rowsPerPass := int(max(min(b.partials/perRow, uint64(T)), 1))
 	part := b.scratchBuf("attn_partials", uint64(rowsPerPass)*perRow)
 	f16 := uint32(0)
 	if kc.dt == gguf.F16 {
