@@ -75,8 +75,9 @@ type Options struct {
 	// (every workgroup of that I2_S matvec computes it, with the sub-norm,
 	// before its dot products): one dispatch fewer per layer. A power of
 	// two from 16 to 512; 0 leaves attention in its own dispatch (also
-	// BITNET_VK_ATTN_IN_MATVEC). A longer cache gets a second captured
-	// step, used while every position is below the limit.
+	// BITNET_VK_ATTN_IN_MATVEC). A step captured over a longer cache gets
+	// a variant that does so, replayed while every position is below the
+	// limit.
 	AttnInMatvec int
 	// NoFusion runs every op as its own dispatch (tests, diagnostics).
 	NoFusion bool
@@ -321,9 +322,11 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // prompt GEMM on cooperative matrices, R x T tiles, else the tiled one) and
 // "attn-subgroups" (attention reductions within subgroups) and
 // "attn-decode-chunk-N" (decode attention over a short cache in chunks of
-// N positions, where not 256) and "matvec-rows-2" (two rows per subgroup
-// of the I2_S decode matvec in matrices of many rows), space separated;
-// "generic" when none applies.
+// N positions, where not 256), "attn-rows-N" (N query rows of a prompt per
+// attention workgroup), "attn-in-matvec-N" (a token's attention over up to
+// N positions inside the output projection) and "matvec-rows-2" (two rows
+// per subgroup of the I2_S decode matvec in matrices of many rows), space
+// separated; "generic" when none applies.
 func (b *Backend) Kernels() string {
 	var k []string
 	if b.subgroups {

@@ -337,7 +337,7 @@ func (b *Backend) normFeeds(norm, mm *op) bool {
 // gets a variant for positions below the limit.
 func (b *Backend) attnFusion(ops []op, i int) (mmFused, int) {
 	at := &ops[i]
-	if b.attnFuse == 0 || !b.fuse || i+2 >= len(ops) || b.dev.Info.SubgroupSize < 4 {
+	if b.attnFuse == 0 || i+2 >= len(ops) || b.dev.Info.SubgroupSize < 4 {
 		return mmFused{}, 0
 	}
 	norm, mm := &ops[i+1], &ops[i+2]
@@ -351,7 +351,7 @@ func (b *Backend) attnFusion(ops []op, i int) (mmFused, int) {
 	if T != 1 || p.NHead*p.HeadDim != K || p.HeadDim%8 != 0 || p.NKVHead <= 0 || p.NHead%p.NKVHead != 0 {
 		return mmFused{}, 0
 	}
-	if kc.dt != vc.dt || (kc.dt != gguf.F16 && kc.dt != gguf.F32) || at.dst.view().overlaps(q.view()) {
+	if kc.dt != vc.dt || (kc.dt != gguf.F16 && kc.dt != gguf.F32) {
 		return mmFused{}, 0
 	}
 	if _, ko := b.in(kc); ko != 0 {
@@ -369,7 +369,7 @@ func (b *Backend) attnFusion(ops []op, i int) (mmFused, int) {
 			}
 		}
 	}
-	if b.matvecWGSPlus(K, T, attnMatvecShared(p, b.attnFuse)) == 0 {
+	if b.attnMatvecWGS(K, T, p) == 0 {
 		return mmFused{}, 0
 	}
 	if b.attnLimit > 0 {
@@ -393,11 +393,13 @@ func (b *Backend) attnFusion(ops []op, i int) (mmFused, int) {
 	return f, 2 + n
 }
 
-// attnMatvecShared is the shared memory in bytes that the attention inside
-// a decode matvec adds: per head the queries (then the output), the scores
-// of up to n positions and a sum; 16 bytes of padding per KV head.
-func attnMatvecShared(p compute.AttnParams, n uint32) uint64 {
-	return 4*uint64(p.NHead)*(uint64(p.HeadDim)+uint64(n)+1) + 16*uint64(p.NKVHead)
+// attnMatvecWGS is matvecWGS for the decode matvec that runs attention p
+// inside, whose shared memory also holds per head the queries (then the
+// output), the scores of up to attnFuse positions and a sum, and 16 bytes
+// of padding per KV head.
+func (b *Backend) attnMatvecWGS(K, T int, p compute.AttnParams) uint32 {
+	extra := 4*uint64(p.NHead)*(uint64(p.HeadDim)+uint64(b.attnFuse)+1) + 16*uint64(p.NKVHead)
+	return b.matvecWGSPlus(K, T, extra)
 }
 
 // maxNormK is the longest row a matvec normalizes itself (rmsnorm_row's
@@ -569,7 +571,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	var written []*tensor
 	wgs := b.matvecWGS(K, T)
 	if f.attn != nil {
-		wgs = b.matvecWGSPlus(K, T, attnMatvecShared(f.attn.attn, b.attnFuse))
+		wgs = b.attnMatvecWGS(K, T, f.attn.attn)
 	}
 	if wgs == 0 {
 		for i, w := range o.ws {
@@ -694,26 +696,27 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		written = append(written, sk.dst, sv.dst)
 	}
 	kernel := "matvec_i2s"
-	spec := []uint32{wgs, uint32(K), uint32(T), rowsPerWG, sg, rps}
-	push := []uint32{uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps), po, hd}
+	var attnSpec, attnPush []uint32
 	if at := f.attn; at != nil {
 		// The attention's inputs in place of the norm's input (the
-		// queries) and of the absent weights 1 and 2 (the caches); its
-		// output in place of output 1.
+		// queries) and of the absent weights 1 and 2 (the caches), the
+		// position as RoPE's; its output in place of output 1.
 		kernel = "matvec_i2s_attn"
 		p := at.attn
-		xb, push[14] = b.in(at.a)
+		xb, xo = b.in(at.a)
 		wb[1], _ = b.in(at.b)
 		wb[2], _ = b.in(at.c)
-		yb[1], push[8] = b.out(at.dst)
-		pb, push[17] = b.in(at.d)
+		yb[1], yo[1] = b.out(at.dst)
+		pb, po = b.in(at.d)
 		if at.b.dt == gguf.F16 {
-			push[12] |= 128
+			flags |= 128
 		}
-		spec = append(spec, uint32(p.NHead), uint32(p.NKVHead), uint32(p.HeadDim), b.attnFuse)
-		push = append(push, f32bits(p.Scale))
+		attnSpec = []uint32{uint32(p.NHead), uint32(p.NKVHead), uint32(p.HeadDim), b.attnFuse}
+		attnPush = []uint32{f32bits(p.Scale)}
 		written = append(written, at.dst)
 	}
+	spec := append([]uint32{wgs, uint32(K), uint32(T), rowsPerWG, sg, rps}, attnSpec...)
+	push := append([]uint32{uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps), po, hd}, attnPush...)
 	label := ""
 	if b.profiling {
 		label = matvecLabel(suffix, K, n[:len(o.ws)], f)

@@ -501,10 +501,9 @@ type deviceYardsticks struct {
 func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, what string, wall time.Duration, dev deviceYardsticks) {
 	per := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(tokens) }
 	var sum time.Duration
-	copyBW := dev.copyBW
 	fmt.Fprintf(w, "kernel times over %d %s (device timestamps, µs per token; each dispatch timed with its barrier):\n", tokens, what)
-	if copyBW > 0 {
-		fmt.Fprintf(w, "  device copy bandwidth: %.1f GB/s (bytes read plus written by a copy kernel over up to 1 GiB)\n", copyBW/1e9)
+	if dev.copyBW > 0 {
+		fmt.Fprintf(w, "  device copy bandwidth: %.1f GB/s (bytes read plus written by a copy kernel over up to 1 GiB)\n", dev.copyBW/1e9)
 	}
 	if dev.dispEmpty > 0 {
 		fmt.Fprintf(w, "  dependent dispatch: %.1f µs doing nothing, %.1f µs with one 16-byte load and store (chains of 256 behind barriers)\n", dev.dispEmpty*1e6, dev.dispLoad*1e6)
@@ -515,8 +514,8 @@ func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, what str
 		if k.Bytes > 0 && k.Time > 0 {
 			bw := float64(k.Bytes) / k.Time.Seconds()
 			fmt.Fprintf(w, "  %7.1f GB/s", bw/1e9)
-			if copyBW > 0 {
-				fmt.Fprintf(w, " (%3.0f%% of copy)", 100*bw/copyBW)
+			if dev.copyBW > 0 {
+				fmt.Fprintf(w, " (%3.0f%% of copy)", 100*bw/dev.copyBW)
 			}
 		}
 		fmt.Fprintln(w)
