@@ -25,19 +25,28 @@ func TestDecodeStepStructure(t *testing.T) {
 }
 
 // TestDecodeStepStructureAttnInMatvec: with the attention inside the output
-// projection (the cache of 64 positions is short enough), a layer takes 4.
+// projection (the cache of 64 positions is short enough), a layer takes 4:
+// the step has one dispatch per layer fewer than the default's.
 func TestDecodeStepStructureAttnInMatvec(t *testing.T) {
 	be := openTestWith(t, gpu.Options{Device: -1, AttnInMatvec: 128})
 	if !be.Subgroups() {
 		t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
 	}
-	decodeStepStructure(t, be, 4)
+	fused := decodeStepStructure(t, be, 4)
+	plain := decodeStepStructure(t, openTest(t), 5)
+	if fused != plain-structureLayers {
+		t.Errorf("the step takes %d dispatches with the attention in the projection, %d without: want %d fewer", fused, plain, structureLayers)
+	}
 }
 
+// structureLayers is the layer count of decodeStepStructure's model.
+const structureLayers = 2
+
 // decodeStepStructure checks the decode step's structure on be, with at
-// most perLayer dispatches per layer.
-func decodeStepStructure(t *testing.T, be *gpu.Backend, perLayer int) {
-	const layers = 2
+// most perLayer dispatches per layer, and returns the captured step's
+// dispatches.
+func decodeStepStructure(t *testing.T, be *gpu.Backend, perLayer int) uint64 {
+	const layers = structureLayers
 	p := modelgen.Params{Embd: 2560, Layers: layers, Heads: 20, HeadsKV: 5, FF: 6912, Vocab: 8192, Ctx: 256}
 	path := filepath.Join(t.TempDir(), "2b4t-widths.gguf")
 	if err := modelgen.GenerateFile(path, modelgen.Options{Arch: "bitnet-b1.58", Params: &p, Seed: 7}); err != nil {
@@ -134,4 +143,5 @@ func decodeStepStructure(t *testing.T, be *gpu.Backend, perLayer int) {
 			t.Fatalf("candidates out of order at %d: %+v", i, got[i-1:i+1])
 		}
 	}
+	return first.Dispatches
 }
