@@ -223,9 +223,45 @@ func BenchmarkMatvecI2S(b *testing.B) {
 	}
 }
 
-// benchBatch is the most calls benchMatvec records in one submission
-// (within the kernel profiler's timestamps per submission).
+// benchBatch is the most one-dispatch calls timeKernels records in one
+// submission (within the kernel profiler's timestamps per submission).
 const benchBatch = 512
+
+// timeKernels runs call b.N times under the kernel profiler, perSubmit
+// calls to a submission, after a warm-up call (which builds the pipelines),
+// and returns the GPU time of each kernel over the b.N calls. The calls go
+// in few submissions, back to back: a GPU left idle between one-call
+// submissions lowers its clocks (an H100's F16 head took 706 us per call
+// so, 226 us inside the model).
+func timeKernels(b *testing.B, be *gpu.Backend, perSubmit int, call func()) []compute.KernelTime {
+	b.Helper()
+	if err := be.ProfileKernels(true); err != nil {
+		b.Fatal(err)
+	}
+	call()
+	if err := be.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	be.KernelTimes()
+	b.ResetTimer()
+	for i := range b.N {
+		call()
+		if (i+1)%perSubmit == 0 {
+			if err := be.Flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := be.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	times := be.KernelTimes()
+	if err := be.ProfileKernels(false); err != nil {
+		b.Fatal(err)
+	}
+	return times
+}
 
 // benchMatvec uploads a weight [k, n] of type dt and times its matmul with
 // one random token under the kernel profiler: it reports the GPU time of
@@ -247,33 +283,9 @@ func benchMatvec(b *testing.B, be *gpu.Backend, rng *rand.Rand, dt gguf.DType, r
 	if err := be.Write(x, xv); err != nil {
 		b.Fatal(err)
 	}
-	if err := be.ProfileKernels(true); err != nil {
-		b.Fatal(err)
-	}
-	be.MatMul(y, w, x) // warm-up: the pipeline is built
-	if err := be.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	be.KernelTimes()
-	b.ResetTimer()
-	// The calls go in few submissions, back to back: a GPU left idle
-	// between one-call submissions lowers its clocks (an H100's F16 head
-	// took 706 us per call so, 226 us inside the model).
-	for i := range b.N {
-		be.MatMul(y, w, x)
-		if (i+1)%benchBatch == 0 {
-			if err := be.Flush(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	if err := be.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	b.StopTimer()
 	var bytes int64
 	var all, reading float64
-	for _, kt := range be.KernelTimes() {
+	for _, kt := range timeKernels(b, be, benchBatch, func() { be.MatMul(y, w, x) }) {
 		all += kt.Time.Seconds()
 		if kt.Bytes > 0 {
 			bytes += kt.Bytes
@@ -286,9 +298,6 @@ func benchMatvec(b *testing.B, be *gpu.Backend, rng *rand.Rand, dt gguf.DType, r
 		bw = float64(bytes) / reading
 		b.ReportMetric(all/float64(b.N)*1e6, "gpu-us/op")
 		b.ReportMetric(bw/1e9, "GB/s")
-	}
-	if err := be.ProfileKernels(false); err != nil {
-		b.Fatal(err)
 	}
 	be.Free(x)
 	be.Free(y)
@@ -364,30 +373,11 @@ func BenchmarkAttnBlock(b *testing.B) {
 					be.MatMul(y, w, sub)
 					be.Add(x, x, y)
 				}
-				if err := be.ProfileKernels(true); err != nil {
-					b.Fatal(err)
-				}
-				step() // warm-up: the pipelines are built
-				if err := be.Flush(); err != nil {
-					b.Fatal(err)
-				}
-				be.KernelTimes()
-				b.ResetTimer()
-				for i := range b.N {
-					step()
-					if (i+1)%(benchBatch/2) == 0 {
-						if err := be.Flush(); err != nil {
-							b.Fatal(err)
-						}
-					}
-				}
-				if err := be.Flush(); err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
 				var all float64
 				fused := false
-				for _, kt := range be.KernelTimes() {
+				// Two dispatches a step at most: half as many steps per
+				// submission.
+				for _, kt := range timeKernels(b, be, benchBatch/2, step) {
 					all += kt.Time.Seconds()
 					fused = fused || strings.HasPrefix(kt.Label, "attn+norm+matvec")
 					b.Logf("%s: %d calls, %v", kt.Label, kt.Calls, kt.Time)
@@ -396,9 +386,6 @@ func BenchmarkAttnBlock(b *testing.B) {
 					b.Fatalf("the attention ran inside the projection: %v, want %v", fused, inside)
 				}
 				b.ReportMetric(all/float64(b.N)*1e6, "gpu-us/op")
-				if err := be.ProfileKernels(false); err != nil {
-					b.Fatal(err)
-				}
 			})
 		}
 	}
