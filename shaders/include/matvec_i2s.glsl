@@ -133,7 +133,6 @@ uint qv(uint i) {
 }
 #endif
 
-
 // row_of returns the row that slot rr of workgroup wg computes in segment
 // seg: consecutive rows, or with ROPE in q and k, first element (rr < PR)
 // or second of pair wg*PR + rr%PR.
