@@ -14,10 +14,11 @@
 # crossval, the GPU tests, and bench (pp512, tg128, tg128 at depth 4096,
 # --op-times with the device's copy bandwidth) run against it; on a device
 # with int8 cooperative matrices, pp512 with and without the
-# cooperative-matrix GEMM (BITNET_VK_COOPMAT), and decode with and without
-# the attention reductions within subgroups (BITNET_VK_ATTN_SG), two rows
-# per subgroup in the matvecs of many rows (BITNET_VK_MATVEC_ROWS) and
-# decode attention in chunks of 128 positions (BITNET_VK_ATTN_DECODE_CHUNK).
+# cooperative-matrix GEMM (BITNET_VK_COOPMAT); with part attn, decode with
+# and without the attention reductions within subgroups
+# (BITNET_VK_ATTN_SG), two rows per subgroup in the matvecs of many rows
+# (BITNET_VK_MATVEC_ROWS) and decode attention in chunks of 128 positions
+# (BITNET_VK_ATTN_DECODE_CHUNK).
 #
 # The attention inside the output projection (BITNET_VK_ATTN_IN_MATVEC,
 # opt-in until measured) runs side by side with the default at tg128, over
