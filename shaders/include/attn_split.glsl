@@ -11,8 +11,11 @@
 // With SUBGROUP the scores' maximum and sum reduce within subgroups first
 // (two barriers in all instead of sixteen). With MERGE the last workgroup
 // of each KV head and row merges the chunks (see below), and issues its
-// cache loads before it knows the row's position (short caches).
+// cache loads before it knows the row's position (short caches). The
+// CHAIN variants wait for the dispatch before them first, and count
+// themselves done at the end (see chain.glsl).
 #include "numerics.glsl"
+#include "chain.glsl"
 
 layout(local_size_x_id = 0) in;                // CH: one position per invocation
 layout(constant_id = 1) const uint HD = 128u;  // head dimension, a multiple of 8
@@ -28,16 +31,18 @@ const bool PRELOAD = false;
 #endif
 const uint VU = 8u;                            // value loads in flight per invocation
 
-layout(set = 0, binding = 0) readonly buffer Q { float q[]; };
-layout(set = 0, binding = 1) readonly buffer K { uvec4 kc[]; };
-layout(set = 0, binding = 2) readonly buffer V { uvec4 vc[]; };
-layout(set = 0, binding = 3) readonly buffer POS { int pos[]; };
+layout(set = 0, binding = 0) ACT readonly buffer Q { float q[]; };
+layout(set = 0, binding = 1) ACT readonly buffer K { uvec4 kc[]; };
+layout(set = 0, binding = 2) ACT readonly buffer V { uvec4 vc[]; };
+layout(set = 0, binding = 3) ACT readonly buffer POS { int pos[]; };
 #ifdef MERGE
 layout(set = 0, binding = 4) coherent buffer PART { float part[]; }; // [row][head][chunk][HD + 2]
 layout(set = 0, binding = 5) coherent buffer CNT { uint cnt[]; };   // [row][KV head]: chunks done (0 between dispatches)
-layout(set = 0, binding = 6) writeonly buffer Y { float y[]; };
+layout(set = 0, binding = 6) ACT writeonly buffer Y { float y[]; };
+#define CHAIN_BINDING 7
 #else
-layout(set = 0, binding = 4) writeonly buffer PART { float part[]; }; // [row][head][chunk][HD + 2]
+layout(set = 0, binding = 4) ACT writeonly buffer PART { float part[]; }; // [row][head][chunk][HD + 2]
+#define CHAIN_BINDING 5
 #endif
 layout(push_constant) uniform P {
     uint n_head;
@@ -51,7 +56,11 @@ layout(push_constant) uniform P {
 #ifdef MERGE
     uint y_off;   // element offset of the output
 #endif
+#ifdef CHAIN
+    uint chain_wait, chain_need, chain_sig;
+#endif
 } p;
+#include "chain_sync.glsl"
 
 shared float qh[G * HD];
 shared float sc[G * CH];   // exp(s - m) of each position
@@ -86,6 +95,7 @@ void main() {
     uint dq = tid % DQ, kg = tid / DQ;
     vec4 kr[DQ];
     vec4 vpre[VU];
+    chain_wait();
     if (PRELOAD) {
         // A short cache (a few chunks, most of them in use): before the
         // row's position is known, a load the cache reads would otherwise
@@ -116,6 +126,7 @@ void main() {
             }
         }
         if (j0 >= nmax) {
+            chain_signal();
             return;
         }
         uint kb = (j0 + min(tid, min(CH, nmax - j0) - 1u)) * kvdim + g * HD;
@@ -300,6 +311,7 @@ void main() {
             part[base + 4u * d + 3u] = o.w;
         }
         if (single) {
+            chain_signal();
             return;
         }
         [[unroll]] for (uint h = 0u; h < G; h++) {
@@ -328,6 +340,7 @@ void main() {
         }
         barrier();
         if (!merger) {
+            chain_signal();
             return;
         }
         memoryBarrierBuffer();
@@ -394,4 +407,5 @@ void main() {
         }
 #endif
     }
+    chain_signal();
 }

@@ -61,7 +61,11 @@
 // Shared memory holds the codes group-major (see qidx): the lanes of a
 // subgroup, which read consecutive 16-byte loads of a row, read
 // consecutive 16-byte activation words, without bank conflicts.
+//
+// The CHAIN variants wait for the dispatch before them after issuing their
+// weight loads, and count themselves done at the end (see chain.glsl).
 #include "numerics.glsl"
+#include "chain.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint K = 2560u; // row length, a multiple of 128
@@ -81,22 +85,27 @@ const uint WGS = gl_WorkGroupSize.x;
 const uint N16 = K / 64u;                     // 16-byte loads per row
 const uint NL = (N16 + SG - 1u) / SG;         // loads per lane of a row
 
+#ifdef ATTN
+#define CACHE ACT // W1 and W2 bind the caches
+#else
+#define CACHE
+#endif
 layout(set = 0, binding = 0) readonly buffer W0 { uvec4 w0[]; };
-layout(set = 0, binding = 1) readonly buffer W1 { uvec4 w1[]; };
-layout(set = 0, binding = 2) readonly buffer W2 { uvec4 w2[]; };
-layout(set = 0, binding = 3) readonly buffer Q { uvec4 q4[]; };
-layout(set = 0, binding = 4) writeonly buffer Y0 { float y0[]; };
-layout(set = 0, binding = 5) writeonly buffer Y1 { float y1[]; };
-layout(set = 0, binding = 6) writeonly buffer Y2 { float y2[]; };
-layout(set = 0, binding = 7) readonly buffer R { float r[]; };
-layout(set = 0, binding = 8) writeonly buffer RO { float ro[]; };
+layout(set = 0, binding = 1) CACHE readonly buffer W1 { uvec4 w1[]; };
+layout(set = 0, binding = 2) CACHE readonly buffer W2 { uvec4 w2[]; };
+layout(set = 0, binding = 3) ACT readonly buffer Q { uvec4 q4[]; };
+layout(set = 0, binding = 4) ACT writeonly buffer Y0 { float y0[]; };
+layout(set = 0, binding = 5) ACT writeonly buffer Y1 { float y1[]; };
+layout(set = 0, binding = 6) ACT writeonly buffer Y2 { float y2[]; };
+layout(set = 0, binding = 7) ACT readonly buffer R { float r[]; };
+layout(set = 0, binding = 8) ACT writeonly buffer RO { float ro[]; };
 layout(set = 0, binding = 9) readonly buffer NW { float nw[]; };
-layout(set = 0, binding = 10) writeonly buffer NY { float ny[]; };
-layout(set = 0, binding = 11) readonly buffer X { float xin[]; };
-layout(set = 0, binding = 12) readonly buffer POS { int pos[]; };
+layout(set = 0, binding = 10) ACT writeonly buffer NY { float ny[]; };
+layout(set = 0, binding = 11) ACT readonly buffer X { float xin[]; };
+layout(set = 0, binding = 12) ACT readonly buffer POS { int pos[]; };
 layout(set = 0, binding = 13) readonly buffer TAB { float tab[]; }; // [position][head dim]: cos, sin of each pair
-layout(set = 0, binding = 14) writeonly buffer KC { uint kc[]; };
-layout(set = 0, binding = 15) writeonly buffer VC { uint vc[]; };
+layout(set = 0, binding = 14) ACT writeonly buffer KC { uint kc[]; };
+layout(set = 0, binding = 15) ACT writeonly buffer VC { uint vc[]; };
 layout(push_constant) uniform P {
     uint t;                      // tokens (<= TMAX)
     uint n0, n1, n2;             // rows of each segment (0: absent)
@@ -113,7 +122,12 @@ layout(push_constant) uniform P {
 #ifdef ATTN
     float a_scale;               // ATTN: multiplies the scores
 #endif
+#ifdef CHAIN
+    uint chain_wait, chain_need, chain_sig;
+#endif
 } p;
+#define CHAIN_BINDING 16
+#include "chain_sync.glsl"
 
 shared uvec4 qs[TMAX * (K / 16u)]; // codes of token t from t*K/16, in qidx order
 shared uint qm[2u * TMAX];         // per token its scale (word 2t)
@@ -250,7 +264,7 @@ uint tt_;
 // The caches: W1 keys, W2 values, F16 (flag 128) or F32. A key row is read
 // 16 bytes at a time; with F16, values are read through W2H, 8 bytes (four
 // halves) per load.
-layout(set = 0, binding = 2) readonly buffer W2H { uvec2 w2h[]; };
+layout(set = 0, binding = 2) CACHE readonly buffer W2H { uvec2 w2h[]; };
 
 // key8 returns elements e..e+7 of the key cache (e a multiple of 8).
 void key8(uint e, out vec4 a, out vec4 b) {
@@ -523,6 +537,7 @@ void main() {
             }
         }
     }
+    chain_wait();
     if ((p.flags & 16u) != 0u) {
 #ifdef ATTN
         attention();
@@ -582,4 +597,5 @@ void main() {
     if (rope) {
         rope_store(wg, seg, nseg);
     }
+    chain_signal();
 }

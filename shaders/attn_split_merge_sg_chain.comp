@@ -1,0 +1,9 @@
+#version 450
+// attn_split_merge_sg_chain: attn_split_merge_sg ordered after the dispatch before it by a counter, not a barrier (see include/chain.glsl).
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#define MERGE
+#define SUBGROUP
+#define CHAIN
+#include "attn_split.glsl"
