@@ -59,6 +59,9 @@ type Device struct {
 	closed   bool
 	closeErr error
 
+	chain  *Buffer // the counters of chained dispatches (see Recorder.Dispatch)
+	chainM sync.Mutex
+
 	stats Stats
 }
 
@@ -69,6 +72,7 @@ type Stats struct {
 	Barriers   uint64 // pipeline barriers recorded between commands
 	Submits    uint64 // queue submissions (each waited for)
 	Replays    uint64 // submissions of captured command buffers
+	ChainWaits uint64 // barriers replaced by a chained dispatch's wait
 	BytesUp    uint64 // bytes the host wrote: uploads and mapped writes
 	BytesDown  uint64 // bytes the host read: downloads and mapped reads
 }
@@ -180,6 +184,9 @@ func (d *Device) Close() error {
 	}
 	d.closed = true
 	d.closeErr = d.vk.WaitIdle()
+	if d.chain != nil {
+		d.chain.Destroy()
+	}
 	if d.xfer != nil {
 		d.xfer.destroy()
 	}
@@ -190,6 +197,49 @@ func (d *Device) Close() error {
 	d.vk.Destroy()
 	d.inst.destroy()
 	return d.closeErr
+}
+
+// chainCounters returns the counters of chained dispatches (made on first
+// use): word 0 the flags the kernels raise, then ChainSlots counters.
+func (d *Device) chainCounters() (*Buffer, error) {
+	d.chainM.Lock()
+	defer d.chainM.Unlock()
+	if d.chain != nil {
+		return d.chain, nil
+	}
+	b, err := d.NewBuffer(4*(4+ChainSlots), DeviceLocal)
+	if err != nil {
+		return nil, fmt.Errorf("vulkan: chain counters: %w", err)
+	}
+	if err := d.Upload(b, 0, make([]byte, b.size)); err != nil {
+		b.Destroy()
+		return nil, fmt.Errorf("vulkan: chain counters: %w", err)
+	}
+	d.chain = b
+	return b, nil
+}
+
+// Chain flags, raised by chained kernels (see shaders/include/chain.glsl).
+const (
+	ChainWaited    = 1 // a workgroup found its predecessor unfinished and waited
+	ChainTimedOut  = 2 // a wait gave up: the results are wrong
+	ChainOvercount = 4 // a counter passed its workgroup count: the chain is miscounted
+)
+
+// ChainFlags returns the flags chained kernels raised since the device was
+// opened (0 if none ran), after the work submitted so far.
+func (d *Device) ChainFlags() (uint32, error) {
+	d.chainM.Lock()
+	b := d.chain
+	d.chainM.Unlock()
+	if b == nil {
+		return 0, nil
+	}
+	var w [4]byte
+	if err := d.Download(b, 0, w[:]); err != nil {
+		return 0, err
+	}
+	return uint32(w[0]) | uint32(w[1])<<8 | uint32(w[2])<<16 | uint32(w[3])<<24, nil
 }
 
 // WaitIdle waits until the device has finished all submitted work.

@@ -10,7 +10,7 @@ import (
 )
 
 // MaxBindings is the most storage buffers a pipeline may bind.
-const MaxBindings = 16
+const MaxBindings = 17
 
 // PipelineConfig describes a compute pipeline.
 type PipelineConfig struct {
@@ -31,7 +31,17 @@ type PipelineConfig struct {
 	Spec []uint32
 	// Entry is the entry point; "" is "main".
 	Entry string
+	// Chained marks a kernel that takes part in chains (see
+	// Recorder.Dispatch): its last binding is the chain's counters and its
+	// last ChainPushWords push-constant words are the chain's, both
+	// supplied by the Recorder (Buffers and PushSize count them).
+	Chained bool
 }
+
+// ChainPushWords is the number of push-constant words of a chained kernel
+// that the Recorder fills: the slot waited for plus one (0: none), its
+// workgroup count, and the dispatch's own slot plus one.
+const ChainPushWords = 3
 
 // Pipeline is a compute pipeline with its layout.
 type Pipeline struct {
@@ -39,6 +49,7 @@ type Pipeline struct {
 	name     string
 	buffers  int
 	pushSize uint32
+	chained  bool
 	setL     vk.DescriptorSetLayout
 	layout   vk.PipelineLayout
 	pipe     vk.Pipeline
@@ -64,6 +75,9 @@ func (d *Device) Pipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if cfg.PushSize%4 != 0 || cfg.PushSize > d.Info.Limits.MaxPushConstantsSize {
 		return nil, fmt.Errorf("vulkan: pipeline %s: push constants of %d bytes (multiple of 4, at most %d)",
 			cfg.Name, cfg.PushSize, d.Info.Limits.MaxPushConstantsSize)
+	}
+	if cfg.Chained && (cfg.Buffers < 1 || cfg.PushSize < 4*ChainPushWords) {
+		return nil, fmt.Errorf("vulkan: pipeline %s: a chained kernel needs its counters' binding and %d push words", cfg.Name, ChainPushWords)
 	}
 	code := cfg.SPIRV
 	if code == nil {
@@ -128,7 +142,7 @@ func (d *Device) Pipeline(cfg PipelineConfig) (*Pipeline, error) {
 		d.vk.DestroyPipelineLayout(layout)
 		return nil, fmt.Errorf("vulkan: pipeline %s: %w", cfg.Name, err)
 	}
-	return &Pipeline{d: d, name: cfg.Name, buffers: cfg.Buffers, pushSize: cfg.PushSize, setL: setL, layout: layout, pipe: pipe}, nil
+	return &Pipeline{d: d, name: cfg.Name, buffers: cfg.Buffers, pushSize: cfg.PushSize, chained: cfg.Chained, setL: setL, layout: layout, pipe: pipe}, nil
 }
 
 // Destroy destroys the pipeline (its work must have completed).

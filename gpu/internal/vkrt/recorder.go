@@ -83,6 +83,14 @@ type Recorder struct {
 
 	prof   *profile               // timestamps after every dispatch, when profiling
 	ptimes map[string]ProfileStat // what the timestamps measured
+
+	// The chain of the command buffer (see Dispatch): whether its counters
+	// were zeroed, the slots taken, and the dispatch a chained one waits
+	// for (slot, workgroups; slot -1: none, a barrier orders it).
+	chainReady bool
+	chainSlots int
+	chainPrev  int
+	chainNeed  uint32
 }
 
 func (d *Device) newCommandBuffer() (vk.CommandPool, vk.CommandBuffer, vk.Fence, error) {
@@ -155,6 +163,7 @@ func (r *Recorder) begin() bool {
 	}
 	r.open = true
 	r.wstages, r.rstages = 0, 0
+	r.chainReady, r.chainSlots, r.chainPrev = false, 0, -1
 	r.d.sets.hold()
 	// Order this submission after the previous ones' writes.
 	fullBarrier(r.d.vk, r.cb)
@@ -224,6 +233,7 @@ func (r *Recorder) barrierFor(next uint32) {
 		DstAccessMask: dstAccess,
 	}}, nil)
 	r.wstages, r.rstages = 0, 0
+	r.chainPrev = -1
 	r.barriers++
 	r.d.stats.Barriers++
 	r.reads = r.reads[:0]
@@ -233,16 +243,26 @@ func (r *Recorder) barrierFor(next uint32) {
 // track places a barrier if a span of the next command (in stage) conflicts
 // with the ranges touched since the last barrier, then adds its spans.
 func (r *Recorder) track(spans []span, writes []bool, stage uint32) {
-	need := false
-	for i, s := range spans {
-		if overlaps(r.writes, s) || writes[i] && overlaps(r.reads, s) {
-			need = true
-			break
-		}
-	}
-	if need {
+	r.chainPrev = -1
+	if r.hazard(spans, writes) {
 		r.barrierFor(stage)
 	}
+	r.add(spans, writes, stage)
+}
+
+// hazard reports whether a command touching spans (writes[i]: span i is
+// written) conflicts with the ranges touched since the last barrier.
+func (r *Recorder) hazard(spans []span, writes []bool) bool {
+	for i, s := range spans {
+		if overlaps(r.writes, s) || writes[i] && overlaps(r.reads, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// add notes the spans of a command in stage as touched.
+func (r *Recorder) add(spans []span, writes []bool, stage uint32) {
 	for i, s := range spans {
 		if writes[i] {
 			r.wstages |= stage
@@ -283,12 +303,27 @@ func (b Binding) access(s span) span {
 // constants (at most p.PushSize() bytes; fewer leaves the rest undefined).
 // Bound ranges must start at a multiple of MinStorageBufferOffsetAlignment
 // and span at most MaxStorageBufferRange bytes.
+//
+// A chained pipeline (PipelineConfig.Chained) takes one binding and
+// ChainPushWords push words fewer: the Recorder binds the device's chain
+// counters last and fills the chain's words after the kernel's own
+// (padded with zeros). Consecutive chained dispatches form a chain: the
+// first follows a barrier where it needs one, and each of the others waits
+// in its shaders for the one before it to finish instead of behind a
+// pipeline barrier (ChainWaits counts the barriers so saved). The chain is
+// totally ordered, so a chained dispatch is ordered after every command
+// before it that it conflicts with. Any other command ends the chain; one
+// that conflicts with a chained dispatch is ordered by a barrier as usual.
 func (r *Recorder) Dispatch(p *Pipeline, groups [3]uint32, bindings []Binding, push ...uint32) {
-	if len(bindings) != p.buffers {
-		panic(fmt.Sprintf("vkrt: %s: %d bindings, the pipeline has %d", p.name, len(bindings), p.buffers))
+	nb, own := p.buffers, p.pushSize
+	if p.chained {
+		nb, own = nb-1, own-4*ChainPushWords
 	}
-	if uint32(len(push))*4 > p.pushSize {
-		panic(fmt.Sprintf("vkrt: %s: %d bytes of push constants, the pipeline has %d", p.name, len(push)*4, p.pushSize))
+	if len(bindings) != nb {
+		panic(fmt.Sprintf("vkrt: %s: %d bindings, the pipeline has %d", p.name, len(bindings), nb))
+	}
+	if uint32(len(push))*4 > own {
+		panic(fmt.Sprintf("vkrt: %s: %d bytes of push constants, the pipeline has %d", p.name, len(push)*4, own))
 	}
 	lim := &r.d.Info.Limits
 	for i := range 3 {
@@ -299,7 +334,7 @@ func (r *Recorder) Dispatch(p *Pipeline, groups [3]uint32, bindings []Binding, p
 	var spans [MaxBindings]span
 	var writes [MaxBindings]bool
 	var key setKey
-	key.n = uint8(len(bindings))
+	key.n = uint8(p.buffers)
 	for i, b := range bindings {
 		s := r.checkBinding(p.name, i, b)
 		if a := lim.MinStorageBufferOffsetAlignment; a > 1 && b.Offset%a != 0 {
@@ -315,20 +350,40 @@ func (r *Recorder) Dispatch(p *Pipeline, groups [3]uint32, bindings []Binding, p
 	if !r.begin() {
 		return
 	}
+	var counters *Buffer
+	if p.chained {
+		var err error
+		if counters, err = r.d.chainCounters(); err != nil {
+			r.err = err
+			return
+		}
+		key.b[nb] = setBinding{id: counters.id, buf: counters.buf, off: 0, size: counters.size}
+	}
 	set, err := r.d.sets.get(p.setL, &key)
 	if err != nil {
 		r.err = err
 		return
 	}
-	r.track(spans[:len(bindings)], writes[:len(bindings)], vk.PipelineStageComputeShaderBit)
+	var chain [ChainPushWords]uint32
+	if p.chained {
+		chain = r.chainStep(counters, spans[:nb], writes[:nb], groups)
+	} else {
+		r.track(spans[:nb], writes[:nb], vk.PipelineStageComputeShaderBit)
+	}
 	dv := r.d.vk
 	if r.bound != p {
 		dv.CmdBindComputePipeline(r.cb, p.pipe)
 		r.bound = p
 	}
 	dv.CmdBindComputeDescriptorSet(r.cb, p.layout, 0, set)
-	if len(push) > 0 {
-		r.push = append(r.push[:0], push...)
+	r.push = append(r.push[:0], push...)
+	if p.chained {
+		for len(r.push) < int(own/4) {
+			r.push = append(r.push, 0)
+		}
+		r.push = append(r.push, chain[:]...)
+	}
+	if len(r.push) > 0 {
 		dv.CmdPushConstants(r.cb, p.layout, vk.ShaderStageComputeBit, 0, vk.Bytes(r.push))
 	}
 	dv.CmdDispatch(r.cb, groups[0], groups[1], groups[2])
@@ -337,6 +392,49 @@ func (r *Recorder) Dispatch(p *Pipeline, groups [3]uint32, bindings []Binding, p
 	if r.prof != nil && !r.capturing {
 		r.prof.mark(dv, r.cb, p.name)
 	}
+}
+
+// ChainSlots is the most chained dispatches of one command buffer that
+// wait on counters; later ones are ordered by barriers.
+const ChainSlots = 4092
+
+// chainStep orders a chained dispatch touching spans (see Dispatch) and
+// returns its chain push words. The command buffer's first chained
+// dispatch zeroes the counters first.
+func (r *Recorder) chainStep(counters *Buffer, spans []span, writes []bool, groups [3]uint32) [ChainPushWords]uint32 {
+	const compute = vk.PipelineStageComputeShaderBit
+	if !r.chainReady {
+		// Earlier work (also of earlier submissions) is done with the
+		// counters; the fill is done before the chain starts. Word 0, the
+		// flags, stays.
+		r.barrierFor(vk.PipelineStageTransferBit)
+		r.d.vk.CmdFillBuffer(r.cb, counters.buf, 16, counters.size-16, 0)
+		r.wstages |= vk.PipelineStageTransferBit
+		r.barrierFor(compute)
+		r.chainReady = true
+	}
+	var c [ChainPushWords]uint32
+	need := r.hazard(spans, writes)
+	if r.chainSlots >= ChainSlots {
+		if need {
+			r.barrierFor(compute)
+		}
+		r.add(spans, writes, compute)
+		return c
+	}
+	if r.chainPrev >= 0 {
+		c[0], c[1] = uint32(r.chainPrev)+1, r.chainNeed
+		if need {
+			r.d.stats.ChainWaits++
+		}
+	} else if need {
+		r.barrierFor(compute)
+	}
+	r.add(spans, writes, compute)
+	c[2] = uint32(r.chainSlots) + 1
+	r.chainPrev, r.chainNeed = r.chainSlots, groups[0]*groups[1]*groups[2]
+	r.chainSlots++
+	return c
 }
 
 // DispatchLabel is Dispatch with a profiling label (the kernel name when
