@@ -79,6 +79,15 @@ type Options struct {
 	// a variant that does so, replayed while every position is below the
 	// limit.
 	AttnInMatvec int
+	// Chain orders the decode kernels one after the other by counters in
+	// device memory instead of pipeline barriers (also BITNET_VK_CHAIN=1):
+	// a matvec or attention dispatch may start while the one before it
+	// runs, issue its weight loads, and wait in its shaders for its
+	// input. The results are the same. It relies on the device starting
+	// every workgroup of a dispatch before any of the next one (true of the
+	// GPUs we know; Vulkan does not promise it), and is off while kernels
+	// are timed one by one (--op-times).
+	Chain bool
 	// NoFusion runs every op as its own dispatch (tests, diagnostics).
 	NoFusion bool
 	// NormWGS is the workgroup size of rmsnorm (one workgroup per row): a
@@ -124,6 +133,7 @@ type Backend struct {
 	align    uint64 // MinStorageBufferOffsetAlignment (at least 4)
 	maxRange uint64 // the largest range one storage-buffer binding may span
 
+	chain           bool // the decode kernels run chained (Options.Chain)
 	subgroups       bool // the subgroup matvec kernels run
 	dot             bool // the ternary kernels use packed int8 dot products
 	coopmat         bool // the I2_S prompt GEMM runs on cooperative matrices
@@ -293,6 +303,7 @@ func Open(o Options) (*Backend, error) {
 	if n := o.AttnInMatvec; n >= 16 && n <= 512 && n&(n-1) == 0 && b.fuse && b.normFuse {
 		b.attnFuse = uint32(n)
 	}
+	b.chain = o.Chain || os.Getenv("BITNET_VK_CHAIN") == "1"
 	// attn_combine keeps 16 KiB of factors and 4 bytes per invocation in
 	// shared memory.
 	b.combWGS = min(lim.MaxComputeWorkGroupInvocations, lim.MaxComputeWorkGroupSize[0], 1024)
@@ -352,6 +363,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.subgroups && b.mvRows > 1 {
 		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))
+	}
+	if b.chain {
+		k = append(k, "chain")
 	}
 	if len(k) == 0 {
 		return "generic"

@@ -332,6 +332,22 @@ func TestAttnInMatvecStep(t *testing.T) {
 	}
 }
 
+// TestChainStep: with the decode kernels chained, tinybitnet-stories
+// generates the CPU's tokens (prompt, captured step, its short-cache
+// variant), also with the attention inside the output projection.
+func TestChainStep(t *testing.T) {
+	t.Run("default", func(t *testing.T) {
+		storiesLikeCPU(t, openChained(t, gpu.Options{}), 120, 60)
+	})
+	t.Run("attn-in-matvec", func(t *testing.T) {
+		be := openChained(t, gpu.Options{AttnInMatvec: 32})
+		storiesLikeCPU(t, be, 120, 60)
+		if be.TinyRuns() == 0 {
+			t.Errorf("the variant with the attention in the projection never ran")
+		}
+	})
+}
+
 // storiesLikeCPU generates up to n tokens of tinybitnet-stories after
 // [1, 403] in a state of 512 positions, on be and on the CPU: they must be
 // equal, and the CPU must have generated at least least of them (enough

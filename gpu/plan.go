@@ -725,7 +725,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	for _, w := range o.ws {
 		bytes += int64(w.rowBytes) * int64(compute.Elements(w.shape)/w.shape[0])
 	}
-	b.dispatchBytes(label, bytes, b.pipe(kernel+suffix, spec...), [3]uint32{groups, 1, 1},
+	b.dispatchBytes(label, bytes, b.pipe(b.kernel(kernel+suffix), spec...), [3]uint32{groups, 1, 1},
 		[]vkrt.Binding{wb[0], wb[1], wb[2], qin, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, xb, pb, tb, kcb, vcb}, push...)
 	b.wrote(written...)
 }
@@ -1165,19 +1165,19 @@ func (b *Backend) recAttention(o *op) {
 			// One dispatch: the last workgroup of each KV head merges.
 			partRW := part.Out(0, 0)
 			partRW.AccessSize = uint64(nr) * perRow
-			b.dispatch(label, b.pipe(kernel, uint32(ch), uint32(hd), uint32(g), 1),
+			b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), 1),
 				[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32(nr)},
 				[]vkrt.Binding{qb, kb, vb, pb, partRW, cnt.Out(0, 0), yb},
 				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr), yo)
 			continue
 		}
-		b.dispatch(label, b.pipe(kernel, uint32(ch), uint32(hd), uint32(g), uint32(qr)),
+		b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), uint32(qr)),
 			[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32((nr + qr - 1) / qr)},
 			[]vkrt.Binding{qb, kb, vb, pb, partOut},
 			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr))
 		partIn := part.In(0, 0)
 		partIn.AccessSize = uint64(nr) * perRow
-		b.dispatch("attn_combine", b.pipe("attn_combine", cwgs, uint32(hd)), [3]uint32{uint32(p.NHead), uint32(nr), 1},
+		b.dispatch("attn_combine", b.pipe(b.kernel("attn_combine"), cwgs, uint32(hd)), [3]uint32{uint32(p.NHead), uint32(nr), 1},
 			[]vkrt.Binding{partIn, pb, yb},
 			uint32(p.NHead), uint32(nchunks), uint32(ch), po, yo)
 	}

@@ -209,6 +209,16 @@ func (b *Backend) Counters() compute.DeviceCounters {
 		BytesUp: s.BytesUp, BytesDown: s.BytesDown, Prepare: b.prepare, Step: b.step}
 }
 
+// ChainFlags returns the flags the chained kernels raised on the device
+// (see Options.Chain and vkrt's Chain* flags) after the work so far: a
+// wait that gave up or a miscounted chain means wrong results.
+func (b *Backend) ChainFlags() (uint32, error) {
+	if err := b.Flush(); err != nil {
+		return 0, err
+	}
+	return b.dev.ChainFlags()
+}
+
 // ProfileKernels turns GPU timestamps after every dispatch on or off.
 // While on, steps are not captured (each is recorded and timed), and
 // KernelTimes returns the time of each kernel label.

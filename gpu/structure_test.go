@@ -32,10 +32,27 @@ func TestDecodeStepStructureAttnInMatvec(t *testing.T) {
 	if !be.Subgroups() {
 		t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
 	}
-	fused := decodeStepStructure(t, be, 4)
-	plain := decodeStepStructure(t, openTest(t), 5)
+	fused := decodeStepStructure(t, be, 4).Dispatches
+	plain := decodeStepStructure(t, openTest(t), 5).Dispatches
 	if fused != plain-structureLayers {
 		t.Errorf("the step takes %d dispatches with the attention in the projection, %d without: want %d fewer", fused, plain, structureLayers)
+	}
+}
+
+// TestDecodeStepStructureChain: with the decode kernels chained, the step
+// has the default's dispatches, and the layers' kernels wait for each
+// other in their shaders: of their barriers only the one that starts the
+// chain is left, and one more zeroes its counters, so the step has five
+// barriers per layer, less two, fewer than the default.
+func TestDecodeStepStructureChain(t *testing.T) {
+	chained := decodeStepStructure(t, openChained(t, gpu.Options{}), 5)
+	plain := decodeStepStructure(t, openTest(t), 5)
+	t.Logf("barriers of the captured step: %d chained, %d by default", chained.Barriers, plain.Barriers)
+	if chained.Dispatches != plain.Dispatches {
+		t.Errorf("the chained step takes %d dispatches, the default %d: want the same", chained.Dispatches, plain.Dispatches)
+	}
+	if want := 5*structureLayers - 2; chained.Barriers+uint64(want) != plain.Barriers {
+		t.Errorf("the chained step has %d barriers, the default %d: want %d fewer", chained.Barriers, plain.Barriers, want)
 	}
 }
 
@@ -43,9 +60,9 @@ func TestDecodeStepStructureAttnInMatvec(t *testing.T) {
 const structureLayers = 2
 
 // decodeStepStructure checks the decode step's structure on be, with at
-// most perLayer dispatches per layer, and returns the captured step's
-// dispatches.
-func decodeStepStructure(t *testing.T, be *gpu.Backend, perLayer int) uint64 {
+// most perLayer dispatches per layer, and returns what the capture of the
+// step recorded.
+func decodeStepStructure(t *testing.T, be *gpu.Backend, perLayer int) compute.DeviceCounters {
 	const layers = structureLayers
 	p := modelgen.Params{Embd: 2560, Layers: layers, Heads: 20, HeadsKV: 5, FF: 6912, Vocab: 8192, Ctx: 256}
 	path := filepath.Join(t.TempDir(), "2b4t-widths.gguf")
@@ -143,5 +160,5 @@ func decodeStepStructure(t *testing.T, be *gpu.Backend, perLayer int) uint64 {
 			t.Fatalf("candidates out of order at %d: %+v", i, got[i-1:i+1])
 		}
 	}
-	return first.Dispatches
+	return first
 }

@@ -1,0 +1,61 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package gpu_test
+
+import (
+	"strings"
+	"testing"
+
+	"bitnet/engine/compute/computetest"
+	"bitnet/gpu"
+	"bitnet/gpu/internal/vkrt"
+)
+
+// openChained opens a backend with the decode kernels chained
+// (Options.Chain, o's other fields as given) and checks, when the test
+// ends, that no chained kernel gave up a wait or found a miscounted chain;
+// on lavapipe, which runs a dispatch only once the one before it is done,
+// that none had to wait at all (so a count or slot off by one shows at
+// once, not as a wait that never ends).
+func openChained(t *testing.T, o gpu.Options) *gpu.Backend {
+	t.Helper()
+	o.Device, o.Chain = -1, true
+	be := openTestWith(t, o)
+	if !strings.Contains(be.Kernels(), "chain") {
+		t.Fatalf("Chain ignored (kernels %q)", be.Kernels())
+	}
+	t.Cleanup(func() {
+		f, err := be.ChainFlags()
+		if err != nil {
+			t.Fatalf("chain flags: %v", err)
+		}
+		bad := uint32(vkrt.ChainTimedOut | vkrt.ChainOvercount)
+		if strings.Contains(be.Device(), "llvmpipe") {
+			bad |= vkrt.ChainWaited
+		}
+		if f&bad != 0 {
+			t.Errorf("chained kernels raised flags %#x (1 waited, 2 gave up a wait, 4 miscounted)", f)
+		}
+	})
+	return be
+}
+
+// TestConformanceChain runs the fused decode cases (the norm, residual,
+// activation, RoPE and KV store in the matvecs) and the attention cases
+// (split and combined, merged in the kernel) with the decode kernels
+// chained, then the attention block's tail with the attention inside the
+// output projection: the results are the unchained kernels', and fused
+// sequences (attention, then its projection) run as chains.
+func TestConformanceChain(t *testing.T) {
+	var all, tail []computetest.Case
+	for _, c := range computetest.Cases() {
+		if strings.HasPrefix(c.Name, "fused/") || strings.Contains(c.Name, "attention") {
+			all = append(all, c)
+		}
+		if strings.HasPrefix(c.Name, "fused/attention+subnorm") {
+			tail = append(tail, c)
+		}
+	}
+	t.Run("default", func(t *testing.T) { computetest.Run(t, openChained(t, gpu.Options{}), all) })
+	t.Run("attn-in-matvec", func(t *testing.T) { computetest.Run(t, openChained(t, gpu.Options{AttnInMatvec: 64}), tail) })
+}
