@@ -26,10 +26,14 @@
 # a prompt's attention with several query rows per workgroup
 # (BITNET_VK_ATTN_ROWS) side by side with one at pp512 and pp2048.
 #
+# The decode kernels chained by counters instead of pipeline barriers
+# (BITNET_VK_CHAIN): greedy text against the CPU's, then tg128 and depth
+# 4096 side by side with the default (part chain).
+#
 # PARTS picks what runs, a comma-separated list of tests, crossval, bench,
-# attnmv, coopmat, attn, tq, baseline, heads, optimes and cpu (default: all
-# but attn, whose variants were measured on 2026-11-26), so that a short
-# device lease can split the run in two calls.
+# chain, attnmv, coopmat, attn, tq, baseline, heads, optimes and cpu
+# (default: all but attn, whose variants were measured on 2026-11-26), so
+# that a short device lease can split the run in two calls.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-bench-out}
@@ -50,7 +54,7 @@ step() {
 	note "$name: exit $rc in $((SECONDS - t0)) s"
 	return $rc
 }
-parts=",${PARTS:-tests,crossval,bench,attnmv,coopmat,tq,baseline,heads,optimes,cpu},"
+parts=",${PARTS:-tests,crossval,bench,chain,attnmv,coopmat,tq,baseline,heads,optimes,cpu},"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
 
@@ -75,7 +79,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
 	# GPU_TESTS names a subset (space-separated) for a short lease.
-	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
+	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
 		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice}; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -127,6 +131,31 @@ if want attnmv; then
 	for round in 1 2; do
 		for n in 1 4 8; do
 			BITNET_VK_ATTN_ROWS=$n "$B" bench --model "$model" --backend vulkan -p 512,2048 -n 0 -r 2 --ctx-size 2304 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_ROWS=$n: /" | tee -a "$sum"
+		done
+	done
+fi
+# The decode kernels chained by counters instead of barriers
+# (BITNET_VK_CHAIN, opt-in until measured): greedy text on the 2B-4T shapes
+# against the CPU's, then tg128 side by side with the default (and with the
+# attention inside the output projection too), and depth 4096. Each run has
+# a time limit: a chain that waits forever ends there.
+if want chain; then
+	args=(--model "$model" --prompt "The quick brown fox" --temperature 0 --max-new-tokens 48 --ctx-size 256)
+	timeout 120 "$B" run "${args[@]}" --backend cpu >"$out/chain-text-cpu.txt" 2>"$out/chain-text-cpu.log"
+	BITNET_VK_CHAIN=1 timeout 120 "$B" run "${args[@]}" --backend vulkan >"$out/chain-text-vulkan.txt" 2>"$out/chain-text-vulkan.log"
+	note "chain-text: exit $?"
+	if [ -s "$out/chain-text-cpu.txt" ] && cmp -s "$out/chain-text-cpu.txt" "$out/chain-text-vulkan.txt"; then
+		note "chain: greedy text on the 2B-4T shapes equals the CPU's"
+	else
+		note "chain: greedy text on the 2B-4T shapes DIFFERS from the CPU's (see chain-text-*)"
+	fi
+	for round in 1 2; do
+		for v in "0 0" "1 0" "1 64"; do
+			read -r c a <<<"$v"
+			BITNET_VK_CHAIN=$c BITNET_VK_ATTN_IN_MATVEC=$a timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+ ' | sed "s/^/round $round CHAIN=$c ATTN_IN_MATVEC=$a: /" | tee -a "$sum"
+		done
+		for c in 0 1; do
+			BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 64 -d 4096 -r 2 --ctx-size 4352 2>/dev/null | grep -E '^tg[0-9]+ ' | sed "s/^/round $round CHAIN=$c depth 4096: /" | tee -a "$sum"
 		done
 	done
 fi
