@@ -2,7 +2,8 @@
 // The including shader defines CHAIN_BINDING and declares the chain's push
 // words in its push-constant block p.
 #ifdef CHAIN
-layout(set = 0, binding = CHAIN_BINDING) coherent volatile buffer CHAINC { uint chain_cnt[]; };
+// volatile: every read of a counter goes to memory (and is coherent).
+layout(set = 0, binding = CHAIN_BINDING) volatile buffer CHAINC { uint chain_cnt[]; };
 
 // The most reads of a counter before a wait gives up (flag 2): seconds on
 // a GPU, so that a miscounted chain ends with wrong results and a flag
