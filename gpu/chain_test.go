@@ -59,3 +59,31 @@ func TestConformanceChain(t *testing.T) {
 	t.Run("default", func(t *testing.T) { computetest.Run(t, openChained(t, gpu.Options{}), all) })
 	t.Run("attn-in-matvec", func(t *testing.T) { computetest.Run(t, openChained(t, gpu.Options{AttnInMatvec: 64}), tail) })
 }
+
+// TestChainCheck: ChainCheck (what bench runs after a chained run) passes
+// after a clean chained step and fails, naming the option, once a wait
+// gave up or a chain was miscounted; a wait alone is not a failure.
+func TestChainCheck(t *testing.T) {
+	be := openTestWith(t, gpu.Options{Device: -1, Chain: true})
+	storiesLikeCPU(t, be, 8, 1)
+	if err := be.ChainCheck(); err != nil {
+		t.Fatalf("after a clean step: %v", err)
+	}
+	if err := be.SetChainFlags(vkrt.ChainWaited); err != nil {
+		t.Fatal(err)
+	}
+	if err := be.ChainCheck(); err != nil {
+		t.Fatalf("after a wait: %v", err)
+	}
+	for _, f := range []uint32{vkrt.ChainTimedOut, vkrt.ChainOvercount} {
+		if err := be.SetChainFlags(f); err != nil {
+			t.Fatal(err)
+		}
+		if err := be.ChainCheck(); err == nil || !strings.Contains(err.Error(), "BITNET_VK_CHAIN") {
+			t.Errorf("flag %d: %v", f, err)
+		}
+	}
+	if err := be.SetChainFlags(0); err != nil {
+		t.Fatal(err)
+	}
+}

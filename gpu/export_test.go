@@ -17,3 +17,6 @@ func (b *Backend) TinyRuns() int { return b.tinyRuns }
 // SetPartialsBudget bounds the attention partials of one pass to n bytes,
 // so that small cases take several passes.
 func (b *Backend) SetPartialsBudget(n uint64) { b.partials = n }
+
+// SetChainFlags replaces the flags chained kernels raise.
+func (b *Backend) SetChainFlags(f uint32) error { return b.dev.SetChainFlags(f) }

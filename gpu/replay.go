@@ -219,6 +219,19 @@ func (b *Backend) ChainFlags() (uint32, error) {
 	return b.dev.ChainFlags()
 }
 
+// ChainCheck returns an error when a chained kernel gave up a wait or found
+// a miscounted chain (the results since are wrong), nil otherwise.
+func (b *Backend) ChainCheck() error {
+	f, err := b.ChainFlags()
+	if err != nil {
+		return err
+	}
+	if f&(vkrt.ChainTimedOut|vkrt.ChainOvercount) != 0 {
+		return fmt.Errorf("vulkan: chained kernels (BITNET_VK_CHAIN) gave up waiting on the dispatch before them or found it miscounted (flags %#x): results are wrong; run without the chain and report the device", f)
+	}
+	return nil
+}
+
 // ProfileKernels turns GPU timestamps after every dispatch on or off.
 // While on, steps are not captured (each is recorded and timed), and
 // KernelTimes returns the time of each kernel label.

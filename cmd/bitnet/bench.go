@@ -423,6 +423,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	probe()
+	if c, ok := l.be.(interface{ ChainCheck() error }); ok {
+		if err := c.ChainCheck(); err != nil {
+			return err
+		}
+	}
 	if rep.StreamGBps > 0 {
 		fmt.Fprintf(stderr, "streaming read: best probe %.1f GB/s on %d threads; each generation repetition is compared with the probe just before it\n", rep.StreamGBps, rep.Threads)
 	}

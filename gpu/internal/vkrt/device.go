@@ -242,6 +242,15 @@ func (d *Device) ChainFlags() (uint32, error) {
 	return uint32(w[0]) | uint32(w[1])<<8 | uint32(w[2])<<16 | uint32(w[3])<<24, nil
 }
 
+// SetChainFlags replaces the chain flags (tests of what reads them).
+func (d *Device) SetChainFlags(f uint32) error {
+	b, err := d.chainCounters()
+	if err != nil {
+		return err
+	}
+	return d.Upload(b, 0, []byte{byte(f), byte(f >> 8), byte(f >> 16), byte(f >> 24)})
+}
+
 // WaitIdle waits until the device has finished all submitted work.
 func (d *Device) WaitIdle() error {
 	d.queueM.Lock()
