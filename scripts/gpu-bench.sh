@@ -152,12 +152,13 @@ if want chain; then
 	for round in 1 2; do
 		for v in "0 0" "1 0" "1 64"; do
 			read -r c a <<<"$v"
-			BITNET_VK_CHAIN=$c BITNET_VK_ATTN_IN_MATVEC=$a timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+ ' | sed "s/^/round $round CHAIN=$c ATTN_IN_MATVEC=$a: /" | tee -a "$sum"
+			BITNET_VK_CHAIN=$c BITNET_VK_ATTN_IN_MATVEC=$a timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>>"$out/chain-bench.log" | grep -E '^tg[0-9]+ ' | sed "s/^/round $round CHAIN=$c ATTN_IN_MATVEC=$a: /" | tee -a "$sum"
 		done
 		for c in 0 1; do
-			BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 64 -d 4096 -r 2 --ctx-size 4352 2>/dev/null | grep -E '^tg[0-9]+ ' | sed "s/^/round $round CHAIN=$c depth 4096: /" | tee -a "$sum"
+			BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 64 -d 4096 -r 2 --ctx-size 4352 2>>"$out/chain-bench.log" | grep -E '^tg[0-9]+ ' | sed "s/^/round $round CHAIN=$c depth 4096: /" | tee -a "$sum"
 		done
 	done
+	grep -h 'BITNET_VK_CHAIN' "$out/chain-bench.log" | head -n 2 | tee -a "$sum"
 fi
 # The prompt GEMM on cooperative matrices (opt-in until measured), side by
 # side with the tiled kernel in the same run.

@@ -404,10 +404,9 @@ const ChainSlots = 4092
 func (r *Recorder) chainStep(counters *Buffer, spans []span, writes []bool, groups [3]uint32) [ChainPushWords]uint32 {
 	const compute = vk.PipelineStageComputeShaderBit
 	if !r.chainReady {
-		// Earlier work (also of earlier submissions) is done with the
-		// counters; the fill is done before the chain starts. Word 0, the
-		// flags, stays.
-		r.barrierFor(vk.PipelineStageTransferBit)
+		// Nothing before in this command buffer uses the counters, and
+		// the barrier that begins it orders earlier submissions' uses; the
+		// fill is done before the chain starts. Word 0, the flags, stays.
 		r.d.vk.CmdFillBuffer(r.cb, counters.buf, 16, counters.size-16, 0)
 		r.wstages |= vk.PipelineStageTransferBit
 		r.barrierFor(compute)
