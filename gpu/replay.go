@@ -276,6 +276,21 @@ func (b *Backend) DispatchLatency() (empty, load float64, err error) {
 	return empty, load, err
 }
 
+// ChainLatency returns the GPU time of a chained dependent dispatch (one
+// that waits on the counter of the one before it, as the decode kernels do
+// with Options.Chain) that loads and stores 16 bytes, in seconds: the mean
+// over a chain of 256, after a warm-up chain. Compare DispatchLatency's
+// second figure.
+func (b *Backend) ChainLatency() (float64, error) {
+	if err := b.Flush(); err != nil {
+		return 0, err
+	}
+	if _, err := b.dev.ChainLatency(256, 1); err != nil { // warm-up
+		return 0, err
+	}
+	return b.dev.ChainLatency(256, 1)
+}
+
 // CopyBandwidth is the device's buffer copy speed in bytes (read plus
 // written) per second, measured now over copies of up to 1 GiB (less on
 // devices with little memory): the yardstick for the kernels' bandwidth.

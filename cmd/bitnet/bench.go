@@ -409,6 +409,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 					slog.Warn("dispatch latency", "err", err)
 				}
 			}
+			if c, ok := l.be.(interface{ ChainLatency() (float64, error) }); ok {
+				if dev.dispChain, err = c.ChainLatency(); err != nil {
+					slog.Warn("chained dispatch latency", "err", err)
+				}
+			}
 			printKernelTimes(stderr, kp.KernelTimes(), n, what, wall, dev)
 		} else {
 			mf.profile.On = true
@@ -498,7 +503,7 @@ func printOpTimes(w io.Writer, stats []compute.OpStat, tokens int, what string, 
 // a dependent dispatch that does nothing and of one that loads and stores
 // 16 bytes (seconds); 0 where not measured.
 type deviceYardsticks struct {
-	copyBW, dispEmpty, dispLoad float64
+	copyBW, dispEmpty, dispLoad, dispChain float64
 }
 
 // printKernelTimes prints the device time per token of each kernel of a
@@ -512,6 +517,9 @@ func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, what str
 	}
 	if dev.dispEmpty > 0 {
 		fmt.Fprintf(w, "  dependent dispatch: %.1f µs doing nothing, %.1f µs with one 16-byte load and store (chains of 256 behind barriers)\n", dev.dispEmpty*1e6, dev.dispLoad*1e6)
+	}
+	if dev.dispChain > 0 {
+		fmt.Fprintf(w, "  chained dependent dispatch: %.1f µs with one 16-byte load and store (a chain of 256 waiting on counters, no barriers: BITNET_VK_CHAIN)\n", dev.dispChain*1e6)
 	}
 	for _, k := range ks {
 		sum += k.Time

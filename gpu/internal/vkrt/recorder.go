@@ -863,7 +863,7 @@ func (d *Device) CopyBandwidth(n uint64, reps int) (float64, error) {
 	// About four steps per invocation.
 	groups := Groups((words+3)/4, 256)
 	groups[0] = min(groups[0], d.Info.Limits.MaxComputeWorkGroupCount[0])
-	ns, err := d.timeCopies(n, words, groups, reps)
+	ns, err := d.timeCopies(n, words, groups, reps, false)
 	if err != nil {
 		return 0, err
 	}
@@ -880,9 +880,35 @@ func (d *Device) DispatchLatency(reps int, words uint32) (float64, error) {
 	if reps < 1 {
 		return 0, fmt.Errorf("vulkan: a chain of %d dispatches", reps)
 	}
-	ns, err := d.timeCopies(16*uint64(max(words, 1)), words, [3]uint32{1, 1, 1}, reps)
+	ns, err := d.timeCopies(16*uint64(max(words, 1)), words, [3]uint32{1, 1, 1}, reps, false)
 	if err != nil {
 		return 0, err
+	}
+	return ns * 1e-9 / float64(reps), nil
+}
+
+// ChainLatency is DispatchLatency for chained dispatches (see
+// Recorder.Dispatch): each one-workgroup copy waits on the counter of the
+// one before it instead of behind a barrier. It returns the mean seconds
+// per dispatch, and an error if a wait gave up.
+func (d *Device) ChainLatency(reps int, words uint32) (float64, error) {
+	if reps < 1 || reps >= ChainSlots {
+		return 0, fmt.Errorf("vulkan: a chain of %d dispatches", reps)
+	}
+	before, err := d.ChainFlags()
+	if err != nil {
+		return 0, err
+	}
+	ns, err := d.timeCopies(16*uint64(max(words, 1)), words, [3]uint32{1, 1, 1}, reps, true)
+	if err != nil {
+		return 0, err
+	}
+	f, err := d.ChainFlags()
+	if err != nil {
+		return 0, err
+	}
+	if bad := f &^ before & (ChainTimedOut | ChainOvercount); bad != 0 {
+		return 0, fmt.Errorf("vulkan: chained copies raised flags %#x", bad)
 	}
 	return ns * 1e-9 / float64(reps), nil
 }
@@ -891,11 +917,15 @@ func (d *Device) DispatchLatency(reps int, words uint32) (float64, error) {
 // each copying words 16-byte words between two device-local buffers of n
 // bytes with a full barrier after it, and returns the nanoseconds between
 // the timestamps around them.
-func (d *Device) timeCopies(n uint64, words uint32, groups [3]uint32, reps int) (float64, error) {
+func (d *Device) timeCopies(n uint64, words uint32, groups [3]uint32, reps int, chained bool) (float64, error) {
 	if d.Info.tsBits == 0 || d.Info.Limits.TimestampPeriod == 0 {
 		return 0, fmt.Errorf("vulkan: %s has no timestamps on its compute queue", d.Info.Name)
 	}
-	p, err := d.Pipeline(PipelineConfig{Name: "copy", Buffers: 2, PushSize: 4})
+	cfg := PipelineConfig{Name: "copy", Buffers: 2, PushSize: 4}
+	if chained {
+		cfg = PipelineConfig{Name: "copy_chain", Buffers: 3, PushSize: 4 * (1 + ChainPushWords), Chained: true}
+	}
+	p, err := d.Pipeline(cfg)
 	if err != nil {
 		return 0, err
 	}
@@ -928,10 +958,17 @@ func (d *Device) timeCopies(n uint64, words uint32, groups [3]uint32, reps int) 
 		return 0, r.err
 	}
 	d.vk.CmdResetQueryPool(r.cb, pool, 0, 2)
+	if chained {
+		// The chain starts (its counters zeroed, behind a barrier) before
+		// the clock does.
+		r.Dispatch(p, groups, []Binding{src.In(0, 0), dst.Out(0, 0)}, words)
+	}
 	d.vk.CmdWriteTimestamp(r.cb, vk.PipelineStageComputeShaderBit, pool, 0)
 	for range reps {
 		r.Dispatch(p, groups, []Binding{src.In(0, 0), dst.Out(0, 0)}, words)
-		r.barrier()
+		if !chained {
+			r.barrier()
+		}
 	}
 	d.vk.CmdWriteTimestamp(r.cb, vk.PipelineStageComputeShaderBit, pool, 1)
 	if err := r.Submit(); err != nil {

@@ -493,3 +493,32 @@ func TestDispatchLatency(t *testing.T) {
 	_, err := d.DispatchLatency(0, 1)
 	assert.Error(t, err)
 }
+
+// TestChainLatency: a chain of dispatches that wait on each other's
+// counters (no barriers) takes a positive, finite time per dispatch, its
+// copies arrive, no wait gives up or finds a miscounted chain (on
+// lavapipe, which runs one dispatch after the other, none waits at all),
+// and chains of none or of more dispatches than counters are refused.
+func TestChainLatency(t *testing.T) {
+	d := openTest(t)
+	barriers := d.Stats().Barriers
+	for _, words := range []uint32{0, 1} {
+		s, err := d.ChainLatency(64, words)
+		require.NoError(t, err)
+		assert.True(t, s > 0 && s < 1e-3, "%d words: %v s per dispatch", words, s)
+	}
+	// Per chain: the barrier after the fill that starts it, none between
+	// its dispatches.
+	assert.Equal(t, uint64(2), d.Stats().Barriers-barriers, "barriers of two chains of 64 dispatches")
+	f, err := d.ChainFlags()
+	require.NoError(t, err)
+	if d.Info.Type == TypeCPU {
+		assert.Zero(t, f, "chain flags on a CPU driver")
+	} else {
+		assert.Zero(t, f&(ChainTimedOut|ChainOvercount), "chain flags")
+	}
+	for _, n := range []int{0, ChainSlots} {
+		_, err := d.ChainLatency(n, 1)
+		assert.Error(t, err, "a chain of %d", n)
+	}
+}
