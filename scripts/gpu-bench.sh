@@ -28,7 +28,8 @@
 #
 # The decode kernels chained by counters instead of pipeline barriers
 # (BITNET_VK_CHAIN): greedy text against the CPU's, then tg128 and depth
-# 4096 side by side with the default (part chain).
+# 4096 side by side with the default, and the cost of one dependent
+# dispatch behind a barrier and chained (part chain).
 #
 # PARTS picks what runs, a comma-separated list of tests, crossval, bench,
 # chain, attnmv, coopmat, attn, tq, baseline, heads, optimes and cpu
@@ -159,6 +160,8 @@ if want chain; then
 		done
 	done
 	grep -h 'BITNET_VK_CHAIN' "$out/chain-bench.log" | head -n 2 | tee -a "$sum"
+	# What one dependent dispatch costs behind a barrier and chained.
+	timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 4 -r 1 --op-times 2>&1 | grep 'dependent dispatch' | tee -a "$sum"
 fi
 # The prompt GEMM on cooperative matrices (opt-in until measured), side by
 # side with the tiled kernel in the same run.
