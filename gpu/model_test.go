@@ -333,8 +333,9 @@ func TestAttnInMatvecStep(t *testing.T) {
 }
 
 // TestChainStep: with the decode kernels chained, tinybitnet-stories
-// generates the CPU's tokens (prompt, captured step, its short-cache
-// variant), also with the attention inside the output projection.
+// generates the CPU's tokens (prompt, then the captured step), also with
+// the attention inside the output projection (and its variant of the
+// step).
 func TestChainStep(t *testing.T) {
 	t.Run("default", func(t *testing.T) {
 		storiesLikeCPU(t, openChained(t, gpu.Options{}), 120, 60)

@@ -41,22 +41,10 @@ var kernels = map[string]struct {
 	"attn_split_sg":          {5, 8},
 	"attn_split_merge_sg":    {7, 9},
 	"attn_combine":           {3, 5},
-
-	// The chained variants (Options.Chain): the counters' binding and
-	// vkrt.ChainPushWords more.
-	"matvec_i2s_chain":          {matvecBuffers + 1, 19 + vkrt.ChainPushWords},
-	"matvec_i2s_dot_chain":      {matvecBuffers + 1, 19 + vkrt.ChainPushWords},
-	"matvec_i2s_attn_chain":     {matvecBuffers + 1, 20 + vkrt.ChainPushWords},
-	"matvec_i2s_attn_dot_chain": {matvecBuffers + 1, 20 + vkrt.ChainPushWords},
-	"attn_split_chain":          {6, 8 + vkrt.ChainPushWords},
-	"attn_split_sg_chain":       {6, 8 + vkrt.ChainPushWords},
-	"attn_split_merge_chain":    {8, 9 + vkrt.ChainPushWords},
-	"attn_split_merge_sg_chain": {8, 9 + vkrt.ChainPushWords},
-	"attn_combine_chain":        {4, 5 + vkrt.ChainPushWords},
-	"rope_store":                {9, 12},
-	"embed":                     {3, 10},
-	"penalize":                  {2, 5},
-	"topk":                      {6, 6},
+	"rope_store":             {9, 12},
+	"embed":                  {3, 10},
+	"penalize":               {2, 5},
+	"topk":                   {6, 6},
 
 	// The generic kernels: devices without subgroup arithmetic, weight
 	// types without a matvec kernel, and ops that are not fused.
@@ -95,12 +83,22 @@ func (b *Backend) pipe(name string, spec ...uint32) *vkrt.Pipeline {
 	if p := b.pipes[k]; p != nil {
 		return p
 	}
-	info, ok := kernels[name]
+	base, chained := strings.CutSuffix(name, "_chain")
+	if !chained || !chainable[base] {
+		base, chained = name, false
+	}
+	info, ok := kernels[base]
 	if !ok {
 		panic(fmt.Sprintf("gpu: no kernel %q", name))
 	}
-	p, err := b.dev.Pipeline(vkrt.PipelineConfig{Name: name, Buffers: info.buffers, PushSize: 4 * info.push, Spec: spec,
-		Chained: strings.HasSuffix(name, "_chain")})
+	cfg := vkrt.PipelineConfig{Name: name, Buffers: info.buffers, PushSize: 4 * info.push, Spec: spec}
+	if chained {
+		// The chain's counters and push words come after the kernel's.
+		cfg.Buffers++
+		cfg.PushSize += 4 * vkrt.ChainPushWords
+		cfg.Chained = true
+	}
+	p, err := b.dev.Pipeline(cfg)
 	if err != nil {
 		b.deviceFailed(fmt.Errorf("vulkan: pipeline %s %v: %w", name, spec, err))
 	}
@@ -111,12 +109,19 @@ func (b *Backend) pipe(name string, spec ...uint32) *vkrt.Pipeline {
 // kernel returns name, or its chained variant where the backend chains the
 // decode kernels and one exists (not while kernels are timed one by one).
 func (b *Backend) kernel(name string) string {
-	if b.chain && !b.profiling {
-		if _, ok := kernels[name+"_chain"]; ok {
-			return name + "_chain"
-		}
+	if b.chain && !b.profiling && chainable[name] {
+		return name + "_chain"
 	}
 	return name
+}
+
+// chainable lists the kernels with a chained variant, <name>_chain (see
+// shaders/include/chain.glsl): the kernel's buffers and push words, then
+// the chain's counters and push words.
+var chainable = map[string]bool{
+	"matvec_i2s": true, "matvec_i2s_dot": true, "matvec_i2s_attn": true, "matvec_i2s_attn_dot": true,
+	"attn_split": true, "attn_split_sg": true, "attn_split_merge": true, "attn_split_merge_sg": true,
+	"attn_combine": true,
 }
 
 // dispatch records one dispatch labeled for profiles (label is built only

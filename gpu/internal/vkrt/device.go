@@ -72,7 +72,6 @@ type Stats struct {
 	Barriers   uint64 // pipeline barriers recorded between commands
 	Submits    uint64 // queue submissions (each waited for)
 	Replays    uint64 // submissions of captured command buffers
-	ChainWaits uint64 // barriers replaced by a chained dispatch's wait
 	BytesUp    uint64 // bytes the host wrote: uploads and mapped writes
 	BytesDown  uint64 // bytes the host read: downloads and mapped reads
 }

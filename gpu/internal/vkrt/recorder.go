@@ -310,7 +310,7 @@ func (b Binding) access(s span) span {
 // (padded with zeros). Consecutive chained dispatches form a chain: the
 // first follows a barrier where it needs one, and each of the others waits
 // in its shaders for the one before it to finish instead of behind a
-// pipeline barrier (ChainWaits counts the barriers so saved). The chain is
+// pipeline barrier. The chain is
 // totally ordered, so a chained dispatch is ordered after every command
 // before it that it conflicts with. Any other command ends the chain; one
 // that conflicts with a chained dispatch is ordered by a barrier as usual.
@@ -423,9 +423,6 @@ func (r *Recorder) chainStep(counters *Buffer, spans []span, writes []bool, grou
 	}
 	if r.chainPrev >= 0 {
 		c[0], c[1] = uint32(r.chainPrev)+1, r.chainNeed
-		if need {
-			r.d.stats.ChainWaits++
-		}
 	} else if need {
 		r.barrierFor(compute)
 	}

@@ -495,8 +495,9 @@ func TestDispatchLatency(t *testing.T) {
 }
 
 // TestChainLatency: a chain of dispatches that wait on each other's
-// counters (no barriers) takes a positive, finite time per dispatch, its
-// copies arrive, no wait gives up or finds a miscounted chain (on
+// counters (no barriers) takes a positive, finite time per dispatch with
+// one barrier per chain (after the fill that zeroes its counters), no wait
+// gives up or finds a miscounted chain (on
 // lavapipe, which runs one dispatch after the other, none waits at all),
 // and chains of none or of more dispatches than counters are refused.
 func TestChainLatency(t *testing.T) {
