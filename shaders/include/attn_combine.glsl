@@ -37,10 +37,12 @@ shared float red[WGS];
 shared float big_l;
 
 void main() {
+    probe(0u);
     uint h = gl_WorkGroupID.x;
     uint row = gl_WorkGroupID.y;
     uint tid = gl_LocalInvocationID.x;
     chain_wait();
+    probe(2u); // no phase of its own: the inputs are ready after the wait
     uint n = uint(pos[p.pos_off + row]) + 1u;
     uint nc = (n + p.ch - 1u) / p.ch;
     uint base = (row * p.n_head + h) * p.nchunks * (HD + 2u);

@@ -85,6 +85,7 @@ vec4 kv4(bool isv, uint e) {
 }
 
 void main() {
+    probe(0u);
     uint g = gl_WorkGroupID.x;
     uint c = gl_WorkGroupID.y;
     uint row0 = gl_WorkGroupID.z * QR;
@@ -96,6 +97,7 @@ void main() {
     vec4 kr[DQ];
     vec4 vpre[VU];
     chain_wait();
+    probe(2u); // no phase of its own: the inputs are ready after the wait
     if (PRELOAD) {
         // A short cache (a few chunks, most of them in use): before the
         // row's position is known, a load the cache reads would otherwise

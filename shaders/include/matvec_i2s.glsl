@@ -504,6 +504,7 @@ void rope_store(uint wg, uint seg, uint nseg) {
 }
 
 void main() {
+    probe(0u);
     uint tid = gl_LocalInvocationID.x;
     uint wg = gl_WorkGroupID.x;
     bool pair = (p.flags & 1u) != 0u;
@@ -556,6 +557,7 @@ void main() {
         }
     }
     barrier();
+    probe(2u);
     if (fast) {
         [[unroll]] for (uint k = 0u; k < RPS; k++) {
             uint rr = gl_SubgroupID + k * (WGS / SG);

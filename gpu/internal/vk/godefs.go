@@ -41,6 +41,7 @@ type PhysicalDeviceShaderFloat16Int8Features C.VkPhysicalDeviceShaderFloat16Int8
 type PhysicalDeviceVulkan11Features C.VkPhysicalDeviceVulkan11Features
 type PhysicalDeviceVulkan12Features C.VkPhysicalDeviceVulkan12Features
 type PhysicalDeviceShaderIntegerDotProductFeatures C.VkPhysicalDeviceShaderIntegerDotProductFeatures
+type PhysicalDeviceShaderClockFeaturesKHR C.VkPhysicalDeviceShaderClockFeaturesKHR
 type PhysicalDeviceShaderIntegerDotProductProperties C.VkPhysicalDeviceShaderIntegerDotProductProperties
 
 type MemoryType C.VkMemoryType
@@ -127,6 +128,7 @@ const (
 	StructureTypePhysicalDeviceVulkan11Features                  = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES
 	StructureTypePhysicalDeviceVulkan12Features                  = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
 	StructureTypePhysicalDeviceShaderIntegerDotProductFeatures   = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES
+	StructureTypePhysicalDeviceShaderClockFeaturesKHR            = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR
 	StructureTypePhysicalDeviceShaderIntegerDotProductProperties = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES
 	StructureTypeDeviceQueueCreateInfo                           = C.VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO
 	StructureTypeDeviceCreateInfo                                = C.VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO

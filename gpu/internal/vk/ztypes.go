@@ -397,6 +397,12 @@ type PhysicalDeviceShaderIntegerDotProductFeatures struct {
 	ShaderIntegerDotProduct uint32
 	Pad_cgo_0               [4]byte
 }
+type PhysicalDeviceShaderClockFeaturesKHR struct {
+	SType               uint32
+	PNext               unsafe.Pointer
+	ShaderSubgroupClock uint32
+	ShaderDeviceClock   uint32
+}
 type PhysicalDeviceShaderIntegerDotProductProperties struct {
 	SType                                                                         uint32
 	PNext                                                                         unsafe.Pointer
@@ -736,6 +742,7 @@ const (
 	StructureTypePhysicalDeviceVulkan11Features                  = 0x31
 	StructureTypePhysicalDeviceVulkan12Features                  = 0x33
 	StructureTypePhysicalDeviceShaderIntegerDotProductFeatures   = 0x3b9f0fc0
+	StructureTypePhysicalDeviceShaderClockFeaturesKHR            = 0x3b9d8d08
 	StructureTypePhysicalDeviceShaderIntegerDotProductProperties = 0x3b9f0fc1
 	StructureTypeDeviceQueueCreateInfo                           = 0x2
 	StructureTypeDeviceCreateInfo                                = 0x3
@@ -907,6 +914,10 @@ func (s *PhysicalDeviceVulkan12Features) header() *BaseOutStructure {
 }
 
 func (s *PhysicalDeviceShaderIntegerDotProductFeatures) header() *BaseOutStructure {
+	return (*BaseOutStructure)(unsafe.Pointer(s))
+}
+
+func (s *PhysicalDeviceShaderClockFeaturesKHR) header() *BaseOutStructure {
 	return (*BaseOutStructure)(unsafe.Pointer(s))
 }
 

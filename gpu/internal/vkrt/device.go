@@ -61,6 +61,7 @@ type Device struct {
 
 	chain  *Buffer // the counters of chained dispatches (see Recorder.Dispatch)
 	chainM sync.Mutex
+	probes []ProbeDispatch // of the last submission with probes (see Probes)
 
 	stats Stats
 }
@@ -121,7 +122,7 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 	// Enable every feature of interest the device has: the kernels read
 	// int8 and fp16 storage buffers.
 	fe := info.Features
-	f := newDeviceFeatures(fe.IntegerDotProduct, fe.CooperativeMatrixInt8)
+	f := newDeviceFeatures(fe.IntegerDotProduct, fe.CooperativeMatrixInt8, fe.ShaderDeviceClock)
 	f.f2.Features.ShaderInt16 = vk.Bool32(fe.ShaderInt16)
 	f.f2.Features.ShaderInt64 = vk.Bool32(fe.ShaderInt64)
 	f.v11.StorageBuffer16BitAccess = vk.Bool32(fe.StorageBuffer16BitAccess)
@@ -132,6 +133,7 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 	f.v12.VulkanMemoryModelDeviceScope = vk.Bool32(fe.VulkanMemoryModel && fe.CooperativeMatrixInt8)
 	f.dot.ShaderIntegerDotProduct = vk.Bool32(fe.IntegerDotProduct)
 	f.coop.CooperativeMatrix = vk.Bool32(fe.CooperativeMatrixInt8)
+	f.clk.ShaderDeviceClock = vk.Bool32(fe.ShaderDeviceClock)
 
 	prio := float32(1)
 	qinfo := &vk.DeviceQueueCreateInfo{
@@ -145,13 +147,16 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 		QueueCreateInfoCount: 1,
 		PQueueCreateInfos:    qinfo,
 	}
-	f.chain(dinfo, fe.IntegerDotProduct, fe.CooperativeMatrixInt8)
+	f.chain(dinfo, fe.IntegerDotProduct, fe.CooperativeMatrixInt8, fe.ShaderDeviceClock)
 	var exts []string
 	if info.hasDotExt && fe.IntegerDotProduct {
 		exts = append(exts, dotExtension)
 	}
 	if fe.CooperativeMatrixInt8 {
 		exts = append(exts, vk.CooperativeMatrixExtension)
+	}
+	if fe.ShaderDeviceClock {
+		exts = append(exts, clockExtension)
 	}
 	if len(exts) > 0 {
 		dinfo.EnabledExtensionCount = uint32(len(exts))
@@ -199,14 +204,15 @@ func (d *Device) Close() error {
 }
 
 // chainCounters returns the counters of chained dispatches (made on first
-// use): word 0 the flags the kernels raise, then ChainSlots counters.
+// use): word 0 the flags the kernels raise, from word 4 ChainSlots
+// counters, then the probes (see Probes).
 func (d *Device) chainCounters() (*Buffer, error) {
 	d.chainM.Lock()
 	defer d.chainM.Unlock()
 	if d.chain != nil {
 		return d.chain, nil
 	}
-	b, err := d.NewBuffer(4*(4+ChainSlots), DeviceLocal)
+	b, err := d.NewBuffer(chainBufferBytes, DeviceLocal)
 	if err != nil {
 		return nil, fmt.Errorf("vulkan: chain counters: %w", err)
 	}

@@ -29,26 +29,28 @@ type deviceFeatures struct {
 	v12  vk.PhysicalDeviceVulkan12Features
 	dot  vk.PhysicalDeviceShaderIntegerDotProductFeatures
 	coop vk.PhysicalDeviceCooperativeMatrixFeaturesKHR
+	clk  vk.PhysicalDeviceShaderClockFeaturesKHR
 }
 
 // newDeviceFeatures returns the chain; withDot adds the integer dot product
-// features and withCoop the cooperative matrix ones (a device without the
-// extension must not see them).
-func newDeviceFeatures(withDot, withCoop bool) *deviceFeatures {
+// features, withCoop the cooperative matrix ones and withClock the shader
+// clock ones (a device without the extension must not see them).
+func newDeviceFeatures(withDot, withCoop, withClock bool) *deviceFeatures {
 	f := &deviceFeatures{
 		f2:   vk.PhysicalDeviceFeatures2{SType: vk.StructureTypePhysicalDeviceFeatures2},
 		v11:  vk.PhysicalDeviceVulkan11Features{SType: vk.StructureTypePhysicalDeviceVulkan11Features},
 		v12:  vk.PhysicalDeviceVulkan12Features{SType: vk.StructureTypePhysicalDeviceVulkan12Features},
 		dot:  vk.PhysicalDeviceShaderIntegerDotProductFeatures{SType: vk.StructureTypePhysicalDeviceShaderIntegerDotProductFeatures},
 		coop: vk.PhysicalDeviceCooperativeMatrixFeaturesKHR{SType: vk.StructureTypePhysicalDeviceCooperativeMatrixFeaturesKHR},
+		clk:  vk.PhysicalDeviceShaderClockFeaturesKHR{SType: vk.StructureTypePhysicalDeviceShaderClockFeaturesKHR},
 	}
-	f.chain(&f.f2, withDot, withCoop)
+	f.chain(&f.f2, withDot, withCoop, withClock)
 	return f
 }
 
 // chain links head, then the Vulkan 1.1 and 1.2 features and the optional
 // structs, ending the chain (head is f2 to query, or a DeviceCreateInfo).
-func (f *deviceFeatures) chain(head vk.Chainable, withDot, withCoop bool) {
+func (f *deviceFeatures) chain(head vk.Chainable, withDot, withCoop, withClock bool) {
 	next := []vk.Chainable{}
 	if head != vk.Chainable(&f.f2) {
 		next = append(next, &f.f2)
@@ -60,11 +62,18 @@ func (f *deviceFeatures) chain(head vk.Chainable, withDot, withCoop bool) {
 	if withCoop {
 		next = append(next, &f.coop)
 	}
+	if withClock {
+		next = append(next, &f.clk)
+	}
 	vk.Chain(head, next...)
 }
 
 // dotExtension is the device extension of integer dot products.
 const dotExtension = "VK_KHR_shader_integer_dot_product"
+
+// clockExtension is the device extension of shader clocks (the probes of
+// kernels read the device clock).
+const clockExtension = "VK_KHR_shader_clock"
 
 // coopShape picks the cooperative matrix shape the int8 GEMM kernel uses:
 // int8 x int8 with int32 accumulation and result, subgroup scope, no
@@ -142,6 +151,7 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	info.hasDotExt = in.hasDeviceExtension(pd, dotExtension)
 	withDot := info.hasDotExt
 	info.hasCoopExt = in.hasDeviceExtension(pd, vk.CooperativeMatrixExtension)
+	info.hasClockExt = in.hasDeviceExtension(pd, clockExtension)
 	sub := &vk.PhysicalDeviceSubgroupProperties{SType: vk.StructureTypePhysicalDeviceSubgroupProperties}
 	drv := &vk.PhysicalDeviceDriverProperties{SType: vk.StructureTypePhysicalDeviceDriverProperties}
 	m3 := &vk.PhysicalDeviceMaintenance3Properties{SType: vk.StructureTypePhysicalDeviceMaintenance3Properties}
@@ -161,7 +171,7 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	info.DriverInfo = vk.FixedString(drv.DriverInfo[:])
 	info.Limits.MaxMemoryAllocationSize = m3.MaxMemoryAllocationSize
 
-	f := newDeviceFeatures(withDot, info.hasCoopExt)
+	f := newDeviceFeatures(withDot, info.hasCoopExt, info.hasClockExt)
 	in.vk.Features2(pd, &f.f2)
 	info.Features = Features{
 		ShaderInt8:               f.v12.ShaderInt8 != 0,
@@ -173,6 +183,7 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 		IntegerDotProduct:        withDot && f.dot.ShaderIntegerDotProduct != 0,
 		IntegerDotProductFast:    withDot && f.dot.ShaderIntegerDotProduct != 0 && dotp.IntegerDotProduct4x8BitPackedSignedAccelerated != 0,
 		VulkanMemoryModel:        f.v12.VulkanMemoryModel != 0 && f.v12.VulkanMemoryModelDeviceScope != 0,
+		ShaderDeviceClock:        info.hasClockExt && f.clk.ShaderDeviceClock != 0,
 	}
 	if info.hasCoopExt && f.coop.CooperativeMatrix != 0 && f.v12.ShaderInt8 != 0 && info.Features.VulkanMemoryModel {
 		props, err := in.vk.CooperativeMatrixProperties(pd)

@@ -36,6 +36,9 @@ type PipelineConfig struct {
 	// last ChainPushWords push-constant words are the chain's, both
 	// supplied by the Recorder (Buffers and PushSize count them).
 	Chained bool
+	// Probed marks a chained kernel that times itself with the device
+	// clock (see Device.Probes).
+	Probed bool
 }
 
 // ChainPushWords is the number of push-constant words of a chained kernel
@@ -50,6 +53,7 @@ type Pipeline struct {
 	buffers  int
 	pushSize uint32
 	chained  bool
+	probed   bool
 	setL     vk.DescriptorSetLayout
 	layout   vk.PipelineLayout
 	pipe     vk.Pipeline
@@ -75,6 +79,9 @@ func (d *Device) Pipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if cfg.PushSize%4 != 0 || cfg.PushSize > d.Info.Limits.MaxPushConstantsSize {
 		return nil, fmt.Errorf("vulkan: pipeline %s: push constants of %d bytes (multiple of 4, at most %d)",
 			cfg.Name, cfg.PushSize, d.Info.Limits.MaxPushConstantsSize)
+	}
+	if cfg.Probed && (!cfg.Chained || !d.Info.Features.ShaderDeviceClock) {
+		return nil, fmt.Errorf("vulkan: pipeline %s: a probed kernel must be chained and needs the device clock (VK_KHR_shader_clock)", cfg.Name)
 	}
 	if cfg.Chained && (cfg.Buffers < 1 || cfg.PushSize < 4*ChainPushWords) {
 		return nil, fmt.Errorf("vulkan: pipeline %s: a chained kernel needs its counters' binding and %d push words", cfg.Name, ChainPushWords)
@@ -142,7 +149,7 @@ func (d *Device) Pipeline(cfg PipelineConfig) (*Pipeline, error) {
 		d.vk.DestroyPipelineLayout(layout)
 		return nil, fmt.Errorf("vulkan: pipeline %s: %w", cfg.Name, err)
 	}
-	return &Pipeline{d: d, name: cfg.Name, buffers: cfg.Buffers, pushSize: cfg.PushSize, chained: cfg.Chained, setL: setL, layout: layout, pipe: pipe}, nil
+	return &Pipeline{d: d, name: cfg.Name, buffers: cfg.Buffers, pushSize: cfg.PushSize, chained: cfg.Chained, probed: cfg.Probed, setL: setL, layout: layout, pipe: pipe}, nil
 }
 
 // Destroy destroys the pipeline (its work must have completed).

@@ -91,6 +91,10 @@ type Recorder struct {
 	chainSlots int
 	chainPrev  int
 	chainNeed  uint32
+	noWaits    bool // SetChainWaits(false): barriers order chained dispatches
+
+	label  string          // the next dispatch's (DispatchLabel)
+	probes []ProbeDispatch // the probed dispatches recorded since begin
 }
 
 func (d *Device) newCommandBuffer() (vk.CommandPool, vk.CommandBuffer, vk.Fence, error) {
@@ -164,6 +168,7 @@ func (r *Recorder) begin() bool {
 	r.open = true
 	r.wstages, r.rstages = 0, 0
 	r.chainReady, r.chainSlots, r.chainPrev = false, 0, -1
+	r.probes = r.probes[:0]
 	r.d.sets.hold()
 	// Order this submission after the previous ones' writes.
 	fullBarrier(r.d.vk, r.cb)
@@ -365,8 +370,11 @@ func (r *Recorder) Dispatch(p *Pipeline, groups [3]uint32, bindings []Binding, p
 		return
 	}
 	var chain [ChainPushWords]uint32
+	label := r.label
+	r.label = ""
 	if p.chained {
 		chain = r.chainStep(counters, spans[:nb], writes[:nb], groups)
+		r.noteProbe(p, chain[2], groups, label)
 	} else {
 		r.track(spans[:nb], writes[:nb], vk.PipelineStageComputeShaderBit)
 	}
@@ -407,7 +415,7 @@ func (r *Recorder) chainStep(counters *Buffer, spans []span, writes []bool, grou
 		// Nothing before in this command buffer uses the counters, and
 		// the barrier that begins it orders earlier submissions' uses; the
 		// fill is done before the chain starts. Word 0, the flags, stays.
-		r.d.vk.CmdFillBuffer(r.cb, counters.buf, 16, counters.size-16, 0)
+		r.d.vk.CmdFillBuffer(r.cb, counters.buf, 16, 4*ChainSlots, 0)
 		r.wstages |= vk.PipelineStageTransferBit
 		r.barrierFor(compute)
 		r.chainReady = true
@@ -421,7 +429,7 @@ func (r *Recorder) chainStep(counters *Buffer, spans []span, writes []bool, grou
 		r.add(spans, writes, compute)
 		return c
 	}
-	if r.chainPrev >= 0 {
+	if r.chainPrev >= 0 && !r.noWaits {
 		c[0], c[1] = uint32(r.chainPrev)+1, r.chainNeed
 	} else if need {
 		r.barrierFor(compute)
@@ -439,6 +447,7 @@ func (r *Recorder) DispatchLabel(label string, p *Pipeline, groups [3]uint32, bi
 	if r.prof != nil {
 		r.prof.label = label
 	}
+	r.label = label
 	r.Dispatch(p, groups, bindings, push...)
 }
 
@@ -507,6 +516,9 @@ func (r *Recorder) Submit() error {
 			err = e
 		}
 		if err == nil && r.commands > 0 {
+			if len(r.probes) > 0 {
+				r.d.setProbes(r.takeProbes())
+			}
 			err = r.d.submit(r.cb, r.fence)
 			if err == nil && r.prof != nil {
 				if r.ptimes == nil {
@@ -556,7 +568,7 @@ func (r *Recorder) EndCapture() (*Graph, error) {
 	cb := r.cb
 	r.cb, r.capturing = r.main, false
 	err := r.err
-	g := &Graph{d: r.d, pool: r.pool, cb: cb, commands: r.commands}
+	g := &Graph{d: r.d, pool: r.pool, cb: cb, commands: r.commands, probes: r.takeProbes()}
 	if r.open {
 		if err == nil {
 			hostBarrier(r.d.vk, cb)
@@ -591,6 +603,7 @@ type Graph struct {
 	fence    vk.Fence
 	holds    bool
 	commands int
+	probes   []ProbeDispatch
 }
 
 // Run submits the graph and waits for it; the host may then read its
@@ -600,6 +613,9 @@ func (g *Graph) Run() error {
 		return fmt.Errorf("vkrt: Run of a released graph")
 	}
 	g.d.stats.Replays++
+	if len(g.probes) > 0 {
+		g.d.setProbes(g.probes)
+	}
 	if err := g.d.submit(g.cb, g.fence); err != nil {
 		return fmt.Errorf("vulkan: submit: %w", err)
 	}

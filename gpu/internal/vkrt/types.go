@@ -58,6 +58,7 @@ type DeviceInfo struct {
 
 	hasDotExt   bool // VK_KHR_shader_integer_dot_product must be enabled by name
 	hasCoopExt  bool // VK_KHR_cooperative_matrix is offered
+	hasClockExt bool // VK_KHR_shader_clock is offered
 	queueFamily uint32
 	tsBits      uint32
 }
@@ -105,6 +106,9 @@ type Features struct {
 	// -> int32 matrices of subgroup scope in a shape the GEMM kernel
 	// takes (DeviceInfo.CoopMatShape).
 	CooperativeMatrixInt8 bool `json:"cooperative_matrix_int8"`
+	// ShaderDeviceClock: VK_KHR_shader_clock's device clock in shaders
+	// (the kernels' probes read it).
+	ShaderDeviceClock bool `json:"shader_device_clock"`
 }
 
 // String is a short summary: "llvmpipe (cpu, Vulkan 1.3.230, llvmpipe)".
