@@ -88,6 +88,12 @@ type Options struct {
 	// GPUs we know; Vulkan does not promise it), and is off while kernels
 	// are timed one by one (--op-times).
 	Chain bool
+	// Timeline has the chained kernels time themselves on the device clock
+	// (also BITNET_VK_TIMELINE=1; needs VK_KHR_shader_clock's device
+	// clock): Timeline then returns where the last step's time went, from
+	// each kernel's start to its end, workgroup by workgroup. Without Chain
+	// the timed kernels are ordered by barriers, as by default.
+	Timeline bool
 	// NoFusion runs every op as its own dispatch (tests, diagnostics).
 	NoFusion bool
 	// NormWGS is the workgroup size of rmsnorm (one workgroup per row): a
@@ -134,6 +140,7 @@ type Backend struct {
 	maxRange uint64 // the largest range one storage-buffer binding may span
 
 	chain           bool // the decode kernels run chained (Options.Chain)
+	timeline        bool // and time themselves (Options.Timeline)
 	subgroups       bool // the subgroup matvec kernels run
 	dot             bool // the ternary kernels use packed int8 dot products
 	coopmat         bool // the I2_S prompt GEMM runs on cooperative matrices
@@ -304,6 +311,13 @@ func Open(o Options) (*Backend, error) {
 		b.attnFuse = uint32(n)
 	}
 	b.chain = o.Chain || os.Getenv("BITNET_VK_CHAIN") == "1"
+	if o.Timeline || os.Getenv("BITNET_VK_TIMELINE") == "1" {
+		if !dev.Info.Features.ShaderDeviceClock {
+			return fail(fmt.Errorf("vulkan: a timeline (BITNET_VK_TIMELINE) needs the device clock of VK_KHR_shader_clock, which %s lacks", dev.Info.Name))
+		}
+		b.timeline = true
+		b.rec.SetChainWaits(b.chain)
+	}
 	// attn_combine keeps 16 KiB of factors and 4 bytes per invocation in
 	// shared memory.
 	b.combWGS = min(lim.MaxComputeWorkGroupInvocations, lim.MaxComputeWorkGroupSize[0], 1024)
@@ -336,8 +350,9 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // N positions, where not 256), "attn-rows-N" (N query rows of a prompt per
 // attention workgroup), "attn-in-matvec-N" (a token's attention over up to
 // N positions inside the output projection) and "matvec-rows-2" (two rows
-// per subgroup of the I2_S decode matvec in matrices of many rows), space
-// separated; "generic" when none applies.
+// per subgroup of the I2_S decode matvec in matrices of many rows), "chain"
+// (Options.Chain) and "timeline" (Options.Timeline), space separated;
+// "generic" when none applies.
 func (b *Backend) Kernels() string {
 	var k []string
 	if b.subgroups {
@@ -366,6 +381,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.chain {
 		k = append(k, "chain")
+	}
+	if b.timeline {
+		k = append(k, "timeline")
 	}
 	if len(k) == 0 {
 		return "generic"

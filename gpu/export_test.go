@@ -20,3 +20,6 @@ func (b *Backend) SetPartialsBudget(n uint64) { b.partials = n }
 
 // SetChainFlags replaces the flags chained kernels raise.
 func (b *Backend) SetChainFlags(f uint32) error { return b.dev.SetChainFlags(f) }
+
+// BuildTimeline is buildTimeline.
+var BuildTimeline = buildTimeline

@@ -84,8 +84,10 @@ func (b *Backend) pipe(name string, spec ...uint32) *vkrt.Pipeline {
 		return p
 	}
 	base, chained := strings.CutSuffix(name, "_chain")
+	base, probed := strings.CutSuffix(base, "_probe")
+	chained = chained || probed
 	if !chained || !chainable[base] {
-		base, chained = name, false
+		base, chained, probed = name, false, false
 	}
 	info, ok := kernels[base]
 	if !ok {
@@ -96,7 +98,7 @@ func (b *Backend) pipe(name string, spec ...uint32) *vkrt.Pipeline {
 		// The chain's counters and push words come after the kernel's.
 		cfg.Buffers++
 		cfg.PushSize += 4 * vkrt.ChainPushWords
-		cfg.Chained = true
+		cfg.Chained, cfg.Probed = true, probed
 	}
 	p, err := b.dev.Pipeline(cfg)
 	if err != nil {
@@ -107,17 +109,28 @@ func (b *Backend) pipe(name string, spec ...uint32) *vkrt.Pipeline {
 }
 
 // kernel returns name, or its chained variant where the backend chains the
-// decode kernels and one exists (not while kernels are timed one by one).
+// decode kernels and one exists (not while kernels are timed one by one),
+// or its timed one (<name>_probe) where the backend records a timeline.
 func (b *Backend) kernel(name string) string {
-	if b.chain && !b.profiling && chainable[name] {
+	switch {
+	case b.profiling || !chainable[name]:
+		return name
+	case b.timeline:
+		return name + "_probe"
+	case b.chain:
 		return name + "_chain"
 	}
 	return name
 }
 
+// labels reports whether dispatches are labeled (for profiles and
+// timelines).
+func (b *Backend) labels() bool { return b.profiling || b.timeline }
+
 // chainable lists the kernels with a chained variant, <name>_chain (see
-// shaders/include/chain.glsl): the kernel's buffers and push words, then
-// the chain's counters and push words.
+// shaders/include/chain.glsl), and a timed one, <name>_probe (see
+// Options.Timeline): the kernel's buffers and push words, then the chain's
+// counters and push words.
 var chainable = map[string]bool{
 	"matvec_i2s": true, "matvec_i2s_dot": true, "matvec_i2s_attn": true, "matvec_i2s_attn_dot": true,
 	"attn_split": true, "attn_split_sg": true, "attn_split_merge": true, "attn_split_merge_sg": true,
@@ -135,6 +148,8 @@ func (b *Backend) dispatch(label string, p *vkrt.Pipeline, groups [3]uint32, bin
 func (b *Backend) dispatchBytes(label string, bytes int64, p *vkrt.Pipeline, groups [3]uint32, bindings []vkrt.Binding, push ...uint32) {
 	if b.profiling {
 		b.labelBytes[label] = bytes
+	}
+	if b.labels() {
 		b.rec.DispatchLabel(label, p, groups, bindings, push...)
 		return
 	}

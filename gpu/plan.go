@@ -599,7 +599,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 				pipe = b.pipe(kernel)
 			}
 			label := ""
-			if b.profiling {
+			if b.labels() {
 				label = fmt.Sprintf("%s %dx%d t=%d", kernel, K, N, T)
 			}
 			b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), pipe,
@@ -718,7 +718,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	spec := append([]uint32{wgs, uint32(K), uint32(T), rowsPerWG, sg, rps}, attnSpec...)
 	push := append([]uint32{uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps), po, hd}, attnPush...)
 	label := ""
-	if b.profiling {
+	if b.labels() {
 		label = matvecLabel(suffix, K, n[:len(o.ws)], f)
 	}
 	var bytes int64
@@ -821,7 +821,7 @@ func (b *Backend) ternaryMatvec(dt gguf.DType, T int) string {
 func (b *Backend) recMatvec(mv string, w *tensor, K, T, N int, rows uint32, spec []uint32, bind func(c chunk) []vkrt.Binding, tail ...uint32) {
 	for _, c := range w.chunks {
 		label := ""
-		if b.profiling {
+		if b.labels() {
 			label = fmt.Sprintf("%s %dx%d", mv, K, c.rows)
 		}
 		push := append([]uint32{uint32(T), uint32(N), uint32(c.rows), uint32(c.row0)}, tail...)
@@ -880,7 +880,7 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 			}
 			for _, c := range w.chunks {
 				label := ""
-				if b.profiling {
+				if b.labels() {
 					label = fmt.Sprintf("%s %dx%d t=%d", tiled, K, c.rows, T)
 				}
 				b.dispatchBytes(label, int64(c.rows)*int64(w.rowBytes), b.pipe(tiled),
@@ -1022,7 +1022,7 @@ func (b *Backend) recRopeStore(q, k, sk, sv *op) {
 		neox = 1
 	}
 	label := ""
-	if b.profiling {
+	if b.labels() {
 		label = fmt.Sprintf("rope_store q=%d k=%d v=%d", qheads, kheads, vheads)
 	}
 	b.dispatch(label, b.pipe("rope_store", uint32(hd/2), uint32(hd)),
@@ -1154,7 +1154,7 @@ func (b *Backend) recAttention(o *op) {
 		}
 		kernel += b.attnSuffix(ch)
 		label := ""
-		if b.profiling {
+		if b.labels() {
 			label = fmt.Sprintf("%s ctx=%d rows=%d", kernel, nctx, nr)
 			if qr > 1 {
 				label += fmt.Sprintf(" per-workgroup=%d", qr)
@@ -1318,7 +1318,7 @@ func (b *Backend) recTopK(o *op) {
 			lbind = lb
 		}
 		label := ""
-		if b.profiling {
+		if b.labels() {
 			label = fmt.Sprintf("topk n=%d k=%d", count, k)
 		}
 		b.dispatch(label, b.pipe("topk"), [3]uint32{groups, 1, 1},

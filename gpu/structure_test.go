@@ -43,7 +43,8 @@ func TestDecodeStepStructureAttnInMatvec(t *testing.T) {
 // has the default's dispatches, and the layers' kernels wait for each
 // other in their shaders: of their barriers only the one that starts the
 // chain (after the fill that zeroes its counters) is left, so the step
-// has five barriers per layer, less one, fewer than the default.
+// has five barriers per layer, less one, fewer than the default. The timed
+// kernels keep the order they are given.
 func TestDecodeStepStructureChain(t *testing.T) {
 	chained := decodeStepStructure(t, openChained(t, gpu.Options{}), 5)
 	plain := decodeStepStructure(t, openTest(t), 5)
@@ -53,6 +54,17 @@ func TestDecodeStepStructureChain(t *testing.T) {
 	}
 	if want := 5*structureLayers - 1; chained.Barriers+uint64(want) != plain.Barriers {
 		t.Errorf("the chained step has %d barriers, the default %d: want %d fewer", chained.Barriers, plain.Barriers, want)
+	}
+	// The timed kernels (Options.Timeline) keep either order: behind
+	// barriers, the default's (the barrier after the fill of the counters
+	// is one the first timed kernel needs anyway), chained, the chain's.
+	timed := decodeStepStructure(t, openTestWith(t, gpu.Options{Device: -1, Timeline: true}), 5)
+	timedChain := decodeStepStructure(t, openChained(t, gpu.Options{Timeline: true}), 5)
+	if timed.Dispatches != plain.Dispatches || timed.Barriers != plain.Barriers {
+		t.Errorf("timed behind barriers: %d dispatches and %d barriers, want %d and %d", timed.Dispatches, timed.Barriers, plain.Dispatches, plain.Barriers)
+	}
+	if timedChain.Dispatches != plain.Dispatches || timedChain.Barriers != chained.Barriers {
+		t.Errorf("timed and chained: %d dispatches and %d barriers, want %d and %d", timedChain.Dispatches, timedChain.Barriers, plain.Dispatches, chained.Barriers)
 	}
 }
 

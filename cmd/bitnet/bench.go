@@ -427,6 +427,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			printOpTimes(stderr, mf.profile.Stats(), n, what, wall)
 		}
 	}
+	if tl, ok := l.be.(compute.Timeliner); ok {
+		t, err := tl.Timeline()
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			printTimeline(stderr, t)
+		}
+	}
 	probe()
 	if c, ok := l.be.(interface{ ChainCheck() error }); ok {
 		if err := c.ChainCheck(); err != nil {
@@ -535,6 +544,44 @@ func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, what str
 	}
 	fmt.Fprintf(w, "  %-56s %9.1f µs\n", "device total", per(sum))
 	fmt.Fprintf(w, "  %-56s %9.1f µs (profiled steps are recorded every token, not replayed)\n", "wall", per(wall))
+}
+
+// printTimeline prints where the last step's device time went, kernel by
+// kernel (each label's calls averaged), from the device clock.
+func printTimeline(w io.Writer, tl *compute.Timeline) {
+	type agg struct {
+		label                           string
+		calls, wgs                      int
+		gap, wait, prologue, body, span time.Duration
+	}
+	var order []*agg
+	by := map[string]*agg{}
+	var spans, gaps time.Duration
+	for _, d := range tl.Dispatches {
+		a := by[d.Label]
+		if a == nil {
+			a = &agg{label: d.Label, wgs: d.Workgroups}
+			by[d.Label] = a
+			order = append(order, a)
+		}
+		a.calls++
+		a.gap += d.Gap
+		a.wait += d.Wait
+		a.prologue += d.Prologue
+		a.body += d.Body
+		a.span += d.Span
+		spans += d.Span
+		gaps += d.Gap
+	}
+	us := func(d time.Duration, n int) float64 { return d.Seconds() * 1e6 / float64(n) }
+	fmt.Fprintf(w, "timeline of the last step (device clock, BITNET_VK_TIMELINE): %d timed dispatches over %.1f µs; their spans add up to %.1f µs, the gaps between them to %.1f µs\n",
+		len(tl.Dispatches), us(tl.Span, 1), us(spans, 1), us(gaps, 1))
+	fmt.Fprintf(w, "  µs per call: the gap before it starts (negative: overlap); a workgroup's wait, prologue (norm) and body (medians); the dispatch's span\n")
+	fmt.Fprintf(w, "  %-56s %5s %5s %8s %8s %8s %8s %8s\n", "kernel", "calls", "wgs", "gap", "wait", "prologue", "body", "span")
+	for _, a := range order {
+		fmt.Fprintf(w, "  %-56s %5d %5d %8.1f %8.1f %8.1f %8.1f %8.1f\n", a.label, a.calls, a.wgs,
+			us(a.gap, a.calls), us(a.wait, a.calls), us(a.prologue, a.calls), us(a.body, a.calls), us(a.span, a.calls))
+	}
 }
 
 // siUnits formats v with a decimal prefix: "1.18 GB", "355.6 kB", "2.41 G".

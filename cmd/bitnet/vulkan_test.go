@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -104,6 +105,32 @@ func TestBenchVulkanPromptKernelTimes(t *testing.T) {
 	for _, s := range []string{"kernel times over 16 prompt tokens (one pass)", "device copy bandwidth:", "\n  dependent dispatch:", "chained dependent dispatch:", "matmul_i2s_tiled", "attn_split", "device total"} {
 		if !strings.Contains(errs, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, errs)
+		}
+	}
+}
+
+// TestBenchVulkanTimeline: with BITNET_VK_TIMELINE=1, bench on Vulkan
+// prints the last step's timeline from the device clock: tinybitnet-stories'
+// four layers each time their q/k/v, attention, output projection,
+// gate/up and down kernels, and the kernels line says "timeline".
+func TestBenchVulkanTimeline(t *testing.T) {
+	if _, err := gpu.Devices(); err != nil {
+		testdata.SkipUnlessCI(t, "no Vulkan: %v", err)
+	}
+	t.Setenv("BITNET_VK_TIMELINE", "1")
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	rep, errs := benchJSON(t, "--model", model, "-p", "0", "-n", "8", "-r", "1", "--backend", "vulkan", "--device", "0", "--stream=false")
+	if !strings.Contains(rep.Kernels, "timeline") {
+		t.Errorf("kernels %q lack the timeline", rep.Kernels)
+	}
+	if !strings.Contains(errs, "timeline of the last step (device clock, BITNET_VK_TIMELINE): 20 timed dispatches") {
+		t.Errorf("stderr lacks the timeline of 20 dispatches:\n%s", errs)
+	}
+	// Each kernel's line: four calls, one per layer.
+	for _, k := range []string{`norm\+matvec_i2s k=128 128 64 64`, `attn_split\S* ctx=\d+ rows=1`, `norm\+matvec_i2s k=128 128 \+resid`,
+		`norm\+matvec_i2s k=128 gate\+up 384x2`, `norm\+matvec_i2s k=384 128 \+resid`} {
+		if !regexp.MustCompile(`\n  ` + k + ` +4 `).MatchString(errs) {
+			t.Errorf("the timeline lacks four calls of %s:\n%s", k, errs)
 		}
 	}
 }

@@ -56,3 +56,43 @@ type KernelProfiler interface {
 	// KernelTimes returns the times since the last call, largest first.
 	KernelTimes() []KernelTime
 }
+
+// Timeline is where a device step's time went, read from the device
+// clock by its kernels workgroup by workgroup: the timed dispatches in the
+// order they were recorded.
+type Timeline struct {
+	Dispatches []TimedDispatch
+	// Span is from the first timed workgroup's start to the last one's
+	// end.
+	Span time.Duration
+}
+
+// TimedDispatch is one timed dispatch. Workgroup times are medians over
+// its timed workgroups (a backend may time the first few only).
+type TimedDispatch struct {
+	Label      string
+	Workgroups int // in the dispatch
+	Timed      int // of them timed
+	// Start is its first workgroup's start, from the timeline's start.
+	Start time.Duration
+	// Gap is Start less the end of the timed dispatch before it (the
+	// last of its workgroups to count itself done; 0 for the first): the
+	// cost of ordering the two, or with a chain, negative, their overlap.
+	Gap time.Duration
+	// Wait is a workgroup's time from its start until its wait for the
+	// dispatch before it was over (chained; a matvec first issues its
+	// weight loads), Prologue from then until its inputs were ready (a
+	// matvec's norm and quantization; 0 for attention), Body from then
+	// until it counted itself done.
+	Wait, Prologue, Body time.Duration
+	// Span is from the first workgroup's start to the last one's end.
+	Span time.Duration
+}
+
+// Timeliner is implemented by backends that can say where a step's time
+// went on the device (see Timeline).
+type Timeliner interface {
+	// Timeline returns the last step's timeline; nil when timing is off
+	// or no step was timed.
+	Timeline() (*Timeline, error)
+}

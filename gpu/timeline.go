@@ -1,0 +1,87 @@
+//go:build (amd64 || arm64) && (linux || darwin || freebsd || netbsd || windows)
+
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"bitnet/engine/compute"
+	"bitnet/gpu/internal/vkrt"
+)
+
+// Timeline returns the timeline of the last submitted step (nil without
+// Options.Timeline or when no timed kernel ran), or an error when the
+// clock readings are out of order. The timed
+// kernels are the decode matvecs and the attention kernels; other
+// dispatches (the embedding, the LM head, a RoPE that is not fused) show
+// as gaps. The device clock is taken to count nanoseconds (NVIDIA's and
+// Mesa's do; Vulkan does not say).
+func (b *Backend) Timeline() (*compute.Timeline, error) {
+	if !b.timeline {
+		return nil, nil
+	}
+	if err := b.Flush(); err != nil {
+		return nil, err
+	}
+	recs, err := b.dev.Probes()
+	if err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	return buildTimeline(recs)
+}
+
+// buildTimeline turns probe records into a Timeline. Clock words are
+// compared as differences from the first record's first start (the low 32
+// bits of a nanosecond clock wrap every 4.3 s; a step is far shorter).
+func buildTimeline(recs []vkrt.ProbeRecord) (*compute.Timeline, error) {
+	if len(recs[0].Clock) == 0 {
+		return nil, errors.New("vulkan: timeline: a timed dispatch without workgroups")
+	}
+	ref := recs[0].Clock[0][0]
+	at := func(v uint32) time.Duration { return time.Duration(int32(v - ref)) }
+	tl := &compute.Timeline{}
+	var prevEnd, first, last time.Duration
+	for i, r := range recs {
+		if len(r.Clock) == 0 {
+			return nil, errors.New("vulkan: timeline: a timed dispatch without workgroups")
+		}
+		d := compute.TimedDispatch{Label: r.Label, Workgroups: r.Workgroups, Timed: len(r.Clock)}
+		start, end := at(r.Clock[0][0]), at(r.Clock[0][3])
+		var wait, pro, body []time.Duration
+		for w, c := range r.Clock {
+			for k := 1; k < vkrt.ProbePoints; k++ {
+				if at(c[k]) < at(c[k-1]) {
+					return nil, fmt.Errorf("vulkan: timeline: %s workgroup %d: the clock went back from point %d to %d (%d to %d)", r.Label, w, k-1, k, c[k-1], c[k])
+				}
+			}
+			start, end = min(start, at(c[0])), max(end, at(c[3]))
+			wait = append(wait, at(c[1])-at(c[0]))
+			pro = append(pro, at(c[2])-at(c[1]))
+			body = append(body, at(c[3])-at(c[2]))
+		}
+		d.Start, d.Span = start, end-start
+		d.Wait, d.Prologue, d.Body = median(wait), median(pro), median(body)
+		if i > 0 {
+			d.Gap = start - prevEnd
+		}
+		if i == 0 || start < first {
+			first = start
+		}
+		last = max(last, end)
+		prevEnd = end
+		tl.Dispatches = append(tl.Dispatches, d)
+	}
+	for i := range tl.Dispatches {
+		tl.Dispatches[i].Start -= first
+	}
+	tl.Span = last - first
+	return tl, nil
+}
+
+func median(v []time.Duration) time.Duration {
+	slices.Sort(v)
+	return v[len(v)/2]
+}
