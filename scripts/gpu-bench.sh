@@ -29,10 +29,12 @@
 # The decode kernels chained by counters instead of pipeline barriers
 # (BITNET_VK_CHAIN): greedy text against the CPU's, then tg128 and depth
 # 4096 side by side with the default, and the cost of one dependent
-# dispatch behind a barrier and chained (part chain).
+# dispatch behind a barrier and chained (part chain). Part timeline prints
+# where a decode step's time goes, kernel by kernel, from the device clock
+# (BITNET_VK_TIMELINE), behind barriers and chained.
 #
 # PARTS picks what runs, a comma-separated list of tests, crossval, bench,
-# chain, attnmv, coopmat, attn, tq, baseline, heads, optimes and cpu
+# chain, timeline, attnmv, coopmat, attn, tq, baseline, heads, optimes and cpu
 # (default: all but attn, whose variants were measured on 2026-11-26), so
 # that a short device lease can split the run in two calls.
 set -uo pipefail
@@ -55,7 +57,7 @@ step() {
 	note "$name: exit $rc in $((SECONDS - t0)) s"
 	return $rc
 }
-parts=",${PARTS:-tests,crossval,bench,chain,attnmv,coopmat,tq,baseline,heads,optimes,cpu},"
+parts=",${PARTS:-tests,crossval,bench,chain,timeline,attnmv,coopmat,tq,baseline,heads,optimes,cpu},"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
 
@@ -162,6 +164,17 @@ if want chain; then
 	grep -h 'BITNET_VK_CHAIN' "$out/chain-bench.log" | head -n 2 | tee -a "$sum"
 	# What one dependent dispatch costs behind a barrier and chained.
 	timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 4 -r 1 --op-times 2>&1 | grep 'dependent dispatch' | tee -a "$sum"
+fi
+# Where a decode step's time goes on the device (BITNET_VK_TIMELINE): every
+# matvec and attention workgroup reads the device clock at its start, when
+# its wait is over, when its inputs are ready (after the norm) and at its
+# end; bench prints the last step's timeline kernel by kernel, behind
+# barriers and chained, at a short cache and at depth 4096.
+if want timeline; then
+	for c in 0 1; do
+		BITNET_VK_TIMELINE=1 BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/CHAIN=$c: /" | tee -a "$sum"
+		BITNET_VK_TIMELINE=1 BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 8 -d 4096 -r 1 --ctx-size 4160 2>&1 | grep -A 12 '^timeline of' | sed "s/^/CHAIN=$c depth 4096: /" | tee -a "$sum"
+	done
 fi
 # The prompt GEMM on cooperative matrices (opt-in until measured), side by
 # side with the tiled kernel in the same run.
