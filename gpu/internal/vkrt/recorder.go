@@ -92,6 +92,9 @@ type Recorder struct {
 	chainPrev  int
 	chainNeed  uint32
 	noWaits    bool // SetChainWaits(false): barriers order chained dispatches
+	// The ranges touched since the last barrier before the current chain
+	// began: r.writes[:segW] and r.reads[:segR].
+	segW, segR int
 
 	label  string          // the next dispatch's (DispatchLabel)
 	probes []ProbeDispatch // the probed dispatches recorded since begin
@@ -243,6 +246,7 @@ func (r *Recorder) barrierFor(next uint32) {
 	r.d.stats.Barriers++
 	r.reads = r.reads[:0]
 	r.writes = r.writes[:0]
+	r.segW, r.segR = 0, 0
 }
 
 // track places a barrier if a span of the next command (in stage) conflicts
@@ -258,8 +262,14 @@ func (r *Recorder) track(spans []span, writes []bool, stage uint32) {
 // hazard reports whether a command touching spans (writes[i]: span i is
 // written) conflicts with the ranges touched since the last barrier.
 func (r *Recorder) hazard(spans []span, writes []bool) bool {
+	return r.hazardIn(r.writes, r.reads, spans, writes)
+}
+
+// hazardIn reports whether a command touching spans conflicts with the
+// given written and read ranges.
+func (r *Recorder) hazardIn(ws, rs []span, spans []span, writes []bool) bool {
 	for i, s := range spans {
-		if overlaps(r.writes, s) || writes[i] && overlaps(r.reads, s) {
+		if overlaps(ws, s) || writes[i] && overlaps(rs, s) {
 			return true
 		}
 	}
@@ -429,10 +439,20 @@ func (r *Recorder) chainStep(counters *Buffer, spans []span, writes []bool, grou
 		r.add(spans, writes, compute)
 		return c
 	}
-	if r.chainPrev >= 0 && !r.noWaits {
+	// A wait orders the dispatch after its chain only: a conflict with a
+	// command before the chain began (since the last barrier) takes a
+	// barrier, which begins a new chain.
+	wait := r.chainPrev >= 0 && !r.noWaits
+	if wait && r.hazardIn(r.writes[:r.segW], r.reads[:r.segR], spans, writes) {
+		wait = false
+	}
+	if wait {
 		c[0], c[1] = uint32(r.chainPrev)+1, r.chainNeed
-	} else if need {
-		r.barrierFor(compute)
+	} else {
+		if need {
+			r.barrierFor(compute)
+		}
+		r.segW, r.segR = len(r.writes), len(r.reads)
 	}
 	r.add(spans, writes, compute)
 	c[2] = uint32(r.chainSlots) + 1
@@ -536,6 +556,7 @@ func (r *Recorder) Submit() error {
 	r.err = nil
 	r.commands, r.barriers = 0, 0
 	r.reads, r.writes = r.reads[:0], r.writes[:0]
+	r.segW, r.segR = 0, 0
 	r.bound = nil
 	if err != nil {
 		return fmt.Errorf("vulkan: submit: %w", err)
@@ -581,6 +602,7 @@ func (r *Recorder) EndCapture() (*Graph, error) {
 	r.open, r.err = false, nil
 	r.commands, r.barriers = 0, 0
 	r.reads, r.writes = r.reads[:0], r.writes[:0]
+	r.segW, r.segR = 0, 0
 	r.bound = nil
 	if err == nil && g.commands > 0 {
 		g.fence, err = r.d.vk.CreateFence(false)

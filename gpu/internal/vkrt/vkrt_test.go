@@ -523,3 +523,52 @@ func TestChainLatency(t *testing.T) {
 		assert.Error(t, err, "a chain of %d", n)
 	}
 }
+
+// TestChainOrdersOutsideWrites: a chained dispatch that waits on the one
+// before it is ordered after its chain only, so one that reads what a
+// command recorded before its chain began wrote (with no barrier since)
+// gets a barrier instead of the wait; one that conflicts with nothing
+// outside its chain does not.
+func TestChainOrdersOutsideWrites(t *testing.T) {
+	d := openTest(t)
+	plain, err := d.Pipeline(PipelineConfig{Name: "copy", Buffers: 2, PushSize: 4})
+	require.NoError(t, err)
+	defer plain.Destroy()
+	chained, err := d.Pipeline(PipelineConfig{Name: "copy_chain", Buffers: 3, PushSize: 4 * (1 + ChainPushWords), Chained: true})
+	require.NoError(t, err)
+	defer chained.Destroy()
+	const n = 4096
+	bufs := make([]*Buffer, 5)
+	for i := range bufs {
+		bufs[i], err = d.NewBuffer(n, DeviceLocal)
+		require.NoError(t, err)
+		defer bufs[i].Destroy()
+	}
+	a, b, c, z, e := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4]
+	src := make([]byte, n)
+	for i := range src {
+		src[i] = byte(i * 7)
+	}
+	require.NoError(t, d.Upload(a, 0, src))
+	rec, err := d.NewRecorder()
+	require.NoError(t, err)
+	defer rec.Destroy()
+	words := uint32(n / 16)
+	g := Groups(words, 256)
+	rec.Dispatch(chained, g, []Binding{a.In(0, 0), b.Out(0, 0)}, words) // starts a chain
+	b0 := rec.Barriers()
+	rec.Dispatch(plain, g, []Binding{a.In(0, 0), z.Out(0, 0)}, words)   // outside any chain, no conflict
+	rec.Dispatch(chained, g, []Binding{a.In(0, 0), c.Out(0, 0)}, words) // a new chain, no conflict
+	require.Equal(t, b0, rec.Barriers(), "barriers before the dispatch that reads z")
+	rec.Dispatch(chained, g, []Binding{c.In(0, 0), e.Out(0, 0)}, words) // conflicts with its chain only: waits
+	require.Equal(t, b0, rec.Barriers(), "a barrier where the wait orders the dispatch")
+	rec.Dispatch(chained, g, []Binding{z.In(0, 0), e.Out(0, 0)}, words) // reads z, written outside the chain
+	require.Equal(t, b0+1, rec.Barriers(), "no barrier before the dispatch that reads z")
+	require.NoError(t, rec.Submit())
+	out := make([]byte, n)
+	require.NoError(t, d.Download(e, 0, out))
+	require.Equal(t, src, out)
+	f, err := d.ChainFlags()
+	require.NoError(t, err)
+	assert.Zero(t, f&(ChainTimedOut|ChainOvercount), "chain flags")
+}
