@@ -49,7 +49,7 @@ func buildTimeline(recs []vkrt.ProbeRecord) (*compute.Timeline, error) {
 			return nil, errors.New("vulkan: timeline: a timed dispatch without workgroups")
 		}
 		d := compute.TimedDispatch{Label: r.Label, Workgroups: r.Workgroups, Timed: len(r.Clock)}
-		start, end := at(r.Clock[0][0]), at(r.Clock[0][3])
+		start, end, lastStart := at(r.Clock[0][0]), at(r.Clock[0][3]), at(r.Clock[0][0])
 		var wait, pro, body []time.Duration
 		for w, c := range r.Clock {
 			for k := 1; k < vkrt.ProbePoints; k++ {
@@ -57,12 +57,12 @@ func buildTimeline(recs []vkrt.ProbeRecord) (*compute.Timeline, error) {
 					return nil, fmt.Errorf("vulkan: timeline: %s workgroup %d: the clock went back from point %d to %d (%d to %d)", r.Label, w, k-1, k, c[k-1], c[k])
 				}
 			}
-			start, end = min(start, at(c[0])), max(end, at(c[3]))
+			start, end, lastStart = min(start, at(c[0])), max(end, at(c[3])), max(lastStart, at(c[0]))
 			wait = append(wait, at(c[1])-at(c[0]))
 			pro = append(pro, at(c[2])-at(c[1]))
 			body = append(body, at(c[3])-at(c[2]))
 		}
-		d.Start, d.Span = start, end-start
+		d.Start, d.Ramp, d.Span = start, lastStart-start, end-start
 		d.Wait, d.Prologue, d.Body = median(wait), median(pro), median(body)
 		if i > 0 {
 			d.Gap = start - prevEnd

@@ -77,16 +77,16 @@ func TestTimelineStep(t *testing.T) {
 			per := n / layers
 			labels := map[string]bool{}
 			for i, d := range tl.Dispatches {
-				t.Logf("%2d %-60s wg %4d start %8v gap %8v wait %8v prologue %8v body %8v span %8v",
-					i, d.Label, d.Workgroups, d.Start, d.Gap, d.Wait, d.Prologue, d.Body, d.Span)
+				t.Logf("%2d %-60s wg %4d start %8v gap %8v wait %8v prologue %8v body %8v ramp %8v span %8v",
+					i, d.Label, d.Workgroups, d.Start, d.Gap, d.Wait, d.Prologue, d.Body, d.Ramp, d.Span)
 				if want := tl.Dispatches[i%per].Label; d.Label != want {
 					t.Errorf("dispatch %d (layer %d) is %q, layer 0's is %q", i, i/per, d.Label, want)
 				}
 				if d.Workgroups < 1 || d.Timed != min(d.Workgroups, vkrt.ProbeWorkgroups) {
 					t.Errorf("dispatch %d: %d of %d workgroups timed", i, d.Timed, d.Workgroups)
 				}
-				if d.Span <= 0 || d.Start < 0 || d.Start+d.Span > tl.Span {
-					t.Errorf("dispatch %d: start %v, span %v outside the timeline's %v", i, d.Start, d.Span, tl.Span)
+				if d.Span <= 0 || d.Start < 0 || d.Start+d.Span > tl.Span || d.Ramp < 0 || d.Ramp > d.Span {
+					t.Errorf("dispatch %d: start %v, ramp %v, span %v outside the timeline's %v", i, d.Start, d.Ramp, d.Span, tl.Span)
 				}
 				if !chain && i > 0 && d.Gap < 0 {
 					t.Errorf("dispatch %d started %v before the one before it ended, behind a barrier", i, -d.Gap)
@@ -113,7 +113,8 @@ func TestTimelineStep(t *testing.T) {
 // TestBuildTimeline builds a timeline from made-up clock readings: two
 // dispatches (the second overlapping the first by 50 ns, as a chain may,
 // across the wrap of the clock's low word) give their starts, gap, median
-// phases and spans; a clock going back is an error naming the dispatch.
+// phases, ramps and spans; a clock going back is an error naming the
+// dispatch.
 func TestBuildTimeline(t *testing.T) {
 	base := uint32(1<<32 - 1000) // the low word wraps during the step
 	at := func(ns int) uint32 { return base + uint32(ns) }
@@ -131,7 +132,7 @@ func TestBuildTimeline(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2000*time.Nanosecond, tl.Span)
 	a, b := tl.Dispatches[0], tl.Dispatches[1]
-	require.Equal(t, compute.TimedDispatch{Label: "a", Workgroups: 3, Timed: 3, Wait: 20, Prologue: 100, Body: 320, Span: 600}, a)
+	require.Equal(t, compute.TimedDispatch{Label: "a", Workgroups: 3, Timed: 3, Wait: 20, Prologue: 100, Body: 320, Ramp: 20, Span: 600}, a)
 	require.Equal(t, compute.TimedDispatch{Label: "b", Workgroups: 300, Timed: 1, Start: 550, Gap: -50, Wait: 1150, Body: 300, Span: 1450}, b)
 
 	recs[1].Clock[0][2] = at(1699)

@@ -550,9 +550,9 @@ func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, what str
 // kernel (each label's calls averaged), from the device clock.
 func printTimeline(w io.Writer, tl *compute.Timeline) {
 	type agg struct {
-		label                           string
-		calls, wgs                      int
-		gap, wait, prologue, body, span time.Duration
+		label                                 string
+		calls, wgs                            int
+		gap, wait, prologue, body, ramp, span time.Duration
 	}
 	var order []*agg
 	by := map[string]*agg{}
@@ -569,6 +569,7 @@ func printTimeline(w io.Writer, tl *compute.Timeline) {
 		a.wait += d.Wait
 		a.prologue += d.Prologue
 		a.body += d.Body
+		a.ramp += d.Ramp
 		a.span += d.Span
 		spans += d.Span
 		gaps += d.Gap
@@ -576,11 +577,11 @@ func printTimeline(w io.Writer, tl *compute.Timeline) {
 	us := func(d time.Duration, n int) float64 { return d.Seconds() * 1e6 / float64(n) }
 	fmt.Fprintf(w, "timeline of the last step (device clock, BITNET_VK_TIMELINE): %d timed dispatches over %.1f µs; their spans add up to %.1f µs, the gaps between them to %.1f µs\n",
 		len(tl.Dispatches), us(tl.Span, 1), us(spans, 1), us(gaps, 1))
-	fmt.Fprintf(w, "  µs per call: the gap before it starts (negative: overlap); a workgroup's wait, prologue (norm) and body (medians); the dispatch's span\n")
-	fmt.Fprintf(w, "  %-56s %5s %5s %8s %8s %8s %8s %8s\n", "kernel", "calls", "wgs", "gap", "wait", "prologue", "body", "span")
+	fmt.Fprintf(w, "  µs per call: the gap before it starts (negative: overlap); a workgroup's wait, prologue (a matvec's norm, attn_split's scores and softmax) and body (medians); the dispatch's ramp (first to last workgroup start) and span\n")
+	fmt.Fprintf(w, "  %-56s %5s %5s %8s %8s %8s %8s %8s %8s\n", "kernel", "calls", "wgs", "gap", "wait", "prologue", "body", "ramp", "span")
 	for _, a := range order {
-		fmt.Fprintf(w, "  %-56s %5d %5d %8.1f %8.1f %8.1f %8.1f %8.1f\n", a.label, a.calls, a.wgs,
-			us(a.gap, a.calls), us(a.wait, a.calls), us(a.prologue, a.calls), us(a.body, a.calls), us(a.span, a.calls))
+		fmt.Fprintf(w, "  %-56s %5d %5d %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f\n", a.label, a.calls, a.wgs,
+			us(a.gap, a.calls), us(a.wait, a.calls), us(a.prologue, a.calls), us(a.body, a.calls), us(a.ramp, a.calls), us(a.span, a.calls))
 	}
 }
 

@@ -81,12 +81,15 @@ type TimedDispatch struct {
 	Gap time.Duration
 	// Wait is a workgroup's time from its start until its wait for the
 	// dispatch before it was over (chained; a matvec first issues its
-	// weight loads), Prologue from then until its inputs were ready (a
-	// matvec's norm and quantization; 0 for attention), Body from then
-	// until it counted itself done.
+	// weight loads), Prologue from then until its first phase was done
+	// (a matvec's norm and quantization, the scores and softmax of
+	// attention split in chunks; 0 where the kernel has none), Body from
+	// then until it counted itself done.
 	Wait, Prologue, Body time.Duration
-	// Span is from the first workgroup's start to the last one's end.
-	Span time.Duration
+	// Ramp is from the first workgroup's start to the last one's (a
+	// second wave of workgroups starts as the first one's end), Span to
+	// the last one's end.
+	Ramp, Span time.Duration
 }
 
 // Timeliner is implemented by backends that can say where a step's time

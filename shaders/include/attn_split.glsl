@@ -97,7 +97,6 @@ void main() {
     vec4 kr[DQ];
     vec4 vpre[VU];
     chain_wait();
-    probe(2u); // no phase of its own: the inputs are ready after the wait
     if (PRELOAD) {
         // A short cache (a few chunks, most of them in use): before the
         // row's position is known, a load the cache reads would otherwise
@@ -128,6 +127,7 @@ void main() {
             }
         }
         if (j0 >= nmax) {
+            probe(2u);
             chain_signal();
             return;
         }
@@ -154,6 +154,9 @@ void main() {
         }
         uint n = uint(pos[p.pos_off + row]) + 1u; // positions 0..pos attend
         if (j0 >= n) {
+            if (r == 0u) {
+                probe(2u);
+            }
             continue;
         }
         uint nj = min(CH, n - j0);
@@ -249,6 +252,9 @@ void main() {
             lh[h] = red2[h * CH];
         }
 #endif
+        if (r == 0u) {
+            probe(2u); // the first row's scores and softmax are done
+        }
         // Weighted values: invocation tid sums dimension quad tid % DQ over
         // the keys of group tid / DQ (every KG-th key), VU loads in flight.
         uint vb = j0 * kvdim + g * HD + 4u * dq;

@@ -11,8 +11,9 @@ layout(set = 0, binding = CHAIN_BINDING) volatile buffer CHAINC { uint chain_cnt
 // record, for each workgroup below PROBE_WG of each chain slot below
 // PROBE_SLOTS, the low word of the device clock at four points: 0 when
 // the kernel starts, 1 when its wait for the predecessor is over (in
-// chain_wait), 2 when its inputs are ready (the kernel says where: after
-// the norm in a matvec), 3 when it has counted itself done (in
+// chain_wait), 2 when its first phase is done (the kernel says where: a
+// matvec's norm, attn_split's scores and softmax of its first row; right
+// after the wait where there is none), 3 when it has counted itself done (in
 // chain_signal). Invocation 0 reads the clock; the words are at
 // PROBE_WORD + ((slot * PROBE_WG + workgroup) * 4 + point) of the
 // counters buffer (vkrt's Probe* constants).

@@ -63,7 +63,8 @@
 // consecutive 16-byte activation words, without bank conflicts.
 //
 // The CHAIN variants wait for the dispatch before them after issuing their
-// weight loads, and count themselves done at the end (see chain.glsl).
+// weight loads (and with NORM the norm weights' loads), and count
+// themselves done at the end (see chain.glsl).
 #include "numerics.glsl"
 #include "chain.glsl"
 
@@ -258,6 +259,9 @@ uint tt_;
 #define QM(i) qm[2u * tt_ + (i)]
 #define RMS_MAXK K
 #define RMS_NO_QSUM
+#ifdef CHAIN
+#define RMS_WPRE // the norm weights' loads go out before the wait
+#endif
 #include "rmsnorm_row.glsl"
 
 #ifdef ATTN
@@ -529,6 +533,11 @@ void main() {
     // expected size, row k of subgroup s is slot s + k * WGS / SG: every
     // slot of the workgroup once.)
     bool rope = (p.flags & 32u) != 0u;
+#ifdef RMS_WPRE
+    if ((p.flags & 16u) != 0u) {
+        rms_load_w(K);
+    }
+#endif
     if (fast) {
         [[unroll]] for (uint k = 0u; k < RPS; k++) {
             uint rr = gl_SubgroupID + k * (WGS / SG);

@@ -8,8 +8,9 @@
 // file (which includes reduce.glsl). Optionally it defines YOK (whether
 // this invocation writes YV; default true: a workgroup that only needs the
 // quantization need not write the row) and RMS_MAXK (the longest row kept
-// in registers; default 8192) and RMS_NO_QSUM (the code sum is not
-// needed: QM(1) is left alone).
+// in registers; default 8192), RMS_NO_QSUM (the code sum is not
+// needed: QM(1) is left alone) and RMS_WPRE (the norm weights are loaded
+// ahead of time: see rms_load_w).
 //
 // y = x * (1/sqrt(mean(x^2) + eps)) * w with the sum of squares in
 // two-float arithmetic, so the mean rounds as the CPU reference's float64
@@ -40,6 +41,23 @@ uint quant_byte(float v, float sc, inout int sum) {
     sum += qi;
     return uint(qi) & 0xffu;
 }
+
+#ifdef RMS_WPRE
+// With RMS_WPRE the including shader loads this invocation's norm weights
+// ahead of time with rms_load_w (for a row that takes the fast path of
+// rmsnorm_row: k <= MAXK, a multiple of 4), and rmsnorm_row uses them: the
+// chained matvecs issue these loads before they wait for their input.
+vec4 rms_wpre[MAXW];
+
+void rms_load_w(uint k) {
+    uint tid = gl_LocalInvocationID.x;
+    uint kw = k / 4u;
+    [[unroll]] for (uint j = 0u; j < MAXW; j++) {
+        uint i = tid + j * WGS;
+        rms_wpre[j] = i < kw ? vec4(WV(4u * i), WV(4u * i + 1u), WV(4u * i + 2u), WV(4u * i + 3u)) : vec4(0.0);
+    }
+}
+#endif
 
 // quant_word packs the codes of four values (element 4i+j in byte j).
 uint quant_word(vec4 v, float sc, inout int sum) {
@@ -86,8 +104,12 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
     if (norm) {
         vec4 wv[MAXW];
         [[unroll]] for (uint j = 0u; j < MAXW; j++) {
+#ifdef RMS_WPRE
+            wv[j] = rms_wpre[j];
+#else
             uint i = tid + j * WGS;
             wv[j] = i < kw ? vec4(WV(4u * i), WV(4u * i + 1u), WV(4u * i + 2u), WV(4u * i + 3u)) : vec4(0.0);
+#endif
         }
         vec2 acc = vec2(0.0);
         [[unroll]] for (uint j = 0u; j < MAXW; j++) {
