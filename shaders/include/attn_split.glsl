@@ -62,6 +62,15 @@ layout(push_constant) uniform P {
 } p;
 #include "chain_sync.glsl"
 
+// CHAINED_DECODE: a chained dispatch of one query row (decode), which reads
+// the cache rows of the positions before the row's own through the plain
+// aliases (see KP).
+#ifdef CHAIN
+#define CHAINED_DECODE (p.nrows == 1u)
+#else
+#define CHAINED_DECODE false
+#endif
+
 shared float qh[G * HD];
 shared float sc[G * CH];   // exp(s - m) of each position
 shared float red[G * CH];
@@ -74,14 +83,41 @@ const uint OPI = (G * HD + CH - 1u) / CH; // merge: outputs per invocation
 const uint MU = OPI < 64u ? 64u / OPI : 1u; // merge: chunks in flight per output
 #endif
 
-// kv4 returns elements 4i..4i+3 (element offset e, a multiple of 4) of a cache.
-vec4 kv4(bool isv, uint e) {
+#ifdef CHAIN
+// The caches again, not coherent. In a chain only the rows of the new
+// positions are written since the barrier before the chain began (by the
+// dispatch before, with RoPE), so a decode row (nrows 1) reads the rows of
+// the positions before its own through these, which a first-level cache
+// may serve, and only its own coherently (see kv4).
+layout(set = 0, binding = 1) readonly buffer KP { uvec4 kcp[]; };
+layout(set = 0, binding = 2) readonly buffer VP { uvec4 vcp[]; };
+#endif
+
+// kv4 returns elements 4i..4i+3 (element offset e, a multiple of 4) of a
+// cache; old says that the row holding them was written before the chain
+// began (CHAIN only: see KP).
+vec4 kv4(bool isv, uint e, bool old) {
+#ifdef CHAIN
+    uint i = p.f16 != 0u ? e >> 3u : e >> 2u;
+    uvec4 w;
+    if (old) {
+        w = isv ? vcp[i] : kcp[i];
+    } else {
+        w = isv ? vc[i] : kc[i];
+    }
+    if (p.f16 != 0u) {
+        uvec2 h = (e & 4u) != 0u ? w.zw : w.xy;
+        return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+    }
+    return uintBitsToFloat(w);
+#else
     if (p.f16 != 0u) {
         uvec4 w = isv ? vc[e >> 3u] : kc[e >> 3u];
         uvec2 h = (e & 4u) != 0u ? w.zw : w.xy;
         return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
     }
     return uintBitsToFloat(isv ? vc[e >> 2u] : kc[e >> 2u]);
+#endif
 }
 
 void main() {
@@ -109,12 +145,30 @@ void main() {
         uint crows = uint(kc.length()) * (p.f16 != 0u ? 8u : 4u) / kvdim;
         uint kb = min(j0 + tid, crows - 1u) * kvdim + g * HD;
         [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
-            kr[d4] = kv4(false, kb + 4u * d4);
+            kr[d4] = kv4(false, kb + 4u * d4, CHAINED_DECODE);
         }
         [[unroll]] for (uint u = 0u; u < VU; u++) {
             uint jr = min(j0 + kg + u * KG, crows - 1u);
-            vpre[u] = kv4(true, jr * kvdim + g * HD + 4u * dq);
+            vpre[u] = kv4(true, jr * kvdim + g * HD + 4u * dq, CHAINED_DECODE);
         }
+#ifdef CHAIN
+        if (CHAINED_DECODE) {
+            // The loads above took every row as old: the row's own (and
+            // any past it, which are masked out) again, coherently.
+            uint fresh = uint(pos[p.pos_off]);
+            if (min(j0 + tid, crows - 1u) >= fresh) {
+                [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
+                    kr[d4] = kv4(false, kb + 4u * d4, false);
+                }
+            }
+            [[unroll]] for (uint u = 0u; u < VU; u++) {
+                uint jr = min(j0 + kg + u * KG, crows - 1u);
+                if (jr >= fresh) {
+                    vpre[u] = kv4(true, jr * kvdim + g * HD + 4u * dq, false);
+                }
+            }
+        }
+#endif
     }
     if (!PRELOAD) {
         // The key row of position j0+tid, for every row of the workgroup
@@ -132,8 +186,10 @@ void main() {
             return;
         }
         uint kb = (j0 + min(tid, min(CH, nmax - j0) - 1u)) * kvdim + g * HD;
+        // Old: before nmax - 1, the row's own position.
+        bool kold = CHAINED_DECODE && j0 + min(tid, min(CH, nmax - j0) - 1u) + 1u < nmax;
         [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
-            kr[d4] = kv4(false, kb + 4u * d4);
+            kr[d4] = kv4(false, kb + 4u * d4, kold);
         }
     }
     // The rows one after the other, over the same keys (a row's shared
@@ -266,7 +322,7 @@ void main() {
             vec4 vv[VU];
             [[unroll]] for (uint u = 0u; u < VU; u++) {
                 uint jj = j + u * KG;
-                vec4 v = PRELOAD && j == kg ? vpre[u] : kv4(true, vb + min(jj, nj - 1u) * kvdim);
+                vec4 v = PRELOAD && j == kg ? vpre[u] : kv4(true, vb + min(jj, nj - 1u) * kvdim, CHAINED_DECODE && j0 + min(jj, nj - 1u) + 1u < n);
                 vv[u] = jj < nj ? v : vec4(0.0);
             }
             [[unroll]] for (uint u = 0u; u < VU; u++) {
