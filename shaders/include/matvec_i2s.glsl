@@ -270,25 +270,43 @@ uint tt_;
 // halves) per load.
 layout(set = 0, binding = 2) CACHE readonly buffer W2H { uvec2 w2h[]; };
 
-// key8 returns elements e..e+7 of the key cache (e a multiple of 8).
-void key8(uint e, out vec4 a, out vec4 b) {
+#ifdef CHAIN
+// The caches again, not coherent: in a chain only the token's own row is
+// written since the barrier before the chain began (by the q/k/v dispatch
+// before), so the rows of the positions before it are read through these
+// (old rows), which a first-level cache may serve.
+layout(set = 0, binding = 1) readonly buffer W1P { uvec4 w1p[]; };
+layout(set = 0, binding = 2) readonly buffer W2P { uvec4 w2p[]; };
+layout(set = 0, binding = 2) readonly buffer W2HP { uvec2 w2hp[]; };
+#define KEY_W(old, i) ((old) ? w1p[i] : w1[i])
+#define VAL_W(old, i) ((old) ? w2p[i] : w2[i])
+#define VAL_H(old, i) ((old) ? w2hp[i] : w2h[i])
+#else
+#define KEY_W(old, i) w1[i]
+#define VAL_W(old, i) w2[i]
+#define VAL_H(old, i) w2h[i]
+#endif
+
+// key8 returns elements e..e+7 of the key cache (e a multiple of 8); old:
+// the row was written before the chain began (CHAIN only).
+void key8(uint e, bool old, out vec4 a, out vec4 b) {
     if ((p.flags & 128u) != 0u) {
-        uvec4 w = w1[e >> 3u];
+        uvec4 w = KEY_W(old, e >> 3u);
         a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
         b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
         return;
     }
-    a = uintBitsToFloat(w1[e >> 2u]);
-    b = uintBitsToFloat(w1[(e >> 2u) + 1u]);
+    a = uintBitsToFloat(KEY_W(old, e >> 2u));
+    b = uintBitsToFloat(KEY_W(old, (e >> 2u) + 1u));
 }
 
 // value4 returns elements e..e+3 of the value cache (e a multiple of 4).
-vec4 value4(uint e) {
+vec4 value4(uint e, bool old) {
     if ((p.flags & 128u) != 0u) {
-        uvec2 h = w2h[e >> 2u];
+        uvec2 h = VAL_H(old, e >> 2u);
         return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
     }
-    return uintBitsToFloat(w2[e >> 2u]);
+    return uintBitsToFloat(VAL_W(old, e >> 2u));
 }
 
 // attention leaves in qa the token's attention output over positions
@@ -315,7 +333,7 @@ void attention() {
         }
         [[unroll]] for (uint d8 = 0u; d8 < AHD / 8u; d8++) {
             vec4 k[2];
-            key8(kb + 8u * d8, k[0], k[1]);
+            key8(kb + 8u * d8, j + 1u < n, k[0], k[1]);
             [[unroll]] for (uint h = 0u; h < AG; h++) {
                 uint qb = qv((g * AG + h) * AHD + 8u * d8);
                 vec4 q8[2] = vec4[2](qa[qb], qa[qb + 1u]);
@@ -368,7 +386,7 @@ void attention() {
         for (uint j = part; j < n; j += VA * VP) {
             vec4 vv[VA];
             [[unroll]] for (uint u = 0u; u < VA; u++) {
-                vv[u] = value4(vb + min(j + u * VP, n - 1u) * KVD);
+                vv[u] = value4(vb + min(j + u * VP, n - 1u) * KVD, j + u * VP + 1u < n);
             }
             [[unroll]] for (uint u = 0u; u < VA; u++) {
                 uint jj = j + u * VP;
