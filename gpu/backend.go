@@ -70,6 +70,12 @@ type Options struct {
 	// takes, one after the other over the key rows it loads once: 1 to 16;
 	// 0 takes 1 (also BITNET_VK_ATTN_ROWS).
 	AttnRows int
+	// AttnValueLoads is how many value rows an attention invocation loads
+	// at once in its weighted sum (each invocation sums every KG-th
+	// position of its chunk, 32 of them with the default chunks): 4, 8, 16
+	// or 32; 0 takes 8 (also BITNET_VK_ATTN_VALUE_LOADS). More takes fewer
+	// round trips to memory and more registers.
+	AttnValueLoads int
 	// AttnInMatvec runs a decode token's attention over a cache of up to
 	// this many positions inside the output projection that follows it
 	// (every workgroup of that I2_S matvec computes it, with the sub-norm,
@@ -163,6 +169,7 @@ type Backend struct {
 	attnFuse        uint32                // a decode token's attention over up to this many positions runs in the output projection (0: never)
 	fusableAttn     []*tensor             // the position tensors of a recorded step's attention that would run there over a shorter cache
 	attnRows        uint32                // query rows of a prompt per attn_split workgroup
+	attnVU          uint32                // value rows an attention invocation loads at once
 	partials        uint64                // bytes of attention partials per pass (partialsBudget)
 	shortRuns       int                   // replays of short variants (tests)
 	tinyRuns        int                   // and of tiny ones
@@ -304,6 +311,13 @@ func Open(o Options) (*Backend, error) {
 	if o.AttnRows >= 1 && o.AttnRows <= 16 {
 		b.attnRows = uint32(o.AttnRows)
 	}
+	if o.AttnValueLoads == 0 {
+		o.AttnValueLoads, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_VALUE_LOADS"))
+	}
+	b.attnVU = attnValueLoads
+	if n := o.AttnValueLoads; n >= 4 && n <= 32 && n&(n-1) == 0 {
+		b.attnVU = uint32(n)
+	}
 	if o.AttnInMatvec == 0 {
 		o.AttnInMatvec, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_IN_MATVEC"))
 	}
@@ -348,7 +362,8 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // "attn-subgroups" (attention reductions within subgroups) and
 // "attn-decode-chunk-N" (decode attention over a short cache in chunks of
 // N positions, where not 256), "attn-rows-N" (N query rows of a prompt per
-// attention workgroup), "attn-in-matvec-N" (a token's attention over up to
+// attention workgroup), "attn-value-loads-N" (N value rows loaded at once
+// per attention invocation, where not 8), "attn-in-matvec-N" (a token's attention over up to
 // N positions inside the output projection) and "matvec-rows-2" (two rows
 // per subgroup of the I2_S decode matvec in matrices of many rows), "chain"
 // (Options.Chain) and "timeline" (Options.Timeline), space separated;
@@ -372,6 +387,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.attnRows > 1 {
 		k = append(k, fmt.Sprintf("attn-rows-%d", b.attnRows))
+	}
+	if b.attnVU != attnValueLoads {
+		k = append(k, fmt.Sprintf("attn-value-loads-%d", b.attnVU))
 	}
 	if b.attnFuse > 0 && b.fastTernary() {
 		k = append(k, fmt.Sprintf("attn-in-matvec-%d", b.attnFuse))

@@ -187,6 +187,15 @@ func TestConformanceAttnRows(t *testing.T) {
 	})
 }
 
+// TestConformanceAttnValueLoads runs the attention cases with 32 value
+// rows loaded at once per attention invocation instead of 8: all of an
+// invocation's positions in one round (with a short cache's merged
+// kernel, preloaded before the row's position is known, rows past it
+// among them). The default's 8 covers the rounds of a loop.
+func TestConformanceAttnValueLoads(t *testing.T) {
+	runAttention(t, gpu.Options{AttnValueLoads: 32})
+}
+
 // runAttention runs the attention cases with the attention options of o
 // on the first device, after checking that the backend took each of them
 // (a device without subgroup arithmetic skips AttnSubgroups).
@@ -200,7 +209,8 @@ func runAttention(t *testing.T, o gpu.Options) {
 	for _, want := range []struct {
 		on   bool
 		name string
-	}{{o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}, {o.AttnRows > 1, fmt.Sprintf("attn-rows-%d", o.AttnRows)}} {
+	}{{o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}, {o.AttnRows > 1, fmt.Sprintf("attn-rows-%d", o.AttnRows)},
+		{o.AttnValueLoads != 0, fmt.Sprintf("attn-value-loads-%d", o.AttnValueLoads)}} {
 		if want.on && !strings.Contains(k, want.name) {
 			t.Fatalf("%s ignored (kernels %q)", want.name, k)
 		}

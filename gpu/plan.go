@@ -1043,6 +1043,10 @@ const (
 	attnChunkDecode = 256
 )
 
+// attnValueLoads is the default of Options.AttnValueLoads: the value rows
+// an attention invocation loads at once.
+const attnValueLoads = 8
+
 // attnMergeChunks is the most chunks of attnChunkDecode positions that
 // attn_split_merge merges in its last workgroup (Backend.attnMergeMax is
 // the one in use: as many chunks of another decode chunk as cover the
@@ -1165,13 +1169,13 @@ func (b *Backend) recAttention(o *op) {
 			// One dispatch: the last workgroup of each KV head merges.
 			partRW := part.Out(0, 0)
 			partRW.AccessSize = uint64(nr) * perRow
-			b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), 1),
+			b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), 1, b.attnVU),
 				[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32(nr)},
 				[]vkrt.Binding{qb, kb, vb, pb, partRW, cnt.Out(0, 0), yb},
 				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr), yo)
 			continue
 		}
-		b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), uint32(qr)),
+		b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), uint32(qr), b.attnVU),
 			[3]uint32{uint32(p.NKVHead), uint32(nchunks), uint32((nr + qr - 1) / qr)},
 			[]vkrt.Binding{qb, kb, vb, pb, partOut},
 			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr))

@@ -34,7 +34,8 @@
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
 # PARTS picks what runs, a comma-separated list of tests, crossval, bench,
-# chain, timeline, attnmv, coopmat, attn, tq, baseline, heads, optimes and cpu
+# chain, timeline, valueloads, attnmv, coopmat, attn, tq, baseline, heads,
+# optimes and cpu
 # (default: all but attn, whose variants were measured on 2026-11-26), so
 # that a short device lease can split the run in two calls.
 set -uo pipefail
@@ -57,7 +58,7 @@ step() {
 	note "$name: exit $rc in $((SECONDS - t0)) s"
 	return $rc
 }
-parts=",${PARTS:-tests,crossval,bench,chain,timeline,attnmv,coopmat,tq,baseline,heads,optimes,cpu},"
+parts=",${PARTS:-tests,crossval,bench,chain,timeline,valueloads,attnmv,coopmat,tq,baseline,heads,optimes,cpu},"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
 
@@ -82,7 +83,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
 	# GPU_TESTS names a subset (space-separated) for a short lease.
-	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
+	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
 		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice}; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -174,6 +175,17 @@ if want timeline; then
 	for c in 0 1; do
 		BITNET_VK_TIMELINE=1 BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/CHAIN=$c: /" | tee -a "$sum"
 		BITNET_VK_TIMELINE=1 BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 8 -d 4096 -r 1 --ctx-size 4160 2>&1 | grep -A 12 '^timeline of' | sed "s/^/CHAIN=$c depth 4096: /" | tee -a "$sum"
+	done
+fi
+# Value rows an attention invocation loads at once (BITNET_VK_ATTN_VALUE_LOADS,
+# default 8: four rounds to memory over a chunk of 128 positions; 32: one),
+# side by side at depth 4096 and tg128.
+if want valueloads; then
+	for round in 1 2; do
+		for vu in 8 16 32; do
+			BITNET_VK_ATTN_VALUE_LOADS=$vu timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 64 -d 4096 -r 2 --ctx-size 4352 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round VALUE_LOADS=$vu depth 4096: /" | tee -a "$sum"
+			BITNET_VK_ATTN_VALUE_LOADS=$vu timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round VALUE_LOADS=$vu: /" | tee -a "$sum"
+		done
 	done
 fi
 # The prompt GEMM on cooperative matrices (opt-in until measured), side by

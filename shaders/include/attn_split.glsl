@@ -29,7 +29,7 @@ const bool PRELOAD = true;
 #else
 const bool PRELOAD = false;
 #endif
-const uint VU = 8u;                            // value loads in flight per invocation
+layout(constant_id = 4) const uint VU = 8u;    // value loads in flight per invocation (a power of two)
 
 layout(set = 0, binding = 0) ACT readonly buffer Q { float q[]; };
 layout(set = 0, binding = 1) ACT readonly buffer K { uvec4 kc[]; };
