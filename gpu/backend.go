@@ -145,11 +145,12 @@ type Backend struct {
 	align    uint64 // MinStorageBufferOffsetAlignment (at least 4)
 	maxRange uint64 // the largest range one storage-buffer binding may span
 
-	chain           bool // the decode kernels run chained (Options.Chain)
-	timeline        bool // and time themselves (Options.Timeline)
-	subgroups       bool // the subgroup matvec kernels run
-	dot             bool // the ternary kernels use packed int8 dot products
-	coopmat         bool // the I2_S prompt GEMM runs on cooperative matrices
+	chain           bool    // the decode kernels run chained (Options.Chain)
+	timeline        bool    // and time themselves (Options.Timeline)
+	clockRate       float64 // the device clock's ticks per ns, with a timeline
+	subgroups       bool    // the subgroup matvec kernels run
+	dot             bool    // the ternary kernels use packed int8 dot products
+	coopmat         bool    // the I2_S prompt GEMM runs on cooperative matrices
 	coopTile        [2]uint32
 	attnSG          bool // the attention kernels reduce within subgroups
 	fuse            bool
@@ -328,6 +329,9 @@ func Open(o Options) (*Backend, error) {
 	if o.Timeline || os.Getenv("BITNET_VK_TIMELINE") == "1" {
 		if !dev.Info.Features.ShaderDeviceClock {
 			return fail(fmt.Errorf("vulkan: a timeline (BITNET_VK_TIMELINE) needs the device clock of VK_KHR_shader_clock, which %s lacks", dev.Info.Name))
+		}
+		if b.clockRate, err = dev.ClockRate(); err != nil {
+			return fail(fmt.Errorf("vulkan: a timeline (BITNET_VK_TIMELINE): %w", err))
 		}
 		b.timeline = true
 		b.rec.SetChainWaits(b.chain)

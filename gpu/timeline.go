@@ -5,6 +5,7 @@ package gpu
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -17,8 +18,8 @@ import (
 // clock readings are out of order. The timed
 // kernels are the decode matvecs and the attention kernels; other
 // dispatches (the embedding, the LM head, a RoPE that is not fused) show
-// as gaps. The device clock is taken to count nanoseconds (NVIDIA's and
-// Mesa's do; Vulkan does not say).
+// as gaps. The device clock's rate is measured when the backend opens
+// (vkrt's ClockRate).
 func (b *Backend) Timeline() (*compute.Timeline, error) {
 	if !b.timeline {
 		return nil, nil
@@ -30,19 +31,20 @@ func (b *Backend) Timeline() (*compute.Timeline, error) {
 	if err != nil || len(recs) == 0 {
 		return nil, err
 	}
-	return buildTimeline(recs)
+	return buildTimeline(recs, b.clockRate)
 }
 
-// buildTimeline turns probe records into a Timeline. Clock words are
-// compared as differences from the first record's first start (the low 32
-// bits of a nanosecond clock wrap every 4.3 s; a step is far shorter).
-func buildTimeline(recs []vkrt.ProbeRecord) (*compute.Timeline, error) {
+// buildTimeline turns probe records into a Timeline, with rate clock
+// ticks per nanosecond. Clock words are compared as differences from the
+// first record's first start (the low 32 bits of a 1 GHz clock wrap every
+// 4.3 s; a step is far shorter).
+func buildTimeline(recs []vkrt.ProbeRecord, rate float64) (*compute.Timeline, error) {
 	if len(recs[0].Clock) == 0 {
 		return nil, errors.New("vulkan: timeline: a timed dispatch without workgroups")
 	}
 	ref := recs[0].Clock[0][0]
-	at := func(v uint32) time.Duration { return time.Duration(int32(v - ref)) }
-	tl := &compute.Timeline{}
+	at := func(v uint32) time.Duration { return time.Duration(math.Round(float64(int32(v-ref)) / rate)) }
+	tl := &compute.Timeline{ClockRate: rate}
 	var prevEnd, first, last time.Duration
 	for i, r := range recs {
 		if len(r.Clock) == 0 {

@@ -113,8 +113,8 @@ func TestTimelineStep(t *testing.T) {
 // TestBuildTimeline builds a timeline from made-up clock readings: two
 // dispatches (the second overlapping the first by 50 ns, as a chain may,
 // across the wrap of the clock's low word) give their starts, gap, median
-// phases, ramps and spans; a clock going back is an error naming the
-// dispatch.
+// phases, ramps and spans, in nanoseconds at one tick per ns and ten at
+// 0.1; a clock going back is an error naming the dispatch.
 func TestBuildTimeline(t *testing.T) {
 	base := uint32(1<<32 - 1000) // the low word wraps during the step
 	at := func(ns int) uint32 { return base + uint32(ns) }
@@ -128,14 +128,21 @@ func TestBuildTimeline(t *testing.T) {
 			{at(550), at(1700), at(1700), at(2000)},
 		}},
 	}
-	tl, err := gpu.BuildTimeline(recs)
+	tl, err := gpu.BuildTimeline(recs, 1)
 	require.NoError(t, err)
 	require.Equal(t, 2000*time.Nanosecond, tl.Span)
 	a, b := tl.Dispatches[0], tl.Dispatches[1]
 	require.Equal(t, compute.TimedDispatch{Label: "a", Workgroups: 3, Timed: 3, Wait: 20, Prologue: 100, Body: 320, Ramp: 20, Span: 600}, a)
 	require.Equal(t, compute.TimedDispatch{Label: "b", Workgroups: 300, Timed: 1, Start: 550, Gap: -50, Wait: 1150, Body: 300, Span: 1450}, b)
 
+	// A clock of 100 MHz: ten times the nanoseconds.
+	tl, err = gpu.BuildTimeline(recs, 0.1)
+	require.NoError(t, err)
+	require.Equal(t, 20000*time.Nanosecond, tl.Span)
+	require.Equal(t, 5500*time.Nanosecond, tl.Dispatches[1].Start)
+	require.Equal(t, -500*time.Nanosecond, tl.Dispatches[1].Gap)
+
 	recs[1].Clock[0][2] = at(1699)
-	_, err = gpu.BuildTimeline(recs)
+	_, err = gpu.BuildTimeline(recs, 1)
 	require.ErrorContains(t, err, "b workgroup 0: the clock went back from point 1 to 2")
 }

@@ -575,8 +575,8 @@ func printTimeline(w io.Writer, tl *compute.Timeline) {
 		gaps += d.Gap
 	}
 	us := func(d time.Duration, n int) float64 { return d.Seconds() * 1e6 / float64(n) }
-	fmt.Fprintf(w, "timeline of the last step (device clock, BITNET_VK_TIMELINE): %d timed dispatches over %.1f µs; their spans add up to %.1f µs, the gaps between them to %.1f µs\n",
-		len(tl.Dispatches), us(tl.Span, 1), us(spans, 1), us(gaps, 1))
+	fmt.Fprintf(w, "timeline of the last step (device clock at %.4f ticks per ns, BITNET_VK_TIMELINE): %d timed dispatches over %.1f µs; their spans add up to %.1f µs, the gaps between them to %.1f µs\n",
+		tl.ClockRate, len(tl.Dispatches), us(tl.Span, 1), us(spans, 1), us(gaps, 1))
 	fmt.Fprintf(w, "  µs per call: the gap before it starts (negative: overlap); a workgroup's wait, prologue (a matvec's norm, attn_split's scores and softmax) and body (medians); the dispatch's ramp (first to last workgroup start) and span\n")
 	fmt.Fprintf(w, "  %-56s %5s %5s %8s %8s %8s %8s %8s %8s\n", "kernel", "calls", "wgs", "gap", "wait", "prologue", "body", "ramp", "span")
 	for _, a := range order {

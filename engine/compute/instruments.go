@@ -65,6 +65,9 @@ type Timeline struct {
 	// Span is from the first timed workgroup's start to the last one's
 	// end.
 	Span time.Duration
+	// ClockRate is the device clock's ticks per nanosecond, measured
+	// against the device's timestamps.
+	ClockRate float64
 }
 
 // TimedDispatch is one timed dispatch. Workgroup times are medians over

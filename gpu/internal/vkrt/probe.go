@@ -6,6 +6,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"time"
+
+	"bitnet/gpu/internal/vk"
 )
 
 // Probes: a chained kernel built with PROBE (see shaders/include/
@@ -104,4 +107,79 @@ func (r *Recorder) takeProbes() []ProbeDispatch {
 	l := slices.Clone(r.probes)
 	r.probes = r.probes[:0]
 	return l
+}
+
+// ClockRate returns how many ticks of the device clock the probes read
+// (VK_KHR_shader_clock, which gives no unit) pass per nanosecond: two
+// dispatches 20 ms apart each read the clock, with a timestamp after each;
+// the rate is the ticks between the readings over the time between the
+// timestamps.
+func (d *Device) ClockRate() (float64, error) {
+	if !d.Info.Features.ShaderDeviceClock {
+		return 0, fmt.Errorf("vulkan: %s has no device clock in shaders (VK_KHR_shader_clock)", d.Info.Name)
+	}
+	if d.Info.tsBits == 0 || d.Info.Limits.TimestampPeriod == 0 {
+		return 0, fmt.Errorf("vulkan: %s has no timestamps on its compute queue", d.Info.Name)
+	}
+	p, err := d.Pipeline(PipelineConfig{Name: "clock_rate", Buffers: 1})
+	if err != nil {
+		return 0, err
+	}
+	defer p.Destroy()
+	a := max(d.Info.Limits.MinStorageBufferOffsetAlignment, 16) // a reading's place
+	out, err := d.NewBuffer(3*a, DeviceLocal)
+	if err != nil {
+		return 0, err
+	}
+	defer out.Destroy()
+	pool, err := d.vk.CreateQueryPool(&vk.QueryPoolCreateInfo{SType: vk.StructureTypeQueryPoolCreateInfo, QueryType: vk.QueryTypeTimestamp, QueryCount: 2})
+	if err != nil {
+		return 0, err
+	}
+	defer d.vk.DestroyQueryPool(pool)
+	r, err := d.NewRecorder()
+	if err != nil {
+		return 0, err
+	}
+	defer r.Destroy()
+	// A first dispatch takes what a pipeline's first run may cost
+	// (lavapipe compiles it then) out of the readings.
+	r.Dispatch(p, [3]uint32{1, 1, 1}, []Binding{out.Out(2*a, 4)})
+	if err := r.Submit(); err != nil {
+		return 0, err
+	}
+	for i := range 2 {
+		if i == 1 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !r.begin() {
+			return 0, r.err
+		}
+		if i == 0 {
+			d.vk.CmdResetQueryPool(r.cb, pool, 0, 2)
+		}
+		r.Dispatch(p, [3]uint32{1, 1, 1}, []Binding{out.Out(uint64(i)*a, 4)})
+		d.vk.CmdWriteTimestamp(r.cb, vk.PipelineStageComputeShaderBit, pool, uint32(i))
+		if err := r.Submit(); err != nil {
+			return 0, err
+		}
+	}
+	ts := make([]uint64, 2)
+	if err := d.vk.QueryResults64(pool, 0, ts); err != nil {
+		return 0, err
+	}
+	mask := ^uint64(0)
+	if b := d.Info.tsBits; b < 64 {
+		mask = 1<<b - 1
+	}
+	ns := float64((ts[1]-ts[0])&mask) * float64(d.Info.Limits.TimestampPeriod)
+	w := make([]byte, 2*a)
+	if err := d.Download(out, 0, w); err != nil {
+		return 0, err
+	}
+	ticks := binary.LittleEndian.Uint32(w[a:]) - binary.LittleEndian.Uint32(w[0:])
+	if ticks == 0 || ns <= 0 {
+		return 0, fmt.Errorf("vulkan: the device clock advanced %d ticks in %.0f ns between two dispatches", ticks, ns)
+	}
+	return float64(ticks) / ns, nil
 }

@@ -572,3 +572,20 @@ func TestChainOrdersOutsideWrites(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, f&(ChainTimedOut|ChainOvercount), "chain flags")
 }
+
+// TestClockRate: the device clock the probes read runs at a measurable
+// rate; lavapipe's counts nanoseconds (the dispatch's overhead makes the
+// measured rate a little low).
+func TestClockRate(t *testing.T) {
+	d := openTest(t)
+	if !d.Info.Features.ShaderDeviceClock {
+		testdata.SkipUnlessCI(t, "%s: no device clock", d.Info.Name)
+	}
+	rate, err := d.ClockRate()
+	require.NoError(t, err)
+	t.Logf("%s: %.4f ticks per ns", d.Info.Name, rate)
+	assert.True(t, rate > 0.001 && rate < 100, "%v ticks per ns", rate)
+	if d.Info.Type == TypeCPU {
+		assert.InDelta(t, 1, rate, 0.03, "ticks per ns of a CPU driver's clock")
+	}
+}
