@@ -953,9 +953,6 @@ func (d *Device) ChainLatency(reps int, words uint32) (float64, error) {
 // bytes with a full barrier after it, and returns the nanoseconds between
 // the timestamps around them.
 func (d *Device) timeCopies(n uint64, words uint32, groups [3]uint32, reps int, chained bool) (float64, error) {
-	if d.Info.tsBits == 0 || d.Info.Limits.TimestampPeriod == 0 {
-		return 0, fmt.Errorf("vulkan: %s has no timestamps on its compute queue", d.Info.Name)
-	}
 	cfg := PipelineConfig{Name: "copy", Buffers: 2, PushSize: 4}
 	if chained {
 		cfg = PipelineConfig{Name: "copy_chain", Buffers: 3, PushSize: 4 * (1 + ChainPushWords), Chained: true}
@@ -975,15 +972,11 @@ func (d *Device) timeCopies(n uint64, words uint32, groups [3]uint32, reps int, 
 		return 0, err
 	}
 	defer dst.Destroy()
-	pool, err := d.vk.CreateQueryPool(&vk.QueryPoolCreateInfo{SType: vk.StructureTypeQueryPoolCreateInfo, QueryType: vk.QueryTypeTimestamp, QueryCount: 2})
+	pool, r, err := d.newTimer(2)
 	if err != nil {
 		return 0, err
 	}
 	defer d.vk.DestroyQueryPool(pool)
-	r, err := d.NewRecorder()
-	if err != nil {
-		return 0, err
-	}
 	defer r.Destroy()
 	r.Fill(src.Out(0, 0), 0x3f800000)
 	if err := r.Submit(); err != nil {
@@ -1013,13 +1006,37 @@ func (d *Device) timeCopies(n uint64, words uint32, groups [3]uint32, reps int, 
 	if err := d.vk.QueryResults64(pool, 0, ts); err != nil {
 		return 0, err
 	}
-	mask := ^uint64(0)
-	if b := d.Info.tsBits; b < 64 {
-		mask = 1<<b - 1
-	}
-	ns := float64((ts[1]-ts[0])&mask) * float64(d.Info.Limits.TimestampPeriod)
+	ns := d.elapsedNs(ts[0], ts[1])
 	if ns <= 0 {
 		return 0, fmt.Errorf("vulkan: copy timestamps did not advance")
 	}
 	return ns, nil
+}
+
+// newTimer returns a query pool of n timestamps and a recorder for the
+// commands they time; the device must have timestamps on its compute
+// queue.
+func (d *Device) newTimer(n uint32) (vk.QueryPool, *Recorder, error) {
+	if d.Info.tsBits == 0 || d.Info.Limits.TimestampPeriod == 0 {
+		return 0, nil, fmt.Errorf("vulkan: %s has no timestamps on its compute queue", d.Info.Name)
+	}
+	pool, err := d.vk.CreateQueryPool(&vk.QueryPoolCreateInfo{SType: vk.StructureTypeQueryPoolCreateInfo, QueryType: vk.QueryTypeTimestamp, QueryCount: n})
+	if err != nil {
+		return 0, nil, err
+	}
+	r, err := d.NewRecorder()
+	if err != nil {
+		d.vk.DestroyQueryPool(pool)
+		return 0, nil, err
+	}
+	return pool, r, nil
+}
+
+// elapsedNs returns the nanoseconds from timestamp a to timestamp b.
+func (d *Device) elapsedNs(a, b uint64) float64 {
+	mask := ^uint64(0)
+	if bits := d.Info.tsBits; bits < 64 {
+		mask = 1<<bits - 1
+	}
+	return float64((b-a)&mask) * float64(d.Info.Limits.TimestampPeriod)
 }
