@@ -176,6 +176,12 @@ if want timeline; then
 		BITNET_VK_TIMELINE=1 BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/CHAIN=$c: /" | tee -a "$sum"
 		BITNET_VK_TIMELINE=1 BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 8 -d 4096 -r 1 --ctx-size 4160 2>&1 | grep -A 12 '^timeline of' | sed "s/^/CHAIN=$c depth 4096: /" | tee -a "$sum"
 	done
+	# The opt-ins whose effect is in a phase or a ramp: two rows per
+	# subgroup (gate/up in one wave) and the attention inside the output
+	# projection (its first phase is the attention and the sub-norm).
+	for v in BITNET_VK_MATVEC_ROWS=2 BITNET_VK_ATTN_IN_MATVEC=64; do
+		env BITNET_VK_TIMELINE=1 "$v" timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/$v: /" | tee -a "$sum"
+	done
 fi
 # Value rows an attention invocation loads at once (BITNET_VK_ATTN_VALUE_LOADS,
 # default 8: four rounds to memory over a chunk of 128 positions; 32: one),
