@@ -551,7 +551,7 @@ func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, what str
 func printTimeline(w io.Writer, tl *compute.Timeline) {
 	type agg struct {
 		label                                 string
-		calls, wgs                            int
+		calls, wgs, timed                     int
 		gap, wait, prologue, body, ramp, span time.Duration
 	}
 	var order []*agg
@@ -560,7 +560,7 @@ func printTimeline(w io.Writer, tl *compute.Timeline) {
 	for _, d := range tl.Dispatches {
 		a := by[d.Label]
 		if a == nil {
-			a = &agg{label: d.Label, wgs: d.Workgroups}
+			a = &agg{label: d.Label, wgs: d.Workgroups, timed: d.Timed}
 			by[d.Label] = a
 			order = append(order, a)
 		}
@@ -579,9 +579,17 @@ func printTimeline(w io.Writer, tl *compute.Timeline) {
 		tl.ClockRate, len(tl.Dispatches), us(tl.Span, 1), us(spans, 1), us(gaps, 1))
 	fmt.Fprintf(w, "  µs per call: the gap before it starts (negative: overlap); a workgroup's wait, prologue (a matvec's norm, attn_split's scores and softmax) and body (medians); the dispatch's ramp (first to last workgroup start) and span\n")
 	fmt.Fprintf(w, "  %-56s %5s %5s %8s %8s %8s %8s %8s %8s\n", "kernel", "calls", "wgs", "gap", "wait", "prologue", "body", "ramp", "span")
+	partly := 0 // the workgroups timed of a dispatch timed in part
 	for _, a := range order {
-		fmt.Fprintf(w, "  %-56s %5d %5d %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f\n", a.label, a.calls, a.wgs,
+		wgs := fmt.Sprint(a.wgs)
+		if a.timed < a.wgs {
+			wgs, partly = wgs+"*", a.timed
+		}
+		fmt.Fprintf(w, "  %-56s %5d %5s %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f\n", a.label, a.calls, wgs,
 			us(a.gap, a.calls), us(a.wait, a.calls), us(a.prologue, a.calls), us(a.body, a.calls), us(a.ramp, a.calls), us(a.span, a.calls))
+	}
+	if partly > 0 {
+		fmt.Fprintf(w, "  *: only the first %d workgroups of a dispatch are timed; its ramp and span are theirs\n", partly)
 	}
 }
 

@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"bitnet/engine/compute"
 	"bitnet/gguf"
 	"bitnet/internal/testdata"
 )
@@ -89,5 +92,33 @@ func TestBenchDepthStream(t *testing.T) {
 		if !strings.Contains(errs, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, errs)
 		}
+	}
+}
+
+// TestPrintTimeline: the timeline's table averages each kernel's calls
+// (two calls of "a": gaps 0 and 4 µs, mean 2), keeps the recorded order,
+// and marks a dispatch of which only some workgroups were timed.
+func TestPrintTimeline(t *testing.T) {
+	us := time.Microsecond
+	tl := &compute.Timeline{ClockRate: 1, Span: 30 * us, Dispatches: []compute.TimedDispatch{
+		{Label: "a", Workgroups: 8, Timed: 8, Wait: 1 * us, Prologue: 2 * us, Body: 3 * us, Ramp: 1 * us, Span: 6 * us},
+		{Label: "b", Workgroups: 300, Timed: 256, Start: 8 * us, Gap: 2 * us, Body: 5 * us, Span: 9 * us},
+		{Label: "a", Workgroups: 8, Timed: 8, Start: 21 * us, Gap: 4 * us, Wait: 3 * us, Prologue: 2 * us, Body: 1 * us, Ramp: 3 * us, Span: 8 * us},
+	}}
+	var buf strings.Builder
+	printTimeline(&buf, tl)
+	out := buf.String()
+	for _, want := range []string{
+		`3 timed dispatches over 30\.0 µs; their spans add up to 23\.0 µs, the gaps between them to 6\.0 µs`,
+		`\n  a +2 +8 +2\.0 +2\.0 +2\.0 +2\.0 +2\.0 +7\.0\n`,
+		`\n  b +1 +300\* +2\.0 +0\.0 +0\.0 +5\.0 +0\.0 +9\.0\n`,
+		`\*: only the first 256 workgroups of a dispatch are timed`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Index(out, "\n  a ") > strings.Index(out, "\n  b ") {
+		t.Errorf("kernels out of their recorded order:\n%s", out)
 	}
 }
