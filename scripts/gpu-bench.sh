@@ -97,6 +97,24 @@ if want tests && [ -x bin/gpu.test ]; then
 	grep -E '^Benchmark' "$out/head-bench.log" | tee -a "$sum"
 fi
 
+# Where a decode step's time goes on the device (BITNET_VK_TIMELINE): every
+# matvec and attention workgroup reads the device clock at its start, when
+# its wait is over, when its first phase is done (a matvec's norm,
+# attention's scores) and at its end; bench prints the last step's timeline kernel by kernel, behind
+# barriers and chained, at a short cache and at depth 4096.
+if want timeline; then
+	for c in 0 1; do
+		BITNET_VK_TIMELINE=1 BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/CHAIN=$c: /" | tee -a "$sum"
+		BITNET_VK_TIMELINE=1 BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 8 -d 4096 -r 1 --ctx-size 4160 2>&1 | grep -A 12 '^timeline of' | sed "s/^/CHAIN=$c depth 4096: /" | tee -a "$sum"
+	done
+	# The opt-ins whose effect is in a phase or a ramp: two rows per
+	# subgroup (gate/up in one wave) and the attention inside the output
+	# projection (its first phase is the attention and the sub-norm).
+	for v in BITNET_VK_MATVEC_ROWS=2 BITNET_VK_ATTN_IN_MATVEC=64; do
+		env BITNET_VK_TIMELINE=1 "$v" timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/$v: /" | tee -a "$sum"
+	done
+fi
+
 # crossval against the CPU on the real small models and the 2B-4T shapes
 # (QUICK=1 skips it and the CPU bench).
 want crossval && [ "${QUICK:-0}" != 1 ] && for m in testdata/tinybitnet-stories.gguf "$shared/models/stories260K.gguf" "$shared/golden/tiny-i2_s.gguf" "$model"; do
@@ -165,23 +183,6 @@ if want chain; then
 	grep -h 'BITNET_VK_CHAIN' "$out/chain-bench.log" | head -n 2 | tee -a "$sum"
 	# What one dependent dispatch costs behind a barrier and chained.
 	timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 4 -r 1 --op-times 2>&1 | grep 'dependent dispatch' | tee -a "$sum"
-fi
-# Where a decode step's time goes on the device (BITNET_VK_TIMELINE): every
-# matvec and attention workgroup reads the device clock at its start, when
-# its wait is over, when its inputs are ready (after the norm) and at its
-# end; bench prints the last step's timeline kernel by kernel, behind
-# barriers and chained, at a short cache and at depth 4096.
-if want timeline; then
-	for c in 0 1; do
-		BITNET_VK_TIMELINE=1 BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/CHAIN=$c: /" | tee -a "$sum"
-		BITNET_VK_TIMELINE=1 BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 8 -d 4096 -r 1 --ctx-size 4160 2>&1 | grep -A 12 '^timeline of' | sed "s/^/CHAIN=$c depth 4096: /" | tee -a "$sum"
-	done
-	# The opt-ins whose effect is in a phase or a ramp: two rows per
-	# subgroup (gate/up in one wave) and the attention inside the output
-	# projection (its first phase is the attention and the sub-norm).
-	for v in BITNET_VK_MATVEC_ROWS=2 BITNET_VK_ATTN_IN_MATVEC=64; do
-		env BITNET_VK_TIMELINE=1 "$v" timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/$v: /" | tee -a "$sum"
-	done
 fi
 # Value rows an attention invocation loads at once (BITNET_VK_ATTN_VALUE_LOADS,
 # default 8: four rounds to memory over a chunk of 128 positions; 32: one),
