@@ -42,7 +42,7 @@ void main() {
     uint row = gl_WorkGroupID.y;
     uint tid = gl_LocalInvocationID.x;
     chain_wait();
-    probe(2u); // no phase of its own: the inputs are ready after the wait
+    probe(2u); // no first phase of its own
     uint n = uint(pos[p.pos_off + row]) + 1u;
     uint nc = (n + p.ch - 1u) / p.ch;
     uint base = (row * p.n_head + h) * p.nchunks * (HD + 2u);

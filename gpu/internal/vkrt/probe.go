@@ -21,7 +21,7 @@ import (
 const (
 	ProbeSlots      = 256 // chain slots with probes (later dispatches are not timed)
 	ProbeWorkgroups = 256 // workgroups of a dispatch with probes
-	ProbePoints     = 4   // start, wait over, inputs ready, counted done
+	ProbePoints     = 4   // start, wait over, first phase done, counted done
 	probeWord       = 4 + ChainSlots
 )
 
