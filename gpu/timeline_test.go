@@ -22,7 +22,8 @@ import (
 // timed kernels, ordered by barriers and chained: the generation is the
 // CPU's; the timeline has every layer's timed kernels (the same labels
 // layer after layer), every workgroup's clock readings in order, and a
-// span within the host's time of the step; behind barriers no dispatch
+// span within the host's time of the step (give or take the clock rate's
+// error); behind barriers no dispatch
 // starts before the one before it has ended.
 func TestTimelineStep(t *testing.T) {
 	for _, chain := range []bool{false, true} {
@@ -103,7 +104,8 @@ func TestTimelineStep(t *testing.T) {
 				t.Errorf("timed kinds %v: want the I2_S matvecs and attention", labels)
 			}
 			t.Logf("timeline %v, step %v on the host", tl.Span, el)
-			if tl.Span > el || tl.Span < el/100 {
+			// (With some room for the measured clock rate's error.)
+			if tl.Span > el*5/4 || tl.Span < el/100 {
 				t.Errorf("the timeline spans %v of a step the host timed at %v", tl.Span, el)
 			}
 		})

@@ -111,7 +111,7 @@ func (r *Recorder) takeProbes() []ProbeDispatch {
 
 // ClockRate returns how many ticks of the device clock the probes read
 // (VK_KHR_shader_clock, which gives no unit) pass per nanosecond: two
-// dispatches 20 ms apart each read the clock, with a timestamp after each;
+// dispatches 50 ms apart each read the clock, with a timestamp after each;
 // the rate is the ticks between the readings over the time between the
 // timestamps.
 func (d *Device) ClockRate() (float64, error) {
@@ -143,7 +143,7 @@ func (d *Device) ClockRate() (float64, error) {
 	}
 	for i := range 2 {
 		if i == 1 {
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond)
 		}
 		if !r.begin() {
 			return 0, r.err
