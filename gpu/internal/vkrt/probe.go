@@ -96,9 +96,6 @@ func (r *Recorder) noteProbe(p *Pipeline, c2 uint32, groups [3]uint32, label str
 	if !p.probed || c2 == 0 || int(c2)-1 >= ProbeSlots {
 		return
 	}
-	if label == "" {
-		label = p.name
-	}
 	r.probes = append(r.probes, ProbeDispatch{Label: label, Slot: int(c2) - 1, Workgroups: int(groups[0] * groups[1] * groups[2])})
 }
 

@@ -96,7 +96,7 @@ type Recorder struct {
 	// began: r.writes[:segW] and r.reads[:segR].
 	segW, segR int
 
-	label  string          // the next dispatch's (DispatchLabel)
+	label  string          // the next dispatch's, for profiles and probes (DispatchLabel)
 	probes []ProbeDispatch // the probed dispatches recorded since begin
 }
 
@@ -380,8 +380,11 @@ func (r *Recorder) Dispatch(p *Pipeline, groups [3]uint32, bindings []Binding, p
 		return
 	}
 	var chain [ChainPushWords]uint32
-	label := r.label
+	label := r.label // for profiles and probes
 	r.label = ""
+	if label == "" {
+		label = p.name
+	}
 	if p.chained {
 		chain = r.chainStep(counters, spans[:nb], writes[:nb], groups)
 		r.noteProbe(p, chain[2], groups, label)
@@ -408,7 +411,7 @@ func (r *Recorder) Dispatch(p *Pipeline, groups [3]uint32, bindings []Binding, p
 	r.commands++
 	r.d.stats.Dispatches++
 	if r.prof != nil && !r.capturing {
-		r.prof.mark(dv, r.cb, p.name)
+		r.prof.mark(dv, r.cb, label)
 	}
 }
 
@@ -464,9 +467,6 @@ func (r *Recorder) chainStep(counters *Buffer, spans []span, writes []bool, grou
 // DispatchLabel is Dispatch with a profiling label (the kernel name when
 // empty) for Profile's per-label times.
 func (r *Recorder) DispatchLabel(label string, p *Pipeline, groups [3]uint32, bindings []Binding, push ...uint32) {
-	if r.prof != nil {
-		r.prof.label = label
-	}
 	r.label = label
 	r.Dispatch(p, groups, bindings, push...)
 }
@@ -791,9 +791,6 @@ type profile struct {
 	max    uint32
 	n      uint32
 	labels []string
-	label  string
-	period float64 // ns per tick
-	mask   uint64
 }
 
 // ProfileStat is the accumulated GPU time of one label.
@@ -827,11 +824,7 @@ func (r *Recorder) Profile(on bool) error {
 	if err != nil {
 		return err
 	}
-	mask := ^uint64(0)
-	if b := r.d.Info.tsBits; b < 64 {
-		mask = 1<<b - 1
-	}
-	r.prof = &profile{pool: pool, max: profileQueries, period: float64(r.d.Info.Limits.TimestampPeriod), mask: mask}
+	r.prof = &profile{pool: pool, max: profileQueries}
 	return nil
 }
 
@@ -851,12 +844,7 @@ func (p *profile) begin(d *vk.Device, cb vk.CommandBuffer) {
 	p.labels = append(p.labels, "")
 }
 
-func (p *profile) mark(d *vk.Device, cb vk.CommandBuffer, name string) {
-	label := p.label
-	p.label = ""
-	if label == "" {
-		label = name
-	}
+func (p *profile) mark(d *vk.Device, cb vk.CommandBuffer, label string) {
 	if p.n >= p.max {
 		return
 	}
@@ -874,10 +862,9 @@ func (p *profile) collect(d *Device, times map[string]ProfileStat) error {
 		return err
 	}
 	for i := 1; i < int(p.n); i++ {
-		dt := (ts[i] - ts[i-1]) & p.mask
 		s := times[p.labels[i]]
 		s.Calls++
-		s.Nanos += float64(dt) * p.period
+		s.Nanos += d.elapsedNs(ts[i-1], ts[i])
 		times[p.labels[i]] = s
 	}
 	return nil
