@@ -327,9 +327,6 @@ func Open(o Options) (*Backend, error) {
 	}
 	b.chain = o.Chain || os.Getenv("BITNET_VK_CHAIN") == "1"
 	if o.Timeline || os.Getenv("BITNET_VK_TIMELINE") == "1" {
-		if !dev.Info.Features.ShaderDeviceClock {
-			return fail(fmt.Errorf("vulkan: a timeline (BITNET_VK_TIMELINE) needs the device clock of VK_KHR_shader_clock, which %s lacks", dev.Info.Name))
-		}
 		if b.clockRate, err = dev.ClockRate(); err != nil {
 			return fail(fmt.Errorf("vulkan: a timeline (BITNET_VK_TIMELINE): %w", err))
 		}
@@ -367,11 +364,11 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // "attn-decode-chunk-N" (decode attention over a short cache in chunks of
 // N positions, where not 256), "attn-rows-N" (N query rows of a prompt per
 // attention workgroup), "attn-value-loads-N" (N value rows loaded at once
-// per attention invocation, where not 8), "attn-in-matvec-N" (a token's attention over up to
-// N positions inside the output projection) and "matvec-rows-2" (two rows
-// per subgroup of the I2_S decode matvec in matrices of many rows), "chain"
-// (Options.Chain) and "timeline" (Options.Timeline), space separated;
-// "generic" when none applies.
+// per attention invocation, where not 8), "attn-in-matvec-N" (a token's
+// attention over up to N positions inside the output projection),
+// "matvec-rows-2" (two rows per subgroup of the I2_S decode matvec in
+// matrices of many rows), "chain" (Options.Chain) and "timeline"
+// (Options.Timeline), space separated; "generic" when none applies.
 func (b *Backend) Kernels() string {
 	var k []string
 	if b.subgroups {

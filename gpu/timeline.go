@@ -3,7 +3,6 @@
 package gpu
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -15,8 +14,8 @@ import (
 
 // Timeline returns the timeline of the last submitted step (nil without
 // Options.Timeline or when no timed kernel ran), or an error when the
-// clock readings are out of order. The timed
-// kernels are the decode matvecs and the attention kernels; other
+// clock readings are out of order. The timed kernels are the decode
+// matvecs and the attention kernels; other
 // dispatches (the embedding, the LM head, a RoPE that is not fused) show
 // as gaps. The device clock's rate is measured when the backend opens
 // (vkrt's ClockRate).
@@ -39,17 +38,16 @@ func (b *Backend) Timeline() (*compute.Timeline, error) {
 // first record's first start (the low 32 bits of a 1 GHz clock wrap every
 // 4.3 s; a step is far shorter).
 func buildTimeline(recs []vkrt.ProbeRecord, rate float64) (*compute.Timeline, error) {
-	if len(recs[0].Clock) == 0 {
-		return nil, errors.New("vulkan: timeline: a timed dispatch without workgroups")
+	for _, r := range recs {
+		if len(r.Clock) == 0 {
+			return nil, fmt.Errorf("vulkan: timeline: %s: a timed dispatch without workgroups", r.Label)
+		}
 	}
 	ref := recs[0].Clock[0][0]
 	at := func(v uint32) time.Duration { return time.Duration(math.Round(float64(int32(v-ref)) / rate)) }
 	tl := &compute.Timeline{ClockRate: rate}
 	var prevEnd, first, last time.Duration
 	for i, r := range recs {
-		if len(r.Clock) == 0 {
-			return nil, errors.New("vulkan: timeline: a timed dispatch without workgroups")
-		}
 		d := compute.TimedDispatch{Label: r.Label, Workgroups: r.Workgroups, Timed: len(r.Clock)}
 		start, end, lastStart := at(r.Clock[0][0]), at(r.Clock[0][3]), at(r.Clock[0][0])
 		var wait, pro, body []time.Duration
