@@ -7,7 +7,8 @@ layout(set = 0, binding = CHAIN_BINDING) volatile buffer CHAINC { uint chain_cnt
 
 #ifdef PROBE
 // The PROBE variants (chained kernels that also time themselves, for
-// bench --probes; the including .comp enables GL_EXT_shader_realtime_clock)
+// BITNET_VK_TIMELINE; the including .comp enables
+// GL_EXT_shader_realtime_clock)
 // record, for each workgroup below PROBE_WG of each chain slot below
 // PROBE_SLOTS, the low word of the device clock at four points: 0 when
 // the kernel starts, 1 when its wait for the predecessor is over (in

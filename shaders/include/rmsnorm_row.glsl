@@ -42,6 +42,13 @@ uint quant_byte(float v, float sc, inout int sum) {
     return uint(qi) & 0xffu;
 }
 
+// norm_w returns this invocation's j-th word of the norm weight of a row
+// of kw words in the fast path of rmsnorm_row (zero past the row).
+vec4 norm_w(uint j, uint kw) {
+    uint i = gl_LocalInvocationID.x + j * WGS;
+    return i < kw ? vec4(WV(4u * i), WV(4u * i + 1u), WV(4u * i + 2u), WV(4u * i + 3u)) : vec4(0.0);
+}
+
 #ifdef RMS_WPRE
 // With RMS_WPRE the including shader loads this invocation's norm weights
 // ahead of time with rms_load_w (for a row that takes the fast path of
@@ -50,11 +57,8 @@ uint quant_byte(float v, float sc, inout int sum) {
 vec4 rms_wpre[MAXW];
 
 void rms_load_w(uint k) {
-    uint tid = gl_LocalInvocationID.x;
-    uint kw = k / 4u;
     [[unroll]] for (uint j = 0u; j < MAXW; j++) {
-        uint i = tid + j * WGS;
-        rms_wpre[j] = i < kw ? vec4(WV(4u * i), WV(4u * i + 1u), WV(4u * i + 2u), WV(4u * i + 3u)) : vec4(0.0);
+        rms_wpre[j] = norm_w(j, k / 4u);
     }
 }
 #endif
@@ -107,8 +111,7 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
 #ifdef RMS_WPRE
             wv[j] = rms_wpre[j];
 #else
-            uint i = tid + j * WGS;
-            wv[j] = i < kw ? vec4(WV(4u * i), WV(4u * i + 1u), WV(4u * i + 2u), WV(4u * i + 3u)) : vec4(0.0);
+            wv[j] = norm_w(j, kw);
 #endif
         }
         vec2 acc = vec2(0.0);
