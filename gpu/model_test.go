@@ -35,6 +35,19 @@ func loadModel(t *testing.T, path string, be compute.Backend) *engine.Model {
 	return loadModelHead(t, path, be, engine.HeadStored)
 }
 
+// smallState loads the model at path on be and returns it with a state of
+// 64 positions (batches of 16, an F16 cache), closed when the test ends.
+func smallState(t *testing.T, path string, be compute.Backend) (*engine.Model, *engine.State) {
+	t.Helper()
+	m := loadModel(t, path, be)
+	st, err := m.NewState(64, 16, gguf.F16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return m, st
+}
+
 // loadModelHead is loadModel with the LM head in the given type.
 func loadModelHead(t *testing.T, path string, be compute.Backend, head engine.HeadType) *engine.Model {
 	t.Helper()

@@ -8,7 +8,6 @@ import (
 
 	"bitnet/engine"
 	"bitnet/engine/compute"
-	"bitnet/gguf"
 	"bitnet/gpu"
 	"bitnet/internal/modelgen"
 )
@@ -81,12 +80,7 @@ func decodeStepStructure(t *testing.T, be *gpu.Backend, perLayer int) compute.De
 	if err := modelgen.GenerateFile(path, modelgen.Options{Arch: "bitnet-b1.58", Params: &p, Seed: 7}); err != nil {
 		t.Fatal(err)
 	}
-	m := loadModel(t, path, be)
-	st, err := m.NewState(64, 16, gguf.F16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	_, st := smallState(t, path, be)
 	greedy := engine.Selection{K: 1, Penalty: 1}
 	c0 := be.Counters()
 	cands, err := st.Next([]int32{1, 17, 42, 99}, greedy, nil)

@@ -12,7 +12,6 @@ import (
 
 	"bitnet/engine"
 	"bitnet/engine/compute"
-	"bitnet/gguf"
 	"bitnet/gpu"
 	"bitnet/gpu/internal/vkrt"
 	"bitnet/internal/testdata"
@@ -44,12 +43,7 @@ func TestTimelineStep(t *testing.T) {
 			storiesLikeCPU(t, be, 24, 1)
 
 			path := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
-			m := loadModel(t, path, be)
-			st, err := m.NewState(64, 16, gguf.F16)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			m, st := smallState(t, path, be)
 			greedy := engine.Selection{K: 1, Penalty: 1}
 			cands, err := st.Next([]int32{1, 403, 52}, greedy, nil)
 			if err != nil {
