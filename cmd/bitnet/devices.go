@@ -101,6 +101,12 @@ func writeDevice(w io.Writer, d gpu.DeviceInfo, auto bool) {
 		l.MaxComputeWorkGroupCount[0], l.MaxComputeWorkGroupCount[1], l.MaxComputeWorkGroupCount[2],
 		l.MaxComputeWorkGroupSize[0], l.MaxComputeWorkGroupSize[1], l.MaxComputeWorkGroupSize[2],
 		l.MaxComputeWorkGroupInvocations)
+	switch {
+	case d.ComputeUnits > 0 && d.WarpsPerUnit > 0:
+		fmt.Fprintf(w, "   compute units: %d (%d subgroups resident on each)\n", d.ComputeUnits, d.WarpsPerUnit)
+	case d.ComputeUnits > 0:
+		fmt.Fprintf(w, "   compute units: %d\n", d.ComputeUnits)
+	}
 	f := d.Features
 	feats := []struct {
 		name string

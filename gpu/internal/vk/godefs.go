@@ -43,6 +43,8 @@ type PhysicalDeviceVulkan12Features C.VkPhysicalDeviceVulkan12Features
 type PhysicalDeviceShaderIntegerDotProductFeatures C.VkPhysicalDeviceShaderIntegerDotProductFeatures
 type PhysicalDeviceShaderClockFeaturesKHR C.VkPhysicalDeviceShaderClockFeaturesKHR
 type PhysicalDeviceShaderIntegerDotProductProperties C.VkPhysicalDeviceShaderIntegerDotProductProperties
+type PhysicalDeviceShaderSMBuiltinsPropertiesNV C.VkPhysicalDeviceShaderSMBuiltinsPropertiesNV
+type PhysicalDeviceShaderCorePropertiesAMD C.VkPhysicalDeviceShaderCorePropertiesAMD
 
 type MemoryType C.VkMemoryType
 type MemoryHeap C.VkMemoryHeap
@@ -130,6 +132,8 @@ const (
 	StructureTypePhysicalDeviceShaderIntegerDotProductFeatures   = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES
 	StructureTypePhysicalDeviceShaderClockFeaturesKHR            = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR
 	StructureTypePhysicalDeviceShaderIntegerDotProductProperties = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES
+	StructureTypePhysicalDeviceShaderSMBuiltinsPropertiesNV      = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV
+	StructureTypePhysicalDeviceShaderCorePropertiesAMD           = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD
 	StructureTypeDeviceQueueCreateInfo                           = C.VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO
 	StructureTypeDeviceCreateInfo                                = C.VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
 	StructureTypeBufferCreateInfo                                = C.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO

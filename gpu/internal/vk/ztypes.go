@@ -437,6 +437,30 @@ type PhysicalDeviceShaderIntegerDotProductProperties struct {
 	IntegerDotProductAccumulatingSaturating64BitSignedAccelerated                 uint32
 	IntegerDotProductAccumulatingSaturating64BitMixedSignednessAccelerated        uint32
 }
+type PhysicalDeviceShaderSMBuiltinsPropertiesNV struct {
+	SType            uint32
+	PNext            unsafe.Pointer
+	ShaderSMCount    uint32
+	ShaderWarpsPerSM uint32
+}
+type PhysicalDeviceShaderCorePropertiesAMD struct {
+	SType                      uint32
+	PNext                      unsafe.Pointer
+	ShaderEngineCount          uint32
+	ShaderArraysPerEngineCount uint32
+	ComputeUnitsPerShaderArray uint32
+	SimdPerComputeUnit         uint32
+	WavefrontsPerSimd          uint32
+	WavefrontSize              uint32
+	SgprsPerSimd               uint32
+	MinSgprAllocation          uint32
+	MaxSgprAllocation          uint32
+	SgprAllocationGranularity  uint32
+	VgprsPerSimd               uint32
+	MinVgprAllocation          uint32
+	MaxVgprAllocation          uint32
+	VgprAllocationGranularity  uint32
+}
 
 type MemoryType struct {
 	PropertyFlags uint32
@@ -744,6 +768,8 @@ const (
 	StructureTypePhysicalDeviceShaderIntegerDotProductFeatures   = 0x3b9f0fc0
 	StructureTypePhysicalDeviceShaderClockFeaturesKHR            = 0x3b9d8d08
 	StructureTypePhysicalDeviceShaderIntegerDotProductProperties = 0x3b9f0fc1
+	StructureTypePhysicalDeviceShaderSMBuiltinsPropertiesNV      = 0x3b9d2391
+	StructureTypePhysicalDeviceShaderCorePropertiesAMD           = 0x3b9d9ca8
 	StructureTypeDeviceQueueCreateInfo                           = 0x2
 	StructureTypeDeviceCreateInfo                                = 0x3
 	StructureTypeBufferCreateInfo                                = 0xc
@@ -922,6 +948,14 @@ func (s *PhysicalDeviceShaderClockFeaturesKHR) header() *BaseOutStructure {
 }
 
 func (s *PhysicalDeviceShaderIntegerDotProductProperties) header() *BaseOutStructure {
+	return (*BaseOutStructure)(unsafe.Pointer(s))
+}
+
+func (s *PhysicalDeviceShaderSMBuiltinsPropertiesNV) header() *BaseOutStructure {
+	return (*BaseOutStructure)(unsafe.Pointer(s))
+}
+
+func (s *PhysicalDeviceShaderCorePropertiesAMD) header() *BaseOutStructure {
 	return (*BaseOutStructure)(unsafe.Pointer(s))
 }
 

@@ -75,6 +75,12 @@ const dotExtension = "VK_KHR_shader_integer_dot_product"
 // kernels read the device clock).
 const clockExtension = "VK_KHR_shader_clock"
 
+// The device extensions that report compute units.
+const (
+	smExtension   = "VK_NV_shader_sm_builtins"
+	coreExtension = "VK_AMD_shader_core_properties"
+)
+
 // coopShape picks the cooperative matrix shape the int8 GEMM kernel uses:
 // int8 x int8 with int32 accumulation and result, subgroup scope, no
 // saturation, M and N of 8, 16 or 32 and K dividing 128, the most products
@@ -152,16 +158,29 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	withDot := info.hasDotExt
 	info.hasCoopExt = in.hasDeviceExtension(pd, vk.CooperativeMatrixExtension)
 	info.hasClockExt = in.hasDeviceExtension(pd, clockExtension)
+	info.hasSMExt = in.hasDeviceExtension(pd, smExtension)
+	info.hasCoreExt = in.hasDeviceExtension(pd, coreExtension)
 	sub := &vk.PhysicalDeviceSubgroupProperties{SType: vk.StructureTypePhysicalDeviceSubgroupProperties}
 	drv := &vk.PhysicalDeviceDriverProperties{SType: vk.StructureTypePhysicalDeviceDriverProperties}
 	m3 := &vk.PhysicalDeviceMaintenance3Properties{SType: vk.StructureTypePhysicalDeviceMaintenance3Properties}
 	dotp := &vk.PhysicalDeviceShaderIntegerDotProductProperties{SType: vk.StructureTypePhysicalDeviceShaderIntegerDotProductProperties}
+	sm := &vk.PhysicalDeviceShaderSMBuiltinsPropertiesNV{SType: vk.StructureTypePhysicalDeviceShaderSMBuiltinsPropertiesNV}
+	core := &vk.PhysicalDeviceShaderCorePropertiesAMD{SType: vk.StructureTypePhysicalDeviceShaderCorePropertiesAMD}
 	p2 := &vk.PhysicalDeviceProperties2{}
-	vk.Chain(p2, sub, drv, m3)
+	// Only the structs of the extensions the device offers join the chain.
+	chain := []vk.Chainable{sub, drv, m3}
 	if withDot {
-		vk.Chain(m3, dotp)
+		chain = append(chain, dotp)
 	}
+	if info.hasSMExt {
+		chain = append(chain, sm)
+	}
+	if info.hasCoreExt {
+		chain = append(chain, core)
+	}
+	vk.Chain(p2, chain...)
 	in.vk.Properties2(pd, p2)
+	info.ComputeUnits, info.WarpsPerUnit = computeUnits(sm, core, info.hasSMExt, info.hasCoreExt)
 	info.SubgroupSize = sub.SubgroupSize
 	info.SubgroupShuffle = sub.SupportedStages&vk.ShaderStageComputeBit != 0 &&
 		sub.SupportedOperations&vk.SubgroupFeatureShuffleBit != 0
@@ -197,6 +216,21 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	}
 	info.Usable = true
 	return info
+}
+
+// computeUnits returns the compute units and the resident subgroups per
+// unit that the NVIDIA or AMD properties report (0 where neither does).
+func computeUnits(sm *vk.PhysicalDeviceShaderSMBuiltinsPropertiesNV, core *vk.PhysicalDeviceShaderCorePropertiesAMD, hasSM, hasCore bool) (units, warps uint32) {
+	switch {
+	case hasSM && sm.ShaderSMCount > 0:
+		return sm.ShaderSMCount, sm.ShaderWarpsPerSM
+	case hasCore:
+		n := uint64(core.ShaderEngineCount) * uint64(core.ShaderArraysPerEngineCount) * uint64(core.ComputeUnitsPerShaderArray)
+		if n > 0 && n < 1<<20 {
+			return uint32(n), 0
+		}
+	}
+	return 0, 0
 }
 
 func (in *instance) hasDeviceExtension(pd vk.PhysicalDevice, name string) bool {

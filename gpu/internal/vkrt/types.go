@@ -41,11 +41,17 @@ type DeviceInfo struct {
 	// SubgroupSize is the default subgroup width (8 on lavapipe, 32 on
 	// NVIDIA, 32 or 64 on AMD); SubgroupArithmetic says whether subgroupAdd
 	// and friends work in compute shaders.
-	SubgroupSize       uint32   `json:"subgroup_size"`
-	SubgroupArithmetic bool     `json:"subgroup_arithmetic"`
-	SubgroupShuffle    bool     `json:"subgroup_shuffle"` // subgroupShuffleXor in compute shaders
-	Limits             Limits   `json:"limits"`
-	Features           Features `json:"features"`
+	SubgroupSize       uint32 `json:"subgroup_size"`
+	SubgroupArithmetic bool   `json:"subgroup_arithmetic"`
+	SubgroupShuffle    bool   `json:"subgroup_shuffle"` // subgroupShuffleXor in compute shaders
+	// ComputeUnits is the number of compute units (NVIDIA's SMs, AMD's
+	// CUs) where the driver reports it (VK_NV_shader_sm_builtins,
+	// VK_AMD_shader_core_properties), else 0; WarpsPerUnit is how many
+	// subgroups one of them keeps resident at most (NVIDIA only, else 0).
+	ComputeUnits uint32   `json:"compute_units"`
+	WarpsPerUnit uint32   `json:"warps_per_unit"`
+	Limits       Limits   `json:"limits"`
+	Features     Features `json:"features"`
 	// Usable is false when the runtime cannot run on the device (Reason
 	// says why: no compute queue, Vulkan older than 1.2).
 	Usable bool   `json:"usable"`
@@ -59,6 +65,8 @@ type DeviceInfo struct {
 	hasDotExt   bool // VK_KHR_shader_integer_dot_product must be enabled by name
 	hasCoopExt  bool // VK_KHR_cooperative_matrix is offered
 	hasClockExt bool // VK_KHR_shader_clock is offered
+	hasSMExt    bool // VK_NV_shader_sm_builtins is offered
+	hasCoreExt  bool // VK_AMD_shader_core_properties is offered
 	queueFamily uint32
 	tsBits      uint32
 }

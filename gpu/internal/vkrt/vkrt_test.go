@@ -87,6 +87,9 @@ func TestDevices(t *testing.T) {
 			assert.NotZero(t, d.Limits.MaxStorageBufferRange)
 			assert.GreaterOrEqual(t, d.Limits.MaxPushConstantsSize, uint32(128))
 			assert.NotZero(t, d.Limits.MaxComputeWorkGroupCount[0])
+			// Compute units where the driver has a way to report them
+			// (lavapipe has none).
+			assert.Equal(t, d.hasSMExt || d.hasCoreExt, d.ComputeUnits > 0, "compute units %d", d.ComputeUnits)
 		}
 	}
 }
@@ -589,3 +592,18 @@ func TestClockRate(t *testing.T) {
 		assert.InDelta(t, 1, rate, 0.05, "ticks per ns of a CPU driver's clock")
 	}
 }
+
+func TestComputeUnits(t *testing.T) {
+	sm := &vk.PhysicalDeviceShaderSMBuiltinsPropertiesNV{ShaderSMCount: 132, ShaderWarpsPerSM: 64}
+	core := &vk.PhysicalDeviceShaderCorePropertiesAMD{ShaderEngineCount: 4, ShaderArraysPerEngineCount: 2, ComputeUnitsPerShaderArray: 12}
+	u, w := computeUnits(sm, core, true, false)
+	assert.Equal(t, [2]uint32{132, 64}, [2]uint32{u, w}, "NVIDIA: SMs and warps per SM")
+	u, w = computeUnits(sm, core, false, true)
+	assert.Equal(t, [2]uint32{96, 0}, [2]uint32{u, w}, "AMD: engines x arrays x CUs per array")
+	u, w = computeUnits(sm, core, false, false)
+	assert.Equal(t, [2]uint32{0, 0}, [2]uint32{u, w}, "neither extension: unknown")
+	// A struct the driver left unfilled reports nothing.
+	u, _ = computeUnits(&vk.PhysicalDeviceShaderSMBuiltinsPropertiesNV{}, &vk.PhysicalDeviceShaderCorePropertiesAMD{}, true, true)
+	assert.Zero(t, u)
+}
+
