@@ -117,6 +117,15 @@ type Options struct {
 	// workgroups at one row each, such as gate/up): 1 or 2, the loads of
 	// all of them issued at once; 0 takes 1 (also BITNET_VK_MATVEC_ROWS).
 	MatvecRows int
+	// MatvecGrid caps the workgroups of an I2_S decode matvec (not chained,
+	// not timed, without attention inside) at this many: each takes every
+	// MatvecGrid-th block of rows, normalizes or copies its input once, and
+	// issues the loads of its next block before the dot products of the
+	// current one. 0 leaves one workgroup per block; -1 takes the device's
+	// compute units times the 1,024-invocation workgroups one keeps
+	// resident, where the driver reports them (also
+	// BITNET_VK_MATVEC_GRID=n or auto).
+	MatvecGrid int
 	// HeadRows is how many weight rows a subgroup of the Q8_0 and Q6_K
 	// decode matvecs runs together, each activation load serving them all:
 	// 1 to 4, 0 takes 2 (also BITNET_VK_HEAD_ROWS).
@@ -157,6 +166,7 @@ type Backend struct {
 	normWGS         uint32                // workgroup size of rmsnorm
 	mvWGS           uint32                // and of the I2_S decode matvec
 	mvRows          uint32                // its rows per subgroup in matrices of many rows
+	mvGrid          uint32                // its most workgroups, each taking every mvGrid-th block (0: no limit)
 	attnChunk       uint32                // cache positions per attn_split workgroup (prompts)
 	attnChunkDecode uint32                // and for a few rows (decode)
 	attnMergeMax    uint32                // the most chunks attn_split_merge merges
@@ -173,6 +183,7 @@ type Backend struct {
 	attnVU          uint32                // value rows an attention invocation loads at once
 	partials        uint64                // bytes of attention partials per pass (partialsBudget)
 	shortRuns       int                   // replays of short variants (tests)
+	gridDispatches  int                   // dispatches of the capped-grid matvec recorded (tests)
 	tinyRuns        int                   // and of tiny ones
 
 	pending []op // queued ops, turned into dispatches by emit
@@ -280,6 +291,14 @@ func Open(o Options) (*Backend, error) {
 	if o.MatvecRows == 2 {
 		b.mvRows = 2
 	}
+	if o.MatvecGrid == 0 {
+		if g := os.Getenv("BITNET_VK_MATVEC_GRID"); g == "auto" {
+			o.MatvecGrid = -1
+		} else {
+			o.MatvecGrid, _ = strconv.Atoi(g)
+		}
+	}
+	b.mvGrid = matvecGrid(o.MatvecGrid, dev.Info)
 	if o.HeadRows == 0 {
 		o.HeadRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_HEAD_ROWS"))
 	}
@@ -398,6 +417,9 @@ func (b *Backend) Kernels() string {
 	if b.subgroups && b.mvRows > 1 {
 		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))
 	}
+	if b.subgroups && b.mvGrid > 0 {
+		k = append(k, fmt.Sprintf("matvec-grid-%d", b.mvGrid))
+	}
 	if b.chain {
 		k = append(k, "chain")
 	}
@@ -408,6 +430,25 @@ func (b *Backend) Kernels() string {
 		return "generic"
 	}
 	return strings.Join(k, " ")
+}
+
+// matvecGrid returns the workgroup cap of the I2_S decode matvec for
+// Options.MatvecGrid n: n itself when positive; for -1 the compute units
+// times the subgroups each keeps resident over a 1,024-invocation
+// workgroup's (at least one per unit), or 0 (no cap) where the driver does
+// not report them.
+func matvecGrid(n int, d vkrt.DeviceInfo) uint32 {
+	switch {
+	case n > 0:
+		return uint32(min(n, 1<<16-1))
+	case n == -1 && d.ComputeUnits > 0:
+		per := uint32(1)
+		if sg := max(d.SubgroupSize, 1); d.WarpsPerUnit > 1024/sg {
+			per = d.WarpsPerUnit / (1024 / sg)
+		}
+		return d.ComputeUnits * per
+	}
+	return 0
 }
 
 // coopMatUsable reports whether the cooperative-matrix GEMM with a tile

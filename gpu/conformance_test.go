@@ -12,6 +12,8 @@ import (
 	"bitnet/engine/compute/computetest"
 	"bitnet/gpu"
 	"bitnet/gpu/internal/vkrt"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // openTest opens the first Vulkan device (lavapipe in CI) with the
@@ -239,12 +241,7 @@ func attentionCases(t *testing.T) []computetest.Case {
 // workgroups, so that the 2B-4T shapes take them on any subgroup size, and
 // with the default workgroups.
 func TestConformanceMatvecRows(t *testing.T) {
-	var cases []computetest.Case
-	for _, c := range computetest.Cases() {
-		if strings.HasPrefix(c.Name, "matmul_i2s/") || strings.HasPrefix(c.Name, "matmuls_i2s/") || strings.HasPrefix(c.Name, "fused/") && !strings.Contains(c.Name, "attention") {
-			cases = append(cases, c)
-		}
-	}
+	cases := ternaryMatvecCases()
 	for _, wgs := range []int{64, 0} {
 		t.Run(fmt.Sprintf("wgs=%d", wgs), func(t *testing.T) {
 			be := openTestWith(t, gpu.Options{Device: -1, MatvecRows: 2, MatvecWGS: wgs})
@@ -257,6 +254,59 @@ func TestConformanceMatvecRows(t *testing.T) {
 			computetest.Run(t, be, cases)
 		})
 	}
+}
+
+// ternaryMatvecCases are the conformance cases of the I2_S decode matvec
+// and its fusions (attention aside) for one and four tokens: the kernel's
+// fewest and most, each token count a pipeline of its own to build (the
+// cost of a case on lavapipe).
+func ternaryMatvecCases() []computetest.Case {
+	var cases []computetest.Case
+	for _, c := range computetest.Cases() {
+		ternary := strings.HasPrefix(c.Name, "matmul_i2s/") || strings.HasPrefix(c.Name, "matmuls_i2s/") || strings.HasPrefix(c.Name, "fused/") && !strings.Contains(c.Name, "attention")
+		if ternary && (strings.Contains(c.Name, "/t=1") || strings.Contains(c.Name, "/t=4")) {
+			cases = append(cases, c)
+		}
+	}
+	return cases
+}
+
+// TestConformanceMatvecGrid runs the I2_S matmul and fusion cases with the
+// decode matvec's workgroups capped (Options.MatvecGrid), so that each
+// takes several blocks of rows: one workgroup for all, with packed dot
+// products; seven workgroups of 128 invocations, with two rows per subgroup
+// in the matrices of many rows.
+func TestConformanceMatvecGrid(t *testing.T) {
+	cases := ternaryMatvecCases()
+	for _, o := range []gpu.Options{
+		{MatvecGrid: 1, Dot: gpu.DotOn},
+		{MatvecGrid: 7, MatvecRows: 2, MatvecWGS: 128},
+	} {
+		o.Device = -1
+		t.Run(fmt.Sprintf("grid=%d/rows=%d/dot=%v/wgs=%d", o.MatvecGrid, o.MatvecRows, o.Dot == gpu.DotOn, o.MatvecWGS), func(t *testing.T) {
+			be := openTestWith(t, o)
+			if !be.Subgroups() {
+				t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
+			}
+			if k := be.Kernels(); !strings.Contains(k, fmt.Sprintf("matvec-grid-%d", o.MatvecGrid)) {
+				t.Fatalf("MatvecGrid ignored (kernels %q)", k)
+			}
+			computetest.Run(t, be, cases)
+			if be.GridDispatches() == 0 {
+				t.Fatal("no matvec ran on the capped grid")
+			}
+		})
+	}
+}
+
+func TestMatvecGridAuto(t *testing.T) {
+	h100 := vkrt.DeviceInfo{SubgroupSize: 32, ComputeUnits: 132, WarpsPerUnit: 64}
+	assert.Equal(t, uint32(264), gpu.MatvecGrid(-1, h100), "two 1,024-invocation workgroups per SM")
+	assert.Equal(t, uint32(7), gpu.MatvecGrid(7, h100))
+	assert.Equal(t, uint32(0), gpu.MatvecGrid(0, h100))
+	amd := vkrt.DeviceInfo{SubgroupSize: 64, ComputeUnits: 96}
+	assert.Equal(t, uint32(96), gpu.MatvecGrid(-1, amd), "one per unit where residency is unknown")
+	assert.Equal(t, uint32(0), gpu.MatvecGrid(-1, vkrt.DeviceInfo{SubgroupSize: 8}), "no units reported: no cap")
 }
 
 func TestConformanceUnfused(t *testing.T) {

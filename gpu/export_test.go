@@ -14,6 +14,13 @@ func (b *Backend) ShortRuns() int { return b.shortRuns }
 // attention inside the output projection.
 func (b *Backend) TinyRuns() int { return b.tinyRuns }
 
+// GridDispatches is the number of capped-grid I2_S matvec dispatches
+// recorded (Options.MatvecGrid).
+func (b *Backend) GridDispatches() int { return b.gridDispatches }
+
+// MatvecGrid is matvecGrid.
+var MatvecGrid = matvecGrid
+
 // SetPartialsBudget bounds the attention partials of one pass to n bytes,
 // so that small cases take several passes.
 func (b *Backend) SetPartialsBudget(n uint64) { b.partials = n }

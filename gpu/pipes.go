@@ -21,6 +21,8 @@ var kernels = map[string]struct {
 	"matvec_i2s":             {matvecBuffers, 19},
 	"matvec_i2s_dot":         {matvecBuffers, 19},
 	"matvec_i2s_attn":        {matvecBuffers, 20},
+	"matvec_i2s_grid":        {matvecBuffers, 19},
+	"matvec_i2s_dot_grid":    {matvecBuffers, 19},
 	"matvec_i2s_attn_dot":    {matvecBuffers, 20},
 	"matmul_i2s_tiled":       {5, 11},
 	"matmul_i2s_tiled_dot":   {5, 11},

@@ -725,7 +725,13 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	for _, w := range o.ws {
 		bytes += int64(w.rowBytes) * int64(compute.Elements(w.shape)/w.shape[0])
 	}
-	b.dispatchBytes(label, bytes, b.pipe(b.kernel(kernel+suffix), spec...), [3]uint32{groups, 1, 1},
+	kernel = b.kernel(kernel + suffix)
+	if b.mvGrid > 0 && groups > b.mvGrid && f.attn == nil && !b.chain && !b.timeline {
+		// Fewer workgroups, each taking every mvGrid-th block.
+		kernel, groups = "matvec_i2s"+suffix+"_grid", b.mvGrid
+		b.gridDispatches++
+	}
+	b.dispatchBytes(label, bytes, b.pipe(kernel, spec...), [3]uint32{groups, 1, 1},
 		[]vkrt.Binding{wb[0], wb[1], wb[2], qin, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, xb, pb, tb, kcb, vcb}, push...)
 	b.wrote(written...)
 }

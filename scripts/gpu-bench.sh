@@ -34,7 +34,7 @@
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
 # PARTS picks what runs, a comma-separated list of tests, crossval, bench,
-# chain, timeline, valueloads, attnmv, coopmat, attn, tq, baseline, heads,
+# chain, timeline, grid, valueloads, attnmv, coopmat, attn, tq, baseline, heads,
 # optimes and cpu
 # (default: all but attn, whose variants were measured on 2026-11-26), so
 # that a short device lease can split the run in two calls.
@@ -58,7 +58,7 @@ step() {
 	note "$name: exit $rc in $((SECONDS - t0)) s"
 	return $rc
 }
-parts=",${PARTS:-tests,crossval,bench,chain,timeline,valueloads,attnmv,coopmat,tq,baseline,heads,optimes,cpu},"
+parts=",${PARTS:-tests,crossval,bench,chain,timeline,grid,valueloads,attnmv,coopmat,tq,baseline,heads,optimes,cpu},"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
 
@@ -83,7 +83,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
 	# GPU_TESTS names a subset (space-separated) for a short lease.
-	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
+	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceMatvecGrid TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
 		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice}; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -183,6 +183,24 @@ if want chain; then
 	grep -h 'BITNET_VK_CHAIN' "$out/chain-bench.log" | head -n 2 | tee -a "$sum"
 	# What one dependent dispatch costs behind a barrier and chained.
 	timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 4 -r 1 --op-times 2>&1 | grep 'dependent dispatch' | tee -a "$sum"
+fi
+# The I2_S decode matvec in a capped grid (BITNET_VK_MATVEC_GRID, opt-in
+# until measured; auto: the compute units times the workgroups each keeps
+# resident), side by side with one workgroup per block: the kernel alone
+# (BenchmarkMatvecI2S: the 2B-4T shapes and a 113 MB matrix, GB/s and share
+# of the copy bandwidth; also with workgroups of 256), then tg128.
+if want grid; then
+	grep -o '"compute_units": *[0-9]*' "$out/devices.json" | head -n 1 | tee -a "$sum"
+	if [ -x bin/gpu.test ]; then
+		for v in BITNET_VK_MATVEC_GRID=0 BITNET_VK_MATVEC_GRID=auto BITNET_VK_MATVEC_WGS=256 "BITNET_VK_MATVEC_WGS=256 BITNET_VK_MATVEC_GRID=auto"; do
+			(cd gpu && env $v timeout 150 ../bin/gpu.test -test.run '^$' -test.bench 'MatvecI2S' -test.benchtime 50x 2>&1) | grep -E '^Benchmark' | sed "s/^/$v: /" | tee -a "$sum"
+		done
+	fi
+	for round in 1 2; do
+		for g in 0 auto; do
+			BITNET_VK_MATVEC_GRID=$g timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round MATVEC_GRID=$g: /" | tee -a "$sum"
+		done
+	done
 fi
 # Value rows an attention invocation loads at once (BITNET_VK_ATTN_VALUE_LOADS,
 # default 8: four rounds to memory over a chunk of 128 positions; 32: one),

@@ -65,6 +65,13 @@
 // The CHAIN variants wait for the dispatch before them after issuing their
 // weight loads (and with NORM the norm weights' loads), and count
 // themselves done at the end (see chain.glsl).
+//
+// The GRID variants run in fewer workgroups than the matrix has blocks of
+// ROWS rows: workgroup w takes blocks w, w + G, w + 2G, ... (G the
+// dispatch's workgroup count), normalizes or copies its input once, and
+// issues the loads of its next block before the dot products of the
+// current one, so that a matrix of many blocks streams without a wave of
+// workgroups waiting on memory, or on a norm, after the one before it.
 #include "numerics.glsl"
 #include "chain.glsl"
 
@@ -426,6 +433,16 @@ void attention() {
 // The 16-byte loads of this lane of the subgroup's rows: row k's load j
 // at k*NL + j, of the segment's weight (wa) and with PAIR of W1 (wb).
 uvec4 wa[RPS * NL], wb[RPS * NL];
+#ifdef GRID
+// The loads of the block whose dot products run (wa and wb: the next
+// block's, on their way meanwhile).
+uvec4 ca[RPS * NL], cb[RPS * NL];
+#define CUR_A ca
+#define CUR_B cb
+#else
+#define CUR_A wa
+#define CUR_B wb
+#endif
 
 // load_row reads this lane's loads of a row into the registers of the
 // subgroup's row k, every load in flight at once.
@@ -525,13 +542,12 @@ void rope_store(uint wg, uint seg, uint nseg) {
     }
 }
 
-void main() {
-    probe(0u);
-    uint tid = gl_LocalInvocationID.x;
-    uint wg = gl_WorkGroupID.x;
-    bool pair = (p.flags & 1u) != 0u;
-    // The workgroup's segment and its first row there.
-    uint seg = 0u, nseg = p.n0;
+// block_of returns the workgroup index within its segment (wg), the
+// segment and its row count of block v.
+void block_of(uint v, out uint wg, out uint seg, out uint nseg) {
+    wg = v;
+    seg = 0u;
+    nseg = p.n0;
     uint g0 = (p.n0 + ROWS - 1u) / ROWS;
     uint g1 = (p.n1 + ROWS - 1u) / ROWS;
     if (wg >= g0) {
@@ -544,47 +560,25 @@ void main() {
             nseg = p.n2;
         }
     }
-    uint lane = gl_SubgroupInvocationID;
-    bool fast = gl_SubgroupSize == SG;
-    // The subgroup's rows' weights are on their way while the activations
-    // are normalized or copied to shared memory. (With subgroups of the
-    // expected size, row k of subgroup s is slot s + k * WGS / SG: every
-    // slot of the workgroup once.)
-    bool rope = (p.flags & 32u) != 0u;
-#ifdef RMS_WPRE
-    if ((p.flags & 16u) != 0u) {
-        rms_load_w(K);
-    }
-#endif
-    if (fast) {
-        [[unroll]] for (uint k = 0u; k < RPS; k++) {
-            uint rr = gl_SubgroupID + k * (WGS / SG);
-            uint row = row_of(wg, rr, seg);
-            if (row < nseg) {
-                load_row(row, seg, pair, lane, k);
-            }
+}
+
+// load_block issues this lane's loads of its subgroup's rows of a block
+// (workgroup wg of segment seg, of nseg rows; with subgroups of the
+// expected size, row k of subgroup s is slot s + k * WGS / SG: every slot
+// of the workgroup once).
+void load_block(uint wg, uint seg, uint nseg, bool pair, uint lane) {
+    [[unroll]] for (uint k = 0u; k < RPS; k++) {
+        uint rr = gl_SubgroupID + k * (WGS / SG);
+        uint row = row_of(wg, rr, seg);
+        if (row < nseg) {
+            load_row(row, seg, pair, lane, k);
         }
     }
-    chain_wait();
-    if ((p.flags & 16u) != 0u) {
-#ifdef ATTN
-        attention();
-#endif
-        for (tt_ = 0u; tt_ < p.t; tt_++) {
-            rmsnorm_row(K, p.eps, true, true);
-        }
-    } else {
-        for (uint i = tid; i < p.t * (K / 16u); i += WGS) {
-            uint tt = i / (K / 16u);
-            uint u = i - tt * (K / 16u);
-            qs[tt * (K / 16u) + qidx(u)] = q4[p.q_off / 4u + i];
-        }
-        if (tid < 2u * p.t) {
-            qm[tid] = QW(tid);
-        }
-    }
-    barrier();
-    probe(2u);
+}
+
+// run_block computes and writes the rows of a block, from the loads in
+// CUR_A and CUR_B when fast, else loading as it goes.
+void run_block(uint wg, uint seg, uint nseg, bool pair, bool rope, bool fast, uint lane) {
     if (fast) {
         [[unroll]] for (uint k = 0u; k < RPS; k++) {
             uint rr = gl_SubgroupID + k * (WGS / SG);
@@ -596,7 +590,7 @@ void main() {
             [[unroll]] for (uint j = 0u; j < NL; j++) {
                 uint i = lane + j * SG;
                 if (i < N16) {
-                    dots(wa[k * NL + j], wb[k * NL + j], pair, i, acc, acc2);
+                    dots(CUR_A[k * NL + j], CUR_B[k * NL + j], pair, i, acc, acc2);
                 }
             }
             finish_row(rr, row, seg, pair, rope, acc, acc2);
@@ -626,5 +620,77 @@ void main() {
     if (rope) {
         rope_store(wg, seg, nseg);
     }
+}
+
+void main() {
+    probe(0u);
+    uint tid = gl_LocalInvocationID.x;
+    uint v = gl_WorkGroupID.x;
+    bool pair = (p.flags & 1u) != 0u;
+    // The workgroup's segment and its first row there.
+    uint wg, seg, nseg;
+    block_of(v, wg, seg, nseg);
+    uint lane = gl_SubgroupInvocationID;
+    bool fast = gl_SubgroupSize == SG;
+    // The subgroup's rows' weights are on their way while the activations
+    // are normalized or copied to shared memory.
+    bool rope = (p.flags & 32u) != 0u;
+#ifdef RMS_WPRE
+    if ((p.flags & 16u) != 0u) {
+        rms_load_w(K);
+    }
+#endif
+    if (fast) {
+        load_block(wg, seg, nseg, pair, lane);
+    }
+    chain_wait();
+    if ((p.flags & 16u) != 0u) {
+#ifdef ATTN
+        attention();
+#endif
+        for (tt_ = 0u; tt_ < p.t; tt_++) {
+            rmsnorm_row(K, p.eps, true, true);
+        }
+    } else {
+        for (uint i = tid; i < p.t * (K / 16u); i += WGS) {
+            uint tt = i / (K / 16u);
+            uint u = i - tt * (K / 16u);
+            qs[tt * (K / 16u) + qidx(u)] = q4[p.q_off / 4u + i];
+        }
+        if (tid < 2u * p.t) {
+            qm[tid] = QW(tid);
+        }
+    }
+    barrier();
+    probe(2u);
+#ifdef GRID
+    uint nblk = (p.n0 + ROWS - 1u) / ROWS + (p.n1 + ROWS - 1u) / ROWS + (p.n2 + ROWS - 1u) / ROWS;
+    for (;;) {
+        uint vn = v + gl_NumWorkGroups.x;
+        uint wgn, segn, nsegn;
+        block_of(vn, wgn, segn, nsegn);
+        if (fast) {
+            [[unroll]] for (uint j = 0u; j < RPS * NL; j++) {
+                ca[j] = wa[j];
+                cb[j] = wb[j];
+            }
+            if (vn < nblk) {
+                load_block(wgn, segn, nsegn, pair, lane);
+            }
+        }
+        run_block(wg, seg, nseg, pair, rope, fast, lane);
+        if (vn >= nblk) {
+            break;
+        }
+        // ys (ROPE) is written again by the next block.
+        barrier();
+        v = vn;
+        wg = wgn;
+        seg = segn;
+        nseg = nsegn;
+    }
+#else
+    run_block(wg, seg, nseg, pair, rope, fast, lane);
+#endif
     chain_signal();
 }

@@ -606,4 +606,3 @@ func TestComputeUnits(t *testing.T) {
 	u, _ = computeUnits(&vk.PhysicalDeviceShaderSMBuiltinsPropertiesNV{}, &vk.PhysicalDeviceShaderCorePropertiesAMD{}, true, true)
 	assert.Zero(t, u)
 }
-
