@@ -1,5 +1,6 @@
 // Workgroup reductions: every invocation of the WGS calls them and gets the
-// result. With SUBGROUP they reduce within subgroups first (a shuffle
+// result (the _one variants: subgroup 0 gets it, for scalar work done once
+// and shared with wg_share instead of repeated by every subgroup). With SUBGROUP they reduce within subgroups first (a shuffle
 // butterfly for the two-float sums) and combine one value per subgroup;
 // otherwise they run a tree in shared memory.
 #ifndef REDUCE_GLSL
@@ -62,6 +63,50 @@ float wg_max(float v) {
     return out_;
 }
 
+// wg_one reports whether this is the one invocation that does a
+// workgroup's scalar work once (after wg_sum_df_one or wg_max_one) and
+// shares its result with wg_share.
+bool wg_one() {
+    return gl_SubgroupID == 0u && subgroupElect();
+}
+
+// wg_sum_df_one returns the two-float sum of v over the workgroup in
+// subgroup 0 (the others get partial sums): one barrier, for a result
+// that wg_one's invocation turns into a scalar for everyone.
+vec2 wg_sum_df_one(vec2 v) {
+    v = df_sg(v);
+    if (subgroupElect()) {
+        red_v[gl_SubgroupID] = v;
+    }
+    barrier();
+    if (gl_SubgroupID == 0u) {
+        vec2 r = vec2(0.0);
+        for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
+            r = df_add(r, red_v[i]);
+        }
+        v = df_sg(r);
+    }
+    return v;
+}
+
+// wg_max_one returns the maximum of v over the workgroup in subgroup 0 (the
+// others get partial maxima): one barrier, as wg_sum_df_one.
+float wg_max_one(float v) {
+    v = subgroupMax(v);
+    if (subgroupElect()) {
+        red_f[gl_SubgroupID] = v;
+    }
+    barrier();
+    if (gl_SubgroupID == 0u) {
+        float r = uintBitsToFloat(0xff800000u);
+        for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
+            r = max(r, red_f[i]);
+        }
+        v = subgroupMax(r);
+    }
+    return v;
+}
+
 int wg_sum_i(int v) {
     v = subgroupAdd(v);
     if (subgroupElect()) {
@@ -85,8 +130,12 @@ int wg_sum_i(int v) {
 }
 #else
 shared vec2 red_v[WGS];
-shared float red_f[WGS];
+shared float red_f[WGS + 1u];
 shared int red_i[WGS];
+
+bool wg_one() {
+    return gl_LocalInvocationIndex == 0u;
+}
 
 vec2 wg_sum_df(vec2 v) {
     uint tid = gl_LocalInvocationID.x;
@@ -132,5 +181,21 @@ int wg_sum_i(int v) {
     barrier();
     return r;
 }
+
+// Without subgroups every invocation gets the sum and the maximum.
+vec2 wg_sum_df_one(vec2 v) { return wg_sum_df(v); }
+float wg_max_one(float v) { return wg_max(v); }
 #endif
+
+// wg_share returns wg_one's invocation's v to every invocation (one
+// barrier; the others' v is ignored). Between two calls every invocation
+// passes a barrier after reading the first result: here the one in
+// wg_sum_df_one or wg_max_one before the scalar work.
+float wg_share(float v) {
+    if (wg_one()) {
+        red_f[WGS] = v;
+    }
+    barrier();
+    return red_f[WGS];
+}
 #endif

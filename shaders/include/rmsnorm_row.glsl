@@ -17,7 +17,11 @@
 // sum does. quant packs q = clamp(roundEven(y * s), -128, 127), s = 127 /
 // max(max|y|, 1e-5), four per word, and stores s and sum(q) (the ternary
 // matmuls subtract it from their code dot products). Without norm it only
-// quantizes x.
+// quantizes x. Each of the two scales is computed by one invocation once
+// its reduction is done and shared through shared memory (two barriers
+// each), not repeated by every subgroup: the correctly rounded division
+// and square root are long, and on a GPU the 32 subgroups of a
+// 1,024-invocation workgroup would issue them side by side.
 //
 // Rows of up to MAXK elements (a multiple of 4) are read once into
 // registers, every load of an invocation issued together (a workgroup that
@@ -91,6 +95,29 @@ float norm_scale(vec2 sum, uint k, float eps) {
     return div_rn(1.0, sqrt_rn(me));
 }
 
+// wg_norm_scale returns norm_scale of the workgroup's two-float sum of
+// acc, computed by one invocation (the division and square root correctly
+// rounded are long: not worth repeating in every subgroup).
+float wg_norm_scale(vec2 acc, uint k, float eps) {
+    vec2 sum = wg_sum_df_one(acc);
+    float scale = 0.0;
+    if (wg_one()) {
+        scale = norm_scale(sum, k, eps);
+    }
+    return wg_share(scale);
+}
+
+// wg_quant_scale returns the int8 scale 127 / max(m, 1e-5) of the
+// workgroup's maximum of m, computed by one invocation.
+float wg_quant_scale(float m) {
+    m = wg_max_one(m);
+    float sc = 0.0;
+    if (wg_one()) {
+        sc = div_rn(127.0, max(m, 1e-5));
+    }
+    return wg_share(sc);
+}
+
 void rmsnorm_row_strided(uint k, float eps, bool norm, bool quant);
 
 void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
@@ -120,7 +147,7 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
                 acc = df_add(acc, df_sq(v[j][e]));
             }
         }
-        float scale = norm_scale(wg_sum_df(acc), k, eps);
+        float scale = wg_norm_scale(acc, k, eps);
         [[unroll]] for (uint j = 0u; j < MAXW; j++) {
             precise vec4 t = v[j] * scale;
             precise vec4 o = t * wv[j];
@@ -142,8 +169,7 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
         vec4 a = abs(v[j]);
         m = max(m, max(max(a.x, a.y), max(a.z, a.w)));
     }
-    m = max(wg_max(m), 1e-5);
-    float sc = div_rn(127.0, m);
+    float sc = wg_quant_scale(m);
     int qsum = 0;
     [[unroll]] for (uint j = 0u; j < MAXW; j++) {
         uint i = tid + j * WGS;
@@ -173,7 +199,7 @@ void rmsnorm_row_strided(uint k, float eps, bool norm, bool quant) {
         for (uint i = tid; i < k; i += WGS) {
             acc = df_add(acc, df_sq(XV(i)));
         }
-        scale = norm_scale(wg_sum_df(acc), k, eps);
+        scale = wg_norm_scale(acc, k, eps);
     }
     if (!quant) {
         for (uint i = tid; YOK && i < k; i += WGS) {
@@ -188,8 +214,7 @@ void rmsnorm_row_strided(uint k, float eps, bool norm, bool quant) {
         vec4 v = abs(word_in(i, norm, scale));
         m = max(m, max(max(v.x, v.y), max(v.z, v.w)));
     }
-    m = max(wg_max(m), 1e-5);
-    float sc = div_rn(127.0, m);
+    float sc = wg_quant_scale(m);
     int qsum = 0;
     for (uint i = tid; i < kw; i += WGS) {
         vec4 v = word_in(i, norm, scale);
