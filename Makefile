@@ -6,7 +6,7 @@ PROMPT  ?= Once upon a time
 ARGS    ?= --seed 4 --max-new-tokens 256 --echo
 BACKEND ?= auto
 
-.PHONY: all build run test test-short test-arm64 test-coopmat trixie-tools bench lint cross shaders check-shaders fuzz clean gpu-bench-build gpu-bench
+.PHONY: all build run test test-short test-arm64 test-coopmat trixie-tools bench lint cross shaders check-shaders fuzz clean gpu-bench-build gpu-bench-pack gpu-bench
 
 all: build
 
@@ -86,9 +86,21 @@ fuzz:
 	  $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 1m ./cpu/kernels/ || exit 1; \
 	done
 
-# The binaries scripts/gpu-bench.sh runs on a GPU machine without Go.
+# The binaries scripts/gpu-bench.sh runs on a GPU machine without Go. With
+# BASE=<git revision>, also bin/bitnet-base, that revision's build, which the
+# script runs side by side with this one (its part baseline).
 gpu-bench-build: build
 	CGO_ENABLED=0 $(GO) test -c -o bin/gpu.test ./gpu
+	@if [ -n "$(BASE)" ]; then \
+	  d=$$(mktemp -d) && git worktree add -q --detach "$$d" "$(BASE)" && \
+	  (cd "$$d" && CGO_ENABLED=0 $(GO) build -o "$(CURDIR)/bin/bitnet-base" ./cmd/bitnet); \
+	  r=$$?; git worktree remove --force "$$d"; exit $$r; \
+	fi
+
+# The same binaries in one archive, bin/gpu-bench.tgz, for a machine that
+# takes a limited upload: unpack it in the repository root there.
+gpu-bench-pack: gpu-bench-build
+	tar -czf bin/gpu-bench.tgz bin/bitnet bin/gpu.test $(if $(BASE),bin/bitnet-base)
 
 # Correctness and speed of the Vulkan backend on this machine's GPU
 # (results in gpu-bench-out/).

@@ -8,8 +8,9 @@
 #
 # SHARED is the reference-data folder (default ../shared, or $BITNET_SHARED);
 # the steps that need it are skipped without it. BASELINE=path/to/bitnet
-# adds alternating rounds of the main benches with that other build, for a
-# side-by-side comparison on the same machine. The whole run takes a few
+# (default bin/bitnet-base where `make gpu-bench-build BASE=<revision>` made
+# it) adds alternating rounds of the main benches with that other build, for
+# a side-by-side comparison on the same machine. The whole run takes a few
 # minutes on a large GPU: a 2B-4T-shaped model is generated (1.2 GB), then
 # crossval, the GPU tests, and bench (pp512, tg128, tg128 at depth 4096,
 # --op-times with the device's copy bandwidth) run against it; on a device
@@ -45,6 +46,7 @@ shared=${2:-${BITNET_SHARED:-../shared}}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 B=$PWD/bin/bitnet
+[ -z "${BASELINE:-}" ] && [ -x bin/bitnet-base ] && BASELINE=$PWD/bin/bitnet-base
 sum=$out/summary.txt
 : >"$sum"
 note() { echo "== $*" | tee -a "$sum"; }
