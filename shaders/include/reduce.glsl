@@ -1,8 +1,10 @@
-// Workgroup reductions: every invocation of the WGS calls them and gets the
-// result (the _one variants: subgroup 0 gets it, for scalar work done once
-// and shared with wg_share instead of repeated by every subgroup). With SUBGROUP they reduce within subgroups first (a shuffle
-// butterfly for the two-float sums) and combine one value per subgroup;
-// otherwise they run a tree in shared memory.
+// Workgroup reductions: every invocation of the WGS calls them. The _one
+// variants leave the result in subgroup 0 (without SUBGROUP: in every
+// invocation), for scalar work that wg_one's invocation does once and
+// shares with wg_share instead of every subgroup repeating it; wg_sum_i
+// gives every invocation its result. With SUBGROUP they reduce within
+// subgroups first (a shuffle butterfly for the two-float sums) and combine
+// one value per subgroup; otherwise they run a tree in shared memory.
 #ifndef REDUCE_GLSL
 #define REDUCE_GLSL
 
@@ -16,51 +18,6 @@ vec2 df_sg(vec2 v) {
         v = df_add(v, subgroupShuffleXor(v, m));
     }
     return v;
-}
-
-// wg_sum_df returns the two-float sum of v over the workgroup.
-vec2 wg_sum_df(vec2 v) {
-    v = df_sg(v);
-    if (subgroupElect()) {
-        red_v[gl_SubgroupID] = v;
-    }
-    barrier();
-    if (gl_SubgroupID == 0u) {
-        vec2 r = vec2(0.0);
-        for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
-            r = df_add(r, red_v[i]);
-        }
-        r = df_sg(r);
-        if (subgroupElect()) {
-            red_v[WGS] = r;
-        }
-    }
-    barrier();
-    vec2 out_ = red_v[WGS];
-    barrier();
-    return out_;
-}
-
-float wg_max(float v) {
-    v = subgroupMax(v);
-    if (subgroupElect()) {
-        red_f[gl_SubgroupID] = v;
-    }
-    barrier();
-    if (gl_SubgroupID == 0u) {
-        float r = uintBitsToFloat(0xff800000u);
-        for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
-            r = max(r, red_f[i]);
-        }
-        r = subgroupMax(r);
-        if (subgroupElect()) {
-            red_f[WGS] = r;
-        }
-    }
-    barrier();
-    float out_ = red_f[WGS];
-    barrier();
-    return out_;
 }
 
 // wg_one reports whether this is the one invocation that does a
@@ -137,7 +94,9 @@ bool wg_one() {
     return gl_LocalInvocationIndex == 0u;
 }
 
-vec2 wg_sum_df(vec2 v) {
+// Without subgroups, wg_sum_df_one and wg_max_one give every invocation
+// the result.
+vec2 wg_sum_df_one(vec2 v) {
     uint tid = gl_LocalInvocationID.x;
     red_v[tid] = v;
     barrier();
@@ -152,7 +111,7 @@ vec2 wg_sum_df(vec2 v) {
     return r;
 }
 
-float wg_max(float v) {
+float wg_max_one(float v) {
     uint tid = gl_LocalInvocationID.x;
     red_f[tid] = v;
     barrier();
@@ -181,10 +140,6 @@ int wg_sum_i(int v) {
     barrier();
     return r;
 }
-
-// Without subgroups every invocation gets the sum and the maximum.
-vec2 wg_sum_df_one(vec2 v) { return wg_sum_df(v); }
-float wg_max_one(float v) { return wg_max(v); }
 #endif
 
 // wg_share returns wg_one's invocation's v to every invocation (one
