@@ -38,7 +38,8 @@
 # chain, timeline, grid, valueloads, attnmv, coopmat, attn, tq, baseline, heads,
 # optimes and cpu
 # (default: all but attn, whose variants were measured on 2026-11-26), so
-# that a short device lease can split the run in two calls.
+# that a short device lease can split the run in two calls; ROUNDS (default
+# 2) is how many alternating rounds the side-by-side parts run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-bench-out}
@@ -141,7 +142,7 @@ fi
 # 127, in a 4,096-position state, whose step then has a variant for the
 # short positions), then each kernel's time at depth 0 to 31 both ways.
 if want attnmv; then
-	for round in 1 2; do
+	for round in $(seq "${ROUNDS:-2}"); do
 		for n in 0 32 64 128; do
 			BITNET_VK_ATTN_IN_MATVEC=$n "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_IN_MATVEC=$n: /" | tee -a "$sum"
 		done
@@ -152,7 +153,7 @@ if want attnmv; then
 	done
 	# A prompt's attention with 1, 4 and 8 query rows per workgroup
 	# (BITNET_VK_ATTN_ROWS, opt-in until measured): pp512 and pp2048.
-	for round in 1 2; do
+	for round in $(seq "${ROUNDS:-2}"); do
 		for n in 1 4 8; do
 			BITNET_VK_ATTN_ROWS=$n "$B" bench --model "$model" --backend vulkan -p 512,2048 -n 0 -r 2 --ctx-size 2304 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_ROWS=$n: /" | tee -a "$sum"
 		done
@@ -173,7 +174,7 @@ if want chain; then
 	else
 		note "chain: greedy text on the 2B-4T shapes DIFFERS from the CPU's (see chain-text-*)"
 	fi
-	for round in 1 2; do
+	for round in $(seq "${ROUNDS:-2}"); do
 		for v in "0 0" "1 0" "1 64"; do
 			read -r c a <<<"$v"
 			BITNET_VK_CHAIN=$c BITNET_VK_ATTN_IN_MATVEC=$a timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>>"$out/chain-bench.log" | grep -E '^tg[0-9]+ ' | sed "s/^/round $round CHAIN=$c ATTN_IN_MATVEC=$a: /" | tee -a "$sum"
@@ -198,7 +199,7 @@ if want grid; then
 			(cd gpu && env $v timeout 150 ../bin/gpu.test -test.run '^$' -test.bench 'MatvecI2S' -test.benchtime 50x 2>&1) | grep -E '^Benchmark' | sed "s/^/$v: /" | tee -a "$sum"
 		done
 	fi
-	for round in 1 2; do
+	for round in $(seq "${ROUNDS:-2}"); do
 		for g in 0 auto; do
 			BITNET_VK_MATVEC_GRID=$g timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round MATVEC_GRID=$g: /" | tee -a "$sum"
 		done
@@ -208,7 +209,7 @@ fi
 # default 8: four rounds to memory over a chunk of 128 positions; 32: one),
 # side by side at depth 4096 and tg128.
 if want valueloads; then
-	for round in 1 2; do
+	for round in $(seq "${ROUNDS:-2}"); do
 		for vu in 8 16 32; do
 			BITNET_VK_ATTN_VALUE_LOADS=$vu timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 64 -d 4096 -r 2 --ctx-size 4352 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round VALUE_LOADS=$vu depth 4096: /" | tee -a "$sum"
 			BITNET_VK_ATTN_VALUE_LOADS=$vu timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round VALUE_LOADS=$vu: /" | tee -a "$sum"
@@ -218,7 +219,7 @@ fi
 # The prompt GEMM on cooperative matrices (opt-in until measured), side by
 # side with the tiled kernel in the same run.
 if want coopmat && grep -q 'cooperative matrices' "$out/devices.txt"; then
-	for round in 1 2; do
+	for round in $(seq "${ROUNDS:-2}"); do
 		for cm in 0 1; do
 			BITNET_VK_COOPMAT=$cm "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 3 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_COOPMAT=$cm: /" | tee -a "$sum"
 		done
@@ -237,7 +238,7 @@ fi
 # The attention reductions within subgroups (opt-in until measured), side
 # by side with the shared-memory trees: decode over a short cache and at
 # depth 4096.
-want attn && for round in 1 2; do
+want attn && for round in $(seq "${ROUNDS:-2}"); do
 	for sg in 0 1; do
 		for a in "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"; do
 			# shellcheck disable=SC2086 # a holds several arguments
@@ -252,7 +253,7 @@ done
 # by side at tg128, depth 512 and depth 4096, then the kernel times at
 # depth 8 with both.
 if want attn; then
-	for round in 1 2; do
+	for round in $(seq "${ROUNDS:-2}"); do
 		for v in "1 256" "2 256" "1 128" "2 128"; do
 			# shellcheck disable=SC2086 # v holds two values
 			set -- $v
@@ -276,7 +277,7 @@ fi
 # Side by side with another build (BASELINE=path/to/bitnet): two rounds,
 # alternating, on the same machine.
 if want baseline && [ -n "${BASELINE:-}" ] && [ -x "$BASELINE" ]; then
-	for round in 1 2; do
+	for round in $(seq "${ROUNDS:-2}"); do
 		for bin in "$BASELINE" "$B"; do
 			who=current
 			[ "$bin" = "$BASELINE" ] && who=baseline
