@@ -122,8 +122,8 @@ type Options struct {
 	// MatvecGrid-th block of rows, normalizes or copies its input once, and
 	// issues the loads of its next block before the dot products of the
 	// current one. 0 leaves one workgroup per block; -1 takes the device's
-	// compute units times the 1,024-invocation workgroups one keeps
-	// resident, where the driver reports them (also
+	// compute units times the matvec workgroups one keeps resident by its
+	// subgroup count, where the driver reports them (also
 	// BITNET_VK_MATVEC_GRID=n or auto).
 	MatvecGrid int
 	// HeadRows is how many weight rows a subgroup of the Q8_0 and Q6_K
@@ -298,7 +298,7 @@ func Open(o Options) (*Backend, error) {
 			o.MatvecGrid, _ = strconv.Atoi(g)
 		}
 	}
-	b.mvGrid = matvecGrid(o.MatvecGrid, dev.Info)
+	b.mvGrid = matvecGrid(o.MatvecGrid, dev.Info, b.mvWGS)
 	if o.HeadRows == 0 {
 		o.HeadRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_HEAD_ROWS"))
 	}
@@ -432,19 +432,20 @@ func (b *Backend) Kernels() string {
 	return strings.Join(k, " ")
 }
 
-// matvecGrid returns the workgroup cap of the I2_S decode matvec for
-// Options.MatvecGrid n: n itself when positive; for -1 the compute units
-// times the subgroups each keeps resident over a 1,024-invocation
-// workgroup's (at least one per unit), or 0 (no cap) where the driver does
-// not report them.
-func matvecGrid(n int, d vkrt.DeviceInfo) uint32 {
+// matvecGrid returns the workgroup cap of the I2_S decode matvec of
+// workgroup size wgs for Options.MatvecGrid n: n itself when positive; for
+// -1 the compute units times the workgroups of wgs invocations each keeps
+// resident by its subgroup count (at least one per unit; registers and
+// shared memory may allow fewer), or 0 (no cap) where the driver does not
+// report the units.
+func matvecGrid(n int, d vkrt.DeviceInfo, wgs uint32) uint32 {
 	switch {
 	case n > 0:
 		return uint32(min(n, 1<<16-1))
 	case n == -1 && d.ComputeUnits > 0:
 		per := uint32(1)
-		if sg := max(d.SubgroupSize, 1); d.WarpsPerUnit > 1024/sg {
-			per = d.WarpsPerUnit / (1024 / sg)
+		if sgs := max(wgs/max(d.SubgroupSize, 1), 1); d.WarpsPerUnit > sgs {
+			per = d.WarpsPerUnit / sgs
 		}
 		return d.ComputeUnits * per
 	}

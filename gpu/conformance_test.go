@@ -301,12 +301,13 @@ func TestConformanceMatvecGrid(t *testing.T) {
 
 func TestMatvecGridAuto(t *testing.T) {
 	h100 := vkrt.DeviceInfo{SubgroupSize: 32, ComputeUnits: 132, WarpsPerUnit: 64}
-	assert.Equal(t, uint32(264), gpu.MatvecGrid(-1, h100), "two 1,024-invocation workgroups per SM")
-	assert.Equal(t, uint32(7), gpu.MatvecGrid(7, h100))
-	assert.Equal(t, uint32(0), gpu.MatvecGrid(0, h100))
+	assert.Equal(t, uint32(264), gpu.MatvecGrid(-1, h100, 1024), "two 1,024-invocation workgroups per SM")
+	assert.Equal(t, uint32(1056), gpu.MatvecGrid(-1, h100, 256), "eight of 256")
+	assert.Equal(t, uint32(7), gpu.MatvecGrid(7, h100, 1024))
+	assert.Equal(t, uint32(0), gpu.MatvecGrid(0, h100, 1024))
 	amd := vkrt.DeviceInfo{SubgroupSize: 64, ComputeUnits: 96}
-	assert.Equal(t, uint32(96), gpu.MatvecGrid(-1, amd), "one per unit where residency is unknown")
-	assert.Equal(t, uint32(0), gpu.MatvecGrid(-1, vkrt.DeviceInfo{SubgroupSize: 8}), "no units reported: no cap")
+	assert.Equal(t, uint32(96), gpu.MatvecGrid(-1, amd, 1024), "one per unit where residency is unknown")
+	assert.Equal(t, uint32(0), gpu.MatvecGrid(-1, vkrt.DeviceInfo{SubgroupSize: 8}, 1024), "no units reported: no cap")
 }
 
 func TestConformanceUnfused(t *testing.T) {

@@ -193,14 +193,18 @@ fi
 # (BenchmarkMatvecI2S: the 2B-4T shapes and a 113 MB matrix, GB/s and share
 # of the copy bandwidth; also with workgroups of 256), then tg128.
 if want grid; then
-	grep -o '"compute_units": *[0-9]*' "$out/devices.json" | head -n 1 | tee -a "$sum"
+	cu=$(grep -o '"compute_units": *[0-9]*' "$out/devices.json" | head -n 1 | grep -o '[0-9]*$')
+	note "compute units: ${cu:-unknown}"
+	# One workgroup per compute unit too, where the count is known.
+	one=
+	[ "${cu:-0}" -gt 0 ] && one=BITNET_VK_MATVEC_GRID=$cu
 	if [ -x bin/gpu.test ]; then
-		for v in BITNET_VK_MATVEC_GRID=0 BITNET_VK_MATVEC_GRID=auto BITNET_VK_MATVEC_WGS=256 "BITNET_VK_MATVEC_WGS=256 BITNET_VK_MATVEC_GRID=auto"; do
+		for v in BITNET_VK_MATVEC_GRID=0 BITNET_VK_MATVEC_GRID=auto $one BITNET_VK_MATVEC_WGS=256 "BITNET_VK_MATVEC_WGS=256 BITNET_VK_MATVEC_GRID=auto"; do
 			(cd gpu && env $v timeout 150 ../bin/gpu.test -test.run '^$' -test.bench 'MatvecI2S' -test.benchtime 50x 2>&1) | grep -E '^Benchmark' | sed "s/^/$v: /" | tee -a "$sum"
 		done
 	fi
 	for round in $(seq "${ROUNDS:-2}"); do
-		for g in 0 auto; do
+		for g in 0 auto ${one:+$cu}; do
 			BITNET_VK_MATVEC_GRID=$g timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round MATVEC_GRID=$g: /" | tee -a "$sum"
 		done
 	done
