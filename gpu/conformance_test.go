@@ -299,6 +299,33 @@ func TestConformanceMatvecGrid(t *testing.T) {
 	}
 }
 
+// TestConformanceMatvecXFirst runs the one-token cases of the I2_S matvec
+// with the norm before it (Options.MatvecXFirst: the norm's input and
+// weights loaded before the matrix rows), alone and in a capped grid.
+func TestConformanceMatvecXFirst(t *testing.T) {
+	var cases []computetest.Case
+	for _, c := range ternaryMatvecCases() {
+		if strings.Contains(c.Name, "/t=1") && strings.Contains(c.Name, "norm") {
+			cases = append(cases, c)
+		}
+	}
+	if len(cases) < 4 {
+		t.Fatalf("only %d cases of a norm inside the matvec", len(cases))
+	}
+	for _, grid := range []int{0, 2} {
+		t.Run(fmt.Sprintf("grid=%d", grid), func(t *testing.T) {
+			be := openTestWith(t, gpu.Options{Device: -1, MatvecXFirst: true, MatvecGrid: grid})
+			if !be.Subgroups() {
+				t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
+			}
+			computetest.Run(t, be, cases)
+			if be.XFirstDispatches() == 0 {
+				t.Fatal("no matvec loaded its norm's input first")
+			}
+		})
+	}
+}
+
 func TestMatvecGridAuto(t *testing.T) {
 	h100 := vkrt.DeviceInfo{SubgroupSize: 32, ComputeUnits: 132, WarpsPerUnit: 64}
 	assert.Equal(t, uint32(264), gpu.MatvecGrid(-1, h100, 1024), "two 1,024-invocation workgroups per SM")

@@ -18,6 +18,10 @@ func (b *Backend) TinyRuns() int { return b.tinyRuns }
 // recorded (Options.MatvecGrid).
 func (b *Backend) GridDispatches() int { return b.gridDispatches }
 
+// XFirstDispatches is the number of I2_S matvec dispatches recorded that
+// load their norm's input first (Options.MatvecXFirst).
+func (b *Backend) XFirstDispatches() int { return b.xfirstDispatches }
+
 // MatvecGrid is matvecGrid.
 var MatvecGrid = matvecGrid
 

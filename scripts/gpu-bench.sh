@@ -35,7 +35,7 @@
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
 # PARTS picks what runs, a comma-separated list of tests, crossval, bench,
-# chain, timeline, grid, valueloads, attnmv, coopmat, attn, tq, baseline, heads,
+# chain, timeline, grid, xfirst, valueloads, attnmv, coopmat, attn, tq, baseline, heads,
 # optimes and cpu
 # (default: all but attn, whose variants were measured on 2026-11-26), so
 # that a short device lease can split the run in two calls; ROUNDS (default
@@ -61,7 +61,7 @@ step() {
 	note "$name: exit $rc in $((SECONDS - t0)) s"
 	return $rc
 }
-parts=",${PARTS:-tests,crossval,bench,chain,timeline,grid,valueloads,attnmv,coopmat,tq,baseline,heads,optimes,cpu},"
+parts=",${PARTS:-tests,crossval,bench,chain,timeline,grid,xfirst,valueloads,attnmv,coopmat,tq,baseline,heads,optimes,cpu},"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
 
@@ -86,7 +86,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
 	# GPU_TESTS names a subset (space-separated) for a short lease.
-	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceMatvecGrid TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
+	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceMatvecGrid TestConformanceMatvecXFirst TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
 		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice}; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -206,6 +206,16 @@ if want grid; then
 	for round in $(seq "${ROUNDS:-2}"); do
 		for g in 0 auto ${one:+$cu}; do
 			BITNET_VK_MATVEC_GRID=$g timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round MATVEC_GRID=$g: /" | tee -a "$sum"
+		done
+	done
+fi
+# The decode matvecs loading their norm's input row and weights before the
+# matrix rows (BITNET_VK_MATVEC_XFIRST, opt-in until measured), side by side
+# with the default at tg128.
+if want xfirst; then
+	for round in $(seq "${ROUNDS:-2}"); do
+		for x in 0 1; do
+			BITNET_VK_MATVEC_XFIRST=$x timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round MATVEC_XFIRST=$x: /" | tee -a "$sum"
 		done
 	done
 fi

@@ -81,6 +81,10 @@ layout(constant_id = 2) const uint TMAX = 4u; // tokens (at most 4; the dispatch
 layout(constant_id = 3) const uint ROWS = 8u; // rows per workgroup (RPS per subgroup, if the subgroups are as wide as expected)
 layout(constant_id = 4) const uint SG = 32u;  // the expected subgroup size
 layout(constant_id = 5) const uint RPS = 1u;  // rows per subgroup (ROWS / (WGS / SG))
+// XFIRST: with NORM, one token, neither CHAIN nor ATTN, the norm's input
+// row and weights are loaded before the matrix rows, so that they need not
+// wait behind them (ids 6 to 9 are ATTN's).
+layout(constant_id = 10) const bool XFIRST = false;
 #ifdef ATTN
 layout(constant_id = 6) const uint AH = 20u;   // query heads (AH x AHD = K)
 layout(constant_id = 7) const uint AKV = 5u;   // key/value heads
@@ -268,6 +272,8 @@ uint tt_;
 #define RMS_NO_QSUM
 #ifdef CHAIN
 #define RMS_WPRE // the norm weights' loads go out before the wait
+#elif !defined(ATTN)
+#define RMS_XPRE // with XFIRST the norm's loads go out before the weights'
 #endif
 #include "rmsnorm_row.glsl"
 
@@ -638,6 +644,12 @@ void main() {
 #ifdef RMS_WPRE
     if ((p.flags & 16u) != 0u) {
         rms_load_w(K);
+    }
+#endif
+#ifdef RMS_XPRE
+    if (XFIRST && TMAX == 1u && (p.flags & 16u) != 0u) {
+        tt_ = 0u;
+        rms_load_xw(K);
     }
 #endif
     if (fast) {

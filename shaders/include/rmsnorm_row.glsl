@@ -9,8 +9,9 @@
 // this invocation writes YV; default true: a workgroup that only needs the
 // quantization need not write the row) and RMS_MAXK (the longest row kept
 // in registers; default 8192), RMS_NO_QSUM (the code sum is not
-// needed: QM(1) is left alone) and RMS_WPRE (the norm weights are loaded
-// ahead of time: see rms_load_w).
+// needed: QM(1) is left alone), RMS_WPRE (the norm weights are loaded
+// ahead of time: see rms_load_w) and RMS_XPRE (the row and the norm weights
+// may be loaded ahead of time: see rms_load_xw).
 //
 // y = x * (1/sqrt(mean(x^2) + eps)) * w with the sum of squares in
 // two-float arithmetic, so the mean rounds as the CPU reference's float64
@@ -64,6 +65,25 @@ void rms_load_w(uint k) {
     [[unroll]] for (uint j = 0u; j < MAXW; j++) {
         rms_wpre[j] = norm_w(j, k / 4u);
     }
+}
+#endif
+
+#ifdef RMS_XPRE
+// With RMS_XPRE the including shader may load this invocation's words of
+// the row and of the norm weights ahead of time with rms_load_xw (for a
+// row that takes the fast path of rmsnorm_row), before loads of its own
+// that would otherwise go out first; the next rmsnorm_row uses them.
+vec4 rms_xpre[MAXW], rms_wxpre[MAXW];
+bool rms_xpre_ok = false;
+
+void rms_load_xw(uint k) {
+    uint kw = k / 4u;
+    [[unroll]] for (uint j = 0u; j < MAXW; j++) {
+        uint i = gl_LocalInvocationID.x + j * WGS;
+        rms_xpre[j] = i < kw ? vec4(XV(4u * i), XV(4u * i + 1u), XV(4u * i + 2u), XV(4u * i + 3u)) : vec4(0.0);
+        rms_wxpre[j] = norm_w(j, kw);
+    }
+    rms_xpre_ok = true;
 }
 #endif
 
@@ -130,6 +150,12 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
     vec4 v[MAXW];
     [[unroll]] for (uint j = 0u; j < MAXW; j++) {
         uint i = tid + j * WGS;
+#ifdef RMS_XPRE
+        if (rms_xpre_ok) {
+            v[j] = rms_xpre[j];
+            continue;
+        }
+#endif
         v[j] = i < kw ? vec4(XV(4u * i), XV(4u * i + 1u), XV(4u * i + 2u), XV(4u * i + 3u)) : vec4(0.0);
     }
     if (norm) {
@@ -138,6 +164,12 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
 #ifdef RMS_WPRE
             wv[j] = rms_wpre[j];
 #else
+#ifdef RMS_XPRE
+            if (rms_xpre_ok) {
+                wv[j] = rms_wxpre[j];
+                continue;
+            }
+#endif
             wv[j] = norm_w(j, kw);
 #endif
         }
@@ -161,6 +193,9 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
             }
         }
     }
+#ifdef RMS_XPRE
+    rms_xpre_ok = false;
+#endif
     if (!quant) {
         return;
     }
