@@ -47,6 +47,7 @@ func openChained(t *testing.T, o gpu.Options) *gpu.Backend {
 // output projection: the results are the unchained kernels', and fused
 // sequences (attention, then its projection) run as chains.
 func TestConformanceChain(t *testing.T) {
+	t.Parallel()
 	var all, tail []computetest.Case
 	for _, c := range computetest.Cases() {
 		if strings.HasPrefix(c.Name, "fused/") || strings.Contains(c.Name, "attention") {

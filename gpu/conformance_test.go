@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"bitnet/engine/compute/computetest"
@@ -22,19 +23,25 @@ import (
 func openTest(t testing.TB) *gpu.Backend { return openTestWith(t, gpu.Options{Device: -1}) }
 
 // vulkanSeen says a device was opened earlier in this process.
-var vulkanSeen bool
+var vulkanSeen atomic.Bool
 
+// openTestWith opens a backend for a test with options o and the
+// validation layer where it is installed, and checks at the end that the
+// layer said nothing. The conformance tests run in parallel (go test runs
+// as many at once as there are cores: on lavapipe each builds its
+// pipelines on one); the layer's messages are counted for the whole
+// process, so one fails every test that was running.
 func openTestWith(t testing.TB, o gpu.Options) *gpu.Backend {
 	t.Helper()
 	if _, err := vkrt.Devices(); err != nil {
-		if vulkanSeen {
+		if vulkanSeen.Load() {
 			// Not a machine without Vulkan: a driver that stopped
 			// creating instances after the ones before.
 			t.Fatalf("Vulkan worked earlier in this process and now fails: %v", err)
 		}
 		testdata.SkipUnlessCI(t, "no Vulkan: %v", err)
 	}
-	vulkanSeen = true
+	vulkanSeen.Store(true)
 	before := vkrt.MessageCount()
 	o.Validate = vkrt.ValidationAvailable()
 	if o.Validate && o.CoopMat == gpu.DotOn && !vkrt.ValidationKnowsCoopMat() {
@@ -59,6 +66,7 @@ func openTestWith(t testing.TB, o gpu.Options) *gpu.Backend {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	be := openTest(t)
 	if !be.Subgroups() {
 		t.Log("the device has no subgroup arithmetic: the shared-memory kernels run")
@@ -69,6 +77,7 @@ func TestConformance(t *testing.T) {
 // TestConformanceWithoutSubgroups runs the shared-memory matvec kernels that
 // devices without subgroup arithmetic use.
 func TestConformanceWithoutSubgroups(t *testing.T) {
+	t.Parallel()
 	be := openTestWith(t, gpu.Options{Device: -1, NoSubgroups: true})
 	if be.Subgroups() {
 		t.Fatal("NoSubgroups ignored")
@@ -80,6 +89,7 @@ func TestConformanceWithoutSubgroups(t *testing.T) {
 // (lavapipe has them without acceleration, so the default there is the
 // plain path).
 func TestConformanceDot(t *testing.T) {
+	t.Parallel()
 	be := openTestWith(t, gpu.Options{Device: -1, Dot: gpu.DotOn})
 	if !be.Dot() {
 		testdata.SkipUnlessCI(t, "the device has no integer dot product")
@@ -124,6 +134,7 @@ func TestConformanceCoopMat(t *testing.T) {
 // merged in the kernel or combined after it, fused or not) with the
 // attention reductions within subgroups.
 func TestConformanceAttnSubgroups(t *testing.T) {
+	t.Parallel()
 	runAttention(t, gpu.Options{AttnSubgroups: true})
 }
 
@@ -131,6 +142,7 @@ func TestConformanceAttnSubgroups(t *testing.T) {
 // attention over a short cache in chunks of 64 and 32 positions (up to 16
 // and 32 of them merged in the kernel) instead of 256.
 func TestConformanceAttnDecodeChunk(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{64, 32} {
 		t.Run(fmt.Sprintf("chunk=%d", n), func(t *testing.T) { runAttention(t, gpu.Options{AttnDecodeChunk: n}) })
 	}
@@ -142,6 +154,7 @@ func TestConformanceAttnDecodeChunk(t *testing.T) {
 // take the attention kernels); with packed int8 dot products, the tail
 // only (the attention alone runs no matvec).
 func TestConformanceAttnInMatvec(t *testing.T) {
+	t.Parallel()
 	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
 		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
 			be := openTestWith(t, gpu.Options{Device: -1, AttnInMatvec: 128, Dot: dot})
@@ -176,6 +189,7 @@ func TestConformanceAttnInMatvec(t *testing.T) {
 // that the longer prompts take several passes (the 512 rows of 2B-4T
 // width, 20 a pass: tiles that do not divide a pass either).
 func TestConformanceAttnRows(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		n  int
 		sg bool
@@ -195,6 +209,7 @@ func TestConformanceAttnRows(t *testing.T) {
 // kernel, preloaded before the row's position is known, rows past it
 // among them). The default's 8 covers the rounds of a loop.
 func TestConformanceAttnValueLoads(t *testing.T) {
+	t.Parallel()
 	runAttention(t, gpu.Options{AttnValueLoads: 32})
 }
 
@@ -241,6 +256,7 @@ func attentionCases(t *testing.T) []computetest.Case {
 // workgroups, so that the 2B-4T shapes take them on any subgroup size, and
 // with the default workgroups.
 func TestConformanceMatvecRows(t *testing.T) {
+	t.Parallel()
 	cases := ternaryMatvecCases()
 	for _, wgs := range []int{64, 0} {
 		t.Run(fmt.Sprintf("wgs=%d", wgs), func(t *testing.T) {
@@ -277,6 +293,7 @@ func ternaryMatvecCases() []computetest.Case {
 // products; seven workgroups of 128 invocations, with two rows per subgroup
 // in the matrices of many rows.
 func TestConformanceMatvecGrid(t *testing.T) {
+	t.Parallel()
 	cases := ternaryMatvecCases()
 	for _, o := range []gpu.Options{
 		{MatvecGrid: 1, Dot: gpu.DotOn},
@@ -303,6 +320,7 @@ func TestConformanceMatvecGrid(t *testing.T) {
 // with the norm before it (Options.MatvecXFirst: the norm's input and
 // weights loaded before the matrix rows), alone and in a capped grid.
 func TestConformanceMatvecXFirst(t *testing.T) {
+	t.Parallel()
 	var cases []computetest.Case
 	for _, c := range ternaryMatvecCases() {
 		if strings.Contains(c.Name, "/t=1") && strings.Contains(c.Name, "norm") {
@@ -338,6 +356,7 @@ func TestMatvecGridAuto(t *testing.T) {
 }
 
 func TestConformanceUnfused(t *testing.T) {
+	t.Parallel()
 	be := openTestWith(t, gpu.Options{Device: -1, NoFusion: true})
 	computetest.Run(t, be, computetest.Cases())
 }
