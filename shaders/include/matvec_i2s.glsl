@@ -273,7 +273,7 @@ uint tt_;
 #ifdef CHAIN
 #define RMS_WPRE // the norm weights' loads go out before the wait
 #elif !defined(ATTN)
-#define RMS_XPRE // with XFIRST the norm's loads go out before the weights'
+#define RMS_XPRE (XFIRST && TMAX == 1u) // the norm's loads go out before the weights'
 #endif
 #include "rmsnorm_row.glsl"
 
@@ -647,7 +647,7 @@ void main() {
     }
 #endif
 #ifdef RMS_XPRE
-    if (XFIRST && TMAX == 1u && (p.flags & 16u) != 0u) {
+    if (RMS_XPRE && (p.flags & 16u) != 0u) {
         tt_ = 0u;
         rms_load_xw(K);
     }

@@ -10,8 +10,8 @@
 // quantization need not write the row) and RMS_MAXK (the longest row kept
 // in registers; default 8192), RMS_NO_QSUM (the code sum is not
 // needed: QM(1) is left alone), RMS_WPRE (the norm weights are loaded
-// ahead of time: see rms_load_w) and RMS_XPRE (the row and the norm weights
-// may be loaded ahead of time: see rms_load_xw).
+// ahead of time: see rms_load_w) and RMS_XPRE (a constant expression: the
+// row and the norm weights are loaded ahead of time, see rms_load_xw).
 //
 // y = x * (1/sqrt(mean(x^2) + eps)) * w with the sum of squares in
 // two-float arithmetic, so the mean rounds as the CPU reference's float64
@@ -69,12 +69,12 @@ void rms_load_w(uint k) {
 #endif
 
 #ifdef RMS_XPRE
-// With RMS_XPRE the including shader may load this invocation's words of
-// the row and of the norm weights ahead of time with rms_load_xw (for a
-// row that takes the fast path of rmsnorm_row), before loads of its own
-// that would otherwise go out first; the next rmsnorm_row uses them.
+// Where RMS_XPRE (a constant expression, so that the choice folds away) is
+// true, the including shader loads this invocation's words of the row and
+// of the norm weights ahead of time with rms_load_xw (for one row, taking
+// the fast path of rmsnorm_row), before loads of its own that would
+// otherwise go out first, and rmsnorm_row uses them.
 vec4 rms_xpre[MAXW], rms_wxpre[MAXW];
-bool rms_xpre_ok = false;
 
 void rms_load_xw(uint k) {
     uint kw = k / 4u;
@@ -83,7 +83,6 @@ void rms_load_xw(uint k) {
         rms_xpre[j] = i < kw ? vec4(XV(4u * i), XV(4u * i + 1u), XV(4u * i + 2u), XV(4u * i + 3u)) : vec4(0.0);
         rms_wxpre[j] = norm_w(j, kw);
     }
-    rms_xpre_ok = true;
 }
 #endif
 
@@ -151,10 +150,9 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
     [[unroll]] for (uint j = 0u; j < MAXW; j++) {
         uint i = tid + j * WGS;
 #ifdef RMS_XPRE
-        if (rms_xpre_ok) {
+        if (RMS_XPRE) {
             v[j] = rms_xpre[j];
-            continue;
-        }
+        } else
 #endif
         v[j] = i < kw ? vec4(XV(4u * i), XV(4u * i + 1u), XV(4u * i + 2u), XV(4u * i + 3u)) : vec4(0.0);
     }
@@ -165,10 +163,9 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
             wv[j] = rms_wpre[j];
 #else
 #ifdef RMS_XPRE
-            if (rms_xpre_ok) {
+            if (RMS_XPRE) {
                 wv[j] = rms_wxpre[j];
-                continue;
-            }
+            } else
 #endif
             wv[j] = norm_w(j, kw);
 #endif
@@ -193,9 +190,6 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
             }
         }
     }
-#ifdef RMS_XPRE
-    rms_xpre_ok = false;
-#endif
     if (!quant) {
         return;
     }
