@@ -189,9 +189,9 @@ type Backend struct {
 	attnVU           uint32                // value rows an attention invocation loads at once
 	partials         uint64                // bytes of attention partials per pass (partialsBudget)
 	shortRuns        int                   // replays of short variants (tests)
+	tinyRuns         int                   // and of tiny ones
 	gridDispatches   int                   // dispatches of the capped-grid matvec recorded (tests)
 	xfirstDispatches int                   // and of the matvec loading its norm's input first (tests)
-	tinyRuns         int                   // and of tiny ones
 
 	pending []op // queued ops, turned into dispatches by emit
 	q8For   view // the tensor whose int8 quantization the "q8" scratch holds

@@ -726,7 +726,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		bytes += int64(w.rowBytes) * int64(compute.Elements(w.shape)/w.shape[0])
 	}
 	kernel = b.kernel(kernel + suffix)
-	plain := f.attn == nil && !b.chain && !b.timeline // a kernel with neither CHAIN nor ATTN
+	plain := kernel == "matvec_i2s"+suffix // neither chained, timed nor with attention inside
 	if b.mvGrid > 0 && groups > b.mvGrid && plain {
 		// Fewer workgroups, each taking every mvGrid-th block.
 		kernel, groups = "matvec_i2s"+suffix+"_grid", b.mvGrid
