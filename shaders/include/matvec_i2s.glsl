@@ -271,9 +271,11 @@ uint tt_;
 #define RMS_MAXK K
 #define RMS_NO_QSUM
 #ifdef CHAIN
-#define RMS_WPRE // the norm weights' loads go out before the wait
+#define RMS_WPRE true // the norm weights' loads go out before the wait
 #elif !defined(ATTN)
-#define RMS_XPRE (XFIRST && TMAX == 1u) // the norm's loads go out before the weights'
+// With XFIRST the norm's loads go out before the weights'.
+#define RMS_WPRE (XFIRST && TMAX == 1u)
+#define RMS_XPRE RMS_WPRE
 #endif
 #include "rmsnorm_row.glsl"
 
@@ -641,17 +643,13 @@ void main() {
     // The subgroup's rows' weights are on their way while the activations
     // are normalized or copied to shared memory.
     bool rope = (p.flags & 32u) != 0u;
-#ifdef RMS_WPRE
-    if ((p.flags & 16u) != 0u) {
+    if (RMS_WPRE && (p.flags & 16u) != 0u) {
         rms_load_w(K);
     }
-#endif
-#ifdef RMS_XPRE
     if (RMS_XPRE && (p.flags & 16u) != 0u) {
         tt_ = 0u;
-        rms_load_xw(K);
+        rms_load_x(K);
     }
-#endif
     if (fast) {
         load_block(wg, seg, nseg, pair, lane);
     }

@@ -9,9 +9,9 @@
 // this invocation writes YV; default true: a workgroup that only needs the
 // quantization need not write the row) and RMS_MAXK (the longest row kept
 // in registers; default 8192), RMS_NO_QSUM (the code sum is not
-// needed: QM(1) is left alone), RMS_WPRE (the norm weights are loaded
-// ahead of time: see rms_load_w) and RMS_XPRE (a constant expression: the
-// row and the norm weights are loaded ahead of time, see rms_load_xw).
+// needed: QM(1) is left alone), RMS_WPRE and RMS_XPRE (constant
+// expressions: the norm weights, and the row, are loaded ahead of time; see
+// rms_load_w).
 //
 // y = x * (1/sqrt(mean(x^2) + eps)) * w with the sum of squares in
 // two-float arithmetic, so the mean rounds as the CPU reference's float64
@@ -47,44 +47,45 @@ uint quant_byte(float v, float sc, inout int sum) {
     return uint(qi) & 0xffu;
 }
 
-// norm_w returns this invocation's j-th word of the norm weight of a row
-// of kw words in the fast path of rmsnorm_row (zero past the row).
+// norm_w and row_w return this invocation's j-th word of the norm weight
+// and of the row, of kw words, in the fast path of rmsnorm_row (zero past
+// the row).
 vec4 norm_w(uint j, uint kw) {
     uint i = gl_LocalInvocationID.x + j * WGS;
     return i < kw ? vec4(WV(4u * i), WV(4u * i + 1u), WV(4u * i + 2u), WV(4u * i + 3u)) : vec4(0.0);
 }
 
-#ifdef RMS_WPRE
-// With RMS_WPRE the including shader loads this invocation's norm weights
-// ahead of time with rms_load_w (for a row that takes the fast path of
-// rmsnorm_row: k <= MAXK, a multiple of 4), and rmsnorm_row uses them: the
-// chained matvecs issue these loads before they wait for their input.
-vec4 rms_wpre[MAXW];
+vec4 row_w(uint j, uint kw) {
+    uint i = gl_LocalInvocationID.x + j * WGS;
+    return i < kw ? vec4(XV(4u * i), XV(4u * i + 1u), XV(4u * i + 2u), XV(4u * i + 3u)) : vec4(0.0);
+}
+
+#ifndef RMS_WPRE
+#define RMS_WPRE false
+#endif
+#ifndef RMS_XPRE
+#define RMS_XPRE false
+#endif
+// Where RMS_WPRE (RMS_XPRE) is true, a constant expression so that the
+// choice folds away, the including shader loads this invocation's words of
+// the norm weights (of the row) ahead of time with rms_load_w (rms_load_x)
+// for one row that takes the fast path of rmsnorm_row (k <= MAXK, a
+// multiple of 4), and rmsnorm_row uses them: the chained matvecs issue the
+// weights' loads before they wait for their input, and with XFIRST the
+// plain ones issue both before their matrix rows.
+vec4 rms_wpre[MAXW], rms_xpre[MAXW];
 
 void rms_load_w(uint k) {
     [[unroll]] for (uint j = 0u; j < MAXW; j++) {
         rms_wpre[j] = norm_w(j, k / 4u);
     }
 }
-#endif
 
-#ifdef RMS_XPRE
-// Where RMS_XPRE (a constant expression, so that the choice folds away) is
-// true, the including shader loads this invocation's words of the row and
-// of the norm weights ahead of time with rms_load_xw (for one row, taking
-// the fast path of rmsnorm_row), before loads of its own that would
-// otherwise go out first, and rmsnorm_row uses them.
-vec4 rms_xpre[MAXW], rms_wxpre[MAXW];
-
-void rms_load_xw(uint k) {
-    uint kw = k / 4u;
+void rms_load_x(uint k) {
     [[unroll]] for (uint j = 0u; j < MAXW; j++) {
-        uint i = gl_LocalInvocationID.x + j * WGS;
-        rms_xpre[j] = i < kw ? vec4(XV(4u * i), XV(4u * i + 1u), XV(4u * i + 2u), XV(4u * i + 3u)) : vec4(0.0);
-        rms_wxpre[j] = norm_w(j, kw);
+        rms_xpre[j] = row_w(j, k / 4u);
     }
 }
-#endif
 
 // quant_word packs the codes of four values (element 4i+j in byte j).
 uint quant_word(vec4 v, float sc, inout int sum) {
@@ -148,27 +149,12 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
     uint kw = k / 4u;
     vec4 v[MAXW];
     [[unroll]] for (uint j = 0u; j < MAXW; j++) {
-        uint i = tid + j * WGS;
-#ifdef RMS_XPRE
-        if (RMS_XPRE) {
-            v[j] = rms_xpre[j];
-        } else
-#endif
-        v[j] = i < kw ? vec4(XV(4u * i), XV(4u * i + 1u), XV(4u * i + 2u), XV(4u * i + 3u)) : vec4(0.0);
+        v[j] = RMS_XPRE ? rms_xpre[j] : row_w(j, kw);
     }
     if (norm) {
         vec4 wv[MAXW];
         [[unroll]] for (uint j = 0u; j < MAXW; j++) {
-#ifdef RMS_WPRE
-            wv[j] = rms_wpre[j];
-#else
-#ifdef RMS_XPRE
-            if (RMS_XPRE) {
-                wv[j] = rms_wxpre[j];
-            } else
-#endif
-            wv[j] = norm_w(j, kw);
-#endif
+            wv[j] = RMS_WPRE ? rms_wpre[j] : norm_w(j, kw);
         }
         vec2 acc = vec2(0.0);
         [[unroll]] for (uint j = 0u; j < MAXW; j++) {
