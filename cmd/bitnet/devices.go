@@ -78,6 +78,9 @@ func writeDevice(w io.Writer, d gpu.DeviceInfo, auto bool) {
 		if h.DeviceLocal {
 			kind = "device-local"
 		}
+		if h.HostMapped {
+			kind += " (host-mapped)"
+		}
 		heaps = append(heaps, gpu.FormatBytes(h.Size)+" "+kind)
 	}
 	fmt.Fprintf(w, "   memory heaps: %s\n", strings.Join(heaps, ", "))

@@ -132,8 +132,13 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 		TimestampPeriod:                 l.TimestampPeriod,
 	}
 	mem := in.vk.MemoryProperties(pd)
-	for _, h := range mem.MemoryHeaps[:mem.MemoryHeapCount] {
-		info.Heaps = append(info.Heaps, Heap{Size: h.Size, DeviceLocal: h.Flags&vk.MemoryHeapDeviceLocalBit != 0})
+	const mapped = vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
+	for i, h := range mem.MemoryHeaps[:mem.MemoryHeapCount] {
+		hp := Heap{Size: h.Size, DeviceLocal: h.Flags&vk.MemoryHeapDeviceLocalBit != 0}
+		for _, t := range mem.MemoryTypes[:mem.MemoryTypeCount] {
+			hp.HostMapped = hp.HostMapped || int(t.HeapIndex) == i && t.PropertyFlags&mapped == mapped
+		}
+		info.Heaps = append(info.Heaps, hp)
 	}
 
 	info.queueFamily = ^uint32(0)

@@ -75,6 +75,11 @@ type DeviceInfo struct {
 type Heap struct {
 	Size        uint64 `json:"size"`
 	DeviceLocal bool   `json:"device_local"`
+	// HostMapped says that a memory type of the heap is host-visible and
+	// coherent: on a device-local heap (resizable BAR), the per-step inputs
+	// the host writes (token ids, positions) live in device memory;
+	// without one, kernels read them from host memory over the bus.
+	HostMapped bool `json:"host_mapped"`
 }
 
 // Limits are the device limits a compute backend must respect.

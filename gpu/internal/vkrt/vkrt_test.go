@@ -80,6 +80,16 @@ func TestDevices(t *testing.T) {
 		assert.Equal(t, i, d.Index)
 		assert.NotEmpty(t, d.Name)
 		assert.NotEmpty(t, d.Heaps)
+		// Vulkan guarantees a host-visible, coherent memory type; a CPU
+		// device's memory is all the host's.
+		mapped := false
+		for _, h := range d.Heaps {
+			mapped = mapped || h.HostMapped
+			if d.Type == TypeCPU {
+				assert.True(t, h.HostMapped, "heaps %+v", d.Heaps)
+			}
+		}
+		assert.True(t, mapped, "no host-mapped heap: %+v", d.Heaps)
 		t.Logf("%d: %s usable=%v %s subgroup=%d limits=%+v features=%+v heaps=%+v",
 			d.Index, d, d.Usable, d.Reason, d.SubgroupSize, d.Limits, d.Features, d.Heaps)
 		if d.Usable {
