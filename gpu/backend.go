@@ -68,8 +68,15 @@ type Options struct {
 	AttnDecodeChunk int
 	// AttnRows is how many query rows of a prompt one attention workgroup
 	// takes, one after the other over the key rows it loads once: 1 to 16;
-	// 0 takes 1 (also BITNET_VK_ATTN_ROWS).
+	// 0 takes 8 (also BITNET_VK_ATTN_ROWS).
 	AttnRows int
+	// AttnHeads is how many query heads one attention workgroup takes, a
+	// divisor of the query heads per KV head (also BITNET_VK_ATTN_HEADS);
+	// 0 (or another count) takes one in a decode step over a short cache
+	// (merged in the attention kernel) and all those of a KV head
+	// otherwise. Fewer spread the attention over more workgroups, each
+	// with a shorter score loop, which load the same keys and values.
+	AttnHeads int
 	// AttnValueLoads is how many value rows an attention invocation loads
 	// at once in its weighted sum (each invocation sums every KG-th
 	// position of its chunk, 32 of them with the default chunks): 4, 8, 16
@@ -186,6 +193,7 @@ type Backend struct {
 	attnFuse         uint32                // a decode token's attention over up to this many positions runs in the output projection (0: never)
 	fusableAttn      []*tensor             // the position tensors of a recorded step's attention that would run there over a shorter cache
 	attnRows         uint32                // query rows of a prompt per attn_split workgroup
+	attnHeads        uint32                // query heads per attn_split workgroup (0: by the cache, see recAttention)
 	attnVU           uint32                // value rows an attention invocation loads at once
 	partials         uint64                // bytes of attention partials per pass (partialsBudget)
 	shortRuns        int                   // replays of short variants (tests)
@@ -335,9 +343,15 @@ func Open(o Options) (*Backend, error) {
 	if o.AttnRows == 0 {
 		o.AttnRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_ROWS"))
 	}
-	b.attnRows = 1
+	b.attnRows = attnRows
 	if o.AttnRows >= 1 && o.AttnRows <= 16 {
 		b.attnRows = uint32(o.AttnRows)
+	}
+	if o.AttnHeads == 0 {
+		o.AttnHeads, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_HEADS"))
+	}
+	if o.AttnHeads > 0 && o.AttnHeads <= 64 {
+		b.attnHeads = uint32(o.AttnHeads)
 	}
 	if o.AttnValueLoads == 0 {
 		o.AttnValueLoads, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_VALUE_LOADS"))
@@ -413,8 +427,11 @@ func (b *Backend) Kernels() string {
 	if b.attnChunkDecode != attnChunkDecode {
 		k = append(k, fmt.Sprintf("attn-decode-chunk-%d", b.attnChunkDecode))
 	}
-	if b.attnRows > 1 {
+	if b.attnRows != attnRows {
 		k = append(k, fmt.Sprintf("attn-rows-%d", b.attnRows))
+	}
+	if b.attnHeads > 0 {
+		k = append(k, fmt.Sprintf("attn-heads-%d", b.attnHeads))
 	}
 	if b.attnVU != attnValueLoads {
 		k = append(k, fmt.Sprintf("attn-value-loads-%d", b.attnVU))

@@ -182,18 +182,19 @@ func TestConformanceAttnInMatvec(t *testing.T) {
 	}
 }
 
-// TestConformanceAttnRows runs the attention cases with 3 query rows of a
-// prompt per attention workgroup (tiles that do not divide the rows) and
-// the reductions in shared memory, and with 4 and the reductions within
-// subgroups; then with 3 and the partials of a pass bounded to 1 MiB, so
-// that the longer prompts take several passes (the 512 rows of 2B-4T
-// width, 20 a pass: tiles that do not divide a pass either).
+// TestConformanceAttnRows runs the attention cases with one query row of a
+// prompt per attention workgroup (the default takes 8), with 3 (tiles
+// that do not divide the rows) and the reductions in shared memory, and
+// with 4 and the reductions within subgroups; then with 3 and the partials
+// of a pass bounded to 1 MiB, so that the longer prompts take several
+// passes (the 512 rows of 2B-4T width, 20 a pass: tiles that do not divide
+// a pass either).
 func TestConformanceAttnRows(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		n  int
 		sg bool
-	}{{3, false}, {4, true}} {
+	}{{1, false}, {3, false}, {4, true}} {
 		t.Run(fmt.Sprintf("rows=%d/subgroups=%v", c.n, c.sg), func(t *testing.T) { runAttention(t, gpu.Options{AttnRows: c.n, AttnSubgroups: c.sg}) })
 	}
 	t.Run("rows=3/passes", func(t *testing.T) {
@@ -201,6 +202,22 @@ func TestConformanceAttnRows(t *testing.T) {
 		be.SetPartialsBudget(1 << 20)
 		computetest.Run(t, be, attentionCases(t))
 	})
+}
+
+// TestConformanceAttnHeads runs the attention cases with two and with four
+// query heads per attention workgroup over every cache (by default one
+// over a short cache, all those of a KV head over a long one): the cases'
+// groups of 2 and 4 split in two over long caches, and whole over short
+// ones (groups of another size take the default), with the reductions
+// within subgroups and in shared memory.
+func TestConformanceAttnHeads(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		n  int
+		sg bool
+	}{{2, true}, {4, false}} {
+		t.Run(fmt.Sprintf("heads=%d/subgroups=%v", c.n, c.sg), func(t *testing.T) { runAttention(t, gpu.Options{AttnHeads: c.n, AttnSubgroups: c.sg}) })
+	}
 }
 
 // TestConformanceAttnValueLoads runs the attention cases with 32 value
@@ -226,8 +243,8 @@ func runAttention(t *testing.T, o gpu.Options) {
 	for _, want := range []struct {
 		on   bool
 		name string
-	}{{o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}, {o.AttnRows > 1, fmt.Sprintf("attn-rows-%d", o.AttnRows)},
-		{o.AttnValueLoads != 0, fmt.Sprintf("attn-value-loads-%d", o.AttnValueLoads)}} {
+	}{{o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}, {o.AttnRows != 0, fmt.Sprintf("attn-rows-%d", o.AttnRows)},
+		{o.AttnValueLoads != 0, fmt.Sprintf("attn-value-loads-%d", o.AttnValueLoads)}, {o.AttnHeads != 0, fmt.Sprintf("attn-heads-%d", o.AttnHeads)}} {
 		if want.on && !strings.Contains(k, want.name) {
 			t.Fatalf("%s ignored (kernels %q)", want.name, k)
 		}

@@ -1,6 +1,7 @@
 // Body of attn_split / attn_split_merge: causal attention with grouped KV heads, split across
-// workgroups (flash decoding). A workgroup takes the G query heads that
-// share KV head g, one chunk of CH cache positions and QR query rows (one
+// workgroups (flash decoding). A workgroup takes G query heads that share
+// a KV head (all of them, or a part: n_head / n_kv_head / G workgroups per
+// KV head), one chunk of CH cache positions and QR query rows (one
 // after the other, each key row loaded once for all of them); it
 // writes, per row and head, the unnormalized output sum_j exp(s_j - m) v_j, the
 // chunk's score maximum m and the sum l of exp(s_j - m), which attn_combine
@@ -10,7 +11,7 @@
 // by groups of keys in parallel. Chunks past a row's position do nothing.
 // With SUBGROUP the scores' maximum and sum reduce within subgroups first
 // (two barriers in all instead of sixteen). With MERGE the last workgroup
-// of each KV head and row merges the chunks (see below), and issues its
+// of each head group and row merges the chunks (see below), and issues its
 // cache loads before it knows the row's position (short caches). The
 // CHAIN variants wait for the dispatch before them first, and count
 // themselves done at the end (see chain.glsl).
@@ -19,7 +20,7 @@
 
 layout(local_size_x_id = 0) in;                // CH: one position per invocation
 layout(constant_id = 1) const uint HD = 128u;  // head dimension, a multiple of 8
-layout(constant_id = 2) const uint G = 4u;     // query heads per KV head
+layout(constant_id = 2) const uint G = 4u;     // query heads per workgroup (a divisor of those per KV head)
 layout(constant_id = 3) const uint QR = 1u;    // query rows per workgroup (1 with MERGE)
 const uint CH = gl_WorkGroupSize.x;
 const uint DQ = HD / 4u;                       // dimension quads of a head
@@ -37,7 +38,7 @@ layout(set = 0, binding = 2) ACT readonly buffer V { uvec4 vc[]; };
 layout(set = 0, binding = 3) ACT readonly buffer POS { int pos[]; };
 #ifdef MERGE
 layout(set = 0, binding = 4) coherent buffer PART { float part[]; }; // [row][head][chunk][HD + 2]
-layout(set = 0, binding = 5) coherent buffer CNT { uint cnt[]; };   // [row][KV head]: chunks done (0 between dispatches)
+layout(set = 0, binding = 5) coherent buffer CNT { uint cnt[]; };   // [row][head group]: chunks done (0 between dispatches)
 layout(set = 0, binding = 6) ACT writeonly buffer Y { float y[]; };
 #define CHAIN_BINDING 7
 #else
@@ -122,7 +123,8 @@ vec4 kv4(bool isv, uint e, bool old) {
 
 void main() {
     probe(0u);
-    uint g = gl_WorkGroupID.x;
+    uint g = gl_WorkGroupID.x;                    // query heads g*G .. g*G+G-1
+    uint kvh = g * G / (p.n_head / p.n_kv_head);  // their KV head
     uint c = gl_WorkGroupID.y;
     uint row0 = gl_WorkGroupID.z * QR;
     uint tid = gl_LocalInvocationID.x;
@@ -143,13 +145,13 @@ void main() {
         // would only take bandwidth: 384 against 404 tokens/s at a
         // 4096-position cache on an H200.)
         uint crows = uint(kc.length()) * (p.f16 != 0u ? 8u : 4u) / kvdim;
-        uint kb = min(j0 + tid, crows - 1u) * kvdim + g * HD;
+        uint kb = min(j0 + tid, crows - 1u) * kvdim + kvh * HD;
         [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
             kr[d4] = kv4(false, kb + 4u * d4, CHAINED_DECODE);
         }
         [[unroll]] for (uint u = 0u; u < VU; u++) {
             uint jr = min(j0 + kg + u * KG, crows - 1u);
-            vpre[u] = kv4(true, jr * kvdim + g * HD + 4u * dq, CHAINED_DECODE);
+            vpre[u] = kv4(true, jr * kvdim + kvh * HD + 4u * dq, CHAINED_DECODE);
         }
 #ifdef CHAIN
         if (CHAINED_DECODE) {
@@ -164,7 +166,7 @@ void main() {
             [[unroll]] for (uint u = 0u; u < VU; u++) {
                 uint jr = min(j0 + kg + u * KG, crows - 1u);
                 if (jr >= fresh) {
-                    vpre[u] = kv4(true, jr * kvdim + g * HD + 4u * dq, false);
+                    vpre[u] = kv4(true, jr * kvdim + kvh * HD + 4u * dq, false);
                 }
             }
         }
@@ -185,7 +187,7 @@ void main() {
             chain_signal();
             return;
         }
-        uint kb = (j0 + min(tid, min(CH, nmax - j0) - 1u)) * kvdim + g * HD;
+        uint kb = (j0 + min(tid, min(CH, nmax - j0) - 1u)) * kvdim + kvh * HD;
         // Old: before nmax - 1, the row's own position.
         bool kold = CHAINED_DECODE && j0 + min(tid, min(CH, nmax - j0) - 1u) + 1u < nmax;
         [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
@@ -313,7 +315,7 @@ void main() {
         }
         // Weighted values: invocation tid sums dimension quad tid % DQ over
         // the keys of group tid / DQ (every KG-th key), VU loads in flight.
-        uint vb = j0 * kvdim + g * HD + 4u * dq;
+        uint vb = j0 * kvdim + kvh * HD + 4u * dq;
         vec4 acc[G];
         [[unroll]] for (uint h = 0u; h < G; h++) {
             acc[h] = vec4(0.0);
@@ -386,7 +388,7 @@ void main() {
             }
         }
 #ifdef MERGE
-        // The last workgroup of this KV head and row to finish merges the
+        // The last workgroup of this head group and row to finish merges the
         // chunks of its G heads as attn_combine does: with M = max_c m_c,
         // L = sum_c l_c exp(m_c - M) and y = sum_c o_c exp(m_c - M) / L, both
         // sums in chunk order. The others' partials are visible once the
@@ -394,7 +396,7 @@ void main() {
         // visible on the device before it counts itself done.
         memoryBarrierBuffer();
         barrier();
-        uint ci = row * p.n_kv_head + g;
+        uint ci = row * (p.n_head / G) + g;
         if (tid == 0u) {
             bool last = atomicAdd(cnt[ci], 1u) == nc - 1u;
             if (last) {
