@@ -28,15 +28,17 @@
 # (BITNET_VK_ATTN_ROWS) side by side with one at pp512 and pp2048.
 #
 # The decode kernels chained by counters instead of pipeline barriers
-# (BITNET_VK_CHAIN): greedy text against the CPU's, then tg128 and depth
+# (BITNET_VK_CHAIN): greedy text against the CPU's (bundled model) and the
+# barriers' (2B-4T shapes), then tg128 and depth
 # 4096 side by side with the default, and the cost of one dependent
 # dispatch behind a barrier and chained (part chain). Part timeline prints
 # where a decode step's time goes, kernel by kernel, from the device clock
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
-# PARTS picks what runs, a comma-separated list of tests, crossval, bench,
-# chain, timeline, grid, xfirst, valueloads, attnmv, coopmat, attn, tq, baseline, heads,
-# optimes and cpu
+# PARTS picks what runs, a comma-separated list of tests, kernels,
+# crossval, bench, chain, timeline, grid, xfirst, waves, attnheads,
+# valueloads, attnmv, prompt, coopmat, attn, tq, baseline, heads, optimes and
+# cpu
 # (default: all but attn, whose variants were measured on 2026-11-26), so
 # that a short device lease can split the run in two calls; ROUNDS (default
 # 2) is how many alternating rounds the side-by-side parts run.
@@ -61,7 +63,7 @@ step() {
 	note "$name: exit $rc in $((SECONDS - t0)) s"
 	return $rc
 }
-parts=",${PARTS:-tests,crossval,bench,chain,timeline,grid,xfirst,valueloads,attnmv,coopmat,tq,baseline,heads,optimes,cpu},"
+parts=",${PARTS:-tests,kernels,crossval,bench,chain,timeline,grid,xfirst,waves,attnheads,valueloads,attnmv,prompt,coopmat,tq,baseline,heads,optimes,cpu},"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
 
@@ -86,18 +88,22 @@ if want tests && [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
 	# GPU_TESTS names a subset (space-separated) for a short lease.
-	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceMatvecGrid TestConformanceMatvecXFirst TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
+	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceMatvecGrid TestConformanceMatvecXFirst TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
 		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice}; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
 	done
-	# The LM head's decode matvec for each head type (F16, Q8_0, Q6_K), and
-	# the I2_S decode matvec on the 2B-4T shapes and on a 113 MB matrix:
-	# kernel time, weight GB/s and its share of the copy bandwidth; the tail
-	# of the attention block with the attention in kernels of its own and
-	# inside the output projection.
-	(cd gpu && step head-bench 180 ../bin/gpu.test -test.run '^$' -test.bench 'LMHead|MatvecI2S|AttnBlock' -test.benchtime 50x)
-	grep -E '^Benchmark' "$out/head-bench.log" | tee -a "$sum"
+fi
+# The LM head's decode matvec for each head type (F16, Q8_0, Q6_K), and
+# the I2_S decode matvec on the 2B-4T shapes and on a 113 MB matrix:
+# kernel time, weight GB/s and its share of the copy bandwidth; the tail
+# of the attention block with the attention in kernels of its own and
+# inside the output projection. A process per benchmark, as for the tests.
+if want kernels && [ -x bin/gpu.test ]; then
+	for b in LMHead MatvecI2S AttnBlock; do
+		(cd gpu && step "bench-$b" 180 ../bin/gpu.test -test.run '^$' -test.bench "^Benchmark$b\$" -test.benchtime 50x)
+		grep -E '^Benchmark|FAIL' "$out/bench-$b.log" | tee -a "$sum"
+	done
 fi
 
 # Where a decode step's time goes on the device (BITNET_VK_TIMELINE): every
@@ -151,8 +157,10 @@ if want attnmv; then
 		BITNET_VK_ATTN_IN_MATVEC=$n step "op-times-attnmv$n" 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 --op-times
 		sed -n '/kernel times/,$p' "$out/op-times-attnmv$n.log" | head -n 9 | tee -a "$sum"
 	done
-	# A prompt's attention with 1, 4 and 8 query rows per workgroup
-	# (BITNET_VK_ATTN_ROWS, opt-in until measured): pp512 and pp2048.
+fi
+# A prompt's attention with 1, 4 and 8 (the default) query rows per
+# workgroup (BITNET_VK_ATTN_ROWS): pp512 and pp2048.
+if want prompt; then
 	for round in $(seq "${ROUNDS:-2}"); do
 		for n in 1 4 8; do
 			BITNET_VK_ATTN_ROWS=$n "$B" bench --model "$model" --backend vulkan -p 512,2048 -n 0 -r 2 --ctx-size 2304 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_ROWS=$n: /" | tee -a "$sum"
@@ -165,22 +173,30 @@ fi
 # attention inside the output projection too), and depth 4096. Each run has
 # a time limit: a chain that waits forever ends there.
 if want chain; then
-	args=(--model "$model" --prompt "The quick brown fox" --temperature 0 --max-new-tokens 48 --ctx-size 256)
-	timeout 120 "$B" run "${args[@]}" --backend cpu >"$out/chain-text-cpu.txt" 2>"$out/chain-text-cpu.log"
-	BITNET_VK_CHAIN=1 timeout 120 "$B" run "${args[@]}" --backend vulkan >"$out/chain-text-vulkan.txt" 2>"$out/chain-text-vulkan.log"
-	note "chain-text: exit $?"
-	if [ -s "$out/chain-text-cpu.txt" ] && cmp -s "$out/chain-text-cpu.txt" "$out/chain-text-vulkan.txt"; then
-		note "chain: greedy text on the 2B-4T shapes equals the CPU's"
-	else
-		note "chain: greedy text on the 2B-4T shapes DIFFERS from the CPU's (see chain-text-*)"
-	fi
+	# Greedy text: on the bundled model against the CPU's; on the 2B-4T
+	# shapes against the barriers' (the same kernels, so the same bits;
+	# random weights leave near ties that the CPU's other summation order
+	# may break the other way).
+	for m in testdata/tinybitnet-stories.gguf "$model"; do
+		n=$(basename "$m" .gguf)
+		args=(--model "$m" --prompt "The quick brown fox" --temperature 0 --max-new-tokens 48 --ctx-size 256)
+		ref=cpu
+		[ "$m" = "$model" ] && ref=vulkan
+		timeout 120 "$B" run "${args[@]}" --backend "$ref" >"$out/chain-text-$n-$ref.txt" 2>"$out/chain-text-$n-$ref.log"
+		BITNET_VK_CHAIN=1 timeout 120 "$B" run "${args[@]}" --backend vulkan >"$out/chain-text-$n-chain.txt" 2>"$out/chain-text-$n-chain.log"
+		if [ -s "$out/chain-text-$n-$ref.txt" ] && cmp -s "$out/chain-text-$n-$ref.txt" "$out/chain-text-$n-chain.txt"; then
+			note "chain: greedy text of $n equals the $ref backend's"
+		else
+			note "chain: greedy text of $n DIFFERS from the $ref backend's (see chain-text-$n-*)"
+		fi
+	done
 	for round in $(seq "${ROUNDS:-2}"); do
 		for v in "0 0" "1 0" "1 64"; do
 			read -r c a <<<"$v"
 			BITNET_VK_CHAIN=$c BITNET_VK_ATTN_IN_MATVEC=$a timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>>"$out/chain-bench.log" | grep -E '^tg[0-9]+ ' | sed "s/^/round $round CHAIN=$c ATTN_IN_MATVEC=$a: /" | tee -a "$sum"
 		done
 		for c in 0 1; do
-			BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 64 -d 4096 -r 2 --ctx-size 4352 2>>"$out/chain-bench.log" | grep -E '^tg[0-9]+ ' | sed "s/^/round $round CHAIN=$c depth 4096: /" | tee -a "$sum"
+			BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 64 -d 4096 -r 2 --ctx-size 4352 2>>"$out/chain-bench.log" | grep -E '^tg[0-9]+@d[0-9]+ ' | sed "s/^/round $round CHAIN=$c depth 4096: /" | tee -a "$sum"
 		done
 	done
 	grep -h 'BITNET_VK_CHAIN' "$out/chain-bench.log" | head -n 2 | tee -a "$sum"
@@ -218,6 +234,30 @@ if want xfirst; then
 			BITNET_VK_MATVEC_XFIRST=$x timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round MATVEC_XFIRST=$x: /" | tee -a "$sum"
 		done
 	done
+fi
+# Decode matvecs in workgroups of 256 invocations instead of 1,024 (gate/up's
+# 216 workgroups of 1,024 start in two waves on an H200) and two rows per
+# subgroup (gate/up in 108 workgroups), side by side at tg128.
+if want waves; then
+	for round in $(seq "${ROUNDS:-2}"); do
+		for v in BITNET_VK_MATVEC_WGS=0 BITNET_VK_MATVEC_WGS=256 BITNET_VK_MATVEC_ROWS=2; do
+			env "$v" timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round $v: /" | tee -a "$sum"
+		done
+	done
+fi
+# Query heads per attention workgroup (BITNET_VK_ATTN_HEADS, opt-in until
+# measured; 0: the 4 of a KV head), side by side at tg128, depth 4096 and
+# pp512, then the timeline of a short cache's step with one head each.
+if want attnheads; then
+	for round in $(seq "${ROUNDS:-2}"); do
+		for n in 0 1 2; do
+			for a in "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352" "-p 512 -n 0 -r 3"; do
+				# shellcheck disable=SC2086 # a holds several arguments
+				BITNET_VK_ATTN_HEADS=$n timeout 120 "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^(pp|tg)[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round BITNET_VK_ATTN_HEADS=$n: /" | tee -a "$sum"
+			done
+		done
+	done
+	BITNET_VK_ATTN_HEADS=1 BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/ATTN_HEADS=1: /" | tee -a "$sum"
 fi
 # Value rows an attention invocation loads at once (BITNET_VK_ATTN_VALUE_LOADS,
 # default 8: four rounds to memory over a chunk of 128 positions; 32: one),
