@@ -124,20 +124,6 @@ type Options struct {
 	// workgroups at one row each, such as gate/up): 1 or 2, the loads of
 	// all of them issued at once; 0 takes 1 (also BITNET_VK_MATVEC_ROWS).
 	MatvecRows int
-	// MatvecGrid caps the workgroups of an I2_S decode matvec (not chained,
-	// not timed, without attention inside) at this many: each takes every
-	// MatvecGrid-th block of rows, normalizes or copies its input once, and
-	// issues the loads of its next block before the dot products of the
-	// current one. 0 leaves one workgroup per block; -1 takes the device's
-	// compute units times the matvec workgroups one keeps resident by its
-	// subgroup count, where the driver reports them (also
-	// BITNET_VK_MATVEC_GRID=n or auto).
-	MatvecGrid int
-	// MatvecXFirst has a decode I2_S matvec that runs the norm before it
-	// (one token; not chained, not timed, without attention inside) load
-	// the norm's input row and weights before its weight rows, so that they
-	// do not queue behind them (also BITNET_VK_MATVEC_XFIRST=1).
-	MatvecXFirst bool
 	// HeadRows is how many weight rows a subgroup of the Q8_0 and Q6_K
 	// decode matvecs runs together, each activation load serving them all:
 	// 1 to 4, 0 takes 2 (also BITNET_VK_HEAD_ROWS).
@@ -166,40 +152,36 @@ type Backend struct {
 	align    uint64 // MinStorageBufferOffsetAlignment (at least 4)
 	maxRange uint64 // the largest range one storage-buffer binding may span
 
-	chain            bool    // the decode kernels run chained (Options.Chain)
-	timeline         bool    // and time themselves (Options.Timeline)
-	clockRate        float64 // the device clock's ticks per ns, with a timeline
-	subgroups        bool    // the subgroup matvec kernels run
-	dot              bool    // the ternary kernels use packed int8 dot products
-	coopmat          bool    // the I2_S prompt GEMM runs on cooperative matrices
-	coopTile         [2]uint32
-	attnSG           bool // the attention kernels reduce within subgroups
-	fuse             bool
-	normWGS          uint32                // workgroup size of rmsnorm
-	mvWGS            uint32                // and of the I2_S decode matvec
-	mvRows           uint32                // its rows per subgroup in matrices of many rows
-	mvGrid           uint32                // its most workgroups, each taking every mvGrid-th block (0: no limit)
-	mvXFirst         bool                  // its norm's loads go out before the weights'
-	attnChunk        uint32                // cache positions per attn_split workgroup (prompts)
-	attnChunkDecode  uint32                // and for a few rows (decode)
-	attnMergeMax     uint32                // the most chunks attn_split_merge merges
-	attnMerge        bool                  // a few rows' attention merges its chunks in attn_split_merge
-	normFuse         bool                  // RMSNorms run inside the decode matvecs
-	headRows         uint32                // rows per subgroup of the Q8_0 and Q6_K decode matvecs
-	combWGS          uint32                // and of attn_combine (a multiple of the head dimension is used)
-	step             compute.StepStructure // of the last capture
-	attnLimit        int                   // recording a step's short variant: attention reads this many cache positions
-	longAttn         []*tensor             // the position tensors of a recorded step's attention over a long cache
-	attnFuse         uint32                // a decode token's attention over up to this many positions runs in the output projection (0: never)
-	fusableAttn      []*tensor             // the position tensors of a recorded step's attention that would run there over a shorter cache
-	attnRows         uint32                // query rows of a prompt per attn_split workgroup
-	attnHeads        uint32                // query heads per attn_split workgroup (0: by the cache, see recAttention)
-	attnVU           uint32                // value rows an attention invocation loads at once
-	partials         uint64                // bytes of attention partials per pass (partialsBudget)
-	shortRuns        int                   // replays of short variants (tests)
-	tinyRuns         int                   // and of tiny ones
-	gridDispatches   int                   // dispatches of the capped-grid matvec recorded (tests)
-	xfirstDispatches int                   // and of the matvec loading its norm's input first (tests)
+	chain           bool    // the decode kernels run chained (Options.Chain)
+	timeline        bool    // and time themselves (Options.Timeline)
+	clockRate       float64 // the device clock's ticks per ns, with a timeline
+	subgroups       bool    // the subgroup matvec kernels run
+	dot             bool    // the ternary kernels use packed int8 dot products
+	coopmat         bool    // the I2_S prompt GEMM runs on cooperative matrices
+	coopTile        [2]uint32
+	attnSG          bool // the attention kernels reduce within subgroups
+	fuse            bool
+	normWGS         uint32                // workgroup size of rmsnorm
+	mvWGS           uint32                // and of the I2_S decode matvec
+	mvRows          uint32                // its rows per subgroup in matrices of many rows
+	attnChunk       uint32                // cache positions per attn_split workgroup (prompts)
+	attnChunkDecode uint32                // and for a few rows (decode)
+	attnMergeMax    uint32                // the most chunks attn_split_merge merges
+	attnMerge       bool                  // a few rows' attention merges its chunks in attn_split_merge
+	normFuse        bool                  // RMSNorms run inside the decode matvecs
+	headRows        uint32                // rows per subgroup of the Q8_0 and Q6_K decode matvecs
+	combWGS         uint32                // and of attn_combine (a multiple of the head dimension is used)
+	step            compute.StepStructure // of the last capture
+	attnLimit       int                   // recording a step's short variant: attention reads this many cache positions
+	longAttn        []*tensor             // the position tensors of a recorded step's attention over a long cache
+	attnFuse        uint32                // a decode token's attention over up to this many positions runs in the output projection (0: never)
+	fusableAttn     []*tensor             // the position tensors of a recorded step's attention that would run there over a shorter cache
+	attnRows        uint32                // query rows of a prompt per attn_split workgroup
+	attnHeads       uint32                // query heads per attn_split workgroup (0: by the cache, see recAttention)
+	attnVU          uint32                // value rows an attention invocation loads at once
+	partials        uint64                // bytes of attention partials per pass (partialsBudget)
+	shortRuns       int                   // replays of short variants (tests)
+	tinyRuns        int                   // and of tiny ones
 
 	pending []op // queued ops, turned into dispatches by emit
 	q8For   view // the tensor whose int8 quantization the "q8" scratch holds
@@ -306,15 +288,6 @@ func Open(o Options) (*Backend, error) {
 	if o.MatvecRows == 2 {
 		b.mvRows = 2
 	}
-	if o.MatvecGrid == 0 {
-		if g := os.Getenv("BITNET_VK_MATVEC_GRID"); g == "auto" {
-			o.MatvecGrid = -1
-		} else {
-			o.MatvecGrid, _ = strconv.Atoi(g)
-		}
-	}
-	b.mvGrid = matvecGrid(o.MatvecGrid, dev.Info, b.mvWGS)
-	b.mvXFirst = o.MatvecXFirst || os.Getenv("BITNET_VK_MATVEC_XFIRST") == "1"
 	if o.HeadRows == 0 {
 		o.HeadRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_HEAD_ROWS"))
 	}
@@ -442,12 +415,6 @@ func (b *Backend) Kernels() string {
 	if b.subgroups && b.mvRows > 1 {
 		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))
 	}
-	if b.subgroups && b.mvGrid > 0 {
-		k = append(k, fmt.Sprintf("matvec-grid-%d", b.mvGrid))
-	}
-	if b.subgroups && b.mvXFirst {
-		k = append(k, "matvec-xfirst")
-	}
 	if b.chain {
 		k = append(k, "chain")
 	}
@@ -458,26 +425,6 @@ func (b *Backend) Kernels() string {
 		return "generic"
 	}
 	return strings.Join(k, " ")
-}
-
-// matvecGrid returns the workgroup cap of the I2_S decode matvec of
-// workgroup size wgs for Options.MatvecGrid n: n itself when positive; for
-// -1 the compute units times the workgroups of wgs invocations each keeps
-// resident by its subgroup count (at least one per unit; registers and
-// shared memory may allow fewer), or 0 (no cap) where the driver does not
-// report the units.
-func matvecGrid(n int, d vkrt.DeviceInfo, wgs uint32) uint32 {
-	switch {
-	case n > 0:
-		return uint32(min(n, 1<<16-1))
-	case n == -1 && d.ComputeUnits > 0:
-		per := uint32(1)
-		if sgs := max(wgs/max(d.SubgroupSize, 1), 1); d.WarpsPerUnit > sgs {
-			per = d.WarpsPerUnit / sgs
-		}
-		return d.ComputeUnits * per
-	}
-	return 0
 }
 
 // coopMatUsable reports whether the cooperative-matrix GEMM with a tile

@@ -13,8 +13,6 @@ import (
 	"bitnet/engine/compute/computetest"
 	"bitnet/gpu"
 	"bitnet/gpu/internal/vkrt"
-
-	"github.com/stretchr/testify/assert"
 )
 
 // openTest opens the first Vulkan device (lavapipe in CI) with the
@@ -302,74 +300,6 @@ func ternaryMatvecCases() []computetest.Case {
 		}
 	}
 	return cases
-}
-
-// TestConformanceMatvecGrid runs the I2_S matmul and fusion cases with the
-// decode matvec's workgroups capped (Options.MatvecGrid), so that each
-// takes several blocks of rows: one workgroup for all, with packed dot
-// products; seven workgroups of 128 invocations, with two rows per subgroup
-// in the matrices of many rows.
-func TestConformanceMatvecGrid(t *testing.T) {
-	t.Parallel()
-	cases := ternaryMatvecCases()
-	for _, o := range []gpu.Options{
-		{MatvecGrid: 1, Dot: gpu.DotOn},
-		{MatvecGrid: 7, MatvecRows: 2, MatvecWGS: 128},
-	} {
-		o.Device = -1
-		t.Run(fmt.Sprintf("grid=%d/rows=%d/dot=%v/wgs=%d", o.MatvecGrid, o.MatvecRows, o.Dot == gpu.DotOn, o.MatvecWGS), func(t *testing.T) {
-			be := openTestWith(t, o)
-			if !be.Subgroups() {
-				t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
-			}
-			if k := be.Kernels(); !strings.Contains(k, fmt.Sprintf("matvec-grid-%d", o.MatvecGrid)) {
-				t.Fatalf("MatvecGrid ignored (kernels %q)", k)
-			}
-			computetest.Run(t, be, cases)
-			if be.GridDispatches() == 0 {
-				t.Fatal("no matvec ran on the capped grid")
-			}
-		})
-	}
-}
-
-// TestConformanceMatvecXFirst runs the one-token cases of the I2_S matvec
-// with the norm before it (Options.MatvecXFirst: the norm's input and
-// weights loaded before the matrix rows), alone and in a capped grid.
-func TestConformanceMatvecXFirst(t *testing.T) {
-	t.Parallel()
-	var cases []computetest.Case
-	for _, c := range ternaryMatvecCases() {
-		if strings.Contains(c.Name, "/t=1") && strings.Contains(c.Name, "norm") {
-			cases = append(cases, c)
-		}
-	}
-	if len(cases) < 4 {
-		t.Fatalf("only %d cases of a norm inside the matvec", len(cases))
-	}
-	for _, grid := range []int{0, 2} {
-		t.Run(fmt.Sprintf("grid=%d", grid), func(t *testing.T) {
-			be := openTestWith(t, gpu.Options{Device: -1, MatvecXFirst: true, MatvecGrid: grid})
-			if !be.Subgroups() {
-				t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
-			}
-			computetest.Run(t, be, cases)
-			if be.XFirstDispatches() == 0 {
-				t.Fatal("no matvec loaded its norm's input first")
-			}
-		})
-	}
-}
-
-func TestMatvecGridAuto(t *testing.T) {
-	h100 := vkrt.DeviceInfo{SubgroupSize: 32, ComputeUnits: 132, WarpsPerUnit: 64}
-	assert.Equal(t, uint32(264), gpu.MatvecGrid(-1, h100, 1024), "two 1,024-invocation workgroups per SM")
-	assert.Equal(t, uint32(1056), gpu.MatvecGrid(-1, h100, 256), "eight of 256")
-	assert.Equal(t, uint32(7), gpu.MatvecGrid(7, h100, 1024))
-	assert.Equal(t, uint32(0), gpu.MatvecGrid(0, h100, 1024))
-	amd := vkrt.DeviceInfo{SubgroupSize: 64, ComputeUnits: 96}
-	assert.Equal(t, uint32(96), gpu.MatvecGrid(-1, amd, 1024), "one per unit where residency is unknown")
-	assert.Equal(t, uint32(0), gpu.MatvecGrid(-1, vkrt.DeviceInfo{SubgroupSize: 8}, 1024), "no units reported: no cap")
 }
 
 func TestConformanceUnfused(t *testing.T) {

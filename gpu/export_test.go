@@ -14,17 +14,6 @@ func (b *Backend) ShortRuns() int { return b.shortRuns }
 // attention inside the output projection.
 func (b *Backend) TinyRuns() int { return b.tinyRuns }
 
-// GridDispatches is the number of capped-grid I2_S matvec dispatches
-// recorded (Options.MatvecGrid).
-func (b *Backend) GridDispatches() int { return b.gridDispatches }
-
-// XFirstDispatches is the number of I2_S matvec dispatches recorded that
-// load their norm's input first (Options.MatvecXFirst).
-func (b *Backend) XFirstDispatches() int { return b.xfirstDispatches }
-
-// MatvecGrid is matvecGrid.
-var MatvecGrid = matvecGrid
-
 // SetPartialsBudget bounds the attention partials of one pass to n bytes,
 // so that small cases take several passes.
 func (b *Backend) SetPartialsBudget(n uint64) { b.partials = n }

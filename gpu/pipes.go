@@ -21,8 +21,6 @@ var kernels = map[string]struct {
 	"matvec_i2s":             {matvecBuffers, 19},
 	"matvec_i2s_dot":         {matvecBuffers, 19},
 	"matvec_i2s_attn":        {matvecBuffers, 20},
-	"matvec_i2s_grid":        {matvecBuffers, 19},
-	"matvec_i2s_dot_grid":    {matvecBuffers, 19},
 	"matvec_i2s_attn_dot":    {matvecBuffers, 20},
 	"matmul_i2s_tiled":       {5, 11},
 	"matmul_i2s_tiled_dot":   {5, 11},
@@ -73,7 +71,7 @@ var kernels = map[string]struct {
 // pipeKey names a pipeline: a kernel and its specialization constants.
 type pipeKey struct {
 	name string
-	spec [12]uint32
+	spec [10]uint32
 	n    int
 }
 

@@ -725,19 +725,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	for _, w := range o.ws {
 		bytes += int64(w.rowBytes) * int64(compute.Elements(w.shape)/w.shape[0])
 	}
-	kernel = b.kernel(kernel + suffix)
-	plain := kernel == "matvec_i2s"+suffix // neither chained, timed nor with attention inside
-	if b.mvGrid > 0 && groups > b.mvGrid && plain {
-		// Fewer workgroups, each taking every mvGrid-th block.
-		kernel, groups = "matvec_i2s"+suffix+"_grid", b.mvGrid
-		b.gridDispatches++
-	}
-	if b.mvXFirst && plain && f.norm != nil && T == 1 {
-		// XFIRST, constant 10 (6 to 9 are absent from these kernels).
-		spec = append(spec, 0, 0, 0, 0, 1)
-		b.xfirstDispatches++
-	}
-	b.dispatchBytes(label, bytes, b.pipe(kernel, spec...), [3]uint32{groups, 1, 1},
+	b.dispatchBytes(label, bytes, b.pipe(b.kernel(kernel+suffix), spec...), [3]uint32{groups, 1, 1},
 		[]vkrt.Binding{wb[0], wb[1], wb[2], qin, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, xb, pb, tb, kcb, vcb}, push...)
 	b.wrote(written...)
 }

@@ -22,10 +22,10 @@
 # (BITNET_VK_ATTN_DECODE_CHUNK).
 #
 # The attention inside the output projection (BITNET_VK_ATTN_IN_MATVEC,
-# opt-in until measured) runs side by side with the default at tg128, over
-# caches of up to 32, 64 and 128 positions, with the kernel times of both; and
-# a prompt's attention with several query rows per workgroup
-# (BITNET_VK_ATTN_ROWS) side by side with one at pp512 and pp2048.
+# opt-in, slower on an H200) runs side by side with the default at tg128, over
+# caches of up to 32, 64 and 128 positions, with the kernel times of both
+# (part attnmv); a prompt's attention with 1, 4 and 8 query rows per
+# workgroup (BITNET_VK_ATTN_ROWS) at pp512 and pp2048 (part prompt).
 #
 # The decode kernels chained by counters instead of pipeline barriers
 # (BITNET_VK_CHAIN): greedy text against the CPU's (bundled model) and the
@@ -36,7 +36,7 @@
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
 # PARTS picks what runs, a comma-separated list of tests, kernels,
-# crossval, bench, chain, timeline, grid, xfirst, waves, attnheads,
+# crossval, bench, chain, timeline, waves, attnheads,
 # valueloads, attnmv, prompt, coopmat, attn, tq, baseline, heads, optimes and
 # cpu
 # (default: all but attn, whose variants were measured on 2026-11-26), so
@@ -63,7 +63,7 @@ step() {
 	note "$name: exit $rc in $((SECONDS - t0)) s"
 	return $rc
 }
-parts=",${PARTS:-tests,kernels,crossval,bench,chain,timeline,grid,xfirst,waves,attnheads,valueloads,attnmv,prompt,coopmat,tq,baseline,heads,optimes,cpu},"
+parts=",${PARTS:-tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,coopmat,tq,baseline,heads,optimes,cpu},"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
 
@@ -88,7 +88,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
 	# GPU_TESTS names a subset (space-separated) for a short lease.
-	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceMatvecGrid TestConformanceMatvecXFirst TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
+	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
 		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice}; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -168,9 +168,9 @@ if want prompt; then
 	done
 fi
 # The decode kernels chained by counters instead of barriers
-# (BITNET_VK_CHAIN, opt-in until measured): greedy text on the 2B-4T shapes
-# against the CPU's, then tg128 side by side with the default (and with the
-# attention inside the output projection too), and depth 4096. Each run has
+# (BITNET_VK_CHAIN, opt-in: slower on an H200): greedy text (below), then
+# tg128 side by side with the default (and with the attention inside the
+# output projection too), and depth 4096. Each run has
 # a time limit: a chain that waits forever ends there.
 if want chain; then
 	# Greedy text: on the bundled model against the CPU's; on the 2B-4T
@@ -203,38 +203,6 @@ if want chain; then
 	# What one dependent dispatch costs behind a barrier and chained.
 	timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 4 -r 1 --op-times 2>&1 | grep 'dependent dispatch' | tee -a "$sum"
 fi
-# The I2_S decode matvec in a capped grid (BITNET_VK_MATVEC_GRID, opt-in
-# until measured; auto: the compute units times the workgroups each keeps
-# resident), side by side with one workgroup per block: the kernel alone
-# (BenchmarkMatvecI2S: the 2B-4T shapes and a 113 MB matrix, GB/s and share
-# of the copy bandwidth; also with workgroups of 256), then tg128.
-if want grid; then
-	cu=$(grep -o '"compute_units": *[0-9]*' "$out/devices.json" | head -n 1 | grep -o '[0-9]*$')
-	note "compute units: ${cu:-unknown}"
-	# One workgroup per compute unit too, where the count is known.
-	one=
-	[ "${cu:-0}" -gt 0 ] && one=BITNET_VK_MATVEC_GRID=$cu
-	if [ -x bin/gpu.test ]; then
-		for v in BITNET_VK_MATVEC_GRID=0 BITNET_VK_MATVEC_GRID=auto $one BITNET_VK_MATVEC_WGS=256 "BITNET_VK_MATVEC_WGS=256 BITNET_VK_MATVEC_GRID=auto"; do
-			(cd gpu && env $v timeout 150 ../bin/gpu.test -test.run '^$' -test.bench 'MatvecI2S' -test.benchtime 50x 2>&1) | grep -E '^Benchmark' | sed "s/^/$v: /" | tee -a "$sum"
-		done
-	fi
-	for round in $(seq "${ROUNDS:-2}"); do
-		for g in 0 auto ${one:+$cu}; do
-			BITNET_VK_MATVEC_GRID=$g timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round MATVEC_GRID=$g: /" | tee -a "$sum"
-		done
-	done
-fi
-# The decode matvecs loading their norm's input row and weights before the
-# matrix rows (BITNET_VK_MATVEC_XFIRST, opt-in until measured), side by side
-# with the default at tg128.
-if want xfirst; then
-	for round in $(seq "${ROUNDS:-2}"); do
-		for x in 0 1; do
-			BITNET_VK_MATVEC_XFIRST=$x timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round MATVEC_XFIRST=$x: /" | tee -a "$sum"
-		done
-	done
-fi
 # Decode matvecs in workgroups of 256 invocations instead of 1,024 (gate/up's
 # 216 workgroups of 1,024 start in two waves on an H200) and two rows per
 # subgroup (gate/up in 108 workgroups), side by side at tg128.
@@ -245,9 +213,10 @@ if want waves; then
 		done
 	done
 fi
-# Query heads per attention workgroup (BITNET_VK_ATTN_HEADS, opt-in until
-# measured; 0: the 4 of a KV head), side by side at tg128, depth 4096 and
-# pp512, then the timeline of a short cache's step with one head each.
+# Query heads per attention workgroup (BITNET_VK_ATTN_HEADS; 0, the
+# default: one over a short cache, the 4 of a KV head over a long one and
+# in prompts), side by side at tg128, depth 4096 and pp512, then the
+# timeline of a short cache's step with one head each.
 if want attnheads; then
 	for round in $(seq "${ROUNDS:-2}"); do
 		for n in 0 1 2; do

@@ -65,13 +65,6 @@
 // The CHAIN variants wait for the dispatch before them after issuing their
 // weight loads (and with NORM the norm weights' loads), and count
 // themselves done at the end (see chain.glsl).
-//
-// The GRID variants run in fewer workgroups than the matrix has blocks of
-// ROWS rows: workgroup w takes blocks w, w + G, w + 2G, ... (G the
-// dispatch's workgroup count), normalizes or copies its input once, and
-// issues the loads of its next block before the dot products of the
-// current one, so that a matrix of many blocks streams without a wave of
-// workgroups waiting on memory, or on a norm, after the one before it.
 #include "numerics.glsl"
 #include "chain.glsl"
 
@@ -81,10 +74,6 @@ layout(constant_id = 2) const uint TMAX = 4u; // tokens (at most 4; the dispatch
 layout(constant_id = 3) const uint ROWS = 8u; // rows per workgroup (RPS per subgroup, if the subgroups are as wide as expected)
 layout(constant_id = 4) const uint SG = 32u;  // the expected subgroup size
 layout(constant_id = 5) const uint RPS = 1u;  // rows per subgroup (ROWS / (WGS / SG))
-// XFIRST: with NORM, one token, neither CHAIN nor ATTN, the norm's input
-// row and weights are loaded before the matrix rows, so that they need not
-// wait behind them (ids 6 to 9 are ATTN's).
-layout(constant_id = 10) const bool XFIRST = false;
 #ifdef ATTN
 layout(constant_id = 6) const uint AH = 20u;   // query heads (AH x AHD = K)
 layout(constant_id = 7) const uint AKV = 5u;   // key/value heads
@@ -272,10 +261,6 @@ uint tt_;
 #define RMS_NO_QSUM
 #ifdef CHAIN
 #define RMS_WPRE true // the norm weights' loads go out before the wait
-#elif !defined(ATTN)
-// With XFIRST the norm's loads go out before the weights'.
-#define RMS_WPRE (XFIRST && TMAX == 1u)
-#define RMS_XPRE RMS_WPRE
 #endif
 #include "rmsnorm_row.glsl"
 
@@ -441,16 +426,6 @@ void attention() {
 // The 16-byte loads of this lane of the subgroup's rows: row k's load j
 // at k*NL + j, of the segment's weight (wa) and with PAIR of W1 (wb).
 uvec4 wa[RPS * NL], wb[RPS * NL];
-#ifdef GRID
-// The loads of the block whose dot products run (wa and wb: the next
-// block's, on their way meanwhile).
-uvec4 ca[RPS * NL], cb[RPS * NL];
-#define CUR_A ca
-#define CUR_B cb
-#else
-#define CUR_A wa
-#define CUR_B wb
-#endif
 
 // load_row reads this lane's loads of a row into the registers of the
 // subgroup's row k, every load in flight at once.
@@ -585,7 +560,7 @@ void load_block(uint wg, uint seg, uint nseg, bool pair, uint lane) {
 }
 
 // run_block computes and writes the rows of a block, from the loads in
-// CUR_A and CUR_B when fast, else loading as it goes.
+// wa and wb when fast, else loading as it goes.
 void run_block(uint wg, uint seg, uint nseg, bool pair, bool rope, bool fast, uint lane) {
     if (fast) {
         [[unroll]] for (uint k = 0u; k < RPS; k++) {
@@ -598,7 +573,7 @@ void run_block(uint wg, uint seg, uint nseg, bool pair, bool rope, bool fast, ui
             [[unroll]] for (uint j = 0u; j < NL; j++) {
                 uint i = lane + j * SG;
                 if (i < N16) {
-                    dots(CUR_A[k * NL + j], CUR_B[k * NL + j], pair, i, acc, acc2);
+                    dots(wa[k * NL + j], wb[k * NL + j], pair, i, acc, acc2);
                 }
             }
             finish_row(rr, row, seg, pair, rope, acc, acc2);
@@ -646,10 +621,6 @@ void main() {
     if (RMS_WPRE && (p.flags & 16u) != 0u) {
         rms_load_w(K);
     }
-    if (RMS_XPRE && (p.flags & 16u) != 0u) {
-        tt_ = 0u;
-        rms_load_x(K);
-    }
     if (fast) {
         load_block(wg, seg, nseg, pair, lane);
     }
@@ -673,34 +644,6 @@ void main() {
     }
     barrier();
     probe(2u);
-#ifdef GRID
-    uint nblk = (p.n0 + ROWS - 1u) / ROWS + (p.n1 + ROWS - 1u) / ROWS + (p.n2 + ROWS - 1u) / ROWS;
-    for (;;) {
-        uint vn = v + gl_NumWorkGroups.x;
-        uint wgn, segn, nsegn;
-        block_of(vn, wgn, segn, nsegn);
-        if (fast) {
-            [[unroll]] for (uint j = 0u; j < RPS * NL; j++) {
-                ca[j] = wa[j];
-                cb[j] = wb[j];
-            }
-            if (vn < nblk) {
-                load_block(wgn, segn, nsegn, pair, lane);
-            }
-        }
-        run_block(wg, seg, nseg, pair, rope, fast, lane);
-        if (vn >= nblk) {
-            break;
-        }
-        // ys (ROPE) is written again by the next block.
-        barrier();
-        v = vn;
-        wg = wgn;
-        seg = segn;
-        nseg = nsegn;
-    }
-#else
     run_block(wg, seg, nseg, pair, rope, fast, lane);
-#endif
     chain_signal();
 }

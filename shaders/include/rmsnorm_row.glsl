@@ -9,9 +9,8 @@
 // this invocation writes YV; default true: a workgroup that only needs the
 // quantization need not write the row) and RMS_MAXK (the longest row kept
 // in registers; default 8192), RMS_NO_QSUM (the code sum is not
-// needed: QM(1) is left alone), RMS_WPRE and RMS_XPRE (constant
-// expressions: the norm weights, and the row, are loaded ahead of time; see
-// rms_load_w).
+// needed: QM(1) is left alone), RMS_WPRE (a constant expression: the norm
+// weights are loaded ahead of time; see rms_load_w).
 //
 // y = x * (1/sqrt(mean(x^2) + eps)) * w with the sum of squares in
 // two-float arithmetic, so the mean rounds as the CPU reference's float64
@@ -63,27 +62,17 @@ vec4 row_w(uint j, uint kw) {
 #ifndef RMS_WPRE
 #define RMS_WPRE false
 #endif
-#ifndef RMS_XPRE
-#define RMS_XPRE false
-#endif
-// Where RMS_WPRE (RMS_XPRE) is true, a constant expression so that the
-// choice folds away, the including shader loads this invocation's words of
-// the norm weights (of the row) ahead of time with rms_load_w (rms_load_x)
-// for one row that takes the fast path of rmsnorm_row (k <= MAXK, a
-// multiple of 4), and rmsnorm_row uses them: the chained matvecs issue the
-// weights' loads before they wait for their input, and with XFIRST the
-// plain ones issue both before their matrix rows.
-vec4 rms_wpre[MAXW], rms_xpre[MAXW];
+// Where RMS_WPRE is true, a constant expression so that the choice folds
+// away, the including shader loads this invocation's words of the norm
+// weights ahead of time with rms_load_w for one row that takes the fast
+// path of rmsnorm_row (k <= MAXK, a multiple of 4), and rmsnorm_row uses
+// them: the chained matvecs issue these loads before they wait for their
+// input.
+vec4 rms_wpre[MAXW];
 
 void rms_load_w(uint k) {
     [[unroll]] for (uint j = 0u; j < MAXW; j++) {
         rms_wpre[j] = norm_w(j, k / 4u);
-    }
-}
-
-void rms_load_x(uint k) {
-    [[unroll]] for (uint j = 0u; j < MAXW; j++) {
-        rms_xpre[j] = row_w(j, k / 4u);
     }
 }
 
@@ -149,7 +138,7 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
     uint kw = k / 4u;
     vec4 v[MAXW];
     [[unroll]] for (uint j = 0u; j < MAXW; j++) {
-        v[j] = RMS_XPRE ? rms_xpre[j] : row_w(j, kw);
+        v[j] = row_w(j, kw);
     }
     if (norm) {
         vec4 wv[MAXW];
