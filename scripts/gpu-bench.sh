@@ -10,10 +10,12 @@
 # the steps that need it are skipped without it. BASELINE=path/to/bitnet
 # (default bin/bitnet-base where `make gpu-bench-build BASE=<revision>` made
 # it) adds alternating rounds of the main benches with that other build, for
-# a side-by-side comparison on the same machine. The whole run takes a few
-# minutes on a large GPU: a 2B-4T-shaped model is generated (1.2 GB), then
-# crossval, the GPU tests, and bench (pp512, tg128, tg128 at depth 4096,
-# --op-times with the device's copy bandwidth) run against it; on a device
+# a side-by-side comparison on the same machine. The default run (the
+# check) takes about four minutes on a large GPU: a 2B-4T-shaped model is
+# generated (1.2 GB), then the GPU tests of the defaults, the kernel
+# benchmarks, crossval, and bench (pp512, tg128, tg128 at depth 4096,
+# --op-times with the device's copy bandwidth) run against it. PARTS=all
+# adds the side-by-side parts below (more than one device call): on a device
 # with int8 cooperative matrices, pp512 with and without the
 # cooperative-matrix GEMM (BITNET_VK_COOPMAT); with part attn, decode with
 # and without the attention reductions within subgroups
@@ -36,12 +38,11 @@
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
 # PARTS picks what runs, a comma-separated list of tests, kernels,
-# crossval, bench, chain, timeline, waves, attnheads,
-# valueloads, attnmv, prompt, coopmat, attn, tq, baseline, heads, optimes and
-# cpu
-# (default: all but attn, whose variants were measured on 2026-11-26), so
-# that a short device lease can split the run in two calls; ROUNDS (default
-# 2) is how many alternating rounds the side-by-side parts run.
+# crossval, bench, chain, timeline, waves, attnheads, valueloads, attnmv,
+# prompt, coopmat, attn, tq, baseline, heads, optimes and cpu (default:
+# tests, kernels, crossval, bench, optimes and cpu; all: every part but
+# attn, whose variants were measured on 2026-11-26); ROUNDS (default 2) is
+# how many alternating rounds the side-by-side parts run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-bench-out}
@@ -63,7 +64,9 @@ step() {
 	note "$name: exit $rc in $((SECONDS - t0)) s"
 	return $rc
 }
-parts=",${PARTS:-tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,coopmat,tq,baseline,heads,optimes,cpu},"
+parts=${PARTS:-tests,kernels,crossval,bench,optimes,cpu}
+[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,coopmat,tq,baseline,heads,optimes,cpu
+parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
 
@@ -87,9 +90,11 @@ model=${BITNET_BENCH_MODEL:-/tmp/bitnet-2b4t.gguf}
 if want tests && [ -x bin/gpu.test ]; then
 	# One process per test: a driver may refuse new instances after a
 	# dozen or so in one process (seen on NVIDIA's 580 driver).
-	# GPU_TESTS names a subset (space-separated) for a short lease.
-	for t in ${GPU_TESTS:-TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU \
-		TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice}; do
+	# GPU_TESTS names the tests (space-separated); by default those of the
+	# defaults, all: the options' too.
+	tests=${GPU_TESTS:-TestConformance TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice"
+	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
 	done
