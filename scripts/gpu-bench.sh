@@ -11,7 +11,7 @@
 # (default bin/bitnet-base where `make gpu-bench-build BASE=<revision>` made
 # it) adds alternating rounds of the main benches with that other build, for
 # a side-by-side comparison on the same machine. The default run (the
-# check) takes about four minutes on a large GPU: a 2B-4T-shaped model is
+# check) takes a few minutes on a large GPU: a 2B-4T-shaped model is
 # generated (1.2 GB), then the GPU tests of the defaults, the kernel
 # benchmarks, crossval, and bench (pp512, tg128, tg128 at depth 4096,
 # --op-times with the device's copy bandwidth) run against it. PARTS=all
