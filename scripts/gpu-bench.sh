@@ -88,8 +88,9 @@ model=${BITNET_BENCH_MODEL:-/tmp/bitnet-2b4t.gguf}
 # Correctness: the GPU test binary (conformance on the real shapes, golden
 # models, generation agreement, the decode step's structure).
 if want tests && [ -x bin/gpu.test ]; then
-	# One process per test: a driver may refuse new instances after a
-	# dozen or so in one process (seen on NVIDIA's 580 driver).
+	# One process per test: each starts clean (builds before 2026-11-27
+	# made an instance per device, and NVIDIA's 580 driver refused new
+	# ones after a dozen or so in one process).
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
 	tests=${GPU_TESTS:-TestConformance TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}

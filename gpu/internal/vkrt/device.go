@@ -39,7 +39,6 @@ const DeviceEnv = "BITNET_VK_DEVICE"
 type Device struct {
 	Info DeviceInfo
 
-	inst   *instance
 	pd     vk.PhysicalDevice
 	vk     *vk.Device
 	queue  vk.Queue
@@ -90,18 +89,16 @@ func (d *Device) CountHostRead(n int) { d.stats.BytesDown += uint64(n) }
 // Open creates a device according to opts.
 func Open(opts Options) (*Device, error) {
 	validate := opts.Validate || vk.ValidationRequested()
-	in, err := newInstance(validate)
+	in, err := sharedInstance(validate)
 	if err != nil {
 		return nil, err
 	}
 	infos, pds, err := in.devices()
 	if err != nil {
-		in.destroy()
 		return nil, err
 	}
 	idx, err := Select(infos, envDevice(opts.Device))
 	if err != nil {
-		in.destroy()
 		return nil, err
 	}
 	info := infos[idx]
@@ -111,7 +108,6 @@ func Open(opts Options) (*Device, error) {
 	}
 	d, err := openDevice(in, info, pds[idx])
 	if err != nil {
-		in.destroy()
 		return nil, err
 	}
 	slog.Debug("vulkan: device open", "device", d.Info.String(), "index", idx, "validation", validate)
@@ -168,7 +164,6 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 	}
 	d := &Device{
 		Info:    info,
-		inst:    in,
 		pd:      pd,
 		vk:      dev,
 		queue:   dev.Queue(info.queueFamily, 0),
@@ -198,8 +193,7 @@ func (d *Device) Close() error {
 	for _, l := range d.layouts {
 		d.vk.DestroyDescriptorSetLayout(l)
 	}
-	d.vk.Destroy()
-	d.inst.destroy()
+	d.vk.Destroy() // the instance stays (see instances)
 	return d.closeErr
 }
 

@@ -5,6 +5,7 @@ package vkrt
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"bitnet/gpu/internal/vk"
 )
@@ -84,6 +85,39 @@ type instance struct {
 // apiVersion is the Vulkan version the runtime targets (SPIR-V 1.5 shaders).
 var apiVersion = vk.APIVersion(1, 2, 0)
 
+// instances holds the process's instances, one with the validation layer
+// and one without, made on first use and never destroyed: Devices and
+// every Device share them, and only devices are created and destroyed.
+// NVIDIA's driver (580 on an H200) stopped creating instances after a
+// dozen or so had been created and destroyed in one process
+// (VK_ERROR_INCOMPATIBLE_DRIVER), and repeated cycles are reported to
+// corrupt its subgroup invocation ids; an instance holds no device memory.
+var instances struct {
+	sync.Mutex
+	m       map[bool]*instance
+	created int // instances created (tests)
+}
+
+// sharedInstance returns the process's instance with or without the
+// validation layer, making it the first time.
+func sharedInstance(validate bool) (*instance, error) {
+	instances.Lock()
+	defer instances.Unlock()
+	if in := instances.m[validate]; in != nil {
+		return in, nil
+	}
+	in, err := newInstance(validate)
+	if err != nil {
+		return nil, err
+	}
+	if instances.m == nil {
+		instances.m = map[bool]*instance{}
+	}
+	instances.m[validate] = in
+	instances.created++
+	return in, nil
+}
+
 func newInstance(validate bool) (*instance, error) {
 	ver, err := vk.InstanceVersion()
 	if err != nil {
@@ -137,24 +171,14 @@ func newInstance(validate bool) (*instance, error) {
 	return inst, nil
 }
 
-func (in *instance) destroy() {
-	if in.vk == nil {
-		return
-	}
-	in.vk.DestroyDebugUtilsMessenger(in.messenger)
-	in.vk.Destroy()
-	in.vk = nil
-}
-
 // Devices lists the Vulkan physical devices, in the loader's order (Index
 // is the position in that order). The error matches ErrLoaderNotFound when
 // there is no Vulkan library and ErrNoDevice when there are no devices.
 func Devices() ([]DeviceInfo, error) {
-	in, err := newInstance(false)
+	in, err := sharedInstance(false)
 	if err != nil {
 		return nil, err
 	}
-	defer in.destroy()
 	infos, _, err := in.devices()
 	return infos, err
 }

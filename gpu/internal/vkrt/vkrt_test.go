@@ -104,6 +104,37 @@ func TestDevices(t *testing.T) {
 	}
 }
 
+// TestInstanceShared lists and opens devices many times, with and without
+// the validation layer: the process's two instances serve them all, none
+// is made again (NVIDIA's driver stops creating instances after a dozen or
+// so in a process).
+func TestInstanceShared(t *testing.T) {
+	created := func() int {
+		instances.Lock()
+		defer instances.Unlock()
+		return instances.created
+	}
+	cycle := func() {
+		_, err := Devices()
+		require.NoError(t, err)
+		for _, v := range []bool{false, ValidationAvailable()} {
+			d, err := Open(Options{Device: "any", Validate: v})
+			require.NoError(t, err)
+			require.NoError(t, d.Close())
+		}
+	}
+	if _, err := Devices(); errors.Is(err, ErrLoaderNotFound) || errors.Is(err, ErrNoDevice) {
+		testdata.SkipUnlessCI(t, "no Vulkan device: %v", err)
+	}
+	cycle()
+	before := created()
+	assert.LessOrEqual(t, before, 2)
+	for range 20 {
+		cycle()
+	}
+	assert.Equal(t, before, created(), "instances made again")
+}
+
 func TestSelect(t *testing.T) {
 	dev := func(i int, typ DeviceType, usable bool) DeviceInfo {
 		return DeviceInfo{Index: i, Name: fmt.Sprintf("dev%d", i), Type: typ, Usable: usable, Reason: "test"}
