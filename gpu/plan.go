@@ -1045,8 +1045,8 @@ const (
 
 // attnRows is the default of Options.AttnRows: the query rows of a prompt
 // one attention workgroup takes over the key rows it loads once (an H200,
-// alternating with 1 row: pp512 10,282 against 9,997 tokens/s, pp2048
-// 7,955 against 7,094; with 4 rows 10,434 and 7,852).
+// two rounds alternating with 1 row: pp512 10,402 against 10,176 tokens/s,
+// pp2048 8,036 against 7,082; with 4 rows 10,561 and 7,679).
 const attnRows = 8
 
 // attnValueLoads is the default of Options.AttnValueLoads: the value rows

@@ -31,8 +31,8 @@
 #
 # The decode kernels chained by counters instead of pipeline barriers
 # (BITNET_VK_CHAIN): greedy text against the CPU's (bundled model) and the
-# barriers' (2B-4T shapes), then tg128 and depth
-# 4096 side by side with the default, and the cost of one dependent
+# barriers' (2B-4T shapes), then tg128 and depth 4096 side by side with the
+# default, and the cost of one dependent
 # dispatch behind a barrier and chained (part chain). Part timeline prints
 # where a decode step's time goes, kernel by kernel, from the device clock
 # (BITNET_VK_TIMELINE), behind barriers and chained.
