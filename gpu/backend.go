@@ -101,6 +101,17 @@ type Options struct {
 	// GPUs we know; Vulkan does not promise it), and is off while kernels
 	// are timed one by one (--op-times).
 	Chain bool
+	// Prefetch has a decode token's attention run beside a dispatch that
+	// reads the weights of the ops after it, in order, up to the next
+	// attention (the layer's output projection, gate/up, down and norms,
+	// then the next layer's norm and q/k/v), at most this many MiB of them
+	// (1 to 1,024; 0, the default, none; also BITNET_VK_PREFETCH). The
+	// attention leaves most of a large GPU idle, and the matvecs after it
+	// then find their weights in the device's L2 cache (an H100 or H200
+	// has 50 MB; a 2B-4T layer reads 17). No barrier separates the two
+	// dispatches, and the results are the same. Off with Chain, whose
+	// kernels wait for each other, not for a dispatch between them.
+	Prefetch int
 	// Timeline has the chained kernels time themselves on the device clock
 	// (also BITNET_VK_TIMELINE=1; needs VK_KHR_shader_clock's device
 	// clock): Timeline then returns where the last step's time went, from
@@ -178,6 +189,7 @@ type Backend struct {
 	fusableAttn     []*tensor             // the position tensors of a recorded step's attention that would run there over a shorter cache
 	attnRows        uint32                // query rows of a prompt per attn_split workgroup
 	attnHeads       uint32                // query heads per attn_split workgroup (0: by the cache, see recAttention)
+	prefetch        uint64                // bytes of weights read beside a decode attention (Options.Prefetch; 0: none)
 	attnVU          uint32                // value rows an attention invocation loads at once
 	partials        uint64                // bytes of attention partials per pass (partialsBudget)
 	shortRuns       int                   // replays of short variants (tests)
@@ -340,6 +352,12 @@ func Open(o Options) (*Backend, error) {
 		b.attnFuse = uint32(n)
 	}
 	b.chain = o.Chain || os.Getenv("BITNET_VK_CHAIN") == "1"
+	if o.Prefetch == 0 {
+		o.Prefetch, _ = strconv.Atoi(os.Getenv("BITNET_VK_PREFETCH"))
+	}
+	if n := o.Prefetch; n > 0 && n <= 1024 && !b.chain && b.fastTernary() {
+		b.prefetch = uint64(n) << 20
+	}
 	if o.Timeline || os.Getenv("BITNET_VK_TIMELINE") == "1" {
 		if b.clockRate, err = dev.ClockRate(); err != nil {
 			return fail(fmt.Errorf("vulkan: a timeline (BITNET_VK_TIMELINE): %w", err))
@@ -381,7 +399,8 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // per attention invocation, where not 8), "attn-in-matvec-N" (a token's
 // attention over up to N positions inside the output projection),
 // "matvec-rows-2" (two rows per subgroup of the I2_S decode matvec in
-// matrices of many rows), "chain" (Options.Chain) and "timeline"
+// matrices of many rows), "prefetch-N" (N MiB of weights read beside a
+// decode attention, Options.Prefetch), "chain" (Options.Chain) and "timeline"
 // (Options.Timeline), space separated; "generic" when none applies.
 func (b *Backend) Kernels() string {
 	var k []string
@@ -414,6 +433,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.subgroups && b.mvRows > 1 {
 		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))
+	}
+	if b.prefetch > 0 {
+		k = append(k, fmt.Sprintf("prefetch-%d", b.prefetch>>20))
 	}
 	if b.chain {
 		k = append(k, "chain")

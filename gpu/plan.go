@@ -175,7 +175,7 @@ func (b *Backend) emitAt(ops []op, i int) int {
 			b.recTernary(&ops[i+2], f)
 			return n
 		}
-		b.recAttention(o)
+		b.recAttention(o, b.prefetcher(o, ops[i+1:]))
 		return 1
 	case opEmbed:
 		b.recEmbed(o)
@@ -1089,8 +1089,9 @@ func (b *Backend) attnSuffix(ch int) string {
 
 // recAttention records attn_split, then attn_combine, which merges the
 // chunks of each head; for a few rows, attn_split_merge does both (the
-// last workgroup of a KV head merges its chunks).
-func (b *Backend) recAttention(o *op) {
+// last workgroup of a KV head merges its chunks). beside (if not nil)
+// records what runs beside the first attention kernel.
+func (b *Backend) recAttention(o *op, beside func()) {
 	p := o.attn
 	q, kc, vc, pos, dst := o.a, o.b, o.c, o.d, o.dst
 	_, T := compute.RowsOf(q)
@@ -1191,12 +1192,19 @@ func (b *Backend) recAttention(o *op) {
 				[3]uint32{ng, uint32(nchunks), uint32(nr)},
 				[]vkrt.Binding{qb, kb, vb, pb, partRW, cnt.Out(0, 0), yb},
 				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr), yo)
+		} else {
+			b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), uint32(qr), b.attnVU),
+				[3]uint32{ng, uint32(nchunks), uint32((nr + qr - 1) / qr)},
+				[]vkrt.Binding{qb, kb, vb, pb, partOut},
+				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr))
+		}
+		if beside != nil {
+			beside()
+			beside = nil
+		}
+		if merge {
 			continue
 		}
-		b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), uint32(qr), b.attnVU),
-			[3]uint32{ng, uint32(nchunks), uint32((nr + qr - 1) / qr)},
-			[]vkrt.Binding{qb, kb, vb, pb, partOut},
-			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr))
 		partIn := part.In(0, 0)
 		partIn.AccessSize = uint64(nr) * perRow
 		b.dispatch("attn_combine", b.pipe(b.kernel("attn_combine"), cwgs, uint32(hd)), [3]uint32{uint32(p.NHead), uint32(nr), 1},
@@ -1204,6 +1212,81 @@ func (b *Backend) recAttention(o *op) {
 			uint32(p.NHead), uint32(nchunks), uint32(ch), po, yo)
 	}
 	b.wrote(dst)
+}
+
+// prefetchBuffers is the most buffers one prefetch dispatch reads.
+const prefetchBuffers = 15
+
+// prefetcher returns what records the prefetch kernel beside the decode
+// attention o (nil when none runs; see Options.Prefetch): it reads the
+// weights of the ops after o (after), in the order they use them, up to
+// the next attention, as many of them as fit in b.prefetch bytes and the
+// kernel's bindings (the first that does not fit ends the list).
+func (b *Backend) prefetcher(o *op, after []op) func() {
+	if _, T := compute.RowsOf(o.a); b.prefetch == 0 || T > matvecMaxT {
+		return nil
+	}
+	var bind []vkrt.Binding
+	var words []uint32
+	var total uint64
+	add := func(w *tensor) bool {
+		for _, c := range w.chunks {
+			n := c.buf.Size()
+			if len(bind) == prefetchBuffers || total+n > b.prefetch {
+				return false
+			}
+			total += n
+			bind = append(bind, c.buf.In(0, 0))
+			words = append(words, uint32(n/4))
+		}
+		return true
+	}
+scan:
+	for i := range after {
+		switch a := &after[i]; a.kind {
+		case opAttention:
+			break scan
+		case opRMSNorm:
+			if !add(a.b) {
+				break scan
+			}
+		case opMatMul:
+			for _, w := range a.ws {
+				if !add(w) {
+					break scan
+				}
+			}
+		}
+	}
+	if len(bind) == 0 {
+		return nil
+	}
+	return func() { b.recPrefetch(bind, words, total) }
+}
+
+// recPrefetch records the prefetch kernel over up to prefetchBuffers
+// buffers (words[i]: the 4-byte words of bind[i] it reads, from the
+// binding's start), which hold bytes bytes in all (for profiles), and
+// returns its workgroup count (the words of its "prefetch" scratch it
+// writes).
+func (b *Backend) recPrefetch(bind []vkrt.Binding, words []uint32, bytes uint64) uint32 {
+	// Workgroups of 256 invocations, 8 sectors of 32 bytes each.
+	const per = 256 * 8 * 8
+	groups, nb := uint32(0), len(bind)
+	for _, n := range words {
+		groups += (n + per - 1) / per
+	}
+	for len(bind) < prefetchBuffers {
+		bind = append(bind, b.dummy.In(0, 0))
+		words = append(words, 0)
+	}
+	d := b.scratchBuf("prefetch", uint64(groups)*4)
+	label := ""
+	if b.labels() {
+		label = fmt.Sprintf("prefetch %d buffers", nb)
+	}
+	b.dispatchBytes(label, int64(bytes), b.pipe("prefetch"), [3]uint32{groups, 1, 1}, append(bind, d.Out(0, 0)), words...)
+	return groups
 }
 
 // embedType is the embed kernel's code of a table type (-1: none).

@@ -39,7 +39,7 @@
 #
 # PARTS picks what runs, a comma-separated list of tests, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, attnmv,
-# prompt, coopmat, attn, tq, baseline, heads, optimes and cpu (default:
+# prompt, prefetch, coopmat, attn, tq, baseline, heads, optimes and cpu (default:
 # tests, kernels, crossval, bench, optimes and cpu; all: every part but
 # attn, whose variants were measured on 2026-11-26); ROUNDS (default 2) is
 # how many alternating rounds the side-by-side parts run.
@@ -65,7 +65,7 @@ step() {
 	return $rc
 }
 parts=${PARTS:-tests,kernels,crossval,bench,optimes,cpu}
-[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,prefetch,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -94,7 +94,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
 	tests=${GPU_TESTS:-TestConformance TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
-	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice"
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestPrefetch TestPrefetchStep TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice"
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -233,6 +233,26 @@ if want attnheads; then
 		done
 	done
 	BITNET_VK_ATTN_HEADS=1 BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/ATTN_HEADS=1: /" | tee -a "$sum"
+fi
+# The weights of a layer's matvecs read into the L2 cache beside its
+# attention (BITNET_VK_PREFETCH=MiB; opt-in until measured): 8 MiB covers
+# the output projection and gate, 32 everything up to the next layer's
+# q/k/v. Side by side at tg128, tg128 in a 4,096-position state and depth
+# 4096, then each kernel's time (every dispatch behind a barrier: the
+# prefetch's own time, then the matvecs' from L2) and the timeline, both
+# with 32 MiB.
+if want prefetch; then
+	for round in $(seq "${ROUNDS:-2}"); do
+		for mb in 0 8 32; do
+			for a in "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"; do
+				# shellcheck disable=SC2086 # a holds several arguments
+				BITNET_VK_PREFETCH=$mb timeout 120 "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^tg[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round PREFETCH=$mb ($a): /" | tee -a "$sum"
+			done
+		done
+	done
+	BITNET_VK_PREFETCH=32 step op-times-prefetch 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 --op-times
+	sed -n '/kernel times/,$p' "$out/op-times-prefetch.log" | head -n 16 | tee -a "$sum"
+	BITNET_VK_PREFETCH=32 BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/PREFETCH=32: /" | tee -a "$sum"
 fi
 # Value rows an attention invocation loads at once (BITNET_VK_ATTN_VALUE_LOADS,
 # default 8: four rounds to memory over a chunk of 128 positions; 32: one),
