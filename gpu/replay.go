@@ -206,7 +206,7 @@ func (p *program) Release() {
 func (b *Backend) Counters() compute.DeviceCounters {
 	s := b.dev.Stats()
 	return compute.DeviceCounters{Dispatches: s.Dispatches, Barriers: s.Barriers, Submits: s.Submits, Replays: s.Replays,
-		BytesUp: s.BytesUp, BytesDown: s.BytesDown, Prepare: b.prepare, Step: b.step}
+		BytesUp: s.BytesUp, BytesDown: s.BytesDown, Prepare: b.prepare, ReplayTime: s.ReplayTime, Step: b.step}
 }
 
 // ChainFlags returns the flags the chained kernels raised on the device

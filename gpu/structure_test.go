@@ -5,6 +5,7 @@ package gpu_test
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"bitnet/engine"
 	"bitnet/engine/compute"
@@ -110,13 +111,20 @@ func decodeStepStructure(t *testing.T, be *gpu.Backend, perLayer int) compute.De
 
 	const n = 8
 	c0 = be.Counters()
+	t0 := time.Now()
 	for range n {
 		if cands, err = st.Next([]int32{cands[0].ID}, greedy, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
+	wall := time.Since(t0)
 	d := be.Counters().Sub(c0)
 	t.Logf("%d replayed decode steps: %+v", n, d)
+	// Their device time, from timestamps around each replay: some, and
+	// less than the host waited for them.
+	if be.Info().Timestamps() && (d.ReplayTime <= 0 || d.ReplayTime > wall) {
+		t.Errorf("the replays took %v on the device and %v on the host's clock: want some device time, within the host's", d.ReplayTime, wall)
+	}
 	if d.Submits != n || d.Replays != n {
 		t.Errorf("%d tokens took %d submissions (%d replays), want one replay each", n, d.Submits, d.Replays)
 	}

@@ -90,14 +90,23 @@ type devicePerToken struct {
 	BytesUp    float64 `json:"bytes_up"`
 	BytesDown  float64 `json:"bytes_down"`
 	PrepareUs  float64 `json:"prepare_us"` // host time turning ops into commands
+	// ReplayUs is the device time of the replays, from each one's first
+	// command to its last, and TokenUs the time the test took (the host's
+	// clock): their difference is what the round trips between the host
+	// and the device cost, besides any work not replayed.
+	ReplayUs float64 `json:"replay_device_us,omitempty"`
+	TokenUs  float64 `json:"token_us"`
 	// Step is the captured step that the replays ran (zero without them).
 	Step *compute.StepStructure `json:"captured_step,omitempty"`
 }
 
-func perToken(c compute.DeviceCounters, tokens int) *devicePerToken {
+// perToken divides the counters c of a test that generated or evaluated
+// tokens tokens in wall time by the tokens.
+func perToken(c compute.DeviceCounters, tokens int, wall time.Duration) *devicePerToken {
 	n := float64(tokens)
-	d := &devicePerToken{float64(c.Dispatches) / n, float64(c.Barriers) / n, float64(c.Submits) / n, float64(c.Replays) / n,
-		float64(c.BytesUp) / n, float64(c.BytesDown) / n, c.Prepare.Seconds() * 1e6 / n, nil}
+	d := &devicePerToken{Dispatches: float64(c.Dispatches) / n, Barriers: float64(c.Barriers) / n, Submits: float64(c.Submits) / n,
+		Replays: float64(c.Replays) / n, BytesUp: float64(c.BytesUp) / n, BytesDown: float64(c.BytesDown) / n,
+		PrepareUs: c.Prepare.Seconds() * 1e6 / n, ReplayUs: c.ReplayTime.Seconds() * 1e6 / n, TokenUs: wall.Seconds() * 1e6 / n}
 	if c.Replays > 0 {
 		d.Step = &c.Step
 	}
@@ -109,6 +118,9 @@ func (d *devicePerToken) String() string {
 		d.Dispatches, d.Barriers, d.Submits, d.Replays, d.BytesUp, d.BytesDown, d.PrepareUs)
 	if d.Step != nil {
 		s += fmt.Sprintf("; each replay runs the captured step: %d dispatches, %d barriers", d.Step.Dispatches, d.Step.Barriers)
+	}
+	if d.ReplayUs > 0 {
+		s += fmt.Sprintf("; the replays ran %.1f µs on the device of the %.1f µs per token (%.1f%%)", d.ReplayUs, d.TokenUs, 100*d.ReplayUs/d.TokenUs)
 	}
 	return s
 }
@@ -292,22 +304,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			}
 			el := time.Since(t0)
 			r.TPSSamples = append(r.TPSSamples, float64(tokens)/el.Seconds())
+			timed += el
 			if sched != nil {
 				sstats = sstats.Plus(sched.SchedStats())
 				sched.SetSchedStats(false)
-				timed += el
 			}
 			if counting != nil {
-				c := counting.Counters().Sub(c0)
-				counted = compute.DeviceCounters{Dispatches: counted.Dispatches + c.Dispatches, Barriers: counted.Barriers + c.Barriers,
-					Submits: counted.Submits + c.Submits, Replays: counted.Replays + c.Replays, BytesUp: counted.BytesUp + c.BytesUp,
-					BytesDown: counted.BytesDown + c.BytesDown, Prepare: counted.Prepare + c.Prepare, Step: c.Step}
+				counted = counted.Plus(counting.Counters().Sub(c0))
 			}
 		}
 		r.TPSMean, r.TPSStddev = meanStd(r.TPSSamples)
 		fmt.Fprintf(stderr, "%s: %.2f ± %.2f tokens/s\n", name, r.TPSMean, r.TPSStddev)
 		if counting != nil {
-			r.Device = perToken(counted, tokens**reps)
+			r.Device = perToken(counted, tokens**reps, timed)
 			fmt.Fprintf(stderr, "%s: %s\n", name, r.Device)
 		}
 		if sched != nil && *reps > 0 {

@@ -82,6 +82,11 @@ func TestBenchVulkanCounters(t *testing.T) {
 	if d.Replays != 1 || d.Submits != 1 || d.Dispatches != 0 || d.BytesDown > 64 {
 		t.Errorf("per generated token: %+v, want one replay, nothing recorded, a few bytes read", d)
 	}
+	// The replays' device time (lavapipe has timestamps), within the
+	// token's time on the host's clock.
+	if d.ReplayUs <= 0 || d.ReplayUs > d.TokenUs {
+		t.Errorf("per generated token %.1f µs on the device, %.1f µs on the host's clock: want some, within the host's", d.ReplayUs, d.TokenUs)
+	}
 	// 5 layers: at most 5 dispatches each, and a few outside them.
 	if s := d.Step; s.Dispatches < 5*5 || s.Dispatches > 5*5+8 || s.Barriers >= s.Dispatches+2 {
 		t.Errorf("captured step %+v, want 25 to 33 dispatches", *s)

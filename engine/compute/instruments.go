@@ -14,6 +14,7 @@ type DeviceCounters struct {
 	BytesUp    uint64        // bytes the host wrote to the device (uploads, mapped writes)
 	BytesDown  uint64        // bytes the host read back
 	Prepare    time.Duration // host time spent turning ops into commands
+	ReplayTime time.Duration // device time of the replays, first command to last (0 where the device has no timestamps)
 
 	// Step is the structure of the most recently captured step (not a
 	// running total): what each replay runs from one submission.
@@ -29,7 +30,15 @@ type StepStructure struct {
 // Sub returns c - o (with c's Step).
 func (c DeviceCounters) Sub(o DeviceCounters) DeviceCounters {
 	return DeviceCounters{c.Dispatches - o.Dispatches, c.Barriers - o.Barriers, c.Submits - o.Submits,
-		c.Replays - o.Replays, c.BytesUp - o.BytesUp, c.BytesDown - o.BytesDown, c.Prepare - o.Prepare, c.Step}
+		c.Replays - o.Replays, c.BytesUp - o.BytesUp, c.BytesDown - o.BytesDown, c.Prepare - o.Prepare,
+		c.ReplayTime - o.ReplayTime, c.Step}
+}
+
+// Plus returns c + o (with o's Step).
+func (c DeviceCounters) Plus(o DeviceCounters) DeviceCounters {
+	return DeviceCounters{c.Dispatches + o.Dispatches, c.Barriers + o.Barriers, c.Submits + o.Submits,
+		c.Replays + o.Replays, c.BytesUp + o.BytesUp, c.BytesDown + o.BytesDown, c.Prepare + o.Prepare,
+		c.ReplayTime + o.ReplayTime, o.Step}
 }
 
 // Counting is implemented by backends that count the work they give a

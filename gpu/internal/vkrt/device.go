@@ -74,6 +74,10 @@ type Stats struct {
 	Replays    uint64 // submissions of captured command buffers
 	BytesUp    uint64 // bytes the host wrote: uploads and mapped writes
 	BytesDown  uint64 // bytes the host read: downloads and mapped reads
+	// ReplayTime is the device time of the replays of captured command
+	// buffers, from a timestamp before each one's first command to one
+	// after its last (replays on a device without timestamps add nothing).
+	ReplayTime time.Duration
 }
 
 // Stats returns the running totals.

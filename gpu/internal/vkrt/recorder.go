@@ -5,7 +5,9 @@ package vkrt
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
+	"time"
 
 	"bitnet/gpu/internal/vk"
 )
@@ -100,6 +102,8 @@ type Recorder struct {
 	probes []ProbeDispatch // the probed dispatches recorded since begin
 
 	trace *[]string // SetTrace's list, when on
+
+	capPool vk.QueryPool // a capture's two timestamps, its first and last command (0: none)
 }
 
 func (d *Device) newCommandBuffer() (vk.CommandPool, vk.CommandBuffer, vk.Fence, error) {
@@ -185,6 +189,16 @@ func (r *Recorder) begin() bool {
 	fullBarrier(r.d.vk, r.cb)
 	if r.prof != nil && !r.capturing {
 		r.prof.begin(r.d.vk, r.cb)
+	}
+	if r.capturing && r.d.Info.Timestamps() {
+		// A captured step's device time (Stats.ReplayTime); without the
+		// pool, replays go untimed.
+		pool, err := r.d.vk.CreateQueryPool(&vk.QueryPoolCreateInfo{SType: vk.StructureTypeQueryPoolCreateInfo, QueryType: vk.QueryTypeTimestamp, QueryCount: 2})
+		if err == nil {
+			r.capPool = pool
+			r.d.vk.CmdResetQueryPool(r.cb, pool, 0, 2)
+			r.d.vk.CmdWriteTimestamp(r.cb, vk.PipelineStageTopOfPipeBit, pool, 0)
+		}
 	}
 	return true
 }
@@ -603,9 +617,13 @@ func (r *Recorder) EndCapture() (*Graph, error) {
 	cb := r.cb
 	r.cb, r.capturing = r.main, false
 	err := r.err
-	g := &Graph{d: r.d, pool: r.pool, cb: cb, commands: r.commands, probes: r.takeProbes()}
+	g := &Graph{d: r.d, pool: r.pool, cb: cb, commands: r.commands, probes: r.takeProbes(), timer: r.capPool}
+	r.capPool = 0
 	if r.open {
 		if err == nil {
+			if g.timer != 0 {
+				r.d.vk.CmdWriteTimestamp(cb, vk.PipelineStageBottomOfPipeBit, g.timer, 1)
+			}
 			hostBarrier(r.d.vk, cb)
 		}
 		if e := r.d.vk.EndCommandBuffer(cb); err == nil {
@@ -640,6 +658,7 @@ type Graph struct {
 	holds    bool
 	commands int
 	probes   []ProbeDispatch
+	timer    vk.QueryPool // timestamps at its start and end (0: none)
 }
 
 // Run submits the graph and waits for it; the host may then read its
@@ -655,6 +674,13 @@ func (g *Graph) Run() error {
 	if err := g.d.submit(g.cb, g.fence); err != nil {
 		return fmt.Errorf("vulkan: submit: %w", err)
 	}
+	if g.timer != 0 {
+		var ts [2]uint64
+		if err := g.d.vk.QueryResults64(g.timer, 0, ts[:]); err != nil {
+			return fmt.Errorf("vulkan: a replay's timestamps: %w", err)
+		}
+		g.d.stats.ReplayTime += time.Duration(math.Round(g.d.elapsedNs(ts[0], ts[1])))
+	}
 	return nil
 }
 
@@ -665,6 +691,9 @@ func (g *Graph) Release() {
 	}
 	g.d.vk.FreeCommandBuffer(g.pool, g.cb)
 	g.d.vk.DestroyFence(g.fence)
+	if g.timer != 0 {
+		g.d.vk.DestroyQueryPool(g.timer)
+	}
 	if g.holds {
 		g.d.sets.release()
 	}
@@ -829,7 +858,7 @@ func (r *Recorder) Profile(on bool) error {
 	if r.prof != nil {
 		return nil
 	}
-	if r.d.Info.tsBits == 0 || r.d.Info.Limits.TimestampPeriod == 0 {
+	if !r.d.Info.Timestamps() {
 		return fmt.Errorf("vulkan: %s has no timestamps on its compute queue", r.d.Info.Name)
 	}
 	pool, err := r.d.vk.CreateQueryPool(&vk.QueryPoolCreateInfo{
@@ -1018,7 +1047,7 @@ func (d *Device) timeCopies(n uint64, words uint32, groups [3]uint32, reps int, 
 // commands they time; the device must have timestamps on its compute
 // queue.
 func (d *Device) newTimer(n uint32) (vk.QueryPool, *Recorder, error) {
-	if d.Info.tsBits == 0 || d.Info.Limits.TimestampPeriod == 0 {
+	if !d.Info.Timestamps() {
 		return 0, nil, fmt.Errorf("vulkan: %s has no timestamps on its compute queue", d.Info.Name)
 	}
 	pool, err := d.vk.CreateQueryPool(&vk.QueryPoolCreateInfo{SType: vk.StructureTypeQueryPoolCreateInfo, QueryType: vk.QueryTypeTimestamp, QueryCount: n})

@@ -71,6 +71,10 @@ type DeviceInfo struct {
 	tsBits      uint32
 }
 
+// Timestamps reports whether the device's compute queue writes timestamps
+// (profiles, replays' device time).
+func (i DeviceInfo) Timestamps() bool { return i.tsBits != 0 && i.Limits.TimestampPeriod != 0 }
+
 // Heap is a memory heap.
 type Heap struct {
 	Size        uint64 `json:"size"`
