@@ -110,6 +110,13 @@ if want kernels && [ -x bin/gpu.test ]; then
 		(cd gpu && step "bench-$b" 180 ../bin/gpu.test -test.run '^$' -test.bench "^Benchmark$b\$" -test.benchtime 50x)
 		grep -E '^Benchmark|FAIL' "$out/bench-$b.log" | tee -a "$sum"
 	done
+	# The I2_S matvec in smaller workgroups: the 113 MB matrix streams in
+	# 2,048 workgroups of 1,024 invocations by default, one resident per
+	# compute unit at a time where they take its registers.
+	for w in 256 128; do
+		(cd gpu && BITNET_VK_MATVEC_WGS=$w step "bench-MatvecI2S-wgs$w" 180 ../bin/gpu.test -test.run '^$' -test.bench '^BenchmarkMatvecI2S$' -test.benchtime 50x)
+		grep -E '^Benchmark|FAIL' "$out/bench-MatvecI2S-wgs$w.log" | sed "s/^/MATVEC_WGS=$w: /" | tee -a "$sum"
+	done
 fi
 
 # Where a decode step's time goes on the device (BITNET_VK_TIMELINE): every
