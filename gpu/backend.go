@@ -39,6 +39,11 @@ type Options struct {
 	Auto bool
 	// Validate enables the Khronos validation layer (also BITNET_VK_VALIDATE=1).
 	Validate bool
+	// SyncValidate adds the layer's synchronization validation, which
+	// reports commands touching the same memory with no barrier between
+	// them (also BITNET_VK_VALIDATE=sync). Not with Chain, whose kernels
+	// order themselves by counters, which that validation cannot see.
+	SyncValidate bool
 	// NoSubgroups keeps the matmuls on the shared-memory kernels that
 	// devices without subgroup arithmetic run (for comparisons and tests).
 	NoSubgroups bool
@@ -110,7 +115,8 @@ type Options struct {
 	// then find their weights in the device's L2 cache (an H100 or H200
 	// has 50 MB; a 2B-4T layer reads 17). No barrier separates the two
 	// dispatches, and the results are the same. Off with Chain, whose
-	// kernels wait for each other, not for a dispatch between them.
+	// kernels wait for each other, not for a dispatch between them; none
+	// where the attention runs in the output projection (AttnInMatvec).
 	Prefetch int
 	// Timeline has the chained kernels time themselves on the device clock
 	// (also BITNET_VK_TIMELINE=1; needs VK_KHR_shader_clock's device
@@ -201,7 +207,9 @@ type Backend struct {
 	scratch    map[string]*vkrt.Buffer // reusable device buffers by role, grown on demand
 	scratchGen int                     // bumped whenever a scratch buffer is replaced
 	retired    []*vkrt.Buffer          // replaced scratch, freed after the next submit
-	dummy      *vkrt.Buffer            // bound where a kernel's binding is unused
+	dummy      *vkrt.Buffer            // bound where a kernel's binding is unused (see unused)
+	dummySlot  uint64                  // bytes of one of its slots
+	nextDummy  int                     // the slot unused hands out next
 
 	weightBytes uint64
 	owned       map[*vkrt.Buffer]bool // tensor buffers, freed by Free or Close
@@ -234,7 +242,7 @@ func Open(o Options) (*Backend, error) {
 		sel = "auto"
 	}
 	wantCoop := o.CoopMat == DotOn || (o.CoopMat == DotAuto && os.Getenv("BITNET_VK_COOPMAT") == "1")
-	dev, err := vkrt.Open(vkrt.Options{Device: sel, Validate: o.Validate, CooperativeMatrix: wantCoop})
+	dev, err := vkrt.Open(vkrt.Options{Device: sel, Validate: o.Validate, SyncValidate: o.SyncValidate, CooperativeMatrix: wantCoop})
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +379,8 @@ func Open(o Options) (*Backend, error) {
 	for b.combWGS > 128 && 16<<10+4*b.combWGS+64 > lim.MaxComputeSharedMemorySize {
 		b.combWGS /= 2
 	}
-	if b.dummy, err = dev.NewBuffer(16, vkrt.DeviceLocal); err != nil {
+	b.dummySlot = max(b.align, 16)
+	if b.dummy, err = dev.NewBuffer(dummySlots*b.dummySlot, vkrt.DeviceLocal); err != nil {
 		return fail(err)
 	}
 	slog.Debug("vulkan: kernels", "kernels", b.Kernels())
@@ -837,8 +846,21 @@ func (b *Backend) arg(t *tensor, write bool) (vkrt.Binding, uint32) {
 func (b *Backend) in(t *tensor) (vkrt.Binding, uint32)  { return b.arg(t, false) }
 func (b *Backend) out(t *tensor) (vkrt.Binding, uint32) { return b.arg(t, true) }
 
-// unused binds the dummy buffer where a kernel's binding is not used.
-func (b *Backend) unused() vkrt.Binding { return b.dummy.In(0, 0) }
+// dummySlots is the number of slots of the dummy buffer (see unused).
+const dummySlots = 256
+
+// unused binds a slot of the dummy buffer where a kernel's binding is not
+// used. A kernel that writes through a binding when a flag says so
+// declares it writable, and the validation layer's synchronization checks
+// take every writable binding as written: slots handed out in turn (from
+// the first again at each recording, so that a step recorded again binds
+// the same ones and finds its descriptor sets cached) keep the dispatches
+// between two barriers from sharing one.
+func (b *Backend) unused() vkrt.Binding {
+	i := uint64(b.nextDummy % dummySlots)
+	b.nextDummy++
+	return b.dummy.In(i*b.dummySlot, 16)
+}
 
 // zeroScratch is scratchBuf for a buffer that must hold zeros when it is
 // made (kernels that use it leave it zeroed).

@@ -47,6 +47,9 @@ func openTestWith(t testing.TB, o gpu.Options) *gpu.Backend {
 		t.Logf("the validation layer predates VK_KHR_cooperative_matrix: running without it")
 		o.Validate = false
 	}
+	// Its synchronization checks too, but for chained kernels (ordered by
+	// counters, which those checks cannot see).
+	o.SyncValidate = o.Validate && !o.Chain
 	be, err := gpu.Open(o)
 	if err != nil {
 		t.Fatalf("open: %v", err)
@@ -59,7 +62,7 @@ func openTestWith(t testing.TB, o gpu.Options) *gpu.Backend {
 			t.Errorf("%d validation messages (see the log)", n)
 		}
 	})
-	t.Logf("device: %s (validation layer: %v)", be.Device(), o.Validate)
+	t.Logf("device: %s (validation layer: %v, synchronization checks: %v)", be.Device(), o.Validate, o.SyncValidate)
 	return be
 }
 

@@ -29,6 +29,7 @@ func (b *Backend) emit() {
 	t0 := time.Now()
 	ops := b.pending
 	b.pending = nil
+	b.nextDummy = 0
 	defer func() {
 		b.prepare += time.Since(t0)
 		if r := recover(); r != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 // ValidateEnv names the environment variable that enables the Khronos
-// validation layer ("1").
+// validation layer ("1"; "sync" adds its synchronization validation).
 const ValidateEnv = "BITNET_VK_VALIDATE"
 
 // ValidationLayer is the layer enabled for validation.
@@ -23,8 +23,11 @@ const ValidationLayer = "VK_LAYER_KHRONOS_validation"
 // DebugUtilsExtension is the instance extension behind the messenger.
 const DebugUtilsExtension = "VK_EXT_debug_utils"
 
-// ValidationRequested reports whether BITNET_VK_VALIDATE=1.
-func ValidationRequested() bool { return os.Getenv(ValidateEnv) == "1" }
+// ValidationRequested reports whether BITNET_VK_VALIDATE is 1 or sync.
+func ValidationRequested() bool { v := os.Getenv(ValidateEnv); return v == "1" || v == "sync" }
+
+// SyncValidationRequested reports whether BITNET_VK_VALIDATE=sync.
+func SyncValidationRequested() bool { return os.Getenv(ValidateEnv) == "sync" }
 
 var (
 	messages      atomic.Int64

@@ -23,6 +23,7 @@ type DebugUtilsLabelEXT C.VkDebugUtilsLabelEXT
 type DebugUtilsObjectNameInfoEXT C.VkDebugUtilsObjectNameInfoEXT
 type DebugUtilsMessengerCallbackDataEXT C.VkDebugUtilsMessengerCallbackDataEXT
 type DebugUtilsMessengerCreateInfoEXT C.VkDebugUtilsMessengerCreateInfoEXT
+type ValidationFeaturesEXT C.VkValidationFeaturesEXT
 
 type PhysicalDeviceLimits C.VkPhysicalDeviceLimits
 type PhysicalDeviceSparseProperties C.VkPhysicalDeviceSparseProperties
@@ -119,6 +120,7 @@ const (
 	StructureTypeApplicationInfo                                 = C.VK_STRUCTURE_TYPE_APPLICATION_INFO
 	StructureTypeInstanceCreateInfo                              = C.VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
 	StructureTypeDebugUtilsMessengerCreateInfoEXT                = C.VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
+	StructureTypeValidationFeaturesEXT                           = C.VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT
 	StructureTypePhysicalDeviceProperties2                       = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
 	StructureTypePhysicalDeviceSubgroupProperties                = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES
 	StructureTypePhysicalDeviceDriverProperties                  = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES
@@ -231,6 +233,8 @@ const (
 	DebugUtilsMessageTypeGeneralBitEXT     = C.VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT
 	DebugUtilsMessageTypeValidationBitEXT  = C.VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT
 	DebugUtilsMessageTypePerformanceBitEXT = C.VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT
+
+	ValidationFeatureEnableSynchronizationValidationEXT = C.VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT
 
 	SubgroupFeatureBasicBit      = C.VK_SUBGROUP_FEATURE_BASIC_BIT
 	SubgroupFeatureVoteBit       = C.VK_SUBGROUP_FEATURE_VOTE_BIT

@@ -76,6 +76,14 @@ type DebugUtilsMessengerCreateInfoEXT struct {
 	PfnUserCallback uintptr
 	PUserData       unsafe.Pointer
 }
+type ValidationFeaturesEXT struct {
+	SType                          uint32
+	PNext                          unsafe.Pointer
+	EnabledValidationFeatureCount  uint32
+	PEnabledValidationFeatures     *uint32
+	DisabledValidationFeatureCount uint32
+	PDisabledValidationFeatures    *uint32
+}
 
 type PhysicalDeviceLimits struct {
 	MaxImageDimension1D                             uint32
@@ -755,6 +763,7 @@ const (
 	StructureTypeApplicationInfo                                 = 0x0
 	StructureTypeInstanceCreateInfo                              = 0x1
 	StructureTypeDebugUtilsMessengerCreateInfoEXT                = 0x3b9cbe04
+	StructureTypeValidationFeaturesEXT                           = 0x3b9e8ed8
 	StructureTypePhysicalDeviceProperties2                       = 0x3b9bb079
 	StructureTypePhysicalDeviceSubgroupProperties                = 0x3b9c3930
 	StructureTypePhysicalDeviceDriverProperties                  = 0x3b9dc7a0
@@ -866,6 +875,8 @@ const (
 	DebugUtilsMessageTypeValidationBitEXT  = 0x2
 	DebugUtilsMessageTypePerformanceBitEXT = 0x4
 
+	ValidationFeatureEnableSynchronizationValidationEXT = 0x4
+
 	SubgroupFeatureBasicBit      = 0x1
 	SubgroupFeatureVoteBit       = 0x2
 	SubgroupFeatureArithmeticBit = 0x4
@@ -896,6 +907,10 @@ func (s *DebugUtilsMessengerCallbackDataEXT) header() *BaseOutStructure {
 }
 
 func (s *DebugUtilsMessengerCreateInfoEXT) header() *BaseOutStructure {
+	return (*BaseOutStructure)(unsafe.Pointer(s))
+}
+
+func (s *ValidationFeaturesEXT) header() *BaseOutStructure {
 	return (*BaseOutStructure)(unsafe.Pointer(s))
 }
 

@@ -25,6 +25,11 @@ type Options struct {
 	// log/slog and are counted by MessageCount. BITNET_VK_VALIDATE=1 enables
 	// it too.
 	Validate bool
+	// SyncValidate adds the layer's synchronization validation to Validate:
+	// it reports commands that touch the same memory with no barrier
+	// ordering them (BITNET_VK_VALIDATE=sync enables both). Chained
+	// dispatches, ordered by counters instead, are such commands by design.
+	SyncValidate bool
 	// CooperativeMatrix enables VK_KHR_cooperative_matrix, with the
 	// Vulkan memory model, where the device has int8 matrices (only then:
 	// a validation layer older than the extension reports its structs).
@@ -92,8 +97,14 @@ func (d *Device) CountHostRead(n int) { d.stats.BytesDown += uint64(n) }
 
 // Open creates a device according to opts.
 func Open(opts Options) (*Device, error) {
-	validate := opts.Validate || vk.ValidationRequested()
-	in, err := sharedInstance(validate)
+	kind := plainInstance
+	switch {
+	case opts.SyncValidate || vk.SyncValidationRequested():
+		kind = syncValidatedInstance
+	case opts.Validate || vk.ValidationRequested():
+		kind = validatedInstance
+	}
+	in, err := sharedInstance(kind)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +125,7 @@ func Open(opts Options) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	slog.Debug("vulkan: device open", "device", d.Info.String(), "index", idx, "validation", validate)
+	slog.Debug("vulkan: device open", "device", d.Info.String(), "index", idx, "validation", kind != plainInstance, "sync-validation", kind == syncValidatedInstance)
 	return d, nil
 }
 

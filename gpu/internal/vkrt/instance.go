@@ -85,8 +85,17 @@ type instance struct {
 // apiVersion is the Vulkan version the runtime targets (SPIR-V 1.5 shaders).
 var apiVersion = vk.APIVersion(1, 2, 0)
 
-// instances holds the process's instances, one with the validation layer
-// and one without, made on first use and never destroyed: Devices and
+// instanceKind says which layers and checks an instance has.
+type instanceKind uint8
+
+const (
+	plainInstance         instanceKind = iota
+	validatedInstance                  // the validation layer
+	syncValidatedInstance              // and its synchronization validation
+)
+
+// instances holds the process's instances, one of each kind, made on
+// first use and never destroyed: Devices and
 // every Device share them, and only devices are created and destroyed.
 // NVIDIA's driver (580 on an H200) stopped creating instances after a
 // dozen or so had been created and destroyed in one process
@@ -94,31 +103,31 @@ var apiVersion = vk.APIVersion(1, 2, 0)
 // corrupt its subgroup invocation ids; an instance holds no device memory.
 var instances struct {
 	sync.Mutex
-	m       map[bool]*instance
+	m       map[instanceKind]*instance
 	created int // instances created (tests)
 }
 
-// sharedInstance returns the process's instance with or without the
-// validation layer, making it the first time.
-func sharedInstance(validate bool) (*instance, error) {
+// sharedInstance returns the process's instance of a kind, making it the
+// first time.
+func sharedInstance(kind instanceKind) (*instance, error) {
 	instances.Lock()
 	defer instances.Unlock()
-	if in := instances.m[validate]; in != nil {
+	if in := instances.m[kind]; in != nil {
 		return in, nil
 	}
-	in, err := newInstance(validate)
+	in, err := newInstance(kind)
 	if err != nil {
 		return nil, err
 	}
 	if instances.m == nil {
-		instances.m = map[bool]*instance{}
+		instances.m = map[instanceKind]*instance{}
 	}
-	instances.m[validate] = in
+	instances.m[kind] = in
 	instances.created++
 	return in, nil
 }
 
-func newInstance(validate bool) (*instance, error) {
+func newInstance(kind instanceKind) (*instance, error) {
 	ver, err := vk.InstanceVersion()
 	if err != nil {
 		return nil, err
@@ -128,7 +137,7 @@ func newInstance(validate bool) (*instance, error) {
 	}
 	var layers, exts []string
 	var msgInfo *vk.DebugUtilsMessengerCreateInfoEXT
-	if validate {
+	if kind != plainInstance {
 		if !ValidationAvailable() {
 			return nil, fmt.Errorf("vulkan: validation requested but %s (with %s) is not installed", vk.ValidationLayer, vk.DebugUtilsExtension)
 		}
@@ -153,6 +162,15 @@ func newInstance(validate bool) (*instance, error) {
 	if msgInfo != nil {
 		vk.Chain(info, msgInfo)
 	}
+	if kind == syncValidatedInstance {
+		enables := []uint32{vk.ValidationFeatureEnableSynchronizationValidationEXT}
+		features := &vk.ValidationFeaturesEXT{
+			SType:                         vk.StructureTypeValidationFeaturesEXT,
+			EnabledValidationFeatureCount: uint32(len(enables)),
+			PEnabledValidationFeatures:    &enables[0],
+		}
+		vk.Chain(info, msgInfo, features)
+	}
 	in, err := vk.CreateInstance(info)
 	if err != nil {
 		return nil, err
@@ -175,7 +193,7 @@ func newInstance(validate bool) (*instance, error) {
 // is the position in that order). The error matches ErrLoaderNotFound when
 // there is no Vulkan library and ErrNoDevice when there are no devices.
 func Devices() ([]DeviceInfo, error) {
-	in, err := sharedInstance(false)
+	in, err := sharedInstance(plainInstance)
 	if err != nil {
 		return nil, err
 	}

@@ -117,8 +117,9 @@ func TestInstanceShared(t *testing.T) {
 	cycle := func() {
 		_, err := Devices()
 		require.NoError(t, err)
-		for _, v := range []bool{false, ValidationAvailable()} {
-			d, err := Open(Options{Device: "any", Validate: v})
+		for _, o := range []Options{{}, {Validate: ValidationAvailable()}, {SyncValidate: ValidationAvailable()}} {
+			o.Device = "any"
+			d, err := Open(o)
 			require.NoError(t, err)
 			require.NoError(t, d.Close())
 		}
@@ -128,7 +129,7 @@ func TestInstanceShared(t *testing.T) {
 	}
 	cycle()
 	before := created()
-	assert.LessOrEqual(t, before, 2)
+	assert.LessOrEqual(t, before, 3)
 	for range 20 {
 		cycle()
 	}
@@ -388,6 +389,56 @@ func TestValidationCatchesMisuse(t *testing.T) {
 		p.Destroy()
 	}
 	assert.Greater(t, MessageCount(), before, "the validation layer reported nothing")
+}
+
+// TestSyncValidation: a dispatch that reads the first half of a buffer
+// and one that then writes its second half, each binding it whole, need no
+// barrier between them (the recorder places none), but the synchronization
+// checks, which take a binding as touched whole, report them: with
+// SyncValidate they are on, with Validate alone they are not.
+func TestSyncValidation(t *testing.T) {
+	if !ValidationAvailable() {
+		testdata.SkipUnlessCI(t, "validation layer not installed")
+	}
+	for _, sync := range []bool{false, true} {
+		d, err := Open(Options{Device: "any", Validate: true, SyncValidate: sync})
+		if errors.Is(err, ErrLoaderNotFound) || errors.Is(err, ErrNoDevice) {
+			testdata.SkipUnlessCI(t, "no Vulkan device: %v", err)
+		}
+		require.NoError(t, err)
+		p, err := d.Pipeline(PipelineConfig{Name: "add", Buffers: 3, PushSize: 16})
+		require.NoError(t, err)
+		rec, err := d.NewRecorder()
+		require.NoError(t, err)
+		var bufs [3]*Buffer
+		for i := range bufs {
+			bufs[i], err = d.NewBuffer(256, DeviceLocal)
+			require.NoError(t, err)
+		}
+		x, a, c := bufs[0], bufs[1], bufs[2]
+		before := MessageCount()
+		in := x.In(0, 0)
+		in.AccessOffset, in.AccessSize = 0, 128
+		rec.Dispatch(p, Groups(32, 64), []Binding{in, a.In(0, 0), c.Out(0, 0)}, 32, 0, 0, 0)
+		out := x.Out(0, 0)
+		out.AccessOffset, out.AccessSize = 128, 128
+		rec.Dispatch(p, Groups(32, 64), []Binding{a.In(0, 0), a.In(0, 0), out}, 32, 0, 0, 32)
+		barriers := rec.Barriers()
+		require.NoError(t, rec.Submit())
+		reported := MessageCount() - before
+		for _, b := range bufs {
+			b.Destroy()
+		}
+		rec.Destroy()
+		p.Destroy()
+		require.NoError(t, d.Close())
+		assert.Zero(t, barriers, "barriers between the two dispatches")
+		if sync {
+			assert.Positive(t, reported, "the synchronization checks reported nothing")
+		} else {
+			assert.Zero(t, reported, "messages without the synchronization checks")
+		}
+	}
 }
 
 // TestShaderModules loads every embedded kernel on the device: with the
