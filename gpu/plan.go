@@ -1278,7 +1278,7 @@ func (b *Backend) recPrefetch(bind []vkrt.Binding, words []uint32, bytes uint64)
 		groups += (n + per - 1) / per
 	}
 	for len(bind) < prefetchBuffers {
-		bind = append(bind, b.dummy.In(0, 0))
+		bind = append(bind, b.unused())
 		words = append(words, 0)
 	}
 	d := b.scratchBuf("prefetch", uint64(groups)*4)

@@ -64,6 +64,22 @@ step() {
 	note "$name: exit $rc in $((SECONDS - t0)) s"
 	return $rc
 }
+# sidebyside VAR VALUES ARGS...: ROUNDS alternating rounds of bench on the
+# 2B-4T model with the environment variable VAR set to each of VALUES
+# (space-separated), for each of ARGS (each a string of bench arguments);
+# the result lines go to the summary as "round N VAR=value (args): ...".
+sidebyside() {
+	local var=$1 values=$2 round v a
+	shift 2
+	for round in $(seq "${ROUNDS:-2}"); do
+		for v in $values; do
+			for a in "$@"; do
+				# shellcheck disable=SC2086 # a holds several arguments
+				env "$var=$v" timeout 120 "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^(pp|tg)[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round $var=$v ($a): /" | tee -a "$sum"
+			done
+		done
+	done
+}
 parts=${PARTS:-tests,kernels,crossval,bench,optimes,cpu}
 [ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,prefetch,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
@@ -161,11 +177,7 @@ fi
 # 127, in a 4,096-position state, whose step then has a variant for the
 # short positions), then each kernel's time at depth 0 to 31 both ways.
 if want attnmv; then
-	for round in $(seq "${ROUNDS:-2}"); do
-		for n in 0 32 64 128; do
-			BITNET_VK_ATTN_IN_MATVEC=$n "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_IN_MATVEC=$n: /" | tee -a "$sum"
-		done
-	done
+	sidebyside BITNET_VK_ATTN_IN_MATVEC "0 32 64 128" "-p 0 -n 128 -r 3"
 	for n in 0 128; do
 		BITNET_VK_ATTN_IN_MATVEC=$n step "op-times-attnmv$n" 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 --op-times
 		sed -n '/kernel times/,$p' "$out/op-times-attnmv$n.log" | head -n 9 | tee -a "$sum"
@@ -174,11 +186,7 @@ fi
 # A prompt's attention with 1, 4 and 8 (the default) query rows per
 # workgroup (BITNET_VK_ATTN_ROWS): pp512 and pp2048.
 if want prompt; then
-	for round in $(seq "${ROUNDS:-2}"); do
-		for n in 1 4 8; do
-			BITNET_VK_ATTN_ROWS=$n "$B" bench --model "$model" --backend vulkan -p 512,2048 -n 0 -r 2 --ctx-size 2304 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_ATTN_ROWS=$n: /" | tee -a "$sum"
-		done
-	done
+	sidebyside BITNET_VK_ATTN_ROWS "1 4 8" "-p 512,2048 -n 0 -r 2 --ctx-size 2304"
 fi
 # The decode kernels chained by counters instead of barriers
 # (BITNET_VK_CHAIN, opt-in: slower on an H200): greedy text (below), then
@@ -231,14 +239,7 @@ fi
 # in prompts), side by side at tg128, depth 4096 and pp512, then the
 # timeline of a short cache's step with one head each.
 if want attnheads; then
-	for round in $(seq "${ROUNDS:-2}"); do
-		for n in 0 1 2; do
-			for a in "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352" "-p 512 -n 0 -r 3"; do
-				# shellcheck disable=SC2086 # a holds several arguments
-				BITNET_VK_ATTN_HEADS=$n timeout 120 "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^(pp|tg)[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round BITNET_VK_ATTN_HEADS=$n: /" | tee -a "$sum"
-			done
-		done
-	done
+	sidebyside BITNET_VK_ATTN_HEADS "0 1 2" "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352" "-p 512 -n 0 -r 3"
 	BITNET_VK_ATTN_HEADS=1 BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/ATTN_HEADS=1: /" | tee -a "$sum"
 fi
 # The weights of a layer's matvecs read into the L2 cache beside its
@@ -249,14 +250,7 @@ fi
 # prefetch's own time, then the matvecs' from L2) and the timeline, both
 # with 32 MiB.
 if want prefetch; then
-	for round in $(seq "${ROUNDS:-2}"); do
-		for mb in 0 8 32; do
-			for a in "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"; do
-				# shellcheck disable=SC2086 # a holds several arguments
-				BITNET_VK_PREFETCH=$mb timeout 120 "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^tg[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round PREFETCH=$mb ($a): /" | tee -a "$sum"
-			done
-		done
-	done
+	sidebyside BITNET_VK_PREFETCH "0 8 32" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
 	BITNET_VK_PREFETCH=32 step op-times-prefetch 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 --op-times
 	sed -n '/kernel times/,$p' "$out/op-times-prefetch.log" | head -n 16 | tee -a "$sum"
 	BITNET_VK_PREFETCH=32 BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/PREFETCH=32: /" | tee -a "$sum"
@@ -265,21 +259,12 @@ fi
 # default 8: four rounds to memory over a chunk of 128 positions; 32: one),
 # side by side at depth 4096 and tg128.
 if want valueloads; then
-	for round in $(seq "${ROUNDS:-2}"); do
-		for vu in 8 16 32; do
-			BITNET_VK_ATTN_VALUE_LOADS=$vu timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 64 -d 4096 -r 2 --ctx-size 4352 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round VALUE_LOADS=$vu depth 4096: /" | tee -a "$sum"
-			BITNET_VK_ATTN_VALUE_LOADS=$vu timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round VALUE_LOADS=$vu: /" | tee -a "$sum"
-		done
-	done
+	sidebyside BITNET_VK_ATTN_VALUE_LOADS "8 16 32" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352" "-p 0 -n 128 -r 3"
 fi
 # The prompt GEMM on cooperative matrices (opt-in until measured), side by
 # side with the tiled kernel in the same run.
 if want coopmat && grep -q 'cooperative matrices' "$out/devices.txt"; then
-	for round in $(seq "${ROUNDS:-2}"); do
-		for cm in 0 1; do
-			BITNET_VK_COOPMAT=$cm "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 3 2>/dev/null | grep -E '^pp[0-9]+ ' | sed "s/^/round $round BITNET_VK_COOPMAT=$cm: /" | tee -a "$sum"
-		done
-	done
+	sidebyside BITNET_VK_COOPMAT "0 1" "-p 512 -n 0 -r 3"
 	# The GEMM's other workgroup tiles (weight rows x tokens).
 	for tile in 128x64 64x128 128x128; do
 		BITNET_VK_COOPMAT=1 BITNET_VK_COOPMAT_TILE=$tile "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 3 2>/dev/null | grep -E '^(kernels|pp[0-9]+ )' | tr '\n' ' ' | sed "s/^/BITNET_VK_COOPMAT_TILE=$tile: /" | tee -a "$sum"
@@ -294,14 +279,7 @@ fi
 # The attention reductions within subgroups (opt-in until measured), side
 # by side with the shared-memory trees: decode over a short cache and at
 # depth 4096.
-want attn && for round in $(seq "${ROUNDS:-2}"); do
-	for sg in 0 1; do
-		for a in "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"; do
-			# shellcheck disable=SC2086 # a holds several arguments
-			BITNET_VK_ATTN_SG=$sg "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^(pp|tg)[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round BITNET_VK_ATTN_SG=$sg: /" | tee -a "$sum"
-		done
-	done
-done
+want attn && sidebyside BITNET_VK_ATTN_SG "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
 # Two opt-in decode variants (mixed on an H200; see BENCHMARKS.md): two
 # rows per subgroup in the matvecs of many rows (BITNET_VK_MATVEC_ROWS=2:
 # gate/up in one wave of workgroups) and decode attention over a short
