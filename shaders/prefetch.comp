@@ -4,13 +4,12 @@
 // cache when its matvecs load them (a sector is the smallest unit a GPU's
 // L2 fills from memory). The backend records it beside a dispatch that
 // leaves most of the device idle (a decode token's attention), with no
-// barrier between the two, and only where the bytes fit such a cache.
+// barrier between the two (Options.Prefetch).
 //
-// Workgroups take the buffers in binding order, PER words' worth of sectors
-// each (every invocation U sectors, WGS apart, all its loads in flight at
-// once). Each workgroup writes the XOR of the words it read to D at its
-// index, so that no load can be dropped; TestPrefetch checks it against the
-// buffers' contents.
+// Workgroups take the buffers in binding order, PER words of one buffer
+// each (an invocation U sectors, WGS sectors apart). Each workgroup writes
+// the XOR of the words it read to D at its index, so that no load can be
+// dropped; TestPrefetch checks it against the buffers' contents.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -40,25 +39,18 @@ layout(push_constant) uniform P {
     uint n[NB]; // words of each buffer read (0: none; unused bindings get 0)
 } p;
 
-// word returns word i of buffer j (j uniform in the workgroup).
-uint word(uint j, uint i) {
-    switch (j) {
-    case 0u: return b0[i];
-    case 1u: return b1[i];
-    case 2u: return b2[i];
-    case 3u: return b3[i];
-    case 4u: return b4[i];
-    case 5u: return b5[i];
-    case 6u: return b6[i];
-    case 7u: return b7[i];
-    case 8u: return b8[i];
-    case 9u: return b9[i];
-    case 10u: return b10[i];
-    case 11u: return b11[i];
-    case 12u: return b12[i];
-    case 13u: return b13[i];
-    default: return b14[i];
-    }
+// LOADS(buf) XORs into x this invocation's U words of buf (the first word
+// of each of its sectors; past the n words read, none), all in flight at
+// once: one branch on the buffer per workgroup, not one per load.
+#define LOADS(buf) { \
+    uint v[U]; \
+    [[unroll]] for (uint u = 0u; u < U; u++) { \
+        uint i = base + 8u * (tid + u * WGS); \
+        v[u] = i < n ? buf[i] : 0u; \
+    } \
+    [[unroll]] for (uint u = 0u; u < U; u++) { \
+        x ^= v[u]; \
+    } \
 }
 
 shared uint acc;
@@ -78,17 +70,24 @@ void main() {
         w -= g;
     }
     uint x = 0u;
-    if (j < NB) {
-        uint n = p.n[j];
-        uint base = w * PER;
-        uint v[U];
-        [[unroll]] for (uint u = 0u; u < U; u++) {
-            uint i = base + 8u * (tid + u * WGS);
-            v[u] = i < n ? word(j, i) : 0u;
-        }
-        [[unroll]] for (uint u = 0u; u < U; u++) {
-            x ^= v[u];
-        }
+    uint n = j < NB ? p.n[j] : 0u;
+    uint base = w * PER;
+    switch (j) {
+    case 0u: LOADS(b0); break;
+    case 1u: LOADS(b1); break;
+    case 2u: LOADS(b2); break;
+    case 3u: LOADS(b3); break;
+    case 4u: LOADS(b4); break;
+    case 5u: LOADS(b5); break;
+    case 6u: LOADS(b6); break;
+    case 7u: LOADS(b7); break;
+    case 8u: LOADS(b8); break;
+    case 9u: LOADS(b9); break;
+    case 10u: LOADS(b10); break;
+    case 11u: LOADS(b11); break;
+    case 12u: LOADS(b12); break;
+    case 13u: LOADS(b13); break;
+    case 14u: LOADS(b14); break;
     }
     barrier();
     x = subgroupXor(x);
