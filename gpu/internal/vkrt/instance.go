@@ -95,8 +95,8 @@ const (
 )
 
 // instances holds the process's instances, one of each kind, made on
-// first use and never destroyed: Devices and
-// every Device share them, and only devices are created and destroyed.
+// first use and never destroyed: Devices and every Device share them, and
+// only devices are created and destroyed.
 // NVIDIA's driver (580 on an H200) stopped creating instances after a
 // dozen or so had been created and destroyed in one process
 // (VK_ERROR_INCOMPATIBLE_DRIVER), and repeated cycles are reported to
@@ -160,16 +160,16 @@ func newInstance(kind instanceKind) (*instance, error) {
 		PpEnabledExtensionNames: vk.CStrings(exts),
 	}
 	if msgInfo != nil {
-		vk.Chain(info, msgInfo)
-	}
-	if kind == syncValidatedInstance {
-		enables := []uint32{vk.ValidationFeatureEnableSynchronizationValidationEXT}
-		features := &vk.ValidationFeaturesEXT{
-			SType:                         vk.StructureTypeValidationFeaturesEXT,
-			EnabledValidationFeatureCount: uint32(len(enables)),
-			PEnabledValidationFeatures:    &enables[0],
+		next := []vk.Chainable{msgInfo}
+		if kind == syncValidatedInstance {
+			enables := []uint32{vk.ValidationFeatureEnableSynchronizationValidationEXT}
+			next = append(next, &vk.ValidationFeaturesEXT{
+				SType:                         vk.StructureTypeValidationFeaturesEXT,
+				EnabledValidationFeatureCount: uint32(len(enables)),
+				PEnabledValidationFeatures:    &enables[0],
+			})
 		}
-		vk.Chain(info, msgInfo, features)
+		vk.Chain(info, next...)
 	}
 	in, err := vk.CreateInstance(info)
 	if err != nil {

@@ -104,9 +104,9 @@ func TestDevices(t *testing.T) {
 	}
 }
 
-// TestInstanceShared lists and opens devices many times, with and without
-// the validation layer: the process's two instances serve them all, none
-// is made again (NVIDIA's driver stops creating instances after a dozen or
+// TestInstanceShared lists and opens devices many times, without the
+// validation layer, with it and with its synchronization checks: the
+// process's three instances serve them all, none is made again (NVIDIA's driver stops creating instances after a dozen or
 // so in a process).
 func TestInstanceShared(t *testing.T) {
 	created := func() int {
