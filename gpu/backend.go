@@ -88,6 +88,14 @@ type Options struct {
 	// or 32; 0 takes 8 (also BITNET_VK_ATTN_VALUE_LOADS). More takes fewer
 	// round trips to memory and more registers.
 	AttnValueLoads int
+	// AttnKeysInRegisters has each invocation of a decode attention over a
+	// short F16 cache load its position's key row into registers (also
+	// BITNET_VK_ATTN_STAGE=0), a subgroup's load touching a row per
+	// invocation, instead of the workgroup staging its chunk's key rows
+	// in shared memory, whole rows per subgroup load (the default: 1.1 µs
+	// less per attention block on an H200). The results are the same
+	// bits.
+	AttnKeysInRegisters bool
 	// AttnInMatvec runs a decode token's attention over a cache of up to
 	// this many positions inside the output projection that follows it
 	// (every workgroup of that I2_S matvec computes it, with the sub-norm,
@@ -106,18 +114,6 @@ type Options struct {
 	// GPUs we know; Vulkan does not promise it), and is off while kernels
 	// are timed one by one (--op-times).
 	Chain bool
-	// Prefetch has a decode token's attention run beside a dispatch that
-	// reads the weights of the ops after it, in order, up to the next
-	// attention (the layer's output projection, gate/up, down and norms,
-	// then the next layer's norm and q/k/v), at most this many MiB of them
-	// (1 to 1,024; 0, the default, none; also BITNET_VK_PREFETCH). The
-	// attention leaves most of a large GPU idle, and the matvecs after it
-	// then find their weights in the device's L2 cache (an H100 or H200
-	// has 50 MB; a 2B-4T layer reads 17). No barrier separates the two
-	// dispatches, and the results are the same. Off with Chain, whose
-	// kernels wait for each other, not for a dispatch between them; none
-	// where the attention runs in the output projection (AttnInMatvec).
-	Prefetch int
 	// Timeline has the chained kernels time themselves on the device clock
 	// (also BITNET_VK_TIMELINE=1; needs VK_KHR_shader_clock's device
 	// clock): Timeline then returns where the last step's time went, from
@@ -177,6 +173,7 @@ type Backend struct {
 	coopmat         bool    // the I2_S prompt GEMM runs on cooperative matrices
 	coopTile        [2]uint32
 	attnSG          bool // the attention kernels reduce within subgroups
+	attnStage       bool // decode attention over a short cache stages its key rows in shared memory (see Options.AttnKeysInRegisters)
 	fuse            bool
 	normWGS         uint32                // workgroup size of rmsnorm
 	mvWGS           uint32                // and of the I2_S decode matvec
@@ -195,7 +192,6 @@ type Backend struct {
 	fusableAttn     []*tensor             // the position tensors of a recorded step's attention that would run there over a shorter cache
 	attnRows        uint32                // query rows of a prompt per attn_split workgroup
 	attnHeads       uint32                // query heads per attn_split workgroup (0: by the cache, see recAttention)
-	prefetch        uint64                // bytes of weights read beside a decode attention (Options.Prefetch; 0: none)
 	attnVU          uint32                // value rows an attention invocation loads at once
 	partials        uint64                // bytes of attention partials per pass (partialsBudget)
 	shortRuns       int                   // replays of short variants (tests)
@@ -321,6 +317,7 @@ func Open(o Options) (*Backend, error) {
 	// The attention kernels' reductions within subgroups (2 barriers
 	// instead of 16): opt-in until measured on a GPU.
 	b.attnSG = b.subgroups && (o.AttnSubgroups || os.Getenv("BITNET_VK_ATTN_SG") == "1")
+	b.attnStage = !o.AttnKeysInRegisters && os.Getenv("BITNET_VK_ATTN_STAGE") != "0"
 	b.attnChunk, b.attnChunkDecode, b.attnMergeMax = attnChunk, attnChunkDecode, attnMergeChunks
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
 		b.attnChunk, b.attnChunkDecode = uint32(n), uint32(n)
@@ -360,12 +357,6 @@ func Open(o Options) (*Backend, error) {
 		b.attnFuse = uint32(n)
 	}
 	b.chain = o.Chain || os.Getenv("BITNET_VK_CHAIN") == "1"
-	if o.Prefetch == 0 {
-		o.Prefetch, _ = strconv.Atoi(os.Getenv("BITNET_VK_PREFETCH"))
-	}
-	if n := o.Prefetch; n > 0 && n <= 1024 && !b.chain && b.fastTernary() {
-		b.prefetch = uint64(n) << 20
-	}
 	if o.Timeline || os.Getenv("BITNET_VK_TIMELINE") == "1" {
 		if b.clockRate, err = dev.ClockRate(); err != nil {
 			return fail(fmt.Errorf("vulkan: a timeline (BITNET_VK_TIMELINE): %w", err))
@@ -401,15 +392,15 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // (the subgroup matvecs, else the shared-memory ones), "int8-dot" (packed
 // int8 dot products in the ternary kernels), "coopmat-gemm-RxT" (the I2_S
 // prompt GEMM on cooperative matrices, R x T tiles, else the tiled one) and
-// "attn-subgroups" (attention reductions within subgroups) and
+// "attn-subgroups" (attention reductions within subgroups),
+// "attn-keys-in-registers" (Options.AttnKeysInRegisters),
 // "attn-decode-chunk-N" (decode attention over a short cache in chunks of
 // N positions, where not 256), "attn-rows-N" (N query rows of a prompt per
 // attention workgroup), "attn-value-loads-N" (N value rows loaded at once
 // per attention invocation, where not 8), "attn-in-matvec-N" (a token's
 // attention over up to N positions inside the output projection),
 // "matvec-rows-2" (two rows per subgroup of the I2_S decode matvec in
-// matrices of many rows), "prefetch-N" (N MiB of weights read beside a
-// decode attention, Options.Prefetch), "chain" (Options.Chain) and "timeline"
+// matrices of many rows), "chain" (Options.Chain) and "timeline"
 // (Options.Timeline), space separated; "generic" when none applies.
 func (b *Backend) Kernels() string {
 	var k []string
@@ -424,6 +415,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.attnSG {
 		k = append(k, "attn-subgroups")
+	}
+	if !b.attnStage {
+		k = append(k, "attn-keys-in-registers")
 	}
 	if b.attnChunkDecode != attnChunkDecode {
 		k = append(k, fmt.Sprintf("attn-decode-chunk-%d", b.attnChunkDecode))
@@ -442,9 +436,6 @@ func (b *Backend) Kernels() string {
 	}
 	if b.subgroups && b.mvRows > 1 {
 		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))
-	}
-	if b.prefetch > 0 {
-		k = append(k, fmt.Sprintf("prefetch-%d", b.prefetch>>20))
 	}
 	if b.chain {
 		k = append(k, "chain")

@@ -231,6 +231,22 @@ func TestConformanceAttnValueLoads(t *testing.T) {
 	runAttention(t, gpu.Options{AttnValueLoads: 32})
 }
 
+// TestConformanceAttnStageKeys runs the attention cases with the key rows
+// of a decode attention over a short F16 cache staged in shared memory
+// (the default) and loaded into registers (Options.AttnKeysInRegisters):
+// the outputs are the same bits (the scores are the same sums in the same
+// order; TestConformance holds the default to the CPU). The F16 cases
+// take one pass of 128 staged rows or two (positions 128 and up).
+func TestConformanceAttnStageKeys(t *testing.T) {
+	t.Parallel()
+	staged := openTestWith(t, gpu.Options{Device: -1})
+	regs := openTestWith(t, gpu.Options{Device: -1, AttnKeysInRegisters: true})
+	if k := regs.Kernels(); !strings.Contains(k, "attn-keys-in-registers") {
+		t.Fatalf("AttnKeysInRegisters ignored (kernels %q)", k)
+	}
+	computetest.RunIdentical(t, staged, regs, attentionCases(t))
+}
+
 // runAttention runs the attention cases with the attention options of o
 // on the first device, after checking that the backend took each of them
 // (a device without subgroup arithmetic skips AttnSubgroups).

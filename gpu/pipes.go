@@ -45,7 +45,6 @@ var kernels = map[string]struct {
 	"embed":                  {3, 10},
 	"penalize":               {2, 5},
 	"topk":                   {6, 6},
-	"prefetch":               {prefetchBuffers + 1, prefetchBuffers},
 
 	// The generic kernels: devices without subgroup arithmetic, weight
 	// types without a matvec kernel, and ops that are not fused.

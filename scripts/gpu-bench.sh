@@ -39,7 +39,7 @@
 #
 # PARTS picks what runs, a comma-separated list of tests, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, attnmv,
-# prompt, prefetch, coopmat, attn, tq, baseline, heads, optimes and cpu (default:
+# prompt, stage, coopmat, attn, tq, baseline, heads, optimes and cpu (default:
 # tests, kernels, crossval, bench, optimes and cpu; all: every part but
 # attn, whose variants were measured on 2026-11-26); ROUNDS (default 2) is
 # how many alternating rounds the side-by-side parts run.
@@ -81,7 +81,7 @@ sidebyside() {
 	done
 }
 parts=${PARTS:-tests,kernels,crossval,bench,optimes,cpu}
-[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,prefetch,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,stage,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -109,8 +109,8 @@ if want tests && [ -x bin/gpu.test ]; then
 	# ones after a dozen or so in one process).
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
-	tests=${GPU_TESTS:-TestConformance TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
-	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceChain TestChainStep TestDecodeStepStructureChain TestPrefetch TestPrefetchStep TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice"
+	tests=${GPU_TESTS:-TestConformance TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice"
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -125,13 +125,6 @@ if want kernels && [ -x bin/gpu.test ]; then
 	for b in LMHead MatvecI2S AttnBlock; do
 		(cd gpu && step "bench-$b" 180 ../bin/gpu.test -test.run '^$' -test.bench "^Benchmark$b\$" -test.benchtime 50x)
 		grep -E '^Benchmark|FAIL' "$out/bench-$b.log" | tee -a "$sum"
-	done
-	# The I2_S matvec in smaller workgroups: the 113 MB matrix streams in
-	# 2,048 workgroups of 1,024 invocations by default, one resident per
-	# compute unit at a time where they take its registers.
-	for w in 256 128; do
-		(cd gpu && BITNET_VK_MATVEC_WGS=$w step "bench-MatvecI2S-wgs$w" 180 ../bin/gpu.test -test.run '^$' -test.bench '^BenchmarkMatvecI2S$' -test.benchtime 50x)
-		grep -E '^Benchmark|FAIL' "$out/bench-MatvecI2S-wgs$w.log" | sed "s/^/MATVEC_WGS=$w: /" | tee -a "$sum"
 	done
 fi
 
@@ -242,18 +235,19 @@ if want attnheads; then
 	sidebyside BITNET_VK_ATTN_HEADS "0 1 2" "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352" "-p 512 -n 0 -r 3"
 	BITNET_VK_ATTN_HEADS=1 BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/ATTN_HEADS=1: /" | tee -a "$sum"
 fi
-# The weights of a layer's matvecs read into the L2 cache beside its
-# attention (BITNET_VK_PREFETCH=MiB; opt-in until measured): 8 MiB covers
-# the output projection and gate, 32 everything up to the next layer's
-# q/k/v. Side by side at tg128, tg128 in a 4,096-position state and depth
-# 4096, then each kernel's time (every dispatch behind a barrier: the
-# prefetch's own time, then the matvecs' from L2) and the timeline, both
-# with 32 MiB.
-if want prefetch; then
-	sidebyside BITNET_VK_PREFETCH "0 8 32" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
-	BITNET_VK_PREFETCH=32 step op-times-prefetch 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 --op-times
-	sed -n '/kernel times/,$p' "$out/op-times-prefetch.log" | head -n 16 | tee -a "$sum"
-	BITNET_VK_PREFETCH=32 BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/PREFETCH=32: /" | tee -a "$sum"
+# Decode attention over a short cache with its chunk's key rows staged in
+# shared memory (the default) and loaded into registers
+# (BITNET_VK_ATTN_STAGE=0), side by side at tg128, tg128 in a
+# 4,096-position state and depth 4096 (a long cache: the same kernels
+# both ways), then the timeline of both and the attention block's kernel
+# benchmark.
+if want stage; then
+	sidebyside BITNET_VK_ATTN_STAGE "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
+	for v in 0 1; do
+		BITNET_VK_ATTN_STAGE=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/ATTN_STAGE=$v: /" | tee -a "$sum"
+		(cd gpu && BITNET_VK_ATTN_STAGE=$v step "bench-AttnBlock-stage$v" 180 ../bin/gpu.test -test.run '^$' -test.bench '^BenchmarkAttnBlock$' -test.benchtime 50x)
+		grep -E '^Benchmark|FAIL' "$out/bench-AttnBlock-stage$v.log" | sed "s/^/ATTN_STAGE=$v: /" | tee -a "$sum"
+	done
 fi
 # Value rows an attention invocation loads at once (BITNET_VK_ATTN_VALUE_LOADS,
 # default 8: four rounds to memory over a chunk of 128 positions; 32: one),

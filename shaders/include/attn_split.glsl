@@ -15,6 +15,17 @@
 // cache loads before it knows the row's position (short caches). The
 // CHAIN variants wait for the dispatch before them first, and count
 // themselves done at the end (see chain.glsl).
+//
+// Keys: an invocation loads its position's whole key row into registers,
+// 16 bytes at a time, so that a subgroup's load touches as many rows as
+// it has invocations; with KS > 0 (MERGE, the decode kernel of a short
+// cache, and an F16 cache) the workgroup stages the chunk's key rows in
+// shared memory instead, KS rows at a time, each subgroup load reading
+// whole rows (consecutive 16 bytes per invocation): the first pass's
+// before the row's position is known, later ones only as far as
+// positions attend. Each invocation then reads its row from there, one
+// word per bank (rows padded by a word). The scores are the same sums in
+// the same order.
 #include "numerics.glsl"
 #include "chain.glsl"
 
@@ -31,6 +42,7 @@ const bool PRELOAD = true;
 const bool PRELOAD = false;
 #endif
 layout(constant_id = 4) const uint VU = 8u;    // value loads in flight per invocation (a power of two)
+layout(constant_id = 5) const uint KS = 0u;    // staged key rows per pass, 0: none (MERGE and F16 caches only; see above)
 
 layout(set = 0, binding = 0) ACT readonly buffer Q { float q[]; };
 layout(set = 0, binding = 1) ACT readonly buffer K { uvec4 kc[]; };
@@ -77,6 +89,10 @@ shared float sc[G * CH];   // exp(s - m) of each position
 shared float red[G * CH];
 shared vec2 red2[G * CH];
 shared vec4 osum[KG * G * DQ]; // per key group, head and dimension quad
+const uint KSW = HD / 2u + 1u;  // words of a staged F16 key row (padded)
+shared uint ks[(KS + 1u) * KSW];   // the staged key rows
+const uint KSL = KS * HD / 8u;     // 16-byte loads of a pass
+const uint KI = (KSL + CH - 1u) / CH + 1u / (KSL + 1u); // of them per invocation (1 without staging: no empty array)
 #ifdef MERGE
 shared bool merger;  // this workgroup merges the chunks
 shared float suml[G]; // each head's L
@@ -121,6 +137,46 @@ vec4 kv4(bool isv, uint e, bool old) {
 #endif
 }
 
+// key16 returns 16-byte word i of the key cache; old as in kv4.
+uvec4 key16(uint i, bool old) {
+#ifdef CHAIN
+    return old ? kcp[i] : kc[i];
+#else
+    return kc[i];
+#endif
+}
+
+// kp holds this invocation's loads of a pass of staged key rows.
+uvec4 kp[KI];
+
+// stage_load loads this invocation's share of the pass of staged key rows
+// from position jb (KS rows) into kp, positions past jl - 1 clamped to
+// it; rows before position fresh are old (see kv4).
+void stage_load(uint jb, uint jl, uint kvb, uint kvdim, uint fresh) {
+    const uint lr = HD / 8u; // loads per row
+    [[unroll]] for (uint k = 0u; k < KI; k++) {
+        uint it = min(gl_LocalInvocationID.x + k * CH, KSL - 1u);
+        uint j = min(jb + it / lr, jl - 1u);
+        uint e = j * kvdim + kvb;
+        kp[k] = key16((e >> 3u) + it % lr, CHAINED_DECODE && j < fresh);
+    }
+}
+
+// stage_store writes the loads of stage_load to the staged rows.
+void stage_store() {
+    const uint lr = HD / 8u;
+    [[unroll]] for (uint k = 0u; k < KI; k++) {
+        uint it = gl_LocalInvocationID.x + k * CH;
+        if (it < KSL) {
+            uint b = (it / lr) * KSW + 4u * (it % lr);
+            ks[b] = kp[k].x;
+            ks[b + 1u] = kp[k].y;
+            ks[b + 2u] = kp[k].z;
+            ks[b + 3u] = kp[k].w;
+        }
+    }
+}
+
 void main() {
     probe(0u);
     uint g = gl_WorkGroupID.x;                    // query heads g*G .. g*G+G-1
@@ -146,8 +202,12 @@ void main() {
         // 4096-position cache on an H200.)
         uint crows = uint(kc.length()) * (p.f16 != 0u ? 8u : 4u) / kvdim;
         uint kb = min(j0 + tid, crows - 1u) * kvdim + kvh * HD;
-        [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
-            kr[d4] = kv4(false, kb + 4u * d4, CHAINED_DECODE);
+        if (KS == 0u) {
+            [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
+                kr[d4] = kv4(false, kb + 4u * d4, CHAINED_DECODE);
+            }
+        } else {
+            stage_load(j0, crows, kvh * HD, kvdim, 0xffffffffu);
         }
         [[unroll]] for (uint u = 0u; u < VU; u++) {
             uint jr = min(j0 + kg + u * KG, crows - 1u);
@@ -158,7 +218,9 @@ void main() {
             // The loads above took every row as old: the row's own (and
             // any past it, which are masked out) again, coherently.
             uint fresh = uint(pos[p.pos_off]);
-            if (min(j0 + tid, crows - 1u) >= fresh) {
+            if (KS != 0u) {
+                stage_load(j0, crows, kvh * HD, kvdim, fresh);
+            } else if (min(j0 + tid, crows - 1u) >= fresh) {
                 [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
                     kr[d4] = kv4(false, kb + 4u * d4, false);
                 }
@@ -230,7 +292,7 @@ void main() {
         [[unroll]] for (uint h = 0u; h < G; h++) {
             s[h] = uintBitsToFloat(0xff800000u); // -inf
         }
-        if (tid < nj) {
+        if (KS == 0u && tid < nj) {
             [[unroll]] for (uint h = 0u; h < G; h++) {
                 precise float acc = 0.0;
                 [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
@@ -242,6 +304,31 @@ void main() {
                 precise float ss = acc * p.scale;
                 s[h] = ss;
             }
+        }
+        // Staged keys: the passes over the chunk's nj rows, the first
+        // one's loads issued above (PRELOAD).
+        for (uint p0 = 0u; KS != 0u && p0 < nj; p0 += KS) {
+            if (p0 != 0u) {
+                stage_load(j0 + p0, j0 + nj, kvh * HD, kvdim, n - 1u);
+            }
+            stage_store();
+            barrier();
+            if (tid >= p0 && tid < min(p0 + KS, nj)) {
+                uint kb = (tid - p0) * KSW;
+                [[unroll]] for (uint h = 0u; h < G; h++) {
+                    precise float acc = 0.0;
+                    [[unroll]] for (uint d = 0u; d < HD / 2u; d++) {
+                        vec2 k = unpackHalf2x16(ks[kb + d]);
+                        precise float a0 = qh[h * HD + 2u * d] * k.x;
+                        acc = acc + a0;
+                        precise float a1 = qh[h * HD + 2u * d + 1u] * k.y;
+                        acc = acc + a1;
+                    }
+                    precise float ss = acc * p.scale;
+                    s[h] = ss;
+                }
+            }
+            barrier();
         }
         // Each head's score maximum mh and two-float sum lh of exp(s - mh).
         float mh[G];

@@ -246,3 +246,23 @@ func Run(t *testing.T, be compute.Backend, cases []Case) {
 		})
 	}
 }
+
+// RunIdentical runs every case on be and on other, two configurations of
+// one backend that must compute the same sums in the same order (a kernel
+// variant and the default), and requires bit-identical outputs.
+func RunIdentical(t *testing.T, be, other compute.Backend, cases []Case) {
+	for i, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			if c.Large && testing.Short() {
+				t.Skip("real-size case; runs without -short")
+			}
+			seed := uint64(1000 + i)
+			want := run(t, other, c, seed)
+			got := run(t, be, c, seed)
+			c.Exact = true
+			if msg := Compare(c, got, want); msg != "" {
+				t.Fatalf("%s (seed %d)", msg, seed)
+			}
+		})
+	}
+}

@@ -101,8 +101,6 @@ type Recorder struct {
 	label  string          // the next dispatch's, for profiles and probes (DispatchLabel)
 	probes []ProbeDispatch // the probed dispatches recorded since begin
 
-	trace *[]string // SetTrace's list, when on
-
 	capPool vk.QueryPool // a capture's two timestamps, its first and last command (0: none)
 }
 
@@ -158,12 +156,6 @@ func (r *Recorder) Pending() int { return r.commands }
 
 // Barriers is the number of barriers recorded since the last Submit.
 func (r *Recorder) Barriers() int { return r.barriers }
-
-// SetTrace has the recorder append to *list, from now on, the label of
-// every dispatch it records (the kernel's name when unlabeled) and "|"
-// for every barrier, in recording order, for tests of where barriers go;
-// nil stops it.
-func (r *Recorder) SetTrace(list *[]string) { r.trace = list }
 
 func (r *Recorder) begin() bool {
 	if r.err != nil {
@@ -265,9 +257,6 @@ func (r *Recorder) barrierFor(next uint32) {
 	r.wstages, r.rstages = 0, 0
 	r.chainPrev = -1
 	r.barriers++
-	if r.trace != nil {
-		*r.trace = append(*r.trace, "|")
-	}
 	r.d.stats.Barriers++
 	r.reads = r.reads[:0]
 	r.writes = r.writes[:0]
@@ -433,9 +422,6 @@ func (r *Recorder) Dispatch(p *Pipeline, groups [3]uint32, bindings []Binding, p
 		dv.CmdPushConstants(r.cb, p.layout, vk.ShaderStageComputeBit, 0, vk.Bytes(r.push))
 	}
 	dv.CmdDispatch(r.cb, groups[0], groups[1], groups[2])
-	if r.trace != nil {
-		*r.trace = append(*r.trace, label)
-	}
 	r.commands++
 	r.d.stats.Dispatches++
 	if r.prof != nil && !r.capturing {
