@@ -232,34 +232,28 @@ func NMSE(a, b []float32) float64 {
 func Run(t *testing.T, be compute.Backend, cases []Case) {
 	ref := reference.New()
 	defer ref.Close()
-	for i, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			if c.Large && testing.Short() {
-				t.Skip("real-size case; runs without -short")
-			}
-			seed := uint64(1000 + i)
-			want := run(t, ref, c, seed)
-			got := run(t, be, c, seed)
-			if msg := Compare(c, got, want); msg != "" {
-				t.Fatalf("%s (seed %d)", msg, seed)
-			}
-		})
-	}
+	runAgainst(t, be, ref, cases, false)
 }
 
 // RunIdentical runs every case on be and on other, two configurations of
 // one backend that must compute the same sums in the same order (a kernel
 // variant and the default), and requires bit-identical outputs.
 func RunIdentical(t *testing.T, be, other compute.Backend, cases []Case) {
+	runAgainst(t, be, other, cases, true)
+}
+
+// runAgainst runs every case on be and on ref and compares them, every
+// case bit for bit when exact.
+func runAgainst(t *testing.T, be, ref compute.Backend, cases []Case, exact bool) {
 	for i, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			if c.Large && testing.Short() {
 				t.Skip("real-size case; runs without -short")
 			}
+			c.Exact = c.Exact || exact
 			seed := uint64(1000 + i)
-			want := run(t, other, c, seed)
+			want := run(t, ref, c, seed)
 			got := run(t, be, c, seed)
-			c.Exact = true
 			if msg := Compare(c, got, want); msg != "" {
 				t.Fatalf("%s (seed %d)", msg, seed)
 			}
