@@ -201,8 +201,12 @@ func BenchmarkLMHead(b *testing.B) {
 // shapes of the FFN (gate or up: 2560 -> 6912, down: 6912 -> 2560) and the
 // attention output (2560 -> 2560), which wait on latency more than on
 // memory, and on a matrix of 113 MB (6912 -> 65535, one buffer), which
-// shows the kernel's bandwidth; besides GB/s it reports the share of the device's
-// copy bandwidth (read plus written), the yardstick for kernels.
+// shows the kernel's bandwidth; besides GB/s it reports the share of the
+// device's copy bandwidth (read plus written, measured on the same backend
+// before the matvec), the yardstick for kernels, and the copy bandwidth
+// measured again after it (on an H200 the 113 MB matrix's time varied
+// fivefold between processes, and the copy after it ran at 40% of the
+// usual).
 func BenchmarkMatvecI2S(b *testing.B) {
 	for _, s := range []struct{ k, n int }{{2560, 6912}, {6912, 2560}, {2560, 2560}, {6912, 65535}} {
 		b.Run(fmt.Sprintf("%dx%d", s.k, s.n), func(b *testing.B) {
@@ -212,12 +216,17 @@ func BenchmarkMatvecI2S(b *testing.B) {
 			for i := range t {
 				t[i] = int8(rng.IntN(3)) - 1
 			}
-			bw := benchMatvec(b, be, rng, gguf.I2_S, gguf.EncodeI2S(t, 0.8), s.k, s.n)
 			copyBW, err := be.CopyBandwidth()
 			if err != nil {
 				b.Fatal(err)
 			}
+			bw := benchMatvec(b, be, rng, gguf.I2_S, gguf.EncodeI2S(t, 0.8), s.k, s.n)
+			after, err := be.CopyBandwidth()
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.ReportMetric(copyBW/1e9, "copy-GB/s")
+			b.ReportMetric(after/1e9, "copy-after-GB/s")
 			b.ReportMetric(100*bw/copyBW, "%copy")
 		})
 	}
