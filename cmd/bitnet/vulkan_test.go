@@ -132,7 +132,7 @@ func TestBenchVulkanTimeline(t *testing.T) {
 		t.Errorf("stderr lacks the timeline of 20 dispatches:\n%s", errs)
 	}
 	// Each kernel's line: four calls, one per layer.
-	for _, k := range []string{`norm\+matvec_i2s k=128 128 64 64`, `attn_split\S* ctx=\d+ rows=1`, `norm\+matvec_i2s k=128 128 \+resid`,
+	for _, k := range []string{`norm\+matvec_i2s k=128 128 64 64`, `attn_split\S* ctx=\d+ rows=1(?: staged=\d+)?`, `norm\+matvec_i2s k=128 128 \+resid`,
 		`norm\+matvec_i2s k=128 gate\+up 384x2`, `norm\+matvec_i2s k=384 128 \+resid`} {
 		if !regexp.MustCompile(`\n  ` + k + ` +4 `).MatchString(errs) {
 			t.Errorf("the timeline lacks four calls of %s:\n%s", k, errs)
