@@ -173,7 +173,7 @@ type Backend struct {
 	coopmat         bool    // the I2_S prompt GEMM runs on cooperative matrices
 	coopTile        [2]uint32
 	attnSG          bool // the attention kernels reduce within subgroups
-	attnStage       bool // decode attention over a short cache stages its key rows in shared memory (see Options.AttnKeysInRegisters)
+	attnStage       bool // decode attention over a short F16 cache stages its key rows in shared memory (see Options.AttnKeysInRegisters)
 	fuse            bool
 	normWGS         uint32                // workgroup size of rmsnorm
 	mvWGS           uint32                // and of the I2_S decode matvec
@@ -391,7 +391,7 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // Kernels names the kernel choices that depend on the device: "subgroups"
 // (the subgroup matvecs, else the shared-memory ones), "int8-dot" (packed
 // int8 dot products in the ternary kernels), "coopmat-gemm-RxT" (the I2_S
-// prompt GEMM on cooperative matrices, R x T tiles, else the tiled one) and
+// prompt GEMM on cooperative matrices, R x T tiles, else the tiled one),
 // "attn-subgroups" (attention reductions within subgroups),
 // "attn-keys-in-registers" (Options.AttnKeysInRegisters),
 // "attn-decode-chunk-N" (decode attention over a short cache in chunks of
