@@ -194,8 +194,9 @@ void main() {
     if (PRELOAD) {
         // A short cache (a few chunks, most of them in use): before the
         // row's position is known, a load the cache reads would otherwise
-        // wait for, the key row of position j0+tid and the first values
-        // this invocation sums (see below), clamped to the cache;
+        // wait for, the key row of position j0+tid (staged: its share of
+        // the first pass's rows) and the first values this invocation
+        // sums (see below), clamped to the cache;
         // positions past the row's are masked out below. (Over a long
         // cache most chunks of a shallow row are idle, and their loads
         // would only take bandwidth: 384 against 404 tokens/s at a
