@@ -1220,15 +1220,12 @@ func (b *Backend) recAttention(o *op) {
 				[3]uint32{ng, uint32(nchunks), uint32(nr)},
 				[]vkrt.Binding{qb, kb, vb, pb, partRW, cnt.Out(0, 0), yb},
 				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr), yo)
-		} else {
-			b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), uint32(qr), b.attnVU, uint32(ks)),
-				[3]uint32{ng, uint32(nchunks), uint32((nr + qr - 1) / qr)},
-				[]vkrt.Binding{qb, kb, vb, pb, partOut},
-				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr))
-		}
-		if merge {
 			continue
 		}
+		b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), uint32(qr), b.attnVU),
+			[3]uint32{ng, uint32(nchunks), uint32((nr + qr - 1) / qr)},
+			[]vkrt.Binding{qb, kb, vb, pb, partOut},
+			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr))
 		partIn := part.In(0, 0)
 		partIn.AccessSize = uint64(nr) * perRow
 		b.dispatch("attn_combine", b.pipe(b.kernel("attn_combine"), cwgs, uint32(hd)), [3]uint32{uint32(p.NHead), uint32(nr), 1},

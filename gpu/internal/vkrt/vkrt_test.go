@@ -106,8 +106,9 @@ func TestDevices(t *testing.T) {
 
 // TestInstanceShared lists and opens devices many times, without the
 // validation layer, with it and with its synchronization checks: the
-// process's three instances serve them all, none is made again (NVIDIA's driver stops creating instances after a dozen or
-// so in a process).
+// process's three instances serve them all, none is made again
+// (NVIDIA's driver stops creating instances after a dozen or so in a
+// process).
 func TestInstanceShared(t *testing.T) {
 	created := func() int {
 		instances.Lock()
