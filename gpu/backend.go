@@ -137,6 +137,12 @@ type Options struct {
 	// workgroups at one row each, such as gate/up): 1 or 2, the loads of
 	// all of them issued at once; 0 takes 1 (also BITNET_VK_MATVEC_ROWS).
 	MatvecRows int
+	// MatvecRowSum has the I2_S decode matvec keep each group's codes in
+	// place in the byte (masked, not shifted down) and subtract the token's
+	// code sum once per row instead of in every lane's every dot product
+	// (also BITNET_VK_MATVEC_ROWSUM=1): half the packed dot products of
+	// its inner loop. The integer sums, and so the results, are the same.
+	MatvecRowSum bool
 	// HeadRows is how many weight rows a subgroup of the Q8_0 and Q6_K
 	// decode matvecs runs together, each activation load serving them all:
 	// 1 to 4, 0 takes 2 (also BITNET_VK_HEAD_ROWS).
@@ -178,6 +184,7 @@ type Backend struct {
 	normWGS         uint32                // workgroup size of rmsnorm
 	mvWGS           uint32                // and of the I2_S decode matvec
 	mvRows          uint32                // its rows per subgroup in matrices of many rows
+	mvRowSum        uint32                // 1: and it subtracts the code sum once per row (Options.MatvecRowSum)
 	attnChunk       uint32                // cache positions per attn_split workgroup (prompts)
 	attnChunkDecode uint32                // and for a few rows (decode)
 	attnMergeMax    uint32                // the most chunks attn_split_merge merges
@@ -303,6 +310,9 @@ func Open(o Options) (*Backend, error) {
 	b.mvRows = 1
 	if o.MatvecRows == 2 {
 		b.mvRows = 2
+	}
+	if o.MatvecRowSum || os.Getenv("BITNET_VK_MATVEC_ROWSUM") == "1" {
+		b.mvRowSum = 1
 	}
 	if o.HeadRows == 0 {
 		o.HeadRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_HEAD_ROWS"))
@@ -436,6 +446,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.subgroups && b.mvRows > 1 {
 		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))
+	}
+	if b.fastTernary() && b.mvRowSum == 1 {
+		k = append(k, "matvec-rowsum")
 	}
 	if b.chain {
 		k = append(k, "chain")

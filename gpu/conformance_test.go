@@ -308,6 +308,36 @@ func TestConformanceMatvecRows(t *testing.T) {
 	}
 }
 
+// TestConformanceMatvecRowSum runs the decode matvec cases with the codes
+// masked in place and the code sum subtracted once per row, with and
+// without packed int8 dot products (their sums, and so the CPU's
+// results, are the same), and the attention block's tail with the
+// attention inside the output projection (the matvec's other variant).
+func TestConformanceMatvecRowSum(t *testing.T) {
+	t.Parallel()
+	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
+		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
+			be := openTestWith(t, gpu.Options{Device: -1, MatvecRowSum: true, AttnInMatvec: 128, Dot: dot})
+			if !be.Subgroups() {
+				t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
+			}
+			if dot == gpu.DotOn && !be.Dot() {
+				testdata.SkipUnlessCI(t, "the device has no integer dot product")
+			}
+			if k := be.Kernels(); !strings.Contains(k, "matvec-rowsum") {
+				t.Fatalf("MatvecRowSum ignored (kernels %q)", k)
+			}
+			cases := ternaryMatvecCases()
+			for _, c := range attentionCases(t) {
+				if strings.HasPrefix(c.Name, "fused/attention+subnorm") {
+					cases = append(cases, c)
+				}
+			}
+			computetest.Run(t, be, cases)
+		})
+	}
+}
+
 // ternaryMatvecCases are the conformance cases of the I2_S decode matvec
 // and its fusions (attention aside) for one and four tokens: the kernel's
 // fewest and most, each token count a pipeline of its own to build (the

@@ -71,7 +71,7 @@ var kernels = map[string]struct {
 // pipeKey names a pipeline: a kernel and its specialization constants.
 type pipeKey struct {
 	name string
-	spec [10]uint32
+	spec [12]uint32
 	n    int
 }
 

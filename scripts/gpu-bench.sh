@@ -39,7 +39,7 @@
 #
 # PARTS picks what runs, a comma-separated list of tests, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, attnmv,
-# prompt, stage, coopmat, attn, tq, baseline, heads, optimes and cpu (default:
+# prompt, stage, rowsum, coopmat, attn, tq, baseline, heads, optimes and cpu (default:
 # tests, kernels, crossval, bench, optimes and cpu; all: every part but
 # attn, whose variants were measured on 2026-11-26); ROUNDS (default 2) is
 # how many alternating rounds the side-by-side parts run.
@@ -81,7 +81,7 @@ sidebyside() {
 	done
 }
 parts=${PARTS:-tests,kernels,crossval,bench,optimes,cpu}
-[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,stage,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,stage,rowsum,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -110,7 +110,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
 	tests=${GPU_TESTS:-TestConformance TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
-	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice"
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecRowSum TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice"
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -247,6 +247,26 @@ if want stage; then
 		BITNET_VK_ATTN_STAGE=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/ATTN_STAGE=$v: /" | tee -a "$sum"
 		(cd gpu && BITNET_VK_ATTN_STAGE=$v step "bench-AttnBlock-stage$v" 180 ../bin/gpu.test -test.run '^$' -test.bench '^BenchmarkAttnBlock$' -test.benchtime 50x)
 		grep -E '^Benchmark|FAIL' "$out/bench-AttnBlock-stage$v.log" | sed "s/^/ATTN_STAGE=$v: /" | tee -a "$sum"
+	done
+fi
+# The I2_S decode matvec with the codes masked in place and the code sum
+# subtracted once per row (BITNET_VK_MATVEC_ROWSUM=1, opt-in until
+# measured): its conformance cases, then side by side with the default at
+# tg128, tg128 in a 4,096-position state and depth 4096, the timeline
+# (its body column is the dot products) and the kernel benchmark of the
+# 2B-4T shapes, both ways.
+if want rowsum; then
+	if [ -x bin/gpu.test ]; then
+		(cd gpu && BITNET_SHARED=$shared step gpu-test-rowsum 300 ../bin/gpu.test -test.v -test.count=1 -test.run '^TestConformanceMatvecRowSum$')
+		grep -E '^(--- |ok|FAIL|PASS)' "$out/gpu-test-rowsum.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
+	fi
+	sidebyside BITNET_VK_MATVEC_ROWSUM "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
+	for v in 0 1; do
+		BITNET_VK_MATVEC_ROWSUM=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/MATVEC_ROWSUM=$v: /" | tee -a "$sum"
+		if [ -x bin/gpu.test ]; then
+			(cd gpu && BITNET_VK_MATVEC_ROWSUM=$v step "bench-MatvecI2S-rowsum$v" 180 ../bin/gpu.test -test.run '^$' -test.bench '^BenchmarkMatvecI2S$/^(2560x6912|6912x2560|2560x2560)$' -test.benchtime 50x)
+			grep -E '^Benchmark|FAIL' "$out/bench-MatvecI2S-rowsum$v.log" | sed "s/^/MATVEC_ROWSUM=$v: /" | tee -a "$sum"
+		fi
 	done
 fi
 # Value rows an attention invocation loads at once (BITNET_VK_ATTN_VALUE_LOADS,

@@ -19,6 +19,16 @@
 // sum(code * q) - sum(q), exact in int32; the epilogue is the CPU
 // reference's: float(dot) / s * wscale.
 //
+// By default each lane subtracts the sum of the activations it multiplies
+// (a second packed dot product per word) and shifts every group's codes
+// down. With ROWSUM the codes stay where they are in the byte, masked
+// (group 0 shifted by one, so that every byte stays below 128): group g's
+// products come out 32, 16, 4 or 1 times too large, summed in an
+// accumulator of their own and divided exactly at the end of the row, and
+// the token's code sum (from the quantization) is subtracted once per row:
+// half the packed dot products and a quarter of the shifts, the same
+// integer sums.
+//
 // One dispatch covers up to three weights (segments: q, k and v of one
 // input), each workgroup inside one segment; with PAIR it covers two
 // weights of the same shape (gate and up) row by row and writes
@@ -74,11 +84,12 @@ layout(constant_id = 2) const uint TMAX = 4u; // tokens (at most 4; the dispatch
 layout(constant_id = 3) const uint ROWS = 8u; // rows per workgroup (RPS per subgroup, if the subgroups are as wide as expected)
 layout(constant_id = 4) const uint SG = 32u;  // the expected subgroup size
 layout(constant_id = 5) const uint RPS = 1u;  // rows per subgroup (ROWS / (WGS / SG))
+layout(constant_id = 6) const uint ROWSUM = 0u; // 1: codes masked in place, the code sum subtracted once per row (see above)
 #ifdef ATTN
-layout(constant_id = 6) const uint AH = 20u;   // query heads (AH x AHD = K)
-layout(constant_id = 7) const uint AKV = 5u;   // key/value heads
-layout(constant_id = 8) const uint AHD = 128u; // head dimension, a multiple of 8 (key rows are read 8 elements at a time)
-layout(constant_id = 9) const uint AN = 128u;  // the most positions attended
+layout(constant_id = 7) const uint AH = 20u;   // query heads (AH x AHD = K)
+layout(constant_id = 8) const uint AKV = 5u;   // key/value heads
+layout(constant_id = 9) const uint AHD = 128u; // head dimension, a multiple of 8 (key rows are read 8 elements at a time)
+layout(constant_id = 10) const uint AN = 128u; // the most positions attended
 const uint AG = AH / AKV;                      // query heads per KV head
 const uint VP = 4u;                            // parts of a value sum (neighbouring lanes; subgroups of at least 4)
 #endif
@@ -131,7 +142,7 @@ layout(push_constant) uniform P {
 #include "chain_sync.glsl"
 
 shared uvec4 qs[TMAX * (K / 16u)]; // codes of token t from t*K/16, in qidx order
-shared uint qm[2u * TMAX];         // per token its scale (word 2t)
+shared uint qm[2u * TMAX];         // per token its scale (word 2t) and with ROWSUM its code sum (word 2t+1)
 shared float ys[TMAX * ROWS];      // ROPE: the workgroup's outputs, [token][row slot]
 const uint PR = ROWS / 2u;         // ROPE: rotation pairs per workgroup
 #ifdef ATTN
@@ -170,29 +181,6 @@ uint qidx(uint u) {
 
 #include "dot4.glsl"
 
-// dots adds, for each token, the ternary dot of the 16 weight bytes wv
-// (load i of a row) with the matching activations to acc, and with PAIR
-// that of wv2 (load i of the other weight's row) to acc2: the code dot
-// minus the activations' sum, so that the subgroup's sum of acc is the
-// row's exact ternary dot product.
-void dots(uvec4 wv, uvec4 wv2, bool pair, uint i, inout ivec4 acc, inout ivec4 acc2) {
-    [[unroll]] for (uint g = 0u; g < 4u; g++) {
-        uint sh = 6u - 2u * g;
-        uvec4 c = (wv >> sh) & 0x03030303u;
-        uvec4 c2 = (wv2 >> sh) & 0x03030303u;
-        [[unroll]] for (uint tt = 0u; tt < TMAX; tt++) {
-            if (tt < p.t) {
-                uvec4 qv = qs[tt * (K / 16u) + g * N16 + i];
-                int qsum = dot4(0x01010101u, qv.x) + dot4(0x01010101u, qv.y) + dot4(0x01010101u, qv.z) + dot4(0x01010101u, qv.w);
-                acc[tt] += dot4(c.x, qv.x) + dot4(c.y, qv.y) + dot4(c.z, qv.z) + dot4(c.w, qv.w) - qsum;
-                if (pair) {
-                    acc2[tt] += dot4(c2.x, qv.x) + dot4(c2.y, qv.y) + dot4(c2.z, qv.z) + dot4(c2.w, qv.w) - qsum;
-                }
-            }
-        }
-    }
-}
-
 // sg_add sums the first TMAX lanes of v over the subgroup.
 ivec4 sg_add(ivec4 v) {
     if (TMAX == 1u) {
@@ -202,6 +190,59 @@ ivec4 sg_add(ivec4 v) {
         return ivec4(subgroupAdd(v.xy), 0, 0);
     }
     return subgroupAdd(v);
+}
+
+// dots adds, for each token, the ternary dot of the 16 weight bytes wv
+// (load i of a row) with the matching activations to acc, and with PAIR
+// that of wv2 (load i of the other weight's row) to acc2. By default in
+// acc[0]: the code dot minus the activations' sum, so that the subgroup's
+// sum of acc[0] is the row's exact ternary dot product. With ROWSUM group
+// g's code dot times its factor (32, 16, 4, 1) in acc[g] (see row_dot).
+void dots(uvec4 wv, uvec4 wv2, bool pair, uint i, inout ivec4 acc[4], inout ivec4 acc2[4]) {
+    [[unroll]] for (uint g = 0u; g < 4u; g++) {
+        uvec4 c, c2;
+        if (ROWSUM != 0u) {
+            uint mask = g == 0u ? 0x60606060u : 0xc0c0c0c0u >> (2u * g);
+            c = (g == 0u ? wv >> 1u : wv) & mask;
+            c2 = (g == 0u ? wv2 >> 1u : wv2) & mask;
+        } else {
+            uint sh = 6u - 2u * g;
+            c = (wv >> sh) & 0x03030303u;
+            c2 = (wv2 >> sh) & 0x03030303u;
+        }
+        uint a = ROWSUM != 0u ? g : 0u;
+        [[unroll]] for (uint tt = 0u; tt < TMAX; tt++) {
+            if (tt < p.t) {
+                uvec4 qv = qs[tt * (K / 16u) + g * N16 + i];
+                int qsum = 0;
+                if (ROWSUM == 0u) {
+                    qsum = dot4(0x01010101u, qv.x) + dot4(0x01010101u, qv.y) + dot4(0x01010101u, qv.z) + dot4(0x01010101u, qv.w);
+                }
+                acc[a][tt] += dot4(c.x, qv.x) + dot4(c.y, qv.y) + dot4(c.z, qv.z) + dot4(c.w, qv.w) - qsum;
+                if (pair) {
+                    acc2[a][tt] += dot4(c2.x, qv.x) + dot4(c2.y, qv.y) + dot4(c2.z, qv.z) + dot4(c2.w, qv.w) - qsum;
+                }
+            }
+        }
+    }
+}
+
+// row_dot returns the row's ternary dot products (per token) from a lane's
+// accumulators of dots, summed over the subgroup: with ROWSUM each group's
+// sum divided by its factor (exactly: every product was a multiple of it)
+// and the tokens' code sums subtracted.
+ivec4 row_dot(ivec4 acc[4]) {
+    ivec4 a = acc[0];
+    if (ROWSUM != 0u) {
+        a = (acc[0] >> 5) + (acc[1] >> 4) + (acc[2] >> 2) + acc[3];
+    }
+    a = sg_add(a);
+    if (ROWSUM != 0u) {
+        [[unroll]] for (uint tt = 0u; tt < TMAX; tt++) {
+            a[tt] -= int(qm[2u * tt + 1u]);
+        }
+    }
+    return a;
 }
 
 // Word i of Q.
@@ -259,6 +300,7 @@ uint tt_;
 #define QM(i) qm[2u * tt_ + (i)]
 #define RMS_MAXK K
 #define RMS_NO_QSUM
+#define RMS_QSUM_ADD (ROWSUM != 0u) // row_dot subtracts it
 #ifdef CHAIN
 #define RMS_WPRE true // the norm weights' loads go out before the wait
 #endif
@@ -453,10 +495,10 @@ void load_row(uint row, uint seg, bool pair, uint lane, uint k) {
 
 // finish_row sums a row's lane partials over the subgroup and writes the
 // row (with ROPE: keeps it in ys for rope_store).
-void finish_row(uint rr, uint row, uint seg, bool pair, bool rope, ivec4 acc, ivec4 acc2) {
-    acc = sg_add(acc);
+void finish_row(uint rr, uint row, uint seg, bool pair, bool rope, ivec4 parts[4], ivec4 parts2[4]) {
+    ivec4 acc = row_dot(parts), acc2 = ivec4(0);
     if (pair) {
-        acc2 = sg_add(acc2);
+        acc2 = row_dot(parts2);
     }
     if (subgroupElect()) {
         if (rope) {
@@ -569,7 +611,7 @@ void run_block(uint wg, uint seg, uint nseg, bool pair, bool rope, bool fast, ui
             if (row >= nseg) {
                 break;
             }
-            ivec4 acc = ivec4(0), acc2 = ivec4(0);
+            ivec4 acc[4] = ivec4[4](ivec4(0), ivec4(0), ivec4(0), ivec4(0)), acc2[4] = acc;
             [[unroll]] for (uint j = 0u; j < NL; j++) {
                 uint i = lane + j * SG;
                 if (i < N16) {
@@ -586,7 +628,7 @@ void run_block(uint wg, uint seg, uint nseg, bool pair, bool rope, bool fast, ui
                 break;
             }
             uint base = row * N16;
-            ivec4 acc = ivec4(0), acc2 = ivec4(0);
+            ivec4 acc[4] = ivec4[4](ivec4(0), ivec4(0), ivec4(0), ivec4(0)), acc2[4] = acc;
             if (pair) {
                 for (uint i = lane; i < N16; i += gl_SubgroupSize) {
                     dots(w0[base + i], w1[base + i], true, i, acc, acc2);
