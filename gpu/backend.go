@@ -143,6 +143,13 @@ type Options struct {
 	// (also BITNET_VK_MATVEC_ROWSUM=1): half the packed dot products of
 	// its inner loop. The integer sums, and so the results, are the same.
 	MatvecRowSum bool
+	// WeightBlocks places the model's weights in a few large memory
+	// allocations (blocks of up to 64 MiB; a larger tensor gets one of its
+	// own) instead of one allocation per tensor (also
+	// BITNET_VK_WEIGHT_BLOCKS=1): drivers map large allocations with their
+	// large pages, so the weights a token streams through take fewer
+	// address-translation entries.
+	WeightBlocks bool
 	// HeadRows is how many weight rows a subgroup of the Q8_0 and Q6_K
 	// decode matvecs runs together, each activation load serving them all:
 	// 1 to 4, 0 takes 2 (also BITNET_VK_HEAD_ROWS).
@@ -185,6 +192,8 @@ type Backend struct {
 	mvWGS           uint32                // and of the I2_S decode matvec
 	mvRows          uint32                // its rows per subgroup in matrices of many rows
 	mvRowSum        uint32                // 1: and it subtracts the code sum once per row (Options.MatvecRowSum)
+	weightArena     *vkrt.Arena           // the weights' memory blocks (Options.WeightBlocks), or nil
+	weightChunks    int                   // buffers holding weights
 	attnChunk       uint32                // cache positions per attn_split workgroup (prompts)
 	attnChunkDecode uint32                // and for a few rows (decode)
 	attnMergeMax    uint32                // the most chunks attn_split_merge merges
@@ -313,6 +322,9 @@ func Open(o Options) (*Backend, error) {
 	}
 	if o.MatvecRowSum || os.Getenv("BITNET_VK_MATVEC_ROWSUM") == "1" {
 		b.mvRowSum = 1
+	}
+	if o.WeightBlocks || os.Getenv("BITNET_VK_WEIGHT_BLOCKS") == "1" {
+		b.weightArena = dev.NewArena(weightBlock)
 	}
 	if o.HeadRows == 0 {
 		o.HeadRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_HEAD_ROWS"))
@@ -449,6 +461,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.fastTernary() && b.mvRowSum == 1 {
 		k = append(k, "matvec-rowsum")
+	}
+	if b.weightArena != nil {
+		k = append(k, "weight-blocks")
 	}
 	if b.chain {
 		k = append(k, "chain")
@@ -630,6 +645,18 @@ func (b *Backend) Rows(x compute.Tensor, row0, n int) compute.Tensor {
 	return &tensor{dt: t.dt, shape: []int{k, n}, buf: t.buf, off: t.off + uint64(row0*k)*es, bytes: uint64(n*k) * es}
 }
 
+// weightBlock is the largest memory block of Options.WeightBlocks.
+const weightBlock = 64 << 20
+
+// WeightAllocations returns the number of device memory allocations that
+// hold the weights loaded so far.
+func (b *Backend) WeightAllocations() int {
+	if b.weightArena != nil {
+		return b.weightArena.Blocks()
+	}
+	return b.weightChunks
+}
+
 // Weights uploads a model tensor to device memory in chunks of whole rows.
 // Q8_0 and Q6_K rows are rewritten into the device layouts of layout.go.
 // I2_S weights holding the never-written code 3 get code 1 there instead
@@ -700,7 +727,13 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 	for r0 := 0; r0 < rows; r0 += perChunk {
 		n := min(perChunk, rows-r0)
 		size := (t.rowBytes*uint64(n) + 15) &^ 15
-		buf, err := b.dev.NewBuffer(size, vkrt.DeviceLocal)
+		var buf *vkrt.Buffer
+		var err error
+		if b.weightArena != nil {
+			buf, err = b.weightArena.NewBuffer(size)
+		} else {
+			buf, err = b.dev.NewBuffer(size, vkrt.DeviceLocal)
+		}
 		if err != nil {
 			heap := b.dev.Info.DeviceLocalMemory()
 			return nil, fmt.Errorf("vulkan: tensor %q: the model does not fit in device memory (%s of weights loaded, the device has %s): %w",
@@ -724,6 +757,7 @@ func (b *Backend) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, err
 			return nil, fmt.Errorf("vulkan: tensor %q: upload: %w", info.Name, err)
 		}
 		b.weightBytes += size
+		b.weightChunks++
 		b.owned[buf] = true
 		t.chunks = append(t.chunks, chunk{buf: buf, row0: r0, rows: n})
 	}

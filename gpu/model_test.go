@@ -362,6 +362,25 @@ func TestChainStep(t *testing.T) {
 	})
 }
 
+// TestWeightBlocks: with the weights in a few memory blocks,
+// tinybitnet-stories (341 KB of weights in 30 tensors) takes one
+// allocation instead of one per tensor, and generates the CPU's tokens.
+func TestWeightBlocks(t *testing.T) {
+	t.Parallel()
+	be := openTestWith(t, gpu.Options{Device: -1, WeightBlocks: true})
+	if k := be.Kernels(); !strings.Contains(k, "weight-blocks") {
+		t.Fatalf("WeightBlocks ignored (kernels %q)", k)
+	}
+	storiesLikeCPU(t, be, 120, 60)
+	plain := openTest(t)
+	loadModel(t, filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf"), plain)
+	n, per := be.WeightAllocations(), plain.WeightAllocations()
+	t.Logf("weight allocations: %d in blocks, %d without", n, per)
+	if n != 1 || per < 20 {
+		t.Errorf("%d weight allocations in blocks, %d without: want 1 and one per tensor", n, per)
+	}
+}
+
 // storiesLikeCPU generates up to n tokens of tinybitnet-stories after
 // [1, 403] in a state of 512 positions, on be and on the CPU: they must be
 // equal, and the CPU must have generated at least least of them (enough

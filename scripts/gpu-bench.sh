@@ -39,10 +39,11 @@
 #
 # PARTS picks what runs, a comma-separated list of tests, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, attnmv,
-# prompt, stage, rowsum, coopmat, attn, tq, baseline, heads, optimes and cpu (default:
-# tests, kernels, crossval, bench, optimes and cpu; all: every part but
-# attn, whose variants were measured on 2026-11-26); ROUNDS (default 2) is
-# how many alternating rounds the side-by-side parts run.
+# prompt, stage, rowsum, blocks, coopmat, attn, tq, baseline, heads,
+# optimes and cpu (default: tests, kernels, crossval, bench, optimes and
+# cpu; all: every part but attn, whose variants were measured on
+# 2026-11-26); ROUNDS (default 2) is how many alternating rounds the
+# side-by-side parts run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-bench-out}
@@ -81,7 +82,7 @@ sidebyside() {
 	done
 }
 parts=${PARTS:-tests,kernels,crossval,bench,optimes,cpu}
-[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,stage,rowsum,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -110,7 +111,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
 	tests=${GPU_TESTS:-TestConformance TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
-	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecRowSum TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice"
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecRowSum TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice"
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -267,6 +268,17 @@ if want rowsum; then
 			(cd gpu && BITNET_VK_MATVEC_ROWSUM=$v step "bench-MatvecI2S-rowsum$v" 180 ../bin/gpu.test -test.run '^$' -test.bench '^BenchmarkMatvecI2S$/^(2560x6912|6912x2560|2560x2560)$' -test.benchtime 50x)
 			grep -E '^Benchmark|FAIL' "$out/bench-MatvecI2S-rowsum$v.log" | sed "s/^/MATVEC_ROWSUM=$v: /" | tee -a "$sum"
 		fi
+	done
+fi
+# The weights in a few memory blocks of up to 64 MiB instead of an
+# allocation per tensor (BITNET_VK_WEIGHT_BLOCKS=1, opt-in until
+# measured): side by side at tg128, tg128 in a 4,096-position state and
+# depth 4096, then the timeline both ways (a matvec's wait column holds
+# its first weight loads, where address translation misses would show).
+if want blocks; then
+	sidebyside BITNET_VK_WEIGHT_BLOCKS "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
+	for v in 0 1; do
+		BITNET_VK_WEIGHT_BLOCKS=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/WEIGHT_BLOCKS=$v: /" | tee -a "$sum"
 	done
 fi
 # Value rows an attention invocation loads at once (BITNET_VK_ATTN_VALUE_LOADS,

@@ -34,13 +34,15 @@ func (m Memory) String() string {
 	return "device-local"
 }
 
-// Buffer is a VkBuffer with its own memory allocation, usable as a storage
-// buffer and as a transfer source and destination.
+// Buffer is a VkBuffer with its own memory allocation (or a place in an
+// Arena's), usable as a storage buffer and as a transfer source and
+// destination.
 type Buffer struct {
 	d      *Device
 	id     uint64 // unique for the device's lifetime (descriptor cache key)
 	buf    vk.Buffer
-	mem    vk.DeviceMemory
+	mem    vk.DeviceMemory // its own allocation, or 0 in an arena's block
+	block  *memBlock       // the arena block holding it, or nil
 	size   uint64
 	kind   Memory
 	mapped []byte
@@ -79,7 +81,12 @@ func (b *Buffer) Destroy() {
 		b.mapped = nil
 	}
 	b.d.vk.DestroyBuffer(b.buf)
-	b.d.vk.FreeMemory(b.mem)
+	if b.block != nil {
+		b.block.release()
+		b.block = nil
+	} else {
+		b.d.vk.FreeMemory(b.mem)
+	}
 	b.buf, b.mem = 0, 0
 }
 

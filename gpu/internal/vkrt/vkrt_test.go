@@ -699,3 +699,69 @@ func TestComputeUnits(t *testing.T) {
 	u, _ = computeUnits(&vk.PhysicalDeviceShaderSMBuiltinsPropertiesNV{}, &vk.PhysicalDeviceShaderCorePropertiesAMD{}, true, true)
 	assert.Zero(t, u)
 }
+
+// TestArena: buffers of an arena share its blocks, each holding its own
+// bytes (uploads and a kernel's copy between two of them do not touch
+// the others); blocks grow with what the arena holds, a buffer larger
+// than the largest block gets one of its own, and a block is freed with
+// its last buffer.
+func TestArena(t *testing.T) {
+	d := openTest(t)
+	a := d.NewArena(4 << 20)
+	var small []*Buffer
+	for i := range 5 {
+		b, err := a.NewBuffer(100<<10 + uint64(i))
+		require.NoError(t, err)
+		small = append(small, b)
+	}
+	assert.Equal(t, 1, a.Blocks(), "five buffers of 100 KiB in the first block of 2 MiB")
+	for i, b := range small {
+		data := make([]byte, b.Size())
+		for j := range data {
+			data[j] = byte(i*31 + j)
+		}
+		require.NoError(t, d.Upload(b, 0, data))
+	}
+	mid, err := a.NewBuffer(3 << 20)
+	require.NoError(t, err)
+	assert.Equal(t, 2, a.Blocks(), "3 MiB do not fit in the first block")
+	big, err := a.NewBuffer(10 << 20)
+	require.NoError(t, err)
+	assert.Equal(t, 3, a.Blocks(), "a buffer above the largest block has its own")
+	// The copy kernel from buffer 1 into buffer 3 (same block).
+	p, err := d.Pipeline(PipelineConfig{Name: "copy", Buffers: 2, PushSize: 4})
+	require.NoError(t, err)
+	defer p.Destroy()
+	r, err := d.NewRecorder()
+	require.NoError(t, err)
+	defer r.Destroy()
+	r.Dispatch(p, [3]uint32{1, 1, 1}, []Binding{small[1].In(0, 0), small[3].Out(0, 0)}, uint32(small[1].Size()/16))
+	require.NoError(t, r.Submit())
+	for i, b := range small {
+		got := make([]byte, b.Size())
+		require.NoError(t, d.Download(b, 0, got))
+		src := i
+		if i == 3 {
+			src = 1
+		}
+		for j := range got {
+			if j < int(small[1].Size()/16*16) || i != 3 {
+				if want := byte(src*31 + j); got[j] != want {
+					t.Fatalf("buffer %d byte %d: %d, want %d", i, j, got[j], want)
+				}
+			}
+		}
+	}
+	for _, b := range small {
+		b.Destroy()
+	}
+	assert.Equal(t, 2, a.Blocks(), "the first block freed with its last buffer")
+	mid.Destroy()
+	big.Destroy()
+	assert.Equal(t, 0, a.Blocks())
+	// The arena goes on after its blocks are gone.
+	b, err := a.NewBuffer(64)
+	require.NoError(t, err)
+	assert.Equal(t, 1, a.Blocks())
+	b.Destroy()
+}
