@@ -716,7 +716,11 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		attnPush = []uint32{f32bits(p.Scale)}
 		written = append(written, at.dst)
 	}
-	spec := append([]uint32{wgs, uint32(K), uint32(T), rowsPerWG, sg, rps, b.mvRowSum}, attnSpec...)
+	rowSum := b.mvRowSum
+	if sg < 4 {
+		rowSum = 0 // the norm's parts of the code sums, TMAX per subgroup, would not fit its shared array
+	}
+	spec := append([]uint32{wgs, uint32(K), uint32(T), rowsPerWG, sg, rps, rowSum}, attnSpec...)
 	push := append([]uint32{uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps), po, hd}, attnPush...)
 	label := ""
 	if b.labels() {

@@ -68,7 +68,8 @@ step() {
 # sidebyside VAR VALUES ARGS...: ROUNDS alternating rounds of bench on the
 # 2B-4T model with the environment variable VAR set to each of VALUES
 # (space-separated), for each of ARGS (each a string of bench arguments);
-# the result lines go to the summary as "round N VAR=value (args): ...".
+# the result lines go to the summary as "round N VAR=value (args): ...",
+# after $LABEL where set (other settings the rounds share).
 sidebyside() {
 	local var=$1 values=$2 round v a
 	shift 2
@@ -76,7 +77,7 @@ sidebyside() {
 		for v in $values; do
 			for a in "$@"; do
 				# shellcheck disable=SC2086 # a holds several arguments
-				env "$var=$v" timeout 120 "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^(pp|tg)[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round $var=$v ($a): /" | tee -a "$sum"
+				env "$var=$v" timeout 120 "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^(pp|tg)[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round ${LABEL:-}$var=$v ($a): /" | tee -a "$sum"
 			done
 		done
 	done
@@ -253,7 +254,8 @@ fi
 # The I2_S decode matvec with the codes masked in place and the code sum
 # subtracted once per row (BITNET_VK_MATVEC_ROWSUM=1, opt-in until
 # measured): its conformance cases, then side by side with the default at
-# tg128, tg128 in a 4,096-position state and depth 4096, the timeline
+# tg128, tg128 in a 4,096-position state and depth 4096 (and with two rows
+# per subgroup in gate/up at tg128), the timeline
 # (its body column is the dot products) and the kernel benchmark of the
 # 2B-4T shapes, both ways.
 if want rowsum; then
@@ -262,6 +264,12 @@ if want rowsum; then
 		grep -E '^(--- |ok|FAIL|PASS)' "$out/gpu-test-rowsum.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
 	fi
 	sidebyside BITNET_VK_MATVEC_ROWSUM "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
+	# With two rows per subgroup in gate/up (one wave of workgroups, each
+	# with twice the dot products, which the code sum per row makes cheaper).
+	(
+		export BITNET_VK_MATVEC_ROWSUM=1
+		LABEL="BITNET_VK_MATVEC_ROWSUM=1 " sidebyside BITNET_VK_MATVEC_ROWS "1 2" "-p 0 -n 128 -r 3"
+	)
 	for v in 0 1; do
 		BITNET_VK_MATVEC_ROWSUM=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/MATVEC_ROWSUM=$v: /" | tee -a "$sum"
 		if [ -x bin/gpu.test ]; then

@@ -142,7 +142,7 @@ layout(push_constant) uniform P {
 #include "chain_sync.glsl"
 
 shared uvec4 qs[TMAX * (K / 16u)]; // codes of token t from t*K/16, in qidx order
-shared uint qm[2u * TMAX];         // per token its scale (word 2t) and with ROWSUM its code sum (word 2t+1)
+shared uint qm[2u * TMAX];         // per token its scale (word 2t) and code sum (word 2t+1, from Q only)
 shared float ys[TMAX * ROWS];      // ROPE: the workgroup's outputs, [token][row slot]
 const uint PR = ROWS / 2u;         // ROPE: rotation pairs per workgroup
 #ifdef ATTN
@@ -230,17 +230,15 @@ void dots(uvec4 wv, uvec4 wv2, bool pair, uint i, inout ivec4 acc[4], inout ivec
 // row_dot returns the row's ternary dot products (per token) from a lane's
 // accumulators of dots, summed over the subgroup: with ROWSUM each group's
 // sum divided by its factor (exactly: every product was a multiple of it)
-// and the tokens' code sums subtracted.
-ivec4 row_dot(ivec4 acc[4]) {
+// and the tokens' code sums qsums (see code_sums) subtracted.
+ivec4 row_dot(ivec4 acc[4], ivec4 qsums) {
     ivec4 a = acc[0];
     if (ROWSUM != 0u) {
         a = (acc[0] >> 5) + (acc[1] >> 4) + (acc[2] >> 2) + acc[3];
     }
     a = sg_add(a);
     if (ROWSUM != 0u) {
-        [[unroll]] for (uint tt = 0u; tt < TMAX; tt++) {
-            a[tt] -= int(qm[2u * tt + 1u]);
-        }
+        a -= qsums;
     }
     return a;
 }
@@ -300,7 +298,8 @@ uint tt_;
 #define QM(i) qm[2u * tt_ + (i)]
 #define RMS_MAXK K
 #define RMS_NO_QSUM
-#define RMS_QSUM_ADD (ROWSUM != 0u) // row_dot subtracts it
+#define RMS_QSUM_PARTS (ROWSUM != 0u) // see code_sums
+#define QP(s) red_i[tt_ * gl_NumSubgroups + (s)]
 #ifdef CHAIN
 #define RMS_WPRE true // the norm weights' loads go out before the wait
 #endif
@@ -495,10 +494,10 @@ void load_row(uint row, uint seg, bool pair, uint lane, uint k) {
 
 // finish_row sums a row's lane partials over the subgroup and writes the
 // row (with ROPE: keeps it in ys for rope_store).
-void finish_row(uint rr, uint row, uint seg, bool pair, bool rope, ivec4 parts[4], ivec4 parts2[4]) {
-    ivec4 acc = row_dot(parts), acc2 = ivec4(0);
+void finish_row(uint rr, uint row, uint seg, bool pair, bool rope, ivec4 parts[4], ivec4 parts2[4], ivec4 qsums) {
+    ivec4 acc = row_dot(parts, qsums), acc2 = ivec4(0);
     if (pair) {
-        acc2 = row_dot(parts2);
+        acc2 = row_dot(parts2, qsums);
     }
     if (subgroupElect()) {
         if (rope) {
@@ -601,9 +600,32 @@ void load_block(uint wg, uint seg, uint nseg, bool pair, uint lane) {
     }
 }
 
+// code_sums returns, with ROWSUM, the tokens' code sums in every
+// invocation: from Q, or with NORM the sum of the subgroups' parts that
+// the norm left (QP).
+ivec4 code_sums() {
+    ivec4 s = ivec4(0);
+    if (ROWSUM == 0u) {
+        return s;
+    }
+    [[unroll]] for (uint tt = 0u; tt < TMAX; tt++) {
+        if ((p.flags & 16u) == 0u) {
+            s[tt] = int(qm[2u * tt + 1u]);
+        } else {
+            int v = 0;
+            for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) {
+                v += red_i[tt * gl_NumSubgroups + i];
+            }
+            s[tt] = subgroupAdd(v);
+        }
+    }
+    return s;
+}
+
 // run_block computes and writes the rows of a block, from the loads in
 // wa and wb when fast, else loading as it goes.
 void run_block(uint wg, uint seg, uint nseg, bool pair, bool rope, bool fast, uint lane) {
+    ivec4 qsums = code_sums();
     if (fast) {
         [[unroll]] for (uint k = 0u; k < RPS; k++) {
             uint rr = gl_SubgroupID + k * (WGS / SG);
@@ -618,7 +640,7 @@ void run_block(uint wg, uint seg, uint nseg, bool pair, bool rope, bool fast, ui
                     dots(wa[k * NL + j], wb[k * NL + j], pair, i, acc, acc2);
                 }
             }
-            finish_row(rr, row, seg, pair, rope, acc, acc2);
+            finish_row(rr, row, seg, pair, rope, acc, acc2, qsums);
         }
     } else {
         // Subgroups of another size: rows by subgroup, loads as they come.
@@ -639,7 +661,7 @@ void run_block(uint wg, uint seg, uint nseg, bool pair, bool rope, bool fast, ui
                     dots(wv, wv, false, i, acc, acc2);
                 }
             }
-            finish_row(rr, row, seg, pair, rope, acc, acc2);
+            finish_row(rr, row, seg, pair, rope, acc, acc2, qsums);
         }
     }
     if (rope) {

@@ -9,12 +9,11 @@
 // this invocation writes YV; default true: a workgroup that only needs the
 // quantization need not write the row) and RMS_MAXK (the longest row kept
 // in registers; default 8192), RMS_NO_QSUM (the code sum is not
-// reduced over the workgroup and QM(1) is left alone, unless RMS_QSUM_ADD,
-// a constant expression, is true: then in the fast path each subgroup adds
-// its part to QM(1) (shared memory) with an atomic, so that the code sum
-// is there after the including shader's next barrier), RMS_WPRE (a
-// constant expression: the norm weights are loaded ahead of time; see
-// rms_load_w).
+// reduced over the workgroup and QM(1) is left alone; with RMS_QSUM_PARTS,
+// a constant expression, true, the fast path leaves each subgroup's part
+// of it in QP(gl_SubgroupID) instead, for the including shader to add up
+// after its next barrier), RMS_WPRE (a constant expression: the norm
+// weights are loaded ahead of time; see rms_load_w).
 //
 // y = x * (1/sqrt(mean(x^2) + eps)) * w with the sum of squares in
 // two-float arithmetic, so the mean rounds as the CPU reference's float64
@@ -177,11 +176,6 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
         vec4 a = abs(v[j]);
         m = max(m, max(max(a.x, a.y), max(a.z, a.w)));
     }
-#ifdef RMS_QSUM_ADD
-    if (RMS_QSUM_ADD && tid == 0u) {
-        QM(1u) = 0u; // before the barriers of wg_quant_scale
-    }
-#endif
     float sc = wg_quant_scale(m);
     int qsum = 0;
     [[unroll]] for (uint j = 0u; j < MAXW; j++) {
@@ -194,11 +188,11 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
     if (tid == 0u) {
         QM(0u) = floatBitsToUint(sc);
     }
-#if defined(SUBGROUP) && defined(RMS_QSUM_ADD)
-    if (RMS_QSUM_ADD) {
+#if defined(SUBGROUP) && defined(RMS_QSUM_PARTS)
+    if (RMS_QSUM_PARTS) {
         qsum = subgroupAdd(qsum);
         if (subgroupElect()) {
-            atomicAdd(QM(1u), uint(qsum));
+            QP(gl_SubgroupID) = qsum;
         }
     }
 #endif
