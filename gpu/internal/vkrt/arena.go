@@ -109,11 +109,19 @@ func (a *Arena) newBlock(need uint64, ti uint32) (*memBlock, error) {
 	if m := d.Info.Limits.MaxMemoryAllocationSize; m != 0 && size > m {
 		size = max(need, m)
 	}
-	mem, err := d.vk.AllocateMemory(&vk.MemoryAllocateInfo{
-		SType:           vk.StructureTypeMemoryAllocateInfo,
-		AllocationSize:  size,
-		MemoryTypeIndex: ti,
-	})
+	alloc := func(n uint64) (vk.DeviceMemory, error) {
+		return d.vk.AllocateMemory(&vk.MemoryAllocateInfo{
+			SType:           vk.StructureTypeMemoryAllocateInfo,
+			AllocationSize:  n,
+			MemoryTypeIndex: ti,
+		})
+	}
+	mem, err := alloc(size)
+	if err != nil && size > need {
+		// Near the end of the device's memory: only what this buffer needs.
+		size = need
+		mem, err = alloc(size)
+	}
 	if err != nil {
 		heap := d.mem.MemoryHeaps[d.mem.MemoryTypes[ti].HeapIndex].Size
 		return nil, fmt.Errorf("vulkan: allocating %s of device-local memory (heap of %s): %w",
