@@ -54,27 +54,9 @@ func roundUp(n, to uint64) uint64 { return (n + to - 1) / to * to }
 // in one of the arena's blocks, as Device.NewBuffer would make it.
 func (a *Arena) NewBuffer(size uint64) (*Buffer, error) {
 	d := a.d
-	size = max((size+3)&^3, 4)
-	if m := d.Info.Limits.MaxMemoryAllocationSize; m != 0 && size > m {
-		return nil, fmt.Errorf("%w: a buffer of %s exceeds the device's maximum allocation of %s",
-			ErrOutOfDeviceMemory, FormatBytes(size), FormatBytes(m))
-	}
-	buf, err := d.vk.CreateBuffer(&vk.BufferCreateInfo{
-		SType: vk.StructureTypeBufferCreateInfo,
-		Size:  size,
-		Usage: vk.BufferUsageStorageBufferBit | vk.BufferUsageTransferSrcBit | vk.BufferUsageTransferDstBit,
-	})
+	buf, size, req, ti, err := d.createBuffer(size, DeviceLocal)
 	if err != nil {
-		return nil, fmt.Errorf("vulkan: creating a buffer of %s: %w", FormatBytes(size), err)
-	}
-	req := d.vk.BufferMemoryRequirements(buf)
-	ti, ok := d.memoryType(req.MemoryTypeBits, vk.MemoryPropertyDeviceLocalBit, 0)
-	if !ok {
-		ti, ok = d.memoryType(req.MemoryTypeBits, 0, 0)
-	}
-	if !ok {
-		d.vk.DestroyBuffer(buf)
-		return nil, fmt.Errorf("vulkan: no device-local memory type for buffers on %s", d.Info.Name)
+		return nil, err
 	}
 	align := max(req.Alignment, 256)
 	blk := a.cur

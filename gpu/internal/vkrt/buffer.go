@@ -116,15 +116,15 @@ func (d *Device) memoryType(bits, required, preferred uint32) (uint32, bool) {
 	return best, bestScore >= 0
 }
 
-// NewBuffer allocates size bytes (rounded up to 4) of the given memory.
-// The error matches ErrOutOfDeviceMemory when the device is out of memory.
-func (d *Device) NewBuffer(size uint64, kind Memory) (*Buffer, error) {
-	if size == 0 {
-		size = 4
-	}
-	size = (size + 3) &^ 3
+// createBuffer makes a VkBuffer of size bytes (rounded up to 4, at least
+// 4), usable as a storage buffer and for transfers, and picks the memory
+// type of the given kind that it may live in: it returns the buffer, its
+// size, its memory requirements and that type's index.
+func (d *Device) createBuffer(size uint64, kind Memory) (vk.Buffer, uint64, vk.MemoryRequirements, uint32, error) {
+	var req vk.MemoryRequirements
+	size = max((size+3)&^3, 4)
 	if m := d.Info.Limits.MaxMemoryAllocationSize; m != 0 && size > m {
-		return nil, fmt.Errorf("%w: a buffer of %s exceeds the device's maximum allocation of %s",
+		return 0, 0, req, 0, fmt.Errorf("%w: a buffer of %s exceeds the device's maximum allocation of %s",
 			ErrOutOfDeviceMemory, FormatBytes(size), FormatBytes(m))
 	}
 	buf, err := d.vk.CreateBuffer(&vk.BufferCreateInfo{
@@ -133,9 +133,9 @@ func (d *Device) NewBuffer(size uint64, kind Memory) (*Buffer, error) {
 		Usage: vk.BufferUsageStorageBufferBit | vk.BufferUsageTransferSrcBit | vk.BufferUsageTransferDstBit,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("vulkan: creating a buffer of %s: %w", FormatBytes(size), err)
+		return 0, 0, req, 0, fmt.Errorf("vulkan: creating a buffer of %s: %w", FormatBytes(size), err)
 	}
-	req := d.vk.BufferMemoryRequirements(buf)
+	req = d.vk.BufferMemoryRequirements(buf)
 	var required, preferred uint32
 	switch kind {
 	case HostVisible:
@@ -154,7 +154,17 @@ func (d *Device) NewBuffer(size uint64, kind Memory) (*Buffer, error) {
 	}
 	if !ok {
 		d.vk.DestroyBuffer(buf)
-		return nil, fmt.Errorf("vulkan: no %s memory type for buffers on %s", kind, d.Info.Name)
+		return 0, 0, req, 0, fmt.Errorf("vulkan: no %s memory type for buffers on %s", kind, d.Info.Name)
+	}
+	return buf, size, req, ti, nil
+}
+
+// NewBuffer allocates size bytes (rounded up to 4) of the given memory.
+// The error matches ErrOutOfDeviceMemory when the device is out of memory.
+func (d *Device) NewBuffer(size uint64, kind Memory) (*Buffer, error) {
+	buf, size, req, ti, err := d.createBuffer(size, kind)
+	if err != nil {
+		return nil, err
 	}
 	mem, err := d.vk.AllocateMemory(&vk.MemoryAllocateInfo{
 		SType:           vk.StructureTypeMemoryAllocateInfo,
