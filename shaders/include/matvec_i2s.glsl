@@ -37,8 +37,8 @@
 //
 // The int8 activations come either from Q (per token the scale at word 2t,
 // the codes from word q_off, K/4 words per token; the code sum at word
-// 2t+1 is not read: each lane subtracts the sum of the activations it
-// multiplies), or, with NORM, from the RMSNorm that precedes the matmul: every
+// 2t+1 is read with ROWSUM only: otherwise each lane subtracts the sum
+// of the activations it multiplies), or, with NORM, from the RMSNorm that precedes the matmul: every
 // workgroup normalizes and quantizes the rows of X itself (see
 // rmsnorm_row.glsl; the same code in every workgroup, so every workgroup
 // gets the same codes) while its weights are on their way, and workgroup 0
