@@ -255,9 +255,8 @@ fi
 # subtracted once per row (BITNET_VK_MATVEC_ROWSUM=1, opt-in until
 # measured): its conformance cases, then side by side with the default at
 # tg128, tg128 in a 4,096-position state and depth 4096 (and with two rows
-# per subgroup in gate/up at tg128), the timeline
-# (its body column is the dot products) and the kernel benchmark of the
-# 2B-4T shapes, both ways.
+# per subgroup in gate/up at tg128), the timeline (its body column is the
+# dot products) and the kernel benchmark of the 2B-4T shapes, both ways.
 if want rowsum; then
 	if [ -x bin/gpu.test ]; then
 		(cd gpu && BITNET_SHARED=$shared step gpu-test-rowsum 300 ../bin/gpu.test -test.v -test.count=1 -test.run '^TestConformanceMatvecRowSum$')
