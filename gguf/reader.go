@@ -462,6 +462,9 @@ func parse(r io.ReaderAt, size int64) (*File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("metadata entry %d: %w", i, err)
 		}
+		if key == "" {
+			return nil, fmt.Errorf("metadata entry %d: %w", i, d.errf("empty key"))
+		}
 		t, err := d.u32()
 		if err != nil {
 			return nil, fmt.Errorf("metadata %q: %w", key, err)
@@ -507,6 +510,9 @@ func (d *decoder) tensorInfo() (TensorInfo, error) {
 	name, err := d.str("tensor name")
 	if err != nil {
 		return TensorInfo{}, err
+	}
+	if name == "" {
+		return TensorInfo{}, d.errf("empty tensor name")
 	}
 	wrap := func(err error) error { return fmt.Errorf("tensor %q: %w", name, err) }
 	nd, err := d.u32()

@@ -103,6 +103,7 @@ func TestReadRejects(t *testing.T) {
 		{"unknown value type", kvHeader(0, 1).str("k").u32(99).u32(0).Bytes(), `metadata "k": gguf: malformed file: at offset 37: unknown metadata value type 99`},
 		{"unknown array type", kvHeader(0, 1).str("k").u32(uint32(TypeArray)).u32(77).u64(0).Bytes(), "unknown array element type 77"},
 		{"bool 2", kvHeader(0, 1).str("k").u32(uint32(TypeBool)).u8(2).Bytes(), "bool value 2 is not 0 or 1"},
+		{"empty key", kvHeader(0, 1).str("").u32(uint32(TypeUint8)).u8(1).Bytes(), "metadata entry 0: gguf: malformed file: at offset 32: empty key"},
 		{"duplicate key", kvHeader(0, 2).str("k").u32(uint32(TypeUint8)).u8(1).str("k").u32(uint32(TypeUint8)).u8(2).Bytes(), `duplicate metadata key "k"`},
 		{"alignment not a power of two", kvHeader(0, 1).str("general.alignment").u32(uint32(TypeUint32)).u32(48).Bytes(), "general.alignment 48 is not a power of two in [1, 1 MiB]"},
 		{"alignment zero", kvHeader(0, 1).str("general.alignment").u32(uint32(TypeUint32)).u32(0).Bytes(), "general.alignment 0 is not a power of two"},
@@ -129,6 +130,7 @@ func TestReadRejects(t *testing.T) {
 		{"data too big", tensorFile(0, 64, rawTensor{"t", []uint64{17}, f32, 0}), "data [0, 68) extends beyond the end of the file"},
 		{"overlap", tensorFile(0, 64, rawTensor{"a", []uint64{16}, f32, 0}, rawTensor{"b", []uint64{4}, f32, 32}), `tensors "a" and "b" overlap (data [0, 64) and [32, 48))`},
 		{"same offset", tensorFile(0, 64, rawTensor{"a", []uint64{4}, f32, 0}, rawTensor{"b", []uint64{4}, f32, 0}), "overlap"},
+		{"empty tensor name", tensorFile(0, 64, rawTensor{"", []uint64{4}, f32, 0}), "tensor info 0: gguf: malformed file: at offset 32: empty tensor name"},
 		{"duplicate tensor", tensorFile(0, 64, rawTensor{"a", []uint64{4}, f32, 0}, rawTensor{"a", []uint64{4}, f32, 32}), `duplicate tensor name "a"`},
 		{"tensor name length", kvHeader(1, 0).u64(big).u64(0).u64(0).u64(0).Bytes(), "tensor name length 4611686018427387904 is larger than the file allows"},
 	}
