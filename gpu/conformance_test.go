@@ -158,29 +158,48 @@ func TestConformanceAttnInMatvec(t *testing.T) {
 	t.Parallel()
 	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
 		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
-			be := openTestWith(t, gpu.Options{Device: -1, AttnInMatvec: 128, Dot: dot})
-			if !be.Subgroups() {
-				t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
-			}
-			if dot == gpu.DotOn && !be.Dot() {
-				testdata.SkipUnlessCI(t, "the device has no integer dot product")
-			}
-			if k := be.Kernels(); !strings.Contains(k, "attn-in-matvec-128") {
-				t.Fatalf("AttnInMatvec ignored (kernels %q)", k)
-			}
+			be := openMatvecVariant(t, gpu.Options{AttnInMatvec: 128, Dot: dot}, "attn-in-matvec-128")
 			cases := attentionCases(t)
 			if dot == gpu.DotOn {
-				var tail []computetest.Case
-				for _, c := range cases {
-					if strings.HasPrefix(c.Name, "fused/attention+subnorm") {
-						tail = append(tail, c)
-					}
-				}
-				cases = tail
+				cases = attnTailCases(t)
 			}
 			computetest.Run(t, be, cases)
 		})
 	}
+}
+
+// openMatvecVariant opens the first device with the options o (a matvec
+// variant and o.Dot) and checks that the backend took them: kernel in its
+// Kernels, packed dot products where asked for (a device without them is
+// skipped, but in CI), subgroup arithmetic (without it there is no
+// subgroup matvec to test: skipped).
+func openMatvecVariant(t *testing.T, o gpu.Options, kernel string) *gpu.Backend {
+	t.Helper()
+	o.Device = -1
+	be := openTestWith(t, o)
+	if !be.Subgroups() {
+		t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
+	}
+	if o.Dot == gpu.DotOn && !be.Dot() {
+		testdata.SkipUnlessCI(t, "the device has no integer dot product")
+	}
+	if k := be.Kernels(); !strings.Contains(k, kernel) {
+		t.Fatalf("%s not taken (kernels %q)", kernel, k)
+	}
+	return be
+}
+
+// attnTailCases returns the attention block's tail cases (attention,
+// sub-norm, output projection and residual), which run the output
+// projection's matvec with the attention inside (Options.AttnInMatvec).
+func attnTailCases(t *testing.T) []computetest.Case {
+	var tail []computetest.Case
+	for _, c := range attentionCases(t) {
+		if strings.HasPrefix(c.Name, "fused/attention+subnorm") {
+			tail = append(tail, c)
+		}
+	}
+	return tail
 }
 
 // TestConformanceAttnRows runs the attention cases with one query row of a
@@ -317,23 +336,8 @@ func TestConformanceMatvecRowSum(t *testing.T) {
 	t.Parallel()
 	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
 		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
-			be := openTestWith(t, gpu.Options{Device: -1, MatvecRowSum: true, AttnInMatvec: 128, Dot: dot})
-			if !be.Subgroups() {
-				t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
-			}
-			if dot == gpu.DotOn && !be.Dot() {
-				testdata.SkipUnlessCI(t, "the device has no integer dot product")
-			}
-			if k := be.Kernels(); !strings.Contains(k, "matvec-rowsum") {
-				t.Fatalf("MatvecRowSum ignored (kernels %q)", k)
-			}
-			cases := ternaryMatvecCases()
-			for _, c := range attentionCases(t) {
-				if strings.HasPrefix(c.Name, "fused/attention+subnorm") {
-					cases = append(cases, c)
-				}
-			}
-			computetest.Run(t, be, cases)
+			be := openMatvecVariant(t, gpu.Options{MatvecRowSum: true, AttnInMatvec: 128, Dot: dot}, "matvec-rowsum")
+			computetest.Run(t, be, append(ternaryMatvecCases(), attnTailCases(t)...))
 		})
 	}
 }
