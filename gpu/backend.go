@@ -105,6 +105,16 @@ type Options struct {
 	// a variant that does so, replayed while every position is below the
 	// limit.
 	AttnInMatvec int
+	// AttnInQKV runs a decode token's attention over a cache of up to this
+	// many positions in the dispatch of its q/k/v matvec (with RoPE and
+	// the KV store), by the workgroup that completes each head's q, k and
+	// v rows: one dispatch fewer per layer, without repeating any work. A
+	// power of two from 16 to 256; 0 leaves attention in its own dispatch
+	// (also BITNET_VK_ATTN_IN_QKV). It takes the place of AttnInMatvec,
+	// and is off in a chained step (Chain). A step captured over a longer
+	// cache gets a variant that does so, replayed while every position is
+	// below the limit.
+	AttnInQKV int
 	// Chain orders the decode kernels one after the other by counters in
 	// device memory instead of pipeline barriers (also BITNET_VK_CHAIN=1):
 	// a matvec or attention dispatch may start while the one before it
@@ -205,6 +215,7 @@ type Backend struct {
 	attnLimit       int                   // recording a step's short variant: attention reads this many cache positions
 	longAttn        []*tensor             // the position tensors of a recorded step's attention over a long cache
 	attnFuse        uint32                // a decode token's attention over up to this many positions runs in the output projection (0: never)
+	qkvAttn         uint32                // a decode token's attention over up to this many positions runs in the q/k/v matvec (0: never)
 	fusableAttn     []*tensor             // the position tensors of a recorded step's attention that would run there over a shorter cache
 	attnRows        uint32                // query rows of a prompt per attn_split workgroup
 	attnHeads       uint32                // query heads per attn_split workgroup (0: by the cache, see recAttention)
@@ -379,6 +390,12 @@ func Open(o Options) (*Backend, error) {
 		b.attnFuse = uint32(n)
 	}
 	b.chain = o.Chain || os.Getenv("BITNET_VK_CHAIN") == "1"
+	if o.AttnInQKV == 0 {
+		o.AttnInQKV, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_IN_QKV"))
+	}
+	if n := o.AttnInQKV; n >= 16 && n <= 256 && n&(n-1) == 0 && b.fuse && !b.chain {
+		b.qkvAttn, b.attnFuse = uint32(n), 0
+	}
 	if o.Timeline || os.Getenv("BITNET_VK_TIMELINE") == "1" {
 		if b.clockRate, err = dev.ClockRate(); err != nil {
 			return fail(fmt.Errorf("vulkan: a timeline (BITNET_VK_TIMELINE): %w", err))
@@ -395,6 +412,11 @@ func Open(o Options) (*Backend, error) {
 	b.dummySlot = max(b.align, 16)
 	if b.dummy, err = dev.NewBuffer(dummySlots*b.dummySlot, vkrt.DeviceLocal); err != nil {
 		return fail(err)
+	}
+	if b.qkvAttn > 0 {
+		// The attention's counters exist before a step is captured (one
+		// made during a capture would have it recorded again).
+		b.zeroScratch("qkv_attn_counters", 4)
 	}
 	slog.Debug("vulkan: kernels", "kernels", b.Kernels())
 	return b, nil
@@ -455,6 +477,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.attnFuse > 0 && b.fastTernary() {
 		k = append(k, fmt.Sprintf("attn-in-matvec-%d", b.attnFuse))
+	}
+	if b.qkvAttn > 0 && b.fastTernary() {
+		k = append(k, fmt.Sprintf("attn-in-qkv-%d", b.qkvAttn))
 	}
 	if b.subgroups && b.mvRows > 1 {
 		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))

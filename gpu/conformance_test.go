@@ -168,6 +168,39 @@ func TestConformanceAttnInMatvec(t *testing.T) {
 	}
 }
 
+// TestConformanceAttnInQKV runs the attention block's head with the
+// token's attention (norm, q/k/v, RoPE, KV stores, attention) with the
+// attention in the q/k/v matvec's dispatch (Options.AttnInQKV) over up to
+// 256 positions, with and without packed int8 dot products, and checks by
+// the profile's labels that every case ran it there.
+func TestConformanceAttnInQKV(t *testing.T) {
+	t.Parallel()
+	var cases []computetest.Case
+	for _, c := range computetest.Cases() {
+		if strings.HasPrefix(c.Name, "fused/rmsnorm+qkv+rope+store_kv+attention/") {
+			cases = append(cases, c)
+		}
+	}
+	if len(cases) < 5 {
+		t.Fatalf("only %d cases of the attention block's head", len(cases))
+	}
+	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
+		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
+			be := openMatvecVariant(t, gpu.Options{AttnInQKV: 256, Dot: dot}, "attn-in-qkv-256")
+			for _, c := range cases {
+				labels := kernelLabels(t, be, func() { computetest.Run(t, be, []computetest.Case{c}) })
+				fused := false
+				for _, l := range labels {
+					fused = fused || strings.HasSuffix(l, "+rope+store+attn")
+				}
+				if !fused {
+					t.Errorf("%s: the attention did not run in the q/k/v matvec (kernels %q)", c.Name, labels)
+				}
+			}
+		})
+	}
+}
+
 // openMatvecVariant opens the first device with the options o (a matvec
 // variant and o.Dot) and checks that the backend took them: kernel in its
 // Kernels, packed dot products where asked for (a device without them is

@@ -345,6 +345,31 @@ func TestAttnInMatvecStep(t *testing.T) {
 	}
 }
 
+// TestAttnInQKVStep: with the attention in the q/k/v matvec's dispatch
+// over caches of up to 32 positions, a model of 128-dimension heads (4
+// query heads per KV head, 2 layers) replays that variant of its decode
+// step while the position is below 32, then the full step, and its logits
+// and greedy tokens stay the CPU's at every position.
+func TestAttnInQKVStep(t *testing.T) {
+	be := openTestWith(t, gpu.Options{Device: -1, AttnInQKV: 32})
+	if !strings.Contains(be.Kernels(), "attn-in-qkv-32") {
+		t.Skipf("%s: no attention in the q/k/v matvec (kernels %q)", be.Device(), be.Kernels())
+	}
+	p := modelgen.Params{Embd: 1024, Layers: 2, Heads: 8, HeadsKV: 2, FF: 2048, Vocab: 512, Ctx: 128}
+	path := filepath.Join(t.TempDir(), "hd128.gguf")
+	if err := modelgen.GenerateFile(path, modelgen.Options{Arch: "bitnet-b1.58", Params: &p, Seed: 11}); err != nil {
+		t.Fatal(err)
+	}
+	tokens := []int32{1, 5, 9, 200, 33, 7}
+	want := refRun(t, path, tokens, 40)
+	got := runModel(t, path, be, tokens, 40)
+	compareRuns(t, got, want, p.Vocab, 0)
+	// Positions 6 to 31 run the variant; 32 on, the full step.
+	if n := be.TinyRuns(); n < 20 || n > 26 {
+		t.Errorf("%d replays of the variant, want about 26", n)
+	}
+}
+
 // TestChainStep: with the decode kernels chained, tinybitnet-stories
 // generates the CPU's tokens (prompt, then the captured step), also with
 // the attention inside the output projection (and its variant of the

@@ -22,6 +22,8 @@ var kernels = map[string]struct {
 	"matvec_i2s_dot":         {matvecBuffers, 19},
 	"matvec_i2s_attn":        {matvecBuffers, 20},
 	"matvec_i2s_attn_dot":    {matvecBuffers, 20},
+	"matvec_i2s_qkvattn":     {matvecBuffers, 21},
+	"matvec_i2s_qkvattn_dot": {matvecBuffers, 21},
 	"matmul_i2s_tiled":       {5, 11},
 	"matmul_i2s_tiled_dot":   {5, 11},
 	"matmul_i2s_coopmat":     {5, 11},
@@ -86,7 +88,7 @@ func (b *Backend) pipe(name string, spec ...uint32) *vkrt.Pipeline {
 	base, chained := strings.CutSuffix(name, "_chain")
 	base, probed := strings.CutSuffix(base, "_probe")
 	chained = chained || probed
-	if !chained || !chainable[base] {
+	if !chained || !chainable[base] && !(probed && probeOnly[base]) {
 		base, chained, probed = name, false, false
 	}
 	info, ok := kernels[base]
@@ -113,6 +115,8 @@ func (b *Backend) pipe(name string, spec ...uint32) *vkrt.Pipeline {
 // or its timed one (<name>_probe) where the backend records a timeline.
 func (b *Backend) kernel(name string) string {
 	switch {
+	case !b.profiling && b.timeline && probeOnly[name]:
+		return name + "_probe"
 	case b.profiling || !chainable[name]:
 		return name
 	case b.timeline:
@@ -136,6 +140,11 @@ var chainable = map[string]bool{
 	"attn_split": true, "attn_split_sg": true, "attn_split_merge": true, "attn_split_merge_sg": true,
 	"attn_combine": true,
 }
+
+// probeOnly lists the kernels with a timed variant (<name>_probe, the
+// chain's counters and push words after the kernel's) but no chained one:
+// the backend does not chain them.
+var probeOnly = map[string]bool{"matvec_i2s_qkvattn": true, "matvec_i2s_qkvattn_dot": true}
 
 // dispatch records one dispatch labeled for profiles (label is built only
 // while profiling; "" is the kernel's name).

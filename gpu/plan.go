@@ -258,18 +258,81 @@ func (b *Backend) ternaryFusion(ops []op, i int) (mmFused, int) {
 	if len(o.ws) == 2 && b.matvecWGS(K, T) != 0 && next.kind == opActMul && pairOf(o, next) {
 		return mmFused{act: next}, 2
 	}
-	if len(o.ws) == 3 && i+4 < len(ops) && b.ropeFeeds(o, ops[i+1:i+5]) {
-		return mmFused{rope: ops[i+1 : i+5]}, 5
+	if len(o.ws) == 3 && i+4 < len(ops) {
+		if i+5 < len(ops) && b.qkvAttnFeeds(o, ops[i+1:i+5], &ops[i+5]) {
+			return mmFused{rope: ops[i+1 : i+5], qattn: &ops[i+5]}, 6
+		}
+		if b.ropeFeeds(o, ops[i+1:i+5], b.matvecWGS(K, T)) {
+			return mmFused{rope: ops[i+1 : i+5]}, 5
+		}
 	}
 	return mmFused{}, 1
 }
 
-// ropeFeeds reports whether the q/k/v matvec mm can rotate its q and k
+// qkvAttnFeeds reports whether the attention at can run in the q/k/v
+// matvec mm with the RoPE and KV stores g (Options.AttnInQKV): one token,
+// its queries the rotated q output, the caches the stores write, at most
+// b.qkvAttn positions (a step captured over a longer cache notes at's
+// positions in fusableAttn instead, for a variant that does), an output
+// that overlaps none of the kernel's inputs, and workgroups of at least
+// one invocation per dimension quad of a KV head's query heads.
+func (b *Backend) qkvAttnFeeds(mm *op, g []op, at *op) bool {
+	if b.qkvAttn == 0 || at.kind != opAttention {
+		return false
+	}
+	K, T := compute.RowsOf(mm.a)
+	p, rq, sk, sv := at.attn, &g[0], &g[2], &g[3]
+	if T != 1 || p.NKVHead <= 0 || p.NHead%p.NKVHead != 0 || p.NHead/p.NKVHead > 32 || p.HeadDim%8 != 0 || p.HeadDim != rq.rope.HeadDim {
+		return false
+	}
+	if mm.dsts[0].shape[0] != p.NHead*p.HeadDim || mm.dsts[1].shape[0] != p.NKVHead*p.HeadDim || mm.dsts[2].shape[0] != p.NKVHead*p.HeadDim {
+		return false
+	}
+	if !sameView(at.a, mm.dsts[0]) || !sameView(at.b, sk.dst) || !sameView(at.c, sv.dst) || !sameView(at.d, rq.b) {
+		return false
+	}
+	wgs := b.qkvAttnWGS(K, T, p)
+	if wgs == 0 || wgs < uint32(p.NHead/p.NKVHead*p.HeadDim/4) || !b.ropeFeeds(mm, g, wgs) {
+		return false
+	}
+	for _, in := range []*tensor{mm.a, mm.dsts[0], mm.dsts[1], mm.dsts[2], sk.dst, sv.dst, at.d} {
+		if at.dst.view().overlaps(in.view()) {
+			return false
+		}
+	}
+	_, nctx := compute.RowsOf(at.b)
+	if b.attnLimit > 0 {
+		nctx = min(nctx, b.attnLimit)
+	}
+	if nctx <= int(b.qkvAttn) {
+		return true
+	}
+	if b.capturing {
+		if b.attnLimit == 0 {
+			b.fusableAttn = append(b.fusableAttn, at.d)
+		}
+		return false
+	}
+	return shortEnough([]*tensor{at.d}, int(b.qkvAttn))
+}
+
+// qkvAttnWGS is matvecWGS for the q/k/v matvec with the attention of p
+// after it (Options.AttnInQKV), whose shared memory also holds the
+// queries, scores and sums of a KV head's query heads over up to qkvAttn
+// positions, and 16 bytes per invocation.
+func (b *Backend) qkvAttnWGS(K, T int, p compute.AttnParams) uint32 {
+	g := uint64(p.NHead / p.NKVHead)
+	extra := 4*g*(uint64(p.HeadDim)+uint64(b.qkvAttn)+1) + 4 + 16*uint64(b.mvWGS)
+	return b.matvecWGSPlus(K, T, extra)
+}
+
+// ropeFeeds reports whether the q/k/v matvec mm, in workgroups of wgs
+// invocations, can rotate its q and k
 // outputs in place and store k and v in the caches, as the four ops g (the
 // engine's RoPE of q and k and its two KV stores) would: every head
 // rotated whole, row counts that fill the matvec's workgroups, caches
 // bound from their start.
-func (b *Backend) ropeFeeds(mm *op, g []op) bool {
+func (b *Backend) ropeFeeds(mm *op, g []op, wgs uint32) bool {
 	q, k, sk, sv := &g[0], &g[1], &g[2], &g[3]
 	if !ropeStoreGroup(q, k, sk, sv) {
 		return false
@@ -277,8 +340,7 @@ func (b *Backend) ropeFeeds(mm *op, g []op) bool {
 	if !sameView(q.a, mm.dsts[0]) || !sameView(q.dst, mm.dsts[0]) || !sameView(k.a, mm.dsts[1]) || !sameView(sv.a, mm.dsts[2]) {
 		return false
 	}
-	K, T := compute.RowsOf(mm.a)
-	wgs := b.matvecWGS(K, T)
+	_, T := compute.RowsOf(mm.a)
 	if wgs == 0 || compute.Elements(q.b.shape) != T {
 		return false
 	}
@@ -549,6 +611,7 @@ type mmFused struct {
 	act             *op
 	rope            []op // RoPE of q and k, then the stores of k and v (see ropeFeeds)
 	attn            *op  // the attention whose output the norm reads (see attnFusion)
+	qattn           *op  // the attention that reads q, k and v (with rope; see qkvAttnFeeds)
 }
 
 // recTernary records I2_S matmuls with the fused kernels: the matvec for a
@@ -573,6 +636,9 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	wgs := b.matvecWGS(K, T)
 	if f.attn != nil {
 		wgs = b.attnMatvecWGS(K, T, f.attn.attn)
+	}
+	if f.qattn != nil {
+		wgs = b.qkvAttnWGS(K, T, f.qattn.attn)
 	}
 	if wgs == 0 {
 		for i, w := range o.ws {
@@ -716,6 +782,19 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		attnPush = []uint32{f32bits(p.Scale)}
 		written = append(written, at.dst)
 	}
+	if at := f.qattn; at != nil {
+		// The attention after q, k and v: a counter per query head and
+		// the attention's output in place of the residual's input and
+		// output (absent with RoPE).
+		kernel = "matvec_i2s_qkvattn"
+		p := at.attn
+		var aoo uint32
+		rb = b.zeroScratch("qkv_attn_counters", uint64(p.NHead)*4).Out(0, 0)
+		rob, aoo = b.out(at.dst)
+		attnSpec = []uint32{uint32(p.NHead), uint32(p.NKVHead), uint32(p.HeadDim), b.qkvAttn}
+		attnPush = []uint32{f32bits(p.Scale), aoo}
+		written = append(written, at.dst)
+	}
 	rowSum := b.mvRowSum
 	if sg < 4 {
 		rowSum = 0 // the norm's parts of the code sums, TMAX per subgroup, would not fit its shared array
@@ -751,6 +830,9 @@ func matvecLabel(suffix string, K int, n []uint32, f mmFused) string {
 	}
 	if f.rope != nil {
 		l += " +rope+store"
+	}
+	if f.qattn != nil {
+		l += "+attn"
 	}
 	if f.norm != nil {
 		l = "norm+" + l

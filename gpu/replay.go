@@ -40,9 +40,9 @@ func (b *Backend) Capture(fn func()) (compute.Program, error) {
 // that attends over the cache's first shortCache positions only: its
 // attention merges its chunks in one dispatch (see recAttention). Run
 // picks it while every row's position (read from the host-mapped position
-// tensors, pos) is below that. With Options.AttnInMatvec, a step whose
-// attention would run inside the output projection over a shorter cache
-// has a third, tiny, that does so over the cache's first attnFuse
+// tensors, pos) is below that. With Options.AttnInMatvec or AttnInQKV, a
+// step whose attention would run inside a matvec over a shorter cache has
+// a third, tiny, that does so over the cache's first tinyLimit()
 // positions, picked while every position (in tinyPos) is below that.
 type program struct {
 	b       *Backend
@@ -77,7 +77,7 @@ func (p *program) capture() error {
 			p.short, p.pos = short, long
 		}
 		if fusable != nil {
-			tiny, err := p.record(int(p.b.attnFuse))
+			tiny, err := p.record(p.b.tinyLimit())
 			if err != nil {
 				return err
 			}
@@ -100,6 +100,10 @@ func (p *program) releaseGraphs() {
 	}
 	p.g, p.short, p.pos, p.tiny, p.tinyPos = nil, nil, nil, nil, nil
 }
+
+// tinyLimit is the most positions of a step's tiny variant: those of the
+// attention inside a matvec (Options.AttnInMatvec, AttnInQKV).
+func (b *Backend) tinyLimit() int { return int(max(b.attnFuse, b.qkvAttn)) }
 
 // shortEnough says whether every row's position, in the host-mapped
 // position tensors pos, is below n.
@@ -185,7 +189,7 @@ func (p *program) Run() error {
 	if p.g == nil {
 		return nil
 	}
-	if p.tiny != nil && shortEnough(p.tinyPos, int(b.attnFuse)) {
+	if p.tiny != nil && shortEnough(p.tinyPos, b.tinyLimit()) {
 		b.tinyRuns++
 		return p.tiny.Run()
 	}

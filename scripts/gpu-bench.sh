@@ -39,7 +39,7 @@
 #
 # PARTS picks what runs, a comma-separated list of tests, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, attnmv,
-# prompt, stage, rowsum, blocks, coopmat, attn, tq, baseline, heads,
+# prompt, stage, rowsum, blocks, qkvattn, coopmat, attn, tq, baseline, heads,
 # optimes and cpu (default: tests, kernels, crossval, bench, optimes and
 # cpu; all: every part but attn, whose variants were measured on
 # 2026-11-26); ROUNDS (default 2) is how many alternating rounds the
@@ -83,7 +83,7 @@ sidebyside() {
 	done
 }
 parts=${PARTS:-tests,kernels,crossval,bench,optimes,cpu}
-[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,stage,rowsum,blocks,qkvattn,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -275,6 +275,22 @@ if want rowsum; then
 			(cd gpu && BITNET_VK_MATVEC_ROWSUM=$v step "bench-MatvecI2S-rowsum$v" 180 ../bin/gpu.test -test.run '^$' -test.bench '^BenchmarkMatvecI2S$/^(2560x6912|6912x2560|2560x2560)$' -test.benchtime 50x)
 			grep -E '^Benchmark|FAIL' "$out/bench-MatvecI2S-rowsum$v.log" | sed "s/^/MATVEC_ROWSUM=$v: /" | tee -a "$sum"
 		fi
+	done
+fi
+# A decode token's attention in the dispatch of its q/k/v matvec, by the
+# workgroup that completes each head (BITNET_VK_ATTN_IN_QKV=256, opt-in
+# until measured; one dispatch fewer per layer): its conformance, step and
+# structure tests, then side by side with the default at tg128 and tg128
+# in a 4,096-position state (positions below 256 replay the step's
+# variant), and the timeline both ways.
+if want qkvattn; then
+	if [ -x bin/gpu.test ]; then
+		(cd gpu && BITNET_SHARED=$shared step gpu-test-qkvattn 300 ../bin/gpu.test -test.v -test.count=1 -test.run '^(TestConformanceAttnInQKV|TestAttnInQKVStep|TestDecodeStepStructureAttnInQKV)$')
+		grep -E '^(--- |ok|FAIL|PASS)' "$out/gpu-test-qkvattn.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
+	fi
+	sidebyside BITNET_VK_ATTN_IN_QKV "0 256" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096"
+	for v in 0 256; do
+		BITNET_VK_ATTN_IN_QKV=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/ATTN_IN_QKV=$v: /" | tee -a "$sum"
 	done
 fi
 # The weights in a few memory blocks of up to 64 MiB instead of an

@@ -68,6 +68,21 @@
 // weighted (in four interleaved sets of positions, added at the end) and
 // divided by that sum.
 //
+// With QKV_ATTN (one token: q, k and v with ROPE, a cache of at most AN
+// positions) the token's attention follows in the same dispatch, so that
+// no dispatch separates it from the rows it reads. Each workgroup, once
+// its rows are written, counts itself done for each query head they feed
+// (a q workgroup for its head, a k or v workgroup for the AG heads of its
+// KV head); the workgroup that completes a head (the last of its 3 x AHD /
+// ROWS) attends for it, with every head of that KV head it completed
+// together, and writes the head's output to RO (R holds the counters). The others' rows are
+// visible to it once its count says they are all written: each workgroup
+// makes its writes visible on the device before it counts. The numerics
+// are the CPU reference's: Q rounded to the cache type, each score a
+// float32 sum in dimension order, the maximum subtracted, the
+// exponentials summed in two-float arithmetic, the weighted values summed
+// in parts (only that order differs) and divided by that sum.
+//
 // Shared memory holds the codes group-major (see qidx): the lanes of a
 // subgroup, which read consecutive 16-byte loads of a row, read
 // consecutive 16-byte activation words, without bank conflicts.
@@ -85,12 +100,14 @@ layout(constant_id = 3) const uint ROWS = 8u; // rows per workgroup (RPS per sub
 layout(constant_id = 4) const uint SG = 32u;  // the expected subgroup size
 layout(constant_id = 5) const uint RPS = 1u;  // rows per subgroup (ROWS / (WGS / SG))
 layout(constant_id = 6) const uint ROWSUM = 0u; // 1: codes masked in place, the code sum subtracted once per row (see above)
-#ifdef ATTN
-layout(constant_id = 7) const uint AH = 20u;   // query heads (AH x AHD = K)
+#if defined(ATTN) || defined(QKV_ATTN)
+layout(constant_id = 7) const uint AH = 20u;   // query heads (AH x AHD = K; with QKV_ATTN AH x AHD = n0)
 layout(constant_id = 8) const uint AKV = 5u;   // key/value heads
 layout(constant_id = 9) const uint AHD = 128u; // head dimension, a multiple of 8 (key rows are read 8 elements at a time)
 layout(constant_id = 10) const uint AN = 128u; // the most positions attended
 const uint AG = AH / AKV;                      // query heads per KV head
+#endif
+#ifdef ATTN
 const uint VP = 4u;                            // parts of a value sum (neighbouring lanes; subgroups of at least 4)
 #endif
 const uint WGS = gl_WorkGroupSize.x;
@@ -106,7 +123,12 @@ layout(set = 0, binding = 0) readonly buffer W0 { uvec4 w0[]; };
 layout(set = 0, binding = 1) CACHE readonly buffer W1 { uvec4 w1[]; };
 layout(set = 0, binding = 2) CACHE readonly buffer W2 { uvec4 w2[]; };
 layout(set = 0, binding = 3) ACT readonly buffer Q { uvec4 q4[]; };
-layout(set = 0, binding = 4) ACT writeonly buffer Y0 { float y0[]; };
+#if defined(QKV_ATTN) && !defined(CHAIN)
+#define QACT coherent // q, k and v are read back by the workgroup that attends (see qkv_attention)
+#else
+#define QACT
+#endif
+layout(set = 0, binding = 4) ACT QACT writeonly buffer Y0 { float y0[]; };
 layout(set = 0, binding = 5) ACT writeonly buffer Y1 { float y1[]; };
 layout(set = 0, binding = 6) ACT writeonly buffer Y2 { float y2[]; };
 layout(set = 0, binding = 7) ACT readonly buffer R { float r[]; };
@@ -116,8 +138,21 @@ layout(set = 0, binding = 10) ACT writeonly buffer NY { float ny[]; };
 layout(set = 0, binding = 11) ACT readonly buffer X { float xin[]; };
 layout(set = 0, binding = 12) ACT readonly buffer POS { int pos[]; };
 layout(set = 0, binding = 13) readonly buffer TAB { float tab[]; }; // [position][head dim]: cos, sin of each pair
-layout(set = 0, binding = 14) ACT writeonly buffer KC { uint kc[]; };
-layout(set = 0, binding = 15) ACT writeonly buffer VC { uint vc[]; };
+layout(set = 0, binding = 14) ACT QACT writeonly buffer KC { uint kc[]; };
+layout(set = 0, binding = 15) ACT QACT writeonly buffer VC { uint vc[]; };
+#ifdef QKV_ATTN
+// The token's q row and its key and value rows, read back coherently;
+// the cache rows of earlier positions, written by dispatches before this
+// one, through plain aliases (a first-level cache may serve them).
+layout(set = 0, binding = 4) coherent readonly buffer Y0C { float y0c[]; };
+layout(set = 0, binding = 14) coherent readonly buffer KCC { uvec4 kcc[]; };
+layout(set = 0, binding = 15) coherent readonly buffer VCC { uvec4 vcc[]; };
+layout(set = 0, binding = 14) readonly buffer KCP { uvec4 kcp[]; };
+layout(set = 0, binding = 15) readonly buffer VCP { uvec4 vcp[]; };
+// R and RO (no residual with ROPE) bind the counters and the output.
+layout(set = 0, binding = 7) coherent buffer QCNT { uint qcnt[]; }; // per query head: workgroups done (0 between dispatches)
+#define ao ro // the attention output
+#endif
 layout(push_constant) uniform P {
     uint t;                      // tokens (<= TMAX)
     uint n0, n1, n2;             // rows of each segment (0: absent)
@@ -131,8 +166,11 @@ layout(push_constant) uniform P {
     float eps;                   // NORM: the norm's epsilon
     uint pos_off;                // ROPE: element offset of the tokens' positions
     uint hd;                     // ROPE: head dimension (all of it rotated)
-#ifdef ATTN
-    float a_scale;               // ATTN: multiplies the scores
+#if defined(ATTN) || defined(QKV_ATTN)
+    float a_scale;               // ATTN, QKV_ATTN: multiplies the scores
+#endif
+#ifdef QKV_ATTN
+    uint ao_off;                 // QKV_ATTN: element offset of the attention output
 #endif
 #ifdef CHAIN
     uint chain_wait, chain_need, chain_sig;
@@ -157,6 +195,15 @@ shared float al[AH];               // per head the sum of the exponentials
 uint qv(uint i) {
     return i / 4u + i / (AG * AHD);
 }
+#endif
+
+#ifdef QKV_ATTN
+const uint ADQ = AHD / 4u;         // dimension quads of a head
+shared float tq[AG * AHD];         // the queries of the heads attended (rounded to the cache type)
+shared float sa[AG * AN];          // per head the scores, then exp(s - max)
+shared float al[AG];               // per head the sum of the exponentials
+shared vec4 tv[WGS];               // parts of the weighted value sums (AG x ADQ <= WGS)
+shared uint tmask;                 // the heads this workgroup attends: bit a for head g*AG + a
 #endif
 
 // row_of returns the row that slot rr of workgroup wg computes in segment
@@ -305,6 +352,31 @@ uint tt_;
 #endif
 #include "rmsnorm_row.glsl"
 
+#if defined(ATTN) || defined(QKV_ATTN)
+// softmax_rows replaces the first n scores of each of rows 0..nh-1 of sa
+// (AN apart) by exp(s - max) and leaves their sums in al: a subgroup per
+// row, the sums in two-float arithmetic.
+void softmax_rows(uint nh, uint n) {
+    for (uint h = gl_SubgroupID; h < nh; h += gl_NumSubgroups) {
+        float m = uintBitsToFloat(0xff800000u);
+        for (uint j = gl_SubgroupInvocationID; j < n; j += gl_SubgroupSize) {
+            m = max(m, sa[h * AN + j]);
+        }
+        m = subgroupMax(m);
+        vec2 l = vec2(0.0);
+        for (uint j = gl_SubgroupInvocationID; j < n; j += gl_SubgroupSize) {
+            float e = exp(sa[h * AN + j] - m);
+            sa[h * AN + j] = e;
+            l = df_add(l, vec2(e, 0.0));
+        }
+        l = df_sg(l);
+        if (subgroupElect()) {
+            al[h] = l.x + l.y;
+        }
+    }
+}
+#endif
+
 #ifdef ATTN
 // The caches: W1 keys, W2 values, F16 (flag 128) or F32. A key row is read
 // 16 bytes at a time; with F16, values are read through W2H, 8 bytes (four
@@ -391,24 +463,7 @@ void attention() {
         }
     }
     barrier();
-    // Softmax: a subgroup per head.
-    for (uint h = gl_SubgroupID; h < AH; h += gl_NumSubgroups) {
-        float m = uintBitsToFloat(0xff800000u);
-        for (uint j = gl_SubgroupInvocationID; j < n; j += gl_SubgroupSize) {
-            m = max(m, sa[h * AN + j]);
-        }
-        m = subgroupMax(m);
-        vec2 l = vec2(0.0);
-        for (uint j = gl_SubgroupInvocationID; j < n; j += gl_SubgroupSize) {
-            float e = exp(sa[h * AN + j] - m);
-            sa[h * AN + j] = e;
-            l = df_add(l, vec2(e, 0.0));
-        }
-        l = df_sg(l);
-        if (subgroupElect()) {
-            al[h] = l.x + l.y;
-        }
-    }
+    softmax_rows(AH, n);
     barrier();
     // Weighted values: an invocation takes a KV head's dimension quad and
     // every VP-th position from its part, for the AG heads that share the
@@ -461,6 +516,150 @@ void attention() {
         }
     }
     barrier();
+}
+#endif
+
+#ifdef QKV_ATTN
+// key8t returns elements e..e+7 of the key cache (e a multiple of 8); cur:
+// the row is the token's own, written in this dispatch.
+void key8t(uint e, bool cur, out vec4 a, out vec4 b) {
+    if ((p.flags & 128u) != 0u) {
+        uvec4 w = cur ? kcc[e >> 3u] : kcp[e >> 3u];
+        a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+        b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+        return;
+    }
+    uint i = e >> 2u;
+    a = uintBitsToFloat(cur ? kcc[i] : kcp[i]);
+    b = uintBitsToFloat(cur ? kcc[i + 1u] : kcp[i + 1u]);
+}
+
+// value4t returns elements e..e+3 of the value cache (e a multiple of 4).
+vec4 value4t(uint e, bool cur) {
+    if ((p.flags & 128u) != 0u) {
+        uvec4 w = cur ? vcc[e >> 3u] : vcp[e >> 3u];
+        uvec2 h = (e & 4u) != 0u ? w.zw : w.xy;
+        return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+    }
+    return uintBitsToFloat(cur ? vcc[e >> 2u] : vcp[e >> 2u]);
+}
+
+// nth_head returns the bit of mask's a-th head.
+uint nth_head(uint mask, uint a) {
+    uint r = 0u, c = 0u;
+    for (uint b = 0u; b < AG; b++) {
+        if ((mask & (1u << b)) != 0u) {
+            if (c == a) {
+                r = b;
+            }
+            c++;
+        }
+    }
+    return r;
+}
+
+// attend writes the token's attention output for the heads g*AG + a of
+// mask's bits a (of KV head g) over positions 0..pos.
+void attend(uint g, uint mask) {
+    uint tid = gl_LocalInvocationID.x;
+    const uint KVD = AKV * AHD;
+    bool f16 = (p.flags & 128u) != 0u;
+    uint n = min(uint(pos[p.pos_off]) + 1u, AN);
+    uint na = uint(bitCount(mask));
+    for (uint i = tid; i < na * AHD; i += WGS) {
+        uint a = i / AHD, d = i % AHD;
+        float v = y0c[p.y0_off + (g * AG + nth_head(mask, a)) * AHD + d];
+        tq[i] = f16 ? round_f16(v) : v;
+    }
+    barrier();
+    // Scores: an invocation takes a position and a head (neighbouring
+    // invocations, the heads of one key row).
+    for (uint it = tid; it < n * na; it += WGS) {
+        uint a = it % na, j = it / na;
+        uint kb = j * KVD + g * AHD;
+        float acc = 0.0;
+        [[unroll]] for (uint d8 = 0u; d8 < AHD / 8u; d8++) {
+            vec4 k[2];
+            key8t(kb + 8u * d8, j + 1u == n, k[0], k[1]);
+            [[unroll]] for (uint e = 0u; e < 8u; e++) {
+                precise float m = tq[a * AHD + 8u * d8 + e] * k[e >> 2u][e & 3u];
+                precise float t = acc + m;
+                acc = t;
+            }
+        }
+        precise float ss = acc * p.a_scale;
+        sa[a * AN + j] = ss;
+    }
+    barrier();
+    softmax_rows(na, n);
+    barrier();
+    // Weighted values: invocation it takes the dimension quad it % ADQ of
+    // head (it / ADQ) % na and every np-th position from part it / (ADQ *
+    // na), four value loads in flight; the parts add up in order after.
+    uint np = WGS / (na * ADQ);
+    uint vb0 = g * AHD;
+    if (tid < na * ADQ * np) {
+        uint dq = tid % ADQ, a = (tid / ADQ) % na, part = tid / (ADQ * na);
+        uint vb = vb0 + 4u * dq;
+        vec4 acc = vec4(0.0);
+        for (uint j = part; j < n; j += 4u * np) {
+            vec4 vv[4];
+            [[unroll]] for (uint u = 0u; u < 4u; u++) {
+                uint jj = min(j + u * np, n - 1u);
+                vv[u] = value4t(vb + jj * KVD, jj + 1u == n);
+            }
+            [[unroll]] for (uint u = 0u; u < 4u; u++) {
+                if (j + u * np < n) {
+                    acc += sa[a * AN + j + u * np] * vv[u];
+                }
+            }
+        }
+        tv[tid] = acc;
+    }
+    barrier();
+    if (tid < na * ADQ) {
+        uint dq = tid % ADQ, a = tid / ADQ;
+        vec4 acc = vec4(0.0);
+        for (uint pp = 0u; pp < np; pp++) {
+            acc += tv[tid + pp * na * ADQ];
+        }
+        float l = al[a];
+        uint o = p.ao_off + (g * AG + nth_head(mask, a)) * AHD + 4u * dq;
+        ao[o] = acc.x / l;
+        ao[o + 1u] = acc.y / l;
+        ao[o + 2u] = acc.z / l;
+        ao[o + 3u] = acc.w / l;
+    }
+}
+
+// qkv_attention counts the workgroup (wg of segment seg) done for the
+// heads its rows feed once they are written, and attends for the heads it
+// completes (see QKV_ATTN above).
+void qkv_attention(uint wg, uint seg) {
+    uint tid = gl_LocalInvocationID.x;
+    const uint NEED = 3u * (AHD / ROWS); // workgroups per head: its q rows, its KV head's k and v rows
+    uint g = seg == 2u ? wg * ROWS / AHD : wg * PR / (AHD / 2u); // the head (q) or KV head (k, v)
+    uint h0 = seg == 0u ? g : g * AG, nh = seg == 0u ? 1u : AG;
+    g = h0 / AG;
+    if (tid == 0u) {
+        tmask = 0u;
+    }
+    memoryBarrierBuffer();
+    barrier();
+    if (tid < nh) {
+        uint h = h0 + tid;
+        if (atomicAdd(qcnt[h], 1u) == NEED - 1u) {
+            qcnt[h] = 0u; // ready for the next dispatch
+            atomicOr(tmask, 1u << (h % AG));
+        }
+    }
+    barrier();
+    uint mask = tmask;
+    if (mask == 0u) {
+        return;
+    }
+    memoryBarrierBuffer();
+    attend(g, mask);
 }
 #endif
 
@@ -709,5 +908,8 @@ void main() {
     barrier();
     probe(2u);
     run_block(wg, seg, nseg, pair, rope, fast, lane);
+#ifdef QKV_ATTN
+    qkv_attention(wg, seg);
+#endif
     chain_signal();
 }

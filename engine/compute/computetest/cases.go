@@ -558,6 +558,49 @@ func Cases() []Case {
 				return out
 			}})
 		}
+		if t == 1 {
+			// The attention block's head and the token's attention (a
+			// backend may run them in one kernel over a short cache): 2B-4T
+			// heads and a smaller layout with 4 query heads per KV head,
+			// from the first position to the cache's last.
+			type qa struct {
+				k, nh, nkv, hd, pos0, ctx int
+				neox                      bool
+				dt                        gguf.DType
+			}
+			for _, c := range []qa{{2560, 20, 5, 128, 0, 256, true, gguf.F16}, {2560, 20, 5, 128, 37, 256, false, gguf.F16},
+				{2560, 20, 5, 128, 255, 256, true, gguf.F16}, {2560, 20, 5, 128, 130, 140, true, gguf.F32}, {512, 8, 2, 64, 70, 128, true, gguf.F16}} {
+				add(Case{Name: fmt.Sprintf("fused/rmsnorm+qkv+rope+store_kv+attention/heads=%d/kv=%d/hd=%d/pos0=%d/ctx=%d/neox=%v/%s", c.nh, c.nkv, c.hd, c.pos0, c.ctx, c.neox, c.dt), NMSE: 1e-8, Run: func(h *Harness) compute.Tensor {
+					p := compute.RoPEParams{HeadDim: c.hd, Dims: c.hd, Theta: 500000, NeoX: c.neox}
+					qd, kvd := c.nh*c.hd, c.nkv*c.hd
+					table := h.RoPETable(c.ctx, p)
+					// The cache's earlier rows, then the block at pos0.
+					kc, vc := h.Alloc(c.dt, kvd, c.ctx), h.Alloc(c.dt, kvd, c.ctx)
+					if c.pos0 > 0 {
+						before := h.Positions(0, c.pos0)
+						h.BE.StoreKV(kc, h.Input(h.Floats(kvd*c.pos0, 1.5), kvd, c.pos0), before)
+						h.BE.StoreKV(vc, h.Input(h.Floats(kvd*c.pos0, 1), kvd, c.pos0), before)
+					}
+					pos := h.Positions(c.pos0, 1)
+					x := h.Input(h.Floats(c.k, 2), c.k, 1)
+					nw := h.Input(h.Floats(c.k, 1), c.k, 1)
+					wq, wk, wv := h.WeightI2S(c.k, qd, 0.05), h.WeightI2S(c.k, kvd, 0.06), h.WeightI2S(c.k, kvd, 0.7)
+					hn := h.Alloc(gguf.F32, c.k, 1)
+					q, k, v := h.Alloc(gguf.F32, qd, 1), h.Alloc(gguf.F32, kvd, 1), h.Alloc(gguf.F32, kvd, 1)
+					att := h.Alloc(gguf.F32, qd, 1)
+					h.BE.RMSNorm(hn, x, nw, 1e-5)
+					h.matMuls([]compute.Tensor{q, k, v}, []compute.Tensor{wq, wk, wv}, hn)
+					h.BE.RoPE(q, q, pos, table, p)
+					h.BE.RoPE(k, k, pos, table, p)
+					h.BE.StoreKV(kc, k, pos)
+					h.BE.StoreKV(vc, v, pos)
+					h.BE.Attention(att, q, kc, vc, pos, compute.AttnParams{NHead: c.nh, NKVHead: c.nkv, HeadDim: c.hd, Scale: float32(1 / math.Sqrt(float64(c.hd)))})
+					out := h.Output(2*qd+2*kvd, 1)
+					h.concat(out, 1, att, q, k, v)
+					return out
+				}})
+			}
+		}
 		for _, inPlace := range []bool{false, true} {
 			// Out of place (as the engine issues it), or the sub-norm
 			// overwriting the activation.
