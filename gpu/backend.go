@@ -115,6 +115,14 @@ type Options struct {
 	// cache gets a variant that does so, replayed while every position is
 	// below the limit.
 	AttnInQKV int
+	// TailNorm runs the RMSNorm that a decode matvec reads, when the
+	// matvec before it writes the norm's input (the residual sum after the
+	// output projection and after down, act(gate) * up), at the end of that
+	// matvec's dispatch, by its last workgroup to finish, instead of in
+	// every workgroup of the matvec that reads it (also
+	// BITNET_VK_TAIL_NORM=1). The same arithmetic; off in a chained step
+	// (Chain).
+	TailNorm bool
 	// Chain orders the decode kernels one after the other by counters in
 	// device memory instead of pipeline barriers (also BITNET_VK_CHAIN=1):
 	// a matvec or attention dispatch may start while the one before it
@@ -216,6 +224,7 @@ type Backend struct {
 	longAttn        []*tensor             // the position tensors of a recorded step's attention over a long cache
 	attnFuse        uint32                // a decode token's attention over up to this many positions runs in the output projection (0: never)
 	qkvAttn         uint32                // a decode token's attention over up to this many positions runs in the q/k/v matvec (0: never)
+	tailNorm        bool                  // the norm a decode matvec reads runs at the end of the matvec before it (Options.TailNorm)
 	fusableAttn     []*tensor             // the position tensors of a recorded step's attention that would run there over a shorter cache
 	attnRows        uint32                // query rows of a prompt per attn_split workgroup
 	attnHeads       uint32                // query heads per attn_split workgroup (0: by the cache, see recAttention)
@@ -396,6 +405,7 @@ func Open(o Options) (*Backend, error) {
 	if n := o.AttnInQKV; n >= 16 && n <= 256 && n&(n-1) == 0 && b.fuse && !b.chain {
 		b.qkvAttn, b.attnFuse = uint32(n), 0
 	}
+	b.tailNorm = (o.TailNorm || os.Getenv("BITNET_VK_TAIL_NORM") == "1") && b.fuse && b.normFuse && !b.chain
 	if o.Timeline || os.Getenv("BITNET_VK_TIMELINE") == "1" {
 		if b.clockRate, err = dev.ClockRate(); err != nil {
 			return fail(fmt.Errorf("vulkan: a timeline (BITNET_VK_TIMELINE): %w", err))
@@ -413,10 +423,14 @@ func Open(o Options) (*Backend, error) {
 	if b.dummy, err = dev.NewBuffer(dummySlots*b.dummySlot, vkrt.DeviceLocal); err != nil {
 		return fail(err)
 	}
+	// The counters of the attention after q/k/v and of the tail norm exist
+	// before a step is captured (one made during a capture would have it
+	// recorded again).
 	if b.qkvAttn > 0 {
-		// The attention's counters exist before a step is captured (one
-		// made during a capture would have it recorded again).
 		b.zeroScratch("qkv_attn_counters", 4)
+	}
+	if b.tailNorm {
+		b.zeroScratch("tail_counters", 4)
 	}
 	slog.Debug("vulkan: kernels", "kernels", b.Kernels())
 	return b, nil
@@ -480,6 +494,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.qkvAttn > 0 && b.fastTernary() {
 		k = append(k, fmt.Sprintf("attn-in-qkv-%d", b.qkvAttn))
+	}
+	if b.tailNorm && b.fastTernary() {
+		k = append(k, "tail-norm")
 	}
 	if b.subgroups && b.mvRows > 1 {
 		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))

@@ -395,3 +395,37 @@ func TestConformanceUnfused(t *testing.T) {
 	be := openTestWith(t, gpu.Options{Device: -1, NoFusion: true})
 	computetest.Run(t, be, computetest.Cases())
 }
+
+// TestConformanceTailNorm runs the decode matvec cases with the norm that
+// a matvec reads run by the last workgroup of the matvec before it
+// (Options.TailNorm), with and without packed int8 dot products, with
+// the code sums that the norm leaves subtracted once per row, and
+// checks by the profile's labels that the cases of a layer's sequence of
+// matvecs (and only those: elsewhere a write between the ops ends the
+// sequence) ran it there.
+func TestConformanceTailNorm(t *testing.T) {
+	t.Parallel()
+	for _, o := range []gpu.Options{{TailNorm: true}, {TailNorm: true, Dot: gpu.DotOn}, {TailNorm: true, MatvecRowSum: true}} {
+		t.Run(fmt.Sprintf("dot=%v/rowsum=%v", o.Dot == gpu.DotOn, o.MatvecRowSum), func(t *testing.T) {
+			be := openMatvecVariant(t, o, "tail-norm")
+			tails := 0
+			for _, c := range ternaryMatvecCases() {
+				labels := kernelLabels(t, be, func() { computetest.Run(t, be, []computetest.Case{c}) })
+				tail := false
+				for _, l := range labels {
+					tail = tail || strings.HasSuffix(l, " +norm")
+				}
+				want := strings.HasPrefix(c.Name, "fused/layer-ffn+next-qkv/")
+				if tail != want {
+					t.Errorf("%s: the norm ran at the end of the matvec before it: %v, want %v (kernels %q)", c.Name, tail, want, labels)
+				}
+				if tail {
+					tails++
+				}
+			}
+			if tails < 2 {
+				t.Errorf("%d cases ran the norm at the end of a matvec, want 2", tails)
+			}
+		})
+	}
+}

@@ -16,37 +16,39 @@ var kernels = map[string]struct {
 	buffers int
 	push    uint32
 }{
-	"rmsnorm":                {4, 6},
-	"rmsnorm_sg":             {4, 6},
-	"matvec_i2s":             {matvecBuffers, 19},
-	"matvec_i2s_dot":         {matvecBuffers, 19},
-	"matvec_i2s_attn":        {matvecBuffers, 20},
-	"matvec_i2s_attn_dot":    {matvecBuffers, 20},
-	"matvec_i2s_qkvattn":     {matvecBuffers, 21},
-	"matvec_i2s_qkvattn_dot": {matvecBuffers, 21},
-	"matmul_i2s_tiled":       {5, 11},
-	"matmul_i2s_tiled_dot":   {5, 11},
-	"matmul_i2s_coopmat":     {5, 11},
-	"matvec_f32":             {3, 6},
-	"matvec_f16":             {3, 6},
-	"matvec_bf16":            {3, 6},
-	"matvec_q8_0":            {3, 6},
-	"matvec_q6_k":            {3, 6},
-	"matvec_tq2_0":           {4, 5},
-	"matmul_tq2_0_tiled":     {4, 7},
-	"matmul_tq2_0_tiled_dot": {4, 7},
-	"matmul_tq1_0_tiled":     {4, 7},
-	"matmul_tq1_0_tiled_dot": {4, 7},
-	"matvec_tq1_0":           {4, 5},
-	"attn_split":             {5, 8},
-	"attn_split_merge":       {7, 9},
-	"attn_split_sg":          {5, 8},
-	"attn_split_merge_sg":    {7, 9},
-	"attn_combine":           {3, 5},
-	"rope_store":             {9, 12},
-	"embed":                  {3, 10},
-	"penalize":               {2, 5},
-	"topk":                   {6, 6},
+	"rmsnorm":                 {4, 6},
+	"rmsnorm_sg":              {4, 6},
+	"matvec_i2s":              {matvecBuffers, 19},
+	"matvec_i2s_dot":          {matvecBuffers, 19},
+	"matvec_i2s_attn":         {matvecBuffers, 20},
+	"matvec_i2s_attn_dot":     {matvecBuffers, 20},
+	"matvec_i2s_qkvattn":      {matvecBuffers, 21},
+	"matvec_i2s_qkvattn_dot":  {matvecBuffers, 21},
+	"matvec_i2s_tailnorm":     {matvecBuffers, 22},
+	"matvec_i2s_tailnorm_dot": {matvecBuffers, 22},
+	"matmul_i2s_tiled":        {5, 11},
+	"matmul_i2s_tiled_dot":    {5, 11},
+	"matmul_i2s_coopmat":      {5, 11},
+	"matvec_f32":              {3, 6},
+	"matvec_f16":              {3, 6},
+	"matvec_bf16":             {3, 6},
+	"matvec_q8_0":             {3, 6},
+	"matvec_q6_k":             {3, 6},
+	"matvec_tq2_0":            {4, 5},
+	"matmul_tq2_0_tiled":      {4, 7},
+	"matmul_tq2_0_tiled_dot":  {4, 7},
+	"matmul_tq1_0_tiled":      {4, 7},
+	"matmul_tq1_0_tiled_dot":  {4, 7},
+	"matvec_tq1_0":            {4, 5},
+	"attn_split":              {5, 8},
+	"attn_split_merge":        {7, 9},
+	"attn_split_sg":           {5, 8},
+	"attn_split_merge_sg":     {7, 9},
+	"attn_combine":            {3, 5},
+	"rope_store":              {9, 12},
+	"embed":                   {3, 10},
+	"penalize":                {2, 5},
+	"topk":                    {6, 6},
 
 	// The generic kernels: devices without subgroup arithmetic, weight
 	// types without a matvec kernel, and ops that are not fused.
@@ -144,7 +146,9 @@ var chainable = map[string]bool{
 // probeOnly lists the kernels with a timed variant (<name>_probe, the
 // chain's counters and push words after the kernel's) but no chained one:
 // the backend does not chain them.
-var probeOnly = map[string]bool{"matvec_i2s_qkvattn": true, "matvec_i2s_qkvattn_dot": true}
+var probeOnly = map[string]bool{
+	"matvec_i2s_qkvattn": true, "matvec_i2s_qkvattn_dot": true, "matvec_i2s_tailnorm": true, "matvec_i2s_tailnorm_dot": true,
+}
 
 // dispatch records one dispatch labeled for profiles (label is built only
 // while profiling; "" is the kernel's name).

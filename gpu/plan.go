@@ -240,9 +240,51 @@ func (b *Backend) quantFeeds(n *op, x *tensor) bool {
 }
 
 // ternaryFusion returns what the fused I2_S kernels add to the matmul
-// ops[i]'s epilogue (a residual add, or the activation of gate and up) and
-// how many ops that covers.
+// ops[i]'s epilogue (a residual add, or the activation of gate and up; see
+// epilogueFusion), with the norm after it that its last workgroup runs
+// (see tailNormOf), and how many ops that covers.
 func (b *Backend) ternaryFusion(ops []op, i int) (mmFused, int) {
+	f, n := b.epilogueFusion(ops, i)
+	if f.tail = b.tailNormOf(ops, i, f, n); f.tail != nil {
+		n++
+	}
+	return f, n
+}
+
+// tailNormOf returns the RMSNorm ops[i+n] when the decode matvec ops[i],
+// fused with the n-1 ops after it as f says, writes that norm's input
+// (the residual sum, or act(gate) * up) and its last workgroup can run it
+// for the decode matvec ops[i+n+1] that reads its output
+// (Options.TailNorm): rows of whole words, at most 16 per invocation of
+// the matvec's workgroup.
+func (b *Backend) tailNormOf(ops []op, i int, f mmFused, n int) *op {
+	if !b.tailNorm || i+n+1 >= len(ops) || f.rope != nil {
+		return nil
+	}
+	var out *tensor
+	switch {
+	case f.resid != nil:
+		out = f.residOut
+	case f.act != nil:
+		out = f.act.dst
+	default:
+		return nil
+	}
+	norm := &ops[i+n]
+	if norm.kind != opRMSNorm || !sameView(norm.a, out) || !b.normFeeds(norm, &ops[i+n+1]) {
+		return nil
+	}
+	K, T := compute.RowsOf(ops[i].a)
+	N, _ := compute.RowsOf(out)
+	wgs := b.matvecWGS(K, T)
+	if wgs == 0 || N%4 != 0 || N > 16*int(wgs) {
+		return nil
+	}
+	return norm
+}
+
+// epilogueFusion is ternaryFusion without the tail norm.
+func (b *Backend) epilogueFusion(ops []op, i int) (mmFused, int) {
 	o := &ops[i]
 	if i+1 >= len(ops) {
 		return mmFused{}, 1
@@ -451,7 +493,7 @@ func (b *Backend) attnFusion(ops []op, i int) (mmFused, int) {
 			return mmFused{}, 0
 		}
 	}
-	f, n := b.ternaryFusion(ops, i+2)
+	f, n := b.epilogueFusion(ops, i+2)
 	f.norm, f.attn = norm, at
 	return f, 2 + n
 }
@@ -612,6 +654,7 @@ type mmFused struct {
 	rope            []op // RoPE of q and k, then the stores of k and v (see ropeFeeds)
 	attn            *op  // the attention whose output the norm reads (see attnFusion)
 	qattn           *op  // the attention that reads q, k and v (with rope; see qkvAttnFeeds)
+	tail            *op  // the RMSNorm of the output that the last workgroup runs (see tailNormOf)
 }
 
 // recTernary records I2_S matmuls with the fused kernels: the matvec for a
@@ -795,12 +838,28 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		attnPush = []uint32{f32bits(p.Scale), aoo}
 		written = append(written, at.dst)
 	}
+	var tailPush []uint32
+	if tn := f.tail; tn != nil {
+		// The norm at the end: the counter, the norm's weights, output and
+		// quantization in place of the (absent) positions, RoPE table and
+		// caches.
+		kernel = "matvec_i2s_tailnorm"
+		N, _ := compute.RowsOf(tn.a)
+		pb = b.zeroScratch("tail_counters", 4).Out(0, 0)
+		tb = b.weightArg(tn.b)
+		var tnyo, tqo uint32
+		kcb, tnyo = b.out(tn.dst)
+		vcb, tqo = b.qArg(T, N, true)
+		tailPush = []uint32{f32bits(tn.f), tnyo, tqo}
+		written = append(written, tn.dst)
+	}
 	rowSum := b.mvRowSum
 	if sg < 4 {
 		rowSum = 0 // the norm's parts of the code sums, TMAX per subgroup, would not fit its shared array
 	}
 	spec := append([]uint32{wgs, uint32(K), uint32(T), rowsPerWG, sg, rps, rowSum}, attnSpec...)
 	push := append([]uint32{uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps), po, hd}, attnPush...)
+	push = append(push, tailPush...)
 	label := ""
 	if b.labels() {
 		label = matvecLabel(suffix, K, n[:len(o.ws)], f)
@@ -812,6 +871,9 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	b.dispatchBytes(label, bytes, b.pipe(b.kernel(kernel+suffix), spec...), [3]uint32{groups, 1, 1},
 		[]vkrt.Binding{wb[0], wb[1], wb[2], qin, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, xb, pb, tb, kcb, vcb}, push...)
 	b.wrote(written...)
+	if f.tail != nil {
+		b.q8For = f.tail.dst.view() // the next matvec reads the quantization
+	}
 }
 
 // matvecLabel names a matvec dispatch in profiles: the kernel, its rows and
@@ -833,6 +895,9 @@ func matvecLabel(suffix string, K int, n []uint32, f mmFused) string {
 	}
 	if f.qattn != nil {
 		l += "+attn"
+	}
+	if f.tail != nil {
+		l += " +norm"
 	}
 	if f.norm != nil {
 		l = "norm+" + l

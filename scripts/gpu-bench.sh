@@ -39,11 +39,11 @@
 #
 # PARTS picks what runs, a comma-separated list of tests, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, attnmv,
-# prompt, stage, rowsum, blocks, qkvattn, coopmat, attn, tq, baseline, heads,
-# optimes and cpu (default: tests, kernels, crossval, bench, optimes and
-# cpu; all: every part but attn, whose variants were measured on
-# 2026-11-26); ROUNDS (default 2) is how many alternating rounds the
-# side-by-side parts run.
+# prompt, stage, rowsum, blocks, qkvattn, tailnorm, coopmat, attn, tq,
+# baseline, heads, optimes and cpu (default: tests, kernels, crossval,
+# bench, optimes and cpu; all: every part but attn, whose variants were
+# measured on 2026-11-26); ROUNDS (default 2) is how many alternating
+# rounds the side-by-side parts run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-bench-out}
@@ -83,7 +83,7 @@ sidebyside() {
 	done
 }
 parts=${PARTS:-tests,kernels,crossval,bench,optimes,cpu}
-[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,stage,rowsum,blocks,qkvattn,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,stage,rowsum,blocks,qkvattn,tailnorm,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -291,6 +291,31 @@ if want qkvattn; then
 	sidebyside BITNET_VK_ATTN_IN_QKV "0 256" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096"
 	for v in 0 256; do
 		BITNET_VK_ATTN_IN_QKV=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/ATTN_IN_QKV=$v: /" | tee -a "$sum"
+	done
+fi
+# The norm a decode matvec reads run at the end of the matvec before it,
+# by its last workgroup (BITNET_VK_TAIL_NORM=1, opt-in until measured):
+# its conformance and step tests, then side by side with the default at
+# tg128, tg128 in a 4,096-position state and depth 4096, with the
+# attention in the q/k/v matvec too, and with 256-invocation matvec
+# workgroups (more of them, which no longer each normalize their input),
+# and the timeline both ways.
+if want tailnorm; then
+	if [ -x bin/gpu.test ]; then
+		(cd gpu && BITNET_SHARED=$shared step gpu-test-tailnorm 300 ../bin/gpu.test -test.v -test.count=1 -test.run '^(TestConformanceTailNorm|TestTailNormStep|TestAttnInQKVStep)$')
+		grep -E '^(--- |ok|FAIL|PASS)' "$out/gpu-test-tailnorm.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
+	fi
+	sidebyside BITNET_VK_TAIL_NORM "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
+	(
+		export BITNET_VK_ATTN_IN_QKV=256
+		LABEL="BITNET_VK_ATTN_IN_QKV=256 " sidebyside BITNET_VK_TAIL_NORM "0 1" "-p 0 -n 128 -r 3"
+	)
+	(
+		export BITNET_VK_TAIL_NORM=1
+		LABEL="BITNET_VK_TAIL_NORM=1 " sidebyside BITNET_VK_MATVEC_WGS "1024 256" "-p 0 -n 128 -r 3"
+	)
+	for v in 0 1; do
+		BITNET_VK_TAIL_NORM=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/TAIL_NORM=$v: /" | tee -a "$sum"
 	done
 fi
 # The weights in a few memory blocks of up to 64 MiB instead of an

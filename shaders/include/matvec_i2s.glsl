@@ -83,6 +83,15 @@
 // exponentials summed in two-float arithmetic, the weighted values summed
 // in parts (only that order differs) and divided by that sum.
 //
+// With TAIL_NORM (decode matvecs with RESID or PAIR, no ROPE) the RMSNorm
+// that the next matvec reads runs at the end of this dispatch instead of
+// in every workgroup of that one: each workgroup, once its rows are
+// written, counts itself done, and the last to finish normalizes the
+// dispatch's output (the residual sum RO, or act(gate) * up with PAIR)
+// with the norm weights TAB into TNY, and writes its int8 quantization
+// to TQO as rmsnorm does, which the next matvec reads as its Q. The
+// arithmetic is rmsnorm_row's.
+//
 // Shared memory holds the codes group-major (see qidx): the lanes of a
 // subgroup, which read consecutive 16-byte loads of a row, read
 // consecutive 16-byte activation words, without bank conflicts.
@@ -123,8 +132,8 @@ layout(set = 0, binding = 0) readonly buffer W0 { uvec4 w0[]; };
 layout(set = 0, binding = 1) CACHE readonly buffer W1 { uvec4 w1[]; };
 layout(set = 0, binding = 2) CACHE readonly buffer W2 { uvec4 w2[]; };
 layout(set = 0, binding = 3) ACT readonly buffer Q { uvec4 q4[]; };
-#if defined(QKV_ATTN) && !defined(CHAIN)
-#define QACT coherent // q, k and v are read back by the workgroup that attends (see qkv_attention)
+#if (defined(QKV_ATTN) || defined(TAIL_NORM)) && !defined(CHAIN)
+#define QACT coherent // outputs read back in the dispatch (see qkv_attention, tail_norm)
 #else
 #define QACT
 #endif
@@ -132,7 +141,7 @@ layout(set = 0, binding = 4) ACT QACT writeonly buffer Y0 { float y0[]; };
 layout(set = 0, binding = 5) ACT writeonly buffer Y1 { float y1[]; };
 layout(set = 0, binding = 6) ACT writeonly buffer Y2 { float y2[]; };
 layout(set = 0, binding = 7) ACT readonly buffer R { float r[]; };
-layout(set = 0, binding = 8) ACT writeonly buffer RO { float ro[]; };
+layout(set = 0, binding = 8) ACT QACT writeonly buffer RO { float ro[]; };
 layout(set = 0, binding = 9) readonly buffer NW { float nw[]; };
 layout(set = 0, binding = 10) ACT writeonly buffer NY { float ny[]; };
 layout(set = 0, binding = 11) ACT readonly buffer X { float xin[]; };
@@ -153,6 +162,17 @@ layout(set = 0, binding = 15) readonly buffer VCP { uvec4 vcp[]; };
 layout(set = 0, binding = 7) coherent buffer QCNT { uint qcnt[]; }; // per query head: workgroups done (0 between dispatches)
 #define ao ro // the attention output
 #endif
+#ifdef TAIL_NORM
+// The output the tail normalizes, read back coherently (Y0 with PAIR,
+// else RO); in place of the positions, RoPE table and caches (no ROPE):
+// the workgroup counter, the norm's weights (TAB), its output and its int8
+// quantization (laid out as rmsnorm's).
+layout(set = 0, binding = 4) coherent readonly buffer Y0C { float y0c[]; };
+layout(set = 0, binding = 8) coherent readonly buffer ROC { float roc[]; };
+layout(set = 0, binding = 12) coherent buffer TCNT { uint tcnt[]; }; // word 0: workgroups done (0 between dispatches)
+layout(set = 0, binding = 14) writeonly buffer TNY { float tny[]; };
+layout(set = 0, binding = 15) writeonly buffer TQO { uint tqo[]; };
+#endif
 layout(push_constant) uniform P {
     uint t;                      // tokens (<= TMAX)
     uint n0, n1, n2;             // rows of each segment (0: absent)
@@ -171,6 +191,11 @@ layout(push_constant) uniform P {
 #endif
 #ifdef QKV_ATTN
     uint ao_off;                 // QKV_ATTN: element offset of the attention output
+#endif
+#ifdef TAIL_NORM
+    float t_eps;                 // TAIL_NORM: the tail norm's epsilon
+    uint tny_off;                // TAIL_NORM: element offset of its output
+    uint tq_off;                 // TAIL_NORM: word offset of its codes in TQO
 #endif
 #ifdef CHAIN
     uint chain_wait, chain_need, chain_sig;
@@ -663,6 +688,81 @@ void qkv_attention(uint wg, uint seg) {
 }
 #endif
 
+#ifdef TAIL_NORM
+const uint TW = 4u; // words of the tail's row per invocation, at most (rows of up to 16 x WGS)
+shared bool tlast;  // this workgroup finished last
+
+// tail_word returns word i (elements 4i..4i+3) of token tt's row of the
+// output the tail normalizes.
+vec4 tail_word(uint tt, uint i) {
+    uint e = tt * p.n0 + 4u * i;
+    if ((p.flags & 1u) != 0u) {
+        e += p.y0_off;
+        return vec4(y0c[e], y0c[e + 1u], y0c[e + 2u], y0c[e + 3u]);
+    }
+    e += p.ro_off;
+    return vec4(roc[e], roc[e + 1u], roc[e + 2u], roc[e + 3u]);
+}
+
+// tail_norm counts the workgroup done once its rows are written, and in
+// the workgroup that finishes last normalizes and quantizes the
+// dispatch's output (see TAIL_NORM above).
+void tail_norm() {
+    uint tid = gl_LocalInvocationID.x;
+    memoryBarrierBuffer();
+    barrier();
+    if (tid == 0u) {
+        bool last = atomicAdd(tcnt[0], 1u) == gl_NumWorkGroups.x - 1u;
+        if (last) {
+            tcnt[0] = 0u; // ready for the next dispatch
+        }
+        tlast = last;
+    }
+    barrier();
+    if (!tlast) {
+        return;
+    }
+    memoryBarrierBuffer();
+    uint kw = p.n0 / 4u;
+    for (uint tt = 0u; tt < p.t; tt++) {
+        vec4 v[TW], w[TW];
+        [[unroll]] for (uint j = 0u; j < TW; j++) {
+            uint i = tid + j * WGS;
+            v[j] = i < kw ? tail_word(tt, i) : vec4(0.0);
+            w[j] = i < kw ? vec4(tab[4u * i], tab[4u * i + 1u], tab[4u * i + 2u], tab[4u * i + 3u]) : vec4(0.0);
+        }
+        vec2 acc = vec2(0.0);
+        [[unroll]] for (uint j = 0u; j < TW; j++) {
+            acc = sq_add(acc, v[j]);
+        }
+        float scale = wg_norm_scale(acc, p.n0, p.t_eps);
+        float m = 0.0;
+        [[unroll]] for (uint j = 0u; j < TW; j++) {
+            v[j] = scaled(v[j], scale, w[j]);
+            m = abs_max(m, v[j]);
+        }
+        float sc = wg_quant_scale(m);
+        int qsum = 0;
+        [[unroll]] for (uint j = 0u; j < TW; j++) {
+            uint i = tid + j * WGS;
+            if (i < kw) {
+                tqo[p.tq_off + tt * kw + i] = quant_word(v[j], sc, qsum);
+                uint e = p.tny_off + tt * p.n0 + 4u * i;
+                tny[e] = v[j].x;
+                tny[e + 1u] = v[j].y;
+                tny[e + 2u] = v[j].z;
+                tny[e + 3u] = v[j].w;
+            }
+        }
+        qsum = wg_sum_i(qsum);
+        if (tid == 0u) {
+            tqo[2u * tt] = floatBitsToUint(sc);
+            tqo[2u * tt + 1u] = uint(qsum);
+        }
+    }
+}
+#endif
+
 // The 16-byte loads of this lane of the subgroup's rows: row k's load j
 // at k*NL + j, of the segment's weight (wa) and with PAIR of W1 (wb).
 uvec4 wa[RPS * NL], wb[RPS * NL];
@@ -910,6 +1010,9 @@ void main() {
     run_block(wg, seg, nseg, pair, rope, fast, lane);
 #ifdef QKV_ATTN
     qkv_attention(wg, seg);
+#endif
+#ifdef TAIL_NORM
+    tail_norm();
 #endif
     chain_signal();
 }

@@ -85,14 +85,35 @@ uint quant_word(vec4 v, float sc, inout int sum) {
            (quant_byte(v.z, sc, sum) << 16u) | (quant_byte(v.w, sc, sum) << 24u);
 }
 
+// sq_add returns acc plus the squares of v's elements, in two-float
+// arithmetic.
+vec2 sq_add(vec2 acc, vec4 v) {
+    [[unroll]] for (uint e = 0u; e < 4u; e++) {
+        acc = df_add(acc, df_sq(v[e]));
+    }
+    return acc;
+}
+
+// scaled returns v * scale * w, each product rounded (the CPU reference's
+// order).
+vec4 scaled(vec4 v, float scale, vec4 w) {
+    precise vec4 t = v * scale;
+    precise vec4 o = t * w;
+    return o;
+}
+
+// abs_max returns the larger of m and the largest magnitude in v.
+float abs_max(float m, vec4 v) {
+    vec4 a = abs(v);
+    return max(m, max(max(a.x, a.y), max(a.z, a.w)));
+}
+
 // word_in returns word i of the row (elements 4i..4i+3), normalized with
 // scale and the weight when norm.
 vec4 word_in(uint i, bool norm, float scale) {
     vec4 v = vec4(XV(4u * i), XV(4u * i + 1u), XV(4u * i + 2u), XV(4u * i + 3u));
     if (norm) {
-        precise vec4 t = v * scale;
-        precise vec4 o = t * vec4(WV(4u * i), WV(4u * i + 1u), WV(4u * i + 2u), WV(4u * i + 3u));
-        v = o;
+        v = scaled(v, scale, vec4(WV(4u * i), WV(4u * i + 1u), WV(4u * i + 2u), WV(4u * i + 3u)));
     }
     return v;
 }
@@ -150,14 +171,11 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
         }
         vec2 acc = vec2(0.0);
         [[unroll]] for (uint j = 0u; j < MAXW; j++) {
-            [[unroll]] for (uint e = 0u; e < 4u; e++) {
-                acc = df_add(acc, df_sq(v[j][e]));
-            }
+            acc = sq_add(acc, v[j]);
         }
         float scale = wg_norm_scale(acc, k, eps);
         [[unroll]] for (uint j = 0u; j < MAXW; j++) {
-            precise vec4 t = v[j] * scale;
-            precise vec4 o = t * wv[j];
+            vec4 o = scaled(v[j], scale, wv[j]);
             v[j] = o;
             uint i = tid + j * WGS;
             if (YOK && i < kw) {
@@ -173,8 +191,7 @@ void rmsnorm_row(uint k, float eps, bool norm, bool quant) {
     }
     float m = 0.0;
     [[unroll]] for (uint j = 0u; j < MAXW; j++) {
-        vec4 a = abs(v[j]);
-        m = max(m, max(max(a.x, a.y), max(a.z, a.w)));
+        m = abs_max(m, v[j]);
     }
     float sc = wg_quant_scale(m);
     int qsum = 0;
@@ -226,8 +243,7 @@ void rmsnorm_row_strided(uint k, float eps, bool norm, bool quant) {
     uint kw = k / 4u;
     float m = 0.0;
     for (uint i = tid; i < kw; i += WGS) {
-        vec4 v = abs(word_in(i, norm, scale));
-        m = max(m, max(max(v.x, v.y), max(v.z, v.w)));
+        m = abs_max(m, word_in(i, norm, scale));
     }
     float sc = wg_quant_scale(m);
     int qsum = 0;

@@ -506,6 +506,36 @@ func Cases() []Case {
 			return out
 		}})
 	}
+	// The second half of a decode layer and the next layer's q/k/v, as the
+	// engine issues them, every input written first: the output
+	// projection and its residual add, the FFN norm, gate/up and their
+	// activation, the sub-norm, down and its residual add, the next
+	// attention norm and q/k/v (a GPU may run each norm at the end of the
+	// matvec before it).
+	for _, t := range []int{1, 4} {
+		add(Case{Name: fmt.Sprintf("fused/layer-ffn+next-qkv/t=%d", t), NMSE: 1e-10, Run: func(h *Harness) compute.Tensor {
+			x := h.Input(h.Floats(2560*t, 2), 2560, t)
+			att := h.Input(h.Floats(2560*t, 1), 2560, t)
+			wo, wg, wu, wd := h.WeightI2S(2560, 2560, 0.05), h.WeightI2S(2560, 6912, 0.02), h.WeightI2S(2560, 6912, 0.03), h.WeightI2S(6912, 2560, 0.7)
+			wq, wk, wv := h.WeightI2S(2560, 2560, 0.9), h.WeightI2S(2560, 640, 1.1), h.WeightI2S(2560, 640, 0.7)
+			fn, sn, an := h.Input(h.Floats(2560, 1), 2560, 1), h.Input(h.Floats(6912, 1), 6912, 1), h.Input(h.Floats(2560, 1), 2560, 1)
+			hh, g, u := h.Alloc(gguf.F32, 2560, t), h.Alloc(gguf.F32, 6912, t), h.Alloc(gguf.F32, 6912, t)
+			q, k, v := h.Alloc(gguf.F32, 2560, t), h.Alloc(gguf.F32, 640, t), h.Alloc(gguf.F32, 640, t)
+			h.BE.MatMul(hh, wo, att)
+			h.BE.Add(x, x, hh)
+			h.BE.RMSNorm(hh, x, fn, 1e-5)
+			h.matMuls([]compute.Tensor{g, u}, []compute.Tensor{wg, wu}, hh)
+			h.BE.ActMul(g, g, u, compute.ReLU2)
+			h.BE.RMSNorm(u, g, sn, 1e-5)
+			h.BE.MatMul(hh, wd, u)
+			h.BE.Add(x, x, hh)
+			h.BE.RMSNorm(hh, x, an, 1e-5)
+			h.matMuls([]compute.Tensor{q, k, v}, []compute.Tensor{wq, wk, wv}, hh)
+			out := h.Output(2*2560+6912+2560+2*640, t)
+			h.concat(out, t, x, hh, u, q, k, v)
+			return out
+		}})
+	}
 	// The decode layer's sequences with the norm out of place, which a GPU
 	// runs inside the matvec that reads it: the norm of the residual
 	// stream into q/k/v, and the sub-norm of the activation into down with
