@@ -115,13 +115,13 @@ type Options struct {
 	// cache gets a variant that does so, replayed while every position is
 	// below the limit.
 	AttnInQKV int
-	// TailNorm runs the RMSNorm that a decode matvec reads, when the
-	// matvec before it writes the norm's input (the residual sum after the
-	// output projection and after down, act(gate) * up), at the end of that
-	// matvec's dispatch, by its last workgroup to finish, instead of in
-	// every workgroup of the matvec that reads it (also
-	// BITNET_VK_TAIL_NORM=1). The same arithmetic; off in a chained step
-	// (Chain).
+	// TailNorm runs an RMSNorm whose input a decode matvec writes (the
+	// residual sum after the output projection and after down, act(gate)
+	// * up) at the end of that matvec's dispatch, by its last workgroup to
+	// finish: instead of in every workgroup of the decode matvec that
+	// reads it, and in the last layer's down instead of a dispatch of its
+	// own for the final norm (also BITNET_VK_TAIL_NORM=1). The same
+	// arithmetic; off in a chained step (Chain).
 	TailNorm bool
 	// Chain orders the decode kernels one after the other by counters in
 	// device memory instead of pipeline barriers (also BITNET_VK_CHAIN=1):

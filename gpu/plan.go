@@ -254,11 +254,13 @@ func (b *Backend) ternaryFusion(ops []op, i int) (mmFused, int) {
 // tailNormOf returns the RMSNorm ops[i+n] when the decode matvec ops[i],
 // fused with the n-1 ops after it as f says, writes that norm's input
 // (the residual sum, or act(gate) * up) and its last workgroup can run it
-// for the decode matvec ops[i+n+1] that reads its output
-// (Options.TailNorm): rows of whole words, at most 16 per invocation of
-// the matvec's workgroup.
+// (Options.TailNorm): out of place, weights in one chunk, rows of whole
+// words, at most 16 per invocation of the matvec's workgroup. The tail
+// writes the norm's output and its int8 quantization, so whatever reads
+// the output may follow: a decode matvec reads the quantization, the LM
+// head the output.
 func (b *Backend) tailNormOf(ops []op, i int, f mmFused, n int) *op {
-	if !b.tailNorm || i+n+1 >= len(ops) || f.rope != nil {
+	if !b.tailNorm || i+n >= len(ops) || f.rope != nil {
 		return nil
 	}
 	var out *tensor
@@ -271,7 +273,8 @@ func (b *Backend) tailNormOf(ops []op, i int, f mmFused, n int) *op {
 		return nil
 	}
 	norm := &ops[i+n]
-	if norm.kind != opRMSNorm || !sameView(norm.a, out) || !b.normFeeds(norm, &ops[i+n+1]) {
+	if norm.kind != opRMSNorm || !sameView(norm.a, out) || norm.dst.view().overlaps(norm.a.view()) ||
+		norm.b.buf == nil && len(norm.b.chunks) != 1 {
 		return nil
 	}
 	K, T := compute.RowsOf(ops[i].a)

@@ -53,6 +53,22 @@ func attnFusedStructure(t *testing.T, o gpu.Options, where string) {
 	}
 }
 
+// TestDecodeStepStructureTailNorm: with the norms at the end of the
+// matvecs before them, the step keeps its 5 dispatches per layer and
+// loses the final norm's, which the last layer's down runs.
+func TestDecodeStepStructureTailNorm(t *testing.T) {
+	be := openTestWith(t, gpu.Options{Device: -1, TailNorm: true})
+	if !be.Subgroups() {
+		t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
+	}
+	tail := decodeStepStructure(t, be, 5)
+	plain := decodeStepStructure(t, openTest(t), 5)
+	if tail.Dispatches != plain.Dispatches-1 || tail.Barriers != plain.Barriers-1 {
+		t.Errorf("the step takes %d dispatches and %d barriers with the tail norms, %d and %d without: want one of each fewer",
+			tail.Dispatches, tail.Barriers, plain.Dispatches, plain.Barriers)
+	}
+}
+
 // TestDecodeStepStructureChain: with the decode kernels chained, the step
 // has the default's dispatches, and the layers' kernels wait for each
 // other in their shaders: of their barriers only the one that starts the

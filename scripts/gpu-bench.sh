@@ -297,12 +297,13 @@ fi
 # by its last workgroup (BITNET_VK_TAIL_NORM=1, opt-in until measured):
 # its conformance and step tests, then side by side with the default at
 # tg128, tg128 in a 4,096-position state and depth 4096, with the
-# attention in the q/k/v matvec too, and with 256-invocation matvec
-# workgroups (more of them, which no longer each normalize their input),
+# attention in the q/k/v matvec too, and with 512- and 256-invocation
+# matvec workgroups (more of them, which no longer each normalize their
+# input),
 # and the timeline both ways.
 if want tailnorm; then
 	if [ -x bin/gpu.test ]; then
-		(cd gpu && BITNET_SHARED=$shared step gpu-test-tailnorm 300 ../bin/gpu.test -test.v -test.count=1 -test.run '^(TestConformanceTailNorm|TestTailNormStep|TestAttnInQKVStep)$')
+		(cd gpu && BITNET_SHARED=$shared step gpu-test-tailnorm 300 ../bin/gpu.test -test.v -test.count=1 -test.run '^(TestConformanceTailNorm|TestTailNormStep|TestAttnInQKVStep|TestDecodeStepStructureTailNorm)$')
 		grep -E '^(--- |ok|FAIL|PASS)' "$out/gpu-test-tailnorm.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
 	fi
 	sidebyside BITNET_VK_TAIL_NORM "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
@@ -312,7 +313,7 @@ if want tailnorm; then
 	)
 	(
 		export BITNET_VK_TAIL_NORM=1
-		LABEL="BITNET_VK_TAIL_NORM=1 " sidebyside BITNET_VK_MATVEC_WGS "1024 256" "-p 0 -n 128 -r 3"
+		LABEL="BITNET_VK_TAIL_NORM=1 " sidebyside BITNET_VK_MATVEC_WGS "1024 512 256" "-p 0 -n 128 -r 3"
 	)
 	for v in 0 1; do
 		BITNET_VK_TAIL_NORM=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/TAIL_NORM=$v: /" | tee -a "$sum"
