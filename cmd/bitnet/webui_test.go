@@ -286,8 +286,10 @@ func TestWebUIStop(t *testing.T) {
 	// would end its story (a few hundred tokens, a fraction of a second),
 	// so the page's requests are sent with the end-of-generation tokens
 	// banned (a logit bias the page itself never sets), and 4000 tokens
-	// take seconds. Stop is pressed as soon as the reply has 60 characters
-	// (in the page, without a round trip to the test).
+	// take seconds. Stop is pressed as soon as the reply has 240 characters
+	// (in the page, without a round trip to the test): enough pieces to
+	// see it grow even where a loaded machine delivers several tokens in
+	// one read (60 characters took only 7 lengths once).
 	f, err := gguf.Open(storiesModel(t))
 	if err != nil {
 		t.Fatal(err)
@@ -310,7 +312,7 @@ func TestWebUIStop(t *testing.T) {
 		banEOG,
 		chromedp.SetValue(chromedp.ID("temperature"), "0"), chromedp.SetValue(chromedp.ID("max-tokens"), "4000"),
 		sendMessage("Tell me a long story"),
-		poll(`(() => { if (`+lastReply+`.length <= 60) return false; document.getElementById('stop').click(); return true; })()`),
+		poll(`(() => { if (`+lastReply+`.length <= 240) return false; document.getElementById('stop').click(); return true; })()`),
 		poll(`document.querySelector('#log .msg.assistant:last-child').dataset.state === 'stopped'`),
 		eval(lastReply, &text),
 		eval(`window.lengths`, &lengths),
