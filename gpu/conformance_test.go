@@ -175,15 +175,7 @@ func TestConformanceAttnInMatvec(t *testing.T) {
 // the profile's labels that every case ran it there.
 func TestConformanceAttnInQKV(t *testing.T) {
 	t.Parallel()
-	var cases []computetest.Case
-	for _, c := range computetest.Cases() {
-		if strings.HasPrefix(c.Name, "fused/rmsnorm+qkv+rope+store_kv+attention/") {
-			cases = append(cases, c)
-		}
-	}
-	if len(cases) < 5 {
-		t.Fatalf("only %d cases of the attention block's head", len(cases))
-	}
+	cases := casesWithPrefix(t, "fused/rmsnorm+qkv+rope+store_kv+attention/", 5)
 	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
 		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
 			be := openMatvecVariant(t, gpu.Options{AttnInQKV: 256, Dot: dot}, "attn-in-qkv-256")
@@ -226,13 +218,22 @@ func openMatvecVariant(t *testing.T, o gpu.Options, kernel string) *gpu.Backend 
 // sub-norm, output projection and residual), which run the output
 // projection's matvec with the attention inside (Options.AttnInMatvec).
 func attnTailCases(t *testing.T) []computetest.Case {
-	var tail []computetest.Case
-	for _, c := range attentionCases(t) {
-		if strings.HasPrefix(c.Name, "fused/attention+subnorm") {
-			tail = append(tail, c)
+	return casesWithPrefix(t, "fused/attention+subnorm", 5)
+}
+
+// casesWithPrefix returns the suite's cases whose names start with
+// prefix, at least least of them.
+func casesWithPrefix(t *testing.T, prefix string, least int) []computetest.Case {
+	var cases []computetest.Case
+	for _, c := range computetest.Cases() {
+		if strings.HasPrefix(c.Name, prefix) {
+			cases = append(cases, c)
 		}
 	}
-	return tail
+	if len(cases) < least {
+		t.Fatalf("only %d cases named %s...", len(cases), prefix)
+	}
+	return cases
 }
 
 // TestConformanceAttnRows runs the attention cases with one query row of a

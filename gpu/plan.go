@@ -317,8 +317,7 @@ func (b *Backend) epilogueFusion(ops []op, i int) (mmFused, int) {
 // qkvAttnFeeds reports whether the attention at can run in the q/k/v
 // matvec mm with the RoPE and KV stores g (Options.AttnInQKV): one token,
 // its queries the rotated q output, the caches the stores write, at most
-// b.qkvAttn positions (a step captured over a longer cache notes at's
-// positions in fusableAttn instead, for a variant that does), an output
+// b.qkvAttn positions (see attendsBelow), an output
 // that overlaps none of the kernel's inputs, and workgroups of at least
 // one invocation per dimension quad of a KV head's query heads.
 func (b *Backend) qkvAttnFeeds(mm *op, g []op, at *op) bool {
@@ -346,10 +345,21 @@ func (b *Backend) qkvAttnFeeds(mm *op, g []op, at *op) bool {
 		}
 	}
 	_, nctx := compute.RowsOf(at.b)
+	return b.attendsBelow(at, nctx, int(b.qkvAttn))
+}
+
+// attendsBelow reports whether the attention at, over a cache of nctx
+// positions, attends over fewer than limit positions where it is recorded
+// now: a cache that short (or a captured step's variant for positions
+// below attnLimit), or work recorded to run now whose positions, as the
+// host wrote them, are below limit. A step captured over a longer cache
+// notes at's positions in fusableAttn instead, for a variant that runs
+// while they are below limit.
+func (b *Backend) attendsBelow(at *op, nctx, limit int) bool {
 	if b.attnLimit > 0 {
 		nctx = min(nctx, b.attnLimit)
 	}
-	if nctx <= int(b.qkvAttn) {
+	if nctx <= limit {
 		return true
 	}
 	if b.capturing {
@@ -358,7 +368,7 @@ func (b *Backend) qkvAttnFeeds(mm *op, g []op, at *op) bool {
 		}
 		return false
 	}
-	return shortEnough([]*tensor{at.d}, int(b.qkvAttn))
+	return shortEnough([]*tensor{at.d}, limit)
 }
 
 // qkvAttnWGS is matvecWGS for the q/k/v matvec with the attention of p
@@ -480,21 +490,8 @@ func (b *Backend) attnFusion(ops []op, i int) (mmFused, int) {
 	if b.attnMatvecWGS(K, T, p) == 0 {
 		return mmFused{}, 0
 	}
-	if b.attnLimit > 0 {
-		nctx = min(nctx, b.attnLimit)
-	}
-	if nctx > int(b.attnFuse) {
-		// A captured step gets a variant for positions below the limit;
-		// work recorded to run now reads the positions the host wrote.
-		if b.capturing {
-			if b.attnLimit == 0 {
-				b.fusableAttn = append(b.fusableAttn, at.d)
-			}
-			return mmFused{}, 0
-		}
-		if !shortEnough([]*tensor{at.d}, int(b.attnFuse)) {
-			return mmFused{}, 0
-		}
+	if !b.attendsBelow(at, nctx, int(b.attnFuse)) {
+		return mmFused{}, 0
 	}
 	f, n := b.epilogueFusion(ops, i+2)
 	f.norm, f.attn = norm, at

@@ -65,6 +65,13 @@ step() {
 	note "$name: exit $rc in $((SECONDS - t0)) s"
 	return $rc
 }
+# gputests NAME PATTERN: the GPU tests matching PATTERN (bin/gpu.test, if
+# built), logged to OUT/gpu-test-NAME.log, their results in the summary.
+gputests() {
+	[ -x bin/gpu.test ] || return 0
+	(cd gpu && BITNET_SHARED=$shared step "gpu-test-$1" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "$2")
+	grep -E '^(--- |ok|FAIL|PASS)' "$out/gpu-test-$1.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
+}
 # sidebyside VAR VALUES ARGS...: ROUNDS alternating rounds of bench on the
 # 2B-4T model with the environment variable VAR set to each of VALUES
 # (space-separated), for each of ARGS (each a string of bench arguments);
@@ -258,10 +265,7 @@ fi
 # per subgroup in gate/up at tg128), the timeline (its body column is the
 # dot products) and the kernel benchmark of the 2B-4T shapes, both ways.
 if want rowsum; then
-	if [ -x bin/gpu.test ]; then
-		(cd gpu && BITNET_SHARED=$shared step gpu-test-rowsum 300 ../bin/gpu.test -test.v -test.count=1 -test.run '^TestConformanceMatvecRowSum$')
-		grep -E '^(--- |ok|FAIL|PASS)' "$out/gpu-test-rowsum.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
-	fi
+	gputests rowsum '^TestConformanceMatvecRowSum$'
 	sidebyside BITNET_VK_MATVEC_ROWSUM "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
 	# With two rows per subgroup in gate/up (one wave of workgroups, each
 	# with twice the dot products, which the code sum per row makes cheaper).
@@ -284,10 +288,7 @@ fi
 # in a 4,096-position state (positions below 256 replay the step's
 # variant), and the timeline both ways.
 if want qkvattn; then
-	if [ -x bin/gpu.test ]; then
-		(cd gpu && BITNET_SHARED=$shared step gpu-test-qkvattn 300 ../bin/gpu.test -test.v -test.count=1 -test.run '^(TestConformanceAttnInQKV|TestAttnInQKVStep|TestDecodeStepStructureAttnInQKV)$')
-		grep -E '^(--- |ok|FAIL|PASS)' "$out/gpu-test-qkvattn.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
-	fi
+	gputests qkvattn '^(TestConformanceAttnInQKV|TestAttnInQKVStep|TestDecodeStepStructureAttnInQKV)$'
 	sidebyside BITNET_VK_ATTN_IN_QKV "0 256" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096"
 	for v in 0 256; do
 		BITNET_VK_ATTN_IN_QKV=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/ATTN_IN_QKV=$v: /" | tee -a "$sum"
@@ -302,10 +303,7 @@ fi
 # input),
 # and the timeline both ways.
 if want tailnorm; then
-	if [ -x bin/gpu.test ]; then
-		(cd gpu && BITNET_SHARED=$shared step gpu-test-tailnorm 300 ../bin/gpu.test -test.v -test.count=1 -test.run '^(TestConformanceTailNorm|TestTailNormStep|TestAttnInQKVStep|TestDecodeStepStructureTailNorm)$')
-		grep -E '^(--- |ok|FAIL|PASS)' "$out/gpu-test-tailnorm.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
-	fi
+	gputests tailnorm '^(TestConformanceTailNorm|TestTailNormStep|TestAttnInQKVStep|TestDecodeStepStructureTailNorm)$'
 	sidebyside BITNET_VK_TAIL_NORM "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
 	(
 		export BITNET_VK_ATTN_IN_QKV=256

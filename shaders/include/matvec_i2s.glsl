@@ -75,9 +75,10 @@
 // (a q workgroup for its head, a k or v workgroup for the AG heads of its
 // KV head); the workgroup that completes a head (the last of its 3 x AHD /
 // ROWS) attends for it, with every head of that KV head it completed
-// together, and writes the head's output to RO (R holds the counters). The others' rows are
-// visible to it once its count says they are all written: each workgroup
-// makes its writes visible on the device before it counts. The numerics
+// together, and writes the head's output to RO (R holds the counters).
+// The others' rows are visible to it once its count says they are all
+// written: each workgroup makes its writes visible on the device before
+// it counts. The numerics
 // are the CPU reference's: Q rounded to the cache type, each score a
 // float32 sum in dimension order, the maximum subtracted, the
 // exponentials summed in two-float arithmetic, the weighted values summed
@@ -158,6 +159,8 @@ layout(set = 0, binding = 14) coherent readonly buffer KCC { uvec4 kcc[]; };
 layout(set = 0, binding = 15) coherent readonly buffer VCC { uvec4 vcc[]; };
 layout(set = 0, binding = 14) readonly buffer KCP { uvec4 kcp[]; };
 layout(set = 0, binding = 15) readonly buffer VCP { uvec4 vcp[]; };
+layout(set = 0, binding = 15) coherent readonly buffer VCHC { uvec2 vchc[]; };
+layout(set = 0, binding = 15) readonly buffer VCHP { uvec2 vchp[]; };
 // R and RO (no residual with ROPE) bind the counters and the output.
 layout(set = 0, binding = 7) coherent buffer QCNT { uint qcnt[]; }; // per query head: workgroups done (0 between dispatches)
 #define ao ro // the attention output
@@ -424,9 +427,18 @@ layout(set = 0, binding = 2) readonly buffer W2HP { uvec2 w2hp[]; };
 #define VAL_W(old, i) w2[i]
 #define VAL_H(old, i) w2h[i]
 #endif
-
+#endif
+#ifdef QKV_ATTN
+// The caches: KC keys, VC values (F16 ones read 8 bytes at a time, as
+// W2H above), the token's own rows coherently (see the bindings).
+#define KEY_W(old, i) ((old) ? kcp[i] : kcc[i])
+#define VAL_W(old, i) ((old) ? vcp[i] : vcc[i])
+#define VAL_H(old, i) ((old) ? vchp[i] : vchc[i])
+#endif
+#if defined(ATTN) || defined(QKV_ATTN)
 // key8 returns elements e..e+7 of the key cache (e a multiple of 8); old:
-// the row was written before the chain began (CHAIN only).
+// the row was written before the chain began (ATTN with CHAIN) or before
+// this dispatch (QKV_ATTN).
 void key8(uint e, bool old, out vec4 a, out vec4 b) {
     if ((p.flags & 128u) != 0u) {
         uvec4 w = KEY_W(old, e >> 3u);
@@ -446,7 +458,9 @@ vec4 value4(uint e, bool old) {
     }
     return uintBitsToFloat(VAL_W(old, e >> 2u));
 }
+#endif
 
+#ifdef ATTN
 // attention leaves in qa the token's attention output over positions
 // 0..pos (at most AN of them), every head's.
 void attention() {
@@ -545,30 +559,6 @@ void attention() {
 #endif
 
 #ifdef QKV_ATTN
-// key8t returns elements e..e+7 of the key cache (e a multiple of 8); cur:
-// the row is the token's own, written in this dispatch.
-void key8t(uint e, bool cur, out vec4 a, out vec4 b) {
-    if ((p.flags & 128u) != 0u) {
-        uvec4 w = cur ? kcc[e >> 3u] : kcp[e >> 3u];
-        a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
-        b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
-        return;
-    }
-    uint i = e >> 2u;
-    a = uintBitsToFloat(cur ? kcc[i] : kcp[i]);
-    b = uintBitsToFloat(cur ? kcc[i + 1u] : kcp[i + 1u]);
-}
-
-// value4t returns elements e..e+3 of the value cache (e a multiple of 4).
-vec4 value4t(uint e, bool cur) {
-    if ((p.flags & 128u) != 0u) {
-        uvec4 w = cur ? vcc[e >> 3u] : vcp[e >> 3u];
-        uvec2 h = (e & 4u) != 0u ? w.zw : w.xy;
-        return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
-    }
-    return uintBitsToFloat(cur ? vcc[e >> 2u] : vcp[e >> 2u]);
-}
-
 // nth_head returns the bit of mask's a-th head.
 uint nth_head(uint mask, uint a) {
     uint r = 0u, c = 0u;
@@ -605,7 +595,7 @@ void attend(uint g, uint mask) {
         float acc = 0.0;
         [[unroll]] for (uint d8 = 0u; d8 < AHD / 8u; d8++) {
             vec4 k[2];
-            key8t(kb + 8u * d8, j + 1u == n, k[0], k[1]);
+            key8(kb + 8u * d8, j + 1u < n, k[0], k[1]);
             [[unroll]] for (uint e = 0u; e < 8u; e++) {
                 precise float m = tq[a * AHD + 8u * d8 + e] * k[e >> 2u][e & 3u];
                 precise float t = acc + m;
@@ -631,7 +621,7 @@ void attend(uint g, uint mask) {
             vec4 vv[4];
             [[unroll]] for (uint u = 0u; u < 4u; u++) {
                 uint jj = min(j + u * np, n - 1u);
-                vv[u] = value4t(vb + jj * KVD, jj + 1u == n);
+                vv[u] = value4(vb + jj * KVD, jj + 1u < n);
             }
             [[unroll]] for (uint u = 0u; u < 4u; u++) {
                 if (j + u * np < n) {
