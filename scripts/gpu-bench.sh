@@ -72,6 +72,15 @@ gputests() {
 	(cd gpu && BITNET_SHARED=$shared step "gpu-test-$1" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "$2")
 	grep -E '^(--- |ok|FAIL|PASS)' "$out/gpu-test-$1.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
 }
+# timelines VAR VALUES: the timeline of a decode step (tg32) on the 2B-4T
+# model with the environment variable VAR set to each of VALUES, in the
+# summary as "VAR=value: ..." (VAR without its BITNET_VK_ prefix).
+timelines() {
+	local v
+	for v in $2; do
+		env "$1=$v" BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/${1#BITNET_VK_}=$v: /" | tee -a "$sum"
+	done
+}
 # sidebyside VAR VALUES ARGS...: ROUNDS alternating rounds of bench on the
 # 2B-4T model with the environment variable VAR set to each of VALUES
 # (space-separated), for each of ARGS (each a string of bench arguments);
@@ -242,7 +251,7 @@ fi
 # timeline of a short cache's step with one head each.
 if want attnheads; then
 	sidebyside BITNET_VK_ATTN_HEADS "0 1 2" "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352" "-p 512 -n 0 -r 3"
-	BITNET_VK_ATTN_HEADS=1 BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/ATTN_HEADS=1: /" | tee -a "$sum"
+	timelines BITNET_VK_ATTN_HEADS "1"
 fi
 # Decode attention over a short cache with its chunk's key rows staged in
 # shared memory (the default) and loaded into registers
@@ -253,7 +262,7 @@ fi
 if want stage; then
 	sidebyside BITNET_VK_ATTN_STAGE "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
 	for v in 0 1; do
-		BITNET_VK_ATTN_STAGE=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/ATTN_STAGE=$v: /" | tee -a "$sum"
+		timelines BITNET_VK_ATTN_STAGE "$v"
 		(cd gpu && BITNET_VK_ATTN_STAGE=$v step "bench-AttnBlock-stage$v" 180 ../bin/gpu.test -test.run '^$' -test.bench '^BenchmarkAttnBlock$' -test.benchtime 50x)
 		grep -E '^Benchmark|FAIL' "$out/bench-AttnBlock-stage$v.log" | sed "s/^/ATTN_STAGE=$v: /" | tee -a "$sum"
 	done
@@ -274,7 +283,7 @@ if want rowsum; then
 		LABEL="BITNET_VK_MATVEC_ROWSUM=1 " sidebyside BITNET_VK_MATVEC_ROWS "1 2" "-p 0 -n 128 -r 3"
 	)
 	for v in 0 1; do
-		BITNET_VK_MATVEC_ROWSUM=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/MATVEC_ROWSUM=$v: /" | tee -a "$sum"
+		timelines BITNET_VK_MATVEC_ROWSUM "$v"
 		if [ -x bin/gpu.test ]; then
 			(cd gpu && BITNET_VK_MATVEC_ROWSUM=$v step "bench-MatvecI2S-rowsum$v" 180 ../bin/gpu.test -test.run '^$' -test.bench '^BenchmarkMatvecI2S$/^(2560x6912|6912x2560|2560x2560)$' -test.benchtime 50x)
 			grep -E '^Benchmark|FAIL' "$out/bench-MatvecI2S-rowsum$v.log" | sed "s/^/MATVEC_ROWSUM=$v: /" | tee -a "$sum"
@@ -290,9 +299,7 @@ fi
 if want qkvattn; then
 	gputests qkvattn '^(TestConformanceAttnInQKV|TestAttnInQKVStep|TestDecodeStepStructureAttnInQKV)$'
 	sidebyside BITNET_VK_ATTN_IN_QKV "0 256" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096"
-	for v in 0 256; do
-		BITNET_VK_ATTN_IN_QKV=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/ATTN_IN_QKV=$v: /" | tee -a "$sum"
-	done
+	timelines BITNET_VK_ATTN_IN_QKV "0 256"
 fi
 # The norm a decode matvec reads run at the end of the matvec before it,
 # by its last workgroup (BITNET_VK_TAIL_NORM=1, opt-in until measured):
@@ -313,9 +320,7 @@ if want tailnorm; then
 		export BITNET_VK_TAIL_NORM=1
 		LABEL="BITNET_VK_TAIL_NORM=1 " sidebyside BITNET_VK_MATVEC_WGS "1024 512 256" "-p 0 -n 128 -r 3"
 	)
-	for v in 0 1; do
-		BITNET_VK_TAIL_NORM=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/TAIL_NORM=$v: /" | tee -a "$sum"
-	done
+	timelines BITNET_VK_TAIL_NORM "0 1"
 fi
 # The weights in a few memory blocks of up to 64 MiB instead of an
 # allocation per tensor (BITNET_VK_WEIGHT_BLOCKS=1, opt-in until
@@ -324,9 +329,7 @@ fi
 # its first weight loads, where address translation misses would show).
 if want blocks; then
 	sidebyside BITNET_VK_WEIGHT_BLOCKS "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
-	for v in 0 1; do
-		BITNET_VK_WEIGHT_BLOCKS=$v BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/WEIGHT_BLOCKS=$v: /" | tee -a "$sum"
-	done
+	timelines BITNET_VK_WEIGHT_BLOCKS "0 1"
 fi
 # Value rows an attention invocation loads at once (BITNET_VK_ATTN_VALUE_LOADS,
 # default 8: four rounds to memory over a chunk of 128 positions; 32: one),
