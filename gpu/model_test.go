@@ -362,8 +362,11 @@ func TestAttnInQKVStep(t *testing.T) {
 	for _, tail := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tail-norm=%v", tail), func(t *testing.T) {
 			be := openTestWith(t, gpu.Options{Device: -1, AttnInQKV: 32, TailNorm: tail})
+			if !be.Subgroups() {
+				t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
+			}
 			if !strings.Contains(be.Kernels(), "attn-in-qkv-32") {
-				t.Skipf("%s: no attention in the q/k/v matvec (kernels %q)", be.Device(), be.Kernels())
+				t.Fatalf("AttnInQKV ignored (kernels %q)", be.Kernels())
 			}
 			compareRuns(t, runModel(t, path, be, tokens, 40), want, p.Vocab, 0)
 			// Positions 6 to 31 run the variant; 32 on, the full step.
