@@ -120,8 +120,11 @@ type Options struct {
 	// * up) at the end of that matvec's dispatch, by its last workgroup to
 	// finish: instead of in every workgroup of the decode matvec that
 	// reads it, and in the last layer's down instead of a dispatch of its
-	// own for the final norm (also BITNET_VK_TAIL_NORM=1). The same
-	// arithmetic; off in a chained step (Chain).
+	// own for the final norm (also BITNET_VK_TAIL_NORM=1). With AttnInQKV,
+	// the workgroup that completes the last head's attention also runs
+	// the sub-norm of the attention output, where the q/k/v matvec does
+	// not normalize its own input. The same arithmetic; off in a chained
+	// step (Chain).
 	TailNorm bool
 	// Chain orders the decode kernels one after the other by counters in
 	// device memory instead of pipeline barriers (also BITNET_VK_CHAIN=1):

@@ -6,6 +6,7 @@ import (
 	"bitnet/internal/testdata"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -172,24 +173,41 @@ func TestConformanceAttnInMatvec(t *testing.T) {
 // token's attention (norm, q/k/v, RoPE, KV stores, attention) with the
 // attention in the q/k/v matvec's dispatch (Options.AttnInQKV) over up to
 // 256 positions, with and without packed int8 dot products, and checks by
-// the profile's labels that every case ran it there.
+// the profile's labels that every case ran it there. With
+// Options.TailNorm it also runs the cases that go on to the sub-norm, the
+// output projection and its residual, and checks that there (and only
+// there: q/k/v that normalize their input leave the sub-norm to the
+// projection) the sub-norm ran at the end of the attention's dispatch and
+// the projection read its quantization.
 func TestConformanceAttnInQKV(t *testing.T) {
 	t.Parallel()
-	cases := casesWithPrefix(t, "fused/rmsnorm+qkv+rope+store_kv+attention/", 5)
-	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
-		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
-			be := openMatvecVariant(t, gpu.Options{AttnInQKV: 256, Dot: dot}, "attn-in-qkv-256")
-			for _, c := range cases {
-				labels := kernelLabels(t, be, func() { computetest.Run(t, be, []computetest.Case{c}) })
-				fused := false
-				for _, l := range labels {
-					fused = fused || strings.HasSuffix(l, "+rope+store+attn")
+	normed := casesWithPrefix(t, "fused/rmsnorm+qkv+rope+store_kv+attention/", 5)
+	tails := casesWithPrefix(t, "fused/qkv+rope+store_kv+attention+subnorm+matmul+add/", 5)
+	for _, tail := range []bool{false, true} {
+		for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
+			t.Run(fmt.Sprintf("tail=%v/dot=%v", tail, dot == gpu.DotOn), func(t *testing.T) {
+				be := openMatvecVariant(t, gpu.Options{AttnInQKV: 256, TailNorm: tail, Dot: dot}, "attn-in-qkv-256")
+				cases := normed
+				if tail {
+					cases = slices.Concat(normed, tails)
 				}
-				if !fused {
-					t.Errorf("%s: the attention did not run in the q/k/v matvec (kernels %q)", c.Name, labels)
+				for _, c := range cases {
+					labels := kernelLabels(t, be, func() { computetest.Run(t, be, []computetest.Case{c}) })
+					fused, tailed, normedMV := false, false, false
+					for _, l := range labels {
+						fused = fused || strings.HasSuffix(l, "+rope+store+attn") || strings.HasSuffix(l, "+rope+store+attn +norm")
+						tailed = tailed || strings.HasSuffix(l, "+attn +norm")
+						normedMV = normedMV || strings.HasPrefix(l, "norm+matvec_i2s") && !strings.Contains(l, "+rope")
+					}
+					if !fused {
+						t.Errorf("%s: the attention did not run in the q/k/v matvec (kernels %q)", c.Name, labels)
+					}
+					if want := strings.HasPrefix(c.Name, "fused/qkv+"); tailed != want || want && normedMV {
+						t.Errorf("%s: the sub-norm ran after the attention: %v, want %v; the projection normalized: %v (kernels %q)", c.Name, tailed, want, normedMV, labels)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -141,6 +141,11 @@ func (b *Backend) emitAt(ops []op, i int) int {
 		// An RMSNorm that feeds a decode matvec runs in it.
 		if b.fuse && b.normFuse && next != nil && b.normFeeds(o, next) {
 			f, n := b.ternaryFusion(ops, i+1)
+			if f.qattn != nil && f.tail != nil {
+				// The attention's tail norm binds the places of this one
+				// (see recTernary): the output projection normalizes.
+				f.tail, n = nil, n-1
+			}
 			f.norm = o
 			b.recTernary(next, f)
 			return 1 + n
@@ -253,18 +258,22 @@ func (b *Backend) ternaryFusion(ops []op, i int) (mmFused, int) {
 
 // tailNormOf returns the RMSNorm ops[i+n] when the decode matvec ops[i],
 // fused with the n-1 ops after it as f says, writes that norm's input
-// (the residual sum, or act(gate) * up) and its last workgroup can run it
-// (Options.TailNorm): out of place, weights in one chunk, rows of whole
-// words, at most 16 per invocation of the matvec's workgroup. The tail
-// writes the norm's output and its int8 quantization, so whatever reads
-// the output may follow: a decode matvec reads the quantization, the LM
-// head the output.
+// (the residual sum, act(gate) * up, or the output of the attention after
+// q/k/v) and its last workgroup can run it (Options.TailNorm): out of
+// place, weights in one chunk, rows of whole words, at most 16 per
+// invocation of the matvec's workgroup. The tail writes the norm's output
+// and its int8 quantization, so whatever reads the output may follow: a
+// decode matvec reads the quantization, the LM head the output.
 func (b *Backend) tailNormOf(ops []op, i int, f mmFused, n int) *op {
-	if !b.tailNorm || i+n >= len(ops) || f.rope != nil {
+	if !b.tailNorm || i+n >= len(ops) {
 		return nil
 	}
 	var out *tensor
 	switch {
+	case f.qattn != nil:
+		out = f.qattn.dst
+	case f.rope != nil:
+		return nil
 	case f.resid != nil:
 		out = f.residOut
 	case f.act != nil:
@@ -279,7 +288,7 @@ func (b *Backend) tailNormOf(ops []op, i int, f mmFused, n int) *op {
 	}
 	K, T := compute.RowsOf(ops[i].a)
 	N, _ := compute.RowsOf(out)
-	wgs := b.matvecWGS(K, T)
+	wgs := b.ternaryWGS(K, T, f)
 	if wgs == 0 || N%4 != 0 || N > 16*int(wgs) {
 		return nil
 	}
@@ -369,6 +378,18 @@ func (b *Backend) attendsBelow(at *op, nctx, limit int) bool {
 		return false
 	}
 	return shortEnough([]*tensor{at.d}, limit)
+}
+
+// ternaryWGS is the workgroup size of the decode matvec fused as f says
+// (0: the tiled kernel runs).
+func (b *Backend) ternaryWGS(K, T int, f mmFused) uint32 {
+	switch {
+	case f.attn != nil:
+		return b.attnMatvecWGS(K, T, f.attn.attn)
+	case f.qattn != nil:
+		return b.qkvAttnWGS(K, T, f.qattn.attn)
+	}
+	return b.matvecWGS(K, T)
 }
 
 // qkvAttnWGS is matvecWGS for the q/k/v matvec with the attention of p
@@ -676,13 +697,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		suffix = "_dot"
 	}
 	var written []*tensor
-	wgs := b.matvecWGS(K, T)
-	if f.attn != nil {
-		wgs = b.attnMatvecWGS(K, T, f.attn.attn)
-	}
-	if f.qattn != nil {
-		wgs = b.qkvAttnWGS(K, T, f.qattn.attn)
-	}
+	wgs := b.ternaryWGS(K, T, f)
 	if wgs == 0 {
 		for i, w := range o.ws {
 			y := o.dsts[i]
@@ -832,7 +847,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		kernel = "matvec_i2s_qkvattn"
 		p := at.attn
 		var aoo uint32
-		rb = b.zeroScratch("qkv_attn_counters", uint64(p.NHead)*4).Out(0, 0)
+		rb = b.zeroScratch("qkv_attn_counters", uint64(p.NHead+1)*4).Out(0, 0)
 		rob, aoo = b.out(at.dst)
 		attnSpec = []uint32{uint32(p.NHead), uint32(p.NKVHead), uint32(p.HeadDim), b.qkvAttn}
 		attnPush = []uint32{f32bits(p.Scale), aoo}
@@ -840,16 +855,26 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	}
 	var tailPush []uint32
 	if tn := f.tail; tn != nil {
-		// The norm at the end: the counter, the norm's weights, output and
-		// quantization in place of the (absent) positions, RoPE table and
-		// caches.
-		kernel = "matvec_i2s_tailnorm"
 		N, _ := compute.RowsOf(tn.a)
-		pb = b.zeroScratch("tail_counters", 4).Out(0, 0)
-		tb = b.weightArg(tn.b)
 		var tnyo, tqo uint32
-		kcb, tnyo = b.out(tn.dst)
-		vcb, tqo = b.qArg(T, N, true)
+		if f.qattn != nil {
+			// The norm of the attention's output: its weights, output and
+			// quantization in place of the (absent) input norm's weights,
+			// output and input; its counter follows the heads'.
+			kernel = "matvec_i2s_qkvattn_tail"
+			nwb = b.weightArg(tn.b)
+			nyb, tnyo = b.out(tn.dst)
+			xb, tqo = b.qArg(T, N, true)
+		} else {
+			// The norm at the end: the counter, the norm's weights, output
+			// and quantization in place of the (absent) positions, RoPE
+			// table and caches.
+			kernel = "matvec_i2s_tailnorm"
+			pb = b.zeroScratch("tail_counters", 4).Out(0, 0)
+			tb = b.weightArg(tn.b)
+			kcb, tnyo = b.out(tn.dst)
+			vcb, tqo = b.qArg(T, N, true)
+		}
 		tailPush = []uint32{f32bits(tn.f), tnyo, tqo}
 		written = append(written, tn.dst)
 	}

@@ -4,6 +4,8 @@ package gpu_test
 
 import (
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +23,24 @@ import (
 // them, RoPE and the KV store inside the q/k/v matvec, the merge of the
 // attention chunks inside the attention kernel).
 func TestDecodeStepStructure(t *testing.T) {
-	decodeStepStructure(t, openTest(t), 5)
+	plainStructure(t)
+}
+
+// plain is the default's decode step, as decodeStepStructure recorded it
+// for the first test that asked (plainStructure).
+var plain struct {
+	once sync.Once
+	step compute.DeviceCounters
+}
+
+// plainStructure checks the default's decode step (decodeStepStructure,
+// 5 dispatches per layer) once, and returns what its capture recorded.
+func plainStructure(t *testing.T) compute.DeviceCounters {
+	plain.once.Do(func() { plain.step = decodeStepStructure(t, openTest(t), 5) })
+	if plain.step.Dispatches == 0 {
+		t.Fatal("the default's decode step failed its checks in an earlier test")
+	}
+	return plain.step
 }
 
 // TestDecodeStepStructureAttnInMatvec: with the attention inside the output
@@ -47,7 +66,7 @@ func attnFusedStructure(t *testing.T, o gpu.Options, where string) {
 		t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
 	}
 	fused := decodeStepStructure(t, be, 4).Dispatches
-	plain := decodeStepStructure(t, openTest(t), 5).Dispatches
+	plain := plainStructure(t).Dispatches
 	if fused != plain-structureLayers {
 		t.Errorf("the step takes %d dispatches with the attention in %s, %d without: want %d fewer", fused, where, plain, structureLayers)
 	}
@@ -62,10 +81,55 @@ func TestDecodeStepStructureTailNorm(t *testing.T) {
 		t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
 	}
 	tail := decodeStepStructure(t, be, 5)
-	plain := decodeStepStructure(t, openTest(t), 5)
+	plain := plainStructure(t)
 	if tail.Dispatches != plain.Dispatches-1 || tail.Barriers != plain.Barriers-1 {
 		t.Errorf("the step takes %d dispatches and %d barriers with the tail norms, %d and %d without: want one of each fewer",
 			tail.Dispatches, tail.Barriers, plain.Dispatches, plain.Barriers)
+	}
+}
+
+// TestDecodeStepStructureAttnInQKVTailNorm: with the attention in the
+// q/k/v matvec's dispatch and the norms at the end of the matvecs before
+// them, a layer takes 4 dispatches and the final norm none, and the
+// attention's dispatch also runs the sub-norm of its output: the output
+// projection of every layer but the first (whose q/k/v normalize their
+// input themselves) reads its quantization instead of normalizing.
+func TestDecodeStepStructureAttnInQKVTailNorm(t *testing.T) {
+	be := openTestWith(t, gpu.Options{Device: -1, AttnInQKV: 256, TailNorm: true})
+	if !be.Subgroups() {
+		t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
+	}
+	both := decodeStepStructure(t, be, 4)
+	plain := plainStructure(t)
+	if both.Dispatches != plain.Dispatches-structureLayers-1 {
+		t.Errorf("the step takes %d dispatches with both options, %d without: want %d fewer", both.Dispatches, plain.Dispatches, structureLayers+1)
+	}
+	_, st := smallState(t, structureModel(t), be)
+	greedy := engine.Selection{K: 1, Penalty: 1}
+	cands, err := st.Next([]int32{1, 17, 42, 99}, greedy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The step is captured, then issued again kernel by kernel to be timed.
+	if cands, err = st.Next([]int32{cands[0].ID}, greedy, nil); err != nil {
+		t.Fatal(err)
+	}
+	labels := kernelLabels(t, be, func() {
+		if _, err := st.Next([]int32{cands[0].ID}, greedy, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	tails, normed := 0, 0
+	for _, l := range labels {
+		if strings.HasSuffix(l, "+rope+store+attn +norm") {
+			tails++
+		}
+		if strings.HasPrefix(l, "norm+matvec_i2s") && strings.HasSuffix(l, " 2560 +resid +norm") {
+			normed++
+		}
+	}
+	if tails != structureLayers-1 || normed != 1 {
+		t.Errorf("%d attention dispatches ran the sub-norm and %d output projections normalized, want %d and 1 (kernels %q)", tails, normed, structureLayers-1, labels)
 	}
 }
 
@@ -77,7 +141,7 @@ func TestDecodeStepStructureTailNorm(t *testing.T) {
 // kernels keep the order they are given.
 func TestDecodeStepStructureChain(t *testing.T) {
 	chained := decodeStepStructure(t, openChained(t, gpu.Options{}), 5)
-	plain := decodeStepStructure(t, openTest(t), 5)
+	plain := plainStructure(t)
 	t.Logf("barriers of the captured step: %d chained, %d by default", chained.Barriers, plain.Barriers)
 	if chained.Dispatches != plain.Dispatches {
 		t.Errorf("the chained step takes %d dispatches, the default %d: want the same", chained.Dispatches, plain.Dispatches)
@@ -101,17 +165,23 @@ func TestDecodeStepStructureChain(t *testing.T) {
 // structureLayers is the layer count of decodeStepStructure's model.
 const structureLayers = 2
 
+// structureModel writes the model of decodeStepStructure: the 2B-4T
+// widths, structureLayers layers, a smaller vocabulary.
+func structureModel(t *testing.T) string {
+	p := modelgen.Params{Embd: 2560, Layers: structureLayers, Heads: 20, HeadsKV: 5, FF: 6912, Vocab: 8192, Ctx: 256}
+	path := filepath.Join(t.TempDir(), "2b4t-widths.gguf")
+	if err := modelgen.GenerateFile(path, modelgen.Options{Arch: "bitnet-b1.58", Params: &p, Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // decodeStepStructure checks the decode step's structure on be, with at
 // most perLayer dispatches per layer, and returns what the capture of the
 // step recorded.
 func decodeStepStructure(t *testing.T, be *gpu.Backend, perLayer int) compute.DeviceCounters {
 	const layers = structureLayers
-	p := modelgen.Params{Embd: 2560, Layers: layers, Heads: 20, HeadsKV: 5, FF: 6912, Vocab: 8192, Ctx: 256}
-	path := filepath.Join(t.TempDir(), "2b4t-widths.gguf")
-	if err := modelgen.GenerateFile(path, modelgen.Options{Arch: "bitnet-b1.58", Params: &p, Seed: 7}); err != nil {
-		t.Fatal(err)
-	}
-	_, st := smallState(t, path, be)
+	_, st := smallState(t, structureModel(t), be)
 	greedy := engine.Selection{K: 1, Penalty: 1}
 	c0 := be.Counters()
 	cands, err := st.Next([]int32{1, 17, 42, 99}, greedy, nil)

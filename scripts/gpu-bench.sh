@@ -74,11 +74,12 @@ gputests() {
 }
 # timelines VAR VALUES: the timeline of a decode step (tg32) on the 2B-4T
 # model with the environment variable VAR set to each of VALUES, in the
-# summary as "VAR=value: ..." (VAR without its BITNET_VK_ prefix).
+# summary as "VAR=value: ..." (VAR without its BITNET_VK_ prefix), after
+# $LABEL where set.
 timelines() {
 	local v
 	for v in $2; do
-		env "$1=$v" BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/${1#BITNET_VK_}=$v: /" | tee -a "$sum"
+		env "$1=$v" BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/${LABEL:-}${1#BITNET_VK_}=$v: /" | tee -a "$sum"
 	done
 }
 # sidebyside VAR VALUES ARGS...: ROUNDS alternating rounds of bench on the
@@ -305,16 +306,19 @@ fi
 # by its last workgroup (BITNET_VK_TAIL_NORM=1, opt-in until measured):
 # its conformance and step tests, then side by side with the default at
 # tg128, tg128 in a 4,096-position state and depth 4096, with the
-# attention in the q/k/v matvec too, and with 512- and 256-invocation
-# matvec workgroups (more of them, which no longer each normalize their
-# input),
-# and the timeline both ways.
+# attention in the q/k/v matvec too (whose dispatch then also runs the
+# attention's sub-norm, so that no decode matvec normalizes its input),
+# and with 512- and 256-invocation matvec workgroups (more of them, which
+# no longer each normalize their input), and the timelines.
 if want tailnorm; then
-	gputests tailnorm '^(TestConformanceTailNorm|TestTailNormStep|TestAttnInQKVStep|TestDecodeStepStructureTailNorm)$'
+	gputests tailnorm '^(TestConformanceTailNorm|TestTailNormStep|TestAttnInQKVStep|TestConformanceAttnInQKV|TestDecodeStepStructureTailNorm|TestDecodeStepStructureAttnInQKVTailNorm)$'
 	sidebyside BITNET_VK_TAIL_NORM "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
 	(
 		export BITNET_VK_ATTN_IN_QKV=256
 		LABEL="BITNET_VK_ATTN_IN_QKV=256 " sidebyside BITNET_VK_TAIL_NORM "0 1" "-p 0 -n 128 -r 3"
+		export BITNET_VK_TAIL_NORM=1
+		LABEL="BITNET_VK_ATTN_IN_QKV=256 BITNET_VK_TAIL_NORM=1 " sidebyside BITNET_VK_MATVEC_WGS "1024 512" "-p 0 -n 128 -r 3"
+		LABEL="BITNET_VK_ATTN_IN_QKV=256 " timelines BITNET_VK_TAIL_NORM 1
 	)
 	(
 		export BITNET_VK_TAIL_NORM=1

@@ -91,7 +91,11 @@
 // dispatch's output (the residual sum RO, or act(gate) * up with PAIR)
 // with the norm weights TAB into TNY, and writes its int8 quantization
 // to TQO as rmsnorm does, which the next matvec reads as its Q. The
-// arithmetic is rmsnorm_row's.
+// arithmetic is rmsnorm_row's. With QKV_ATTN as well (and no NORM), the
+// tail normalizes the attention output instead (the sub-norm that the
+// output projection reads): the workgroups that attend count the heads
+// they completed, and the one that completes the last head runs it, with
+// the weights NW, the output NY and the quantization X.
 //
 // Shared memory holds the codes group-major (see qidx): the lanes of a
 // subgroup, which read consecutive 16-byte loads of a row, read
@@ -167,14 +171,27 @@ layout(set = 0, binding = 7) coherent buffer QCNT { uint qcnt[]; }; // per query
 #endif
 #ifdef TAIL_NORM
 // The output the tail normalizes, read back coherently (Y0 with PAIR,
-// else RO); in place of the positions, RoPE table and caches (no ROPE):
-// the workgroup counter, the norm's weights (TAB), its output and its int8
-// quantization (laid out as rmsnorm's).
-layout(set = 0, binding = 4) coherent readonly buffer Y0C { float y0c[]; };
+// else RO; with QKV_ATTN the attention output, RO).
 layout(set = 0, binding = 8) coherent readonly buffer ROC { float roc[]; };
+#ifdef QKV_ATTN
+// After the attention, no input norm (NORM) runs: the norm's weights,
+// output and int8 quantization (laid out as rmsnorm's) bind NW, NY and X;
+// the counter of heads attended is word AH of R's counters.
+layout(set = 0, binding = 11) writeonly buffer TQO { uint tqo[]; };
+#define tcnt0 qcnt[AH]
+#define tnw nw
+#define tny ny
+#else
+// In place of the positions, RoPE table and caches (no ROPE): the
+// workgroup counter, the norm's weights (TAB), its output and its int8
+// quantization.
+layout(set = 0, binding = 4) coherent readonly buffer Y0C { float y0c[]; };
 layout(set = 0, binding = 12) coherent buffer TCNT { uint tcnt[]; }; // word 0: workgroups done (0 between dispatches)
 layout(set = 0, binding = 14) writeonly buffer TNY { float tny[]; };
 layout(set = 0, binding = 15) writeonly buffer TQO { uint tqo[]; };
+#define tcnt0 tcnt[0]
+#define tnw tab
+#endif
 #endif
 layout(push_constant) uniform P {
     uint t;                      // tokens (<= TMAX)
@@ -558,6 +575,87 @@ void attention() {
 }
 #endif
 
+#ifdef TAIL_NORM
+const uint TW = 4u; // words of the tail's row per invocation, at most (rows of up to 16 x WGS)
+shared bool tlast;  // this workgroup finished last
+
+// tail_word returns word i (elements 4i..4i+3) of token tt's row of the
+// output the tail normalizes.
+vec4 tail_word(uint tt, uint i) {
+    uint e = tt * p.n0 + 4u * i;
+#ifdef QKV_ATTN
+    e += p.ao_off;
+#else
+    if ((p.flags & 1u) != 0u) {
+        e += p.y0_off;
+        return vec4(y0c[e], y0c[e + 1u], y0c[e + 2u], y0c[e + 3u]);
+    }
+    e += p.ro_off;
+#endif
+    return vec4(roc[e], roc[e + 1u], roc[e + 2u], roc[e + 3u]);
+}
+
+// tail_norm counts done (adds add to the counter, whose total is need:
+// one per workgroup, or with QKV_ATTN one per head attended) once the
+// workgroup's part of the output is written, and in the workgroup that
+// completes the count normalizes and quantizes that output (see TAIL_NORM
+// above).
+void tail_norm(uint add, uint need) {
+    uint tid = gl_LocalInvocationID.x;
+    memoryBarrierBuffer();
+    barrier();
+    if (tid == 0u) {
+        bool last = atomicAdd(tcnt0, add) == need - add;
+        if (last) {
+            tcnt0 = 0u; // ready for the next dispatch
+        }
+        tlast = last;
+    }
+    barrier();
+    if (!tlast) {
+        return;
+    }
+    memoryBarrierBuffer();
+    uint kw = p.n0 / 4u;
+    for (uint tt = 0u; tt < p.t; tt++) {
+        vec4 v[TW], w[TW];
+        [[unroll]] for (uint j = 0u; j < TW; j++) {
+            uint i = tid + j * WGS;
+            v[j] = i < kw ? tail_word(tt, i) : vec4(0.0);
+            w[j] = i < kw ? vec4(tnw[4u * i], tnw[4u * i + 1u], tnw[4u * i + 2u], tnw[4u * i + 3u]) : vec4(0.0);
+        }
+        vec2 acc = vec2(0.0);
+        [[unroll]] for (uint j = 0u; j < TW; j++) {
+            acc = sq_add(acc, v[j]);
+        }
+        float scale = wg_norm_scale(acc, p.n0, p.t_eps);
+        float m = 0.0;
+        [[unroll]] for (uint j = 0u; j < TW; j++) {
+            v[j] = scaled(v[j], scale, w[j]);
+            m = abs_max(m, v[j]);
+        }
+        float sc = wg_quant_scale(m);
+        int qsum = 0;
+        [[unroll]] for (uint j = 0u; j < TW; j++) {
+            uint i = tid + j * WGS;
+            if (i < kw) {
+                tqo[p.tq_off + tt * kw + i] = quant_word(v[j], sc, qsum);
+                uint e = p.tny_off + tt * p.n0 + 4u * i;
+                tny[e] = v[j].x;
+                tny[e + 1u] = v[j].y;
+                tny[e + 2u] = v[j].z;
+                tny[e + 3u] = v[j].w;
+            }
+        }
+        qsum = wg_sum_i(qsum);
+        if (tid == 0u) {
+            tqo[2u * tt] = floatBitsToUint(sc);
+            tqo[2u * tt + 1u] = uint(qsum);
+        }
+    }
+}
+#endif
+
 #ifdef QKV_ATTN
 // nth_head returns the bit of mask's a-th head.
 uint nth_head(uint mask, uint a) {
@@ -675,83 +773,12 @@ void qkv_attention(uint wg, uint seg) {
     }
     memoryBarrierBuffer();
     attend(g, mask);
-}
-#endif
-
 #ifdef TAIL_NORM
-const uint TW = 4u; // words of the tail's row per invocation, at most (rows of up to 16 x WGS)
-shared bool tlast;  // this workgroup finished last
-
-// tail_word returns word i (elements 4i..4i+3) of token tt's row of the
-// output the tail normalizes.
-vec4 tail_word(uint tt, uint i) {
-    uint e = tt * p.n0 + 4u * i;
-    if ((p.flags & 1u) != 0u) {
-        e += p.y0_off;
-        return vec4(y0c[e], y0c[e + 1u], y0c[e + 2u], y0c[e + 3u]);
-    }
-    e += p.ro_off;
-    return vec4(roc[e], roc[e + 1u], roc[e + 2u], roc[e + 3u]);
-}
-
-// tail_norm counts the workgroup done once its rows are written, and in
-// the workgroup that finishes last normalizes and quantizes the
-// dispatch's output (see TAIL_NORM above).
-void tail_norm() {
-    uint tid = gl_LocalInvocationID.x;
-    memoryBarrierBuffer();
-    barrier();
-    if (tid == 0u) {
-        bool last = atomicAdd(tcnt[0], 1u) == gl_NumWorkGroups.x - 1u;
-        if (last) {
-            tcnt[0] = 0u; // ready for the next dispatch
-        }
-        tlast = last;
-    }
-    barrier();
-    if (!tlast) {
-        return;
-    }
-    memoryBarrierBuffer();
-    uint kw = p.n0 / 4u;
-    for (uint tt = 0u; tt < p.t; tt++) {
-        vec4 v[TW], w[TW];
-        [[unroll]] for (uint j = 0u; j < TW; j++) {
-            uint i = tid + j * WGS;
-            v[j] = i < kw ? tail_word(tt, i) : vec4(0.0);
-            w[j] = i < kw ? vec4(tab[4u * i], tab[4u * i + 1u], tab[4u * i + 2u], tab[4u * i + 3u]) : vec4(0.0);
-        }
-        vec2 acc = vec2(0.0);
-        [[unroll]] for (uint j = 0u; j < TW; j++) {
-            acc = sq_add(acc, v[j]);
-        }
-        float scale = wg_norm_scale(acc, p.n0, p.t_eps);
-        float m = 0.0;
-        [[unroll]] for (uint j = 0u; j < TW; j++) {
-            v[j] = scaled(v[j], scale, w[j]);
-            m = abs_max(m, v[j]);
-        }
-        float sc = wg_quant_scale(m);
-        int qsum = 0;
-        [[unroll]] for (uint j = 0u; j < TW; j++) {
-            uint i = tid + j * WGS;
-            if (i < kw) {
-                tqo[p.tq_off + tt * kw + i] = quant_word(v[j], sc, qsum);
-                uint e = p.tny_off + tt * p.n0 + 4u * i;
-                tny[e] = v[j].x;
-                tny[e + 1u] = v[j].y;
-                tny[e + 2u] = v[j].z;
-                tny[e + 3u] = v[j].w;
-            }
-        }
-        qsum = wg_sum_i(qsum);
-        if (tid == 0u) {
-            tqo[2u * tt] = floatBitsToUint(sc);
-            tqo[2u * tt + 1u] = uint(qsum);
-        }
-    }
+    tail_norm(uint(bitCount(mask)), AH);
+#endif
 }
 #endif
+
 
 // The 16-byte loads of this lane of the subgroup's rows: row k's load j
 // at k*NL + j, of the segment's weight (wa) and with PAIR of W1 (wb).
@@ -1000,9 +1027,8 @@ void main() {
     run_block(wg, seg, nseg, pair, rope, fast, lane);
 #ifdef QKV_ATTN
     qkv_attention(wg, seg);
-#endif
-#ifdef TAIL_NORM
-    tail_norm();
+#elif defined(TAIL_NORM)
+    tail_norm(1u, gl_NumWorkGroups.x);
 #endif
     chain_signal();
 }

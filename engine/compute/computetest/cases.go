@@ -593,14 +593,27 @@ func Cases() []Case {
 			// backend may run them in one kernel over a short cache): 2B-4T
 			// heads and a smaller layout with 4 query heads per KV head,
 			// from the first position to the cache's last.
+			// Then also the attention's sub-norm, the output projection and
+			// its residual add, with q/k/v reading their input as it is (a
+			// backend may run that sub-norm at the end of the kernel that
+			// attends).
 			type qa struct {
 				k, nh, nkv, hd, pos0, ctx int
 				neox                      bool
 				dt                        gguf.DType
+				tail                      bool
 			}
-			for _, c := range []qa{{2560, 20, 5, 128, 0, 256, true, gguf.F16}, {2560, 20, 5, 128, 37, 256, false, gguf.F16},
-				{2560, 20, 5, 128, 255, 256, true, gguf.F16}, {2560, 20, 5, 128, 130, 140, true, gguf.F32}, {512, 8, 2, 64, 70, 128, true, gguf.F16}} {
-				add(Case{Name: fmt.Sprintf("fused/rmsnorm+qkv+rope+store_kv+attention/heads=%d/kv=%d/hd=%d/pos0=%d/ctx=%d/neox=%v/%s", c.nh, c.nkv, c.hd, c.pos0, c.ctx, c.neox, c.dt), NMSE: 1e-8, Run: func(h *Harness) compute.Tensor {
+			var qas []qa
+			for _, tail := range []bool{false, true} {
+				qas = append(qas, qa{2560, 20, 5, 128, 0, 256, true, gguf.F16, tail}, qa{2560, 20, 5, 128, 37, 256, false, gguf.F16, tail},
+					qa{2560, 20, 5, 128, 255, 256, true, gguf.F16, tail}, qa{2560, 20, 5, 128, 130, 140, true, gguf.F32, tail}, qa{512, 8, 2, 64, 70, 128, true, gguf.F16, tail})
+			}
+			for _, c := range qas {
+				name := "fused/rmsnorm+qkv+rope+store_kv+attention"
+				if c.tail {
+					name = "fused/qkv+rope+store_kv+attention+subnorm+matmul+add"
+				}
+				add(Case{Name: fmt.Sprintf("%s/heads=%d/kv=%d/hd=%d/pos0=%d/ctx=%d/neox=%v/%s", name, c.nh, c.nkv, c.hd, c.pos0, c.ctx, c.neox, c.dt), NMSE: 1e-8, Run: func(h *Harness) compute.Tensor {
 					p := compute.RoPEParams{HeadDim: c.hd, Dims: c.hd, Theta: 500000, NeoX: c.neox}
 					qd, kvd := c.nh*c.hd, c.nkv*c.hd
 					table := h.RoPETable(c.ctx, p)
@@ -618,15 +631,31 @@ func Cases() []Case {
 					hn := h.Alloc(gguf.F32, c.k, 1)
 					q, k, v := h.Alloc(gguf.F32, qd, 1), h.Alloc(gguf.F32, kvd, 1), h.Alloc(gguf.F32, kvd, 1)
 					att := h.Alloc(gguf.F32, qd, 1)
-					h.BE.RMSNorm(hn, x, nw, 1e-5)
+					// The tail's inputs, written before the first op.
+					var snw, wo compute.Tensor
+					if c.tail {
+						snw, wo = h.Input(h.Floats(qd, 1), qd, 1), h.WeightI2S(qd, c.k, 0.04)
+						hn = x
+					} else {
+						h.BE.RMSNorm(hn, x, nw, 1e-5)
+					}
 					h.matMuls([]compute.Tensor{q, k, v}, []compute.Tensor{wq, wk, wv}, hn)
 					h.BE.RoPE(q, q, pos, table, p)
 					h.BE.RoPE(k, k, pos, table, p)
 					h.BE.StoreKV(kc, k, pos)
 					h.BE.StoreKV(vc, v, pos)
 					h.BE.Attention(att, q, kc, vc, pos, compute.AttnParams{NHead: c.nh, NKVHead: c.nkv, HeadDim: c.hd, Scale: float32(1 / math.Sqrt(float64(c.hd)))})
-					out := h.Output(2*qd+2*kvd, 1)
-					h.concat(out, 1, att, q, k, v)
+					if !c.tail {
+						out := h.Output(2*qd+2*kvd, 1)
+						h.concat(out, 1, att, q, k, v)
+						return out
+					}
+					sn, y := h.Alloc(gguf.F32, qd, 1), h.Alloc(gguf.F32, c.k, 1)
+					h.BE.RMSNorm(sn, att, snw, 1e-5)
+					h.BE.MatMul(y, wo, sn)
+					h.BE.Add(x, x, y)
+					out := h.Output(2*qd+c.k, 1)
+					h.concat(out, 1, att, sn, x)
 					return out
 				}})
 			}
