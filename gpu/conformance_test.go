@@ -174,40 +174,41 @@ func TestConformanceAttnInMatvec(t *testing.T) {
 // attention in the q/k/v matvec's dispatch (Options.AttnInQKV) over up to
 // 256 positions, with and without packed int8 dot products, and checks by
 // the profile's labels that every case ran it there. With
-// Options.TailNorm it also runs the cases that go on to the sub-norm, the
-// output projection and its residual, and checks that there (and only
-// there: q/k/v that normalize their input leave the sub-norm to the
-// projection) the sub-norm ran at the end of the attention's dispatch and
-// the projection read its quantization.
+// Options.TailNorm (also with the code sums that the norm leaves
+// subtracted once per row) it also runs the cases that go on to the
+// sub-norm, the output projection and its residual, and checks that there
+// (and only there: q/k/v that normalize their input leave the sub-norm to
+// the projection) the sub-norm ran at the end of the attention's dispatch
+// and the projection read its quantization.
 func TestConformanceAttnInQKV(t *testing.T) {
 	t.Parallel()
 	normed := casesWithPrefix(t, "fused/rmsnorm+qkv+rope+store_kv+attention/", 5)
 	tails := casesWithPrefix(t, "fused/qkv+rope+store_kv+attention+subnorm+matmul+add/", 5)
-	for _, tail := range []bool{false, true} {
-		for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
-			t.Run(fmt.Sprintf("tail=%v/dot=%v", tail, dot == gpu.DotOn), func(t *testing.T) {
-				be := openMatvecVariant(t, gpu.Options{AttnInQKV: 256, TailNorm: tail, Dot: dot}, "attn-in-qkv-256")
-				cases := normed
-				if tail {
-					cases = slices.Concat(normed, tails)
+	opts := []gpu.Options{{}, {Dot: gpu.DotOn}, {TailNorm: true}, {TailNorm: true, Dot: gpu.DotOn}, {TailNorm: true, MatvecRowSum: true}}
+	for _, o := range opts {
+		t.Run(fmt.Sprintf("tail=%v/dot=%v/rowsum=%v", o.TailNorm, o.Dot == gpu.DotOn, o.MatvecRowSum), func(t *testing.T) {
+			o.AttnInQKV = 256
+			be := openMatvecVariant(t, o, "attn-in-qkv-256")
+			cases := normed
+			if o.TailNorm {
+				cases = slices.Concat(normed, tails)
+			}
+			for _, c := range cases {
+				labels := kernelLabels(t, be, func() { computetest.Run(t, be, []computetest.Case{c}) })
+				fused, tailed, normedMV := false, false, false
+				for _, l := range labels {
+					fused = fused || strings.Contains(l, "+rope+store+attn")
+					tailed = tailed || strings.HasSuffix(l, "+attn +norm")
+					normedMV = normedMV || strings.HasPrefix(l, "norm+matvec_i2s") && !strings.Contains(l, "+rope")
 				}
-				for _, c := range cases {
-					labels := kernelLabels(t, be, func() { computetest.Run(t, be, []computetest.Case{c}) })
-					fused, tailed, normedMV := false, false, false
-					for _, l := range labels {
-						fused = fused || strings.HasSuffix(l, "+rope+store+attn") || strings.HasSuffix(l, "+rope+store+attn +norm")
-						tailed = tailed || strings.HasSuffix(l, "+attn +norm")
-						normedMV = normedMV || strings.HasPrefix(l, "norm+matvec_i2s") && !strings.Contains(l, "+rope")
-					}
-					if !fused {
-						t.Errorf("%s: the attention did not run in the q/k/v matvec (kernels %q)", c.Name, labels)
-					}
-					if want := strings.HasPrefix(c.Name, "fused/qkv+"); tailed != want || want && normedMV {
-						t.Errorf("%s: the sub-norm ran after the attention: %v, want %v; the projection normalized: %v (kernels %q)", c.Name, tailed, want, normedMV, labels)
-					}
+				if !fused {
+					t.Errorf("%s: the attention did not run in the q/k/v matvec (kernels %q)", c.Name, labels)
 				}
-			})
-		}
+				if want := strings.HasPrefix(c.Name, "fused/qkv+"); tailed != want || want && normedMV {
+					t.Errorf("%s: the sub-norm ran after the attention: %v, want %v; the projection normalized: %v (kernels %q)", c.Name, tailed, want, normedMV, labels)
+				}
+			}
+		})
 	}
 }
 
