@@ -140,13 +140,7 @@ func (b *Backend) emitAt(ops []op, i int) int {
 	case opRMSNorm:
 		// An RMSNorm that feeds a decode matvec runs in it.
 		if b.fuse && b.normFuse && next != nil && b.normFeeds(o, next) {
-			f, n := b.ternaryFusion(ops, i+1)
-			if f.qattn != nil && f.tail != nil {
-				// The attention's tail norm binds the places of this one
-				// (see recTernary): the output projection normalizes.
-				f.tail, n = nil, n-1
-			}
-			f.norm = o
+			f, n := b.ternaryFusion(ops, i+1, o)
 			b.recTernary(next, f)
 			return 1 + n
 		}
@@ -157,7 +151,7 @@ func (b *Backend) emitAt(ops []op, i int) int {
 		return 1
 	case opMatMul:
 		if b.fuse && allI2S(o.ws) && b.fastTernary() {
-			f, n := b.ternaryFusion(ops, i)
+			f, n := b.ternaryFusion(ops, i, nil)
 			b.recTernary(o, f)
 			return n
 		}
@@ -245,11 +239,13 @@ func (b *Backend) quantFeeds(n *op, x *tensor) bool {
 }
 
 // ternaryFusion returns what the fused I2_S kernels add to the matmul
-// ops[i]'s epilogue (a residual add, or the activation of gate and up; see
-// epilogueFusion), with the norm after it that its last workgroup runs
-// (see tailNormOf), and how many ops that covers.
-func (b *Backend) ternaryFusion(ops []op, i int) (mmFused, int) {
+// ops[i] that normalizes its input with norm (nil: none), the RMSNorm
+// before it: its epilogue (a residual add, or the activation of gate and
+// up; see epilogueFusion), with the norm after it that its last workgroup
+// runs (see tailNormOf), and how many ops after the norm that covers.
+func (b *Backend) ternaryFusion(ops []op, i int, norm *op) (mmFused, int) {
 	f, n := b.epilogueFusion(ops, i)
+	f.norm = norm
 	if f.tail = b.tailNormOf(ops, i, f, n); f.tail != nil {
 		n++
 	}
@@ -263,13 +259,17 @@ func (b *Backend) ternaryFusion(ops []op, i int) (mmFused, int) {
 // place, weights in one chunk, rows of whole words, at most 16 per
 // invocation of the matvec's workgroup. The tail writes the norm's output
 // and its int8 quantization, so whatever reads the output may follow: a
-// decode matvec reads the quantization, the LM head the output.
+// decode matvec reads the quantization, the LM head the output. The tail
+// after the attention binds the places of the input norm (see
+// recTernary): a q/k/v matvec that normalizes its input has none.
 func (b *Backend) tailNormOf(ops []op, i int, f mmFused, n int) *op {
 	if !b.tailNorm || i+n >= len(ops) {
 		return nil
 	}
 	var out *tensor
 	switch {
+	case f.qattn != nil && f.norm != nil:
+		return nil
 	case f.qattn != nil:
 		out = f.qattn.dst
 	case f.rope != nil:
