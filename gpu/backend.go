@@ -96,24 +96,14 @@ type Options struct {
 	// less per attention block on an H200). The results are the same
 	// bits.
 	AttnKeysInRegisters bool
-	// AttnInMatvec runs a decode token's attention over a cache of up to
-	// this many positions inside the output projection that follows it
-	// (every workgroup of that I2_S matvec computes it, with the sub-norm,
-	// before its dot products): one dispatch fewer per layer. A power of
-	// two from 16 to 512; 0 leaves attention in its own dispatch (also
-	// BITNET_VK_ATTN_IN_MATVEC). A step captured over a longer cache gets
-	// a variant that does so, replayed while every position is below the
-	// limit.
-	AttnInMatvec int
 	// AttnInQKV runs a decode token's attention over a cache of up to this
 	// many positions in the dispatch of its q/k/v matvec (with RoPE and
 	// the KV store), by the workgroup that completes each head's q, k and
 	// v rows: one dispatch fewer per layer, without repeating any work. A
 	// power of two from 16 to 256; 0 leaves attention in its own dispatch
-	// (also BITNET_VK_ATTN_IN_QKV). It takes the place of AttnInMatvec,
-	// and is off in a chained step (Chain). A step captured over a longer
-	// cache gets a variant that does so, replayed while every position is
-	// below the limit.
+	// (also BITNET_VK_ATTN_IN_QKV). It is off in a chained step (Chain). A
+	// step captured over a longer cache gets a variant that does so,
+	// replayed while every position is below the limit.
 	AttnInQKV int
 	// TailNorm runs an RMSNorm whose input a decode matvec writes (the
 	// residual sum after the output projection and after down, act(gate)
@@ -225,7 +215,6 @@ type Backend struct {
 	step            compute.StepStructure // of the last capture
 	attnLimit       int                   // recording a step's short variant: attention reads this many cache positions
 	longAttn        []*tensor             // the position tensors of a recorded step's attention over a long cache
-	attnFuse        uint32                // a decode token's attention over up to this many positions runs in the output projection (0: never)
 	qkvAttn         uint32                // a decode token's attention over up to this many positions runs in the q/k/v matvec (0: never)
 	tailNorm        bool                  // the norm a decode matvec reads runs at the end of the matvec before it (Options.TailNorm)
 	fusableAttn     []*tensor             // the position tensors of a recorded step's attention that would run there over a shorter cache
@@ -395,18 +384,12 @@ func Open(o Options) (*Backend, error) {
 	if n := o.AttnValueLoads; n >= 4 && n <= 32 && n&(n-1) == 0 {
 		b.attnVU = uint32(n)
 	}
-	if o.AttnInMatvec == 0 {
-		o.AttnInMatvec, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_IN_MATVEC"))
-	}
-	if n := o.AttnInMatvec; n >= 16 && n <= 512 && n&(n-1) == 0 && b.fuse && b.normFuse {
-		b.attnFuse = uint32(n)
-	}
 	b.chain = o.Chain || os.Getenv("BITNET_VK_CHAIN") == "1"
 	if o.AttnInQKV == 0 {
 		o.AttnInQKV, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_IN_QKV"))
 	}
 	if n := o.AttnInQKV; n >= 16 && n <= 256 && n&(n-1) == 0 && b.fuse && !b.chain {
-		b.qkvAttn, b.attnFuse = uint32(n), 0
+		b.qkvAttn = uint32(n)
 	}
 	b.tailNorm = (o.TailNorm || os.Getenv("BITNET_VK_TAIL_NORM") == "1") && b.fuse && b.normFuse && !b.chain
 	if o.Timeline || os.Getenv("BITNET_VK_TIMELINE") == "1" {
@@ -458,11 +441,13 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // "attn-decode-chunk-N" (decode attention over a short cache in chunks of
 // N positions, where not 256), "attn-rows-N" (N query rows of a prompt per
 // attention workgroup), "attn-value-loads-N" (N value rows loaded at once
-// per attention invocation, where not 8), "attn-in-matvec-N" (a token's
-// attention over up to N positions inside the output projection),
-// "matvec-rows-2" (two rows per subgroup of the I2_S decode matvec in
-// matrices of many rows), "chain" (Options.Chain) and "timeline"
-// (Options.Timeline), space separated; "generic" when none applies.
+// per attention invocation, where not 8), "attn-in-qkv-N" (a token's
+// attention over up to N positions in the q/k/v matvec's dispatch),
+// "tail-norm" (Options.TailNorm), "matvec-rows-2" (two rows per subgroup
+// of the I2_S decode matvec in matrices of many rows), "matvec-rowsum"
+// (Options.MatvecRowSum), "weight-blocks" (Options.WeightBlocks),
+// "chain" (Options.Chain) and "timeline" (Options.Timeline), space
+// separated; "generic" when none applies.
 func (b *Backend) Kernels() string {
 	var k []string
 	if b.subgroups {
@@ -491,9 +476,6 @@ func (b *Backend) Kernels() string {
 	}
 	if b.attnVU != attnValueLoads {
 		k = append(k, fmt.Sprintf("attn-value-loads-%d", b.attnVU))
-	}
-	if b.attnFuse > 0 && b.fastTernary() {
-		k = append(k, fmt.Sprintf("attn-in-matvec-%d", b.attnFuse))
 	}
 	if b.qkvAttn > 0 && b.fastTernary() {
 		k = append(k, fmt.Sprintf("attn-in-qkv-%d", b.qkvAttn))

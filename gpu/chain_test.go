@@ -43,22 +43,16 @@ func openChained(t *testing.T, o gpu.Options) *gpu.Backend {
 // TestConformanceChain runs the fused decode cases (the norm, residual,
 // activation, RoPE and KV store in the matvecs) and the attention cases
 // (split and combined, merged in the kernel) with the decode kernels
-// chained, then the attention block's tail with the attention inside the
-// output projection: the results are the unchained kernels', and fused
-// sequences (attention, then its projection) run as chains.
+// chained: the results are the unchained kernels'.
 func TestConformanceChain(t *testing.T) {
 	t.Parallel()
-	var all, tail []computetest.Case
+	var all []computetest.Case
 	for _, c := range computetest.Cases() {
 		if strings.HasPrefix(c.Name, "fused/") || strings.Contains(c.Name, "attention") {
 			all = append(all, c)
 		}
-		if strings.HasPrefix(c.Name, "fused/attention+subnorm") {
-			tail = append(tail, c)
-		}
 	}
-	t.Run("default", func(t *testing.T) { computetest.Run(t, openChained(t, gpu.Options{}), all) })
-	t.Run("attn-in-matvec", func(t *testing.T) { computetest.Run(t, openChained(t, gpu.Options{AttnInMatvec: 64}), tail) })
+	computetest.Run(t, openChained(t, gpu.Options{}), all)
 }
 
 // TestChainCheck: ChainCheck (what bench runs after a chained run) passes

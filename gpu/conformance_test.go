@@ -150,25 +150,6 @@ func TestConformanceAttnDecodeChunk(t *testing.T) {
 	}
 }
 
-// TestConformanceAttnInMatvec runs the attention cases and the attention
-// block's tail with a token's attention over up to 128 positions inside
-// the output projection (the cases of more positions, or of two tokens,
-// take the attention kernels); with packed int8 dot products, the tail
-// only (the attention alone runs no matvec).
-func TestConformanceAttnInMatvec(t *testing.T) {
-	t.Parallel()
-	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
-		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
-			be := openMatvecVariant(t, gpu.Options{AttnInMatvec: 128, Dot: dot}, "attn-in-matvec-128")
-			cases := attentionCases(t)
-			if dot == gpu.DotOn {
-				cases = attnTailCases(t)
-			}
-			computetest.Run(t, be, cases)
-		})
-	}
-}
-
 // TestConformanceAttnInQKV runs the attention block's head with the
 // token's attention (norm, q/k/v, RoPE, KV stores, attention) with the
 // attention in the q/k/v matvec's dispatch (Options.AttnInQKV) over up to
@@ -231,13 +212,6 @@ func openMatvecVariant(t *testing.T, o gpu.Options, kernel string) *gpu.Backend 
 		t.Fatalf("%s not taken (kernels %q)", kernel, k)
 	}
 	return be
-}
-
-// attnTailCases returns the attention block's tail cases (attention,
-// sub-norm, output projection and residual), which run the output
-// projection's matvec with the attention inside (Options.AttnInMatvec).
-func attnTailCases(t *testing.T) []computetest.Case {
-	return casesWithPrefix(t, "fused/attention+subnorm", 5)
 }
 
 // casesWithPrefix returns the suite's cases whose names start with
@@ -383,14 +357,13 @@ func TestConformanceMatvecRows(t *testing.T) {
 // TestConformanceMatvecRowSum runs the decode matvec cases with the codes
 // masked in place and the code sum subtracted once per row, with and
 // without packed int8 dot products (their sums, and so the CPU's
-// results, are the same), and the attention block's tail with the
-// attention inside the output projection (the matvec's other variant).
+// results, are the same).
 func TestConformanceMatvecRowSum(t *testing.T) {
 	t.Parallel()
 	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
 		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
-			be := openMatvecVariant(t, gpu.Options{MatvecRowSum: true, AttnInMatvec: 128, Dot: dot}, "matvec-rowsum")
-			computetest.Run(t, be, append(ternaryMatvecCases(), attnTailCases(t)...))
+			be := openMatvecVariant(t, gpu.Options{MatvecRowSum: true, Dot: dot}, "matvec-rowsum")
+			computetest.Run(t, be, ternaryMatvecCases())
 		})
 	}
 }

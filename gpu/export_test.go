@@ -11,7 +11,7 @@ func (b *Backend) FailNextRecording() { b.failNext = true }
 func (b *Backend) ShortRuns() int { return b.shortRuns }
 
 // TinyRuns is the number of replays of captured steps' variants with the
-// attention inside the output projection.
+// attention in the q/k/v matvec's dispatch.
 func (b *Backend) TinyRuns() int { return b.tinyRuns }
 
 // SetPartialsBudget bounds the attention partials of one pass to n bytes,

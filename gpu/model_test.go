@@ -329,22 +329,6 @@ func TestShortCacheStep(t *testing.T) {
 	}
 }
 
-// TestAttnInMatvecStep: with the attention inside the output projection
-// over caches of up to 32 positions, a state of 512 replays that variant
-// of its decode step while its position is below 32, then the full step,
-// and generates the CPU's tokens throughout.
-func TestAttnInMatvecStep(t *testing.T) {
-	be := openTestWith(t, gpu.Options{Device: -1, AttnInMatvec: 32})
-	if !strings.Contains(be.Kernels(), "attn-in-matvec-32") {
-		t.Skipf("%s: no attention in the matvec (kernels %q)", be.Device(), be.Kernels())
-	}
-	storiesLikeCPU(t, be, 120, 60)
-	// Positions 2 to 31 run the variant; 32 on, the full step.
-	if n := be.TinyRuns(); n < 25 || n > 31 {
-		t.Errorf("%d replays of the variant, want about 30", n)
-	}
-}
-
 // TestAttnInQKVStep: with the attention in the q/k/v matvec's dispatch
 // over caches of up to 32 positions (alone, and with the norms at the end
 // of the matvecs before them), a model of 128-dimension heads (4 query
@@ -397,20 +381,9 @@ func TestTailNormStep(t *testing.T) {
 }
 
 // TestChainStep: with the decode kernels chained, tinybitnet-stories
-// generates the CPU's tokens (prompt, then the captured step), also with
-// the attention inside the output projection (and its variant of the
-// step).
+// generates the CPU's tokens (prompt, then the captured step).
 func TestChainStep(t *testing.T) {
-	t.Run("default", func(t *testing.T) {
-		storiesLikeCPU(t, openChained(t, gpu.Options{}), 120, 60)
-	})
-	t.Run("attn-in-matvec", func(t *testing.T) {
-		be := openChained(t, gpu.Options{AttnInMatvec: 32})
-		storiesLikeCPU(t, be, 120, 60)
-		if be.TinyRuns() == 0 {
-			t.Errorf("the variant with the attention in the projection never ran")
-		}
-	})
+	storiesLikeCPU(t, openChained(t, gpu.Options{}), 120, 60)
 }
 
 // TestWeightBlocks: with the weights in a few memory blocks,

@@ -20,8 +20,6 @@ var kernels = map[string]struct {
 	"rmsnorm_sg":                  {4, 6},
 	"matvec_i2s":                  {matvecBuffers, 19},
 	"matvec_i2s_dot":              {matvecBuffers, 19},
-	"matvec_i2s_attn":             {matvecBuffers, 20},
-	"matvec_i2s_attn_dot":         {matvecBuffers, 20},
 	"matvec_i2s_qkvattn":          {matvecBuffers, 21},
 	"matvec_i2s_qkvattn_dot":      {matvecBuffers, 21},
 	"matvec_i2s_tailnorm":         {matvecBuffers, 22},
@@ -140,7 +138,7 @@ func (b *Backend) labels() bool { return b.profiling || b.timeline }
 // Options.Timeline): the kernel's buffers and push words, then the chain's
 // counters and push words.
 var chainable = map[string]bool{
-	"matvec_i2s": true, "matvec_i2s_dot": true, "matvec_i2s_attn": true, "matvec_i2s_attn_dot": true,
+	"matvec_i2s": true, "matvec_i2s_dot": true,
 	"attn_split": true, "attn_split_sg": true, "attn_split_merge": true, "attn_split_merge_sg": true,
 	"attn_combine": true,
 }

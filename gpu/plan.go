@@ -171,10 +171,6 @@ func (b *Backend) emitAt(ops []op, i int) int {
 		}
 		return 1
 	case opAttention:
-		if f, n := b.attnFusion(ops, i); n > 0 {
-			b.recTernary(&ops[i+2], f)
-			return n
-		}
 		b.recAttention(o)
 		return 1
 	case opEmbed:
@@ -384,8 +380,6 @@ func (b *Backend) attendsBelow(at *op, nctx, limit int) bool {
 // (0: the tiled kernel runs).
 func (b *Backend) ternaryWGS(K, T int, f mmFused) uint32 {
 	switch {
-	case f.attn != nil:
-		return b.attnMatvecWGS(K, T, f.attn.attn)
 	case f.qattn != nil:
 		return b.qkvAttnWGS(K, T, f.qattn.attn)
 	}
@@ -462,70 +456,6 @@ func (b *Backend) normFeeds(norm, mm *op) bool {
 		}
 	}
 	return true
-}
-
-// attnFusion returns what the decode matvec of ops[i+2] runs when the
-// attention ops[i] runs inside it (see Options.AttnInMatvec), and how many
-// ops that covers (0: it does not): one token's attention over at most
-// Backend.attnFuse positions, normalized by the RMSNorm ops[i+1] that the
-// output projection ops[i+2] reads (and its residual add, if it follows),
-// on subgroups of at least 4 invocations (the kernel's value sums).
-// Over a longer cache, work recorded to run now qualifies when every
-// position (as the host wrote it) is below the limit; while a step is
-// captured, such an attention is noted in fusableAttn instead: the step
-// gets a variant for positions below the limit.
-func (b *Backend) attnFusion(ops []op, i int) (mmFused, int) {
-	at := &ops[i]
-	if b.attnFuse == 0 || i+2 >= len(ops) || b.dev.Info.SubgroupSize < 4 {
-		return mmFused{}, 0
-	}
-	norm, mm := &ops[i+1], &ops[i+2]
-	if norm.kind != opRMSNorm || !sameView(norm.a, at.dst) || !b.normFeeds(norm, mm) || len(mm.ws) != 1 {
-		return mmFused{}, 0
-	}
-	p := at.attn
-	q, kc, vc := at.a, at.b, at.c
-	K, T := compute.RowsOf(q)
-	_, nctx := compute.RowsOf(kc)
-	if T != 1 || p.NHead*p.HeadDim != K || p.HeadDim%8 != 0 || p.NKVHead <= 0 || p.NHead%p.NKVHead != 0 {
-		return mmFused{}, 0
-	}
-	if kc.dt != vc.dt || (kc.dt != gguf.F16 && kc.dt != gguf.F32) {
-		return mmFused{}, 0
-	}
-	if _, ko := b.in(kc); ko != 0 {
-		return mmFused{}, 0
-	}
-	if _, vo := b.in(vc); vo != 0 {
-		return mmFused{}, 0
-	}
-	// The matvec writes the attention output, the norm's and its own: none
-	// may be the queries, a cache or the position.
-	for _, t := range []*tensor{at.dst, norm.dst, mm.dsts[0]} {
-		for _, in := range []*tensor{q, kc, vc, at.d} {
-			if t.view().overlaps(in.view()) {
-				return mmFused{}, 0
-			}
-		}
-	}
-	if b.attnMatvecWGS(K, T, p) == 0 {
-		return mmFused{}, 0
-	}
-	if !b.attendsBelow(at, nctx, int(b.attnFuse)) {
-		return mmFused{}, 0
-	}
-	f, n := b.epilogueFusion(ops, i+2)
-	f.norm, f.attn = norm, at
-	return f, 2 + n
-}
-
-// attnMatvecWGS is matvecWGS for the decode matvec that runs attention p
-// inside, whose shared memory also holds per head the queries (then the
-// output), the scores of up to attnFuse positions and a sum, and 16 bytes
-// of padding per KV head.
-func (b *Backend) attnMatvecWGS(K, T int, p compute.AttnParams) uint32 {
-	extra := 4*uint64(p.NHead)*(uint64(p.HeadDim)+uint64(b.attnFuse)+1) + 16*uint64(p.NKVHead)
-	return b.matvecWGSPlus(K, T, extra)
 }
 
 // maxNormK is the longest row a matvec normalizes itself (rmsnorm_row's
@@ -673,7 +603,6 @@ type mmFused struct {
 	resid, residOut *tensor
 	act             *op
 	rope            []op // RoPE of q and k, then the stores of k and v (see ropeFeeds)
-	attn            *op  // the attention whose output the norm reads (see attnFusion)
 	qattn           *op  // the attention that reads q, k and v (with rope; see qkvAttnFeeds)
 	tail            *op  // the RMSNorm of the output that the last workgroup runs (see tailNormOf)
 }
@@ -822,24 +751,6 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	}
 	kernel := "matvec_i2s"
 	var attnSpec, attnPush []uint32
-	if at := f.attn; at != nil {
-		// The attention's inputs in place of the norm's input (the
-		// queries) and of the absent weights 1 and 2 (the caches), the
-		// position as RoPE's; its output in place of output 1.
-		kernel = "matvec_i2s_attn"
-		p := at.attn
-		xb, xo = b.in(at.a)
-		wb[1], _ = b.in(at.b)
-		wb[2], _ = b.in(at.c)
-		yb[1], yo[1] = b.out(at.dst)
-		pb, po = b.in(at.d)
-		if at.b.dt == gguf.F16 {
-			flags |= 128
-		}
-		attnSpec = []uint32{uint32(p.NHead), uint32(p.NKVHead), uint32(p.HeadDim), b.attnFuse}
-		attnPush = []uint32{f32bits(p.Scale)}
-		written = append(written, at.dst)
-	}
 	if at := f.qattn; at != nil {
 		// The attention after q, k and v: a counter per query head and
 		// the attention's output in place of the residual's input and
@@ -926,9 +837,6 @@ func matvecLabel(suffix string, K int, n []uint32, f mmFused) string {
 	}
 	if f.norm != nil {
 		l = "norm+" + l
-	}
-	if f.attn != nil {
-		l = "attn+" + l
 	}
 	return l
 }

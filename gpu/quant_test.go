@@ -316,86 +316,74 @@ func benchMatvec(b *testing.B, be *gpu.Backend, rng *rand.Rand, dt gguf.DType, r
 // BenchmarkAttnBlock times the tail of a decode step's attention block on
 // the 2B-4T shapes (20 heads of 128, 5 KV heads, F16 caches): attention
 // over n positions, the sub-norm and the output projection with its
-// residual, as the engine issues them, with the attention in kernels of
-// its own and inside the projection (Options.AttnInMatvec). It reports the
-// GPU time of all their kernels per token.
+// residual, as the engine issues them. It reports the GPU time of all
+// their kernels per token.
 func BenchmarkAttnBlock(b *testing.B) {
 	const k, kvd = 2560, 640
 	for _, n := range []int{8, 32, 64, 128} {
-		for _, inside := range []bool{false, true} {
-			b.Run(fmt.Sprintf("positions=%d/inside=%v", n, inside), func(b *testing.B) {
-				o := gpu.Options{Device: -1}
-				if inside {
-					o.AttnInMatvec = 128
-				}
-				be := openTestWith(b, o)
-				rng := rand.New(rand.NewPCG(uint64(n), 7))
-				t := make([]int8, k*k)
-				for i := range t {
-					t[i] = int8(rng.IntN(3)) - 1
-				}
-				raw := gguf.EncodeI2S(t, 0.8)
-				w, err := be.Weights(gguf.TensorInfo{Name: "wo", Type: gguf.I2_S, Shape: []int64{k, k}, Size: int64(len(raw))}, raw)
+		b.Run(fmt.Sprintf("positions=%d", n), func(b *testing.B) {
+			be := openTestWith(b, gpu.Options{Device: -1})
+			rng := rand.New(rand.NewPCG(uint64(n), 7))
+			t := make([]int8, k*k)
+			for i := range t {
+				t[i] = int8(rng.IntN(3)) - 1
+			}
+			raw := gguf.EncodeI2S(t, 0.8)
+			w, err := be.Weights(gguf.TensorInfo{Name: "wo", Type: gguf.I2_S, Shape: []int64{k, k}, Size: int64(len(raw))}, raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			alloc := func(dt gguf.DType, k, n int) compute.Tensor {
+				x, err := be.Alloc(dt, k, n)
 				if err != nil {
 					b.Fatal(err)
 				}
-				alloc := func(dt gguf.DType, k, n int) compute.Tensor {
-					x, err := be.Alloc(dt, k, n)
-					if err != nil {
-						b.Fatal(err)
-					}
-					return x
+				return x
+			}
+			random := func(x compute.Tensor, k, n int) {
+				v := make([]float32, k*n)
+				for i := range v {
+					v[i] = float32(rng.NormFloat64())
 				}
-				random := func(x compute.Tensor, k, n int) {
-					v := make([]float32, k*n)
-					for i := range v {
-						v[i] = float32(rng.NormFloat64())
-					}
-					if err := be.Write(x, v); err != nil {
-						b.Fatal(err)
-					}
-				}
-				kc, vc := alloc(gguf.F16, kvd, 128), alloc(gguf.F16, kvd, 128)
-				rows, every, pos := alloc(gguf.F32, kvd, n), alloc(gguf.I32, 1, n), alloc(gguf.I32, 1, 1)
-				ids := make([]int32, n)
-				for i := range ids {
-					ids[i] = int32(i)
-				}
-				random(rows, kvd, n)
-				if err := be.WriteInts(every, ids); err != nil {
+				if err := be.Write(x, v); err != nil {
 					b.Fatal(err)
 				}
-				be.StoreKV(kc, rows, every)
-				be.StoreKV(vc, rows, every)
-				if err := be.WriteInts(pos, []int32{int32(n - 1)}); err != nil {
-					b.Fatal(err)
-				}
-				q, x, nw := alloc(gguf.F32, k, 1), alloc(gguf.F32, k, 1), alloc(gguf.F32, k, 1)
-				att, sub, y := alloc(gguf.F32, k, 1), alloc(gguf.F32, k, 1), alloc(gguf.F32, k, 1)
-				random(q, k, 1)
-				random(x, k, 1)
-				random(nw, k, 1)
-				p := compute.AttnParams{NHead: 20, NKVHead: 5, HeadDim: 128, Scale: float32(1 / math.Sqrt(128))}
-				step := func() {
-					be.Attention(att, q, kc, vc, pos, p)
-					be.RMSNorm(sub, att, nw, 1e-5)
-					be.MatMul(y, w, sub)
-					be.Add(x, x, y)
-				}
-				var all float64
-				fused := false
-				// Two dispatches a step at most: half as many steps per
-				// submission.
-				for _, kt := range timeKernels(b, be, benchBatch/2, step) {
-					all += kt.Time.Seconds()
-					fused = fused || strings.HasPrefix(kt.Label, "attn+norm+matvec")
-					b.Logf("%s: %d calls, %v", kt.Label, kt.Calls, kt.Time)
-				}
-				if fused != inside {
-					b.Fatalf("the attention ran inside the projection: %v, want %v", fused, inside)
-				}
-				b.ReportMetric(all/float64(b.N)*1e6, "gpu-us/op")
-			})
-		}
+			}
+			kc, vc := alloc(gguf.F16, kvd, 128), alloc(gguf.F16, kvd, 128)
+			rows, every, pos := alloc(gguf.F32, kvd, n), alloc(gguf.I32, 1, n), alloc(gguf.I32, 1, 1)
+			ids := make([]int32, n)
+			for i := range ids {
+				ids[i] = int32(i)
+			}
+			random(rows, kvd, n)
+			if err := be.WriteInts(every, ids); err != nil {
+				b.Fatal(err)
+			}
+			be.StoreKV(kc, rows, every)
+			be.StoreKV(vc, rows, every)
+			if err := be.WriteInts(pos, []int32{int32(n - 1)}); err != nil {
+				b.Fatal(err)
+			}
+			q, x, nw := alloc(gguf.F32, k, 1), alloc(gguf.F32, k, 1), alloc(gguf.F32, k, 1)
+			att, sub, y := alloc(gguf.F32, k, 1), alloc(gguf.F32, k, 1), alloc(gguf.F32, k, 1)
+			random(q, k, 1)
+			random(x, k, 1)
+			random(nw, k, 1)
+			p := compute.AttnParams{NHead: 20, NKVHead: 5, HeadDim: 128, Scale: float32(1 / math.Sqrt(128))}
+			step := func() {
+				be.Attention(att, q, kc, vc, pos, p)
+				be.RMSNorm(sub, att, nw, 1e-5)
+				be.MatMul(y, w, sub)
+				be.Add(x, x, y)
+			}
+			var all float64
+			// Two dispatches a step at most: half as many steps per
+			// submission.
+			for _, kt := range timeKernels(b, be, benchBatch/2, step) {
+				all += kt.Time.Seconds()
+				b.Logf("%s: %d calls, %v", kt.Label, kt.Calls, kt.Time)
+			}
+			b.ReportMetric(all/float64(b.N)*1e6, "gpu-us/op")
+		})
 	}
 }

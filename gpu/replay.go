@@ -40,7 +40,7 @@ func (b *Backend) Capture(fn func()) (compute.Program, error) {
 // that attends over the cache's first shortCache positions only: its
 // attention merges its chunks in one dispatch (see recAttention). Run
 // picks it while every row's position (read from the host-mapped position
-// tensors, pos) is below that. With Options.AttnInMatvec or AttnInQKV, a
+// tensors, pos) is below that. With Options.AttnInQKV, a
 // step whose attention would run inside a matvec over a shorter cache has
 // a third, tiny, that does so over the cache's first tinyLimit()
 // positions, picked while every position (in tinyPos) is below that.
@@ -102,8 +102,8 @@ func (p *program) releaseGraphs() {
 }
 
 // tinyLimit is the most positions of a step's tiny variant: those of the
-// attention inside a matvec (Options.AttnInMatvec, AttnInQKV).
-func (b *Backend) tinyLimit() int { return int(max(b.attnFuse, b.qkvAttn)) }
+// attention inside the q/k/v matvec (Options.AttnInQKV).
+func (b *Backend) tinyLimit() int { return int(b.qkvAttn) }
 
 // shortEnough says whether every row's position, in the host-mapped
 // position tensors pos, is below n.

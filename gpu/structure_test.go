@@ -43,32 +43,18 @@ func plainStructure(t *testing.T) compute.DeviceCounters {
 	return plain.step
 }
 
-// TestDecodeStepStructureAttnInMatvec: with the attention inside the output
-// projection (the cache of 64 positions is short enough), a layer takes 4:
-// the step has one dispatch per layer fewer than the default's.
-func TestDecodeStepStructureAttnInMatvec(t *testing.T) {
-	attnFusedStructure(t, gpu.Options{Device: -1, AttnInMatvec: 128}, "the projection")
-}
-
 // TestDecodeStepStructureAttnInQKV: with the attention in the q/k/v
 // matvec's dispatch (the cache of 256 positions is short enough), a layer
 // takes 4 dispatches, one fewer than the default's.
 func TestDecodeStepStructureAttnInQKV(t *testing.T) {
-	attnFusedStructure(t, gpu.Options{Device: -1, AttnInQKV: 256}, "the q/k/v matvec")
-}
-
-// attnFusedStructure checks that with the options o, which run the
-// attention inside a matvec (in where), the decode step takes 4
-// dispatches per layer, one fewer than the default's.
-func attnFusedStructure(t *testing.T, o gpu.Options, where string) {
-	be := openTestWith(t, o)
+	be := openTestWith(t, gpu.Options{Device: -1, AttnInQKV: 256})
 	if !be.Subgroups() {
 		t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
 	}
 	fused := decodeStepStructure(t, be, 4).Dispatches
 	plain := plainStructure(t).Dispatches
 	if fused != plain-structureLayers {
-		t.Errorf("the step takes %d dispatches with the attention in %s, %d without: want %d fewer", fused, where, plain, structureLayers)
+		t.Errorf("the step takes %d dispatches with the attention in the q/k/v matvec, %d without: want %d fewer", fused, plain, structureLayers)
 	}
 }
 

@@ -23,11 +23,8 @@
 # (BITNET_VK_MATVEC_ROWS) and decode attention in chunks of 128 positions
 # (BITNET_VK_ATTN_DECODE_CHUNK).
 #
-# The attention inside the output projection (BITNET_VK_ATTN_IN_MATVEC,
-# opt-in, slower on an H200) runs side by side with the default at tg128, over
-# caches of up to 32, 64 and 128 positions, with the kernel times of both
-# (part attnmv); a prompt's attention with 1, 4 and 8 query rows per
-# workgroup (BITNET_VK_ATTN_ROWS) at pp512 and pp2048 (part prompt).
+# A prompt's attention with 1, 4 and 8 query rows per workgroup
+# (BITNET_VK_ATTN_ROWS) at pp512 and pp2048 (part prompt).
 #
 # The decode kernels chained by counters instead of pipeline barriers
 # (BITNET_VK_CHAIN): greedy text against the CPU's (bundled model) and the
@@ -38,8 +35,8 @@
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
 # PARTS picks what runs, a comma-separated list of tests, kernels,
-# crossval, bench, chain, timeline, waves, attnheads, valueloads, attnmv,
-# prompt, stage, rowsum, blocks, qkvattn, tailnorm, coopmat, attn, tq,
+# crossval, bench, chain, timeline, waves, attnheads, valueloads, prompt,
+# stage, rowsum, blocks, qkvattn, tailnorm, coopmat, attn, tq,
 # baseline, heads, optimes and cpu (default: tests, kernels, crossval,
 # bench, optimes and cpu; all: every part but attn, whose variants were
 # measured on 2026-11-26); ROUNDS (default 2) is how many alternating
@@ -100,7 +97,7 @@ sidebyside() {
 	done
 }
 parts=${PARTS:-tests,kernels,crossval,bench,optimes,cpu}
-[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,attnmv,prompt,stage,rowsum,blocks,qkvattn,tailnorm,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,qkvattn,tailnorm,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -129,7 +126,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
 	tests=${GPU_TESTS:-TestConformance TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
-	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnInMatvec TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecRowSum TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInMatvecStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInMatvec TestStateTooLargeForDevice"
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecRowSum TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInQKVStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInQKV TestStateTooLargeForDevice"
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -157,10 +154,9 @@ if want timeline; then
 		BITNET_VK_TIMELINE=1 BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/CHAIN=$c: /" | tee -a "$sum"
 		BITNET_VK_TIMELINE=1 BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 8 -d 4096 -r 1 --ctx-size 4160 2>&1 | grep -A 12 '^timeline of' | sed "s/^/CHAIN=$c depth 4096: /" | tee -a "$sum"
 	done
-	# The opt-ins whose effect is in a phase or a ramp: two rows per
-	# subgroup (gate/up in one wave) and the attention inside the output
-	# projection (its first phase is the attention and the sub-norm).
-	for v in BITNET_VK_MATVEC_ROWS=2 BITNET_VK_ATTN_IN_MATVEC=64; do
+	# The opt-in whose effect is in a ramp: two rows per subgroup (gate/up
+	# in one wave).
+	for v in BITNET_VK_MATVEC_ROWS=2; do
 		env BITNET_VK_TIMELINE=1 "$v" timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/$v: /" | tee -a "$sum"
 	done
 fi
@@ -184,17 +180,6 @@ grep -hE '^(pp|tg)[0-9]' "$out/bench-d4096.log" | tee -a "$sum"
 step bench-ctx4096 200 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 --ctx-size 4096 --json
 grep -hE '^(pp|tg)[0-9]' "$out/bench-ctx4096.log" | sed "s/^/ctx 4096: /" | tee -a "$sum"
 fi
-# The attention inside the output projection, over caches of up to 32, 64
-# and 128 positions, side by side with its own dispatch: tg128 (positions 0 to
-# 127, in a 4,096-position state, whose step then has a variant for the
-# short positions), then each kernel's time at depth 0 to 31 both ways.
-if want attnmv; then
-	sidebyside BITNET_VK_ATTN_IN_MATVEC "0 32 64 128" "-p 0 -n 128 -r 3"
-	for n in 0 128; do
-		BITNET_VK_ATTN_IN_MATVEC=$n step "op-times-attnmv$n" 180 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 --op-times
-		sed -n '/kernel times/,$p' "$out/op-times-attnmv$n.log" | head -n 9 | tee -a "$sum"
-	done
-fi
 # A prompt's attention with 1, 4 and 8 (the default) query rows per
 # workgroup (BITNET_VK_ATTN_ROWS): pp512 and pp2048.
 if want prompt; then
@@ -202,8 +187,7 @@ if want prompt; then
 fi
 # The decode kernels chained by counters instead of barriers
 # (BITNET_VK_CHAIN, opt-in: slower on an H200): greedy text (below), then
-# tg128 side by side with the default (and with the attention inside the
-# output projection too), and depth 4096. Each run has
+# tg128 side by side with the default, and depth 4096. Each run has
 # a time limit: a chain that waits forever ends there.
 if want chain; then
 	# Greedy text: on the bundled model against the CPU's; on the 2B-4T
@@ -224,9 +208,8 @@ if want chain; then
 		fi
 	done
 	for round in $(seq "${ROUNDS:-2}"); do
-		for v in "0 0" "1 0" "1 64"; do
-			read -r c a <<<"$v"
-			BITNET_VK_CHAIN=$c BITNET_VK_ATTN_IN_MATVEC=$a timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>>"$out/chain-bench.log" | grep -E '^tg[0-9]+ ' | sed "s/^/round $round CHAIN=$c ATTN_IN_MATVEC=$a: /" | tee -a "$sum"
+		for c in 0 1; do
+			BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>>"$out/chain-bench.log" | grep -E '^tg[0-9]+ ' | sed "s/^/round $round CHAIN=$c: /" | tee -a "$sum"
 		done
 		for c in 0 1; do
 			BITNET_VK_CHAIN=$c timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 64 -d 4096 -r 2 --ctx-size 4352 2>>"$out/chain-bench.log" | grep -E '^tg[0-9]+@d[0-9]+ ' | sed "s/^/round $round CHAIN=$c depth 4096: /" | tee -a "$sum"

@@ -53,21 +53,6 @@
 // rotated rows, and stores k (and v) at that position in the caches, two
 // neighbouring elements per word of an F16 cache.
 //
-// With ATTN (one token, the output projection of an attention block) the
-// input X is computed, not read: every workgroup runs the attention of the
-// token over the cache's first positions (at most AN) itself, while its
-// weights are on their way, then the sub-norm over that output (NORM).
-// X binds the queries, W1 and W2 the key and value caches (F16 with flag
-// 128, else F32; from their start, rows of AKV x AHD), Y1 the attention
-// output (written by workgroup 0). The work is repeated in every
-// workgroup so that no dispatch, and no trip through memory, separates
-// the attention from the projection: worth it over a short cache only.
-// The numerics are attn_split's for a single chunk: Q rounded to the
-// cache type, each score a float32 sum in dimension order, the maximum
-// subtracted, the exponentials summed in two-float arithmetic, the values
-// weighted (in four interleaved sets of positions, added at the end) and
-// divided by that sum.
-//
 // With QKV_ATTN (one token: q, k and v with ROPE, a cache of at most AN
 // positions) the token's attention follows in the same dispatch, so that
 // no dispatch separates it from the rows it reads. Each workgroup, once
@@ -114,28 +99,20 @@ layout(constant_id = 3) const uint ROWS = 8u; // rows per workgroup (RPS per sub
 layout(constant_id = 4) const uint SG = 32u;  // the expected subgroup size
 layout(constant_id = 5) const uint RPS = 1u;  // rows per subgroup (ROWS / (WGS / SG))
 layout(constant_id = 6) const uint ROWSUM = 0u; // 1: codes masked in place, the code sum subtracted once per row (see above)
-#if defined(ATTN) || defined(QKV_ATTN)
-layout(constant_id = 7) const uint AH = 20u;   // query heads (AH x AHD = K; with QKV_ATTN AH x AHD = n0)
+#ifdef QKV_ATTN
+layout(constant_id = 7) const uint AH = 20u;   // query heads (AH x AHD = n0)
 layout(constant_id = 8) const uint AKV = 5u;   // key/value heads
 layout(constant_id = 9) const uint AHD = 128u; // head dimension, a multiple of 8 (key rows are read 8 elements at a time)
 layout(constant_id = 10) const uint AN = 128u; // the most positions attended
 const uint AG = AH / AKV;                      // query heads per KV head
 #endif
-#ifdef ATTN
-const uint VP = 4u;                            // parts of a value sum (neighbouring lanes; subgroups of at least 4)
-#endif
 const uint WGS = gl_WorkGroupSize.x;
 const uint N16 = K / 64u;                     // 16-byte loads per row
 const uint NL = (N16 + SG - 1u) / SG;         // loads per lane of a row
 
-#ifdef ATTN
-#define CACHE ACT // W1 and W2 bind the caches
-#else
-#define CACHE
-#endif
 layout(set = 0, binding = 0) readonly buffer W0 { uvec4 w0[]; };
-layout(set = 0, binding = 1) CACHE readonly buffer W1 { uvec4 w1[]; };
-layout(set = 0, binding = 2) CACHE readonly buffer W2 { uvec4 w2[]; };
+layout(set = 0, binding = 1) readonly buffer W1 { uvec4 w1[]; };
+layout(set = 0, binding = 2) readonly buffer W2 { uvec4 w2[]; };
 layout(set = 0, binding = 3) ACT readonly buffer Q { uvec4 q4[]; };
 #if (defined(QKV_ATTN) || defined(TAIL_NORM)) && !defined(CHAIN)
 #define QACT coherent // outputs read back in the dispatch (see qkv_attention, tail_norm)
@@ -206,10 +183,8 @@ layout(push_constant) uniform P {
     float eps;                   // NORM: the norm's epsilon
     uint pos_off;                // ROPE: element offset of the tokens' positions
     uint hd;                     // ROPE: head dimension (all of it rotated)
-#if defined(ATTN) || defined(QKV_ATTN)
-    float a_scale;               // ATTN, QKV_ATTN: multiplies the scores
-#endif
 #ifdef QKV_ATTN
+    float a_scale;               // QKV_ATTN: multiplies the scores
     uint ao_off;                 // QKV_ATTN: element offset of the attention output
 #endif
 #ifdef TAIL_NORM
@@ -228,20 +203,6 @@ shared uvec4 qs[TMAX * (K / 16u)]; // codes of token t from t*K/16, in qidx orde
 shared uint qm[2u * TMAX];         // per token its scale (word 2t) and code sum (word 2t+1, from Q only)
 shared float ys[TMAX * ROWS];      // ROPE: the workgroup's outputs, [token][row slot]
 const uint PR = ROWS / 2u;         // ROPE: rotation pairs per workgroup
-#ifdef ATTN
-shared vec4 qa[AH * AHD / 4u + AKV]; // the queries, then the attention output (see qv)
-shared float sa[AH * AN];          // per head the scores, then exp(s - max)
-shared float al[AH];               // per head the sum of the exponentials
-
-// qv is the vec4 of qa that holds element i of a row of heads: the heads
-// of a KV head together, then 16 bytes of padding, so that the KV heads
-// whose queries the invocations of a subgroup read at once lie in
-// different banks.
-uint qv(uint i) {
-    return i / 4u + i / (AG * AHD);
-}
-#endif
-
 #ifdef QKV_ATTN
 const uint ADQ = AHD / 4u;         // dimension quads of a head
 shared float tq[AG * AHD];         // the queries of the heads attended (rounded to the cache type)
@@ -378,11 +339,7 @@ void write_row(uint row, uint seg, bool pair, ivec4 acc, ivec4 acc2) {
 
 // NORM's accessors: token tt_'s rows of X and NY, its shared codes.
 uint tt_;
-#ifdef ATTN
-#define XV(i) qa[qv(i)][(i) & 3u]
-#else
 #define XV(i) xin[p.x_off + tt_ * K + (i)]
-#endif
 #define YV(i) ny[p.ny_off + tt_ * K + (i)]
 #define YOK (gl_WorkGroupID.x == 0u)
 #define WV(i) nw[(i)]
@@ -397,7 +354,7 @@ uint tt_;
 #endif
 #include "rmsnorm_row.glsl"
 
-#if defined(ATTN) || defined(QKV_ATTN)
+#ifdef QKV_ATTN
 // softmax_rows replaces the first n scores of each of rows 0..nh-1 of sa
 // (AN apart) by exp(s - max) and leaves their sums in al: a subgroup per
 // row, the sums in two-float arithmetic.
@@ -420,42 +377,15 @@ void softmax_rows(uint nh, uint n) {
         }
     }
 }
-#endif
 
-#ifdef ATTN
-// The caches: W1 keys, W2 values, F16 (flag 128) or F32. A key row is read
-// 16 bytes at a time; with F16, values are read through W2H, 8 bytes (four
-// halves) per load.
-layout(set = 0, binding = 2) CACHE readonly buffer W2H { uvec2 w2h[]; };
-
-#ifdef CHAIN
-// The caches again, not coherent: in a chain only the token's own row is
-// written since the barrier before the chain began (by the q/k/v dispatch
-// before), so the rows of the positions before it are read through these
-// (old rows), which a first-level cache may serve.
-layout(set = 0, binding = 1) readonly buffer W1P { uvec4 w1p[]; };
-layout(set = 0, binding = 2) readonly buffer W2P { uvec4 w2p[]; };
-layout(set = 0, binding = 2) readonly buffer W2HP { uvec2 w2hp[]; };
-#define KEY_W(old, i) ((old) ? w1p[i] : w1[i])
-#define VAL_W(old, i) ((old) ? w2p[i] : w2[i])
-#define VAL_H(old, i) ((old) ? w2hp[i] : w2h[i])
-#else
-#define KEY_W(old, i) w1[i]
-#define VAL_W(old, i) w2[i]
-#define VAL_H(old, i) w2h[i]
-#endif
-#endif
-#ifdef QKV_ATTN
-// The caches: KC keys, VC values (F16 ones read 8 bytes at a time, as
-// W2H above), the token's own rows coherently (see the bindings).
+// The caches: KC keys, VC values (F16 ones read 8 bytes, four halves, at
+// a time), the token's own rows coherently (see the bindings).
 #define KEY_W(old, i) ((old) ? kcp[i] : kcc[i])
 #define VAL_W(old, i) ((old) ? vcp[i] : vcc[i])
 #define VAL_H(old, i) ((old) ? vchp[i] : vchc[i])
-#endif
-#if defined(ATTN) || defined(QKV_ATTN)
+
 // key8 returns elements e..e+7 of the key cache (e a multiple of 8); old:
-// the row was written before the chain began (ATTN with CHAIN) or before
-// this dispatch (QKV_ATTN).
+// the row was written before this dispatch.
 void key8(uint e, bool old, out vec4 a, out vec4 b) {
     if ((p.flags & 128u) != 0u) {
         uvec4 w = KEY_W(old, e >> 3u);
@@ -474,104 +404,6 @@ vec4 value4(uint e, bool old) {
         return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
     }
     return uintBitsToFloat(VAL_W(old, e >> 2u));
-}
-#endif
-
-#ifdef ATTN
-// attention leaves in qa the token's attention output over positions
-// 0..pos (at most AN of them), every head's.
-void attention() {
-    uint tid = gl_LocalInvocationID.x;
-    const uint KVD = AKV * AHD;
-    bool f16 = (p.flags & 128u) != 0u;
-    uint n = min(uint(pos[p.pos_off]) + 1u, AN);
-    for (uint i = 4u * tid; i < AH * AHD; i += 4u * WGS) {
-        vec4 v = vec4(xin[p.x_off + i], xin[p.x_off + i + 1u], xin[p.x_off + i + 2u], xin[p.x_off + i + 3u]);
-        qa[qv(i)] = f16 ? vec4(round_f16(v.x), round_f16(v.y), round_f16(v.z), round_f16(v.w)) : v;
-    }
-    barrier();
-    // Scores: an invocation takes a position and a KV head, the scores of
-    // that head's AG query heads (neighbouring invocations read
-    // neighbouring heads of a key row).
-    for (uint it = tid; it < n * AKV; it += WGS) {
-        uint j = it / AKV, g = it % AKV;
-        uint kb = j * KVD + g * AHD;
-        float acc[AG];
-        [[unroll]] for (uint h = 0u; h < AG; h++) {
-            acc[h] = 0.0;
-        }
-        [[unroll]] for (uint d8 = 0u; d8 < AHD / 8u; d8++) {
-            vec4 k[2];
-            key8(kb + 8u * d8, j + 1u < n, k[0], k[1]);
-            [[unroll]] for (uint h = 0u; h < AG; h++) {
-                uint qb = qv((g * AG + h) * AHD + 8u * d8);
-                vec4 q8[2] = vec4[2](qa[qb], qa[qb + 1u]);
-                [[unroll]] for (uint e = 0u; e < 8u; e++) {
-                    precise float a = q8[e >> 2u][e & 3u] * k[e >> 2u][e & 3u];
-                    precise float t = acc[h] + a;
-                    acc[h] = t;
-                }
-            }
-        }
-        [[unroll]] for (uint h = 0u; h < AG; h++) {
-            precise float ss = acc[h] * p.a_scale;
-            sa[(g * AG + h) * AN + j] = ss;
-        }
-    }
-    barrier();
-    softmax_rows(AH, n);
-    barrier();
-    // Weighted values: an invocation takes a KV head's dimension quad and
-    // every VP-th position from its part, for the AG heads that share the
-    // values (each value load serves them all), VA loads in flight; the VP
-    // parts of a quad are neighbouring lanes of one subgroup, and their
-    // sums add up in a shuffle butterfly.
-    const uint DQ = AHD / 4u;
-    const uint VA = 8u;
-    for (uint it = tid; it < AKV * DQ * VP; it += WGS) {
-        uint part = it % VP, g = it / (DQ * VP), dq = (it / VP) % DQ;
-        uint vb = g * AHD + 4u * dq;
-        vec4 acc[AG];
-        [[unroll]] for (uint h = 0u; h < AG; h++) {
-            acc[h] = vec4(0.0);
-        }
-        for (uint j = part; j < n; j += VA * VP) {
-            vec4 vv[VA];
-            [[unroll]] for (uint u = 0u; u < VA; u++) {
-                vv[u] = value4(vb + min(j + u * VP, n - 1u) * KVD, j + u * VP + 1u < n);
-            }
-            [[unroll]] for (uint u = 0u; u < VA; u++) {
-                uint jj = j + u * VP;
-                if (jj < n) {
-                    [[unroll]] for (uint h = 0u; h < AG; h++) {
-                        acc[h] += sa[(g * AG + h) * AN + jj] * vv[u];
-                    }
-                }
-            }
-        }
-        [[unroll]] for (uint h = 0u; h < AG; h++) {
-            for (uint m = 1u; m < VP; m <<= 1u) {
-                acc[h] += subgroupShuffleXor(acc[h], m);
-            }
-        }
-        if (part != 0u) {
-            continue;
-        }
-        [[unroll]] for (uint hh = 0u; hh < AG; hh++) {
-            uint h = g * AG + hh;
-            float l = al[h];
-            vec4 y = vec4(acc[hh].x / l, acc[hh].y / l, acc[hh].z / l, acc[hh].w / l);
-            uint o = h * AHD + 4u * dq;
-            qa[qv(o)] = y;
-            if (gl_WorkGroupID.x == 0u) {
-                y1[p.y1_off + o] = y.x;
-                y1[p.y1_off + o + 1u] = y.y;
-                y1[p.y1_off + o + 2u] = y.z;
-                y1[p.y1_off + o + 3u] = y.w;
-            }
-        }
-    }
-    barrier();
 }
 #endif
 
@@ -1006,9 +838,6 @@ void main() {
     }
     chain_wait();
     if ((p.flags & 16u) != 0u) {
-#ifdef ATTN
-        attention();
-#endif
         for (tt_ = 0u; tt_ < p.t; tt_++) {
             rmsnorm_row(K, p.eps, true, true);
         }
