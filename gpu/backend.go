@@ -31,7 +31,10 @@ import (
 
 // Options configures Open.
 type Options struct {
-	// Device is a device index (see Devices), or -1 to choose.
+	// Device is a device index (see Devices), or -1 to choose: then
+	// BITNET_VK_DEVICE, when set, selects (an index; "auto", the best GPU;
+	// or "any", the best device, CPU implementations last), and otherwise
+	// Auto says how.
 	Device int
 	// Auto chooses only GPUs (discrete > integrated > virtual), never a CPU
 	// implementation such as lavapipe; without it a CPU device may be used
@@ -258,16 +261,21 @@ var (
 // Open opens a device and prepares the backend; pipelines are built when a
 // kernel is first used.
 func Open(o Options) (*Backend, error) {
-	sel := "any"
+	sel, env := "any", os.Getenv(vkrt.DeviceEnv)
 	switch {
 	case o.Device >= 0:
-		sel = strconv.Itoa(o.Device)
+		sel, env = strconv.Itoa(o.Device), ""
+	case env != "":
+		sel = env
 	case o.Auto:
 		sel = "auto"
 	}
 	wantCoop := o.CoopMat == DotOn || (o.CoopMat == DotAuto && os.Getenv("BITNET_VK_COOPMAT") == "1")
 	dev, err := vkrt.Open(vkrt.Options{Device: sel, Validate: o.Validate, SyncValidate: o.SyncValidate, CooperativeMatrix: wantCoop})
 	if err != nil {
+		if env != "" {
+			return nil, fmt.Errorf("%s=%s: %w", vkrt.DeviceEnv, env, err)
+		}
 		return nil, err
 	}
 	b := &Backend{dev: dev, pipes: map[pipeKey]*vkrt.Pipeline{}, scratch: map[string]*vkrt.Buffer{}, owned: map[*vkrt.Buffer]bool{},

@@ -1,6 +1,11 @@
 package gpu
 
-import "bitnet/gpu/internal/vkrt"
+import (
+	"fmt"
+	"os"
+
+	"bitnet/gpu/internal/vkrt"
+)
 
 // DeviceInfo describes a Vulkan physical device: identity, driver, memory
 // heaps, subgroup size, the limits kernels must respect and the shader
@@ -20,9 +25,19 @@ var (
 func Devices() ([]DeviceInfo, error) { return vkrt.Devices() }
 
 // AutoDevice is the device automatic selection picks among infos
-// (discrete > integrated > virtual, never a CPU implementation), or an
+// (discrete > integrated > virtual, never a CPU implementation), or the
+// one BITNET_VK_DEVICE selects when it is set (see Options.Device), or an
 // error saying why there is none.
-func AutoDevice(infos []DeviceInfo) (int, error) { return vkrt.Select(infos, "auto") }
+func AutoDevice(infos []DeviceInfo) (int, error) {
+	if env := os.Getenv(vkrt.DeviceEnv); env != "" {
+		i, err := vkrt.Select(infos, env)
+		if err != nil {
+			return 0, fmt.Errorf("%s=%s: %w", vkrt.DeviceEnv, env, err)
+		}
+		return i, nil
+	}
+	return vkrt.Select(infos, "auto")
+}
 
 // LoaderName is the Vulkan loader library in use ("" before Devices or
 // Open loaded it).

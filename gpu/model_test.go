@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -182,6 +183,55 @@ func TestGeneratedModelsMatchCPU(t *testing.T) {
 			got := runModel(t, path, be, tokens, 8)
 			compareRuns(t, got, want, len(want.logits)/len(tokens), 0)
 		})
+	}
+}
+
+// TestDeviceEnv: with the choice left open, BITNET_VK_DEVICE selects the
+// device (in Open and in AutoDevice, which `bitnet devices` shows), also
+// one the automatic choice would refuse (a CPU implementation such as
+// lavapipe); a value that selects nothing fails, naming the variable; an
+// index in the options overrides it.
+func TestDeviceEnv(t *testing.T) {
+	openTest(t) // a Vulkan device is present
+	infos, err := gpu.Devices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := -1
+	for i, d := range infos {
+		if d.Usable {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		t.Fatalf("no usable device among %d", len(infos))
+	}
+	open := func(o gpu.Options) (string, error) {
+		be, err := gpu.Open(o)
+		if err != nil {
+			return "", err
+		}
+		defer be.Close()
+		return be.Device(), nil
+	}
+	want := infos[idx].String()
+	t.Setenv("BITNET_VK_DEVICE", strconv.Itoa(idx))
+	if got, err := open(gpu.Options{Device: -1, Auto: true}); err != nil || got != want {
+		t.Errorf("BITNET_VK_DEVICE=%d: device %q, %v; want %q", idx, got, err, want)
+	}
+	if i, err := gpu.AutoDevice(infos); err != nil || i != idx {
+		t.Errorf("BITNET_VK_DEVICE=%d: AutoDevice gives %d, %v", idx, i, err)
+	}
+	t.Setenv("BITNET_VK_DEVICE", strconv.Itoa(len(infos)))
+	if got, err := open(gpu.Options{Device: idx}); err != nil || got != want {
+		t.Errorf("Device %d with BITNET_VK_DEVICE=%d: device %q, %v; want %q", idx, len(infos), got, err, want)
+	}
+	_, err = open(gpu.Options{Device: -1})
+	_, autoErr := gpu.AutoDevice(infos)
+	for _, err := range []error{err, autoErr} {
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("BITNET_VK_DEVICE=%d", len(infos))) || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("BITNET_VK_DEVICE=%d: %v, want an error naming the variable and the range", len(infos), err)
+		}
 	}
 }
 
