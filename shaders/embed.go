@@ -77,3 +77,77 @@ func UsesCoopMat(code []uint32) bool {
 	}
 	return false
 }
+
+// SPIR-V opcodes and enumerants WorkgroupInvocations reads.
+const (
+	opExecutionMode         = 16
+	opConstant              = 43
+	opConstantComposite     = 44
+	opSpecConstant          = 50
+	opSpecConstantComposite = 51
+	opDecorate              = 71
+	execModeLocalSize       = 17
+	decorationBuiltIn       = 11
+	decorationSpecID        = 1
+	builtInWorkgroupSize    = 25
+)
+
+// WorkgroupInvocations returns the number of invocations in a workgroup of
+// the compute kernel code when its specialization constants are spec
+// (spec[i] is constant_id i): the WorkgroupSize built-in where the module
+// declares one (layout(local_size_x_id = ...), constants taking spec's
+// values), else its LocalSize execution mode (layout(local_size_x = ...)).
+// It returns 0 where the module says neither in a form it reads.
+func WorkgroupInvocations(code []uint32, spec []uint32) uint32 {
+	values := map[uint32]uint32{}  // constant id -> value
+	specIDs := map[uint32]uint32{} // constant id -> constant_id
+	parts := map[uint32][]uint32{} // composite id -> constituent ids
+	var builtin uint32             // id decorated WorkgroupSize
+	var local [3]uint32            // LocalSize
+	for i := 5; i < len(code); {
+		n := int(code[i] >> 16)
+		if n == 0 || i+n > len(code) {
+			return 0
+		}
+		w := code[i : i+n]
+		switch op := w[0] & 0xffff; {
+		case op == opExecutionMode && n == 6 && w[2] == execModeLocalSize:
+			local = [3]uint32{w[3], w[4], w[5]}
+		case op == opDecorate && n == 4 && w[2] == decorationBuiltIn && w[3] == builtInWorkgroupSize:
+			builtin = w[1]
+		case op == opDecorate && n == 4 && w[2] == decorationSpecID:
+			specIDs[w[1]] = w[3]
+		case (op == opConstant || op == opSpecConstant) && n == 4:
+			values[w[2]] = w[3]
+		case (op == opConstantComposite || op == opSpecConstantComposite) && n >= 3:
+			parts[w[2]] = w[3:]
+		}
+		i += n
+	}
+	if builtin != 0 {
+		ids := parts[builtin]
+		if len(ids) != 3 {
+			return 0
+		}
+		inv := uint64(1)
+		for _, id := range ids {
+			v, ok := values[id]
+			if sid, isSpec := specIDs[id]; isSpec && int(sid) < len(spec) {
+				v, ok = spec[sid], true
+			}
+			if !ok {
+				return 0
+			}
+			inv *= uint64(v)
+		}
+		if inv > 1<<31 {
+			return 0
+		}
+		return uint32(inv)
+	}
+	inv := uint64(local[0]) * uint64(local[1]) * uint64(local[2])
+	if inv > 1<<31 {
+		return 0
+	}
+	return uint32(inv)
+}

@@ -89,3 +89,44 @@ func TestUsesCoopMat(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkgroupInvocations: fixed workgroup sizes (local_size_x = n) are
+// read from the module, sizes from a specialization constant
+// (local_size_x_id = 0) from spec or, without it, the constant's default;
+// every kernel's size is readable.
+func TestWorkgroupInvocations(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		spec []uint32
+		want uint32
+	}{
+		{"copy", nil, 256},
+		{"add", nil, 64},
+		{"clock_rate", nil, 1},
+		{"add", []uint32{512}, 64},
+		{"matvec_i2s", []uint32{512, 2560}, 512},
+		{"matvec_i2s", []uint32{1024}, 1024},
+		{"matvec_i2s", nil, 1},
+		{"rmsnorm", []uint32{128}, 128},
+	} {
+		code, err := SPIRV(c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := WorkgroupInvocations(code, c.spec); got != c.want {
+			t.Errorf("%s %v: %d invocations, want %d", c.name, c.spec, got, c.want)
+		}
+	}
+	for _, name := range Names() {
+		code, err := SPIRV(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := WorkgroupInvocations(code, []uint32{64}); got == 0 {
+			t.Errorf("%s: workgroup size not read", name)
+		}
+	}
+	if got := WorkgroupInvocations([]uint32{0x07230203, 0x10000, 0, 10, 0, 0x00050010}, nil); got != 0 {
+		t.Errorf("a truncated module: %d invocations, want 0", got)
+	}
+}

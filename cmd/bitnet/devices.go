@@ -96,6 +96,9 @@ func writeDevice(w io.Writer, d gpu.DeviceInfo, auto bool) {
 	if d.SubgroupShuffle {
 		arith += ", shuffle"
 	}
+	if r := d.SubgroupSizes; r[0] > 0 && r[0] != r[1] {
+		arith = fmt.Sprintf(" (%d to %d possible)", r[0], r[1]) + arith
+	}
 	fmt.Fprintf(w, "   subgroup size %d%s; shared memory %s; push constants %d B\n",
 		d.SubgroupSize, arith, gpu.FormatBytes(uint64(l.MaxComputeSharedMemorySize)), l.MaxPushConstantsSize)
 	fmt.Fprintf(w, "   storage buffer range %s (offset alignment %d); max allocation %s\n",
@@ -120,6 +123,7 @@ func writeDevice(w io.Writer, d gpu.DeviceInfo, auto bool) {
 		{"storageBuffer16BitAccess", f.StorageBuffer16BitAccess}, {"integerDotProduct", f.IntegerDotProduct},
 		{"integerDotProduct4x8BitPackedAccelerated", f.IntegerDotProductFast},
 		{"vulkanMemoryModel", f.VulkanMemoryModel}, {"cooperativeMatrixInt8", f.CooperativeMatrixInt8},
+		{"shaderDeviceClock", f.ShaderDeviceClock}, {"subgroupSizeControl", f.SubgroupSizeControl},
 	}
 	var have, missing []string
 	for _, x := range feats {

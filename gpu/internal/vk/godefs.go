@@ -46,6 +46,9 @@ type PhysicalDeviceShaderClockFeaturesKHR C.VkPhysicalDeviceShaderClockFeaturesK
 type PhysicalDeviceShaderIntegerDotProductProperties C.VkPhysicalDeviceShaderIntegerDotProductProperties
 type PhysicalDeviceShaderSMBuiltinsPropertiesNV C.VkPhysicalDeviceShaderSMBuiltinsPropertiesNV
 type PhysicalDeviceShaderCorePropertiesAMD C.VkPhysicalDeviceShaderCorePropertiesAMD
+type PhysicalDeviceSubgroupSizeControlProperties C.VkPhysicalDeviceSubgroupSizeControlProperties
+type PhysicalDeviceSubgroupSizeControlFeatures C.VkPhysicalDeviceSubgroupSizeControlFeatures
+type PipelineShaderStageRequiredSubgroupSizeCreateInfo C.VkPipelineShaderStageRequiredSubgroupSizeCreateInfo
 
 type MemoryType C.VkMemoryType
 type MemoryHeap C.VkMemoryHeap
@@ -117,46 +120,49 @@ const (
 // Structure types.
 
 const (
-	StructureTypeApplicationInfo                                 = C.VK_STRUCTURE_TYPE_APPLICATION_INFO
-	StructureTypeInstanceCreateInfo                              = C.VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
-	StructureTypeDebugUtilsMessengerCreateInfoEXT                = C.VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
-	StructureTypeValidationFeaturesEXT                           = C.VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT
-	StructureTypePhysicalDeviceProperties2                       = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
-	StructureTypePhysicalDeviceSubgroupProperties                = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES
-	StructureTypePhysicalDeviceDriverProperties                  = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES
-	StructureTypePhysicalDeviceMaintenance3Properties            = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES
-	StructureTypePhysicalDeviceFeatures2                         = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
-	StructureTypePhysicalDevice8BitStorageFeatures               = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES
-	StructureTypePhysicalDevice16BitStorageFeatures              = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES
-	StructureTypePhysicalDeviceShaderFloat16Int8Features         = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES
-	StructureTypePhysicalDeviceVulkan11Features                  = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES
-	StructureTypePhysicalDeviceVulkan12Features                  = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
-	StructureTypePhysicalDeviceShaderIntegerDotProductFeatures   = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES
-	StructureTypePhysicalDeviceShaderClockFeaturesKHR            = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR
-	StructureTypePhysicalDeviceShaderIntegerDotProductProperties = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES
-	StructureTypePhysicalDeviceShaderSMBuiltinsPropertiesNV      = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV
-	StructureTypePhysicalDeviceShaderCorePropertiesAMD           = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD
-	StructureTypeDeviceQueueCreateInfo                           = C.VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO
-	StructureTypeDeviceCreateInfo                                = C.VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
-	StructureTypeBufferCreateInfo                                = C.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
-	StructureTypeMemoryAllocateInfo                              = C.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO
-	StructureTypeMappedMemoryRange                               = C.VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE
-	StructureTypeShaderModuleCreateInfo                          = C.VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO
-	StructureTypeDescriptorSetLayoutCreateInfo                   = C.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO
-	StructureTypePipelineLayoutCreateInfo                        = C.VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO
-	StructureTypePipelineShaderStageCreateInfo                   = C.VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
-	StructureTypeComputePipelineCreateInfo                       = C.VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
-	StructureTypeDescriptorPoolCreateInfo                        = C.VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
-	StructureTypeDescriptorSetAllocateInfo                       = C.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO
-	StructureTypeWriteDescriptorSet                              = C.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
-	StructureTypeCommandPoolCreateInfo                           = C.VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
-	StructureTypeCommandBufferAllocateInfo                       = C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
-	StructureTypeCommandBufferBeginInfo                          = C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
-	StructureTypeMemoryBarrier                                   = C.VK_STRUCTURE_TYPE_MEMORY_BARRIER
-	StructureTypeBufferMemoryBarrier                             = C.VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER
-	StructureTypeSubmitInfo                                      = C.VK_STRUCTURE_TYPE_SUBMIT_INFO
-	StructureTypeFenceCreateInfo                                 = C.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
-	StructureTypeQueryPoolCreateInfo                             = C.VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO
+	StructureTypeApplicationInfo                                   = C.VK_STRUCTURE_TYPE_APPLICATION_INFO
+	StructureTypeInstanceCreateInfo                                = C.VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
+	StructureTypeDebugUtilsMessengerCreateInfoEXT                  = C.VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
+	StructureTypeValidationFeaturesEXT                             = C.VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT
+	StructureTypePhysicalDeviceProperties2                         = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
+	StructureTypePhysicalDeviceSubgroupProperties                  = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES
+	StructureTypePhysicalDeviceDriverProperties                    = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES
+	StructureTypePhysicalDeviceMaintenance3Properties              = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES
+	StructureTypePhysicalDeviceFeatures2                           = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
+	StructureTypePhysicalDevice8BitStorageFeatures                 = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES
+	StructureTypePhysicalDevice16BitStorageFeatures                = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES
+	StructureTypePhysicalDeviceShaderFloat16Int8Features           = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES
+	StructureTypePhysicalDeviceVulkan11Features                    = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES
+	StructureTypePhysicalDeviceVulkan12Features                    = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
+	StructureTypePhysicalDeviceShaderIntegerDotProductFeatures     = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES
+	StructureTypePhysicalDeviceShaderClockFeaturesKHR              = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR
+	StructureTypePhysicalDeviceShaderIntegerDotProductProperties   = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES
+	StructureTypePhysicalDeviceShaderSMBuiltinsPropertiesNV        = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV
+	StructureTypePhysicalDeviceShaderCorePropertiesAMD             = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD
+	StructureTypePhysicalDeviceSubgroupSizeControlProperties       = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES
+	StructureTypePhysicalDeviceSubgroupSizeControlFeatures         = C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES
+	StructureTypePipelineShaderStageRequiredSubgroupSizeCreateInfo = C.VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO
+	StructureTypeDeviceQueueCreateInfo                             = C.VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO
+	StructureTypeDeviceCreateInfo                                  = C.VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
+	StructureTypeBufferCreateInfo                                  = C.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
+	StructureTypeMemoryAllocateInfo                                = C.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO
+	StructureTypeMappedMemoryRange                                 = C.VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE
+	StructureTypeShaderModuleCreateInfo                            = C.VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO
+	StructureTypeDescriptorSetLayoutCreateInfo                     = C.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO
+	StructureTypePipelineLayoutCreateInfo                          = C.VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO
+	StructureTypePipelineShaderStageCreateInfo                     = C.VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
+	StructureTypeComputePipelineCreateInfo                         = C.VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
+	StructureTypeDescriptorPoolCreateInfo                          = C.VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
+	StructureTypeDescriptorSetAllocateInfo                         = C.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO
+	StructureTypeWriteDescriptorSet                                = C.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
+	StructureTypeCommandPoolCreateInfo                             = C.VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
+	StructureTypeCommandBufferAllocateInfo                         = C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
+	StructureTypeCommandBufferBeginInfo                            = C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
+	StructureTypeMemoryBarrier                                     = C.VK_STRUCTURE_TYPE_MEMORY_BARRIER
+	StructureTypeBufferMemoryBarrier                               = C.VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER
+	StructureTypeSubmitInfo                                        = C.VK_STRUCTURE_TYPE_SUBMIT_INFO
+	StructureTypeFenceCreateInfo                                   = C.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
+	StructureTypeQueryPoolCreateInfo                               = C.VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO
 )
 
 // Enums and flags.

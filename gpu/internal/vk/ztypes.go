@@ -469,6 +469,26 @@ type PhysicalDeviceShaderCorePropertiesAMD struct {
 	MaxVgprAllocation          uint32
 	VgprAllocationGranularity  uint32
 }
+type PhysicalDeviceSubgroupSizeControlProperties struct {
+	SType                        uint32
+	PNext                        unsafe.Pointer
+	MinSubgroupSize              uint32
+	MaxSubgroupSize              uint32
+	MaxComputeWorkgroupSubgroups uint32
+	RequiredSubgroupSizeStages   uint32
+}
+type PhysicalDeviceSubgroupSizeControlFeatures struct {
+	SType                uint32
+	PNext                unsafe.Pointer
+	SubgroupSizeControl  uint32
+	ComputeFullSubgroups uint32
+}
+type PipelineShaderStageRequiredSubgroupSizeCreateInfo struct {
+	SType                uint32
+	PNext                unsafe.Pointer
+	RequiredSubgroupSize uint32
+	Pad_cgo_0            [4]byte
+}
 
 type MemoryType struct {
 	PropertyFlags uint32
@@ -760,46 +780,49 @@ const (
 )
 
 const (
-	StructureTypeApplicationInfo                                 = 0x0
-	StructureTypeInstanceCreateInfo                              = 0x1
-	StructureTypeDebugUtilsMessengerCreateInfoEXT                = 0x3b9cbe04
-	StructureTypeValidationFeaturesEXT                           = 0x3b9e8ed8
-	StructureTypePhysicalDeviceProperties2                       = 0x3b9bb079
-	StructureTypePhysicalDeviceSubgroupProperties                = 0x3b9c3930
-	StructureTypePhysicalDeviceDriverProperties                  = 0x3b9dc7a0
-	StructureTypePhysicalDeviceMaintenance3Properties            = 0x3b9d5a40
-	StructureTypePhysicalDeviceFeatures2                         = 0x3b9bb078
-	StructureTypePhysicalDevice8BitStorageFeatures               = 0x3b9d7d68
-	StructureTypePhysicalDevice16BitStorageFeatures              = 0x3b9c0e38
-	StructureTypePhysicalDeviceShaderFloat16Int8Features         = 0x3b9c0a50
-	StructureTypePhysicalDeviceVulkan11Features                  = 0x31
-	StructureTypePhysicalDeviceVulkan12Features                  = 0x33
-	StructureTypePhysicalDeviceShaderIntegerDotProductFeatures   = 0x3b9f0fc0
-	StructureTypePhysicalDeviceShaderClockFeaturesKHR            = 0x3b9d8d08
-	StructureTypePhysicalDeviceShaderIntegerDotProductProperties = 0x3b9f0fc1
-	StructureTypePhysicalDeviceShaderSMBuiltinsPropertiesNV      = 0x3b9d2391
-	StructureTypePhysicalDeviceShaderCorePropertiesAMD           = 0x3b9d9ca8
-	StructureTypeDeviceQueueCreateInfo                           = 0x2
-	StructureTypeDeviceCreateInfo                                = 0x3
-	StructureTypeBufferCreateInfo                                = 0xc
-	StructureTypeMemoryAllocateInfo                              = 0x5
-	StructureTypeMappedMemoryRange                               = 0x6
-	StructureTypeShaderModuleCreateInfo                          = 0x10
-	StructureTypeDescriptorSetLayoutCreateInfo                   = 0x20
-	StructureTypePipelineLayoutCreateInfo                        = 0x1e
-	StructureTypePipelineShaderStageCreateInfo                   = 0x12
-	StructureTypeComputePipelineCreateInfo                       = 0x1d
-	StructureTypeDescriptorPoolCreateInfo                        = 0x21
-	StructureTypeDescriptorSetAllocateInfo                       = 0x22
-	StructureTypeWriteDescriptorSet                              = 0x23
-	StructureTypeCommandPoolCreateInfo                           = 0x27
-	StructureTypeCommandBufferAllocateInfo                       = 0x28
-	StructureTypeCommandBufferBeginInfo                          = 0x2a
-	StructureTypeMemoryBarrier                                   = 0x2e
-	StructureTypeBufferMemoryBarrier                             = 0x2c
-	StructureTypeSubmitInfo                                      = 0x4
-	StructureTypeFenceCreateInfo                                 = 0x8
-	StructureTypeQueryPoolCreateInfo                             = 0xb
+	StructureTypeApplicationInfo                                   = 0x0
+	StructureTypeInstanceCreateInfo                                = 0x1
+	StructureTypeDebugUtilsMessengerCreateInfoEXT                  = 0x3b9cbe04
+	StructureTypeValidationFeaturesEXT                             = 0x3b9e8ed8
+	StructureTypePhysicalDeviceProperties2                         = 0x3b9bb079
+	StructureTypePhysicalDeviceSubgroupProperties                  = 0x3b9c3930
+	StructureTypePhysicalDeviceDriverProperties                    = 0x3b9dc7a0
+	StructureTypePhysicalDeviceMaintenance3Properties              = 0x3b9d5a40
+	StructureTypePhysicalDeviceFeatures2                           = 0x3b9bb078
+	StructureTypePhysicalDevice8BitStorageFeatures                 = 0x3b9d7d68
+	StructureTypePhysicalDevice16BitStorageFeatures                = 0x3b9c0e38
+	StructureTypePhysicalDeviceShaderFloat16Int8Features           = 0x3b9c0a50
+	StructureTypePhysicalDeviceVulkan11Features                    = 0x31
+	StructureTypePhysicalDeviceVulkan12Features                    = 0x33
+	StructureTypePhysicalDeviceShaderIntegerDotProductFeatures     = 0x3b9f0fc0
+	StructureTypePhysicalDeviceShaderClockFeaturesKHR              = 0x3b9d8d08
+	StructureTypePhysicalDeviceShaderIntegerDotProductProperties   = 0x3b9f0fc1
+	StructureTypePhysicalDeviceShaderSMBuiltinsPropertiesNV        = 0x3b9d2391
+	StructureTypePhysicalDeviceShaderCorePropertiesAMD             = 0x3b9d9ca8
+	StructureTypePhysicalDeviceSubgroupSizeControlProperties       = 0x3b9e38e8
+	StructureTypePhysicalDeviceSubgroupSizeControlFeatures         = 0x3b9e38ea
+	StructureTypePipelineShaderStageRequiredSubgroupSizeCreateInfo = 0x3b9e38e9
+	StructureTypeDeviceQueueCreateInfo                             = 0x2
+	StructureTypeDeviceCreateInfo                                  = 0x3
+	StructureTypeBufferCreateInfo                                  = 0xc
+	StructureTypeMemoryAllocateInfo                                = 0x5
+	StructureTypeMappedMemoryRange                                 = 0x6
+	StructureTypeShaderModuleCreateInfo                            = 0x10
+	StructureTypeDescriptorSetLayoutCreateInfo                     = 0x20
+	StructureTypePipelineLayoutCreateInfo                          = 0x1e
+	StructureTypePipelineShaderStageCreateInfo                     = 0x12
+	StructureTypeComputePipelineCreateInfo                         = 0x1d
+	StructureTypeDescriptorPoolCreateInfo                          = 0x21
+	StructureTypeDescriptorSetAllocateInfo                         = 0x22
+	StructureTypeWriteDescriptorSet                                = 0x23
+	StructureTypeCommandPoolCreateInfo                             = 0x27
+	StructureTypeCommandBufferAllocateInfo                         = 0x28
+	StructureTypeCommandBufferBeginInfo                            = 0x2a
+	StructureTypeMemoryBarrier                                     = 0x2e
+	StructureTypeBufferMemoryBarrier                               = 0x2c
+	StructureTypeSubmitInfo                                        = 0x4
+	StructureTypeFenceCreateInfo                                   = 0x8
+	StructureTypeQueryPoolCreateInfo                               = 0xb
 )
 
 const (
@@ -971,6 +994,18 @@ func (s *PhysicalDeviceShaderSMBuiltinsPropertiesNV) header() *BaseOutStructure 
 }
 
 func (s *PhysicalDeviceShaderCorePropertiesAMD) header() *BaseOutStructure {
+	return (*BaseOutStructure)(unsafe.Pointer(s))
+}
+
+func (s *PhysicalDeviceSubgroupSizeControlProperties) header() *BaseOutStructure {
+	return (*BaseOutStructure)(unsafe.Pointer(s))
+}
+
+func (s *PhysicalDeviceSubgroupSizeControlFeatures) header() *BaseOutStructure {
+	return (*BaseOutStructure)(unsafe.Pointer(s))
+}
+
+func (s *PipelineShaderStageRequiredSubgroupSizeCreateInfo) header() *BaseOutStructure {
 	return (*BaseOutStructure)(unsafe.Pointer(s))
 }
 

@@ -133,7 +133,7 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 	// Enable every feature of interest the device has: the kernels read
 	// int8 and fp16 storage buffers.
 	fe := info.Features
-	f := newDeviceFeatures(fe.IntegerDotProduct, fe.CooperativeMatrixInt8, fe.ShaderDeviceClock)
+	f := newDeviceFeatures(fe.IntegerDotProduct, fe.CooperativeMatrixInt8, fe.ShaderDeviceClock, fe.SubgroupSizeControl)
 	f.f2.Features.ShaderInt16 = vk.Bool32(fe.ShaderInt16)
 	f.f2.Features.ShaderInt64 = vk.Bool32(fe.ShaderInt64)
 	f.v11.StorageBuffer16BitAccess = vk.Bool32(fe.StorageBuffer16BitAccess)
@@ -145,6 +145,7 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 	f.dot.ShaderIntegerDotProduct = vk.Bool32(fe.IntegerDotProduct)
 	f.coop.CooperativeMatrix = vk.Bool32(fe.CooperativeMatrixInt8)
 	f.clk.ShaderDeviceClock = vk.Bool32(fe.ShaderDeviceClock)
+	f.ssc.SubgroupSizeControl = vk.Bool32(fe.SubgroupSizeControl)
 
 	prio := float32(1)
 	qinfo := &vk.DeviceQueueCreateInfo{
@@ -158,7 +159,7 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 		QueueCreateInfoCount: 1,
 		PQueueCreateInfos:    qinfo,
 	}
-	f.chain(dinfo, fe.IntegerDotProduct, fe.CooperativeMatrixInt8, fe.ShaderDeviceClock)
+	f.chain(dinfo, fe.IntegerDotProduct, fe.CooperativeMatrixInt8, fe.ShaderDeviceClock, fe.SubgroupSizeControl)
 	var exts []string
 	if info.hasDotExt && fe.IntegerDotProduct {
 		exts = append(exts, dotExtension)
@@ -168,6 +169,9 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 	}
 	if fe.ShaderDeviceClock {
 		exts = append(exts, clockExtension)
+	}
+	if fe.SubgroupSizeControl {
+		exts = append(exts, sscExtension)
 	}
 	if len(exts) > 0 {
 		dinfo.EnabledExtensionCount = uint32(len(exts))

@@ -30,12 +30,14 @@ type deviceFeatures struct {
 	dot  vk.PhysicalDeviceShaderIntegerDotProductFeatures
 	coop vk.PhysicalDeviceCooperativeMatrixFeaturesKHR
 	clk  vk.PhysicalDeviceShaderClockFeaturesKHR
+	ssc  vk.PhysicalDeviceSubgroupSizeControlFeatures
 }
 
 // newDeviceFeatures returns the chain; withDot adds the integer dot product
-// features, withCoop the cooperative matrix ones and withClock the shader
-// clock ones (a device without the extension must not see them).
-func newDeviceFeatures(withDot, withCoop, withClock bool) *deviceFeatures {
+// features, withCoop the cooperative matrix ones, withClock the shader
+// clock ones and withSSC the subgroup size control ones (a device without
+// the extension must not see them).
+func newDeviceFeatures(withDot, withCoop, withClock, withSSC bool) *deviceFeatures {
 	f := &deviceFeatures{
 		f2:   vk.PhysicalDeviceFeatures2{SType: vk.StructureTypePhysicalDeviceFeatures2},
 		v11:  vk.PhysicalDeviceVulkan11Features{SType: vk.StructureTypePhysicalDeviceVulkan11Features},
@@ -43,14 +45,15 @@ func newDeviceFeatures(withDot, withCoop, withClock bool) *deviceFeatures {
 		dot:  vk.PhysicalDeviceShaderIntegerDotProductFeatures{SType: vk.StructureTypePhysicalDeviceShaderIntegerDotProductFeatures},
 		coop: vk.PhysicalDeviceCooperativeMatrixFeaturesKHR{SType: vk.StructureTypePhysicalDeviceCooperativeMatrixFeaturesKHR},
 		clk:  vk.PhysicalDeviceShaderClockFeaturesKHR{SType: vk.StructureTypePhysicalDeviceShaderClockFeaturesKHR},
+		ssc:  vk.PhysicalDeviceSubgroupSizeControlFeatures{SType: vk.StructureTypePhysicalDeviceSubgroupSizeControlFeatures},
 	}
-	f.chain(&f.f2, withDot, withCoop, withClock)
+	f.chain(&f.f2, withDot, withCoop, withClock, withSSC)
 	return f
 }
 
 // chain links head, then the Vulkan 1.1 and 1.2 features and the optional
 // structs, ending the chain (head is f2 to query, or a DeviceCreateInfo).
-func (f *deviceFeatures) chain(head vk.Chainable, withDot, withCoop, withClock bool) {
+func (f *deviceFeatures) chain(head vk.Chainable, withDot, withCoop, withClock, withSSC bool) {
 	next := []vk.Chainable{}
 	if head != vk.Chainable(&f.f2) {
 		next = append(next, &f.f2)
@@ -65,6 +68,9 @@ func (f *deviceFeatures) chain(head vk.Chainable, withDot, withCoop, withClock b
 	if withClock {
 		next = append(next, &f.clk)
 	}
+	if withSSC {
+		next = append(next, &f.ssc)
+	}
 	vk.Chain(head, next...)
 }
 
@@ -74,6 +80,10 @@ const dotExtension = "VK_KHR_shader_integer_dot_product"
 // clockExtension is the device extension of shader clocks (the probes of
 // kernels read the device clock).
 const clockExtension = "VK_KHR_shader_clock"
+
+// sscExtension is the device extension by which a pipeline requires a
+// subgroup size (core in Vulkan 1.3, but the instance asks for 1.2).
+const sscExtension = "VK_EXT_subgroup_size_control"
 
 // The device extensions that report compute units.
 const (
@@ -165,12 +175,14 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	info.hasClockExt = in.hasDeviceExtension(pd, clockExtension)
 	info.hasSMExt = in.hasDeviceExtension(pd, smExtension)
 	info.hasCoreExt = in.hasDeviceExtension(pd, coreExtension)
+	info.hasSSCExt = in.hasDeviceExtension(pd, sscExtension)
 	sub := &vk.PhysicalDeviceSubgroupProperties{SType: vk.StructureTypePhysicalDeviceSubgroupProperties}
 	drv := &vk.PhysicalDeviceDriverProperties{SType: vk.StructureTypePhysicalDeviceDriverProperties}
 	m3 := &vk.PhysicalDeviceMaintenance3Properties{SType: vk.StructureTypePhysicalDeviceMaintenance3Properties}
 	dotp := &vk.PhysicalDeviceShaderIntegerDotProductProperties{SType: vk.StructureTypePhysicalDeviceShaderIntegerDotProductProperties}
 	sm := &vk.PhysicalDeviceShaderSMBuiltinsPropertiesNV{SType: vk.StructureTypePhysicalDeviceShaderSMBuiltinsPropertiesNV}
 	core := &vk.PhysicalDeviceShaderCorePropertiesAMD{SType: vk.StructureTypePhysicalDeviceShaderCorePropertiesAMD}
+	ssc := &vk.PhysicalDeviceSubgroupSizeControlProperties{SType: vk.StructureTypePhysicalDeviceSubgroupSizeControlProperties}
 	p2 := &vk.PhysicalDeviceProperties2{}
 	// Only the structs of the extensions the device offers join the chain.
 	chain := []vk.Chainable{sub, drv, m3}
@@ -182,6 +194,9 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	}
 	if info.hasCoreExt {
 		chain = append(chain, core)
+	}
+	if info.hasSSCExt {
+		chain = append(chain, ssc)
 	}
 	vk.Chain(p2, chain...)
 	in.vk.Properties2(pd, p2)
@@ -195,7 +210,7 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	info.DriverInfo = vk.FixedString(drv.DriverInfo[:])
 	info.Limits.MaxMemoryAllocationSize = m3.MaxMemoryAllocationSize
 
-	f := newDeviceFeatures(withDot, info.hasCoopExt, info.hasClockExt)
+	f := newDeviceFeatures(withDot, info.hasCoopExt, info.hasClockExt, info.hasSSCExt)
 	in.vk.Features2(pd, &f.f2)
 	info.Features = Features{
 		ShaderInt8:               f.v12.ShaderInt8 != 0,
@@ -209,6 +224,11 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 		VulkanMemoryModel:        f.v12.VulkanMemoryModel != 0 && f.v12.VulkanMemoryModelDeviceScope != 0,
 		ShaderDeviceClock:        info.hasClockExt && f.clk.ShaderDeviceClock != 0,
 	}
+	if info.hasSSCExt {
+		info.SubgroupSizes = [2]uint32{ssc.MinSubgroupSize, ssc.MaxSubgroupSize}
+		info.Features.SubgroupSizeControl = sizeControl(f.ssc.SubgroupSizeControl != 0, ssc, info.SubgroupSize)
+		info.maxSubgroups = ssc.MaxComputeWorkgroupSubgroups
+	}
 	if info.hasCoopExt && f.coop.CooperativeMatrix != 0 && f.v12.ShaderInt8 != 0 && info.Features.VulkanMemoryModel {
 		props, err := in.vk.CooperativeMatrixProperties(pd)
 		if err == nil {
@@ -221,6 +241,14 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	}
 	info.Usable = true
 	return info
+}
+
+// sizeControl reports whether compute pipelines may require subgroups of
+// size sg: the feature is on (enabled), compute shaders take a required
+// size, and sg is within the device's range.
+func sizeControl(enabled bool, p *vk.PhysicalDeviceSubgroupSizeControlProperties, sg uint32) bool {
+	return enabled && p.RequiredSubgroupSizeStages&vk.ShaderStageComputeBit != 0 &&
+		sg >= p.MinSubgroupSize && sg <= p.MaxSubgroupSize && sg&(sg-1) == 0
 }
 
 // computeUnits returns the compute units and the resident subgroups per

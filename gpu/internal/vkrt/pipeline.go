@@ -4,6 +4,8 @@ package vkrt
 
 import (
 	"fmt"
+	"runtime"
+	"unsafe"
 
 	"bitnet/gpu/internal/vk"
 	"bitnet/shaders"
@@ -54,6 +56,7 @@ type Pipeline struct {
 	pushSize uint32
 	chained  bool
 	probed   bool
+	subgroup uint32 // the subgroup size it requires (0: the compiler's choice)
 	setL     vk.DescriptorSetLayout
 	layout   vk.PipelineLayout
 	pipe     vk.Pipeline
@@ -67,6 +70,11 @@ func (p *Pipeline) Buffers() int { return p.buffers }
 
 // PushSize is the size of the push-constant block in bytes.
 func (p *Pipeline) PushSize() uint32 { return p.pushSize }
+
+// RequiredSubgroupSize is the subgroup size the pipeline was built to run
+// at (DeviceInfo.SubgroupSize where Features.SubgroupSizeControl), or 0
+// where the compiler picks one.
+func (p *Pipeline) RequiredSubgroupSize() uint32 { return p.subgroup }
 
 // Pipeline builds a compute pipeline.
 func (d *Device) Pipeline(cfg PipelineConfig) (*Pipeline, error) {
@@ -140,16 +148,35 @@ func (d *Device) Pipeline(cfg PipelineConfig) (*Pipeline, error) {
 			PData:         vk.SlicePointer(data),
 		}
 	}
+	// Kernels are specialized for the device's subgroup size: where the
+	// device lets it, require that size rather than one the compiler picks.
+	var sg uint32
+	req := &vk.PipelineShaderStageRequiredSubgroupSizeCreateInfo{SType: vk.StructureTypePipelineShaderStageRequiredSubgroupSizeCreateInfo}
+	if d.requiresSubgroupSize(shaders.WorkgroupInvocations(code, cfg.Spec)) {
+		sg = d.Info.SubgroupSize
+		req.RequiredSubgroupSize = sg
+		stage.PNext = unsafe.Pointer(req)
+	}
 	pipe, err := d.vk.CreateComputePipeline(&vk.ComputePipelineCreateInfo{
 		SType:  vk.StructureTypeComputePipelineCreateInfo,
 		Stage:  stage,
 		Layout: uint64(layout),
 	})
+	runtime.KeepAlive(req)
 	if err != nil {
 		d.vk.DestroyPipelineLayout(layout)
 		return nil, fmt.Errorf("vulkan: pipeline %s: %w", cfg.Name, err)
 	}
-	return &Pipeline{d: d, name: cfg.Name, buffers: cfg.Buffers, pushSize: cfg.PushSize, chained: cfg.Chained, probed: cfg.Probed, setL: setL, layout: layout, pipe: pipe}, nil
+	return &Pipeline{d: d, name: cfg.Name, buffers: cfg.Buffers, pushSize: cfg.PushSize, chained: cfg.Chained, probed: cfg.Probed, subgroup: sg, setL: setL, layout: layout, pipe: pipe}, nil
+}
+
+// requiresSubgroupSize reports whether a pipeline whose workgroups have inv
+// invocations (0: unknown) can require the device's subgroup size: the
+// device lets pipelines require it and allows workgroups of that many
+// subgroups.
+func (d *Device) requiresSubgroupSize(inv uint32) bool {
+	sg := uint64(d.Info.SubgroupSize)
+	return d.Info.Features.SubgroupSizeControl && inv > 0 && uint64(inv) <= uint64(d.Info.maxSubgroups)*sg
 }
 
 // Destroy destroys the pipeline (its work must have completed).

@@ -41,9 +41,14 @@ type DeviceInfo struct {
 	// SubgroupSize is the default subgroup width (8 on lavapipe, 32 on
 	// NVIDIA, 32 or 64 on AMD); SubgroupArithmetic says whether subgroupAdd
 	// and friends work in compute shaders.
-	SubgroupSize       uint32 `json:"subgroup_size"`
-	SubgroupArithmetic bool   `json:"subgroup_arithmetic"`
-	SubgroupShuffle    bool   `json:"subgroup_shuffle"` // subgroupShuffleXor in compute shaders
+	SubgroupSize uint32 `json:"subgroup_size"`
+	// SubgroupSizes is the narrowest and widest subgroup a compute shader
+	// may run in (VK_EXT_subgroup_size_control; zero where the device
+	// does not say): a compiler may pick any of them unless the pipeline
+	// requires one (see Features.SubgroupSizeControl).
+	SubgroupSizes      [2]uint32 `json:"subgroup_sizes"`
+	SubgroupArithmetic bool      `json:"subgroup_arithmetic"`
+	SubgroupShuffle    bool      `json:"subgroup_shuffle"` // subgroupShuffleXor in compute shaders
 	// ComputeUnits is the number of compute units (NVIDIA's SMs, AMD's
 	// CUs) where the driver reports it (VK_NV_shader_sm_builtins,
 	// VK_AMD_shader_core_properties), else 0; WarpsPerUnit is how many
@@ -67,8 +72,12 @@ type DeviceInfo struct {
 	hasClockExt bool // VK_KHR_shader_clock is offered
 	hasSMExt    bool // VK_NV_shader_sm_builtins is offered
 	hasCoreExt  bool // VK_AMD_shader_core_properties is offered
-	queueFamily uint32
-	tsBits      uint32
+	hasSSCExt   bool // VK_EXT_subgroup_size_control is offered
+	// maxSubgroups is the most subgroups a workgroup of a pipeline that
+	// requires a subgroup size may have (VK_EXT_subgroup_size_control).
+	maxSubgroups uint32
+	queueFamily  uint32
+	tsBits       uint32
 }
 
 // Timestamps reports whether the device's compute queue writes timestamps
@@ -126,6 +135,12 @@ type Features struct {
 	// ShaderDeviceClock: VK_KHR_shader_clock's device clock in shaders
 	// (the kernels' probes read it).
 	ShaderDeviceClock bool `json:"shader_device_clock"`
+	// SubgroupSizeControl: VK_EXT_subgroup_size_control lets a compute
+	// pipeline require SubgroupSize; every pipeline whose workgroup the
+	// device allows at that size then does, so that kernels specialized
+	// for that width run at it instead of at one the compiler picks
+	// (Intel's and AMD's compilers choose among several).
+	SubgroupSizeControl bool `json:"subgroup_size_control"`
 }
 
 // String is a short summary: "llvmpipe (cpu, Vulkan 1.3.230, llvmpipe)".

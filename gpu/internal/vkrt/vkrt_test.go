@@ -472,6 +472,33 @@ func TestShaderModules(t *testing.T) {
 	}
 }
 
+// TestRequiredSubgroupSize: on a device that lets pipelines require a
+// subgroup size (lavapipe does, so CI expects it), a pipeline whose
+// workgroup fits the subgroups the device allows requires the device's
+// subgroup size (add: 64 invocations; TestAddF32 then runs it, and the
+// validation layer checks the request), and where the largest workgroup
+// does not fit, a pipeline of that size does not require it.
+func TestRequiredSubgroupSize(t *testing.T) {
+	d := openTest(t)
+	if !d.Info.Features.SubgroupSizeControl {
+		testdata.SkipUnlessCI(t, "%s: no subgroup size control", d.Info)
+	}
+	sg := d.Info.SubgroupSize
+	p, err := d.Pipeline(PipelineConfig{Name: "add", Buffers: 3, PushSize: 16})
+	require.NoError(t, err)
+	defer p.Destroy()
+	assert.Equal(t, sg, p.RequiredSubgroupSize(), "add, 64 invocations")
+	most := d.Info.Limits.MaxComputeWorkGroupInvocations
+	if uint64(d.Info.maxSubgroups)*uint64(sg) >= uint64(most) {
+		t.Logf("%s: workgroups of up to %d invocations, all of them in %d subgroups of %d", d.Info, most, d.Info.maxSubgroups, sg)
+		return
+	}
+	big, err := d.Pipeline(PipelineConfig{Name: "rmsnorm", Buffers: 4, PushSize: 24, Spec: []uint32{most}})
+	require.NoError(t, err)
+	defer big.Destroy()
+	assert.Zero(t, big.RequiredSubgroupSize(), "rmsnorm, %d invocations, more than %d subgroups of %d", most, d.Info.maxSubgroups, sg)
+}
+
 // BenchmarkDispatch measures recording one dispatch with cached descriptor
 // sets (the per-op host cost of a forward step).
 func BenchmarkDispatch(b *testing.B) {
