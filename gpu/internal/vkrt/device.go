@@ -40,6 +40,11 @@ type Options struct {
 // DeviceEnv names the environment variable read when Options.Device is "".
 const DeviceEnv = "BITNET_VK_DEVICE"
 
+// SubgroupSizeEnv names the environment variable that, set to 0, leaves
+// every pipeline's subgroup size to the compiler (Features.SubgroupSizeControl
+// off).
+const SubgroupSizeEnv = "BITNET_VK_SUBGROUP_SIZE"
+
 // Device is an open logical device with one compute queue.
 type Device struct {
 	Info DeviceInfo
@@ -120,6 +125,9 @@ func Open(opts Options) (*Device, error) {
 	if !opts.CooperativeMatrix {
 		info.Features.CooperativeMatrixInt8 = false
 		info.Features.VulkanMemoryModel = false
+	}
+	if os.Getenv(SubgroupSizeEnv) == "0" {
+		info.Features.SubgroupSizeControl = false
 	}
 	d, err := openDevice(in, info, pds[idx])
 	if err != nil {

@@ -499,6 +499,18 @@ func TestRequiredSubgroupSize(t *testing.T) {
 	assert.Zero(t, big.RequiredSubgroupSize(), "rmsnorm, %d invocations, more than %d subgroups of %d", most, d.Info.maxSubgroups, sg)
 }
 
+// TestSubgroupSizeEnv: BITNET_VK_SUBGROUP_SIZE=0 leaves the subgroup size
+// to the compiler.
+func TestSubgroupSizeEnv(t *testing.T) {
+	t.Setenv(SubgroupSizeEnv, "0")
+	d := openTest(t)
+	assert.False(t, d.Info.Features.SubgroupSizeControl)
+	p, err := d.Pipeline(PipelineConfig{Name: "add", Buffers: 3, PushSize: 16})
+	require.NoError(t, err)
+	defer p.Destroy()
+	assert.Zero(t, p.RequiredSubgroupSize())
+}
+
 // BenchmarkDispatch measures recording one dispatch with cached descriptor
 // sets (the per-op host cost of a forward step).
 func BenchmarkDispatch(b *testing.B) {
