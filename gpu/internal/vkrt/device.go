@@ -37,14 +37,6 @@ type Options struct {
 	CooperativeMatrix bool
 }
 
-// DeviceEnv names the environment variable read when Options.Device is "".
-const DeviceEnv = "BITNET_VK_DEVICE"
-
-// SubgroupSizeEnv names the environment variable that, set to 0, leaves
-// every pipeline's subgroup size to the compiler (Features.SubgroupSizeControl
-// off).
-const SubgroupSizeEnv = "BITNET_VK_SUBGROUP_SIZE"
-
 // Device is an open logical device with one compute queue.
 type Device struct {
 	Info DeviceInfo

@@ -24,6 +24,14 @@ const (
 	TypeOther      DeviceType = "other"
 )
 
+// DeviceEnv names the environment variable read when Options.Device is "".
+const DeviceEnv = "BITNET_VK_DEVICE"
+
+// SubgroupSizeEnv names the environment variable that, set to 0, leaves
+// every pipeline's subgroup size to the compiler (Features.SubgroupSizeControl
+// off).
+const SubgroupSizeEnv = "BITNET_VK_SUBGROUP_SIZE"
+
 // DeviceInfo describes a physical device.
 type DeviceInfo struct {
 	Index         int        `json:"index"`
