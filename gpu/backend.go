@@ -261,21 +261,16 @@ var (
 // Open opens a device and prepares the backend; pipelines are built when a
 // kernel is first used.
 func Open(o Options) (*Backend, error) {
-	sel, env := "any", os.Getenv(vkrt.DeviceEnv)
+	sel := "any"
 	switch {
 	case o.Device >= 0:
-		sel, env = strconv.Itoa(o.Device), ""
-	case env != "":
-		sel = env
+		sel = strconv.Itoa(o.Device)
 	case o.Auto:
 		sel = "auto"
 	}
 	wantCoop := o.CoopMat == DotOn || (o.CoopMat == DotAuto && os.Getenv("BITNET_VK_COOPMAT") == "1")
 	dev, err := vkrt.Open(vkrt.Options{Device: sel, Validate: o.Validate, SyncValidate: o.SyncValidate, CooperativeMatrix: wantCoop})
 	if err != nil {
-		if env != "" {
-			return nil, fmt.Errorf("%s=%s: %w", vkrt.DeviceEnv, env, err)
-		}
 		return nil, err
 	}
 	b := &Backend{dev: dev, pipes: map[pipeKey]*vkrt.Pipeline{}, scratch: map[string]*vkrt.Buffer{}, owned: map[*vkrt.Buffer]bool{},

@@ -1,11 +1,6 @@
 package gpu
 
-import (
-	"fmt"
-	"os"
-
-	"bitnet/gpu/internal/vkrt"
-)
+import "bitnet/gpu/internal/vkrt"
 
 // DeviceInfo describes a Vulkan physical device: identity, driver, memory
 // heaps, subgroup size, the limits kernels must respect and the shader
@@ -28,16 +23,7 @@ func Devices() ([]DeviceInfo, error) { return vkrt.Devices() }
 // (discrete > integrated > virtual, never a CPU implementation), or the
 // one BITNET_VK_DEVICE selects when it is set (see Options.Device), or an
 // error saying why there is none.
-func AutoDevice(infos []DeviceInfo) (int, error) {
-	if env := os.Getenv(vkrt.DeviceEnv); env != "" {
-		i, err := vkrt.Select(infos, env)
-		if err != nil {
-			return 0, fmt.Errorf("%s=%s: %w", vkrt.DeviceEnv, env, err)
-		}
-		return i, nil
-	}
-	return vkrt.Select(infos, "auto")
-}
+func AutoDevice(infos []DeviceInfo) (int, error) { return vkrt.SelectEnv(infos, "auto") }
 
 // LoaderName is the Vulkan loader library in use ("" before Devices or
 // Open loaded it).

@@ -18,8 +18,9 @@ type Options struct {
 	// Device selects the physical device: "auto" picks the best GPU
 	// (discrete > integrated > virtual) and never a CPU implementation;
 	// "any" also allows CPU implementations such as lavapipe (last); a
-	// decimal string is an index from Devices. "" uses BITNET_VK_DEVICE,
-	// and "auto" when that is unset.
+	// decimal string is an index from Devices; "" is "auto". Where it
+	// leaves the choice open, BITNET_VK_DEVICE selects when set (see
+	// SelectEnv).
 	Device string
 	// Validate enables the Khronos validation layer; its messages go to
 	// log/slog and are counted by MessageCount. BITNET_VK_VALIDATE=1 enables
@@ -109,7 +110,7 @@ func Open(opts Options) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, err := Select(infos, envDevice(opts.Device))
+	idx, err := SelectEnv(infos, opts.Device)
 	if err != nil {
 		return nil, err
 	}
@@ -358,12 +359,4 @@ func (d *Device) setLayout(n int) (vk.DescriptorSetLayout, error) {
 	}
 	d.layouts[n] = l
 	return l, nil
-}
-
-// envDevice returns sel, or BITNET_VK_DEVICE when sel is empty.
-func envDevice(sel string) string {
-	if sel == "" {
-		return os.Getenv(DeviceEnv)
-	}
-	return sel
 }

@@ -151,10 +151,10 @@ func (d *Device) Pipeline(cfg PipelineConfig) (*Pipeline, error) {
 	// Kernels are specialized for the device's subgroup size: where the
 	// device lets it, require that size rather than one the compiler picks.
 	var sg uint32
-	req := &vk.PipelineShaderStageRequiredSubgroupSizeCreateInfo{SType: vk.StructureTypePipelineShaderStageRequiredSubgroupSizeCreateInfo}
+	var req *vk.PipelineShaderStageRequiredSubgroupSizeCreateInfo
 	if d.requiresSubgroupSize(shaders.WorkgroupInvocations(code, cfg.Spec)) {
 		sg = d.Info.SubgroupSize
-		req.RequiredSubgroupSize = sg
+		req = &vk.PipelineShaderStageRequiredSubgroupSizeCreateInfo{SType: vk.StructureTypePipelineShaderStageRequiredSubgroupSizeCreateInfo, RequiredSubgroupSize: sg}
 		stage.PNext = unsafe.Pointer(req)
 	}
 	pipe, err := d.vk.CreateComputePipeline(&vk.ComputePipelineCreateInfo{

@@ -3,6 +3,7 @@ package vkrt
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 )
@@ -24,7 +25,8 @@ const (
 	TypeOther      DeviceType = "other"
 )
 
-// DeviceEnv names the environment variable read when Options.Device is "".
+// DeviceEnv names the environment variable that selects the device where
+// the selection leaves the choice open (see SelectEnv).
 const DeviceEnv = "BITNET_VK_DEVICE"
 
 // SubgroupSizeEnv names the environment variable that, set to 0, leaves
@@ -194,6 +196,21 @@ func typeRank(t DeviceType) int {
 		return 4
 	}
 	return 3
+}
+
+// SelectEnv is Select, except that where sel leaves the choice open ("",
+// "auto" or "any") and BITNET_VK_DEVICE is set, the variable's value
+// selects instead; its errors then name the variable.
+func SelectEnv(infos []DeviceInfo, sel string) (int, error) {
+	env := os.Getenv(DeviceEnv)
+	if env == "" || (sel != "" && sel != "auto" && sel != "any") {
+		return Select(infos, sel)
+	}
+	i, err := Select(infos, env)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%s: %w", DeviceEnv, env, err)
+	}
+	return i, nil
 }
 
 // Select picks a device from infos: sel is "" or "auto" (the best non-CPU

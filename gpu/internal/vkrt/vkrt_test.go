@@ -175,6 +175,30 @@ func TestSelect(t *testing.T) {
 	}
 }
 
+// TestSelectEnv: BITNET_VK_DEVICE selects where the selection leaves the
+// choice open ("", "auto", "any"), a CPU implementation too, and an
+// explicit index overrides it; its errors name the variable.
+func TestSelectEnv(t *testing.T) {
+	infos := []DeviceInfo{{Index: 0, Name: "gpu", Type: TypeDiscrete, Usable: true}, {Index: 1, Name: "cpu", Type: TypeCPU, Usable: true}}
+	t.Setenv(DeviceEnv, "1")
+	for _, sel := range []string{"", "auto", "any"} {
+		got, err := SelectEnv(infos, sel)
+		require.NoError(t, err, sel)
+		assert.Equal(t, 1, got, "selection %q", sel)
+	}
+	got, err := SelectEnv(infos, "0")
+	require.NoError(t, err)
+	assert.Equal(t, 0, got, "an explicit index")
+	t.Setenv(DeviceEnv, "5")
+	_, err = SelectEnv(infos, "auto")
+	require.ErrorIs(t, err, ErrNoDevice)
+	assert.Contains(t, err.Error(), "BITNET_VK_DEVICE=5")
+	t.Setenv(DeviceEnv, "")
+	got, err = SelectEnv(infos, "auto")
+	require.NoError(t, err)
+	assert.Equal(t, 0, got, "unset")
+}
+
 func TestAddF32(t *testing.T) {
 	d := openTest(t)
 	p, err := d.Pipeline(PipelineConfig{Name: "add", Buffers: 3, PushSize: 16})
