@@ -379,8 +379,7 @@ func (b *Backend) attendsBelow(at *op, nctx, limit int) bool {
 // ternaryWGS is the workgroup size of the decode matvec fused as f says
 // (0: the tiled kernel runs).
 func (b *Backend) ternaryWGS(K, T int, f mmFused) uint32 {
-	switch {
-	case f.qattn != nil:
+	if f.qattn != nil {
 		return b.qkvAttnWGS(K, T, f.qattn.attn)
 	}
 	return b.matvecWGS(K, T)
