@@ -15,6 +15,11 @@ var (
 	ErrNoDevice = vkrt.ErrNoDevice
 )
 
+// SettingError is a device-selection environment variable's value that
+// cannot be honoured (BITNET_VK_DEVICE, BITNET_VK_SUBGROUP_SIZE), for
+// errors.As: the user asked for something specific.
+type SettingError = vkrt.SettingError
+
 // Devices lists the Vulkan devices in the loader's order; DeviceInfo.Index
 // is the index to select one with.
 func Devices() ([]DeviceInfo, error) { return vkrt.Devices() }

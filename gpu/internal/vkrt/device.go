@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -119,8 +118,8 @@ func Open(opts Options) (*Device, error) {
 		info.Features.CooperativeMatrixInt8 = false
 		info.Features.VulkanMemoryModel = false
 	}
-	if os.Getenv(SubgroupSizeEnv) == "0" {
-		info.Features.SubgroupSizeControl = false
+	if err := SubgroupEnv(&info); err != nil {
+		return nil, err
 	}
 	d, err := openDevice(in, info, pds[idx])
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 )
 
 // ErrNoDevice is matched by the errors of Open and Devices when the loader
@@ -29,9 +30,9 @@ const (
 // the selection leaves the choice open (see SelectEnv).
 const DeviceEnv = "BITNET_VK_DEVICE"
 
-// SubgroupSizeEnv names the environment variable that, set to 0, leaves
-// every pipeline's subgroup size to the compiler (Features.SubgroupSizeControl
-// off).
+// SubgroupSizeEnv names the environment variable that sets the subgroup
+// width the kernels are built for and their pipelines require (see
+// SubgroupEnv): 0 leaves every pipeline's subgroup size to the compiler.
 const SubgroupSizeEnv = "BITNET_VK_SUBGROUP_SIZE"
 
 // DeviceInfo describes a physical device.
@@ -200,7 +201,7 @@ func typeRank(t DeviceType) int {
 
 // SelectEnv is Select, except that where sel leaves the choice open ("",
 // "auto" or "any") and BITNET_VK_DEVICE is set, the variable's value
-// selects instead; its errors then name the variable.
+// selects instead; its errors are then *SettingError.
 func SelectEnv(infos []DeviceInfo, sel string) (int, error) {
 	env := os.Getenv(DeviceEnv)
 	if env == "" || (sel != "" && sel != "auto" && sel != "any") {
@@ -208,9 +209,59 @@ func SelectEnv(infos []DeviceInfo, sel string) (int, error) {
 	}
 	i, err := Select(infos, env)
 	if err != nil {
-		return 0, fmt.Errorf("%s=%s: %w", DeviceEnv, env, err)
+		return 0, &SettingError{Var: DeviceEnv, Value: env, Err: err}
 	}
 	return i, nil
+}
+
+// SettingError is a value of one of the environment variables that
+// select a device or how it runs (BITNET_VK_DEVICE,
+// BITNET_VK_SUBGROUP_SIZE) that cannot be honoured. It names the variable
+// and its value; Err says why.
+type SettingError struct {
+	Var, Value string
+	Err        error
+}
+
+func (e *SettingError) Error() string { return fmt.Sprintf("%s=%s: %v", e.Var, e.Value, e.Err) }
+
+// Unwrap returns Err.
+func (e *SettingError) Unwrap() error { return e.Err }
+
+// SubgroupEnv applies BITNET_VK_SUBGROUP_SIZE to the description of the
+// device about to be opened. Unset, the kernels are built for the
+// device's default subgroup width (info.SubgroupSize), which pipelines
+// require where the device lets them (Features.SubgroupSizeControl); 0
+// requires none, so each pipeline runs at the width its compiler picks; a
+// power of two within the device's range (info.SubgroupSizes) becomes the
+// width the kernels are built for and require, where the device lets
+// pipelines require one. Any other value is a *SettingError.
+func SubgroupEnv(info *DeviceInfo) error {
+	env := os.Getenv(SubgroupSizeEnv)
+	switch env {
+	case "":
+		return nil
+	case "0":
+		info.Features.SubgroupSizeControl = false
+		return nil
+	}
+	n, err := strconv.ParseUint(env, 10, 32)
+	if err != nil || n == 0 || n&(n-1) != 0 {
+		return &SettingError{Var: SubgroupSizeEnv, Value: env, Err: errors.New("want 0 or a power of two")}
+	}
+	sg := uint32(n)
+	if sg == info.SubgroupSize {
+		return nil
+	}
+	lo, hi := info.SubgroupSizes[0], info.SubgroupSizes[1]
+	if !info.Features.SubgroupSizeControl {
+		return &SettingError{Var: SubgroupSizeEnv, Value: env, Err: fmt.Errorf("%s cannot require a subgroup size (its compute shaders run in subgroups of %d)", info.Name, info.SubgroupSize)}
+	}
+	if sg < lo || sg > hi {
+		return &SettingError{Var: SubgroupSizeEnv, Value: env, Err: fmt.Errorf("%s runs compute shaders in subgroups of %d to %d", info.Name, lo, hi)}
+	}
+	info.SubgroupSize = sg
+	return nil
 }
 
 // Select picks a device from infos: sel is "" or "auto" (the best non-CPU

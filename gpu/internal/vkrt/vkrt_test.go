@@ -523,8 +523,52 @@ func TestRequiredSubgroupSize(t *testing.T) {
 	assert.Zero(t, big.RequiredSubgroupSize(), "rmsnorm, %d invocations, more than %d subgroups of %d", most, d.Info.maxSubgroups, sg)
 }
 
-// TestSubgroupSizeEnv: BITNET_VK_SUBGROUP_SIZE=0 leaves the subgroup size
-// to the compiler.
+// TestSubgroupEnv: BITNET_VK_SUBGROUP_SIZE on described devices (no
+// device needed): unset, the default width; 0, no required size; a power
+// of two in the device's range, that width, required; outside the range,
+// on a device that cannot require one, or not a power of two, an error
+// that names the variable, the device unchanged.
+func TestSubgroupEnv(t *testing.T) {
+	amd := DeviceInfo{Name: "amd", SubgroupSize: 64, SubgroupSizes: [2]uint32{32, 64}, Features: Features{SubgroupSizeControl: true}}
+	fixed := DeviceInfo{Name: "fixed", SubgroupSize: 32}
+	for _, c := range []struct {
+		env     string
+		in      DeviceInfo
+		sg      uint32
+		control bool
+		err     string
+	}{
+		{"", amd, 64, true, ""},
+		{"0", amd, 64, false, ""},
+		{"32", amd, 32, true, ""},
+		{"64", amd, 64, true, ""},
+		{"16", amd, 0, false, "BITNET_VK_SUBGROUP_SIZE=16: amd runs compute shaders in subgroups of 32 to 64"},
+		{"128", amd, 0, false, "subgroups of 32 to 64"},
+		{"48", amd, 0, false, "BITNET_VK_SUBGROUP_SIZE=48: want 0 or a power of two"},
+		{"wide", amd, 0, false, "want 0 or a power of two"},
+		{"00", amd, 0, false, "want 0 or a power of two"},
+		{"32", fixed, 32, false, ""},
+		{"16", fixed, 0, false, "BITNET_VK_SUBGROUP_SIZE=16: fixed cannot require a subgroup size (its compute shaders run in subgroups of 32)"},
+	} {
+		t.Setenv(SubgroupSizeEnv, c.env)
+		info := c.in
+		err := SubgroupEnv(&info)
+		if c.err != "" {
+			require.Error(t, err, "%s=%q on %s", SubgroupSizeEnv, c.env, c.in.Name)
+			assert.Contains(t, err.Error(), c.err)
+			assert.Equal(t, c.in, info, "the device is unchanged after an error")
+			continue
+		}
+		require.NoError(t, err, "%s=%q on %s", SubgroupSizeEnv, c.env, c.in.Name)
+		assert.Equal(t, c.sg, info.SubgroupSize, "%s=%q on %s", SubgroupSizeEnv, c.env, c.in.Name)
+		assert.Equal(t, c.control, info.Features.SubgroupSizeControl, "%s=%q on %s", SubgroupSizeEnv, c.env, c.in.Name)
+	}
+}
+
+// TestSubgroupSizeEnv: on the test device, BITNET_VK_SUBGROUP_SIZE=0 leaves
+// the subgroup size to the compiler, the device's default width set
+// explicitly is what the pipelines require by default, and a width the
+// device does not run fails Open, naming the variable.
 func TestSubgroupSizeEnv(t *testing.T) {
 	t.Setenv(SubgroupSizeEnv, "0")
 	d := openTest(t)
@@ -533,6 +577,23 @@ func TestSubgroupSizeEnv(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Destroy()
 	assert.Zero(t, p.RequiredSubgroupSize())
+
+	sg := d.Info.SubgroupSize
+	t.Setenv(SubgroupSizeEnv, fmt.Sprint(sg))
+	e := openTest(t)
+	assert.Equal(t, sg, e.Info.SubgroupSize)
+	if e.Info.Features.SubgroupSizeControl {
+		q, err := e.Pipeline(PipelineConfig{Name: "add", Buffers: 3, PushSize: 16})
+		require.NoError(t, err)
+		defer q.Destroy()
+		assert.Equal(t, sg, q.RequiredSubgroupSize())
+	}
+
+	wide := 2 * max(e.Info.SubgroupSize, e.Info.SubgroupSizes[1])
+	t.Setenv(SubgroupSizeEnv, fmt.Sprint(wide))
+	_, err = Open(Options{Device: "any"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("%s=%d", SubgroupSizeEnv, wide))
 }
 
 // BenchmarkDispatch measures recording one dispatch with cached descriptor
