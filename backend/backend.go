@@ -23,12 +23,25 @@ type Options struct {
 }
 
 // gpuOpener opens the Vulkan backend on the platforms that have one (see
-// vulkan.go).
-var gpuOpener func(device int, auto bool) (compute.Backend, error)
+// vulkan.go), and says what kind of failure an error is.
+var gpuOpener func(device int, auto bool) (compute.Backend, gpuFailure, error)
+
+// gpuFailure is why the Vulkan backend did not open.
+type gpuFailure int
+
+const (
+	gpuBroken  gpuFailure = iota + 1 // a device is there, but opening it failed
+	gpuAbsent                        // no Vulkan loader, or no usable device
+	gpuRefused                       // a device or setting the user named cannot be honoured
+)
 
 // Open returns the backend named by o. auto uses a usable GPU (never a CPU
 // Vulkan implementation) and otherwise the CPU, and logs which one runs and
-// why. An explicit vulkan with no usable device is an error.
+// why: quietly (slog's info level) where there is no GPU to use, as a
+// warning where one failed to open. An explicit vulkan with no usable
+// device is an error, and so is auto where the user named the device
+// (Options.Device, BITNET_VK_DEVICE) or a setting of it
+// (BITNET_VK_SUBGROUP_SIZE) that cannot be honoured.
 func Open(o Options) (compute.Backend, error) {
 	name := o.Name
 	if name == "" {
@@ -50,7 +63,7 @@ func Open(o Options) (compute.Backend, error) {
 		if gpuOpener == nil {
 			return nil, fmt.Errorf("vulkan: this build has no Vulkan backend")
 		}
-		be, err := gpuOpener(o.Device, false)
+		be, _, err := gpuOpener(o.Device, false)
 		if err != nil {
 			return nil, err
 		}
@@ -60,9 +73,16 @@ func Open(o Options) (compute.Backend, error) {
 			slog.Info("vulkan: not available on this platform; using cpu")
 			return cpuBackend(), nil
 		}
-		be, err := gpuOpener(o.Device, o.Device < 0)
-		if err != nil {
+		be, why, err := gpuOpener(o.Device, o.Device < 0)
+		switch {
+		case err == nil:
+		case why == gpuRefused || o.Device >= 0:
+			return nil, err
+		case why == gpuAbsent:
 			slog.Info(fmt.Sprintf("%v; using cpu", err))
+			return cpuBackend(), nil
+		default:
+			slog.Warn(fmt.Sprintf("%v; using cpu", err))
 			return cpuBackend(), nil
 		}
 		slog.Info("using vulkan: " + be.Device())

@@ -12,15 +12,20 @@ import (
 )
 
 func init() {
-	gpuOpener = func(device int, auto bool) (compute.Backend, error) {
+	gpuOpener = func(device int, auto bool) (compute.Backend, gpuFailure, error) {
 		be, err := gpu.Open(gpu.Options{Device: device, Auto: auto})
+		var setting *gpu.SettingError
 		switch {
+		case err == nil:
+			return be, 0, nil
+		case errors.As(err, &setting):
+			return nil, gpuRefused, err
 		case errors.Is(err, gpu.ErrLoaderNotFound):
-			return nil, fmt.Errorf("%w (%s)", err, installHint(runtime.GOOS))
+			return nil, gpuAbsent, fmt.Errorf("%w (%s)", err, installHint(runtime.GOOS))
 		case errors.Is(err, gpu.ErrNoDevice):
-			return nil, fmt.Errorf("%w (a GPU driver with Vulkan support is needed; `bitnet devices` lists what the loader sees)", err)
+			return nil, gpuAbsent, fmt.Errorf("%w (a GPU driver with Vulkan support is needed; `bitnet devices` lists what the loader sees)", err)
 		}
-		return be, err
+		return nil, gpuBroken, err
 	}
 }
 

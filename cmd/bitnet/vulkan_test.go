@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -137,5 +138,44 @@ func TestBenchVulkanTimeline(t *testing.T) {
 		if !regexp.MustCompile(`\n  ` + k + ` +4 `).MatchString(errs) {
 			t.Errorf("the timeline lacks four calls of %s:\n%s", k, errs)
 		}
+	}
+}
+
+// TestAutoRefusesNamedSettings: --backend auto falls back to the CPU only
+// where no GPU is chosen for it; a device or setting the user named that
+// cannot be honoured (BITNET_VK_DEVICE out of range, a subgroup width the
+// device does not run, --device out of range) is an error that names it,
+// with nothing on stdout.
+func TestAutoRefusesNamedSettings(t *testing.T) {
+	infos, err := gpu.Devices()
+	if err != nil {
+		testdata.SkipUnlessCI(t, "no Vulkan: %v", err)
+	}
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	args := []string{"run", "--model", model, "--prompt", "Once", "--max-new-tokens", "4", "--backend", "auto"}
+	far := strconv.Itoa(len(infos) + 3)
+	wide := strconv.Itoa(int(2 * max(infos[0].SubgroupSize, infos[0].SubgroupSizes[1])))
+	for _, c := range []struct {
+		name string
+		env  [][2]string
+		args []string
+		want string
+	}{
+		{"device variable", [][2]string{{"BITNET_VK_DEVICE", far}}, nil, "BITNET_VK_DEVICE=" + far + ": "},
+		{"subgroup width", [][2]string{{"BITNET_VK_DEVICE", "0"}, {"BITNET_VK_SUBGROUP_SIZE", wide}}, nil, "BITNET_VK_SUBGROUP_SIZE=" + wide + ": "},
+		{"device flag", nil, []string{"--device", far}, "device index " + far + " out of range"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, e := range c.env {
+				t.Setenv(e[0], e[1])
+			}
+			out, errs, code := bitnet(t, append(args, c.args...)...)
+			if code != 1 || out != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %s", code, out, errs)
+			}
+			if !strings.Contains(errs, c.want) {
+				t.Errorf("stderr lacks %q: %s", c.want, errs)
+			}
+		})
 	}
 }
