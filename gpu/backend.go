@@ -205,6 +205,7 @@ type Backend struct {
 	normWGS         uint32                // workgroup size of rmsnorm
 	mvWGS           uint32                // and of the I2_S decode matvec
 	mvRows          uint32                // its rows per subgroup in matrices of many rows
+	mvMany          uint32                // of more workgroups than this (matvecManyGroups)
 	mvRowSum        uint32                // 1: and it subtracts the code sum once per row (Options.MatvecRowSum)
 	weightArena     *vkrt.Arena           // the weights' memory blocks (Options.WeightBlocks), or nil
 	weightChunks    int                   // buffers holding weights
@@ -331,7 +332,7 @@ func Open(o Options) (*Backend, error) {
 	if o.MatvecRows == 0 {
 		o.MatvecRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_MATVEC_ROWS"))
 	}
-	b.mvRows = 1
+	b.mvRows, b.mvMany = 1, matvecManyGroups
 	if o.MatvecRows == 2 {
 		b.mvRows = 2
 	}

@@ -392,21 +392,34 @@ func TestConformanceUnfused(t *testing.T) {
 // TestConformanceTailNorm runs the decode matvec cases with the norm that
 // a matvec reads run by the last workgroup of the matvec before it
 // (Options.TailNorm), with and without packed int8 dot products, with
-// the code sums that the norm leaves subtracted once per row, and
+// the code sums that the norm leaves subtracted once per row, with two
+// rows per subgroup in the same kernels as the tail (as a GPU of 32-wide
+// subgroups runs gate/up with Options.MatvecRows = 2), and
 // checks by the profile's labels that the cases of a layer's sequence of
 // matvecs (and only those: elsewhere a write between the ops ends the
 // sequence) ran it there.
 func TestConformanceTailNorm(t *testing.T) {
 	t.Parallel()
-	for _, o := range []gpu.Options{{TailNorm: true}, {TailNorm: true, Dot: gpu.DotOn}, {TailNorm: true, MatvecRowSum: true}} {
-		t.Run(fmt.Sprintf("dot=%v/rowsum=%v", o.Dot == gpu.DotOn, o.MatvecRowSum), func(t *testing.T) {
+	for _, o := range []gpu.Options{{TailNorm: true}, {TailNorm: true, Dot: gpu.DotOn}, {TailNorm: true, MatvecRowSum: true}, {TailNorm: true, MatvecRows: 2}} {
+		t.Run(fmt.Sprintf("dot=%v/rowsum=%v/rows=%d", o.Dot == gpu.DotOn, o.MatvecRowSum, max(o.MatvecRows, 1)), func(t *testing.T) {
 			be := openMatvecVariant(t, o, "tail-norm")
+			if o.MatvecRows == 2 {
+				// Two rows per subgroup in every matvec of more than one
+				// workgroup: with the tail, as gate/up on a GPU of
+				// 32-wide subgroups (216 workgroups of 1,024 at one row).
+				be.SetMatvecManyGroups(1)
+				if !strings.Contains(be.Kernels(), "matvec-rows-2") {
+					t.Fatalf("MatvecRows ignored (kernels %q)", be.Kernels())
+				}
+			}
 			tails := 0
 			for _, c := range ternaryMatvecCases() {
 				labels := kernelLabels(t, be, func() { computetest.Run(t, be, []computetest.Case{c}) })
 				tail := false
 				for _, l := range labels {
-					tail = tail || strings.HasSuffix(l, " +norm")
+					// With two rows per subgroup, only a kernel that runs
+					// both counts.
+					tail = tail || strings.HasSuffix(l, " +norm") && (o.MatvecRows != 2 || strings.Contains(l, " rows/sg=2"))
 				}
 				want := strings.HasPrefix(c.Name, "fused/layer-ffn+next-qkv/")
 				if tail != want {

@@ -18,6 +18,12 @@ func (b *Backend) TinyRuns() int { return b.tinyRuns }
 // so that small cases take several passes.
 func (b *Backend) SetPartialsBudget(n uint64) { b.partials = n }
 
+// SetMatvecManyGroups sets the most workgroups of one row per subgroup a
+// decode matvec runs before it takes Options.MatvecRows rows per subgroup,
+// so that small subgroups (lavapipe's 8) take them where a large GPU's
+// would; set it before the first op.
+func (b *Backend) SetMatvecManyGroups(n uint32) { b.mvMany = n }
+
 // SetChainFlags replaces the flags chained kernels raise.
 func (b *Backend) SetChainFlags(f uint32) error { return b.dev.SetChainFlags(f) }
 

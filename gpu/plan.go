@@ -107,7 +107,7 @@ func (b *Backend) matvecRows(wgs uint32, dsts []*tensor, pair bool) (perWG, perS
 	}
 	perSG = 1
 	per := max(wgs/max(b.dev.Info.SubgroupSize, 1), 1)
-	if b.mvRows > 1 && uint32(n) > matvecManyGroups*per {
+	if b.mvRows > 1 && uint32(n) > b.mvMany*per {
 		perSG = b.mvRows
 	}
 	return per * perSG, perSG
@@ -797,7 +797,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	push = append(push, tailPush...)
 	label := ""
 	if b.labels() {
-		label = matvecLabel(suffix, K, n[:len(o.ws)], f)
+		label = matvecLabel(suffix, K, n[:len(o.ws)], rps, f)
 	}
 	var bytes int64
 	for _, w := range o.ws {
@@ -811,10 +811,14 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	}
 }
 
-// matvecLabel names a matvec dispatch in profiles: the kernel, its rows and
+// matvecLabel names a matvec dispatch in profiles: the kernel, its rows (and
+// rows per subgroup rps where more than one) and
 // what its epilogue does.
-func matvecLabel(suffix string, K int, n []uint32, f mmFused) string {
+func matvecLabel(suffix string, K int, n []uint32, rps uint32, f mmFused) string {
 	l := fmt.Sprintf("matvec_i2s%s k=%d", suffix, K)
+	if rps > 1 {
+		l += fmt.Sprintf(" rows/sg=%d", rps)
+	}
 	if f.act != nil {
 		l += fmt.Sprintf(" gate+up %dx2", n[0])
 	} else {
