@@ -293,8 +293,9 @@ fi
 # attention's sub-norm, so that no decode matvec normalizes its input),
 # and with 512- and 256-invocation matvec workgroups (more of them, which
 # no longer each normalize their input) or two rows per subgroup (gate/up
-# in one wave of workgroups, where a norm each held it back), and the
-# timelines.
+# in one wave of workgroups, where a norm each held it back), that with
+# the code sum per row too (every decode option that may gain at once),
+# and the timelines.
 if want tailnorm; then
 	gputests tailnorm '^(TestConformanceTailNorm|TestTailNormStep|TestAttnInQKVStep|TestConformanceAttnInQKV|TestDecodeStepStructureTailNorm|TestDecodeStepStructureAttnInQKVTailNorm)$'
 	sidebyside BITNET_VK_TAIL_NORM "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
@@ -305,6 +306,8 @@ if want tailnorm; then
 		LABEL="BITNET_VK_ATTN_IN_QKV=256 BITNET_VK_TAIL_NORM=1 " sidebyside BITNET_VK_MATVEC_WGS "1024 512" "-p 0 -n 128 -r 3"
 		LABEL="BITNET_VK_ATTN_IN_QKV=256 BITNET_VK_TAIL_NORM=1 " sidebyside BITNET_VK_MATVEC_ROWS "2" "-p 0 -n 128 -r 3"
 		LABEL="BITNET_VK_ATTN_IN_QKV=256 " timelines BITNET_VK_TAIL_NORM 1
+		export BITNET_VK_MATVEC_ROWS=2
+		LABEL="BITNET_VK_ATTN_IN_QKV=256 BITNET_VK_TAIL_NORM=1 BITNET_VK_MATVEC_ROWS=2 " sidebyside BITNET_VK_MATVEC_ROWSUM "1" "-p 0 -n 128 -r 3"
 	)
 	(
 		export BITNET_VK_TAIL_NORM=1
