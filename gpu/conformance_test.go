@@ -400,7 +400,7 @@ func TestConformanceUnfused(t *testing.T) {
 // sequence) ran it there.
 func TestConformanceTailNorm(t *testing.T) {
 	t.Parallel()
-	for _, o := range []gpu.Options{{TailNorm: true}, {TailNorm: true, Dot: gpu.DotOn}, {TailNorm: true, MatvecRowSum: true}, {TailNorm: true, MatvecRows: 2}} {
+	for _, o := range []gpu.Options{{TailNorm: true}, {TailNorm: true, Dot: gpu.DotOn}, {TailNorm: true, MatvecRowSum: true}, {TailNorm: true, MatvecRows: 2}, {TailNorm: true, MatvecRows: 2, MatvecRowSum: true}} {
 		t.Run(fmt.Sprintf("dot=%v/rowsum=%v/rows=%d", o.Dot == gpu.DotOn, o.MatvecRowSum, max(o.MatvecRows, 1)), func(t *testing.T) {
 			be := openMatvecVariant(t, o, "tail-norm")
 			if o.MatvecRows == 2 {
