@@ -76,6 +76,28 @@ func TestConformance(t *testing.T) {
 	computetest.Run(t, be, computetest.Cases())
 }
 
+// TestConformanceOtherSubgroupSize runs the whole suite with the kernels
+// built for subgroups four times as wide as the device's, and half as
+// wide, with no size required: the paths a GPU takes where its compiler
+// picks a width other than the one the kernels were built for (Intel's
+// and AMD's may, for a pipeline whose workgroup is too large to require
+// one, or with BITNET_VK_SUBGROUP_SIZE=0).
+func TestConformanceOtherSubgroupSize(t *testing.T) {
+	t.Parallel()
+	for _, f := range []struct{ num, den uint32 }{{4, 1}, {1, 2}} {
+		t.Run(fmt.Sprintf("x%d/%d", f.num, f.den), func(t *testing.T) {
+			be := openTest(t)
+			if !be.Subgroups() {
+				t.Skipf("%s: no subgroup arithmetic, no subgroup kernels", be.Device())
+			}
+			sg := be.Info().SubgroupSize * f.num / f.den
+			t.Logf("kernels built for subgroups of %d, run in %d", sg, be.Info().SubgroupSize)
+			be.PretendSubgroupSize(sg)
+			computetest.Run(t, be, computetest.Cases())
+		})
+	}
+}
+
 // TestConformanceWithoutSubgroups runs the shared-memory matvec kernels that
 // devices without subgroup arithmetic use.
 func TestConformanceWithoutSubgroups(t *testing.T) {

@@ -29,3 +29,13 @@ func (b *Backend) SetChainFlags(f uint32) error { return b.dev.SetChainFlags(f) 
 
 // BuildTimeline is buildTimeline.
 var BuildTimeline = buildTimeline
+
+// PretendSubgroupSize makes the backend build its kernels for subgroups of
+// n without requiring any size, as on a device whose compiler picks
+// another width than the one the kernels are built for (a pipeline whose
+// workgroup is too large to require one, or BITNET_VK_SUBGROUP_SIZE=0 on
+// Intel's and AMD's GPUs); call it before the first op.
+func (b *Backend) PretendSubgroupSize(n uint32) {
+	b.dev.Info.SubgroupSize = n
+	b.dev.Info.Features.SubgroupSizeControl = false
+}
