@@ -811,9 +811,9 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	}
 }
 
-// matvecLabel names a matvec dispatch in profiles: the kernel, its rows (and
-// rows per subgroup rps where more than one) and
-// what its epilogue does.
+// matvecLabel names a matvec dispatch in profiles: the kernel, its rows
+// (and rows per subgroup rps where more than one) and what its epilogue
+// does.
 func matvecLabel(suffix string, K int, n []uint32, rps uint32, f mmFused) string {
 	l := fmt.Sprintf("matvec_i2s%s k=%d", suffix, K)
 	if rps > 1 {
