@@ -22,6 +22,8 @@ func init() {
 			return nil, gpuRefused, err
 		case errors.Is(err, gpu.ErrLoaderNotFound):
 			return nil, gpuAbsent, fmt.Errorf("%w (%s)", err, installHint(runtime.GOOS))
+		case errors.Is(err, gpu.ErrNoDevice) && device >= 0:
+			return nil, gpuAbsent, fmt.Errorf("%w (`bitnet devices` lists the devices and their indices)", err)
 		case errors.Is(err, gpu.ErrNoDevice):
 			return nil, gpuAbsent, fmt.Errorf("%w (a GPU driver with Vulkan support is needed; `bitnet devices` lists what the loader sees)", err)
 		}

@@ -163,7 +163,7 @@ func TestAutoRefusesNamedSettings(t *testing.T) {
 	}{
 		{"device variable", [][2]string{{"BITNET_VK_DEVICE", far}}, nil, "BITNET_VK_DEVICE=" + far + ": "},
 		{"subgroup width", [][2]string{{"BITNET_VK_DEVICE", "0"}, {"BITNET_VK_SUBGROUP_SIZE", wide}}, nil, "BITNET_VK_SUBGROUP_SIZE=" + wide + ": "},
-		{"device flag", nil, []string{"--device", far}, "device index " + far + " out of range"},
+		{"device flag", nil, []string{"--device", far}, "device index " + far + " out of range (" + strconv.Itoa(len(infos)) + " devices) (`bitnet devices` lists the devices and their indices)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, e := range c.env {
