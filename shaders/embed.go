@@ -57,40 +57,48 @@ func Names() []string {
 	return names
 }
 
-// capabilityCooperativeMatrixKHR is SPIR-V's CooperativeMatrixKHR capability.
-const capabilityCooperativeMatrixKHR = 6022
+// SPIR-V opcodes and enumerants UsesCoopMat and WorkgroupInvocations read.
+const (
+	opCapability                   = 17
+	capabilityCooperativeMatrixKHR = 6022
+	opExecutionMode                = 16
+	opConstant                     = 43
+	opConstantComposite            = 44
+	opSpecConstant                 = 50
+	opSpecConstantComposite        = 51
+	opDecorate                     = 71
+	execModeLocalSize              = 17
+	decorationBuiltIn              = 11
+	decorationSpecID               = 1
+	builtInWorkgroupSize           = 25
+)
+
+// eachInstruction calls visit with every instruction of the SPIR-V module
+// code (its words, the one holding the opcode first), in order after the
+// header. It reports false where the module is malformed (an instruction
+// of no words, or one past the end), having visited the ones before.
+func eachInstruction(code []uint32, visit func(w []uint32)) bool {
+	for i := 5; i < len(code); {
+		n := int(code[i] >> 16)
+		if n == 0 || i+n > len(code) {
+			return false
+		}
+		visit(code[i : i+n])
+		i += n
+	}
+	return true
+}
 
 // UsesCoopMat reports whether a SPIR-V module declares the
 // CooperativeMatrixKHR capability: such a kernel loads only on a device
 // with VK_KHR_cooperative_matrix enabled.
 func UsesCoopMat(code []uint32) bool {
-	const opCapability = 17
-	for i := 5; i < len(code); {
-		n := int(code[i] >> 16)
-		if n == 0 {
-			return false
-		}
-		if code[i]&0xffff == opCapability && n == 2 && i+1 < len(code) && code[i+1] == capabilityCooperativeMatrixKHR {
-			return true
-		}
-		i += n
-	}
-	return false
+	found := false
+	eachInstruction(code, func(w []uint32) {
+		found = found || w[0]&0xffff == opCapability && len(w) == 2 && w[1] == capabilityCooperativeMatrixKHR
+	})
+	return found
 }
-
-// SPIR-V opcodes and enumerants WorkgroupInvocations reads.
-const (
-	opExecutionMode         = 16
-	opConstant              = 43
-	opConstantComposite     = 44
-	opSpecConstant          = 50
-	opSpecConstantComposite = 51
-	opDecorate              = 71
-	execModeLocalSize       = 17
-	decorationBuiltIn       = 11
-	decorationSpecID        = 1
-	builtInWorkgroupSize    = 25
-)
 
 // WorkgroupInvocations returns the number of invocations in a workgroup of
 // the compute kernel code when its specialization constants are spec
@@ -104,32 +112,30 @@ func WorkgroupInvocations(code []uint32, spec []uint32) uint32 {
 	parts := map[uint32][]uint32{} // composite id -> constituent ids
 	var builtin uint32             // id decorated WorkgroupSize
 	var local [3]uint32            // LocalSize
-	for i := 5; i < len(code); {
-		n := int(code[i] >> 16)
-		if n == 0 || i+n > len(code) {
-			return 0
-		}
-		w := code[i : i+n]
+	ok := eachInstruction(code, func(w []uint32) {
 		switch op := w[0] & 0xffff; {
-		case op == opExecutionMode && n == 6 && w[2] == execModeLocalSize:
+		case op == opExecutionMode && len(w) == 6 && w[2] == execModeLocalSize:
 			local = [3]uint32{w[3], w[4], w[5]}
-		case op == opDecorate && n == 4 && w[2] == decorationBuiltIn && w[3] == builtInWorkgroupSize:
+		case op == opDecorate && len(w) == 4 && w[2] == decorationBuiltIn && w[3] == builtInWorkgroupSize:
 			builtin = w[1]
-		case op == opDecorate && n == 4 && w[2] == decorationSpecID:
+		case op == opDecorate && len(w) == 4 && w[2] == decorationSpecID:
 			specIDs[w[1]] = w[3]
-		case (op == opConstant || op == opSpecConstant) && n == 4:
+		case (op == opConstant || op == opSpecConstant) && len(w) == 4:
 			values[w[2]] = w[3]
-		case (op == opConstantComposite || op == opSpecConstantComposite) && n >= 3:
+		case (op == opConstantComposite || op == opSpecConstantComposite) && len(w) >= 3:
 			parts[w[2]] = w[3:]
 		}
-		i += n
+	})
+	if !ok {
+		return 0
 	}
+	inv := uint64(local[0]) * uint64(local[1]) * uint64(local[2])
 	if builtin != 0 {
 		ids := parts[builtin]
 		if len(ids) != 3 {
 			return 0
 		}
-		inv := uint64(1)
+		inv = 1
 		for _, id := range ids {
 			v, ok := values[id]
 			if sid, isSpec := specIDs[id]; isSpec && int(sid) < len(spec) {
@@ -140,12 +146,7 @@ func WorkgroupInvocations(code []uint32, spec []uint32) uint32 {
 			}
 			inv *= uint64(v)
 		}
-		if inv > 1<<31 {
-			return 0
-		}
-		return uint32(inv)
 	}
-	inv := uint64(local[0]) * uint64(local[1]) * uint64(local[2])
 	if inv > 1<<31 {
 		return 0
 	}
