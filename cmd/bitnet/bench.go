@@ -423,6 +423,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 					slog.Warn("chained dispatch latency", "err", err)
 				}
 			}
+			if c, ok := l.be.(interface {
+				LayerPhases() (compute.PhaseTimes, error)
+			}); ok {
+				if pt, err := c.LayerPhases(); err != nil {
+					slog.Warn("layer phases", "err", err)
+				} else {
+					dev.phases = &pt
+				}
+			}
 			printKernelTimes(stderr, kp.KernelTimes(), n, what, wall, dev)
 		} else {
 			mf.profile.On = true
@@ -522,6 +531,7 @@ func printOpTimes(w io.Writer, stats []compute.OpStat, tokens int, what string, 
 // 16 bytes (seconds); 0 where not measured.
 type deviceYardsticks struct {
 	copyBW, dispEmpty, dispLoad, dispChain float64
+	phases                                 *compute.PhaseTimes // nil where not measured
 }
 
 // printKernelTimes prints the device time per token of each kernel of a
@@ -538,6 +548,23 @@ func printKernelTimes(w io.Writer, ks []compute.KernelTime, tokens int, what str
 	}
 	if dev.dispChain > 0 {
 		fmt.Fprintf(w, "  chained dependent dispatch: %.1f µs with one 16-byte load and store (a chain of 256 waiting on counters, no barriers: BITNET_VK_CHAIN)\n", dev.dispChain*1e6)
+	}
+	if pt := dev.phases; pt != nil {
+		gbs := func(d time.Duration) float64 { return float64(pt.LayerBytes) / d.Seconds() / 1e9 }
+		layers := fmt.Sprintf("%d layers", pt.Layers)
+		if pt.Layers == 1 {
+			layers = "1 layer"
+		}
+		fmt.Fprintf(w, "  a layer's matvecs as dependent phases (2B-4T widths, %.1f MB of weights, %s, workgroups of %d): %.1f µs per layer (%.1f GB/s) as a dispatch per matvec behind barriers; in one persistent dispatch",
+			float64(pt.LayerBytes)/1e6, layers, pt.Workgroup, pt.Dispatched.Seconds()*1e6, gbs(pt.Dispatched))
+		for i, p := range pt.Persistent {
+			sep := ","
+			if i == 0 {
+				sep = ":"
+			}
+			fmt.Fprintf(w, "%s %.1f µs (%.1f GB/s) with %d workgroups", sep, p.PerLayer.Seconds()*1e6, gbs(p.PerLayer), p.Workgroups)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, k := range ks {
 		sum += k.Time

@@ -97,8 +97,9 @@ func TestBenchVulkanCounters(t *testing.T) {
 // TestBenchVulkanPromptKernelTimes: with a prompt and no generation,
 // --op-times on Vulkan times each kernel of one prompt pass, the tiled
 // ternary GEMM among them, and measures the device's yardsticks: the copy
-// bandwidth and the cost of a dependent dispatch, behind a barrier and
-// chained.
+// bandwidth, the cost of a dependent dispatch, behind a barrier and
+// chained, and a layer's matvecs as dependent phases, behind barriers and
+// in one persistent dispatch.
 func TestBenchVulkanPromptKernelTimes(t *testing.T) {
 	if _, err := gpu.Devices(); err != nil {
 		testdata.SkipUnlessCI(t, "no Vulkan: %v", err)
@@ -108,7 +109,7 @@ func TestBenchVulkanPromptKernelTimes(t *testing.T) {
 	if len(rep.Results) != 1 || rep.Results[0].Test != "pp16" {
 		t.Fatalf("results %+v", rep.Results)
 	}
-	for _, s := range []string{"kernel times over 16 prompt tokens (one pass)", "device copy bandwidth:", "\n  dependent dispatch:", "chained dependent dispatch:", "matmul_i2s_tiled", "attn_split", "device total"} {
+	for _, s := range []string{"kernel times over 16 prompt tokens (one pass)", "device copy bandwidth:", "\n  dependent dispatch:", "chained dependent dispatch:", "a layer's matvecs as dependent phases (2B-4T widths, 17.4 MB of weights, 1 layer,", "in one persistent dispatch: ", "matmul_i2s_tiled", "attn_split", "device total"} {
 		if !strings.Contains(errs, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, errs)
 		}

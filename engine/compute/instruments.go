@@ -111,3 +111,24 @@ type Timeliner interface {
 	// or no step was timed.
 	Timeline() (*Timeline, error)
 }
+
+// PhaseTimes is what the matvecs of decode layers cost on a device when
+// each waits for the outputs of the one before, apart from everything else
+// a layer does (norms, attention): a calibration of bench --op-times. The
+// same kernel runs them as one dispatch per matvec behind barriers, as a
+// decode step runs its matvecs, and inside one persistent dispatch whose
+// workgroups take the matvecs' rows in order and wait on counters.
+type PhaseTimes struct {
+	Layers     int           // layers timed, four matvecs each
+	LayerBytes int64         // weight bytes of a layer
+	Workgroup  int           // invocations per workgroup
+	Dispatched time.Duration // per layer, a dispatch per matvec
+	Persistent []PersistentTime
+}
+
+// PersistentTime is the time per layer of PhaseTimes' persistent dispatch
+// with a given number of workgroups.
+type PersistentTime struct {
+	Workgroups int
+	PerLayer   time.Duration
+}
