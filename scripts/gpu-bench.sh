@@ -34,7 +34,7 @@
 # where a decode step's time goes, kernel by kernel, from the device clock
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
-# PARTS picks what runs, a comma-separated list of tests, kernels,
+# PARTS picks what runs, a comma-separated list of tests, phases, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, prompt,
 # stage, rowsum, blocks, qkvattn, tailnorm, coopmat, attn, tq,
 # baseline, heads, optimes and cpu (default: tests, kernels, crossval,
@@ -97,7 +97,7 @@ sidebyside() {
 	done
 }
 parts=${PARTS:-tests,kernels,crossval,bench,optimes,cpu}
-[ "$parts" = all ] && parts=tests,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,qkvattn,tailnorm,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,phases,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,qkvattn,tailnorm,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -130,6 +130,17 @@ if want tests && [ -x bin/gpu.test ]; then
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
+	done
+fi
+# A layer's matvecs as dependent phases (bench --op-times' calibration,
+# vkrt's PhaseChain): per layer behind barriers against one persistent
+# dispatch whose workgroups wait on counters, with workgroups of 1,024
+# and 256 invocations (part phases, a few seconds).
+if want phases; then
+	for round in $(seq "${ROUNDS:-2}"); do
+		for wgs in 1024 256; do
+			BITNET_VK_MATVEC_WGS=$wgs timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 4 -r 1 --op-times 2>&1 | grep -E 'dependent (dispatch|phases)' | sed "s/^/round $round MATVEC_WGS=$wgs: /" | tee -a "$sum"
+		done
 	done
 fi
 # The LM head's decode matvec for each head type (F16, Q8_0, Q6_K), and
