@@ -32,13 +32,16 @@
 // tickets, so the workgroup holding the earliest unfinished ticket never
 // waits: the dispatch finishes on any device that runs its started
 // workgroups, however many it runs at once. A wait gives up after SPINS
-// reads and raises flag 2 in C word 0 (the results are then wrong).
+// reads and raises flag 2 in C word 0 (the results are then wrong), so
+// that a device that does not run them ends the calibration with an
+// error instead of a hung queue.
 #include "dot4.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint SG = 32u;   // the subgroup size the kernel is built for
 layout(constant_id = 2) const uint NL = 4u;    // 16-byte loads per lane of a row, at most (rows of up to 64 x NL x SG elements)
 layout(constant_id = 3) const uint KMAX = 6912u; // the longest row, a multiple of 64
+layout(constant_id = 4) const uint SPINS = 1u << 18u; // the most counter reads of a wait
 const uint WGS = gl_WorkGroupSize.x;
 const uint ROWS = WGS / SG;                    // rows per block
 
@@ -57,8 +60,6 @@ layout(push_constant) uniform P {
     uint persist; // 1: one dispatch takes every phase's blocks by ticket
     uint half_;   // words per half of A (a multiple of 4)
 } p;
-
-const uint SPINS = 1u << 24u;
 
 shared uvec4 xs[KMAX / 16u]; // the codes, group-major: word c of group g of load i at g * (k/64) + i
 shared uint sticket;

@@ -76,7 +76,15 @@ func (d *Device) NewPhaseChain(shapes [4]LayerShape, layers, wgs int, dot bool, 
 		name = "phases_dot"
 	}
 	nl := (kmax/64 + sg - 1) / sg
-	pipe, err := d.Pipeline(PipelineConfig{Name: name, Buffers: 3, PushSize: 4 * 12, Spec: []uint32{uint32(wgs), uint32(sg), uint32(nl), uint32(kmax)}})
+	// A wait's counter reads before it gives up: a GPU's take about a
+	// microsecond each, a CPU driver's a few nanoseconds, and its
+	// workgroups, threads that share the host's cores, may be descheduled
+	// for milliseconds.
+	spins := uint32(1 << 18)
+	if d.Info.Type == TypeCPU {
+		spins = 1 << 22
+	}
+	pipe, err := d.Pipeline(PipelineConfig{Name: name, Buffers: 3, PushSize: 4 * 12, Spec: []uint32{uint32(wgs), uint32(sg), uint32(nl), uint32(kmax), spins}})
 	if err != nil {
 		return nil, err
 	}
