@@ -3,6 +3,10 @@
 package gpu
 
 import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"time"
 
 	"bitnet/engine/compute"
@@ -26,7 +30,9 @@ const phaseLayers = 8
 // dot products: as a dispatch per matvec behind barriers, and as one
 // persistent dispatch of 1, 2 and 4 times as many workgroups as the
 // output projection has blocks of rows. Each figure is the mean of three
-// runs after a first one.
+// runs after a first one. The weights and input are pseudo-random, and
+// every persistent dispatch must compute the results of the dispatches
+// behind barriers.
 func (b *Backend) LayerPhases() (compute.PhaseTimes, error) {
 	var pt compute.PhaseTimes
 	if err := b.Flush(); err != nil {
@@ -41,12 +47,24 @@ func (b *Backend) LayerPhases() (compute.PhaseTimes, error) {
 	if b.dev.Info.Type == vkrt.TypeCPU {
 		layers, wgs = 1, 64 // a CPU's figures are no guide to a GPU's: time them quickly
 	}
-	pc, err := b.dev.NewPhaseChain(layer2B4T, layers, wgs, b.dot, nil)
+	// Weights and input of pseudo-random bits, so that a persistent
+	// dispatch that read an output before it was written would compute
+	// other results than the dispatches behind barriers.
+	rng := rand.New(rand.NewPCG(1, 2))
+	w := make([]byte, layers*int(pt.LayerBytes))
+	for i := 0; i < len(w); i += 8 {
+		binary.LittleEndian.PutUint64(w[i:], rng.Uint64())
+	}
+	pc, err := b.dev.NewPhaseChain(layer2B4T, layers, wgs, b.dot, w)
 	if err != nil {
 		return pt, err
 	}
 	defer pc.Destroy()
 	x := make([]uint32, layer2B4T[0].Cols)
+	for i := range x {
+		x[i] = rng.Uint32()
+	}
+	var want []uint32
 	perLayer := func(workgroups int) (time.Duration, error) {
 		var sum float64
 		for i := range 4 {
@@ -57,6 +75,15 @@ func (b *Backend) LayerPhases() (compute.PhaseTimes, error) {
 			if i > 0 {
 				sum += ns
 			}
+		}
+		got, err := pc.Output()
+		if err != nil {
+			return 0, err
+		}
+		if want == nil {
+			want = got
+		} else if !slices.Equal(got, want) {
+			return 0, fmt.Errorf("vulkan: phase chain: the persistent dispatch of %d workgroups computed other results than the dispatches behind barriers", workgroups)
 		}
 		return time.Duration(sum / 3 / float64(layers)), nil
 	}
