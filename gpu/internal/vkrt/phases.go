@@ -5,8 +5,6 @@ package vkrt
 import (
 	"encoding/binary"
 	"fmt"
-
-	"bitnet/gpu/internal/vk"
 )
 
 // LayerShape is one matvec of a layer in a PhaseChain: Rows outputs, each
@@ -155,19 +153,6 @@ func (pc *PhaseChain) Run(x []uint32, workgroups int) (float64, error) {
 	if err := d.Upload(pc.a, 0, in); err != nil {
 		return 0, err
 	}
-	pool, r, err := d.newTimer(2)
-	if err != nil {
-		return 0, err
-	}
-	defer d.vk.DestroyQueryPool(pool)
-	defer r.Destroy()
-	r.Fill(pc.c.Out(0, 0), 0)
-	r.Barrier()
-	if !r.begin() {
-		return 0, r.err
-	}
-	d.vk.CmdResetQueryPool(r.cb, pool, 0, 2)
-	d.vk.CmdWriteTimestamp(r.cb, vk.PipelineStageComputeShaderBit, pool, 0)
 	push := func(p0, persist int) []uint32 {
 		var w [12]uint32
 		for i, s := range pc.shapes {
@@ -177,19 +162,20 @@ func (pc *PhaseChain) Run(x []uint32, workgroups int) (float64, error) {
 		return w[:]
 	}
 	bind := []Binding{pc.w.In(0, 0), pc.a.Out(0, 0), pc.c.Out(0, 0)}
-	if workgroups == 0 {
-		for p := range pc.Phases() {
-			r.Dispatch(pc.pipe, [3]uint32{uint32(pc.Blocks(p)), 1, 1}, bind, push(p, 0)...)
+	before := func(r *Recorder) {
+		r.Fill(pc.c.Out(0, 0), 0)
+		r.Barrier()
+	}
+	ns, err := d.timeCommands(before, func(r *Recorder) {
+		if workgroups == 0 {
+			for p := range pc.Phases() {
+				r.Dispatch(pc.pipe, [3]uint32{uint32(pc.Blocks(p)), 1, 1}, bind, push(p, 0)...)
+			}
+		} else {
+			r.Dispatch(pc.pipe, [3]uint32{uint32(workgroups), 1, 1}, bind, push(0, 1)...)
 		}
-	} else {
-		r.Dispatch(pc.pipe, [3]uint32{uint32(workgroups), 1, 1}, bind, push(0, 1)...)
-	}
-	d.vk.CmdWriteTimestamp(r.cb, vk.PipelineStageComputeShaderBit, pool, 1)
-	if err := r.Submit(); err != nil {
-		return 0, err
-	}
-	ts := make([]uint64, 2)
-	if err := d.vk.QueryResults64(pool, 0, ts); err != nil {
+	})
+	if err != nil {
 		return 0, err
 	}
 	var flags [4]byte
@@ -199,7 +185,7 @@ func (pc *PhaseChain) Run(x []uint32, workgroups int) (float64, error) {
 	if f := binary.LittleEndian.Uint32(flags[:]); f&(ChainTimedOut|ChainOvercount) != 0 {
 		return 0, fmt.Errorf("vulkan: phase chain: the persistent dispatch raised flags %#x", f)
 	}
-	return d.elapsedNs(ts[0], ts[1]), nil
+	return ns, nil
 }
 
 // Output returns the last phase's outputs of the last Run.

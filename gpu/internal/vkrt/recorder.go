@@ -988,32 +988,50 @@ func (d *Device) timeCopies(n uint64, words uint32, groups [3]uint32, reps int, 
 		return 0, err
 	}
 	defer dst.Destroy()
+	fill, err := d.NewRecorder()
+	if err != nil {
+		return 0, err
+	}
+	fill.Fill(src.Out(0, 0), 0x3f800000)
+	err = fill.Submit()
+	fill.Destroy()
+	if err != nil {
+		return 0, err
+	}
+	before := func(r *Recorder) {
+		if chained {
+			// The chain starts (its counters zeroed, behind a barrier)
+			// before the clock does.
+			r.Dispatch(p, groups, []Binding{src.In(0, 0), dst.Out(0, 0)}, words)
+		}
+	}
+	return d.timeCommands(before, func(r *Recorder) {
+		for range reps {
+			r.Dispatch(p, groups, []Binding{src.In(0, 0), dst.Out(0, 0)}, words)
+			if !chained {
+				r.barrier()
+			}
+		}
+	})
+}
+
+// timeCommands records the commands of before, then those of timed
+// between two timestamps, submits them and returns the nanoseconds
+// between the timestamps.
+func (d *Device) timeCommands(before, timed func(r *Recorder)) (float64, error) {
 	pool, r, err := d.newTimer(2)
 	if err != nil {
 		return 0, err
 	}
 	defer d.vk.DestroyQueryPool(pool)
 	defer r.Destroy()
-	r.Fill(src.Out(0, 0), 0x3f800000)
-	if err := r.Submit(); err != nil {
-		return 0, err
-	}
 	if !r.begin() {
 		return 0, r.err
 	}
 	d.vk.CmdResetQueryPool(r.cb, pool, 0, 2)
-	if chained {
-		// The chain starts (its counters zeroed, behind a barrier) before
-		// the clock does.
-		r.Dispatch(p, groups, []Binding{src.In(0, 0), dst.Out(0, 0)}, words)
-	}
+	before(r)
 	d.vk.CmdWriteTimestamp(r.cb, vk.PipelineStageComputeShaderBit, pool, 0)
-	for range reps {
-		r.Dispatch(p, groups, []Binding{src.In(0, 0), dst.Out(0, 0)}, words)
-		if !chained {
-			r.barrier()
-		}
-	}
+	timed(r)
 	d.vk.CmdWriteTimestamp(r.cb, vk.PipelineStageComputeShaderBit, pool, 1)
 	if err := r.Submit(); err != nil {
 		return 0, err
@@ -1024,7 +1042,7 @@ func (d *Device) timeCopies(n uint64, words uint32, groups [3]uint32, reps int, 
 	}
 	ns := d.elapsedNs(ts[0], ts[1])
 	if ns <= 0 {
-		return 0, fmt.Errorf("vulkan: copy timestamps did not advance")
+		return 0, fmt.Errorf("vulkan: timestamps did not advance")
 	}
 	return ns, nil
 }
