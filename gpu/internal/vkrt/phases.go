@@ -37,8 +37,7 @@ type PhaseChain struct {
 // run by workgroups of wgs invocations (a multiple of the device's
 // subgroup size); with dot, packed int8 dot products (the device must
 // have them). weights holds the phases' matrices in order (each row
-// Cols/4 bytes, laid out as phases.glsl says), or is nil for a fixed
-// pattern (timing only).
+// Cols/4 bytes, laid out as phases.glsl says).
 func (d *Device) NewPhaseChain(shapes [4]LayerShape, layers, wgs int, dot bool, weights []byte) (*PhaseChain, error) {
 	sg := int(d.Info.SubgroupSize)
 	if layers < 1 || sg < 1 || wgs < sg || wgs%sg != 0 || wgs > int(d.Info.Limits.MaxComputeWorkGroupInvocations) {
@@ -54,16 +53,16 @@ func (d *Device) NewPhaseChain(shapes [4]LayerShape, layers, wgs int, dot bool, 
 			prev = s.Cols // the input
 		}
 		if s.Rows < 1 || s.Cols < 64 || s.Cols%64 != 0 || s.Cols > prev {
-			return nil, fmt.Errorf("vulkan: phase chain: matvec %d is %dx%d after %d rows", i, s.Cols, s.Rows, prev)
+			return nil, fmt.Errorf("vulkan: phase chain: matvec %d: %d rows of %d elements after %d outputs (a multiple of 64, at most those)", i, s.Rows, s.Cols, prev)
 		}
 		kmax, maxRows = max(kmax, s.Cols), max(maxRows, s.Rows)
 		layerBytes += s.Bytes()
 	}
-	if uint64(kmax)/4 > uint64(d.Info.Limits.MaxComputeSharedMemorySize) {
-		return nil, fmt.Errorf("vulkan: phase chain: rows of %d elements need %d bytes of shared memory", kmax, kmax/4)
+	if uint64(kmax)+4 > uint64(d.Info.Limits.MaxComputeSharedMemorySize) {
+		return nil, fmt.Errorf("vulkan: phase chain: rows of %d elements need %d bytes of shared memory", kmax, kmax+4)
 	}
 	wbytes := uint64(layers) * uint64(layerBytes)
-	if weights != nil && uint64(len(weights)) != wbytes {
+	if uint64(len(weights)) != wbytes {
 		return nil, fmt.Errorf("vulkan: phase chain: %d bytes of weights, want %d", len(weights), wbytes)
 	}
 	if wbytes > d.Info.Limits.MaxStorageBufferRange || wbytes > d.Info.Limits.MaxMemoryAllocationSize {
@@ -100,18 +99,7 @@ func (d *Device) NewPhaseChain(shapes [4]LayerShape, layers, wgs int, dot bool, 
 	if pc.c, err = d.NewBuffer(4*uint64(2+4*layers), DeviceLocal); err != nil {
 		return fail(err)
 	}
-	if weights != nil {
-		err = d.Upload(pc.w, 0, weights)
-	} else {
-		r, err2 := d.NewRecorder()
-		if err2 != nil {
-			return fail(err2)
-		}
-		r.Fill(pc.w.Out(0, 0), 0x5a5a1b1b)
-		err = r.Submit()
-		r.Destroy()
-	}
-	if err != nil {
+	if err := d.Upload(pc.w, 0, weights); err != nil {
 		return fail(err)
 	}
 	return pc, nil

@@ -89,11 +89,11 @@ func TestPhaseChain(t *testing.T) {
 	}
 	bad := shapes
 	bad[1].Cols = 256 // longer than phase 0's 200 rows
-	_, err := d.NewPhaseChain(bad, layers, sg, false, nil)
+	_, err := d.NewPhaseChain(bad, layers, sg, false, w)
 	assert.ErrorContains(t, err, "matvec 1")
 	bad = shapes
 	bad[2].Cols = 100 // not a multiple of 64
-	_, err = d.NewPhaseChain(bad, layers, sg, false, nil)
+	_, err = d.NewPhaseChain(bad, layers, sg, false, w)
 	assert.ErrorContains(t, err, "matvec 2")
 	_, err = d.NewPhaseChain(shapes, layers, sg, false, w[1:])
 	assert.ErrorContains(t, err, "bytes of weights")
