@@ -17,7 +17,7 @@
 // go to half (p + 1) % 2 of A, its inputs come from half p % 2.
 //
 // A workgroup computes a block of ROWS consecutive rows, one per
-// subgroup (more, where the subgroups are narrower than SG): it issues its
+// subgroup (more, where the subgroups are wider than SG): it issues its
 // rows' weight loads (at most NL per lane, all in flight at once), then
 // copies the input into shared memory as int8 codes, four to a word, and
 // sums the dot products, 4 codes at a time (dot4), over the subgroup.
