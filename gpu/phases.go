@@ -19,9 +19,9 @@ import (
 var layer2B4T = [4]vkrt.LayerShape{{Rows: 3840, Cols: 2560}, {Rows: 2560, Cols: 2560}, {Rows: 13824, Cols: 2560}, {Rows: 2560, Cols: 6912}}
 
 // phaseLayers is the number of layers LayerPhases times (fewer where the
-// device's buffers are smaller, one on a CPU driver): 139 MB of weights, more than a GPU's
-// last-level cache, so that every phase reads its weights from memory as
-// a decode step does.
+// device's buffers are smaller, one on a CPU driver): 139 MB of weights,
+// more than a GPU's last-level cache, so that every phase reads its
+// weights from memory as a decode step does.
 const phaseLayers = 8
 
 // LayerPhases times the matvecs of up to phaseLayers decode layers of the
@@ -51,10 +51,12 @@ func (b *Backend) LayerPhases() (compute.PhaseTimes, error) {
 	// dispatch that read an output before it was written would compute
 	// other results than the dispatches behind barriers.
 	rng := rand.New(rand.NewPCG(1, 2))
-	w := make([]byte, layers*int(pt.LayerBytes))
+	n := layers * int(pt.LayerBytes)
+	w := make([]byte, (n+7)&^7)
 	for i := 0; i < len(w); i += 8 {
 		binary.LittleEndian.PutUint64(w[i:], rng.Uint64())
 	}
+	w = w[:n]
 	pc, err := b.dev.NewPhaseChain(layer2B4T, layers, wgs, b.dot, w)
 	if err != nil {
 		return pt, err

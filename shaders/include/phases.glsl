@@ -55,7 +55,7 @@ layout(set = 0, binding = 2) volatile buffer C { uint cnt[]; }; // 0 flags, 1 ti
 layout(push_constant) uniform P {
     uvec4 n;      // rows of a layer's four matvecs
     uvec4 k;      // their row lengths: multiples of 64, at most KMAX and the rows of the matvec before
-    uint phases;  // phases in all (persist) or in the dispatch
+    uint phases;  // phases in all, four per layer
     uint p0;      // the dispatch's phase (persist = 0)
     uint persist; // 1: one dispatch takes every phase's blocks by ticket
     uint half_;   // words per half of A (a multiple of 4)
@@ -163,6 +163,7 @@ void run(uint ph, uint b) {
         }
         uint base = woff + row * n16;
         int acc = 0;
+        uint i0 = lane; // the first load not in registers
         if (r == gl_SubgroupID) {
             [[unroll]] for (uint j = 0u; j < NL; j++) {
                 uint i = lane + j * ss;
@@ -170,12 +171,9 @@ void run(uint ph, uint b) {
                     acc += dots(wv[j], i, n16);
                 }
             }
-        } else {
-            for (uint i = lane; i < min(n16, NL * ss); i += ss) {
-                acc += dots(w[base + i], i, n16);
-            }
+            i0 += NL * ss;
         }
-        for (uint i = lane + NL * ss; i < n16; i += ss) {
+        for (uint i = i0; i < n16; i += ss) {
             acc += dots(w[base + i], i, n16);
         }
         acc = subgroupAdd(acc);
@@ -195,11 +193,7 @@ void main() {
         run(p.p0, gl_WorkGroupID.x);
         return;
     }
-    uint per = blocks(0u) + blocks(1u) + blocks(2u) + blocks(3u);
-    uint total = (p.phases / 4u) * per;
-    for (uint s = 0u; s < p.phases % 4u; s++) {
-        total += blocks(s);
-    }
+    uint total = (p.phases / 4u) * (blocks(0u) + blocks(1u) + blocks(2u) + blocks(3u));
     for (;;) {
         if (gl_LocalInvocationIndex == 0u) {
             sticket = atomicAdd(cnt[1], 1u);

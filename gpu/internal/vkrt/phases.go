@@ -3,8 +3,9 @@
 package vkrt
 
 import (
-	"encoding/binary"
 	"fmt"
+
+	"bitnet/gpu/internal/vk"
 )
 
 // LayerShape is one matvec of a layer in a PhaseChain: Rows outputs, each
@@ -134,11 +135,7 @@ func (pc *PhaseChain) Run(x []uint32, workgroups int) (float64, error) {
 	if len(x) != pc.shapes[0].Cols || workgroups < 0 || uint32(workgroups) > d.Info.Limits.MaxComputeWorkGroupCount[0] {
 		return 0, fmt.Errorf("vulkan: phase chain: %d inputs (want %d), %d workgroups", len(x), pc.shapes[0].Cols, workgroups)
 	}
-	in := make([]byte, 4*len(x))
-	for i, v := range x {
-		binary.LittleEndian.PutUint32(in[4*i:], v)
-	}
-	if err := d.Upload(pc.a, 0, in); err != nil {
+	if err := d.Upload(pc.a, 0, vk.Bytes(x)); err != nil {
 		return 0, err
 	}
 	push := func(p0, persist int) []uint32 {
@@ -166,11 +163,11 @@ func (pc *PhaseChain) Run(x []uint32, workgroups int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var flags [4]byte
-	if err := d.Download(pc.c, 0, flags[:]); err != nil {
+	flags := make([]uint32, 1)
+	if err := d.Download(pc.c, 0, vk.Bytes(flags)); err != nil {
 		return 0, err
 	}
-	if f := binary.LittleEndian.Uint32(flags[:]); f&(ChainTimedOut|ChainOvercount) != 0 {
+	if f := flags[0]; f&(ChainTimedOut|ChainOvercount) != 0 {
 		return 0, fmt.Errorf("vulkan: phase chain: the persistent dispatch raised flags %#x", f)
 	}
 	return ns, nil
@@ -178,15 +175,10 @@ func (pc *PhaseChain) Run(x []uint32, workgroups int) (float64, error) {
 
 // Output returns the last phase's outputs of the last Run.
 func (pc *PhaseChain) Output() ([]uint32, error) {
-	n := pc.shapes[3].Rows
-	b := make([]byte, 4*n)
+	out := make([]uint32, pc.shapes[3].Rows)
 	// Phase p writes half (p+1) % 2: the last (4 layers - 1) half 0.
-	if err := pc.d.Download(pc.a, 0, b); err != nil {
+	if err := pc.d.Download(pc.a, 0, vk.Bytes(out)); err != nil {
 		return nil, err
-	}
-	out := make([]uint32, n)
-	for i := range out {
-		out[i] = binary.LittleEndian.Uint32(b[4*i:])
 	}
 	return out, nil
 }
