@@ -56,7 +56,7 @@ test-coopmat:
 	CGO_ENABLED=0 $(GO) test -c -o bin/vkrt-coopmat.test ./gpu/internal/vkrt
 	CGO_ENABLED=0 $(GO) test -c -o bin/gpu-coopmat.test ./gpu
 	cd gpu/internal/vkrt && BITNET_EXPECT_COOPMAT=1 ../../../$(TRIXIE)/bin/vkrun ../../../bin/vkrt-coopmat.test -test.count=1 -test.run '^(TestShaderModules|TestCoopMatOnlyWhenAsked)$$'
-	cd gpu && BITNET_EXPECT_COOPMAT=1 ../$(TRIXIE)/bin/vkrun ../bin/gpu-coopmat.test -test.count=1 -test.run '^(TestConformanceCoopMat|TestPromptCoopMat)$$'
+	cd gpu && BITNET_EXPECT_COOPMAT=1 ../$(TRIXIE)/bin/vkrun ../bin/gpu-coopmat.test -test.count=1 -test.run '^(TestConformanceCoopMat|TestPromptCoopMat|TestCoopMatAuto)$$'
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./cpu/... ./engine/...

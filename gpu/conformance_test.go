@@ -135,14 +135,15 @@ func TestConformanceCoopMat(t *testing.T) {
 		t.Skipf("%s has no int8 cooperative matrices the GEMM can use", be.Device())
 	}
 	computetest.Run(t, be, computetest.Cases())
-	// The other tiles, on the prompt matmuls, where the device holds them.
+	// The other tiles (the default is 128 x 128 where the device holds
+	// it), on the prompt matmuls.
 	var mm []computetest.Case
 	for _, c := range computetest.Cases() {
 		if strings.HasPrefix(c.Name, "matmul_i2s/") || strings.HasPrefix(c.Name, "fused/matmul_i2s+add/") {
 			mm = append(mm, c)
 		}
 	}
-	for _, tile := range [][2]int{{128, 64}, {64, 128}, {128, 128}} {
+	for _, tile := range [][2]int{{64, 64}, {128, 64}, {64, 128}, {128, 128}} {
 		name := fmt.Sprintf("%dx%d", tile[0], tile[1])
 		t.Run("tile="+name, func(t *testing.T) {
 			be := openTestWith(t, gpu.Options{Device: -1, CoopMat: gpu.DotOn, CoopMatTile: tile})
@@ -151,6 +152,29 @@ func TestConformanceCoopMat(t *testing.T) {
 			}
 			computetest.Run(t, be, mm)
 		})
+	}
+}
+
+// TestCoopMatAuto: by default the prompt GEMM runs on cooperative
+// matrices wherever a GPU has them the GEMM can use, and not on a CPU
+// implementation of Vulkan (lavapipe from Mesa 26.1 has them: make
+// test-coopmat) unless BITNET_VK_COOPMAT=1; BITNET_VK_COOPMAT=0 turns it
+// off.
+func TestCoopMatAuto(t *testing.T) {
+	usable := openTestWith(t, gpu.Options{Device: -1, CoopMat: gpu.DotOn}).CoopMat()
+	auto := openTestWith(t, gpu.Options{Device: -1})
+	want := usable && auto.Info().Type != vkrt.TypeCPU
+	switch os.Getenv("BITNET_VK_COOPMAT") {
+	case "1":
+		want = usable
+	case "0":
+		want = false
+	}
+	if auto.CoopMat() != want {
+		t.Errorf("%s (%s): cooperative-matrix GEMM %v by default, want %v (usable: %v)", auto.Device(), auto.Info().Type, auto.CoopMat(), want, usable)
+	}
+	if usable && want && !strings.Contains(auto.Kernels(), "coopmat-gemm-") {
+		t.Errorf("kernels %q name no cooperative-matrix GEMM", auto.Kernels())
 	}
 }
 
@@ -187,9 +211,9 @@ func TestConformanceAttnInQKV(t *testing.T) {
 	t.Parallel()
 	normed := casesWithPrefix(t, "fused/rmsnorm+qkv+rope+store_kv+attention/", 5)
 	tails := casesWithPrefix(t, "fused/qkv+rope+store_kv+attention+subnorm+matmul+add/", 5)
-	opts := []gpu.Options{{}, {Dot: gpu.DotOn}, {TailNorm: true}, {TailNorm: true, Dot: gpu.DotOn}, {TailNorm: true, MatvecRowSum: true}}
+	opts := []gpu.Options{{}, {Dot: gpu.DotOn}, {TailNorm: true}, {TailNorm: true, Dot: gpu.DotOn}, {TailNorm: true, NoMatvecRowSum: true}}
 	for _, o := range opts {
-		t.Run(fmt.Sprintf("tail=%v/dot=%v/rowsum=%v", o.TailNorm, o.Dot == gpu.DotOn, o.MatvecRowSum), func(t *testing.T) {
+		t.Run(fmt.Sprintf("tail=%v/dot=%v/rowsum=%v", o.TailNorm, o.Dot == gpu.DotOn, !o.NoMatvecRowSum), func(t *testing.T) {
 			o.AttnInQKV = 256
 			be := openMatvecVariant(t, o, "attn-in-qkv-256")
 			cases := normed
@@ -376,15 +400,15 @@ func TestConformanceMatvecRows(t *testing.T) {
 	}
 }
 
-// TestConformanceMatvecRowSum runs the decode matvec cases with the codes
-// masked in place and the code sum subtracted once per row, with and
-// without packed int8 dot products (their sums, and so the CPU's
-// results, are the same).
-func TestConformanceMatvecRowSum(t *testing.T) {
+// TestConformanceMatvecNoRowSum runs the decode matvec cases with the
+// codes shifted down and the activations' sum subtracted in every dot
+// product (Options.NoMatvecRowSum), with and without packed int8 dot
+// products (their sums, and so the CPU's results, are the default's).
+func TestConformanceMatvecNoRowSum(t *testing.T) {
 	t.Parallel()
 	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
 		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
-			be := openMatvecVariant(t, gpu.Options{MatvecRowSum: true, Dot: dot}, "matvec-rowsum")
+			be := openMatvecVariant(t, gpu.Options{NoMatvecRowSum: true, Dot: dot}, "matvec-no-rowsum")
 			computetest.Run(t, be, ternaryMatvecCases())
 		})
 	}
@@ -422,8 +446,8 @@ func TestConformanceUnfused(t *testing.T) {
 // sequence) ran it there.
 func TestConformanceTailNorm(t *testing.T) {
 	t.Parallel()
-	for _, o := range []gpu.Options{{TailNorm: true}, {TailNorm: true, Dot: gpu.DotOn}, {TailNorm: true, MatvecRowSum: true}, {TailNorm: true, MatvecRows: 2}, {TailNorm: true, MatvecRows: 2, MatvecRowSum: true}} {
-		t.Run(fmt.Sprintf("dot=%v/rowsum=%v/rows=%d", o.Dot == gpu.DotOn, o.MatvecRowSum, max(o.MatvecRows, 1)), func(t *testing.T) {
+	for _, o := range []gpu.Options{{TailNorm: true}, {TailNorm: true, Dot: gpu.DotOn}, {TailNorm: true, NoMatvecRowSum: true}, {TailNorm: true, MatvecRows: 2}, {TailNorm: true, MatvecRows: 2, NoMatvecRowSum: true}} {
+		t.Run(fmt.Sprintf("dot=%v/rowsum=%v/rows=%d", o.Dot == gpu.DotOn, !o.NoMatvecRowSum, max(o.MatvecRows, 1)), func(t *testing.T) {
 			be := openMatvecVariant(t, o, "tail-norm")
 			if o.MatvecRows == 2 {
 				// Two rows per subgroup in every matvec of more than one

@@ -125,8 +125,8 @@ if want tests && [ -x bin/gpu.test ]; then
 	# ones after a dozen or so in one process).
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
-	tests=${GPU_TESTS:-TestConformance TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
-	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecRowSum TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInQKVStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInQKV TestStateTooLargeForDevice"
+	tests=${GPU_TESTS:-TestConformance TestCoopMatAuto TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestCoopMatAuto TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInQKVStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInQKV TestStateTooLargeForDevice"
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -263,13 +263,14 @@ if want stage; then
 	done
 fi
 # The I2_S decode matvec with the codes masked in place and the code sum
-# subtracted once per row (BITNET_VK_MATVEC_ROWSUM=1, opt-in until
-# measured): its conformance cases, then side by side with the default at
+# subtracted once per row (BITNET_VK_MATVEC_ROWSUM=1, the default) against
+# the codes shifted down (=0): the latter's conformance cases, then side by
+# side at
 # tg128, tg128 in a 4,096-position state and depth 4096 (and with two rows
 # per subgroup in gate/up at tg128), the timeline (its body column is the
 # dot products) and the kernel benchmark of the 2B-4T shapes, both ways.
 if want rowsum; then
-	gputests rowsum '^TestConformanceMatvecRowSum$'
+	gputests rowsum '^TestConformanceMatvecNoRowSum$'
 	sidebyside BITNET_VK_MATVEC_ROWSUM "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
 	# With two rows per subgroup in gate/up (one wave of workgroups, each
 	# with twice the dot products, which the code sum per row makes cheaper).
@@ -341,12 +342,14 @@ fi
 if want valueloads; then
 	sidebyside BITNET_VK_ATTN_VALUE_LOADS "8 16 32" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352" "-p 0 -n 128 -r 3"
 fi
-# The prompt GEMM on cooperative matrices (opt-in until measured), side by
-# side with the tiled kernel in the same run.
+# The prompt GEMM on cooperative matrices (the default on a GPU that has
+# them), side by side with the tiled kernel in the same run, at pp512 and
+# pp2048.
 if want coopmat && grep -q 'cooperative matrices' "$out/devices.txt"; then
-	sidebyside BITNET_VK_COOPMAT "0 1" "-p 512 -n 0 -r 3"
-	# The GEMM's other workgroup tiles (weight rows x tokens).
-	for tile in 128x64 64x128 128x128; do
+	sidebyside BITNET_VK_COOPMAT "0 1" "-p 512,2048 -n 0 -r 3 --ctx-size 2304"
+	# The GEMM's workgroup tiles (weight rows x tokens; the default is
+	# 128x128).
+	for tile in 64x64 128x64 64x128 128x128; do
 		BITNET_VK_COOPMAT=1 BITNET_VK_COOPMAT_TILE=$tile "$B" bench --model "$model" --backend vulkan -p 512 -n 0 -r 3 2>/dev/null | grep -E '^(kernels|pp[0-9]+ )' | tr '\n' ' ' | sed "s/^/BITNET_VK_COOPMAT_TILE=$tile: /" | tee -a "$sum"
 		echo | tee -a "$sum"
 	done

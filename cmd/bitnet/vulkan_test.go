@@ -70,7 +70,8 @@ func TestBenchVulkanCounters(t *testing.T) {
 		t.Fatalf("results %+v", rep.Results)
 	}
 	// lavapipe has subgroup arithmetic; its packed dot products are not
-	// accelerated, and the cooperative-matrix GEMM is opt-in.
+	// accelerated, and the cooperative-matrix GEMM is opt-in on a CPU
+	// implementation.
 	if strings.HasPrefix(rep.Device, "llvmpipe") && os.Getenv("BITNET_VK_COOPMAT") != "1" && rep.Kernels != "subgroups" {
 		t.Errorf("kernels %q on lavapipe, want %q", rep.Kernels, "subgroups")
 	} else if rep.Kernels == "" {
