@@ -172,6 +172,11 @@ type Options struct {
 	// decode matvecs runs together, each activation load serving them all:
 	// 1 to 4, 0 takes 2 (also BITNET_VK_HEAD_ROWS).
 	HeadRows int
+	// PipelineStatistics keeps what the driver reports about each kernel
+	// it compiles (VK_KHR_pipeline_executable_properties, where the device
+	// has it: NVIDIA's register counts, for one), for PipelineStatistics
+	// (also BITNET_VK_PIPELINE_STATS=1; bench prints them).
+	PipelineStatistics bool
 	// NoNormFusion gives every RMSNorm a dispatch of its own instead of
 	// running it inside the decode matvec that reads it (also
 	// BITNET_VK_NORM_FUSION=0).
@@ -256,11 +261,12 @@ type Backend struct {
 }
 
 var (
-	_ compute.Backend        = (*Backend)(nil)
-	_ compute.MultiMatMuler  = (*Backend)(nil)
-	_ compute.Replayer       = (*Backend)(nil)
-	_ compute.Counting       = (*Backend)(nil)
-	_ compute.KernelProfiler = (*Backend)(nil)
+	_ compute.Backend              = (*Backend)(nil)
+	_ compute.MultiMatMuler        = (*Backend)(nil)
+	_ compute.Replayer             = (*Backend)(nil)
+	_ compute.Counting             = (*Backend)(nil)
+	_ compute.KernelProfiler       = (*Backend)(nil)
+	_ compute.PipelineStatistician = (*Backend)(nil)
 )
 
 // Open opens a device and prepares the backend; pipelines are built when a
@@ -275,7 +281,8 @@ func Open(o Options) (*Backend, error) {
 	}
 	coopEnv := os.Getenv("BITNET_VK_COOPMAT")
 	wantCoop := o.CoopMat == DotOn || (o.CoopMat == DotAuto && coopEnv != "0")
-	dev, err := vkrt.Open(vkrt.Options{Device: sel, Validate: o.Validate, SyncValidate: o.SyncValidate, CooperativeMatrix: wantCoop})
+	stats := o.PipelineStatistics || os.Getenv("BITNET_VK_PIPELINE_STATS") == "1"
+	dev, err := vkrt.Open(vkrt.Options{Device: sel, Validate: o.Validate, SyncValidate: o.SyncValidate, CooperativeMatrix: wantCoop, PipelineStatistics: stats})
 	if err != nil {
 		return nil, err
 	}

@@ -534,3 +534,34 @@ func TestPromptCoopMat(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineStatistics: with Options.PipelineStatistics, the backend
+// reports what the driver compiled each kernel a model's prompt and decode
+// steps built into (on a device with VK_KHR_pipeline_executable_properties:
+// NVIDIA's; lavapipe has none, and the backend then reports nothing).
+func TestPipelineStatistics(t *testing.T) {
+	be := openTestWith(t, gpu.Options{Device: -1, PipelineStatistics: true})
+	runModel(t, filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf"), be, []int32{1, 17, 42}, 2)
+	stats, err := be.PipelineStatistics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !be.Info().Features.PipelineStatistics {
+		t.Logf("%s keeps no pipeline statistics", be.Device())
+		if stats != nil {
+			t.Errorf("statistics without the extension: %+v", stats)
+		}
+		return
+	}
+	matvec := false
+	for _, p := range stats {
+		if len(p.Stats) == 0 {
+			t.Errorf("%s: no statistics", p.Kernel)
+		}
+		matvec = matvec || strings.HasPrefix(p.Kernel, "matvec_i2s")
+		t.Logf("%s: %+v", p.Kernel, p.Stats)
+	}
+	if !matvec {
+		t.Errorf("no I2_S decode matvec among %d pipelines", len(stats))
+	}
+}

@@ -4,8 +4,10 @@ package gpu
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
+	"bitnet/engine/compute"
 	"bitnet/gpu/internal/vkrt"
 )
 
@@ -168,4 +170,27 @@ func (b *Backend) dispatchBytes(label string, bytes int64, p *vkrt.Pipeline, gro
 		return
 	}
 	b.rec.Dispatch(p, groups, bindings, push...)
+}
+
+// PipelineStatistics returns what the driver reported about each pipeline
+// built so far (Options.PipelineStatistics), sorted by kernel; nil when
+// the device keeps no statistics.
+func (b *Backend) PipelineStatistics() ([]compute.PipelineStats, error) {
+	if !b.dev.Info.Features.PipelineStatistics {
+		return nil, nil
+	}
+	var out []compute.PipelineStats
+	for k, p := range b.pipes {
+		stats, err := p.Statistics()
+		if err != nil {
+			return nil, err
+		}
+		ps := compute.PipelineStats{Kernel: fmt.Sprintf("%s %v", k.name, k.spec[:k.n])}
+		for _, s := range stats {
+			ps.Stats = append(ps.Stats, compute.Stat{Name: s.Name, Value: s.Value})
+		}
+		out = append(out, ps)
+	}
+	slices.SortFunc(out, func(a, b compute.PipelineStats) int { return strings.Compare(a.Kernel, b.Kernel) })
+	return out, nil
 }

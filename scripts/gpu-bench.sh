@@ -34,11 +34,11 @@
 # where a decode step's time goes, kernel by kernel, from the device clock
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
-# PARTS picks what runs, a comma-separated list of tests, phases, kernels,
+# PARTS picks what runs, a comma-separated list of tests, phases, stats, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, prompt,
 # stage, rowsum, blocks, qkvattn, tailnorm, coopmat, attn, tq,
 # baseline, heads, optimes and cpu (default: tests, kernels, crossval,
-# bench, optimes and cpu; all: every part but attn, whose variants were
+# bench, stats, optimes and cpu; all: every part but attn, whose variants were
 # measured on 2026-11-26); ROUNDS (default 2) is how many alternating
 # rounds the side-by-side parts run.
 set -uo pipefail
@@ -96,8 +96,8 @@ sidebyside() {
 		done
 	done
 }
-parts=${PARTS:-tests,kernels,crossval,bench,optimes,cpu}
-[ "$parts" = all ] && parts=tests,phases,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,qkvattn,tailnorm,coopmat,tq,baseline,heads,optimes,cpu
+parts=${PARTS:-tests,kernels,crossval,bench,stats,optimes,cpu}
+[ "$parts" = all ] && parts=tests,phases,stats,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,qkvattn,tailnorm,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -125,8 +125,8 @@ if want tests && [ -x bin/gpu.test ]; then
 	# ones after a dozen or so in one process).
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
-	tests=${GPU_TESTS:-TestConformance TestCoopMatAuto TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
-	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestCoopMatAuto TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInQKVStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInQKV TestStateTooLargeForDevice"
+	tests=${GPU_TESTS:-TestConformance TestCoopMatAuto TestPipelineStatistics TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestCoopMatAuto TestPipelineStatistics TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInQKVStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInQKV TestStateTooLargeForDevice"
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -239,6 +239,18 @@ if want waves; then
 			env "$v" timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 2>/dev/null | grep -E '^tg[0-9]+' | sed "s/^/round $round $v: /" | tee -a "$sum"
 		done
 	done
+fi
+# What the driver compiled each kernel into (BITNET_VK_PIPELINE_STATS=1:
+# NVIDIA reports register counts, which bound the workgroups a compute
+# unit holds at once), for the kernels of a decode step and of a prompt
+# with the default settings and with 512- and 256-invocation matvec
+# workgroups, and those settings' decode timelines (part stats, a few
+# seconds).
+if want stats; then
+	for v in BITNET_VK_MATVEC_WGS=0 BITNET_VK_MATVEC_WGS=512 BITNET_VK_MATVEC_WGS=256; do
+		env "$v" BITNET_VK_PIPELINE_STATS=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 512 -n 32 -r 1 2>&1 | awk '/^pipeline statistics/ { on = 1; next } on && /^  / { print; next } { on = 0 }' | sed "s/^/$v:/" | tee -a "$sum"
+	done
+	timelines BITNET_VK_MATVEC_WGS "512 256"
 fi
 # Query heads per attention workgroup (BITNET_VK_ATTN_HEADS; 0, the
 # default: one over a short cache, the 4 of a KV head over a long one and

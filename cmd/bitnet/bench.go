@@ -455,6 +455,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	probe()
+	if ps, ok := l.be.(compute.PipelineStatistician); ok {
+		stats, err := ps.PipelineStatistics()
+		if err != nil {
+			return err
+		}
+		printPipelineStats(stderr, stats)
+	}
 	if c, ok := l.be.(interface{ ChainCheck() error }); ok {
 		if err := c.ChainCheck(); err != nil {
 			return err
@@ -688,4 +695,21 @@ func streamBandwidth(buf []byte, threads, probes int) float64 {
 		best = max(best, float64(size)/time.Since(t0).Seconds()/1e9)
 	}
 	return best
+}
+
+// printPipelineStats prints what the driver reported about each kernel the
+// run built (BITNET_VK_PIPELINE_STATS=1), one line per pipeline; nothing
+// without statistics.
+func printPipelineStats(w io.Writer, stats []compute.PipelineStats) {
+	if len(stats) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "pipeline statistics (the driver's, per kernel and specialization constants):\n")
+	for _, p := range stats {
+		parts := make([]string, len(p.Stats))
+		for i, s := range p.Stats {
+			parts[i] = fmt.Sprintf("%s %g", s.Name, s.Value)
+		}
+		fmt.Fprintf(w, "  %s: %s\n", p.Kernel, strings.Join(parts, ", "))
+	}
 }

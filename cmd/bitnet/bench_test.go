@@ -122,3 +122,23 @@ func TestPrintTimeline(t *testing.T) {
 		t.Errorf("kernels out of their recorded order:\n%s", out)
 	}
 }
+
+// TestPrintPipelineStats: a line per pipeline with the driver's figures in
+// its order; nothing at all without statistics.
+func TestPrintPipelineStats(t *testing.T) {
+	var buf strings.Builder
+	printPipelineStats(&buf, nil)
+	if buf.Len() != 0 {
+		t.Errorf("output without statistics: %q", buf.String())
+	}
+	printPipelineStats(&buf, []compute.PipelineStats{
+		{Kernel: "matvec_i2s_dot [1024 2560]", Stats: []compute.Stat{{Name: "Register Count", Value: 40}, {Name: "Local Memory Size", Value: 0}}},
+		{Kernel: "rmsnorm_sg [1024]", Stats: []compute.Stat{{Name: "Register Count", Value: 24}}},
+	})
+	want := "pipeline statistics (the driver's, per kernel and specialization constants):\n" +
+		"  matvec_i2s_dot [1024 2560]: Register Count 40, Local Memory Size 0\n" +
+		"  rmsnorm_sg [1024]: Register Count 24\n"
+	if buf.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
+	}
+}

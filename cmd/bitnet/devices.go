@@ -124,6 +124,7 @@ func writeDevice(w io.Writer, d gpu.DeviceInfo, auto bool) {
 		{"integerDotProduct4x8BitPackedAccelerated", f.IntegerDotProductFast},
 		{"vulkanMemoryModel", f.VulkanMemoryModel}, {"cooperativeMatrixInt8", f.CooperativeMatrixInt8},
 		{"shaderDeviceClock", f.ShaderDeviceClock}, {"subgroupSizeControl", f.SubgroupSizeControl},
+		{"pipelineExecutableProperties", f.PipelineStatistics},
 	}
 	var have, missing []string
 	for _, x := range feats {

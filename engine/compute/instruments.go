@@ -132,3 +132,26 @@ type PersistentTime struct {
 	Workgroups int
 	PerLayer   time.Duration
 }
+
+// PipelineStats is what a device's driver reports about one kernel it
+// compiled (a pipeline: the kernel with its specialization constants):
+// NVIDIA's register count, for one, which bounds how many workgroups a
+// compute unit holds at once.
+type PipelineStats struct {
+	Kernel string // the kernel and its specialization constants, e.g. "matvec_i2s_dot [1024 2560 1 32 32 1 1]"
+	Stats  []Stat
+}
+
+// Stat is one figure of PipelineStats, named as the driver names it.
+type Stat struct {
+	Name  string
+	Value float64
+}
+
+// PipelineStatistician is implemented by backends that can report their
+// kernels' compile statistics.
+type PipelineStatistician interface {
+	// PipelineStatistics returns the statistics of every kernel built so
+	// far, by kernel; nil when the backend keeps none.
+	PipelineStatistics() ([]PipelineStats, error)
+}

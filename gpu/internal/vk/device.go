@@ -70,6 +70,9 @@ type deviceFuncs struct {
 	CreateQueryPool              uintptr
 	DestroyQueryPool             uintptr
 	GetQueryPoolResults          uintptr
+	// VK_KHR_pipeline_executable_properties, where enabled.
+	GetPipelineExecutablePropertiesKHR uintptr `vk:"optional"`
+	GetPipelineExecutableStatisticsKHR uintptr `vk:"optional"`
 }
 
 // Handle is the VkDevice.

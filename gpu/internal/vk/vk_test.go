@@ -6,6 +6,7 @@ import (
 	"bitnet/internal/testdata"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"unsafe"
@@ -65,6 +66,38 @@ func TestStringsAndChain(t *testing.T) {
 	require.Equal(t, v11.header(), f2.header().PNext)
 	require.Equal(t, v12.header(), v11.header().PNext)
 	require.Nil(t, v12.PNext)
+}
+
+// The hand-written VK_KHR_pipeline_executable_properties structs have the
+// C layout too (the statistic's value a union of 8 bytes, 8-aligned).
+func TestPipelineStatisticsLayout(t *testing.T) {
+	var f PhysicalDevicePipelineExecutablePropertiesFeaturesKHR
+	assert.Equal(t, uintptr(24), unsafe.Sizeof(f))
+	assert.Equal(t, uintptr(16), unsafe.Offsetof(f.PipelineExecutableInfo))
+	var pi PipelineInfoKHR
+	assert.Equal(t, uintptr(24), unsafe.Sizeof(pi))
+	assert.Equal(t, uintptr(16), unsafe.Offsetof(pi.Pipeline))
+	var p PipelineExecutablePropertiesKHR
+	assert.Equal(t, uintptr(536), unsafe.Sizeof(p))
+	assert.Equal(t, uintptr(20), unsafe.Offsetof(p.Name))
+	assert.Equal(t, uintptr(276), unsafe.Offsetof(p.Description))
+	assert.Equal(t, uintptr(532), unsafe.Offsetof(p.SubgroupSize))
+	var ei PipelineExecutableInfoKHR
+	assert.Equal(t, uintptr(32), unsafe.Sizeof(ei))
+	assert.Equal(t, uintptr(24), unsafe.Offsetof(ei.ExecutableIndex))
+	var s PipelineExecutableStatisticKHR
+	assert.Equal(t, uintptr(544), unsafe.Sizeof(s))
+	assert.Equal(t, uintptr(16), unsafe.Offsetof(s.Name))
+	assert.Equal(t, uintptr(528), unsafe.Offsetof(s.Format))
+	assert.Equal(t, uintptr(536), unsafe.Offsetof(s.Value))
+	for _, c := range []struct {
+		format uint32
+		value  uint64
+		want   float64
+	}{{StatisticFormatBool32, 1, 1}, {StatisticFormatInt64, uint64(1<<64 - 3), -3}, {StatisticFormatUint64, 40, 40}, {StatisticFormatFloat64, math.Float64bits(2.5), 2.5}} {
+		s.Format, s.Value = c.format, c.value
+		assert.Equal(t, c.want, s.Float(), "format %d", c.format)
+	}
 }
 
 // The hand-written VK_KHR_cooperative_matrix structs have the C layout of

@@ -35,6 +35,12 @@ type Options struct {
 	// a validation layer older than the extension reports its structs).
 	// Without it the opened device's Info says it has neither.
 	CooperativeMatrix bool
+	// PipelineStatistics enables VK_KHR_pipeline_executable_properties
+	// where the device has it, and builds every pipeline with its
+	// statistics kept (see Pipeline.Statistics; only when asked: drivers
+	// may compile differently or skip their caches for it). Without it the
+	// opened device's Info says it has none.
+	PipelineStatistics bool
 }
 
 // Device is an open logical device with one compute queue.
@@ -118,6 +124,9 @@ func Open(opts Options) (*Device, error) {
 		info.Features.CooperativeMatrixInt8 = false
 		info.Features.VulkanMemoryModel = false
 	}
+	if !opts.PipelineStatistics {
+		info.Features.PipelineStatistics = false
+	}
 	if err := SubgroupEnv(&info); err != nil {
 		return nil, err
 	}
@@ -133,7 +142,7 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 	// Enable every feature of interest the device has: the kernels read
 	// int8 and fp16 storage buffers.
 	fe := info.Features
-	f := newDeviceFeatures(fe.IntegerDotProduct, fe.CooperativeMatrixInt8, fe.ShaderDeviceClock, fe.SubgroupSizeControl)
+	f := newDeviceFeatures(fe.IntegerDotProduct, fe.CooperativeMatrixInt8, fe.ShaderDeviceClock, fe.SubgroupSizeControl, fe.PipelineStatistics)
 	f.f2.Features.ShaderInt16 = vk.Bool32(fe.ShaderInt16)
 	f.f2.Features.ShaderInt64 = vk.Bool32(fe.ShaderInt64)
 	f.v11.StorageBuffer16BitAccess = vk.Bool32(fe.StorageBuffer16BitAccess)
@@ -146,6 +155,7 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 	f.coop.CooperativeMatrix = vk.Bool32(fe.CooperativeMatrixInt8)
 	f.clk.ShaderDeviceClock = vk.Bool32(fe.ShaderDeviceClock)
 	f.ssc.SubgroupSizeControl = vk.Bool32(fe.SubgroupSizeControl)
+	f.pex.PipelineExecutableInfo = vk.Bool32(fe.PipelineStatistics)
 
 	prio := float32(1)
 	qinfo := &vk.DeviceQueueCreateInfo{
@@ -159,7 +169,7 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 		QueueCreateInfoCount: 1,
 		PQueueCreateInfos:    qinfo,
 	}
-	f.chain(dinfo, fe.IntegerDotProduct, fe.CooperativeMatrixInt8, fe.ShaderDeviceClock, fe.SubgroupSizeControl)
+	f.chain(dinfo, fe.IntegerDotProduct, fe.CooperativeMatrixInt8, fe.ShaderDeviceClock, fe.SubgroupSizeControl, fe.PipelineStatistics)
 	var exts []string
 	if info.hasDotExt && fe.IntegerDotProduct {
 		exts = append(exts, dotExtension)
@@ -172,6 +182,9 @@ func openDevice(in *instance, info DeviceInfo, pd vk.PhysicalDevice) (*Device, e
 	}
 	if fe.SubgroupSizeControl {
 		exts = append(exts, sscExtension)
+	}
+	if fe.PipelineStatistics {
+		exts = append(exts, vk.PipelineExecutablePropertiesExtension)
 	}
 	if len(exts) > 0 {
 		dinfo.EnabledExtensionCount = uint32(len(exts))

@@ -31,13 +31,15 @@ type deviceFeatures struct {
 	coop vk.PhysicalDeviceCooperativeMatrixFeaturesKHR
 	clk  vk.PhysicalDeviceShaderClockFeaturesKHR
 	ssc  vk.PhysicalDeviceSubgroupSizeControlFeatures
+	pex  vk.PhysicalDevicePipelineExecutablePropertiesFeaturesKHR
 }
 
 // newDeviceFeatures returns the chain; withDot adds the integer dot product
 // features, withCoop the cooperative matrix ones, withClock the shader
-// clock ones and withSSC the subgroup size control ones (a device without
-// the extension must not see them).
-func newDeviceFeatures(withDot, withCoop, withClock, withSSC bool) *deviceFeatures {
+// clock ones, withSSC the subgroup size control ones and withPex the
+// pipeline executable properties' (a device without the extension must
+// not see them).
+func newDeviceFeatures(withDot, withCoop, withClock, withSSC, withPex bool) *deviceFeatures {
 	f := &deviceFeatures{
 		f2:   vk.PhysicalDeviceFeatures2{SType: vk.StructureTypePhysicalDeviceFeatures2},
 		v11:  vk.PhysicalDeviceVulkan11Features{SType: vk.StructureTypePhysicalDeviceVulkan11Features},
@@ -46,14 +48,15 @@ func newDeviceFeatures(withDot, withCoop, withClock, withSSC bool) *deviceFeatur
 		coop: vk.PhysicalDeviceCooperativeMatrixFeaturesKHR{SType: vk.StructureTypePhysicalDeviceCooperativeMatrixFeaturesKHR},
 		clk:  vk.PhysicalDeviceShaderClockFeaturesKHR{SType: vk.StructureTypePhysicalDeviceShaderClockFeaturesKHR},
 		ssc:  vk.PhysicalDeviceSubgroupSizeControlFeatures{SType: vk.StructureTypePhysicalDeviceSubgroupSizeControlFeatures},
+		pex:  vk.PhysicalDevicePipelineExecutablePropertiesFeaturesKHR{SType: vk.StructureTypePhysicalDevicePipelineExecutablePropertiesFeaturesKHR},
 	}
-	f.chain(&f.f2, withDot, withCoop, withClock, withSSC)
+	f.chain(&f.f2, withDot, withCoop, withClock, withSSC, withPex)
 	return f
 }
 
 // chain links head, then the Vulkan 1.1 and 1.2 features and the optional
 // structs, ending the chain (head is f2 to query, or a DeviceCreateInfo).
-func (f *deviceFeatures) chain(head vk.Chainable, withDot, withCoop, withClock, withSSC bool) {
+func (f *deviceFeatures) chain(head vk.Chainable, withDot, withCoop, withClock, withSSC, withPex bool) {
 	next := []vk.Chainable{}
 	if head != vk.Chainable(&f.f2) {
 		next = append(next, &f.f2)
@@ -70,6 +73,9 @@ func (f *deviceFeatures) chain(head vk.Chainable, withDot, withCoop, withClock, 
 	}
 	if withSSC {
 		next = append(next, &f.ssc)
+	}
+	if withPex {
+		next = append(next, &f.pex)
 	}
 	vk.Chain(head, next...)
 }
@@ -176,6 +182,7 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	info.hasSMExt = in.hasDeviceExtension(pd, smExtension)
 	info.hasCoreExt = in.hasDeviceExtension(pd, coreExtension)
 	info.hasSSCExt = in.hasDeviceExtension(pd, sscExtension)
+	info.hasPexExt = in.hasDeviceExtension(pd, vk.PipelineExecutablePropertiesExtension)
 	sub := &vk.PhysicalDeviceSubgroupProperties{SType: vk.StructureTypePhysicalDeviceSubgroupProperties}
 	drv := &vk.PhysicalDeviceDriverProperties{SType: vk.StructureTypePhysicalDeviceDriverProperties}
 	m3 := &vk.PhysicalDeviceMaintenance3Properties{SType: vk.StructureTypePhysicalDeviceMaintenance3Properties}
@@ -210,7 +217,7 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 	info.DriverInfo = vk.FixedString(drv.DriverInfo[:])
 	info.Limits.MaxMemoryAllocationSize = m3.MaxMemoryAllocationSize
 
-	f := newDeviceFeatures(withDot, info.hasCoopExt, info.hasClockExt, info.hasSSCExt)
+	f := newDeviceFeatures(withDot, info.hasCoopExt, info.hasClockExt, info.hasSSCExt, info.hasPexExt)
 	in.vk.Features2(pd, &f.f2)
 	info.Features = Features{
 		ShaderInt8:               f.v12.ShaderInt8 != 0,
@@ -223,6 +230,7 @@ func (in *instance) query(index int, pd vk.PhysicalDevice) DeviceInfo {
 		IntegerDotProductFast:    withDot && f.dot.ShaderIntegerDotProduct != 0 && dotp.IntegerDotProduct4x8BitPackedSignedAccelerated != 0,
 		VulkanMemoryModel:        f.v12.VulkanMemoryModel != 0 && f.v12.VulkanMemoryModelDeviceScope != 0,
 		ShaderDeviceClock:        info.hasClockExt && f.clk.ShaderDeviceClock != 0,
+		PipelineStatistics:       info.hasPexExt && f.pex.PipelineExecutableInfo != 0,
 	}
 	if info.hasSSCExt {
 		info.SubgroupSizes = [2]uint32{ssc.MinSubgroupSize, ssc.MaxSubgroupSize}

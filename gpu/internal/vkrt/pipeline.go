@@ -157,8 +157,13 @@ func (d *Device) Pipeline(cfg PipelineConfig) (*Pipeline, error) {
 		req = &vk.PipelineShaderStageRequiredSubgroupSizeCreateInfo{SType: vk.StructureTypePipelineShaderStageRequiredSubgroupSizeCreateInfo, RequiredSubgroupSize: sg}
 		stage.PNext = unsafe.Pointer(req)
 	}
+	var flags uint32
+	if d.Info.Features.PipelineStatistics {
+		flags = vk.PipelineCreateCaptureStatisticsBitKHR
+	}
 	pipe, err := d.vk.CreateComputePipeline(&vk.ComputePipelineCreateInfo{
 		SType:  vk.StructureTypeComputePipelineCreateInfo,
+		Flags:  flags,
 		Stage:  stage,
 		Layout: uint64(layout),
 	})
@@ -177,6 +182,39 @@ func (d *Device) Pipeline(cfg PipelineConfig) (*Pipeline, error) {
 func (d *Device) requiresSubgroupSize(inv uint32) bool {
 	sg := uint64(d.Info.SubgroupSize)
 	return d.Info.Features.SubgroupSizeControl && inv > 0 && uint64(inv) <= uint64(d.Info.maxSubgroups)*sg
+}
+
+// Statistic is one figure a driver reports about a compiled pipeline
+// (VK_KHR_pipeline_executable_properties): NVIDIA's include its register
+// count, Mesa's its instructions and spills.
+type Statistic struct {
+	Executable  string  // the executable's name (a compute pipeline has one, e.g. "Compute Shader")
+	Name        string  // e.g. "Register Count"
+	Description string  // the driver's words on it
+	Value       float64 // the value (a boolean as 0 or 1)
+}
+
+// Statistics returns what the driver reports about the compiled pipeline,
+// on a device opened with Options.PipelineStatistics.
+func (p *Pipeline) Statistics() ([]Statistic, error) {
+	if !p.d.Info.Features.PipelineStatistics {
+		return nil, fmt.Errorf("vulkan: pipeline %s: no statistics (the device was opened without them, or %s lacks VK_KHR_pipeline_executable_properties)", p.name, p.d.Info.Name)
+	}
+	exes, err := p.d.vk.PipelineExecutableProperties(p.pipe)
+	if err != nil {
+		return nil, fmt.Errorf("vulkan: pipeline %s: %w", p.name, err)
+	}
+	var out []Statistic
+	for i, e := range exes {
+		stats, err := p.d.vk.PipelineExecutableStatistics(p.pipe, uint32(i))
+		if err != nil {
+			return nil, fmt.Errorf("vulkan: pipeline %s: executable %d: %w", p.name, i, err)
+		}
+		for _, s := range stats {
+			out = append(out, Statistic{Executable: vk.FixedString(e.Name[:]), Name: vk.FixedString(s.Name[:]), Description: vk.FixedString(s.Description[:]), Value: s.Float()})
+		}
+	}
+	return out, nil
 }
 
 // Destroy destroys the pipeline (its work must have completed).

@@ -81,6 +81,7 @@ type DeviceInfo struct {
 	hasDotExt   bool // VK_KHR_shader_integer_dot_product must be enabled by name
 	hasCoopExt  bool // VK_KHR_cooperative_matrix is offered
 	hasClockExt bool // VK_KHR_shader_clock is offered
+	hasPexExt   bool // VK_KHR_pipeline_executable_properties is offered
 	hasSMExt    bool // VK_NV_shader_sm_builtins is offered
 	hasCoreExt  bool // VK_AMD_shader_core_properties is offered
 	hasSSCExt   bool // VK_EXT_subgroup_size_control is offered
@@ -152,6 +153,10 @@ type Features struct {
 	// for that width run at it instead of at one the compiler picks
 	// (Intel's and AMD's compilers choose among several).
 	SubgroupSizeControl bool `json:"subgroup_size_control"`
+	// PipelineStatistics: VK_KHR_pipeline_executable_properties reports
+	// what the driver compiled each pipeline into (registers, instructions:
+	// each driver names its own statistics; see Pipeline.Statistics).
+	PipelineStatistics bool `json:"pipeline_statistics"`
 }
 
 // String is a short summary: "llvmpipe (cpu, Vulkan 1.3.230, llvmpipe)".

@@ -889,3 +889,36 @@ func TestArena(t *testing.T) {
 	assert.Equal(t, 1, a.Blocks())
 	b.Destroy()
 }
+
+// TestPipelineStatistics: a device opened with Options.PipelineStatistics
+// reports, for a pipeline it builds, what the driver compiled it into
+// where it has VK_KHR_pipeline_executable_properties (NVIDIA's drivers;
+// not lavapipe, whose pipelines then say they keep none), and one opened
+// without says it keeps none.
+func TestPipelineStatistics(t *testing.T) {
+	d := openTestOpts(t, Options{PipelineStatistics: true})
+	p, err := d.Pipeline(PipelineConfig{Name: "copy", Buffers: 2, PushSize: 4})
+	require.NoError(t, err)
+	defer p.Destroy()
+	stats, err := p.Statistics()
+	if d.Info.Features.PipelineStatistics {
+		require.NoError(t, err)
+		require.NotEmpty(t, stats)
+		for _, s := range stats {
+			assert.NotEmpty(t, s.Name, "%+v", s)
+			assert.False(t, math.IsNaN(s.Value) || math.IsInf(s.Value, 0), "%+v", s)
+			t.Logf("%s: %s = %v (%s)", s.Executable, s.Name, s.Value, s.Description)
+		}
+	} else {
+		t.Logf("%s has no pipeline statistics", d.Info.Name)
+		assert.ErrorContains(t, err, "no statistics")
+	}
+
+	plain := openTest(t)
+	assert.False(t, plain.Info.Features.PipelineStatistics)
+	q, err := plain.Pipeline(PipelineConfig{Name: "copy", Buffers: 2, PushSize: 4})
+	require.NoError(t, err)
+	defer q.Destroy()
+	_, err = q.Statistics()
+	assert.ErrorContains(t, err, "no statistics")
+}
