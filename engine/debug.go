@@ -105,7 +105,6 @@ type debugState struct {
 	done        bool
 	x0, q, k, v []float32
 	qRaw        []float32
-	gate, up    []float32
 }
 
 func (s *State) read(t compute.Tensor) []float32 {

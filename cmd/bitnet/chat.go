@@ -48,7 +48,6 @@ type chat struct {
 	// every token of it but the tail.
 	lastText, histText string
 	lastIDs, hist      []int32
-	stops              []string
 	stderr             io.Writer
 	out                *bufio.Writer
 	sig                <-chan os.Signal

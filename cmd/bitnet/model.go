@@ -223,10 +223,3 @@ func parseTokens(s string) ([]int32, error) {
 	}
 	return ids, nil
 }
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
