@@ -101,26 +101,6 @@ type Options struct {
 	// less per attention block on an H200). The results are the same
 	// bits.
 	AttnKeysInRegisters bool
-	// AttnInQKV runs a decode token's attention over a cache of up to this
-	// many positions in the dispatch of its q/k/v matvec (with RoPE and
-	// the KV store), by the workgroup that completes each head's q, k and
-	// v rows: one dispatch fewer per layer, without repeating any work. A
-	// power of two from 16 to 256; 0 leaves attention in its own dispatch
-	// (also BITNET_VK_ATTN_IN_QKV). It is off in a chained step (Chain). A
-	// step captured over a longer cache gets a variant that does so,
-	// replayed while every position is below the limit.
-	AttnInQKV int
-	// TailNorm runs an RMSNorm whose input a decode matvec writes (the
-	// residual sum after the output projection and after down, act(gate)
-	// * up) at the end of that matvec's dispatch, by its last workgroup to
-	// finish: instead of in every workgroup of the decode matvec that
-	// reads it, and in the last layer's down instead of a dispatch of its
-	// own for the final norm (also BITNET_VK_TAIL_NORM=1). With AttnInQKV,
-	// the workgroup that completes the last head's attention also runs
-	// the sub-norm of the attention output, where the q/k/v matvec does
-	// not normalize its own input. The same arithmetic; off in a chained
-	// step (Chain).
-	TailNorm bool
 	// Chain orders the decode kernels one after the other by counters in
 	// device memory instead of pipeline barriers (also BITNET_VK_CHAIN=1):
 	// a matvec or attention dispatch may start while the one before it
@@ -228,15 +208,11 @@ type Backend struct {
 	step            compute.StepStructure // of the last capture
 	attnLimit       int                   // recording a step's short variant: attention reads this many cache positions
 	longAttn        []*tensor             // the position tensors of a recorded step's attention over a long cache
-	qkvAttn         uint32                // a decode token's attention over up to this many positions runs in the q/k/v matvec (0: never)
-	tailNorm        bool                  // the norm a decode matvec reads runs at the end of the matvec before it (Options.TailNorm)
-	fusableAttn     []*tensor             // the position tensors of a recorded step's attention that would run there over a shorter cache
 	attnRows        uint32                // query rows of a prompt per attn_split workgroup
 	attnHeads       uint32                // query heads per attn_split workgroup (0: by the cache, see recAttention)
 	attnVU          uint32                // value rows an attention invocation loads at once
 	partials        uint64                // bytes of attention partials per pass (partialsBudget)
 	shortRuns       int                   // replays of short variants (tests)
-	tinyRuns        int                   // and of tiny ones
 
 	pending []op // queued ops, turned into dispatches by emit
 	q8For   view // the tensor whose int8 quantization the "q8" scratch holds
@@ -405,13 +381,6 @@ func Open(o Options) (*Backend, error) {
 		b.attnVU = uint32(n)
 	}
 	b.chain = o.Chain || os.Getenv("BITNET_VK_CHAIN") == "1"
-	if o.AttnInQKV == 0 {
-		o.AttnInQKV, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_IN_QKV"))
-	}
-	if n := o.AttnInQKV; n >= 16 && n <= 256 && n&(n-1) == 0 && b.fuse && !b.chain {
-		b.qkvAttn = uint32(n)
-	}
-	b.tailNorm = (o.TailNorm || os.Getenv("BITNET_VK_TAIL_NORM") == "1") && b.fuse && b.normFuse && !b.chain
 	if o.Timeline || os.Getenv("BITNET_VK_TIMELINE") == "1" {
 		if b.clockRate, err = dev.ClockRate(); err != nil {
 			return fail(fmt.Errorf("vulkan: a timeline (BITNET_VK_TIMELINE): %w", err))
@@ -428,15 +397,6 @@ func Open(o Options) (*Backend, error) {
 	b.dummySlot = max(b.align, 16)
 	if b.dummy, err = dev.NewBuffer(dummySlots*b.dummySlot, vkrt.DeviceLocal); err != nil {
 		return fail(err)
-	}
-	// The counters of the attention after q/k/v and of the tail norm exist
-	// before a step is captured (one made during a capture would have it
-	// recorded again).
-	if b.qkvAttn > 0 {
-		b.zeroScratch("qkv_attn_counters", 4)
-	}
-	if b.tailNorm {
-		b.zeroScratch("tail_counters", 4)
 	}
 	slog.Debug("vulkan: kernels", "kernels", b.Kernels())
 	return b, nil
@@ -461,9 +421,7 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // "attn-decode-chunk-N" (decode attention over a short cache in chunks of
 // N positions, where not 256), "attn-rows-N" (N query rows of a prompt per
 // attention workgroup), "attn-value-loads-N" (N value rows loaded at once
-// per attention invocation, where not 8), "attn-in-qkv-N" (a token's
-// attention over up to N positions in the q/k/v matvec's dispatch),
-// "tail-norm" (Options.TailNorm), "matvec-rows-2" (two rows per subgroup
+// per attention invocation, where not 8), "matvec-rows-2" (two rows per subgroup
 // of the I2_S decode matvec in matrices of many rows), "matvec-no-rowsum"
 // (Options.NoMatvecRowSum), "weight-blocks" (Options.WeightBlocks),
 // "chain" (Options.Chain) and "timeline" (Options.Timeline), space
@@ -496,12 +454,6 @@ func (b *Backend) Kernels() string {
 	}
 	if b.attnVU != attnValueLoads {
 		k = append(k, fmt.Sprintf("attn-value-loads-%d", b.attnVU))
-	}
-	if b.qkvAttn > 0 && b.fastTernary() {
-		k = append(k, fmt.Sprintf("attn-in-qkv-%d", b.qkvAttn))
-	}
-	if b.tailNorm && b.fastTernary() {
-		k = append(k, "tail-norm")
 	}
 	if b.subgroups && b.mvRows > 1 {
 		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))

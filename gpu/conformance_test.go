@@ -6,7 +6,6 @@ import (
 	"bitnet/internal/testdata"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -196,49 +195,6 @@ func TestConformanceAttnDecodeChunk(t *testing.T) {
 	}
 }
 
-// TestConformanceAttnInQKV runs the attention block's head with the
-// token's attention (norm, q/k/v, RoPE, KV stores, attention) with the
-// attention in the q/k/v matvec's dispatch (Options.AttnInQKV) over up to
-// 256 positions, with and without packed int8 dot products, and checks by
-// the profile's labels that every case ran it there. With
-// Options.TailNorm (also with the code sums that the norm leaves
-// subtracted once per row) it also runs the cases that go on to the
-// sub-norm, the output projection and its residual, and checks that there
-// (and only there: q/k/v that normalize their input leave the sub-norm to
-// the projection) the sub-norm ran at the end of the attention's dispatch
-// and the projection read its quantization.
-func TestConformanceAttnInQKV(t *testing.T) {
-	t.Parallel()
-	normed := casesWithPrefix(t, "fused/rmsnorm+qkv+rope+store_kv+attention/", 5)
-	tails := casesWithPrefix(t, "fused/qkv+rope+store_kv+attention+subnorm+matmul+add/", 5)
-	opts := []gpu.Options{{}, {Dot: gpu.DotOn}, {TailNorm: true}, {TailNorm: true, Dot: gpu.DotOn}, {TailNorm: true, NoMatvecRowSum: true}}
-	for _, o := range opts {
-		t.Run(fmt.Sprintf("tail=%v/dot=%v/rowsum=%v", o.TailNorm, o.Dot == gpu.DotOn, !o.NoMatvecRowSum), func(t *testing.T) {
-			o.AttnInQKV = 256
-			be := openMatvecVariant(t, o, "attn-in-qkv-256")
-			cases := normed
-			if o.TailNorm {
-				cases = slices.Concat(normed, tails)
-			}
-			for _, c := range cases {
-				labels := kernelLabels(t, be, func() { computetest.Run(t, be, []computetest.Case{c}) })
-				fused, tailed, normedMV := false, false, false
-				for _, l := range labels {
-					fused = fused || strings.Contains(l, "+rope+store+attn")
-					tailed = tailed || strings.HasSuffix(l, "+attn +norm")
-					normedMV = normedMV || strings.HasPrefix(l, "norm+matvec_i2s") && !strings.Contains(l, "+rope")
-				}
-				if !fused {
-					t.Errorf("%s: the attention did not run in the q/k/v matvec (kernels %q)", c.Name, labels)
-				}
-				if want := strings.HasPrefix(c.Name, "fused/qkv+"); tailed != want || want && normedMV {
-					t.Errorf("%s: the sub-norm ran after the attention: %v, want %v; the projection normalized: %v (kernels %q)", c.Name, tailed, want, normedMV, labels)
-				}
-			}
-		})
-	}
-}
-
 // openMatvecVariant opens the first device with the options o (a matvec
 // variant and o.Dot) and checks that the backend took them: kernel in its
 // Kernels, packed dot products where asked for (a device without them is
@@ -258,21 +214,6 @@ func openMatvecVariant(t *testing.T, o gpu.Options, kernel string) *gpu.Backend 
 		t.Fatalf("%s not taken (kernels %q)", kernel, k)
 	}
 	return be
-}
-
-// casesWithPrefix returns the suite's cases whose names start with
-// prefix, at least least of them.
-func casesWithPrefix(t *testing.T, prefix string, least int) []computetest.Case {
-	var cases []computetest.Case
-	for _, c := range computetest.Cases() {
-		if strings.HasPrefix(c.Name, prefix) {
-			cases = append(cases, c)
-		}
-	}
-	if len(cases) < least {
-		t.Fatalf("only %d cases named %s...", len(cases), prefix)
-	}
-	return cases
 }
 
 // TestConformanceAttnRows runs the attention cases with one query row of a
@@ -433,51 +374,4 @@ func TestConformanceUnfused(t *testing.T) {
 	t.Parallel()
 	be := openTestWith(t, gpu.Options{Device: -1, NoFusion: true})
 	computetest.Run(t, be, computetest.Cases())
-}
-
-// TestConformanceTailNorm runs the decode matvec cases with the norm that
-// a matvec reads run by the last workgroup of the matvec before it
-// (Options.TailNorm), with and without packed int8 dot products, with
-// the code sums that the norm leaves subtracted once per row, with two
-// rows per subgroup in the same kernels as the tail (as a GPU of 32-wide
-// subgroups runs gate/up with Options.MatvecRows = 2), and
-// checks by the profile's labels that the cases of a layer's sequence of
-// matvecs (and only those: elsewhere a write between the ops ends the
-// sequence) ran it there.
-func TestConformanceTailNorm(t *testing.T) {
-	t.Parallel()
-	for _, o := range []gpu.Options{{TailNorm: true}, {TailNorm: true, Dot: gpu.DotOn}, {TailNorm: true, NoMatvecRowSum: true}, {TailNorm: true, MatvecRows: 2}, {TailNorm: true, MatvecRows: 2, NoMatvecRowSum: true}} {
-		t.Run(fmt.Sprintf("dot=%v/rowsum=%v/rows=%d", o.Dot == gpu.DotOn, !o.NoMatvecRowSum, max(o.MatvecRows, 1)), func(t *testing.T) {
-			be := openMatvecVariant(t, o, "tail-norm")
-			if o.MatvecRows == 2 {
-				// Two rows per subgroup in every matvec of more than one
-				// workgroup: with the tail, as gate/up on a GPU of
-				// 32-wide subgroups (216 workgroups of 1,024 at one row).
-				be.SetMatvecManyGroups(1)
-				if !strings.Contains(be.Kernels(), "matvec-rows-2") {
-					t.Fatalf("MatvecRows ignored (kernels %q)", be.Kernels())
-				}
-			}
-			tails := 0
-			for _, c := range ternaryMatvecCases() {
-				labels := kernelLabels(t, be, func() { computetest.Run(t, be, []computetest.Case{c}) })
-				tail := false
-				for _, l := range labels {
-					// With two rows per subgroup, only a kernel that runs
-					// both counts.
-					tail = tail || strings.HasSuffix(l, " +norm") && (o.MatvecRows != 2 || strings.Contains(l, " rows/sg=2"))
-				}
-				want := strings.HasPrefix(c.Name, "fused/layer-ffn+next-qkv/")
-				if tail != want {
-					t.Errorf("%s: the norm ran at the end of the matvec before it: %v, want %v (kernels %q)", c.Name, tail, want, labels)
-				}
-				if tail {
-					tails++
-				}
-			}
-			if tails < 2 {
-				t.Errorf("%d cases ran the norm at the end of a matvec, want 2", tails)
-			}
-		})
-	}
 }

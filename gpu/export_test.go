@@ -10,10 +10,6 @@ func (b *Backend) FailNextRecording() { b.failNext = true }
 // variants.
 func (b *Backend) ShortRuns() int { return b.shortRuns }
 
-// TinyRuns is the number of replays of captured steps' variants with the
-// attention in the q/k/v matvec's dispatch.
-func (b *Backend) TinyRuns() int { return b.tinyRuns }
-
 // SetPartialsBudget bounds the attention partials of one pass to n bytes,
 // so that small cases take several passes.
 func (b *Backend) SetPartialsBudget(n uint64) { b.partials = n }

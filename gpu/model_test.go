@@ -379,57 +379,6 @@ func TestShortCacheStep(t *testing.T) {
 	}
 }
 
-// TestAttnInQKVStep: with the attention in the q/k/v matvec's dispatch
-// over caches of up to 32 positions (alone, and with the norms at the end
-// of the matvecs before them), a model of 128-dimension heads (4 query
-// heads per KV head, 2 layers) replays that variant of its decode step
-// while the position is below 32, then the full step, and its logits and
-// greedy tokens stay the CPU's at every position.
-func TestAttnInQKVStep(t *testing.T) {
-	p := modelgen.Params{Embd: 1024, Layers: 2, Heads: 8, HeadsKV: 2, FF: 2048, Vocab: 512, Ctx: 128}
-	path := filepath.Join(t.TempDir(), "hd128.gguf")
-	if err := modelgen.GenerateFile(path, modelgen.Options{Arch: "bitnet-b1.58", Params: &p, Seed: 11}); err != nil {
-		t.Fatal(err)
-	}
-	tokens := []int32{1, 5, 9, 200, 33, 7}
-	want := refRun(t, path, tokens, 40)
-	for _, tail := range []bool{false, true} {
-		t.Run(fmt.Sprintf("tail-norm=%v", tail), func(t *testing.T) {
-			be := openTestWith(t, gpu.Options{Device: -1, AttnInQKV: 32, TailNorm: tail})
-			if !be.Subgroups() {
-				t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
-			}
-			if !strings.Contains(be.Kernels(), "attn-in-qkv-32") {
-				t.Fatalf("AttnInQKV ignored (kernels %q)", be.Kernels())
-			}
-			compareRuns(t, runModel(t, path, be, tokens, 40), want, p.Vocab, 0)
-			// Positions 6 to 31 run the variant; 32 on, the full step.
-			if n := be.TinyRuns(); n < 20 || n > 26 {
-				t.Errorf("%d replays of the variant, want about 26", n)
-			}
-		})
-	}
-}
-
-// TestTailNormStep: with the norms run at the end of the matvecs before
-// them (Options.TailNorm), tinybitnet-stories generates the CPU's tokens
-// and the golden tiny-i2_s model's logits stay within the golden
-// tolerance of the CPU's.
-func TestTailNormStep(t *testing.T) {
-	be := openTestWith(t, gpu.Options{Device: -1, TailNorm: true})
-	if !be.Subgroups() {
-		t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
-	}
-	if k := be.Kernels(); !strings.Contains(k, "tail-norm") {
-		t.Fatalf("TailNorm ignored (kernels %q)", k)
-	}
-	storiesLikeCPU(t, be, 120, 60)
-	path := testdata.Path(t, "golden/tiny-i2_s.gguf")
-	prompt := []int32{1, 17, 42, 99, 3, 250, 7, 128}
-	want := refRun(t, path, prompt, 16)
-	compareRuns(t, runModel(t, path, be, prompt, 16), want, len(want.logits)/len(prompt), maxAbsDiff)
-}
-
 // TestChainStep: with the decode kernels chained, tinybitnet-stories
 // generates the CPU's tokens (prompt, then the captured step).
 func TestChainStep(t *testing.T) {

@@ -18,39 +18,33 @@ var kernels = map[string]struct {
 	buffers int
 	push    uint32
 }{
-	"rmsnorm":                     {4, 6},
-	"rmsnorm_sg":                  {4, 6},
-	"matvec_i2s":                  {matvecBuffers, 19},
-	"matvec_i2s_dot":              {matvecBuffers, 19},
-	"matvec_i2s_qkvattn":          {matvecBuffers, 21},
-	"matvec_i2s_qkvattn_dot":      {matvecBuffers, 21},
-	"matvec_i2s_tailnorm":         {matvecBuffers, 22},
-	"matvec_i2s_tailnorm_dot":     {matvecBuffers, 22},
-	"matvec_i2s_qkvattn_tail":     {matvecBuffers, 24},
-	"matvec_i2s_qkvattn_tail_dot": {matvecBuffers, 24},
-	"matmul_i2s_tiled":            {5, 11},
-	"matmul_i2s_tiled_dot":        {5, 11},
-	"matmul_i2s_coopmat":          {5, 11},
-	"matvec_f32":                  {3, 6},
-	"matvec_f16":                  {3, 6},
-	"matvec_bf16":                 {3, 6},
-	"matvec_q8_0":                 {3, 6},
-	"matvec_q6_k":                 {3, 6},
-	"matvec_tq2_0":                {4, 5},
-	"matmul_tq2_0_tiled":          {4, 7},
-	"matmul_tq2_0_tiled_dot":      {4, 7},
-	"matmul_tq1_0_tiled":          {4, 7},
-	"matmul_tq1_0_tiled_dot":      {4, 7},
-	"matvec_tq1_0":                {4, 5},
-	"attn_split":                  {5, 8},
-	"attn_split_merge":            {7, 9},
-	"attn_split_sg":               {5, 8},
-	"attn_split_merge_sg":         {7, 9},
-	"attn_combine":                {3, 5},
-	"rope_store":                  {9, 12},
-	"embed":                       {3, 10},
-	"penalize":                    {2, 5},
-	"topk":                        {6, 6},
+	"rmsnorm":                {4, 6},
+	"rmsnorm_sg":             {4, 6},
+	"matvec_i2s":             {matvecBuffers, 19},
+	"matvec_i2s_dot":         {matvecBuffers, 19},
+	"matmul_i2s_tiled":       {5, 11},
+	"matmul_i2s_tiled_dot":   {5, 11},
+	"matmul_i2s_coopmat":     {5, 11},
+	"matvec_f32":             {3, 6},
+	"matvec_f16":             {3, 6},
+	"matvec_bf16":            {3, 6},
+	"matvec_q8_0":            {3, 6},
+	"matvec_q6_k":            {3, 6},
+	"matvec_tq2_0":           {4, 5},
+	"matmul_tq2_0_tiled":     {4, 7},
+	"matmul_tq2_0_tiled_dot": {4, 7},
+	"matmul_tq1_0_tiled":     {4, 7},
+	"matmul_tq1_0_tiled_dot": {4, 7},
+	"matvec_tq1_0":           {4, 5},
+	"attn_split":             {5, 8},
+	"attn_split_merge":       {7, 9},
+	"attn_split_sg":          {5, 8},
+	"attn_split_merge_sg":    {7, 9},
+	"attn_combine":           {3, 5},
+	"rope_store":             {9, 12},
+	"embed":                  {3, 10},
+	"penalize":               {2, 5},
+	"topk":                   {6, 6},
 
 	// The generic kernels: devices without subgroup arithmetic, weight
 	// types without a matvec kernel, and ops that are not fused.
@@ -92,7 +86,7 @@ func (b *Backend) pipe(name string, spec ...uint32) *vkrt.Pipeline {
 	base, chained := strings.CutSuffix(name, "_chain")
 	base, probed := strings.CutSuffix(base, "_probe")
 	chained = chained || probed
-	if !chained || !chainable[base] && !(probed && probeOnly[base]) {
+	if !chained || !chainable[base] {
 		base, chained, probed = name, false, false
 	}
 	info, ok := kernels[base]
@@ -119,8 +113,6 @@ func (b *Backend) pipe(name string, spec ...uint32) *vkrt.Pipeline {
 // or its timed one (<name>_probe) where the backend records a timeline.
 func (b *Backend) kernel(name string) string {
 	switch {
-	case !b.profiling && b.timeline && probeOnly[name]:
-		return name + "_probe"
 	case b.profiling || !chainable[name]:
 		return name
 	case b.timeline:
@@ -143,14 +135,6 @@ var chainable = map[string]bool{
 	"matvec_i2s": true, "matvec_i2s_dot": true,
 	"attn_split": true, "attn_split_sg": true, "attn_split_merge": true, "attn_split_merge_sg": true,
 	"attn_combine": true,
-}
-
-// probeOnly lists the kernels with a timed variant (<name>_probe, the
-// chain's counters and push words after the kernel's) but no chained one:
-// the backend does not chain them.
-var probeOnly = map[string]bool{
-	"matvec_i2s_qkvattn": true, "matvec_i2s_qkvattn_dot": true, "matvec_i2s_tailnorm": true, "matvec_i2s_tailnorm_dot": true,
-	"matvec_i2s_qkvattn_tail": true, "matvec_i2s_qkvattn_tail_dot": true,
 }
 
 // dispatch records one dispatch labeled for profiles (label is built only

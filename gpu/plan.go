@@ -69,19 +69,13 @@ const matvecMaxT = 4
 // two rows per subgroup, four bytes of reduction space per invocation and
 // word) fits the device, or 0 when none does (the tiled kernel runs then).
 func (b *Backend) matvecWGS(K, T int) uint32 {
-	return b.matvecWGSPlus(K, T, 0)
-}
-
-// matvecWGSPlus is matvecWGS for a kernel that keeps extra bytes of its
-// own in shared memory.
-func (b *Backend) matvecWGSPlus(K, T int, extra uint64) uint32 {
 	if T > matvecMaxT {
 		return 0
 	}
 	sg := max(b.dev.Info.SubgroupSize, 1)
 	lim := b.dev.Info.Limits.MaxComputeSharedMemorySize
 	for wgs := b.mvWGS; wgs >= 64 && wgs >= sg; wgs /= 2 {
-		if uint64(T*K+8*T)+8*uint64(T)*uint64(wgs/sg)+16*uint64(wgs+1)+64+extra <= uint64(lim) {
+		if uint64(T*K+8*T)+8*uint64(T)*uint64(wgs/sg)+16*uint64(wgs+1)+64 <= uint64(lim) {
 			return wgs
 		}
 	}
@@ -237,61 +231,14 @@ func (b *Backend) quantFeeds(n *op, x *tensor) bool {
 // ternaryFusion returns what the fused I2_S kernels add to the matmul
 // ops[i] that normalizes its input with norm (nil: none), the RMSNorm
 // before it: its epilogue (a residual add, or the activation of gate and
-// up; see epilogueFusion), with the norm after it that its last workgroup
-// runs (see tailNormOf), and how many ops after the norm that covers.
+// up; see epilogueFusion), and how many ops that covers.
 func (b *Backend) ternaryFusion(ops []op, i int, norm *op) (mmFused, int) {
 	f, n := b.epilogueFusion(ops, i)
 	f.norm = norm
-	if f.tail = b.tailNormOf(ops, i, f, n); f.tail != nil {
-		n++
-	}
 	return f, n
 }
 
-// tailNormOf returns the RMSNorm ops[i+n] when the decode matvec ops[i],
-// fused with the n-1 ops after it as f says, writes that norm's input
-// (the residual sum, act(gate) * up, or the output of the attention after
-// q/k/v) and its last workgroup can run it (Options.TailNorm): out of
-// place, weights in one chunk, rows of whole words, at most 16 per
-// invocation of the matvec's workgroup. The tail writes the norm's output
-// and its int8 quantization, so whatever reads the output may follow: a
-// decode matvec reads the quantization, the LM head the output. The tail
-// after the attention binds the places of the input norm (see
-// recTernary): a q/k/v matvec that normalizes its input has none.
-func (b *Backend) tailNormOf(ops []op, i int, f mmFused, n int) *op {
-	if !b.tailNorm || i+n >= len(ops) {
-		return nil
-	}
-	var out *tensor
-	switch {
-	case f.qattn != nil && f.norm != nil:
-		return nil
-	case f.qattn != nil:
-		out = f.qattn.dst
-	case f.rope != nil:
-		return nil
-	case f.resid != nil:
-		out = f.residOut
-	case f.act != nil:
-		out = f.act.dst
-	default:
-		return nil
-	}
-	norm := &ops[i+n]
-	if norm.kind != opRMSNorm || !sameView(norm.a, out) || norm.dst.view().overlaps(norm.a.view()) ||
-		norm.b.buf == nil && len(norm.b.chunks) != 1 {
-		return nil
-	}
-	K, T := compute.RowsOf(ops[i].a)
-	N, _ := compute.RowsOf(out)
-	wgs := b.ternaryWGS(K, T, f)
-	if wgs == 0 || N%4 != 0 || N > 16*int(wgs) {
-		return nil
-	}
-	return norm
-}
-
-// epilogueFusion is ternaryFusion without the tail norm.
+// epilogueFusion is ternaryFusion without the input norm.
 func (b *Backend) epilogueFusion(ops []op, i int) (mmFused, int) {
 	o := &ops[i]
 	if i+1 >= len(ops) {
@@ -309,90 +256,11 @@ func (b *Backend) epilogueFusion(ops []op, i int) (mmFused, int) {
 		return mmFused{act: next}, 2
 	}
 	if len(o.ws) == 3 && i+4 < len(ops) {
-		if i+5 < len(ops) && b.qkvAttnFeeds(o, ops[i+1:i+5], &ops[i+5]) {
-			return mmFused{rope: ops[i+1 : i+5], qattn: &ops[i+5]}, 6
-		}
 		if b.ropeFeeds(o, ops[i+1:i+5], b.matvecWGS(K, T)) {
 			return mmFused{rope: ops[i+1 : i+5]}, 5
 		}
 	}
 	return mmFused{}, 1
-}
-
-// qkvAttnFeeds reports whether the attention at can run in the q/k/v
-// matvec mm with the RoPE and KV stores g (Options.AttnInQKV): one token,
-// its queries the rotated q output, the caches the stores write, at most
-// b.qkvAttn positions (see attendsBelow), an output
-// that overlaps none of the kernel's inputs, and workgroups of at least
-// one invocation per dimension quad of a KV head's query heads.
-func (b *Backend) qkvAttnFeeds(mm *op, g []op, at *op) bool {
-	if b.qkvAttn == 0 || at.kind != opAttention {
-		return false
-	}
-	K, T := compute.RowsOf(mm.a)
-	p, rq, sk, sv := at.attn, &g[0], &g[2], &g[3]
-	if T != 1 || p.NKVHead <= 0 || p.NHead%p.NKVHead != 0 || p.NHead/p.NKVHead > 32 || p.HeadDim%8 != 0 || p.HeadDim != rq.rope.HeadDim {
-		return false
-	}
-	if mm.dsts[0].shape[0] != p.NHead*p.HeadDim || mm.dsts[1].shape[0] != p.NKVHead*p.HeadDim || mm.dsts[2].shape[0] != p.NKVHead*p.HeadDim {
-		return false
-	}
-	if !sameView(at.a, mm.dsts[0]) || !sameView(at.b, sk.dst) || !sameView(at.c, sv.dst) || !sameView(at.d, rq.b) {
-		return false
-	}
-	wgs := b.qkvAttnWGS(K, T, p)
-	if wgs == 0 || wgs < uint32(p.NHead/p.NKVHead*p.HeadDim/4) || !b.ropeFeeds(mm, g, wgs) {
-		return false
-	}
-	for _, in := range []*tensor{mm.a, mm.dsts[0], mm.dsts[1], mm.dsts[2], sk.dst, sv.dst, at.d} {
-		if at.dst.view().overlaps(in.view()) {
-			return false
-		}
-	}
-	_, nctx := compute.RowsOf(at.b)
-	return b.attendsBelow(at, nctx, int(b.qkvAttn))
-}
-
-// attendsBelow reports whether the attention at, over a cache of nctx
-// positions, attends over fewer than limit positions where it is recorded
-// now: a cache that short (or a captured step's variant for positions
-// below attnLimit), or work recorded to run now whose positions, as the
-// host wrote them, are below limit. A step captured over a longer cache
-// notes at's positions in fusableAttn instead, for a variant that runs
-// while they are below limit.
-func (b *Backend) attendsBelow(at *op, nctx, limit int) bool {
-	if b.attnLimit > 0 {
-		nctx = min(nctx, b.attnLimit)
-	}
-	if nctx <= limit {
-		return true
-	}
-	if b.capturing {
-		if b.attnLimit == 0 {
-			b.fusableAttn = append(b.fusableAttn, at.d)
-		}
-		return false
-	}
-	return shortEnough([]*tensor{at.d}, limit)
-}
-
-// ternaryWGS is the workgroup size of the decode matvec fused as f says
-// (0: the tiled kernel runs).
-func (b *Backend) ternaryWGS(K, T int, f mmFused) uint32 {
-	if f.qattn != nil {
-		return b.qkvAttnWGS(K, T, f.qattn.attn)
-	}
-	return b.matvecWGS(K, T)
-}
-
-// qkvAttnWGS is matvecWGS for the q/k/v matvec with the attention of p
-// after it (Options.AttnInQKV), whose shared memory also holds the
-// queries, scores and sums of a KV head's query heads over up to qkvAttn
-// positions, and 16 bytes per invocation.
-func (b *Backend) qkvAttnWGS(K, T int, p compute.AttnParams) uint32 {
-	g := uint64(p.NHead / p.NKVHead)
-	extra := 4*g*(uint64(p.HeadDim)+uint64(b.qkvAttn)+1) + 4 + 16*uint64(b.mvWGS)
-	return b.matvecWGSPlus(K, T, extra)
 }
 
 // ropeFeeds reports whether the q/k/v matvec mm, in workgroups of wgs
@@ -602,8 +470,6 @@ type mmFused struct {
 	resid, residOut *tensor
 	act             *op
 	rope            []op // RoPE of q and k, then the stores of k and v (see ropeFeeds)
-	qattn           *op  // the attention that reads q, k and v (with rope; see qkvAttnFeeds)
-	tail            *op  // the RMSNorm of the output that the last workgroup runs (see tailNormOf)
 }
 
 // recTernary records I2_S matmuls with the fused kernels: the matvec for a
@@ -625,7 +491,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		suffix = "_dot"
 	}
 	var written []*tensor
-	wgs := b.ternaryWGS(K, T, f)
+	wgs := b.matvecWGS(K, T)
 	if wgs == 0 {
 		for i, w := range o.ws {
 			y := o.dsts[i]
@@ -749,52 +615,12 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		written = append(written, sk.dst, sv.dst)
 	}
 	kernel := "matvec_i2s"
-	var attnSpec, attnPush []uint32
-	if at := f.qattn; at != nil {
-		// The attention after q, k and v: a counter per query head and
-		// the attention's output in place of the residual's input and
-		// output (absent with RoPE).
-		kernel = "matvec_i2s_qkvattn"
-		p := at.attn
-		var aoo uint32
-		rb = b.zeroScratch("qkv_attn_counters", uint64(p.NHead+1)*4).Out(0, 0)
-		rob, aoo = b.out(at.dst)
-		attnSpec = []uint32{uint32(p.NHead), uint32(p.NKVHead), uint32(p.HeadDim), b.qkvAttn}
-		attnPush = []uint32{f32bits(p.Scale), aoo}
-		written = append(written, at.dst)
-	}
-	var tailPush []uint32
-	if tn := f.tail; tn != nil {
-		N, _ := compute.RowsOf(tn.a)
-		var tnyo, tqo uint32
-		if f.qattn != nil {
-			// The norm of the attention's output: its weights, output and
-			// quantization in place of the (absent) input norm's weights,
-			// output and input; its counter follows the heads'.
-			kernel = "matvec_i2s_qkvattn_tail"
-			nwb = b.weightArg(tn.b)
-			nyb, tnyo = b.out(tn.dst)
-			xb, tqo = b.qArg(T, N, true)
-		} else {
-			// The norm at the end: the counter, the norm's weights, output
-			// and quantization in place of the (absent) positions, RoPE
-			// table and caches.
-			kernel = "matvec_i2s_tailnorm"
-			pb = b.zeroScratch("tail_counters", 4).Out(0, 0)
-			tb = b.weightArg(tn.b)
-			kcb, tnyo = b.out(tn.dst)
-			vcb, tqo = b.qArg(T, N, true)
-		}
-		tailPush = []uint32{f32bits(tn.f), tnyo, tqo}
-		written = append(written, tn.dst)
-	}
 	rowSum := b.mvRowSum
 	if sg < 4 {
 		rowSum = 0 // the norm's parts of the code sums, TMAX per subgroup, would not fit its shared array
 	}
-	spec := append([]uint32{wgs, uint32(K), uint32(T), rowsPerWG, sg, rps, rowSum}, attnSpec...)
-	push := append([]uint32{uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps), po, hd}, attnPush...)
-	push = append(push, tailPush...)
+	spec := []uint32{wgs, uint32(K), uint32(T), rowsPerWG, sg, rps, rowSum}
+	push := []uint32{uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps), po, hd}
 	label := ""
 	if b.labels() {
 		label = matvecLabel(suffix, K, n[:len(o.ws)], rps, f)
@@ -806,9 +632,6 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 	b.dispatchBytes(label, bytes, b.pipe(b.kernel(kernel+suffix), spec...), [3]uint32{groups, 1, 1},
 		[]vkrt.Binding{wb[0], wb[1], wb[2], qin, yb[0], yb[1], yb[2], rb, rob, nwb, nyb, xb, pb, tb, kcb, vcb}, push...)
 	b.wrote(written...)
-	if f.tail != nil {
-		b.q8For = f.tail.dst.view() // the next matvec reads the quantization
-	}
 }
 
 // matvecLabel names a matvec dispatch in profiles: the kernel, its rows
@@ -831,12 +654,6 @@ func matvecLabel(suffix string, K int, n []uint32, rps uint32, f mmFused) string
 	}
 	if f.rope != nil {
 		l += " +rope+store"
-	}
-	if f.qattn != nil {
-		l += "+attn"
-	}
-	if f.tail != nil {
-		l += " +norm"
 	}
 	if f.norm != nil {
 		l = "norm+" + l

@@ -40,19 +40,14 @@ func (b *Backend) Capture(fn func()) (compute.Program, error) {
 // that attends over the cache's first shortCache positions only: its
 // attention merges its chunks in one dispatch (see recAttention). Run
 // picks it while every row's position (read from the host-mapped position
-// tensors, pos) is below that. With Options.AttnInQKV, a
-// step whose attention would run inside a matvec over a shorter cache has
-// a third, tiny, that does so over the cache's first tinyLimit()
-// positions, picked while every position (in tinyPos) is below that.
+// tensors, pos) is below that.
 type program struct {
-	b       *Backend
-	fn      func()
-	g       *vkrt.Graph
-	short   *vkrt.Graph
-	pos     []*tensor
-	tiny    *vkrt.Graph
-	tinyPos []*tensor
-	gen     int
+	b     *Backend
+	fn    func()
+	g     *vkrt.Graph
+	short *vkrt.Graph
+	pos   []*tensor
+	gen   int
 }
 
 // capture records the program's ops into a new graph. Scratch buffers are
@@ -68,20 +63,12 @@ func (p *program) capture() error {
 		}
 		p.releaseGraphs()
 		p.g = g
-		long, fusable := p.b.longAttn, p.b.fusableAttn
-		if long != nil {
+		if long := p.b.longAttn; long != nil {
 			short, err := p.record(p.b.shortCache())
 			if err != nil {
 				return err
 			}
 			p.short, p.pos = short, long
-		}
-		if fusable != nil {
-			tiny, err := p.record(p.b.tinyLimit())
-			if err != nil {
-				return err
-			}
-			p.tiny, p.tinyPos = tiny, fusable
 		}
 		p.gen = p.b.scratchGen
 		if p.gen == gen {
@@ -93,17 +80,13 @@ func (p *program) capture() error {
 
 // releaseGraphs frees the program's graphs.
 func (p *program) releaseGraphs() {
-	for _, g := range []*vkrt.Graph{p.g, p.short, p.tiny} {
+	for _, g := range []*vkrt.Graph{p.g, p.short} {
 		if g != nil {
 			g.Release()
 		}
 	}
-	p.g, p.short, p.pos, p.tiny, p.tinyPos = nil, nil, nil, nil, nil
+	p.g, p.short, p.pos = nil, nil, nil
 }
-
-// tinyLimit is the most positions of a step's tiny variant: those of the
-// attention inside the q/k/v matvec (Options.AttnInQKV).
-func (b *Backend) tinyLimit() int { return int(b.qkvAttn) }
 
 // shortEnough says whether every row's position, in the host-mapped
 // position tensors pos, is below n.
@@ -126,7 +109,7 @@ func shortEnough(pos []*tensor, n int) bool {
 // over a few rows reads only the cache's first attnLimit positions.
 func (p *program) record(attnLimit int) (*vkrt.Graph, error) {
 	b := p.b
-	b.attnLimit, b.longAttn, b.fusableAttn = attnLimit, nil, nil
+	b.attnLimit, b.longAttn = attnLimit, nil
 	defer func() { b.attnLimit = 0 }()
 	b.capturing, b.captureErr = true, nil
 	b.q8For = view{}
@@ -188,10 +171,6 @@ func (p *program) Run() error {
 	b.q8For = view{}
 	if p.g == nil {
 		return nil
-	}
-	if p.tiny != nil && shortEnough(p.tinyPos, b.tinyLimit()) {
-		b.tinyRuns++
-		return p.tiny.Run()
 	}
 	if p.short != nil && shortEnough(p.pos, b.shortCache()) {
 		b.shortRuns++

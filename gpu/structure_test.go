@@ -4,7 +4,6 @@ package gpu_test
 
 import (
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,82 +40,6 @@ func plainStructure(t *testing.T) compute.DeviceCounters {
 		t.Fatal("the default's decode step failed its checks in an earlier test")
 	}
 	return plain.step
-}
-
-// TestDecodeStepStructureAttnInQKV: with the attention in the q/k/v
-// matvec's dispatch (the cache of 256 positions is short enough), a layer
-// takes 4 dispatches, one fewer than the default's.
-func TestDecodeStepStructureAttnInQKV(t *testing.T) {
-	be := openTestWith(t, gpu.Options{Device: -1, AttnInQKV: 256})
-	if !be.Subgroups() {
-		t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
-	}
-	fused := decodeStepStructure(t, be, 4).Dispatches
-	plain := plainStructure(t).Dispatches
-	if fused != plain-structureLayers {
-		t.Errorf("the step takes %d dispatches with the attention in the q/k/v matvec, %d without: want %d fewer", fused, plain, structureLayers)
-	}
-}
-
-// TestDecodeStepStructureTailNorm: with the norms at the end of the
-// matvecs before them, the step keeps its 5 dispatches per layer and
-// loses the final norm's, which the last layer's down runs.
-func TestDecodeStepStructureTailNorm(t *testing.T) {
-	be := openTestWith(t, gpu.Options{Device: -1, TailNorm: true})
-	if !be.Subgroups() {
-		t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
-	}
-	tail := decodeStepStructure(t, be, 5)
-	plain := plainStructure(t)
-	if tail.Dispatches != plain.Dispatches-1 || tail.Barriers != plain.Barriers-1 {
-		t.Errorf("the step takes %d dispatches and %d barriers with the tail norms, %d and %d without: want one of each fewer",
-			tail.Dispatches, tail.Barriers, plain.Dispatches, plain.Barriers)
-	}
-}
-
-// TestDecodeStepStructureAttnInQKVTailNorm: with the attention in the
-// q/k/v matvec's dispatch and the norms at the end of the matvecs before
-// them, a layer takes 4 dispatches and the final norm none, and the
-// attention's dispatch also runs the sub-norm of its output: the output
-// projection of every layer but the first (whose q/k/v normalize their
-// input themselves) reads its quantization instead of normalizing.
-func TestDecodeStepStructureAttnInQKVTailNorm(t *testing.T) {
-	be := openTestWith(t, gpu.Options{Device: -1, AttnInQKV: 256, TailNorm: true})
-	if !be.Subgroups() {
-		t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
-	}
-	both := decodeStepStructure(t, be, 4)
-	plain := plainStructure(t)
-	if both.Dispatches != plain.Dispatches-structureLayers-1 {
-		t.Errorf("the step takes %d dispatches with both options, %d without: want %d fewer", both.Dispatches, plain.Dispatches, structureLayers+1)
-	}
-	_, st := smallState(t, structureModel(t), be)
-	greedy := engine.Selection{K: 1, Penalty: 1}
-	cands, err := st.Next([]int32{1, 17, 42, 99}, greedy, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The step is captured, then issued again kernel by kernel to be timed.
-	if cands, err = st.Next([]int32{cands[0].ID}, greedy, nil); err != nil {
-		t.Fatal(err)
-	}
-	labels := kernelLabels(t, be, func() {
-		if _, err := st.Next([]int32{cands[0].ID}, greedy, nil); err != nil {
-			t.Fatal(err)
-		}
-	})
-	tails, normed := 0, 0
-	for _, l := range labels {
-		if strings.HasSuffix(l, "+rope+store+attn +norm") {
-			tails++
-		}
-		if strings.HasPrefix(l, "norm+matvec_i2s") && strings.HasSuffix(l, " 2560 +resid +norm") {
-			normed++
-		}
-	}
-	if tails != structureLayers-1 || normed != 1 {
-		t.Errorf("%d attention dispatches ran the sub-norm and %d output projections normalized, want %d and 1 (kernels %q)", tails, normed, structureLayers-1, labels)
-	}
 }
 
 // TestDecodeStepStructureChain: with the decode kernels chained, the step

@@ -36,7 +36,7 @@
 #
 # PARTS picks what runs, a comma-separated list of tests, phases, stats, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, prompt,
-# stage, rowsum, blocks, qkvattn, tailnorm, coopmat, attn, tq,
+# stage, rowsum, blocks, coopmat, attn, tq,
 # baseline, heads, optimes and cpu (default: tests, kernels, crossval,
 # bench, stats, optimes and cpu; all: every part but attn, whose variants were
 # measured on 2026-11-26); ROUNDS (default 2) is how many alternating
@@ -97,7 +97,7 @@ sidebyside() {
 	done
 }
 parts=${PARTS:-tests,kernels,crossval,bench,stats,optimes,cpu}
-[ "$parts" = all ] && parts=tests,phases,stats,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,qkvattn,tailnorm,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,phases,stats,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -126,7 +126,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
 	tests=${GPU_TESTS:-TestConformance TestCoopMatAuto TestPipelineStatistics TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
-	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestCoopMatAuto TestPipelineStatistics TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestAttnInQKVStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestDecodeStepStructureAttnInQKV TestStateTooLargeForDevice"
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestCoopMatAuto TestPipelineStatistics TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice"
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -297,47 +297,6 @@ if want rowsum; then
 			grep -E '^Benchmark|FAIL' "$out/bench-MatvecI2S-rowsum$v.log" | sed "s/^/MATVEC_ROWSUM=$v: /" | tee -a "$sum"
 		fi
 	done
-fi
-# A decode token's attention in the dispatch of its q/k/v matvec, by the
-# workgroup that completes each head (BITNET_VK_ATTN_IN_QKV=256, opt-in
-# until measured; one dispatch fewer per layer): its conformance, step and
-# structure tests, then side by side with the default at tg128 and tg128
-# in a 4,096-position state (positions below 256 replay the step's
-# variant), and the timeline both ways.
-if want qkvattn; then
-	gputests qkvattn '^(TestConformanceAttnInQKV|TestAttnInQKVStep|TestDecodeStepStructureAttnInQKV)$'
-	sidebyside BITNET_VK_ATTN_IN_QKV "0 256" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096"
-	timelines BITNET_VK_ATTN_IN_QKV "0 256"
-fi
-# The norm a decode matvec reads run at the end of the matvec before it,
-# by its last workgroup (BITNET_VK_TAIL_NORM=1, opt-in until measured):
-# its conformance and step tests, then side by side with the default at
-# tg128, tg128 in a 4,096-position state and depth 4096, with the
-# attention in the q/k/v matvec too (whose dispatch then also runs the
-# attention's sub-norm, so that no decode matvec normalizes its input),
-# and with 512- and 256-invocation matvec workgroups (more of them, which
-# no longer each normalize their input) or two rows per subgroup (gate/up
-# in one wave of workgroups, where a norm each held it back), that with
-# the code sum per row too (every decode option that may gain at once),
-# and the timelines.
-if want tailnorm; then
-	gputests tailnorm '^(TestConformanceTailNorm|TestTailNormStep|TestAttnInQKVStep|TestConformanceAttnInQKV|TestDecodeStepStructureTailNorm|TestDecodeStepStructureAttnInQKVTailNorm)$'
-	sidebyside BITNET_VK_TAIL_NORM "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
-	(
-		export BITNET_VK_ATTN_IN_QKV=256
-		LABEL="BITNET_VK_ATTN_IN_QKV=256 " sidebyside BITNET_VK_TAIL_NORM "0 1" "-p 0 -n 128 -r 3"
-		export BITNET_VK_TAIL_NORM=1
-		LABEL="BITNET_VK_ATTN_IN_QKV=256 BITNET_VK_TAIL_NORM=1 " sidebyside BITNET_VK_MATVEC_WGS "1024 512" "-p 0 -n 128 -r 3"
-		LABEL="BITNET_VK_ATTN_IN_QKV=256 BITNET_VK_TAIL_NORM=1 " sidebyside BITNET_VK_MATVEC_ROWS "2" "-p 0 -n 128 -r 3"
-		LABEL="BITNET_VK_ATTN_IN_QKV=256 " timelines BITNET_VK_TAIL_NORM 1
-		export BITNET_VK_MATVEC_ROWS=2
-		LABEL="BITNET_VK_ATTN_IN_QKV=256 BITNET_VK_TAIL_NORM=1 BITNET_VK_MATVEC_ROWS=2 " sidebyside BITNET_VK_MATVEC_ROWSUM "1" "-p 0 -n 128 -r 3"
-	)
-	(
-		export BITNET_VK_TAIL_NORM=1
-		LABEL="BITNET_VK_TAIL_NORM=1 " sidebyside BITNET_VK_MATVEC_WGS "1024 512 256" "-p 0 -n 128 -r 3"
-	)
-	timelines BITNET_VK_TAIL_NORM "0 1"
 fi
 # The weights in a few memory blocks of up to 64 MiB instead of an
 # allocation per tensor (BITNET_VK_WEIGHT_BLOCKS=1, opt-in until

@@ -53,35 +53,6 @@
 // rotated rows, and stores k (and v) at that position in the caches, two
 // neighbouring elements per word of an F16 cache.
 //
-// With QKV_ATTN (one token: q, k and v with ROPE, a cache of at most AN
-// positions) the token's attention follows in the same dispatch, so that
-// no dispatch separates it from the rows it reads. Each workgroup, once
-// its rows are written, counts itself done for each query head they feed
-// (a q workgroup for its head, a k or v workgroup for the AG heads of its
-// KV head); the workgroup that completes a head (the last of its 3 x AHD /
-// ROWS) attends for it, with every head of that KV head it completed
-// together, and writes the head's output to RO (R holds the counters).
-// The others' rows are visible to it once its count says they are all
-// written: each workgroup makes its writes visible on the device before
-// it counts. The numerics
-// are the CPU reference's: Q rounded to the cache type, each score a
-// float32 sum in dimension order, the maximum subtracted, the
-// exponentials summed in two-float arithmetic, the weighted values summed
-// in parts (only that order differs) and divided by that sum.
-//
-// With TAIL_NORM (decode matvecs with RESID or PAIR, no ROPE) the RMSNorm
-// that the next matvec reads runs at the end of this dispatch instead of
-// in every workgroup of that one: each workgroup, once its rows are
-// written, counts itself done, and the last to finish normalizes the
-// dispatch's output (the residual sum RO, or act(gate) * up with PAIR)
-// with the norm weights TAB into TNY, and writes its int8 quantization
-// to TQO as rmsnorm does, which the next matvec reads as its Q. The
-// arithmetic is rmsnorm_row's. With QKV_ATTN as well (and no NORM), the
-// tail normalizes the attention output instead (the sub-norm that the
-// output projection reads): the workgroups that attend count the heads
-// they completed, and the one that completes the last head runs it, with
-// the weights NW, the output NY and the quantization X.
-//
 // Shared memory holds the codes group-major (see qidx): the lanes of a
 // subgroup, which read consecutive 16-byte loads of a row, read
 // consecutive 16-byte activation words, without bank conflicts.
@@ -99,13 +70,6 @@ layout(constant_id = 3) const uint ROWS = 8u; // rows per workgroup (RPS per sub
 layout(constant_id = 4) const uint SG = 32u;  // the expected subgroup size
 layout(constant_id = 5) const uint RPS = 1u;  // rows per subgroup (ROWS / (WGS / SG))
 layout(constant_id = 6) const uint ROWSUM = 0u; // 1: codes masked in place, the code sum subtracted once per row (see above)
-#ifdef QKV_ATTN
-layout(constant_id = 7) const uint AH = 20u;   // query heads (AH x AHD = n0)
-layout(constant_id = 8) const uint AKV = 5u;   // key/value heads
-layout(constant_id = 9) const uint AHD = 128u; // head dimension, a multiple of 8 (key rows are read 8 elements at a time)
-layout(constant_id = 10) const uint AN = 128u; // the most positions attended
-const uint AG = AH / AKV;                      // query heads per KV head
-#endif
 const uint WGS = gl_WorkGroupSize.x;
 const uint N16 = K / 64u;                     // 16-byte loads per row
 const uint NL = (N16 + SG - 1u) / SG;         // loads per lane of a row
@@ -114,62 +78,18 @@ layout(set = 0, binding = 0) readonly buffer W0 { uvec4 w0[]; };
 layout(set = 0, binding = 1) readonly buffer W1 { uvec4 w1[]; };
 layout(set = 0, binding = 2) readonly buffer W2 { uvec4 w2[]; };
 layout(set = 0, binding = 3) ACT readonly buffer Q { uvec4 q4[]; };
-#if (defined(QKV_ATTN) || defined(TAIL_NORM)) && !defined(CHAIN)
-#define QACT coherent // outputs read back in the dispatch (see qkv_attention, tail_norm)
-#else
-#define QACT
-#endif
-layout(set = 0, binding = 4) ACT QACT writeonly buffer Y0 { float y0[]; };
+layout(set = 0, binding = 4) ACT writeonly buffer Y0 { float y0[]; };
 layout(set = 0, binding = 5) ACT writeonly buffer Y1 { float y1[]; };
 layout(set = 0, binding = 6) ACT writeonly buffer Y2 { float y2[]; };
 layout(set = 0, binding = 7) ACT readonly buffer R { float r[]; };
-layout(set = 0, binding = 8) ACT QACT writeonly buffer RO { float ro[]; };
+layout(set = 0, binding = 8) ACT writeonly buffer RO { float ro[]; };
 layout(set = 0, binding = 9) readonly buffer NW { float nw[]; };
 layout(set = 0, binding = 10) ACT writeonly buffer NY { float ny[]; };
 layout(set = 0, binding = 11) ACT readonly buffer X { float xin[]; };
 layout(set = 0, binding = 12) ACT readonly buffer POS { int pos[]; };
 layout(set = 0, binding = 13) readonly buffer TAB { float tab[]; }; // [position][head dim]: cos, sin of each pair
-layout(set = 0, binding = 14) ACT QACT writeonly buffer KC { uint kc[]; };
-layout(set = 0, binding = 15) ACT QACT writeonly buffer VC { uint vc[]; };
-#ifdef QKV_ATTN
-// The token's q row and its key and value rows, read back coherently;
-// the cache rows of earlier positions, written by dispatches before this
-// one, through plain aliases (a first-level cache may serve them).
-layout(set = 0, binding = 4) coherent readonly buffer Y0C { float y0c[]; };
-layout(set = 0, binding = 14) coherent readonly buffer KCC { uvec4 kcc[]; };
-layout(set = 0, binding = 15) coherent readonly buffer VCC { uvec4 vcc[]; };
-layout(set = 0, binding = 14) readonly buffer KCP { uvec4 kcp[]; };
-layout(set = 0, binding = 15) readonly buffer VCP { uvec4 vcp[]; };
-layout(set = 0, binding = 15) coherent readonly buffer VCHC { uvec2 vchc[]; };
-layout(set = 0, binding = 15) readonly buffer VCHP { uvec2 vchp[]; };
-// R and RO (no residual with ROPE) bind the counters and the output.
-layout(set = 0, binding = 7) coherent buffer QCNT { uint qcnt[]; }; // per query head: workgroups done (0 between dispatches)
-#define ao ro // the attention output
-#endif
-#ifdef TAIL_NORM
-// The output the tail normalizes, read back coherently (Y0 with PAIR,
-// else RO; with QKV_ATTN the attention output, RO).
-layout(set = 0, binding = 8) coherent readonly buffer ROC { float roc[]; };
-#ifdef QKV_ATTN
-// After the attention, no input norm (NORM) runs: the norm's weights,
-// output and int8 quantization (laid out as rmsnorm's) bind NW, NY and X;
-// the counter of heads attended is word AH of R's counters.
-layout(set = 0, binding = 11) writeonly buffer TQO { uint tqo[]; };
-#define tcnt0 qcnt[AH]
-#define tnw nw
-#define tny ny
-#else
-// In place of the positions, RoPE table and caches (no ROPE): the
-// workgroup counter, the norm's weights (TAB), its output and its int8
-// quantization.
-layout(set = 0, binding = 4) coherent readonly buffer Y0C { float y0c[]; };
-layout(set = 0, binding = 12) coherent buffer TCNT { uint tcnt[]; }; // word 0: workgroups done (0 between dispatches)
-layout(set = 0, binding = 14) writeonly buffer TNY { float tny[]; };
-layout(set = 0, binding = 15) writeonly buffer TQO { uint tqo[]; };
-#define tcnt0 tcnt[0]
-#define tnw tab
-#endif
-#endif
+layout(set = 0, binding = 14) ACT writeonly buffer KC { uint kc[]; };
+layout(set = 0, binding = 15) ACT writeonly buffer VC { uint vc[]; };
 layout(push_constant) uniform P {
     uint t;                      // tokens (<= TMAX)
     uint n0, n1, n2;             // rows of each segment (0: absent)
@@ -183,15 +103,6 @@ layout(push_constant) uniform P {
     float eps;                   // NORM: the norm's epsilon
     uint pos_off;                // ROPE: element offset of the tokens' positions
     uint hd;                     // ROPE: head dimension (all of it rotated)
-#ifdef QKV_ATTN
-    float a_scale;               // QKV_ATTN: multiplies the scores
-    uint ao_off;                 // QKV_ATTN: element offset of the attention output
-#endif
-#ifdef TAIL_NORM
-    float t_eps;                 // TAIL_NORM: the tail norm's epsilon
-    uint tny_off;                // TAIL_NORM: element offset of its output
-    uint tq_off;                 // TAIL_NORM: word offset of its codes in TQO
-#endif
 #ifdef CHAIN
     uint chain_wait, chain_need, chain_sig;
 #endif
@@ -203,14 +114,6 @@ shared uvec4 qs[TMAX * (K / 16u)]; // codes of token t from t*K/16, in qidx orde
 shared uint qm[2u * TMAX];         // per token its scale (word 2t) and code sum (word 2t+1, from Q only)
 shared float ys[TMAX * ROWS];      // ROPE: the workgroup's outputs, [token][row slot]
 const uint PR = ROWS / 2u;         // ROPE: rotation pairs per workgroup
-#ifdef QKV_ATTN
-const uint ADQ = AHD / 4u;         // dimension quads of a head
-shared float tq[AG * AHD];         // the queries of the heads attended (rounded to the cache type)
-shared float sa[AG * AN];          // per head the scores, then exp(s - max)
-shared float al[AG];               // per head the sum of the exponentials
-shared vec4 tv[WGS];               // parts of the weighted value sums (AG x ADQ <= WGS)
-shared uint tmask;                 // the heads this workgroup attends: bit a for head g*AG + a
-#endif
 
 // row_of returns the row that slot rr of workgroup wg computes in segment
 // seg: consecutive rows, or with ROPE in q and k, first element (rr < PR)
@@ -354,262 +257,8 @@ uint tt_;
 #endif
 #include "rmsnorm_row.glsl"
 
-#ifdef QKV_ATTN
-// softmax_rows replaces the first n scores of each of rows 0..nh-1 of sa
-// (AN apart) by exp(s - max) and leaves their sums in al: a subgroup per
-// row, the sums in two-float arithmetic.
-void softmax_rows(uint nh, uint n) {
-    for (uint h = gl_SubgroupID; h < nh; h += gl_NumSubgroups) {
-        float m = uintBitsToFloat(0xff800000u);
-        for (uint j = gl_SubgroupInvocationID; j < n; j += gl_SubgroupSize) {
-            m = max(m, sa[h * AN + j]);
-        }
-        m = subgroupMax(m);
-        vec2 l = vec2(0.0);
-        for (uint j = gl_SubgroupInvocationID; j < n; j += gl_SubgroupSize) {
-            float e = exp(sa[h * AN + j] - m);
-            sa[h * AN + j] = e;
-            l = df_add(l, vec2(e, 0.0));
-        }
-        l = df_sg(l);
-        if (subgroupElect()) {
-            al[h] = l.x + l.y;
-        }
-    }
-}
 
-// The caches: KC keys, VC values (F16 ones read 8 bytes, four halves, at
-// a time), the token's own rows coherently (see the bindings).
-#define KEY_W(old, i) ((old) ? kcp[i] : kcc[i])
-#define VAL_W(old, i) ((old) ? vcp[i] : vcc[i])
-#define VAL_H(old, i) ((old) ? vchp[i] : vchc[i])
 
-// key8 returns elements e..e+7 of the key cache (e a multiple of 8); old:
-// the row was written before this dispatch.
-void key8(uint e, bool old, out vec4 a, out vec4 b) {
-    if ((p.flags & 128u) != 0u) {
-        uvec4 w = KEY_W(old, e >> 3u);
-        a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
-        b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
-        return;
-    }
-    a = uintBitsToFloat(KEY_W(old, e >> 2u));
-    b = uintBitsToFloat(KEY_W(old, (e >> 2u) + 1u));
-}
-
-// value4 returns elements e..e+3 of the value cache (e a multiple of 4).
-vec4 value4(uint e, bool old) {
-    if ((p.flags & 128u) != 0u) {
-        uvec2 h = VAL_H(old, e >> 2u);
-        return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
-    }
-    return uintBitsToFloat(VAL_W(old, e >> 2u));
-}
-#endif
-
-#ifdef TAIL_NORM
-const uint TW = 4u; // words of the tail's row per invocation, at most (rows of up to 16 x WGS)
-shared bool tlast;  // this workgroup finished last
-
-// tail_word returns word i (elements 4i..4i+3) of token tt's row of the
-// output the tail normalizes.
-vec4 tail_word(uint tt, uint i) {
-    uint e = tt * p.n0 + 4u * i;
-#ifdef QKV_ATTN
-    e += p.ao_off;
-#else
-    if ((p.flags & 1u) != 0u) {
-        e += p.y0_off;
-        return vec4(y0c[e], y0c[e + 1u], y0c[e + 2u], y0c[e + 3u]);
-    }
-    e += p.ro_off;
-#endif
-    return vec4(roc[e], roc[e + 1u], roc[e + 2u], roc[e + 3u]);
-}
-
-// tail_norm counts done (adds add to the counter, whose total is need:
-// one per workgroup, or with QKV_ATTN one per head attended) once the
-// workgroup's part of the output is written, and in the workgroup that
-// completes the count normalizes and quantizes that output (see TAIL_NORM
-// above).
-void tail_norm(uint add, uint need) {
-    uint tid = gl_LocalInvocationID.x;
-    memoryBarrierBuffer();
-    barrier();
-    if (tid == 0u) {
-        bool last = atomicAdd(tcnt0, add) == need - add;
-        if (last) {
-            tcnt0 = 0u; // ready for the next dispatch
-        }
-        tlast = last;
-    }
-    barrier();
-    if (!tlast) {
-        return;
-    }
-    memoryBarrierBuffer();
-    uint kw = p.n0 / 4u;
-    for (uint tt = 0u; tt < p.t; tt++) {
-        vec4 v[TW], w[TW];
-        [[unroll]] for (uint j = 0u; j < TW; j++) {
-            uint i = tid + j * WGS;
-            v[j] = i < kw ? tail_word(tt, i) : vec4(0.0);
-            w[j] = i < kw ? vec4(tnw[4u * i], tnw[4u * i + 1u], tnw[4u * i + 2u], tnw[4u * i + 3u]) : vec4(0.0);
-        }
-        vec2 acc = vec2(0.0);
-        [[unroll]] for (uint j = 0u; j < TW; j++) {
-            acc = sq_add(acc, v[j]);
-        }
-        float scale = wg_norm_scale(acc, p.n0, p.t_eps);
-        float m = 0.0;
-        [[unroll]] for (uint j = 0u; j < TW; j++) {
-            v[j] = scaled(v[j], scale, w[j]);
-            m = abs_max(m, v[j]);
-        }
-        float sc = wg_quant_scale(m);
-        int qsum = 0;
-        [[unroll]] for (uint j = 0u; j < TW; j++) {
-            uint i = tid + j * WGS;
-            if (i < kw) {
-                tqo[p.tq_off + tt * kw + i] = quant_word(v[j], sc, qsum);
-                uint e = p.tny_off + tt * p.n0 + 4u * i;
-                tny[e] = v[j].x;
-                tny[e + 1u] = v[j].y;
-                tny[e + 2u] = v[j].z;
-                tny[e + 3u] = v[j].w;
-            }
-        }
-        qsum = wg_sum_i(qsum);
-        if (tid == 0u) {
-            tqo[2u * tt] = floatBitsToUint(sc);
-            tqo[2u * tt + 1u] = uint(qsum);
-        }
-    }
-}
-#endif
-
-#ifdef QKV_ATTN
-// nth_head returns the bit of mask's a-th head.
-uint nth_head(uint mask, uint a) {
-    uint r = 0u, c = 0u;
-    for (uint b = 0u; b < AG; b++) {
-        if ((mask & (1u << b)) != 0u) {
-            if (c == a) {
-                r = b;
-            }
-            c++;
-        }
-    }
-    return r;
-}
-
-// attend writes the token's attention output for the heads g*AG + a of
-// mask's bits a (of KV head g) over positions 0..pos.
-void attend(uint g, uint mask) {
-    uint tid = gl_LocalInvocationID.x;
-    const uint KVD = AKV * AHD;
-    bool f16 = (p.flags & 128u) != 0u;
-    uint n = min(uint(pos[p.pos_off]) + 1u, AN);
-    uint na = uint(bitCount(mask));
-    for (uint i = tid; i < na * AHD; i += WGS) {
-        uint a = i / AHD, d = i % AHD;
-        float v = y0c[p.y0_off + (g * AG + nth_head(mask, a)) * AHD + d];
-        tq[i] = f16 ? round_f16(v) : v;
-    }
-    barrier();
-    // Scores: an invocation takes a position and a head (neighbouring
-    // invocations, the heads of one key row).
-    for (uint it = tid; it < n * na; it += WGS) {
-        uint a = it % na, j = it / na;
-        uint kb = j * KVD + g * AHD;
-        float acc = 0.0;
-        [[unroll]] for (uint d8 = 0u; d8 < AHD / 8u; d8++) {
-            vec4 k[2];
-            key8(kb + 8u * d8, j + 1u < n, k[0], k[1]);
-            [[unroll]] for (uint e = 0u; e < 8u; e++) {
-                precise float m = tq[a * AHD + 8u * d8 + e] * k[e >> 2u][e & 3u];
-                precise float t = acc + m;
-                acc = t;
-            }
-        }
-        precise float ss = acc * p.a_scale;
-        sa[a * AN + j] = ss;
-    }
-    barrier();
-    softmax_rows(na, n);
-    barrier();
-    // Weighted values: invocation it takes the dimension quad it % ADQ of
-    // head (it / ADQ) % na and every np-th position from part it / (ADQ *
-    // na), four value loads in flight; the parts add up in order after.
-    uint np = WGS / (na * ADQ);
-    uint vb0 = g * AHD;
-    if (tid < na * ADQ * np) {
-        uint dq = tid % ADQ, a = (tid / ADQ) % na, part = tid / (ADQ * na);
-        uint vb = vb0 + 4u * dq;
-        vec4 acc = vec4(0.0);
-        for (uint j = part; j < n; j += 4u * np) {
-            vec4 vv[4];
-            [[unroll]] for (uint u = 0u; u < 4u; u++) {
-                uint jj = min(j + u * np, n - 1u);
-                vv[u] = value4(vb + jj * KVD, jj + 1u < n);
-            }
-            [[unroll]] for (uint u = 0u; u < 4u; u++) {
-                if (j + u * np < n) {
-                    acc += sa[a * AN + j + u * np] * vv[u];
-                }
-            }
-        }
-        tv[tid] = acc;
-    }
-    barrier();
-    if (tid < na * ADQ) {
-        uint dq = tid % ADQ, a = tid / ADQ;
-        vec4 acc = vec4(0.0);
-        for (uint pp = 0u; pp < np; pp++) {
-            acc += tv[tid + pp * na * ADQ];
-        }
-        float l = al[a];
-        uint o = p.ao_off + (g * AG + nth_head(mask, a)) * AHD + 4u * dq;
-        ao[o] = acc.x / l;
-        ao[o + 1u] = acc.y / l;
-        ao[o + 2u] = acc.z / l;
-        ao[o + 3u] = acc.w / l;
-    }
-}
-
-// qkv_attention counts the workgroup (wg of segment seg) done for the
-// heads its rows feed once they are written, and attends for the heads it
-// completes (see QKV_ATTN above).
-void qkv_attention(uint wg, uint seg) {
-    uint tid = gl_LocalInvocationID.x;
-    const uint NEED = 3u * (AHD / ROWS); // workgroups per head: its q rows, its KV head's k and v rows
-    uint g = seg == 2u ? wg * ROWS / AHD : wg * PR / (AHD / 2u); // the head (q) or KV head (k, v)
-    uint h0 = seg == 0u ? g : g * AG, nh = seg == 0u ? 1u : AG;
-    g = h0 / AG;
-    if (tid == 0u) {
-        tmask = 0u;
-    }
-    memoryBarrierBuffer();
-    barrier();
-    if (tid < nh) {
-        uint h = h0 + tid;
-        if (atomicAdd(qcnt[h], 1u) == NEED - 1u) {
-            qcnt[h] = 0u; // ready for the next dispatch
-            atomicOr(tmask, 1u << (h % AG));
-        }
-    }
-    barrier();
-    uint mask = tmask;
-    if (mask == 0u) {
-        return;
-    }
-    memoryBarrierBuffer();
-    attend(g, mask);
-#ifdef TAIL_NORM
-    tail_norm(uint(bitCount(mask)), AH);
-#endif
-}
-#endif
 
 
 // The 16-byte loads of this lane of the subgroup's rows: row k's load j
@@ -854,10 +503,5 @@ void main() {
     barrier();
     probe(2u);
     run_block(wg, seg, nseg, pair, rope, fast, lane);
-#ifdef QKV_ATTN
-    qkv_attention(wg, seg);
-#elif defined(TAIL_NORM)
-    tail_norm(1u, gl_NumWorkGroups.x);
-#endif
     chain_signal();
 }
