@@ -141,6 +141,15 @@ type Options struct {
 	// 2.2% less time per decode step on an H200). The integer sums, and so
 	// the results, are the same.
 	NoMatvecRowSum bool
+	// MatvecSpecFlags builds the I2_S decode matvec's pipelines with the
+	// dispatch's flags (norm, residual, gate/up pair, RoPE) as a
+	// specialization constant (also BITNET_VK_MATVEC_SPEC=1): a pipeline
+	// per fusion instead of one for all, each compiled without the paths
+	// it never takes, so that the driver allocates it the registers of its
+	// own path (on an H200 one pipeline for all takes 53-64 registers at
+	// 1,024 invocations, one workgroup per compute unit). The same
+	// arithmetic and results.
+	MatvecSpecFlags bool
 	// WeightBlocks places the model's weights in a few large memory
 	// allocations (blocks of up to 64 MiB; a larger tensor gets one of its
 	// own) instead of one allocation per tensor (also
@@ -196,6 +205,7 @@ type Backend struct {
 	mvRows          uint32                // its rows per subgroup in matrices of many rows
 	mvMany          uint32                // of more workgroups than this (matvecManyGroups)
 	mvRowSum        uint32                // 1: and it subtracts the code sum once per row (not Options.NoMatvecRowSum)
+	mvSpecFlags     bool                  // its flags are a specialization constant (Options.MatvecSpecFlags)
 	weightArena     *vkrt.Arena           // the weights' memory blocks (Options.WeightBlocks), or nil
 	weightChunks    int                   // buffers holding weights
 	attnChunk       uint32                // cache positions per attn_split workgroup (prompts)
@@ -331,6 +341,7 @@ func Open(o Options) (*Backend, error) {
 	if !o.NoMatvecRowSum && os.Getenv("BITNET_VK_MATVEC_ROWSUM") != "0" {
 		b.mvRowSum = 1
 	}
+	b.mvSpecFlags = o.MatvecSpecFlags || os.Getenv("BITNET_VK_MATVEC_SPEC") == "1"
 	if o.WeightBlocks || os.Getenv("BITNET_VK_WEIGHT_BLOCKS") == "1" {
 		b.weightArena = dev.NewArena(weightBlock)
 	}
@@ -423,7 +434,8 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // attention workgroup), "attn-value-loads-N" (N value rows loaded at once
 // per attention invocation, where not 8), "matvec-rows-2" (two rows per subgroup
 // of the I2_S decode matvec in matrices of many rows), "matvec-no-rowsum"
-// (Options.NoMatvecRowSum), "weight-blocks" (Options.WeightBlocks),
+// (Options.NoMatvecRowSum), "matvec-spec-flags" (Options.MatvecSpecFlags),
+// "weight-blocks" (Options.WeightBlocks),
 // "chain" (Options.Chain) and "timeline" (Options.Timeline), space
 // separated; "generic" when none applies.
 func (b *Backend) Kernels() string {
@@ -460,6 +472,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.fastTernary() && b.mvRowSum == 0 {
 		k = append(k, "matvec-no-rowsum")
+	}
+	if b.fastTernary() && b.mvSpecFlags {
+		k = append(k, "matvec-spec-flags")
 	}
 	if b.weightArena != nil {
 		k = append(k, "weight-blocks")

@@ -355,6 +355,19 @@ func TestConformanceMatvecNoRowSum(t *testing.T) {
 	}
 }
 
+// TestConformanceMatvecSpecFlags runs the decode matvec cases with each
+// fusion's flags a specialization constant of its pipeline
+// (Options.MatvecSpecFlags), with and without packed int8 dot products.
+func TestConformanceMatvecSpecFlags(t *testing.T) {
+	t.Parallel()
+	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
+		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
+			be := openMatvecVariant(t, gpu.Options{MatvecSpecFlags: true, Dot: dot}, "matvec-spec-flags")
+			computetest.Run(t, be, ternaryMatvecCases())
+		})
+	}
+}
+
 // ternaryMatvecCases are the conformance cases of the I2_S decode matvec
 // and its fusions (attention aside) for one and four tokens: the kernel's
 // fewest and most, each token count a pipeline of its own to build (the

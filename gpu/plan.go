@@ -620,6 +620,9 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		rowSum = 0 // the norm's parts of the code sums, TMAX per subgroup, would not fit its shared array
 	}
 	spec := []uint32{wgs, uint32(K), uint32(T), rowsPerWG, sg, rps, rowSum}
+	if b.mvSpecFlags {
+		spec = append(spec, flags)
+	}
 	push := []uint32{uint32(T), n[0], n[1], n[2], s[0], s[1], s[2], yo[0], yo[1], yo[2], ro, roo, flags, qoff, xo, nyo, f32bits(eps), po, hd}
 	label := ""
 	if b.labels() {

@@ -34,7 +34,7 @@
 # where a decode step's time goes, kernel by kernel, from the device clock
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
-# PARTS picks what runs, a comma-separated list of tests, phases, stats, kernels,
+# PARTS picks what runs, a comma-separated list of tests, phases, stats, spec, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, prompt,
 # stage, rowsum, blocks, coopmat, attn, tq,
 # baseline, heads, optimes and cpu (default: tests, kernels, crossval,
@@ -97,7 +97,7 @@ sidebyside() {
 	done
 }
 parts=${PARTS:-tests,kernels,crossval,bench,stats,optimes,cpu}
-[ "$parts" = all ] && parts=tests,phases,stats,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,phases,stats,spec,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -126,7 +126,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
 	tests=${GPU_TESTS:-TestConformance TestCoopMatAuto TestPipelineStatistics TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
-	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestCoopMatAuto TestPipelineStatistics TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice"
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestConformanceMatvecSpecFlags TestCoopMatAuto TestPipelineStatistics TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice"
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -251,6 +251,20 @@ if want stats; then
 		env "$v" BITNET_VK_PIPELINE_STATS=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 512 -n 32 -r 1 2>&1 | awk '/^pipeline statistics/ { on = 1; next } on && /^  / { print; next } { on = 0 }' | sed "s/^/$v:/" | tee -a "$sum"
 	done
 	timelines BITNET_VK_MATVEC_WGS "512 256"
+fi
+# The decode matvec's flags as a specialization constant of a pipeline per
+# fusion (BITNET_VK_MATVEC_SPEC=1, opt-in until measured): its conformance
+# cases, each pipeline's registers both ways (one pipeline for q/k/v, the
+# output projection and gate/up took 53 on an H200), then side by side at
+# tg128, tg128 in a 4,096-position state and depth 4096, and the
+# timelines (part spec).
+if want spec; then
+	gputests spec '^TestConformanceMatvecSpecFlags$'
+	for v in 0 1; do
+		BITNET_VK_MATVEC_SPEC=$v BITNET_VK_PIPELINE_STATS=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | awk '/^pipeline statistics/ { on = 1; next } on && /^  / { print; next } { on = 0 }' | grep matvec_i2s | sed "s/^/MATVEC_SPEC=$v:/" | tee -a "$sum"
+	done
+	sidebyside BITNET_VK_MATVEC_SPEC "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
+	timelines BITNET_VK_MATVEC_SPEC "0 1"
 fi
 # Query heads per attention workgroup (BITNET_VK_ATTN_HEADS; 0, the
 # default: one over a short cache, the 4 of a KV head over a long one and

@@ -70,6 +70,7 @@ layout(constant_id = 3) const uint ROWS = 8u; // rows per workgroup (RPS per sub
 layout(constant_id = 4) const uint SG = 32u;  // the expected subgroup size
 layout(constant_id = 5) const uint RPS = 1u;  // rows per subgroup (ROWS / (WGS / SG))
 layout(constant_id = 6) const uint ROWSUM = 0u; // 1: codes masked in place, the code sum subtracted once per row (see above)
+layout(constant_id = 7) const uint SFLAGS = ~0u; // the flags (see p.flags) fixed when the pipeline is built, or ~0u: read from the push constants
 const uint WGS = gl_WorkGroupSize.x;
 const uint N16 = K / 64u;                     // 16-byte loads per row
 const uint NL = (N16 + SG - 1u) / SG;         // loads per lane of a row
@@ -110,6 +111,11 @@ layout(push_constant) uniform P {
 #define CHAIN_BINDING 16
 #include "chain_sync.glsl"
 
+// FLAGS is the dispatch's flags: a constant where the pipeline fixes them
+// (SFLAGS), so that the compiler drops the paths this dispatch never
+// takes and allocates registers for its own alone.
+#define FLAGS (SFLAGS != ~0u ? SFLAGS : p.flags)
+
 shared uvec4 qs[TMAX * (K / 16u)]; // codes of token t from t*K/16, in qidx order
 shared uint qm[2u * TMAX];         // per token its scale (word 2t) and code sum (word 2t+1, from Q only)
 shared float ys[TMAX * ROWS];      // ROPE: the workgroup's outputs, [token][row slot]
@@ -119,13 +125,13 @@ const uint PR = ROWS / 2u;         // ROPE: rotation pairs per workgroup
 // seg: consecutive rows, or with ROPE in q and k, first element (rr < PR)
 // or second of pair wg*PR + rr%PR.
 uint row_of(uint wg, uint rr, uint seg) {
-    if ((p.flags & 32u) == 0u || seg == 2u) {
+    if ((FLAGS & 32u) == 0u || seg == 2u) {
         return wg * ROWS + rr;
     }
     uint hh = p.hd / 2u;
     uint pi = wg * PR + rr % PR;
     uint base = (pi / hh) * p.hd, j = pi % hh, second = rr / PR;
-    return (p.flags & 64u) != 0u ? base + j + second * hh : base + 2u * j + second;
+    return (FLAGS & 64u) != 0u ? base + j + second * hh : base + 2u * j + second;
 }
 
 // qidx returns the place in a token's shared codes of its 16-byte word u
@@ -214,7 +220,7 @@ void write_row(uint row, uint seg, bool pair, ivec4 acc, ivec4 acc2) {
             float g = epilogue(acc[tt], tt, p.s0);
             float u = epilogue(acc2[tt], tt, p.s1);
             precise float o;
-            if ((p.flags & 2u) == 0u) {
+            if ((FLAGS & 2u) == 0u) {
                 float rl = max(g, 0.0);
                 o = rl * rl * u;
             } else {
@@ -222,13 +228,13 @@ void write_row(uint row, uint seg, bool pair, ivec4 acc, ivec4 acc2) {
             }
             y0[p.y0_off + tt * p.n0 + row] = o;
             y1[p.y1_off + tt * p.n0 + row] = u;
-            if ((p.flags & 8u) != 0u) {
+            if ((FLAGS & 8u) != 0u) {
                 y2[p.y2_off + tt * p.n0 + row] = g;
             }
         } else if (seg == 0u) {
             float v = epilogue(acc[tt], tt, p.s0);
             y0[p.y0_off + tt * p.n0 + row] = v;
-            if ((p.flags & 4u) != 0u) {
+            if ((FLAGS & 4u) != 0u) {
                 precise float s = r[p.r_off + tt * p.n0 + row] + v;
                 ro[p.ro_off + tt * p.n0 + row] = s;
             }
@@ -328,9 +334,9 @@ void rope_store(uint wg, uint seg, uint nseg) {
         }
         barrier();
     }
-    bool f16 = (p.flags & 128u) != 0u;
+    bool f16 = (FLAGS & 128u) != 0u;
     // The slot holding the next element of an owner slot's row.
-    bool adjacent = seg == 2u || (p.flags & 64u) != 0u;
+    bool adjacent = seg == 2u || (FLAGS & 64u) != 0u;
     for (uint i = tid; i < ROWS * p.t; i += WGS) {
         uint tt = i / ROWS, rr = i % ROWS;
         uint row = row_of(wg, rr, seg);
@@ -406,7 +412,7 @@ ivec4 code_sums() {
         return s;
     }
     [[unroll]] for (uint tt = 0u; tt < TMAX; tt++) {
-        if ((p.flags & 16u) == 0u) {
+        if ((FLAGS & 16u) == 0u) {
             s[tt] = int(qm[2u * tt + 1u]);
         } else {
             int v = 0;
@@ -470,7 +476,7 @@ void main() {
     probe(0u);
     uint tid = gl_LocalInvocationID.x;
     uint v = gl_WorkGroupID.x;
-    bool pair = (p.flags & 1u) != 0u;
+    bool pair = (FLAGS & 1u) != 0u;
     // The workgroup's segment and its first row there.
     uint wg, seg, nseg;
     block_of(v, wg, seg, nseg);
@@ -478,15 +484,15 @@ void main() {
     bool fast = gl_SubgroupSize == SG;
     // The subgroup's rows' weights are on their way while the activations
     // are normalized or copied to shared memory.
-    bool rope = (p.flags & 32u) != 0u;
-    if (RMS_WPRE && (p.flags & 16u) != 0u) {
+    bool rope = (FLAGS & 32u) != 0u;
+    if (RMS_WPRE && (FLAGS & 16u) != 0u) {
         rms_load_w(K);
     }
     if (fast) {
         load_block(wg, seg, nseg, pair, lane);
     }
     chain_wait();
-    if ((p.flags & 16u) != 0u) {
+    if ((FLAGS & 16u) != 0u) {
         for (tt_ = 0u; tt_ < p.t; tt_++) {
             rmsnorm_row(K, p.eps, true, true);
         }
