@@ -343,27 +343,29 @@ func TestConformanceMatvecRows(t *testing.T) {
 
 // TestConformanceMatvecNoRowSum runs the decode matvec cases with the
 // codes shifted down and the activations' sum subtracted in every dot
-// product (Options.NoMatvecRowSum), with and without packed int8 dot
-// products (their sums, and so the CPU's results, are the default's).
+// product (Options.NoMatvecRowSum; their sums, and so the CPU's results,
+// are the default's).
 func TestConformanceMatvecNoRowSum(t *testing.T) {
-	t.Parallel()
-	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
-		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
-			be := openMatvecVariant(t, gpu.Options{NoMatvecRowSum: true, Dot: dot}, "matvec-no-rowsum")
-			computetest.Run(t, be, ternaryMatvecCases())
-		})
-	}
+	runMatvecVariant(t, gpu.Options{NoMatvecRowSum: true}, "matvec-no-rowsum")
 }
 
 // TestConformanceMatvecSpecFlags runs the decode matvec cases with each
 // fusion's flags a specialization constant of its pipeline
-// (Options.MatvecSpecFlags), with and without packed int8 dot products.
+// (Options.MatvecSpecFlags).
 func TestConformanceMatvecSpecFlags(t *testing.T) {
+	runMatvecVariant(t, gpu.Options{MatvecSpecFlags: true}, "matvec-spec-flags")
+}
+
+// runMatvecVariant runs the decode matvec cases on a backend opened with
+// o, with and without packed int8 dot products, after checking that the
+// backend names kernel among its choices.
+func runMatvecVariant(t *testing.T, o gpu.Options, kernel string) {
 	t.Parallel()
 	for _, dot := range []gpu.DotMode{gpu.DotOff, gpu.DotOn} {
 		t.Run(fmt.Sprintf("dot=%v", dot == gpu.DotOn), func(t *testing.T) {
-			be := openMatvecVariant(t, gpu.Options{MatvecSpecFlags: true, Dot: dot}, "matvec-spec-flags")
-			computetest.Run(t, be, ternaryMatvecCases())
+			od := o
+			od.Dot = dot
+			computetest.Run(t, openMatvecVariant(t, od, kernel), ternaryMatvecCases())
 		})
 	}
 }

@@ -64,20 +64,10 @@ func (in *Instance) CooperativeMatrixProperties(pd PhysicalDevice) ([]Cooperativ
 	if fn == 0 {
 		return nil, nil
 	}
-	for {
-		var n uint32
-		r, _, _ := purego.SyscallN(fn, uintptr(pd), uintptr(unsafe.Pointer(&n)), 0)
-		if err := check("vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR", r); err != nil || n == 0 {
-			return nil, err
-		}
-		props := make([]CooperativeMatrixPropertiesKHR, n)
-		for i := range props {
-			props[i].SType = StructureTypeCooperativeMatrixPropertiesKHR
-		}
-		r, _, _ = purego.SyscallN(fn, uintptr(pd), uintptr(unsafe.Pointer(&n)), uintptr(unsafe.Pointer(&props[0])))
-		if Result(int32(r)) == Incomplete {
-			continue
-		}
-		return props[:n], check("vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR", r)
-	}
+	return enumerate("vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR",
+		func(p *CooperativeMatrixPropertiesKHR) { p.SType = StructureTypeCooperativeMatrixPropertiesKHR },
+		func(n *uint32, out *CooperativeMatrixPropertiesKHR) uintptr {
+			r, _, _ := purego.SyscallN(fn, uintptr(pd), uintptr(unsafe.Pointer(n)), uintptr(unsafe.Pointer(out)))
+			return r
+		})
 }

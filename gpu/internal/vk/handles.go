@@ -206,3 +206,25 @@ func SlicePointer[T any](s []T) unsafe.Pointer {
 	}
 	return unsafe.Pointer(&s[0])
 }
+
+// enumerate runs a Vulkan query of the two-call kind, named op: call with
+// a nil out for the count, then with n structs, each set up by init
+// (its sType), again while the driver answers VK_INCOMPLETE; nil when
+// there are none.
+func enumerate[T any](op string, init func(*T), call func(n *uint32, out *T) uintptr) ([]T, error) {
+	for {
+		var n uint32
+		if err := check(op, call(&n, nil)); err != nil || n == 0 {
+			return nil, err
+		}
+		items := make([]T, n)
+		for i := range items {
+			init(&items[i])
+		}
+		r := call(&n, &items[0])
+		if Result(int32(r)) == Incomplete {
+			continue
+		}
+		return items[:n], check(op, r)
+	}
+}

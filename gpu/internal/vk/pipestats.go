@@ -111,49 +111,29 @@ func (d *Device) HasPipelineStatistics() bool {
 // PipelineExecutableProperties lists the executables of a pipeline created
 // with PipelineCreateCaptureStatisticsBitKHR.
 func (d *Device) PipelineExecutableProperties(p Pipeline) ([]PipelineExecutablePropertiesKHR, error) {
+	const op = "vkGetPipelineExecutablePropertiesKHR"
 	if !d.HasPipelineStatistics() {
-		return nil, &Error{Op: "vkGetPipelineExecutablePropertiesKHR", Result: ErrorExtensionNotPresent}
+		return nil, &Error{Op: op, Result: ErrorExtensionNotPresent}
 	}
 	info := PipelineInfoKHR{SType: StructureTypePipelineInfoKHR, Pipeline: p}
-	for {
-		var n uint32
-		r, _, _ := purego.SyscallN(d.fn.GetPipelineExecutablePropertiesKHR, d.h, uintptr(unsafe.Pointer(&info)), uintptr(unsafe.Pointer(&n)), 0)
-		if err := check("vkGetPipelineExecutablePropertiesKHR", r); err != nil || n == 0 {
-			return nil, err
-		}
-		props := make([]PipelineExecutablePropertiesKHR, n)
-		for i := range props {
-			props[i].SType = StructureTypePipelineExecutablePropertiesKHR
-		}
-		r, _, _ = purego.SyscallN(d.fn.GetPipelineExecutablePropertiesKHR, d.h, uintptr(unsafe.Pointer(&info)), uintptr(unsafe.Pointer(&n)), uintptr(unsafe.Pointer(&props[0])))
-		if Result(int32(r)) == Incomplete {
-			continue
-		}
-		return props[:n], check("vkGetPipelineExecutablePropertiesKHR", r)
-	}
+	return enumerate(op, func(e *PipelineExecutablePropertiesKHR) { e.SType = StructureTypePipelineExecutablePropertiesKHR },
+		func(n *uint32, out *PipelineExecutablePropertiesKHR) uintptr {
+			r, _, _ := purego.SyscallN(d.fn.GetPipelineExecutablePropertiesKHR, d.h, uintptr(unsafe.Pointer(&info)), uintptr(unsafe.Pointer(n)), uintptr(unsafe.Pointer(out)))
+			return r
+		})
 }
 
 // PipelineExecutableStatistics lists the statistics of executable index of
 // a pipeline created with PipelineCreateCaptureStatisticsBitKHR.
 func (d *Device) PipelineExecutableStatistics(p Pipeline, index uint32) ([]PipelineExecutableStatisticKHR, error) {
+	const op = "vkGetPipelineExecutableStatisticsKHR"
 	if !d.HasPipelineStatistics() {
-		return nil, &Error{Op: "vkGetPipelineExecutableStatisticsKHR", Result: ErrorExtensionNotPresent}
+		return nil, &Error{Op: op, Result: ErrorExtensionNotPresent}
 	}
 	info := PipelineExecutableInfoKHR{SType: StructureTypePipelineExecutableInfoKHR, Pipeline: p, ExecutableIndex: index}
-	for {
-		var n uint32
-		r, _, _ := purego.SyscallN(d.fn.GetPipelineExecutableStatisticsKHR, d.h, uintptr(unsafe.Pointer(&info)), uintptr(unsafe.Pointer(&n)), 0)
-		if err := check("vkGetPipelineExecutableStatisticsKHR", r); err != nil || n == 0 {
-			return nil, err
-		}
-		stats := make([]PipelineExecutableStatisticKHR, n)
-		for i := range stats {
-			stats[i].SType = StructureTypePipelineExecutableStatisticKHR
-		}
-		r, _, _ = purego.SyscallN(d.fn.GetPipelineExecutableStatisticsKHR, d.h, uintptr(unsafe.Pointer(&info)), uintptr(unsafe.Pointer(&n)), uintptr(unsafe.Pointer(&stats[0])))
-		if Result(int32(r)) == Incomplete {
-			continue
-		}
-		return stats[:n], check("vkGetPipelineExecutableStatisticsKHR", r)
-	}
+	return enumerate(op, func(s *PipelineExecutableStatisticKHR) { s.SType = StructureTypePipelineExecutableStatisticKHR },
+		func(n *uint32, out *PipelineExecutableStatisticKHR) uintptr {
+			r, _, _ := purego.SyscallN(d.fn.GetPipelineExecutableStatisticsKHR, d.h, uintptr(unsafe.Pointer(&info)), uintptr(unsafe.Pointer(n)), uintptr(unsafe.Pointer(out)))
+			return r
+		})
 }
