@@ -186,9 +186,9 @@ func (d *Device) requiresSubgroupSize(inv uint32) bool {
 
 // Statistic is one figure a driver reports about a compiled pipeline
 // (VK_KHR_pipeline_executable_properties): NVIDIA's include its register
-// count, Mesa's its instructions and spills.
+// count, Mesa's GPU drivers their instructions and spills.
 type Statistic struct {
-	Executable  string  // the executable's name (a compute pipeline has one, e.g. "Compute Shader")
+	Executable  string  // the executable's name, as the driver names it (a compute pipeline has one)
 	Name        string  // e.g. "Register Count"
 	Description string  // the driver's words on it
 	Value       float64 // the value (a boolean as 0 or 1)
