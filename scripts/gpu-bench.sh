@@ -313,8 +313,8 @@ if want rowsum; then
 	done
 fi
 # The weights in a few memory blocks of up to 64 MiB instead of an
-# allocation per tensor (BITNET_VK_WEIGHT_BLOCKS=1, opt-in until
-# measured): side by side at tg128, tg128 in a 4,096-position state and
+# allocation per tensor (BITNET_VK_WEIGHT_BLOCKS=1, opt-in: within the
+# noise on an H200): side by side at tg128, tg128 in a 4,096-position state and
 # depth 4096, then the timeline both ways (a matvec's wait column holds
 # its first weight loads, where address translation misses would show).
 if want blocks; then
@@ -344,7 +344,8 @@ if want coopmat && grep -q 'cooperative matrices' "$out/devices.txt"; then
 		sed -n '/kernel times/,$p' "$out/op-times-pp512-coopmat$cm.log" | head -n 16 | tee -a "$sum"
 	done
 fi
-# The attention reductions within subgroups (opt-in until measured), side
+# The attention reductions within subgroups (opt-in: no faster on an H100
+# or H200), side
 # by side with the shared-memory trees: decode over a short cache and at
 # depth 4096.
 want attn && sidebyside BITNET_VK_ATTN_SG "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
