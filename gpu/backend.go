@@ -432,10 +432,10 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // "attn-decode-chunk-N" (decode attention over a short cache in chunks of
 // N positions, where not 256), "attn-rows-N" (N query rows of a prompt per
 // attention workgroup), "attn-value-loads-N" (N value rows loaded at once
-// per attention invocation, where not 8), "matvec-rows-2" (two rows per subgroup
-// of the I2_S decode matvec in matrices of many rows), "matvec-no-rowsum"
-// (Options.NoMatvecRowSum), "matvec-spec-flags" (Options.MatvecSpecFlags),
-// "weight-blocks" (Options.WeightBlocks),
+// per attention invocation, where not 8), "matvec-rows-2" (two rows per
+// subgroup of the I2_S decode matvec in matrices of many rows),
+// "matvec-no-rowsum" (Options.NoMatvecRowSum), "matvec-spec-flags"
+// (Options.MatvecSpecFlags), "weight-blocks" (Options.WeightBlocks),
 // "chain" (Options.Chain) and "timeline" (Options.Timeline), space
 // separated; "generic" when none applies.
 func (b *Backend) Kernels() string {

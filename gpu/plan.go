@@ -229,16 +229,16 @@ func (b *Backend) quantFeeds(n *op, x *tensor) bool {
 }
 
 // ternaryFusion returns what the fused I2_S kernels add to the matmul
-// ops[i] that normalizes its input with norm (nil: none), the RMSNorm
-// before it: its epilogue (a residual add, or the activation of gate and
-// up; see epilogueFusion), and how many ops that covers.
+// ops[i]: its epilogue (a residual add, the activation of gate and up, or
+// RoPE with the KV stores), the ops that covers, and its input norm (nil:
+// none), the RMSNorm before it.
 func (b *Backend) ternaryFusion(ops []op, i int, norm *op) (mmFused, int) {
 	f, n := b.epilogueFusion(ops, i)
 	f.norm = norm
 	return f, n
 }
 
-// epilogueFusion is ternaryFusion without the input norm.
+// epilogueFusion returns ternaryFusion's epilogue and op count.
 func (b *Backend) epilogueFusion(ops []op, i int) (mmFused, int) {
 	o := &ops[i]
 	if i+1 >= len(ops) {

@@ -79,6 +79,14 @@ timelines() {
 		env "$1=$v" BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/${LABEL:-}${1#BITNET_VK_}=$v: /" | tee -a "$sum"
 	done
 }
+# pipestats LABEL ARGS...: bench on the 2B-4T model with ARGS and the
+# driver's statistics kept (BITNET_VK_PIPELINE_STATS=1), each pipeline's
+# line in the summary after LABEL.
+pipestats() {
+	local label=$1
+	shift
+	BITNET_VK_PIPELINE_STATS=1 timeout 120 "$B" bench --model "$model" --backend vulkan "$@" 2>&1 | awk '/^pipeline statistics/ { on = 1; next } on && /^  / { print; next } { on = 0 }' | sed "s/^/$label:/" | tee -a "$sum"
+}
 # sidebyside VAR VALUES ARGS...: ROUNDS alternating rounds of bench on the
 # 2B-4T model with the environment variable VAR set to each of VALUES
 # (space-separated), for each of ARGS (each a string of bench arguments);
@@ -247,8 +255,8 @@ fi
 # workgroups, and those settings' decode timelines (part stats, a few
 # seconds).
 if want stats; then
-	for v in BITNET_VK_MATVEC_WGS=0 BITNET_VK_MATVEC_WGS=512 BITNET_VK_MATVEC_WGS=256; do
-		env "$v" BITNET_VK_PIPELINE_STATS=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 512 -n 32 -r 1 2>&1 | awk '/^pipeline statistics/ { on = 1; next } on && /^  / { print; next } { on = 0 }' | sed "s/^/$v:/" | tee -a "$sum"
+	for wgs in 0 512 256; do
+		BITNET_VK_MATVEC_WGS=$wgs pipestats "BITNET_VK_MATVEC_WGS=$wgs" -p 512 -n 32 -r 1
 	done
 	timelines BITNET_VK_MATVEC_WGS "512 256"
 fi
@@ -261,7 +269,7 @@ fi
 if want spec; then
 	gputests spec '^TestConformanceMatvecSpecFlags$'
 	for v in 0 1; do
-		BITNET_VK_MATVEC_SPEC=$v BITNET_VK_PIPELINE_STATS=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | awk '/^pipeline statistics/ { on = 1; next } on && /^  / { print; next } { on = 0 }' | grep matvec_i2s | sed "s/^/MATVEC_SPEC=$v:/" | tee -a "$sum"
+		BITNET_VK_MATVEC_SPEC=$v pipestats "MATVEC_SPEC=$v" -p 0 -n 32 -r 1
 	done
 	sidebyside BITNET_VK_MATVEC_SPEC "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
 	timelines BITNET_VK_MATVEC_SPEC "0 1"
