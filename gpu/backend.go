@@ -150,6 +150,18 @@ type Options struct {
 	// 1,024 invocations, one workgroup per compute unit). The same
 	// arithmetic and results.
 	MatvecSpecFlags bool
+	// MatvecFit sizes the workgroups of each I2_S decode matvec without
+	// RoPE to its rows (also BITNET_VK_MATVEC_FIT): as few rows per
+	// workgroup as fill n compute units in one wave (one or two rows per
+	// subgroup, any whole number of subgroups up to MatvecWGS), instead of
+	// MatvecWGS invocations for every matrix. n is the device's compute
+	// unit count for -1 (BITNET_VK_MATVEC_FIT=auto; nothing changes where
+	// the device does not report it), the given count for n > 0, and 0
+	// leaves the workgroups as they are. On 132 compute units the 2B-4T
+	// output and down projections then run 128 workgroups of 20 rows
+	// instead of 80 of 32, and gate/up 128 of 54 row pairs instead of 216
+	// of 32 in two waves. The same arithmetic.
+	MatvecFit int
 	// WeightBlocks places the model's weights in a few large memory
 	// allocations (blocks of up to 64 MiB; a larger tensor gets one of its
 	// own) instead of one allocation per tensor (also
@@ -206,6 +218,7 @@ type Backend struct {
 	mvMany          uint32                // of more workgroups than this (matvecManyGroups)
 	mvRowSum        uint32                // 1: and it subtracts the code sum once per row (not Options.NoMatvecRowSum)
 	mvSpecFlags     bool                  // its flags are a specialization constant (Options.MatvecSpecFlags)
+	mvFit           uint32                // compute units its workgroups fill, 0: fixed workgroups (Options.MatvecFit)
 	weightArena     *vkrt.Arena           // the weights' memory blocks (Options.WeightBlocks), or nil
 	weightChunks    int                   // buffers holding weights
 	attnChunk       uint32                // cache positions per attn_split workgroup (prompts)
@@ -342,6 +355,20 @@ func Open(o Options) (*Backend, error) {
 		b.mvRowSum = 1
 	}
 	b.mvSpecFlags = o.MatvecSpecFlags || os.Getenv("BITNET_VK_MATVEC_SPEC") == "1"
+	if o.MatvecFit == 0 {
+		switch v := os.Getenv("BITNET_VK_MATVEC_FIT"); v {
+		case "", "0":
+		case "auto":
+			o.MatvecFit = -1
+		default:
+			o.MatvecFit, _ = strconv.Atoi(v)
+		}
+	}
+	if o.MatvecFit < 0 {
+		b.mvFit = dev.Info.ComputeUnits
+	} else {
+		b.mvFit = uint32(o.MatvecFit)
+	}
 	if o.WeightBlocks || os.Getenv("BITNET_VK_WEIGHT_BLOCKS") == "1" {
 		b.weightArena = dev.NewArena(weightBlock)
 	}
@@ -435,7 +462,8 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // per attention invocation, where not 8), "matvec-rows-2" (two rows per
 // subgroup of the I2_S decode matvec in matrices of many rows),
 // "matvec-no-rowsum" (Options.NoMatvecRowSum), "matvec-spec-flags"
-// (Options.MatvecSpecFlags), "weight-blocks" (Options.WeightBlocks),
+// (Options.MatvecSpecFlags), "matvec-fit-N" (Options.MatvecFit, N compute
+// units), "weight-blocks" (Options.WeightBlocks),
 // "chain" (Options.Chain) and "timeline" (Options.Timeline), space
 // separated; "generic" when none applies.
 func (b *Backend) Kernels() string {
@@ -475,6 +503,9 @@ func (b *Backend) Kernels() string {
 	}
 	if b.fastTernary() && b.mvSpecFlags {
 		k = append(k, "matvec-spec-flags")
+	}
+	if b.fastTernary() && b.mvFit > 0 {
+		k = append(k, fmt.Sprintf("matvec-fit-%d", b.mvFit))
 	}
 	if b.weightArena != nil {
 		k = append(k, "weight-blocks")

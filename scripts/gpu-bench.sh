@@ -34,7 +34,7 @@
 # where a decode step's time goes, kernel by kernel, from the device clock
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
-# PARTS picks what runs, a comma-separated list of tests, phases, stats, spec, kernels,
+# PARTS picks what runs, a comma-separated list of tests, phases, stats, spec, matvec, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, prompt,
 # stage, rowsum, blocks, coopmat, attn, tq,
 # baseline, heads, optimes and cpu (default: tests, kernels, crossval,
@@ -104,8 +104,30 @@ sidebyside() {
 		done
 	done
 }
+# variants LIST ARGS...: ROUNDS alternating rounds of bench on the 2B-4T
+# model under each of LIST's settings (space-separated; each a
+# comma-separated list of NAME=value, NAME short for BITNET_VK_NAME, or
+# "default"), for each of ARGS; the result lines go to the summary as
+# "round N SETTING (args): ...".
+variants() {
+	local list=$1 round v a
+	shift
+	for round in $(seq "${ROUNDS:-2}"); do
+		for v in $list; do
+			for a in "$@"; do
+				# shellcheck disable=SC2086 # a holds several arguments
+				env $(venv "$v") timeout 120 "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^(pp|tg)[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round $v ($a): /" | tee -a "$sum"
+			done
+		done
+	done
+}
+# venv SETTING prints the environment assignments of a variants setting.
+venv() {
+	[ "$1" = default ] && return 0
+	echo "$1" | tr ',' '\n' | sed 's/^/BITNET_VK_/'
+}
 parts=${PARTS:-tests,kernels,crossval,bench,stats,optimes,cpu}
-[ "$parts" = all ] && parts=tests,phases,stats,spec,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,phases,stats,spec,matvec,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -273,6 +295,23 @@ if want spec; then
 	done
 	sidebyside BITNET_VK_MATVEC_SPEC "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
 	timelines BITNET_VK_MATVEC_SPEC "0 1"
+fi
+# The decode matvec's workgroups sized to fill the compute units in one
+# wave (BITNET_VK_MATVEC_FIT=auto), its flags as specialization constants
+# (BITNET_VK_MATVEC_SPEC=1) and two rows per subgroup in gate/up
+# (BITNET_VK_MATVEC_ROWS=2), alone and together (part matvec): the fit's
+# and the flags' conformance cases, each setting's registers, then side by
+# side at tg128 and depth 4096, and each setting's timeline.
+if want matvec; then
+	gputests fit '^(TestMatvecFitSizes|TestConformanceMatvecFit|TestConformanceMatvecSpecFlags)$'
+	mv="default MATVEC_SPEC=1 MATVEC_FIT=auto MATVEC_FIT=auto,MATVEC_SPEC=1 MATVEC_ROWS=2,MATVEC_SPEC=1"
+	for v in $mv; do
+		env $(venv "$v") BITNET_VK_PIPELINE_STATS=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | awk '/^pipeline statistics/ { on = 1; next } on && /^  / { print; next } { on = 0 }' | grep matvec_i2s | sed "s/^/$v:/" | tee -a "$sum"
+	done
+	variants "$mv" "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
+	for v in $mv; do
+		env $(venv "$v") BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/$v: /" | tee -a "$sum"
+	done
 fi
 # Query heads per attention workgroup (BITNET_VK_ATTN_HEADS; 0, the
 # default: one over a short cache, the 4 of a KV head over a long one and
