@@ -129,9 +129,14 @@ type Options struct {
 	// with 256 on an H200.
 	MatvecWGS int
 	// MatvecRows is how many rows a subgroup of the I2_S decode matvec
-	// takes in a matrix of many rows (more than matvecManyGroups
-	// workgroups at one row each, such as gate/up): 1 or 2, the loads of
-	// all of them issued at once; 0 takes 1 (also BITNET_VK_MATVEC_ROWS).
+	// takes in a matrix of many rows (more workgroups at one row each than
+	// the device has compute units, or than matvecManyGroups where it does
+	// not say: gate/up on a GPU of about 130 compute units): 1 or 2, the
+	// loads of all of them issued at once; 0 takes 2 (also
+	// BITNET_VK_MATVEC_ROWS). Such a matrix then runs in one wave of
+	// workgroups instead of two: with the flags as specialization
+	// constants (see NoMatvecSpecFlags), 2B-4T's gate/up takes 12.1 µs
+	// instead of 16.3 on an H200.
 	MatvecRows int
 	// NoMatvecRowSum has the I2_S decode matvec shift each group's codes
 	// down in the byte and subtract the activations' sum in every lane's
@@ -141,27 +146,14 @@ type Options struct {
 	// 2.2% less time per decode step on an H200). The integer sums, and so
 	// the results, are the same.
 	NoMatvecRowSum bool
-	// MatvecSpecFlags builds the I2_S decode matvec's pipelines with the
-	// dispatch's flags (norm, residual, gate/up pair, RoPE) as a
-	// specialization constant (also BITNET_VK_MATVEC_SPEC=1): a pipeline
-	// per fusion instead of one for all, each compiled without the paths
-	// it never takes, so that the driver allocates it the registers of its
-	// own path (on an H200 one pipeline for all takes 53-64 registers at
-	// 1,024 invocations, one workgroup per compute unit). The same
-	// arithmetic and results.
-	MatvecSpecFlags bool
-	// MatvecFit sizes the workgroups of each I2_S decode matvec without
-	// RoPE to its rows (also BITNET_VK_MATVEC_FIT): as few rows per
-	// workgroup as fill n compute units in one wave (one or two rows per
-	// subgroup, any whole number of subgroups up to MatvecWGS), instead of
-	// MatvecWGS invocations for every matrix. n is the device's compute
-	// unit count for -1 (BITNET_VK_MATVEC_FIT=auto; nothing changes where
-	// the device does not report it), the given count for n > 0, and 0
-	// leaves the workgroups as they are. On 132 compute units the 2B-4T
-	// output and down projections then run 128 workgroups of 20 rows
-	// instead of 80 of 32, and gate/up 128 of 54 row pairs instead of 216
-	// of 32 in two waves. The same arithmetic.
-	MatvecFit int
+	// NoMatvecSpecFlags builds one I2_S decode matvec pipeline for every
+	// fusion, its flags (norm, residual, gate/up pair, RoPE) read from the
+	// push constants (also BITNET_VK_MATVEC_SPEC=0), instead of a pipeline
+	// per fusion with its flags a specialization constant, compiled
+	// without the paths it never takes: on an H200 the one pipeline takes
+	// 53 registers at 1,024 invocations (64 for a row of 6,912), the
+	// fusions' own 37-51 (55). The same arithmetic and results.
+	NoMatvecSpecFlags bool
 	// WeightBlocks places the model's weights in a few large memory
 	// allocations (blocks of up to 64 MiB; a larger tensor gets one of its
 	// own) instead of one allocation per tensor (also
@@ -217,8 +209,7 @@ type Backend struct {
 	mvRows          uint32                // its rows per subgroup in matrices of many rows
 	mvMany          uint32                // of more workgroups than this (matvecManyGroups)
 	mvRowSum        uint32                // 1: and it subtracts the code sum once per row (not Options.NoMatvecRowSum)
-	mvSpecFlags     bool                  // its flags are a specialization constant (Options.MatvecSpecFlags)
-	mvFit           uint32                // compute units its workgroups fill, 0: fixed workgroups (Options.MatvecFit)
+	mvSpecFlags     bool                  // its flags are a specialization constant (not Options.NoMatvecSpecFlags)
 	weightArena     *vkrt.Arena           // the weights' memory blocks (Options.WeightBlocks), or nil
 	weightChunks    int                   // buffers holding weights
 	attnChunk       uint32                // cache positions per attn_split workgroup (prompts)
@@ -347,28 +338,17 @@ func Open(o Options) (*Backend, error) {
 	if o.MatvecRows == 0 {
 		o.MatvecRows, _ = strconv.Atoi(os.Getenv("BITNET_VK_MATVEC_ROWS"))
 	}
-	b.mvRows, b.mvMany = 1, matvecManyGroups
-	if o.MatvecRows == 2 {
-		b.mvRows = 2
+	b.mvRows, b.mvMany = 2, matvecManyGroups
+	if o.MatvecRows == 1 {
+		b.mvRows = 1
+	}
+	if dev.Info.ComputeUnits > 0 {
+		b.mvMany = dev.Info.ComputeUnits
 	}
 	if !o.NoMatvecRowSum && os.Getenv("BITNET_VK_MATVEC_ROWSUM") != "0" {
 		b.mvRowSum = 1
 	}
-	b.mvSpecFlags = o.MatvecSpecFlags || os.Getenv("BITNET_VK_MATVEC_SPEC") == "1"
-	if o.MatvecFit == 0 {
-		switch v := os.Getenv("BITNET_VK_MATVEC_FIT"); v {
-		case "", "0":
-		case "auto":
-			o.MatvecFit = -1
-		default:
-			o.MatvecFit, _ = strconv.Atoi(v)
-		}
-	}
-	if o.MatvecFit < 0 {
-		b.mvFit = dev.Info.ComputeUnits
-	} else {
-		b.mvFit = uint32(o.MatvecFit)
-	}
+	b.mvSpecFlags = !o.NoMatvecSpecFlags && os.Getenv("BITNET_VK_MATVEC_SPEC") != "0"
 	if o.WeightBlocks || os.Getenv("BITNET_VK_WEIGHT_BLOCKS") == "1" {
 		b.weightArena = dev.NewArena(weightBlock)
 	}
@@ -459,11 +439,10 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // "attn-decode-chunk-N" (decode attention over a short cache in chunks of
 // N positions, where not 256), "attn-rows-N" (N query rows of a prompt per
 // attention workgroup), "attn-value-loads-N" (N value rows loaded at once
-// per attention invocation, where not 8), "matvec-rows-2" (two rows per
-// subgroup of the I2_S decode matvec in matrices of many rows),
-// "matvec-no-rowsum" (Options.NoMatvecRowSum), "matvec-spec-flags"
-// (Options.MatvecSpecFlags), "matvec-fit-N" (Options.MatvecFit, N compute
-// units), "weight-blocks" (Options.WeightBlocks),
+// per attention invocation, where not 8), "matvec-rows-1" (one row per
+// subgroup of the I2_S decode matvec in matrices of many rows too),
+// "matvec-no-rowsum" (Options.NoMatvecRowSum), "matvec-push-flags"
+// (Options.NoMatvecSpecFlags), "weight-blocks" (Options.WeightBlocks),
 // "chain" (Options.Chain) and "timeline" (Options.Timeline), space
 // separated; "generic" when none applies.
 func (b *Backend) Kernels() string {
@@ -495,17 +474,14 @@ func (b *Backend) Kernels() string {
 	if b.attnVU != attnValueLoads {
 		k = append(k, fmt.Sprintf("attn-value-loads-%d", b.attnVU))
 	}
-	if b.subgroups && b.mvRows > 1 {
-		k = append(k, fmt.Sprintf("matvec-rows-%d", b.mvRows))
+	if b.subgroups && b.mvRows == 1 {
+		k = append(k, "matvec-rows-1")
 	}
 	if b.fastTernary() && b.mvRowSum == 0 {
 		k = append(k, "matvec-no-rowsum")
 	}
-	if b.fastTernary() && b.mvSpecFlags {
-		k = append(k, "matvec-spec-flags")
-	}
-	if b.fastTernary() && b.mvFit > 0 {
-		k = append(k, fmt.Sprintf("matvec-fit-%d", b.mvFit))
+	if b.fastTernary() && !b.mvSpecFlags {
+		k = append(k, "matvec-push-flags")
 	}
 	if b.weightArena != nil {
 		k = append(k, "weight-blocks")

@@ -336,7 +336,7 @@ func TestConformanceMatvecRows(t *testing.T) {
 			if !be.Subgroups() {
 				t.Skipf("%s: no subgroup arithmetic, no subgroup matvec", be.Device())
 			}
-			if k := be.Kernels(); !strings.Contains(k, "matvec-rows-2") {
+			if k := be.Kernels(); strings.Contains(k, "matvec-rows-1") {
 				t.Fatalf("MatvecRows ignored (kernels %q)", k)
 			}
 			computetest.Run(t, be, cases)
@@ -352,56 +352,13 @@ func TestConformanceMatvecNoRowSum(t *testing.T) {
 	runMatvecVariant(t, gpu.Options{NoMatvecRowSum: true}, "matvec-no-rowsum")
 }
 
-// TestConformanceMatvecSpecFlags runs the decode matvec cases with each
-// fusion's flags a specialization constant of its pipeline
-// (Options.MatvecSpecFlags).
-func TestConformanceMatvecSpecFlags(t *testing.T) {
-	runMatvecVariant(t, gpu.Options{MatvecSpecFlags: true}, "matvec-spec-flags")
-}
-
-// TestConformanceMatvecFit runs the decode matvec cases with workgroups
-// sized to fill a number of compute units (Options.MatvecFit): 64 units
-// (on lavapipe's subgroups of 8, 6912 rows take 108 subgroups of one row,
-// 2560 take 40, 33 take two rows in two subgroups) without packed dot
-// products, and 20 with them (2560 rows in 128 subgroups, q, k and v's
-// 3,840 in 96 subgroups of two rows; 6912 too many for a fit).
-func TestConformanceMatvecFit(t *testing.T) {
+// TestConformanceMatvecPushFlags runs the decode matvec cases with one
+// pipeline for every fusion, its flags read from the push constants
+// (Options.NoMatvecSpecFlags), with packed dot products (a GPU's path).
+func TestConformanceMatvecPushFlags(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct {
-		units int
-		dot   gpu.DotMode
-	}{{64, gpu.DotOff}, {20, gpu.DotOn}} {
-		t.Run(fmt.Sprintf("units=%d", c.units), func(t *testing.T) {
-			be := openMatvecVariant(t, gpu.Options{MatvecFit: c.units, Dot: c.dot}, fmt.Sprintf("matvec-fit-%d", c.units))
-			computetest.Run(t, be, ternaryMatvecCases())
-		})
-	}
-}
-
-// TestMatvecFitSizes checks the workgroups Options.MatvecFit picks for the
-// 2B-4T shapes on 132 compute units with subgroups of 32 and workgroups of
-// up to 1,024 invocations, and where it leaves them alone.
-func TestMatvecFitSizes(t *testing.T) {
-	be := openTestWith(t, gpu.Options{Device: -1})
-	for _, c := range []struct {
-		name             string
-		units, sg, wgs   uint32
-		pair             bool
-		rows             []int
-		size, perWG, rps uint32
-	}{
-		{"output projection", 132, 32, 1024, false, []int{2560}, 640, 20, 1},
-		{"gate/up", 132, 32, 1024, true, []int{6912, 6912}, 864, 54, 2},
-		{"q, k and v", 132, 32, 1024, false, []int{2560, 640, 640}, 960, 30, 1},
-		{"a few rows", 132, 32, 1024, false, []int{33}, 64, 2, 1},
-		{"too many rows", 4, 32, 1024, false, []int{2560}, 1024, 0, 0},
-		{"no units", 0, 32, 1024, false, []int{2560}, 1024, 0, 0},
-	} {
-		size, perWG, rps := be.MatvecFit(c.units, c.sg, c.wgs, c.pair, c.rows...)
-		if size != c.size || perWG != c.perWG || rps != c.rps {
-			t.Errorf("%s: workgroups of %d, %d rows, %d per subgroup; want %d, %d, %d", c.name, size, perWG, rps, c.size, c.perWG, c.rps)
-		}
-	}
+	be := openMatvecVariant(t, gpu.Options{NoMatvecSpecFlags: true, Dot: gpu.DotOn}, "matvec-push-flags")
+	computetest.Run(t, be, ternaryMatvecCases())
 }
 
 // runMatvecVariant runs the decode matvec cases on a backend opened with

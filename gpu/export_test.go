@@ -35,18 +35,3 @@ func (b *Backend) PretendSubgroupSize(n uint32) {
 	b.dev.Info.SubgroupSize = n
 	b.dev.Info.Features.SubgroupSizeControl = false
 }
-
-// MatvecFit is matvecFit for a decode matvec of workgroups of up to wgs
-// invocations writing matrices of the given rows (a gate/up pair when
-// pair), on a device of the given subgroup size with the workgroups
-// fitted to units compute units.
-func (b *Backend) MatvecFit(units, sg, wgs uint32, pair bool, rows ...int) (size, perWG, perSG uint32) {
-	fit, sz := b.mvFit, b.dev.Info.SubgroupSize
-	defer func() { b.mvFit, b.dev.Info.SubgroupSize = fit, sz }()
-	b.mvFit, b.dev.Info.SubgroupSize = units, sg
-	var dsts []*tensor
-	for _, n := range rows {
-		dsts = append(dsts, &tensor{shape: []int{n, 1}})
-	}
-	return b.matvecFit(wgs, dsts, pair)
-}

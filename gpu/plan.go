@@ -83,9 +83,11 @@ func (b *Backend) matvecWGS(K, T int) uint32 {
 }
 
 // matvecManyGroups is the most workgroups of one row per subgroup that a
-// decode matvec runs before it takes Backend.mvRows rows per subgroup: about
-// one 1024-invocation workgroup per compute unit of a large GPU (an H100
-// has 132), so that a matrix of more rows runs in one wave instead of two.
+// decode matvec runs before it takes Backend.mvRows rows per subgroup on a
+// device that does not report its compute units (where it does, their
+// count): about one 1024-invocation workgroup per compute unit of a large
+// GPU (an H100 has 132), so that a matrix of more rows runs in one wave
+// instead of two.
 const matvecManyGroups = 128
 
 // matvecRows returns the rows per workgroup and per subgroup of a decode
@@ -105,37 +107,6 @@ func (b *Backend) matvecRows(wgs uint32, dsts []*tensor, pair bool) (perWG, perS
 		perSG = b.mvRows
 	}
 	return per * perSG, perSG
-}
-
-// matvecFit returns the workgroup size and rows per workgroup and per
-// subgroup of a decode matvec writing dsts (a gate/up pair counts its rows
-// once) whose workgroups fill Backend.mvFit compute units in one wave
-// (Options.MatvecFit): the fewest rows per workgroup that do, one per
-// subgroup up to wgs/subgroup size of them, else two; perWG is 0 where no
-// fit applies (no unit count, or more rows than two per subgroup of wgs
-// invocations cover).
-func (b *Backend) matvecFit(wgs uint32, dsts []*tensor, pair bool) (size, perWG, perSG uint32) {
-	sg := b.dev.Info.SubgroupSize
-	if b.mvFit == 0 || sg == 0 {
-		return wgs, 0, 0
-	}
-	n := uint32(0)
-	for _, d := range dsts {
-		n += uint32(d.shape[0])
-		if pair {
-			break
-		}
-	}
-	per := (n + b.mvFit - 1) / b.mvFit // rows per workgroup
-	maxSG := wgs / sg
-	switch {
-	case per <= maxSG:
-		return max(per, 2) * sg, max(per, 2), 1
-	case per <= 2*maxSG:
-		s := (per + 1) / 2
-		return s * sg, 2 * s, 2
-	}
-	return wgs, 0, 0
 }
 
 // fastTernary reports whether the fused I2_S kernels run on this device.
@@ -579,13 +550,7 @@ func (b *Backend) recTernary(o *op, f mmFused) {
 		groups uint32
 	)
 	sg := max(b.dev.Info.SubgroupSize, 1)
-	var rowsPerWG, rps uint32
-	if f.rope == nil {
-		wgs, rowsPerWG, rps = b.matvecFit(wgs, o.dsts, f.act != nil)
-	}
-	if rowsPerWG == 0 {
-		rowsPerWG, rps = b.matvecRows(wgs, o.dsts, f.act != nil)
-	}
+	rowsPerWG, rps := b.matvecRows(wgs, o.dsts, f.act != nil)
 	for i := range wb {
 		wb[i], yb[i] = b.unused(), b.unused()
 	}

@@ -34,7 +34,7 @@
 # where a decode step's time goes, kernel by kernel, from the device clock
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
-# PARTS picks what runs, a comma-separated list of tests, phases, stats, spec, matvec, kernels,
+# PARTS picks what runs, a comma-separated list of tests, phases, stats, matvec, longattn, clocks, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, prompt,
 # stage, rowsum, blocks, coopmat, attn, tq,
 # baseline, heads, optimes and cpu (default: tests, kernels, crossval,
@@ -127,7 +127,7 @@ venv() {
 	echo "$1" | tr ',' '\n' | sed 's/^/BITNET_VK_/'
 }
 parts=${PARTS:-tests,kernels,crossval,bench,stats,optimes,cpu}
-[ "$parts" = all ] && parts=tests,phases,stats,spec,matvec,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,phases,stats,matvec,longattn,clocks,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -156,7 +156,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
 	tests=${GPU_TESTS:-TestConformance TestCoopMatAuto TestPipelineStatistics TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
-	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestConformanceMatvecSpecFlags TestCoopMatAuto TestPipelineStatistics TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice"
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestConformanceMatvecPushFlags TestCoopMatAuto TestPipelineStatistics TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice"
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -282,29 +282,16 @@ if want stats; then
 	done
 	timelines BITNET_VK_MATVEC_WGS "512 256"
 fi
-# The decode matvec's flags as a specialization constant of a pipeline per
-# fusion (BITNET_VK_MATVEC_SPEC=1, opt-in until measured): its conformance
-# cases, each pipeline's registers both ways (one pipeline for q/k/v, the
-# output projection and gate/up took 53 on an H200), then side by side at
-# tg128, tg128 in a 4,096-position state and depth 4096, and the
-# timelines (part spec).
-if want spec; then
-	gputests spec '^TestConformanceMatvecSpecFlags$'
-	for v in 0 1; do
-		BITNET_VK_MATVEC_SPEC=$v pipestats "MATVEC_SPEC=$v" -p 0 -n 32 -r 1
-	done
-	sidebyside BITNET_VK_MATVEC_SPEC "0 1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --ctx-size 4096" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
-	timelines BITNET_VK_MATVEC_SPEC "0 1"
-fi
-# The decode matvec's workgroups sized to fill the compute units in one
-# wave (BITNET_VK_MATVEC_FIT=auto), its flags as specialization constants
-# (BITNET_VK_MATVEC_SPEC=1) and two rows per subgroup in gate/up
-# (BITNET_VK_MATVEC_ROWS=2), alone and together (part matvec): the fit's
-# and the flags' conformance cases, each setting's registers, then side by
-# side at tg128 and depth 4096, and each setting's timeline.
+# The decode matvec's flags as specialization constants
+# (BITNET_VK_MATVEC_SPEC=0: read from the push constants by one pipeline
+# for every fusion) and two rows per subgroup in gate/up
+# (BITNET_VK_MATVEC_ROWS=1: one), each turned off and both (part matvec):
+# the conformance cases of the push constants and of two rows, each
+# setting's registers, then side by side at tg128 and depth 4096, and
+# each setting's timeline.
 if want matvec; then
-	gputests fit '^(TestMatvecFitSizes|TestConformanceMatvecFit|TestConformanceMatvecSpecFlags)$'
-	mv="default MATVEC_SPEC=1 MATVEC_FIT=auto MATVEC_FIT=auto,MATVEC_SPEC=1 MATVEC_ROWS=2,MATVEC_SPEC=1"
+	gputests matvec '^(TestConformanceMatvecPushFlags|TestConformanceMatvecRows)$'
+	mv="default MATVEC_SPEC=0 MATVEC_ROWS=1 MATVEC_SPEC=0,MATVEC_ROWS=1"
 	for v in $mv; do
 		env $(venv "$v") BITNET_VK_PIPELINE_STATS=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | awk '/^pipeline statistics/ { on = 1; next } on && /^  / { print; next } { on = 0 }' | grep matvec_i2s | sed "s/^/$v:/" | tee -a "$sum"
 	done
@@ -312,6 +299,23 @@ if want matvec; then
 	for v in $mv; do
 		env $(venv "$v") BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/$v: /" | tee -a "$sum"
 	done
+fi
+# Decode attention over a long cache (depth 4096): the timeline of a step,
+# then chunks of 64 and 256 positions (BITNET_VK_ATTN_CHUNK, prompts' too;
+# 128 by default) and two query heads per workgroup (BITNET_VK_ATTN_HEADS;
+# a KV head's four by default) side by side (part longattn).
+if want longattn; then
+	BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 16 -d 4096 -r 1 --ctx-size 4352 2>&1 | grep -A 14 '^timeline of' | sed "s/^/depth 4096: /" | tee -a "$sum"
+	variants "default ATTN_CHUNK=64 ATTN_CHUNK=256 ATTN_HEADS=2" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
+fi
+# The GPU's clocks while it decodes (nvidia-smi every 20 ms during tg128;
+# part clocks).
+if want clocks && command -v nvidia-smi >/dev/null; then
+	nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu --format=csv -lms 20 >"$out/clocks.csv" 2>&1 &
+	smi=$!
+	timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 512 -r 1 2>&1 | grep -E '^tg' | sed "s/^/clocks: /" | tee -a "$sum"
+	kill "$smi"
+	awk -F', ' 'NR > 1 && $2 + 0 > 0 { n++; sm += $2; if ($2 + 0 > mx) mx = $2 + 0 } END { if (n) printf "clocks: %d samples, SM clock mean %.0f MHz, max %d MHz\n", n, sm / n, mx }' "$out/clocks.csv" | tee -a "$sum"
 fi
 # Query heads per attention workgroup (BITNET_VK_ATTN_HEADS; 0, the
 # default: one over a short cache, the 4 of a KV head over a long one and
