@@ -34,7 +34,7 @@
 # where a decode step's time goes, kernel by kernel, from the device clock
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
-# PARTS picks what runs, a comma-separated list of tests, phases, stats, matvec, longattn, clocks, kernels,
+# PARTS picks what runs, a comma-separated list of tests, phases, stats, matvec, longattn, attncfg, clocks, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, prompt,
 # stage, rowsum, blocks, coopmat, attn, tq,
 # baseline, heads, optimes and cpu (default: tests, kernels, crossval,
@@ -127,7 +127,7 @@ venv() {
 	echo "$1" | tr ',' '\n' | sed 's/^/BITNET_VK_/'
 }
 parts=${PARTS:-tests,kernels,crossval,bench,stats,optimes,cpu}
-[ "$parts" = all ] && parts=tests,phases,stats,matvec,longattn,clocks,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,phases,stats,matvec,longattn,attncfg,clocks,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -307,6 +307,15 @@ fi
 if want longattn; then
 	BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 16 -d 4096 -r 1 --ctx-size 4352 2>&1 | grep -A 14 '^timeline of' | sed "s/^/depth 4096: /" | tee -a "$sum"
 	variants "default ATTN_CHUNK=64 ATTN_CHUNK=256 ATTN_HEADS=2" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
+fi
+# The attention's reductions within subgroups (BITNET_VK_ATTN_SG=1), 16
+# value rows loaded at once (BITNET_VK_ATTN_VALUE_LOADS=16) and two query
+# heads per workgroup (BITNET_VK_ATTN_HEADS=2), alone and together, at
+# depth 4096 (a long cache), and the subgroup reductions at tg128 (part
+# attncfg).
+if want attncfg; then
+	variants "default ATTN_VALUE_LOADS=16 ATTN_SG=1 ATTN_HEADS=2 ATTN_VALUE_LOADS=16,ATTN_SG=1 ATTN_VALUE_LOADS=16,ATTN_SG=1,ATTN_HEADS=2" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
+	variants "default ATTN_SG=1" "-p 0 -n 128 -r 3"
 fi
 # The GPU's clocks while it decodes (nvidia-smi every 20 ms during tg128;
 # part clocks).
