@@ -66,9 +66,15 @@ type Options struct {
 	// zero takes 128 x 128 where the device holds it (17,000 tokens/s
 	// at pp512 on an H200). A tile the device cannot hold takes 64 x 64.
 	CoopMatTile [2]int
-	// AttnSubgroups reduces the attention scores within subgroups first
-	// (also BITNET_VK_ATTN_SG=1; where the device has subgroup arithmetic).
+	// AttnSubgroups reduces the attention scores within subgroups first in
+	// a prompt's attention too (also BITNET_VK_ATTN_SG=1; where the device
+	// has subgroup arithmetic), not only in a decode step's (the default:
+	// two barriers instead of sixteen; tg128 553 against 549 tokens/s on
+	// an H200).
 	AttnSubgroups bool
+	// NoAttnSubgroups reduces the scores in shared memory alone, a decode
+	// step's too (also BITNET_VK_ATTN_SG=0).
+	NoAttnSubgroups bool
 	// AttnDecodeChunk is the number of cache positions one attention
 	// workgroup takes in a decode step over a cache of up to 1,024
 	// positions (merged in the attention kernel): a power of two from 32
@@ -83,15 +89,20 @@ type Options struct {
 	// AttnHeads is how many query heads one attention workgroup takes, a
 	// divisor of the query heads per KV head (also BITNET_VK_ATTN_HEADS);
 	// 0 (or another count) takes one in a decode step over a short cache
-	// (merged in the attention kernel) and all those of a KV head
-	// otherwise. Fewer spread the attention over more workgroups, each
-	// with a shorter score loop, which load the same keys and values.
+	// (merged in the attention kernel), two in a decode step over a longer
+	// cache (where they divide those of a KV head) and all those of a KV
+	// head in prompts. Fewer spread the attention over more workgroups,
+	// each with a shorter score loop, which load the same keys and values.
 	AttnHeads int
 	// AttnValueLoads is how many value rows an attention invocation loads
 	// at once in its weighted sum (each invocation sums every KG-th
 	// position of its chunk, 32 of them with the default chunks): 4, 8, 16
-	// or 32; 0 takes 8 (also BITNET_VK_ATTN_VALUE_LOADS). More takes fewer
-	// round trips to memory and more registers.
+	// or 32; 0 takes 8, and 16 in a decode step over a cache longer than
+	// the merged kernel's (also BITNET_VK_ATTN_VALUE_LOADS). More takes
+	// fewer round trips to memory and more registers. (At depth 4096 on an
+	// H200, 16 value loads, two heads per workgroup and the subgroup
+	// reductions together: 441.5 against 434.1 tokens/s; each alone
+	// 434-436.)
 	AttnValueLoads int
 	// AttnKeysInRegisters has each invocation of a decode attention over a
 	// short F16 cache load its position's key row into registers (also
@@ -201,7 +212,8 @@ type Backend struct {
 	dot             bool    // the ternary kernels use packed int8 dot products
 	coopmat         bool    // the I2_S prompt GEMM runs on cooperative matrices
 	coopTile        [2]uint32
-	attnSG          bool // the attention kernels reduce within subgroups
+	attnSG          bool // a prompt's attention kernels reduce within subgroups
+	attnSGDecode    bool // and a decode step's
 	attnStage       bool // decode attention over a short F16 cache stages its key rows in shared memory (see Options.AttnKeysInRegisters)
 	fuse            bool
 	normWGS         uint32                // workgroup size of rmsnorm
@@ -225,6 +237,7 @@ type Backend struct {
 	attnRows        uint32                // query rows of a prompt per attn_split workgroup
 	attnHeads       uint32                // query heads per attn_split workgroup (0: by the cache, see recAttention)
 	attnVU          uint32                // value rows an attention invocation loads at once
+	attnVULong      uint32                // and in a decode step over a long cache
 	partials        uint64                // bytes of attention partials per pass (partialsBudget)
 	shortRuns       int                   // replays of short variants (tests)
 
@@ -363,8 +376,11 @@ func Open(o Options) (*Backend, error) {
 	// attention kernel (unfused: in a dispatch of its own).
 	b.attnMerge = b.fuse && os.Getenv("BITNET_VK_ATTN_MERGE") != "0"
 	// The attention kernels' reductions within subgroups (2 barriers
-	// instead of 16): opt-in until measured on a GPU.
-	b.attnSG = b.subgroups && (o.AttnSubgroups || os.Getenv("BITNET_VK_ATTN_SG") == "1")
+	// instead of 16): in decode steps unless turned off, in prompts only
+	// when asked for (not measured there).
+	sg := os.Getenv("BITNET_VK_ATTN_SG")
+	b.attnSGDecode = b.subgroups && !o.NoAttnSubgroups && sg != "0"
+	b.attnSG = b.attnSGDecode && (o.AttnSubgroups || sg == "1")
 	b.attnStage = !o.AttnKeysInRegisters && os.Getenv("BITNET_VK_ATTN_STAGE") != "0"
 	b.attnChunk, b.attnChunkDecode, b.attnMergeMax = attnChunk, attnChunkDecode, attnMergeChunks
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
@@ -394,9 +410,9 @@ func Open(o Options) (*Backend, error) {
 	if o.AttnValueLoads == 0 {
 		o.AttnValueLoads, _ = strconv.Atoi(os.Getenv("BITNET_VK_ATTN_VALUE_LOADS"))
 	}
-	b.attnVU = attnValueLoads
+	b.attnVU, b.attnVULong = attnValueLoads, attnValueLoadsLong
 	if n := o.AttnValueLoads; n >= 4 && n <= 32 && n&(n-1) == 0 {
-		b.attnVU = uint32(n)
+		b.attnVU, b.attnVULong = uint32(n), uint32(n)
 	}
 	b.chain = o.Chain || os.Getenv("BITNET_VK_CHAIN") == "1"
 	if o.Timeline || os.Getenv("BITNET_VK_TIMELINE") == "1" {
@@ -459,6 +475,9 @@ func (b *Backend) Kernels() string {
 	if b.attnSG {
 		k = append(k, "attn-subgroups")
 	}
+	if b.subgroups && !b.attnSGDecode {
+		k = append(k, "attn-no-subgroups")
+	}
 	if !b.attnStage {
 		k = append(k, "attn-keys-in-registers")
 	}
@@ -471,7 +490,7 @@ func (b *Backend) Kernels() string {
 	if b.attnHeads > 0 {
 		k = append(k, fmt.Sprintf("attn-heads-%d", b.attnHeads))
 	}
-	if b.attnVU != attnValueLoads {
+	if b.attnVU != attnValueLoads || b.attnVULong != attnValueLoadsLong {
 		k = append(k, fmt.Sprintf("attn-value-loads-%d", b.attnVU))
 	}
 	if b.subgroups && b.mvRows == 1 {

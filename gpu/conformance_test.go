@@ -182,7 +182,8 @@ func TestCoopMatAuto(t *testing.T) {
 
 // TestConformanceAttnSubgroups runs the attention cases (every length,
 // merged in the kernel or combined after it, fused or not) with the
-// attention reductions within subgroups.
+// attention reductions within subgroups in prompts too (by default in
+// decode steps only).
 func TestConformanceAttnSubgroups(t *testing.T) {
 	t.Parallel()
 	runAttention(t, gpu.Options{AttnSubgroups: true})
@@ -243,17 +244,20 @@ func TestConformanceAttnRows(t *testing.T) {
 
 // TestConformanceAttnHeads runs the attention cases with two and with four
 // query heads per attention workgroup over every cache (by default one
-// over a short cache, all those of a KV head over a long one): the cases'
-// groups of 2 and 4 split in two over long caches, and whole over short
-// ones (groups of another size take the default), with the reductions
-// within subgroups and in shared memory.
+// over a short cache, two in a decode step over a long one, all those of
+// a KV head in a prompt): the cases' groups of 2 and 4 split in two over
+// long caches, and whole over short ones (groups of another size take the
+// default), with the reductions within subgroups everywhere, and in
+// shared memory everywhere (decode steps included).
 func TestConformanceAttnHeads(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		n  int
 		sg bool
 	}{{2, true}, {4, false}} {
-		t.Run(fmt.Sprintf("heads=%d/subgroups=%v", c.n, c.sg), func(t *testing.T) { runAttention(t, gpu.Options{AttnHeads: c.n, AttnSubgroups: c.sg}) })
+		t.Run(fmt.Sprintf("heads=%d/subgroups=%v", c.n, c.sg), func(t *testing.T) {
+			runAttention(t, gpu.Options{AttnHeads: c.n, AttnSubgroups: c.sg, NoAttnSubgroups: !c.sg})
+		})
 	}
 }
 
@@ -298,7 +302,7 @@ func runAttention(t *testing.T, o gpu.Options) {
 	for _, want := range []struct {
 		on   bool
 		name string
-	}{{o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}, {o.AttnRows != 0, fmt.Sprintf("attn-rows-%d", o.AttnRows)},
+	}{{o.NoAttnSubgroups, "attn-no-subgroups"}, {o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}, {o.AttnRows != 0, fmt.Sprintf("attn-rows-%d", o.AttnRows)},
 		{o.AttnValueLoads != 0, fmt.Sprintf("attn-value-loads-%d", o.AttnValueLoads)}, {o.AttnHeads != 0, fmt.Sprintf("attn-heads-%d", o.AttnHeads)}} {
 		if want.on && !strings.Contains(k, want.name) {
 			t.Fatalf("%s ignored (kernels %q)", want.name, k)

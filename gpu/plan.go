@@ -960,8 +960,14 @@ const (
 const attnRows = 8
 
 // attnValueLoads is the default of Options.AttnValueLoads: the value rows
-// an attention invocation loads at once.
-const attnValueLoads = 8
+// an attention invocation loads at once; attnValueLoadsLong in a decode
+// step over a long cache (not merged in the attention kernel), whose
+// workgroups take attnHeadsLong query heads each.
+const (
+	attnValueLoads     = 8
+	attnValueLoadsLong = 16
+	attnHeadsLong      = 2
+)
 
 // attnMergeChunks is the most chunks of attnChunkDecode positions that
 // attn_split_merge merges in its last workgroup (Backend.attnMergeMax is
@@ -1005,10 +1011,10 @@ func attnStageRows(g, hd, ch int, limit uint32) int {
 const partialsBudget = 64 << 20
 
 // attnSuffix is the suffix of the attention kernel's variant for chunks of
-// ch positions: "_sg" (subgroup reductions) where enabled and the chunk is
-// whole subgroups.
-func (b *Backend) attnSuffix(ch int) string {
-	if b.attnSG && ch%int(max(b.dev.Info.SubgroupSize, 1)) == 0 {
+// ch positions, in a decode step or a prompt: "_sg" (subgroup reductions)
+// where enabled for it and the chunk is whole subgroups.
+func (b *Backend) attnSuffix(ch int, decode bool) string {
+	if (decode && b.attnSGDecode || b.attnSG) && ch%int(max(b.dev.Info.SubgroupSize, 1)) == 0 {
 		return "_sg"
 	}
 	return ""
@@ -1032,17 +1038,25 @@ func (b *Backend) recAttention(o *op) {
 		}
 	}
 	hd := p.HeadDim
-	short := T <= matvecMaxT && nctx <= b.shortCache()
+	decode := T <= matvecMaxT
+	short := decode && nctx <= b.shortCache()
 	// g query heads per workgroup, ng workgroups per row and chunk: one
 	// over a short cache (a few rows, merged in the kernel: five times
 	// the workgroups, each with a quarter of the score loop on 2B-4T),
-	// those of a KV head otherwise (which load each key and value once);
+	// attnHeadsLong in a decode step over a long one, those of a KV head
+	// in a prompt (which load each key and value once);
 	// b.attnHeads instead where it divides those of a KV head.
 	g := p.NHead / p.NKVHead
+	vu := b.attnVU
 	if n := int(b.attnHeads); n > 0 && g%n == 0 {
 		g = n
 	} else if short {
 		g = 1
+	} else if decode && g%attnHeadsLong == 0 {
+		g = attnHeadsLong
+	}
+	if decode && !short {
+		vu = b.attnVULong
 	}
 	ng := uint32(p.NHead / g)
 	lim := &b.dev.Info.Limits
@@ -1109,7 +1123,7 @@ func (b *Backend) recAttention(o *op) {
 		if merge {
 			kernel = "attn_split_merge"
 		}
-		kernel += b.attnSuffix(ch)
+		kernel += b.attnSuffix(ch, decode)
 		label := ""
 		if b.labels() {
 			label = fmt.Sprintf("%s ctx=%d rows=%d", kernel, nctx, nr)
@@ -1125,13 +1139,13 @@ func (b *Backend) recAttention(o *op) {
 			// One dispatch: the last workgroup of each KV head merges.
 			partRW := part.Out(0, 0)
 			partRW.AccessSize = uint64(nr) * perRow
-			b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), 1, b.attnVU, uint32(ks)),
+			b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), 1, vu, uint32(ks)),
 				[3]uint32{ng, uint32(nchunks), uint32(nr)},
 				[]vkrt.Binding{qb, kb, vb, pb, partRW, cnt.Out(0, 0), yb},
 				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr), yo)
 			continue
 		}
-		b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), uint32(qr), b.attnVU),
+		b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), uint32(qr), vu),
 			[3]uint32{ng, uint32(nchunks), uint32((nr + qr - 1) / qr)},
 			[]vkrt.Binding{qb, kb, vb, pb, partOut},
 			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr))
