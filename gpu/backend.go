@@ -112,12 +112,6 @@ type Options struct {
 	// less per attention block on an H200). The results are the same
 	// bits.
 	AttnKeysInRegisters bool
-	// AttnStageLong stages the key rows in shared memory in a decode
-	// step's attention over a long F16 cache too (also
-	// BITNET_VK_ATTN_STAGE_LONG=1), a pass of up to its chunk's rows
-	// where the shared memory holds them, instead of each invocation
-	// loading its position's row into registers. The same results.
-	AttnStageLong bool
 	// Chain orders the decode kernels one after the other by counters in
 	// device memory instead of pipeline barriers (also BITNET_VK_CHAIN=1):
 	// a matvec or attention dispatch may start while the one before it
@@ -221,7 +215,6 @@ type Backend struct {
 	attnSG          bool // a prompt's attention kernels reduce within subgroups
 	attnSGDecode    bool // and a decode step's
 	attnStage       bool // decode attention over a short F16 cache stages its key rows in shared memory (see Options.AttnKeysInRegisters)
-	attnStageLong   bool // and over a long one (Options.AttnStageLong)
 	fuse            bool
 	normWGS         uint32                // workgroup size of rmsnorm
 	mvWGS           uint32                // and of the I2_S decode matvec
@@ -389,7 +382,6 @@ func Open(o Options) (*Backend, error) {
 	b.attnSGDecode = b.subgroups && !o.NoAttnSubgroups && sg != "0"
 	b.attnSG = b.attnSGDecode && (o.AttnSubgroups || sg == "1")
 	b.attnStage = !o.AttnKeysInRegisters && os.Getenv("BITNET_VK_ATTN_STAGE") != "0"
-	b.attnStageLong = o.AttnStageLong || os.Getenv("BITNET_VK_ATTN_STAGE_LONG") == "1"
 	b.attnChunk, b.attnChunkDecode, b.attnMergeMax = attnChunk, attnChunkDecode, attnMergeChunks
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
 		b.attnChunk, b.attnChunkDecode = uint32(n), uint32(n)
@@ -460,7 +452,6 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // prompt GEMM on cooperative matrices, R x T tiles, else the tiled one),
 // "attn-subgroups" (attention reductions within subgroups),
 // "attn-keys-in-registers" (Options.AttnKeysInRegisters),
-// "attn-stage-long" (Options.AttnStageLong),
 // "attn-decode-chunk-N" (decode attention over a short cache in chunks of
 // N positions, where not 256), "attn-rows-N" (N query rows of a prompt per
 // attention workgroup), "attn-value-loads-N" (N value rows loaded at once
@@ -489,9 +480,6 @@ func (b *Backend) Kernels() string {
 	}
 	if !b.attnStage {
 		k = append(k, "attn-keys-in-registers")
-	}
-	if b.attnStageLong {
-		k = append(k, "attn-stage-long")
 	}
 	if b.attnChunkDecode != attnChunkDecode {
 		k = append(k, fmt.Sprintf("attn-decode-chunk-%d", b.attnChunkDecode))

@@ -273,8 +273,7 @@ func TestConformanceAttnValueLoads(t *testing.T) {
 
 // TestConformanceAttnStageKeys runs the attention cases with the key rows
 // of a decode attention over a short F16 cache staged in shared memory
-// (the default), over a long one too (Options.AttnStageLong), and loaded
-// into registers (Options.AttnKeysInRegisters):
+// (the default) and loaded into registers (Options.AttnKeysInRegisters):
 // the outputs are the same bits (the scores are the same sums in the same
 // order; TestConformance holds the default to the CPU). The F16 cases
 // take one pass of staged rows or several (a pass holds as many rows as
@@ -288,32 +287,6 @@ func TestConformanceAttnStageKeys(t *testing.T) {
 		t.Fatalf("AttnKeysInRegisters ignored (kernels %q)", k)
 	}
 	computetest.RunIdentical(t, staged, regs, attentionCases(t))
-	t.Run("long", func(t *testing.T) {
-		long := openTestWith(t, gpu.Options{Device: -1, AttnStageLong: true})
-		if k := long.Kernels(); !strings.Contains(k, "attn-stage-long") {
-			t.Fatalf("AttnStageLong ignored (kernels %q)", k)
-		}
-		computetest.RunIdentical(t, long, regs, longDecodeCases(t))
-	})
-}
-
-// longDecodeCases returns the attention cases of a decode step (up to 4
-// rows) at position 1,023 or later on the 2B-4T shapes: caches longer than
-// 1,024 positions (the cases' caches hold a few more rows than the
-// positions), where a decode step's attention is not merged in its
-// kernel.
-func longDecodeCases(t *testing.T) []computetest.Case {
-	var cases []computetest.Case
-	for _, c := range attentionCases(t) {
-		var pos0, rows int
-		if n, _ := fmt.Sscanf(c.Name, "attention/2b4t/pos0=%d/t=%d", &pos0, &rows); n == 2 && rows <= 4 && pos0+rows >= 1024 {
-			cases = append(cases, c)
-		}
-	}
-	if len(cases) < 3 {
-		t.Fatalf("only %d long decode cases", len(cases))
-	}
-	return cases
 }
 
 // runAttention runs the attention cases with the attention options of o

@@ -1105,11 +1105,9 @@ func (b *Backend) recAttention(o *op) {
 	// A short cache's key rows staged in shared memory, where F16 (a long
 	// cache's would take several passes per chunk with four heads per
 	// workgroup: 341 against 419 tokens/s at depth 4096 on an H200; F32
-	// caches' scores came out a few bits off the registers' there); a
-	// decode step's over a long cache too with b.attnStageLong (two heads
-	// per workgroup leave room for a whole chunk's rows).
+	// caches' scores came out a few bits off the registers' there).
 	ks := 0
-	if b.attnStage && merge && f16 == 1 || b.attnStageLong && decode && qr == 1 && f16 == 1 {
+	if b.attnStage && merge && f16 == 1 {
 		ks = attnStageRows(g, hd, ch, lim.MaxComputeSharedMemorySize)
 	}
 	for r0 := 0; r0 < T; r0 += rowsPerPass {
@@ -1147,7 +1145,7 @@ func (b *Backend) recAttention(o *op) {
 				uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr), yo)
 			continue
 		}
-		b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), uint32(qr), vu, uint32(ks)),
+		b.dispatch(label, b.pipe(b.kernel(kernel), uint32(ch), uint32(hd), uint32(g), uint32(qr), vu),
 			[3]uint32{ng, uint32(nchunks), uint32((nr + qr - 1) / qr)},
 			[]vkrt.Binding{qb, kb, vb, pb, partOut},
 			uint32(p.NHead), uint32(p.NKVHead), qo, po, f16, f32bits(p.Scale), uint32(nchunks), uint32(nr))

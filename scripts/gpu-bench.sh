@@ -34,7 +34,7 @@
 # where a decode step's time goes, kernel by kernel, from the device clock
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
-# PARTS picks what runs, a comma-separated list of tests, phases, stats, matvec, longattn, attncfg, stagelong, promptsg, clocks, kernels,
+# PARTS picks what runs, a comma-separated list of tests, phases, stats, matvec, longattn, attncfg, clocks, kernels,
 # crossval, bench, chain, timeline, waves, attnheads, valueloads, prompt,
 # stage, rowsum, blocks, coopmat, attn, tq,
 # baseline, heads, optimes and cpu (default: tests, kernels, crossval,
@@ -127,7 +127,7 @@ venv() {
 	echo "$1" | tr ',' '\n' | sed 's/^/BITNET_VK_/'
 }
 parts=${PARTS:-tests,kernels,crossval,bench,stats,optimes,cpu}
-[ "$parts" = all ] && parts=tests,phases,stats,matvec,longattn,attncfg,stagelong,promptsg,clocks,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
+[ "$parts" = all ] && parts=tests,phases,stats,matvec,longattn,attncfg,clocks,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -316,20 +316,6 @@ fi
 if want attncfg; then
 	variants "default ATTN_VALUE_LOADS=16 ATTN_SG=1 ATTN_HEADS=2 ATTN_VALUE_LOADS=16,ATTN_SG=1 ATTN_VALUE_LOADS=16,ATTN_SG=1,ATTN_HEADS=2" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
 	variants "default ATTN_SG=1" "-p 0 -n 128 -r 3"
-fi
-# A decode step's key rows staged in shared memory over a long cache too
-# (BITNET_VK_ATTN_STAGE_LONG=1, opt-in): its conformance against the keys
-# in registers, then side by side with the default at depth 4096 (part
-# stagelong).
-if want stagelong; then
-	variants "default ATTN_STAGE_LONG=1" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
-	gputests stagelong '^TestConformanceAttnStageKeys$'
-fi
-# A prompt's attention with the reductions within subgroups
-# (BITNET_VK_ATTN_SG=1; by default only a decode step's), pp512 side by
-# side (part promptsg).
-if want promptsg; then
-	variants "default ATTN_SG=1" "-p 512 -n 0 -r 3"
 fi
 # The GPU's clocks while it decodes (nvidia-smi every 20 ms during tg128;
 # part clocks).

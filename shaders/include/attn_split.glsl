@@ -18,13 +18,12 @@
 //
 // Keys: an invocation loads its position's whole key row into registers,
 // 16 bytes at a time, so that a subgroup's load touches as many rows as
-// it has invocations; with KS > 0 (an F16 cache, one query row per
-// workgroup: MERGE, the decode kernel of a short cache, and optionally a
-// decode step's attn_split over a long one) the workgroup stages the
-// chunk's key rows in shared memory instead, KS rows at a time, each
-// subgroup load reading whole rows (consecutive 16 bytes per invocation):
-// with MERGE the first pass's before the row's position is known, later
-// ones only as far as positions attend. Each invocation then reads its row from there, one
+// it has invocations; with KS > 0 (MERGE, the decode kernel of a short
+// cache, and an F16 cache) the workgroup stages the chunk's key rows in
+// shared memory instead, KS rows at a time, each subgroup load reading
+// whole rows (consecutive 16 bytes per invocation): the first pass's
+// before the row's position is known, later ones only as far as
+// positions attend. Each invocation then reads its row from there, one
 // word per bank (rows padded by a word). The scores are the same sums in
 // the same order.
 #include "numerics.glsl"
@@ -251,17 +250,11 @@ void main() {
             chain_signal();
             return;
         }
-        if (KS == 0u) {
-            uint kb = (j0 + min(tid, min(CH, nmax - j0) - 1u)) * kvdim + kvh * HD;
-            // Old: before nmax - 1, the row's own position.
-            bool kold = CHAINED_DECODE && j0 + min(tid, min(CH, nmax - j0) - 1u) + 1u < nmax;
-            [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
-                kr[d4] = kv4(false, kb + 4u * d4, kold);
-            }
-        } else {
-            // Staged keys (one query row: a decode step over a long
-            // cache): the first pass's rows, up to the row's position.
-            stage_load(j0, min(j0 + CH, nmax), kvh * HD, kvdim, nmax - 1u);
+        uint kb = (j0 + min(tid, min(CH, nmax - j0) - 1u)) * kvdim + kvh * HD;
+        // Old: before nmax - 1, the row's own position.
+        bool kold = CHAINED_DECODE && j0 + min(tid, min(CH, nmax - j0) - 1u) + 1u < nmax;
+        [[unroll]] for (uint d4 = 0u; d4 < DQ; d4++) {
+            kr[d4] = kv4(false, kb + 4u * d4, kold);
         }
     }
     // The rows one after the other, over the same keys (a row's shared
