@@ -66,14 +66,11 @@ type Options struct {
 	// zero takes 128 x 128 where the device holds it (17,000 tokens/s
 	// at pp512 on an H200). A tile the device cannot hold takes 64 x 64.
 	CoopMatTile [2]int
-	// AttnSubgroups reduces the attention scores within subgroups first in
-	// a prompt's attention too (also BITNET_VK_ATTN_SG=1; where the device
-	// has subgroup arithmetic), not only in a decode step's (the default:
-	// two barriers instead of sixteen; tg128 553 against 549 tokens/s on
-	// an H200).
-	AttnSubgroups bool
-	// NoAttnSubgroups reduces the scores in shared memory alone, a decode
-	// step's too (also BITNET_VK_ATTN_SG=0).
+	// NoAttnSubgroups has the attention kernels reduce the scores in
+	// shared memory alone (also BITNET_VK_ATTN_SG=0) instead of within
+	// subgroups first where the device has subgroup arithmetic (the
+	// default: two barriers instead of sixteen; on an H200 tg128 553
+	// against 549 tokens/s, pp512 17,650 against 17,060).
 	NoAttnSubgroups bool
 	// AttnDecodeChunk is the number of cache positions one attention
 	// workgroup takes in a decode step over a cache of up to 1,024
@@ -212,8 +209,7 @@ type Backend struct {
 	dot             bool    // the ternary kernels use packed int8 dot products
 	coopmat         bool    // the I2_S prompt GEMM runs on cooperative matrices
 	coopTile        [2]uint32
-	attnSG          bool // a prompt's attention kernels reduce within subgroups
-	attnSGDecode    bool // and a decode step's
+	attnSG          bool // the attention kernels reduce within subgroups
 	attnStage       bool // decode attention over a short F16 cache stages its key rows in shared memory (see Options.AttnKeysInRegisters)
 	fuse            bool
 	normWGS         uint32                // workgroup size of rmsnorm
@@ -376,11 +372,8 @@ func Open(o Options) (*Backend, error) {
 	// attention kernel (unfused: in a dispatch of its own).
 	b.attnMerge = b.fuse && os.Getenv("BITNET_VK_ATTN_MERGE") != "0"
 	// The attention kernels' reductions within subgroups (2 barriers
-	// instead of 16): in decode steps unless turned off, in prompts only
-	// when asked for (not measured there).
-	sg := os.Getenv("BITNET_VK_ATTN_SG")
-	b.attnSGDecode = b.subgroups && !o.NoAttnSubgroups && sg != "0"
-	b.attnSG = b.attnSGDecode && (o.AttnSubgroups || sg == "1")
+	// instead of 16).
+	b.attnSG = b.subgroups && !o.NoAttnSubgroups && os.Getenv("BITNET_VK_ATTN_SG") != "0"
 	b.attnStage = !o.AttnKeysInRegisters && os.Getenv("BITNET_VK_ATTN_STAGE") != "0"
 	b.attnChunk, b.attnChunkDecode, b.attnMergeMax = attnChunk, attnChunkDecode, attnMergeChunks
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
@@ -450,7 +443,7 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // (the subgroup matvecs, else the shared-memory ones), "int8-dot" (packed
 // int8 dot products in the ternary kernels), "coopmat-gemm-RxT" (the I2_S
 // prompt GEMM on cooperative matrices, R x T tiles, else the tiled one),
-// "attn-subgroups" (attention reductions within subgroups),
+// "attn-no-subgroups" (Options.NoAttnSubgroups),
 // "attn-keys-in-registers" (Options.AttnKeysInRegisters),
 // "attn-decode-chunk-N" (decode attention over a short cache in chunks of
 // N positions, where not 256), "attn-rows-N" (N query rows of a prompt per
@@ -472,10 +465,7 @@ func (b *Backend) Kernels() string {
 	if b.coopmat {
 		k = append(k, fmt.Sprintf("coopmat-gemm-%dx%d", b.coopTile[0], b.coopTile[1]))
 	}
-	if b.attnSG {
-		k = append(k, "attn-subgroups")
-	}
-	if b.subgroups && !b.attnSGDecode {
+	if b.subgroups && !b.attnSG {
 		k = append(k, "attn-no-subgroups")
 	}
 	if !b.attnStage {

@@ -180,13 +180,12 @@ func TestCoopMatAuto(t *testing.T) {
 	}
 }
 
-// TestConformanceAttnSubgroups runs the attention cases (every length,
+// TestConformanceAttnNoSubgroups runs the attention cases (every length,
 // merged in the kernel or combined after it, fused or not) with the
-// attention reductions within subgroups in prompts too (by default in
-// decode steps only).
-func TestConformanceAttnSubgroups(t *testing.T) {
+// attention reductions in shared memory alone (Options.NoAttnSubgroups).
+func TestConformanceAttnNoSubgroups(t *testing.T) {
 	t.Parallel()
-	runAttention(t, gpu.Options{AttnSubgroups: true})
+	runAttention(t, gpu.Options{NoAttnSubgroups: true})
 }
 
 // TestConformanceAttnDecodeChunk runs the attention cases with decode
@@ -233,7 +232,7 @@ func TestConformanceAttnRows(t *testing.T) {
 		n  int
 		sg bool
 	}{{1, false}, {3, false}, {4, true}} {
-		t.Run(fmt.Sprintf("rows=%d/subgroups=%v", c.n, c.sg), func(t *testing.T) { runAttention(t, gpu.Options{AttnRows: c.n, AttnSubgroups: c.sg}) })
+		t.Run(fmt.Sprintf("rows=%d/subgroups=%v", c.n, c.sg), func(t *testing.T) { runAttention(t, gpu.Options{AttnRows: c.n, NoAttnSubgroups: !c.sg}) })
 	}
 	t.Run("rows=3/passes", func(t *testing.T) {
 		be := openTestWith(t, gpu.Options{Device: -1, AttnRows: 3})
@@ -256,7 +255,7 @@ func TestConformanceAttnHeads(t *testing.T) {
 		sg bool
 	}{{2, true}, {4, false}} {
 		t.Run(fmt.Sprintf("heads=%d/subgroups=%v", c.n, c.sg), func(t *testing.T) {
-			runAttention(t, gpu.Options{AttnHeads: c.n, AttnSubgroups: c.sg, NoAttnSubgroups: !c.sg})
+			runAttention(t, gpu.Options{AttnHeads: c.n, NoAttnSubgroups: !c.sg})
 		})
 	}
 }
@@ -291,18 +290,16 @@ func TestConformanceAttnStageKeys(t *testing.T) {
 
 // runAttention runs the attention cases with the attention options of o
 // on the first device, after checking that the backend took each of them
-// (a device without subgroup arithmetic skips AttnSubgroups).
+// (a device without subgroup arithmetic runs the reductions in shared
+// memory whatever o says).
 func runAttention(t *testing.T, o gpu.Options) {
 	o.Device = -1
 	be := openTestWith(t, o)
 	k := be.Kernels()
-	if o.AttnSubgroups && !strings.Contains(k, "attn-subgroups") {
-		t.Skipf("%s: no subgroup arithmetic (kernels %q)", be.Device(), k)
-	}
 	for _, want := range []struct {
 		on   bool
 		name string
-	}{{o.NoAttnSubgroups, "attn-no-subgroups"}, {o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}, {o.AttnRows != 0, fmt.Sprintf("attn-rows-%d", o.AttnRows)},
+	}{{o.NoAttnSubgroups && be.Subgroups(), "attn-no-subgroups"}, {o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}, {o.AttnRows != 0, fmt.Sprintf("attn-rows-%d", o.AttnRows)},
 		{o.AttnValueLoads != 0, fmt.Sprintf("attn-value-loads-%d", o.AttnValueLoads)}, {o.AttnHeads != 0, fmt.Sprintf("attn-heads-%d", o.AttnHeads)}} {
 		if want.on && !strings.Contains(k, want.name) {
 			t.Fatalf("%s ignored (kernels %q)", want.name, k)

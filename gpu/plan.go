@@ -1011,10 +1011,10 @@ func attnStageRows(g, hd, ch int, limit uint32) int {
 const partialsBudget = 64 << 20
 
 // attnSuffix is the suffix of the attention kernel's variant for chunks of
-// ch positions, in a decode step or a prompt: "_sg" (subgroup reductions)
-// where enabled for it and the chunk is whole subgroups.
-func (b *Backend) attnSuffix(ch int, decode bool) string {
-	if (decode && b.attnSGDecode || b.attnSG) && ch%int(max(b.dev.Info.SubgroupSize, 1)) == 0 {
+// ch positions: "_sg" (subgroup reductions) where enabled and the chunk is
+// whole subgroups.
+func (b *Backend) attnSuffix(ch int) string {
+	if b.attnSG && ch%int(max(b.dev.Info.SubgroupSize, 1)) == 0 {
 		return "_sg"
 	}
 	return ""
@@ -1123,7 +1123,7 @@ func (b *Backend) recAttention(o *op) {
 		if merge {
 			kernel = "attn_split_merge"
 		}
-		kernel += b.attnSuffix(ch, decode)
+		kernel += b.attnSuffix(ch)
 		label := ""
 		if b.labels() {
 			label = fmt.Sprintf("%s ctx=%d rows=%d", kernel, nctx, nr)

@@ -156,7 +156,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
 	tests=${GPU_TESTS:-TestConformance TestCoopMatAuto TestPipelineStatistics TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
-	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestConformanceMatvecPushFlags TestCoopMatAuto TestPipelineStatistics TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice"
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnNoSubgroups TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestConformanceMatvecPushFlags TestCoopMatAuto TestPipelineStatistics TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice"
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -302,20 +302,21 @@ if want matvec; then
 fi
 # Decode attention over a long cache (depth 4096): the timeline of a step,
 # then chunks of 64 and 256 positions (BITNET_VK_ATTN_CHUNK, prompts' too;
-# 128 by default) and two query heads per workgroup (BITNET_VK_ATTN_HEADS;
-# a KV head's four by default) side by side (part longattn).
+# 128 by default) side by side (part longattn).
 if want longattn; then
 	BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 16 -d 4096 -r 1 --ctx-size 4352 2>&1 | grep -A 14 '^timeline of' | sed "s/^/depth 4096: /" | tee -a "$sum"
-	variants "default ATTN_CHUNK=64 ATTN_CHUNK=256 ATTN_HEADS=2" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
+	variants "default ATTN_CHUNK=64 ATTN_CHUNK=256" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
 fi
-# The attention's reductions within subgroups (BITNET_VK_ATTN_SG=1), 16
-# value rows loaded at once (BITNET_VK_ATTN_VALUE_LOADS=16) and two query
-# heads per workgroup (BITNET_VK_ATTN_HEADS=2), alone and together, at
-# depth 4096 (a long cache), and the subgroup reductions at tg128 (part
+# The attention's defaults against their former values: the reductions
+# in shared memory alone (BITNET_VK_ATTN_SG=0), 8 value rows loaded at
+# once (BITNET_VK_ATTN_VALUE_LOADS=8; 16 in a decode step over a long
+# cache by default) and a KV head's four query heads per workgroup
+# (BITNET_VK_ATTN_HEADS=4; two there by default), alone and together, at
+# depth 4096 (a long cache), and the reductions at tg128 and pp512 (part
 # attncfg).
 if want attncfg; then
-	variants "default ATTN_VALUE_LOADS=16 ATTN_SG=1 ATTN_HEADS=2 ATTN_VALUE_LOADS=16,ATTN_SG=1 ATTN_VALUE_LOADS=16,ATTN_SG=1,ATTN_HEADS=2" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
-	variants "default ATTN_SG=1" "-p 0 -n 128 -r 3"
+	variants "default ATTN_VALUE_LOADS=8 ATTN_SG=0 ATTN_HEADS=4 ATTN_VALUE_LOADS=8,ATTN_SG=0,ATTN_HEADS=4" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
+	variants "default ATTN_SG=0" "-p 0 -n 128 -r 3" "-p 512 -n 0 -r 3"
 fi
 # The GPU's clocks while it decodes (nvidia-smi every 20 ms during tg128;
 # part clocks).
