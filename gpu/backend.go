@@ -66,12 +66,14 @@ type Options struct {
 	// zero takes 128 x 128 where the device holds it (17,000 tokens/s
 	// at pp512 on an H200). A tile the device cannot hold takes 64 x 64.
 	CoopMatTile [2]int
-	// NoAttnSubgroups has the attention kernels reduce the scores in
-	// shared memory alone (also BITNET_VK_ATTN_SG=0) instead of within
-	// subgroups first where the device has subgroup arithmetic (the
-	// default: two barriers instead of sixteen; on an H200 tg128 553
-	// against 549 tokens/s, pp512 17,650 against 17,060).
-	NoAttnSubgroups bool
+	// AttnSubgroups has the attention kernels reduce the scores within
+	// subgroups first, where the device has subgroup arithmetic (two
+	// barriers instead of sixteen; on an H200 tg128 553 against 549
+	// tokens/s, pp512 17,650 against 17,060), or in shared memory alone
+	// (DotOff). DotAuto takes subgroups on a GPU and shared memory on a
+	// CPU implementation, where it is faster (lavapipe); also
+	// BITNET_VK_ATTN_SG=1 or 0.
+	AttnSubgroups DotMode
 	// AttnDecodeChunk is the number of cache positions one attention
 	// workgroup takes in a decode step over a cache of up to 1,024
 	// positions (merged in the attention kernel): a power of two from 32
@@ -143,7 +145,7 @@ type Options struct {
 	// loads of all of them issued at once; 0 takes 2 (also
 	// BITNET_VK_MATVEC_ROWS). Such a matrix then runs in one wave of
 	// workgroups instead of two: with the flags as specialization
-	// constants (see NoMatvecSpecFlags), 2B-4T's gate/up takes 12.1 µs
+	// constants (see MatvecSpecFlags), 2B-4T's gate/up takes 12.1 µs
 	// instead of 16.3 on an H200.
 	MatvecRows int
 	// NoMatvecRowSum has the I2_S decode matvec shift each group's codes
@@ -154,14 +156,17 @@ type Options struct {
 	// 2.2% less time per decode step on an H200). The integer sums, and so
 	// the results, are the same.
 	NoMatvecRowSum bool
-	// NoMatvecSpecFlags builds one I2_S decode matvec pipeline for every
-	// fusion, its flags (norm, residual, gate/up pair, RoPE) read from the
-	// push constants (also BITNET_VK_MATVEC_SPEC=0), instead of a pipeline
-	// per fusion with its flags a specialization constant, compiled
-	// without the paths it never takes: on an H200 the one pipeline takes
-	// 53 registers at 1,024 invocations (64 for a row of 6,912), the
-	// fusions' own 37-51 (55). The same arithmetic and results.
-	NoMatvecSpecFlags bool
+	// MatvecSpecFlags builds an I2_S decode matvec pipeline per fusion,
+	// its flags (norm, residual, gate/up pair, RoPE) a specialization
+	// constant, each compiled without the paths it never takes (DotOn), or
+	// one pipeline for every fusion that reads them from the push
+	// constants (DotOff): on an H200 the one pipeline takes 53 registers
+	// at 1,024 invocations (64 for a row of 6,912), the fusions' own 37-51
+	// (55). DotAuto takes a pipeline per fusion on a GPU and one for all
+	// on a CPU implementation (where each costs compile time and registers
+	// do not matter); also BITNET_VK_MATVEC_SPEC=1 or 0. The same
+	// arithmetic and results.
+	MatvecSpecFlags DotMode
 	// WeightBlocks places the model's weights in a few large memory
 	// allocations (blocks of up to 64 MiB; a larger tensor gets one of its
 	// own) instead of one allocation per tensor (also
@@ -194,6 +199,26 @@ const (
 	DotOff
 )
 
+// gpuDefault resolves a setting that is on by default on a GPU and off on
+// a CPU implementation: m where DotOn or DotOff, else the environment
+// variable env where "1" or "0", else whether the device is no CPU
+// implementation (cpu false).
+func gpuDefault(m DotMode, env string, cpu bool) bool {
+	switch m {
+	case DotOn:
+		return true
+	case DotOff:
+		return false
+	}
+	switch os.Getenv(env) {
+	case "1":
+		return true
+	case "0":
+		return false
+	}
+	return !cpu
+}
+
 // Backend implements compute.Backend on a Vulkan device.
 type Backend struct {
 	dev      *vkrt.Device
@@ -217,7 +242,7 @@ type Backend struct {
 	mvRows          uint32                // its rows per subgroup in matrices of many rows
 	mvMany          uint32                // of more workgroups than this (matvecManyGroups)
 	mvRowSum        uint32                // 1: and it subtracts the code sum once per row (not Options.NoMatvecRowSum)
-	mvSpecFlags     bool                  // its flags are a specialization constant (not Options.NoMatvecSpecFlags)
+	mvSpecFlags     bool                  // its flags are a specialization constant (Options.MatvecSpecFlags)
 	weightArena     *vkrt.Arena           // the weights' memory blocks (Options.WeightBlocks), or nil
 	weightChunks    int                   // buffers holding weights
 	attnChunk       uint32                // cache positions per attn_split workgroup (prompts)
@@ -357,7 +382,7 @@ func Open(o Options) (*Backend, error) {
 	if !o.NoMatvecRowSum && os.Getenv("BITNET_VK_MATVEC_ROWSUM") != "0" {
 		b.mvRowSum = 1
 	}
-	b.mvSpecFlags = !o.NoMatvecSpecFlags && os.Getenv("BITNET_VK_MATVEC_SPEC") != "0"
+	b.mvSpecFlags = gpuDefault(o.MatvecSpecFlags, "BITNET_VK_MATVEC_SPEC", dev.Info.Type == vkrt.TypeCPU)
 	if o.WeightBlocks || os.Getenv("BITNET_VK_WEIGHT_BLOCKS") == "1" {
 		b.weightArena = dev.NewArena(weightBlock)
 	}
@@ -373,7 +398,7 @@ func Open(o Options) (*Backend, error) {
 	b.attnMerge = b.fuse && os.Getenv("BITNET_VK_ATTN_MERGE") != "0"
 	// The attention kernels' reductions within subgroups (2 barriers
 	// instead of 16).
-	b.attnSG = b.subgroups && !o.NoAttnSubgroups && os.Getenv("BITNET_VK_ATTN_SG") != "0"
+	b.attnSG = b.subgroups && gpuDefault(o.AttnSubgroups, "BITNET_VK_ATTN_SG", dev.Info.Type == vkrt.TypeCPU)
 	b.attnStage = !o.AttnKeysInRegisters && os.Getenv("BITNET_VK_ATTN_STAGE") != "0"
 	b.attnChunk, b.attnChunkDecode, b.attnMergeMax = attnChunk, attnChunkDecode, attnMergeChunks
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
@@ -443,7 +468,7 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // (the subgroup matvecs, else the shared-memory ones), "int8-dot" (packed
 // int8 dot products in the ternary kernels), "coopmat-gemm-RxT" (the I2_S
 // prompt GEMM on cooperative matrices, R x T tiles, else the tiled one),
-// "attn-no-subgroups" (Options.NoAttnSubgroups),
+// "attn-no-subgroups" (Options.AttnSubgroups off),
 // "attn-keys-in-registers" (Options.AttnKeysInRegisters),
 // "attn-decode-chunk-N" (decode attention over a short cache in chunks of
 // N positions, where not 256), "attn-rows-N" (N query rows of a prompt per
@@ -451,7 +476,7 @@ func (b *Backend) CoopMat() bool { return b.coopmat }
 // per attention invocation, where not 8), "matvec-rows-1" (one row per
 // subgroup of the I2_S decode matvec in matrices of many rows too),
 // "matvec-no-rowsum" (Options.NoMatvecRowSum), "matvec-push-flags"
-// (Options.NoMatvecSpecFlags), "weight-blocks" (Options.WeightBlocks),
+// (Options.MatvecSpecFlags off), "weight-blocks" (Options.WeightBlocks),
 // "chain" (Options.Chain) and "timeline" (Options.Timeline), space
 // separated; "generic" when none applies.
 func (b *Backend) Kernels() string {

@@ -180,12 +180,22 @@ func TestCoopMatAuto(t *testing.T) {
 	}
 }
 
-// TestConformanceAttnNoSubgroups runs the attention cases (every length,
-// merged in the kernel or combined after it, fused or not) with the
-// attention reductions in shared memory alone (Options.NoAttnSubgroups).
-func TestConformanceAttnNoSubgroups(t *testing.T) {
+// TestConformanceAttnOtherReductions runs the attention cases (every
+// length, merged in the kernel or combined after it, fused or not) with
+// the attention reductions the device does not take by default
+// (Options.AttnSubgroups): within subgroups on a CPU implementation such
+// as lavapipe (a GPU's default), in shared memory alone on a GPU.
+func TestConformanceAttnOtherReductions(t *testing.T) {
 	t.Parallel()
-	runAttention(t, gpu.Options{NoAttnSubgroups: true})
+	def := openTestWith(t, gpu.Options{Device: -1})
+	if !def.Subgroups() {
+		t.Skipf("%s: no subgroup arithmetic, one way to reduce", def.Device())
+	}
+	mode := gpu.DotOff
+	if strings.Contains(def.Kernels(), "attn-no-subgroups") {
+		mode = gpu.DotOn
+	}
+	runAttention(t, gpu.Options{AttnSubgroups: mode})
 }
 
 // TestConformanceAttnDecodeChunk runs the attention cases with decode
@@ -232,7 +242,7 @@ func TestConformanceAttnRows(t *testing.T) {
 		n  int
 		sg bool
 	}{{1, false}, {3, false}, {4, true}} {
-		t.Run(fmt.Sprintf("rows=%d/subgroups=%v", c.n, c.sg), func(t *testing.T) { runAttention(t, gpu.Options{AttnRows: c.n, NoAttnSubgroups: !c.sg}) })
+		t.Run(fmt.Sprintf("rows=%d/subgroups=%v", c.n, c.sg), func(t *testing.T) { runAttention(t, gpu.Options{AttnRows: c.n, AttnSubgroups: onOff(c.sg)}) })
 	}
 	t.Run("rows=3/passes", func(t *testing.T) {
 		be := openTestWith(t, gpu.Options{Device: -1, AttnRows: 3})
@@ -255,7 +265,7 @@ func TestConformanceAttnHeads(t *testing.T) {
 		sg bool
 	}{{2, true}, {4, false}} {
 		t.Run(fmt.Sprintf("heads=%d/subgroups=%v", c.n, c.sg), func(t *testing.T) {
-			runAttention(t, gpu.Options{AttnHeads: c.n, NoAttnSubgroups: !c.sg})
+			runAttention(t, gpu.Options{AttnHeads: c.n, AttnSubgroups: onOff(c.sg)})
 		})
 	}
 }
@@ -299,7 +309,7 @@ func runAttention(t *testing.T, o gpu.Options) {
 	for _, want := range []struct {
 		on   bool
 		name string
-	}{{o.NoAttnSubgroups && be.Subgroups(), "attn-no-subgroups"}, {o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}, {o.AttnRows != 0, fmt.Sprintf("attn-rows-%d", o.AttnRows)},
+	}{{o.AttnSubgroups == gpu.DotOff && be.Subgroups(), "attn-no-subgroups"}, {o.AttnDecodeChunk != 0, fmt.Sprintf("attn-decode-chunk-%d", o.AttnDecodeChunk)}, {o.AttnRows != 0, fmt.Sprintf("attn-rows-%d", o.AttnRows)},
 		{o.AttnValueLoads != 0, fmt.Sprintf("attn-value-loads-%d", o.AttnValueLoads)}, {o.AttnHeads != 0, fmt.Sprintf("attn-heads-%d", o.AttnHeads)}} {
 		if want.on && !strings.Contains(k, want.name) {
 			t.Fatalf("%s ignored (kernels %q)", want.name, k)
@@ -353,13 +363,29 @@ func TestConformanceMatvecNoRowSum(t *testing.T) {
 	runMatvecVariant(t, gpu.Options{NoMatvecRowSum: true}, "matvec-no-rowsum")
 }
 
-// TestConformanceMatvecPushFlags runs the decode matvec cases with one
-// pipeline for every fusion, its flags read from the push constants
-// (Options.NoMatvecSpecFlags), with packed dot products (a GPU's path).
-func TestConformanceMatvecPushFlags(t *testing.T) {
+// TestConformanceMatvecOtherFlags runs the decode matvec cases, with
+// packed dot products (a GPU's path), with the flags of each fusion the
+// other way than the device takes them by default
+// (Options.MatvecSpecFlags): specialization constants of a pipeline per
+// fusion on a CPU implementation such as lavapipe (a GPU's default), push
+// constants of one pipeline for all on a GPU.
+func TestConformanceMatvecOtherFlags(t *testing.T) {
 	t.Parallel()
-	be := openMatvecVariant(t, gpu.Options{NoMatvecSpecFlags: true, Dot: gpu.DotOn}, "matvec-push-flags")
+	def := openTestWith(t, gpu.Options{Device: -1})
+	push := strings.Contains(def.Kernels(), "matvec-push-flags")
+	be := openMatvecVariant(t, gpu.Options{MatvecSpecFlags: onOff(push), Dot: gpu.DotOn}, "")
+	if k := be.Kernels(); strings.Contains(k, "matvec-push-flags") == push {
+		t.Fatalf("MatvecSpecFlags ignored (kernels %q)", k)
+	}
 	computetest.Run(t, be, ternaryMatvecCases())
+}
+
+// onOff returns DotOn for true, DotOff for false.
+func onOff(on bool) gpu.DotMode {
+	if on {
+		return gpu.DotOn
+	}
+	return gpu.DotOff
 }
 
 // runMatvecVariant runs the decode matvec cases on a backend opened with
