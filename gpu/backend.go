@@ -323,6 +323,7 @@ func Open(o Options) (*Backend, error) {
 		return fail(err)
 	}
 	f := dev.Info.Features
+	cpu := dev.Info.Type == vkrt.TypeCPU // a CPU implementation (lavapipe): see gpuDefault
 	b.subgroups = dev.Info.SubgroupArithmetic && dev.Info.SubgroupShuffle && !o.NoSubgroups
 	switch o.Dot {
 	case DotAuto:
@@ -332,8 +333,7 @@ func Open(o Options) (*Backend, error) {
 	}
 	// The device enables cooperative matrices only when they were asked
 	// for (see vkrt.Options).
-	b.coopmat = coopMatUsable(dev.Info, [2]uint32{64, 64}) &&
-		(o.CoopMat == DotOn || dev.Info.Type != vkrt.TypeCPU || coopEnv == "1")
+	b.coopmat = coopMatUsable(dev.Info, [2]uint32{64, 64}) && gpuDefault(o.CoopMat, "BITNET_VK_COOPMAT", cpu)
 	if o.CoopMatTile == ([2]int{}) {
 		fmt.Sscanf(os.Getenv("BITNET_VK_COOPMAT_TILE"), "%dx%d", &o.CoopMatTile[0], &o.CoopMatTile[1])
 	}
@@ -382,7 +382,7 @@ func Open(o Options) (*Backend, error) {
 	if !o.NoMatvecRowSum && os.Getenv("BITNET_VK_MATVEC_ROWSUM") != "0" {
 		b.mvRowSum = 1
 	}
-	b.mvSpecFlags = gpuDefault(o.MatvecSpecFlags, "BITNET_VK_MATVEC_SPEC", dev.Info.Type == vkrt.TypeCPU)
+	b.mvSpecFlags = gpuDefault(o.MatvecSpecFlags, "BITNET_VK_MATVEC_SPEC", cpu)
 	if o.WeightBlocks || os.Getenv("BITNET_VK_WEIGHT_BLOCKS") == "1" {
 		b.weightArena = dev.NewArena(weightBlock)
 	}
@@ -398,7 +398,7 @@ func Open(o Options) (*Backend, error) {
 	b.attnMerge = b.fuse && os.Getenv("BITNET_VK_ATTN_MERGE") != "0"
 	// The attention kernels' reductions within subgroups (2 barriers
 	// instead of 16).
-	b.attnSG = b.subgroups && gpuDefault(o.AttnSubgroups, "BITNET_VK_ATTN_SG", dev.Info.Type == vkrt.TypeCPU)
+	b.attnSG = b.subgroups && gpuDefault(o.AttnSubgroups, "BITNET_VK_ATTN_SG", cpu)
 	b.attnStage = !o.AttnKeysInRegisters && os.Getenv("BITNET_VK_ATTN_STAGE") != "0"
 	b.attnChunk, b.attnChunkDecode, b.attnMergeMax = attnChunk, attnChunkDecode, attnMergeChunks
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {
