@@ -116,7 +116,7 @@ variants() {
 		for v in $list; do
 			for a in "$@"; do
 				# shellcheck disable=SC2086 # a holds several arguments
-				env $(venv "$v") timeout 120 "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^(pp|tg)[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round $v ($a): /" | tee -a "$sum"
+				withenv "$v" timeout 120 "$B" bench --model "$model" --backend vulkan $a 2>/dev/null | grep -E '^(pp|tg)[0-9]+(@d[0-9]+)? ' | sed "s/^/round $round $v ($a): /" | tee -a "$sum"
 			done
 		done
 	done
@@ -125,6 +125,16 @@ variants() {
 venv() {
 	[ "$1" = default ] && return 0
 	echo "$1" | tr ',' '\n' | sed 's/^/BITNET_VK_/'
+}
+# withenv SETTING CMD...: CMD (a function too) with a variants setting's
+# environment.
+withenv() {
+	local v=$1 a
+	shift
+	(
+		for a in $(venv "$v"); do export "${a?}"; done
+		"$@"
+	)
 }
 parts=${PARTS:-tests,kernels,crossval,bench,stats,optimes,cpu}
 [ "$parts" = all ] && parts=tests,phases,stats,matvec,longattn,attncfg,clocks,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
@@ -293,11 +303,11 @@ if want matvec; then
 	gputests matvec '^(TestConformanceMatvecOtherFlags|TestConformanceMatvecRows)$'
 	mv="default MATVEC_SPEC=0 MATVEC_ROWS=1 MATVEC_SPEC=0,MATVEC_ROWS=1"
 	for v in $mv; do
-		env $(venv "$v") BITNET_VK_PIPELINE_STATS=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | awk '/^pipeline statistics/ { on = 1; next } on && /^  / { print; next } { on = 0 }' | grep matvec_i2s | sed "s/^/$v:/" | tee -a "$sum"
+		withenv "$v" pipestats "$v" -p 0 -n 32 -r 1
 	done
 	variants "$mv" "-p 0 -n 128 -r 3" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
 	for v in $mv; do
-		env $(venv "$v") BITNET_VK_TIMELINE=1 timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 32 -r 1 2>&1 | grep -A 12 '^timeline of' | sed "s/^/$v: /" | tee -a "$sum"
+		LABEL="$v " withenv "$v" timelines BITNET_VK_TIMELINE 1
 	done
 fi
 # Decode attention over a long cache (depth 4096): the timeline of a step,
