@@ -43,9 +43,13 @@ type State struct {
 	window   map[int]compute.Tensor
 	cands    map[int]compute.Tensor // TopK results by k
 
-	// Captured decode steps by selection (backends with compute.Replayer).
-	progs    map[Selection]compute.Program
+	// Captured decode steps by selection and length (backends with
+	// compute.Replayer): one step, or a burst of greedy steps chained on
+	// the device (compute.Advancer) whose tokens land in picks.
+	progs    map[progKey]compute.Program
 	noReplay bool
+	noBurst  bool
+	picks    compute.Tensor // I32 [maxBurst]
 
 	// Trace, if set, sees every intermediate (slows the pass).
 	Trace TraceFunc
@@ -79,7 +83,7 @@ func (m *Model) NewState(nCtx, maxBatch int, kvType gguf.DType) (*State, error) 
 		return nil, fmt.Errorf("%s: attention heads of %d elements exceed the backend's %d; use --backend cpu", be.Name(), c.HeadDim, l.MaxHeadDim())
 	}
 	s := &State{m: m, NCtx: nCtx, maxBatch: maxBatch, kvType: kvType,
-		window: map[int]compute.Tensor{}, cands: map[int]compute.Tensor{}, progs: map[Selection]compute.Program{}}
+		window: map[int]compute.Tensor{}, cands: map[int]compute.Tensor{}, progs: map[progKey]compute.Program{}}
 	kvDim := c.NHeadKV * c.HeadDim
 	var errs []error
 	alloc := func(dt gguf.DType, shape ...int) compute.Tensor {
@@ -139,7 +143,7 @@ func (s *State) free() {
 	clear(s.progs)
 	be := s.m.Backend
 	ts := append(append([]compute.Tensor{}, s.k...), s.v...)
-	ts = append(ts, s.x, s.h, s.q, s.kk, s.vv, s.att, s.gate, s.up, s.normed, s.logits, s.logitsAll, s.ids, s.pos, s.rope)
+	ts = append(ts, s.x, s.h, s.q, s.kk, s.vv, s.att, s.gate, s.up, s.normed, s.logits, s.logitsAll, s.ids, s.pos, s.rope, s.picks)
 	for _, t := range s.window {
 		ts = append(ts, t)
 	}
@@ -335,9 +339,8 @@ const (
 	headAll              // every row's logits
 )
 
-// eval writes the step's inputs, runs its ops (replaying a captured decode
-// step where the backend can) and advances Pos.
-func (s *State) eval(ids []int32, h head, sel Selection, history []int32) error {
+// writeInputs writes a step's token ids and their positions from Pos on.
+func (s *State) writeInputs(ids []int32) error {
 	be := s.m.Backend
 	T := len(ids)
 	s.idsBuf = s.idsBuf[:0]
@@ -347,7 +350,14 @@ func (s *State) eval(ids []int32, h head, sel Selection, history []int32) error 
 	if err := be.WriteInts(be.Rows(s.ids, 0, T), ids); err != nil {
 		return err
 	}
-	if err := be.WriteInts(be.Rows(s.pos, 0, T), s.idsBuf); err != nil {
+	return be.WriteInts(be.Rows(s.pos, 0, T), s.idsBuf)
+}
+
+// eval writes the step's inputs, runs its ops (replaying a captured decode
+// step where the backend can) and advances Pos.
+func (s *State) eval(ids []int32, h head, sel Selection, history []int32) error {
+	T := len(ids)
+	if err := s.writeInputs(ids); err != nil {
 		return err
 	}
 	if h == headLast {
@@ -376,7 +386,8 @@ func (s *State) run(T int, h head, sel Selection) error {
 		s.ops(T, h, sel)
 		return be.Flush()
 	}
-	prog := s.progs[sel]
+	key := progKey{sel: sel, steps: 1}
+	prog := s.progs[key]
 	if prog == nil {
 		var err error
 		prog, err = rp.Capture(func() { s.ops(T, h, sel) })
@@ -390,9 +401,16 @@ func (s *State) run(T int, h head, sel Selection) error {
 			s.ops(T, h, sel)
 			return be.Flush()
 		}
-		s.progs[sel] = prog
+		s.progs[key] = prog
 	}
 	return prog.Run()
+}
+
+// progKey names a captured program: its selection and how many decode
+// steps it chains (1: a plain decode step).
+type progKey struct {
+	sel   Selection
+	steps int
 }
 
 // prepareSelection allocates the selection's tensors and writes the

@@ -255,6 +255,8 @@ type Backend struct {
 	step            compute.StepStructure // of the last capture
 	attnLimit       int                   // recording a step's short variant: attention reads this many cache positions
 	longAttn        []*tensor             // the position tensors of a recorded step's attention over a long cache
+	longSpan        int                   // how many Advance ops (each a position further) came before the last of those
+	advanced        int                   // Advance ops recorded so far in this capture
 	attnRows        uint32                // query rows of a prompt per attn_split workgroup
 	attnHeads       uint32                // query heads per attn_split workgroup (0: by the cache, see recAttention)
 	attnVU          uint32                // value rows an attention invocation loads at once
@@ -288,6 +290,7 @@ var (
 	_ compute.Backend              = (*Backend)(nil)
 	_ compute.MultiMatMuler        = (*Backend)(nil)
 	_ compute.Replayer             = (*Backend)(nil)
+	_ compute.Advancer             = (*Backend)(nil)
 	_ compute.Counting             = (*Backend)(nil)
 	_ compute.KernelProfiler       = (*Backend)(nil)
 	_ compute.PipelineStatistician = (*Backend)(nil)

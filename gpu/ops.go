@@ -25,6 +25,7 @@ const (
 	opAdd
 	opPenalize
 	opTopK
+	opAdvance
 )
 
 // op is one queued op. Fields by kind:
@@ -41,6 +42,7 @@ const (
 //	Add        dst, a, b
 //	Penalize   dst=logits, a=ids, f=penalty
 //	TopK       dst, a=logits, k
+//	Advance    dst=picks, a=ids, b=pos, c=best (a and b are written too)
 type op struct {
 	kind       opKind
 	dst        *tensor
@@ -55,8 +57,11 @@ type op struct {
 
 // writes returns the tensors op writes.
 func (o *op) writes() []*tensor {
-	if o.kind == opMatMul {
+	switch o.kind {
+	case opMatMul:
 		return o.dsts
+	case opAdvance:
+		return []*tensor{o.dst, o.a, o.b}
 	}
 	return []*tensor{o.dst}
 }
@@ -180,6 +185,13 @@ func (b *Backend) Penalize(logitsT, idsT compute.Tensor, penalty float32) {
 func (b *Backend) TopK(dstT, logitsT compute.Tensor, k int) {
 	compute.CheckTopK(dstT, logitsT, k)
 	b.queue(op{kind: opTopK, dst: asT("TopK", dstT), a: asT("TopK", logitsT), k: k})
+}
+
+// Advance ends a greedy decode step that the device chains to the next
+// (see compute.Advancer).
+func (b *Backend) Advance(idsT, posT, bestT, picksT compute.Tensor) {
+	compute.CheckAdvance(idsT, posT, bestT, picksT)
+	b.queue(op{kind: opAdvance, dst: asT("Advance", picksT), a: asT("Advance", idsT), b: asT("Advance", posT), c: asT("Advance", bestT)})
 }
 
 // allI2S reports whether every weight is a one-chunk I2_S tensor (what the

@@ -45,6 +45,7 @@ var kernels = map[string]struct {
 	"embed":                  {3, 10},
 	"penalize":               {2, 5},
 	"topk":                   {6, 6},
+	"advance":                {4, 5},
 
 	// The generic kernels: devices without subgroup arithmetic, weight
 	// types without a matvec kernel, and ops that are not fused.

@@ -201,6 +201,14 @@ func (b *Backend) emitAt(ops []op, i int) int {
 			uint32(n), uint32(compute.Elements(o.a.shape)), lo, io, f32bits(o.f))
 	case opTopK:
 		b.recTopK(o)
+	case opAdvance:
+		ib, io := b.out(o.a)
+		pb, po := b.out(o.b)
+		cb, co := b.in(o.c)
+		db, do := b.out(o.dst)
+		b.dispatch("advance", b.pipe("advance"), [3]uint32{1, 1, 1}, []vkrt.Binding{ib, pb, cb, db},
+			io, po, co, do, uint32(compute.Elements(o.dst.shape)))
+		b.advanced++
 	default:
 		panic(fmt.Sprintf("gpu: op kind %d", o.kind))
 	}
@@ -1035,6 +1043,7 @@ func (b *Backend) recAttention(o *op) {
 			nctx = min(nctx, b.attnLimit)
 		} else if b.capturing {
 			b.longAttn = append(b.longAttn, pos)
+			b.longSpan = max(b.longSpan, b.advanced)
 		}
 	}
 	hd := p.HeadDim

@@ -40,13 +40,15 @@ func (b *Backend) Capture(fn func()) (compute.Program, error) {
 // that attends over the cache's first shortCache positions only: its
 // attention merges its chunks in one dispatch (see recAttention). Run
 // picks it while every row's position (read from the host-mapped position
-// tensors, pos) is below that.
+// tensors, pos) is below that, less span: a program of several steps
+// chained by Advance attends at most span positions further on.
 type program struct {
 	b     *Backend
 	fn    func()
 	g     *vkrt.Graph
 	short *vkrt.Graph
 	pos   []*tensor
+	span  int
 	gen   int
 }
 
@@ -63,12 +65,12 @@ func (p *program) capture() error {
 		}
 		p.releaseGraphs()
 		p.g = g
-		if long := p.b.longAttn; long != nil {
+		if long, span := p.b.longAttn, p.b.longSpan; long != nil {
 			short, err := p.record(p.b.shortCache())
 			if err != nil {
 				return err
 			}
-			p.short, p.pos = short, long
+			p.short, p.pos, p.span = short, long, span
 		}
 		p.gen = p.b.scratchGen
 		if p.gen == gen {
@@ -109,7 +111,7 @@ func shortEnough(pos []*tensor, n int) bool {
 // over a few rows reads only the cache's first attnLimit positions.
 func (p *program) record(attnLimit int) (*vkrt.Graph, error) {
 	b := p.b
-	b.attnLimit, b.longAttn = attnLimit, nil
+	b.attnLimit, b.longAttn, b.longSpan, b.advanced = attnLimit, nil, 0, 0
 	defer func() { b.attnLimit = 0 }()
 	b.capturing, b.captureErr = true, nil
 	b.q8For = view{}
@@ -137,7 +139,7 @@ func (p *program) record(attnLimit int) (*vkrt.Graph, error) {
 	g, err := b.rec.EndCapture()
 	if attnLimit == 0 { // the full step (a short variant is the same but for its attention)
 		s1 := b.dev.Stats()
-		b.step = compute.StepStructure{Dispatches: int(s1.Dispatches - s0.Dispatches), Barriers: int(s1.Barriers - s0.Barriers)}
+		b.step = compute.StepStructure{Steps: max(b.advanced, 1), Dispatches: int(s1.Dispatches - s0.Dispatches), Barriers: int(s1.Barriers - s0.Barriers)}
 	}
 	b.q8For = view{}
 	if err == nil && b.captureErr != nil {
@@ -172,7 +174,7 @@ func (p *program) Run() error {
 	if p.g == nil {
 		return nil
 	}
-	if p.short != nil && shortEnough(p.pos, b.shortCache()) {
+	if p.short != nil && shortEnough(p.pos, b.shortCache()-p.span) {
 		b.shortRuns++
 		return p.short.Run()
 	}

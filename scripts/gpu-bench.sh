@@ -34,11 +34,15 @@
 # where a decode step's time goes, kernel by kernel, from the device clock
 # (BITNET_VK_TIMELINE), behind barriers and chained.
 #
+# Greedy decoding with its steps chained on the device, 8 and 16 at a
+# time and as run chooses, against a round trip to the host per token
+# (bench --run-ahead, part runahead).
+#
 # PARTS picks what runs, a comma-separated list of tests, phases, stats, matvec, longattn, attncfg, clocks, kernels,
-# crossval, bench, chain, timeline, waves, attnheads, valueloads, prompt,
+# crossval, bench, runahead, chain, timeline, waves, attnheads, valueloads, prompt,
 # stage, rowsum, blocks, coopmat, attn, tq,
 # baseline, heads, optimes and cpu (default: tests, kernels, crossval,
-# bench, stats, optimes and cpu; all: every part but attn, whose variants were
+# bench, runahead, stats, optimes and cpu; all: every part but attn, whose variants were
 # measured on 2026-11-26); ROUNDS (default 2) is how many alternating
 # rounds the side-by-side parts run.
 set -uo pipefail
@@ -136,8 +140,8 @@ withenv() {
 		"$@"
 	)
 }
-parts=${PARTS:-tests,kernels,crossval,bench,stats,optimes,cpu}
-[ "$parts" = all ] && parts=tests,phases,stats,matvec,longattn,attncfg,clocks,kernels,crossval,bench,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
+parts=${PARTS:-tests,kernels,crossval,bench,runahead,stats,optimes,cpu}
+[ "$parts" = all ] && parts=tests,phases,stats,matvec,longattn,attncfg,clocks,kernels,crossval,bench,runahead,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -165,8 +169,8 @@ if want tests && [ -x bin/gpu.test ]; then
 	# ones after a dozen or so in one process).
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
-	tests=${GPU_TESTS:-TestConformance TestCoopMatAuto TestPipelineStatistics TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice}
-	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnOtherReductions TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestConformanceMatvecOtherFlags TestCoopMatAuto TestPipelineStatistics TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestDecodeStepStructure TestStateTooLargeForDevice"
+	tests=${GPU_TESTS:-TestConformance TestCoopMatAuto TestPipelineStatistics TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestRunAhead TestRunAheadStops TestRunAheadShortCache TestDecodeStepStructure TestStateTooLargeForDevice}
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnOtherReductions TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestConformanceMatvecOtherFlags TestCoopMatAuto TestPipelineStatistics TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestRunAhead TestRunAheadStops TestRunAheadShortCache TestDecodeStepStructure TestStateTooLargeForDevice"
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -230,6 +234,20 @@ grep -hE '^(pp|tg)[0-9]' "$out/bench-d4096.log" | tee -a "$sum"
 # A state of 4,096 positions (what run takes for 2B-4T) at shallow depth.
 step bench-ctx4096 200 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 3 --ctx-size 4096 --json
 grep -hE '^(pp|tg)[0-9]' "$out/bench-ctx4096.log" | sed "s/^/ctx 4096: /" | tee -a "$sum"
+fi
+# Greedy decoding with a round trip to the host per token (--run-ahead 1,
+# bench's default), as run chooses (0), and 8 and 16 steps chained on the
+# device, side by side at tg128 and depth 4096; then the per-token
+# counters of each (part runahead).
+if want runahead; then
+	ra="1 0 8 16"
+	args=()
+	for r in $ra; do args+=("-p 0 -n 128 -r 3 --run-ahead $r"); done
+	for r in $ra; do args+=("-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352 --run-ahead $r"); done
+	variants default "${args[@]}"
+	for r in $ra; do
+		timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 1 --run-ahead "$r" 2>&1 | grep -E '^tg128: per token' | sed "s/^/run-ahead $r: /" | tee -a "$sum"
+	done
 fi
 # A prompt's attention with 1, 4 and 8 (the default) query rows per
 # workgroup (BITNET_VK_ATTN_ROWS): pp512 and pp2048.

@@ -22,7 +22,7 @@ import (
 func init() {
 	register(&command{
 		name:  "bench",
-		usage: "bench --model M [-p 128,512] [-n 128] [-d depth] [-r 5] [--threads N] [--backend B] [--json|--md] [--op-times]",
+		usage: "bench --model M [-p 128,512] [-n 128] [-d depth] [-r 5] [--threads N] [--backend B] [--json|--md] [--op-times] [--run-ahead N]",
 		short: "Measure prompt processing and generation speed (mean ± stddev tokens/s over repetitions, warm-up excluded).",
 		run:   runBench,
 	})
@@ -96,7 +96,8 @@ type devicePerToken struct {
 	// and the device cost, besides any work not replayed.
 	ReplayUs float64 `json:"replay_device_us,omitempty"`
 	TokenUs  float64 `json:"token_us"`
-	// Step is the captured step that the replays ran (zero without them).
+	// Step is the captured program that the replays ran last (zero without
+	// them): one step, or several chained (--run-ahead).
 	Step *compute.StepStructure `json:"captured_step,omitempty"`
 }
 
@@ -117,7 +118,11 @@ func (d *devicePerToken) String() string {
 	s := fmt.Sprintf("per token: %.1f dispatches, %.1f barriers, %.2f submits (%.2f replays), %.0f B up, %.0f B down, %.1f µs preparing",
 		d.Dispatches, d.Barriers, d.Submits, d.Replays, d.BytesUp, d.BytesDown, d.PrepareUs)
 	if d.Step != nil {
-		s += fmt.Sprintf("; each replay runs the captured step: %d dispatches, %d barriers", d.Step.Dispatches, d.Step.Barriers)
+		if d.Step.Steps > 1 {
+			s += fmt.Sprintf("; the last captured program chains %d steps: %d dispatches, %d barriers", d.Step.Steps, d.Step.Dispatches, d.Step.Barriers)
+		} else {
+			s += fmt.Sprintf("; each replay runs the captured step: %d dispatches, %d barriers", d.Step.Dispatches, d.Step.Barriers)
+		}
 	}
 	if d.ReplayUs > 0 {
 		s += fmt.Sprintf("; the replays ran %.1f µs on the device of the %.1f µs per token (%.1f%%)", d.ReplayUs, d.TokenUs, 100*d.ReplayUs/d.TokenUs)
@@ -137,6 +142,7 @@ type benchReport struct {
 	Device        string        `json:"device"`
 	Threads       int           `json:"threads"`
 	Kernels       string        `json:"kernels,omitempty"`
+	RunAhead      int           `json:"run_ahead"`                      // --run-ahead (1: each step's token from the host)
 	StreamGBps    float64       `json:"stream_gb_per_second,omitempty"` // best streaming read probe of the run
 	GoVersion     string        `json:"go_version"`
 	Date          string        `json:"date"`
@@ -173,6 +179,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	asMD := fs.Bool("md", false, "print a Markdown table")
 	stream := fs.Bool("stream", true, "measure the streaming read bandwidth (cpu backend) to compare generation with")
+	runAhead := fs.Int("run-ahead", 1, "generation tests: 1 gives each step a random token from the host, as llama-bench does; otherwise greedy decoding gives each step the token picked before it, up to this many steps chained on a GPU without a round trip to the host (0: automatic, as run chooses)")
 	opTimes := fs.Bool("op-times", false, "after the tests, time each backend op over one more generation run and print the time per token of each op kind (device backends wait after every op)")
 	if err := parseNoArgs(fs, args, ""); err != nil {
 		return err
@@ -187,6 +194,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if *depth < 0 {
 		return usageErrorf("-d %d: want a non-negative depth", *depth)
+	}
+	if *runAhead < 0 || *runAhead > 64 {
+		return usageErrorf("--run-ahead %d: want 0 (automatic) to 64", *runAhead)
 	}
 	if *reps < 1 {
 		return usageErrorf("-r %d: want at least 1", *reps)
@@ -223,6 +233,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		Model: mf.model, Arch: l.model.Config.Arch, Backend: l.be.Name(), Device: l.be.Device(),
 		GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339),
 		BytesPerToken: l.model.BytesPerToken(), LMHead: headLabel(l.model), HeadBytes: l.model.HeadBytes(),
+		RunAhead: *runAhead,
 	}
 	for _, t := range l.file.Tensors {
 		rep.ModelBytes += t.Size
@@ -349,9 +360,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	// generate evaluates ids one token per pass, as greedy generation does
 	// (the best candidate is selected where the logits are, and only it is
-	// read back).
+	// read back); with run-ahead, ids[0] and then the tokens greedy
+	// decoding picks.
 	greedy := engine.Selection{K: 1, Penalty: 1}
 	generate := func(ids []int32) error {
+		if *runAhead != 1 {
+			_, _, err := st.Generate(ids[:1], engine.GenerateOptions{MaxNewTokens: len(ids), RunAhead: *runAhead})
+			return err
+		}
 		for _, id := range ids {
 			if _, err := st.Next([]int32{id}, greedy, nil); err != nil {
 				return err

@@ -64,6 +64,7 @@ func TestBenchErrors(t *testing.T) {
 	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
 	for _, args := range [][]string{
 		{"-p", "x"}, {"-r", "0"}, {"--json", "--md"}, {"-n", "-1"}, {"-d", "-1"}, {"-d", "100", "--ctx-size", "64"},
+		{"--run-ahead", "-1"}, {"--run-ahead", "65"},
 	} {
 		_, errs, code := bitnet(t, append([]string{"bench", "--model", model, "--backend", "cpu", "--stream=false"}, args...)...)
 		if code != 2 || !strings.Contains(errs, "bench") {

@@ -31,6 +31,7 @@ type genFlags struct {
 	repeatLastN   int
 	seed          int64
 	stops         stringList
+	runAhead      int
 }
 
 func (g *genFlags) register(fs *flag.FlagSet) {
@@ -43,6 +44,7 @@ func (g *genFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.repeatLastN, "repeat-last-n", 64, "window of the repeat penalty")
 	fs.Int64Var(&g.seed, "seed", -1, "random seed (-1: $BITNET_SEED, or random)")
 	fs.Var(&g.stops, "stop", "stop when this text is generated (repeatable)")
+	fs.IntVar(&g.runAhead, "run-ahead", 0, "greedy decoding on a GPU: decode steps chained on the device without a round trip to the host (0: automatic, up to 16; 1: off; at most 64)")
 }
 
 func (g *genFlags) validate() error {
@@ -67,6 +69,8 @@ func (g *genFlags) validate() error {
 		return usageErrorf("--min-p %g must be in [0, 1]", g.minP)
 	case g.repeatPenalty <= 0:
 		return usageErrorf("--repeat-penalty %g must be positive", g.repeatPenalty)
+	case g.runAhead < 0 || g.runAhead > 64:
+		return usageErrorf("--run-ahead %d: want 0 (automatic) to 64", g.runAhead)
 	case g.maxNew == 0 || g.maxNew < -1:
 		return usageErrorf("--max-new-tokens %d: want a positive number or -1", g.maxNew)
 	}
@@ -94,7 +98,7 @@ func (g *genFlags) sampler() (*engine.Sampler, uint64, error) {
 func (g *genFlags) params() server.Params {
 	return server.Params{
 		MaxTokens: g.maxNew, Temperature: g.temperature, TopK: g.topK, TopP: g.topP, MinP: g.minP,
-		RepeatPenalty: g.repeatPenalty, RepeatLastN: g.repeatLastN, Seed: g.seed, Stop: g.stops,
+		RepeatPenalty: g.repeatPenalty, RepeatLastN: g.repeatLastN, Seed: g.seed, Stop: g.stops, RunAhead: g.runAhead,
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 func init() {
 	register(&command{
 		name:  "run",
-		usage: "run --model M --prompt P [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan] [--file F] [--no-bos] [--parse-special=false] [--chat] [--system S] [--stop S]",
+		usage: "run --model M --prompt P [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan] [--file F] [--no-bos] [--parse-special=false] [--chat] [--system S] [--stop S] [--run-ahead N]",
 		short: "Generate text from a prompt, streamed to stdout; load time and tokens/s on stderr.",
 		run:   runRun,
 	})
@@ -102,6 +102,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	interrupted := false
 	_, st, genErr := l.state.Generate(ids, engine.GenerateOptions{
 		MaxNewTokens: gf.maxNew, // -1: until end of text or a full context
+		RunAhead:     gf.runAhead,
 		Sampler:      smp,
 		IsEOG:        l.tok.IsEOG,
 		OnToken: func(id int32) bool {

@@ -111,6 +111,7 @@ func TestCLIErrors(t *testing.T) {
 		{"missing model", []string{"run", "--prompt", "hi"}, 2, "--model is required"},
 		{"bad flag", []string{"run", "--model", model, "--frobs", "3"}, 2, "frobs"},
 		{"bad temperature", []string{"run", "--model", model, "--temperature", "-1"}, 2, "--temperature"},
+		{"bad run-ahead", []string{"run", "--model", model, "--run-ahead", "100"}, 2, "--run-ahead 100"},
 		{"bad backend", []string{"run", "--model", model, "--backend", "tpu"}, 2, "tpu"},
 		{"bad kv type", []string{"run", "--model", model, "--kv-type", "q4"}, 2, "--kv-type"},
 		{"no such file", []string{"run", "--model", "/nonexistent.gguf", "--prompt", "x"}, 1, "nonexistent.gguf"},

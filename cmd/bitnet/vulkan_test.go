@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -50,6 +51,11 @@ func TestRunVulkanMatchesCPU(t *testing.T) {
 			if vkOut != cpuOut {
 				t.Fatalf("vulkan and cpu differ:\nvulkan: %q\ncpu:    %q", vkOut, cpuOut)
 			}
+			// Greedy steps chained on the device, 8 at a time.
+			aheadOut, errs, code := bitnet(t, append(args, "--backend", "vulkan", "--device", "0", "--run-ahead", "8")...)
+			if code != 0 || aheadOut != cpuOut {
+				t.Fatalf("vulkan with --run-ahead 8 (exit %d, %s) and cpu differ:\nvulkan: %q\ncpu:    %q", code, errs, aheadOut, cpuOut)
+			}
 			if len(cpuOut) < 20 {
 				t.Fatalf("suspiciously short output %q", cpuOut)
 			}
@@ -94,6 +100,28 @@ func TestBenchVulkanCounters(t *testing.T) {
 	// 5 layers: at most 5 dispatches each, and a few outside them.
 	if s := d.Step; s.Dispatches < 5*5 || s.Dispatches > 5*5+8 || s.Barriers >= s.Dispatches+2 {
 		t.Errorf("captured step %+v, want 25 to 33 dispatches", *s)
+	}
+}
+
+// TestBenchVulkanRunAhead: bench --run-ahead 8 generates greedily with the
+// steps chained on the device: the prompt's step and one burst of 8 for
+// tg9, two submissions for nine tokens, and the captured program holds 8
+// steps.
+func TestBenchVulkanRunAhead(t *testing.T) {
+	if _, err := gpu.Devices(); err != nil {
+		testdata.SkipUnlessCI(t, "no Vulkan: %v", err)
+	}
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	rep, _ := benchJSON(t, "--model", model, "-p", "0", "-n", "9", "-r", "1", "--backend", "vulkan", "--device", "0", "--stream=false", "--run-ahead", "8")
+	if len(rep.Results) != 1 || rep.Results[0].Test != "tg9" || rep.RunAhead != 8 {
+		t.Fatalf("run-ahead %d, results %+v", rep.RunAhead, rep.Results)
+	}
+	d := rep.Results[0].Device
+	if d == nil || d.Step == nil {
+		t.Fatalf("tg9 without device counters or captured program: %+v", d)
+	}
+	if math.Round(d.Submits*9) != 2 || math.Round(d.Replays*9) != 2 || d.Step.Steps != 8 {
+		t.Errorf("per generated token %+v, captured program %+v: want 2/9 submissions, all replays, and a program of 8 steps", d, *d.Step)
 	}
 }
 

@@ -139,3 +139,18 @@ func CheckTopK(dst, logits Tensor, k int) (n int) {
 	CheckInts("TopK", "dst", dst, 2*k)
 	return n
 }
+
+// CheckAdvance checks ids and pos I32 [1], best I32 [k, 2] with k >= 1 and
+// picks I32 [n] with n >= 1, and returns n.
+func CheckAdvance(ids, pos, best, picks Tensor) (n int) {
+	CheckInts("Advance", "ids", ids, 1)
+	CheckInts("Advance", "pos", pos, 1)
+	if e := CheckInts("Advance", "best", best, -1); e < 2 || e%2 != 0 {
+		shapeErr("Advance", "best %v, want I32 [k, 2]", best.Shape())
+	}
+	n = CheckInts("Advance", "picks", picks, -1)
+	if n < 1 {
+		shapeErr("Advance", "picks %v, want at least one element", picks.Shape())
+	}
+	return n
+}

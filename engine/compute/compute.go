@@ -186,6 +186,20 @@ type Replayer interface {
 	Capture(fn func()) (Program, error)
 }
 
+// Advancer is implemented by replaying backends that can chain greedy
+// decode steps on the device (the Vulkan backend). The engine captures
+// several steps, each ending with Advance, as one program: one submission
+// and one read for all of their tokens instead of a host round trip per
+// token.
+type Advancer interface {
+	// Advance ends a greedy decode step: with best the step's TopK result
+	// (I32 [k, 2], k >= 1) and ids, pos the step's I32 [1, 1] token and
+	// position, it stores best's first id in picks[pos[0] mod n] (picks
+	// I32 [n]), then makes it the next step's token (ids[0]) at the next
+	// position (pos[0]+1).
+	Advance(ids, pos, best, picks Tensor)
+}
+
 // ErrNotCapturable is wrapped by Capture's error when an op of the step
 // cannot be replayed (it needs the host).
 var ErrNotCapturable = errors.New("not capturable")

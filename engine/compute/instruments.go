@@ -21,8 +21,10 @@ type DeviceCounters struct {
 	Step StepStructure
 }
 
-// StepStructure is what one captured step holds.
+// StepStructure is what one captured program holds: a decode step, or
+// several chained greedy steps (Advancer).
 type StepStructure struct {
+	Steps      int `json:"steps"`
 	Dispatches int `json:"dispatches"`
 	Barriers   int `json:"barriers"` // pipeline barriers between its commands
 }

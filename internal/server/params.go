@@ -18,6 +18,7 @@ type Params struct {
 	RepeatLastN   int
 	Seed          int64 // < 0: a random seed per generation
 	Stop          []string
+	RunAhead      int // greedy decode steps chained on the device (engine.GenerateOptions.RunAhead)
 }
 
 // DefaultParams are llama.cpp's defaults, which suit small models.

@@ -156,6 +156,7 @@ func (s *Session) Generate(req Request) (Result, error) {
 		LogitBias:   req.LogitBias,
 		OnLogprobs:  req.OnLogprobs,
 		TopLogprobs: req.TopLogprobs,
+		RunAhead:    req.Params.RunAhead,
 	})
 	res.Tokens, res.Stats, res.CachedTokens = out, st, n
 	res.Stats.PromptTokens = len(prompt) - n
