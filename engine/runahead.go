@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"bitnet/engine/compute"
@@ -127,7 +128,7 @@ func (s *State) burst(id int32, n int) ([]int32, error) {
 	if err := prog.Run(); err != nil {
 		return nil, err
 	}
-	s.candRaw = append(s.candRaw[:0], make([]int32, maxBurst)...)
+	s.candRaw = slices.Grow(s.candRaw[:0], maxBurst)[:maxBurst]
 	if err := be.ReadInts(s.picks, s.candRaw); err != nil {
 		return nil, err
 	}

@@ -140,6 +140,29 @@ func TestRunAheadStops(t *testing.T) {
 	}
 }
 
+// TestRunAheadFullContext: generating until the context is full, bursts
+// end at its last position and give the CPU's tokens and stop reason.
+func TestRunAheadFullContext(t *testing.T) {
+	newState := runAheadStates(t, 40)
+	ref := cpu.New(cpu.Options{})
+	defer ref.Close()
+	be := openTest(t)
+	prompt := []int32{1, 403}
+	gen := func(be compute.Backend, ahead int) ([]int32, engine.StopReason, int) {
+		st := newState(be)
+		out, stats, err := st.Generate(prompt, engine.GenerateOptions{MaxNewTokens: -1, RunAhead: ahead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, stats.Reason, st.Pos
+	}
+	want, wr, wp := gen(ref, 1)
+	got, gr, gp := gen(be, 16)
+	if !slices.Equal(got, want) || gr != wr || gp != wp || wr != engine.StopContext {
+		t.Errorf("vulkan %v (reason %d, position %d)\ncpu    %v (reason %d, position %d)", got, gr, gp, want, wr, wp)
+	}
+}
+
 // TestRunAheadShortCache: bursts in a state whose cache is longer than the
 // attention merges in one dispatch replay the short variant only while
 // every step of the burst stays below its length, and give the CPU's
