@@ -11,14 +11,18 @@ import (
 	"bitnet/engine"
 	"bitnet/engine/compute"
 	"bitnet/gguf"
+	"bitnet/gpu"
 	"bitnet/internal/testdata"
 )
 
-// runAheadStates returns a function that makes tinybitnet-stories states
-// of n positions on a backend, closed when the test ends.
-func runAheadStates(t *testing.T, n int) func(be compute.Backend) *engine.State {
+// runAheadSetup returns a function that makes tinybitnet-stories states of
+// n positions on a backend (closed when the test ends), the CPU reference
+// and a Vulkan backend.
+func runAheadSetup(t *testing.T, n int) (func(be compute.Backend) *engine.State, compute.Backend, *gpu.Backend) {
 	path := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
-	return func(be compute.Backend) *engine.State {
+	ref := cpu.New(cpu.Options{})
+	t.Cleanup(func() { ref.Close() })
+	newState := func(be compute.Backend) *engine.State {
 		st, err := loadModel(t, path, be).NewState(n, 16, gguf.F16)
 		if err != nil {
 			t.Fatal(err)
@@ -26,7 +30,11 @@ func runAheadStates(t *testing.T, n int) func(be compute.Backend) *engine.State 
 		t.Cleanup(st.Close)
 		return st
 	}
+	return newState, ref, openTest(t)
 }
+
+// storyPrompt starts a story: BOS and a word.
+var storyPrompt = []int32{1, 403}
 
 func generate(t *testing.T, st *engine.State, prompt []int32, o engine.GenerateOptions) []int32 {
 	t.Helper()
@@ -41,11 +49,8 @@ func generate(t *testing.T, st *engine.State, prompt []int32, o engine.GenerateO
 // the CPU's tokens whatever the bursts' length, in a few submissions
 // instead of one per token.
 func TestRunAhead(t *testing.T) {
-	newState := runAheadStates(t, 256)
-	ref := cpu.New(cpu.Options{})
-	defer ref.Close()
-	be := openTest(t)
-	prompt := []int32{1, 403}
+	newState, ref, be := runAheadSetup(t, 256)
+	prompt := storyPrompt
 	const n = 90
 	want := generate(t, newState(ref), prompt, engine.GenerateOptions{MaxNewTokens: n})
 	if len(want) != n {
@@ -98,11 +103,8 @@ func TestRunAhead(t *testing.T) {
 // token, OnToken) returns the tokens of one step at a time and leaves the
 // cache as they leave it, so that the next generation continues alike.
 func TestRunAheadStops(t *testing.T) {
-	newState := runAheadStates(t, 256)
-	ref := cpu.New(cpu.Options{})
-	defer ref.Close()
-	be := openTest(t)
-	prompt := []int32{1, 403}
+	newState, ref, be := runAheadSetup(t, 256)
+	prompt := storyPrompt
 	all := generate(t, newState(ref), prompt, engine.GenerateOptions{MaxNewTokens: 60})
 	// An end-of-generation token: the first one that first appears in the
 	// middle of the second burst of 8 (tokens 9 to 16).
@@ -143,11 +145,8 @@ func TestRunAheadStops(t *testing.T) {
 // TestRunAheadFullContext: generating until the context is full, bursts
 // end at its last position and give the CPU's tokens and stop reason.
 func TestRunAheadFullContext(t *testing.T) {
-	newState := runAheadStates(t, 40)
-	ref := cpu.New(cpu.Options{})
-	defer ref.Close()
-	be := openTest(t)
-	prompt := []int32{1, 403}
+	newState, ref, be := runAheadSetup(t, 40)
+	prompt := storyPrompt
 	gen := func(be compute.Backend, ahead int) ([]int32, engine.StopReason, int) {
 		st := newState(be)
 		out, stats, err := st.Generate(prompt, engine.GenerateOptions{MaxNewTokens: -1, RunAhead: ahead})
@@ -170,11 +169,8 @@ func TestRunAheadFullContext(t *testing.T) {
 // positions long.)
 func TestRunAheadShortCache(t *testing.T) {
 	t.Setenv("BITNET_VK_ATTN_CHUNK", "32")
-	newState := runAheadStates(t, 512)
-	ref := cpu.New(cpu.Options{})
-	defer ref.Close()
-	be := openTest(t)
-	prompt := []int32{1, 403}
+	newState, ref, be := runAheadSetup(t, 512)
+	prompt := storyPrompt
 	want := generate(t, newState(ref), prompt, engine.GenerateOptions{MaxNewTokens: 170})
 	if len(want) != 170 {
 		t.Fatalf("the CPU generated %d tokens, want 170", len(want))
