@@ -5,6 +5,7 @@ package gpu_test
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"bitnet/cpu"
@@ -139,6 +140,32 @@ func TestRunAheadStops(t *testing.T) {
 				t.Errorf("the next generation:\nvulkan %v\ncpu    %v", got, wantNext)
 			}
 		})
+	}
+}
+
+// TestRunAheadDeviceFailure: a device failure while a burst is captured is
+// an error, not a panic, and the same state, reset, then generates the
+// CPU's tokens in bursts.
+func TestRunAheadDeviceFailure(t *testing.T) {
+	newState, ref, be := runAheadSetup(t, 128)
+	want := generate(t, newState(ref), storyPrompt, engine.GenerateOptions{MaxNewTokens: 20})
+	st := newState(be)
+	// The prompt's pass is recorded before the first token; the burst
+	// after it is the next recording.
+	first := true
+	_, _, err := st.Generate(storyPrompt, engine.GenerateOptions{MaxNewTokens: 20, RunAhead: 8, OnToken: func(int32) bool {
+		if first {
+			be.FailNextRecording()
+			first = false
+		}
+		return false
+	}})
+	if err == nil || !strings.Contains(err.Error(), "injected device failure") {
+		t.Fatalf("generation through a failing device: %v", err)
+	}
+	st.Reset()
+	if got := generate(t, st, storyPrompt, engine.GenerateOptions{MaxNewTokens: 20, RunAhead: 8}); !slices.Equal(got, want) {
+		t.Errorf("after the failure:\nvulkan %v\ncpu    %v", got, want)
 	}
 }
 
