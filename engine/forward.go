@@ -62,6 +62,7 @@ type State struct {
 	winBuf     []int32
 	candRaw    []int32
 	candBuf    []compute.Candidate
+	burstBuf   []int32
 }
 
 // NewState allocates a KV cache of nCtx positions of type kvType (F16 or F32)
@@ -386,22 +387,16 @@ func (s *State) run(T int, h head, sel Selection) error {
 		s.ops(T, h, sel)
 		return be.Flush()
 	}
-	key := progKey{sel: sel, steps: 1}
-	prog := s.progs[key]
-	if prog == nil {
-		var err error
-		prog, err = rp.Capture(func() { s.ops(T, h, sel) })
-		if err != nil && !errors.Is(err, compute.ErrNotCapturable) {
-			return err
-		}
-		if err != nil {
-			// Not capturable (an op needs the host): issue the ops directly.
-			slog.Debug("decode step not captured; issuing its ops every token", "err", err)
-			s.noReplay = true
-			s.ops(T, h, sel)
-			return be.Flush()
-		}
-		s.progs[key] = prog
+	prog, err := s.program(rp, progKey{sel: sel, steps: 1}, func() { s.ops(T, h, sel) })
+	if errors.Is(err, compute.ErrNotCapturable) {
+		// Not capturable (an op needs the host): issue the ops directly.
+		slog.Debug("decode step not captured; issuing its ops every token", "err", err)
+		s.noReplay = true
+		s.ops(T, h, sel)
+		return be.Flush()
+	}
+	if err != nil {
+		return err
 	}
 	return prog.Run()
 }
@@ -411,6 +406,20 @@ func (s *State) run(T int, h head, sel Selection) error {
 type progKey struct {
 	sel   Selection
 	steps int
+}
+
+// program returns the program captured for key, capturing the ops fn
+// issues on first use (Replayer.Capture's errors as they are).
+func (s *State) program(rp compute.Replayer, key progKey, fn func()) (compute.Program, error) {
+	if p := s.progs[key]; p != nil {
+		return p, nil
+	}
+	p, err := rp.Capture(fn)
+	if err != nil {
+		return nil, err
+	}
+	s.progs[key] = p
+	return p, nil
 }
 
 // prepareSelection allocates the selection's tensors and writes the

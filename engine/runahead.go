@@ -76,8 +76,8 @@ func (s *State) burstLen(ahead, want int, auto bool, perStep time.Duration) int 
 
 // burst evaluates id at Pos and the n-1 tokens greedy decoding picks after
 // it, chained on the device in one program (compute.Advancer), and returns
-// the n tokens the steps picked: each but the last is then in the cache,
-// and Pos has advanced by n. It returns errNoBurst, having run nothing,
+// the n tokens the steps picked (in a buffer the next burst overwrites):
+// each but the last is then in the cache, and Pos has advanced by n. It returns errNoBurst, having run nothing,
 // when the backend cannot capture the chain.
 func (s *State) burst(id int32, n int) ([]int32, error) {
 	if n < 1 || n > maxBurst || s.Pos+n > s.NCtx {
@@ -105,25 +105,19 @@ func (s *State) burst(id int32, n int) ([]int32, error) {
 	if err := s.prepareSelection(greedySel, nil); err != nil {
 		return nil, err
 	}
-	key := progKey{sel: greedySel, steps: n}
-	prog := s.progs[key]
-	if prog == nil {
-		ids, pos, best := be.Rows(s.ids, 0, 1), be.Rows(s.pos, 0, 1), s.cands[greedySel.K]
-		var err error
-		prog, err = rp.Capture(func() {
-			for range n {
-				s.ops(1, headLast, greedySel)
-				adv.Advance(ids, pos, best, s.picks)
-			}
-		})
-		if errors.Is(err, compute.ErrNotCapturable) {
-			s.noBurst = true
-			return nil, errNoBurst
+	ids, pos, best := be.Rows(s.ids, 0, 1), be.Rows(s.pos, 0, 1), s.cands[greedySel.K]
+	prog, err := s.program(rp, progKey{sel: greedySel, steps: n}, func() {
+		for range n {
+			s.ops(1, headLast, greedySel)
+			adv.Advance(ids, pos, best, s.picks)
 		}
-		if err != nil {
-			return nil, err
-		}
-		s.progs[key] = prog
+	})
+	if errors.Is(err, compute.ErrNotCapturable) {
+		s.noBurst = true
+		return nil, errNoBurst
+	}
+	if err != nil {
+		return nil, err
 	}
 	if err := prog.Run(); err != nil {
 		return nil, err
@@ -132,10 +126,10 @@ func (s *State) burst(id int32, n int) ([]int32, error) {
 	if err := be.ReadInts(s.picks, s.candRaw); err != nil {
 		return nil, err
 	}
-	out := make([]int32, n)
-	for i := range out {
-		out[i] = s.candRaw[(s.Pos+i)%maxBurst]
+	s.burstBuf = s.burstBuf[:0]
+	for i := range n {
+		s.burstBuf = append(s.burstBuf, s.candRaw[(s.Pos+i)%maxBurst])
 	}
 	s.Pos += n
-	return out, nil
+	return s.burstBuf, nil
 }
