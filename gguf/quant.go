@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 )
 
 // F16ToF32 converts an IEEE 754 half-precision value to float32 (exact).
@@ -26,6 +27,15 @@ func F16ToF32(h uint16) float32 {
 	}
 	return f
 }
+
+// f16Table returns F16ToF32 of every half, made on first use (256 KiB).
+var f16Table = sync.OnceValue(func() *[1 << 16]float32 {
+	var t [1 << 16]float32
+	for h := range t {
+		t[h] = F16ToF32(uint16(h))
+	}
+	return &t
+})
 
 // F32ToF16 rounds a float32 to the nearest half-precision value, ties to even
 // (as F16C's vcvtps2ph and ggml's conversion do). Overflow gives infinity.
@@ -147,8 +157,9 @@ func DecodeRow(dt DType, row []byte, out []float32, scale float32) error {
 			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(row[4*i:]))
 		}
 	case F16:
+		t := f16Table()
 		for i := range out {
-			out[i] = F16ToF32(binary.LittleEndian.Uint16(row[2*i:]))
+			out[i] = t[binary.LittleEndian.Uint16(row[2*i:])]
 		}
 	case BF16:
 		for i := range out {

@@ -239,17 +239,29 @@ func DecodeTQ1_0(raw []byte, dst []float32) error {
 // ggml's quantize_row_q8_0_ref does: d = absmax/127 stored as fp16, then 32
 // int8 values round(x/d) (halves away from zero).
 func EncodeQ8_0(x []float32) ([]byte, error) {
+	return AppendQ8_0(nil, x)
+}
+
+// AppendQ8_0 appends EncodeQ8_0(x) to dst.
+func AppendQ8_0(dst []byte, x []float32) ([]byte, error) {
 	if len(x)%QK8_0 != 0 {
-		return nil, fmt.Errorf("gguf: Q8_0: %d values is not a multiple of the block size %d", len(x), QK8_0)
+		return dst, fmt.Errorf("gguf: Q8_0: %d values is not a multiple of the block size %d", len(x), QK8_0)
 	}
 	nb := len(x) / QK8_0
-	out := make([]byte, nb*Q8_0Bytes)
+	at := len(dst)
+	dst = append(dst, make([]byte, nb*Q8_0Bytes)...)
+	out := dst[at:]
 	for b := range nb {
 		xs := x[b*QK8_0 : (b+1)*QK8_0]
 		blk := out[b*Q8_0Bytes : (b+1)*Q8_0Bytes]
 		amax := float32(0)
 		for _, v := range xs {
-			amax = max(amax, float32(math.Abs(float64(v))))
+			if v < 0 {
+				v = -v
+			}
+			if v > amax {
+				amax = v
+			}
 		}
 		d := amax / 127
 		id := float32(0)
@@ -258,10 +270,14 @@ func EncodeQ8_0(x []float32) ([]byte, error) {
 		}
 		binary.LittleEndian.PutUint16(blk, F32ToF16(d))
 		for i, v := range xs {
-			blk[2+i] = uint8(int8(math.Round(float64(v * id))))
+			// Halves away from zero: a float32 of magnitude 1/4 or more
+			// plus 1/2 is exact in float64, and a smaller one
+			// truncates to 0 either way.
+			r := float64(v * id)
+			blk[2+i] = uint8(int8(int32(r + math.Copysign(0.5, r))))
 		}
 	}
-	return out, nil
+	return dst, nil
 }
 
 // DecodeQ8_0 writes q*d of the first len(dst) elements (a multiple of 32) of

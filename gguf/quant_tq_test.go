@@ -1,6 +1,7 @@
 package gguf
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -177,4 +178,45 @@ func abs32(v float32) float32 {
 		return -v
 	}
 	return v
+}
+
+// TestQ8_0RoundsAsMathRound checks EncodeQ8_0's codes against round(x/d)
+// with math.Round in float64, on random blocks and on codes at halves and
+// just below them.
+func TestQ8_0RoundsAsMathRound(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	x := make([]float32, 32*200)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(12)-6)))
+	}
+	// Block 0: amax 127 (d 1), so that v*id is v: halves, values just
+	// below halves, and small ones.
+	clear(x[:32])
+	x[0] = 127
+	for i, v := range []float32{0.5, -0.5, 2.5, -2.5, 0.49999997, -0.49999997, 1.4999999, 126.5, -126.5, 0.25, 1e-30, -1e-30} {
+		x[1+i] = v
+	}
+	raw, err := AppendQ8_0([]byte{9}, x)
+	require.NoError(t, err)
+	require.Equal(t, byte(9), raw[0])
+	raw = raw[1:]
+	for b := range len(x) / 32 {
+		xs := x[b*32 : b*32+32]
+		amax := float32(0)
+		for _, v := range xs {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		d := amax / 127
+		id := float32(0)
+		if d != 0 {
+			id = 1 / d
+		}
+		for i, v := range xs {
+			want := int8(math.Round(float64(v * id)))
+			if got := int8(raw[b*34+2+i]); got != want {
+				t.Fatalf("block %d element %d (%g): code %d, want %d", b, i, v, got, want)
+			}
+		}
+	}
+	assert.Equal(t, []byte{127, 1, 0xff, 3, 0xfd, 0, 0, 1, 127, 0x81, 0, 0, 0}, raw[2:15])
 }
