@@ -66,6 +66,12 @@ func q6kRowsAVX512(w *byte, x *float32, nBlocks int, nRows int, out *float32)
 //go:noescape
 func q8RowsAVX2(w *byte, x *float32, nBlocks int, nRows int, out *float32)
 
+// q8RowsAVX512 is q8RowsAVX2 in ZMM registers, with the F16 kernel's two
+// prefetches (into L2 far ahead, into L1 near) at the single-row I2_S kernel's distances.
+//
+//go:noescape
+func q8RowsAVX512(w *byte, x *float32, nBlocks int, nRows int, out *float32)
+
 // q6kRowsAVX2 sets out[r] to the dot product of Q6_K row r with x for r < nRows;
 // rows of nBlocks 210-byte blocks lie back to back from w, x holds 256*nBlocks floats.
 //

@@ -69,6 +69,7 @@ func main() {
 
 	q6kRowsAVX512()
 	q8RowsAVX2()
+	q8RowsAVX512()
 	q6kRowsAVX2()
 
 	dotF32AVX512()
@@ -1179,6 +1180,96 @@ func q8RowsAVX2() {
 	VADDPS(acc[3], acc[2], acc[2])
 	VADDPS(acc[2], acc[0], acc[0])
 	s := hsumPSY(acc[0])
+	VMOVSS(s, Mem{Base: out, Index: row, Scale: 4})
+
+	INCQ(row)
+	JMP(LabelRef("rows"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// q8BlockZ emits one Q8_0 block at wp+34*u (x at xp+128*u) in ZMM
+// registers, 16 codes at a time: acc += d * sum.
+func q8BlockZ(wp, xp Register, u int, acc VecVirtual) {
+	base, xb := 34*u, 128*u
+	d := ZMM()
+	VPBROADCASTW(Mem{Base: wp, Disp: base}, d.AsY())
+	VCVTPH2PS(d.AsY(), d)
+	t := [2]VecVirtual{ZMM(), ZMM()}
+	for i := 0; i < 2; i++ {
+		VPMOVSXBD(Mem{Base: wp, Disp: base + 2 + 16*i}, t[i])
+		VCVTDQ2PS(t[i], t[i])
+	}
+	VMULPS(Mem{Base: xp, Disp: xb}, t[0], t[0])
+	VFMADD231PS(Mem{Base: xp, Disp: xb + 64}, t[1], t[0])
+	VFMADD231PS(d, t[0], acc)
+}
+
+func q8RowsAVX512() {
+	TEXT("q8RowsAVX512", NOSPLIT, "func(w *byte, x *float32, nBlocks int, nRows int, out *float32)")
+	Pragma("noescape")
+	Doc("q8RowsAVX512 is q8RowsAVX2 in ZMM registers, with the F16 kernel's two",
+		"prefetches (into L2 far ahead, into L1 near) at the single-row I2_S kernel's distances.")
+	wp := Load(Param("w"), GP64())
+	x := Load(Param("x"), GP64())
+	nb := Load(Param("nBlocks"), GP64())
+	nr := Load(Param("nRows"), GP64())
+	out := Load(Param("out"), GP64())
+
+	const unroll = 4
+	acc := make([]VecVirtual, unroll)
+	for i := range acc {
+		acc[i] = ZMM()
+	}
+
+	row := GP64()
+	XORQ(row, row)
+	Label("rows")
+	CMPQ(row, nr)
+	JGE(LabelRef("done"))
+
+	for i := range acc {
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	xp, n := GP64(), GP64()
+	MOVQ(x, xp)
+	MOVQ(nb, n)
+
+	Label("loop4")
+	CMPQ(n, U8(unroll))
+	JL(LabelRef("loop1"))
+	// 136 bytes per step: three lines ahead cover it.
+	for l := 0; l < 3; l++ {
+		pfI2S(Mem{Base: wp, Disp: i2sRowFar + 64*l})
+		PREFETCHT0(Mem{Base: wp, Disp: i2sRowNear + 64*l})
+	}
+	for u := 0; u < unroll; u++ {
+		q8BlockZ(wp, xp, u, acc[u])
+	}
+	ADDQ(U32(34*unroll), wp)
+	ADDQ(U32(128*unroll), xp)
+	SUBQ(U8(unroll), n)
+	JMP(LabelRef("loop4"))
+
+	Label("loop1")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	q8BlockZ(wp, xp, 0, acc[0])
+	ADDQ(U8(34), wp)
+	ADDQ(U32(128), xp)
+	DECQ(n)
+	JMP(LabelRef("loop1"))
+
+	Label("reduce")
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
+	lo := YMM()
+	VEXTRACTF64X4(U8(1), acc[0], lo)
+	VADDPS(lo, acc[0].AsY(), lo)
+	s := hsumPSY(lo)
 	VMOVSS(s, Mem{Base: out, Index: row, Scale: 4})
 
 	INCQ(row)
