@@ -31,6 +31,7 @@ type Backend struct {
 	opt  Options
 	pool *pool
 	scr  scratch
+	screenCounters
 }
 
 var _ compute.Backend = (*Backend)(nil)

@@ -29,6 +29,11 @@ type scratch struct {
 	sums []int32
 	// decode attention: rounded queries and scores, by query head
 	attnQ, attnS []float32
+	// ScreenMatMul: the rows' bounds, the threshold's candidates, the
+	// rows kept
+	screenLo, screenHi []float32
+	screenCands        []compute.Candidate
+	screenRows         []int32
 }
 
 func grow[T any](s []T, n int) []T {

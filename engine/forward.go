@@ -434,6 +434,9 @@ func (s *State) prepareSelection(sel Selection, history []int32) error {
 		}
 		s.cands[sel.K] = t
 	}
+	// Make the head's screen now if the step will use it: not while its
+	// ops are captured.
+	s.screenFor(headLast, sel)
 	if !sel.penalized() {
 		return nil
 	}
@@ -564,7 +567,16 @@ func (s *State) ops(T int, h head, sel Selection) {
 	final := be.Rows(s.normed, 0, n)
 	be.RMSNorm(final, xin, m.OutputNorm, c.Eps)
 	s.trace("final", final)
-	matmuls(be, c.F16Input, final, mm{lg, m.Output, 1})
+	if sc := s.screenFor(h, sel); sc != nil {
+		// Only the rows that can be among the K best are computed
+		// exactly, the others are -Inf: the TopK below is the same.
+		if f16Rounds(c.F16Input, m.Output) {
+			be.RoundF16(final, final)
+		}
+		be.(compute.Screener).ScreenMatMul(lg, m.Output, sc.approx, sc.bound, final, sel.K)
+	} else {
+		matmuls(be, c.F16Input, final, mm{lg, m.Output, 1})
+	}
 	s.trace("logits", lg)
 	if h != headLast {
 		return
@@ -600,7 +612,7 @@ func matmuls(be compute.Backend, f16Input bool, x compute.Tensor, ops ...mm) {
 	if f16Input {
 		var f16, rest []mm
 		for _, o := range ops {
-			if o.w.DType() == gguf.F16 {
+			if f16Rounds(f16Input, o.w) {
 				f16 = append(f16, o)
 			} else {
 				rest = append(rest, o)
@@ -635,6 +647,12 @@ func matmuls(be compute.Backend, f16Input bool, x compute.Tensor, ops ...mm) {
 			be.Scale(o.dst, o.dst, o.scale)
 		}
 	}
+}
+
+// f16Rounds reports whether a matmul with weight w rounds its input to
+// F16 first: F16 weights of an architecture whose numerics say so.
+func f16Rounds(f16Input bool, w compute.Tensor) bool {
+	return f16Input && w.DType() == gguf.F16
 }
 
 func lname(layer int, op string) string { return fmt.Sprintf("L%d.%s", layer, op) }

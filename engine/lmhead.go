@@ -3,9 +3,7 @@ package engine
 import (
 	"fmt"
 	"log/slog"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"bitnet/gguf"
@@ -104,33 +102,22 @@ func (m *Model) quantizeHead(h HeadType) error {
 	if dt == gguf.Q6_K {
 		encode = gguf.EncodeQ6_K
 	}
-	workers := min(runtime.GOMAXPROCS(0), rows)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			row := make([]float32, k)
-			for r := w * rows / workers; r < (w+1)*rows/workers; r++ {
-				if err := gguf.DecodeRow(src.Type, raw[r*srcRow:(r+1)*srcRow], row, scale); err != nil {
-					errs[w] = fmt.Errorf("tensor %q row %d: %w", src.Name, r, err)
-					return
-				}
-				q, err := encode(row)
-				if err != nil {
-					errs[w] = fmt.Errorf("tensor %q row %d: %w", src.Name, r, err)
-					return
-				}
-				copy(out[r*rowBytes:], q)
+	workers, err := eachRows(rows, func() func(r int) error {
+		row := make([]float32, k)
+		return func(r int) error {
+			if err := gguf.DecodeRow(src.Type, raw[r*srcRow:(r+1)*srcRow], row, scale); err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return fmt.Errorf("--lm-head %s: %w", h, err)
+			q, err := encode(row)
+			if err != nil {
+				return err
+			}
+			copy(out[r*rowBytes:], q)
+			return nil
 		}
+	})
+	if err != nil {
+		return fmt.Errorf("--lm-head %s: tensor %q: %w", h, src.Name, err)
 	}
 	info := gguf.TensorInfo{Name: "output.weight", Type: dt, Shape: []int64{int64(k), int64(rows)}, Size: int64(len(out))}
 	t, err := m.Backend.Weights(info, out)
@@ -148,7 +135,7 @@ func (m *Model) quantizeHead(h HeadType) error {
 // does): to compare head types without loading the model again.
 func (m *Model) WithHead(h HeadType) (*Model, error) {
 	c := *m
-	c.Output, c.HeadType, c.headBytes = m.storedHead, HeadStored, 0
+	c.Output, c.HeadType, c.headBytes, c.screen = m.storedHead, HeadStored, 0, &headScreen{}
 	if h != HeadStored {
 		if err := c.quantizeHead(h); err != nil {
 			return nil, err

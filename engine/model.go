@@ -33,6 +33,11 @@ type Model struct {
 	headBytes  int64          // the quantized head's size; 0 when as stored
 	storedHead compute.Tensor // the head as the file stores it (Output when HeadStored)
 	Layers     []Layer
+
+	// ScreenHead says when greedy and top-k decoding screen the LM head
+	// (LoadOptions.ScreenHead).
+	ScreenHead ScreenMode
+	screen     *headScreen
 }
 
 // ErrMissingTensor is wrapped when a required tensor is absent.
@@ -55,6 +60,9 @@ type LoadOptions struct {
 	// LMHead quantizes the LM head at load (HeadStored keeps it as the
 	// file stores it); the embedding lookup keeps the stored table.
 	LMHead HeadType
+	// ScreenHead says when greedy and top-k decoding screen the LM head
+	// (see ScreenMode); the screen is made on first use.
+	ScreenHead ScreenMode
 }
 
 // LoadWith is Load with options.
@@ -71,7 +79,7 @@ func LoadWith(f *gguf.File, be compute.Backend, o LoadOptions) (*Model, error) {
 	if cfg.NVocab == 0 {
 		return nil, fmt.Errorf("%w \"token_embd.weight\" (no %s.vocab_size either: the vocabulary size is unknown)", ErrMissingTensor, cfg.Arch)
 	}
-	m := &Model{Config: cfg, Backend: be, File: f, Layers: make([]Layer, cfg.NLayer)}
+	m := &Model{Config: cfg, Backend: be, File: f, Layers: make([]Layer, cfg.NLayer), ScreenHead: o.ScreenHead, screen: &headScreen{}}
 	for i := range m.Layers {
 		l := &m.Layers[i]
 		l.QScale, l.KScale, l.VScale, l.OScale, l.GateScale, l.UpScale, l.DownScale = 1, 1, 1, 1, 1, 1, 1

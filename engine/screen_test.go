@@ -1,0 +1,128 @@
+package engine_test
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"bitnet/cpu"
+	"bitnet/engine"
+	"bitnet/gguf"
+	"bitnet/internal/modelgen"
+	"bitnet/internal/testdata"
+)
+
+func TestParseScreenMode(t *testing.T) {
+	for s, want := range map[string]engine.ScreenMode{"auto": engine.ScreenAuto, " ON": engine.ScreenOn, "off": engine.ScreenOff} {
+		m, err := engine.ParseScreenMode(s)
+		require.NoError(t, err, s)
+		assert.Equal(t, want, m, s)
+	}
+	_, err := engine.ParseScreenMode("yes")
+	assert.ErrorContains(t, err, `head screening "yes": want auto, on, off`)
+	assert.Equal(t, "on", engine.ScreenOn.String())
+}
+
+// screenedModel loads path on its own CPU backend with head screening mode.
+func screenedModel(t *testing.T, path string, mode engine.ScreenMode) (*engine.State, *cpu.Backend, int) {
+	t.Helper()
+	f, err := gguf.Open(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	be := cpu.New(cpu.Options{Threads: 2})
+	t.Cleanup(func() { be.Close() })
+	m, err := engine.LoadWith(f, be, engine.LoadOptions{ScreenHead: mode})
+	require.NoError(t, err)
+	st, err := m.NewState(512, 64, gguf.F16)
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	return st, be, m.Config.NVocab
+}
+
+// TestScreenedHeadSameTokens checks that screening the LM head changes no
+// candidate and no token on three real heads (F16 rows of 128 and 256, F32
+// rows of 64) and a generated llama with F16 weights (whose head takes its
+// input rounded to F16): the 40 best candidates of every step of a forced sequence,
+// bit for bit, greedy text (with and without run-ahead) and sampled text
+// for a seed; that the screen computed well under half the rows exactly;
+// and that a penalized selection, full logits and the automatic mode on
+// heads this small run the full head.
+func TestScreenedHeadSameTokens(t *testing.T) {
+	llamaF16 := filepath.Join(t.TempDir(), "llama-f16.gguf")
+	require.NoError(t, modelgen.GenerateFile(llamaF16, modelgen.Options{Arch: "llama", WeightType: "f16"}))
+	for _, path := range []string{storiesModel, testdata.Path(t, "models/stories260K.gguf"), testdata.Path(t, "golden/tiny-i2_s.gguf"), llamaF16} {
+		t.Run(path, func(t *testing.T) {
+			full, fullBE, vocab := screenedModel(t, path, engine.ScreenOff)
+			scr, be, _ := screenedModel(t, path, engine.ScreenOn)
+
+			// The 40 best of every step of a forced sequence.
+			ids := []int32{1}
+			for i := range 60 {
+				ids = append(ids, int32((i*7919+13)%vocab))
+			}
+			sel := engine.Selection{K: 40, Penalty: 1}
+			for i, id := range ids {
+				want, err := full.Next([]int32{id}, sel, nil)
+				require.NoError(t, err)
+				want = append(want[:0:0], want...)
+				got, err := scr.Next([]int32{id}, sel, nil)
+				require.NoError(t, err)
+				require.Equal(t, len(want), len(got))
+				for j := range want {
+					require.Equal(t, want[j].ID, got[j].ID, "step %d candidate %d", i, j)
+					require.Equal(t, math.Float32bits(want[j].Logit), math.Float32bits(got[j].Logit), "step %d candidate %d", i, j)
+				}
+			}
+			calls, rows := be.ScreenStats()
+			require.Equal(t, int64(len(ids)), calls)
+			assert.Less(t, float64(rows)/float64(calls), float64(vocab)/2, "rows computed exactly per step")
+			t.Logf("k 40: %.1f of %d rows computed exactly per step", float64(rows)/float64(calls), vocab)
+
+			// Greedy and sampled text.
+			prompt := []int32{1, int32(vocab / 3), int32(vocab / 5)}
+			for _, o := range []engine.GenerateOptions{
+				{MaxNewTokens: 120},
+				{MaxNewTokens: 120, RunAhead: 8},
+				{MaxNewTokens: 120, Sampler: engine.NewSampler(engine.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 11})},
+			} {
+				full.Reset()
+				scr.Reset()
+				want, _, err := full.Generate(prompt, o)
+				require.NoError(t, err)
+				if o.Sampler != nil {
+					o.Sampler = engine.NewSampler(engine.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 11})
+				}
+				got, _, err := scr.Generate(prompt, o)
+				require.NoError(t, err)
+				assert.Equal(t, want, got)
+			}
+			c1, r1 := be.ScreenStats()
+			assert.Greater(t, c1, calls+3*100)
+			t.Logf("greedy and sampled: %.1f of %d rows computed exactly per step", float64(r1-rows)/float64(c1-calls), vocab)
+
+			// A repetition penalty and full logits run the full head.
+			scr.Reset()
+			_, err := scr.Next(prompt, engine.Selection{K: 1, Penalty: 1.3, Window: 8}, prompt)
+			require.NoError(t, err)
+			lg, err := scr.Forward([]int32{5}, false)
+			require.NoError(t, err)
+			for i, v := range lg {
+				require.False(t, math.IsInf(float64(v), -1), "logit %d", i)
+			}
+			c2, _ := be.ScreenStats()
+			assert.Equal(t, c1, c2)
+			c0, _ := fullBE.ScreenStats()
+			assert.Zero(t, c0)
+
+			// Automatic: these heads are below the size that pays.
+			auto, autoBE, _ := screenedModel(t, path, engine.ScreenAuto)
+			_, _, err = auto.Generate(prompt, engine.GenerateOptions{MaxNewTokens: 4})
+			require.NoError(t, err)
+			c3, _ := autoBE.ScreenStats()
+			assert.Zero(t, c3)
+		})
+	}
+}
