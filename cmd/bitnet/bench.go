@@ -48,6 +48,12 @@ type benchResult struct {
 	// The cpu backend: how its workers spent a token of the timed
 	// repetitions.
 	Sched *schedPerToken `json:"sched,omitempty"`
+	// tg with a screened LM head (--head-screen): the head's rows computed
+	// exactly per token, and the bytes a token read (the model's less the
+	// head, plus the screen and those rows), which gb_per_second and
+	// bound_percent then use.
+	ScreenRows          float64 `json:"screen_rows_per_token,omitempty"`
+	ScreenBytesPerToken int64   `json:"screened_bytes_per_token,omitempty"`
 }
 
 // schedPerToken splits a token's time on the cpu backend: parallel
@@ -143,6 +149,7 @@ type benchReport struct {
 	Threads       int           `json:"threads"`
 	Kernels       string        `json:"kernels,omitempty"`
 	RunAhead      int           `json:"run_ahead"`                      // --run-ahead (1: each step's token from the host)
+	HeadScreen    string        `json:"head_screen"`                    // --head-screen
 	StreamGBps    float64       `json:"stream_gb_per_second,omitempty"` // best streaming read probe of the run
 	GoVersion     string        `json:"go_version"`
 	Date          string        `json:"date"`
@@ -233,7 +240,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		Model: mf.model, Arch: l.model.Config.Arch, Backend: l.be.Name(), Device: l.be.Device(),
 		GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339),
 		BytesPerToken: l.model.BytesPerToken(), LMHead: headLabel(l.model), HeadBytes: l.model.HeadBytes(),
-		RunAhead: *runAhead,
+		RunAhead: *runAhead, HeadScreen: l.model.ScreenHead.String(),
 	}
 	for _, t := range l.file.Tensors {
 		rep.ModelBytes += t.Size
@@ -275,6 +282,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	// measure runs setup (not timed) and once (timed) for a warm-up and then
 	// for each repetition.
 	counting, _ := l.be.(compute.Counting)
+	screens, _ := l.be.(compute.ScreenCounter)
 	sched, _ := l.be.(interface {
 		SetSchedStats(bool)
 		SchedStats() cpu.SchedStats
@@ -283,6 +291,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		r := benchResult{Test: name, Tokens: tokens, Reps: *reps}
 		var counted compute.DeviceCounters
 		var sstats cpu.SchedStats
+		var screenCalls, screenRows int64
 		var timed time.Duration
 		if *depth > 0 {
 			r.Test += fmt.Sprintf("@d%d", *depth)
@@ -309,6 +318,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			if sched != nil {
 				sched.SetSchedStats(true)
 			}
+			var sc0, sr0 int64
+			if screens != nil {
+				sc0, sr0 = screens.ScreenStats()
+			}
 			t0 := time.Now()
 			if err := once(); err != nil {
 				return r, err
@@ -323,6 +336,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			if counting != nil {
 				counted = counted.Plus(counting.Counters().Sub(c0))
 			}
+			if screens != nil {
+				sc1, sr1 := screens.ScreenStats()
+				screenCalls, screenRows = screenCalls+sc1-sc0, screenRows+sr1-sr0
+			}
+		}
+		if screenCalls > 0 {
+			r.ScreenRows = float64(screenRows) / float64(screenCalls)
+			fmt.Fprintf(stderr, "%s: LM head screened: %.1f of %d rows computed exactly per token\n", name, r.ScreenRows, l.model.Config.NVocab)
 		}
 		r.TPSMean, r.TPSStddev = meanStd(r.TPSSamples)
 		fmt.Fprintf(stderr, "%s: %.2f ± %.2f tokens/s\n", name, r.TPSMean, r.TPSStddev)
@@ -381,10 +402,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		r.GBPerSecond = float64(rep.BytesPerToken) * r.TPSMean / 1e9
+		bytes := rep.BytesPerToken
+		if r.ScreenRows > 0 {
+			rowBytes := float64(rep.HeadBytes) / float64(l.model.Config.NVocab)
+			bytes += l.model.ScreenBytes() - rep.HeadBytes + int64(r.ScreenRows*rowBytes)
+			r.ScreenBytesPerToken = bytes
+		}
+		r.GBPerSecond = float64(bytes) * r.TPSMean / 1e9
 		if len(r.StreamSamples) == len(r.TPSSamples) {
 			for i, tps := range r.TPSSamples {
-				r.BoundPercent += 100 * float64(rep.BytesPerToken) * tps / 1e9 / r.StreamSamples[i] / float64(len(r.TPSSamples))
+				r.BoundPercent += 100 * float64(bytes) * tps / 1e9 / r.StreamSamples[i] / float64(len(r.TPSSamples))
 			}
 		}
 		rep.Results = append(rep.Results, r)
@@ -523,6 +550,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			}
 			if r.BoundPercent > 0 {
 				fmt.Fprintf(stdout, "   %5.1f%% of the bandwidth bound", r.BoundPercent)
+			}
+			if r.ScreenBytesPerToken > 0 {
+				fmt.Fprintf(stdout, "   (screened head: %.3f GB per token)", float64(r.ScreenBytesPerToken)/1e9)
 			}
 			fmt.Fprintln(stdout)
 		}

@@ -143,3 +143,37 @@ func TestPrintPipelineStats(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
 	}
 }
+
+// TestBenchHeadScreen checks the screened head's figures: the mode, the
+// rows computed exactly per token (between 1 and the vocabulary) and the
+// bytes a token read, which GB/s then uses; and that auto leaves a head
+// this small unscreened.
+func TestBenchHeadScreen(t *testing.T) {
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	rep, errs := benchJSON(t, "--model", model, "-p", "0", "-n", "8", "-r", "1", "--backend", "cpu", "--stream=false", "--head-screen", "on")
+	if rep.HeadScreen != "on" || len(rep.Results) != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	tg := rep.Results[0]
+	const vocab, k = 512, 128
+	q8Bytes := int64(vocab * k / 32 * 34)
+	rowBytes := float64(rep.HeadBytes) / vocab
+	want := rep.BytesPerToken - rep.HeadBytes + q8Bytes + 4*vocab + int64(tg.ScreenRows*rowBytes)
+	if !(tg.ScreenRows >= 1 && tg.ScreenRows < vocab) || tg.ScreenBytesPerToken != want {
+		t.Errorf("screened tg: %.1f rows, %d bytes per token, want %d", tg.ScreenRows, tg.ScreenBytesPerToken, want)
+	}
+	if gb := float64(want) * tg.TPSMean / 1e9; tg.GBPerSecond != gb {
+		t.Errorf("GB/s %g, want %g", tg.GBPerSecond, gb)
+	}
+	if !strings.Contains(errs, "LM head screened: ") {
+		t.Errorf("stderr: %s", errs)
+	}
+	rep, _ = benchJSON(t, "--model", model, "-p", "0", "-n", "4", "-r", "1", "--backend", "cpu", "--stream=false")
+	if rep.HeadScreen != "auto" || rep.Results[0].ScreenRows != 0 || rep.Results[0].ScreenBytesPerToken != 0 {
+		t.Errorf("auto on a 65,536-weight head: %+v", rep)
+	}
+	_, errs, code := bitnet(t, "run", "--model", model, "--head-screen", "yes", "--prompt", "x")
+	if code != 2 || !strings.Contains(errs, `--head-screen: head screening "yes": want auto, on, off`) {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+}

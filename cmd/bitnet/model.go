@@ -19,20 +19,21 @@ import (
 
 // modelFlags are the flags shared by the commands that load a model.
 type modelFlags struct {
-	model     string
-	hf        string    // REPO[:FILE] on Hugging Face, pulled into m.model
-	hfOut     io.Writer // download and load progress: the command's stderr
-	tokenizer string
-	backend   string
-	device    int
-	threads   int
-	ctxSize   int
-	batch     int
-	kvType    string
-	debug     string
-	reference bool
-	noMmap    bool
-	lmHead    string
+	model      string
+	hf         string    // REPO[:FILE] on Hugging Face, pulled into m.model
+	hfOut      io.Writer // download and load progress: the command's stderr
+	tokenizer  string
+	backend    string
+	device     int
+	threads    int
+	ctxSize    int
+	batch      int
+	kvType     string
+	debug      string
+	reference  bool
+	noMmap     bool
+	lmHead     string
+	headScreen string
 
 	// profile, when set, is the op profiler the model runs through (open
 	// clears it for backends that time their kernels themselves).
@@ -53,6 +54,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.debug, "debug", "", "layer-0 diagnostics: all or a list of "+fmt.Sprint(engine.DebugNames))
 	fs.BoolVar(&m.reference, "reference", false, "run on the scalar numeric oracle (package reference) instead of the fast CPU backend")
 	fs.StringVar(&m.lmHead, "lm-head", "f16", "LM head weights: f16 (as the file stores them: logits as bitnet.cpp's), q8_0 or q6_k (quantized at load: fewer bytes per token, see the README for the fidelity)")
+	fs.StringVar(&m.headScreen, "head-screen", "auto", "greedy and top-k decoding: rank the vocabulary with an int8 copy of the LM head first and compute only the rows it cannot rule out (the same tokens, about half the head's bytes per token): auto (heads of 4M weights or more), on or off")
 	fs.BoolVar(&m.noMmap, "no-mmap", false, "read the model into private memory on huge pages instead of mapping the file (a copy; the mapping is backed by huge pages too where the kernel allows)")
 }
 
@@ -103,6 +105,9 @@ func (m *modelFlags) validate() error {
 	}
 	if _, err := engine.ParseHeadType(m.lmHead); err != nil {
 		return usageErrorf("--lm-head: %v", err)
+	}
+	if _, err := engine.ParseScreenMode(m.headScreen); err != nil {
+		return usageErrorf("--head-screen: %v", err)
 	}
 	return nil
 }
@@ -170,6 +175,7 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 	}
 	var lo engine.LoadOptions
 	lo.LMHead, _ = engine.ParseHeadType(m.lmHead)
+	lo.ScreenHead, _ = engine.ParseScreenMode(m.headScreen)
 	var lp *progress
 	if st, err := os.Stat(m.model); err == nil && st.Size() >= loadProgressMinSize {
 		lp = newProgress(m.hfOut, "loading "+m.model, 1)
