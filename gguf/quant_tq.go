@@ -244,8 +244,16 @@ func EncodeQ8_0(x []float32) ([]byte, error) {
 
 // AppendQ8_0 appends EncodeQ8_0(x) to dst.
 func AppendQ8_0(dst []byte, x []float32) ([]byte, error) {
+	dst, _, _, err := AppendQ8_0Err(dst, x)
+	return dst, err
+}
+
+// AppendQ8_0Err is AppendQ8_0 that also returns max|x_i| and the largest
+// error max|x_i - y_i| of the values y the blocks decode to (DecodeQ8_0),
+// both exact (NaN if x holds a NaN or an infinity).
+func AppendQ8_0Err(dst []byte, x []float32) (_ []byte, xmax, emax float64, _ error) {
 	if len(x)%QK8_0 != 0 {
-		return dst, fmt.Errorf("gguf: Q8_0: %d values is not a multiple of the block size %d", len(x), QK8_0)
+		return dst, 0, 0, fmt.Errorf("gguf: Q8_0: %d values is not a multiple of the block size %d", len(x), QK8_0)
 	}
 	nb := len(x) / QK8_0
 	at := len(dst)
@@ -256,28 +264,32 @@ func AppendQ8_0(dst []byte, x []float32) ([]byte, error) {
 		blk := out[b*Q8_0Bytes : (b+1)*Q8_0Bytes]
 		amax := float32(0)
 		for _, v := range xs {
-			if v < 0 {
-				v = -v
-			}
-			if v > amax {
-				amax = v
-			}
+			amax = max(amax, math.Float32frombits(math.Float32bits(v)&^(1<<31)))
 		}
 		d := amax / 127
 		id := float32(0)
 		if d != 0 {
 			id = 1 / d
 		}
-		binary.LittleEndian.PutUint16(blk, F32ToF16(d))
+		h := F32ToF16(d)
+		binary.LittleEndian.PutUint16(blk, h)
+		dq := float64(F16ToF32(h))
 		for i, v := range xs {
 			// Halves away from zero: a float32 of magnitude 1/4 or more
 			// plus 1/2 is exact in float64, and a smaller one
 			// truncates to 0 either way.
 			r := float64(v * id)
-			blk[2+i] = uint8(int8(int32(r + math.Copysign(0.5, r))))
+			q := int8(int32(r + math.Copysign(0.5, r)))
+			blk[2+i] = uint8(q)
+			// Exact: code times scale has 19 significant bits.
+			emax = max(emax, math.Abs(float64(v)-float64(q)*dq))
 		}
+		xmax = max(xmax, float64(amax))
 	}
-	return dst, nil
+	if math.IsInf(xmax, 0) {
+		xmax = math.NaN()
+	}
+	return dst, xmax, emax, nil
 }
 
 // DecodeQ8_0 writes q*d of the first len(dst) elements (a multiple of 32) of

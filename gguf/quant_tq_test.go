@@ -220,3 +220,34 @@ func TestQ8_0RoundsAsMathRound(t *testing.T) {
 	}
 	assert.Equal(t, []byte{127, 1, 0xff, 3, 0xfd, 0, 0, 1, 127, 0x81, 0, 0, 0}, raw[2:15])
 }
+
+// TestQ8_0Err checks AppendQ8_0Err's magnitudes and errors against the
+// decoded blocks, and that a NaN or an infinity makes them NaN.
+func TestQ8_0Err(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	x := make([]float32, 32*40)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(8)-4)))
+	}
+	raw, xmax, emax, err := AppendQ8_0Err(nil, x)
+	require.NoError(t, err)
+	want, err := EncodeQ8_0(x)
+	require.NoError(t, err)
+	require.Equal(t, want, raw)
+	y := make([]float32, len(x))
+	require.NoError(t, DecodeQ8_0(raw, y))
+	var wx, we float64
+	for i := range x {
+		wx = max(wx, math.Abs(float64(x[i])))
+		we = max(we, math.Abs(float64(x[i])-float64(y[i])))
+	}
+	assert.Equal(t, wx, xmax)
+	assert.Equal(t, we, emax)
+	assert.Greater(t, emax, 0.0)
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		x[77] = bad
+		_, xmax, emax, err = AppendQ8_0Err(nil, x)
+		require.NoError(t, err)
+		assert.True(t, math.IsNaN(xmax+emax), "%g: %g %g", bad, xmax, emax)
+	}
+}
