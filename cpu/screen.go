@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"fmt"
 	"math"
 	"sync/atomic"
 
@@ -20,17 +19,8 @@ var (
 // screen's rule (compute.ScreenRows) and computes the rows it keeps with
 // the weights themselves, each as MatMul computes it (floatRow).
 func (b *Backend) ScreenMatMul(dstT, wT, approxT, boundT, xT compute.Tensor, k int) {
+	K, N := compute.CheckScreen(dstT, wT, approxT, boundT, xT, k)
 	dst, w, aw, bound, x := asT("ScreenMatMul", dstT), asT("ScreenMatMul", wT), asT("ScreenMatMul", approxT), asT("ScreenMatMul", boundT), asT("ScreenMatMul", xT)
-	K, N := compute.RowsOf(w)
-	ak, an := compute.RowsOf(aw)
-	xk, T := rows(x)
-	dk, dT := rows(dst)
-	if (w.DType() != gguf.F32 && w.DType() != gguf.F16 && w.DType() != gguf.BF16) || aw.DType() != gguf.Q8_0 ||
-		ak != K || an != N || K%kernels.Q8Block != 0 || xk != K || T != 1 || dk != N || dT != 1 ||
-		bound.F32 == nil || len(bound.F32) != N || x.F32 == nil || dst.F32 == nil || k < 1 || k > min(N, compute.MaxTopK) {
-		panic(fmt.Sprintf("cpu.ScreenMatMul: dst %v = w %v (%s) x %v, approx %v (%s), bound %v, k %d",
-			dst.Shape(), w.Shape(), w.DType(), x.Shape(), aw.Shape(), aw.DType(), bound.Shape(), k))
-	}
 	s := &b.scr
 	xs := x.F32
 	var x1 float32
@@ -44,11 +34,10 @@ func (b *Backend) ScreenMatMul(dstT, wT, approxT, boundT, xT compute.Tensor, k i
 	lo, hi := s.screenLo, s.screenHi
 	b.pool.run(N, 256, func(l, h int) {
 		for r := l; r < h; r++ {
-			br := bound.F32[r]*x1 + compute.ScreenSlack
-			lo[r], hi[r] = a[r]-br, a[r]+br
+			lo[r], hi[r] = compute.ScreenLimits(a[r], bound.F32[r], x1)
 		}
 	})
-	m, all, cands := compute.ScreenRows(lo, k, x1, s.screenCands)
+	m, all, cands := compute.ScreenRows(lo, k, s.screenCands)
 	s.screenCands = cands
 	if all {
 		b.screened.Add(int64(N))
@@ -78,6 +67,10 @@ func (b *Backend) ScreenMatMul(dstT, wT, approxT, boundT, xT compute.Tensor, k i
 	b.screened.Add(int64(len(kept)))
 	b.screenCalls.Add(1)
 }
+
+// ScreensByDefault is true: on the CPU a screened 2B-4T head takes 20.7
+// ms instead of 33.6 (2 threads), and decoding gains 14%.
+func (b *Backend) ScreensByDefault() bool { return true }
 
 // floatRow returns output row r of MatMul(w, x) for a float weight w [K, N]
 // and one token x, with MatMul's arithmetic for w's type (matmulFast's F16

@@ -42,10 +42,10 @@ func BenchmarkScreenedHead(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wr, wq := make([]float32, K), make([]float32, K)
+			wr := make([]float32, K)
 			for r := w * N / workers; r < (w+1)*N/workers; r++ {
 				rb := K / 32 * 34
-				_, c, err := compute.ScreenRow(q8[r*rb:r*rb], gguf.F16, raw[2*K*r:2*K*(r+1)], wr, wq)
+				_, c, err := compute.ScreenRow(q8[r*rb:r*rb], gguf.F16, raw[2*K*r:2*K*(r+1)], wr)
 				if err != nil {
 					panic(err)
 				}

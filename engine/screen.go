@@ -22,7 +22,9 @@ import (
 type ScreenMode int
 
 const (
-	// ScreenAuto screens heads of at least screenMinWeights weights.
+	// ScreenAuto screens heads of at least screenMinWeights weights on
+	// the backends where screening was measured to pay
+	// (compute.Screener's ScreensByDefault).
 	ScreenAuto ScreenMode = iota
 	// ScreenOn screens every head it can.
 	ScreenOn
@@ -63,14 +65,16 @@ type headScreen struct {
 	err    error
 }
 
-// screens reports whether the LM head can be screened (before it is made):
-// the mode allows it, the head is stored (not --lm-head) in a float type
-// with rows of whole Q8_0 blocks, and the backend is a compute.Screener.
+// screens reports whether the LM head is screened (before the screen is
+// made): the mode allows it, the head is stored (not --lm-head) in a float
+// type with rows of whole Q8_0 blocks, and the backend is a
+// compute.Screener.
 func (m *Model) screens() bool {
 	if m.screen == nil || m.ScreenHead == ScreenOff || m.HeadType != HeadStored || m.Output == nil {
 		return false
 	}
-	if _, ok := m.Backend.(compute.Screener); !ok {
+	sc, ok := m.Backend.(compute.Screener)
+	if !ok {
 		return false
 	}
 	switch m.Output.DType() {
@@ -79,7 +83,7 @@ func (m *Model) screens() bool {
 		return false
 	}
 	k, n := compute.RowsOf(m.Output)
-	return k%gguf.QK8_0 == 0 && (m.ScreenHead == ScreenOn || k*n >= screenMinWeights)
+	return k%gguf.QK8_0 == 0 && (m.ScreenHead == ScreenOn || k*n >= screenMinWeights && sc.ScreensByDefault())
 }
 
 // headScreen returns the LM head's screen, making it on first use; nil
@@ -123,9 +127,9 @@ func (m *Model) makeScreen(sc *headScreen) error {
 	out := make([]byte, rows*rowBytes)
 	bound := make([]float32, rows)
 	workers, err := eachRows(rows, func() func(r int) error {
-		w, wq := make([]float32, k), make([]float32, k)
+		w := make([]float32, k)
 		return func(r int) error {
-			_, c, err := compute.ScreenRow(out[r*rowBytes:r*rowBytes], src.Type, raw[r*srcRow:(r+1)*srcRow], w, wq)
+			_, c, err := compute.ScreenRow(out[r*rowBytes:r*rowBytes], src.Type, raw[r*srcRow:(r+1)*srcRow], w)
 			if err != nil {
 				return err
 			}

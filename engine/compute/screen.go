@@ -17,21 +17,22 @@ import (
 // The screen of a row r of a float weight w (F32, F16 or BF16) [K, N] is its
 // Q8_0 quantization (approx) and a bound c_r (ScreenBound). For an input x
 // [K, 1], with a = MatMul(approx, x) and X1 = sum_i |x_i| (float32, any
-// order), the screen keeps the rows that ScreenRows keeps of
-//
-//	lo_r = a_r - b_r,  hi_r = a_r + b_r,  b_r = c_r*X1 + ScreenSlack
-//
-// (float32 operations). c_r is large enough that lo_r <= (w x)_r <= hi_r
-// for every finite x whatever the summation order of either matmul, so a
-// row that is not kept has an exact output below the k-th largest one, and
-// TopK(k) of the screened outputs equals TopK(k) of MatMul(w, x) whenever
-// MatMul's outputs are finite.
+// order), each row's limits are ScreenLimits(a_r, c_r, X1), and the screen
+// keeps the rows that ScreenRows keeps. c_r is large enough that lo_r <=
+// (w x)_r <= hi_r for every finite x whatever the summation order of
+// either matmul, so a row that is not kept has an exact output below the
+// k-th largest one, and TopK(k) of the screened outputs equals TopK(k) of
+// MatMul(w, x) whenever MatMul's outputs are finite.
 type Screener interface {
 	// ScreenMatMul writes to dst [N, 1] MatMul(w, x)'s value at every row
 	// the screen (approx Q8_0 [K, N], bound F32 [N]) keeps for the k
 	// largest outputs (1 <= k <= min(N, MaxTopK)), computed as MatMul
-	// computes it, and -Inf at every other row. x is [K, 1].
+	// computes it, and -Inf at the other rows (or, where the backend
+	// computes them too, MatMul's values). x is [K, 1].
 	ScreenMatMul(dst, w, approx, bound, x Tensor, k int)
+	// ScreensByDefault says whether the engine's automatic mode screens
+	// large heads on this backend (where screening was measured to pay).
+	ScreensByDefault() bool
 }
 
 // ScreenCounter is implemented by screening backends that count their
@@ -39,6 +40,26 @@ type Screener interface {
 // exactly.
 type ScreenCounter interface {
 	ScreenStats() (calls, rows int64)
+}
+
+// CheckScreen checks ScreenMatMul's arguments: w a float weight [K, N]
+// with K a multiple of 32, approx Q8_0 and bound F32 [N] for it, x and
+// dst F32 [K, 1] and [N, 1], 1 <= k <= min(N, MaxTopK); it returns K and N.
+func CheckScreen(dst, w, approx, bound, x Tensor, k int) (K, N int) {
+	K, N, T := CheckMatMul(dst, w, x)
+	ak, an := RowsOf(approx)
+	bk, bn := RowsOf(bound)
+	switch w.DType() {
+	case gguf.F32, gguf.F16, gguf.BF16:
+	default:
+		shapeErr("ScreenMatMul", "weights of type %s (want F32, F16 or BF16)", w.DType())
+	}
+	if T != 1 || K%gguf.QK8_0 != 0 || approx.DType() != gguf.Q8_0 || ak != K || an != N ||
+		bound.DType() != gguf.F32 || bk*bn != N || k < 1 || k > min(N, MaxTopK) {
+		shapeErr("ScreenMatMul", "dst %v = w %v x %v, approx %v (%s), bound %v (%s), k %d",
+			dst.Shape(), w.Shape(), x.Shape(), approx.Shape(), approx.DType(), bound.Shape(), bound.DType(), k)
+	}
+	return K, N
 }
 
 // ScreenSlack is added to every screening bound b_r: it covers the
@@ -49,47 +70,30 @@ const ScreenSlack = 0x1p-96
 // unitRoundoff is float32's unit roundoff.
 const unitRoundoff = 0x1p-24
 
-// ScreenBound returns the screening bound c of a weight row w (as float32
-// values, exactly as MatMul reads them) and its approximation wq (the Q8_0
-// row decoded, exactly as MatMul reads it): rounded up to float32, a c with
+// ScreenBound returns the screening bound c of a weight row of n values
+// (as float32, exactly as MatMul reads them) whose largest magnitude is
+// wmax and whose Q8_0 approximation (decoded, as MatMul reads it) errs by
+// at most emax: rounded up to float32, a c with
 //
 //	|MatMul(w, x) - MatMul(wq, x)| + rounding of X1, c*X1, a ± b <= c*X1
 //
-// for every finite x of the row's length. With W = max|w_i|, E =
-// max|w_i - wq_i| (both exact in float64) and g = γ_{K+2} (the relative
-// error bound of a float32 sum of K+2 rounded terms, as any order of a
+// for every finite x of the row's length. With g = γ_{n+2} (the relative
+// error bound of a float32 sum of n+2 rounded terms, as any order of a
 // row's products, a Q8_0 block's scaling and the blocks' sum gives), each
-// matmul errs by at most g*sum|w_i x_i| <= g*W*X1 (wq: g*(W+E)*X1), the
-// weights differ by at most E*X1, and rounding a ± b adds u*(|a| + b):
+// matmul errs by at most g*sum|w_i x_i| <= g*wmax*X1 (wq: g*(wmax+emax)*X1),
+// the weights differ by at most emax*X1, and rounding a ± b adds
+// u*(|a| + b):
 //
-//	c = (E + g*(2W + E) + 3u*(W + E)) * (1 + 2g)
+//	c = (emax + g*(2*wmax + emax) + 3u*(wmax + emax)) * (1 + 2g)
 //
-// where the last factor covers X1's and c*X1's own rounding. A row with a
-// value that is not finite gets +Inf (its bounds then rule nothing out).
-func ScreenBound(w, wq []float32) float32 {
-	var wmax, emax, sum float64
-	for i, v := range w {
-		a := float64(v)
-		e := a - float64(wq[i])
-		sum += e // NaN or infinite if any value is
-		if a < 0 {
-			a = -a
-		}
-		if e < 0 {
-			e = -e
-		}
-		if a > wmax {
-			wmax = a
-		}
-		if e > emax {
-			emax = e
-		}
-	}
-	if math.IsNaN(sum) || math.IsInf(sum, 0) || math.IsInf(wmax, 0) {
+// where the last factor covers X1's and c*X1's own rounding. NaN or
+// infinite arguments give +Inf (the row's bounds then rule nothing out).
+func ScreenBound(wmax, emax float64, n int) float32 {
+	if math.IsNaN(wmax+emax) || math.IsInf(wmax+emax, 0) {
 		return float32(math.Inf(1))
 	}
-	n := float64(len(w) + 2)
-	g := n * unitRoundoff / (1 - n*unitRoundoff)
+	m := float64(n + 2)
+	g := m * unitRoundoff / (1 - m*unitRoundoff)
 	c := (emax + g*(2*wmax+emax) + 3*unitRoundoff*(wmax+emax)) * (1 + 2*g)
 	f := float32(c)
 	if float64(f) < c {
@@ -98,20 +102,26 @@ func ScreenBound(w, wq []float32) float32 {
 	return f
 }
 
+// ScreenLimits returns the limits of a row with approximate output a and
+// bound c for an input whose magnitudes sum to x1: with b = c*x1 +
+// ScreenSlack, lo = a - b and hi = a + b (float32 operations), or -Inf and
+// +Inf (the row kept whatever the others hold) when either is NaN or x1 is
+// not finite.
+func ScreenLimits(a, c, x1 float32) (lo, hi float32) {
+	b := c*x1 + ScreenSlack
+	lo, hi = a-b, a+b
+	if lo != lo || hi != hi || isInfOrNaN(x1) {
+		return float32(math.Inf(-1)), float32(math.Inf(1))
+	}
+	return lo, hi
+}
+
 // ScreenRows returns the threshold m of the screen's rule for the k
 // largest outputs and whether every row is kept: m is the k-th largest of
-// lo (in Candidate.Less order), and a row r is kept when !(hi_r < m).
-// Every row is kept when x1 (sum |x_i|) or m is not finite or any lo_r is
-// NaN. cands is scratch for TopK and is returned for reuse.
-func ScreenRows(lo []float32, k int, x1 float32, cands []Candidate) (m float32, all bool, _ []Candidate) {
-	if isInfOrNaN(x1) {
-		return 0, true, cands
-	}
-	for _, v := range lo {
-		if v != v {
-			return 0, true, cands
-		}
-	}
+// the rows' lower limits lo, and a row r is kept when !(hi_r < m); every
+// row is, when m is not finite. cands is scratch for TopK and is returned
+// for reuse.
+func ScreenRows(lo []float32, k int, cands []Candidate) (m float32, all bool, _ []Candidate) {
 	cands = TopK(cands, lo, k)
 	if len(cands) < k {
 		return 0, true, cands
@@ -123,10 +133,10 @@ func ScreenRows(lo []float32, k int, x1 float32, cands []Candidate) (m float32, 
 func isInfOrNaN(v float32) bool { return v != v || math.IsInf(float64(v), 0) }
 
 // ScreenRow makes the screen of one weight row: src holds the row in type
-// dt (F32, F16 or BF16) and w, wq have its length (a multiple of 32). It
-// decodes the row into w, appends its Q8_0 quantization to q8, decodes
-// that into wq and returns the longer q8 and the row's ScreenBound.
-func ScreenRow(q8 []byte, dt gguf.DType, src []byte, w, wq []float32) ([]byte, float32, error) {
+// dt (F32, F16 or BF16) and w has its length (a multiple of 32). It
+// decodes the row into w, appends its Q8_0 quantization to q8 and returns
+// the longer q8 and the row's ScreenBound.
+func ScreenRow(q8 []byte, dt gguf.DType, src []byte, w []float32) ([]byte, float32, error) {
 	switch dt {
 	case gguf.F32, gguf.F16, gguf.BF16:
 	default:
@@ -135,13 +145,9 @@ func ScreenRow(q8 []byte, dt gguf.DType, src []byte, w, wq []float32) ([]byte, f
 	if err := gguf.DecodeRow(dt, src, w, 0); err != nil {
 		return q8, 0, err
 	}
-	at := len(q8)
-	q8, err := gguf.AppendQ8_0(q8, w)
+	q8, wmax, emax, err := gguf.AppendQ8_0Err(q8, w)
 	if err != nil {
 		return q8, 0, err
 	}
-	if err := gguf.DecodeQ8_0(q8[at:], wq); err != nil {
-		return q8, 0, err
-	}
-	return q8, ScreenBound(w, wq), nil
+	return q8, ScreenBound(wmax, emax, len(w)), nil
 }

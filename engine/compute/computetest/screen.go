@@ -84,12 +84,16 @@ func (h *Harness) screened(dt gguf.DType, vals []float32, K, N int) (w, approx, 
 	c := make([]float32, N)
 	wr, wq := make([]float32, K), make([]float32, K)
 	for r := range N {
+		at := len(q8)
 		var err error
-		q8, c[r], err = compute.ScreenRow(q8, dt, raw[r*esz*K:(r+1)*esz*K], wr, wq)
+		q8, c[r], err = compute.ScreenRow(q8, dt, raw[r*esz*K:(r+1)*esz*K], wr)
 		if err != nil {
 			h.T.Fatal(err)
 		}
 		if r == 3 {
+			if err := gguf.DecodeQ8_0(q8[at:], wq); err != nil {
+				h.T.Fatal(err)
+			}
 			for i := range K {
 				errSign = append(errSign, float32(math.Copysign(1, float64(wr[i]-wq[i]))))
 			}
@@ -131,8 +135,7 @@ func (h *Harness) checkScreen(sc compute.Screener, w, approx, bound compute.Tens
 			t.Fatalf("k %d: row %d holds %g, want MatMul's %g or -Inf", k, r, out[r], want[r])
 		}
 		if isFinite(x1) && isFinite(want[r]) {
-			b := c[r]*x1 + compute.ScreenSlack
-			if lo, hi := av[r]-b, av[r]+b; !(lo <= want[r] && want[r] <= hi) {
+			if lo, hi := compute.ScreenLimits(av[r], c[r], x1); !(lo <= want[r] && want[r] <= hi) {
 				t.Fatalf("row %d: MatMul %g outside the screen's bounds [%g, %g]", r, want[r], lo, hi)
 			}
 		}
