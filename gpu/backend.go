@@ -74,6 +74,10 @@ type Options struct {
 	// CPU implementation, where it is faster (lavapipe); also
 	// BITNET_VK_ATTN_SG=1 or 0.
 	AttnSubgroups DotMode
+	// ScreenHead has the engine's automatic mode screen large LM heads on
+	// this backend (compute.Screener; also BITNET_VK_SCREEN=1). Off by
+	// default until measured on a GPU; --head-screen on screens anyway.
+	ScreenHead bool
 	// AttnDecodeChunk is the number of cache positions one attention
 	// workgroup takes in a decode step over a cache of up to 1,024
 	// positions (merged in the attention kernel): a power of two from 32
@@ -231,6 +235,7 @@ type Backend struct {
 	timeline        bool    // and time themselves (Options.Timeline)
 	clockRate       float64 // the device clock's ticks per ns, with a timeline
 	subgroups       bool    // the subgroup matvec kernels run
+	screenAuto      bool    // the automatic mode screens large LM heads (Options.ScreenHead)
 	dot             bool    // the ternary kernels use packed int8 dot products
 	coopmat         bool    // the I2_S prompt GEMM runs on cooperative matrices
 	coopTile        [2]uint32
@@ -402,6 +407,7 @@ func Open(o Options) (*Backend, error) {
 	// The attention kernels' reductions within subgroups (2 barriers
 	// instead of 16).
 	b.attnSG = b.subgroups && gpuDefault(o.AttnSubgroups, "BITNET_VK_ATTN_SG", cpu)
+	b.screenAuto = o.ScreenHead || os.Getenv("BITNET_VK_SCREEN") == "1"
 	b.attnStage = !o.AttnKeysInRegisters && os.Getenv("BITNET_VK_ATTN_STAGE") != "0"
 	b.attnChunk, b.attnChunkDecode, b.attnMergeMax = attnChunk, attnChunkDecode, attnMergeChunks
 	if n, _ := strconv.Atoi(os.Getenv("BITNET_VK_ATTN_CHUNK")); n >= 32 && n <= 1024 && n&(n-1) == 0 {

@@ -26,6 +26,7 @@ const (
 	opPenalize
 	opTopK
 	opAdvance
+	opScreen
 )
 
 // op is one queued op. Fields by kind:
@@ -43,6 +44,7 @@ const (
 //	Penalize   dst=logits, a=ids, f=penalty
 //	TopK       dst, a=logits, k
 //	Advance    dst=picks, a=ids, b=pos, c=best (a and b are written too)
+//	Screen     dst, ws=[w, approx], a=x, b=bound, k
 type op struct {
 	kind       opKind
 	dst        *tensor
@@ -193,6 +195,23 @@ func (b *Backend) Advance(idsT, posT, bestT, picksT compute.Tensor) {
 	compute.CheckAdvance(idsT, posT, bestT, picksT)
 	b.queue(op{kind: opAdvance, dst: asT("Advance", picksT), a: asT("Advance", idsT), b: asT("Advance", posT), c: asT("Advance", bestT)})
 }
+
+// ScreenMatMul computes the rows of a float matmul that can be among its k
+// largest outputs (see compute.Screener): the Q8_0 copy's matvec, the
+// rows' limits, the k-th largest lower limit (TopK) and the float matvec
+// of the rows it keeps, on the device.
+func (b *Backend) ScreenMatMul(dstT, wT, approxT, boundT, xT compute.Tensor, k int) {
+	compute.CheckScreen(dstT, wT, approxT, boundT, xT, k)
+	w, approx := asT("ScreenMatMul", wT), asT("ScreenMatMul", approxT)
+	if w.chunks == nil || approx.chunks == nil {
+		panic("gpu.ScreenMatMul: the weights are not model tensors")
+	}
+	b.queue(op{kind: opScreen, dst: asT("ScreenMatMul", dstT), ws: []*tensor{w, approx}, a: asT("ScreenMatMul", xT),
+		b: asT("ScreenMatMul", boundT), k: k})
+}
+
+// ScreensByDefault is Options.ScreenHead (BITNET_VK_SCREEN=1).
+func (b *Backend) ScreensByDefault() bool { return b.screenAuto }
 
 // allI2S reports whether every weight is a one-chunk I2_S tensor (what the
 // fused kernels take).

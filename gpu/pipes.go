@@ -25,9 +25,9 @@ var kernels = map[string]struct {
 	"matmul_i2s_tiled":       {5, 11},
 	"matmul_i2s_tiled_dot":   {5, 11},
 	"matmul_i2s_coopmat":     {5, 11},
-	"matvec_f32":             {3, 6},
-	"matvec_f16":             {3, 6},
-	"matvec_bf16":            {3, 6},
+	"matvec_f32":             {5, 8},
+	"matvec_f16":             {5, 8},
+	"matvec_bf16":            {5, 8},
 	"matvec_q8_0":            {3, 6},
 	"matvec_q6_k":            {3, 6},
 	"matvec_tq2_0":           {4, 5},
@@ -45,6 +45,7 @@ var kernels = map[string]struct {
 	"embed":                  {3, 10},
 	"penalize":               {2, 5},
 	"topk":                   {6, 6},
+	"screen_bounds":          {5, 7},
 	"advance":                {4, 5},
 
 	// The generic kernels: devices without subgroup arithmetic, weight

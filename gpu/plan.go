@@ -201,6 +201,8 @@ func (b *Backend) emitAt(ops []op, i int) int {
 			uint32(n), uint32(compute.Elements(o.a.shape)), lo, io, f32bits(o.f))
 	case opTopK:
 		b.recTopK(o)
+	case opScreen:
+		b.recScreen(o)
 	case opAdvance:
 		ib, io := b.out(o.a)
 		pb, po := b.out(o.b)
@@ -815,17 +817,8 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 		}
 	default:
 		xb, xo := b.in(x)
-		if mv := floatMatvec(w.dt, K); mv != "" && b.subgroups && T <= matvecMaxT && xo%4 == 0 {
-			sg := max(b.dev.Info.SubgroupSize, 1)
-			rows := max(256/sg, 1)
-			spec := []uint32{256, uint32(K), rows}
-			if w.dt == gguf.Q8_0 || w.dt == gguf.Q6_K {
-				rows *= b.headRows
-				spec = []uint32{256, uint32(K), rows, b.headRows}
-			}
-			b.recMatvec(mv, w, K, T, N, rows, spec, func(c chunk) []vkrt.Binding {
-				return []vkrt.Binding{c.buf.In(0, 0), xb, yb}
-			}, xo/4, yo)
+		if b.floatMatvecRuns(w, x, T) {
+			b.recFloatMatvec(dst, w, x, K, N, T, nil)
 			return
 		}
 		name := map[gguf.DType]string{gguf.F32: "matmul_f32", gguf.F16: "matmul_f16", gguf.BF16: "matmul_bf16", gguf.Q8_0: "matmul_q8_0", gguf.Q6_K: "matmul_q6_k"}[w.dt]
@@ -843,6 +836,82 @@ func (b *Backend) recMatMulTokens(dst, w, x *tensor, K, N, T int) {
 				bind, uint32(K), uint32(T), uint32(N), uint32(c.row0), yo, 0, xo)
 		}
 	}
+}
+
+// floatMatvecRuns reports whether the decode matvec kernel of a float or
+// Q8_0/Q6_K weight w runs for T tokens of x.
+func (b *Backend) floatMatvecRuns(w, x *tensor, T int) bool {
+	_, xo := b.in(x)
+	return floatMatvec(w.dt, w.shape[0]) != "" && b.subgroups && T <= matvecMaxT && xo%4 == 0
+}
+
+// screenMask is what a float matvec of a screened matmul reads besides its
+// weights and input: the rows' upper limits and the TopK result whose
+// element mAt-1 is the threshold.
+type screenMask struct {
+	hi, sel *tensor
+	mAt     uint32
+}
+
+// recFloatMatvec records the decode matvec of a float or Q8_0/Q6_K weight
+// (floatMatvecRuns), over the rows mask keeps when it is not nil (F32, F16
+// and BF16 only).
+func (b *Backend) recFloatMatvec(dst, w, x *tensor, K, N, T int, mask *screenMask) {
+	mv := floatMatvec(w.dt, K)
+	xb, xo := b.in(x)
+	yb, yo := b.out(dst)
+	sg := max(b.dev.Info.SubgroupSize, 1)
+	rows := max(256/sg, 1)
+	spec := []uint32{256, uint32(K), rows}
+	if w.dt == gguf.Q8_0 || w.dt == gguf.Q6_K {
+		rows *= b.headRows
+		spec = []uint32{256, uint32(K), rows, b.headRows}
+		b.recMatvec(mv, w, K, T, N, rows, spec, func(c chunk) []vkrt.Binding {
+			return []vkrt.Binding{c.buf.In(0, 0), xb, yb}
+		}, xo/4, yo)
+		return
+	}
+	hb, sb, mAt, ho := b.unused(), b.unused(), uint32(0), uint32(0)
+	if mask != nil {
+		hb, ho = b.in(mask.hi)
+		var so uint32
+		sb, so = b.in(mask.sel)
+		mAt = so + mask.mAt
+	}
+	b.recMatvec(mv, w, K, T, N, rows, spec, func(c chunk) []vkrt.Binding {
+		return []vkrt.Binding{c.buf.In(0, 0), xb, yb, hb, sb}
+	}, xo/4, yo, mAt, ho)
+}
+
+// recScreen records a screened matmul (compute.Screener): the Q8_0 copy's
+// matvec into scratch, the rows' limits (screen_bounds), the k-th largest
+// lower limit (TopK into scratch) and the float matvec of the rows kept.
+// Where the float matvec kernel does not run, it records the full matmul.
+func (b *Backend) recScreen(o *op) {
+	w, approx, x := o.ws[0], o.ws[1], o.a
+	K, N := w.shape[0], compute.Elements(w.shape)/w.shape[0]
+	if !b.floatMatvecRuns(w, x, 1) || !b.floatMatvecRuns(approx, x, 1) {
+		b.recMatMulGeneric(o.dst, w, x)
+		return
+	}
+	scratch := func(role string, dt gguf.DType, shape ...int) *tensor {
+		n := uint64(compute.Elements(shape)) * 4
+		return &tensor{dt: dt, shape: shape, buf: b.scratchBuf(role, n), bytes: n}
+	}
+	a, lo, hi := scratch("screen_a", gguf.F32, N, 1), scratch("screen_lo", gguf.F32, N, 1), scratch("screen_hi", gguf.F32, N, 1)
+	sel := scratch("screen_sel", gguf.I32, o.k, 2)
+	b.recFloatMatvec(a, approx, x, K, N, 1, nil)
+	ab, ao := b.in(a)
+	cb, co := b.in(o.b)
+	xb, xo := b.in(x)
+	lb, lof := b.out(lo)
+	hb, hof := b.out(hi)
+	const perGroup = 256 * 4 // screen_bounds: 256 invocations of 4 rows
+	b.dispatch("screen_bounds", b.pipe("screen_bounds"), [3]uint32{uint32((N + perGroup - 1) / perGroup), 1, 1},
+		[]vkrt.Binding{ab, cb, xb, lb, hb}, uint32(N), uint32(K), ao, co, xo, lof, hof)
+	b.recTopK(&op{kind: opTopK, dst: sel, a: lo, k: o.k})
+	// The threshold is the k-th candidate's logit: element k + k-1.
+	b.recFloatMatvec(o.dst, w, x, K, N, 1, &screenMask{hi: hi, sel: sel, mAt: uint32(2 * o.k)})
 }
 
 // recRopeStore records rope_store for any of: the rotation of q (q.dst =

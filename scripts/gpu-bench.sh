@@ -38,11 +38,16 @@
 # time and as run chooses, against a round trip to the host per token
 # (bench --run-ahead, part runahead).
 #
+# The LM head screened by an int8 copy (--head-screen on: BITNET_VK_SCREEN=1
+# makes it the automatic mode's choice) against the full head, side by
+# side at tg128 (one step at a time and in bursts of 8) and depth 4096,
+# and greedy text on the 2B-4T shapes both ways (part screen).
+#
 # PARTS picks what runs, a comma-separated list of tests, phases, stats, matvec, longattn, attncfg, clocks, kernels,
-# crossval, bench, runahead, chain, timeline, waves, attnheads, valueloads, prompt,
+# crossval, bench, runahead, screen, chain, timeline, waves, attnheads, valueloads, prompt,
 # stage, rowsum, blocks, coopmat, attn, tq,
 # baseline, heads, optimes and cpu (default: tests, kernels, crossval,
-# bench, runahead, stats, optimes and cpu; all: every part but attn, whose variants were
+# bench, runahead, screen, stats, optimes and cpu; all: every part but attn, whose variants were
 # measured on 2026-11-26); ROUNDS (default 2) is how many alternating
 # rounds the side-by-side parts run.
 set -uo pipefail
@@ -140,8 +145,8 @@ withenv() {
 		"$@"
 	)
 }
-parts=${PARTS:-tests,kernels,crossval,bench,runahead,stats,optimes,cpu}
-[ "$parts" = all ] && parts=tests,phases,stats,matvec,longattn,attncfg,clocks,kernels,crossval,bench,runahead,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
+parts=${PARTS:-tests,kernels,crossval,bench,runahead,screen,stats,optimes,cpu}
+[ "$parts" = all ] && parts=tests,phases,stats,matvec,longattn,attncfg,clocks,kernels,crossval,bench,runahead,screen,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$B" ] || { echo "bin/bitnet missing: run make gpu-bench-build first" >&2; exit 2; }
@@ -169,8 +174,8 @@ if want tests && [ -x bin/gpu.test ]; then
 	# ones after a dozen or so in one process).
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
-	tests=${GPU_TESTS:-TestConformance TestCoopMatAuto TestPipelineStatistics TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestRunAhead TestRunAheadStops TestRunAheadDeviceFailure TestRunAheadFullContext TestRunAheadShortCache TestDecodeStepStructure TestStateTooLargeForDevice}
-	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnOtherReductions TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestConformanceMatvecOtherFlags TestCoopMatAuto TestPipelineStatistics TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestRunAhead TestRunAheadStops TestRunAheadDeviceFailure TestRunAheadFullContext TestRunAheadShortCache TestDecodeStepStructure TestStateTooLargeForDevice"
+	tests=${GPU_TESTS:-TestConformance TestCoopMatAuto TestPipelineStatistics TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestRunAhead TestRunAheadStops TestRunAheadDeviceFailure TestRunAheadFullContext TestRunAheadShortCache TestScreen TestScreenedHeadOnDevice TestDecodeStepStructure TestStateTooLargeForDevice}
+	[ "$tests" = all ] && tests="TestConformance TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnOtherReductions TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceAttnStageKeys TestConformanceMatvecNoRowSum TestConformanceMatvecOtherFlags TestCoopMatAuto TestPipelineStatistics TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestRunAhead TestRunAheadStops TestRunAheadDeviceFailure TestRunAheadFullContext TestRunAheadShortCache TestScreen TestScreenedHeadOnDevice TestDecodeStepStructure TestStateTooLargeForDevice"
 	for t in $tests; do
 		(cd gpu && BITNET_SHARED=$shared step "gpu-test-$t" 300 ../bin/gpu.test -test.v -test.count=1 -test.run "^$t\$")
 		grep -E '^(--- |ok|FAIL|PASS)|logits over|validation|structure_test' "$out/gpu-test-$t.log" | grep -v -- '--- PASS: TestConformance[A-Za-z]*/' | tee -a "$sum"
@@ -248,6 +253,18 @@ if want runahead; then
 	for r in $ra; do
 		timeout 120 "$B" bench --model "$model" --backend vulkan -p 0 -n 128 -r 1 --run-ahead "$r" 2>&1 | grep -E '^tg128: per token' | sed "s/^/run-ahead $r: /" | tee -a "$sum"
 	done
+fi
+# The screened LM head against the full one (part screen).
+if want screen; then
+	variants "default SCREEN=1" "-p 0 -n 128 -r 3" "-p 0 -n 128 -r 3 --run-ahead 8" "-p 0 -n 64 -d 4096 -r 2 --ctx-size 4352"
+	args=(--model "$model" --prompt "The quick brown fox" --temperature 0 --max-new-tokens 48 --ctx-size 256 --backend vulkan)
+	timeout 120 "$B" run "${args[@]}" --head-screen off >"$out/screen-text-off.txt" 2>"$out/screen-text-off.log"
+	timeout 120 "$B" run "${args[@]}" --head-screen on >"$out/screen-text-on.txt" 2>"$out/screen-text-on.log"
+	if [ -s "$out/screen-text-off.txt" ] && cmp -s "$out/screen-text-off.txt" "$out/screen-text-on.txt"; then
+		note "screen: greedy text of the 2B-4T shapes with the head screened equals the full head's"
+	else
+		note "screen: greedy text DIFFERS with the head screened (see $out/screen-text-*)"
+	fi
 fi
 # A prompt's attention with 1, 4 and 8 (the default) query rows per
 # workgroup (BITNET_VK_ATTN_ROWS): pp512 and pp2048.

@@ -2,7 +2,11 @@
 // W_BF16 first): float weights times float32 activations for a few tokens,
 // one subgroup per weight row, 16-byte weight loads (K, the row length, is
 // a specialization constant so each lane's loads unroll and are in flight
-// together), float32 accumulation, subgroupAdd.
+// together), float32 accumulation, subgroupAdd. With m_at set (one token),
+// a screened matmul's rows (compute.Screener): a row whose upper limit
+// hi is below the threshold m (element m_at - 1 of sel, a TopK result: the
+// k-th largest lower limit) is -Inf instead, unless m is not finite; the
+// others are computed as without.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_EXT_control_flow_attributes : enable
@@ -20,6 +24,8 @@ const uint N16 = K / PER16; // 16-byte loads per row
 layout(set = 0, binding = 0) readonly buffer Wt { uvec4 w[]; };
 layout(set = 0, binding = 1) readonly buffer X { vec4 x[]; };
 layout(set = 0, binding = 2) writeonly buffer Y { float y[]; };
+layout(set = 0, binding = 3) readonly buffer HI { float hi[]; };
+layout(set = 0, binding = 4) readonly buffer SEL { uint sel[]; };
 layout(push_constant) uniform P {
     uint t;      // tokens (at most 4)
     uint n;      // output rows in total (dst row stride)
@@ -27,6 +33,8 @@ layout(push_constant) uniform P {
     uint row0;   // output row of the chunk's first row
     uint x_off;  // vec4 offset of x
     uint y_off;
+    uint m_at;   // 0: every row; else 1 + the element of sel holding m's bits
+    uint hi_off; // element offset of hi
 } p;
 
 #if defined(W_BF16)
@@ -37,10 +45,22 @@ vec2 bf16x2(uint u) {
 #endif
 
 void main() {
+    float m = 0.0;
+    bool masked = p.m_at != 0u;
+    if (masked) {
+        m = uintBitsToFloat(sel[p.m_at - 1u]);
+        masked = !isinf(m) && !isnan(m);
+    }
     for (uint rr = gl_SubgroupID; rr < ROWS; rr += gl_NumSubgroups) {
         uint row = gl_WorkGroupID.x * ROWS + rr;
         if (row >= p.rows) {
             return;
+        }
+        if (masked && hi[p.hi_off + p.row0 + row] < m) {
+            if (subgroupElect()) {
+                y[p.y_off + p.row0 + row] = uintBitsToFloat(0xff800000u);
+            }
+            continue;
         }
         uint base = row * N16;
         vec4 acc = vec4(0.0);
