@@ -28,19 +28,29 @@ var HeadTypeNames = []string{"f16", "q8_0", "q6_k"}
 
 // ParseHeadType parses "f16" (the head as stored), "q8_0" or "q6_k".
 func ParseHeadType(s string) (HeadType, error) {
-	for i, n := range HeadTypeNames {
-		if strings.EqualFold(strings.TrimSpace(s), n) {
-			return HeadType(i), nil
-		}
-	}
-	return 0, fmt.Errorf("LM head type %q: want %s", s, strings.Join(HeadTypeNames, ", "))
+	i, err := parseNamed(HeadTypeNames, s, "LM head type")
+	return HeadType(i), err
 }
 
-func (h HeadType) String() string {
-	if h >= 0 && int(h) < len(HeadTypeNames) {
-		return HeadTypeNames[h]
+func (h HeadType) String() string { return nameOf(HeadTypeNames, int(h), "head") }
+
+// parseNamed returns the index in names of s (any case, spaces around it
+// ignored), or an error naming what s is and the names.
+func parseNamed(names []string, s, what string) (int, error) {
+	for i, n := range names {
+		if strings.EqualFold(strings.TrimSpace(s), n) {
+			return i, nil
+		}
 	}
-	return fmt.Sprintf("head(%d)", int(h))
+	return 0, fmt.Errorf("%s %q: want %s", what, s, strings.Join(names, ", "))
+}
+
+// nameOf returns names[i], or kind(i) for an index out of range.
+func nameOf(names []string, i int, kind string) string {
+	if i >= 0 && i < len(names) {
+		return names[i]
+	}
+	return fmt.Sprintf("%s(%d)", kind, i)
 }
 
 // dtype is the tensor type of a quantized head.

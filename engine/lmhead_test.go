@@ -30,17 +30,25 @@ func TestParseHeadType(t *testing.T) {
 
 func loadHead(t *testing.T, path string, h engine.HeadType) (*engine.Model, *engine.State) {
 	t.Helper()
+	m, st, _ := loadWith(t, path, engine.LoadOptions{LMHead: h})
+	return m, st
+}
+
+// loadWith loads path on a CPU backend of its own with options o and
+// returns the model, a state of 512 positions and the backend.
+func loadWith(t *testing.T, path string, o engine.LoadOptions) (*engine.Model, *engine.State, *cpu.Backend) {
+	t.Helper()
 	f, err := gguf.Open(path)
 	require.NoError(t, err)
 	t.Cleanup(func() { f.Close() })
 	be := cpu.New(cpu.Options{Threads: 2})
 	t.Cleanup(func() { be.Close() })
-	m, err := engine.LoadWith(f, be, engine.LoadOptions{LMHead: h})
+	m, err := engine.LoadWith(f, be, o)
 	require.NoError(t, err)
 	st, err := m.NewState(512, 64, gguf.F16)
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
-	return m, st
+	return m, st, be
 }
 
 const storiesModel = "../testdata/tinybitnet-stories.gguf"

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -37,20 +36,11 @@ var ScreenModeNames = []string{"auto", "on", "off"}
 
 // ParseScreenMode parses "auto", "on" or "off".
 func ParseScreenMode(s string) (ScreenMode, error) {
-	for i, n := range ScreenModeNames {
-		if strings.EqualFold(strings.TrimSpace(s), n) {
-			return ScreenMode(i), nil
-		}
-	}
-	return 0, fmt.Errorf("head screening %q: want %s", s, strings.Join(ScreenModeNames, ", "))
+	i, err := parseNamed(ScreenModeNames, s, "head screening")
+	return ScreenMode(i), err
 }
 
-func (s ScreenMode) String() string {
-	if s >= 0 && int(s) < len(ScreenModeNames) {
-		return ScreenModeNames[s]
-	}
-	return fmt.Sprintf("screen(%d)", int(s))
-}
+func (s ScreenMode) String() string { return nameOf(ScreenModeNames, int(s), "screen") }
 
 // screenMinWeights is the smallest head ScreenAuto screens (2B-4T's has
 // 328M weights; below a few million the head is a small part of a token).

@@ -10,7 +10,6 @@ import (
 
 	"bitnet/cpu"
 	"bitnet/engine"
-	"bitnet/gguf"
 	"bitnet/internal/modelgen"
 	"bitnet/internal/testdata"
 )
@@ -26,19 +25,11 @@ func TestParseScreenMode(t *testing.T) {
 	assert.Equal(t, "on", engine.ScreenOn.String())
 }
 
-// screenedModel loads path on its own CPU backend with head screening mode.
+// screenedModel loads path on its own CPU backend with head screening
+// mode and returns a state, the backend and the vocabulary's size.
 func screenedModel(t *testing.T, path string, mode engine.ScreenMode) (*engine.State, *cpu.Backend, int) {
 	t.Helper()
-	f, err := gguf.Open(path)
-	require.NoError(t, err)
-	t.Cleanup(func() { f.Close() })
-	be := cpu.New(cpu.Options{Threads: 2})
-	t.Cleanup(func() { be.Close() })
-	m, err := engine.LoadWith(f, be, engine.LoadOptions{ScreenHead: mode})
-	require.NoError(t, err)
-	st, err := m.NewState(512, 64, gguf.F16)
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
+	m, st, be := loadWith(t, path, engine.LoadOptions{ScreenHead: mode})
 	return st, be, m.Config.NVocab
 }
 
@@ -83,21 +74,14 @@ func TestScreenedHeadSameTokens(t *testing.T) {
 
 			// Greedy and sampled text.
 			prompt := []int32{1, int32(vocab / 3), int32(vocab / 5)}
-			for _, o := range []engine.GenerateOptions{
-				{MaxNewTokens: 120},
-				{MaxNewTokens: 120, RunAhead: 8},
-				{MaxNewTokens: 120, Sampler: engine.NewSampler(engine.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 11})},
-			} {
+			for _, c := range screenRuns {
 				full.Reset()
 				scr.Reset()
-				want, _, err := full.Generate(prompt, o)
+				want, _, err := full.Generate(prompt, c.options(120))
 				require.NoError(t, err)
-				if o.Sampler != nil {
-					o.Sampler = engine.NewSampler(engine.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 11})
-				}
-				got, _, err := scr.Generate(prompt, o)
+				got, _, err := scr.Generate(prompt, c.options(120))
 				require.NoError(t, err)
-				assert.Equal(t, want, got)
+				assert.Equal(t, want, got, "%+v", c)
 			}
 			c1, r1 := be.ScreenStats()
 			assert.Greater(t, c1, calls+3*100)
@@ -125,4 +109,22 @@ func TestScreenedHeadSameTokens(t *testing.T) {
 			assert.Zero(t, c3)
 		})
 	}
+}
+
+// screenRuns are the generations the screening tests compare: greedy, one
+// step at a time and in bursts of 8, and sampled with top-k.
+var screenRuns = []screenRun{
+	{},
+	{runAhead: 8},
+	{p: engine.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 11}},
+}
+
+type screenRun struct {
+	p        engine.SamplerParams
+	runAhead int
+}
+
+// options returns the run's options for n new tokens, with a new sampler.
+func (c screenRun) options(n int) engine.GenerateOptions {
+	return engine.GenerateOptions{MaxNewTokens: n, RunAhead: c.runAhead, Sampler: engine.NewSampler(c.p)}
 }

@@ -75,19 +75,20 @@ func TestScreenedHeadOnDevice(t *testing.T) {
 				}
 			}
 			cpuSt := loadScreened(t, path, ref, engine.ScreenOff)
-			for _, o := range []engine.GenerateOptions{
-				{MaxNewTokens: 80},
-				{MaxNewTokens: 80, RunAhead: 8},
-				{MaxNewTokens: 80, Sampler: engine.NewSampler(engine.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 42})},
-			} {
+			greedy := engine.SamplerParams{}
+			sampled := engine.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 42}
+			for _, c := range []struct {
+				p        engine.SamplerParams
+				runAhead int
+			}{{greedy, 0}, {greedy, 8}, {sampled, 0}} {
 				cpuSt.Reset()
 				scr.Reset()
-				want := generate(t, cpuSt, storyPrompt, o)
-				if o.Sampler != nil {
-					o.Sampler = engine.NewSampler(engine.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 42})
+				o := func() engine.GenerateOptions {
+					return engine.GenerateOptions{MaxNewTokens: 80, RunAhead: c.runAhead, Sampler: engine.NewSampler(c.p)}
 				}
-				if got := generate(t, scr, storyPrompt, o); fmt.Sprint(got) != fmt.Sprint(want) {
-					t.Errorf("%+v:\nvulkan, screened %v\ncpu              %v", o, got, want)
+				want := generate(t, cpuSt, storyPrompt, o())
+				if got := generate(t, scr, storyPrompt, o()); fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("%+v:\nvulkan, screened %v\ncpu              %v", c, got, want)
 				}
 			}
 		})

@@ -1123,71 +1123,13 @@ func q8Block(wp, xp Register, u int, acc VecVirtual) {
 }
 
 func q8RowsAVX2() {
-	TEXT("q8RowsAVX2", NOSPLIT, "func(w *byte, x *float32, nBlocks int, nRows int, out *float32)")
-	Pragma("noescape")
-	Doc("q8RowsAVX2 sets out[r] to the dot product of Q8_0 row r with x for r < nRows;",
+	q8Rows("q8RowsAVX2", false, "q8RowsAVX2 sets out[r] to the dot product of Q8_0 row r with x for r < nRows;",
 		"rows of nBlocks 34-byte blocks lie back to back from w, x holds 32*nBlocks floats.")
-	wp := Load(Param("w"), GP64())
-	x := Load(Param("x"), GP64())
-	nb := Load(Param("nBlocks"), GP64())
-	nr := Load(Param("nRows"), GP64())
-	out := Load(Param("out"), GP64())
+}
 
-	const unroll = 4
-	acc := make([]VecVirtual, unroll)
-	for i := range acc {
-		acc[i] = YMM()
-	}
-
-	row := GP64()
-	XORQ(row, row)
-	Label("rows")
-	CMPQ(row, nr)
-	JGE(LabelRef("done"))
-
-	for i := range acc {
-		VXORPS(acc[i], acc[i], acc[i])
-	}
-	xp, n := GP64(), GP64()
-	MOVQ(x, xp)
-	MOVQ(nb, n)
-
-	Label("loop4")
-	CMPQ(n, U8(unroll))
-	JL(LabelRef("loop1"))
-	// 136 bytes per step: three lines ahead cover it.
-	prefetchQuant(wp, 3)
-	for u := 0; u < unroll; u++ {
-		q8Block(wp, xp, u, acc[u])
-	}
-	ADDQ(U32(34*unroll), wp)
-	ADDQ(U32(128*unroll), xp)
-	SUBQ(U8(unroll), n)
-	JMP(LabelRef("loop4"))
-
-	Label("loop1")
-	TESTQ(n, n)
-	JZ(LabelRef("reduce"))
-	prefetchQuant(wp, 1)
-	q8Block(wp, xp, 0, acc[0])
-	ADDQ(U8(34), wp)
-	ADDQ(U32(128), xp)
-	DECQ(n)
-	JMP(LabelRef("loop1"))
-
-	Label("reduce")
-	VADDPS(acc[1], acc[0], acc[0])
-	VADDPS(acc[3], acc[2], acc[2])
-	VADDPS(acc[2], acc[0], acc[0])
-	s := hsumPSY(acc[0])
-	VMOVSS(s, Mem{Base: out, Index: row, Scale: 4})
-
-	INCQ(row)
-	JMP(LabelRef("rows"))
-
-	Label("done")
-	VZEROUPPER()
-	RET()
+func q8RowsAVX512() {
+	q8Rows("q8RowsAVX512", true, "q8RowsAVX512 is q8RowsAVX2 in ZMM registers, with the F16 kernel's two",
+		"prefetches (into L2 far ahead, into L1 near) at the single-row I2_S kernel's distances.")
 }
 
 // q8BlockZ emits one Q8_0 block at wp+34*u (x at xp+128*u) in ZMM
@@ -1207,21 +1149,26 @@ func q8BlockZ(wp, xp Register, u int, acc VecVirtual) {
 	VFMADD231PS(d, t[0], acc)
 }
 
-func q8RowsAVX512() {
-	TEXT("q8RowsAVX512", NOSPLIT, "func(w *byte, x *float32, nBlocks int, nRows int, out *float32)")
+// q8Rows emits a Q8_0 matvec: in YMM registers with PREFETCHT0 close
+// ahead, or in ZMM registers (zmm) with a far and a near prefetch.
+func q8Rows(name string, zmm bool, doc ...string) {
+	TEXT(name, NOSPLIT, "func(w *byte, x *float32, nBlocks int, nRows int, out *float32)")
 	Pragma("noescape")
-	Doc("q8RowsAVX512 is q8RowsAVX2 in ZMM registers, with the F16 kernel's two",
-		"prefetches (into L2 far ahead, into L1 near) at the single-row I2_S kernel's distances.")
+	Doc(doc...)
 	wp := Load(Param("w"), GP64())
 	x := Load(Param("x"), GP64())
 	nb := Load(Param("nBlocks"), GP64())
 	nr := Load(Param("nRows"), GP64())
 	out := Load(Param("out"), GP64())
+	vec, block := YMM, q8Block
+	if zmm {
+		vec, block = ZMM, q8BlockZ
+	}
 
 	const unroll = 4
 	acc := make([]VecVirtual, unroll)
 	for i := range acc {
-		acc[i] = ZMM()
+		acc[i] = vec()
 	}
 
 	row := GP64()
@@ -1241,12 +1188,16 @@ func q8RowsAVX512() {
 	CMPQ(n, U8(unroll))
 	JL(LabelRef("loop1"))
 	// 136 bytes per step: three lines ahead cover it.
-	for l := 0; l < 3; l++ {
-		pfI2S(Mem{Base: wp, Disp: i2sRowFar + 64*l})
-		PREFETCHT0(Mem{Base: wp, Disp: i2sRowNear + 64*l})
+	if zmm {
+		for l := 0; l < 3; l++ {
+			pfI2S(Mem{Base: wp, Disp: i2sRowFar + 64*l})
+			PREFETCHT0(Mem{Base: wp, Disp: i2sRowNear + 64*l})
+		}
+	} else {
+		prefetchQuant(wp, 3)
 	}
 	for u := 0; u < unroll; u++ {
-		q8BlockZ(wp, xp, u, acc[u])
+		block(wp, xp, u, acc[u])
 	}
 	ADDQ(U32(34*unroll), wp)
 	ADDQ(U32(128*unroll), xp)
@@ -1256,7 +1207,10 @@ func q8RowsAVX512() {
 	Label("loop1")
 	TESTQ(n, n)
 	JZ(LabelRef("reduce"))
-	q8BlockZ(wp, xp, 0, acc[0])
+	if !zmm {
+		prefetchQuant(wp, 1)
+	}
+	block(wp, xp, 0, acc[0])
 	ADDQ(U8(34), wp)
 	ADDQ(U32(128), xp)
 	DECQ(n)
@@ -1266,10 +1220,13 @@ func q8RowsAVX512() {
 	VADDPS(acc[1], acc[0], acc[0])
 	VADDPS(acc[3], acc[2], acc[2])
 	VADDPS(acc[2], acc[0], acc[0])
-	lo := YMM()
-	VEXTRACTF64X4(U8(1), acc[0], lo)
-	VADDPS(lo, acc[0].AsY(), lo)
-	s := hsumPSY(lo)
+	sum := acc[0]
+	if zmm {
+		sum = YMM()
+		VEXTRACTF64X4(U8(1), acc[0], sum)
+		VADDPS(sum, acc[0].AsY(), sum)
+	}
+	s := hsumPSY(sum)
 	VMOVSS(s, Mem{Base: out, Index: row, Scale: 4})
 
 	INCQ(row)
