@@ -15,8 +15,8 @@ import (
 // (compute.Screener): an int8 copy of the head ranks the vocabulary
 // first, and only the rows it cannot rule out are computed with the
 // stored weights. The candidates, and so the generated tokens, are those
-// of the full head, bit for bit; a decoded token reads about 56% of an F16
-// head's bytes (and 28% of an F32 one's) plus the kept rows, for 8.5 bits
+// of the full head, bit for bit; a decoded token reads about 53% of an F16
+// head's bytes (and 27% of an F32 one's) plus the kept rows, for 8.5 bits
 // per weight more memory.
 type ScreenMode int
 
