@@ -10,6 +10,7 @@ import (
 
 	"bitnet/engine/compute"
 	"bitnet/gguf"
+	"bitnet/internal/modelgen"
 	"bitnet/internal/testdata"
 )
 
@@ -171,6 +172,15 @@ func TestBenchHeadScreen(t *testing.T) {
 	rep, _ = benchJSON(t, "--model", model, "-p", "0", "-n", "4", "-r", "1", "--backend", "cpu", "--stream=false")
 	if rep.HeadScreen != "auto" || rep.Results[0].ScreenRows != 0 || rep.Results[0].ScreenBytesPerToken != 0 {
 		t.Errorf("auto on a 65,536-weight head: %+v", rep)
+	}
+	// A head of 4,194,304 weights: the CPU's automatic mode screens it.
+	big := filepath.Join(t.TempDir(), "big-head.gguf")
+	if err := modelgen.GenerateFile(big, modelgen.Options{Params: &modelgen.Params{Embd: 256, Layers: 1, Heads: 4, HeadsKV: 2, FF: 512, Vocab: 16384, Ctx: 256}}); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = benchJSON(t, "--model", big, "-p", "0", "-n", "4", "-r", "1", "--backend", "cpu", "--stream=false")
+	if tg := rep.Results[0]; rep.HeadScreen != "auto" || !(tg.ScreenRows >= 1 && tg.ScreenRows < 16384) {
+		t.Errorf("auto on a 4,194,304-weight head: %s, %+v", rep.HeadScreen, tg)
 	}
 	_, errs, code := bitnet(t, "run", "--model", model, "--head-screen", "yes", "--prompt", "x")
 	if code != 2 || !strings.Contains(errs, `--head-screen: head screening "yes": want auto, on, off`) {
