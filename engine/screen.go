@@ -130,15 +130,18 @@ func (m *Model) makeScreen(sc *headScreen) error {
 	if err != nil {
 		return fmt.Errorf("tensor %q: %w", src.Name, err)
 	}
+	// The bounds first: a device without room for the copy then frees
+	// them and decoding runs the full head.
 	be := m.Backend
-	info := gguf.TensorInfo{Name: "output.weight.screen", Type: gguf.Q8_0, Shape: []int64{int64(k), int64(rows)}, Size: int64(len(out))}
-	if sc.approx, err = be.Weights(info, out); err != nil {
-		return err
-	}
 	if sc.bound, err = be.Alloc(gguf.F32, rows); err != nil {
 		return err
 	}
-	if err := be.Write(sc.bound, bound); err != nil {
+	info := gguf.TensorInfo{Name: "output.weight.screen", Type: gguf.Q8_0, Shape: []int64{int64(k), int64(rows)}, Size: int64(len(out))}
+	if err = be.Write(sc.bound, bound); err == nil {
+		sc.approx, err = be.Weights(info, out)
+	}
+	if err != nil {
+		be.Free(sc.bound)
 		return err
 	}
 	sc.bytes = int64(len(out)) + 4*int64(rows)

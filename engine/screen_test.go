@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"errors"
 	"math"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"bitnet/cpu"
 	"bitnet/engine"
+	"bitnet/engine/compute"
+	"bitnet/gguf"
 	"bitnet/internal/modelgen"
 	"bitnet/internal/testdata"
 )
@@ -127,4 +130,39 @@ type screenRun struct {
 // options returns the run's options for n new tokens, with a new sampler.
 func (c screenRun) options(n int) engine.GenerateOptions {
 	return engine.GenerateOptions{MaxNewTokens: n, RunAhead: c.runAhead, Sampler: engine.NewSampler(c.p)}
+}
+
+// noRoomForScreen is a CPU backend whose memory cannot take the head's
+// screen.
+type noRoomForScreen struct{ *cpu.Backend }
+
+func (b noRoomForScreen) Weights(info gguf.TensorInfo, raw []byte) (compute.Tensor, error) {
+	if info.Name == "output.weight.screen" {
+		return nil, errors.New("out of device memory")
+	}
+	return b.Backend.Weights(info, raw)
+}
+
+// TestScreenNotMade: where the screen cannot be made, decoding runs the
+// full head and gives its tokens.
+func TestScreenNotMade(t *testing.T) {
+	_, full, _ := loadWith(t, storiesModel, engine.LoadOptions{ScreenHead: engine.ScreenOff})
+	f, err := gguf.Open(storiesModel)
+	require.NoError(t, err)
+	defer f.Close()
+	be := noRoomForScreen{cpu.New(cpu.Options{Threads: 2})}
+	defer be.Close()
+	m, err := engine.LoadWith(f, be, engine.LoadOptions{ScreenHead: engine.ScreenOn})
+	require.NoError(t, err)
+	st, err := m.NewState(512, 64, gguf.F16)
+	require.NoError(t, err)
+	defer st.Close()
+	want, _, err := full.Generate([]int32{1, 403}, engine.GenerateOptions{MaxNewTokens: 40})
+	require.NoError(t, err)
+	got, _, err := st.Generate([]int32{1, 403}, engine.GenerateOptions{MaxNewTokens: 40})
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	calls, _ := be.ScreenStats()
+	assert.Zero(t, calls)
+	assert.Zero(t, m.ScreenBytes())
 }
