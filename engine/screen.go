@@ -95,6 +95,12 @@ func (m *Model) headScreen() *headScreen {
 	return sc
 }
 
+// PrepareScreen makes the LM head's screen now, if decoding would screen
+// the head: what a command that decodes calls at load, so that the first
+// token does not wait for it. A screen that cannot be made is logged, and
+// decoding runs the full head.
+func (m *Model) PrepareScreen() { m.headScreen() }
+
 // makeScreen quantizes the head's rows to Q8_0 and computes their bounds,
 // rows split across the CPU's cores.
 func (m *Model) makeScreen(sc *headScreen) error {

@@ -71,6 +71,7 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mf.decodes = true
 	l, err := mf.open(true)
 	if err != nil {
 		return err

@@ -34,6 +34,9 @@ type modelFlags struct {
 	noMmap     bool
 	lmHead     string
 	headScreen string
+	// decodes says that the command generates text: open makes the LM
+	// head's screen with the model (engine.Model.PrepareScreen).
+	decodes bool
 
 	// profile, when set, is the op profiler the model runs through (open
 	// clears it for backends that time their kernels themselves).
@@ -202,6 +205,9 @@ func (m *modelFlags) open(needTok bool) (*loaded, error) {
 		return nil, err
 	}
 	l.state.Debug, _ = engine.ParseDebug(m.debug)
+	if m.decodes {
+		l.model.PrepareScreen()
+	}
 	l.load = time.Since(t0)
 	slog.Info("model loaded", "file", m.model, "model", l.model.Describe(), "backend", l.be.Name(),
 		"device", l.be.Device(), "ctx", ctx, "kv", m.kvType, "load_ms", l.load.Milliseconds())

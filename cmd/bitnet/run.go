@@ -61,6 +61,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mf.decodes = true
 	l, err := mf.open(true)
 	if err != nil {
 		return err

@@ -298,3 +298,26 @@ func TestRunAndTokenizeAgreeOnSpecialTokens(t *testing.T) {
 		t.Errorf("token counts %v, want 4 with special tokens parsed and 12 without", counts)
 	}
 }
+
+// TestRunScreensAtLoad: run makes the screened head's copy while it loads
+// the model (before "model loaded"), not at the first token, and its
+// greedy text is the full head's.
+func TestRunScreensAtLoad(t *testing.T) {
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	args := []string{"run", "--model", model, "--prompt", "Once upon a time", "--temperature", "0", "--max-new-tokens", "40", "--backend", "cpu", "-v"}
+	want, _, code := bitnet(t, append(args, "--head-screen", "off")...)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	out, errs, code := bitnet(t, append(args, "--head-screen", "on")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	made, loaded := strings.Index(errs, "LM head screen made"), strings.Index(errs, "model loaded")
+	if made < 0 || loaded < 0 || made > loaded {
+		t.Errorf("the screen is not made before the model is loaded:\n%s", errs)
+	}
+	if out != want {
+		t.Errorf("screened text %q, want %q", out, want)
+	}
+}

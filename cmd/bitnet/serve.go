@@ -112,6 +112,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("cannot listen on %s: %w", addr, err)
 	}
 	defer ln.Close()
+	mf.decodes = true
 	l, err := mf.open(true)
 	if err != nil {
 		return err
