@@ -11,7 +11,8 @@ import (
 )
 
 // RunScreen checks a compute.Screener against its own MatMul: for F32, F16
-// and BF16 weights, row lengths 64 and 256 and k from 1 to 256, the rows
+// and BF16 weights, row lengths 64, 256 and 2560 (2B-4T's) and k from 1 to
+// 256, the rows
 // ScreenMatMul computes hold MatMul's bits and the others -Inf, TopK(k) of
 // both is the same (ties at the top included), every row's exact output
 // lies within the screen's bounds, and a random head keeps few rows for
@@ -23,7 +24,7 @@ func RunScreen(t *testing.T, be compute.Backend) {
 		t.Fatalf("%s does not implement compute.Screener", be.Name())
 	}
 	for _, dt := range []gguf.DType{gguf.F32, gguf.F16, gguf.BF16} {
-		for _, kn := range [][2]int{{64, 300}, {256, 2000}} {
+		for _, kn := range [][2]int{{64, 300}, {256, 2000}, {2560, 4096}} {
 			K, N := kn[0], kn[1]
 			t.Run(fmt.Sprintf("%s/%dx%d", dt, K, N), func(t *testing.T) {
 				h := &Harness{T: t, BE: be, rng: rand.New(rand.NewPCG(uint64(K*N), uint64(dt)))}
