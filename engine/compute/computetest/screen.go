@@ -12,12 +12,11 @@ import (
 
 // RunScreen checks a compute.Screener against its own MatMul: for F32, F16
 // and BF16 weights, row lengths 64, 256 and 2560 (2B-4T's) and k from 1 to
-// 256, the rows
-// ScreenMatMul computes hold MatMul's bits and the others -Inf, TopK(k) of
-// both is the same (ties at the top included), every row's exact output
-// lies within the screen's bounds, and a random head keeps few rows for
-// k = 1; an input with a NaN or an overflowing sum of magnitudes keeps
-// every row.
+// 256, the rows ScreenMatMul computes hold MatMul's bits and the others
+// -Inf, TopK(k) of both is the same (ties at the top included), every
+// row's exact output lies within the screen's bounds, and a random head
+// keeps few rows for k = 1; an input with a NaN or an overflowing sum of
+// magnitudes keeps every row.
 func RunScreen(t *testing.T, be compute.Backend) {
 	sc, ok := be.(compute.Screener)
 	if !ok {
