@@ -16,10 +16,11 @@ var (
 )
 
 // ScreenMatMul runs the Q8_0 approximation over every row, applies the
-// screen's rule (compute.ScreenRows) and computes the rows it keeps with
-// the weights themselves, each as MatMul computes it (floatRow).
-func (b *Backend) ScreenMatMul(dstT, wT, approxT, boundT, xT compute.Tensor, k int) {
-	K, N := compute.CheckScreen(dstT, wT, approxT, boundT, xT, k)
+// screen's rule (compute.ScreenRows, the rows of keep kept whatever their
+// limits) and computes the rows it keeps with the weights themselves,
+// each as MatMul computes it (floatRow).
+func (b *Backend) ScreenMatMul(dstT, wT, approxT, boundT, xT compute.Tensor, k int, keepT compute.Tensor) {
+	K, N := compute.CheckScreen(dstT, wT, approxT, boundT, xT, k, keepT)
 	dst, w, aw, bound, x := asT("ScreenMatMul", dstT), asT("ScreenMatMul", wT), asT("ScreenMatMul", approxT), asT("ScreenMatMul", boundT), asT("ScreenMatMul", xT)
 	s := &b.scr
 	xs := x.F32
@@ -37,6 +38,14 @@ func (b *Backend) ScreenMatMul(dstT, wT, approxT, boundT, xT compute.Tensor, k i
 			lo[r], hi[r] = compute.ScreenLimits(a[r], bound.F32[r], x1)
 		}
 	})
+	if keepT != nil {
+		inf := float32(math.Inf(1))
+		for _, id := range asT("ScreenMatMul", keepT).I32 {
+			if id >= 0 && int(id) < N {
+				lo[id], hi[id] = -inf, inf
+			}
+		}
+	}
 	m, all, cands := compute.ScreenRows(lo, k, s.screenCands)
 	s.screenCands = cands
 	if all {

@@ -90,7 +90,7 @@ func BenchmarkScreenedHead(b *testing.B) {
 			c0, r0 := be.ScreenStats()
 			b.SetBytes(2 * K * N) // the full head's, for comparison
 			for b.Loop() {
-				be.ScreenMatMul(dst, w, approx, bt, x, k)
+				be.ScreenMatMul(dst, w, approx, bt, x, k, nil)
 			}
 			c1, r1 := be.ScreenStats()
 			b.ReportMetric(float64(r1-r0)/float64(c1-c0), "rows/op")

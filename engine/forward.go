@@ -569,11 +569,16 @@ func (s *State) ops(T int, h head, sel Selection) {
 	s.trace("final", final)
 	if sc := s.screenFor(h, sel); sc != nil {
 		// Only the rows that can be among the K best are computed
-		// exactly, the others are -Inf: the TopK below is the same.
+		// exactly, the others are -Inf: the TopK below is the same. The
+		// penalty's window is computed whatever its limits.
 		if f16Rounds(c.F16Input, m.Output) {
 			be.RoundF16(final, final)
 		}
-		be.(compute.Screener).ScreenMatMul(lg, m.Output, sc.approx, sc.bound, final, sel.K)
+		var keep compute.Tensor
+		if sel.penalized() {
+			keep = s.window[sel.Window]
+		}
+		be.(compute.Screener).ScreenMatMul(lg, m.Output, sc.approx, sc.bound, final, sel.K, keep)
 	} else {
 		matmuls(be, c.F16Input, final, mm{lg, m.Output, 1})
 	}

@@ -196,10 +196,11 @@ func (m *Model) ScreenBytes() int64 {
 }
 
 // screenFor returns the head screen a step with head h and selection sel
-// runs (nil: the full head): the last row's K best candidates without a
-// repetition penalty, nothing looking at the logits, and a screened head.
+// runs (nil: the full head): the last row's K best candidates (after a
+// repetition penalty or not), nothing looking at the logits, and a
+// screened head.
 func (s *State) screenFor(h head, sel Selection) *headScreen {
-	if h != headLast || sel.K <= 0 || sel.penalized() || s.Trace != nil || s.Debug.any() {
+	if h != headLast || sel.K <= 0 || s.Trace != nil || s.Debug.any() {
 		return nil
 	}
 	return s.m.headScreen()

@@ -41,9 +41,9 @@ func screenedModel(t *testing.T, path string, mode engine.ScreenMode) (*engine.S
 // rows of 64) and a generated llama with F16 weights (whose head takes its
 // input rounded to F16): the 40 best candidates of every step of a forced sequence,
 // bit for bit, greedy text (with and without run-ahead) and sampled text
-// for a seed; that the screen computed well under half the rows exactly;
-// and that a penalized selection, full logits and the automatic mode on
-// heads this small run the full head.
+// for a seed, with and without a repetition penalty; that the screen
+// computed well under half the rows exactly; and that full logits and the
+// automatic mode on heads this small run the full head.
 func TestScreenedHeadSameTokens(t *testing.T) {
 	llamaF16 := filepath.Join(t.TempDir(), "llama-f16.gguf")
 	require.NoError(t, modelgen.GenerateFile(llamaF16, modelgen.Options{Arch: "llama", WeightType: "f16"}))
@@ -88,13 +88,11 @@ func TestScreenedHeadSameTokens(t *testing.T) {
 			}
 			c1, r1 := be.ScreenStats()
 			assert.Greater(t, c1, calls+3*100)
-			t.Logf("greedy and sampled: %.1f of %d rows computed exactly per step", float64(r1-rows)/float64(c1-calls), vocab)
+			t.Logf("generations: %.1f of %d rows computed exactly per step", float64(r1-rows)/float64(c1-calls), vocab)
 
-			// A repetition penalty and full logits run the full head.
+			// Full logits run the full head.
 			scr.Reset()
-			_, err := scr.Next(prompt, engine.Selection{K: 1, Penalty: 1.3, Window: 8}, prompt)
-			require.NoError(t, err)
-			lg, err := scr.Forward([]int32{5}, false)
+			lg, err := scr.Forward([]int32{1, 5}, false)
 			require.NoError(t, err)
 			for i, v := range lg {
 				require.False(t, math.IsInf(float64(v), -1), "logit %d", i)
@@ -115,11 +113,14 @@ func TestScreenedHeadSameTokens(t *testing.T) {
 }
 
 // screenRuns are the generations the screening tests compare: greedy, one
-// step at a time and in bursts of 8, and sampled with top-k.
+// step at a time and in bursts of 8, sampled with top-k, and greedy and
+// sampled with a repetition penalty.
 var screenRuns = []screenRun{
 	{},
 	{runAhead: 8},
 	{p: engine.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 11}},
+	{p: engine.SamplerParams{RepeatPenalty: 1.5, RepeatLastN: 16}},
+	{p: engine.SamplerParams{Temperature: 0.8, TopK: 40, RepeatPenalty: 1.3, RepeatLastN: 32, Seed: 12}},
 }
 
 type screenRun struct {

@@ -44,7 +44,7 @@ const (
 //	Penalize   dst=logits, a=ids, f=penalty
 //	TopK       dst, a=logits, k
 //	Advance    dst=picks, a=ids, b=pos, c=best (a and b are written too)
-//	Screen     dst, ws=[w, approx], a=x, b=bound, k
+//	Screen     dst, ws=[w, approx], a=x, b=bound, c=keep (nil: none), k
 type op struct {
 	kind       opKind
 	dst        *tensor
@@ -200,14 +200,18 @@ func (b *Backend) Advance(idsT, posT, bestT, picksT compute.Tensor) {
 // largest outputs (see compute.Screener): the Q8_0 copy's matvec, the
 // rows' limits, the k-th largest lower limit (TopK) and the float matvec
 // of the rows it keeps, on the device.
-func (b *Backend) ScreenMatMul(dstT, wT, approxT, boundT, xT compute.Tensor, k int) {
-	compute.CheckScreen(dstT, wT, approxT, boundT, xT, k)
+func (b *Backend) ScreenMatMul(dstT, wT, approxT, boundT, xT compute.Tensor, k int, keepT compute.Tensor) {
+	compute.CheckScreen(dstT, wT, approxT, boundT, xT, k, keepT)
 	w, approx := asT("ScreenMatMul", wT), asT("ScreenMatMul", approxT)
 	if w.chunks == nil || approx.chunks == nil {
 		panic("gpu.ScreenMatMul: the weights are not model tensors")
 	}
+	var keep *tensor
+	if keepT != nil {
+		keep = asT("ScreenMatMul", keepT)
+	}
 	b.queue(op{kind: opScreen, dst: asT("ScreenMatMul", dstT), ws: []*tensor{w, approx}, a: asT("ScreenMatMul", xT),
-		b: asT("ScreenMatMul", boundT), k: k})
+		b: asT("ScreenMatMul", boundT), c: keep, k: k})
 }
 
 // ScreensByDefault is Options.ScreenHead (BITNET_VK_SCREEN=1).

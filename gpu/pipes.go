@@ -46,6 +46,7 @@ var kernels = map[string]struct {
 	"penalize":               {2, 5},
 	"topk":                   {6, 6},
 	"screen_bounds":          {5, 7},
+	"screen_keep":            {3, 5},
 	"advance":                {4, 5},
 
 	// The generic kernels: devices without subgroup arithmetic, weight

@@ -884,7 +884,8 @@ func (b *Backend) recFloatMatvec(dst, w, x *tensor, K, N, T int, mask *screenMas
 }
 
 // recScreen records a screened matmul (compute.Screener): the Q8_0 copy's
-// matvec into scratch, the rows' limits (screen_bounds), the k-th largest
+// matvec into scratch, the rows' limits (screen_bounds, then screen_keep
+// for the rows of keep), the k-th largest
 // lower limit (TopK into scratch) and the float matvec of the rows kept.
 // Where the float matvec kernel does not run, it records the full matmul.
 func (b *Backend) recScreen(o *op) {
@@ -909,6 +910,14 @@ func (b *Backend) recScreen(o *op) {
 	const perGroup = 256 * 4 // screen_bounds: 256 invocations of 4 rows
 	b.dispatch("screen_bounds", b.pipe("screen_bounds"), [3]uint32{uint32((N + perGroup - 1) / perGroup), 1, 1},
 		[]vkrt.Binding{ab, cb, xb, lb, hb}, uint32(N), uint32(K), ao, co, xo, lof, hof)
+	if o.c != nil {
+		n := compute.Elements(o.c.shape)
+		ib, io := b.in(o.c)
+		lb, lof := b.out(lo)
+		hb, hof := b.out(hi)
+		b.dispatch("screen_keep", b.pipe("screen_keep"), [3]uint32{uint32((n + 63) / 64), 1, 1},
+			[]vkrt.Binding{ib, lb, hb}, uint32(n), uint32(N), io, lof, hof)
+	}
 	b.recTopK(&op{kind: opTopK, dst: sel, a: lo, k: o.k})
 	// The threshold is the k-th candidate's logit: element k + k-1.
 	b.recFloatMatvec(o.dst, w, x, K, N, 1, &screenMask{hi: hi, sel: sel, mAt: uint32(2 * o.k)})

@@ -47,7 +47,8 @@ func loadScreened(t *testing.T, path string, be compute.Backend, mode engine.Scr
 // TestScreenedHeadOnDevice: with the LM head screened on the device, the
 // 40 best candidates of every step of a forced sequence are those of the
 // full head on the device, bit for bit, and greedy (one step at a time
-// and in bursts of 8) and sampled generation give the CPU's tokens, on
+// and in bursts of 8) and sampled generation, with a repetition penalty
+// too, give the CPU's tokens, on
 // tinybitnet-stories (F16 head) and stories260K (F32 head).
 func TestScreenedHeadOnDevice(t *testing.T) {
 	for _, path := range []string{filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf"), testdata.Path(t, "models/stories260K.gguf")} {
@@ -77,10 +78,11 @@ func TestScreenedHeadOnDevice(t *testing.T) {
 			cpuSt := loadScreened(t, path, ref, engine.ScreenOff)
 			greedy := engine.SamplerParams{}
 			sampled := engine.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 42}
+			penalized := engine.SamplerParams{Temperature: 0.8, TopK: 40, RepeatPenalty: 1.3, RepeatLastN: 32, Seed: 12}
 			for _, c := range []struct {
 				p        engine.SamplerParams
 				runAhead int
-			}{{greedy, 0}, {greedy, 8}, {sampled, 0}} {
+			}{{greedy, 0}, {greedy, 8}, {sampled, 0}, {penalized, 0}} {
 				cpuSt.Reset()
 				scr.Reset()
 				o := func() engine.GenerateOptions {

@@ -28,8 +28,13 @@ type Screener interface {
 	// the screen (approx Q8_0 [K, N], bound F32 [N]) keeps for the k
 	// largest outputs (1 <= k <= min(N, MaxTopK)), computed as MatMul
 	// computes it, and -Inf at the other rows (or, where the backend
-	// computes them too, MatMul's values). x is [K, 1].
-	ScreenMatMul(dst, w, approx, bound, x Tensor, k int)
+	// computes them too, MatMul's values). x is [K, 1]. The rows listed in
+	// keep (I32, entries outside [0, N) ignored; nil: none) get limits
+	// -Inf and +Inf (see ScreenLimits): they are computed, and left out of
+	// the threshold, so that an op that changes their outputs afterwards
+	// (Penalize, with the same ids) leaves TopK equal to the full
+	// matmul's with that op.
+	ScreenMatMul(dst, w, approx, bound, x Tensor, k int, keep Tensor)
 	// ScreensByDefault says whether the engine's automatic mode screens
 	// large heads on this backend (where screening was measured to pay).
 	ScreensByDefault() bool
@@ -44,8 +49,12 @@ type ScreenCounter interface {
 
 // CheckScreen checks ScreenMatMul's arguments: w a float weight [K, N]
 // with K a multiple of 32, approx Q8_0 and bound F32 [N] for it, x and
-// dst F32 [K, 1] and [N, 1], 1 <= k <= min(N, MaxTopK); it returns K and N.
-func CheckScreen(dst, w, approx, bound, x Tensor, k int) (K, N int) {
+// dst F32 [K, 1] and [N, 1], 1 <= k <= min(N, MaxTopK), keep nil or I32;
+// it returns K and N.
+func CheckScreen(dst, w, approx, bound, x Tensor, k int, keep Tensor) (K, N int) {
+	if keep != nil {
+		CheckInts("ScreenMatMul", "keep", keep, -1)
+	}
 	K, N, T := CheckMatMul(dst, w, x)
 	ak, an := RowsOf(approx)
 	bk, bn := RowsOf(bound)

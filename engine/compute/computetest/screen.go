@@ -15,8 +15,9 @@ import (
 // 256, the rows ScreenMatMul computes hold MatMul's bits and the others
 // -Inf, TopK(k) of both is the same (ties at the top included), every
 // row's exact output lies within the screen's bounds, and a random head
-// keeps few rows for k = 1; an input with a NaN or an overflowing sum of
-// magnitudes keeps every row.
+// keeps few rows for k = 1; a penalty window's rows are computed and
+// TopK after the penalty is the same; an input with a NaN or an
+// overflowing sum of magnitudes keeps every row.
 func RunScreen(t *testing.T, be compute.Backend) {
 	sc, ok := be.(compute.Screener)
 	if !ok {
@@ -37,21 +38,27 @@ func RunScreen(t *testing.T, be compute.Backend) {
 				}
 				w, approx, bound, errSign := h.screened(dt, vals, K, N)
 				for _, k := range []int{1, 2, 3, 40, 256} {
-					kept := h.checkScreen(sc, w, approx, bound, xs, K, N, k)
+					kept := h.checkScreen(sc, w, approx, bound, xs, K, N, k, nil)
 					if k == 1 && kept > N/10 {
 						t.Errorf("k 1: %d of %d rows kept, want at most %d", kept, N, N/10)
 					}
 				}
+				// A repetition penalty's window, with the two best rows:
+				// penalized, they fall behind rows the screen must
+				// not have ruled out.
+				for _, k := range []int{1, 40} {
+					h.checkScreen(sc, w, approx, bound, xs, K, N, k, []int32{5, 17, 3, int32(200 % N), -1})
+				}
 				nan := append([]float32(nil), xs...)
 				nan[K/2] = float32(math.NaN())
-				if kept := h.checkScreen(sc, w, approx, bound, nan, K, N, 1); kept != N {
+				if kept := h.checkScreen(sc, w, approx, bound, nan, K, N, 1, nil); kept != N {
 					t.Errorf("an input with a NaN: %d of %d rows kept, want all", kept, N)
 				}
 				// An input along the signs of row 3's quantization
 				// errors: its approximation errs by about half its bound.
-				h.checkScreen(sc, w, approx, bound, errSign, K, N, 1)
+				h.checkScreen(sc, w, approx, bound, errSign, K, N, 1, nil)
 				huge := h.Floats(K, 1e37)
-				if kept := h.checkScreen(sc, w, approx, bound, huge, K, N, 1); kept != N {
+				if kept := h.checkScreen(sc, w, approx, bound, huge, K, N, 1, nil); kept != N {
 					t.Errorf("an input whose magnitudes sum past float32: %d of %d rows kept, want all", kept, N)
 				}
 			})
@@ -105,23 +112,32 @@ func (h *Harness) screened(dt gguf.DType, vals []float32, K, N int) (w, approx, 
 }
 
 // checkScreen runs ScreenMatMul and MatMul on x and checks the screened
-// outputs against the full ones; it returns how many rows were kept.
-func (h *Harness) checkScreen(sc compute.Screener, w, approx, bound compute.Tensor, xs []float32, K, N, k int) int {
+// outputs against the full ones; it returns how many rows were kept. With
+// keep (a penalty window), those rows must be computed, and TopK must be
+// the same after a penalty of 1000 on them.
+func (h *Harness) checkScreen(sc compute.Screener, w, approx, bound compute.Tensor, xs []float32, K, N, k int, keep []int32) int {
 	t, be := h.T, h.BE
 	x := h.Input(xs, K, 1)
 	full, got, a := h.Alloc(gguf.F32, N, 1), h.Alloc(gguf.F32, N, 1), h.Alloc(gguf.F32, N, 1)
 	be.MatMul(full, w, x)
 	be.MatMul(a, approx, x)
-	sc.ScreenMatMul(got, w, approx, bound, x, k)
+	var ids compute.Tensor
+	if keep != nil {
+		ids = h.Ints(keep)
+	}
+	sc.ScreenMatMul(got, w, approx, bound, x, k, ids)
 	want, out, av, c := make([]float32, N), make([]float32, N), make([]float32, N), make([]float32, N)
-	for _, r := range []struct {
-		t compute.Tensor
-		v []float32
-	}{{full, want}, {got, out}, {a, av}, {bound, c}} {
-		if err := be.Read(r.t, r.v); err != nil {
-			t.Fatal(err)
+	read := func() {
+		for _, r := range []struct {
+			t compute.Tensor
+			v []float32
+		}{{full, want}, {got, out}, {a, av}, {bound, c}} {
+			if err := be.Read(r.t, r.v); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	read()
 	var x1 float32
 	for _, v := range xs {
 		x1 += float32(math.Abs(float64(v)))
@@ -143,6 +159,16 @@ func (h *Harness) checkScreen(sc compute.Screener, w, approx, bound compute.Tens
 	if kept < k {
 		t.Fatalf("k %d: %d rows kept", k, kept)
 	}
+	for _, id := range keep {
+		if id >= 0 && math.Float32bits(out[id]) != math.Float32bits(want[id]) {
+			t.Fatalf("k %d: row %d of the window holds %g, want MatMul's %g", k, id, out[id], want[id])
+		}
+	}
+	if keep != nil {
+		be.Penalize(full, ids, 1000)
+		be.Penalize(got, ids, 1000)
+		read()
+	}
 	if k <= N {
 		tw, tg := compute.TopK(nil, want, k), compute.TopK(nil, out, k)
 		for i := range tw {
@@ -150,12 +176,14 @@ func (h *Harness) checkScreen(sc compute.Screener, w, approx, bound compute.Tens
 				t.Fatalf("k %d: TopK %d is %+v, want %+v", k, i, tg[i], tw[i])
 			}
 		}
-		if k >= 2 && isFinite(x1) && (tw[0].ID != 5 || tw[1].ID != 17) {
+		if k >= 2 && keep == nil && isFinite(x1) && (tw[0].ID != 5 || tw[1].ID != 17) {
 			t.Fatalf("the tied rows 5 and 17 are not the two best: %+v", tw[:2])
 		}
 	}
-	for _, tt := range []compute.Tensor{x, full, got, a} {
-		be.Free(tt)
+	for _, tt := range []compute.Tensor{x, full, got, a, ids} {
+		if tt != nil {
+			be.Free(tt)
+		}
 	}
 	return kept
 }
