@@ -110,9 +110,8 @@ func (b *Backend) matmulF16Fast(dst []float32, w *tensor, x []float32, K, N, T i
 func (b *Backend) matmulF32Fast(dst []float32, w *tensor, x []float32, K, N, T int) {
 	b.pool.run(N, rowBlock, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			row := w.F32[n*K : (n+1)*K]
 			for t := 0; t < T; t++ {
-				dst[t*N+n] = kernels.DotF32(row, x[t*K:(t+1)*K])
+				dst[t*N+n] = floatRow(w, n, x[t*K:(t+1)*K], K, nil)
 			}
 		}
 	})

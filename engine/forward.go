@@ -49,7 +49,7 @@ type State struct {
 	progs    map[progKey]compute.Program
 	noReplay bool
 	noBurst  bool
-	picks    compute.Tensor // I32 [maxBurst]
+	picks    compute.Tensor // I32 [MaxRunAhead]
 
 	// Trace, if set, sees every intermediate (slows the pass).
 	Trace TraceFunc

@@ -11,9 +11,9 @@ import (
 )
 
 const (
-	// maxBurst is the most greedy decode steps chained in one program, and
-	// the length of State.picks.
-	maxBurst = 64
+	// MaxRunAhead is the most greedy decode steps chained in one program
+	// (GenerateOptions.RunAhead), and the length of State.picks.
+	MaxRunAhead = 64
 	// autoBurst and burstTime bound the bursts GenerateOptions.RunAhead 0
 	// chooses: at most autoBurst steps, and about burstTime of them at the
 	// last measured time per step, so that streamed text still arrives in
@@ -39,7 +39,7 @@ func (s *State) runAhead(opt GenerateOptions, smp *Sampler, lp *logprober) int {
 	if opt.RunAhead == 0 {
 		return autoBurst
 	}
-	return min(opt.RunAhead, maxBurst)
+	return min(opt.RunAhead, MaxRunAhead)
 }
 
 // canBurst reports whether greedy decode steps can be chained on the
@@ -77,11 +77,12 @@ func (s *State) burstLen(ahead, want int, auto bool, perStep time.Duration) int 
 // burst evaluates id at Pos and the n-1 tokens greedy decoding picks after
 // it, chained on the device in one program (compute.Advancer), and returns
 // the n tokens the steps picked (in a buffer the next burst overwrites):
-// each but the last is then in the cache, and Pos has advanced by n. It returns errNoBurst, having run nothing,
-// when the backend cannot capture the chain.
+// each but the last is then in the cache, and Pos has advanced by n. It
+// returns errNoBurst, having run nothing, when the backend cannot capture
+// the chain.
 func (s *State) burst(id int32, n int) ([]int32, error) {
-	if n < 1 || n > maxBurst || s.Pos+n > s.NCtx {
-		return nil, fmt.Errorf("a burst of %d steps at position %d (at most %d, context %d)", n, s.Pos, maxBurst, s.NCtx)
+	if n < 1 || n > MaxRunAhead || s.Pos+n > s.NCtx {
+		return nil, fmt.Errorf("a burst of %d steps at position %d (at most %d, context %d)", n, s.Pos, MaxRunAhead, s.NCtx)
 	}
 	if err := s.checkIDs([]int32{id}); err != nil {
 		return nil, err
@@ -93,7 +94,7 @@ func (s *State) burst(id int32, n int) ([]int32, error) {
 		return nil, errNoBurst
 	}
 	if s.picks == nil {
-		t, err := be.Alloc(gguf.I32, maxBurst)
+		t, err := be.Alloc(gguf.I32, MaxRunAhead)
 		if err != nil {
 			return nil, err
 		}
@@ -122,13 +123,13 @@ func (s *State) burst(id int32, n int) ([]int32, error) {
 	if err := prog.Run(); err != nil {
 		return nil, err
 	}
-	s.candRaw = slices.Grow(s.candRaw[:0], maxBurst)[:maxBurst]
+	s.candRaw = slices.Grow(s.candRaw[:0], MaxRunAhead)[:MaxRunAhead]
 	if err := be.ReadInts(s.picks, s.candRaw); err != nil {
 		return nil, err
 	}
 	s.burstBuf = s.burstBuf[:0]
 	for i := range n {
-		s.burstBuf = append(s.burstBuf, s.candRaw[(s.Pos+i)%maxBurst])
+		s.burstBuf = append(s.burstBuf, s.candRaw[(s.Pos+i)%MaxRunAhead])
 	}
 	s.Pos += n
 	return s.burstBuf, nil

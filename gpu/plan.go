@@ -885,9 +885,9 @@ func (b *Backend) recFloatMatvec(dst, w, x *tensor, K, N, T int, mask *screenMas
 
 // recScreen records a screened matmul (compute.Screener): the Q8_0 copy's
 // matvec into scratch, the rows' limits (screen_bounds, then screen_keep
-// for the rows of keep), the k-th largest
-// lower limit (TopK into scratch) and the float matvec of the rows kept.
-// Where the float matvec kernel does not run, it records the full matmul.
+// for the rows of keep), the k-th largest lower limit (TopK into scratch)
+// and the float matvec of the rows kept. Where the float matvec kernel
+// does not run, it records the full matmul.
 func (b *Backend) recScreen(o *op) {
 	w, approx, x := o.ws[0], o.ws[1], o.a
 	K, N := w.shape[0], compute.Elements(w.shape)/w.shape[0]
@@ -913,8 +913,6 @@ func (b *Backend) recScreen(o *op) {
 	if o.c != nil {
 		n := compute.Elements(o.c.shape)
 		ib, io := b.in(o.c)
-		lb, lof := b.out(lo)
-		hb, hof := b.out(hi)
 		b.dispatch("screen_keep", b.pipe("screen_keep"), [3]uint32{uint32((n + 63) / 64), 1, 1},
 			[]vkrt.Binding{ib, lb, hb}, uint32(n), uint32(N), io, lof, hof)
 	}

@@ -202,8 +202,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *depth < 0 {
 		return usageErrorf("-d %d: want a non-negative depth", *depth)
 	}
-	if *runAhead < 0 || *runAhead > 64 {
-		return usageErrorf("--run-ahead %d: want 0 (automatic) to 64", *runAhead)
+	if err := checkRunAhead(*runAhead); err != nil {
+		return err
 	}
 	if *reps < 1 {
 		return usageErrorf("-r %d: want at least 1", *reps)

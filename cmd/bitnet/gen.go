@@ -47,7 +47,19 @@ func (g *genFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.runAhead, "run-ahead", 0, "greedy decoding on a GPU: decode steps chained on the device without a round trip to the host (0: automatic, up to 16; 1: off; at most 64)")
 }
 
+// checkRunAhead checks a --run-ahead value: 0 (automatic) to
+// engine.MaxRunAhead.
+func checkRunAhead(n int) error {
+	if n < 0 || n > engine.MaxRunAhead {
+		return usageErrorf("--run-ahead %d: want 0 (automatic) to %d", n, engine.MaxRunAhead)
+	}
+	return nil
+}
+
 func (g *genFlags) validate() error {
+	if err := checkRunAhead(g.runAhead); err != nil {
+		return err
+	}
 	for _, f := range []struct {
 		name string
 		v    float64
@@ -69,8 +81,6 @@ func (g *genFlags) validate() error {
 		return usageErrorf("--min-p %g must be in [0, 1]", g.minP)
 	case g.repeatPenalty <= 0:
 		return usageErrorf("--repeat-penalty %g must be positive", g.repeatPenalty)
-	case g.runAhead < 0 || g.runAhead > 64:
-		return usageErrorf("--run-ahead %d: want 0 (automatic) to 64", g.runAhead)
 	case g.maxNew == 0 || g.maxNew < -1:
 		return usageErrorf("--max-new-tokens %d: want a positive number or -1", g.maxNew)
 	}

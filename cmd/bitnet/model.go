@@ -57,7 +57,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.debug, "debug", "", "layer-0 diagnostics: all or a list of "+fmt.Sprint(engine.DebugNames))
 	fs.BoolVar(&m.reference, "reference", false, "run on the scalar numeric oracle (package reference) instead of the fast CPU backend")
 	fs.StringVar(&m.lmHead, "lm-head", "f16", "LM head weights: f16 (as the file stores them: logits as bitnet.cpp's), q8_0 or q6_k (quantized at load: fewer bytes per token, see the README for the fidelity)")
-	fs.StringVar(&m.headScreen, "head-screen", "auto", "greedy and top-k decoding: rank the vocabulary with an int8 copy of the LM head first and compute only the rows it cannot rule out (the same tokens, about half the head's bytes per token): auto (heads of 4M weights or more), on or off")
+	fs.StringVar(&m.headScreen, "head-screen", "auto", "greedy and top-k decoding: rank the vocabulary with an int8 copy of the LM head first and compute only the rows it cannot rule out (the same tokens, about half the head's bytes per token): auto (heads of 4M weights or more, on the CPU), on or off")
 	fs.BoolVar(&m.noMmap, "no-mmap", false, "read the model into private memory on huge pages instead of mapping the file (a copy; the mapping is backed by huge pages too where the kernel allows)")
 }
 
