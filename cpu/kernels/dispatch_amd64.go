@@ -31,6 +31,7 @@ func fastImpls() []*impl {
 		list = append(list, avx2Impl)
 	}
 	withAVX2Helpers(list...)
+	avx512Impl.axpysHeads16 = axpysHeadsF16AVX512
 	return list
 }
 
@@ -56,32 +57,34 @@ func withAVX2Helpers(list ...*impl) {
 }
 
 var avx512Impl = &impl{
-	name:     "avx512vnni",
-	i2sRows:  i2sRowsVNNIGo,
-	i2sMat:   i2sMatFast(i2sRowsVNNI, i2sTile4VNNI),
-	f16Rows:  f16RowsAVX512Go,
-	f16Mat:   f16MatAVX512Go,
-	dotF32:   dotF32AVX512Go,
-	axpy:     axpyF32AVX2Go,
-	sumI8:    sumI8Fast,
-	quantize: quantizeFast,
-	quantS:   quantFast,
-	stream:   streamAVX512Go,
-	q6kRows:  q6kRowsAVX512Go,
+	name:      "avx512vnni",
+	i2sRows:   i2sRowsVNNIGo,
+	i2sMat:    i2sMatFast(i2sRowsVNNI, i2sTile4VNNI),
+	f16Rows:   f16RowsAVX512Go,
+	f16Mat:    f16MatAVX512(0),
+	f16Scores: f16MatAVX512(scoresPrefetchRows),
+	dotF32:    dotF32AVX512Go,
+	axpy:      axpyF32AVX2Go,
+	sumI8:     sumI8Fast,
+	quantize:  quantizeFast,
+	quantS:    quantFast,
+	stream:    streamAVX512Go,
+	q6kRows:   q6kRowsAVX512Go,
 }
 
 var avx2Impl = &impl{
-	name:     "avx2",
-	i2sRows:  i2sRowsFast(i2sRowsAVX2),
-	i2sMat:   i2sMatFast(i2sRowsAVX2, i2sTile4AVX2),
-	f16Rows:  f16RowsAVX2Go,
-	f16Mat:   f16MatAVX2Go,
-	dotF32:   dotF32AVX2Go,
-	axpy:     axpyF32AVX2Go,
-	sumI8:    sumI8Fast,
-	quantize: quantizeFast,
-	quantS:   quantFast,
-	stream:   streamFast,
+	name:      "avx2",
+	i2sRows:   i2sRowsFast(i2sRowsAVX2),
+	i2sMat:    i2sMatFast(i2sRowsAVX2, i2sTile4AVX2),
+	f16Rows:   f16RowsAVX2Go,
+	f16Mat:    f16MatAVX2(0),
+	f16Scores: f16MatAVX2(scoresPrefetchRows),
+	dotF32:    dotF32AVX2Go,
+	axpy:      axpyF32AVX2Go,
+	sumI8:     sumI8Fast,
+	quantize:  quantizeFast,
+	quantS:    quantFast,
+	stream:    streamFast,
 }
 
 type (
@@ -127,20 +130,30 @@ func f16RowsAVX512Go(w []uint16, rowLen int, x []float32, out []float32) {
 	f16RowsAVX512(&w[0], &x[0], len(x), len(out), 2*rowLen, &out[0])
 }
 
-func f16MatAVX512Go(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
-	chunk := tileRows(2 * rowLen)
-	if nTok < 4 {
-		chunk = nRows
-	}
-	for r0 := 0; r0 < nRows; r0 += chunk {
-		nr := min(chunk, nRows-r0)
-		wr := &w[r0*rowLen]
-		t := 0
-		for ; t+4 <= nTok; t += 4 {
-			f16Tile4AVX512(wr, &x[t*k], k, k, nr, 2*rowLen, &out[t*ldOut+r0], ldOut)
+// scoresPrefetchRows is how many rows ahead the tile kernels prefetch for
+// ScoresF16: a cache's key rows are a few hundred bytes of a longer row,
+// where the weights' prefetch within the row would fetch another head's.
+const scoresPrefetchRows = 8
+
+// f16MatAVX512 returns MatF16 on f16Tile4AVX512 (groups of four tokens,
+// prefetching pfRows rows ahead, or within the row with 0) and
+// f16RowsAVX512 (the rest).
+func f16MatAVX512(pfRows int) func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
+	return func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
+		chunk := tileRows(2 * rowLen)
+		if nTok < 4 {
+			chunk = nRows
 		}
-		for ; t < nTok; t++ {
-			f16RowsAVX512(wr, &x[t*k], k, nr, 2*rowLen, &out[t*ldOut+r0])
+		for r0 := 0; r0 < nRows; r0 += chunk {
+			nr := min(chunk, nRows-r0)
+			wr := &w[r0*rowLen]
+			t := 0
+			for ; t+4 <= nTok; t += 4 {
+				f16Tile4AVX512(wr, &x[t*k], k, k, nr, 2*rowLen, &out[t*ldOut+r0], ldOut, pfRows)
+			}
+			for ; t < nTok; t++ {
+				f16RowsAVX512(wr, &x[t*k], k, nr, 2*rowLen, &out[t*ldOut+r0])
+			}
 		}
 	}
 }
@@ -159,34 +172,56 @@ func f16RowsAVX2Go(w []uint16, rowLen int, x []float32, out []float32) {
 	}
 }
 
-func f16MatAVX2Go(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
-	n := k &^ 7
-	if n == 0 {
-		matF16Generic(w, rowLen, nRows, x, k, nTok, out, ldOut)
-		return
-	}
-	chunk := tileRows(2 * rowLen)
-	if nTok < 4 {
-		chunk = nRows
-	}
-	for r0 := 0; r0 < nRows; r0 += chunk {
-		nr := min(chunk, nRows-r0)
-		wr := &w[r0*rowLen]
-		t := 0
-		for ; t+4 <= nTok; t += 4 {
-			f16Tile4AVX2(wr, &x[t*k], k, n, nr, 2*rowLen, &out[t*ldOut+r0], ldOut)
+// f16MatAVX2 is f16MatAVX512 on the AVX2 kernels.
+func f16MatAVX2(pfRows int) func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
+	return func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
+		n := k &^ 7
+		if n == 0 {
+			matF16Generic(w, rowLen, nRows, x, k, nTok, out, ldOut)
+			return
 		}
-		for ; t < nTok; t++ {
-			f16RowsAVX2(wr, &x[t*k], n, nr, 2*rowLen, &out[t*ldOut+r0])
+		chunk := tileRows(2 * rowLen)
+		if nTok < 4 {
+			chunk = nRows
 		}
-	}
-	if n < k {
-		for t := 0; t < nTok; t++ {
-			xt := x[t*k+n : (t+1)*k]
-			for r := 0; r < nRows; r++ {
-				out[t*ldOut+r] += dotF16Generic(w[r*rowLen+n:], xt)
+		for r0 := 0; r0 < nRows; r0 += chunk {
+			nr := min(chunk, nRows-r0)
+			wr := &w[r0*rowLen]
+			t := 0
+			for ; t+4 <= nTok; t += 4 {
+				f16Tile4AVX2(wr, &x[t*k], k, n, nr, 2*rowLen, &out[t*ldOut+r0], ldOut, pfRows)
+			}
+			for ; t < nTok; t++ {
+				f16RowsAVX2(wr, &x[t*k], n, nr, 2*rowLen, &out[t*ldOut+r0])
 			}
 		}
+		if n < k {
+			for t := 0; t < nTok; t++ {
+				xt := x[t*k+n : (t+1)*k]
+				for r := 0; r < nRows; r++ {
+					out[t*ldOut+r] += dotF16Generic(w[r*rowLen+n:], xt)
+				}
+			}
+		}
+	}
+}
+
+// axpysHeadsF16AVX512 runs four heads at a time through axpys4F16AVX512,
+// 64 columns at a time, and the rest (heads, columns) through the AVX2
+// kernel, whose columns are the same sums.
+func axpysHeadsF16AVX512(p []float32, pStride, n int, v []uint16, stride int, acc []float32, accStride, width, heads int) {
+	w64 := width &^ 63
+	t := 0
+	for ; t+4 <= heads && w64 > 0; t += 4 {
+		for d := 0; d < w64; d += 64 {
+			axpys4F16AVX512(&p[t*pStride], pStride, &v[d], 2*stride, n, &acc[t*accStride+d], accStride)
+		}
+		if w64 < width {
+			axpysHeadsWith(axpysF16AVX2Go)(p[t*pStride:], pStride, n, v[w64:], stride, acc[t*accStride+w64:], accStride, width-w64, 4)
+		}
+	}
+	if t < heads {
+		axpysHeadsWith(axpysF16AVX2Go)(p[t*pStride:], pStride, n, v, stride, acc[t*accStride:], accStride, width, heads-t)
 	}
 }
 

@@ -3,6 +3,7 @@ package kernels
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -153,6 +154,38 @@ func TestAxpysF16(t *testing.T) {
 				require.Equal(t, accW, accG, "AxpysF16 hd=%d n=%d", hd, n)
 			}
 		}
+	})
+}
+
+// TestAxpysHeadsF16: several heads over the same values give, column by
+// column, the bits of one AxpysF16 per head, whatever the heads' count and
+// the width (whole groups of four heads and 64 columns, and the rest), and
+// leave the padding between heads' outputs alone.
+func TestAxpysHeadsF16(t *testing.T) {
+	eachPath(t, func(t *testing.T) {
+		for _, heads := range []int{1, 3, 4, 5, 8, 9} {
+			for _, width := range []int{8, 13, 64, 72, 128, 136} {
+				for _, n := range []int{1, 7, 300} {
+					stride, pStride, accStride := width+24, n+3, width+5
+					r := newRand(uint64(heads*100000 + width*1000 + n))
+					v := make([]uint16, (n-1)*stride+width)
+					for i, x := range randF32(r, len(v), 2) {
+						v[i] = gguf.F32ToF16(x)
+					}
+					p := randF32(r, (heads-1)*pStride+n, 1)
+					want := randF32(r, (heads-1)*accStride+width, 1)
+					got := slices.Clone(want)
+					for h := range heads {
+						AxpysF16(p[h*pStride:h*pStride+n], v, stride, want[h*accStride:h*accStride+width])
+					}
+					AxpysHeadsF16(p, pStride, n, v, stride, got, accStride, width, heads)
+					require.Equal(t, want, got, "heads=%d width=%d n=%d", heads, width, n)
+				}
+			}
+		}
+		require.Panics(t, func() {
+			AxpysHeadsF16(make([]float32, 10), 5, 5, make([]uint16, 64), 8, make([]float32, 15), 8, 8, 3)
+		})
 	})
 }
 

@@ -52,18 +52,24 @@ type impl struct {
 
 	f16Rows func(w []uint16, rowLen int, x []float32, out []float32)
 	// q8Rows and q6kRows are DotQ8_0Rows and DotQ6KRows, arguments checked.
-	q8Rows   func(w []byte, x []float32, out []float32)
-	q6kRows  func(w []byte, x []float32, out []float32)
-	f16Mat   func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int)
-	dotF32   func(a, b []float32) float32
-	axpy     func(a float32, x, y []float32)
-	dots     func(q, k []float32, stride, n int, out []float32)
-	axpys    func(p, v []float32, stride int, acc []float32)
-	axpys16  func(p []float32, v []uint16, stride int, acc []float32)
-	toF16    func(dst []uint16, src []float32)
-	roundF16 func(dst, src []float32)
-	softmax  func(s []float32, scale float32)
-	scale    func(dst, x []float32, s float32)
+	q8Rows  func(w []byte, x []float32, out []float32)
+	q6kRows func(w []byte, x []float32, out []float32)
+	f16Mat  func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int)
+	// f16Scores is f16Mat for short rows (ScoresF16); f16Mat where a path
+	// has no variant of its own.
+	f16Scores func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int)
+	dotF32    func(a, b []float32) float32
+	axpy      func(a float32, x, y []float32)
+	dots      func(q, k []float32, stride, n int, out []float32)
+	axpys     func(p, v []float32, stride int, acc []float32)
+	axpys16   func(p []float32, v []uint16, stride int, acc []float32)
+	// axpysHeads16 is AxpysHeadsF16, arguments checked; where a path has
+	// none of its own, axpys16 once per head (axpysHeadsWith).
+	axpysHeads16 func(p []float32, pStride, n int, v []uint16, stride int, acc []float32, accStride, width, heads int)
+	toF16        func(dst []uint16, src []float32)
+	roundF16     func(dst, src []float32)
+	softmax      func(s []float32, scale float32)
+	scale        func(dst, x []float32, s float32)
 
 	sumSq    func(x []float32) float64
 	scaleMul func(dst, x, w []float32, s float32)
@@ -156,11 +162,13 @@ func withGenericFallbacks(p *impl) {
 	fill(&p.q8Rows, g.q8Rows)
 	fill(&p.q6kRows, g.q6kRows)
 	fill(&p.f16Mat, g.f16Mat)
+	fill(&p.f16Scores, p.f16Mat)
 	fill(&p.dotF32, g.dotF32)
 	fill(&p.axpy, g.axpy)
 	fill(&p.dots, g.dots)
 	fill(&p.axpys, g.axpys)
 	fill(&p.axpys16, g.axpys16)
+	fill(&p.axpysHeads16, axpysHeadsWith(p.axpys16))
 	fill(&p.toF16, g.toF16)
 	fill(&p.roundF16, g.roundF16)
 	fill(&p.softmax, g.softmax)
@@ -353,21 +361,35 @@ func DotF16Rows(w []uint16, rowLen, nRows int, x []float32, out []float32) {
 // with the same size rules as MatI2S (rowLen >= k, in elements). Weights are
 // converted once per group of four tokens.
 func MatF16(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
+	matF16("MatF16", cur.f16Mat, w, rowLen, nRows, x, k, nTok, out, ldOut)
+}
+
+// matF16 checks MatF16's arguments for fn (named name in panics) and runs it.
+func matF16(name string, fn func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int),
+	w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
 	if nRows <= 0 || nTok <= 0 {
 		return
 	}
 	if k < 0 {
-		panic(fmt.Sprintf("kernels: MatF16 k = %d", k))
+		panic(fmt.Sprintf("kernels: %s k = %d", name, k))
 	}
-	checkRows("MatF16", len(w), rowLen, k, nRows)
-	checkTokens("MatF16", len(x), k, nTok, len(out), ldOut, nRows)
+	checkRows(name, len(w), rowLen, k, nRows)
+	checkTokens(name, len(x), k, nTok, len(out), ldOut, nRows)
 	if k == 0 {
 		for t := 0; t < nTok; t++ {
 			clear(out[t*ldOut : t*ldOut+nRows])
 		}
 		return
 	}
-	cur.f16Mat(w, rowLen, nRows, x, k, nTok, out, ldOut)
+	fn(w, rowLen, nRows, x, k, nTok, out, ldOut)
+}
+
+// ScoresF16 is MatF16 for rows of a few hundred bytes that lie far apart,
+// such as one KV head's key rows of an F16 cache (rowLen the cache row's
+// length, k the head's): the same sums, with the memory fetched for rows
+// ahead rather than further along the row.
+func ScoresF16(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
+	matF16("ScoresF16", cur.f16Scores, w, rowLen, nRows, x, k, nTok, out, ldOut)
 }
 
 // DotF32 returns sum_k a[k]*b[k] for k < len(a), accumulated in float32;
@@ -413,6 +435,35 @@ func AxpysF32(p, v []float32, stride int, acc []float32) {
 	}
 	checkStrided("AxpysF32", len(v), n, len(acc), stride)
 	cur.axpys(p, v, stride, acc)
+}
+
+// AxpysHeadsF16 is AxpysF16 for several rows of weights over the same
+// values, such as the query heads that share a KV head: for t < heads,
+//
+//	AxpysF16(p[t*pStride:t*pStride+n], v, stride, acc[t*accStride:t*accStride+width])
+//
+// with each column's sum the same as that call's (the same fused
+// multiply-adds in the same order), where a path converts each value row
+// once for several heads.
+func AxpysHeadsF16(p []float32, pStride, n int, v []uint16, stride int, acc []float32, accStride, width, heads int) {
+	if n <= 0 || heads <= 0 || width <= 0 {
+		return
+	}
+	if pStride < n || accStride < width || len(p) < (heads-1)*pStride+n || len(acc) < (heads-1)*accStride+width {
+		panic(fmt.Sprintf("kernels: AxpysHeadsF16 %d heads of %d weights (stride %d, have %d) and %d outputs (stride %d, have %d)",
+			heads, n, pStride, len(p), width, accStride, len(acc)))
+	}
+	checkStrided("AxpysHeadsF16", len(v), n, width, stride)
+	cur.axpysHeads16(p, pStride, n, v, stride, acc, accStride, width, heads)
+}
+
+// axpysHeadsWith returns AxpysHeadsF16 as one call of axpys16 per head.
+func axpysHeadsWith(axpys16 func(p []float32, v []uint16, stride int, acc []float32)) func(p []float32, pStride, n int, v []uint16, stride int, acc []float32, accStride, width, heads int) {
+	return func(p []float32, pStride, n int, v []uint16, stride int, acc []float32, accStride, width, heads int) {
+		for t := range heads {
+			axpys16(p[t*pStride:t*pStride+n], v, stride, acc[t*accStride:t*accStride+width])
+		}
+	}
 }
 
 // AxpysF16 is AxpysF32 with values in F16.

@@ -747,9 +747,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func f16Tile4AVX512(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)
+// func f16Tile4AVX512(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2, MMX+
-TEXT ·f16Tile4AVX512(SB), NOSPLIT, $0-64
+TEXT ·f16Tile4AVX512(SB), NOSPLIT, $0-72
 	MOVQ  w+0(FP), AX
 	MOVQ  x+8(FP), CX
 	MOVQ  xStride+16(FP), DX
@@ -760,15 +760,22 @@ TEXT ·f16Tile4AVX512(SB), NOSPLIT, $0-64
 	MOVQ  outStride+56(FP), R9
 	SHLQ  $0x02, R9
 	SHLQ  $0x02, DX
-	LEAQ  (CX)(DX*1), R10
-	LEAQ  (R10)(DX*1), R11
-	LEAQ  (R11)(DX*1), DX
-	MOVQ  BX, R12
-	ANDQ  $0x0f, R12
-	MOVL  $0x00000001, R13
-	SHLXL R12, R13, R12
-	DECL  R12
-	KMOVW R12, K1
+	MOVQ  pfRows+64(FP), R10
+	IMULQ DI, R10
+	TESTQ R10, R10
+	JNZ   pfset
+	MOVQ  $0x00001000, R10
+
+pfset:
+	LEAQ  (CX)(DX*1), R11
+	LEAQ  (R11)(DX*1), R12
+	LEAQ  (R12)(DX*1), DX
+	MOVQ  BX, R13
+	ANDQ  $0x0f, R13
+	MOVL  $0x00000001, R14
+	SHLXL R13, R14, R13
+	DECL  R13
+	KMOVW R13, K1
 
 rows:
 	TESTQ  SI, SI
@@ -781,56 +788,56 @@ rows:
 	VXORPS Z5, Z5, Z5
 	VXORPS Z6, Z6, Z6
 	VXORPS Z7, Z7, Z7
-	MOVQ   AX, R12
-	XORQ   R13, R13
-	MOVQ   BX, R14
+	MOVQ   AX, R13
+	XORQ   R14, R14
+	MOVQ   BX, R15
 
 loop2:
-	CMPQ        R14, $0x20
+	CMPQ        R15, $0x20
 	JL          loop1
-	PREFETCHT1  4096(R12)
-	VCVTPH2PS   (R12), Z8
-	VFMADD231PS (CX)(R13*1), Z8, Z0
-	VFMADD231PS (R10)(R13*1), Z8, Z2
-	VFMADD231PS (R11)(R13*1), Z8, Z4
-	VFMADD231PS (DX)(R13*1), Z8, Z6
-	VCVTPH2PS   32(R12), Z8
-	VFMADD231PS 64(CX)(R13*1), Z8, Z1
-	VFMADD231PS 64(R10)(R13*1), Z8, Z3
-	VFMADD231PS 64(R11)(R13*1), Z8, Z5
-	VFMADD231PS 64(DX)(R13*1), Z8, Z7
-	ADDQ        $0x40, R12
-	SUBQ        $-128, R13
-	SUBQ        $0x20, R14
+	PREFETCHT1  (R13)(R10*1)
+	VCVTPH2PS   (R13), Z8
+	VFMADD231PS (CX)(R14*1), Z8, Z0
+	VFMADD231PS (R11)(R14*1), Z8, Z2
+	VFMADD231PS (R12)(R14*1), Z8, Z4
+	VFMADD231PS (DX)(R14*1), Z8, Z6
+	VCVTPH2PS   32(R13), Z8
+	VFMADD231PS 64(CX)(R14*1), Z8, Z1
+	VFMADD231PS 64(R11)(R14*1), Z8, Z3
+	VFMADD231PS 64(R12)(R14*1), Z8, Z5
+	VFMADD231PS 64(DX)(R14*1), Z8, Z7
+	ADDQ        $0x40, R13
+	SUBQ        $-128, R14
+	SUBQ        $0x20, R15
 	JMP         loop2
 
 loop1:
-	CMPQ        R14, $0x10
+	CMPQ        R15, $0x10
 	JL          tail
-	VCVTPH2PS   (R12), Z8
-	VFMADD231PS (CX)(R13*1), Z8, Z0
-	VFMADD231PS (R10)(R13*1), Z8, Z2
-	VFMADD231PS (R11)(R13*1), Z8, Z4
-	VFMADD231PS (DX)(R13*1), Z8, Z6
-	ADDQ        $0x20, R12
-	ADDQ        $0x40, R13
-	SUBQ        $0x10, R14
+	VCVTPH2PS   (R13), Z8
+	VFMADD231PS (CX)(R14*1), Z8, Z0
+	VFMADD231PS (R11)(R14*1), Z8, Z2
+	VFMADD231PS (R12)(R14*1), Z8, Z4
+	VFMADD231PS (DX)(R14*1), Z8, Z6
+	ADDQ        $0x20, R13
+	ADDQ        $0x40, R14
+	SUBQ        $0x10, R15
 
 tail:
-	TESTQ       R14, R14
+	TESTQ       R15, R15
 	JZ          reduce
-	VCVTPH2PS.Z (R12), K1, Z8
-	VMOVUPS.Z   (CX)(R13*1), K1, Z9
+	VCVTPH2PS.Z (R13), K1, Z8
+	VMOVUPS.Z   (CX)(R14*1), K1, Z9
 	VFMADD231PS Z9, Z8, Z1
-	VMOVUPS.Z   (R10)(R13*1), K1, Z9
+	VMOVUPS.Z   (R11)(R14*1), K1, Z9
 	VFMADD231PS Z9, Z8, Z3
-	VMOVUPS.Z   (R11)(R13*1), K1, Z9
+	VMOVUPS.Z   (R12)(R14*1), K1, Z9
 	VFMADD231PS Z9, Z8, Z5
-	VMOVUPS.Z   (DX)(R13*1), K1, Z9
+	VMOVUPS.Z   (DX)(R14*1), K1, Z9
 	VFMADD231PS Z9, Z8, Z7
 
 reduce:
-	MOVQ          R8, R12
+	MOVQ          R8, R13
 	VADDPS        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPS        Y1, Y0, Y1
@@ -840,8 +847,8 @@ reduce:
 	VADDPS        X1, X0, X0
 	VPERMILPS     $0xb1, X0, X1
 	VADDPS        X1, X0, X0
-	VMOVSS        X0, (R12)
-	ADDQ          R9, R12
+	VMOVSS        X0, (R13)
+	ADDQ          R9, R13
 	VADDPS        Z3, Z2, Z2
 	VEXTRACTF64X4 $0x01, Z2, Y0
 	VADDPS        Y0, Y2, Y0
@@ -851,8 +858,8 @@ reduce:
 	VADDPS        X0, X1, X1
 	VPERMILPS     $0xb1, X1, X0
 	VADDPS        X0, X1, X1
-	VMOVSS        X1, (R12)
-	ADDQ          R9, R12
+	VMOVSS        X1, (R13)
+	ADDQ          R9, R13
 	VADDPS        Z5, Z4, Z4
 	VEXTRACTF64X4 $0x01, Z4, Y0
 	VADDPS        Y0, Y4, Y0
@@ -862,8 +869,8 @@ reduce:
 	VADDPS        X0, X1, X1
 	VPERMILPS     $0xb1, X1, X0
 	VADDPS        X0, X1, X1
-	VMOVSS        X1, (R12)
-	ADDQ          R9, R12
+	VMOVSS        X1, (R13)
+	ADDQ          R9, R13
 	VADDPS        Z7, Z6, Z6
 	VEXTRACTF64X4 $0x01, Z6, Y0
 	VADDPS        Y0, Y6, Y0
@@ -873,8 +880,8 @@ reduce:
 	VADDPS        X0, X1, X1
 	VPERMILPS     $0xb1, X1, X0
 	VADDPS        X0, X1, X1
-	VMOVSS        X1, (R12)
-	ADDQ          R9, R12
+	VMOVSS        X1, (R13)
+	ADDQ          R9, R13
 	ADDQ          DI, AX
 	ADDQ          $0x04, R8
 	DECQ          SI
@@ -952,22 +959,29 @@ done:
 	VZEROUPPER
 	RET
 
-// func f16Tile4AVX2(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)
+// func f16Tile4AVX2(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)
 // Requires: AVX, F16C, FMA3, MMX+
-TEXT ·f16Tile4AVX2(SB), NOSPLIT, $0-64
-	MOVQ w+0(FP), AX
-	MOVQ x+8(FP), CX
-	MOVQ xStride+16(FP), DX
-	MOVQ n+24(FP), BX
-	MOVQ nRows+32(FP), SI
-	MOVQ stride+40(FP), DI
-	MOVQ out+48(FP), R8
-	MOVQ outStride+56(FP), R9
-	SHLQ $0x02, R9
-	SHLQ $0x02, DX
-	LEAQ (CX)(DX*1), R10
-	LEAQ (R10)(DX*1), R11
-	LEAQ (R11)(DX*1), DX
+TEXT ·f16Tile4AVX2(SB), NOSPLIT, $0-72
+	MOVQ  w+0(FP), AX
+	MOVQ  x+8(FP), CX
+	MOVQ  xStride+16(FP), DX
+	MOVQ  n+24(FP), BX
+	MOVQ  nRows+32(FP), SI
+	MOVQ  stride+40(FP), DI
+	MOVQ  out+48(FP), R8
+	MOVQ  outStride+56(FP), R9
+	SHLQ  $0x02, R9
+	SHLQ  $0x02, DX
+	MOVQ  pfRows+64(FP), R10
+	IMULQ DI, R10
+	TESTQ R10, R10
+	JNZ   pfset
+	MOVQ  $0x00001000, R10
+
+pfset:
+	LEAQ (CX)(DX*1), R11
+	LEAQ (R11)(DX*1), R12
+	LEAQ (R12)(DX*1), DX
 
 rows:
 	TESTQ  SI, SI
@@ -980,40 +994,40 @@ rows:
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
-	MOVQ   AX, R12
-	XORQ   R13, R13
-	MOVQ   BX, R14
+	MOVQ   AX, R13
+	XORQ   R14, R14
+	MOVQ   BX, R15
 
 loop2:
-	CMPQ        R14, $0x10
+	CMPQ        R15, $0x10
 	JL          loop1
-	PREFETCHT1  4096(R12)
-	VCVTPH2PS   (R12), Y8
-	VFMADD231PS (CX)(R13*1), Y8, Y0
-	VFMADD231PS (R10)(R13*1), Y8, Y2
-	VFMADD231PS (R11)(R13*1), Y8, Y4
-	VFMADD231PS (DX)(R13*1), Y8, Y6
-	VCVTPH2PS   16(R12), Y8
-	VFMADD231PS 32(CX)(R13*1), Y8, Y1
-	VFMADD231PS 32(R10)(R13*1), Y8, Y3
-	VFMADD231PS 32(R11)(R13*1), Y8, Y5
-	VFMADD231PS 32(DX)(R13*1), Y8, Y7
-	ADDQ        $0x20, R12
-	ADDQ        $0x40, R13
-	SUBQ        $0x10, R14
+	PREFETCHT1  (R13)(R10*1)
+	VCVTPH2PS   (R13), Y8
+	VFMADD231PS (CX)(R14*1), Y8, Y0
+	VFMADD231PS (R11)(R14*1), Y8, Y2
+	VFMADD231PS (R12)(R14*1), Y8, Y4
+	VFMADD231PS (DX)(R14*1), Y8, Y6
+	VCVTPH2PS   16(R13), Y8
+	VFMADD231PS 32(CX)(R14*1), Y8, Y1
+	VFMADD231PS 32(R11)(R14*1), Y8, Y3
+	VFMADD231PS 32(R12)(R14*1), Y8, Y5
+	VFMADD231PS 32(DX)(R14*1), Y8, Y7
+	ADDQ        $0x20, R13
+	ADDQ        $0x40, R14
+	SUBQ        $0x10, R15
 	JMP         loop2
 
 loop1:
-	TESTQ       R14, R14
+	TESTQ       R15, R15
 	JZ          reduce
-	VCVTPH2PS   (R12), Y8
-	VFMADD231PS (CX)(R13*1), Y8, Y0
-	VFMADD231PS (R10)(R13*1), Y8, Y2
-	VFMADD231PS (R11)(R13*1), Y8, Y4
-	VFMADD231PS (DX)(R13*1), Y8, Y6
+	VCVTPH2PS   (R13), Y8
+	VFMADD231PS (CX)(R14*1), Y8, Y0
+	VFMADD231PS (R11)(R14*1), Y8, Y2
+	VFMADD231PS (R12)(R14*1), Y8, Y4
+	VFMADD231PS (DX)(R14*1), Y8, Y6
 
 reduce:
-	MOVQ         R8, R12
+	MOVQ         R8, R13
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X1
@@ -1021,8 +1035,8 @@ reduce:
 	VADDPS       X0, X1, X1
 	VPERMILPS    $0xb1, X1, X0
 	VADDPS       X0, X1, X1
-	VMOVSS       X1, (R12)
-	ADDQ         R9, R12
+	VMOVSS       X1, (R13)
+	ADDQ         R9, R13
 	VADDPS       Y3, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X0
@@ -1030,8 +1044,8 @@ reduce:
 	VADDPS       X1, X0, X0
 	VPERMILPS    $0xb1, X0, X1
 	VADDPS       X1, X0, X0
-	VMOVSS       X0, (R12)
-	ADDQ         R9, R12
+	VMOVSS       X0, (R13)
+	ADDQ         R9, R13
 	VADDPS       Y5, Y4, Y4
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X0
@@ -1039,8 +1053,8 @@ reduce:
 	VADDPS       X1, X0, X0
 	VPERMILPS    $0xb1, X0, X1
 	VADDPS       X1, X0, X0
-	VMOVSS       X0, (R12)
-	ADDQ         R9, R12
+	VMOVSS       X0, (R13)
+	ADDQ         R9, R13
 	VADDPS       Y7, Y6, Y6
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X0
@@ -1048,8 +1062,8 @@ reduce:
 	VADDPS       X1, X0, X0
 	VPERMILPS    $0xb1, X0, X1
 	VADDPS       X1, X0, X0
-	VMOVSS       X0, (R12)
-	ADDQ         R9, R12
+	VMOVSS       X0, (R13)
+	ADDQ         R9, R13
 	ADDQ         DI, AX
 	ADDQ         $0x04, R8
 	DECQ         SI
@@ -2123,6 +2137,97 @@ chunk1store:
 	JMP     chunk1
 
 done:
+	VZEROUPPER
+	RET
+
+// func axpys4F16AVX512(p *float32, pStride int, v *uint16, stride int, n int, acc *float32, accStride int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·axpys4F16AVX512(SB), NOSPLIT, $0-56
+	MOVQ    p+0(FP), AX
+	MOVQ    pStride+8(FP), CX
+	MOVQ    v+16(FP), DX
+	MOVQ    stride+24(FP), BX
+	MOVQ    n+32(FP), SI
+	MOVQ    acc+40(FP), DI
+	MOVQ    accStride+48(FP), R8
+	SHLQ    $0x02, CX
+	SHLQ    $0x02, R8
+	LEAQ    (AX)(CX*1), R9
+	LEAQ    (DI)(R8*1), R11
+	LEAQ    (R9)(CX*1), R10
+	LEAQ    (R11)(R8*1), R12
+	LEAQ    (R10)(CX*1), CX
+	LEAQ    (R12)(R8*1), R8
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	VMOVUPS (R11), Z4
+	VMOVUPS 64(R11), Z5
+	VMOVUPS 128(R11), Z6
+	VMOVUPS 192(R11), Z7
+	VMOVUPS (R12), Z8
+	VMOVUPS 64(R12), Z9
+	VMOVUPS 128(R12), Z10
+	VMOVUPS 192(R12), Z11
+	VMOVUPS (R8), Z12
+	VMOVUPS 64(R8), Z13
+	VMOVUPS 128(R8), Z14
+	VMOVUPS 192(R8), Z15
+	XORQ    R13, R13
+	MOVQ    BX, R14
+	SHLQ    $0x03, R14
+
+keys:
+	CMPQ         R13, SI
+	JGE          store
+	PREFETCHT0   (DX)(R14*1)
+	PREFETCHT0   64(DX)(R14*1)
+	VCVTPH2PS    (DX), Z16
+	VCVTPH2PS    32(DX), Z17
+	VCVTPH2PS    64(DX), Z18
+	VCVTPH2PS    96(DX), Z19
+	VBROADCASTSS (AX)(R13*4), Z20
+	VFMADD231PS  Z16, Z20, Z0
+	VFMADD231PS  Z17, Z20, Z1
+	VFMADD231PS  Z18, Z20, Z2
+	VFMADD231PS  Z19, Z20, Z3
+	VBROADCASTSS (R9)(R13*4), Z20
+	VFMADD231PS  Z16, Z20, Z4
+	VFMADD231PS  Z17, Z20, Z5
+	VFMADD231PS  Z18, Z20, Z6
+	VFMADD231PS  Z19, Z20, Z7
+	VBROADCASTSS (R10)(R13*4), Z20
+	VFMADD231PS  Z16, Z20, Z8
+	VFMADD231PS  Z17, Z20, Z9
+	VFMADD231PS  Z18, Z20, Z10
+	VFMADD231PS  Z19, Z20, Z11
+	VBROADCASTSS (CX)(R13*4), Z20
+	VFMADD231PS  Z16, Z20, Z12
+	VFMADD231PS  Z17, Z20, Z13
+	VFMADD231PS  Z18, Z20, Z14
+	VFMADD231PS  Z19, Z20, Z15
+	ADDQ         BX, DX
+	INCQ         R13
+	JMP          keys
+
+store:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, (R11)
+	VMOVUPS Z5, 64(R11)
+	VMOVUPS Z6, 128(R11)
+	VMOVUPS Z7, 192(R11)
+	VMOVUPS Z8, (R12)
+	VMOVUPS Z9, 64(R12)
+	VMOVUPS Z10, 128(R12)
+	VMOVUPS Z11, 192(R12)
+	VMOVUPS Z12, (R8)
+	VMOVUPS Z13, 64(R8)
+	VMOVUPS Z14, 128(R8)
+	VMOVUPS Z15, 192(R8)
 	VZEROUPPER
 	RET
 

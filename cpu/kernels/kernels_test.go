@@ -446,9 +446,12 @@ func TestDotF16Rows(t *testing.T) {
 	})
 }
 
+// TestMatF16 checks MatF16 against float64 sums, and that ScoresF16 gives
+// MatF16's bits (it differs only in what it prefetches).
 func TestMatF16(t *testing.T) {
 	cases := []struct{ k, nRows, nTok int }{
 		{1, 1, 1}, {7, 3, 4}, {16, 5, 5}, {33, 2, 9}, {100, 7, 8}, {2560, 70, 6}, {6912, 3, 4},
+		{128, 300, 4}, {128, 37, 2}, {64, 129, 8},
 	}
 	eachPath(t, func(t *testing.T) {
 		for _, c := range cases {
@@ -463,6 +466,9 @@ func TestMatF16(t *testing.T) {
 				out[i] = -7
 			}
 			MatF16(w, rowLen, c.nRows, x, c.k, c.nTok, out, ldOut)
+			scores := slices.Repeat([]float32{-7}, len(out))
+			ScoresF16(w, rowLen, c.nRows, x, c.k, c.nTok, scores, ldOut)
+			require.Equal(t, out, scores, "%+v: ScoresF16 against MatF16", c)
 			for tk := 0; tk < c.nTok; tk++ {
 				for n := 0; n < ldOut; n++ {
 					got := out[tk*ldOut+n]

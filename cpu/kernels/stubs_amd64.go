@@ -39,9 +39,11 @@ func f16RowsAVX512(w *uint16, x *float32, n int, nRows int, stride int, out *flo
 
 // f16Tile4AVX512 sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]
 // for t < 4, r < nRows, k < n. stride in bytes, xStride and outStride in elements.
+// It prefetches pfRows rows ahead (short rows, such as a cache's keys), or with
+// pfRows 0 within the row, f16Prefetch bytes ahead.
 //
 //go:noescape
-func f16Tile4AVX512(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)
+func f16Tile4AVX512(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)
 
 // f16RowsAVX2 sets out[r] = sum_k f32(w[r*stride+k]) * x[k] for r < nRows, k < n;
 // n is a multiple of 8, stride in bytes.
@@ -51,9 +53,10 @@ func f16RowsAVX2(w *uint16, x *float32, n int, nRows int, stride int, out *float
 
 // f16Tile4AVX2 sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]
 // for t < 4, r < nRows, k < n; n is a multiple of 8. stride in bytes, xStride and outStride in elements.
+// It prefetches as f16Tile4AVX512 does.
 //
 //go:noescape
-func f16Tile4AVX2(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)
+func f16Tile4AVX2(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)
 
 // q6kRowsAVX512 is q6kRowsAVX2 in AVX-512.
 //
@@ -112,6 +115,13 @@ func axpysF32AVX2(p *float32, v *float32, stride int, n int, hd int, acc *float3
 //
 //go:noescape
 func axpysF16AVX2(p *float32, v *uint16, stride int, n int, hd int, acc *float32)
+
+// axpys4F16AVX512 sets acc[t*accStride+d] += p[t*pStride+j]*v[j*stride/2+d] for j = 0..n-1
+// in order, t < 4, d < 64 (stride in bytes, pStride and accStride in elements; one
+// fused multiply-add per term, as axpysF16AVX2 computes each column).
+//
+//go:noescape
+func axpys4F16AVX512(p *float32, pStride int, v *uint16, stride int, n int, acc *float32, accStride int)
 
 // f32ToF16AVX2 sets dst[k] = f16(src[k]) for k < n, rounding to nearest even;
 // n is a multiple of 8.

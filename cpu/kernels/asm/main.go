@@ -78,6 +78,7 @@ func main() {
 	dotsF32AVX2()
 	axpysF32AVX2()
 	axpysF16AVX2()
+	axpys4F16AVX512()
 	f32ToF16AVX2()
 	roundF16AVX2()
 	scaleMaxF32AVX2()
@@ -820,11 +821,26 @@ func f16RowsAVX512() {
 	RET()
 }
 
+// f16PrefetchDistance returns a register holding the tile kernels'
+// prefetch distance in bytes: pfRows rows of stride bytes, or f16Prefetch
+// when pfRows is 0.
+func f16PrefetchDistance(stride Register) Register {
+	pfd := Load(Param("pfRows"), GP64())
+	IMULQ(stride, pfd)
+	TESTQ(pfd, pfd)
+	JNZ(LabelRef("pfset"))
+	MOVQ(U32(f16Prefetch), pfd)
+	Label("pfset")
+	return pfd
+}
+
 func f16Tile4AVX512() {
-	TEXT("f16Tile4AVX512", NOSPLIT, "func(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)")
+	TEXT("f16Tile4AVX512", NOSPLIT, "func(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)")
 	Pragma("noescape")
 	Doc("f16Tile4AVX512 sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]",
-		"for t < 4, r < nRows, k < n. stride in bytes, xStride and outStride in elements.")
+		"for t < 4, r < nRows, k < n. stride in bytes, xStride and outStride in elements.",
+		"It prefetches pfRows rows ahead (short rows, such as a cache's keys), or with",
+		"pfRows 0 within the row, f16Prefetch bytes ahead.")
 	w := Load(Param("w"), GP64())
 	x0 := Load(Param("x"), GP64())
 	xs := Load(Param("xStride"), GP64())
@@ -835,6 +851,7 @@ func f16Tile4AVX512() {
 	os := Load(Param("outStride"), GP64())
 	SHLQ(U8(2), os)
 	SHLQ(U8(2), xs)
+	pfd := f16PrefetchDistance(stride)
 
 	x := []Register{x0, GP64(), GP64(), GP64()}
 	for i := 1; i < 4; i++ {
@@ -868,7 +885,7 @@ func f16Tile4AVX512() {
 	Label("loop2")
 	CMPQ(n, U8(32))
 	JL(LabelRef("loop1"))
-	pfF16(Mem{Base: wp, Disp: f16Prefetch})
+	pfF16(Mem{Base: wp, Index: pfd, Scale: 1})
 	for u := 0; u < 2; u++ {
 		wv := ZMM()
 		VCVTPH2PS(Mem{Base: wp, Disp: 32 * u}, wv)
@@ -1004,10 +1021,11 @@ func f16RowsAVX2() {
 }
 
 func f16Tile4AVX2() {
-	TEXT("f16Tile4AVX2", NOSPLIT, "func(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)")
+	TEXT("f16Tile4AVX2", NOSPLIT, "func(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)")
 	Pragma("noescape")
 	Doc("f16Tile4AVX2 sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]",
-		"for t < 4, r < nRows, k < n; n is a multiple of 8. stride in bytes, xStride and outStride in elements.")
+		"for t < 4, r < nRows, k < n; n is a multiple of 8. stride in bytes, xStride and outStride in elements.",
+		"It prefetches as f16Tile4AVX512 does.")
 	w := Load(Param("w"), GP64())
 	x0 := Load(Param("x"), GP64())
 	xs := Load(Param("xStride"), GP64())
@@ -1018,6 +1036,7 @@ func f16Tile4AVX2() {
 	os := Load(Param("outStride"), GP64())
 	SHLQ(U8(2), os)
 	SHLQ(U8(2), xs)
+	pfd := f16PrefetchDistance(stride)
 
 	x := []Register{x0, GP64(), GP64(), GP64()}
 	for i := 1; i < 4; i++ {
@@ -1045,7 +1064,7 @@ func f16Tile4AVX2() {
 	Label("loop2")
 	CMPQ(n, U8(16))
 	JL(LabelRef("loop1"))
-	pfF16(Mem{Base: wp, Disp: f16Prefetch})
+	pfF16(Mem{Base: wp, Index: pfd, Scale: 1})
 	for u := 0; u < 2; u++ {
 		wv := YMM()
 		VCVTPH2PS(Mem{Base: wp, Disp: 16 * u}, wv)
@@ -1802,6 +1821,72 @@ func axpysAVX2(name string, e kvElem) {
 		JMP(LabelRef(c.label))
 	}
 	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// axpys4F16AVX512 is axpysF16AVX2 for four probability rows over the same
+// 64 value columns: each value row is converted once for the four.
+func axpys4F16AVX512() {
+	TEXT("axpys4F16AVX512", NOSPLIT, "func(p *float32, pStride int, v *uint16, stride int, n int, acc *float32, accStride int)")
+	Pragma("noescape")
+	Doc("axpys4F16AVX512 sets acc[t*accStride+d] += p[t*pStride+j]*v[j*stride/2+d] for j = 0..n-1",
+		"in order, t < 4, d < 64 (stride in bytes, pStride and accStride in elements; one",
+		"fused multiply-add per term, as axpysF16AVX2 computes each column).")
+	p0 := Load(Param("p"), GP64())
+	ps := Load(Param("pStride"), GP64())
+	vrow := Load(Param("v"), GP64())
+	stride := Load(Param("stride"), GP64())
+	n := Load(Param("n"), GP64())
+	accp := Load(Param("acc"), GP64())
+	as := Load(Param("accStride"), GP64())
+	SHLQ(U8(2), ps)
+	SHLQ(U8(2), as)
+
+	pr := []Register{p0, GP64(), GP64(), GP64()}
+	ar := []Register{accp, GP64(), GP64(), GP64()}
+	for t := 1; t < 4; t++ {
+		LEAQ(Mem{Base: pr[t-1], Index: ps, Scale: 1}, pr[t])
+		LEAQ(Mem{Base: ar[t-1], Index: as, Scale: 1}, ar[t])
+	}
+	a := make([][4]VecVirtual, 4)
+	for t := range a {
+		for u := range a[t] {
+			a[t][u] = ZMM()
+			VMOVUPS(Mem{Base: ar[t], Disp: 64 * u}, a[t][u])
+		}
+	}
+	j, ahead := GP64(), GP64()
+	XORQ(j, j)
+	// The row 8 keys ahead, both of its lines (see axpysAVX2).
+	MOVQ(stride, ahead)
+	SHLQ(U8(3), ahead)
+	Label("keys")
+	CMPQ(j, n)
+	JGE(LabelRef("store"))
+	PREFETCHT0(Mem{Base: vrow, Index: ahead, Scale: 1})
+	PREFETCHT0(Mem{Base: vrow, Index: ahead, Scale: 1, Disp: 64})
+	vv := make([]VecVirtual, 4)
+	for u := range vv {
+		vv[u] = ZMM()
+		VCVTPH2PS(Mem{Base: vrow, Disp: 32 * u}, vv[u])
+	}
+	for t := range a {
+		pj := ZMM()
+		VBROADCASTSS(Mem{Base: pr[t], Index: j, Scale: 4}, pj)
+		for u := range vv {
+			VFMADD231PS(vv[u], pj, a[t][u])
+		}
+	}
+	ADDQ(stride, vrow)
+	INCQ(j)
+	JMP(LabelRef("keys"))
+	Label("store")
+	for t := range a {
+		for u := range a[t] {
+			VMOVUPS(a[t][u], Mem{Base: ar[t], Disp: 64 * u})
+		}
+	}
 	VZEROUPPER()
 	RET()
 }

@@ -312,7 +312,8 @@ func Cases() []Case {
 		nh, nkv, hd, pos0, t int
 		kv                   gguf.DType
 	}
-	for _, a := range []at{{4, 2, 64, 0, 8, gguf.F16}, {4, 2, 64, 10, 70, gguf.F16}, {4, 2, 64, 5, 1, gguf.F16}, {8, 8, 8, 3, 4, gguf.F32}, {20, 5, 128, 70, 3, gguf.F16}, {4, 1, 32, 0, 1, gguf.F32}} {
+	for _, a := range []at{{4, 2, 64, 0, 8, gguf.F16}, {4, 2, 64, 10, 70, gguf.F16}, {4, 2, 64, 5, 1, gguf.F16}, {8, 8, 8, 3, 4, gguf.F32}, {20, 5, 128, 70, 3, gguf.F16}, {4, 1, 32, 0, 1, gguf.F32},
+		{15, 5, 128, 600, 1, gguf.F16}, {4, 2, 96, 300, 1, gguf.F16}, {8, 1, 64, 520, 1, gguf.F16}} {
 		add(Case{Name: fmt.Sprintf("attention/heads=%d/kv=%d/hd=%d/pos0=%d/t=%d/%s", a.nh, a.nkv, a.hd, a.pos0, a.t, a.kv), NMSE: 1e-9, Run: func(h *Harness) compute.Tensor {
 			kvd := a.nkv * a.hd
 			nctx := a.pos0 + a.t + 3
