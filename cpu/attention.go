@@ -66,40 +66,99 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 }
 
 // attentionDecodeF16 is the fast path of Attention for one query row (or a
-// few) over F16 caches. The query heads that share a KV head are taken
-// together: their scores are one F16 matrix product (the cached K rows as
-// weights, up to four rounded query heads as tokens), so each key row is
-// read once per group, not once per head.
+// few) over F16 caches, in three parallel sections: the scores of each KV
+// head over each chunk of attnChunk positions (the query heads that share
+// the KV head as tokens of one F16 matrix product, ScoresF16, so that a key
+// row is read once per group), each head's softmax, and the weighted values
+// of each KV head's query heads in slices of attnSlice dimensions
+// (AxpysHeadsF16, each value row converted once per group). Every
+// score and output element is the sum a single pass over the heads would
+// compute; the sections spread a long cache over all the workers, where a
+// pass per KV head gave them a few heads each. A cache of one chunk runs
+// as one section, an item per KV head.
 func (b *Backend) attentionDecodeF16(dst, q, kc, vc *tensor, p compute.AttnParams, pos0 int) {
 	qk, r := rows(q)
 	kvk, _ := rows(kc)
 	hd := p.HeadDim
 	group := p.NHead / p.NKVHead
 	nkv := pos0 + r
-	// Scratch by (row, head) index, so the workers share it without overlap.
+	width := p.NHead * hd
+	// Scratch by (row, head) index i*NHead + h: hd rounded queries and nkv
+	// scores each.
 	s := &b.scr
-	s.attnQ = grow(s.attnQ, r*p.NHead*hd)
+	s.attnQ = grow(s.attnQ, r*width)
 	s.attnS = grow(s.attnS, r*p.NHead*nkv)
 	qs, ss := s.attnQ, s.attnS
-	b.pool.run(r*p.NHead, 1, func(lo, hi int) {
-		for idx := lo; idx < hi; {
-			i, h := idx/p.NHead, idx%p.NHead
-			kvh := h / group
-			// Heads h .. h+G-1: same row, same KV head, within this range.
-			G := min(hi-idx, group-h%group, 4)
-			qg := qs[idx*hd : (idx+G)*hd]
-			kernels.RoundF16(qg, q.F32[i*qk+h*hd:i*qk+(h+G)*hd])
-			n := pos0 + i + 1 // causal: positions 0..Pos0+i
-			scores := ss[idx*nkv : idx*nkv+G*n]
-			kernels.MatF16(kc.F16[kvh*hd:], kvk, n, qg, hd, G, scores, n)
-			for g := 0; g < G; g++ {
-				sc := scores[g*n : (g+1)*n]
-				kernels.SoftmaxF32(sc, p.Scale)
-				out := dst.F32[i*qk+(h+g)*hd : i*qk+(h+g+1)*hd]
-				clear(out)
-				kernels.AxpysF16(sc, vc.F16[kvh*hd:], kvk, out)
+	for i := range r {
+		kernels.RoundF16(qs[i*width:(i+1)*width], q.F32[i*qk:i*qk+width])
+	}
+	// The three kinds of work item: the scores of row i's KV head g over
+	// chunk c, the softmax of (row, head) index idx, the values of row i's
+	// KV head g in slice sl.
+	scores := func(i, g, c int) {
+		n := pos0 + i + 1 // causal: positions 0..pos0+i
+		j0 := c * attnChunk
+		if j0 >= n {
+			return
+		}
+		h0 := i*p.NHead + g*group
+		kernels.ScoresF16(kc.F16[j0*kvk+g*hd:], kvk, min(n-j0, attnChunk), qs[h0*hd:(h0+group)*hd], hd, group,
+			ss[h0*nkv+j0:], nkv)
+	}
+	softmax := func(idx int) {
+		n := pos0 + idx/p.NHead + 1
+		kernels.SoftmaxF32(ss[idx*nkv:idx*nkv+n], p.Scale)
+	}
+	values := func(i, g, sl int) {
+		n := pos0 + i + 1
+		d0 := sl * attnSlice
+		h0 := i*p.NHead + g*group
+		width := min(hd-d0, attnSlice)
+		out := dst.F32[i*qk+g*group*hd+d0:]
+		for t := range group {
+			clear(out[t*hd : t*hd+width])
+		}
+		kernels.AxpysHeadsF16(ss[h0*nkv:], nkv, n, vc.F16[g*hd+d0:], kvk, out, hd, width, group)
+	}
+	chunks := (nkv + attnChunk - 1) / attnChunk
+	slices := (hd + attnSlice - 1) / attnSlice
+	if chunks == 1 {
+		// A short cache: one section, a KV head's group per item.
+		b.pool.run(r*p.NKVHead, 1, func(lo, hi int) {
+			for it := lo; it < hi; it++ {
+				i, g := it/p.NKVHead, it%p.NKVHead
+				scores(i, g, 0)
+				for t := range group {
+					softmax(i*p.NHead + g*group + t)
+				}
+				for sl := range slices {
+					values(i, g, sl)
+				}
 			}
-			idx += G
+		})
+		return
+	}
+	b.pool.run(r*p.NKVHead*chunks, 1, func(lo, hi int) {
+		for it := lo; it < hi; it++ {
+			scores(it/(chunks*p.NKVHead), it/chunks%p.NKVHead, it%chunks)
+		}
+	})
+	b.pool.run(r*p.NHead, 1, func(lo, hi int) {
+		for idx := lo; idx < hi; idx++ {
+			softmax(idx)
+		}
+	})
+	b.pool.run(r*p.NKVHead*slices, 1, func(lo, hi int) {
+		for it := lo; it < hi; it++ {
+			values(it/(slices*p.NKVHead), it/slices%p.NKVHead, it%slices)
 		}
 	})
 }
+
+// attnChunk is the number of cache positions per work item of a decode
+// row's scores, and attnSlice the number of output dimensions per work
+// item of its weighted values.
+const (
+	attnChunk = 256
+	attnSlice = 64
+)
