@@ -132,8 +132,9 @@ func f16RowsAVX512Go(w []uint16, rowLen int, x []float32, out []float32) {
 
 // scoresPrefetchRows is how many rows ahead the tile kernels prefetch for
 // ScoresF16: a cache's key rows are a few hundred bytes of a longer row,
-// where the weights' prefetch within the row would fetch another head's.
-const scoresPrefetchRows = 8
+// where the weights' prefetch within the row would fetch another head's
+// (16 rows: see axpys4F16AVX512).
+const scoresPrefetchRows = 16
 
 // f16MatAVX512 returns MatF16 on f16Tile4AVX512 (groups of four tokens,
 // prefetching pfRows rows ahead, or within the row with 0) and

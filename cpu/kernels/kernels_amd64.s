@@ -2176,7 +2176,7 @@ TEXT ·axpys4F16AVX512(SB), NOSPLIT, $0-56
 	VMOVUPS 192(R8), Z15
 	XORQ    R13, R13
 	MOVQ    BX, R14
-	SHLQ    $0x03, R14
+	SHLQ    $0x04, R14
 
 keys:
 	CMPQ         R13, SI

