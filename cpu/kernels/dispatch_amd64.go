@@ -133,7 +133,7 @@ func f16RowsAVX512Go(w []uint16, rowLen int, x []float32, out []float32) {
 // scoresPrefetchRows is how many rows ahead the tile kernels prefetch for
 // ScoresF16: a cache's key rows are a few hundred bytes of a longer row,
 // where the weights' prefetch within the row would fetch another head's
-// (16 rows: see axpys4F16AVX512).
+// (16 rows: see axpys4F16AVX512 in the generator).
 const scoresPrefetchRows = 16
 
 // f16MatAVX512 returns MatF16 on f16Tile4AVX512 (groups of four tokens,
@@ -207,18 +207,27 @@ func f16MatAVX2(pfRows int) func(w []uint16, rowLen, nRows int, x []float32, k, 
 	}
 }
 
-// axpysHeadsF16AVX512 runs four heads at a time through axpys4F16AVX512,
-// 64 columns at a time, and the rest (heads, columns) through the AVX2
-// kernel, whose columns are the same sums.
+// axpysHeadsF16AVX512 runs four heads at a time through the
+// axpys4F16x*AVX512 kernels, 64, then 32, then 16 columns at a time, and
+// the rest (heads, columns) through the AVX2 kernel, whose columns are the
+// same sums.
 func axpysHeadsF16AVX512(p []float32, pStride, n int, v []uint16, stride int, acc []float32, accStride, width, heads int) {
-	w64 := width &^ 63
+	w16 := width &^ 15
 	t := 0
-	for ; t+4 <= heads && w64 > 0; t += 4 {
-		for d := 0; d < w64; d += 64 {
-			axpys4F16AVX512(&p[t*pStride], pStride, &v[d], 2*stride, n, &acc[t*accStride+d], accStride)
+	for ; t+4 <= heads && w16 > 0; t += 4 {
+		d := 0
+		for ; d+64 <= w16; d += 64 {
+			axpys4F16x64AVX512(&p[t*pStride], pStride, &v[d], 2*stride, n, &acc[t*accStride+d], accStride)
 		}
-		if w64 < width {
-			axpysHeadsWith(axpysF16AVX2Go)(p[t*pStride:], pStride, n, v[w64:], stride, acc[t*accStride+w64:], accStride, width-w64, 4)
+		if d+32 <= w16 {
+			axpys4F16x32AVX512(&p[t*pStride], pStride, &v[d], 2*stride, n, &acc[t*accStride+d], accStride)
+			d += 32
+		}
+		if d < w16 {
+			axpys4F16x16AVX512(&p[t*pStride], pStride, &v[d], 2*stride, n, &acc[t*accStride+d], accStride)
+		}
+		if w16 < width {
+			axpysHeadsWith(axpysF16AVX2Go)(p[t*pStride:], pStride, n, v[w16:], stride, acc[t*accStride+w16:], accStride, width-w16, 4)
 		}
 	}
 	if t < heads {

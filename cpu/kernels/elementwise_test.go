@@ -159,12 +159,12 @@ func TestAxpysF16(t *testing.T) {
 
 // TestAxpysHeadsF16: several heads over the same values give, column by
 // column, the bits of one AxpysF16 per head, whatever the heads' count and
-// the width (whole groups of four heads and 64 columns, and the rest), and
-// leave the padding between heads' outputs alone.
+// the width (whole groups of four heads and of 64, 32 and 16 columns, and
+// the rest), and leave the padding between heads' outputs alone.
 func TestAxpysHeadsF16(t *testing.T) {
 	eachPath(t, func(t *testing.T) {
 		for _, heads := range []int{1, 3, 4, 5, 8, 9} {
-			for _, width := range []int{8, 13, 64, 72, 128, 136} {
+			for _, width := range []int{8, 13, 16, 31, 48, 64, 72, 96, 112, 128, 136} {
 				for _, n := range []int{1, 7, 300} {
 					stride, pStride, accStride := width+24, n+3, width+5
 					r := newRand(uint64(heads*100000 + width*1000 + n))

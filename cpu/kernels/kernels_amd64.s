@@ -2140,9 +2140,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func axpys4F16AVX512(p *float32, pStride int, v *uint16, stride int, n int, acc *float32, accStride int)
+// func axpys4F16x64AVX512(p *float32, pStride int, v *uint16, stride int, n int, acc *float32, accStride int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·axpys4F16AVX512(SB), NOSPLIT, $0-56
+TEXT ·axpys4F16x64AVX512(SB), NOSPLIT, $0-56
 	MOVQ    p+0(FP), AX
 	MOVQ    pStride+8(FP), CX
 	MOVQ    v+16(FP), DX
@@ -2228,6 +2228,121 @@ store:
 	VMOVUPS Z13, 64(R8)
 	VMOVUPS Z14, 128(R8)
 	VMOVUPS Z15, 192(R8)
+	VZEROUPPER
+	RET
+
+// func axpys4F16x32AVX512(p *float32, pStride int, v *uint16, stride int, n int, acc *float32, accStride int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·axpys4F16x32AVX512(SB), NOSPLIT, $0-56
+	MOVQ    p+0(FP), AX
+	MOVQ    pStride+8(FP), CX
+	MOVQ    v+16(FP), DX
+	MOVQ    stride+24(FP), BX
+	MOVQ    n+32(FP), SI
+	MOVQ    acc+40(FP), DI
+	MOVQ    accStride+48(FP), R8
+	SHLQ    $0x02, CX
+	SHLQ    $0x02, R8
+	LEAQ    (AX)(CX*1), R9
+	LEAQ    (DI)(R8*1), R11
+	LEAQ    (R9)(CX*1), R10
+	LEAQ    (R11)(R8*1), R12
+	LEAQ    (R10)(CX*1), CX
+	LEAQ    (R12)(R8*1), R8
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS (R11), Z2
+	VMOVUPS 64(R11), Z3
+	VMOVUPS (R12), Z4
+	VMOVUPS 64(R12), Z5
+	VMOVUPS (R8), Z6
+	VMOVUPS 64(R8), Z7
+	XORQ    R13, R13
+	MOVQ    BX, R14
+	SHLQ    $0x04, R14
+
+keys:
+	CMPQ         R13, SI
+	JGE          store
+	PREFETCHT0   (DX)(R14*1)
+	VCVTPH2PS    (DX), Z8
+	VCVTPH2PS    32(DX), Z9
+	VBROADCASTSS (AX)(R13*4), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS (R9)(R13*4), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS (R10)(R13*4), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS (CX)(R13*4), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
+	ADDQ         BX, DX
+	INCQ         R13
+	JMP          keys
+
+store:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, (R11)
+	VMOVUPS Z3, 64(R11)
+	VMOVUPS Z4, (R12)
+	VMOVUPS Z5, 64(R12)
+	VMOVUPS Z6, (R8)
+	VMOVUPS Z7, 64(R8)
+	VZEROUPPER
+	RET
+
+// func axpys4F16x16AVX512(p *float32, pStride int, v *uint16, stride int, n int, acc *float32, accStride int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·axpys4F16x16AVX512(SB), NOSPLIT, $0-56
+	MOVQ    p+0(FP), AX
+	MOVQ    pStride+8(FP), CX
+	MOVQ    v+16(FP), DX
+	MOVQ    stride+24(FP), BX
+	MOVQ    n+32(FP), SI
+	MOVQ    acc+40(FP), DI
+	MOVQ    accStride+48(FP), R8
+	SHLQ    $0x02, CX
+	SHLQ    $0x02, R8
+	LEAQ    (AX)(CX*1), R9
+	LEAQ    (DI)(R8*1), R11
+	LEAQ    (R9)(CX*1), R10
+	LEAQ    (R11)(R8*1), R12
+	LEAQ    (R10)(CX*1), CX
+	LEAQ    (R12)(R8*1), R8
+	VMOVUPS (DI), Z0
+	VMOVUPS (R11), Z1
+	VMOVUPS (R12), Z2
+	VMOVUPS (R8), Z3
+	XORQ    R13, R13
+	MOVQ    BX, R14
+	SHLQ    $0x04, R14
+
+keys:
+	CMPQ         R13, SI
+	JGE          store
+	PREFETCHT0   (DX)(R14*1)
+	VCVTPH2PS    (DX), Z4
+	VBROADCASTSS (AX)(R13*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS (R9)(R13*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	VBROADCASTSS (R10)(R13*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	VBROADCASTSS (CX)(R13*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+	ADDQ         BX, DX
+	INCQ         R13
+	JMP          keys
+
+store:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, (R11)
+	VMOVUPS Z2, (R12)
+	VMOVUPS Z3, (R8)
 	VZEROUPPER
 	RET
 

@@ -116,12 +116,26 @@ func axpysF32AVX2(p *float32, v *float32, stride int, n int, hd int, acc *float3
 //go:noescape
 func axpysF16AVX2(p *float32, v *uint16, stride int, n int, hd int, acc *float32)
 
-// axpys4F16AVX512 sets acc[t*accStride+d] += p[t*pStride+j]*v[j*stride/2+d] for j = 0..n-1
+// axpys4F16x64AVX512 sets acc[t*accStride+d] += p[t*pStride+j]*v[j*stride/2+d] for j = 0..n-1
 // in order, t < 4, d < 64 (stride in bytes, pStride and accStride in elements; one
 // fused multiply-add per term, as axpysF16AVX2 computes each column).
 //
 //go:noescape
-func axpys4F16AVX512(p *float32, pStride int, v *uint16, stride int, n int, acc *float32, accStride int)
+func axpys4F16x64AVX512(p *float32, pStride int, v *uint16, stride int, n int, acc *float32, accStride int)
+
+// axpys4F16x32AVX512 sets acc[t*accStride+d] += p[t*pStride+j]*v[j*stride/2+d] for j = 0..n-1
+// in order, t < 4, d < 32 (stride in bytes, pStride and accStride in elements; one
+// fused multiply-add per term, as axpysF16AVX2 computes each column).
+//
+//go:noescape
+func axpys4F16x32AVX512(p *float32, pStride int, v *uint16, stride int, n int, acc *float32, accStride int)
+
+// axpys4F16x16AVX512 sets acc[t*accStride+d] += p[t*pStride+j]*v[j*stride/2+d] for j = 0..n-1
+// in order, t < 4, d < 16 (stride in bytes, pStride and accStride in elements; one
+// fused multiply-add per term, as axpysF16AVX2 computes each column).
+//
+//go:noescape
+func axpys4F16x16AVX512(p *float32, pStride int, v *uint16, stride int, n int, acc *float32, accStride int)
 
 // f32ToF16AVX2 sets dst[k] = f16(src[k]) for k < n, rounding to nearest even;
 // n is a multiple of 8.

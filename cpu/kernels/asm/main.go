@@ -78,7 +78,9 @@ func main() {
 	dotsF32AVX2()
 	axpysF32AVX2()
 	axpysF16AVX2()
-	axpys4F16AVX512()
+	for _, cols := range []int{64, 32, 16} {
+		axpys4F16AVX512(cols)
+	}
 	f32ToF16AVX2()
 	roundF16AVX2()
 	scaleMaxF32AVX2()
@@ -1825,14 +1827,17 @@ func axpysAVX2(name string, e kvElem) {
 	RET()
 }
 
-// axpys4F16AVX512 is axpysF16AVX2 for four probability rows over the same
-// 64 value columns: each value row is converted once for the four.
-func axpys4F16AVX512() {
-	TEXT("axpys4F16AVX512", NOSPLIT, "func(p *float32, pStride int, v *uint16, stride int, n int, acc *float32, accStride int)")
+// axpys4F16AVX512 emits axpys4F16x<cols>AVX512 (cols 16, 32 or 64):
+// axpysF16AVX2 for four probability rows over the same cols value
+// columns, each value row converted once for the four.
+func axpys4F16AVX512(cols int) {
+	name := fmt.Sprintf("axpys4F16x%dAVX512", cols)
+	TEXT(name, NOSPLIT, "func(p *float32, pStride int, v *uint16, stride int, n int, acc *float32, accStride int)")
 	Pragma("noescape")
-	Doc("axpys4F16AVX512 sets acc[t*accStride+d] += p[t*pStride+j]*v[j*stride/2+d] for j = 0..n-1",
-		"in order, t < 4, d < 64 (stride in bytes, pStride and accStride in elements; one",
+	Doc(name+" sets acc[t*accStride+d] += p[t*pStride+j]*v[j*stride/2+d] for j = 0..n-1",
+		fmt.Sprintf("in order, t < 4, d < %d (stride in bytes, pStride and accStride in elements; one", cols),
 		"fused multiply-add per term, as axpysF16AVX2 computes each column).")
+	regs := cols / 16
 	p0 := Load(Param("p"), GP64())
 	ps := Load(Param("pStride"), GP64())
 	vrow := Load(Param("v"), GP64())
@@ -1849,8 +1854,9 @@ func axpys4F16AVX512() {
 		LEAQ(Mem{Base: pr[t-1], Index: ps, Scale: 1}, pr[t])
 		LEAQ(Mem{Base: ar[t-1], Index: as, Scale: 1}, ar[t])
 	}
-	a := make([][4]VecVirtual, 4)
+	a := make([][]VecVirtual, 4)
 	for t := range a {
+		a[t] = make([]VecVirtual, regs)
 		for u := range a[t] {
 			a[t][u] = ZMM()
 			VMOVUPS(Mem{Base: ar[t], Disp: 64 * u}, a[t][u])
@@ -1858,16 +1864,17 @@ func axpys4F16AVX512() {
 	}
 	j, ahead := GP64(), GP64()
 	XORQ(j, j)
-	// The row 16 keys ahead, both of its lines: in a decode step at 2,048
+	// The row 16 keys ahead, its lines: in a decode step at 2,048
 	// positions (2B-4T, 2 threads) 16 rows gained 5% over 8, 32 no more.
 	MOVQ(stride, ahead)
 	SHLQ(U8(4), ahead)
 	Label("keys")
 	CMPQ(j, n)
 	JGE(LabelRef("store"))
-	PREFETCHT0(Mem{Base: vrow, Index: ahead, Scale: 1})
-	PREFETCHT0(Mem{Base: vrow, Index: ahead, Scale: 1, Disp: 64})
-	vv := make([]VecVirtual, 4)
+	for l := 0; l < (2*cols+63)/64; l++ {
+		PREFETCHT0(Mem{Base: vrow, Index: ahead, Scale: 1, Disp: 64 * l})
+	}
+	vv := make([]VecVirtual, regs)
 	for u := range vv {
 		vv[u] = ZMM()
 		VCVTPH2PS(Mem{Base: vrow, Disp: 32 * u}, vv[u])
