@@ -5,16 +5,15 @@ import (
 	"bitnet/engine/compute"
 )
 
-// attentionBatchFast is the fast path of Attention for several query rows:
-// per head, the scores are one F16 matrix product (K rows as weights, the
-// rounded Q rows as tokens) and the output another (V transposed as weights,
-// the probability rows as tokens). The cache holds F16 values, so converting
-// them to F16 bits is exact; only summation order differs from the
-// reference. The caches must be F16.
-// attnRowBlock is the number of query rows whose scores are computed
-// together; each block stops at its last row's causal limit.
-const attnRowBlock = 32
-
+// attentionBatchFast is the fast path of Attention for several query rows
+// over F16 caches. Per KV head, K and V are transposed ([hd][nkv]); per
+// query head and block of attnRowBlock rows, the scores are AxpysHeadsF16
+// of the rounded query rows over K's columns (each score a chain of fused
+// multiply-adds in dimension order, 64 positions of four rows at a time:
+// no sum across a vector), and the outputs one F16 matrix product (V
+// transposed as weights, the probability rows as tokens). The cache holds
+// F16 values, so moving their bits is exact; only summation orders differ
+// from the reference.
 func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParams, pos0 int) {
 	qk, r := rows(q)
 	kvk, _ := rows(kc)
@@ -22,15 +21,26 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 	nkv := pos0 + r
 	group := p.NHead / p.NKVHead
 
-	// Per KV head, V transposed as [hd][nkv]; K is used in place (rows of
-	// kvk elements).
-	vt := make([]uint16, p.NKVHead*hd*nkv)
-	b.pool.run(p.NKVHead, 1, func(lo, hi int) {
-		for g := lo; g < hi; g++ {
-			vd := vt[g*hd*nkv : (g+1)*hd*nkv]
-			for j := 0; j < nkv; j++ {
-				for d, h := range vc.F16[j*kvk+g*hd : j*kvk+(g+1)*hd] {
-					vd[d*nkv+j] = h
+	s := &b.scr
+	s.attnKT = grow(s.attnKT, p.NKVHead*hd*nkv)
+	s.attnVT = grow(s.attnVT, p.NKVHead*hd*nkv)
+	kt, vt := s.attnKT, s.attnVT
+	b.pool.run(2*p.NKVHead, 1, func(lo, hi int) {
+		for it := lo; it < hi; it++ {
+			g, src, t := it/2, kc.F16, kt
+			if it%2 == 1 {
+				src, t = vc.F16, vt
+			}
+			td := t[g*hd*nkv : (g+1)*hd*nkv]
+			// By blocks of 32 positions, whose rows stay in the first-level
+			// cache while each dimension's 64 bytes are written.
+			for j0 := 0; j0 < nkv; j0 += 32 {
+				j1 := min(nkv, j0+32)
+				for d := range hd {
+					row := td[d*nkv+j0 : d*nkv+j1]
+					for j := range row {
+						row[j] = src[(j0+j)*kvk+g*hd+d]
+					}
 				}
 			}
 		}
@@ -49,7 +59,8 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 				nb := min(attnRowBlock, r-i0)
 				nk := pos0 + i0 + nb
 				scb := sc[:nb*nk] // rows of nk scores, packed as MatF16's tokens
-				kernels.MatF16(kc.F16[g*hd:], kvk, nk, qh[i0*hd:], hd, nb, scb, nk)
+				clear(scb)
+				kernels.AxpysHeadsF16(qh[i0*hd:], hd, hd, kt[g*hd*nkv:], nkv, scb, nk, nk, nb)
 				for i := i0; i < i0+nb; i++ {
 					n := pos0 + i + 1
 					s := scb[(i-i0)*nk : (i-i0+1)*nk]
@@ -157,8 +168,11 @@ func (b *Backend) attentionDecodeF16(dst, q, kc, vc *tensor, p compute.AttnParam
 
 // attnChunk is the number of cache positions per work item of a decode
 // row's scores, and attnSlice the number of output dimensions per work
-// item of its weighted values.
+// item of its weighted values; attnRowBlock is the number of a prompt's
+// query rows whose scores are computed together (each block stops at its
+// last row's causal limit).
 const (
-	attnChunk = 256
-	attnSlice = 64
+	attnChunk    = 256
+	attnSlice    = 64
+	attnRowBlock = 32
 )

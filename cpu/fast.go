@@ -29,6 +29,8 @@ type scratch struct {
 	sums []int32
 	// decode attention: rounded queries and scores, by query head
 	attnQ, attnS []float32
+	// prompt attention: the caches' K and V transposed, by KV head
+	attnKT, attnVT []uint16
 	// ScreenMatMul: the rows' bounds, the threshold's candidates, the
 	// rows kept
 	screenLo, screenHi []float32
