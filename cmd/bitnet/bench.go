@@ -17,6 +17,7 @@ import (
 	"bitnet/cpu/kernels"
 	"bitnet/engine"
 	"bitnet/engine/compute"
+	"bitnet/gguf"
 )
 
 func init() {
@@ -54,6 +55,10 @@ type benchResult struct {
 	// bound_percent then use.
 	ScreenRows          float64 `json:"screen_rows_per_token,omitempty"`
 	ScreenBytesPerToken int64   `json:"screened_bytes_per_token,omitempty"`
+	// tg: the KV cache's bytes that attention reads per token, on average
+	// over the test (every layer's K and V rows of the positions each
+	// token attends to), which gb_per_second and bound_percent add.
+	CacheBytesPerToken int64 `json:"cache_bytes_per_token,omitempty"`
 }
 
 // schedPerToken splits a token's time on the cpu backend: parallel
@@ -408,6 +413,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			bytes += l.model.ScreenBytes() - rep.HeadBytes + int64(r.ScreenRows*rowBytes)
 			r.ScreenBytesPerToken = bytes
 		}
+		r.CacheBytesPerToken = cacheBytesPerToken(l.model.Config, mf.kvDType(), *depth, n)
+		bytes += r.CacheBytesPerToken
 		r.GBPerSecond = float64(bytes) * r.TPSMean / 1e9
 		if len(r.StreamSamples) == len(r.TPSSamples) {
 			for i, tps := range r.TPSSamples {
@@ -553,6 +560,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			}
 			if r.ScreenBytesPerToken > 0 {
 				fmt.Fprintf(stdout, "   (screened head: %.3f GB per token)", float64(r.ScreenBytesPerToken)/1e9)
+			}
+			if r.CacheBytesPerToken > 0 {
+				fmt.Fprintf(stdout, "   (KV cache: %.3f GB per token)", float64(r.CacheBytesPerToken)/1e9)
 			}
 			fmt.Fprintln(stdout)
 		}
@@ -758,4 +768,20 @@ func printPipelineStats(w io.Writer, stats []compute.PipelineStats) {
 		}
 		fmt.Fprintf(w, "  %s: %s\n", p.Kernel, strings.Join(parts, ", "))
 	}
+}
+
+// cacheBytesPerToken returns the bytes of the KV cache (of type kv) that a
+// generated token's attention reads, averaged over n tokens generated
+// after depth: token i attends to depth+i+1 positions, each a K and a V
+// row of NHeadKV*HeadDim elements in every layer.
+func cacheBytesPerToken(c engine.Config, kv gguf.DType, depth, n int) int64 {
+	if n <= 0 {
+		return 0
+	}
+	row, err := kv.ByteSize(int64(2 * c.NLayer * c.NHeadKV * c.HeadDim))
+	if err != nil {
+		return 0
+	}
+	positions := int64(n)*int64(depth) + int64(n)*int64(n+1)/2 // sum over i < n of depth+i+1
+	return row * positions / int64(n)
 }

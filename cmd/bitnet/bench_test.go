@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"bitnet/engine"
 	"bitnet/engine/compute"
 	"bitnet/gguf"
 	"bitnet/internal/modelgen"
@@ -90,6 +91,23 @@ func TestBenchDepthStream(t *testing.T) {
 	if rep.Results[0].StreamSamples != nil {
 		t.Errorf("pp with probes: %+v", rep.Results[0])
 	}
+	// The KV cache a token read: F16 K and V rows of every layer at the
+	// positions it attends, 17 to 20 (mean 18.5) after 16.
+	f, err := gguf.Open(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := engine.ConfigFromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(2*c.NLayer*c.NHeadKV*c.HeadDim*2) * 74 / 4; tg.CacheBytesPerToken != want || rep.Results[0].CacheBytesPerToken != 0 {
+		t.Errorf("KV cache bytes per token %d (pp %d), want %d", tg.CacheBytesPerToken, rep.Results[0].CacheBytesPerToken, want)
+	}
+	if gb := float64(rep.BytesPerToken+tg.CacheBytesPerToken) * tg.TPSMean / 1e9; tg.GBPerSecond != gb {
+		t.Errorf("GB/s %g, want %g", tg.GBPerSecond, gb)
+	}
 	for _, s := range []string{"op times over 4 generated tokens", "MatMul I2_S", "Attention", "outside ops"} {
 		if !strings.Contains(errs, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, errs)
@@ -163,7 +181,7 @@ func TestBenchHeadScreen(t *testing.T) {
 	if !(tg.ScreenRows >= 1 && tg.ScreenRows < vocab) || tg.ScreenBytesPerToken != want {
 		t.Errorf("screened tg: %.1f rows, %d bytes per token, want %d", tg.ScreenRows, tg.ScreenBytesPerToken, want)
 	}
-	if gb := float64(want) * tg.TPSMean / 1e9; tg.GBPerSecond != gb {
+	if gb := float64(want+tg.CacheBytesPerToken) * tg.TPSMean / 1e9; tg.GBPerSecond != gb {
 		t.Errorf("GB/s %g, want %g", tg.GBPerSecond, gb)
 	}
 	if !strings.Contains(errs, "LM head screened: ") {
