@@ -93,15 +93,15 @@ func (b *Backend) attentionDecodeF16(dst, q, kc, vc *tensor, p compute.AttnParam
 	hd := p.HeadDim
 	group := p.NHead / p.NKVHead
 	nkv := pos0 + r
-	width := p.NHead * hd
+	qw := p.NHead * hd // a row's queries
 	// Scratch by (row, head) index i*NHead + h: hd rounded queries and nkv
 	// scores each.
 	s := &b.scr
-	s.attnQ = grow(s.attnQ, r*width)
+	s.attnQ = grow(s.attnQ, r*qw)
 	s.attnS = grow(s.attnS, r*p.NHead*nkv)
 	qs, ss := s.attnQ, s.attnS
 	for i := range r {
-		kernels.RoundF16(qs[i*width:(i+1)*width], q.F32[i*qk:i*qk+width])
+		kernels.RoundF16(qs[i*qw:(i+1)*qw], q.F32[i*qk:i*qk+qw])
 	}
 	// The three kinds of work item: the scores of row i's KV head g over
 	// chunk c, the softmax of (row, head) index idx, the values of row i's

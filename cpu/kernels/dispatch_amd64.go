@@ -98,13 +98,6 @@ func i2sRowsFast(kern i2sRowsKernel) func(w []byte, rowBytes int, q []int8, out 
 	}
 }
 
-// tileRows returns how many weight rows of rowBytes bytes to run through all
-// token groups before moving on, so that they are re-read from L2, not memory.
-func tileRows(rowBytes int) int {
-	const chunkBytes = 128 << 10
-	return max(1, chunkBytes/rowBytes)
-}
-
 func i2sMatFast(rows i2sRowsKernel, tile i2sTileKernel) func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 	return func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 		nb := k / BlockSize
@@ -141,21 +134,11 @@ const scoresPrefetchRows = 16
 // f16RowsAVX512 (the rest).
 func f16MatAVX512(pfRows int) func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
 	return func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
-		chunk := tileRows(2 * rowLen)
-		if nTok < 4 {
-			chunk = nRows
-		}
-		for r0 := 0; r0 < nRows; r0 += chunk {
-			nr := min(chunk, nRows-r0)
-			wr := &w[r0*rowLen]
-			t := 0
-			for ; t+4 <= nTok; t += 4 {
-				f16Tile4AVX512(wr, &x[t*k], k, k, nr, 2*rowLen, &out[t*ldOut+r0], ldOut, pfRows)
-			}
-			for ; t < nTok; t++ {
-				f16RowsAVX512(wr, &x[t*k], k, nr, 2*rowLen, &out[t*ldOut+r0])
-			}
-		}
+		matF16Tiled(w, rowLen, nRows, x, k, nTok, out, ldOut, k,
+			func(wr *uint16, x *float32, nr int, out *float32) {
+				f16Tile4AVX512(wr, x, k, k, nr, 2*rowLen, out, ldOut, pfRows)
+			},
+			func(wr *uint16, x *float32, nr int, out *float32) { f16RowsAVX512(wr, x, k, nr, 2*rowLen, out) })
 	}
 }
 
@@ -173,7 +156,8 @@ func f16RowsAVX2Go(w []uint16, rowLen int, x []float32, out []float32) {
 	}
 }
 
-// f16MatAVX2 is f16MatAVX512 on the AVX2 kernels.
+// f16MatAVX2 is f16MatAVX512 on the AVX2 kernels, which take columns in
+// multiples of 8.
 func f16MatAVX2(pfRows int) func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
 	return func(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
 		n := k &^ 7
@@ -181,29 +165,11 @@ func f16MatAVX2(pfRows int) func(w []uint16, rowLen, nRows int, x []float32, k, 
 			matF16Generic(w, rowLen, nRows, x, k, nTok, out, ldOut)
 			return
 		}
-		chunk := tileRows(2 * rowLen)
-		if nTok < 4 {
-			chunk = nRows
-		}
-		for r0 := 0; r0 < nRows; r0 += chunk {
-			nr := min(chunk, nRows-r0)
-			wr := &w[r0*rowLen]
-			t := 0
-			for ; t+4 <= nTok; t += 4 {
-				f16Tile4AVX2(wr, &x[t*k], k, n, nr, 2*rowLen, &out[t*ldOut+r0], ldOut, pfRows)
-			}
-			for ; t < nTok; t++ {
-				f16RowsAVX2(wr, &x[t*k], n, nr, 2*rowLen, &out[t*ldOut+r0])
-			}
-		}
-		if n < k {
-			for t := 0; t < nTok; t++ {
-				xt := x[t*k+n : (t+1)*k]
-				for r := 0; r < nRows; r++ {
-					out[t*ldOut+r] += dotF16Generic(w[r*rowLen+n:], xt)
-				}
-			}
-		}
+		matF16Tiled(w, rowLen, nRows, x, k, nTok, out, ldOut, n,
+			func(wr *uint16, x *float32, nr int, out *float32) {
+				f16Tile4AVX2(wr, x, k, n, nr, 2*rowLen, out, ldOut, pfRows)
+			},
+			func(wr *uint16, x *float32, nr int, out *float32) { f16RowsAVX2(wr, x, n, nr, 2*rowLen, out) })
 	}
 }
 

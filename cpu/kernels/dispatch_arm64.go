@@ -76,13 +76,6 @@ func runRows(rows4, rows i2sRowsKernel, w *byte, rowBytes int, q *int8, nb, nRow
 	}
 }
 
-// tileRows returns how many weight rows of rowBytes bytes to run through all
-// tokens before moving on, so that they are re-read from L2, not memory.
-func tileRows(rowBytes int) int {
-	const chunkBytes = 128 << 10
-	return max(1, chunkBytes/rowBytes)
-}
-
 // i2sMatWith runs groups of four tokens through tile, which unpacks each
 // weight block once for the four, and the remaining tokens through rows.
 // With four tokens or more, rows go in chunks that stay in L2 across the
@@ -136,26 +129,11 @@ func f16MatNEONGo(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out [
 		}
 		return
 	}
-	chunk := tileRows(2 * rowLen)
-	for r0 := 0; r0 < nRows; r0 += chunk {
-		nr := min(chunk, nRows-r0)
-		wr := &w[r0*rowLen]
-		t := 0
-		for ; t+4 <= nTok; t += 4 {
-			f16Tile4NEON(wr, &x[t*k], k, n, nr, 2*rowLen, &out[t*ldOut+r0], ldOut)
-		}
-		for ; t < nTok; t++ {
-			f16RowsNEON(wr, &x[t*k], n, nr, 2*rowLen, &out[t*ldOut+r0])
-		}
-	}
-	if n < k {
-		for t := 0; t < nTok; t++ {
-			xt := x[t*k+n : (t+1)*k]
-			for r := 0; r < nRows; r++ {
-				out[t*ldOut+r] += dotF16Generic(w[r*rowLen+n:], xt)
-			}
-		}
-	}
+	matF16Tiled(w, rowLen, nRows, x, k, nTok, out, ldOut, n,
+		func(wr *uint16, x *float32, nr int, out *float32) {
+			f16Tile4NEON(wr, x, k, n, nr, 2*rowLen, out, ldOut)
+		},
+		func(wr *uint16, x *float32, nr int, out *float32) { f16RowsNEON(wr, x, n, nr, 2*rowLen, out) })
 }
 
 func dotF32NEONGo(a, b []float32) float32 {
