@@ -15,10 +15,13 @@ func BenchmarkAttentionDecode(b *testing.B) {
 	for _, ctx := range []int{64, 512, 2048} {
 		for _, th := range []int{1, 2} {
 			b.Run(fmt.Sprintf("ctx=%d/threads=%d", ctx, th), func(b *testing.B) {
-				benchAttention(b, th, ctx, 1)
+				benchAttention(b, th, ctx, 1, 1)
 			})
 		}
 	}
+	// As in a model, whose caches have left the processor's caches by the
+	// time a layer's turn comes again: 48 layers' caches in turn.
+	b.Run("ctx=2048/threads=2/cold", func(b *testing.B) { benchAttention(b, 2, 2048, 1, 48) })
 }
 
 // BenchmarkAttentionPrompt: the attention of a prompt's rows rows (the
@@ -27,14 +30,15 @@ func BenchmarkAttentionDecode(b *testing.B) {
 func BenchmarkAttentionPrompt(b *testing.B) {
 	for _, c := range []struct{ ctx, rows int }{{512, 512}, {2048, 512}} {
 		b.Run(fmt.Sprintf("ctx=%d/rows=%d", c.ctx, c.rows), func(b *testing.B) {
-			benchAttention(b, 2, c.ctx, c.rows)
+			benchAttention(b, 2, c.ctx, c.rows, 1)
 		})
 	}
 }
 
 // benchAttention times Attention for the last r query rows of a cache of
-// ctx positions (20 query heads, 5 KV heads of 128, F16) on th threads.
-func benchAttention(b *testing.B, th, ctx, r int) {
+// ctx positions (20 query heads, 5 KV heads of 128, F16) on th threads,
+// over layers caches in turn.
+func benchAttention(b *testing.B, th, ctx, r, layers int) {
 	be := New(Options{Threads: th})
 	defer be.Close()
 	alloc := func(dt gguf.DType, shape ...int) compute.Tensor {
@@ -45,7 +49,6 @@ func benchAttention(b *testing.B, th, ctx, r int) {
 		return t
 	}
 	q, dst := alloc(gguf.F32, 2560, r), alloc(gguf.F32, 2560, r)
-	k, v := alloc(gguf.F16, 640, ctx), alloc(gguf.F16, 640, ctx)
 	x := make([]float32, 640*ctx)
 	for i := range x {
 		x[i] = float32((i%640*7+i/640*3)%17-8) * 0.1
@@ -62,8 +65,12 @@ func benchAttention(b *testing.B, th, ctx, r int) {
 	if err := be.WriteInts(pos, all); err != nil {
 		b.Fatal(err)
 	}
-	be.StoreKV(k, rows, pos)
-	be.StoreKV(v, rows, pos)
+	ks, vs := make([]compute.Tensor, layers), make([]compute.Tensor, layers)
+	for l := range layers {
+		ks[l], vs[l] = alloc(gguf.F16, 640, ctx), alloc(gguf.F16, 640, ctx)
+		be.StoreKV(ks[l], rows, pos)
+		be.StoreKV(vs[l], rows, pos)
+	}
 	last := alloc(gguf.I32, r)
 	if err := be.WriteInts(last, all[ctx-r:]); err != nil {
 		b.Fatal(err)
@@ -76,7 +83,9 @@ func benchAttention(b *testing.B, th, ctx, r int) {
 		b.Fatal(err)
 	}
 	p := compute.AttnParams{NHead: 20, NKVHead: 5, HeadDim: 128, Scale: 0.0884}
+	l := 0
 	for b.Loop() {
-		be.Attention(dst, q, k, v, last, p)
+		be.Attention(dst, q, ks[l], vs[l], last, p)
+		l = (l + 1) % layers
 	}
 }

@@ -1864,15 +1864,22 @@ func axpys4F16AVX512(cols int) {
 	}
 	j, ahead := GP64(), GP64()
 	XORQ(j, j)
-	// The row 16 keys ahead, its lines: in a decode step at 2,048
-	// positions (2B-4T, 2 threads) 16 rows gained 5% over 8, 32 no more.
+	// The row 64 keys ahead into L2 and the row 4 ahead into L1, all its
+	// lines: over a cold cache of 2,048 positions (2B-4T, 2 threads,
+	// BenchmarkAttentionDecode .../cold) a layer took 518-557 µs against
+	// 565-634 with the row 16 ahead into L1 alone (which had gained 5%
+	// over 8 rows in a decode step).
 	MOVQ(stride, ahead)
-	SHLQ(U8(4), ahead)
+	SHLQ(U8(6), ahead)
+	near := GP64()
+	MOVQ(stride, near)
+	SHLQ(U8(2), near)
 	Label("keys")
 	CMPQ(j, n)
 	JGE(LabelRef("store"))
 	for l := 0; l < (2*cols+63)/64; l++ {
-		PREFETCHT0(Mem{Base: vrow, Index: ahead, Scale: 1, Disp: 64 * l})
+		PREFETCHT1(Mem{Base: vrow, Index: ahead, Scale: 1, Disp: 64 * l})
+		PREFETCHT0(Mem{Base: vrow, Index: near, Scale: 1, Disp: 64 * l})
 	}
 	vv := make([]VecVirtual, regs)
 	for u := range vv {
