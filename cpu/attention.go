@@ -79,14 +79,14 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 // attentionDecodeF16 is the fast path of Attention for one query row (or a
 // few) over F16 caches, in three parallel sections: the scores over each
 // chunk of attnChunk positions, KV head by KV head (the query heads that
-// share the KV head as tokens of one F16 matrix product, ScoresF16, so that
-// a key row is read once per group), each head's softmax, and the weighted values
-// of each KV head's query heads in slices of attnSlice dimensions
-// (AxpysHeadsF16, each value row converted once per group). Every
-// score and output element is the sum a single pass over the heads would
-// compute; the sections spread a long cache over all the workers, where a
-// pass per KV head gave them a few heads each. A cache of up to attnShort
-// positions runs as one section, an item per KV head.
+// share the KV head as tokens of one F16 matrix product, ScoresF16, so
+// that a key row is read once per group), each head's softmax, and the
+// weighted values of each KV head's query heads in slices of attnSlice
+// dimensions (AxpysHeadsF16, each value row converted once per group).
+// Every score and output element is the sum a single pass over the heads
+// would compute; the sections spread a long cache over all the workers,
+// where a pass per KV head gave them a few heads each. A cache of up to
+// attnShort positions runs as one section, an item per KV head.
 func (b *Backend) attentionDecodeF16(dst, q, kc, vc *tensor, p compute.AttnParams, pos0 int) {
 	qk, r := rows(q)
 	kvk, _ := rows(kc)
