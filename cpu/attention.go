@@ -76,96 +76,79 @@ func (b *Backend) attentionBatchFast(dst, q, kc, vc *tensor, p compute.AttnParam
 	})
 }
 
-// attentionDecodeF16 is the fast path of Attention for one query row (or a
-// few) over F16 caches, in three parallel sections: the scores over each
-// chunk of attnChunk positions, KV head by KV head (the query heads that
-// share the KV head as tokens of one F16 matrix product, ScoresF16, so
-// that a key row is read once per group), each head's softmax, and the
-// weighted values of each KV head's query heads in slices of attnSlice
-// dimensions (AxpysHeadsF16, each value row converted once per group).
-// Every score and output element is the sum a single pass over the heads
-// would compute; the sections spread a long cache over all the workers,
-// where a pass per KV head gave them a few heads each. A cache of up to
-// attnShort positions runs as one section, an item per KV head.
+// attentionDecodeF16 is the fast path of Attention for one query row over
+// F16 caches, in three parallel sections: the scores over each chunk of
+// attnChunk positions, KV head by KV head (the query heads that share the
+// KV head as tokens of one F16 matrix product, ScoresF16, so that a key
+// row is read once per group), each head's softmax, and the weighted
+// values of each KV head's query heads in slices of attnSlice dimensions
+// (AxpysHeadsF16, each value row converted once per group). Every score
+// and output element is the sum a single pass over the heads would
+// compute; the sections spread a long cache over all the workers, where a
+// pass per KV head gave them a few heads each. A cache of up to attnShort
+// positions runs as one section, an item per KV head.
 func (b *Backend) attentionDecodeF16(dst, q, kc, vc *tensor, p compute.AttnParams, pos0 int) {
-	qk, r := rows(q)
 	kvk, _ := rows(kc)
 	hd := p.HeadDim
 	group := p.NHead / p.NKVHead
-	nkv := pos0 + r
-	qw := p.NHead * hd // a row's queries
-	// Scratch by (row, head) index i*NHead + h: hd rounded queries and nkv
-	// scores each.
+	n := pos0 + 1 // causal: positions 0..pos0
+	// Scratch by head: hd rounded queries and n scores each.
 	s := &b.scr
-	s.attnQ = grow(s.attnQ, r*qw)
-	s.attnS = grow(s.attnS, r*p.NHead*nkv)
+	s.attnQ = grow(s.attnQ, p.NHead*hd)
+	s.attnS = grow(s.attnS, p.NHead*n)
 	qs, ss := s.attnQ, s.attnS
-	for i := range r {
-		kernels.RoundF16(qs[i*qw:(i+1)*qw], q.F32[i*qk:i*qk+qw])
-	}
-	// The three kinds of work item: the scores of row i's KV head g over
-	// chunk c, the softmax of (row, head) index idx, the values of row i's
-	// KV head g in slice sl.
-	scores := func(i, g, c int) {
-		n := pos0 + i + 1 // causal: positions 0..pos0+i
-		j0 := c * attnChunk
-		if j0 >= n {
-			return
-		}
-		h0 := i*p.NHead + g*group
+	kernels.RoundF16(qs, q.F32[:p.NHead*hd])
+	// The three kinds of work item: the scores of KV head g over chunk c,
+	// the softmax of head h, the values of KV head g in slice sl.
+	scores := func(g, c int) {
+		j0, h0 := c*attnChunk, g*group
 		kernels.ScoresF16(kc.F16[j0*kvk+g*hd:], kvk, min(n-j0, attnChunk), qs[h0*hd:(h0+group)*hd], hd, group,
-			ss[h0*nkv+j0:], nkv)
+			ss[h0*n+j0:], n)
 	}
-	softmax := func(idx int) {
-		n := pos0 + idx/p.NHead + 1
-		kernels.SoftmaxF32(ss[idx*nkv:idx*nkv+n], p.Scale)
-	}
-	values := func(i, g, sl int) {
-		n := pos0 + i + 1
+	softmax := func(h int) { kernels.SoftmaxF32(ss[h*n:(h+1)*n], p.Scale) }
+	values := func(g, sl int) {
 		d0 := sl * attnSlice
-		h0 := i*p.NHead + g*group
 		width := min(hd-d0, attnSlice)
-		out := dst.F32[i*qk+g*group*hd+d0:]
+		out := dst.F32[g*group*hd+d0:]
 		for t := range group {
 			clear(out[t*hd : t*hd+width])
 		}
-		kernels.AxpysHeadsF16(ss[h0*nkv:], nkv, n, vc.F16[g*hd+d0:], kvk, out, hd, width, group)
+		kernels.AxpysHeadsF16(ss[g*group*n:], n, n, vc.F16[g*hd+d0:], kvk, out, hd, width, group)
 	}
-	chunks := (nkv + attnChunk - 1) / attnChunk
+	chunks := (n + attnChunk - 1) / attnChunk
 	slices := (hd + attnSlice - 1) / attnSlice
-	if nkv <= attnShort {
+	if n <= attnShort {
 		// A short cache: one section, a KV head's group per item.
-		b.pool.run(r*p.NKVHead, 1, func(lo, hi int) {
-			for it := lo; it < hi; it++ {
-				i, g := it/p.NKVHead, it%p.NKVHead
+		b.pool.run(p.NKVHead, 1, func(lo, hi int) {
+			for g := lo; g < hi; g++ {
 				for c := range chunks {
-					scores(i, g, c)
+					scores(g, c)
 				}
 				for t := range group {
-					softmax(i*p.NHead + g*group + t)
+					softmax(g*group + t)
 				}
 				for sl := range slices {
-					values(i, g, sl)
+					values(g, sl)
 				}
 			}
 		})
 		return
 	}
-	b.pool.run(r*chunks, 1, func(lo, hi int) {
-		for it := lo; it < hi; it++ {
+	b.pool.run(chunks, 1, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
 			for g := range p.NKVHead {
-				scores(it/chunks, g, it%chunks)
+				scores(g, c)
 			}
 		}
 	})
-	b.pool.run(r*p.NHead, 1, func(lo, hi int) {
-		for idx := lo; idx < hi; idx++ {
-			softmax(idx)
+	b.pool.run(p.NHead, 1, func(lo, hi int) {
+		for h := lo; h < hi; h++ {
+			softmax(h)
 		}
 	})
-	b.pool.run(r*p.NKVHead*slices, 1, func(lo, hi int) {
+	b.pool.run(p.NKVHead*slices, 1, func(lo, hi int) {
 		for it := lo; it < hi; it++ {
-			values(it/(slices*p.NKVHead), it/slices%p.NKVHead, it%slices)
+			values(it/slices, it%slices)
 		}
 	})
 }

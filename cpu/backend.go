@@ -197,7 +197,7 @@ func (b *Backend) Attention(dstT, qT, kT, vT, posT compute.Tensor, p compute.Att
 		b.attentionBatchFast(dst, q, kc, vc, p, pos0)
 		return
 	}
-	if kc.F16 != nil {
+	if kc.F16 != nil { // one row
 		b.attentionDecodeF16(dst, q, kc, vc, p, pos0)
 		return
 	}
