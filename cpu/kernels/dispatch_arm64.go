@@ -29,12 +29,14 @@ var neonDotImpl = withNEON(&impl{
 	name:    "neon-dotprod",
 	i2sRows: i2sRowsWith(i2sRows4SDOT, i2sRowsSDOT),
 	i2sMat:  i2sMatWith(i2sRows4SDOT, i2sRowsSDOT, i2sTile4SDOT),
+	i2sTile: 4,
 })
 
 var neonImpl = withNEON(&impl{
 	name:    "neon",
 	i2sRows: i2sRowsWith(i2sRows4NEON, i2sRowsNEON),
 	i2sMat:  i2sMatWith(i2sRows4NEON, i2sRowsNEON, i2sTile4NEON),
+	i2sTile: 4,
 })
 
 // withNEON fills in the kernels both arm64 paths share.

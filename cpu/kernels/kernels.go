@@ -49,6 +49,8 @@ type impl struct {
 	i2sRows func(w []byte, rowBytes int, q []int8, out []int32)
 	// i2sMat is MatI2S with arguments already checked.
 	i2sMat func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int)
+	// i2sTile is how many tokens i2sMat takes together (MatI2STile; 0: 1).
+	i2sTile int
 
 	f16Rows func(w []uint16, rowLen int, x []float32, out []float32)
 	// q8Rows and q6kRows are DotQ8_0Rows and DotQ6KRows, arguments checked.
@@ -301,6 +303,12 @@ func MatI2S(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, l
 	checkTokens("MatI2S", len(q), k, nTok, len(out), ldOut, nRows)
 	cur.i2sMat(w, rowBytes, nRows, q, k, nTok, out, ldOut)
 }
+
+// MatI2STile is how many tokens MatI2S computes together on the current
+// path, each weight row decoded once for all of them; the tokens past a
+// multiple of it run one at a time. A matmul of a few tokens can pad them
+// to a whole tile, where one tile costs less than its tokens one by one.
+func MatI2STile() int { return max(1, cur.i2sTile) }
 
 // SumI8 returns the sum of q, exactly.
 func SumI8(q []int8) int32 { return cur.sumI8(q) }
