@@ -50,6 +50,7 @@ type State struct {
 	noReplay bool
 	noBurst  bool
 	picks    compute.Tensor // I32 [MaxRunAhead]
+	best     compute.Tensor // I32 [2, maxBatch]: each row's best token (headBest), made on first use
 
 	// Trace, if set, sees every intermediate (slows the pass).
 	Trace TraceFunc
@@ -63,6 +64,8 @@ type State struct {
 	candRaw    []int32
 	candBuf    []compute.Candidate
 	burstBuf   []int32
+	lookBuf    []int32
+	draftBuf   []int32
 }
 
 // NewState allocates a KV cache of nCtx positions of type kvType (F16 or F32)
@@ -338,6 +341,7 @@ const (
 	headNone head = iota // no logits (a prompt chunk before the last)
 	headLast             // the last row's logits, then sel's selection
 	headAll              // every row's logits
+	headBest             // every row's logits, then its best token (TopK 1) into best
 )
 
 // writeInputs writes a step's token ids and their positions from Pos on.
@@ -366,7 +370,7 @@ func (s *State) eval(ids []int32, h head, sel Selection, history []int32) error 
 			return err
 		}
 	}
-	if h == headAll {
+	if h == headAll || h == headBest {
 		if err := s.growLogits(T); err != nil {
 			return err
 		}
@@ -558,7 +562,7 @@ func (s *State) ops(T int, h head, sel Selection) {
 	}
 	// The LM head runs on every row, or on the last one only.
 	xin, lg := x, s.logits
-	if h == headAll {
+	if h == headAll || h == headBest {
 		lg = be.Rows(s.logitsAll, 0, T)
 	} else {
 		xin = be.Rows(x, T-1, 1)
@@ -583,6 +587,11 @@ func (s *State) ops(T int, h head, sel Selection) {
 		matmuls(be, c.F16Input, final, mm{lg, m.Output, 1})
 	}
 	s.trace("logits", lg)
+	if h == headBest {
+		for i := range T {
+			be.TopK(be.Rows(s.best, i, 1), be.Rows(lg, i, 1), 1)
+		}
+	}
 	if h != headLast {
 		return
 	}

@@ -50,6 +50,13 @@ type GenerateOptions struct {
 	// stop are dropped. 0 chooses: up to 16 steps, about 25 ms of them;
 	// 1 (or less) takes one step at a time; n > 1 up to n (at most 64).
 	RunAhead int
+
+	// Lookup, when above 0, has greedy decoding (without a repetition
+	// penalty, logit biases or log probabilities) draft up to this many
+	// tokens from the text so far and check them in one step (lookup
+	// decoding, see lookup.go; at most MaxLookup and the batch size less
+	// one). Run-ahead is then off.
+	Lookup int
 }
 
 // TokenLogprob is a token and its log probability: the log-softmax, over
@@ -86,6 +93,9 @@ type Stats struct {
 	GenTokens    int
 	GenTime      time.Duration
 	Reason       StopReason
+	// Lookup decoding's steps, the tokens they drafted and how many of
+	// those were accepted.
+	LookupSteps, Drafted, Accepted int
 }
 
 // PromptTPS is prompt tokens per second.
@@ -138,9 +148,13 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 	t1 := time.Now()
 	defer func() { st.GenTokens, st.GenTime = len(out), time.Since(t1) }()
 	ahead := s.runAhead(opt, smp, lp)
-	// pending are tokens picked by a burst of chained steps (burst) that
-	// are not handled yet; all but the last are in the cache already, so a
-	// stop before them takes them out of it.
+	look := s.lookupLen(opt, smp, lp)
+	if look > 0 {
+		ahead = 0
+	}
+	// pending are tokens picked by a burst of chained steps (burst) or a
+	// lookup step (verify) that are not handled yet; all but the last are
+	// in the cache already, so a stop before them takes them out of it.
 	var pending []int32
 	defer func() { s.Pos -= len(pending) }()
 	var perStep time.Duration
@@ -180,6 +194,27 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 		want := -1
 		if opt.MaxNewTokens >= 0 {
 			want = opt.MaxNewTokens - len(out)
+		}
+		if look > 0 {
+			// A draft as long as the context and the tokens still wanted
+			// allow: its picks add up to one more token than it accepts.
+			d := min(look, s.NCtx-s.Pos-1)
+			if want >= 0 {
+				d = min(d, want-1)
+			}
+			s.draftBuf = lookupDraft(s.draftBuf, history, d)
+			if len(s.draftBuf) > 0 {
+				if opt.Context != nil && opt.Context.Err() != nil {
+					return out, st, context.Cause(opt.Context)
+				}
+				if pending, err = s.verify(id, s.draftBuf); err != nil {
+					return out, st, err
+				}
+				st.LookupSteps++
+				st.Drafted += len(s.draftBuf)
+				st.Accepted += len(pending) - 1
+				continue
+			}
 		}
 		t := time.Now()
 		if n := s.burstLen(ahead, want, opt.RunAhead == 0, perStep); ahead > 0 && n > 1 {

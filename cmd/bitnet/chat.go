@@ -18,7 +18,7 @@ import (
 func init() {
 	register(&command{
 		name:  "chat",
-		usage: "chat --model M [--system S] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--stop S] [--run-ahead N] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan]",
+		usage: "chat --model M [--system S] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--stop S] [--run-ahead N] [--lookup N] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan]",
 		short: "Chat with a model: lines from stdin, replies streamed to stdout; the conversation stays in the KV cache.",
 		run:   runChat,
 	})

@@ -32,6 +32,7 @@ type genFlags struct {
 	seed          int64
 	stops         stringList
 	runAhead      int
+	lookup        int
 }
 
 func (g *genFlags) register(fs *flag.FlagSet) {
@@ -44,6 +45,7 @@ func (g *genFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.repeatLastN, "repeat-last-n", 64, "window of the repeat penalty")
 	fs.Int64Var(&g.seed, "seed", -1, "random seed (-1: $BITNET_SEED, or random)")
 	fs.Var(&g.stops, "stop", "stop when this text is generated (repeatable)")
+	fs.IntVar(&g.lookup, "lookup", 0, fmt.Sprintf("greedy decoding: draft up to this many tokens from the text so far (what followed the last match of its latest words) and check them in one step; the same tokens, faster on text that repeats its context (0: off; at most %d; run-ahead is then off)", engine.MaxLookup))
 	fs.IntVar(&g.runAhead, "run-ahead", 0, "greedy decoding on a GPU: decode steps chained on the device without a round trip to the host (0: automatic, up to 16; 1: off; at most 64)")
 }
 
@@ -59,6 +61,9 @@ func checkRunAhead(n int) error {
 func (g *genFlags) validate() error {
 	if err := checkRunAhead(g.runAhead); err != nil {
 		return err
+	}
+	if g.lookup < 0 || g.lookup > engine.MaxLookup {
+		return usageErrorf("--lookup %d: want 0 (off) to %d", g.lookup, engine.MaxLookup)
 	}
 	for _, f := range []struct {
 		name string
@@ -108,7 +113,7 @@ func (g *genFlags) sampler() (*engine.Sampler, uint64, error) {
 func (g *genFlags) params() server.Params {
 	return server.Params{
 		MaxTokens: g.maxNew, Temperature: g.temperature, TopK: g.topK, TopP: g.topP, MinP: g.minP,
-		RepeatPenalty: g.repeatPenalty, RepeatLastN: g.repeatLastN, Seed: g.seed, Stop: g.stops, RunAhead: g.runAhead,
+		RepeatPenalty: g.repeatPenalty, RepeatLastN: g.repeatLastN, Seed: g.seed, Stop: g.stops, RunAhead: g.runAhead, Lookup: g.lookup,
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 func init() {
 	register(&command{
 		name:  "run",
-		usage: "run --model M --prompt P [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan] [--file F] [--no-bos] [--parse-special=false] [--chat] [--system S] [--stop S] [--run-ahead N]",
+		usage: "run --model M --prompt P [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--backend auto|cpu|vulkan] [--file F] [--no-bos] [--parse-special=false] [--chat] [--system S] [--stop S] [--run-ahead N] [--lookup N]",
 		short: "Generate text from a prompt, streamed to stdout; load time and tokens/s on stderr.",
 		run:   runRun,
 	})
@@ -104,6 +104,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	_, st, genErr := l.state.Generate(ids, engine.GenerateOptions{
 		MaxNewTokens: gf.maxNew, // -1: until end of text or a full context
 		RunAhead:     gf.runAhead,
+		Lookup:       gf.lookup,
 		Sampler:      smp,
 		IsEOG:        l.tok.IsEOG,
 		OnToken: func(id int32) bool {
@@ -126,6 +127,10 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	out.Flush()
 	fmt.Fprintf(stderr, "load %.0f ms | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.1f tokens/s | backend %s (%s) | seed %d\n",
 		float64(l.load.Microseconds())/1000, st.PromptTokens, st.PromptTPS(), st.GenTokens, st.GenTPS(), l.be.Name(), l.be.Device(), seed)
+	if st.LookupSteps > 0 {
+		fmt.Fprintf(stderr, "lookup: %d steps checked %d drafted tokens, %d accepted (%.0f%%)\n",
+			st.LookupSteps, st.Drafted, st.Accepted, 100*float64(st.Accepted)/float64(st.Drafted))
+	}
 	if genErr == nil && interrupted {
 		return errInterrupted
 	}

@@ -46,6 +46,31 @@ func TestRunTinyBitNetStories(t *testing.T) {
 	}
 }
 
+// TestRunLookup: --lookup gives greedy decoding's text and reports its
+// drafts on stderr.
+func TestRunLookup(t *testing.T) {
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	args := []string{"run", "--model", model, "--prompt", "Once upon a time", "--temperature", "0", "--max-new-tokens", "150", "--backend", "cpu"}
+	want, errs, code := bitnet(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	got, errs, code := bitnet(t, append(args, "--lookup", "6")...)
+	if code != 0 || got != want {
+		t.Fatalf("--lookup 6 (exit %d, %s):\n%q\nwithout:\n%q", code, errs, got, want)
+	}
+	m := regexp.MustCompile(`lookup: (\d+) steps checked (\d+) drafted tokens, (\d+) accepted`).FindStringSubmatch(errs)
+	if m == nil {
+		t.Fatalf("no lookup statistics on stderr: %s", errs)
+	}
+	steps, _ := strconv.Atoi(m[1])
+	drafted, _ := strconv.Atoi(m[2])
+	accepted, _ := strconv.Atoi(m[3])
+	if steps == 0 || drafted > 6*steps || accepted == 0 || accepted > drafted {
+		t.Errorf("lookup statistics %q: want steps of at most 6 drafted tokens, some accepted", m[0])
+	}
+}
+
 func TestRunStories260K(t *testing.T) {
 	model := testdata.Path(t, "models/stories260K.gguf")
 	out, errs, code := bitnet(t, "run", "--model", model, "--prompt", "", "--temperature", "0", "--max-new-tokens", "200", "--backend", "cpu")
@@ -112,6 +137,8 @@ func TestCLIErrors(t *testing.T) {
 		{"bad flag", []string{"run", "--model", model, "--frobs", "3"}, 2, "frobs"},
 		{"bad temperature", []string{"run", "--model", model, "--temperature", "-1"}, 2, "--temperature"},
 		{"bad run-ahead", []string{"run", "--model", model, "--run-ahead", "100"}, 2, "--run-ahead 100"},
+		{"bad lookup", []string{"run", "--model", model, "--lookup", "33"}, 2, "--lookup 33"},
+		{"negative lookup", []string{"run", "--model", model, "--lookup", "-1"}, 2, "--lookup -1"},
 		{"bad backend", []string{"run", "--model", model, "--backend", "tpu"}, 2, "tpu"},
 		{"bad kv type", []string{"run", "--model", model, "--kv-type", "q4"}, 2, "--kv-type"},
 		{"no such file", []string{"run", "--model", "/nonexistent.gguf", "--prompt", "x"}, 1, "nonexistent.gguf"},

@@ -157,6 +157,7 @@ func (s *Session) Generate(req Request) (Result, error) {
 		OnLogprobs:  req.OnLogprobs,
 		TopLogprobs: req.TopLogprobs,
 		RunAhead:    req.Params.RunAhead,
+		Lookup:      req.Params.Lookup,
 	})
 	res.Tokens, res.Stats, res.CachedTokens = out, st, n
 	res.Stats.PromptTokens = len(prompt) - n

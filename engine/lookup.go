@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+
+	"bitnet/gguf"
+)
+
+// Lookup decoding (prompt lookup): greedy decoding drafts the tokens that
+// followed the last occurrence of the text's latest n-gram earlier in the
+// text, and checks them all in one step of 1+d rows, which reads the
+// weights once as a single token's step does. The step's greedy picks
+// from every row accept the draft's longest prefix that greedy decoding
+// would have generated, plus the pick after it; the rest leaves the cache.
+// The tokens are those of greedy decoding (up to the rounding differences
+// between a batch step and single-token steps); text that repeats its
+// context (quotes, code, lists, summaries) gains the most.
+
+const (
+	// MaxLookup is the most draft tokens a lookup step checks
+	// (GenerateOptions.Lookup).
+	MaxLookup = 32
+	// lookupNgramMax and lookupNgramMin are the longest and shortest
+	// n-grams that lookupDraft matches, the longest tried first.
+	lookupNgramMax = 4
+	lookupNgramMin = 2
+)
+
+// lookupDraft appends to dst[:0] the up to n tokens that followed the
+// latest earlier occurrence of hist's last g tokens, for the largest g in
+// [lookupNgramMin, lookupNgramMax] that occurs, and returns it (empty when
+// none does).
+func lookupDraft(dst, hist []int32, n int) []int32 {
+	dst = dst[:0]
+	if n <= 0 {
+		return dst
+	}
+	for g := lookupNgramMax; g >= lookupNgramMin; g-- {
+		if len(hist) <= g {
+			continue
+		}
+		tail := hist[len(hist)-g:]
+		for i := len(hist) - g - 1; i >= 0; i-- {
+			if hist[i] == tail[0] && slices.Equal(hist[i:i+g], tail) {
+				return append(dst, hist[i+g:min(i+g+n, len(hist))]...)
+			}
+		}
+	}
+	return dst
+}
+
+// lookupLen returns how many draft tokens Generate checks per step under
+// opt (0: no lookup): opt.Lookup, at most MaxLookup and the batch size
+// less one, for greedy decoding without a repetition penalty, logit
+// biases or log probabilities (lp != nil).
+func (s *State) lookupLen(opt GenerateOptions, smp *Sampler, lp *logprober) int {
+	if opt.Lookup <= 0 || lp != nil || smp.Selection() != greedySel {
+		return 0
+	}
+	return min(opt.Lookup, MaxLookup, s.maxBatch-1)
+}
+
+// verify evaluates id and the draft after it at Pos in one step and
+// returns the greedy picks that greedy decoding makes from there: the
+// draft's longest prefix that matches the picks, then the pick that
+// follows it (in a buffer the next call overwrites). All of them but the
+// last are then in the cache, and Pos has advanced by their number.
+func (s *State) verify(id int32, draft []int32) ([]int32, error) {
+	T := 1 + len(draft)
+	if T > s.maxBatch {
+		return nil, fmt.Errorf("a lookup step of %d tokens exceeds the batch of %d", T, s.maxBatch)
+	}
+	be := s.m.Backend
+	if s.best == nil {
+		t, err := be.Alloc(gguf.I32, 2, s.maxBatch)
+		if err != nil {
+			return nil, err
+		}
+		s.best = t
+	}
+	s.lookBuf = append(append(s.lookBuf[:0], id), draft...)
+	if err := s.eval(s.lookBuf, headBest, greedySel, nil); err != nil {
+		return nil, err
+	}
+	s.candRaw = slices.Grow(s.candRaw[:0], 2*T)[:2*T]
+	if err := be.ReadInts(be.Rows(s.best, 0, T), s.candRaw); err != nil {
+		return nil, err
+	}
+	picks := s.lookBuf[:0]
+	for i := range T {
+		picks = append(picks, s.candRaw[2*i])
+		if i == len(draft) || picks[i] != draft[i] {
+			break
+		}
+	}
+	// The rows past the accepted draft leave the cache.
+	s.Pos -= T - len(picks)
+	return picks, nil
+}
