@@ -127,13 +127,29 @@ func (b *Backend) matmulF32Fast(dst []float32, w *tensor, x []float32, K, N, T i
 	})
 }
 
-// matmulQuantFast runs a matmul with Q8_0 or Q6_K weights (the quantized LM
-// head): each worker streams its rows once per token.
+// quantBlockBytes bounds the weight rows a quantized matmul of several
+// tokens runs every token over before it moves on, so that they stay in
+// a core's L2 cache while the tokens pass.
+const quantBlockBytes = 256 << 10
+
+// matmulQuantFast runs a matmul with Q8_0 or Q6_K weights (a quantized LM
+// head, the screen's copy): for one token each worker streams its rows in
+// one call, for several it takes them in blocks of about quantBlockBytes,
+// each read from memory once for all the tokens (it read them once per
+// token: `logits` of 256 tokens with `--lm-head q8_0` on a 2B-4T model
+// took 7.4-7.7 s so, 6.9 s now, on 2 cores).
 func (b *Backend) matmulQuantFast(dst []float32, w *tensor, x []float32, K, N, T int, dot func(w []byte, x, out []float32)) {
 	rb := w.RowB
 	b.pool.run(N, rowBlock, func(lo, hi int) {
-		for t := 0; t < T; t++ {
-			dot(w.Raw[lo*rb:hi*rb], x[t*K:(t+1)*K], dst[t*N+lo:t*N+hi])
+		rows := hi - lo
+		if T > 1 {
+			rows = max(1, quantBlockBytes/rb)
+		}
+		for r := lo; r < hi; r += rows {
+			e := min(r+rows, hi)
+			for t := 0; t < T; t++ {
+				dot(w.Raw[r*rb:e*rb], x[t*K:(t+1)*K], dst[t*N+r:t*N+e])
+			}
 		}
 	})
 }
