@@ -43,11 +43,15 @@
 # side at tg128 (one step at a time and in bursts of 8) and depth 4096,
 # and greedy text on the 2B-4T shapes both ways (part screen).
 #
+# Lookup decoding (run --lookup): what a batch step of 1 to 16 tokens
+# costs on the 2B-4T shapes (bench -p), and greedy text with and without
+# lookup on the story models, with its speed and acceptance (part lookup).
+#
 # PARTS picks what runs, a comma-separated list of tests, phases, stats, matvec, longattn, attncfg, clocks, kernels,
-# crossval, bench, runahead, screen, chain, timeline, waves, attnheads, valueloads, prompt,
+# crossval, bench, runahead, screen, lookup, chain, timeline, waves, attnheads, valueloads, prompt,
 # stage, rowsum, blocks, coopmat, attn, tq,
 # baseline, heads, optimes and cpu (default: tests, kernels, crossval,
-# bench, runahead, screen, stats, optimes and cpu; all: every part but attn, whose variants were
+# bench, runahead, screen, lookup, stats, optimes and cpu; all: every part but attn, whose variants were
 # measured on 2026-11-26); ROUNDS (default 2) is how many alternating
 # rounds the side-by-side parts run.
 set -uo pipefail
@@ -145,7 +149,7 @@ withenv() {
 		"$@"
 	)
 }
-parts=${PARTS:-tests,kernels,crossval,bench,runahead,screen,stats,optimes,cpu}
+parts=${PARTS:-tests,kernels,crossval,bench,runahead,screen,lookup,stats,optimes,cpu}
 [ "$parts" = all ] && parts=tests,phases,stats,matvec,longattn,attncfg,clocks,kernels,crossval,bench,runahead,screen,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
@@ -174,7 +178,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# ones after a dozen or so in one process).
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
-	defaults="TestConformance TestCoopMatAuto TestPipelineStatistics TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestRunAhead TestRunAheadStops TestRunAheadDeviceFailure TestRunAheadFullContext TestRunAheadShortCache TestScreen TestScreenedHeadOnDevice TestDecodeStepStructure TestStateTooLargeForDevice"
+	defaults="TestConformance TestCoopMatAuto TestPipelineStatistics TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestRunAhead TestRunAheadStops TestRunAheadDeviceFailure TestRunAheadFullContext TestRunAheadShortCache TestScreen TestScreenedHeadOnDevice TestLookup TestDecodeStepStructure TestStateTooLargeForDevice"
 	tests=${GPU_TESTS:-$defaults}
 	[ "$tests" = all ] && tests="$defaults TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnOtherReductions TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceMatvecNoRowSum TestConformanceMatvecOtherFlags TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain"
 	for t in $tests; do
@@ -266,6 +270,20 @@ if want screen; then
 	else
 		note "screen: greedy text DIFFERS with the head screened (see $out/screen-text-*)"
 	fi
+fi
+# Lookup decoding (part lookup).
+if want lookup; then
+	timeout 120 "$B" bench --model "$model" --backend vulkan -p 1,2,4,8,16 -n 0 -r 3 2>>"$out/lookup-bench.log" | grep -E '^pp[0-9]+ ' | sed "s/^/batch step: /" | tee -a "$sum"
+	for m in testdata/tinybitnet-stories.gguf "$shared/models/stories260K.gguf"; do
+		n=$(basename "$m" .gguf)
+		for look in 0 3 7 15; do
+			timeout 60 "$B" run --model "$m" --backend vulkan --prompt "Once upon a time" --temperature 0 --max-new-tokens 256 --lookup "$look" >"$out/lookup-$n-$look.txt" 2>"$out/lookup-$n-$look.log"
+			note "lookup $look, $n: $(grep -E 'generated|^lookup:' "$out/lookup-$n-$look.log" | sed -E 's/.*(generated [0-9]+ tokens, [0-9.]+ tokens\/s).*/\1/' | tr '\n' ' ')"
+			if [ "$look" != 0 ] && ! cmp -s "$out/lookup-$n-0.txt" "$out/lookup-$n-$look.txt"; then
+				note "lookup $look, $n: greedy text DIFFERS from one token at a time (see lookup-$n-*)"
+			fi
+		done
+	done
 fi
 # A prompt's attention with 1, 4 and 8 (the default) query rows per
 # workgroup (BITNET_VK_ATTN_ROWS): pp512 and pp2048.
