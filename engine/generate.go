@@ -153,7 +153,7 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 		ahead = 0
 	}
 	// pending are tokens picked by a burst of chained steps (burst) or a
-	// lookup step (verify) that are not handled yet; all but the last are
+	// lookup step (CheckDraft) that are not handled yet; all but the last are
 	// in the cache already, so a stop before them takes them out of it.
 	var pending []int32
 	defer func() { s.Pos -= len(pending) }()
@@ -207,7 +207,7 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 				if opt.Context != nil && opt.Context.Err() != nil {
 					return out, st, context.Cause(opt.Context)
 				}
-				if pending, err = s.verify(id, s.draftBuf); err != nil {
+				if pending, err = s.CheckDraft(id, s.draftBuf); err != nil {
 					return out, st, err
 				}
 				st.LookupSteps++

@@ -61,12 +61,14 @@ func (s *State) lookupLen(opt GenerateOptions, smp *Sampler, lp *logprober) int 
 	return min(opt.Lookup, MaxLookup, s.maxBatch-1)
 }
 
-// verify evaluates id and the draft after it at Pos in one step and
-// returns the greedy picks that greedy decoding makes from there: the
-// draft's longest prefix that matches the picks, then the pick that
-// follows it (in a buffer the next call overwrites). All of them but the
-// last are then in the cache, and Pos has advanced by their number.
-func (s *State) verify(id int32, draft []int32) ([]int32, error) {
+// CheckDraft evaluates id and the draft of tokens after it at Pos in one
+// step (a batch of 1+len(draft) tokens, at most the state's batch size)
+// and returns the tokens greedy decoding picks from there: the draft's
+// longest prefix that matches the step's picks, then the pick that follows
+// it (in a buffer the next call overwrites). id and the accepted draft
+// tokens are then in the cache (Pos has advanced by the number of tokens
+// returned); the rest of the draft is not.
+func (s *State) CheckDraft(id int32, draft []int32) ([]int32, error) {
 	T := 1 + len(draft)
 	if T > s.maxBatch {
 		return nil, fmt.Errorf("a lookup step of %d tokens exceeds the batch of %d", T, s.maxBatch)
@@ -80,6 +82,9 @@ func (s *State) verify(id int32, draft []int32) ([]int32, error) {
 		s.best = t
 	}
 	s.lookBuf = append(append(s.lookBuf[:0], id), draft...)
+	if err := s.checkIDs(s.lookBuf); err != nil {
+		return nil, err
+	}
 	if err := s.eval(s.lookBuf, headBest, greedySel, nil); err != nil {
 		return nil, err
 	}

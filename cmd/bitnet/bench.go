@@ -23,7 +23,7 @@ import (
 func init() {
 	register(&command{
 		name:  "bench",
-		usage: "bench --model M [-p 128,512] [-n 128] [-d depth] [-r 5] [--threads N] [--backend B] [--json|--md] [--op-times] [--run-ahead N]",
+		usage: "bench --model M [-p 128,512] [-n 128] [-d depth] [-r 5] [--threads N] [--backend B] [--json|--md] [--op-times] [--run-ahead N] [--lookup 1,3,7]",
 		short: "Measure prompt processing and generation speed (mean ± stddev tokens/s over repetitions, warm-up excluded).",
 		run:   runBench,
 	})
@@ -112,6 +112,15 @@ type devicePerToken struct {
 	Step *compute.StepStructure `json:"captured_step,omitempty"`
 }
 
+// unit names what a result's rates count: steps for a lookup test (each
+// of its steps checks a draft), tokens for the others.
+func (r benchResult) unit() string {
+	if strings.HasPrefix(r.Test, "lookup") {
+		return "steps/s"
+	}
+	return "tokens/s"
+}
+
 // perToken divides the counters c of a test that generated or evaluated
 // tokens tokens in wall time by the tokens.
 func perToken(c compute.DeviceCounters, tokens int, wall time.Duration) *devicePerToken {
@@ -192,6 +201,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	asMD := fs.Bool("md", false, "print a Markdown table")
 	stream := fs.Bool("stream", true, "measure the streaming read bandwidth (cpu backend) to compare generation with")
 	runAhead := fs.Int("run-ahead", 1, "generation tests: 1 gives each step a random token from the host, as llama-bench does; otherwise greedy decoding gives each step the token picked before it, up to this many steps chained on a GPU without a round trip to the host (0: automatic, as run chooses)")
+	lookups := fs.String("lookup", "", fmt.Sprintf("lookup steps to time (run --lookup): comma-separated draft lengths, 1 to %d; test lookupN times steps of the current token and N drafted ones, every row's best token picked, as many as the first -n (32 with -n 0), the cache growing by one token per step; its tokens/s are steps per second", engine.MaxLookup))
 	opTimes := fs.Bool("op-times", false, "after the tests, time each backend op over one more generation run and print the time per token of each op kind (device backends wait after every op)")
 	if err := parseNoArgs(fs, args, ""); err != nil {
 		return err
@@ -203,6 +213,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	tgs, err := parseInts(*ng)
 	if err != nil {
 		return usageErrorf("-n: %v", err)
+	}
+	lks, err := parseInts(*lookups)
+	if err != nil {
+		return usageErrorf("--lookup: %v", err)
+	}
+	for _, d := range lks {
+		if d > engine.MaxLookup {
+			return usageErrorf("--lookup %d: want draft lengths of 1 to %d", d, engine.MaxLookup)
+		}
+	}
+	lookSteps := 32
+	if len(tgs) > 0 {
+		lookSteps = tgs[0]
 	}
 	if *depth < 0 {
 		return usageErrorf("-d %d: want a non-negative depth", *depth)
@@ -223,6 +246,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	for _, n := range tgs {
 		maxLen = max(maxLen, n)
 	}
+	for _, d := range lks {
+		maxLen = max(maxLen, lookSteps+d)
+	}
 	maxLen += *depth
 	if mf.ctxSize == 0 {
 		mf.ctxSize = maxLen
@@ -240,6 +266,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	defer l.Close()
 	if maxLen > l.state.NCtx {
 		return usageErrorf("a test of %d tokens does not fit --ctx-size %d", maxLen, l.state.NCtx)
+	}
+	for _, d := range lks {
+		if d+1 > mf.batch {
+			return usageErrorf("--lookup %d: a step of %d tokens exceeds --batch %d", d, d+1, mf.batch)
+		}
 	}
 	rep := benchReport{
 		Model: mf.model, Arch: l.model.Config.Arch, Backend: l.be.Name(), Device: l.be.Device(),
@@ -351,7 +382,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "%s: LM head screened: %.1f of %d rows computed exactly per token\n", name, r.ScreenRows, l.model.Config.NVocab)
 		}
 		r.TPSMean, r.TPSStddev = meanStd(r.TPSSamples)
-		fmt.Fprintf(stderr, "%s: %.2f ± %.2f tokens/s\n", name, r.TPSMean, r.TPSStddev)
+		fmt.Fprintf(stderr, "%s: %.2f ± %.2f %s\n", name, r.TPSMean, r.TPSStddev, r.unit())
 		if counting != nil {
 			r.Device = perToken(counted, tokens**reps, timed)
 			fmt.Fprintf(stderr, "%s: %s\n", name, r.Device)
@@ -420,6 +451,41 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			for i, tps := range r.TPSSamples {
 				r.BoundPercent += 100 * float64(bytes) * tps / 1e9 / r.StreamSamples[i] / float64(len(r.TPSSamples))
 			}
+		}
+		rep.Results = append(rep.Results, r)
+	}
+	// A lookup step of d drafted tokens over random tokens: the cost of
+	// checking a draft (none is accepted but the first token, which
+	// stays in the cache, as after a step that accepts nothing).
+	var tgStep time.Duration
+	if len(rep.Results) > 0 {
+		if last := rep.Results[len(rep.Results)-1]; strings.HasPrefix(last.Test, "tg") && last.TPSMean > 0 {
+			tgStep = time.Duration(float64(time.Second) / last.TPSMean)
+		}
+	}
+	for _, d := range lks {
+		ids := randomTokens(lookSteps * (d + 1))
+		r, err := measure(fmt.Sprintf("lookup%d", d), lookSteps, false, prefill, func() error {
+			for i := range lookSteps {
+				p := st.Pos
+				step := ids[i*(d+1) : (i+1)*(d+1)]
+				if _, err := st.CheckDraft(step[0], step[1:]); err != nil {
+					return err
+				}
+				st.Pos = p + 1
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if r.TPSMean > 0 {
+			per := time.Duration(float64(time.Second) / r.TPSMean)
+			msg := fmt.Sprintf("lookup%d: a step of %d tokens takes %.2f ms", d, d+1, per.Seconds()*1e3)
+			if tgStep > 0 {
+				msg += fmt.Sprintf(", %.2f times a generated token's step", per.Seconds()/tgStep.Seconds())
+			}
+			fmt.Fprintln(stderr, msg)
 		}
 		rep.Results = append(rep.Results, r)
 	}
@@ -551,7 +617,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stdout)
 		for _, r := range rep.Results {
-			fmt.Fprintf(stdout, "%-8s %10.2f ± %6.2f tokens/s", r.Test, r.TPSMean, r.TPSStddev)
+			fmt.Fprintf(stdout, "%-8s %10.2f ± %6.2f %s", r.Test, r.TPSMean, r.TPSStddev, r.unit())
 			if r.GBPerSecond > 0 {
 				fmt.Fprintf(stdout, "   %6.1f GB/s", r.GBPerSecond)
 			}

@@ -62,11 +62,34 @@ func TestBenchJSON(t *testing.T) {
 	}
 }
 
+// TestBenchLookup: --lookup times steps that check drafts of each length,
+// as many as the first -n, reported in steps per second with how they
+// compare with a generated token's step.
+func TestBenchLookup(t *testing.T) {
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	rep, errs := benchJSON(t, "--model", model, "-p", "0", "-n", "6", "-r", "1", "--lookup", "1,3", "--backend", "cpu", "--stream=false")
+	if len(rep.Results) != 3 {
+		t.Fatalf("results %+v, want tg6, lookup1 and lookup3", rep.Results)
+	}
+	for i, name := range []string{"tg6", "lookup1", "lookup3"} {
+		r := rep.Results[i]
+		if r.Test != name || r.Tokens != 6 || !(r.TPSMean > 0) {
+			t.Errorf("result %d: %+v, want %s over 6 steps", i, r, name)
+		}
+	}
+	for _, want := range []string{"lookup1: a step of 2 tokens takes", "lookup3: a step of 4 tokens takes", "times a generated token's step", "steps/s"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+}
+
 func TestBenchErrors(t *testing.T) {
 	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
 	for _, args := range [][]string{
 		{"-p", "x"}, {"-r", "0"}, {"--json", "--md"}, {"-n", "-1"}, {"-d", "-1"}, {"-d", "100", "--ctx-size", "64"},
 		{"--run-ahead", "-1"}, {"--run-ahead", "65"},
+		{"--lookup", "x"}, {"--lookup", "33"}, {"--lookup", "7", "--batch", "4"},
 	} {
 		_, errs, code := bitnet(t, append([]string{"bench", "--model", model, "--backend", "cpu", "--stream=false"}, args...)...)
 		if code != 2 || !strings.Contains(errs, "bench") {
