@@ -48,9 +48,14 @@ type State struct {
 	// the device (compute.Advancer) whose tokens land in picks.
 	progs    map[progKey]compute.Program
 	noReplay bool
-	noBurst  bool
-	picks    compute.Tensor // I32 [MaxRunAhead]
-	best     compute.Tensor // I32 [2, maxBatch]: each row's best token (headBest), made on first use
+	// noBestReplay: lookup steps could not be captured.
+	noBestReplay bool
+	noBurst      bool
+	picks        compute.Tensor // I32 [MaxRunAhead]
+	// A lookup step's (headBest) logits, F32 [NVocab, lookupRows], and
+	// each row's best token, I32 [2, lookupRows]: made on first use, and
+	// never replaced, so that captured lookup steps keep them.
+	bestLogits, best compute.Tensor
 
 	// Trace, if set, sees every intermediate (slows the pass).
 	Trace TraceFunc
@@ -147,7 +152,7 @@ func (s *State) free() {
 	clear(s.progs)
 	be := s.m.Backend
 	ts := append(append([]compute.Tensor{}, s.k...), s.v...)
-	ts = append(ts, s.x, s.h, s.q, s.kk, s.vv, s.att, s.gate, s.up, s.normed, s.logits, s.logitsAll, s.ids, s.pos, s.rope, s.picks)
+	ts = append(ts, s.x, s.h, s.q, s.kk, s.vv, s.att, s.gate, s.up, s.normed, s.logits, s.logitsAll, s.ids, s.pos, s.rope, s.picks, s.best, s.bestLogits)
 	for _, t := range s.window {
 		ts = append(ts, t)
 	}
@@ -370,7 +375,7 @@ func (s *State) eval(ids []int32, h head, sel Selection, history []int32) error 
 			return err
 		}
 	}
-	if h == headAll || h == headBest {
+	if h == headAll {
 		if err := s.growLogits(T); err != nil {
 			return err
 		}
@@ -383,19 +388,30 @@ func (s *State) eval(ids []int32, h head, sel Selection, history []int32) error 
 }
 
 // run issues the ops of a step, or replays them when this is a decode step
-// the backend captured before.
+// or a lookup step (headBest, by its number of rows) that the backend
+// captured before.
 func (s *State) run(T int, h head, sel Selection) error {
 	be := s.m.Backend
 	rp, ok := be.(compute.Replayer)
-	if !ok || T != 1 || h != headLast || s.noReplay || s.Trace != nil || s.Debug.any() {
+	decode := T == 1 && h == headLast
+	if !ok || !(decode || h == headBest) || s.noReplay || h == headBest && s.noBestReplay || s.Trace != nil || s.Debug.any() {
 		s.ops(T, h, sel)
 		return be.Flush()
 	}
-	prog, err := s.program(rp, progKey{sel: sel, steps: 1}, func() { s.ops(T, h, sel) })
+	key := progKey{sel: sel, steps: 1}
+	if h == headBest {
+		key.best = T
+	}
+	prog, err := s.program(rp, key, func() { s.ops(T, h, sel) })
 	if errors.Is(err, compute.ErrNotCapturable) {
 		// Not capturable (an op needs the host): issue the ops directly.
-		slog.Debug("decode step not captured; issuing its ops every token", "err", err)
-		s.noReplay = true
+		if decode {
+			slog.Debug("decode step not captured; issuing its ops every token", "err", err)
+			s.noReplay = true
+		} else {
+			slog.Debug("lookup step not captured; issuing its ops every step", "err", err)
+			s.noBestReplay = true
+		}
 		s.ops(T, h, sel)
 		return be.Flush()
 	}
@@ -406,10 +422,12 @@ func (s *State) run(T int, h head, sel Selection) error {
 }
 
 // progKey names a captured program: its selection and how many decode
-// steps it chains (1: a plain decode step).
+// steps it chains (1: a plain decode step), or for a lookup step
+// (headBest) its rows.
 type progKey struct {
 	sel   Selection
 	steps int
+	best  int
 }
 
 // program returns the program captured for key, capturing the ops fn
@@ -562,9 +580,12 @@ func (s *State) ops(T int, h head, sel Selection) {
 	}
 	// The LM head runs on every row, or on the last one only.
 	xin, lg := x, s.logits
-	if h == headAll || h == headBest {
+	switch h {
+	case headAll:
 		lg = be.Rows(s.logitsAll, 0, T)
-	} else {
+	case headBest:
+		lg = be.Rows(s.bestLogits, 0, T)
+	default:
 		xin = be.Rows(x, T-1, 1)
 	}
 	n := compute.Elements(xin.Shape()) / c.NEmbd

@@ -51,35 +51,45 @@ func lookupDraft(dst, hist []int32, n int) []int32 {
 }
 
 // lookupLen returns how many draft tokens Generate checks per step under
-// opt (0: no lookup): opt.Lookup, at most MaxLookup and the batch size
-// less one, for greedy decoding without a repetition penalty, logit
+// opt (0: no lookup): opt.Lookup, at most lookupRows less one, for greedy decoding without a repetition penalty, logit
 // biases or log probabilities (lp != nil).
 func (s *State) lookupLen(opt GenerateOptions, smp *Sampler, lp *logprober) int {
 	if opt.Lookup <= 0 || lp != nil || smp.Selection() != greedySel {
 		return 0
 	}
-	return min(opt.Lookup, MaxLookup, s.maxBatch-1)
+	return min(opt.Lookup, s.lookupRows()-1)
 }
 
+// lookupRows is the most tokens a lookup step evaluates: MaxLookup+1,
+// at most the batch size.
+func (s *State) lookupRows() int { return min(MaxLookup+1, s.maxBatch) }
+
 // CheckDraft evaluates id and the draft of tokens after it at Pos in one
-// step (a batch of 1+len(draft) tokens, at most the state's batch size)
+// step (a batch of 1+len(draft) tokens: at most MaxLookup+1 and the
+// state's batch size; a backend that replays captured steps captures one
+// per length)
 // and returns the tokens greedy decoding picks from there: the draft's
 // longest prefix that matches the step's picks, then the pick that follows
 // it (in a buffer the next call overwrites). id and the accepted draft
 // tokens are then in the cache (Pos has advanced by the number of tokens
 // returned); the rest of the draft is not.
 func (s *State) CheckDraft(id int32, draft []int32) ([]int32, error) {
-	T := 1 + len(draft)
-	if T > s.maxBatch {
-		return nil, fmt.Errorf("a lookup step of %d tokens exceeds the batch of %d", T, s.maxBatch)
+	T, rows := 1+len(draft), s.lookupRows()
+	if T > rows {
+		return nil, fmt.Errorf("a lookup step of %d tokens exceeds %d (MaxLookup+1 and the batch size)", T, rows)
 	}
 	be := s.m.Backend
 	if s.best == nil {
-		t, err := be.Alloc(gguf.I32, 2, s.maxBatch)
+		lg, err := be.Alloc(gguf.F32, s.m.Config.NVocab, rows)
 		if err != nil {
+			return nil, fmt.Errorf("lookup logits of %d tokens: %w", rows, err)
+		}
+		best, err := be.Alloc(gguf.I32, 2, rows)
+		if err != nil {
+			be.Free(lg)
 			return nil, err
 		}
-		s.best = t
+		s.bestLogits, s.best = lg, best
 	}
 	s.lookBuf = append(append(s.lookBuf[:0], id), draft...)
 	if err := s.checkIDs(s.lookBuf); err != nil {

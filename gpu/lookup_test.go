@@ -21,17 +21,25 @@ func TestLookup(t *testing.T) {
 	want := generate(t, newState(ref), prompt, engine.GenerateOptions{MaxNewTokens: n})
 	for _, look := range []int{3, 15} {
 		st := newState(be)
+		c0 := be.Counters()
 		got, stats, err := st.Generate(prompt, engine.GenerateOptions{MaxNewTokens: n, Lookup: look})
 		if err != nil {
 			t.Fatal(err)
 		}
+		c := be.Counters().Sub(c0)
 		if !slices.Equal(got, want) {
 			t.Errorf("Lookup %d:\nvulkan %v\ncpu    %v", look, got, want)
 		}
 		if st.Pos != len(prompt)+len(want)-1 {
 			t.Errorf("Lookup %d: position %d after the generation, want %d", look, st.Pos, len(prompt)+len(want)-1)
 		}
-		t.Logf("Lookup %d: %d steps drafted %d tokens, %d accepted", look, stats.LookupSteps, stats.Drafted, stats.Accepted)
+		// After the prompt's pass, every step (of one token, or checking a
+		// draft) replays a program captured for its length.
+		steps := uint64(stats.LookupSteps + len(got) - 1 - stats.LookupSteps - stats.Accepted)
+		t.Logf("Lookup %d: %d steps drafted %d tokens, %d accepted; %d submissions, %d replays", look, stats.LookupSteps, stats.Drafted, stats.Accepted, c.Submits, c.Replays)
+		if c.Replays != steps || c.Submits > steps+4 {
+			t.Errorf("Lookup %d: %d submissions, %d of them replays; want %d replays and at most four other submissions (the prompt's, captures)", look, c.Submits, c.Replays, steps)
+		}
 		if stats.LookupSteps == 0 || stats.Accepted == 0 || stats.Accepted == stats.Drafted {
 			t.Errorf("Lookup %d: %+v; want lookup steps, some of their tokens accepted and some not", look, stats)
 		}
