@@ -528,6 +528,9 @@ type timings struct {
 	PredictedN         int     `json:"predicted_n"` // tokens generated
 	PredictedMS        float64 `json:"predicted_ms"`
 	PredictedPerSecond float64 `json:"predicted_per_second"`
+	// Lookup decoding (serve --lookup): the tokens drafted and accepted.
+	DraftN         int `json:"draft_n,omitempty"`
+	DraftNAccepted int `json:"draft_n_accepted,omitempty"`
 }
 
 type apiError struct {

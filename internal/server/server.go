@@ -571,7 +571,8 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, req *completionRequ
 	finish := res.FinishReason
 	st := res.Stats
 	tm := &timings{CachedN: res.CachedTokens, PromptN: st.PromptTokens, PromptMS: ms(st.PromptTime), PromptPerSecond: round1(st.PromptTPS()),
-		PredictedN: st.GenTokens, PredictedMS: ms(st.GenTime), PredictedPerSecond: round1(st.GenTPS())}
+		PredictedN: st.GenTokens, PredictedMS: ms(st.GenTime), PredictedPerSecond: round1(st.GenTPS()),
+		DraftN: st.Drafted, DraftNAccepted: st.Accepted}
 	if sse != nil {
 		var last completionResponse
 		if j.chat {

@@ -290,6 +290,40 @@ func TestCompletionsGreedyMatchesEngine(t *testing.T) {
 	}
 }
 
+// TestCompletionsLookup: with lookup decoding in the defaults, greedy
+// completions are the engine's greedy text, and their timings report
+// the drafted and accepted tokens; sampled ones draft nothing.
+func TestCompletionsLookup(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	p := DefaultParams
+	p.Lookup = 4
+	ts := newServer(t, md, 1, p)
+	drafted := 0
+	for _, prompt := range []string{"Once upon a time", "The little dog"} {
+		want := md.greedy(t, prompt, 120)
+		for rep := range 2 {
+			code, r, raw := post(t, ts, "/v1/completions", map[string]any{"prompt": prompt, "max_tokens": 120, "temperature": 0})
+			if code != 200 || len(r.Choices) != 1 || r.Choices[0].Text != want {
+				t.Fatalf("%q (request %d): status %d: %s\nwant (engine)\n%q", prompt, rep, code, raw, want)
+			}
+			if tm := r.Timings; tm == nil || tm.DraftNAccepted > tm.DraftN {
+				t.Fatalf("%q: timings %+v", prompt, r.Timings)
+			}
+			drafted += r.Timings.DraftN
+			if r.Timings.DraftNAccepted > 0 && !strings.Contains(raw, `"draft_n_accepted":`) {
+				t.Errorf("timings lack draft_n_accepted: %s", raw)
+			}
+		}
+	}
+	if drafted == 0 {
+		t.Errorf("no token drafted over four greedy completions")
+	}
+	code, r, raw := post(t, ts, "/v1/completions", map[string]any{"prompt": "Once upon a time", "max_tokens": 60, "temperature": 0.8, "seed": 3})
+	if code != 200 || r.Timings == nil || r.Timings.DraftN != 0 {
+		t.Errorf("sampled completion: status %d: %s", code, raw)
+	}
+}
+
 func TestCompletionsStreamEqualsText(t *testing.T) {
 	md := loadModel(t, storiesPath(t))
 	ts := newServer(t, md, 1, DefaultParams)
