@@ -53,9 +53,12 @@ type State struct {
 	noBurst      bool
 	picks        compute.Tensor // I32 [MaxRunAhead]
 	// A lookup step's (headBest) logits, F32 [NVocab, lookupRows], and
-	// each row's best token, I32 [2, lookupRows]: made on first use, and
-	// never replaced, so that captured lookup steps keep them.
-	bestLogits, best compute.Tensor
+	// each row's K best candidates by K, I32 [2K, lookupRows]: made on
+	// first use, and never replaced, so that captured lookup steps keep
+	// them.
+	bestLogits compute.Tensor
+	best       map[int]compute.Tensor
+	greedy     *Sampler // CheckDraft's
 
 	// Trace, if set, sees every intermediate (slows the pass).
 	Trace TraceFunc
@@ -92,7 +95,7 @@ func (m *Model) NewState(nCtx, maxBatch int, kvType gguf.DType) (*State, error) 
 		return nil, fmt.Errorf("%s: attention heads of %d elements exceed the backend's %d; use --backend cpu", be.Name(), c.HeadDim, l.MaxHeadDim())
 	}
 	s := &State{m: m, NCtx: nCtx, maxBatch: maxBatch, kvType: kvType,
-		window: map[int]compute.Tensor{}, cands: map[int]compute.Tensor{}, progs: map[progKey]compute.Program{}}
+		window: map[int]compute.Tensor{}, cands: map[int]compute.Tensor{}, best: map[int]compute.Tensor{}, progs: map[progKey]compute.Program{}}
 	kvDim := c.NHeadKV * c.HeadDim
 	var errs []error
 	alloc := func(dt gguf.DType, shape ...int) compute.Tensor {
@@ -152,11 +155,14 @@ func (s *State) free() {
 	clear(s.progs)
 	be := s.m.Backend
 	ts := append(append([]compute.Tensor{}, s.k...), s.v...)
-	ts = append(ts, s.x, s.h, s.q, s.kk, s.vv, s.att, s.gate, s.up, s.normed, s.logits, s.logitsAll, s.ids, s.pos, s.rope, s.picks, s.best, s.bestLogits)
+	ts = append(ts, s.x, s.h, s.q, s.kk, s.vv, s.att, s.gate, s.up, s.normed, s.logits, s.logitsAll, s.ids, s.pos, s.rope, s.picks, s.bestLogits)
 	for _, t := range s.window {
 		ts = append(ts, t)
 	}
 	for _, t := range s.cands {
+		ts = append(ts, t)
+	}
+	for _, t := range s.best {
 		ts = append(ts, t)
 	}
 	for _, t := range ts {
@@ -346,7 +352,7 @@ const (
 	headNone head = iota // no logits (a prompt chunk before the last)
 	headLast             // the last row's logits, then sel's selection
 	headAll              // every row's logits
-	headBest             // every row's logits, then its best token (TopK 1) into best
+	headBest             // every row's logits, then its sel.K best candidates into best[sel.K]
 )
 
 // writeInputs writes a step's token ids and their positions from Pos on.
@@ -610,7 +616,7 @@ func (s *State) ops(T int, h head, sel Selection) {
 	s.trace("logits", lg)
 	if h == headBest {
 		for i := range T {
-			be.TopK(be.Rows(s.best, i, 1), be.Rows(lg, i, 1), 1)
+			be.TopK(be.Rows(s.best[sel.K], i, 1), be.Rows(lg, i, 1), sel.K)
 		}
 	}
 	if h != headLast {

@@ -51,11 +51,12 @@ type GenerateOptions struct {
 	// 1 (or less) takes one step at a time; n > 1 up to n (at most 64).
 	RunAhead int
 
-	// Lookup, when above 0, has greedy decoding (without a repetition
-	// penalty, logit biases or log probabilities) draft up to this many
-	// tokens from the text so far and check them in one step (lookup
-	// decoding, see lookup.go; at most MaxLookup and the batch size less
-	// one). Run-ahead is then off.
+	// Lookup, when above 0, has decoding (greedy, or sampling from at
+	// most compute.MaxTopK candidates; without a repetition penalty,
+	// logit biases or log probabilities) draft up to this many tokens
+	// from the text so far and check them in one step (lookup decoding,
+	// see lookup.go; at most MaxLookup and the batch size less one).
+	// Run-ahead is then off.
 	Lookup int
 }
 
@@ -153,7 +154,7 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 		ahead = 0
 	}
 	// pending are tokens picked by a burst of chained steps (burst) or a
-	// lookup step (CheckDraft) that are not handled yet; all but the last are
+	// lookup step (checkDraft) that are not handled yet; all but the last are
 	// in the cache already, so a stop before them takes them out of it.
 	var pending []int32
 	defer func() { s.Pos -= len(pending) }()
@@ -207,7 +208,7 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 				if opt.Context != nil && opt.Context.Err() != nil {
 					return out, st, context.Cause(opt.Context)
 				}
-				if pending, err = s.CheckDraft(id, s.draftBuf); err != nil {
+				if pending, err = s.checkDraft(id, s.draftBuf, smp); err != nil {
 					return out, st, err
 				}
 				st.LookupSteps++

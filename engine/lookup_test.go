@@ -55,12 +55,44 @@ func TestLookupMatchesGreedy(t *testing.T) {
 			t.Errorf("Lookup %d: %+v; want lookup steps of at most %d tokens, some of them accepted and some not", look, stats, look)
 		}
 	}
-	// Sampling, or a repetition penalty, decodes one token at a time.
-	for _, p := range []engine.SamplerParams{{Temperature: 0.8, TopK: 40, Seed: 3}, {RepeatPenalty: 1.2}} {
+	// A repetition penalty (or every token as a candidate) decodes one
+	// token at a time.
+	for _, p := range []engine.SamplerParams{{RepeatPenalty: 1.2}, {Temperature: 0.8, TopK: 0, Seed: 3}} {
 		want, _ := generateOn(t, storiesState(t, 512), storyStart, engine.GenerateOptions{MaxNewTokens: 60, Sampler: engine.NewSampler(p)})
 		got, stats := generateOn(t, storiesState(t, 512), storyStart, engine.GenerateOptions{MaxNewTokens: 60, Sampler: engine.NewSampler(p), Lookup: 8})
 		if !slices.Equal(got, want) || stats.LookupSteps != 0 {
 			t.Errorf("sampler %+v with Lookup 8: %d lookup steps\ngot  %v\nwant %v", p, stats.LookupSteps, got, want)
+		}
+	}
+}
+
+// TestLookupSampling: lookup decoding while sampling. At a temperature
+// low enough that every step's distribution is its best candidate alone,
+// the tokens are greedy decoding's (every draft decided and replaced
+// through Sampler.Check); at 0.8 the same seed gives the same tokens
+// twice, drafts are accepted and rejected, and the cache ends where the
+// tokens say.
+func TestLookupSampling(t *testing.T) {
+	const n = 150
+	greedy, _ := generateOn(t, storiesState(t, 512), storyStart, engine.GenerateOptions{MaxNewTokens: n})
+	cold := engine.SamplerParams{Temperature: 1e-3, TopK: 40, Seed: 9}
+	got, stats := generateOn(t, storiesState(t, 512), storyStart, engine.GenerateOptions{MaxNewTokens: n, Sampler: engine.NewSampler(cold), Lookup: 3})
+	if !slices.Equal(got, greedy) || stats.LookupSteps == 0 || stats.Accepted == stats.Drafted {
+		t.Errorf("temperature 1e-3 with Lookup 3 (%+v):\ngot    %v\ngreedy %v", stats, got, greedy)
+	}
+	warm := engine.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 4}
+	var first []int32
+	for rep := range 2 {
+		st := storiesState(t, 512)
+		got, stats := generateOn(t, st, storyStart, engine.GenerateOptions{MaxNewTokens: n, Sampler: engine.NewSampler(warm), Lookup: 3})
+		t.Logf("temperature 0.8, Lookup 3: %d steps drafted %d tokens, %d accepted", stats.LookupSteps, stats.Drafted, stats.Accepted)
+		if len(got) == 0 || st.Pos != len(storyStart)+len(got)-1 || stats.LookupSteps == 0 || stats.Accepted == 0 || stats.Accepted == stats.Drafted {
+			t.Fatalf("%d tokens, position %d, %+v: want drafts accepted and rejected, the cache at %d", len(got), st.Pos, stats, len(storyStart)+len(got)-1)
+		}
+		if rep == 0 {
+			first = got
+		} else if !slices.Equal(got, first) {
+			t.Errorf("the same seed twice:\n%v\n%v", got, first)
 		}
 	}
 }

@@ -84,17 +84,61 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 // Pick draws a token from candidates sorted best first (as Selection
 // delivers them).
 func (s *Sampler) Pick(c []compute.Candidate) int32 {
-	p := s.p
 	if len(c) == 0 {
 		return 0
 	}
-	if p.Temperature <= 0 {
+	if s.p.Temperature <= 0 {
 		return c[0].ID
 	}
+	c, n, total := s.weigh(c)
+	return s.draw(c[:n], s.probs[:n], total, -1)
+}
+
+// Check decides a drafted token d against candidates c of the step that
+// would generate it (lookup decoding): greedy, d is accepted when it is
+// the best candidate; sampling, with the probability Pick gives d (0 for
+// a token outside the candidates that Pick draws from). A rejected draft
+// is replaced by a draw from the others, in proportion to the
+// probabilities Pick gives them. So whether d is accepted or not, the
+// returned token has the distribution of Pick(c) (speculative sampling
+// with a draft of probability 1). Sampling draws one or two numbers.
+func (s *Sampler) Check(c []compute.Candidate, d int32) (id int32, accepted bool) {
+	if len(c) == 0 {
+		return 0, d == 0
+	}
+	if s.p.Temperature <= 0 {
+		return c[0].ID, c[0].ID == d
+	}
+	c, n, total := s.weigh(c)
+	pr := s.probs[:n]
+	j := -1
+	for i := range n {
+		if c[i].ID == d {
+			j = i
+			break
+		}
+	}
+	if j >= 0 && s.rng.Float64()*total < pr[j] {
+		return d, true
+	}
+	if j >= 0 {
+		if n == 1 {
+			return d, true // rounding: the only token had probability 1
+		}
+		total -= pr[j]
+	}
+	return s.draw(c[:n], pr, total, j), false
+}
+
+// weigh returns the candidates Pick draws from (at most TopK), how many
+// of them are kept after min-p and top-p, and their probabilities' sum;
+// s.probs holds the probabilities: the softmax of logit/temperature with
+// the maximum subtracted, each rounded to float32.
+func (s *Sampler) weigh(c []compute.Candidate) (_ []compute.Candidate, n int, total float64) {
+	p := s.p
 	if p.TopK > 0 && p.TopK < len(c) {
 		c = c[:p.TopK]
 	}
-	// Softmax of logit/temperature with the maximum subtracted.
 	pr := s.probs[:0]
 	mx := c[0].Logit / p.Temperature
 	var sum float64
@@ -107,7 +151,7 @@ func (s *Sampler) Pick(c []compute.Candidate) int32 {
 	for i := range pr {
 		pr[i] = float64(float32(pr[i] / sum))
 	}
-	n := len(pr)
+	n = len(pr)
 	if p.MinP > 0 {
 		lim := p.MinP * float32(pr[0])
 		n = 1
@@ -127,16 +171,26 @@ func (s *Sampler) Pick(c []compute.Candidate) int32 {
 		}
 		n = m
 	}
-	var total float64
 	for _, x := range pr[:n] {
 		total += x
 	}
+	return c, n, total
+}
+
+// draw picks one of c in proportion to pr (which sum to total), skipping
+// index skip.
+func (s *Sampler) draw(c []compute.Candidate, pr []float64, total float64, skip int) int32 {
 	r := s.rng.Float64() * total
-	for i := range n {
+	last := -1
+	for i := range c {
+		if i == skip {
+			continue
+		}
+		last = i
 		r -= pr[i]
 		if r < 0 {
 			return c[i].ID
 		}
 	}
-	return c[n-1].ID
+	return c[last].ID
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"math"
 	"testing"
+
+	"bitnet/engine/compute"
 )
 
 func TestGreedyPicksFirstMaximum(t *testing.T) {
@@ -97,5 +99,61 @@ func TestSeedRepeatable(t *testing.T) {
 	}
 	if same(a, c) {
 		t.Fatal("different seeds gave the same 32 tokens")
+	}
+}
+
+// TestCheckKeepsDistribution: deciding a drafted token with Check gives
+// tokens with Pick's distribution whatever the draft (a likely token, an
+// unlikely one, one that min-p or top-k leave out, one outside the
+// candidates), accepts the draft with its probability, and accepts
+// greedily only the best candidate.
+func TestCheckKeepsDistribution(t *testing.T) {
+	logits := []float32{2, 1.5, 1, 0, -3}
+	var c []compute.Candidate
+	c = compute.TopK(c, logits, len(logits))
+	for _, p := range []SamplerParams{{Temperature: 1, Seed: 1}, {Temperature: 0.7, TopK: 3, Seed: 2}, {Temperature: 1.3, MinP: 0.1, TopP: 0.9, Seed: 3}} {
+		const n = 200000
+		want := make([]float64, len(logits))
+		ref := NewSampler(p)
+		for range n {
+			want[ref.Pick(c)] += 1.0 / n
+		}
+		for _, d := range []int32{0, 1, 3, 4, 17} {
+			s := NewSampler(SamplerParams{Temperature: p.Temperature, TopK: p.TopK, MinP: p.MinP, TopP: p.TopP, Seed: p.Seed + 100})
+			got := make([]float64, len(logits))
+			accepted := 0.0
+			for range n {
+				id, ok := s.Check(c, d)
+				if ok && id != d {
+					t.Fatalf("%+v, draft %d: accepted as %d", p, d, id)
+				}
+				if !ok && id == d {
+					t.Fatalf("%+v, draft %d: rejected, then drawn again", p, d)
+				}
+				got[id] += 1.0 / n
+				if ok {
+					accepted += 1.0 / n
+				}
+			}
+			pd := 0.0
+			if int(d) < len(want) {
+				pd = want[d]
+			}
+			if math.Abs(accepted-pd) > 0.006 {
+				t.Errorf("%+v, draft %d: accepted %.4f of the time, want its probability %.4f", p, d, accepted, pd)
+			}
+			for i := range want {
+				if math.Abs(got[i]-want[i]) > 0.006 {
+					t.Errorf("%+v, draft %d: token %d drawn %.4f of the time, Pick %.4f", p, d, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	g := NewSampler(SamplerParams{})
+	if id, ok := g.Check(c, 0); id != 0 || !ok {
+		t.Errorf("greedy, the best drafted: %d, %v", id, ok)
+	}
+	if id, ok := g.Check(c, 1); id != 0 || ok {
+		t.Errorf("greedy, the second drafted: %d, %v", id, ok)
 	}
 }

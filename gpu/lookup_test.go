@@ -10,9 +10,10 @@ import (
 )
 
 // TestLookup: lookup decoding on Vulkan (a batch step with every row's
-// best token picked on the device) gives the CPU's greedy tokens, with
-// drafts accepted and rejected on the way, and leaves the cache where
-// greedy decoding leaves it.
+// candidates selected on the device) gives the CPU's greedy tokens, with
+// drafts accepted and rejected on the way, leaves the cache where greedy
+// decoding leaves it, and replays its steps; sampling with lookup gives
+// the CPU's tokens for the same seed.
 func TestLookup(t *testing.T) {
 	newState, ref, be := runAheadSetup(t, 256)
 	// BOS and "Once upon a time": a story that repeats itself.
@@ -34,8 +35,9 @@ func TestLookup(t *testing.T) {
 			t.Errorf("Lookup %d: position %d after the generation, want %d", look, st.Pos, len(prompt)+len(want)-1)
 		}
 		// After the prompt's pass, every step (of one token, or checking a
-		// draft) replays a program captured for its length.
-		steps := uint64(stats.LookupSteps + len(got) - 1 - stats.LookupSteps - stats.Accepted)
+		// draft) replays a program captured for its length: a token each,
+		// but the accepted drafted ones.
+		steps := uint64(len(got) - 1 - stats.Accepted)
 		t.Logf("Lookup %d: %d steps drafted %d tokens, %d accepted; %d submissions, %d replays", look, stats.LookupSteps, stats.Drafted, stats.Accepted, c.Submits, c.Replays)
 		if c.Replays != steps || c.Submits > steps+4 {
 			t.Errorf("Lookup %d: %d submissions, %d of them replays; want %d replays and at most four other submissions (the prompt's, captures)", look, c.Submits, c.Replays, steps)
@@ -44,4 +46,20 @@ func TestLookup(t *testing.T) {
 			t.Errorf("Lookup %d: %+v; want lookup steps, some of their tokens accepted and some not", look, stats)
 		}
 	}
+	p := engine.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 4}
+	o := engine.GenerateOptions{MaxNewTokens: n, Lookup: 3}
+	o.Sampler = engine.NewSampler(p)
+	want, wstats, err := newState(ref).Generate(prompt, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Sampler = engine.NewSampler(p)
+	got, stats, err := newState(be).Generate(prompt, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) || stats.LookupSteps == 0 || stats.Accepted != wstats.Accepted {
+		t.Errorf("sampling with Lookup 3 (vulkan %+v, cpu %+v):\nvulkan %v\ncpu    %v", stats, wstats, got, want)
+	}
+	t.Logf("sampling with Lookup 3: %d steps drafted %d tokens, %d accepted", stats.LookupSteps, stats.Drafted, stats.Accepted)
 }

@@ -45,7 +45,7 @@ func (g *genFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.repeatLastN, "repeat-last-n", 64, "window of the repeat penalty")
 	fs.Int64Var(&g.seed, "seed", -1, "random seed (-1: $BITNET_SEED, or random)")
 	fs.Var(&g.stops, "stop", "stop when this text is generated (repeatable)")
-	fs.IntVar(&g.lookup, "lookup", 0, fmt.Sprintf("greedy decoding: draft up to this many tokens from the text so far (what followed the last match of its latest words) and check them in one step; the same tokens, faster on text that repeats its context (0: off; at most %d; run-ahead is then off)", engine.MaxLookup))
+	fs.IntVar(&g.lookup, "lookup", 0, fmt.Sprintf("draft up to this many tokens from the text so far (what followed the last match of its latest words) and check them in one step: greedy decoding's tokens, or sampling's distribution, faster on text that repeats its context (0: off; at most %d; not with a repetition penalty; run-ahead is then off)", engine.MaxLookup))
 	fs.IntVar(&g.runAhead, "run-ahead", 0, "greedy decoding on a GPU: decode steps chained on the device without a round trip to the host (0: automatic, up to 16; 1: off; at most 64)")
 }
 

@@ -292,7 +292,8 @@ func TestCompletionsGreedyMatchesEngine(t *testing.T) {
 
 // TestCompletionsLookup: with lookup decoding in the defaults, greedy
 // completions are the engine's greedy text, and their timings report
-// the drafted and accepted tokens; sampled ones draft nothing.
+// the drafted and accepted tokens; with a repetition penalty nothing is
+// drafted.
 func TestCompletionsLookup(t *testing.T) {
 	md := loadModel(t, storiesPath(t))
 	p := DefaultParams
@@ -318,9 +319,9 @@ func TestCompletionsLookup(t *testing.T) {
 	if drafted == 0 {
 		t.Errorf("no token drafted over four greedy completions")
 	}
-	code, r, raw := post(t, ts, "/v1/completions", map[string]any{"prompt": "Once upon a time", "max_tokens": 60, "temperature": 0.8, "seed": 3})
+	code, r, raw := post(t, ts, "/v1/completions", map[string]any{"prompt": "Once upon a time", "max_tokens": 60, "temperature": 0.8, "seed": 3, "repeat_penalty": 1.2})
 	if code != 200 || r.Timings == nil || r.Timings.DraftN != 0 {
-		t.Errorf("sampled completion: status %d: %s", code, raw)
+		t.Errorf("sampled completion with a repetition penalty: status %d: %s", code, raw)
 	}
 }
 
