@@ -43,9 +43,11 @@
 # side at tg128 (one step at a time and in bursts of 8) and depth 4096,
 # and greedy text on the 2B-4T shapes both ways (part screen).
 #
-# Lookup decoding (run --lookup): what a batch step of 1 to 16 tokens
-# costs on the 2B-4T shapes (bench -p), and greedy text with and without
-# lookup on the story models, with its speed and acceptance (part lookup).
+# Lookup decoding (run --lookup): what a step checking a draft of 1, 3, 7
+# and 15 tokens costs on the 2B-4T shapes against a generated token's
+# (bench --lookup, with the device counters of its replays), and greedy
+# text with and without lookup on the story models, with its speed and
+# acceptance (part lookup).
 #
 # PARTS picks what runs, a comma-separated list of tests, phases, stats, matvec, longattn, attncfg, clocks, kernels,
 # crossval, bench, runahead, screen, lookup, chain, timeline, waves, attnheads, valueloads, prompt,
@@ -273,7 +275,9 @@ if want screen; then
 fi
 # Lookup decoding (part lookup).
 if want lookup; then
-	timeout 120 "$B" bench --model "$model" --backend vulkan -p 1,2,4,8,16 -n 0 -r 3 2>>"$out/lookup-bench.log" | grep -E '^pp[0-9]+ ' | sed "s/^/batch step: /" | tee -a "$sum"
+	timeout 150 "$B" bench --model "$model" --backend vulkan -p 0 -n 64 -r 3 --lookup 1,3,7,15 >"$out/lookup-bench.txt" 2>"$out/lookup-bench.log"
+	grep -E '^(tg64|lookup[0-9]+) ' "$out/lookup-bench.txt" | sed "s/^/lookup step: /" | tee -a "$sum"
+	grep -E '^lookup[0-9]+: (a step|per token)' "$out/lookup-bench.log" | tee -a "$sum"
 	for m in testdata/tinybitnet-stories.gguf "$shared/models/stories260K.gguf"; do
 		n=$(basename "$m" .gguf)
 		for look in 0 3 7 15; do
