@@ -31,6 +31,8 @@ type scratch struct {
 	attnQ, attnS []float32
 	// prompt attention: the caches' K and V transposed, by KV head
 	attnKT, attnVT []uint16
+	// matmulF16Fast: a tail of tokens padded to a tile
+	x4 []float32
 	// ScreenMatMul: the rows' bounds, the threshold's candidates, the
 	// rows kept
 	screenLo, screenHi []float32
@@ -105,17 +107,40 @@ func (b *Backend) matmulI2SFast(dst []float32, w *tensor, x []float32, K, N, T i
 }
 
 func (b *Backend) matmulF16Fast(dst []float32, w *tensor, x []float32, K, N, T int) {
+	// A tail of tile-1 tokens runs as a whole tile, its last token
+	// repeated, into a block of its own (as matmulI2SFast pads).
+	Tm, tail := T, 0
+	if tile := kernels.MatF16Tile(); tile > 2 && tile <= f16TailTile && T%tile == tile-1 {
+		tail, Tm = tile, T-(tile-1)
+		s := &b.scr
+		s.x4 = grow(s.x4, K*tail)
+		copy(s.x4, x[Tm*K:T*K])
+		copy(s.x4[(tail-1)*K:], x[(T-1)*K:T*K])
+	}
+	x4 := b.scr.x4
 	b.pool.run(N, rowBlock, func(lo, hi int) {
 		rows := rowBlock
 		if T == 1 {
 			rows = hi - lo
 		}
+		var o4 [f16TailTile * rowBlock]float32
 		for r := lo; r < hi; r += rows {
 			n := min(rows, hi-r)
-			kernels.MatF16(w.F16[r*K:], K, n, x, K, T, dst[r:], N)
+			if Tm > 0 {
+				kernels.MatF16(w.F16[r*K:], K, n, x, K, Tm, dst[r:], N)
+			}
+			if tail > 0 {
+				kernels.MatF16(w.F16[r*K:], K, n, x4, K, tail, o4[:], rowBlock)
+				for t := range tail - 1 {
+					copy(dst[(Tm+t)*N+r:(Tm+t)*N+r+n], o4[t*rowBlock:t*rowBlock+n])
+				}
+			}
 		}
 	})
 }
+
+// f16TailTile is the largest token tile matmulF16Fast pads a tail to.
+const f16TailTile = 4
 
 func (b *Backend) matmulF32Fast(dst []float32, w *tensor, x []float32, K, N, T int) {
 	b.pool.run(N, rowBlock, func(lo, hi int) {

@@ -41,7 +41,7 @@ var neonImpl = withNEON(&impl{
 
 // withNEON fills in the kernels both arm64 paths share.
 func withNEON(p *impl) *impl {
-	p.f16Rows, p.f16Mat = f16RowsNEONGo, f16MatNEONGo
+	p.f16Rows, p.f16Mat, p.f16Tile = f16RowsNEONGo, f16MatNEONGo, 4
 	p.dotF32, p.axpy = dotF32NEONGo, axpyF32NEONGo
 	p.dots, p.axpys, p.axpys16 = dotsF32NEONGo, axpysF32NEONGo, axpysF16NEONGo
 	p.toF16, p.roundF16, p.softmax = f32ToF16NEONGo, roundF16NEONGo, softmaxNEONGo

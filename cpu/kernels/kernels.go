@@ -51,6 +51,8 @@ type impl struct {
 	i2sMat func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int)
 	// i2sTile is how many tokens i2sMat takes together (MatI2STile; 0: 1).
 	i2sTile int
+	// f16Tile is how many tokens f16Mat takes together (MatF16Tile; 0: 1).
+	f16Tile int
 
 	f16Rows func(w []uint16, rowLen int, x []float32, out []float32)
 	// q8Rows and q6kRows are DotQ8_0Rows and DotQ6KRows, arguments checked.
@@ -309,6 +311,10 @@ func MatI2S(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, l
 // multiple of it run one at a time. A matmul of a few tokens can pad them
 // to a whole tile, where one tile costs less than its tokens one by one.
 func MatI2STile() int { return max(1, cur.i2sTile) }
+
+// MatF16Tile is how many tokens MatF16 computes together on the current
+// path, each weight converted once for all of them (see MatI2STile).
+func MatF16Tile() int { return max(1, cur.f16Tile) }
 
 // SumI8 returns the sum of q, exactly.
 func SumI8(q []int8) int32 { return cur.sumI8(q) }

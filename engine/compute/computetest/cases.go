@@ -230,7 +230,7 @@ func Cases() []Case {
 	}
 	// Float weights, and the quantized LM head types at head-like shapes too
 	// (each type at the shapes its block size divides).
-	floatShapes := []mm{{32, 5, 1}, {64, 33, 3}, {2560, 127, 1}, {256, 1000, 5}}
+	floatShapes := []mm{{32, 5, 1}, {64, 33, 3}, {2560, 127, 1}, {256, 1000, 5}, {128, 70, 7}}
 	headShapes := []mm{{256, 7, 1}, {512, 33, 3}, {2560, 1000, 1}, {2560, 515, 4}, {768, 64, 7}}
 	for _, dt := range []gguf.DType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0, gguf.Q6_K} {
 		shapes := floatShapes
