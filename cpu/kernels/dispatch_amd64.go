@@ -60,10 +60,10 @@ var avx512Impl = &impl{
 	name:      "avx512vnni",
 	i2sRows:   i2sRowsVNNIGo,
 	i2sMat:    i2sMatFast(i2sRowsVNNI, i2sTile4VNNI),
-	i2sTile:   4,
+	i2sTile:   tileTokens,
 	f16Rows:   f16RowsAVX512Go,
 	f16Mat:    f16MatAVX512(0),
-	f16Tile:   4,
+	f16Tile:   tileTokens,
 	f16Scores: f16MatAVX512(scoresPrefetchRows),
 	dotF32:    dotF32AVX512Go,
 	axpy:      axpyF32AVX2Go,
@@ -78,10 +78,10 @@ var avx2Impl = &impl{
 	name:      "avx2",
 	i2sRows:   i2sRowsFast(i2sRowsAVX2),
 	i2sMat:    i2sMatFast(i2sRowsAVX2, i2sTile4AVX2),
-	i2sTile:   4,
+	i2sTile:   tileTokens,
 	f16Rows:   f16RowsAVX2Go,
 	f16Mat:    f16MatAVX2(0),
-	f16Tile:   4,
+	f16Tile:   tileTokens,
 	f16Scores: f16MatAVX2(scoresPrefetchRows),
 	dotF32:    dotF32AVX2Go,
 	axpy:      axpyF32AVX2Go,
@@ -105,21 +105,9 @@ func i2sRowsFast(kern i2sRowsKernel) func(w []byte, rowBytes int, q []int8, out 
 func i2sMatFast(rows i2sRowsKernel, tile i2sTileKernel) func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 	return func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 		nb := k / BlockSize
-		chunk := tileRows(rowBytes)
-		if nTok < 4 {
-			chunk = nRows
-		}
-		for r0 := 0; r0 < nRows; r0 += chunk {
-			nr := min(chunk, nRows-r0)
-			wr := &w[r0*rowBytes]
-			t := 0
-			for ; t+4 <= nTok; t += 4 {
-				tile(wr, &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut)
-			}
-			for ; t < nTok; t++ {
-				rows(wr, &q[t*k], nb, nr, rowBytes, &out[t*ldOut+r0])
-			}
-		}
+		forTiles(rowBytes, nRows, nTok,
+			func(r0, nr, t int) { tile(&w[r0*rowBytes], &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut) },
+			func(r0, nr, t int) { rows(&w[r0*rowBytes], &q[t*k], nb, nr, rowBytes, &out[t*ldOut+r0]) })
 	}
 }
 

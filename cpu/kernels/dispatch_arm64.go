@@ -29,19 +29,19 @@ var neonDotImpl = withNEON(&impl{
 	name:    "neon-dotprod",
 	i2sRows: i2sRowsWith(i2sRows4SDOT, i2sRowsSDOT),
 	i2sMat:  i2sMatWith(i2sRows4SDOT, i2sRowsSDOT, i2sTile4SDOT),
-	i2sTile: 4,
+	i2sTile: tileTokens,
 })
 
 var neonImpl = withNEON(&impl{
 	name:    "neon",
 	i2sRows: i2sRowsWith(i2sRows4NEON, i2sRowsNEON),
 	i2sMat:  i2sMatWith(i2sRows4NEON, i2sRowsNEON, i2sTile4NEON),
-	i2sTile: 4,
+	i2sTile: tileTokens,
 })
 
 // withNEON fills in the kernels both arm64 paths share.
 func withNEON(p *impl) *impl {
-	p.f16Rows, p.f16Mat, p.f16Tile = f16RowsNEONGo, f16MatNEONGo, 4
+	p.f16Rows, p.f16Mat, p.f16Tile = f16RowsNEONGo, f16MatNEONGo, tileTokens
 	p.dotF32, p.axpy = dotF32NEONGo, axpyF32NEONGo
 	p.dots, p.axpys, p.axpys16 = dotsF32NEONGo, axpysF32NEONGo, axpysF16NEONGo
 	p.toF16, p.roundF16, p.softmax = f32ToF16NEONGo, roundF16NEONGo, softmaxNEONGo
@@ -79,27 +79,16 @@ func runRows(rows4, rows i2sRowsKernel, w *byte, rowBytes int, q *int8, nb, nRow
 }
 
 // i2sMatWith runs groups of four tokens through tile, which unpacks each
-// weight block once for the four, and the remaining tokens through rows.
-// With four tokens or more, rows go in chunks that stay in L2 across the
-// token groups.
+// weight block once for the four, and the remaining tokens through rows
+// (runRows), by forTiles.
 func i2sMatWith(rows4, rows i2sRowsKernel, tile i2sTileKernel) func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 	return func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 		nb := k / BlockSize
-		chunk := tileRows(rowBytes)
-		if nTok < 4 {
-			chunk = nRows
-		}
-		for r0 := 0; r0 < nRows; r0 += chunk {
-			nr := min(chunk, nRows-r0)
-			wr := &w[r0*rowBytes]
-			t := 0
-			for ; t+4 <= nTok; t += 4 {
-				tile(wr, &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut)
-			}
-			for ; t < nTok; t++ {
-				runRows(rows4, rows, wr, rowBytes, &q[t*k], nb, nr, &out[t*ldOut+r0])
-			}
-		}
+		forTiles(rowBytes, nRows, nTok,
+			func(r0, nr, t int) { tile(&w[r0*rowBytes], &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut) },
+			func(r0, nr, t int) {
+				runRows(rows4, rows, &w[r0*rowBytes], rowBytes, &q[t*k], nb, nr, &out[t*ldOut+r0])
+			})
 	}
 }
 

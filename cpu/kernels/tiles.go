@@ -9,28 +9,41 @@ func tileRows(rowBytes int) int {
 	return max(1, chunkBytes/rowBytes)
 }
 
-// matF16Tiled is MatF16 on assembly kernels for the first n columns: tile
-// (four tokens from x, their outputs from out, ldOut apart) and rows (one
-// token) over the nr rows from wr; with four tokens or more, rows go in
-// chunks that stay in L2 across the token groups. The k-n trailing columns
-// are added in Go.
-func matF16Tiled(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut, n int,
-	tile, rows func(wr *uint16, x *float32, nr int, out *float32)) {
-	chunk := tileRows(2 * rowLen)
-	if nTok < 4 {
-		chunk = nRows
+// tileTokens is how many tokens the assembly tile kernels take together
+// (MatI2STile, MatF16Tile).
+const tileTokens = 4
+
+// forTiles runs tile(r0, nr, t) for each group of tileTokens tokens from t
+// and rows(r0, nr, t) for each token past the last group, over the nRows
+// weight rows of rowBytes bytes: with a group or more, nr rows from r0 at
+// a time, in chunks that stay in L2 across the groups (tileRows); with
+// fewer tokens, all the rows at once.
+func forTiles(rowBytes, nRows, nTok int, tile, rows func(r0, nr, t int)) {
+	chunk := nRows
+	if nTok >= tileTokens {
+		chunk = tileRows(rowBytes)
 	}
 	for r0 := 0; r0 < nRows; r0 += chunk {
 		nr := min(chunk, nRows-r0)
-		wr := &w[r0*rowLen]
 		t := 0
-		for ; t+4 <= nTok; t += 4 {
-			tile(wr, &x[t*k], nr, &out[t*ldOut+r0])
+		for ; t+tileTokens <= nTok; t += tileTokens {
+			tile(r0, nr, t)
 		}
 		for ; t < nTok; t++ {
-			rows(wr, &x[t*k], nr, &out[t*ldOut+r0])
+			rows(r0, nr, t)
 		}
 	}
+}
+
+// matF16Tiled is MatF16 on assembly kernels for the first n columns (see
+// forTiles): tile (four tokens from x, their outputs from out, ldOut
+// apart) and rows (one token) over the nr rows from wr. The k-n trailing
+// columns are added in Go.
+func matF16Tiled(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut, n int,
+	tile, rows func(wr *uint16, x *float32, nr int, out *float32)) {
+	forTiles(2*rowLen, nRows, nTok,
+		func(r0, nr, t int) { tile(&w[r0*rowLen], &x[t*k], nr, &out[t*ldOut+r0]) },
+		func(r0, nr, t int) { rows(&w[r0*rowLen], &x[t*k], nr, &out[t*ldOut+r0]) })
 	if n < k {
 		for t := 0; t < nTok; t++ {
 			xt := x[t*k+n : (t+1)*k]
