@@ -59,11 +59,17 @@ func lookupDraft(dst, hist []int32, n int) []int32 {
 // decoding or sampling from at most compute.MaxTopK candidates, without a
 // repetition penalty, logit biases or log probabilities (lp != nil).
 func (s *State) lookupLen(opt GenerateOptions, smp *Sampler, lp *logprober) int {
-	sel := smp.Selection()
-	if opt.Lookup <= 0 || lp != nil || sel.penalized() || sel.K < 1 || sel.K > compute.MaxTopK || sel.K >= s.m.Config.NVocab {
+	if opt.Lookup <= 0 || lp != nil || !s.looksUp(smp.Selection()) {
 		return 0
 	}
 	return min(opt.Lookup, s.lookupRows()-1)
+}
+
+// looksUp reports whether a lookup step can select sel's candidates on
+// every row: 1 to compute.MaxTopK of them (fewer than the vocabulary),
+// without a repetition penalty (whose window would differ by row).
+func (s *State) looksUp(sel Selection) bool {
+	return !sel.penalized() && sel.K >= 1 && sel.K <= compute.MaxTopK && sel.K < s.m.Config.NVocab
 }
 
 // lookupRows is the most tokens a lookup step evaluates: MaxLookup+1,
@@ -97,7 +103,7 @@ func (s *State) checkDraft(id int32, draft []int32, smp *Sampler) ([]int32, erro
 	}
 	sel := smp.Selection()
 	K := sel.K
-	if K < 1 || K > compute.MaxTopK || sel.penalized() {
+	if !s.looksUp(sel) {
 		return nil, fmt.Errorf("lookup with a selection of %d candidates and a penalty of %g", K, sel.Penalty)
 	}
 	be := s.m.Backend
