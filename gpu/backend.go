@@ -921,17 +921,17 @@ func (b *Backend) ReadInts(src compute.Tensor, dst []int32) error {
 	return nil
 }
 
-// arg binds a tensor view for a kernel: the whole buffer when it fits one
-// binding (so the descriptor set is the same whichever rows a step uses),
-// else an aligned window around the view, and the view's offset in 4-byte
-// words from the binding's start. Barriers are placed from the view's own
-// bytes.
+// arg binds a tensor view for a kernel: the whole buffer when the view
+// covers it, else an aligned window around the view (so that kernels on
+// different rows of one buffer, which need no barrier between them, are
+// seen to touch different ranges), and the view's offset in 4-byte words
+// from the binding's start. Barriers are placed from the view's own bytes.
 func (b *Backend) arg(t *tensor, write bool) (vkrt.Binding, uint32) {
 	if t.buf == nil {
 		panic(fmt.Sprintf("gpu: a %s tensor %v without device memory (freed?)", t.dt, t.shape))
 	}
 	start, size := uint64(0), t.buf.Size()
-	if size > b.maxRange {
+	if t.off != 0 || t.bytes < size || size > b.maxRange {
 		start = t.off &^ (b.align - 1)
 		size = min((t.off+t.bytes-start+3)&^3, t.buf.Size()-start)
 		if size > b.maxRange {
