@@ -60,6 +60,11 @@ type State struct {
 	best       map[int]compute.Tensor
 	greedy     *Sampler // CheckDraft's
 
+	// batcher, when set (Batcher.Join), runs this state's decode steps
+	// together with other states' and orders all its backend work.
+	batcher *Batcher
+	one     [1]seg // ops' one sequence
+
 	// Trace, if set, sees every intermediate (slows the pass).
 	Trace TraceFunc
 	// Debug prints layer-0 diagnostics (see ParseDebug).
@@ -214,6 +219,7 @@ func (s *State) Forward(ids []int32, all bool) ([]float32, error) {
 	if err := s.checkIDs(ids); err != nil {
 		return nil, err
 	}
+	defer s.exclusive()()
 	nv := s.m.Config.NVocab
 	var out []float32
 	if all {
@@ -271,21 +277,39 @@ func (s *State) next(ctx context.Context, ids []int32, sel Selection, history []
 	if !sel.penalized() {
 		sel.Penalty, sel.Window = 1, 0
 	}
+	if s.batcher != nil && len(ids) == 1 {
+		if ctx != nil && ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		return s.batcher.decode(s, ids[0], sel, history)
+	}
 	for start := 0; start < len(ids); start += s.maxBatch {
 		if ctx != nil && ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
 		chunk := ids[start:min(start+s.maxBatch, len(ids))]
 		if start+len(chunk) < len(ids) {
-			if err := s.eval(chunk, headNone, Selection{}, nil); err != nil {
+			unlock := s.exclusive()
+			err := s.eval(chunk, headNone, Selection{}, nil)
+			unlock()
+			if err != nil {
 				return nil, err
 			}
 			continue
 		}
+		defer s.exclusive()()
 		if err := s.eval(chunk, headLast, sel, history); err != nil {
 			return nil, err
 		}
 	}
+	return s.candidates(sel, s.logits)
+}
+
+// candidates reads the candidates of a step's last row that sel selected:
+// its K best from cands[K], or with K 0 every token of logits (that row's
+// logits, [NVocab, 1]), best first. They live in a buffer that the next
+// call overwrites.
+func (s *State) candidates(sel Selection, logits compute.Tensor) ([]compute.Candidate, error) {
 	be := s.m.Backend
 	if sel.K > 0 {
 		s.candRaw = slices.Grow(s.candRaw[:0], 2*sel.K)[:2*sel.K]
@@ -298,11 +322,14 @@ func (s *State) next(ctx context.Context, ids []int32, sel Selection, history []
 		}
 		return s.candBuf, nil
 	}
-	lg, err := s.readLogits(1, false)
-	if err != nil {
+	nv := s.m.Config.NVocab
+	if len(s.lastLogits) != nv {
+		s.lastLogits = make([]float32, nv)
+	}
+	if err := be.Read(logits, s.lastLogits); err != nil {
 		return nil, err
 	}
-	s.candBuf = compute.TopK(s.candBuf, lg, len(lg))
+	s.candBuf = compute.TopK(s.candBuf, s.lastLogits, nv)
 	return s.candBuf, nil
 }
 
@@ -353,6 +380,7 @@ const (
 	headLast             // the last row's logits, then sel's selection
 	headAll              // every row's logits
 	headBest             // every row's logits, then its sel.K best candidates into best[sel.K]
+	headRows             // every row's logits, then each sequence's selection (a Batcher's step)
 )
 
 // writeInputs writes a step's token ids and their positions from Pos on.
@@ -521,16 +549,42 @@ func (s *State) growLogits(n int) error {
 	return nil
 }
 
-// ops issues the ops of one step of T tokens: the model, written once for
-// every backend and architecture. With h headNone the LM head is skipped;
-// with headLast only the last row's logits are computed, then sel's
-// penalty and candidate selection.
+// ops issues the ops of one step of T tokens of this state's sequence.
 func (s *State) ops(T int, h head, sel Selection) {
+	s.one[0] = seg{st: s, n: T, sel: sel}
+	s.opsOf(T, h, s.one[:])
+}
+
+// seg is a run of a step's rows that continue one sequence: rows [row,
+// row+n) of the step, at the positions written to those rows of the
+// step's pos, attending over st's KV cache, and (headRows) selecting sel's
+// candidates of its last row into st's tensors.
+type seg struct {
+	st     *State
+	row, n int
+	sel    Selection
+}
+
+// opsOf issues the ops of one step of T tokens: the model, written once
+// for every backend and architecture. The step's activations are this
+// state's; its rows are the sequences of segs, in order, each with its own
+// KV cache (one segment: this state's rows, the common case). With h
+// headNone the LM head is skipped; with headLast only the last row's
+// logits are computed, then sel's penalty and candidate selection.
+func (s *State) opsOf(T int, h head, segs []seg) {
 	m, be, c := s.m, s.m.Backend, s.m.Config
 	rows := func(t compute.Tensor) compute.Tensor { return be.Rows(t, 0, T) }
 	x, hh, q, kk, vv, att := rows(s.x), rows(s.h), rows(s.q), rows(s.kk), rows(s.vv), rows(s.att)
 	gate, up := rows(s.gate), rows(s.up)
 	ids, pos := rows(s.ids), rows(s.pos)
+	sel := segs[len(segs)-1].sel
+	// part returns a segment's rows of t (all of them for one segment).
+	part := func(t, whole compute.Tensor, g seg) compute.Tensor {
+		if len(segs) == 1 {
+			return whole
+		}
+		return be.Rows(t, g.row, g.n)
+	}
 
 	be.Embed(x, m.TokEmbd, ids)
 	s.trace("embd", x)
@@ -542,14 +596,19 @@ func (s *State) ops(T int, h head, sel Selection) {
 		s.traceL(il, "attn_in", hh)
 		matmuls(be, c.F16Input, hh, mm{q, l.Wq, l.QScale}, mm{kk, l.Wk, l.KScale}, mm{vv, l.Wv, l.VScale})
 		s.traceRaw(il, q, kk)
-		be.RoPE(q, q, pos, s.rope, rope)
-		be.RoPE(kk, kk, pos, s.rope, rope)
-		s.traceL(il, "q", q)
-		s.traceL(il, "k", kk)
-		s.traceL(il, "v", vv)
-		be.StoreKV(s.k[il], kk, pos)
-		be.StoreKV(s.v[il], vv, pos)
-		be.Attention(att, q, s.k[il], s.v[il], pos, attn)
+		for _, g := range segs {
+			gq, gk, gv, gp := part(s.q, q, g), part(s.kk, kk, g), part(s.vv, vv, g), part(s.pos, pos, g)
+			be.RoPE(gq, gq, gp, g.st.rope, rope)
+			be.RoPE(gk, gk, gp, g.st.rope, rope)
+			if len(segs) == 1 {
+				s.traceL(il, "q", q)
+				s.traceL(il, "k", kk)
+				s.traceL(il, "v", vv)
+			}
+			be.StoreKV(g.st.k[il], gk, gp)
+			be.StoreKV(g.st.v[il], gv, gp)
+			be.Attention(part(s.att, att, g), gq, g.st.k[il], g.st.v[il], gp, attn)
+		}
 		s.traceL(il, "attn_out", att)
 		o := att
 		if c.SubNorms {
@@ -587,7 +646,7 @@ func (s *State) ops(T int, h head, sel Selection) {
 	// The LM head runs on every row, or on the last one only.
 	xin, lg := x, s.logits
 	switch h {
-	case headAll:
+	case headAll, headRows:
 		lg = be.Rows(s.logitsAll, 0, T)
 	case headBest:
 		lg = be.Rows(s.bestLogits, 0, T)
@@ -614,19 +673,29 @@ func (s *State) ops(T int, h head, sel Selection) {
 		matmuls(be, c.F16Input, final, mm{lg, m.Output, 1})
 	}
 	s.trace("logits", lg)
-	if h == headBest {
+	switch h {
+	case headBest:
 		for i := range T {
 			be.TopK(be.Rows(s.best[sel.K], i, 1), be.Rows(lg, i, 1), sel.K)
 		}
+	case headLast:
+		select1(be, lg, s, sel)
+	case headRows:
+		for _, g := range segs {
+			select1(be, be.Rows(lg, g.row+g.n-1, 1), g.st, g.sel)
+		}
 	}
-	if h != headLast {
-		return
-	}
+}
+
+// select1 issues sel's selection from one row of logits [NVocab, 1]: the
+// repetition penalty of st's window, then the K best candidates into st's
+// cands[K].
+func select1(be compute.Backend, lg compute.Tensor, st *State, sel Selection) {
 	if sel.penalized() {
-		be.Penalize(lg, s.window[sel.Window], sel.Penalty)
+		be.Penalize(lg, st.window[sel.Window], sel.Penalty)
 	}
 	if sel.K > 0 {
-		be.TopK(s.cands[sel.K], lg, sel.K)
+		be.TopK(st.cands[sel.K], lg, sel.K)
 	}
 }
 

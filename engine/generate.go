@@ -128,6 +128,10 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 	if smp == nil {
 		smp = NewSampler(SamplerParams{})
 	}
+	if b := s.batcher; b != nil {
+		b.enter()
+		defer b.leave()
+	}
 	sel := smp.Selection()
 	var lp *logprober
 	if len(opt.LogitBias) > 0 || opt.OnLogprobs != nil {

@@ -31,9 +31,10 @@ var errNoBurst = errors.New("greedy decode steps cannot be chained on this backe
 
 // runAhead returns the most greedy decode steps Generate may chain on the
 // device at a time under opt (0: none), given its sampler and whether
-// logits are biased or log probabilities wanted (lp != nil).
+// logits are biased or log probabilities wanted (lp != nil); none on a
+// state joined to a Batcher.
 func (s *State) runAhead(opt GenerateOptions, smp *Sampler, lp *logprober) int {
-	if opt.RunAhead == 1 || opt.RunAhead < 0 || lp != nil || smp.Selection() != greedySel || !s.canBurst() {
+	if opt.RunAhead == 1 || opt.RunAhead < 0 || lp != nil || s.batcher != nil || smp.Selection() != greedySel || !s.canBurst() {
 		return 0
 	}
 	if opt.RunAhead == 0 {
@@ -87,6 +88,7 @@ func (s *State) burst(id int32, n int) ([]int32, error) {
 	if err := s.checkIDs([]int32{id}); err != nil {
 		return nil, err
 	}
+	defer s.exclusive()()
 	be := s.m.Backend
 	rp, ok1 := be.(compute.Replayer)
 	adv, ok2 := be.(compute.Advancer)
