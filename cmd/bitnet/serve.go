@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"bitnet/engine"
 	"bitnet/internal/server"
 )
 
@@ -68,7 +69,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	gf.register(fs)
 	host := fs.String("host", "127.0.0.1", "address to listen on")
 	port := fs.Int("port", 8080, "TCP port (0: any free port)")
-	parallel := fs.Int("parallel", 1, "KV cache slots, each holding one conversation (requests run one at a time)")
+	parallel := fs.Int("parallel", 1, "KV cache slots, each holding one conversation: up to N requests generate at once, their tokens decoded together")
 	alias := fs.String("alias", "", "model name reported to clients (default: the file name)")
 	maxBody := fs.Int64("max-body", server.DefaultMaxBody, "largest request body in bytes")
 	apiKey := fs.String("api-key", "", "require the header \"Authorization: Bearer KEY\" of requests but GET /health (default $BITNET_API_KEY)")
@@ -120,13 +121,31 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	// Closes the model: it runs only once no handler can use it.
 	defer l.Close()
 
-	sessions := []*server.Session{server.NewSession(l.state, l.tok)}
+	states := []*engine.State{l.state}
 	kv := mf.kvDType()
 	for range *parallel - 1 {
 		st, err := l.model.NewState(l.state.NCtx, mf.batch, kv)
 		if err != nil {
 			return err
 		}
+		defer st.Close()
+		states = append(states, st)
+	}
+	if *parallel > 1 {
+		// The slots' decode steps run together.
+		b, err := l.model.NewBatcher(*parallel)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		for _, st := range states {
+			if err := b.Join(st); err != nil {
+				return err
+			}
+		}
+	}
+	var sessions []*server.Session
+	for _, st := range states {
 		sessions = append(sessions, server.NewSession(st, l.tok))
 	}
 	name := *alias
@@ -137,7 +156,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if defaults.MaxTokens < 0 {
 		defaults.MaxTokens = -1
 	}
-	srv, err := server.New(server.Options{Model: name, Tokenizer: l.tok, Sessions: sessions,
+	srv, err := server.New(server.Options{Model: name, Tokenizer: l.tok, Sessions: sessions, Parallel: *parallel > 1,
 		Defaults: defaults, MaxBody: *maxBody, Logger: log, APIKey: *apiKey,
 		WebUI: !*noWebUI, Backend: l.be.Name(), Device: l.be.Device(), LMHead: headLabel(l.model)})
 	if err != nil {

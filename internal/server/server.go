@@ -26,9 +26,13 @@ const DefaultMaxBody = 8 << 20
 type Options struct {
 	Model     string // the model name reported by /v1/models and in responses
 	Tokenizer *tokenizer.Tokenizer
-	// Sessions are the KV cache slots. Requests run one at a time; each
-	// uses the slot whose cache shares the longest prefix with its prompt.
+	// Sessions are the KV cache slots. Each request uses the free slot
+	// whose cache shares the longest prefix with its prompt.
 	Sessions []*Session
+	// Parallel runs up to one request per slot at the same time: the
+	// sessions' states are joined to one engine.Batcher, which decodes
+	// their tokens together. Without it requests run one at a time.
+	Parallel bool
 	Defaults Params       // options of requests that leave them out
 	MaxBody  int64        // request body limit; 0: DefaultMaxBody
 	Logger   *slog.Logger // nil: slog.Default()
@@ -62,9 +66,10 @@ type Server struct {
 	created int64
 	keyHash *[sha256.Size]byte // of Options.APIKey; nil: no key
 
-	sem  chan struct{} // held by the request that is generating
-	mu   sync.Mutex    // guards lru
+	sem  chan struct{} // held by the requests that are generating
+	mu   sync.Mutex    // guards lru and busy
 	lru  []int64       // per session: when it was last used
+	busy []bool        // per session: a request uses it
 	tick int64
 
 	life    sync.Mutex                        // guards the fields below
@@ -96,8 +101,12 @@ func New(o Options) (*Server, error) {
 	if o.Model == "" {
 		o.Model = "bitnet"
 	}
+	conc := 1
+	if o.Parallel {
+		conc = len(o.Sessions)
+	}
 	s := &Server{o: o, mux: http.NewServeMux(), created: time.Now().Unix(),
-		sem: make(chan struct{}, 1), lru: make([]int64, len(o.Sessions)),
+		sem: make(chan struct{}, conc), lru: make([]int64, len(o.Sessions)), busy: make([]bool, len(o.Sessions)),
 		idle: make(chan struct{}), gens: map[int64]context.CancelCauseFunc{}}
 	if o.APIKey != "" {
 		h := sha256.Sum256([]byte(o.APIKey))
@@ -505,7 +514,8 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, req *completionRequ
 		return nil // the client has gone while waiting
 	}
 	defer func() { <-s.sem }()
-	sess := s.pick(j.ids)
+	sess, release := s.pick(j.ids)
+	defer release()
 
 	var sse *sseWriter
 	lps := &logprobs{tok: s.o.Tokenizer, chat: j.chat, on: j.lp.on}
@@ -678,13 +688,17 @@ func (s *Server) chunk(j *job, choice any) completionResponse {
 	return completionResponse{ID: j.id, Object: s.object(j), Created: j.created, Model: s.o.Model, Choices: []any{choice}}
 }
 
-// pick returns the session whose cache shares the longest prefix with ids,
-// the least recently used among equals.
-func (s *Server) pick(ids []int32) *Session {
+// pick takes the free session whose cache shares the longest prefix with
+// ids, the least recently used among equals, and returns it with the
+// function that frees it. The caller holds sem, so one is free.
+func (s *Server) pick(ids []int32) (*Session, func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	best, bestN := 0, -1
+	best, bestN := -1, -1
 	for i, sess := range s.o.Sessions {
+		if s.busy[i] {
+			continue
+		}
 		n := sess.CommonPrefix(ids)
 		if n > bestN || n == bestN && s.lru[i] < s.lru[best] {
 			best, bestN = i, n
@@ -692,7 +706,12 @@ func (s *Server) pick(ids []int32) *Session {
 	}
 	s.tick++
 	s.lru[best] = s.tick
-	return s.o.Sessions[best]
+	s.busy[best] = true
+	return s.o.Sessions[best], func() {
+		s.mu.Lock()
+		s.busy[best] = false
+		s.mu.Unlock()
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

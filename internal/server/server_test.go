@@ -27,9 +27,10 @@ import (
 
 // model is a loaded model with a spare state for computing expectations.
 type model struct {
-	m   *engine.Model
-	tok *tokenizer.Tokenizer
-	ref *engine.State
+	m       *engine.Model
+	tok     *tokenizer.Tokenizer
+	ref     *engine.State
+	batcher *engine.Batcher // the last parallel server's
 }
 
 func loadModel(t testing.TB, path string) *model {
@@ -88,7 +89,21 @@ func newServerOptions(t testing.TB, md *model, slots int, o Options, wrap func(*
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(st.Close)
 		sessions = append(sessions, NewSession(st, md.tok))
+	}
+	if o.Parallel {
+		b, err := md.m.NewBatcher(slots)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(b.Close)
+		for _, sess := range sessions {
+			if err := b.Join(sess.state); err != nil {
+				t.Fatal(err)
+			}
+		}
+		md.batcher = b
 	}
 	logs := &syncBuffer{}
 	o.Model, o.Tokenizer, o.Sessions = "tiny", md.tok, sessions
