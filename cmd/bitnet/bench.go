@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -202,6 +203,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	stream := fs.Bool("stream", true, "measure the streaming read bandwidth (cpu backend) to compare generation with")
 	runAhead := fs.Int("run-ahead", 1, "generation tests: 1 gives each step a random token from the host, as llama-bench does; otherwise greedy decoding gives each step the token picked before it, up to this many steps chained on a GPU without a round trip to the host (0: automatic, as run chooses)")
 	lookups := fs.String("lookup", "", fmt.Sprintf("lookup steps to time (run --lookup): comma-separated draft lengths, 1 to %d; test lookupN times steps of the current token and N drafted ones, every row's best token picked, as many as the first -n (32 with -n 0), the cache growing by one token per step; its tokens/s are steps per second", engine.MaxLookup))
+	parallels := fs.String("parallel", "", "sequences decoding together to time (serve --parallel): comma-separated counts, 2 to 64; test tgNxP has P sequences each generate N tokens greedily at the same time, their steps batched, and its tokens/s count all of them")
 	opTimes := fs.Bool("op-times", false, "after the tests, time each backend op over one more generation run and print the time per token of each op kind (device backends wait after every op)")
 	if err := parseNoArgs(fs, args, ""); err != nil {
 		return err
@@ -221,6 +223,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	for _, d := range lks {
 		if d > engine.MaxLookup {
 			return usageErrorf("--lookup %d: want draft lengths of 1 to %d", d, engine.MaxLookup)
+		}
+	}
+	pars, err := parseInts(*parallels)
+	if err != nil {
+		return usageErrorf("--parallel: %v", err)
+	}
+	for _, p := range pars {
+		if p < 2 || p > 64 {
+			return usageErrorf("--parallel %d: want 2 to 64 sequences", p)
 		}
 	}
 	lookSteps := 32
@@ -488,6 +499,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stderr, msg)
 		}
 		rep.Results = append(rep.Results, r)
+	}
+	for _, np := range pars {
+		r, err := benchParallel(l, mf, np, tgs, prefix, randomTokens, measure, stderr)
+		if err != nil {
+			return err
+		}
+		rep.Results = append(rep.Results, r...)
 	}
 	if *opTimes {
 		n := 128
@@ -850,4 +868,67 @@ func cacheBytesPerToken(c engine.Config, kv gguf.DType, depth, n int) int64 {
 	}
 	positions := int64(n)*int64(depth) + int64(n)*int64(n+1)/2 // sum over i < n of depth+i+1
 	return row * positions / int64(n)
+}
+
+// benchParallel times tests tgNxP: np states of l's model joined to one
+// engine.Batcher, each prefilled with prefix and then generating n tokens
+// greedily from a random token at the same time as the others, for each n
+// of tgs; a test's tokens are all the sequences' (n*np).
+func benchParallel(l *loaded, mf modelFlags, np int, tgs []int, prefix []int32, randomTokens func(int) []int32,
+	measure func(string, int, bool, func() error, func() error) (benchResult, error), stderr io.Writer) ([]benchResult, error) {
+	b, err := l.model.NewBatcher(np)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	states := make([]*engine.State, np)
+	for i := range states {
+		if states[i], err = l.model.NewState(l.state.NCtx, mf.batch, mf.kvDType()); err != nil {
+			return nil, err
+		}
+		defer states[i].Close()
+		if err := b.Join(states[i]); err != nil {
+			return nil, err
+		}
+	}
+	setup := func() error {
+		for _, st := range states {
+			st.Reset()
+			if len(prefix) > 0 {
+				if _, err := st.Forward(prefix, false); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	var out []benchResult
+	for _, n := range tgs {
+		if n == 0 {
+			continue
+		}
+		starts := randomTokens(np)
+		s0 := b.Stats()
+		name := fmt.Sprintf("tg%dx%d", n, np)
+		r, err := measure(name, n*np, false, setup, func() error {
+			errs := make([]error, np)
+			var wg sync.WaitGroup
+			for i, st := range states {
+				wg.Go(func() {
+					_, _, errs[i] = st.Generate(starts[i:i+1], engine.GenerateOptions{MaxNewTokens: n})
+				})
+			}
+			wg.Wait()
+			return errors.Join(errs...)
+		})
+		if err != nil {
+			return nil, err
+		}
+		s := b.Stats()
+		if steps := s.Steps - s0.Steps; steps > 0 {
+			fmt.Fprintf(stderr, "%s: %.2f sequences per step, %.2f steps/s\n", name, float64(s.Rows-s0.Rows)/float64(steps), r.TPSMean/(float64(s.Rows-s0.Rows)/float64(steps)))
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

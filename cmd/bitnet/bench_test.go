@@ -84,12 +84,37 @@ func TestBenchLookup(t *testing.T) {
 	}
 }
 
+// TestBenchParallel: --parallel times sequences generating together, every
+// sequence's tokens counted, with the sequences per step on stderr.
+func TestBenchParallel(t *testing.T) {
+	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
+	rep, errs := benchJSON(t, "--model", model, "-p", "0", "-n", "8", "-r", "1", "--parallel", "2,3", "-d", "4", "--backend", "cpu", "--stream=false")
+	if len(rep.Results) != 3 {
+		t.Fatalf("results %+v, want tg8@d4, tg8x2@d4 and tg8x3@d4", rep.Results)
+	}
+	for i, c := range []struct {
+		name   string
+		tokens int
+	}{{"tg8@d4", 8}, {"tg8x2@d4", 16}, {"tg8x3@d4", 24}} {
+		r := rep.Results[i]
+		if r.Test != c.name || r.Tokens != c.tokens || !(r.TPSMean > 0) {
+			t.Errorf("result %d: %+v, want %s of %d tokens", i, r, c.name, c.tokens)
+		}
+	}
+	for _, want := range []string{"tg8x2: ", "tg8x3: ", "sequences per step"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+}
+
 func TestBenchErrors(t *testing.T) {
 	model := filepath.Join(testdata.RepoRoot(t), "testdata", "tinybitnet-stories.gguf")
 	for _, args := range [][]string{
 		{"-p", "x"}, {"-r", "0"}, {"--json", "--md"}, {"-n", "-1"}, {"-d", "-1"}, {"-d", "100", "--ctx-size", "64"},
 		{"--run-ahead", "-1"}, {"--run-ahead", "65"},
 		{"--lookup", "x"}, {"--lookup", "33"}, {"--lookup", "7", "--batch", "4"},
+		{"--parallel", "1"}, {"--parallel", "65"}, {"--parallel", "x"},
 	} {
 		_, errs, code := bitnet(t, append([]string{"bench", "--model", model, "--backend", "cpu", "--stream=false"}, args...)...)
 		if code != 2 || !strings.Contains(errs, "bench") {
