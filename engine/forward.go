@@ -63,6 +63,7 @@ type State struct {
 	// batcher, when set (Batcher.Join), runs this state's decode steps
 	// together with other states' and orders all its backend work.
 	batcher *Batcher
+	batchID int    // the order in which it joined batcher
 	one     [1]seg // ops' one sequence
 
 	// Trace, if set, sees every intermediate (slows the pass).
@@ -596,6 +597,8 @@ func (s *State) opsOf(T int, h head, segs []seg) {
 		s.traceL(il, "attn_in", hh)
 		matmuls(be, c.F16Input, hh, mm{q, l.Wq, l.QScale}, mm{kk, l.Wk, l.KScale}, mm{vv, l.Wv, l.VScale})
 		s.traceRaw(il, q, kk)
+		// Every sequence's keys and values are stored before any attends
+		// (independent work, which a device may then run at once).
 		for _, g := range segs {
 			gq, gk, gv, gp := part(s.q, q, g), part(s.kk, kk, g), part(s.vv, vv, g), part(s.pos, pos, g)
 			be.RoPE(gq, gq, gp, g.st.rope, rope)
@@ -607,7 +610,9 @@ func (s *State) opsOf(T int, h head, segs []seg) {
 			}
 			be.StoreKV(g.st.k[il], gk, gp)
 			be.StoreKV(g.st.v[il], gv, gp)
-			be.Attention(part(s.att, att, g), gq, g.st.k[il], g.st.v[il], gp, attn)
+		}
+		for _, g := range segs {
+			be.Attention(part(s.att, att, g), part(s.q, q, g), g.st.k[il], g.st.v[il], part(s.pos, pos, g), attn)
 		}
 		s.traceL(il, "attn_out", att)
 		o := att
