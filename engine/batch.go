@@ -3,6 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -53,6 +56,10 @@ type Batcher struct {
 	waiting  int           // of them, those that wait
 	turn     bool          // the backend goes next to other work than decode steps
 	closed   bool
+	ids      int                        // states joined so far
+	progs    map[string]compute.Program // captured steps by their states and selections
+	key      []byte
+	noReplay bool // the steps could not be captured
 }
 
 // DefaultMaxWait is how long a Batcher's decode step waits by default for
@@ -93,7 +100,7 @@ func (m *Model) NewBatcher(rows int) (*Batcher, error) {
 		sc.Close()
 		return nil, fmt.Errorf("batched decoding of %d sequences: %w", rows, err)
 	}
-	b := &Batcher{m: m, sc: sc, rows: rows, MaxWait: DefaultMaxWait}
+	b := &Batcher{m: m, sc: sc, rows: rows, MaxWait: DefaultMaxWait, progs: map[string]compute.Program{}}
 	b.cond = sync.NewCond(&b.mu)
 	return b, nil
 }
@@ -108,7 +115,10 @@ func (b *Batcher) Join(s *State) error {
 	if s.batcher != nil && s.batcher != b {
 		return errors.New("batcher: the state is joined to another batcher")
 	}
-	s.batcher = b
+	if s.batcher == nil {
+		s.batcher, s.batchID = b, b.ids
+		b.ids++
+	}
 	return nil
 }
 
@@ -125,6 +135,7 @@ func (b *Batcher) Close() {
 	defer b.mu.Unlock()
 	if !b.closed {
 		b.closed = true
+		b.releaseProgs()
 		b.sc.Close()
 	}
 }
@@ -272,6 +283,10 @@ func (b *Batcher) run(ds []*decodeStep) error {
 	}
 	sc, be := b.sc, b.m.Backend
 	n := len(ds)
+	// The same states in the same order make the same step: in the order
+	// they joined, so that a backend that replays captured steps finds it
+	// again.
+	slices.SortFunc(ds, func(x, y *decodeStep) int { return x.s.batchID - y.s.batchID })
 	b.segs = b.segs[:0]
 	b.idsBuf = b.idsBuf[:0]
 	for i, d := range ds {
@@ -290,8 +305,7 @@ func (b *Batcher) run(ds []*decodeStep) error {
 	if err := be.WriteInts(be.Rows(sc.pos, 0, n), b.idsBuf[n:]); err != nil {
 		return err
 	}
-	sc.opsOf(n, headRows, b.segs)
-	if err := be.Flush(); err != nil {
+	if err := b.step(n); err != nil {
 		return err
 	}
 	for i, d := range ds {
@@ -301,4 +315,52 @@ func (b *Batcher) run(ds []*decodeStep) error {
 		}
 	}
 	return nil
+}
+
+// maxBatchProgs bounds the captured steps a Batcher keeps: one per set of
+// states decoding together and their selections.
+const maxBatchProgs = 32
+
+// step issues the ops of a step of n rows over b.segs, replaying the
+// program captured for the same states and selections where the backend
+// can (compute.Replayer).
+func (b *Batcher) step(n int) error {
+	be := b.m.Backend
+	rp, ok := be.(compute.Replayer)
+	if !ok || b.noReplay {
+		b.sc.opsOf(n, headRows, b.segs)
+		return be.Flush()
+	}
+	b.key = b.key[:0]
+	for _, g := range b.segs {
+		b.key = fmt.Appendf(b.key, "%d:%d:%x:%d,", g.st.batchID, g.sel.K, math.Float32bits(g.sel.Penalty), g.sel.Window)
+	}
+	prog := b.progs[string(b.key)]
+	if prog == nil {
+		segs := slices.Clone(b.segs)
+		var err error
+		prog, err = rp.Capture(func() { b.sc.opsOf(n, headRows, segs) })
+		if errors.Is(err, compute.ErrNotCapturable) {
+			slog.Debug("batched decode step not captured; issuing its ops every step", "err", err)
+			b.noReplay = true
+			b.sc.opsOf(n, headRows, b.segs)
+			return be.Flush()
+		}
+		if err != nil {
+			return err
+		}
+		if len(b.progs) >= maxBatchProgs {
+			b.releaseProgs()
+		}
+		b.progs[string(b.key)] = prog
+	}
+	return prog.Run()
+}
+
+// releaseProgs frees the captured steps.
+func (b *Batcher) releaseProgs() {
+	for _, p := range b.progs {
+		p.Release()
+	}
+	clear(b.progs)
 }
