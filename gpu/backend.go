@@ -997,6 +997,9 @@ func (b *Backend) scratchBuf(role string, n uint64) *vkrt.Buffer {
 	return s
 }
 
+// alignUp rounds n up to the device's storage buffer offset alignment.
+func (b *Backend) alignUp(n uint64) uint64 { return (n + b.align - 1) &^ (b.align - 1) }
+
 func f32bits(f float32) uint32 { return math.Float32bits(f) }
 
 func groups1D(n int) [3]uint32 {
