@@ -49,11 +49,15 @@
 # text with and without lookup on the story models, with its speed and
 # acceptance (part lookup).
 #
+# Batched decoding (serve --parallel): 1, 2, 4, 8 and 16 sequences
+# generating 64 tokens each at the same time on the 2B-4T shapes, their
+# steps batched, with the device counters of the replays (part parallel).
+#
 # PARTS picks what runs, a comma-separated list of tests, phases, stats, matvec, longattn, attncfg, clocks, kernels,
-# crossval, bench, runahead, screen, lookup, chain, timeline, waves, attnheads, valueloads, prompt,
+# crossval, bench, runahead, screen, lookup, parallel, chain, timeline, waves, attnheads, valueloads, prompt,
 # stage, rowsum, blocks, coopmat, attn, tq,
 # baseline, heads, optimes and cpu (default: tests, kernels, crossval,
-# bench, runahead, screen, lookup, stats, optimes and cpu; all: every part but attn, whose variants were
+# bench, runahead, screen, lookup, parallel, stats, optimes and cpu; all: every part but attn, whose variants were
 # measured on 2026-11-26); ROUNDS (default 2) is how many alternating
 # rounds the side-by-side parts run.
 set -uo pipefail
@@ -151,7 +155,7 @@ withenv() {
 		"$@"
 	)
 }
-parts=${PARTS:-tests,kernels,crossval,bench,runahead,screen,lookup,stats,optimes,cpu}
+parts=${PARTS:-tests,kernels,crossval,bench,runahead,screen,lookup,parallel,stats,optimes,cpu}
 [ "$parts" = all ] && parts=tests,phases,stats,matvec,longattn,attncfg,clocks,kernels,crossval,bench,runahead,screen,chain,timeline,waves,attnheads,valueloads,prompt,stage,rowsum,blocks,coopmat,tq,baseline,heads,optimes,cpu
 parts=",$parts,"
 want() { case $parts in *",$1,"*) return 0 ;; esac; return 1; }
@@ -180,7 +184,7 @@ if want tests && [ -x bin/gpu.test ]; then
 	# ones after a dozen or so in one process).
 	# GPU_TESTS names the tests (space-separated); by default those of the
 	# defaults, all: the options' too.
-	defaults="TestConformance TestCoopMatAuto TestPipelineStatistics TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestRunAhead TestRunAheadStops TestRunAheadDeviceFailure TestRunAheadFullContext TestRunAheadShortCache TestScreen TestScreenedHeadOnDevice TestLookup TestDecodeStepStructure TestStateTooLargeForDevice"
+	defaults="TestConformance TestCoopMatAuto TestPipelineStatistics TestConformanceAttnStageKeys TestShortCacheStep TestQuantHead TestFloatMatvec TestTernaryMatvec TestModelsMatchCPU TestGeneratedModelsMatchCPU TestGenerateMatchesCPU TestRunAhead TestRunAheadStops TestRunAheadDeviceFailure TestRunAheadFullContext TestRunAheadShortCache TestScreen TestScreenedHeadOnDevice TestLookup TestBatcher TestBatchedStepStructure TestDecodeStepStructure TestStateTooLargeForDevice"
 	tests=${GPU_TESTS:-$defaults}
 	[ "$tests" = all ] && tests="$defaults TestConformanceCoopMat TestPromptCoopMat TestConformanceAttnOtherReductions TestConformanceAttnDecodeChunk TestConformanceMatvecRows TestConformanceAttnRows TestConformanceAttnHeads TestConformanceAttnValueLoads TestConformanceMatvecNoRowSum TestConformanceMatvecOtherFlags TestWeightBlocks TestConformanceChain TestChainStep TestDecodeStepStructureChain"
 	for t in $tests; do
@@ -288,6 +292,12 @@ if want lookup; then
 			fi
 		done
 	done
+fi
+# Batched decoding (part parallel).
+if want parallel; then
+	timeout 150 "$B" bench --model "$model" --backend vulkan -p 0 -n 64 -r 3 --parallel 2,4,8,16 >"$out/parallel-bench.txt" 2>"$out/parallel-bench.log"
+	grep -E '^tg64(x[0-9]+)? ' "$out/parallel-bench.txt" | sed "s/^/batched: /" | tee -a "$sum"
+	grep -E '^tg64x[0-9]+: (per token|[0-9.]+ sequences)' "$out/parallel-bench.log" | tee -a "$sum"
 fi
 # A prompt's attention with 1, 4 and 8 (the default) query rows per
 # workgroup (BITNET_VK_ATTN_ROWS): pp512 and pp2048.
