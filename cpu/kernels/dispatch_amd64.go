@@ -59,7 +59,7 @@ func withAVX2Helpers(list ...*impl) {
 var avx512Impl = &impl{
 	name:      "avx512vnni",
 	i2sRows:   i2sRowsVNNIGo,
-	i2sMat:    i2sMatFast(i2sRowsVNNI, i2sTile4VNNI),
+	i2sMat:    i2sMatFast(i2sRowsVNNI, i2sTile4VNNI, i2sTile2VNNI),
 	i2sTile:   tileTokens,
 	f16Rows:   f16RowsAVX512Go,
 	f16Mat:    f16MatAVX512(0),
@@ -77,7 +77,7 @@ var avx512Impl = &impl{
 var avx2Impl = &impl{
 	name:      "avx2",
 	i2sRows:   i2sRowsFast(i2sRowsAVX2),
-	i2sMat:    i2sMatFast(i2sRowsAVX2, i2sTile4AVX2),
+	i2sMat:    i2sMatFast(i2sRowsAVX2, i2sTile4AVX2, i2sTile2AVX2),
 	i2sTile:   tileTokens,
 	f16Rows:   f16RowsAVX2Go,
 	f16Mat:    f16MatAVX2(0),
@@ -102,11 +102,12 @@ func i2sRowsFast(kern i2sRowsKernel) func(w []byte, rowBytes int, q []int8, out 
 	}
 }
 
-func i2sMatFast(rows i2sRowsKernel, tile i2sTileKernel) func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
+func i2sMatFast(rows i2sRowsKernel, tile, tile2 i2sTileKernel) func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 	return func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 		nb := k / BlockSize
 		forTiles(rowBytes, nRows, nTok,
 			func(r0, nr, t int) { tile(&w[r0*rowBytes], &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut) },
+			func(r0, nr, t int) { tile2(&w[r0*rowBytes], &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut) },
 			func(r0, nr, t int) { rows(&w[r0*rowBytes], &q[t*k], nb, nr, rowBytes, &out[t*ldOut+r0]) })
 	}
 }
@@ -129,6 +130,9 @@ func f16MatAVX512(pfRows int) func(w []uint16, rowLen, nRows int, x []float32, k
 		matF16Tiled(w, rowLen, nRows, x, k, nTok, out, ldOut, k,
 			func(wr *uint16, x *float32, nr int, out *float32) {
 				f16Tile4AVX512(wr, x, k, k, nr, 2*rowLen, out, ldOut, pfRows)
+			},
+			func(wr *uint16, x *float32, nr int, out *float32) {
+				f16Tile2AVX512(wr, x, k, k, nr, 2*rowLen, out, ldOut, pfRows)
 			},
 			func(wr *uint16, x *float32, nr int, out *float32) { f16RowsAVX512(wr, x, k, nr, 2*rowLen, out) })
 	}
@@ -160,6 +164,9 @@ func f16MatAVX2(pfRows int) func(w []uint16, rowLen, nRows int, x []float32, k, 
 		matF16Tiled(w, rowLen, nRows, x, k, nTok, out, ldOut, n,
 			func(wr *uint16, x *float32, nr int, out *float32) {
 				f16Tile4AVX2(wr, x, k, n, nr, 2*rowLen, out, ldOut, pfRows)
+			},
+			func(wr *uint16, x *float32, nr int, out *float32) {
+				f16Tile2AVX2(wr, x, k, n, nr, 2*rowLen, out, ldOut, pfRows)
 			},
 			func(wr *uint16, x *float32, nr int, out *float32) { f16RowsAVX2(wr, x, n, nr, 2*rowLen, out) })
 	}

@@ -85,7 +85,7 @@ func i2sMatWith(rows4, rows i2sRowsKernel, tile i2sTileKernel) func(w []byte, ro
 	return func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 		nb := k / BlockSize
 		forTiles(rowBytes, nRows, nTok,
-			func(r0, nr, t int) { tile(&w[r0*rowBytes], &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut) },
+			func(r0, nr, t int) { tile(&w[r0*rowBytes], &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut) }, nil,
 			func(r0, nr, t int) {
 				runRows(rows4, rows, &w[r0*rowBytes], rowBytes, &q[t*k], nb, nr, &out[t*ldOut+r0])
 			})
@@ -123,7 +123,7 @@ func f16MatNEONGo(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out [
 	matF16Tiled(w, rowLen, nRows, x, k, nTok, out, ldOut, n,
 		func(wr *uint16, x *float32, nr int, out *float32) {
 			f16Tile4NEON(wr, x, k, n, nr, 2*rowLen, out, ldOut)
-		},
+		}, nil,
 		func(wr *uint16, x *float32, nr int, out *float32) { f16RowsNEON(wr, x, n, nr, 2*rowLen, out) })
 }
 

@@ -308,6 +308,268 @@ done:
 	VZEROUPPER
 	RET
 
+// func i2sRowsAVX2(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+// Requires: AVX, AVX2, MMX+
+TEXT ·i2sRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ         w+0(FP), AX
+	MOVQ         q+8(FP), CX
+	MOVQ         nBlocks+16(FP), DX
+	MOVQ         nRows+24(FP), BX
+	MOVQ         stride+32(FP), SI
+	MOVQ         out+40(FP), DI
+	MOVL         $0x03030303, R8
+	VMOVD        R8, X0
+	VPBROADCASTD X0, Y0
+	MOVL         $0x00010001, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	XORQ         R8, R8
+
+rows:
+	CMPQ  R8, BX
+	JGE   done
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  AX, R9
+	MOVQ  CX, R10
+	MOVQ  DX, R11
+
+loop2:
+	CMPQ       R11, $0x02
+	JL         loop1
+	PREFETCHT1 4096(R9)
+	VMOVDQU    (R9), Y4
+	VPSRLW     $0x06, Y4, Y5
+	VPAND      Y0, Y5, Y5
+	VPSRLW     $0x04, Y4, Y6
+	VPAND      Y0, Y6, Y6
+	VPSRLW     $0x02, Y4, Y7
+	VPAND      Y0, Y7, Y7
+	VPAND      Y0, Y4, Y4
+	VPMADDUBSW (R10), Y5, Y5
+	VPMADDUBSW 32(R10), Y6, Y6
+	VPMADDUBSW 64(R10), Y7, Y7
+	VPMADDUBSW 96(R10), Y4, Y4
+	VPADDW     Y6, Y5, Y5
+	VPADDW     Y4, Y7, Y7
+	VPADDW     Y7, Y5, Y5
+	VPMADDWD   Y1, Y5, Y5
+	VPADDD     Y5, Y2, Y2
+	VMOVDQU    32(R9), Y4
+	VPSRLW     $0x06, Y4, Y5
+	VPAND      Y0, Y5, Y5
+	VPSRLW     $0x04, Y4, Y6
+	VPAND      Y0, Y6, Y6
+	VPSRLW     $0x02, Y4, Y7
+	VPAND      Y0, Y7, Y7
+	VPAND      Y0, Y4, Y4
+	VPMADDUBSW 128(R10), Y5, Y5
+	VPMADDUBSW 160(R10), Y6, Y6
+	VPMADDUBSW 192(R10), Y7, Y7
+	VPMADDUBSW 224(R10), Y4, Y4
+	VPADDW     Y6, Y5, Y5
+	VPADDW     Y4, Y7, Y7
+	VPADDW     Y7, Y5, Y5
+	VPMADDWD   Y1, Y5, Y5
+	VPADDD     Y5, Y3, Y3
+	ADDQ       $0x40, R9
+	ADDQ       $0x00000100, R10
+	SUBQ       $0x02, R11
+	JMP        loop2
+
+loop1:
+	TESTQ      R11, R11
+	JZ         reduce
+	VMOVDQU    (R9), Y4
+	VPSRLW     $0x06, Y4, Y5
+	VPAND      Y0, Y5, Y5
+	VPSRLW     $0x04, Y4, Y6
+	VPAND      Y0, Y6, Y6
+	VPSRLW     $0x02, Y4, Y7
+	VPAND      Y0, Y7, Y7
+	VPAND      Y0, Y4, Y4
+	VPMADDUBSW (R10), Y5, Y5
+	VPMADDUBSW 32(R10), Y6, Y6
+	VPMADDUBSW 64(R10), Y7, Y7
+	VPMADDUBSW 96(R10), Y4, Y4
+	VPADDW     Y6, Y5, Y5
+	VPADDW     Y4, Y7, Y7
+	VPADDW     Y7, Y5, Y5
+	VPMADDWD   Y1, Y5, Y5
+	VPADDD     Y5, Y2, Y2
+
+reduce:
+	VPADDD       Y3, Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X3, X2, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VMOVD        X3, R9
+	MOVL         R9, (DI)(R8*4)
+	ADDQ         SI, AX
+	INCQ         R8
+	JMP          rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func f16RowsAVX512(w *uint16, x *float32, n int, nRows int, stride int, out *float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, MMX+
+TEXT ·f16RowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ  w+0(FP), AX
+	MOVQ  x+8(FP), CX
+	MOVQ  n+16(FP), DX
+	MOVQ  nRows+24(FP), BX
+	MOVQ  stride+32(FP), SI
+	MOVQ  out+40(FP), DI
+	MOVQ  DX, R8
+	ANDQ  $0x0f, R8
+	MOVL  $0x00000001, R9
+	SHLXL R8, R9, R8
+	DECL  R8
+	KMOVW R8, K1
+	XORQ  R8, R8
+
+rows:
+	CMPQ   R8, BX
+	JGE    done
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	MOVQ   AX, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+
+loop4:
+	CMPQ        R11, $0x40
+	JL          loop1
+	PREFETCHT1  4096(R9)
+	PREFETCHT1  4160(R9)
+	PREFETCHT0  2048(R9)
+	PREFETCHT0  2112(R9)
+	VCVTPH2PS   (R9), Z4
+	VFMADD231PS (R10), Z4, Z0
+	VCVTPH2PS   32(R9), Z4
+	VFMADD231PS 64(R10), Z4, Z1
+	VCVTPH2PS   64(R9), Z4
+	VFMADD231PS 128(R10), Z4, Z2
+	VCVTPH2PS   96(R9), Z4
+	VFMADD231PS 192(R10), Z4, Z3
+	ADDQ        $0x80, R9
+	ADDQ        $0x00000100, R10
+	SUBQ        $0x40, R11
+	JMP         loop4
+
+loop1:
+	CMPQ        R11, $0x10
+	JL          tail
+	VCVTPH2PS   (R9), Z4
+	VFMADD231PS (R10), Z4, Z0
+	ADDQ        $0x20, R9
+	ADDQ        $0x40, R10
+	SUBQ        $0x10, R11
+	JMP         loop1
+
+tail:
+	TESTQ       R11, R11
+	JZ          reduce
+	VCVTPH2PS.Z (R9), K1, Z4
+	VMOVUPS.Z   (R10), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+
+reduce:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z2, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF128  $0x01, Y1, X0
+	VADDPS        X0, X1, X0
+	VPERMILPS     $0x4e, X0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0xb1, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSS        X0, (DI)(R8*4)
+	ADDQ          SI, AX
+	INCQ          R8
+	JMP           rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func f16RowsAVX2(w *uint16, x *float32, n int, nRows int, stride int, out *float32)
+// Requires: AVX, F16C, FMA3, MMX+
+TEXT ·f16RowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ n+16(FP), DX
+	MOVQ nRows+24(FP), BX
+	MOVQ stride+32(FP), SI
+	MOVQ out+40(FP), DI
+	XORQ R8, R8
+
+rows:
+	CMPQ   R8, BX
+	JGE    done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   AX, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+
+loop4:
+	CMPQ        R11, $0x20
+	JL          loop1
+	PREFETCHT1  4096(R9)
+	VCVTPH2PS   (R9), Y4
+	VFMADD231PS (R10), Y4, Y0
+	VCVTPH2PS   16(R9), Y4
+	VFMADD231PS 32(R10), Y4, Y1
+	VCVTPH2PS   32(R9), Y4
+	VFMADD231PS 64(R10), Y4, Y2
+	VCVTPH2PS   48(R9), Y4
+	VFMADD231PS 96(R10), Y4, Y3
+	ADDQ        $0x40, R9
+	ADDQ        $0x80, R10
+	SUBQ        $0x20, R11
+	JMP         loop4
+
+loop1:
+	TESTQ       R11, R11
+	JZ          reduce
+	VCVTPH2PS   (R9), Y4
+	VFMADD231PS (R10), Y4, Y0
+	ADDQ        $0x10, R9
+	ADDQ        $0x20, R10
+	SUBQ        $0x08, R11
+	JMP         loop1
+
+reduce:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VPERMILPS    $0x4e, X1, X0
+	VADDPS       X0, X1, X1
+	VPERMILPS    $0xb1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSS       X1, (DI)(R8*4)
+	ADDQ         SI, AX
+	INCQ         R8
+	JMP          rows
+
+done:
+	VZEROUPPER
+	RET
+
 // func i2sTile4VNNI(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
 // Requires: AVX, AVX2, AVX512F, AVX512VL, MMX+
 TEXT ·i2sTile4VNNI(SB), NOSPLIT, $0-64
@@ -419,114 +681,6 @@ loop:
 	ADDQ            $0x04, R8
 	DECQ            SI
 	JMP             rows
-
-done:
-	VZEROUPPER
-	RET
-
-// func i2sRowsAVX2(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
-// Requires: AVX, AVX2, MMX+
-TEXT ·i2sRowsAVX2(SB), NOSPLIT, $0-48
-	MOVQ         w+0(FP), AX
-	MOVQ         q+8(FP), CX
-	MOVQ         nBlocks+16(FP), DX
-	MOVQ         nRows+24(FP), BX
-	MOVQ         stride+32(FP), SI
-	MOVQ         out+40(FP), DI
-	MOVL         $0x03030303, R8
-	VMOVD        R8, X0
-	VPBROADCASTD X0, Y0
-	MOVL         $0x00010001, R8
-	VMOVD        R8, X1
-	VPBROADCASTD X1, Y1
-	XORQ         R8, R8
-
-rows:
-	CMPQ  R8, BX
-	JGE   done
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  DX, R11
-
-loop2:
-	CMPQ       R11, $0x02
-	JL         loop1
-	PREFETCHT1 4096(R9)
-	VMOVDQU    (R9), Y4
-	VPSRLW     $0x06, Y4, Y5
-	VPAND      Y0, Y5, Y5
-	VPSRLW     $0x04, Y4, Y6
-	VPAND      Y0, Y6, Y6
-	VPSRLW     $0x02, Y4, Y7
-	VPAND      Y0, Y7, Y7
-	VPAND      Y0, Y4, Y4
-	VPMADDUBSW (R10), Y5, Y5
-	VPMADDUBSW 32(R10), Y6, Y6
-	VPMADDUBSW 64(R10), Y7, Y7
-	VPMADDUBSW 96(R10), Y4, Y4
-	VPADDW     Y6, Y5, Y5
-	VPADDW     Y4, Y7, Y7
-	VPADDW     Y7, Y5, Y5
-	VPMADDWD   Y1, Y5, Y5
-	VPADDD     Y5, Y2, Y2
-	VMOVDQU    32(R9), Y4
-	VPSRLW     $0x06, Y4, Y5
-	VPAND      Y0, Y5, Y5
-	VPSRLW     $0x04, Y4, Y6
-	VPAND      Y0, Y6, Y6
-	VPSRLW     $0x02, Y4, Y7
-	VPAND      Y0, Y7, Y7
-	VPAND      Y0, Y4, Y4
-	VPMADDUBSW 128(R10), Y5, Y5
-	VPMADDUBSW 160(R10), Y6, Y6
-	VPMADDUBSW 192(R10), Y7, Y7
-	VPMADDUBSW 224(R10), Y4, Y4
-	VPADDW     Y6, Y5, Y5
-	VPADDW     Y4, Y7, Y7
-	VPADDW     Y7, Y5, Y5
-	VPMADDWD   Y1, Y5, Y5
-	VPADDD     Y5, Y3, Y3
-	ADDQ       $0x40, R9
-	ADDQ       $0x00000100, R10
-	SUBQ       $0x02, R11
-	JMP        loop2
-
-loop1:
-	TESTQ      R11, R11
-	JZ         reduce
-	VMOVDQU    (R9), Y4
-	VPSRLW     $0x06, Y4, Y5
-	VPAND      Y0, Y5, Y5
-	VPSRLW     $0x04, Y4, Y6
-	VPAND      Y0, Y6, Y6
-	VPSRLW     $0x02, Y4, Y7
-	VPAND      Y0, Y7, Y7
-	VPAND      Y0, Y4, Y4
-	VPMADDUBSW (R10), Y5, Y5
-	VPMADDUBSW 32(R10), Y6, Y6
-	VPMADDUBSW 64(R10), Y7, Y7
-	VPMADDUBSW 96(R10), Y4, Y4
-	VPADDW     Y6, Y5, Y5
-	VPADDW     Y4, Y7, Y7
-	VPADDW     Y7, Y5, Y5
-	VPMADDWD   Y1, Y5, Y5
-	VPADDD     Y5, Y2, Y2
-
-reduce:
-	VPADDD       Y3, Y2, Y2
-	VEXTRACTI128 $0x01, Y2, X3
-	VPADDD       X3, X2, X3
-	VPSHUFD      $0x4e, X3, X2
-	VPADDD       X2, X3, X3
-	VPSHUFD      $0xb1, X3, X2
-	VPADDD       X2, X3, X3
-	VMOVD        X3, R9
-	MOVL         R9, (DI)(R8*4)
-	ADDQ         SI, AX
-	INCQ         R8
-	JMP          rows
 
 done:
 	VZEROUPPER
@@ -656,92 +810,6 @@ loop:
 	ADDQ         $0x04, R8
 	DECQ         SI
 	JMP          rows
-
-done:
-	VZEROUPPER
-	RET
-
-// func f16RowsAVX512(w *uint16, x *float32, n int, nRows int, stride int, out *float32)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2, MMX+
-TEXT ·f16RowsAVX512(SB), NOSPLIT, $0-48
-	MOVQ  w+0(FP), AX
-	MOVQ  x+8(FP), CX
-	MOVQ  n+16(FP), DX
-	MOVQ  nRows+24(FP), BX
-	MOVQ  stride+32(FP), SI
-	MOVQ  out+40(FP), DI
-	MOVQ  DX, R8
-	ANDQ  $0x0f, R8
-	MOVL  $0x00000001, R9
-	SHLXL R8, R9, R8
-	DECL  R8
-	KMOVW R8, K1
-	XORQ  R8, R8
-
-rows:
-	CMPQ   R8, BX
-	JGE    done
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   DX, R11
-
-loop4:
-	CMPQ        R11, $0x40
-	JL          loop1
-	PREFETCHT1  4096(R9)
-	PREFETCHT1  4160(R9)
-	PREFETCHT0  2048(R9)
-	PREFETCHT0  2112(R9)
-	VCVTPH2PS   (R9), Z4
-	VFMADD231PS (R10), Z4, Z0
-	VCVTPH2PS   32(R9), Z4
-	VFMADD231PS 64(R10), Z4, Z1
-	VCVTPH2PS   64(R9), Z4
-	VFMADD231PS 128(R10), Z4, Z2
-	VCVTPH2PS   96(R9), Z4
-	VFMADD231PS 192(R10), Z4, Z3
-	ADDQ        $0x80, R9
-	ADDQ        $0x00000100, R10
-	SUBQ        $0x40, R11
-	JMP         loop4
-
-loop1:
-	CMPQ        R11, $0x10
-	JL          tail
-	VCVTPH2PS   (R9), Z4
-	VFMADD231PS (R10), Z4, Z0
-	ADDQ        $0x20, R9
-	ADDQ        $0x40, R10
-	SUBQ        $0x10, R11
-	JMP         loop1
-
-tail:
-	TESTQ       R11, R11
-	JZ          reduce
-	VCVTPH2PS.Z (R9), K1, Z4
-	VMOVUPS.Z   (R10), K1, Z5
-	VFMADD231PS Z5, Z4, Z1
-
-reduce:
-	VADDPS        Z1, Z0, Z0
-	VADDPS        Z3, Z2, Z2
-	VADDPS        Z2, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPS        Y1, Y0, Y1
-	VEXTRACTF128  $0x01, Y1, X0
-	VADDPS        X0, X1, X0
-	VPERMILPS     $0x4e, X0, X1
-	VADDPS        X1, X0, X0
-	VPERMILPS     $0xb1, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSS        X0, (DI)(R8*4)
-	ADDQ          SI, AX
-	INCQ          R8
-	JMP           rows
 
 done:
 	VZEROUPPER
@@ -891,74 +959,6 @@ done:
 	VZEROUPPER
 	RET
 
-// func f16RowsAVX2(w *uint16, x *float32, n int, nRows int, stride int, out *float32)
-// Requires: AVX, F16C, FMA3, MMX+
-TEXT ·f16RowsAVX2(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), AX
-	MOVQ x+8(FP), CX
-	MOVQ n+16(FP), DX
-	MOVQ nRows+24(FP), BX
-	MOVQ stride+32(FP), SI
-	MOVQ out+40(FP), DI
-	XORQ R8, R8
-
-rows:
-	CMPQ   R8, BX
-	JGE    done
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   DX, R11
-
-loop4:
-	CMPQ        R11, $0x20
-	JL          loop1
-	PREFETCHT1  4096(R9)
-	VCVTPH2PS   (R9), Y4
-	VFMADD231PS (R10), Y4, Y0
-	VCVTPH2PS   16(R9), Y4
-	VFMADD231PS 32(R10), Y4, Y1
-	VCVTPH2PS   32(R9), Y4
-	VFMADD231PS 64(R10), Y4, Y2
-	VCVTPH2PS   48(R9), Y4
-	VFMADD231PS 96(R10), Y4, Y3
-	ADDQ        $0x40, R9
-	ADDQ        $0x80, R10
-	SUBQ        $0x20, R11
-	JMP         loop4
-
-loop1:
-	TESTQ       R11, R11
-	JZ          reduce
-	VCVTPH2PS   (R9), Y4
-	VFMADD231PS (R10), Y4, Y0
-	ADDQ        $0x10, R9
-	ADDQ        $0x20, R10
-	SUBQ        $0x08, R11
-	JMP         loop1
-
-reduce:
-	VADDPS       Y1, Y0, Y0
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y2, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPS       X1, X0, X1
-	VPERMILPS    $0x4e, X1, X0
-	VADDPS       X0, X1, X1
-	VPERMILPS    $0xb1, X1, X0
-	VADDPS       X0, X1, X1
-	VMOVSS       X1, (DI)(R8*4)
-	ADDQ         SI, AX
-	INCQ         R8
-	JMP          rows
-
-done:
-	VZEROUPPER
-	RET
-
 // func f16Tile4AVX2(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)
 // Requires: AVX, F16C, FMA3, MMX+
 TEXT ·f16Tile4AVX2(SB), NOSPLIT, $0-72
@@ -1064,6 +1064,363 @@ reduce:
 	VADDPS       X1, X0, X0
 	VMOVSS       X0, (R13)
 	ADDQ         R9, R13
+	ADDQ         DI, AX
+	ADDQ         $0x04, R8
+	DECQ         SI
+	JMP          rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func i2sTile2VNNI(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, MMX+
+TEXT ·i2sTile2VNNI(SB), NOSPLIT, $0-64
+	MOVQ      w+0(FP), AX
+	MOVQ      q+8(FP), CX
+	MOVQ      qStride+16(FP), DX
+	MOVQ      nBlocks+24(FP), BX
+	MOVQ      nRows+32(FP), SI
+	MOVQ      stride+40(FP), DI
+	MOVQ      out+48(FP), R8
+	MOVQ      outStride+56(FP), R9
+	SHLQ      $0x02, R9
+	LEAQ      (CX)(DX*1), DX
+	VMOVDQU64 i2s_mask_a<>+0(SB), Z0
+	VMOVDQU64 i2s_mask_b<>+0(SB), Z1
+
+rows:
+	TESTQ  SI, SI
+	JZ     done
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   AX, R10
+	XORQ   R11, R11
+	MOVQ   BX, R12
+
+loop:
+	PREFETCHT1      4096(R10)
+	VBROADCASTI64X4 (R10), Z6
+	VPANDD          Z0, Z6, Z7
+	VPANDD          Z1, Z6, Z6
+	VPDPBUSD        (CX)(R11*1), Z7, Z2
+	VPDPBUSD        64(CX)(R11*1), Z6, Z3
+	VPDPBUSD        (DX)(R11*1), Z7, Z4
+	VPDPBUSD        64(DX)(R11*1), Z6, Z5
+	ADDQ            $0x20, R10
+	SUBQ            $-128, R11
+	DECQ            R12
+	JNZ             loop
+	MOVQ            R8, R10
+	VPSRAVD         i2s_shift_a<>+0(SB), Z2, Z2
+	VPSRAVD         i2s_shift_b<>+0(SB), Z3, Z3
+	VPADDD          Z3, Z2, Z2
+	VEXTRACTI64X4   $0x01, Z2, Y6
+	VPADDD          Y6, Y2, Y6
+	VEXTRACTI32X4   $0x01, Y6, X7
+	VPADDD          X7, X6, X7
+	VPSHUFD         $0x4e, X7, X6
+	VPADDD          X6, X7, X7
+	VPSHUFD         $0xb1, X7, X6
+	VPADDD          X6, X7, X7
+	VMOVD           X7, R11
+	MOVL            R11, (R10)
+	ADDQ            R9, R10
+	VPSRAVD         i2s_shift_a<>+0(SB), Z4, Z4
+	VPSRAVD         i2s_shift_b<>+0(SB), Z5, Z5
+	VPADDD          Z5, Z4, Z4
+	VEXTRACTI64X4   $0x01, Z4, Y6
+	VPADDD          Y6, Y4, Y6
+	VEXTRACTI32X4   $0x01, Y6, X7
+	VPADDD          X7, X6, X7
+	VPSHUFD         $0x4e, X7, X6
+	VPADDD          X6, X7, X7
+	VPSHUFD         $0xb1, X7, X6
+	VPADDD          X6, X7, X7
+	VMOVD           X7, R11
+	MOVL            R11, (R10)
+	ADDQ            R9, R10
+	ADDQ            DI, AX
+	ADDQ            $0x04, R8
+	DECQ            SI
+	JMP             rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func i2sTile2AVX2(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+// Requires: AVX, AVX2, MMX+
+TEXT ·i2sTile2AVX2(SB), NOSPLIT, $0-64
+	MOVQ         w+0(FP), AX
+	MOVQ         q+8(FP), CX
+	MOVQ         qStride+16(FP), DX
+	MOVQ         nBlocks+24(FP), BX
+	MOVQ         nRows+32(FP), SI
+	MOVQ         stride+40(FP), DI
+	MOVQ         out+48(FP), R8
+	MOVQ         outStride+56(FP), R9
+	SHLQ         $0x02, R9
+	LEAQ         (CX)(DX*1), DX
+	MOVL         $0x03030303, R10
+	VMOVD        R10, X0
+	VPBROADCASTD X0, Y0
+	MOVL         $0x00010001, R10
+	VMOVD        R10, X1
+	VPBROADCASTD X1, Y1
+
+rows:
+	TESTQ SI, SI
+	JZ    done
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  AX, R10
+	XORQ  R11, R11
+	MOVQ  BX, R12
+
+loop:
+	PREFETCHT1   4096(R10)
+	VMOVDQU      (R10), Y4
+	VPSRLW       $0x06, Y4, Y5
+	VPAND        Y0, Y5, Y5
+	VPSRLW       $0x04, Y4, Y6
+	VPAND        Y0, Y6, Y6
+	VPSRLW       $0x02, Y4, Y7
+	VPAND        Y0, Y7, Y7
+	VPAND        Y0, Y4, Y4
+	VPMADDUBSW   (CX)(R11*1), Y5, Y8
+	VPMADDUBSW   32(CX)(R11*1), Y6, Y9
+	VPADDW       Y9, Y8, Y8
+	VPMADDUBSW   64(CX)(R11*1), Y7, Y9
+	VPADDW       Y9, Y8, Y8
+	VPMADDUBSW   96(CX)(R11*1), Y4, Y9
+	VPADDW       Y9, Y8, Y8
+	VPMADDWD     Y1, Y8, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMADDUBSW   (DX)(R11*1), Y5, Y5
+	VPMADDUBSW   32(DX)(R11*1), Y6, Y6
+	VPADDW       Y6, Y5, Y5
+	VPMADDUBSW   64(DX)(R11*1), Y7, Y6
+	VPADDW       Y6, Y5, Y5
+	VPMADDUBSW   96(DX)(R11*1), Y4, Y6
+	VPADDW       Y6, Y5, Y5
+	VPMADDWD     Y1, Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	ADDQ         $0x20, R10
+	SUBQ         $-128, R11
+	DECQ         R12
+	JNZ          loop
+	MOVQ         R8, R10
+	VEXTRACTI128 $0x01, Y2, X4
+	VPADDD       X4, X2, X4
+	VPSHUFD      $0x4e, X4, X2
+	VPADDD       X2, X4, X4
+	VPSHUFD      $0xb1, X4, X2
+	VPADDD       X2, X4, X4
+	VMOVD        X4, R11
+	MOVL         R11, (R10)
+	ADDQ         R9, R10
+	VEXTRACTI128 $0x01, Y3, X2
+	VPADDD       X2, X3, X2
+	VPSHUFD      $0x4e, X2, X3
+	VPADDD       X3, X2, X2
+	VPSHUFD      $0xb1, X2, X3
+	VPADDD       X3, X2, X2
+	VMOVD        X2, R11
+	MOVL         R11, (R10)
+	ADDQ         R9, R10
+	ADDQ         DI, AX
+	ADDQ         $0x04, R8
+	DECQ         SI
+	JMP          rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func f16Tile2AVX512(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, MMX+
+TEXT ·f16Tile2AVX512(SB), NOSPLIT, $0-72
+	MOVQ  w+0(FP), AX
+	MOVQ  x+8(FP), CX
+	MOVQ  xStride+16(FP), DX
+	MOVQ  n+24(FP), BX
+	MOVQ  nRows+32(FP), SI
+	MOVQ  stride+40(FP), DI
+	MOVQ  out+48(FP), R8
+	MOVQ  outStride+56(FP), R9
+	SHLQ  $0x02, R9
+	SHLQ  $0x02, DX
+	MOVQ  pfRows+64(FP), R10
+	IMULQ DI, R10
+	TESTQ R10, R10
+	JNZ   pfset
+	MOVQ  $0x00001000, R10
+
+pfset:
+	LEAQ  (CX)(DX*1), DX
+	MOVQ  BX, R11
+	ANDQ  $0x0f, R11
+	MOVL  $0x00000001, R12
+	SHLXL R11, R12, R11
+	DECL  R11
+	KMOVW R11, K1
+
+rows:
+	TESTQ  SI, SI
+	JZ     done
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	MOVQ   AX, R11
+	XORQ   R12, R12
+	MOVQ   BX, R13
+
+loop2:
+	CMPQ        R13, $0x20
+	JL          loop1
+	PREFETCHT1  (R11)(R10*1)
+	VCVTPH2PS   (R11), Z4
+	VFMADD231PS (CX)(R12*1), Z4, Z0
+	VFMADD231PS (DX)(R12*1), Z4, Z2
+	VCVTPH2PS   32(R11), Z4
+	VFMADD231PS 64(CX)(R12*1), Z4, Z1
+	VFMADD231PS 64(DX)(R12*1), Z4, Z3
+	ADDQ        $0x40, R11
+	SUBQ        $-128, R12
+	SUBQ        $0x20, R13
+	JMP         loop2
+
+loop1:
+	CMPQ        R13, $0x10
+	JL          tail
+	VCVTPH2PS   (R11), Z4
+	VFMADD231PS (CX)(R12*1), Z4, Z0
+	VFMADD231PS (DX)(R12*1), Z4, Z2
+	ADDQ        $0x20, R11
+	ADDQ        $0x40, R12
+	SUBQ        $0x10, R13
+
+tail:
+	TESTQ       R13, R13
+	JZ          reduce
+	VCVTPH2PS.Z (R11), K1, Z4
+	VMOVUPS.Z   (CX)(R12*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+	VMOVUPS.Z   (DX)(R12*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z3
+
+reduce:
+	MOVQ          R8, R11
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF128  $0x01, Y1, X0
+	VADDPS        X0, X1, X0
+	VPERMILPS     $0x4e, X0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0xb1, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSS        X0, (R11)
+	ADDQ          R9, R11
+	VADDPS        Z3, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X1
+	VPERMILPS     $0x4e, X1, X0
+	VADDPS        X0, X1, X1
+	VPERMILPS     $0xb1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSS        X1, (R11)
+	ADDQ          R9, R11
+	ADDQ          DI, AX
+	ADDQ          $0x04, R8
+	DECQ          SI
+	JMP           rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func f16Tile2AVX2(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)
+// Requires: AVX, F16C, FMA3, MMX+
+TEXT ·f16Tile2AVX2(SB), NOSPLIT, $0-72
+	MOVQ  w+0(FP), AX
+	MOVQ  x+8(FP), CX
+	MOVQ  xStride+16(FP), DX
+	MOVQ  n+24(FP), BX
+	MOVQ  nRows+32(FP), SI
+	MOVQ  stride+40(FP), DI
+	MOVQ  out+48(FP), R8
+	MOVQ  outStride+56(FP), R9
+	SHLQ  $0x02, R9
+	SHLQ  $0x02, DX
+	MOVQ  pfRows+64(FP), R10
+	IMULQ DI, R10
+	TESTQ R10, R10
+	JNZ   pfset
+	MOVQ  $0x00001000, R10
+
+pfset:
+	LEAQ (CX)(DX*1), DX
+
+rows:
+	TESTQ  SI, SI
+	JZ     done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   AX, R11
+	XORQ   R12, R12
+	MOVQ   BX, R13
+
+loop2:
+	CMPQ        R13, $0x10
+	JL          loop1
+	PREFETCHT1  (R11)(R10*1)
+	VCVTPH2PS   (R11), Y4
+	VFMADD231PS (CX)(R12*1), Y4, Y0
+	VFMADD231PS (DX)(R12*1), Y4, Y2
+	VCVTPH2PS   16(R11), Y4
+	VFMADD231PS 32(CX)(R12*1), Y4, Y1
+	VFMADD231PS 32(DX)(R12*1), Y4, Y3
+	ADDQ        $0x20, R11
+	ADDQ        $0x40, R12
+	SUBQ        $0x10, R13
+	JMP         loop2
+
+loop1:
+	TESTQ       R13, R13
+	JZ          reduce
+	VCVTPH2PS   (R11), Y4
+	VFMADD231PS (CX)(R12*1), Y4, Y0
+	VFMADD231PS (DX)(R12*1), Y4, Y2
+
+reduce:
+	MOVQ         R8, R11
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VPERMILPS    $0x4e, X1, X0
+	VADDPS       X0, X1, X1
+	VPERMILPS    $0xb1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSS       X1, (R11)
+	ADDQ         R9, R11
+	VADDPS       Y3, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X0
+	VPERMILPS    $0x4e, X0, X1
+	VADDPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSS       X0, (R11)
+	ADDQ         R9, R11
 	ADDQ         DI, AX
 	ADDQ         $0x04, R8
 	DECQ         SI

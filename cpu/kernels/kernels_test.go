@@ -207,6 +207,7 @@ func TestDotI2SRows(t *testing.T) {
 func TestMatI2S(t *testing.T) {
 	cases := []struct{ k, nRows, nTok int }{
 		{128, 1, 1}, {128, 3, 4}, {256, 5, 5}, {2560, 7, 9}, {6912, 160, 6}, {2560, 210, 8}, {384, 64, 3},
+		{2560, 33, 2}, {256, 9, 7},
 	}
 	eachPath(t, func(t *testing.T) {
 		for _, c := range cases {

@@ -15,27 +15,33 @@ func i2sRowsVNNI(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int3
 //go:noescape
 func i2sRows4VNNI(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
 
+// i2sRowsAVX2 sets out[r] = sum_k code(w[r*stride:], k) * q[k] for r < nRows, K = 128*nBlocks.
+//
+//go:noescape
+func i2sRowsAVX2(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
+
+// f16RowsAVX512 sets out[r] = sum_k f32(w[r*stride+k]) * x[k] for r < nRows, k < n; stride in bytes.
+//
+//go:noescape
+func f16RowsAVX512(w *uint16, x *float32, n int, nRows int, stride int, out *float32)
+
+// f16RowsAVX2 sets out[r] = sum_k f32(w[r*stride+k]) * x[k] for r < nRows, k < n;
+// n is a multiple of 8, stride in bytes.
+//
+//go:noescape
+func f16RowsAVX2(w *uint16, x *float32, n int, nRows int, stride int, out *float32)
+
 // i2sTile4VNNI sets out[t*outStride+r] = sum_k code(w[r*stride:], k) * q[t*qStride+k]
 // for t < 4 and r < nRows, K = 128*nBlocks. Strides are in elements.
 //
 //go:noescape
 func i2sTile4VNNI(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
 
-// i2sRowsAVX2 sets out[r] = sum_k code(w[r*stride:], k) * q[k] for r < nRows, K = 128*nBlocks.
-//
-//go:noescape
-func i2sRowsAVX2(w *byte, q *int8, nBlocks int, nRows int, stride int, out *int32)
-
 // i2sTile4AVX2 sets out[t*outStride+r] = sum_k code(w[r*stride:], k) * q[t*qStride+k]
 // for t < 4 and r < nRows, K = 128*nBlocks. Strides are in elements.
 //
 //go:noescape
 func i2sTile4AVX2(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
-
-// f16RowsAVX512 sets out[r] = sum_k f32(w[r*stride+k]) * x[k] for r < nRows, k < n; stride in bytes.
-//
-//go:noescape
-func f16RowsAVX512(w *uint16, x *float32, n int, nRows int, stride int, out *float32)
 
 // f16Tile4AVX512 sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]
 // for t < 4, r < nRows, k < n. stride in bytes, xStride and outStride in elements.
@@ -45,18 +51,39 @@ func f16RowsAVX512(w *uint16, x *float32, n int, nRows int, stride int, out *flo
 //go:noescape
 func f16Tile4AVX512(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)
 
-// f16RowsAVX2 sets out[r] = sum_k f32(w[r*stride+k]) * x[k] for r < nRows, k < n;
-// n is a multiple of 8, stride in bytes.
-//
-//go:noescape
-func f16RowsAVX2(w *uint16, x *float32, n int, nRows int, stride int, out *float32)
-
 // f16Tile4AVX2 sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]
 // for t < 4, r < nRows, k < n; n is a multiple of 8. stride in bytes, xStride and outStride in elements.
 // It prefetches as f16Tile4AVX512 does.
 //
 //go:noescape
 func f16Tile4AVX2(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)
+
+// i2sTile2VNNI sets out[t*outStride+r] = sum_k code(w[r*stride:], k) * q[t*qStride+k]
+// for t < 2 and r < nRows, K = 128*nBlocks. Strides are in elements.
+//
+//go:noescape
+func i2sTile2VNNI(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+
+// i2sTile2AVX2 sets out[t*outStride+r] = sum_k code(w[r*stride:], k) * q[t*qStride+k]
+// for t < 2 and r < nRows, K = 128*nBlocks. Strides are in elements.
+//
+//go:noescape
+func i2sTile2AVX2(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+
+// f16Tile2AVX512 sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]
+// for t < 2, r < nRows, k < n. stride in bytes, xStride and outStride in elements.
+// It prefetches pfRows rows ahead (short rows, such as a cache's keys), or with
+// pfRows 0 within the row, f16Prefetch bytes ahead.
+//
+//go:noescape
+func f16Tile2AVX512(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)
+
+// f16Tile2AVX2 sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]
+// for t < 2, r < nRows, k < n; n is a multiple of 8. stride in bytes, xStride and outStride in elements.
+// It prefetches as f16Tile2AVX512 does.
+//
+//go:noescape
+func f16Tile2AVX2(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)
 
 // q6kRowsAVX512 is q6kRowsAVX2 in AVX-512.
 //

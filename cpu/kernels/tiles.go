@@ -13,12 +13,13 @@ func tileRows(rowBytes int) int {
 // (MatI2STile, MatF16Tile).
 const tileTokens = 4
 
-// forTiles runs tile(r0, nr, t) for each group of tileTokens tokens from t
-// and rows(r0, nr, t) for each token past the last group, over the nRows
+// forTiles runs tile(r0, nr, t) for each group of tileTokens tokens from t,
+// then tile2(r0, nr, t) for a pair of the tokens left (where tile2 is not
+// nil), and rows(r0, nr, t) for each token past those, over the nRows
 // weight rows of rowBytes bytes: with a group or more, nr rows from r0 at
 // a time, in chunks that stay in L2 across the groups (tileRows); with
 // fewer tokens, all the rows at once.
-func forTiles(rowBytes, nRows, nTok int, tile, rows func(r0, nr, t int)) {
+func forTiles(rowBytes, nRows, nTok int, tile, tile2, rows func(r0, nr, t int)) {
 	chunk := nRows
 	if nTok >= tileTokens {
 		chunk = tileRows(rowBytes)
@@ -29,6 +30,10 @@ func forTiles(rowBytes, nRows, nTok int, tile, rows func(r0, nr, t int)) {
 		for ; t+tileTokens <= nTok; t += tileTokens {
 			tile(r0, nr, t)
 		}
+		if tile2 != nil && t+2 <= nTok {
+			tile2(r0, nr, t)
+			t += 2
+		}
 		for ; t < nTok; t++ {
 			rows(r0, nr, t)
 		}
@@ -37,12 +42,16 @@ func forTiles(rowBytes, nRows, nTok int, tile, rows func(r0, nr, t int)) {
 
 // matF16Tiled is MatF16 on assembly kernels for the first n columns (see
 // forTiles): tile (four tokens from x, their outputs from out, ldOut
-// apart) and rows (one token) over the nr rows from wr. The k-n trailing
-// columns are added in Go.
+// apart), tile2 (two tokens; nil: none) and rows (one token) over the nr
+// rows from wr. The k-n trailing columns are added in Go.
 func matF16Tiled(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut, n int,
-	tile, rows func(wr *uint16, x *float32, nr int, out *float32)) {
+	tile, tile2, rows func(wr *uint16, x *float32, nr int, out *float32)) {
+	var t2 func(r0, nr, t int)
+	if tile2 != nil {
+		t2 = func(r0, nr, t int) { tile2(&w[r0*rowLen], &x[t*k], nr, &out[t*ldOut+r0]) }
+	}
 	forTiles(2*rowLen, nRows, nTok,
-		func(r0, nr, t int) { tile(&w[r0*rowLen], &x[t*k], nr, &out[t*ldOut+r0]) },
+		func(r0, nr, t int) { tile(&w[r0*rowLen], &x[t*k], nr, &out[t*ldOut+r0]) }, t2,
 		func(r0, nr, t int) { rows(&w[r0*rowLen], &x[t*k], nr, &out[t*ldOut+r0]) })
 	if n < k {
 		for t := 0; t < nTok; t++ {

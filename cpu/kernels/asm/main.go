@@ -58,14 +58,15 @@ func main() {
 
 	i2sRowsVNNI()
 	i2sRows4VNNI()
-	i2sTile4VNNI()
 	i2sRowsAVX2()
-	i2sTile4AVX2()
-
 	f16RowsAVX512()
-	f16Tile4AVX512()
 	f16RowsAVX2()
-	f16Tile4AVX2()
+	for _, tokens := range []int{4, 2} {
+		i2sTileVNNI(tokens)
+		i2sTileAVX2(tokens)
+		f16TileAVX512(tokens)
+		f16TileAVX2(tokens)
+	}
 
 	q6kRowsAVX512()
 	q8RowsAVX2()
@@ -456,11 +457,14 @@ func i2sRows4VNNI() {
 	RET()
 }
 
-func i2sTile4VNNI() {
-	TEXT("i2sTile4VNNI", NOSPLIT, "func(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)")
+// i2sTileVNNI emits i2sTile<tokens>VNNI: the weights of a row unpacked
+// once for tokens tokens.
+func i2sTileVNNI(tokens int) {
+	name := fmt.Sprintf("i2sTile%dVNNI", tokens)
+	TEXT(name, NOSPLIT, "func(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)")
 	Pragma("noescape")
-	Doc("i2sTile4VNNI sets out[t*outStride+r] = sum_k code(w[r*stride:], k) * q[t*qStride+k]",
-		"for t < 4 and r < nRows, K = 128*nBlocks. Strides are in elements.")
+	Doc(name+" sets out[t*outStride+r] = sum_k code(w[r*stride:], k) * q[t*qStride+k]",
+		fmt.Sprintf("for t < %d and r < nRows, K = 128*nBlocks. Strides are in elements.", tokens))
 	w := Load(Param("w"), GP64())
 	q0 := Load(Param("q"), GP64())
 	qs := Load(Param("qStride"), GP64())
@@ -471,8 +475,9 @@ func i2sTile4VNNI() {
 	os := Load(Param("outStride"), GP64())
 	SHLQ(U8(2), os)
 
-	q := []Register{q0, GP64(), GP64(), GP64()}
-	for i := 1; i < 4; i++ {
+	q := []Register{q0}
+	for i := 1; i < tokens; i++ {
+		q = append(q, GP64())
 		LEAQ(Mem{Base: q[i-1], Index: qs, Scale: 1}, q[i])
 	}
 
@@ -480,8 +485,8 @@ func i2sTile4VNNI() {
 	VMOVDQU64(maskI2SA, ma)
 	VMOVDQU64(maskI2SB, mb)
 
-	accA := make([]VecVirtual, 4)
-	accB := make([]VecVirtual, 4)
+	accA := make([]VecVirtual, tokens)
+	accB := make([]VecVirtual, tokens)
 	for i := range accA {
 		accA[i], accB[i] = ZMM(), ZMM()
 	}
@@ -506,7 +511,7 @@ func i2sTile4VNNI() {
 		VBROADCASTI64X4(Mem{Base: wp}, t)
 		VPANDD(ma, t, a)
 		VPANDD(mb, t, b)
-		for i := 0; i < 4; i++ {
+		for i := range tokens {
 			vpdpbusd(Mem{Base: q[i], Index: off, Scale: 1}, a, accA[i])
 			vpdpbusd(Mem{Base: q[i], Index: off, Scale: 1, Disp: 64}, b, accB[i])
 		}
@@ -518,7 +523,7 @@ func i2sTile4VNNI() {
 
 	op := GP64()
 	MOVQ(out, op)
-	for i := 0; i < 4; i++ {
+	for i := range tokens {
 		VPSRAVD(shiftI2SA, accA[i], accA[i])
 		VPSRAVD(shiftI2SB, accB[i], accB[i])
 		VPADDD(accB[i], accA[i], accA[i])
@@ -635,11 +640,13 @@ func i2sRowsAVX2() {
 	RET()
 }
 
-func i2sTile4AVX2() {
-	TEXT("i2sTile4AVX2", NOSPLIT, "func(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)")
+// i2sTileAVX2 emits i2sTile<tokens>AVX2 (see i2sTileVNNI).
+func i2sTileAVX2(tokens int) {
+	name := fmt.Sprintf("i2sTile%dAVX2", tokens)
+	TEXT(name, NOSPLIT, "func(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)")
 	Pragma("noescape")
-	Doc("i2sTile4AVX2 sets out[t*outStride+r] = sum_k code(w[r*stride:], k) * q[t*qStride+k]",
-		"for t < 4 and r < nRows, K = 128*nBlocks. Strides are in elements.")
+	Doc(name+" sets out[t*outStride+r] = sum_k code(w[r*stride:], k) * q[t*qStride+k]",
+		fmt.Sprintf("for t < %d and r < nRows, K = 128*nBlocks. Strides are in elements.", tokens))
 	w := Load(Param("w"), GP64())
 	q0 := Load(Param("q"), GP64())
 	qs := Load(Param("qStride"), GP64())
@@ -650,8 +657,9 @@ func i2sTile4AVX2() {
 	os := Load(Param("outStride"), GP64())
 	SHLQ(U8(2), os)
 
-	q := []Register{q0, GP64(), GP64(), GP64()}
-	for i := 1; i < 4; i++ {
+	q := []Register{q0}
+	for i := 1; i < tokens; i++ {
+		q = append(q, GP64())
 		LEAQ(Mem{Base: q[i-1], Index: qs, Scale: 1}, q[i])
 	}
 
@@ -664,7 +672,10 @@ func i2sTile4AVX2() {
 	VMOVD(tmp, ones.AsX())
 	VPBROADCASTD(ones.AsX(), ones)
 
-	acc := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	acc := make([]VecVirtual, tokens)
+	for i := range acc {
+		acc[i] = YMM()
+	}
 
 	Label("rows")
 	TESTQ(nr, nr)
@@ -681,7 +692,7 @@ func i2sTile4AVX2() {
 	Label("loop")
 	pfI2S(Mem{Base: wp, Disp: i2sPrefetch})
 	c := unpackAVX2(Mem{Base: wp}, m3)
-	for t := 0; t < 4; t++ {
+	for t := range tokens {
 		p0, p1 := YMM(), YMM()
 		VPMADDUBSW(Mem{Base: q[t], Index: off, Scale: 1}, c[0], p0)
 		VPMADDUBSW(Mem{Base: q[t], Index: off, Scale: 1, Disp: 32}, c[1], p1)
@@ -700,7 +711,7 @@ func i2sTile4AVX2() {
 
 	op := GP64()
 	MOVQ(out, op)
-	for t := 0; t < 4; t++ {
+	for t := range tokens {
 		r := hsumDY(acc[t])
 		MOVL(r, Mem{Base: op})
 		ADDQ(os, op)
@@ -836,11 +847,14 @@ func f16PrefetchDistance(stride Register) Register {
 	return pfd
 }
 
-func f16Tile4AVX512() {
-	TEXT("f16Tile4AVX512", NOSPLIT, "func(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)")
+// f16TileAVX512 emits f16Tile<tokens>AVX512: each weight converted once
+// for tokens tokens.
+func f16TileAVX512(tokens int) {
+	name := fmt.Sprintf("f16Tile%dAVX512", tokens)
+	TEXT(name, NOSPLIT, "func(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)")
 	Pragma("noescape")
-	Doc("f16Tile4AVX512 sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]",
-		"for t < 4, r < nRows, k < n. stride in bytes, xStride and outStride in elements.",
+	Doc(name+" sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]",
+		fmt.Sprintf("for t < %d, r < nRows, k < n. stride in bytes, xStride and outStride in elements.", tokens),
 		"It prefetches pfRows rows ahead (short rows, such as a cache's keys), or with",
 		"pfRows 0 within the row, f16Prefetch bytes ahead.")
 	w := Load(Param("w"), GP64())
@@ -855,8 +869,9 @@ func f16Tile4AVX512() {
 	SHLQ(U8(2), xs)
 	pfd := f16PrefetchDistance(stride)
 
-	x := []Register{x0, GP64(), GP64(), GP64()}
-	for i := 1; i < 4; i++ {
+	x := []Register{x0}
+	for i := 1; i < tokens; i++ {
+		x = append(x, GP64())
 		LEAQ(Mem{Base: x[i-1], Index: xs, Scale: 1}, x[i])
 	}
 
@@ -866,7 +881,7 @@ func f16Tile4AVX512() {
 	ANDQ(U8(15), rem)
 	tailMask(rem, k)
 
-	acc := make([][2]VecVirtual, 4)
+	acc := make([][2]VecVirtual, tokens)
 	for i := range acc {
 		acc[i] = [2]VecVirtual{ZMM(), ZMM()}
 	}
@@ -891,7 +906,7 @@ func f16Tile4AVX512() {
 	for u := 0; u < 2; u++ {
 		wv := ZMM()
 		VCVTPH2PS(Mem{Base: wp, Disp: 32 * u}, wv)
-		for t := 0; t < 4; t++ {
+		for t := range tokens {
 			VFMADD231PS(Mem{Base: x[t], Index: off, Scale: 1, Disp: 64 * u}, wv, acc[t][u])
 		}
 	}
@@ -906,7 +921,7 @@ func f16Tile4AVX512() {
 	{
 		wv := ZMM()
 		VCVTPH2PS(Mem{Base: wp}, wv)
-		for t := 0; t < 4; t++ {
+		for t := range tokens {
 			VFMADD231PS(Mem{Base: x[t], Index: off, Scale: 1}, wv, acc[t][0])
 		}
 	}
@@ -920,7 +935,7 @@ func f16Tile4AVX512() {
 	{
 		wv := ZMM()
 		VCVTPH2PS_Z(Mem{Base: wp}, k, wv)
-		for t := 0; t < 4; t++ {
+		for t := range tokens {
 			xv := ZMM()
 			VMOVUPS_Z(Mem{Base: x[t], Index: off, Scale: 1}, k, xv)
 			VFMADD231PS(xv, wv, acc[t][1])
@@ -930,7 +945,7 @@ func f16Tile4AVX512() {
 	Label("reduce")
 	op := GP64()
 	MOVQ(out, op)
-	for t := 0; t < 4; t++ {
+	for t := range tokens {
 		VADDPS(acc[t][1], acc[t][0], acc[t][0])
 		s := hsumPSZ(acc[t][0])
 		VMOVSS(s, Mem{Base: op})
@@ -1022,12 +1037,14 @@ func f16RowsAVX2() {
 	RET()
 }
 
-func f16Tile4AVX2() {
-	TEXT("f16Tile4AVX2", NOSPLIT, "func(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)")
+// f16TileAVX2 emits f16Tile<tokens>AVX2 (see f16TileAVX512).
+func f16TileAVX2(tokens int) {
+	name := fmt.Sprintf("f16Tile%dAVX2", tokens)
+	TEXT(name, NOSPLIT, "func(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int, pfRows int)")
 	Pragma("noescape")
-	Doc("f16Tile4AVX2 sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]",
-		"for t < 4, r < nRows, k < n; n is a multiple of 8. stride in bytes, xStride and outStride in elements.",
-		"It prefetches as f16Tile4AVX512 does.")
+	Doc(name+" sets out[t*outStride+r] = sum_k f32(w[r*stride+k]) * x[t*xStride+k]",
+		fmt.Sprintf("for t < %d, r < nRows, k < n; n is a multiple of 8. stride in bytes, xStride and outStride in elements.", tokens),
+		fmt.Sprintf("It prefetches as f16Tile%dAVX512 does.", tokens))
 	w := Load(Param("w"), GP64())
 	x0 := Load(Param("x"), GP64())
 	xs := Load(Param("xStride"), GP64())
@@ -1040,12 +1057,13 @@ func f16Tile4AVX2() {
 	SHLQ(U8(2), xs)
 	pfd := f16PrefetchDistance(stride)
 
-	x := []Register{x0, GP64(), GP64(), GP64()}
-	for i := 1; i < 4; i++ {
+	x := []Register{x0}
+	for i := 1; i < tokens; i++ {
+		x = append(x, GP64())
 		LEAQ(Mem{Base: x[i-1], Index: xs, Scale: 1}, x[i])
 	}
 
-	acc := make([][2]VecVirtual, 4)
+	acc := make([][2]VecVirtual, tokens)
 	for i := range acc {
 		acc[i] = [2]VecVirtual{YMM(), YMM()}
 	}
@@ -1070,7 +1088,7 @@ func f16Tile4AVX2() {
 	for u := 0; u < 2; u++ {
 		wv := YMM()
 		VCVTPH2PS(Mem{Base: wp, Disp: 16 * u}, wv)
-		for t := 0; t < 4; t++ {
+		for t := range tokens {
 			VFMADD231PS(Mem{Base: x[t], Index: off, Scale: 1, Disp: 32 * u}, wv, acc[t][u])
 		}
 	}
@@ -1085,7 +1103,7 @@ func f16Tile4AVX2() {
 	{
 		wv := YMM()
 		VCVTPH2PS(Mem{Base: wp}, wv)
-		for t := 0; t < 4; t++ {
+		for t := range tokens {
 			VFMADD231PS(Mem{Base: x[t], Index: off, Scale: 1}, wv, acc[t][0])
 		}
 	}
@@ -1093,7 +1111,7 @@ func f16Tile4AVX2() {
 	Label("reduce")
 	op := GP64()
 	MOVQ(out, op)
-	for t := 0; t < 4; t++ {
+	for t := range tokens {
 		VADDPS(acc[t][1], acc[t][0], acc[t][0])
 		s := hsumPSY(acc[t][0])
 		VMOVSS(s, Mem{Base: op})
