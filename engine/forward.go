@@ -323,37 +323,38 @@ func (s *State) candidates(sel Selection, logits compute.Tensor) ([]compute.Cand
 		}
 		return s.candBuf, nil
 	}
+	lg, err := s.readRow(logits)
+	if err != nil {
+		return nil, err
+	}
+	s.candBuf = compute.TopK(s.candBuf, lg, len(lg))
+	return s.candBuf, nil
+}
+
+// readLogits reads the logits of the last step's n rows (all), or of its
+// last row.
+func (s *State) readLogits(n int, all bool) ([]float32, error) {
+	if !all {
+		return s.readRow(s.logits)
+	}
+	out := make([]float32, n*s.m.Config.NVocab)
+	if err := s.m.Backend.Read(s.m.Backend.Rows(s.logitsAll, 0, n), out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readRow reads one row of logits ([NVocab, 1]) into a buffer that the
+// next call overwrites.
+func (s *State) readRow(t compute.Tensor) ([]float32, error) {
 	nv := s.m.Config.NVocab
 	if len(s.lastLogits) != nv {
 		s.lastLogits = make([]float32, nv)
 	}
-	if err := be.Read(logits, s.lastLogits); err != nil {
+	if err := s.m.Backend.Read(t, s.lastLogits); err != nil {
 		return nil, err
 	}
-	s.candBuf = compute.TopK(s.candBuf, s.lastLogits, nv)
-	return s.candBuf, nil
-}
-
-// readLogits reads the logits of the last step's n rows.
-func (s *State) readLogits(n int, all bool) ([]float32, error) {
-	nv := s.m.Config.NVocab
-	var out []float32
-	if all {
-		out = make([]float32, n*nv)
-	} else {
-		if len(s.lastLogits) != nv {
-			s.lastLogits = make([]float32, nv)
-		}
-		out = s.lastLogits
-	}
-	src := s.logits
-	if all {
-		src = s.m.Backend.Rows(s.logitsAll, 0, n)
-	}
-	if err := s.m.Backend.Read(src, out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return s.lastLogits, nil
 }
 
 func (s *State) trace(name string, t compute.Tensor) {
