@@ -29,9 +29,9 @@ import (
 // together (at most the Batcher's rows); a prompt's batches, and steps of
 // states outside Generate, run alone between them. A lone decode step runs
 // as it would without the Batcher (captured and replayed, with the
-// screened head). Joined states do not run ahead (GenerateOptions.RunAhead)
-// or look up drafts (GenerateOptions.Lookup): each step is one token per
-// sequence.
+// screened head). A joined state runs ahead (GenerateOptions.RunAhead) or
+// looks up drafts (GenerateOptions.Lookup) only while no other joined
+// state is generating; with others, each step is one token per sequence.
 type Batcher struct {
 	// MaxWait is how long a decode step waits for the other generating
 	// states' (DefaultMaxWait; set before the first step).
@@ -178,6 +178,20 @@ func (b *Batcher) exclusive() func() {
 		b.cond.Broadcast()
 		b.mu.Unlock()
 	}
+}
+
+// alone reports whether no other state joined to this one's Batcher is
+// generating (true without a Batcher): a step of several tokens of this
+// state alone (a lookup step, a burst of greedy steps) then holds up no
+// one's decoding.
+func (s *State) alone() bool {
+	b := s.batcher
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.active <= 1
 }
 
 // exclusive takes the backend for this state's work when it is joined to

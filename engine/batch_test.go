@@ -18,11 +18,12 @@ type batchJob struct {
 	params engine.SamplerParams
 	bias   map[int32]float32 // every token's logits (K 0) when set
 	lp     bool              // log probabilities (K 0 too)
+	look   int               // GenerateOptions.Lookup
 	delay  time.Duration     // spent in OnToken after each token
 }
 
 func (j batchJob) options() engine.GenerateOptions {
-	o := engine.GenerateOptions{MaxNewTokens: j.n, Sampler: engine.NewSampler(j.params), LogitBias: j.bias,
+	o := engine.GenerateOptions{MaxNewTokens: j.n, Sampler: engine.NewSampler(j.params), LogitBias: j.bias, Lookup: j.look,
 		OnToken: func(int32) bool { time.Sleep(j.delay); return false }}
 	if j.lp {
 		o.OnLogprobs, o.TopLogprobs = func(engine.TokenLogprobs) {}, 2
@@ -50,7 +51,7 @@ func TestBatcherMatchesAlone(t *testing.T) {
 	}
 	long := slices.Repeat([]int32{403, 407, 261, 378}, 10) // 40 tokens: three batches of 16
 	jobs := []batchJob{
-		{prompt: storyStart, n: 90},
+		{prompt: storyStart, n: 160, look: 3},
 		{prompt: []int32{1, 403}, n: 70, params: engine.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 3}, lp: true},
 		{prompt: append([]int32{1}, long...), n: 60, params: engine.SamplerParams{RepeatPenalty: 1.3, RepeatLastN: 64}},
 		{prompt: storyStart[:3], n: 50, params: engine.SamplerParams{Temperature: 0.7, TopK: 0, Seed: 5}, bias: map[int32]float32{261: 2}},
@@ -88,13 +89,14 @@ func TestBatcherMatchesAlone(t *testing.T) {
 			}
 		}
 		got := make([][]int32, len(jobs))
+		stats := make([]engine.Stats, len(jobs))
 		errs := make([]error, len(jobs))
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		for i, j := range jobs {
 			wg.Go(func() {
 				<-start
-				got[i], _, errs[i] = states[i].Generate(j.prompt, j.options())
+				got[i], stats[i], errs[i] = states[i].Generate(j.prompt, j.options())
 			})
 		}
 		close(start)
@@ -107,36 +109,44 @@ func TestBatcherMatchesAlone(t *testing.T) {
 			if !slices.Equal(got[i], want[i]) || states[i].Pos != wantPos[i] {
 				t.Errorf("wait %v, generation %d: position %d (alone %d)\ntogether %v\nalone    %v", wait, i, states[i].Pos, wantPos[i], got[i], want[i])
 			}
-			decodes += len(want[i]) - 1 // the first token comes from the prompt's pass
+			// The first token comes from the prompt's pass; a lookup step
+			// (taken while a state generates alone) gives one and the
+			// accepted drafted ones.
+			decodes += len(want[i]) - 1 - stats[i].LookupSteps - stats[i].Accepted
 		}
 		st := b.Stats()
-		t.Logf("wait %v: %d decode steps of %d sequences in %d steps, at most %d together", wait, st.Rows, len(jobs), st.Steps, st.Max)
+		t.Logf("wait %v: %d decode steps of %d sequences in %d steps, at most %d together; %d lookup steps", wait, st.Rows, len(jobs), st.Steps, st.Max, stats[0].LookupSteps)
+		if stats[0].LookupSteps == 0 {
+			t.Errorf("wait %v: no lookup steps once the longest generation was alone", wait)
+		}
 		if st.Rows != int64(decodes) {
 			t.Errorf("wait %v: stats %+v, want %d decode steps", wait, st, decodes)
 		}
 		// Waiting for every state, each step takes all those generating:
-		// the 295 decode steps of the five take at most half as many
+		// the decode steps of the five take at most half as many
 		// steps.
 		if wait == time.Minute && (st.Max != len(jobs) || st.Steps > st.Rows/2) {
 			t.Errorf("wait %v: stats %+v; want up to %d rows per step, and at most half as many steps as rows", wait, st, len(jobs))
 		}
 	}
 
-	// Alone, a joined state generates as it would without the Batcher.
-	s0 := b.Stats()
-	states[0].Reset()
-	if out := generate1(t, states[0], jobs[0]); !slices.Equal(out, want[0]) {
-		t.Errorf("alone on a joined state:\ngot  %v\nwant %v", out, want[0])
+	// Alone, a joined state generates as it would without the Batcher:
+	// with lookup steps, and one step per token without.
+	for _, look := range []int{3, 0} {
+		j := jobs[0]
+		j.look = look
+		s0 := b.Stats()
+		states[0].Reset()
+		out, gs := generateOn(t, states[0], j.prompt, j.options())
+		if !slices.Equal(out, want[0]) {
+			t.Errorf("lookup %d alone on a joined state:\ngot  %v\nwant %v", look, out, want[0])
+		}
+		s := b.Stats()
+		steps := int64(len(want[0]) - 1 - gs.LookupSteps - gs.Accepted)
+		if s.Rows-s0.Rows != steps || s.Steps-s0.Steps != steps || (look > 0) != (gs.LookupSteps > 0) {
+			t.Errorf("lookup %d alone: %+v after %+v, %d lookup steps; want %d steps of one sequence", look, s, s0, gs.LookupSteps, steps)
+		}
 	}
-	if s := b.Stats(); s.Rows-s0.Rows != int64(len(want[0])-1) || s.Steps-s0.Steps != s.Rows-s0.Rows {
-		t.Errorf("alone: %+v after %+v; want one step per token", s, s0)
-	}
-}
-
-func generate1(t *testing.T, st *engine.State, j batchJob) []int32 {
-	t.Helper()
-	out, _ := generateOn(t, st, j.prompt, j.options())
-	return out
 }
 
 // TestNewBatcherErrors: a batcher of one row, and joining a state of

@@ -200,7 +200,7 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 		if opt.MaxNewTokens >= 0 {
 			want = opt.MaxNewTokens - len(out)
 		}
-		if look > 0 {
+		if look > 0 && s.alone() {
 			// A draft as long as the context and the tokens still wanted
 			// allow: its picks add up to one more token than it accepts.
 			d := min(look, s.NCtx-s.Pos-1)
@@ -222,7 +222,7 @@ func (s *State) Generate(prompt []int32, opt GenerateOptions) (out []int32, st S
 			}
 		}
 		t := time.Now()
-		if n := s.burstLen(ahead, want, opt.RunAhead == 0, perStep); ahead > 0 && n > 1 {
+		if n := s.burstLen(ahead, want, opt.RunAhead == 0, perStep); ahead > 0 && n > 1 && s.alone() {
 			if opt.Context != nil && opt.Context.Err() != nil {
 				return out, st, context.Cause(opt.Context)
 			}

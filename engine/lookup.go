@@ -57,10 +57,11 @@ func lookupDraft(dst, hist []int32, n int) []int32 {
 // lookupLen returns how many draft tokens Generate checks per step under
 // opt (0: no lookup): opt.Lookup, at most lookupRows less one, for greedy
 // decoding or sampling from at most compute.MaxTopK candidates, without a
-// repetition penalty, logit biases or log probabilities (lp != nil), on a
-// state not joined to a Batcher.
+// repetition penalty, logit biases or log probabilities (lp != nil). A
+// state joined to a Batcher looks up drafts only while it generates alone
+// (State.alone).
 func (s *State) lookupLen(opt GenerateOptions, smp *Sampler, lp *logprober) int {
-	if opt.Lookup <= 0 || lp != nil || s.batcher != nil || !s.looksUp(smp.Selection()) {
+	if opt.Lookup <= 0 || lp != nil || !s.looksUp(smp.Selection()) {
 		return 0
 	}
 	return min(opt.Lookup, s.lookupRows()-1)

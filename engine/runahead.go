@@ -31,10 +31,11 @@ var errNoBurst = errors.New("greedy decode steps cannot be chained on this backe
 
 // runAhead returns the most greedy decode steps Generate may chain on the
 // device at a time under opt (0: none), given its sampler and whether
-// logits are biased or log probabilities wanted (lp != nil); none on a
-// state joined to a Batcher.
+// logits are biased or log probabilities wanted (lp != nil). A state
+// joined to a Batcher runs ahead only while it generates alone
+// (State.alone).
 func (s *State) runAhead(opt GenerateOptions, smp *Sampler, lp *logprober) int {
-	if opt.RunAhead == 1 || opt.RunAhead < 0 || lp != nil || s.batcher != nil || smp.Selection() != greedySel || !s.canBurst() {
+	if opt.RunAhead == 1 || opt.RunAhead < 0 || lp != nil || smp.Selection() != greedySel || !s.canBurst() {
 		return 0
 	}
 	if opt.RunAhead == 0 {
