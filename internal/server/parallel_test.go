@@ -105,3 +105,39 @@ func completion(url string, body map[string]any, stream bool) (string, error) {
 	}
 	return text, nil
 }
+
+// TestHealthSlots: /health counts the slots in use: one while a streamed
+// completion is generating, none after it.
+func TestHealthSlots(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	_, ts, _ := newServerOptions(t, md, 3, Options{Defaults: DefaultParams, Parallel: true}, nil)
+	health := func() map[string]any {
+		resp, err := http.Get(ts.URL + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var h map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	j, _ := json.Marshal(map[string]any{"prompt": "Once upon a time", "max_tokens": 200, "temperature": 0, "stream": true})
+	resp, err := http.Post(ts.URL+"/v1/completions", "application/json", bytes.NewReader(j))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first event is out: the request holds its slot until the last.
+	if _, err := resp.Body.Read(make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
+	during := health()
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	after := health()
+	if during["status"] != "ok" || during["slots_processing"] != 1.0 || during["slots_idle"] != 2.0 ||
+		after["slots_processing"] != 0.0 || after["slots_idle"] != 3.0 {
+		t.Errorf("/health while generating %v, after %v; want 1 slot of 3 processing, then none", during, after)
+	}
+}

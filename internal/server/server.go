@@ -56,7 +56,7 @@ type Options struct {
 //	POST /v1/completions       text completion (stream: server-sent events)
 //	POST /v1/chat/completions  chat completion
 //	GET  /v1/models            the model
-//	GET  /health               {"status": "ok"}
+//	GET  /health               {"status": "ok", "slots_idle": 3, "slots_processing": 1}
 //	POST /tokenize             {"content": "..."} -> {"tokens": [...]}
 //	POST /detokenize           {"tokens": [...]} -> {"content": "..."}
 //	GET  /                     the chat page (Options.WebUI)
@@ -326,7 +326,15 @@ func writeErrorCode(w http.ResponseWriter, status int, code any, msg string) {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	s.mu.Lock()
+	busy := 0
+	for _, b := range s.busy {
+		if b {
+			busy++
+		}
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "slots_idle": len(s.busy) - busy, "slots_processing": busy})
 	return nil
 }
 
