@@ -115,6 +115,8 @@ func (b *Batcher) Join(s *State) error {
 	if s.batcher != nil && s.batcher != b {
 		return errors.New("batcher: the state is joined to another batcher")
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if s.batcher == nil {
 		s.batcher, s.batchID = b, b.ids
 		b.ids++
