@@ -2,12 +2,14 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestParallelCompletions: on a server whose slots decode together,
@@ -139,5 +141,69 @@ func TestHealthSlots(t *testing.T) {
 	if during["status"] != "ok" || during["slots_processing"] != 1.0 || during["slots_idle"] != 2.0 ||
 		after["slots_processing"] != 0.0 || after["slots_idle"] != 3.0 {
 		t.Errorf("/health while generating %v, after %v; want 1 slot of 3 processing, then none", during, after)
+	}
+}
+
+// TestParallelDisconnect: a client that goes away while its request decodes
+// together with others stops only its own generation: the others get the
+// texts they get alone, and every slot is free afterwards.
+func TestParallelDisconnect(t *testing.T) {
+	md := loadModel(t, storiesPath(t))
+	prompts := []string{"Once upon a time", "The little dog", "Tom and Sue"}
+	body := func(p string) map[string]any { return map[string]any{"prompt": p, "max_tokens": 120, "temperature": 0} }
+	alone := newServer(t, md, 1, DefaultParams)
+	var want []string
+	for _, p := range prompts[1:] {
+		text, err := completion(alone.URL, body(p), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, text)
+	}
+	_, ts, _ := newServerOptions(t, md, 3, Options{Defaults: DefaultParams, Parallel: true}, nil)
+	// The first request's client reads a little of the stream and goes.
+	ctx, cancel := context.WithCancel(context.Background())
+	b := body(prompts[0])
+	b["stream"] = true
+	j, _ := json.Marshal(b)
+	req, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+"/v1/completions", bytes.NewReader(j))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]string, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, p := range prompts[1:] {
+		wg.Go(func() { got[i], errs[i] = completion(ts.URL, body(p), i == 0) })
+	}
+	if _, err := resp.Body.Read(make([]byte, 256)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	resp.Body.Close()
+	wg.Wait()
+	for i := range got {
+		if errs[i] != nil || got[i] != want[i] {
+			t.Errorf("request %q beside the one that went: %v\ngot  %q\nwant %q", prompts[i+1], errs[i], got[i], want[i])
+		}
+	}
+	// The generation of the client that went ends at its next step.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(ts.URL + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&h)
+		resp.Body.Close()
+		if err == nil && h["slots_idle"] == 3.0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/health %v: want every slot idle after the client went", h)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
