@@ -28,14 +28,14 @@ func fastImpls() []*impl {
 var neonDotImpl = withNEON(&impl{
 	name:    "neon-dotprod",
 	i2sRows: i2sRowsWith(i2sRows4SDOT, i2sRowsSDOT),
-	i2sMat:  i2sMatWith(i2sRows4SDOT, i2sRowsSDOT, i2sTile4SDOT),
+	i2sMat:  i2sMatWith(i2sRows4SDOT, i2sRowsSDOT, i2sTile4SDOT, i2sTile2SDOT),
 	i2sTile: tileTokens,
 })
 
 var neonImpl = withNEON(&impl{
 	name:    "neon",
 	i2sRows: i2sRowsWith(i2sRows4NEON, i2sRowsNEON),
-	i2sMat:  i2sMatWith(i2sRows4NEON, i2sRowsNEON, i2sTile4NEON),
+	i2sMat:  i2sMatWith(i2sRows4NEON, i2sRowsNEON, i2sTile4NEON, i2sTile2NEON),
 	i2sTile: tileTokens,
 })
 
@@ -79,13 +79,14 @@ func runRows(rows4, rows i2sRowsKernel, w *byte, rowBytes int, q *int8, nb, nRow
 }
 
 // i2sMatWith runs groups of four tokens through tile, which unpacks each
-// weight block once for the four, and the remaining tokens through rows
-// (runRows), by forTiles.
-func i2sMatWith(rows4, rows i2sRowsKernel, tile i2sTileKernel) func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
+// weight block once for the four, a pair of the remaining tokens through
+// tile2, and the others through rows (runRows), by forTiles.
+func i2sMatWith(rows4, rows i2sRowsKernel, tile, tile2 i2sTileKernel) func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 	return func(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, ldOut int) {
 		nb := k / BlockSize
 		forTiles(rowBytes, nRows, nTok,
-			func(r0, nr, t int) { tile(&w[r0*rowBytes], &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut) }, nil,
+			func(r0, nr, t int) { tile(&w[r0*rowBytes], &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut) },
+			func(r0, nr, t int) { tile2(&w[r0*rowBytes], &q[t*k], k, nb, nr, rowBytes, &out[t*ldOut+r0], ldOut) },
 			func(r0, nr, t int) {
 				runRows(rows4, rows, &w[r0*rowBytes], rowBytes, &q[t*k], nb, nr, &out[t*ldOut+r0])
 			})
@@ -110,11 +111,12 @@ func f16RowsNEONGo(w []uint16, rowLen int, x []float32, out []float32) {
 }
 
 // f16MatNEONGo runs groups of four tokens through f16Tile4NEON, which
-// converts each weight once for the four, and the other tokens through
-// f16RowsNEON; the k%16 trailing columns are added in Go.
+// converts each weight once for the four, a pair of the other tokens
+// through f16Tile2NEON and the rest through f16RowsNEON; the k%16
+// trailing columns are added in Go.
 func f16MatNEONGo(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out []float32, ldOut int) {
 	n := k &^ 15
-	if n == 0 || nTok < 4 {
+	if n == 0 || nTok < 2 {
 		for t := 0; t < nTok; t++ {
 			f16RowsNEONGo(w, rowLen, x[t*k:(t+1)*k], out[t*ldOut:t*ldOut+nRows])
 		}
@@ -123,7 +125,10 @@ func f16MatNEONGo(w []uint16, rowLen, nRows int, x []float32, k, nTok int, out [
 	matF16Tiled(w, rowLen, nRows, x, k, nTok, out, ldOut, n,
 		func(wr *uint16, x *float32, nr int, out *float32) {
 			f16Tile4NEON(wr, x, k, n, nr, 2*rowLen, out, ldOut)
-		}, nil,
+		},
+		func(wr *uint16, x *float32, nr int, out *float32) {
+			f16Tile2NEON(wr, x, k, n, nr, 2*rowLen, out, ldOut)
+		},
 		func(wr *uint16, x *float32, nr int, out *float32) { f16RowsNEON(wr, x, n, nr, 2*rowLen, out) })
 }
 

@@ -335,6 +335,46 @@ sdotTileBlock:
 	BNE  sdotTileRow
 	RET
 
+// func i2sTile2SDOT(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+// i2sTile4SDOT for two tokens.
+TEXT ·i2sTile2SDOT(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD q+8(FP), R1
+	MOVD qStride+16(FP), R2
+	MOVD nBlocks+24(FP), R3
+	MOVD nRows+32(FP), R4
+	MOVD stride+40(FP), R5
+	MOVD out+48(FP), R6
+	MOVD outStride+56(FP), R7
+	I2S_TILE_SETUP
+
+sdotTile2Row:
+	I2S_TILE_ROW_START
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+
+sdotTile2Block:
+	VLD1.P 32(R8), [V8.B16, V9.B16]
+	I2S_CODES
+	I2S_LOAD_Q(R9)
+	SDOT_BLOCK(18, 19)
+	I2S_LOAD_Q(R10)
+	SDOT_BLOCK(20, 21)
+	SUBS $1, R13, R13
+	BNE  sdotTile2Block
+
+	VADD V19.S4, V18.S4, V18.S4
+	VADD V21.S4, V20.S4, V20.S4
+	ADD  R7, R6, R15
+	I2S_STORE(V18, R6)
+	I2S_STORE(V20, R15)
+	ADD  R5, R0, R0
+	SUBS $1, R4, R4
+	BNE  sdotTile2Row
+	RET
+
 // NEON_BLOCK adds the products of the codes V10-V17 with the activations
 // V0-V7 into the 32-bit accumulator acc (a register number), through the
 // 16-bit sums V26 and V27 (16 products of at most 384 in magnitude each).
@@ -402,6 +442,42 @@ neonTileBlock:
 	ADD  R5, R0, R0
 	SUBS $1, R4, R4
 	BNE  neonTileRow
+	RET
+
+// func i2sTile2NEON(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+// i2sTile4NEON for two tokens.
+TEXT ·i2sTile2NEON(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD q+8(FP), R1
+	MOVD qStride+16(FP), R2
+	MOVD nBlocks+24(FP), R3
+	MOVD nRows+32(FP), R4
+	MOVD stride+40(FP), R5
+	MOVD out+48(FP), R6
+	MOVD outStride+56(FP), R7
+	I2S_TILE_SETUP
+
+neonTile2Row:
+	I2S_TILE_ROW_START
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+
+neonTile2Block:
+	VLD1.P 32(R8), [V8.B16, V9.B16]
+	I2S_CODES
+	I2S_LOAD_Q(R9)
+	NEON_BLOCK(18)
+	I2S_LOAD_Q(R10)
+	NEON_BLOCK(19)
+	SUBS $1, R13, R13
+	BNE  neonTile2Block
+
+	ADD R7, R6, R15
+	I2S_STORE(V18, R6)
+	I2S_STORE(V19, R15)
+	ADD  R5, R0, R0
+	SUBS $1, R4, R4
+	BNE  neonTile2Row
 	RET
 
 // I2S_ROWS4_START points R8-R11 at four consecutive weight rows (R0 and
@@ -728,6 +804,53 @@ f16TileLoop:
 	ADD  R5, R0, R0
 	SUBS $1, R4, R4
 	BNE  f16TileRow
+	RET
+
+// func f16Tile2NEON(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)
+// f16Tile4NEON for two tokens.
+TEXT ·f16Tile2NEON(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD xStride+16(FP), R2
+	MOVD n+24(FP), R3
+	MOVD nRows+32(FP), R4
+	MOVD stride+40(FP), R5
+	MOVD out+48(FP), R6
+	MOVD outStride+56(FP), R7
+	LSL  $2, R2, R2
+	LSL  $2, R7, R7
+	ADD  R7, R6, R15
+
+f16Tile2Row:
+	MOVD R0, R8
+	MOVD R1, R9
+	ADD  R2, R9, R10
+	MOVD R3, R13
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+
+f16Tile2Loop:
+	VLD1.P 32(R8), [V12.H8, V13.H8]
+	FCVTL_H(8, 12)   // FCVTL  V8.4S, V12.4H
+	FCVTL2_H(9, 12)  // FCVTL2 V9.4S, V12.8H
+	FCVTL_H(10, 13)  // FCVTL  V10.4S, V13.4H
+	FCVTL2_H(11, 13) // FCVTL2 V11.4S, V13.8H
+	F16_TILE_TOKEN(R9, 16)
+	F16_TILE_TOKEN(R10, 20)
+	SUBS $16, R13, R13
+	BNE  f16Tile2Loop
+
+	F16_TILE_STORE(16, R6)
+	F16_TILE_STORE(20, R15)
+	ADD  R5, R0, R0
+	SUBS $1, R4, R4
+	BNE  f16Tile2Row
 	RET
 
 // func dotF32NEON(a *float32, b *float32, n int) float32

@@ -41,6 +41,16 @@ func i2sTile4SDOT(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride 
 //go:noescape
 func i2sTile4NEON(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
 
+// i2sTile2SDOT is i2sTile4SDOT for two tokens (t < 2).
+//
+//go:noescape
+func i2sTile2SDOT(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+
+// i2sTile2NEON is i2sTile4NEON for two tokens (t < 2).
+//
+//go:noescape
+func i2sTile2NEON(w *byte, q *int8, qStride int, nBlocks int, nRows int, stride int, out *int32, outStride int)
+
 // sumI8NEON returns sum_k q[k] for k < n; n is a positive multiple of 16.
 //
 //go:noescape
@@ -70,6 +80,11 @@ func f16RowsNEON(w *uint16, x *float32, n int, nRows int, stride int, out *float
 //
 //go:noescape
 func f16Tile4NEON(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)
+
+// f16Tile2NEON is f16Tile4NEON for two tokens (t < 2).
+//
+//go:noescape
+func f16Tile2NEON(w *uint16, x *float32, xStride int, n int, nRows int, stride int, out *float32, outStride int)
 
 // dotF32NEON returns sum_k a[k]*b[k] for k < n; n is a positive multiple of 16.
 //
