@@ -1113,7 +1113,9 @@ func (b *Backend) attnSuffix(ch int) string {
 
 // recAttention records attn_split, then attn_combine, which merges the
 // chunks of each head; for a few rows, attn_split_merge does both (the
-// last workgroup of a KV head merges its chunks).
+// last workgroup of a KV head merges its chunks). region is the op's place
+// in a run of attention ops (see emitAt): its partials and merge counters
+// take that region of their scratch buffers.
 func (b *Backend) recAttention(o *op, region int) {
 	p := o.attn
 	q, kc, vc, pos, dst := o.a, o.b, o.c, o.d, o.dst
