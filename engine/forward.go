@@ -317,10 +317,7 @@ func (s *State) candidates(sel Selection, logits compute.Tensor) ([]compute.Cand
 		if err := be.ReadInts(s.cands[sel.K], s.candRaw); err != nil {
 			return nil, err
 		}
-		s.candBuf = s.candBuf[:0]
-		for i := range sel.K {
-			s.candBuf = append(s.candBuf, compute.Candidate{ID: s.candRaw[i], Logit: math.Float32frombits(uint32(s.candRaw[sel.K+i]))})
-		}
+		s.candBuf = appendCandidates(s.candBuf[:0], s.candRaw)
 		return s.candBuf, nil
 	}
 	lg, err := s.readRow(logits)
@@ -329,6 +326,16 @@ func (s *State) candidates(sel Selection, logits compute.Tensor) ([]compute.Cand
 	}
 	s.candBuf = compute.TopK(s.candBuf, lg, len(lg))
 	return s.candBuf, nil
+}
+
+// appendCandidates appends to dst the K candidates of raw, a TopK result
+// read as int32s ([2K]: K ids, then the bits of their K logits).
+func appendCandidates(dst []compute.Candidate, raw []int32) []compute.Candidate {
+	K := len(raw) / 2
+	for i := range K {
+		dst = append(dst, compute.Candidate{ID: raw[i], Logit: math.Float32frombits(uint32(raw[K+i]))})
+	}
+	return dst
 }
 
 // readLogits reads the logits of the last step's n rows (all), or of its

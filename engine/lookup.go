@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"bitnet/engine/compute"
@@ -137,11 +136,7 @@ func (s *State) checkDraft(id int32, draft []int32, smp *Sampler) ([]int32, erro
 	}
 	picks := s.lookBuf[:0]
 	for i := range T {
-		raw := s.candRaw[2*K*i : 2*K*(i+1)]
-		c := s.candBuf[:0]
-		for j := range K {
-			c = append(c, compute.Candidate{ID: raw[j], Logit: math.Float32frombits(uint32(raw[K+j]))})
-		}
+		c := appendCandidates(s.candBuf[:0], s.candRaw[2*K*i:2*K*(i+1)])
 		s.candBuf = c
 		if i == len(draft) {
 			picks = append(picks, smp.Pick(c))
