@@ -72,7 +72,8 @@ func (b *Backend) matmulI2SFast(dst []float32, w *tensor, x []float32, K, N, T i
 	// A tail of tile-1 tokens past the kernel's tiles is padded to a whole
 	// tile (whose extra row is computed from stale activations and
 	// dropped): on 2 AVX-512 cores a 2B-4T pass of 3 tokens ran 8-10%
-	// faster so (and one of 2 tokens 5-10% slower padded to 4).
+	// faster so (one of 2 tokens was 5-10% slower padded to 4; a pair now
+	// runs as a tile of two).
 	tile, Tp := kernels.MatI2STile(), T
 	if r := T % tile; tile > 2 && r == tile-1 {
 		Tp = T + 1

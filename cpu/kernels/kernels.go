@@ -307,9 +307,10 @@ func MatI2S(w []byte, rowBytes, nRows int, q []int8, k, nTok int, out []int32, l
 }
 
 // MatI2STile is how many tokens MatI2S computes together on the current
-// path, each weight row decoded once for all of them; the tokens past a
-// multiple of it run one at a time. A matmul of a few tokens can pad them
-// to a whole tile, where one tile costs less than its tokens one by one.
+// path, each weight row decoded once for all of them; of the tokens past a
+// multiple of it, a pair runs as a tile of two where the path has one, the
+// others one at a time. A matmul of a few tokens can pad them to a whole
+// tile, where one tile costs less than its tokens otherwise.
 func MatI2STile() int { return max(1, cur.i2sTile) }
 
 // MatF16Tile is how many tokens MatF16 computes together on the current

@@ -19,7 +19,7 @@ type Params struct {
 	Seed          int64 // < 0: a random seed per generation
 	Stop          []string
 	RunAhead      int // greedy decode steps chained on the device (engine.GenerateOptions.RunAhead)
-	Lookup        int // greedy decoding's draft tokens per step (engine.GenerateOptions.Lookup)
+	Lookup        int // draft tokens checked per step (engine.GenerateOptions.Lookup)
 }
 
 // DefaultParams are llama.cpp's defaults, which suit small models.
