@@ -63,8 +63,9 @@ type State struct {
 	// batcher, when set (Batcher.Join), runs this state's decode steps
 	// together with other states' and orders all its backend work.
 	batcher *Batcher
-	batchID int    // the order in which it joined batcher
-	one     [1]seg // ops' one sequence
+	batchID int        // the order in which it joined batcher
+	dstep   decodeStep // its decode step waiting in batcher
+	one     [1]seg     // ops' one sequence
 
 	// Trace, if set, sees every intermediate (slows the pass).
 	Trace TraceFunc
