@@ -235,10 +235,10 @@ func (b *Batcher) ready() bool {
 // with the other states' steps that are waiting, and returns s's
 // candidates (State.next's for one token).
 func (b *Batcher) decode(s *State, id int32, sel Selection, history []int32) ([]compute.Candidate, error) {
-	d := &s.dstep // a state has one step at a time
-	*d = decodeStep{s: s, id: [1]int32{id}, sel: sel, history: history}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	d := &s.dstep // a state has one step at a time
+	*d = decodeStep{s: s, id: [1]int32{id}, sel: sel, history: history}
 	b.queue = append(b.queue, d)
 	if len(b.queue) == 1 && !b.busy {
 		b.arm()
